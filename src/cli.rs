@@ -1,0 +1,135 @@
+//! The command line, as clap parses it. Checked settings live in `settings`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Peer-to-peer terminal chat with file transfer over one direct TCP
+/// connection: no server, no account.
+#[derive(Debug, Parser)]
+#[command(name = "chat", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Wait for one peer to connect, then chat with it.
+    Listen {
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0")]
+        host: String,
+        /// Port to listen on; 0 picks a free one.
+        #[arg(long, default_value_t = 5050)]
+        port: u16,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Connect to a listening peer and chat with it.
+    Connect {
+        /// The peer's IPv4 or IPv6 address, or a host name.
+        host: String,
+        /// The peer's port.
+        port: u16,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Options both subcommands take.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Name shown to the peer [default: your login name, else Anonymous].
+    #[arg(long, value_parser = parse_name)]
+    pub name: Option<String>,
+    /// Folder received files are saved in; created when the first file arrives.
+    #[arg(long, value_name = "DIR", default_value = "received_files")]
+    pub download_dir: PathBuf,
+}
+
+/// Longest name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 32;
+
+/// A name goes on the wire inside `[...]` on every line, so it must be one
+/// short line without brackets or anything a terminal would interpret.
+pub fn parse_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("the name is empty".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!(
+            "the name is longer than {MAX_NAME_CHARS} characters"
+        ));
+    }
+    if name.contains(['[', ']']) {
+        return Err("the name may not contain [ or ]".into());
+    }
+    if name.chars().any(crate::sanitize::is_unsafe_char) {
+        return Err("the name may not contain control characters".into());
+    }
+    Ok(name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_original_program() {
+        let cli = Cli::try_parse_from(["chat", "listen"]).unwrap();
+        match cli.command {
+            Command::Listen { host, port, common } => {
+                assert_eq!((host.as_str(), port), ("0.0.0.0", 5050));
+                assert_eq!(common.name, None);
+                assert_eq!(common.download_dir, PathBuf::from("received_files"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn connect_takes_host_and_port() {
+        let cli =
+            Cli::try_parse_from(["chat", "connect", "::1", "5050", "--name", "I056"]).unwrap();
+        match cli.command {
+            Command::Connect { host, port, common } => {
+                assert_eq!((host.as_str(), port), ("::1", 5050));
+                assert_eq!(common.name.as_deref(), Some("I056"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_arguments_are_usage_errors() {
+        for args in [
+            &["chat"][..],
+            &["chat", "connect", "localhost"],
+            &["chat", "connect", "localhost", "70000"],
+            &["chat", "listen", "--port", "x"],
+            &["chat", "listen", "--name", ""],
+            &["chat", "listen", "--name", "a]b"],
+            &["chat", "listen", "--name", "bell\x07"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert_eq!(parse_name("  I049 ").as_deref(), Ok("I049"));
+        assert_eq!(parse_name("Daksh Ü").as_deref(), Ok("Daksh Ü"));
+        assert!(parse_name(&"x".repeat(MAX_NAME_CHARS + 1)).is_err());
+        assert!(parse_name("new\nline").is_err());
+        assert!(parse_name("rtl\u{202e}").is_err());
+    }
+}

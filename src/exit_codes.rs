@@ -1,0 +1,18 @@
+//! The process exit codes, by name.
+
+/// How the program ended, as the shell sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// The chat ended normally: either side left.
+    Success = 0,
+    /// A runtime failure; the message is on stderr.
+    Failure = 1,
+    /// The command line was wrong (clap exits with this itself).
+    Usage = 2,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        Self::from(code as u8)
+    }
+}

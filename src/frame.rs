@@ -1,0 +1,544 @@
+//! The wire format: encoding and decoding of text lines and `/file` headers.
+//!
+//! The format is the original program's and is a contract with other peers
+//! (the Python original, plain `nc`):
+//! - a text message is one line, `[NAME] MESSAGE\n`;
+//! - a file is the line `/file FILENAME SIZE\n` followed by exactly SIZE raw bytes.
+//!
+//! Nothing here knows about sockets, threads or the terminal: decoding works
+//! over any `BufRead`, encoding over any `Write`, so tests feed byte slices.
+
+use std::io::{self, BufRead, Read, Take, Write};
+
+/// Longest text line accepted from a peer, newline excluded. Longer lines
+/// are skipped without being held in memory.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Largest file size a header may announce (16 TiB). Anything bigger is taken
+/// as a malformed header rather than a promise to stream for days.
+pub const MAX_FILE_SIZE: u64 = 1 << 44;
+
+const FILE_COMMAND: &[u8] = b"/file";
+
+/// One decoded unit of the byte stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A text line as sent, without its line ending. Raw bytes: the peer
+    /// may send anything, and sanitising is the terminal's business.
+    Text(Vec<u8>),
+    /// A file header; exactly `size` payload bytes follow it on the stream.
+    File { name: String, size: u64 },
+}
+
+/// Why a frame could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// A `/file` line whose fields make no sense. The line has been consumed
+    /// and no payload is assumed, so decoding can go on.
+    #[error("malformed file header: {0}")]
+    MalformedHeader(String),
+    /// A line longer than [`MAX_LINE`]. It has been skipped up to and
+    /// including its newline, so decoding can go on.
+    #[error("line of {len} bytes exceeds the limit of {MAX_LINE} bytes")]
+    LineTooLong { len: u64 },
+    /// The stream ended in the middle of a line. `partial` holds what arrived
+    /// of it (at most [`MAX_LINE`] bytes).
+    #[error("connection ended in the middle of a line")]
+    EndedMidLine { partial: Vec<u8> },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl FrameError {
+    /// Whether the stream is still in step after this error, so the next
+    /// frame can be read.
+    pub fn is_recoverable(&self) -> bool {
+        matches!(self, Self::MalformedHeader(_) | Self::LineTooLong { .. })
+    }
+}
+
+/// Reads whole frames from a buffered byte stream.
+///
+/// After a [`Frame::File`] the caller must consume exactly `size` bytes
+/// through [`FrameReader::payload`] before asking for the next frame.
+pub struct FrameReader<R> {
+    inner: R,
+    line: Vec<u8>,
+}
+
+impl<R: BufRead> FrameReader<R> {
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            line: Vec::new(),
+        }
+    }
+
+    /// The next frame, or `Ok(None)` when the stream ends cleanly at a frame
+    /// boundary.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        match read_bounded_line(&mut self.inner, &mut self.line)? {
+            Line::End => Ok(None),
+            Line::Partial => Err(FrameError::EndedMidLine {
+                partial: std::mem::take(&mut self.line),
+            }),
+            Line::TooLong(len) => Err(FrameError::LineTooLong { len }),
+            Line::Complete => {
+                let line = strip_line_ending(&self.line);
+                if is_file_header(line) {
+                    let (name, size) = parse_file_header(line)?;
+                    Ok(Some(Frame::File { name, size }))
+                } else {
+                    Ok(Some(Frame::Text(line.to_vec())))
+                }
+            }
+        }
+    }
+
+    /// The payload of the file header just read: a reader that yields exactly
+    /// `size` bytes, or fewer if the stream ends early.
+    pub fn payload(&mut self, size: u64) -> Take<&mut R> {
+        (&mut self.inner).take(size)
+    }
+}
+
+enum Line {
+    Complete,
+    Partial,
+    End,
+    TooLong(u64),
+}
+
+/// Reads one line into `buf` (newline included), holding at most
+/// [`MAX_LINE`] + 1 bytes however long the line is.
+fn read_bounded_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> io::Result<Line> {
+    buf.clear();
+    // A line may end in "\r\n"; allow for both bytes on top of the limit.
+    let keep = MAX_LINE + 2;
+    let mut total: u64 = 0;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(match total {
+                0 => Line::End,
+                _ if total <= MAX_LINE as u64 => Line::Partial,
+                // The stream ended inside an oversized line: still oversized.
+                _ => Line::TooLong(total),
+            });
+        }
+        let (used, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = keep.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..used.min(room)]);
+        total += used as u64;
+        reader.consume(used);
+        if done {
+            let content = total - 1 - u64::from(ends_with_cr(buf, total));
+            return Ok(if content > MAX_LINE as u64 {
+                Line::TooLong(content)
+            } else {
+                Line::Complete
+            });
+        }
+    }
+}
+
+/// Whether the complete line of `total` bytes held (possibly cut) in `buf`
+/// ended in "\r\n". Only meaningful when the whole line fits in `buf`.
+fn ends_with_cr(buf: &[u8], total: u64) -> bool {
+    buf.len() as u64 == total && buf.ends_with(b"\r\n")
+}
+
+fn strip_line_ending(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn is_file_header(line: &[u8]) -> bool {
+    line == FILE_COMMAND || line.starts_with(b"/file ")
+}
+
+/// Splits `/file NAME SIZE` into its fields. The size is the last field, so
+/// names may contain spaces.
+fn parse_file_header(line: &[u8]) -> Result<(String, u64), FrameError> {
+    let malformed = |why: String| Err(FrameError::MalformedHeader(why));
+    let rest = line[FILE_COMMAND.len()..].trim_ascii();
+    let Some(split) = rest.iter().rposition(|&b| b == b' ') else {
+        return malformed(if rest.is_empty() {
+            "no file name or size".into()
+        } else {
+            "no size".into()
+        });
+    };
+    let (name, size) = (rest[..split].trim_ascii(), &rest[split + 1..]);
+    if name.is_empty() {
+        return malformed("no file name".into());
+    }
+    let shown = String::from_utf8_lossy(size);
+    if !size.iter().all(u8::is_ascii_digit) {
+        return malformed(format!("size {shown:?} is not a number"));
+    }
+    match std::str::from_utf8(size)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        Some(size) if size <= MAX_FILE_SIZE => {
+            Ok((String::from_utf8_lossy(name).into_owned(), size))
+        }
+        _ => malformed(format!("size {shown} is too large")),
+    }
+}
+
+/// Writes one text message as `[NAME] MESSAGE\n`.
+pub fn write_text(out: &mut impl Write, name: &str, message: &str) -> io::Result<()> {
+    debug_assert!(!message.contains('\n'), "a message is a single line");
+    writeln!(out, "[{name}] {message}")
+}
+
+/// Writes the header that announces a file of `size` bytes.
+pub fn write_file_header(out: &mut impl Write, name: &str, size: u64) -> io::Result<()> {
+    debug_assert!(!name.contains('\n'), "a file name is a single line");
+    writeln!(out, "/file {name} {size}")
+}
+
+/// The text a leaving peer sends last.
+pub fn leave_message() -> &'static str {
+    "has left the chat."
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufReader;
+
+    /// What a whole stream decodes to, payloads included.
+    #[derive(Debug, PartialEq)]
+    enum Decoded {
+        Frame(Frame),
+        Payload(Vec<u8>),
+        Error(String),
+    }
+
+    fn decode_all<R: BufRead>(reader: R) -> Vec<Decoded> {
+        let mut frames = FrameReader::new(reader);
+        let mut out = Vec::new();
+        loop {
+            match frames.next_frame() {
+                Ok(None) => return out,
+                Ok(Some(Frame::File { name, size })) => {
+                    out.push(Decoded::Frame(Frame::File { name, size }));
+                    let mut payload = Vec::new();
+                    frames.payload(size).read_to_end(&mut payload).unwrap();
+                    out.push(Decoded::Payload(payload));
+                }
+                Ok(Some(frame)) => out.push(Decoded::Frame(frame)),
+                Err(e) if e.is_recoverable() => out.push(Decoded::Error(e.to_string())),
+                Err(e) => {
+                    out.push(Decoded::Error(e.to_string()));
+                    return out;
+                }
+            }
+        }
+    }
+
+    fn text(s: &str) -> Decoded {
+        Decoded::Frame(Frame::Text(s.as_bytes().to_vec()))
+    }
+
+    fn file(name: &str, size: u64) -> Decoded {
+        Decoded::Frame(Frame::File {
+            name: name.into(),
+            size,
+        })
+    }
+
+    fn encode_sample() -> Vec<u8> {
+        let mut wire = Vec::new();
+        write_text(&mut wire, "I049", "Hi! I'm Daksh.").unwrap();
+        write_file_header(&mut wire, "my notes.txt", 12).unwrap();
+        wire.extend_from_slice(b"line1\nline2\n");
+        write_file_header(&mut wire, "empty", 0).unwrap();
+        wire.extend_from_slice(b"/file broken\n");
+        write_file_header(&mut wire, "bin", 5).unwrap();
+        wire.extend_from_slice(&[0, 0xff, b'\n', b'\r', 7]);
+        write_text(&mut wire, "I056", leave_message()).unwrap();
+        wire
+    }
+
+    fn sample_frames() -> Vec<Decoded> {
+        vec![
+            text("[I049] Hi! I'm Daksh."),
+            file("my notes.txt", 12),
+            Decoded::Payload(b"line1\nline2\n".to_vec()),
+            file("empty", 0),
+            Decoded::Payload(Vec::new()),
+            Decoded::Error("malformed file header: no size".into()),
+            file("bin", 5),
+            Decoded::Payload(vec![0, 0xff, b'\n', b'\r', 7]),
+            text("[I056] has left the chat."),
+        ]
+    }
+
+    /// A reader that hands out its data in pieces ending at the given
+    /// offsets, the way TCP may deliver it.
+    struct Pieces<'a> {
+        data: &'a [u8],
+        cuts: Vec<usize>,
+        pos: usize,
+    }
+
+    impl Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let end = self
+                .cuts
+                .iter()
+                .copied()
+                .find(|&c| c > self.pos)
+                .unwrap_or(self.data.len());
+            let n = (end - self.pos).min(buf.len());
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn every_frame_kind_round_trips() {
+        assert_eq!(decode_all(&encode_sample()[..]), sample_frames());
+    }
+
+    #[test]
+    fn splitting_the_stream_at_any_boundary_changes_nothing() {
+        let wire = encode_sample();
+        let expected = sample_frames();
+        for cut in 0..=wire.len() {
+            let pieces = Pieces {
+                data: &wire,
+                cuts: vec![cut],
+                pos: 0,
+            };
+            assert_eq!(decode_all(BufReader::new(pieces)), expected, "cut at {cut}");
+        }
+        for a in 0..wire.len() {
+            for b in a + 1..wire.len() {
+                let pieces = Pieces {
+                    data: &wire,
+                    cuts: vec![a, b],
+                    pos: 0,
+                };
+                assert_eq!(
+                    decode_all(BufReader::new(pieces)),
+                    expected,
+                    "cuts at {a} and {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_of_every_size_and_any_buffer_size_change_nothing() {
+        let wire = encode_sample();
+        let expected = sample_frames();
+        for piece in 1..=wire.len() {
+            for capacity in [1, 2, 3, 7, 64, 8192] {
+                let pieces = Pieces {
+                    data: &wire,
+                    cuts: (piece..wire.len()).step_by(piece).collect(),
+                    pos: 0,
+                };
+                let reader = BufReader::with_capacity(capacity, pieces);
+                assert_eq!(
+                    decode_all(reader),
+                    expected,
+                    "pieces of {piece}, buffer {capacity}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn clean_end_is_none_and_end_mid_line_is_an_error() {
+        let mut empty = FrameReader::new(&b""[..]);
+        assert!(empty.next_frame().unwrap().is_none());
+
+        let mut cut = FrameReader::new(&b"[A] hi\n[A] unfinished"[..]);
+        assert_eq!(
+            cut.next_frame().unwrap(),
+            Some(Frame::Text(b"[A] hi".to_vec()))
+        );
+        match cut.next_frame() {
+            Err(FrameError::EndedMidLine { partial }) => assert_eq!(partial, b"[A] unfinished"),
+            other => panic!("expected EndedMidLine, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn crlf_line_endings_are_accepted() {
+        let decoded = decode_all(&b"[nc] hello\r\n/file a b.txt 2\r\nxy[nc] bye\r\n"[..]);
+        assert_eq!(
+            decoded,
+            vec![
+                text("[nc] hello"),
+                file("a b.txt", 2),
+                Decoded::Payload(b"xy".to_vec()),
+                text("[nc] bye"),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_headers_are_reported_and_decoding_goes_on() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"/file\n", "no file name or size"),
+            (b"/file   \n", "no file name or size"),
+            (b"/file notes.txt\n", "no size"),
+            (b"/file 12\n", "no size"),
+            (b"/file  12\n", "no size"),
+            (b"/file x abc\n", "size \"abc\" is not a number"),
+            (b"/file x -5\n", "size \"-5\" is not a number"),
+            (b"/file x +5\n", "size \"+5\" is not a number"),
+            (b"/file x 1.5\n", "size \"1.5\" is not a number"),
+            (b"/file x 0x10\n", "size \"0x10\" is not a number"),
+            (
+                b"/file x 99999999999999999999999\n",
+                "size 99999999999999999999999 is too large",
+            ),
+            (
+                b"/file x 17592186044417\n",
+                "size 17592186044417 is too large",
+            ),
+        ];
+        for (header, why) in cases {
+            let mut wire = header.to_vec();
+            wire.extend_from_slice(b"[A] still here\n");
+            assert_eq!(
+                decode_all(&wire[..]),
+                vec![
+                    Decoded::Error(format!("malformed file header: {why}")),
+                    text("[A] still here"),
+                ],
+                "header {:?}",
+                String::from_utf8_lossy(header)
+            );
+        }
+    }
+
+    #[test]
+    fn lines_that_merely_start_like_a_header_are_text() {
+        let decoded = decode_all(&b"/filesystem full\n[A] /file x 3\n"[..]);
+        assert_eq!(
+            decoded,
+            vec![text("/filesystem full"), text("[A] /file x 3")]
+        );
+    }
+
+    #[test]
+    fn the_largest_allowed_size_is_accepted() {
+        let header = format!("/file big {MAX_FILE_SIZE}\n");
+        let mut frames = FrameReader::new(header.as_bytes());
+        assert_eq!(
+            frames.next_frame().unwrap(),
+            Some(Frame::File {
+                name: "big".into(),
+                size: MAX_FILE_SIZE
+            })
+        );
+    }
+
+    #[test]
+    fn a_line_at_the_limit_is_kept_and_one_over_is_skipped() {
+        let at_limit = vec![b'a'; MAX_LINE];
+        let mut wire = at_limit.clone();
+        wire.extend_from_slice(b"\r\n");
+        wire.extend(vec![b'b'; MAX_LINE + 1]);
+        wire.extend_from_slice(b"\n[A] after\n");
+        let decoded = decode_all(BufReader::with_capacity(1000, &wire[..]));
+        assert_eq!(
+            decoded,
+            vec![
+                Decoded::Frame(Frame::Text(at_limit)),
+                Decoded::Error(format!(
+                    "line of {} bytes exceeds the limit of {MAX_LINE} bytes",
+                    MAX_LINE + 1
+                )),
+                text("[A] after"),
+            ]
+        );
+    }
+
+    /// A peer that never sends a newline must not make us hold its bytes.
+    struct Endless {
+        left: u64,
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = (buf.len() as u64).min(self.left) as usize;
+            buf[..n].fill(b'x');
+            self.left -= n as u64;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn an_endless_line_is_skipped_in_bounded_memory() {
+        let len = 50 * 1024 * 1024;
+        let stream = Endless { left: len }.chain(&b"\n[A] after\n"[..]);
+        let mut frames = FrameReader::new(BufReader::new(stream));
+        match frames.next_frame() {
+            Err(FrameError::LineTooLong { len: got }) => assert_eq!(got, len),
+            other => panic!("expected LineTooLong, got {other:?}"),
+        }
+        assert!(frames.line.capacity() <= 4 * MAX_LINE);
+        assert_eq!(
+            frames.next_frame().unwrap(),
+            Some(Frame::Text(b"[A] after".to_vec()))
+        );
+    }
+
+    #[test]
+    fn an_oversized_line_cut_by_the_end_of_stream_is_too_long_not_partial() {
+        let stream = Endless {
+            left: MAX_LINE as u64 + 10,
+        };
+        let mut frames = FrameReader::new(BufReader::new(stream));
+        assert!(matches!(
+            frames.next_frame(),
+            Err(FrameError::LineTooLong { .. })
+        ));
+        assert!(frames.next_frame().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_short_payload_yields_what_arrived() {
+        let mut frames = FrameReader::new(&b"/file x 10\nabc"[..]);
+        assert_eq!(
+            frames.next_frame().unwrap(),
+            Some(Frame::File {
+                name: "x".into(),
+                size: 10
+            })
+        );
+        let mut got = Vec::new();
+        frames.payload(10).read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"abc");
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_name_is_replaced() {
+        let mut frames = FrameReader::new(&b"/file a\xffb 1\nz"[..]);
+        assert_eq!(
+            frames.next_frame().unwrap(),
+            Some(Frame::File {
+                name: "a\u{fffd}b".into(),
+                size: 1
+            })
+        );
+    }
+}

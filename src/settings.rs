@@ -1,0 +1,84 @@
+//! The checked settings a chat runs on, derived from the command line and
+//! the environment.
+
+use crate::cli::{self, Cli, Command, Common};
+use crate::download::DownloadDir;
+
+/// Used when no name is given and the login name is unusable.
+const ANONYMOUS: &str = "Anonymous";
+
+/// How the connection is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    Listen { host: String, port: u16 },
+    Connect { host: String, port: u16 },
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub role: Role,
+    /// The name our messages are sent under.
+    pub name: String,
+    pub downloads: DownloadDir,
+}
+
+impl Settings {
+    /// `login` is the login name from the environment (`$USER`), if any.
+    pub fn new(cli: Cli, login: Option<String>) -> Self {
+        let (role, common) = match cli.command {
+            Command::Listen { host, port, common } => (Role::Listen { host, port }, common),
+            Command::Connect { host, port, common } => (Role::Connect { host, port }, common),
+        };
+        let Common { name, download_dir } = common;
+        let name = name
+            .or_else(|| login.and_then(|l| cli::parse_name(&l).ok()))
+            .unwrap_or_else(|| ANONYMOUS.to_string());
+        Self {
+            role,
+            name,
+            downloads: DownloadDir::new(download_dir),
+        }
+    }
+
+    pub fn from_env(cli: Cli) -> Self {
+        Self::new(cli, std::env::var("USER").ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn settings(args: &[&str], login: Option<&str>) -> Settings {
+        Settings::new(Cli::parse_from(args), login.map(str::to_string))
+    }
+
+    #[test]
+    fn the_name_falls_back_to_the_login_then_anonymous() {
+        assert_eq!(
+            settings(&["chat", "listen", "--name", "I049"], Some("root")).name,
+            "I049"
+        );
+        assert_eq!(settings(&["chat", "listen"], Some("daksh")).name, "daksh");
+        assert_eq!(settings(&["chat", "listen"], None).name, ANONYMOUS);
+        assert_eq!(settings(&["chat", "listen"], Some("")).name, ANONYMOUS);
+        assert_eq!(
+            settings(&["chat", "listen"], Some("bad]name")).name,
+            ANONYMOUS
+        );
+    }
+
+    #[test]
+    fn the_role_carries_the_address() {
+        let s = settings(&["chat", "connect", "localhost", "6000"], None);
+        assert_eq!(
+            s.role,
+            Role::Connect {
+                host: "localhost".into(),
+                port: 6000
+            }
+        );
+        assert_eq!(s.downloads.path(), std::path::Path::new("received_files"));
+    }
+}
