@@ -361,12 +361,13 @@ mod tests {
         (server, client)
     }
 
-    #[test]
-    fn text_goes_out_with_nodelay_and_input_end_says_goodbye() {
+    /// Runs a session whose user pipes in `typed` and then ends input;
+    /// returns what the peer received and what the screen showed.
+    fn session_with_input(typed: &[u8]) -> (Vec<u8>, Vec<String>) {
         let (ours, mut theirs) = pair();
         let probe = ours.try_clone().unwrap();
         let (screen, sink) = captured();
-        let input: Box<dyn BufRead + Send> = Box::new(&b"hello\n\n/send\nsecond line\n"[..]);
+        let input: Box<dyn BufRead + Send> = Box::new(io::Cursor::new(typed.to_vec()));
         let peer = thread::spawn(move || {
             let mut got = Vec::new();
             theirs.read_to_end(&mut got).unwrap();
@@ -374,32 +375,29 @@ mod tests {
         });
         let dl = DownloadDir::new(std::env::temp_dir().join("chat-session-unused"));
         run(ours, "I049", dl, input, Arc::new(screen)).unwrap();
-        assert!(probe.nodelay().unwrap());
+        assert!(
+            probe.nodelay().unwrap(),
+            "text must go out with TCP_NODELAY"
+        );
+        (peer.join().unwrap(), sink.lines())
+    }
+
+    #[test]
+    fn text_goes_out_and_input_end_says_goodbye() {
+        let (wire, lines) = session_with_input(b"hello\n\n/send\nsecond line\n");
         assert_eq!(
-            String::from_utf8(peer.join().unwrap()).unwrap(),
+            String::from_utf8(wire).unwrap(),
             "[I049] hello\n[I049] second line\n[I049] has left the chat.\n"
         );
-        assert_eq!(
-            sink.lines(),
-            ["[System] Usage: /send PATH", "[System] Exiting."]
-        );
+        assert_eq!(lines, ["[System] Usage: /send PATH", "[System] Exiting."]);
     }
 
     #[test]
     fn oversized_messages_are_refused_locally() {
-        let (ours, mut theirs) = pair();
-        let (screen, sink) = captured();
         let long = format!("{}\n", "x".repeat(frame::MAX_LINE));
-        let input: Box<dyn BufRead + Send> = Box::new(io::Cursor::new(long.into_bytes()));
-        let peer = thread::spawn(move || {
-            let mut got = Vec::new();
-            theirs.read_to_end(&mut got).unwrap();
-            got
-        });
-        let dl = DownloadDir::new(std::env::temp_dir().join("chat-session-unused"));
-        run(ours, "I049", dl, input, Arc::new(screen)).unwrap();
-        assert_eq!(peer.join().unwrap(), b"[I049] has left the chat.\n");
-        assert!(sink.lines()[0].starts_with("[System] Message not sent: it is 65543 bytes"));
+        let (wire, lines) = session_with_input(long.as_bytes());
+        assert_eq!(wire, b"[I049] has left the chat.\n");
+        assert!(lines[0].starts_with("[System] Message not sent: it is 65543 bytes"));
     }
 
     #[test]
