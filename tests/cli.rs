@@ -1,0 +1,161 @@
+//! Command line surface: help and version, usage errors, and failures at startup that
+//! must be reported as one clean `error:` line with exit code 1.
+
+mod common;
+
+use common::{Chat, TestDir, closed_port};
+use std::fs;
+use std::net::TcpListener;
+
+/// Runs `chat ARGS...` with stdin closed and returns it, after it exited, with its code.
+fn run(dir: &TestDir, args: &[&str]) -> (Chat, i32) {
+    let mut chat = Chat::spawn("chat", dir.path(), args);
+    chat.close_stdin();
+    let code = chat.wait_exit();
+    (chat, code)
+}
+
+#[test]
+fn help_and_version_exit_zero() {
+    let dir = TestDir::new("cli_help");
+    let (mut chat, code) = run(&dir, &["--help"]);
+    assert_eq!(code, 0, "{}", chat.report());
+    let help = chat.stdout_lines().join("\n");
+    assert!(
+        help.contains("listen") && help.contains("connect"),
+        "{help}"
+    );
+    // Output goes to a pipe, so no colours.
+    assert!(!help.contains('\x1b'), "{help:?}");
+
+    let (mut chat, code) = run(&dir, &["--version"]);
+    assert_eq!(code, 0, "{}", chat.report());
+    let version = chat.stdout_lines().join("\n");
+    assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
+
+    let (mut chat, code) = run(&dir, &["listen", "--help"]);
+    assert_eq!(code, 0, "{}", chat.report());
+    let help = chat.stdout_lines().join("\n");
+    for option in ["--host", "--port", "--name", "--download-dir"] {
+        assert!(help.contains(option), "listen help lacks {option}:\n{help}");
+    }
+
+    let (mut chat, code) = run(&dir, &["connect", "--help"]);
+    assert_eq!(code, 0, "{}", chat.report());
+    let help = chat.stdout_lines().join("\n");
+    for option in ["--name", "--download-dir"] {
+        assert!(
+            help.contains(option),
+            "connect help lacks {option}:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    let dir = TestDir::new("cli_usage");
+    let bad: &[&[&str]] = &[
+        &[],
+        &["bogus"],
+        &["listen", "--port", "notanumber"],
+        &["listen", "--port", "70000"],
+        &["listen", "--frobnicate"],
+        &["connect"],
+        &["connect", "127.0.0.1"],
+        &["connect", "127.0.0.1", "abc"],
+        &["connect", "127.0.0.1", "5050", "extra"],
+    ];
+    for args in bad {
+        let (mut chat, code) = run(&dir, args);
+        if code != 2 {
+            chat.fail(&format!("{args:?}: expected exit code 2, got {code}"));
+        }
+        if chat.stderr_text().trim().is_empty() {
+            chat.fail(&format!("{args:?}: no explanation on stderr"));
+        }
+        chat.assert_no_panic();
+    }
+}
+
+#[test]
+fn connection_refused_names_the_address() {
+    let dir = TestDir::new("cli_refused");
+    let port = closed_port();
+    let (mut chat, code) = run(&dir, &["connect", "127.0.0.1", &port.to_string()]);
+    chat.assert_failed_cleanly(code, &format!("127.0.0.1:{port}"));
+}
+
+#[test]
+fn port_in_use_names_the_address() {
+    let dir = TestDir::new("cli_port_in_use");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let (mut chat, code) = run(&dir, &["listen", "--host", "127.0.0.1", "--port", &port]);
+    chat.assert_failed_cleanly(code, &format!("127.0.0.1:{port}"));
+    assert!(
+        !chat.stdout_lines().iter().any(|l| l.contains("Listening")),
+        "{}",
+        chat.report()
+    );
+}
+
+#[test]
+fn download_dir_that_is_a_file_fails_before_listening() {
+    let dir = TestDir::new("cli_download_file");
+    fs::write(dir.join("blocker"), b"not a folder").unwrap();
+    let (mut chat, code) = run(
+        &dir,
+        &[
+            "listen",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--download-dir",
+            "blocker",
+        ],
+    );
+    chat.assert_failed_cleanly(code, "blocker");
+    assert!(
+        !chat.stdout_lines().iter().any(|l| l.contains("Listening")),
+        "{}",
+        chat.report()
+    );
+    assert_eq!(fs::read(dir.join("blocker")).unwrap(), b"not a folder");
+}
+
+#[test]
+fn unknown_host_names_the_host() {
+    let dir = TestDir::new("cli_unknown_host");
+    // A DNS label may be at most 63 bytes, so the resolver refuses this name
+    // locally, without asking any name server.
+    let host = format!("{}.invalid", "x".repeat(70));
+    let (mut chat, code) = run(&dir, &["connect", &host, "5050"]);
+    chat.assert_failed_cleanly(code, &host);
+}
+
+#[test]
+fn unwritable_download_dir_fails_before_listening() {
+    let dir = TestDir::new("cli_download_unwritable");
+    // Nobody, root included, can create files in sysfs.
+    let target = "/sys/chat-test-downloads";
+    let (mut chat, code) = run(
+        &dir,
+        &[
+            "listen",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--download-dir",
+            target,
+        ],
+    );
+    chat.assert_failed_cleanly(code, target);
+    assert!(
+        !chat.stdout_lines().iter().any(|l| l.contains("Listening")),
+        "{}",
+        chat.report()
+    );
+    assert!(!std::path::Path::new(target).exists());
+}
