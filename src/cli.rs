@@ -13,9 +13,36 @@ pub struct Cli {
     pub command: Command,
 }
 
+const LISTEN_EXAMPLE: &str = "\
+Example session (the peer runs `chat connect 192.168.1.20 5050 --name I056`):
+  $ chat listen --port 5050 --name I049
+  [System] Listening on 0.0.0.0:5050 ...
+  [System] Connected by 192.168.1.31:52144
+  [I056] Hi! I'm Daksh.
+  > Hello! Sending you the notes.
+  > /send \"lecture notes.pdf\"
+  [System] Sent file lecture notes.pdf (48213 bytes)
+  > /quit
+
+Commands while chatting: /send PATH..., /status, /help, /quit";
+
+const CONNECT_EXAMPLE: &str = "\
+Example session (the peer ran `chat listen --port 5050 --name I049`):
+  $ chat connect 192.168.1.20 5050 --name I056
+  [System] Connected to 192.168.1.20:5050
+  > Hi! I'm Daksh.
+  [I049] Hello! Sending you the notes.
+  [System] Incoming file lecture notes.pdf (48213 bytes)...
+  [System] File saved to received_files/lecture notes.pdf
+  [I049] has left the chat.
+  [System] Peer disconnected.
+
+Commands while chatting: /send PATH..., /status, /help, /quit";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Wait for one peer to connect, then chat with it.
+    #[command(after_help = LISTEN_EXAMPLE)]
     Listen {
         /// Address to listen on.
         #[arg(long, default_value = "0.0.0.0")]
@@ -27,6 +54,7 @@ pub enum Command {
         common: Common,
     },
     /// Connect to a listening peer and chat with it.
+    #[command(after_help = CONNECT_EXAMPLE)]
     Connect {
         /// The peer's IPv4 or IPv6 address, or a host name.
         host: String,
@@ -34,6 +62,11 @@ pub enum Command {
         port: u16,
         #[command(flatten)]
         common: Common,
+    },
+    /// Print a shell completion script, e.g. `chat completions bash > ~/.local/share/bash-completion/completions/chat`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -106,6 +139,18 @@ mod tests {
             }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn completions_name_a_shell() {
+        let cli = Cli::try_parse_from(["chat", "completions", "zsh"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Completions {
+                shell: clap_complete::Shell::Zsh
+            }
+        ));
+        assert!(Cli::try_parse_from(["chat", "completions", "cmd.exe"]).is_err());
     }
 
     #[test]

@@ -2,56 +2,161 @@
 //!
 //! Threads share one `Screen`, so lines from the reader and the writer never
 //! interleave mid-line. Peer text goes through [`Screen::peer_line`], which
-//! sanitises it; nothing else prints peer bytes.
+//! sanitises it; nothing else prints peer bytes. In interactive mode lines go
+//! through the line editor's printer, which puts them above the input line.
 
 use std::fmt::Display;
 use std::io::{self, Write};
 use std::sync::Mutex;
 
+use anstyle::{AnsiColor, Style};
+
 use crate::sanitize;
 
+/// Where finished lines go.
+pub trait LineSink: Send {
+    /// Shows `line` (without its newline) at once.
+    fn put_line(&mut self, line: &str);
+    /// Writes terminal control text as it is, outside any line.
+    fn put_control(&mut self, _control: &str) {}
+}
+
+/// A plain writer: stdout in pipe mode, or a buffer in tests.
+pub struct Plain<W>(pub W);
+
+impl<W: Write + Send> LineSink for Plain<W> {
+    fn put_line(&mut self, line: &str) {
+        // If stdout is gone there is nobody left to tell; the conversation
+        // itself goes on.
+        let _ = writeln!(self.0, "{line}").and_then(|()| self.0.flush());
+    }
+
+    fn put_control(&mut self, control: &str) {
+        let _ = self
+            .0
+            .write_all(control.as_bytes())
+            .and_then(|()| self.0.flush());
+    }
+}
+
+/// How lines are dressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Look {
+    /// Colour the `[System]` tag and names.
+    pub colour: bool,
+    /// A person is watching a terminal: show progress, rates and our own
+    /// messages; pipe mode shows only the plain event lines.
+    pub interactive: bool,
+}
+
+impl Look {
+    pub const PLAIN: Look = Look {
+        colour: false,
+        interactive: false,
+    };
+}
+
+const SYSTEM: Style = AnsiColor::Yellow.on_default();
+const PEER: Style = AnsiColor::Cyan.on_default().bold();
+const OWN: Style = AnsiColor::Green.on_default().bold();
+
 pub struct Screen {
-    out: Mutex<Box<dyn Write + Send>>,
+    sink: Mutex<Box<dyn LineSink>>,
+    look: Look,
 }
 
 impl Screen {
-    pub fn new(out: impl Write + Send + 'static) -> Self {
+    pub fn new(sink: impl LineSink + 'static, look: Look) -> Self {
         Self {
-            out: Mutex::new(Box::new(out)),
+            sink: Mutex::new(Box::new(sink)),
+            look,
         }
     }
 
-    pub fn stdout() -> Self {
-        Self::new(io::stdout())
+    /// Plain lines on stdout, coloured only where `colour` says.
+    pub fn stdout(colour: bool) -> Self {
+        Self::new(
+            Plain(io::stdout()),
+            Look {
+                colour,
+                interactive: false,
+            },
+        )
     }
 
-    /// Prints one line and flushes it.
-    pub fn line(&self, text: &str) {
-        let mut out = self
-            .out
+    pub fn is_interactive(&self) -> bool {
+        self.look.interactive
+    }
+
+    fn put(&self, line: &str) {
+        let mut sink = self
+            .sink
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // If stdout is gone there is nobody left to tell; the conversation
-        // itself goes on.
-        let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+        sink.put_line(line);
+    }
+
+    /// Terminal control text (cursor movement), for interactive mode only.
+    pub fn control(&self, control: &str) {
+        if self.look.interactive {
+            let mut sink = self
+                .sink
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            sink.put_control(control);
+        }
+    }
+
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.look.colour {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
     }
 
     /// A `[System]` line: what the program itself has to say.
     pub fn system(&self, text: impl Display) {
-        self.line(&format!("[System] {text}"));
+        self.put(&self.paint(SYSTEM, &format!("[System] {text}")));
     }
 
-    /// A line of text from the peer, made safe for the terminal.
+    /// A line of text from the peer, made safe for the terminal. A leading
+    /// `[NAME]` is coloured as the peer's, which also sets it apart from our
+    /// own `[System]` lines when the peer imitates them.
     pub fn peer_line(&self, raw: &[u8]) {
-        self.line(&sanitize::for_terminal(raw));
+        let text = sanitize::for_terminal(raw);
+        match split_name(&text) {
+            Some((name, rest)) if self.look.colour => {
+                self.put(&format!("{}{rest}", self.paint(PEER, name)));
+            }
+            _ => self.put(&text),
+        }
     }
+
+    /// Our own message, shown back to us in interactive mode only: in pipe
+    /// mode the output carries nothing but the peer's side.
+    pub fn own_message(&self, name: &str, text: &str) {
+        if self.look.interactive {
+            let text = sanitize::for_terminal(text.as_bytes());
+            self.put(&format!("{} {text}", self.paint(OWN, &format!("[{name}]"))));
+        }
+    }
+}
+
+/// Splits `[NAME] rest` into `[NAME]` and ` rest`.
+fn split_name(line: &str) -> Option<(&str, &str)> {
+    if !line.starts_with('[') {
+        return None;
+    }
+    let end = line.find("] ")? + 1;
+    Some(line.split_at(end))
 }
 
 #[cfg(test)]
 pub mod testing {
     //! A screen whose lines a test can read back.
 
-    use super::Screen;
+    use super::{Look, Plain, Screen};
     use std::io::{self, Write};
     use std::sync::{Arc, Mutex};
 
@@ -77,24 +182,56 @@ pub mod testing {
         }
     }
 
-    pub fn captured() -> (Screen, Captured) {
+    pub fn captured_with(look: Look) -> (Screen, Captured) {
         let sink = Captured::default();
-        (Screen::new(sink.clone()), sink)
+        (Screen::new(Plain(sink.clone()), look), sink)
+    }
+
+    pub fn captured() -> (Screen, Captured) {
+        captured_with(Look::PLAIN)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::testing::captured;
+    use super::testing::{captured, captured_with};
+    use super::*;
 
     #[test]
     fn peer_text_is_sanitised_and_system_lines_are_tagged() {
         let (screen, sink) = captured();
         screen.peer_line(b"[X] \x1b[2Jgotcha");
         screen.system("Peer disconnected.");
+        screen.own_message("me", "not shown in pipe mode");
+        screen.control("\x1b[1A");
         assert_eq!(
             sink.lines(),
             ["[X] \\x1b[2Jgotcha", "[System] Peer disconnected."]
         );
+    }
+
+    #[test]
+    fn colour_marks_names_and_system_lines() {
+        let (screen, sink) = captured_with(Look {
+            colour: true,
+            interactive: true,
+        });
+        screen.system("hello");
+        screen.peer_line(b"[I056] hi \x1b[31m");
+        screen.peer_line(b"no name here");
+        screen.own_message("I049", "mine");
+        let lines = sink.lines();
+        assert_eq!(lines[0], format!("{SYSTEM}[System] hello{SYSTEM:#}"));
+        assert_eq!(lines[1], format!("{PEER}[I056]{PEER:#} hi \\x1b[31m"));
+        assert_eq!(lines[2], "no name here");
+        assert_eq!(lines[3], format!("{OWN}[I049]{OWN:#} mine"));
+    }
+
+    #[test]
+    fn names_are_split_off_only_when_bracketed() {
+        assert_eq!(split_name("[a b] c"), Some(("[a b]", " c")));
+        assert_eq!(split_name("[System] x"), Some(("[System]", " x")));
+        assert_eq!(split_name("a [b] c"), None);
+        assert_eq!(split_name("[unclosed"), None);
     }
 }

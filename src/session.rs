@@ -1,34 +1,33 @@
-//! A connected conversation: the reader thread that turns the peer's bytes
-//! into lines and files, the writer thread that owns the socket's write half,
-//! and the main loop that acts on the user's input.
+//! A connected conversation: starts the reader, writer and input threads,
+//! and runs the main loop that acts on the user's input.
 //!
 //! Every thread reports to the main loop through one channel of [`Event`]s,
 //! so the loop notices the peer leaving at once, without waiting for the user
 //! to type.
 
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::BufRead;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
+use crate::console::{Console, EditorStop, Input, LineEditor};
 use crate::download::DownloadDir;
-use crate::frame::{self, Frame, FrameError, FrameReader};
-use crate::input::{self, UserCommand};
-use crate::sanitize;
+use crate::frame;
+use crate::incoming::{self, PeerEnd};
+use crate::input::{self, COMMANDS, UserCommand};
+use crate::outgoing::{self, Outgoing};
+use crate::progress::{self, Direction, Transfers};
 use crate::screen::Screen;
-use crate::transfer::{self, OutgoingFile, ReceiveError};
+use crate::transfer::OutgoingFile;
 
 /// How long to wait for the peer to close after we have said goodbye. Closing
 /// while the peer still sends would reset the connection and could destroy
 /// data of ours it has not read yet.
 const LINGER: Duration = Duration::from_secs(2);
-
-/// Socket buffer sizes for our side of the stream.
-const IO_BUFFER: usize = 64 * 1024;
 
 /// What the main loop hears about.
 enum Event {
@@ -42,69 +41,52 @@ enum Event {
     WriterFailed(anyhow::Error),
 }
 
-/// How the peer's side of the stream ended.
-#[derive(Debug)]
-enum PeerEnd {
-    /// Closed cleanly between frames.
-    Left,
-    /// Closed in the middle of a file; the reader has said what was lost.
-    Cut(ReceiveError),
-    /// Failed with an error, such as a reset.
-    Lost(io::Error),
+/// Why the main loop stopped.
+enum Ending {
+    Quit,
+    Peer(PeerEnd),
+    WriterFailed(anyhow::Error),
 }
 
-/// What the main loop asks the writer thread to send, in order.
-enum Outgoing {
-    Text(String),
-    File(OutgoingFile),
-    /// Say goodbye and shut our write half down.
-    Leave,
-}
-
-/// Runs a conversation on `stream` until either side leaves. `input` is the
-/// user's line-by-line input; all output goes to `screen`.
-pub fn run(
-    stream: TcpStream,
-    name: &str,
-    downloads: DownloadDir,
-    input: Box<dyn BufRead + Send>,
-    screen: Arc<Screen>,
-) -> Result<()> {
+/// Runs a conversation on `stream` until either side leaves, reading the
+/// user's lines from the console and showing everything on its screen.
+pub fn run(stream: TcpStream, name: &str, downloads: DownloadDir, console: Console) -> Result<()> {
     // Chat lines are small and typed one at a time; Nagle's algorithm would
     // hold each back waiting for an acknowledgement.
     stream.set_nodelay(true).context("cannot set TCP_NODELAY")?;
     let peer = stream
         .peer_addr()
         .map_or_else(|_| "the peer".to_string(), |a| a.to_string());
+    let Console { input, screen } = console;
+    let transfers = Arc::new(Transfers::default());
     let (events, inbox) = mpsc::channel();
     let (outbox, queue) = mpsc::channel();
 
-    spawn_input(input, events.clone())?;
+    let editor = spawn_input(input, events.clone(), screen.clone())?;
     let reader = {
         let stream = stream.try_clone().context("cannot share the connection")?;
-        let (screen, events) = (screen.clone(), events.clone());
-        thread::Builder::new()
-            .name("reader".into())
-            .spawn(move || {
-                let end = read_peer(stream, &downloads, &screen);
-                let _ = events.send(Event::PeerEnded(end));
-            })
-            .context("cannot start the reader thread")?
+        let (screen, events, transfers) = (screen.clone(), events.clone(), transfers.clone());
+        spawn("reader", move || {
+            let end = incoming::read_peer(stream, &downloads, &screen, &transfers);
+            let _ = events.send(Event::PeerEnded(end));
+        })?
     };
     let writer = {
         let stream = stream.try_clone().context("cannot share the connection")?;
-        let (screen, name) = (screen.clone(), name.to_string());
-        thread::Builder::new()
-            .name("writer".into())
-            .spawn(move || {
-                if let Err(e) = write_peer(stream, &name, queue, &screen) {
-                    let _ = events.send(Event::WriterFailed(e));
-                }
-            })
-            .context("cannot start the writer thread")?
+        let (screen, name, transfers) = (screen.clone(), name.to_string(), transfers.clone());
+        spawn("writer", move || {
+            if let Err(e) = outgoing::write_peer(stream, &name, queue, &screen, &transfers) {
+                let _ = events.send(Event::WriterFailed(e));
+            }
+        })?
     };
 
-    let ending = converse(&inbox, &outbox, name, &screen);
+    let ending = converse(&inbox, &outbox, name, &screen, &transfers);
+    // Whatever ended the chat, the prompt goes first, so the last lines are
+    // not drawn around it.
+    if let Some(editor) = editor {
+        editor.stop(&screen);
+    }
     let result = match ending {
         Ending::Quit => {
             let _ = outbox.send(Outgoing::Leave);
@@ -149,13 +131,6 @@ pub fn run(
     result
 }
 
-/// Why the main loop stopped.
-enum Ending {
-    Quit,
-    Peer(PeerEnd),
-    WriterFailed(anyhow::Error),
-}
-
 /// The main loop: acts on the user's lines until the user quits or the
 /// connection ends.
 fn converse(
@@ -163,7 +138,10 @@ fn converse(
     outbox: &Sender<Outgoing>,
     name: &str,
     screen: &Screen,
+    transfers: &Transfers,
 ) -> Ending {
+    // Whether the user was told that messages wait for the file being sent.
+    let mut told_about_waiting = false;
     while let Ok(event) = inbox.recv() {
         let line = match event {
             Event::Input(line) => line,
@@ -171,12 +149,25 @@ fn converse(
             Event::PeerEnded(end) => return Ending::Peer(end),
             Event::WriterFailed(e) => return Ending::WriterFailed(e),
         };
-        let outgoing = match input::parse(&String::from_utf8_lossy(&line)) {
-            UserCommand::Nothing => continue,
+        let sending = transfers.sending();
+        told_about_waiting &= sending;
+        let queue = |outgoing| {
+            // If the writer has stopped, its reason is already on its way.
+            let _ = outbox.send(outgoing);
+        };
+        match input::parse(&String::from_utf8_lossy(&line)) {
+            UserCommand::Nothing => {}
             UserCommand::Quit => return Ending::Quit,
-            UserCommand::Usage(text) => {
-                screen.system(text);
-                continue;
+            UserCommand::Usage(text) => screen.system(text),
+            UserCommand::Help => {
+                for (usage, what) in COMMANDS {
+                    screen.system(format!("{usage:<14} {what}"));
+                }
+            }
+            UserCommand::Status => {
+                for line in transfers.status_lines() {
+                    screen.system(line);
+                }
             }
             UserCommand::Say(text) => {
                 // The peer drops lines over the limit; better to say so here.
@@ -188,19 +179,34 @@ fn converse(
                     ));
                     continue;
                 }
-                Outgoing::Text(text)
-            }
-            UserCommand::Send(path) => match OutgoingFile::open(&path) {
-                Ok(file) => Outgoing::File(file),
-                Err(e) => {
-                    screen.system(format!("Cannot send {}: {e}", path.display()));
-                    continue;
+                if sending && !told_about_waiting {
+                    screen.system(
+                        "Messages typed now go out when the file transfer is done \
+                         (text cannot travel inside a file).",
+                    );
+                    told_about_waiting = true;
                 }
-            },
-        };
-        if outbox.send(outgoing).is_err() {
-            // The writer has stopped; its reason is already on its way.
-            continue;
+                screen.own_message(name, &text);
+                queue(Outgoing::Text(text));
+            }
+            UserCommand::Send(args) => {
+                for path in args.paths(|p| p.exists()) {
+                    match OutgoingFile::open(&path) {
+                        Ok(file) => {
+                            let id = transfers.enqueue(Direction::Send, file.name(), file.size());
+                            if sending && screen.is_interactive() {
+                                screen.system(format!(
+                                    "Queued {} ({}); it goes out after the transfers before it.",
+                                    file.name(),
+                                    progress::bytes(file.size())
+                                ));
+                            }
+                            queue(Outgoing::File(file, id));
+                        }
+                        Err(e) => screen.system(format!("Cannot send {}: {e}", path.display())),
+                    }
+                }
+            }
         }
     }
     // Every sender is gone, which only happens once all threads ended.
@@ -226,6 +232,13 @@ fn wait_for_peer(inbox: &Receiver<Event>, stream: &TcpStream) -> Option<anyhow::
     failure
 }
 
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name(name.into())
+        .spawn(work)
+        .with_context(|| format!("cannot start the {name} thread"))
+}
+
 fn join(handle: JoinHandle<()>) -> Result<()> {
     let name = handle.thread().name().unwrap_or("worker").to_string();
     handle
@@ -234,124 +247,60 @@ fn join(handle: JoinHandle<()>) -> Result<()> {
 }
 
 /// Reads the user's input on its own thread, so the main loop can react to
-/// the peer while the user is not typing. A thread blocked reading stdin
-/// cannot be interrupted portably, so this one is not joined: it ends with
-/// the process.
-fn spawn_input(mut input: Box<dyn BufRead + Send>, events: Sender<Event>) -> Result<()> {
-    thread::Builder::new()
-        .name("input".into())
-        .spawn(move || {
-            loop {
-                let mut line = Vec::new();
-                match input.read_until(b'\n', &mut line) {
-                    // An unreadable input ends like a closed one.
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if events.send(Event::Input(line)).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            let _ = events.send(Event::InputEnded);
-        })
-        .context("cannot start the input thread")?;
-    Ok(())
-}
-
-/// The reader thread: decodes the peer's stream, prints its lines and saves
-/// its files, until the stream ends.
-fn read_peer(stream: TcpStream, downloads: &DownloadDir, screen: &Screen) -> PeerEnd {
-    let mut frames = FrameReader::new(BufReader::with_capacity(IO_BUFFER, stream));
-    loop {
-        match frames.next_frame() {
-            Ok(None) => return PeerEnd::Left,
-            Ok(Some(Frame::Text(line))) => screen.peer_line(&line),
-            Ok(Some(Frame::File { name, size })) => {
-                let shown = sanitize::for_terminal(name.as_bytes());
-                screen.system(format!("Incoming file {shown} ({size} bytes)..."));
-                match transfer::receive(&mut frames.payload(size), size, downloads, &name) {
-                    Ok(path) => screen.system(format!("File saved to {}", path.display())),
-                    Err(ReceiveError::Save(e)) => {
-                        screen.system(format!("Could not save file {shown}: {e}"));
-                    }
-                    Err(e @ ReceiveError::Incomplete { .. }) => {
-                        screen.system(format!(
-                            "Transfer of {shown} incomplete: {e}; nothing was saved."
-                        ));
-                        return PeerEnd::Cut(e);
-                    }
-                }
-            }
-            Err(FrameError::MalformedHeader(why)) => {
-                screen.system(format!("Ignored malformed file header from peer: {why}"));
-            }
-            Err(FrameError::LineTooLong { len }) => screen.system(format!(
-                "Dropped a line of {len} bytes from peer (the limit is {} bytes).",
-                frame::MAX_LINE
-            )),
-            Err(FrameError::EndedMidLine { partial }) => {
-                // A last line without its newline (`printf hi | nc`) is still
-                // text the peer meant to send.
-                screen.peer_line(&partial);
-                return PeerEnd::Left;
-            }
-            Err(FrameError::Io(e)) => return PeerEnd::Lost(e),
+/// the peer while the user is not typing. Returns the means to stop the
+/// line editor in interactive mode.
+///
+/// A thread blocked reading a pipe cannot be interrupted portably, so in
+/// pipe mode the thread is not joined: it ends with the process.
+fn spawn_input(
+    input: Input,
+    events: Sender<Event>,
+    screen: Arc<Screen>,
+) -> Result<Option<EditorStop>> {
+    match input {
+        Input::Lines(lines) => {
+            spawn("input", move || read_lines(lines, &events))?;
+            Ok(None)
+        }
+        Input::Editor(editor) => {
+            let (stop, done) = EditorStop::new();
+            spawn("input", move || {
+                let _done = done;
+                edit_lines(*editor, &screen, &events);
+            })?;
+            Ok(Some(stop))
         }
     }
 }
 
-/// The writer thread: sends what the main loop queues, in order. Text is
-/// flushed only when the queue is empty, so piped input goes out in large
-/// writes while a single typed line still leaves at once.
-fn write_peer(
-    stream: TcpStream,
-    name: &str,
-    queue: Receiver<Outgoing>,
-    screen: &Screen,
-) -> Result<()> {
-    let mut out = BufWriter::with_capacity(IO_BUFFER, &stream);
-    let Ok(mut next) = queue.recv() else {
-        return Ok(());
-    };
+fn read_lines(mut lines: Box<dyn BufRead + Send>, events: &Sender<Event>) {
     loop {
-        match next {
-            Outgoing::Text(text) => frame::write_text(&mut out, name, &text)?,
-            Outgoing::File(file) => {
-                let (shown, size) = (file.name().to_string(), file.size());
-                file.send(&mut out)?;
-                out.flush()?;
-                screen.system(format!("Sent file {shown} ({size} bytes)"));
-            }
-            Outgoing::Leave => {
-                frame::write_text(&mut out, name, frame::leave_message())?;
-                out.flush()?;
-                stream.shutdown(Shutdown::Write)?;
-                return Ok(());
-            }
-        }
-        next = match queue.try_recv() {
-            Ok(outgoing) => outgoing,
-            Err(TryRecvError::Empty) => {
-                out.flush()?;
-                match queue.recv() {
-                    Ok(outgoing) => outgoing,
-                    Err(_) => return Ok(()),
+        let mut line = Vec::new();
+        match lines.read_until(b'\n', &mut line) {
+            // An unreadable input ends like a closed one.
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                if events.send(Event::Input(line)).is_err() {
+                    return;
                 }
             }
-            Err(TryRecvError::Disconnected) => {
-                out.flush()?;
-                return Ok(());
-            }
-        };
+        }
     }
+    let _ = events.send(Event::InputEnded);
+}
+
+fn edit_lines(editor: LineEditor, screen: &Screen, events: &Sender<Event>) {
+    editor.run(screen, |line| {
+        events.send(Event::Input(line.into_bytes())).is_ok()
+    });
+    let _ = events.send(Event::InputEnded);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::screen::testing::captured;
-    use std::io::Read;
+    use std::io::{self, Read};
     use std::net::TcpListener;
 
     fn pair() -> (TcpStream, TcpStream) {
@@ -367,14 +316,18 @@ mod tests {
         let (ours, mut theirs) = pair();
         let probe = ours.try_clone().unwrap();
         let (screen, sink) = captured();
-        let input: Box<dyn BufRead + Send> = Box::new(io::Cursor::new(typed.to_vec()));
+        let input = Input::Lines(Box::new(io::Cursor::new(typed.to_vec())));
         let peer = thread::spawn(move || {
             let mut got = Vec::new();
             theirs.read_to_end(&mut got).unwrap();
             got
         });
         let dl = DownloadDir::new(std::env::temp_dir().join("chat-session-unused"));
-        run(ours, "I049", dl, input, Arc::new(screen)).unwrap();
+        let console = Console {
+            input,
+            screen: Arc::new(screen),
+        };
+        run(ours, "I049", dl, console).unwrap();
         assert!(
             probe.nodelay().unwrap(),
             "text must go out with TCP_NODELAY"
@@ -389,7 +342,13 @@ mod tests {
             String::from_utf8(wire).unwrap(),
             "[I049] hello\n[I049] second line\n[I049] has left the chat.\n"
         );
-        assert_eq!(lines, ["[System] Usage: /send PATH", "[System] Exiting."]);
+        assert_eq!(
+            lines,
+            [
+                "[System] Usage: /send PATH... (quote paths that contain spaces)",
+                "[System] Exiting."
+            ]
+        );
     }
 
     #[test]
@@ -412,7 +371,11 @@ mod tests {
         });
         typing.send(b"hi\n".to_vec()).unwrap();
         let dl = DownloadDir::new(std::env::temp_dir().join("chat-session-unused"));
-        let err = run(ours, "I049", dl, input, Arc::new(screen)).unwrap_err();
+        let console = Console {
+            input,
+            screen: Arc::new(screen),
+        };
+        let err = run(ours, "I049", dl, console).unwrap_err();
         peer.join().unwrap();
         let lines = sink.lines();
         assert!(
@@ -424,7 +387,7 @@ mod tests {
     }
 
     /// A `BufRead` that blocks until its sender is dropped.
-    fn endless_input() -> (Sender<Vec<u8>>, Box<dyn BufRead + Send>) {
+    fn endless_input() -> (Sender<Vec<u8>>, Input) {
         struct Blocking(Receiver<Vec<u8>>, Vec<u8>, usize);
         impl Read for Blocking {
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -447,6 +410,6 @@ mod tests {
             }
         }
         let (tx, rx) = mpsc::channel();
-        (tx, Box::new(Blocking(rx, Vec::new(), 0)))
+        (tx, Input::Lines(Box::new(Blocking(rx, Vec::new(), 0))))
     }
 }

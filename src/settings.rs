@@ -22,26 +22,30 @@ pub struct Settings {
     pub downloads: DownloadDir,
 }
 
-impl Settings {
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Action {
+    Chat(Settings),
+    Completions(clap_complete::Shell),
+}
+
+impl Action {
     /// `login` is the login name from the environment (`$USER`), if any.
     pub fn new(cli: Cli, login: Option<String>) -> Self {
         let (role, common) = match cli.command {
             Command::Listen { host, port, common } => (Role::Listen { host, port }, common),
             Command::Connect { host, port, common } => (Role::Connect { host, port }, common),
+            Command::Completions { shell } => return Self::Completions(shell),
         };
         let Common { name, download_dir } = common;
         let name = name
             .or_else(|| login.and_then(|l| cli::parse_name(&l).ok()))
             .unwrap_or_else(|| ANONYMOUS.to_string());
-        Self {
+        Self::Chat(Settings {
             role,
             name,
             downloads: DownloadDir::new(download_dir),
-        }
-    }
-
-    pub fn from_env(cli: Cli) -> Self {
-        Self::new(cli, std::env::var("USER").ok())
+        })
     }
 }
 
@@ -51,7 +55,10 @@ mod tests {
     use clap::Parser;
 
     fn settings(args: &[&str], login: Option<&str>) -> Settings {
-        Settings::new(Cli::parse_from(args), login.map(str::to_string))
+        match Action::new(Cli::parse_from(args), login.map(str::to_string)) {
+            Action::Chat(settings) => settings,
+            other => panic!("{args:?} gave {other:?}"),
+        }
     }
 
     #[test]

@@ -110,8 +110,13 @@ impl OutgoingFile {
         self.size
     }
 
-    /// Writes the header and exactly `size` bytes of the file to `out`.
-    pub fn send(mut self, out: &mut impl Write) -> Result<(), SendFailure> {
+    /// Writes the header and exactly `size` bytes of the file to `out`,
+    /// telling `progress` of every chunk written.
+    pub fn send(
+        mut self,
+        out: &mut impl Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), SendFailure> {
         frame::write_file_header(out, &self.name, self.size).map_err(SendFailure::Connection)?;
         let mut buf = vec![0; CHUNK];
         let mut sent = 0;
@@ -134,13 +139,15 @@ impl OutgoingFile {
             })?;
             out.write_all(&buf[..n]).map_err(SendFailure::Connection)?;
             sent += n as u64;
+            progress(n as u64);
         }
         Ok(())
     }
 }
 
 /// Streams a `size`-byte payload into the download folder under a safe form
-/// of `peer_name`. Returns where it was saved.
+/// of `peer_name`, telling `progress` of every chunk. Returns where it was
+/// saved.
 ///
 /// On a local failure (folder not writable, disk full) the rest of the
 /// payload is read and discarded so that the next frame can be decoded.
@@ -149,9 +156,10 @@ pub fn receive(
     size: u64,
     downloads: &DownloadDir,
     peer_name: &str,
+    progress: &mut dyn FnMut(u64),
 ) -> Result<PathBuf, ReceiveError> {
     let mut received = 0;
-    let result = save(payload, size, downloads, peer_name, &mut received);
+    let result = save(payload, size, downloads, peer_name, &mut received, progress);
     if received < size {
         // Whatever stopped the save, the payload's bytes must still be
         // consumed to stay in step.
@@ -174,6 +182,7 @@ fn save(
     downloads: &DownloadDir,
     peer_name: &str,
     received: &mut u64,
+    progress: &mut dyn FnMut(u64),
 ) -> io::Result<PathBuf> {
     let mut partial = downloads.start(peer_name)?;
     let mut buf = vec![0; CHUNK];
@@ -186,6 +195,7 @@ fn save(
         };
         *received += n as u64;
         partial.file().write_all(&buf[..n])?;
+        progress(n as u64);
     }
     partial.finish()
 }
@@ -229,7 +239,7 @@ mod tests {
         let file = OutgoingFile::open(&path).unwrap();
         assert_eq!((file.name(), file.size()), ("my notes.txt", 200_000));
         let mut wire = Vec::new();
-        file.send(&mut wire).unwrap();
+        file.send(&mut wire, &mut |_| {}).unwrap();
         let header = b"/file my notes.txt 200000\n";
         assert_eq!(&wire[..header.len()], header);
         assert_eq!(&wire[header.len()..], &body[..]);
@@ -242,7 +252,14 @@ mod tests {
         let downloads = DownloadDir::new(root.join("in"));
         let body: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
         let mut wire = &body[..];
-        let path = receive(&mut wire, body.len() as u64, &downloads, "../x.bin").unwrap();
+        let path = receive(
+            &mut wire,
+            body.len() as u64,
+            &downloads,
+            "../x.bin",
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(path, root.join("in/x.bin"));
         assert_eq!(fs::read(&path).unwrap(), body);
         fs::remove_dir_all(root).unwrap();
@@ -253,7 +270,7 @@ mod tests {
         let root = scratch("short");
         let downloads = DownloadDir::new(&root);
         let mut wire = &b"only part"[..];
-        match receive(&mut wire, 100, &downloads, "cut.bin") {
+        match receive(&mut wire, 100, &downloads, "cut.bin", &mut |_| {}) {
             Err(ReceiveError::Incomplete { received, expected }) => {
                 assert_eq!((received, expected), (9, 100))
             }
@@ -269,7 +286,7 @@ mod tests {
         fs::write(root.join("file"), b"").unwrap();
         let downloads = DownloadDir::new(root.join("file/sub"));
         let mut wire = &b"0123456789next"[..];
-        let err = receive(&mut (&mut wire).take(10), 10, &downloads, "x").unwrap_err();
+        let err = receive(&mut (&mut wire).take(10), 10, &downloads, "x", &mut |_| {}).unwrap_err();
         assert!(matches!(err, ReceiveError::Save(_)), "{err:?}");
         assert_eq!(wire, b"next");
         fs::remove_dir_all(root).unwrap();

@@ -238,7 +238,7 @@ fn send_errors_are_reported_and_nothing_goes_on_the_wire() {
     bob.send_line("/send a folder");
     bob.expect_exact("[System] Cannot send a folder: is a directory");
     bob.send_line("/send");
-    bob.expect_exact("[System] Usage: /send PATH");
+    bob.expect_exact("[System] Usage: /send PATH... (quote paths that contain spaces)");
 
     // The first thing the peer receives must be the message typed after the errors.
     bob.send_line("still here");

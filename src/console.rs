@@ -1,0 +1,280 @@
+//! The user's side of the terminal: choosing interactive or pipe mode, the
+//! line editor that keeps half-typed input intact while other lines arrive,
+//! and handing the terminal back as it was found.
+//!
+//! Interactive mode needs both stdin and stdout to be terminals: the editor
+//! writes escape codes to stdout even when only stdin is one.
+
+use std::io::{self, BufRead, BufReader, IsTerminal};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{
+    Cmd, ConditionalEventHandler, Config, Editor, Event, EventContext, EventHandler,
+    ExternalPrinter, Helper, KeyEvent, Movement, RepeatCount,
+};
+use unicode_width::UnicodeWidthStr;
+
+use crate::input::COMMANDS;
+use crate::screen::{LineSink, Look, Screen};
+
+pub const PROMPT: &str = "> ";
+
+/// How long to keep asking the line editor to stop before giving up on it.
+const STOP_ATTEMPTS: u32 = 40;
+const STOP_INTERVAL: Duration = Duration::from_millis(25);
+
+/// Where the user's lines come from.
+pub enum Input {
+    /// Lines from a pipe or file, read as they come.
+    Lines(Box<dyn BufRead + Send>),
+    /// The interactive line editor.
+    Editor(Box<LineEditor>),
+}
+
+/// The terminal, set up for one conversation.
+pub struct Console {
+    pub input: Input,
+    pub screen: Arc<Screen>,
+}
+
+impl Console {
+    /// Interactive mode when stdin and stdout are both terminals (and the
+    /// terminal can be driven; `TERM=dumb` cannot), else pipe mode. Colour
+    /// follows `NO_COLOR`, `CLICOLOR_FORCE` and whether stdout is a terminal.
+    pub fn open() -> Self {
+        let colour = anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never;
+        if io::stdin().is_terminal()
+            && io::stdout().is_terminal()
+            && let Ok((editor, printer)) = LineEditor::new()
+        {
+            let look = Look {
+                colour,
+                interactive: true,
+            };
+            return Self {
+                screen: Arc::new(Screen::new(printer, look)),
+                input: Input::Editor(Box::new(editor)),
+            };
+        }
+        Self {
+            screen: Arc::new(Screen::stdout(colour)),
+            input: Input::Lines(Box::new(BufReader::new(io::stdin()))),
+        }
+    }
+}
+
+/// Prints through the editor, above the line being typed.
+struct Printer(Box<dyn ExternalPrinter + Send>);
+
+impl LineSink for Printer {
+    fn put_line(&mut self, line: &str) {
+        let _ = self.0.print(format!("{line}\n"));
+    }
+
+    fn put_control(&mut self, control: &str) {
+        let _ = self.0.print(control.to_string());
+    }
+}
+
+/// rustyline's editor with our completion and key bindings.
+pub struct LineEditor {
+    editor: Editor<ChatHelper, DefaultHistory>,
+}
+
+impl LineEditor {
+    /// The editor, and the printer that writes above its input line.
+    fn new() -> rustyline::Result<(Self, Printer)> {
+        let config = Config::builder()
+            .auto_add_history(true)
+            .max_history_size(1000)?
+            .build();
+        let mut editor = Editor::with_config(config)?;
+        editor.set_helper(Some(ChatHelper::default()));
+        editor.bind_sequence(
+            KeyEvent::ctrl('C'),
+            EventHandler::Conditional(Box::new(ClearOrLeave)),
+        );
+        let printer = Printer(Box::new(editor.create_external_printer()?));
+        Ok((Self { editor }, printer))
+    }
+
+    /// Reads lines until the user leaves (Ctrl-D, Ctrl-C on an empty line)
+    /// or [`EditorStop::stop`] interrupts it, sending each line to `deliver`.
+    /// Each line typed is wiped from the screen once read, so that what
+    /// remains is the conversation (the session prints our messages back).
+    pub fn run(mut self, screen: &Screen, mut deliver: impl FnMut(String) -> bool) {
+        // A SIGINT outside the editor (it takes one to stop it) must not
+        // kill the process; inside, the editor turns it into `Interrupted`.
+        let _ = signal_hook::flag::register(
+            signal_hook::consts::SIGINT,
+            Arc::new(AtomicBool::new(false)),
+        );
+        loop {
+            match self.editor.readline(PROMPT) {
+                Ok(line) => {
+                    screen.control(&erase_rows(rows_taken(&line)));
+                    if !deliver(line) {
+                        return;
+                    }
+                }
+                Err(_) => {
+                    // Interrupted or at end of input, the editor leaves its
+                    // prompt behind; the chat is over, so it goes.
+                    screen.control(&erase_rows(1));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Lets the session stop an editor that is waiting for a key: rustyline
+/// ends `readline` when a SIGINT arrives, so one is raised until the editor
+/// thread says it is done.
+pub struct EditorStop {
+    done: Receiver<()>,
+}
+
+impl EditorStop {
+    /// A stopper, and the sender the editor thread drops when it ends.
+    pub fn new() -> (Self, Sender<()>) {
+        let (tx, rx) = mpsc::channel();
+        (Self { done: rx }, tx)
+    }
+
+    pub fn stop(&self, screen: &Screen) {
+        // A line handed to the printer may still wait in the editor's queue,
+        // and an interrupted editor drops it. The printer takes one line at
+        // a time, so a further (invisible) one returns only once the earlier
+        // line is taken for printing.
+        screen.control("\x1b[A");
+        for _ in 0..STOP_ATTEMPTS {
+            let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
+            match self.done.recv_timeout(STOP_INTERVAL) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+        }
+    }
+}
+
+/// Screen rows the prompt and `line` took.
+fn rows_taken(line: &str) -> usize {
+    let width = PROMPT.len() + line.width();
+    let columns = rustix::termios::tcgetwinsize(io::stdout())
+        .map(|size| usize::from(size.ws_col))
+        .unwrap_or(80)
+        .max(1);
+    width.div_ceil(columns).max(1)
+}
+
+/// Moves up over `rows` rows and clears from there down.
+fn erase_rows(rows: usize) -> String {
+    format!("\x1b[{rows}A\r\x1b[J")
+}
+
+/// Ctrl-C clears a half-typed line, and leaves the chat on an empty one.
+struct ClearOrLeave;
+
+impl ConditionalEventHandler for ClearOrLeave {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
+        if ctx.line().is_empty() {
+            None
+        } else {
+            Some(Cmd::Kill(Movement::WholeLine))
+        }
+    }
+}
+
+/// Completes command names, and file paths after `/send `.
+#[derive(Default)]
+struct ChatHelper {
+    files: FilenameCompleter,
+}
+
+impl Completer for ChatHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        if line.starts_with("/send ") && pos >= "/send ".len() {
+            return self.files.complete(line, pos, ctx);
+        }
+        let typed = &line[..pos];
+        if typed.starts_with('/') && !typed.contains(' ') {
+            let matches = command_names()
+                .filter(|name| name.starts_with(typed))
+                .map(|name| Pair {
+                    display: name.to_string(),
+                    replacement: format!("{name} "),
+                })
+                .collect();
+            return Ok((0, matches));
+        }
+        Ok((pos, Vec::new()))
+    }
+}
+
+/// `/send`, `/status`, ... as typed.
+fn command_names() -> impl Iterator<Item = &'static str> {
+    COMMANDS
+        .iter()
+        .filter_map(|(usage, _)| usage.split(' ').next())
+        .filter(|name| name.len() > 1 && !name.starts_with("//"))
+}
+
+impl Hinter for ChatHelper {
+    type Hint = String;
+}
+impl Highlighter for ChatHelper {}
+impl Validator for ChatHelper {}
+impl Helper for ChatHelper {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What Tab offers at the end of `line`.
+    fn completes_to(line: &str) -> Vec<String> {
+        let helper = ChatHelper::default();
+        let history = DefaultHistory::new();
+        let ctx = rustyline::Context::new(&history);
+        let (_, pairs) = helper.complete(line, line.len(), &ctx).unwrap();
+        pairs.into_iter().map(|p| p.replacement).collect()
+    }
+
+    #[test]
+    fn commands_complete_by_prefix() {
+        assert_eq!(completes_to("/st"), ["/status "]);
+        assert_eq!(completes_to("/s").len(), 2);
+        assert!(completes_to("hello").is_empty());
+    }
+
+    #[test]
+    fn paths_complete_after_send() {
+        let dir = std::env::temp_dir().join(format!("chat-complete-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("unique-name.txt"), b"").unwrap();
+        let line = format!("/send {}/uniq", dir.display());
+        let got = completes_to(&line);
+        assert_eq!(got, [format!("{}/unique-name.txt", dir.display())]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn typed_lines_are_erased_row_by_row() {
+        assert_eq!(erase_rows(2), "\x1b[2A\r\x1b[J");
+    }
+}

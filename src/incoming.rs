@@ -1,0 +1,80 @@
+//! The reader thread: owns the socket's read half, decodes the peer's
+//! stream, prints its lines and saves its files until the stream ends.
+
+use std::io::{self, BufReader};
+use std::net::TcpStream;
+
+use crate::download::DownloadDir;
+use crate::frame::{self, Frame, FrameError, FrameReader};
+use crate::progress::{Direction, Meter, Transfers};
+use crate::sanitize;
+use crate::screen::Screen;
+use crate::transfer::{self, ReceiveError};
+
+/// Read buffer size: large enough that files arrive in big chunks.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// How the peer's side of the stream ended.
+#[derive(Debug)]
+pub enum PeerEnd {
+    /// Closed cleanly between frames.
+    Left,
+    /// Closed in the middle of a file; what was lost has been said.
+    Cut(ReceiveError),
+    /// Failed with an error, such as a reset.
+    Lost(io::Error),
+}
+
+/// Reads frames from `stream` until it ends, and says how it ended.
+pub fn read_peer(
+    stream: TcpStream,
+    downloads: &DownloadDir,
+    screen: &Screen,
+    transfers: &Transfers,
+) -> PeerEnd {
+    let mut frames = FrameReader::new(BufReader::with_capacity(READ_BUFFER, stream));
+    loop {
+        match frames.next_frame() {
+            Ok(None) => return PeerEnd::Left,
+            Ok(Some(Frame::Text(line))) => screen.peer_line(&line),
+            Ok(Some(Frame::File { name, size })) => {
+                let shown = sanitize::for_terminal(name.as_bytes());
+                screen.system(format!("Incoming file {shown} ({size} bytes)..."));
+                let mut meter = Meter::begin(transfers, screen, Direction::Receive, &shown, size);
+                let mut payload = frames.payload(size);
+                let saved = transfer::receive(&mut payload, size, downloads, &name, &mut |n| {
+                    meter.advance(n)
+                });
+                match saved {
+                    Ok(path) => screen.system(match meter.summary() {
+                        Some(summary) => format!("File saved to {} ({summary})", path.display()),
+                        None => format!("File saved to {}", path.display()),
+                    }),
+                    Err(ReceiveError::Save(e)) => {
+                        screen.system(format!("Could not save file {shown}: {e}"));
+                    }
+                    Err(e @ ReceiveError::Incomplete { .. }) => {
+                        screen.system(format!(
+                            "Transfer of {shown} incomplete: {e}; nothing was saved."
+                        ));
+                        return PeerEnd::Cut(e);
+                    }
+                }
+            }
+            Err(FrameError::MalformedHeader(why)) => {
+                screen.system(format!("Ignored malformed file header from peer: {why}"));
+            }
+            Err(FrameError::LineTooLong { len }) => screen.system(format!(
+                "Dropped a line of {len} bytes from peer (the limit is {} bytes).",
+                frame::MAX_LINE
+            )),
+            Err(FrameError::EndedMidLine { partial }) => {
+                // A last line without its newline (`printf hi | nc`) is still
+                // text the peer meant to send.
+                screen.peer_line(&partial);
+                return PeerEnd::Left;
+            }
+            Err(FrameError::Io(e)) => return PeerEnd::Lost(e),
+        }
+    }
+}

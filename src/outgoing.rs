@@ -1,0 +1,77 @@
+//! The writer thread: owns the socket's write half and sends, in order,
+//! whatever the main loop queues. The wire format cannot interleave text
+//! with a file's bytes, so a message queued behind a file waits for it.
+
+use std::io::{BufWriter, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use anyhow::Result;
+
+use crate::frame;
+use crate::progress::{Meter, Transfers};
+use crate::screen::Screen;
+use crate::transfer::OutgoingFile;
+
+/// Write buffer size: file chunks and batches of queued lines fit whole.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// What the main loop asks the writer to send.
+pub enum Outgoing {
+    Text(String),
+    /// A file, with its id in the transfer list.
+    File(OutgoingFile, u64),
+    /// Say goodbye and shut our write half down.
+    Leave,
+}
+
+/// Sends what arrives on `queue` until it is closed or [`Outgoing::Leave`]
+/// comes. Text is flushed only when the queue is empty, so piped input goes
+/// out in large writes while a single typed line still leaves at once.
+pub fn write_peer(
+    stream: TcpStream,
+    name: &str,
+    queue: Receiver<Outgoing>,
+    screen: &Screen,
+    transfers: &Transfers,
+) -> Result<()> {
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER, &stream);
+    let Ok(mut next) = queue.recv() else {
+        return Ok(());
+    };
+    loop {
+        match next {
+            Outgoing::Text(text) => frame::write_text(&mut out, name, &text)?,
+            Outgoing::File(file, id) => {
+                let (shown, size) = (file.name().to_string(), file.size());
+                let mut meter = Meter::start(transfers, screen, id);
+                file.send(&mut out, &mut |n| meter.advance(n))?;
+                out.flush()?;
+                screen.system(match meter.summary() {
+                    Some(summary) => format!("Sent file {shown} ({size} bytes, {summary})"),
+                    None => format!("Sent file {shown} ({size} bytes)"),
+                });
+            }
+            Outgoing::Leave => {
+                frame::write_text(&mut out, name, frame::leave_message())?;
+                out.flush()?;
+                stream.shutdown(Shutdown::Write)?;
+                return Ok(());
+            }
+        }
+        next = match queue.try_recv() {
+            Ok(outgoing) => outgoing,
+            Err(TryRecvError::Empty) => {
+                out.flush()?;
+                match queue.recv() {
+                    Ok(outgoing) => outgoing,
+                    Err(_) => return Ok(()),
+                }
+            }
+            Err(TryRecvError::Disconnected) => {
+                out.flush()?;
+                return Ok(());
+            }
+        };
+    }
+}

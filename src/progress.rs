@@ -1,0 +1,346 @@
+//! Transfers in flight and queued, and how their progress is shown.
+//!
+//! [`Transfers`] is the shared list `/status` reads. A [`Meter`] follows one
+//! transfer while it runs: it keeps the list up to date and, in interactive
+//! mode, prints a progress line at a modest pace for files over 1 MiB.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::screen::Screen;
+
+/// Files up to this size get no progress lines: they are done at once.
+pub const PROGRESS_THRESHOLD: u64 = 1024 * 1024;
+
+/// Least time between two progress lines of one transfer. Each line scrolls
+/// the conversation up, so the pace stays modest.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Send,
+    Receive,
+}
+
+#[derive(Debug)]
+struct Entry {
+    id: u64,
+    direction: Direction,
+    name: String,
+    size: u64,
+    done: u64,
+    /// When the bytes started moving; `None` while queued.
+    started: Option<Instant>,
+}
+
+/// Every transfer the conversation knows of, in the order they were queued.
+#[derive(Debug, Default)]
+pub struct Transfers {
+    entries: Mutex<Vec<Entry>>,
+    next_id: AtomicU64,
+}
+
+impl Transfers {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a transfer that waits for its turn; returns its id.
+    pub fn enqueue(&self, direction: Direction, name: &str, size: u64) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.entries().push(Entry {
+            id,
+            direction,
+            name: name.to_string(),
+            size,
+            done: 0,
+            started: None,
+        });
+        id
+    }
+
+    fn update(&self, id: u64, change: impl FnOnce(&mut Entry)) {
+        if let Some(entry) = self.entries().iter_mut().find(|e| e.id == id) {
+            change(entry);
+        }
+    }
+
+    fn remove(&self, id: u64) {
+        self.entries().retain(|e| e.id != id);
+    }
+
+    /// Whether a file of ours is being sent or waits to be: a message typed
+    /// now has to wait for it.
+    pub fn sending(&self) -> bool {
+        self.entries()
+            .iter()
+            .any(|e| e.direction == Direction::Send)
+    }
+
+    /// One line per transfer for `/status`, or a single line saying there
+    /// are none.
+    pub fn status_lines(&self) -> Vec<String> {
+        let entries = self.entries();
+        if entries.is_empty() {
+            return vec!["No transfers in progress or queued.".to_string()];
+        }
+        entries
+            .iter()
+            .map(|e| {
+                let verb = match e.direction {
+                    Direction::Send => "Sending",
+                    Direction::Receive => "Receiving",
+                };
+                match e.started {
+                    None => format!("Queued: {} ({})", e.name, bytes(e.size)),
+                    Some(started) => format!(
+                        "{verb} {}: {}",
+                        e.name,
+                        progress_text(e.done, e.size, started.elapsed())
+                    ),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Follows one running transfer.
+pub struct Meter<'a> {
+    transfers: &'a Transfers,
+    screen: &'a Screen,
+    id: u64,
+    verb: &'static str,
+    name: String,
+    size: u64,
+    done: u64,
+    started: Instant,
+    last_shown: Instant,
+    show: bool,
+}
+
+impl<'a> Meter<'a> {
+    /// Starts the transfer `id` (already queued) now.
+    pub fn start(transfers: &'a Transfers, screen: &'a Screen, id: u64) -> Self {
+        let now = Instant::now();
+        let (direction, name, size) = {
+            let mut entries = transfers.entries();
+            let entry = entries.iter_mut().find(|e| e.id == id);
+            match entry {
+                Some(e) => {
+                    e.started = Some(now);
+                    (e.direction, e.name.clone(), e.size)
+                }
+                None => (Direction::Send, String::new(), 0),
+            }
+        };
+        Self {
+            transfers,
+            screen,
+            id,
+            verb: match direction {
+                Direction::Send => "Sending",
+                Direction::Receive => "Receiving",
+            },
+            name,
+            size,
+            done: 0,
+            started: now,
+            last_shown: now,
+            show: screen.is_interactive() && size > PROGRESS_THRESHOLD,
+        }
+    }
+
+    /// Records and enqueues-then-starts a transfer in one step, for files
+    /// that never wait (incoming ones).
+    pub fn begin(
+        transfers: &'a Transfers,
+        screen: &'a Screen,
+        direction: Direction,
+        name: &str,
+        size: u64,
+    ) -> Self {
+        let id = transfers.enqueue(direction, name, size);
+        Self::start(transfers, screen, id)
+    }
+
+    /// Counts `n` more bytes moved.
+    pub fn advance(&mut self, n: u64) {
+        self.done += n;
+        let done = self.done;
+        self.transfers.update(self.id, |e| e.done = done);
+        if self.show && self.last_shown.elapsed() >= PROGRESS_INTERVAL && done < self.size {
+            self.last_shown = Instant::now();
+            self.screen.system(format!(
+                "{} {}: {}",
+                self.verb,
+                self.name,
+                progress_text(done, self.size, self.started.elapsed())
+            ));
+        }
+    }
+
+    /// The time taken and average rate, for the final line in interactive
+    /// mode; `None` in pipe mode, whose lines are a contract.
+    pub fn summary(&self) -> Option<String> {
+        if !self.screen.is_interactive() {
+            return None;
+        }
+        let elapsed = self.started.elapsed();
+        Some(format!(
+            "{} at {}",
+            duration(elapsed),
+            rate(self.done, elapsed)
+        ))
+    }
+}
+
+impl Drop for Meter<'_> {
+    fn drop(&mut self) {
+        self.transfers.remove(self.id);
+    }
+}
+
+/// `12.0 MiB / 200.0 MiB (6%), 85.3 MiB/s, 2s left`
+fn progress_text(done: u64, size: u64, elapsed: Duration) -> String {
+    let percent = (done * 100).checked_div(size).unwrap_or(100);
+    let mut text = format!(
+        "{} / {} ({percent}%), {}",
+        bytes(done),
+        bytes(size),
+        rate(done, elapsed)
+    );
+    let secs = elapsed.as_secs_f64();
+    if done > 0 && secs > 0.0 {
+        let left = (size - done.min(size)) as f64 * secs / done as f64;
+        let _ = write!(text, ", {} left", duration(Duration::from_secs_f64(left)));
+    }
+    text
+}
+
+/// A byte count for people: `512 B`, `1.5 KiB`, `200.0 MiB`, `4.0 GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+fn rate(done: u64, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(0.001);
+    format!("{}/s", bytes((done as f64 / secs) as u64))
+}
+
+fn duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 10.0 {
+        format!("{secs:.1}s")
+    } else if secs < 3600.0 {
+        let s = secs.round() as u64;
+        if s < 60 {
+            format!("{s}s")
+        } else {
+            format!("{}m{:02}s", s / 60, s % 60)
+        }
+    } else {
+        let s = secs.round() as u64;
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::screen::Look;
+    use crate::screen::testing::{captured, captured_with};
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(200 * 1024 * 1024), "200.0 MiB");
+        assert_eq!(bytes(4 << 30), "4.0 GiB");
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(duration(Duration::from_millis(2345)), "2.3s");
+        assert_eq!(duration(Duration::from_secs(42)), "42s");
+        assert_eq!(duration(Duration::from_secs(125)), "2m05s");
+        assert_eq!(duration(Duration::from_secs(7300)), "2h01m");
+    }
+
+    #[test]
+    fn progress_shows_done_total_percent_rate_and_time_left() {
+        let text = progress_text(50 << 20, 200 << 20, Duration::from_secs(2));
+        assert_eq!(text, "50.0 MiB / 200.0 MiB (25%), 25.0 MiB/s, 6.0s left");
+    }
+
+    #[test]
+    fn status_lists_running_and_queued_transfers() {
+        let transfers = Transfers::default();
+        assert_eq!(
+            transfers.status_lines(),
+            ["No transfers in progress or queued."]
+        );
+        let (screen, _) = captured();
+        let running = transfers.enqueue(Direction::Send, "a.bin", 2048);
+        transfers.enqueue(Direction::Send, "b.bin", 10);
+        let mut meter = Meter::start(&transfers, &screen, running);
+        meter.advance(1024);
+        let lines = transfers.status_lines();
+        assert!(
+            lines[0].starts_with("Sending a.bin: 1.0 KiB / 2.0 KiB (50%), "),
+            "{lines:?}"
+        );
+        assert_eq!(lines[1], "Queued: b.bin (10 B)");
+        assert!(transfers.sending());
+        drop(meter);
+        assert_eq!(transfers.status_lines(), ["Queued: b.bin (10 B)"]);
+    }
+
+    #[test]
+    fn pipe_mode_shows_no_progress_and_no_summary() {
+        let transfers = Transfers::default();
+        let (screen, sink) = captured();
+        let mut meter = Meter::begin(&transfers, &screen, Direction::Receive, "big", 1 << 30);
+        meter.last_shown -= PROGRESS_INTERVAL;
+        meter.advance(1 << 20);
+        assert_eq!(meter.summary(), None);
+        assert!(sink.lines().is_empty());
+    }
+
+    #[test]
+    fn interactive_mode_shows_progress_for_big_files_only() {
+        let transfers = Transfers::default();
+        let look = Look {
+            colour: false,
+            interactive: true,
+        };
+        let (screen, sink) = captured_with(look);
+        let mut big = Meter::begin(&transfers, &screen, Direction::Receive, "big", 1 << 30);
+        big.last_shown -= PROGRESS_INTERVAL;
+        big.advance(1 << 20);
+        big.advance(1 << 20);
+        let mut small = Meter::begin(&transfers, &screen, Direction::Send, "small", 1000);
+        small.last_shown -= PROGRESS_INTERVAL;
+        small.advance(500);
+        let lines = sink.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with("[System] Receiving big: 1.0 MiB / 1.0 GiB (0%), "));
+        let summary = big.summary().unwrap();
+        assert!(
+            summary.contains("s at ") && summary.ends_with("/s"),
+            "{summary}"
+        );
+    }
+}
