@@ -6,7 +6,7 @@
 //! an existing file (`notes.txt` becomes `notes (1).txt`).
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -67,6 +67,25 @@ fn numbered(name: &str, n: u32) -> String {
     }
 }
 
+/// Why the download folder cannot take a file.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("{} is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("cannot write to {}: {source}", path.display())]
+    NotWritable { path: PathBuf, source: io::Error },
+    #[error("cannot create folder {}: {source}", path.display())]
+    CreateFolder { path: PathBuf, source: io::Error },
+    #[error("cannot create a file in {}: {source}", path.display())]
+    CreateFile { path: PathBuf, source: io::Error },
+    #[error("cannot write to {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot name the file {}: {source}", path.display())]
+    Name { path: PathBuf, source: io::Error },
+    #[error("too many files named like {0}")]
+    NoFreeName(String),
+}
+
 /// The folder received files are saved in. It is created when the first
 /// file arrives, not before.
 #[derive(Debug, Clone)]
@@ -96,51 +115,36 @@ impl DownloadDir {
     /// Fails early, before any connection, when files could not be saved:
     /// the folder (or what would become its parent) is not a directory or
     /// cannot be written to.
-    pub fn check(&self) -> io::Result<()> {
+    pub fn check(&self) -> Result<(), DownloadError> {
         let existing = self
             .path
             .ancestors()
-            .find(|p| p.as_os_str().is_empty() || p.exists())
+            .find(|p| !p.as_os_str().is_empty() && p.exists())
             .unwrap_or(Path::new("."));
-        let existing = if existing.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            existing
-        };
         if !existing.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                format!("{} is not a directory", existing.display()),
-            ));
+            return Err(DownloadError::NotADirectory(existing.to_path_buf()));
         }
         // Permissions alone do not tell (root, read-only mounts, ACLs):
         // creating a file is the only reliable test.
         let probe = existing.join(format!(".chat-probe-{}", std::process::id()));
+        let not_writable = |source| DownloadError::NotWritable {
+            path: existing.to_path_buf(),
+            source,
+        };
         OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&probe)
-            .map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot write to {}: {}", existing.display(), plain(&e)),
-                )
-            })?;
-        fs::remove_file(&probe)
+            .map_err(not_writable)?;
+        fs::remove_file(&probe).map_err(not_writable)
     }
 
     /// Starts receiving a file the peer calls `peer_name`: creates the folder
     /// if needed and a temporary file inside it.
-    pub fn start(&self, peer_name: &str) -> io::Result<Partial> {
-        fs::create_dir_all(&self.path).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "cannot create folder {}: {}",
-                    self.path.display(),
-                    plain(&e)
-                ),
-            )
+    pub fn start(&self, peer_name: &str) -> Result<Partial, DownloadError> {
+        fs::create_dir_all(&self.path).map_err(|source| DownloadError::CreateFolder {
+            path: self.path.clone(),
+            source,
         })?;
         let name = safe_file_name(peer_name);
         static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -163,15 +167,11 @@ impl DownloadDir {
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(io::Error::new(
-                        e.kind(),
-                        format!(
-                            "cannot create a file in {}: {}",
-                            self.path.display(),
-                            plain(&e)
-                        ),
-                    ));
+                Err(source) => {
+                    return Err(DownloadError::CreateFile {
+                        path: self.path.clone(),
+                        source,
+                    });
                 }
             }
         }
@@ -179,16 +179,24 @@ impl DownloadDir {
 }
 
 impl Partial {
-    /// The open temporary file to write the payload into.
-    pub fn file(&mut self) -> &mut File {
-        self.file.as_mut().expect("file is present until finish")
+    /// Appends received bytes to the temporary file.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), DownloadError> {
+        let file = self.file.as_mut().expect("file is present until finish");
+        file.write_all(bytes)
+            .map_err(|source| DownloadError::Write {
+                path: self.dir.clone(),
+                source,
+            })
     }
 
     /// Makes the received bytes durable and gives them their final name,
     /// numbered if the name is taken. Returns the path it was saved to.
-    pub fn finish(mut self) -> io::Result<PathBuf> {
+    pub fn finish(mut self) -> Result<PathBuf, DownloadError> {
         let file = self.file.take().expect("finish is called once");
-        file.sync_all()?;
+        file.sync_all().map_err(|source| DownloadError::Write {
+            path: self.dir.clone(),
+            source,
+        })?;
         drop(file);
         for n in 0..=MAX_NUMBERED {
             let candidate = match n {
@@ -199,19 +207,22 @@ impl Partial {
             match claim(&self.temp_path, &target) {
                 Ok(()) => return Ok(target),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
+                Err(source) => {
+                    return Err(DownloadError::Name {
+                        path: target,
+                        source,
+                    });
+                }
             }
         }
-        Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("too many files named like {}", self.name),
-        ))
+        Err(DownloadError::NoFreeName(self.name.clone()))
     }
 }
 
 impl Drop for Partial {
     fn drop(&mut self) {
-        // Whatever did not reach `finish` must not be left behind.
+        // Whatever did not reach `finish` must not be left behind; after a
+        // successful `finish` the temporary name is already gone.
         self.file.take();
         let _ = fs::remove_file(&self.temp_path);
     }
@@ -222,31 +233,25 @@ impl Drop for Partial {
 /// links are not supported, the name is reserved with `create_new` first.
 fn claim(temp: &Path, target: &Path) -> io::Result<()> {
     match fs::hard_link(temp, target) {
-        Ok(()) => fs::remove_file(temp),
+        // The file is saved; the temporary name goes when `Partial` drops.
+        Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
         Err(_) => {
             OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(target)?;
-            fs::rename(temp, target)
+            fs::rename(temp, target).inspect_err(|_| {
+                // Do not leave the empty placeholder behind.
+                let _ = fs::remove_file(target);
+            })
         }
-    }
-}
-
-/// An I/O error's description without the "(os error N)" suffix.
-fn plain(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     #[test]
     fn hostile_names_become_plain_final_components() {
@@ -313,7 +318,7 @@ mod tests {
 
     fn receive(dir: &DownloadDir, name: &str, bytes: &[u8]) -> PathBuf {
         let mut partial = dir.start(name).unwrap();
-        partial.file().write_all(bytes).unwrap();
+        partial.write(bytes).unwrap();
         partial.finish().unwrap()
     }
 
@@ -351,7 +356,7 @@ mod tests {
         let root = scratch("unfinished");
         let dir = DownloadDir::new(&root);
         let mut partial = dir.start("big.bin").unwrap();
-        partial.file().write_all(b"half").unwrap();
+        partial.write(b"half").unwrap();
         drop(partial);
         assert_eq!(fs::read_dir(&root).unwrap().count(), 0);
         fs::remove_dir_all(root).unwrap();

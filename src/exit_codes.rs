@@ -7,7 +7,7 @@ pub enum ExitCode {
     Success = 0,
     /// A runtime failure; the message is on stderr.
     Failure = 1,
-    /// The command line was wrong (clap exits with this itself).
+    /// The command line was wrong.
     Usage = 2,
 }
 

@@ -182,7 +182,7 @@ fn parse_file_header(line: &[u8]) -> Result<(String, u64), FrameError> {
     }
     let shown = String::from_utf8_lossy(size);
     if !size.iter().all(u8::is_ascii_digit) {
-        return malformed(format!("size {shown:?} is not a number"));
+        return malformed(format!("size \"{shown}\" is not a number"));
     }
     match std::str::from_utf8(size)
         .ok()
@@ -208,9 +208,7 @@ pub fn write_file_header(out: &mut impl Write, name: &str, size: u64) -> io::Res
 }
 
 /// The text a leaving peer sends last.
-pub fn leave_message() -> &'static str {
-    "has left the chat."
-}
+pub const LEAVE_MESSAGE: &str = "has left the chat.";
 
 #[cfg(test)]
 mod tests {
@@ -267,7 +265,7 @@ mod tests {
         wire.extend_from_slice(b"/file broken\n");
         write_file_header(&mut wire, "bin", 5).unwrap();
         wire.extend_from_slice(&[0, 0xff, b'\n', b'\r', 7]);
-        write_text(&mut wire, "I056", leave_message()).unwrap();
+        write_text(&mut wire, "I056", LEAVE_MESSAGE).unwrap();
         wire
     }
 

@@ -7,7 +7,6 @@ use std::net::TcpStream;
 use crate::download::DownloadDir;
 use crate::frame::{self, Frame, FrameError, FrameReader};
 use crate::progress::{Direction, Meter, Transfers};
-use crate::sanitize;
 use crate::screen::Screen;
 use crate::transfer::{self, ReceiveError};
 
@@ -38,9 +37,9 @@ pub fn read_peer(
             Ok(None) => return PeerEnd::Left,
             Ok(Some(Frame::Text(line))) => screen.peer_line(&line),
             Ok(Some(Frame::File { name, size })) => {
-                let shown = sanitize::for_terminal(name.as_bytes());
-                screen.system(format!("Incoming file {shown} ({size} bytes)..."));
-                let mut meter = Meter::begin(transfers, screen, Direction::Receive, &shown, size);
+                // Names and all other peer text are sanitised by the screen.
+                screen.system(format!("Incoming file {name} ({size} bytes)..."));
+                let mut meter = Meter::begin(transfers, screen, Direction::Receive, &name, size);
                 let mut payload = frames.payload(size);
                 let saved = transfer::receive(&mut payload, size, downloads, &name, &mut |n| {
                     meter.advance(n)
@@ -51,11 +50,11 @@ pub fn read_peer(
                         None => format!("File saved to {}", path.display()),
                     }),
                     Err(ReceiveError::Save(e)) => {
-                        screen.system(format!("Could not save file {shown}: {e}"));
+                        screen.system(format!("Could not save file {name}: {e}"));
                     }
                     Err(e @ ReceiveError::Incomplete { .. }) => {
                         screen.system(format!(
-                            "Transfer of {shown} incomplete: {e}; nothing was saved."
+                            "Transfer of {name} incomplete: {e}; nothing was saved."
                         ));
                         return PeerEnd::Cut(e);
                     }

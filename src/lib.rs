@@ -14,6 +14,7 @@
 //! - `incoming`  — the reader thread
 //! - `outgoing`  — the writer thread
 //! - `session`   — the threads of a conversation and its main loop
+//! - `signals`   — leaving cleanly on SIGTERM, SIGHUP and SIGINT
 //! - `cli`, `settings`, `exit_codes` — the command line and what it yields
 
 pub mod cli;
@@ -30,6 +31,7 @@ pub mod sanitize;
 pub mod screen;
 pub mod session;
 pub mod settings;
+pub mod signals;
 pub mod transfer;
 
 use std::io;

@@ -6,8 +6,19 @@ use chat::cli::Cli;
 use chat::exit_codes::ExitCode;
 
 fn main() -> std::process::ExitCode {
-    // Usage errors, --help and --version exit here, with clap's codes.
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` arrive here too, as successes.
+            let _ = e.print();
+            let code = if e.use_stderr() {
+                ExitCode::Usage
+            } else {
+                ExitCode::Success
+            };
+            return code.into();
+        }
+    };
     match chat::run(cli) {
         Ok(()) => ExitCode::Success.into(),
         Err(e) => {

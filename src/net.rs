@@ -15,11 +15,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// listening socket is closed as soon as one peer is in, so anyone else who
 /// tries is refused and cannot disturb the conversation.
 pub fn listen(host: &str, port: u16, screen: &Screen) -> Result<TcpStream> {
-    let addr = resolve(host, port)?[0];
-    let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let addrs = resolve(host, port)?;
+    // A name may resolve to several addresses; the first that binds serves.
+    let listener = TcpListener::bind(&addrs[..]).with_context(|| match &addrs[..] {
+        [one] => format!("cannot listen on {one}"),
+        _ => format!("cannot listen on {host} port {port}"),
+    })?;
     let local = listener
         .local_addr()
-        .with_context(|| format!("cannot listen on {addr}"))?;
+        .with_context(|| format!("cannot listen on {host} port {port}"))?;
     screen.system(format!("Listening on {local} ..."));
     let (stream, peer) = listener
         .accept()

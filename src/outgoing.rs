@@ -2,19 +2,54 @@
 //! whatever the main loop queues. The wire format cannot interleave text
 //! with a file's bytes, so a message queued behind a file waits for it.
 
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{Receiver, TryRecvError};
-
-use anyhow::Result;
+use std::time::Duration;
 
 use crate::frame;
 use crate::progress::{Meter, Transfers};
 use crate::screen::Screen;
-use crate::transfer::OutgoingFile;
+use crate::transfer::{OutgoingFile, SendFailure};
 
 /// Write buffer size: file chunks and batches of queued lines fit whole.
 const WRITE_BUFFER: usize = 64 * 1024;
+
+/// How long a write may wait for the peer to take bytes before the peer is
+/// given up on. Without it, a peer that stops reading would hold a pending
+/// file, and the goodbye behind it, forever.
+pub const WRITE_STALL: Duration = Duration::from_secs(30);
+
+/// Why the writer stopped; the connection is unusable after any of them.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("the peer stopped reading: nothing went out for {} s", WRITE_STALL.as_secs())]
+    Stalled,
+    #[error(transparent)]
+    Connection(io::Error),
+    /// The file being sent could not be read to its end. The peer expects
+    /// bytes that will never come, so the connection has to end.
+    #[error("{0}; the connection is closed because the peer expects bytes that will not come")]
+    Source(SendFailure),
+}
+
+impl From<io::Error> for WriteError {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Self::Stalled,
+            _ => Self::Connection(e),
+        }
+    }
+}
+
+impl From<SendFailure> for WriteError {
+    fn from(e: SendFailure) -> Self {
+        match e {
+            SendFailure::Connection(e) => e.into(),
+            source @ SendFailure::Source { .. } => Self::Source(source),
+        }
+    }
+}
 
 /// What the main loop asks the writer to send.
 pub enum Outgoing {
@@ -34,7 +69,8 @@ pub fn write_peer(
     queue: Receiver<Outgoing>,
     screen: &Screen,
     transfers: &Transfers,
-) -> Result<()> {
+) -> Result<(), WriteError> {
+    stream.set_write_timeout(Some(WRITE_STALL))?;
     let mut out = BufWriter::with_capacity(WRITE_BUFFER, &stream);
     let Ok(mut next) = queue.recv() else {
         return Ok(());
@@ -53,7 +89,7 @@ pub fn write_peer(
                 });
             }
             Outgoing::Leave => {
-                frame::write_text(&mut out, name, frame::leave_message())?;
+                frame::write_text(&mut out, name, frame::LEAVE_MESSAGE)?;
                 out.flush()?;
                 stream.shutdown(Shutdown::Write)?;
                 return Ok(());

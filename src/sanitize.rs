@@ -27,15 +27,25 @@ pub fn for_terminal(bytes: &[u8]) -> String {
 
 /// Characters that must not reach a terminal as they are.
 fn needs_escape(c: char) -> bool {
-    c.is_control() || is_bidi_control(c)
+    c.is_control() || is_invisible_format(c)
 }
 
-/// Unicode's explicit directional formatting characters (UAX #9), plus the
-/// invisible marks that affect direction.
-fn is_bidi_control(c: char) -> bool {
+/// Invisible characters that change how text reads: Unicode's explicit
+/// directional formatting (UAX #9), zero-width characters that hide or join
+/// text, line and paragraph separators some terminals break lines on, and
+/// the byte order mark.
+fn is_invisible_format(c: char) -> bool {
     matches!(
         c,
-        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        '\u{00ad}'
+            | '\u{061c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
     )
 }
 
@@ -76,6 +86,12 @@ mod tests {
     fn bidi_controls_are_made_visible() {
         let shown = for_terminal("evil\u{202e}txt.exe \u{2066}x\u{2069}".as_bytes());
         assert_eq!(shown, "evil\\u{202e}txt.exe \\u{2066}x\\u{2069}");
+    }
+
+    #[test]
+    fn invisible_characters_are_made_visible() {
+        let shown = for_terminal("a\u{200b}b\u{2028}c\u{feff}d\u{ad}e".as_bytes());
+        assert_eq!(shown, "a\\u{200b}b\\u{2028}c\\u{feff}d\\xade");
     }
 
     #[test]

@@ -115,9 +115,11 @@ impl Screen {
         }
     }
 
-    /// A `[System]` line: what the program itself has to say.
+    /// A `[System]` line: what the program itself has to say. It often
+    /// quotes the peer (file names, header fields), so it is sanitised too.
     pub fn system(&self, text: impl Display) {
-        self.put(&self.paint(SYSTEM, &format!("[System] {text}")));
+        let text = sanitize::for_terminal(format!("[System] {text}").as_bytes());
+        self.put(&self.paint(SYSTEM, &text));
     }
 
     /// A line of text from the peer, made safe for the terminal. A leading

@@ -8,7 +8,7 @@
 use std::io::BufRead;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -19,15 +19,23 @@ use crate::download::DownloadDir;
 use crate::frame;
 use crate::incoming::{self, PeerEnd};
 use crate::input::{self, COMMANDS, UserCommand};
-use crate::outgoing::{self, Outgoing};
+use crate::outgoing::{self, Outgoing, WriteError};
 use crate::progress::{self, Direction, Transfers};
 use crate::screen::Screen;
+use crate::signals::SignalWatch;
 use crate::transfer::OutgoingFile;
 
 /// How long to wait for the peer to close after we have said goodbye. Closing
 /// while the peer still sends would reset the connection and could destroy
 /// data of ours it has not read yet.
 const LINGER: Duration = Duration::from_secs(2);
+
+/// Events waiting for the main loop. Bounded, so that input piped faster
+/// than the peer takes it is held back in the pipe, not in memory.
+const EVENT_QUEUE: usize = 64;
+
+/// Messages and files waiting for the writer, bounded for the same reason.
+const OUTBOX: usize = 1024;
 
 /// What the main loop hears about.
 enum Event {
@@ -38,14 +46,16 @@ enum Event {
     /// The reader thread is done: the peer's side of the stream ended.
     PeerEnded(PeerEnd),
     /// The writer thread could not send; the connection is unusable.
-    WriterFailed(anyhow::Error),
+    WriterFailed(WriteError),
+    /// A signal asked us to leave.
+    Signal,
 }
 
 /// Why the main loop stopped.
 enum Ending {
     Quit,
     Peer(PeerEnd),
-    WriterFailed(anyhow::Error),
+    WriterFailed(WriteError),
 }
 
 /// Runs a conversation on `stream` until either side leaves, reading the
@@ -59,10 +69,16 @@ pub fn run(stream: TcpStream, name: &str, downloads: DownloadDir, console: Conso
         .map_or_else(|_| "the peer".to_string(), |a| a.to_string());
     let Console { input, screen } = console;
     let transfers = Arc::new(Transfers::default());
-    let (events, inbox) = mpsc::channel();
-    let (outbox, queue) = mpsc::channel();
+    let (events, inbox) = mpsc::sync_channel(EVENT_QUEUE);
+    let (outbox, queue) = mpsc::sync_channel(OUTBOX);
 
     let editor = spawn_input(input, events.clone(), screen.clone())?;
+    let _signals = {
+        let events = events.clone();
+        SignalWatch::start(editor.is_none(), move || {
+            let _ = events.send(Event::Signal);
+        })?
+    };
     let reader = {
         let stream = stream.try_clone().context("cannot share the connection")?;
         let (screen, events, transfers) = (screen.clone(), events.clone(), transfers.clone());
@@ -89,12 +105,21 @@ pub fn run(stream: TcpStream, name: &str, downloads: DownloadDir, console: Conso
     }
     let result = match ending {
         Ending::Quit => {
+            if transfers.sending() && screen.is_interactive() {
+                screen.system("Leaving once the files being sent are through.");
+            }
             let _ = outbox.send(Outgoing::Leave);
             drop(outbox);
             join(writer)?;
             let failure = wait_for_peer(&inbox, &stream);
             join(reader)?;
-            failure.map_or(Ok(()), Err)
+            match failure {
+                None => Ok(()),
+                Some(e) => {
+                    report_write_failure(&screen, &e);
+                    Err(anyhow!(e).context(format!("connection with {peer} lost")))
+                }
+            }
         }
         Ending::Peer(end) => {
             // The peer is gone: anything still being sent has nobody to read
@@ -119,23 +144,30 @@ pub fn run(stream: TcpStream, name: &str, downloads: DownloadDir, console: Conso
             }
         }
         Ending::WriterFailed(e) => {
-            screen.system(format!("Connection lost: {e:#}"));
+            report_write_failure(&screen, &e);
             let _ = stream.shutdown(Shutdown::Both);
             drop(outbox);
             join(writer)?;
             join(reader)?;
-            Err(e.context(format!("connection with {peer} lost")))
+            Err(anyhow!(e).context(format!("connection with {peer} lost")))
         }
     };
     screen.system("Exiting.");
     result
 }
 
+fn report_write_failure(screen: &Screen, e: &WriteError) {
+    match e {
+        WriteError::Source(_) => screen.system(format!("Sending stopped: {e}")),
+        _ => screen.system(format!("Connection lost: {e}")),
+    }
+}
+
 /// The main loop: acts on the user's lines until the user quits or the
 /// connection ends.
 fn converse(
     inbox: &Receiver<Event>,
-    outbox: &Sender<Outgoing>,
+    outbox: &SyncSender<Outgoing>,
     name: &str,
     screen: &Screen,
     transfers: &Transfers,
@@ -145,7 +177,7 @@ fn converse(
     while let Ok(event) = inbox.recv() {
         let line = match event {
             Event::Input(line) => line,
-            Event::InputEnded => return Ending::Quit,
+            Event::InputEnded | Event::Signal => return Ending::Quit,
             Event::PeerEnded(end) => return Ending::Peer(end),
             Event::WriterFailed(e) => return Ending::WriterFailed(e),
         };
@@ -215,7 +247,7 @@ fn converse(
 
 /// After our goodbye: lets the reader run until the peer closes too, or
 /// [`LINGER`] passes. Returns a failure worth reporting, if any.
-fn wait_for_peer(inbox: &Receiver<Event>, stream: &TcpStream) -> Option<anyhow::Error> {
+fn wait_for_peer(inbox: &Receiver<Event>, stream: &TcpStream) -> Option<WriteError> {
     let deadline = Instant::now() + LINGER;
     let mut failure = None;
     loop {
@@ -223,7 +255,7 @@ fn wait_for_peer(inbox: &Receiver<Event>, stream: &TcpStream) -> Option<anyhow::
         match inbox.recv_timeout(left) {
             Ok(Event::PeerEnded(_)) => break,
             Ok(Event::WriterFailed(e)) => failure = Some(e),
-            Ok(Event::Input(_) | Event::InputEnded) => {}
+            Ok(Event::Input(_) | Event::InputEnded | Event::Signal) => {}
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
         }
     }
@@ -254,7 +286,7 @@ fn join(handle: JoinHandle<()>) -> Result<()> {
 /// pipe mode the thread is not joined: it ends with the process.
 fn spawn_input(
     input: Input,
-    events: Sender<Event>,
+    events: SyncSender<Event>,
     screen: Arc<Screen>,
 ) -> Result<Option<EditorStop>> {
     match input {
@@ -273,7 +305,7 @@ fn spawn_input(
     }
 }
 
-fn read_lines(mut lines: Box<dyn BufRead + Send>, events: &Sender<Event>) {
+fn read_lines(mut lines: Box<dyn BufRead + Send>, events: &SyncSender<Event>) {
     loop {
         let mut line = Vec::new();
         match lines.read_until(b'\n', &mut line) {
@@ -289,7 +321,7 @@ fn read_lines(mut lines: Box<dyn BufRead + Send>, events: &Sender<Event>) {
     let _ = events.send(Event::InputEnded);
 }
 
-fn edit_lines(editor: LineEditor, screen: &Screen, events: &Sender<Event>) {
+fn edit_lines(editor: LineEditor, screen: &Screen, events: &SyncSender<Event>) {
     editor.run(screen, |line| {
         events.send(Event::Input(line.into_bytes())).is_ok()
     });
@@ -387,7 +419,7 @@ mod tests {
     }
 
     /// A `BufRead` that blocks until its sender is dropped.
-    fn endless_input() -> (Sender<Vec<u8>>, Input) {
+    fn endless_input() -> (mpsc::Sender<Vec<u8>>, Input) {
         struct Blocking(Receiver<Vec<u8>>, Vec<u8>, usize);
         impl Read for Blocking {
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {

@@ -4,11 +4,11 @@
 //! Both directions copy in fixed-size chunks, so memory stays flat whatever
 //! the size of the file.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::download::{DownloadDir, safe_file_name};
+use crate::download::{DownloadDir, DownloadError, safe_file_name};
 use crate::frame;
 
 /// Size of the copy buffer, in both directions.
@@ -44,8 +44,8 @@ impl From<io::Error> for SendError {
 /// bytes that will never come, so the connection cannot go on.
 #[derive(Debug, thiserror::Error)]
 pub enum SendFailure {
-    #[error("connection failed: {0}")]
-    Connection(#[source] io::Error),
+    #[error(transparent)]
+    Connection(io::Error),
     #[error("reading {path} failed after {sent} of {size} bytes: {source}")]
     Source {
         path: PathBuf,
@@ -61,11 +61,21 @@ pub enum SendFailure {
 pub enum ReceiveError {
     /// The file could not be written; the rest of its payload was read and
     /// discarded, so the connection is still in step.
-    #[error("{0}")]
-    Save(io::Error),
+    #[error(transparent)]
+    Save(DownloadError),
     /// The payload ended early: the connection closed or failed mid-file.
     #[error("received {received} of {expected} bytes")]
     Incomplete { received: u64, expected: u64 },
+}
+
+fn check_regular(meta: &fs::Metadata) -> Result<(), SendError> {
+    if meta.is_dir() {
+        Err(SendError::IsDirectory)
+    } else if !meta.is_file() {
+        Err(SendError::NotRegular)
+    } else {
+        Ok(())
+    }
 }
 
 /// A local file checked and opened for sending.
@@ -81,14 +91,13 @@ impl OutgoingFile {
     /// Opens `path` and checks it is a regular file, so that every refusal
     /// happens before anything goes on the wire.
     pub fn open(path: &Path) -> Result<Self, SendError> {
+        // Checked before opening: opening a FIFO would block until some
+        // other program opened its other end.
+        check_regular(&fs::metadata(path)?)?;
         let file = File::open(path)?;
+        // Checked again on what was opened, in case the path changed.
         let meta = file.metadata()?;
-        if meta.is_dir() {
-            return Err(SendError::IsDirectory);
-        }
-        if !meta.is_file() {
-            return Err(SendError::NotRegular);
-        }
+        check_regular(&meta)?;
         let base = path
             .file_name()
             .map(|n| n.to_string_lossy())
@@ -159,23 +168,25 @@ pub fn receive(
     progress: &mut dyn FnMut(u64),
 ) -> Result<PathBuf, ReceiveError> {
     let mut received = 0;
-    let result = save(payload, size, downloads, peer_name, &mut received, progress);
+    let saved = save(payload, size, downloads, peer_name, &mut received, progress);
     if received < size {
         // Whatever stopped the save, the payload's bytes must still be
         // consumed to stay in step.
         received += io::copy(payload, &mut io::sink()).unwrap_or(0);
     }
-    if received < size {
-        return Err(ReceiveError::Incomplete {
+    match saved {
+        Ok(Some(path)) => Ok(path),
+        Err(e) if received == size => Err(ReceiveError::Save(e)),
+        _ => Err(ReceiveError::Incomplete {
             received,
             expected: size,
-        });
+        }),
     }
-    result.map_err(ReceiveError::Save)
 }
 
 /// Copies the payload into a temporary file and names it, counting the
-/// bytes taken from the payload in `received`.
+/// bytes taken from the payload in `received`. `Ok(None)` when the payload
+/// ended early; the temporary file is then gone.
 fn save(
     payload: &mut impl Read,
     size: u64,
@@ -183,27 +194,26 @@ fn save(
     peer_name: &str,
     received: &mut u64,
     progress: &mut dyn FnMut(u64),
-) -> io::Result<PathBuf> {
+) -> Result<Option<PathBuf>, DownloadError> {
     let mut partial = downloads.start(peer_name)?;
     let mut buf = vec![0; CHUNK];
     while *received < size {
         let n = match payload.read(&mut buf) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(0) => return Ok(None),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(_) => return Ok(None),
         };
         *received += n as u64;
-        partial.file().write_all(&buf[..n])?;
+        partial.write(&buf[..n])?;
         progress(n as u64);
     }
-    partial.finish()
+    partial.finish().map(Some)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs;
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("chat-transfer-{name}-{}", std::process::id()));
@@ -225,6 +235,14 @@ mod tests {
         ));
         assert!(matches!(
             OutgoingFile::open(Path::new("/dev/null")),
+            Err(SendError::NotRegular)
+        ));
+        // A FIFO must be refused without opening it, which would block.
+        let fifo = root.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success(), "mkfifo failed");
+        assert!(matches!(
+            OutgoingFile::open(&fifo),
             Err(SendError::NotRegular)
         ));
         fs::remove_dir_all(root).unwrap();
