@@ -153,9 +153,9 @@ impl EditorStop {
     pub fn stop(&self, screen: &Screen) {
         // A line handed to the printer may still wait in the editor's queue,
         // and an interrupted editor drops it. The printer takes one line at
-        // a time, so a further (invisible) one returns only once the earlier
-        // line is taken for printing.
-        screen.control("\x1b[A");
+        // a time, so a further one returns only once the earlier line is
+        // taken for printing. Up a row and down again: nothing to see.
+        screen.control("\x1b[A\n");
         for _ in 0..STOP_ATTEMPTS {
             let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
             match self.done.recv_timeout(STOP_INTERVAL) {

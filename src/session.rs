@@ -212,10 +212,7 @@ fn converse(
                     continue;
                 }
                 if sending && !told_about_waiting {
-                    screen.system(
-                        "Messages typed now go out when the file transfer is done \
-                         (text cannot travel inside a file).",
-                    );
+                    screen.system("Messages typed now wait until the file transfer is done.");
                     told_about_waiting = true;
                 }
                 screen.own_message(name, &text);
