@@ -186,6 +186,14 @@ fn both_sides_send_large_files_at_the_same_time() {
     ]);
     assert!(fs::read(alice_dir.join("received_files/big_b.bin")).unwrap() == from_bob);
     assert!(fs::read(bob_dir.join("received_files/big_a.bin")).unwrap() == from_alice);
+    // Files are streamed in chunks: neither side ever held a whole file.
+    for chat in [&alice, &bob] {
+        let peak = common::peak_rss_kib(chat.pid());
+        assert!(
+            peak < 16 * 1024,
+            "peak RSS {peak} KiB while moving two {SIZE}-byte files"
+        );
+    }
 
     alice.send_line("all done?");
     bob.expect_exact("[alice] all done?");

@@ -100,6 +100,29 @@ fn cut_transfer_is_reported_incomplete_and_leaves_no_file() {
     data.extend_from_slice(b"only ten!!");
     peer.write_bytes(&data);
     chat.expect_exact("[System] Incoming file lie.txt (1000 bytes)...");
+    // While bytes are missing, they sit in a hidden temporary file, never
+    // under the final name.
+    let downloads = dir.join("received_files");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let partial = loop {
+        let entries = if downloads.is_dir() {
+            dir_entries(&downloads)
+        } else {
+            Vec::new()
+        };
+        if let Some(first) = entries.into_iter().next() {
+            break first;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no temporary file appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(
+        partial.starts_with('.') && partial != "lie.txt",
+        "{partial}"
+    );
     drop(peer);
 
     chat.expect_prefix("[System] Transfer of lie.txt incomplete: received 10 of 1000 bytes");

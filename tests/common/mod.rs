@@ -79,8 +79,14 @@ pub struct Chat {
 impl Chat {
     /// Starts `chat ARGS...` in `cwd` with piped stdin, stdout and stderr.
     pub fn spawn(label: &str, cwd: &Path, args: &[&str]) -> Chat {
+        Chat::spawn_with_env(label, cwd, args, &[])
+    }
+
+    /// Like [`Chat::spawn`], with extra environment variables.
+    pub fn spawn_with_env(label: &str, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Chat {
         let mut child = Command::new(env!("CARGO_BIN_EXE_chat"))
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(cwd)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -180,6 +186,12 @@ impl Chat {
         if let Err(e) = stdin.write_all(data).and_then(|_| stdin.flush()) {
             self.fail(&format!("cannot write to stdin: {e}"));
         }
+    }
+
+    /// Hands over the chat's stdin, for a test that writes to it from
+    /// another thread.
+    pub fn take_stdin(&mut self) -> ChildStdin {
+        self.stdin.take().expect("stdin is piped and still open")
     }
 
     /// Closes stdin, i.e. the user pressed Ctrl-D.
