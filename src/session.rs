@@ -211,7 +211,9 @@ fn converse(
                     ));
                     continue;
                 }
-                if sending && !told_about_waiting {
+                // Pipe mode keeps to the core event lines; scripts do not
+                // need telling.
+                if sending && !told_about_waiting && screen.is_interactive() {
                     screen.system("Messages typed now wait until the file transfer is done.");
                     told_about_waiting = true;
                 }

@@ -159,3 +159,39 @@ fn unwritable_download_dir_fails_before_listening() {
     );
     assert!(!std::path::Path::new(target).exists());
 }
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let dir = TestDir::new("cli_completions");
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef chat"),
+        ("fish", "complete -c chat"),
+    ] {
+        let (mut chat, code) = run(&dir, &["completions", shell]);
+        assert_eq!(code, 0, "{}", chat.report());
+        let script = chat.stdout_lines().join("\n");
+        assert!(
+            script.contains(marker),
+            "{shell}: no {marker:?} in\n{script}"
+        );
+        assert!(script.contains("listen") && script.contains("connect"));
+    }
+    let (mut chat, code) = run(&dir, &["completions", "cmd"]);
+    assert_eq!(code, 2, "{}", chat.report());
+}
+
+#[test]
+fn each_subcommand_help_shows_an_example_session() {
+    let dir = TestDir::new("cli_examples");
+    for (sub, line) in [
+        ("listen", "$ chat listen --port 5050 --name I049"),
+        ("connect", "$ chat connect 192.168.1.20 5050 --name I056"),
+    ] {
+        let (mut chat, code) = run(&dir, &[sub, "--help"]);
+        assert_eq!(code, 0, "{}", chat.report());
+        let help = chat.stdout_lines().join("\n");
+        assert!(help.contains("Example session"), "{help}");
+        assert!(help.contains(line), "{help}");
+    }
+}
