@@ -99,28 +99,32 @@ fn port_in_use_names_the_address() {
     );
 }
 
-#[test]
-fn download_dir_that_is_a_file_fails_before_listening() {
-    let dir = TestDir::new("cli_download_file");
-    fs::write(dir.join("blocker"), b"not a folder").unwrap();
-    let (mut chat, code) = run(
-        &dir,
-        &[
-            "listen",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--download-dir",
-            "blocker",
-        ],
-    );
-    chat.assert_failed_cleanly(code, "blocker");
+/// Starts `chat listen` with `--download-dir DOWNLOADS` and checks it fails
+/// cleanly, naming the folder, before it ever listens.
+fn assert_download_dir_refused(dir: &TestDir, downloads: &str) {
+    let args = [
+        "listen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--download-dir",
+        downloads,
+    ];
+    let (mut chat, code) = run(dir, &args);
+    chat.assert_failed_cleanly(code, downloads);
     assert!(
         !chat.stdout_lines().iter().any(|l| l.contains("Listening")),
         "{}",
         chat.report()
     );
+}
+
+#[test]
+fn download_dir_that_is_a_file_fails_before_listening() {
+    let dir = TestDir::new("cli_download_file");
+    fs::write(dir.join("blocker"), b"not a folder").unwrap();
+    assert_download_dir_refused(&dir, "blocker");
     assert_eq!(fs::read(dir.join("blocker")).unwrap(), b"not a folder");
 }
 
@@ -139,24 +143,7 @@ fn unwritable_download_dir_fails_before_listening() {
     let dir = TestDir::new("cli_download_unwritable");
     // Nobody, root included, can create files in sysfs.
     let target = "/sys/chat-test-downloads";
-    let (mut chat, code) = run(
-        &dir,
-        &[
-            "listen",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--download-dir",
-            target,
-        ],
-    );
-    chat.assert_failed_cleanly(code, target);
-    assert!(
-        !chat.stdout_lines().iter().any(|l| l.contains("Listening")),
-        "{}",
-        chat.report()
-    );
+    assert_download_dir_refused(&dir, target);
     assert!(!std::path::Path::new(target).exists());
 }
 
