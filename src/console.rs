@@ -5,7 +5,7 @@
 //! Interactive mode needs both stdin and stdout to be terminals: the editor
 //! writes escape codes to stdout even when only stdin is one.
 
-use std::io::{self, BufRead, BufReader, IsTerminal};
+use std::io::{self, BufReader, IsTerminal, Read};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -34,9 +34,18 @@ const STOP_INTERVAL: Duration = Duration::from_millis(25);
 /// Where the user's lines come from.
 pub enum Input {
     /// Lines from a pipe or file, read as they come.
-    Lines(Box<dyn BufRead + Send>),
+    Lines(BufReader<Box<dyn Read + Send>>),
     /// The interactive line editor.
     Editor(Box<LineEditor>),
+}
+
+impl Input {
+    /// Lines from `source`, read through a buffer large enough that piped
+    /// input arrives in big batches.
+    pub fn lines(source: impl Read + Send + 'static) -> Self {
+        let source: Box<dyn Read + Send> = Box::new(source);
+        Self::Lines(BufReader::with_capacity(64 * 1024, source))
+    }
 }
 
 /// The terminal, set up for one conversation.
@@ -66,7 +75,7 @@ impl Console {
         }
         Self {
             screen: Arc::new(Screen::stdout(colour)),
-            input: Input::Lines(Box::new(BufReader::new(io::stdin()))),
+            input: Input::lines(io::stdin()),
         }
     }
 }
@@ -75,7 +84,7 @@ impl Console {
 struct Printer(Box<dyn ExternalPrinter + Send>);
 
 impl LineSink for Printer {
-    fn put_line(&mut self, line: &str) {
+    fn put_line(&mut self, line: &str, _more_coming: bool) {
         let _ = self.0.print(format!("{line}\n"));
     }
 

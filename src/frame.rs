@@ -8,7 +8,7 @@
 //! Nothing here knows about sockets, threads or the terminal: decoding works
 //! over any `BufRead`, encoding over any `Write`, so tests feed byte slices.
 
-use std::io::{self, BufRead, Read, Take, Write};
+use std::io::{self, BufRead, BufReader, Read, Take, Write};
 
 /// Longest text line accepted from a peer, newline excluded. Longer lines
 /// are skipped without being held in memory.
@@ -99,6 +99,14 @@ impl<R: BufRead> FrameReader<R> {
     /// `size` bytes, or fewer if the stream ends early.
     pub fn payload(&mut self, size: u64) -> Take<&mut R> {
         (&mut self.inner).take(size)
+    }
+}
+
+impl<R: Read> FrameReader<BufReader<R>> {
+    /// Whether more bytes have arrived than were decoded: the next frame can
+    /// be read without waiting.
+    pub fn has_buffered(&self) -> bool {
+        !self.inner.buffer().is_empty()
     }
 }
 
@@ -213,7 +221,6 @@ pub const LEAVE_MESSAGE: &str = "has left the chat.";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::BufReader;
 
     /// What a whole stream decodes to, payloads included.
     #[derive(Debug, PartialEq)]

@@ -35,7 +35,7 @@ pub fn read_peer(
     loop {
         match frames.next_frame() {
             Ok(None) => return PeerEnd::Left,
-            Ok(Some(Frame::Text(line))) => screen.peer_line(&line),
+            Ok(Some(Frame::Text(line))) => screen.peer_line(&line, frames.has_buffered()),
             Ok(Some(Frame::File { name, size })) => {
                 // Names and all other peer text are sanitised by the screen.
                 screen.system(format!("Incoming file {name} ({size} bytes)..."));
@@ -70,7 +70,7 @@ pub fn read_peer(
             Err(FrameError::EndedMidLine { partial }) => {
                 // A last line without its newline (`printf hi | nc`) is still
                 // text the peer meant to send.
-                screen.peer_line(&partial);
+                screen.peer_line(&partial, false);
                 return PeerEnd::Left;
             }
             Err(FrameError::Io(e)) => return PeerEnd::Lost(e),

@@ -53,7 +53,8 @@ impl From<SendFailure> for WriteError {
 
 /// What the main loop asks the writer to send.
 pub enum Outgoing {
-    Text(String),
+    /// Messages, in order.
+    Texts(Vec<String>),
     /// A file, with its id in the transfer list.
     File(OutgoingFile, u64),
     /// Say goodbye and shut our write half down.
@@ -77,7 +78,11 @@ pub fn write_peer(
     };
     loop {
         match next {
-            Outgoing::Text(text) => frame::write_text(&mut out, name, &text)?,
+            Outgoing::Texts(texts) => {
+                for text in texts {
+                    frame::write_text(&mut out, name, &text)?;
+                }
+            }
             Outgoing::File(file, id) => {
                 let (shown, size) = (file.name().to_string(), file.size());
                 let mut meter = Meter::start(transfers, screen, id);

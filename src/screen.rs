@@ -6,7 +6,9 @@
 //! through the line editor's printer, which puts them above the input line.
 
 use std::fmt::Display;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::os::fd::AsFd;
 use std::sync::Mutex;
 
 use anstyle::{AnsiColor, Style};
@@ -15,20 +17,31 @@ use crate::sanitize;
 
 /// Where finished lines go.
 pub trait LineSink: Send {
-    /// Shows `line` (without its newline) at once.
-    fn put_line(&mut self, line: &str);
+    /// Shows `line` (without its newline); at once unless `more_coming`
+    /// says another line follows right away, so a burst costs one write.
+    fn put_line(&mut self, line: &str, more_coming: bool);
     /// Writes terminal control text as it is, outside any line.
     fn put_control(&mut self, _control: &str) {}
 }
 
 /// A plain writer: stdout in pipe mode, or a buffer in tests.
-pub struct Plain<W>(pub W);
+pub struct Plain<W: Write>(BufWriter<W>);
+
+impl<W: Write> Plain<W> {
+    pub fn new(out: W) -> Self {
+        Self(BufWriter::with_capacity(64 * 1024, out))
+    }
+}
 
 impl<W: Write + Send> LineSink for Plain<W> {
-    fn put_line(&mut self, line: &str) {
+    fn put_line(&mut self, line: &str, more_coming: bool) {
         // If stdout is gone there is nobody left to tell; the conversation
         // itself goes on.
-        let _ = writeln!(self.0, "{line}").and_then(|()| self.0.flush());
+        let _ = self.0.write_all(line.as_bytes());
+        let _ = self.0.write_all(b"\n");
+        if !more_coming {
+            let _ = self.0.flush();
+        }
     }
 
     fn put_control(&mut self, control: &str) {
@@ -73,10 +86,16 @@ impl Screen {
         }
     }
 
-    /// Plain lines on stdout, coloured only where `colour` says.
+    /// Plain lines on stdout, coloured only where `colour` says. Written
+    /// through our own buffer on the raw descriptor: std's stdout flushes
+    /// at every newline, a write per line where a burst needs one.
     pub fn stdout(colour: bool) -> Self {
+        let out: Box<dyn Write + Send> = match io::stdout().as_fd().try_clone_to_owned() {
+            Ok(fd) => Box::new(File::from(fd)),
+            Err(_) => Box::new(io::stdout()),
+        };
         Self::new(
-            Plain(io::stdout()),
+            Plain::new(out),
             Look {
                 colour,
                 interactive: false,
@@ -88,12 +107,12 @@ impl Screen {
         self.look.interactive
     }
 
-    fn put(&self, line: &str) {
+    fn put(&self, line: &str, more_coming: bool) {
         let mut sink = self
             .sink
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        sink.put_line(line);
+        sink.put_line(line, more_coming);
     }
 
     /// Terminal control text (cursor movement), for interactive mode only.
@@ -119,19 +138,20 @@ impl Screen {
     /// quotes the peer (file names, header fields), so it is sanitised too.
     pub fn system(&self, text: impl Display) {
         let text = sanitize::for_terminal(format!("[System] {text}").as_bytes());
-        self.put(&self.paint(SYSTEM, &text));
+        self.put(&self.paint(SYSTEM, &text), false);
     }
 
     /// A line of text from the peer, made safe for the terminal. A leading
     /// `[NAME]` is coloured as the peer's, which also sets it apart from our
-    /// own `[System]` lines when the peer imitates them.
-    pub fn peer_line(&self, raw: &[u8]) {
+    /// own `[System]` lines when the peer imitates them. `more_coming` holds
+    /// the line back for the next one, which must follow at once.
+    pub fn peer_line(&self, raw: &[u8], more_coming: bool) {
         let text = sanitize::for_terminal(raw);
         match split_name(&text) {
             Some((name, rest)) if self.look.colour => {
-                self.put(&format!("{}{rest}", self.paint(PEER, name)));
+                self.put(&format!("{}{rest}", self.paint(PEER, name)), more_coming);
             }
-            _ => self.put(&text),
+            _ => self.put(&text, more_coming),
         }
     }
 
@@ -140,7 +160,10 @@ impl Screen {
     pub fn own_message(&self, name: &str, text: &str) {
         if self.look.interactive {
             let text = sanitize::for_terminal(text.as_bytes());
-            self.put(&format!("{} {text}", self.paint(OWN, &format!("[{name}]"))));
+            self.put(
+                &format!("{} {text}", self.paint(OWN, &format!("[{name}]"))),
+                false,
+            );
         }
     }
 }
@@ -159,7 +182,9 @@ pub mod testing {
     //! A screen whose lines a test can read back.
 
     use super::{Look, Plain, Screen};
-    use std::io::{self, Write};
+    use std::fs::File;
+    use std::io::{self, BufWriter, Write};
+    use std::os::fd::AsFd;
     use std::sync::{Arc, Mutex};
 
     #[derive(Clone, Default)]
@@ -186,7 +211,7 @@ pub mod testing {
 
     pub fn captured_with(look: Look) -> (Screen, Captured) {
         let sink = Captured::default();
-        (Screen::new(Plain(sink.clone()), look), sink)
+        (Screen::new(Plain::new(sink.clone()), look), sink)
     }
 
     pub fn captured() -> (Screen, Captured) {
@@ -202,7 +227,7 @@ mod tests {
     #[test]
     fn peer_text_is_sanitised_and_system_lines_are_tagged() {
         let (screen, sink) = captured();
-        screen.peer_line(b"[X] \x1b[2Jgotcha");
+        screen.peer_line(b"[X] \x1b[2Jgotcha", false);
         screen.system("Peer disconnected.");
         screen.own_message("me", "not shown in pipe mode");
         screen.control("\x1b[1A");
@@ -219,8 +244,8 @@ mod tests {
             interactive: true,
         });
         screen.system("hello");
-        screen.peer_line(b"[I056] hi \x1b[31m");
-        screen.peer_line(b"no name here");
+        screen.peer_line(b"[I056] hi \x1b[31m", true);
+        screen.peer_line(b"no name here", false);
         screen.own_message("I049", "mine");
         let lines = sink.lines();
         assert_eq!(lines[0], format!("{SYSTEM}[System] hello{SYSTEM:#}"));

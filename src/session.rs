@@ -5,8 +5,9 @@
 //! so the loop notices the peer leaving at once, without waiting for the user
 //! to type.
 
-use std::io::BufRead;
+use std::io::{BufRead, BufReader, Read};
 use std::net::{Shutdown, TcpStream};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread::{self, JoinHandle};
@@ -31,16 +32,18 @@ use crate::transfer::OutgoingFile;
 const LINGER: Duration = Duration::from_secs(2);
 
 /// Events waiting for the main loop. Bounded, so that input piped faster
-/// than the peer takes it is held back in the pipe, not in memory.
-const EVENT_QUEUE: usize = 64;
+/// than the peer takes it is held back in the pipe, not in memory: with
+/// batches of at most [`INPUT_BATCH`] bytes, a few MiB in all.
+const EVENT_QUEUE: usize = 16;
 
-/// Messages and files waiting for the writer, bounded for the same reason.
-const OUTBOX: usize = 1024;
+/// Batches of messages, and files, waiting for the writer; bounded for the
+/// same reason.
+const OUTBOX: usize = 64;
 
 /// What the main loop hears about.
 enum Event {
-    /// A line the user typed (or piped).
-    Input(Vec<u8>),
+    /// Lines the user typed (or piped), as many as arrived together.
+    Input(Vec<Vec<u8>>),
     /// The user's input ended.
     InputEnded,
     /// The reader thread is done: the peer's side of the stream ended.
@@ -172,24 +175,68 @@ fn converse(
     screen: &Screen,
     transfers: &Transfers,
 ) -> Ending {
-    // Whether the user was told that messages wait for the file being sent.
-    let mut told_about_waiting = false;
+    let mut user = UserSide {
+        outbox,
+        name,
+        screen,
+        transfers,
+        told_about_waiting: false,
+        texts: Vec::new(),
+    };
     while let Ok(event) = inbox.recv() {
-        let line = match event {
-            Event::Input(line) => line,
+        let lines = match event {
+            Event::Input(lines) => lines,
             Event::InputEnded | Event::Signal => return Ending::Quit,
             Event::PeerEnded(end) => return Ending::Peer(end),
             Event::WriterFailed(e) => return Ending::WriterFailed(e),
         };
-        let sending = transfers.sending();
-        told_about_waiting &= sending;
-        let queue = |outgoing| {
-            // If the writer has stopped, its reason is already on its way.
-            let _ = outbox.send(outgoing);
-        };
-        match input::parse(&String::from_utf8_lossy(&line)) {
+        for line in lines {
+            if user.act(&String::from_utf8_lossy(&line)).is_break() {
+                user.send_texts();
+                return Ending::Quit;
+            }
+        }
+        user.send_texts();
+    }
+    // Every sender is gone, which only happens once all threads ended.
+    Ending::Quit
+}
+
+/// What the main loop keeps between the user's lines.
+struct UserSide<'a> {
+    outbox: &'a SyncSender<Outgoing>,
+    name: &'a str,
+    screen: &'a Screen,
+    transfers: &'a Transfers,
+    /// Whether the user was told that messages wait for the file being sent.
+    told_about_waiting: bool,
+    /// Messages not yet handed to the writer: lines that arrive together
+    /// go to it together.
+    texts: Vec<String>,
+}
+
+impl UserSide<'_> {
+    fn queue(&mut self, outgoing: Outgoing) {
+        self.send_texts();
+        // If the writer has stopped, its reason is already on its way.
+        let _ = self.outbox.send(outgoing);
+    }
+
+    fn send_texts(&mut self) {
+        if !self.texts.is_empty() {
+            let texts = std::mem::take(&mut self.texts);
+            let _ = self.outbox.send(Outgoing::Texts(texts));
+        }
+    }
+
+    /// Acts on one line; breaks when the user leaves.
+    fn act(&mut self, line: &str) -> ControlFlow<()> {
+        let screen = self.screen;
+        let sending = self.transfers.sending();
+        self.told_about_waiting &= sending;
+        match input::parse(line) {
             UserCommand::Nothing => {}
-            UserCommand::Quit => return Ending::Quit,
+            UserCommand::Quit => return ControlFlow::Break(()),
             UserCommand::Usage(text) => screen.system(text),
             UserCommand::Help => {
                 for (usage, what) in COMMANDS {
@@ -197,33 +244,34 @@ fn converse(
                 }
             }
             UserCommand::Status => {
-                for line in transfers.status_lines() {
+                for line in self.transfers.status_lines() {
                     screen.system(line);
                 }
             }
             UserCommand::Say(text) => {
                 // The peer drops lines over the limit; better to say so here.
-                let wire_len = name.len() + text.len() + 3;
+                let wire_len = self.name.len() + text.len() + 3;
                 if wire_len > frame::MAX_LINE {
                     screen.system(format!(
                         "Message not sent: it is {wire_len} bytes and the limit is {} bytes.",
                         frame::MAX_LINE
                     ));
-                    continue;
+                    return ControlFlow::Continue(());
                 }
                 // Pipe mode keeps to the core event lines; scripts do not
                 // need telling.
-                if sending && !told_about_waiting && screen.is_interactive() {
+                if sending && !self.told_about_waiting && screen.is_interactive() {
                     screen.system("Messages typed now wait until the file transfer is done.");
-                    told_about_waiting = true;
+                    self.told_about_waiting = true;
                 }
-                screen.own_message(name, &text);
-                queue(Outgoing::Text(text));
+                screen.own_message(self.name, &text);
+                self.texts.push(text);
             }
             UserCommand::Send(args) => {
                 for path in args.paths(|p| p.exists()) {
                     match OutgoingFile::open(&path) {
                         Ok(file) => {
+                            let transfers = self.transfers;
                             let id = transfers.enqueue(Direction::Send, file.name(), file.size());
                             if sending && screen.is_interactive() {
                                 screen.system(format!(
@@ -232,16 +280,15 @@ fn converse(
                                     progress::bytes(file.size())
                                 ));
                             }
-                            queue(Outgoing::File(file, id));
+                            self.queue(Outgoing::File(file, id));
                         }
                         Err(e) => screen.system(format!("Cannot send {}: {e}", path.display())),
                     }
                 }
             }
         }
+        ControlFlow::Continue(())
     }
-    // Every sender is gone, which only happens once all threads ended.
-    Ending::Quit
 }
 
 /// After our goodbye: lets the reader run until the peer closes too, or
@@ -304,25 +351,43 @@ fn spawn_input(
     }
 }
 
-fn read_lines(mut lines: Box<dyn BufRead + Send>, events: &SyncSender<Event>) {
+/// Bytes of input handed to the main loop in one event, at most (plus the
+/// line that crosses the mark).
+const INPUT_BATCH: usize = 64 * 1024;
+
+fn read_lines(mut lines: BufReader<Box<dyn Read + Send>>, events: &SyncSender<Event>) {
     loop {
-        let mut line = Vec::new();
-        match lines.read_until(b'\n', &mut line) {
-            // An unreadable input ends like a closed one.
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                if events.send(Event::Input(line)).is_err() {
-                    return;
+        // Lines already read in together go on together: piped input costs
+        // one hand-over per buffer, not one per line.
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        let ended = loop {
+            let mut line = Vec::new();
+            match lines.read_until(b'\n', &mut line) {
+                // An unreadable input ends like a closed one.
+                Ok(0) | Err(_) => break true,
+                Ok(n) => {
+                    bytes += n;
+                    batch.push(line);
                 }
             }
+            if bytes >= INPUT_BATCH || lines.buffer().is_empty() {
+                break false;
+            }
+        };
+        if !batch.is_empty() && events.send(Event::Input(batch)).is_err() {
+            return;
+        }
+        if ended {
+            let _ = events.send(Event::InputEnded);
+            return;
         }
     }
-    let _ = events.send(Event::InputEnded);
 }
 
 fn edit_lines(editor: LineEditor, screen: &Screen, events: &SyncSender<Event>) {
     editor.run(screen, |line| {
-        events.send(Event::Input(line.into_bytes())).is_ok()
+        events.send(Event::Input(vec![line.into_bytes()])).is_ok()
     });
     let _ = events.send(Event::InputEnded);
 }
@@ -347,7 +412,7 @@ mod tests {
         let (ours, mut theirs) = pair();
         let probe = ours.try_clone().unwrap();
         let (screen, sink) = captured();
-        let input = Input::Lines(Box::new(io::Cursor::new(typed.to_vec())));
+        let input = Input::lines(io::Cursor::new(typed.to_vec()));
         let peer = thread::spawn(move || {
             let mut got = Vec::new();
             theirs.read_to_end(&mut got).unwrap();
@@ -441,6 +506,6 @@ mod tests {
             }
         }
         let (tx, rx) = mpsc::channel();
-        (tx, Input::Lines(Box::new(Blocking(rx, Vec::new(), 0))))
+        (tx, Input::lines(Blocking(rx, Vec::new(), 0)))
     }
 }
