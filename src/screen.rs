@@ -182,9 +182,7 @@ pub mod testing {
     //! A screen whose lines a test can read back.
 
     use super::{Look, Plain, Screen};
-    use std::fs::File;
-    use std::io::{self, BufWriter, Write};
-    use std::os::fd::AsFd;
+    use std::io::{self, Write};
     use std::sync::{Arc, Mutex};
 
     #[derive(Clone, Default)]
