@@ -118,12 +118,33 @@ enum Line {
 }
 
 /// Reads one line into `buf` (newline included), holding at most
-/// [`MAX_LINE`] + 1 bytes however long the line is.
+/// [`MAX_LINE`] + 2 bytes however long the line is.
 fn read_bounded_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> io::Result<Line> {
     buf.clear();
     // A line may end in "\r\n"; allow for both bytes on top of the limit.
     let keep = MAX_LINE + 2;
-    let mut total: u64 = 0;
+    let n = (&mut *reader).take(keep as u64).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(Line::End);
+    }
+    if buf.ends_with(b"\n") {
+        let content = n - 1 - usize::from(buf.ends_with(b"\r\n"));
+        return Ok(if content > MAX_LINE {
+            Line::TooLong(content as u64)
+        } else {
+            Line::Complete
+        });
+    }
+    if n < keep {
+        // The stream ended inside the line.
+        return Ok(if n > MAX_LINE {
+            Line::TooLong(n as u64)
+        } else {
+            Line::Partial
+        });
+    }
+    // Over the limit: skip the rest without keeping it.
+    let mut total = n as u64;
     loop {
         let chunk = match reader.fill_buf() {
             Ok(chunk) => chunk,
@@ -131,36 +152,20 @@ fn read_bounded_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> io::Resul
             Err(e) => return Err(e),
         };
         if chunk.is_empty() {
-            return Ok(match total {
-                0 => Line::End,
-                _ if total <= MAX_LINE as u64 => Line::Partial,
-                // The stream ended inside an oversized line: still oversized.
-                _ => Line::TooLong(total),
-            });
+            return Ok(Line::TooLong(total));
         }
-        let (used, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        let room = keep.saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..used.min(room)]);
-        total += used as u64;
-        reader.consume(used);
-        if done {
-            let content = total - 1 - u64::from(ends_with_cr(buf, total));
-            return Ok(if content > MAX_LINE as u64 {
-                Line::TooLong(content)
-            } else {
-                Line::Complete
-            });
+        match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(Line::TooLong(total + i as u64));
+            }
+            None => {
+                let len = chunk.len();
+                reader.consume(len);
+                total += len as u64;
+            }
         }
     }
-}
-
-/// Whether the complete line of `total` bytes held (possibly cut) in `buf`
-/// ended in "\r\n". Only meaningful when the whole line fits in `buf`.
-fn ends_with_cr(buf: &[u8], total: u64) -> bool {
-    buf.len() as u64 == total && buf.ends_with(b"\r\n")
 }
 
 fn strip_line_ending(line: &[u8]) -> &[u8] {
@@ -206,7 +211,13 @@ fn parse_file_header(line: &[u8]) -> Result<(String, u64), FrameError> {
 /// Writes one text message as `[NAME] MESSAGE\n`.
 pub fn write_text(out: &mut impl Write, name: &str, message: &str) -> io::Result<()> {
     debug_assert!(!message.contains('\n'), "a message is a single line");
-    writeln!(out, "[{name}] {message}")
+    // Piece by piece rather than through `format_args!`: this runs once per
+    // line of piped input.
+    out.write_all(b"[")?;
+    out.write_all(name.as_bytes())?;
+    out.write_all(b"] ")?;
+    out.write_all(message.as_bytes())?;
+    out.write_all(b"\n")
 }
 
 /// Writes the header that announces a file of `size` bytes.

@@ -1,5 +1,6 @@
 //! What a line typed by the user means: a message, a command, or nothing.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// The commands, with what `/help` says of each.
@@ -19,9 +20,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
 
 /// One line of user input, interpreted.
 #[derive(Debug, PartialEq, Eq)]
-pub enum UserCommand {
-    /// Send this text as a message.
-    Say(String),
+pub enum UserCommand<'a> {
+    /// Send this text as a message. Borrowed from the line where possible:
+    /// piped input can be a million lines.
+    Say(Cow<'a, str>),
     /// Send these files, in order.
     Send(SendArgs),
     Status,
@@ -62,7 +64,7 @@ impl SendArgs {
 const SEND_USAGE: &str = "Usage: /send PATH... (quote paths that contain spaces)";
 
 /// Interprets one line of input (its line ending already removed or not).
-pub fn parse(line: &str) -> UserCommand {
+pub fn parse(line: &str) -> UserCommand<'_> {
     let line = line.trim_end_matches(['\n', '\r']);
     let trimmed = line.trim();
     if trimmed.is_empty() {
@@ -70,14 +72,14 @@ pub fn parse(line: &str) -> UserCommand {
     }
     if let Some(text) = trimmed.strip_prefix("//") {
         // `//text` is the escape for a message that starts with a slash.
-        return UserCommand::Say(format!("/{text}"));
+        return UserCommand::Say(Cow::Owned(format!("/{text}")));
     }
     let Some(command) = trimmed.strip_prefix('/') else {
-        return UserCommand::Say(line.to_string());
+        return UserCommand::Say(Cow::Borrowed(line));
     };
     if !command.starts_with(|c: char| c.is_ascii_alphabetic()) {
         // "/ shrug" or "/-)" are not commands.
-        return UserCommand::Say(line.to_string());
+        return UserCommand::Say(Cow::Borrowed(line));
     }
     let (word, rest) = command
         .split_once(char::is_whitespace)

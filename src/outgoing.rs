@@ -53,8 +53,9 @@ impl From<SendFailure> for WriteError {
 
 /// What the main loop asks the writer to send.
 pub enum Outgoing {
-    /// Messages, in order.
-    Texts(Vec<String>),
+    /// Messages, in order, already encoded as wire lines: the main loop
+    /// encodes a burst of piped input into one buffer.
+    Lines(Vec<u8>),
     /// A file, with its id in the transfer list.
     File(OutgoingFile, u64),
     /// Say goodbye and shut our write half down.
@@ -78,11 +79,7 @@ pub fn write_peer(
     };
     loop {
         match next {
-            Outgoing::Texts(texts) => {
-                for text in texts {
-                    frame::write_text(&mut out, name, &text)?;
-                }
-            }
+            Outgoing::Lines(lines) => out.write_all(&lines)?,
             Outgoing::File(file, id) => {
                 let (shown, size) = (file.name().to_string(), file.size());
                 let mut meter = Meter::start(transfers, screen, id);

@@ -5,12 +5,21 @@
 //! rewrite the title or the clipboard) and bidirectional overrides (which make
 //! text read differently from what it is) are shown as visible escapes.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 /// The peer's bytes as one printable line: invalid UTF-8 is replaced with
 /// U+FFFD and every control or bidi character is shown as an escape such as
 /// `\x1b` or `\u{202e}`. Tabs are kept; they cannot do harm.
-pub fn for_terminal(bytes: &[u8]) -> String {
+pub fn for_terminal(bytes: &[u8]) -> Cow<'_, str> {
+    // Most lines are plain printable ASCII: nothing to do, nothing to copy.
+    // (A fold rather than `all`, so that the check runs without branches.)
+    let plain = bytes.iter().fold(true, |ok, &b| {
+        ok & (matches!(b, b' '..=b'~') | (b == b'\t'))
+    });
+    if plain && let Ok(text) = std::str::from_utf8(bytes) {
+        return Cow::Borrowed(text);
+    }
     let text = String::from_utf8_lossy(bytes);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -22,7 +31,7 @@ pub fn for_terminal(bytes: &[u8]) -> String {
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Characters that must not reach a terminal as they are.

@@ -137,8 +137,11 @@ impl Screen {
     /// A `[System]` line: what the program itself has to say. It often
     /// quotes the peer (file names, header fields), so it is sanitised too.
     pub fn system(&self, text: impl Display) {
-        let text = sanitize::for_terminal(format!("[System] {text}").as_bytes());
-        self.put(&self.paint(SYSTEM, &text), false);
+        let line = format!("[System] {text}");
+        self.put(
+            &self.paint(SYSTEM, &sanitize::for_terminal(line.as_bytes())),
+            false,
+        );
     }
 
     /// A line of text from the peer, made safe for the terminal. A leading
@@ -147,11 +150,16 @@ impl Screen {
     /// the line back for the next one, which must follow at once.
     pub fn peer_line(&self, raw: &[u8], more_coming: bool) {
         let text = sanitize::for_terminal(raw);
-        match split_name(&text) {
-            Some((name, rest)) if self.look.colour => {
+        let named = if self.look.colour {
+            split_name(&text)
+        } else {
+            None
+        };
+        match named {
+            Some((name, rest)) => {
                 self.put(&format!("{}{rest}", self.paint(PEER, name)), more_coming);
             }
-            _ => self.put(&text, more_coming),
+            None => self.put(&text, more_coming),
         }
     }
 

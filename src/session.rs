@@ -42,8 +42,8 @@ const OUTBOX: usize = 64;
 
 /// What the main loop hears about.
 enum Event {
-    /// Lines the user typed (or piped), as many as arrived together.
-    Input(Vec<Vec<u8>>),
+    /// Whole lines the user typed (or piped), as many as arrived together.
+    Input(Vec<u8>),
     /// The user's input ended.
     InputEnded,
     /// The reader thread is done: the peer's side of the stream ended.
@@ -190,8 +190,9 @@ fn converse(
             Event::PeerEnded(end) => return Ending::Peer(end),
             Event::WriterFailed(e) => return Ending::WriterFailed(e),
         };
-        for line in lines {
-            if user.act(&String::from_utf8_lossy(&line)).is_break() {
+        let lines = String::from_utf8_lossy(&lines);
+        for line in lines.split_inclusive('\n') {
+            if user.act(line).is_break() {
                 user.send_texts();
                 return Ending::Quit;
             }
@@ -210,9 +211,9 @@ struct UserSide<'a> {
     transfers: &'a Transfers,
     /// Whether the user was told that messages wait for the file being sent.
     told_about_waiting: bool,
-    /// Messages not yet handed to the writer: lines that arrive together
-    /// go to it together.
-    texts: Vec<String>,
+    /// Messages not yet handed to the writer, encoded: lines that arrive
+    /// together go to it together.
+    texts: Vec<u8>,
 }
 
 impl UserSide<'_> {
@@ -225,7 +226,7 @@ impl UserSide<'_> {
     fn send_texts(&mut self) {
         if !self.texts.is_empty() {
             let texts = std::mem::take(&mut self.texts);
-            let _ = self.outbox.send(Outgoing::Texts(texts));
+            let _ = self.outbox.send(Outgoing::Lines(texts));
         }
     }
 
@@ -265,7 +266,8 @@ impl UserSide<'_> {
                     self.told_about_waiting = true;
                 }
                 screen.own_message(self.name, &text);
-                self.texts.push(text);
+                // Writing into a Vec cannot fail.
+                let _ = frame::write_text(&mut self.texts, self.name, &text);
             }
             UserCommand::Send(args) => {
                 for path in args.paths(|p| p.exists()) {
@@ -360,18 +362,13 @@ fn read_lines(mut lines: BufReader<Box<dyn Read + Send>>, events: &SyncSender<Ev
         // Lines already read in together go on together: piped input costs
         // one hand-over per buffer, not one per line.
         let mut batch = Vec::new();
-        let mut bytes = 0;
         let ended = loop {
-            let mut line = Vec::new();
-            match lines.read_until(b'\n', &mut line) {
+            match lines.read_until(b'\n', &mut batch) {
                 // An unreadable input ends like a closed one.
                 Ok(0) | Err(_) => break true,
-                Ok(n) => {
-                    bytes += n;
-                    batch.push(line);
-                }
+                Ok(_) => {}
             }
-            if bytes >= INPUT_BATCH || lines.buffer().is_empty() {
+            if batch.len() >= INPUT_BATCH || lines.buffer().is_empty() {
                 break false;
             }
         };
@@ -387,7 +384,9 @@ fn read_lines(mut lines: BufReader<Box<dyn Read + Send>>, events: &SyncSender<Ev
 
 fn edit_lines(editor: LineEditor, screen: &Screen, events: &SyncSender<Event>) {
     editor.run(screen, |line| {
-        events.send(Event::Input(vec![line.into_bytes()])).is_ok()
+        let mut line = line.into_bytes();
+        line.push(b'\n');
+        events.send(Event::Input(line)).is_ok()
     });
     let _ = events.send(Event::InputEnded);
 }
