@@ -60,7 +60,11 @@ fn main() {
             fs::create_dir_all(&out).unwrap();
             let run = (tool.run)(&source, &out);
             let got = sha256(&run.received);
-            assert_eq!(got, expected, "{name}: received copy differs");
+            assert_eq!(
+                got, expected,
+                "{name}: received copy differs; the receiver said:\n{}",
+                run.receiver_said
+            );
             fs::remove_dir_all(&out).unwrap();
             runs.push(run);
         }
@@ -101,6 +105,8 @@ struct Run {
     peak_send: u64,
     peak_receive: u64,
     received: PathBuf,
+    /// The receiver's output, for when its copy is wrong.
+    receiver_said: String,
 }
 
 struct Tool {
@@ -201,17 +207,29 @@ fn vm_hwm(pid: u32) -> Option<u64> {
 
 /// Times a transfer: `receiver` is already listening; `start_sender` starts
 /// the other side; the transfer is over when both have exited.
-fn measure(mut receiver: Child, start_sender: impl FnOnce() -> Child, received: PathBuf) -> Run {
+fn measure(
+    mut receiver: Child,
+    start_sender: impl FnOnce() -> Child,
+    received: PathBuf,
+    said: Option<thread::JoinHandle<String>>,
+) -> Run {
     let receive_watch = PeakWatch::start(receiver.id());
     let started = Instant::now();
     let mut sender = start_sender();
     let send_watch = PeakWatch::start(sender.id());
+    // `wait` would close the receiver's stdin, and a chat leaves when its
+    // input ends: keep it open until the receiver is done.
+    let stdin = receiver.stdin.take();
     let receiver_status = receiver.wait().expect("receiver wait");
+    drop(stdin);
     let seconds = started.elapsed().as_secs_f64();
     let sender_status = sender.wait().expect("sender wait");
+    let receiver_said = said
+        .map(|t| t.join().unwrap_or_default())
+        .unwrap_or_default();
     assert!(
         receiver_status.success(),
-        "receiver failed: {receiver_status}"
+        "receiver failed: {receiver_status}\n{receiver_said}"
     );
     assert!(sender_status.success(), "sender failed: {sender_status}");
     Run {
@@ -219,11 +237,12 @@ fn measure(mut receiver: Child, start_sender: impl FnOnce() -> Child, received: 
         peak_send: send_watch.finish(),
         peak_receive: receive_watch.finish(),
         received,
+        receiver_said,
     }
 }
 
 fn chat_transfer(source: &Path, out: &Path) -> Run {
-    let (receiver, port) = chat_listener(out);
+    let (receiver, port, said) = chat_listener(out);
     let source = source.to_path_buf();
     measure(
         receiver,
@@ -240,13 +259,14 @@ fn chat_transfer(source: &Path, out: &Path) -> Run {
             sender
         },
         out.join("source.bin"),
+        Some(said),
     )
 }
 
-/// Starts `chat listen` saving into `out` and returns it with its port. Its
-/// stdin stays open (end of input would make it leave); its stdout is read
-/// to the end on a thread.
-fn chat_listener(out: &Path) -> (Child, u16) {
+/// Starts `chat listen` saving into `out` and returns it with its port and
+/// the thread that reads the rest of its output. Its stdin stays open (end
+/// of input would make it leave).
+fn chat_listener(out: &Path) -> (Child, u16, thread::JoinHandle<String>) {
     let mut child = Command::new(CHAT)
         .args([
             "listen",
@@ -273,8 +293,12 @@ fn chat_listener(out: &Path) -> (Child, u16) {
         .next()
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in {first:?}"));
-    thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-    (child, port)
+    let said = thread::spawn(move || {
+        let mut rest = first;
+        let _ = lines.read_to_string(&mut rest);
+        rest
+    });
+    (child, port, said)
 }
 
 fn free_port() -> u16 {
@@ -328,6 +352,7 @@ fn piped_transfer(receive: &[&str], send: &[&str], source: &Path, out: &Path) ->
                 .expect("cannot start the sender")
         },
         received,
+        None,
     )
 }
 
@@ -392,6 +417,7 @@ fn copy_transfer(source: &Path, out: &Path) -> Run {
                 .unwrap()
         },
         received,
+        None,
     )
 }
 
@@ -589,7 +615,6 @@ fn chat_lines(input: &Path, work: &Path, count: u64) -> f64 {
         .unwrap();
     let seconds = count_lines(&mut receiver, count, started);
     sender.wait().unwrap();
-    drop(receiver.stdin.take());
     receiver.wait().unwrap();
     seconds
 }

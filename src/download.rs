@@ -7,6 +7,9 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+
+use rustix::pipe::SpliceFlags;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -189,15 +192,37 @@ impl Partial {
             })
     }
 
-    /// Makes the received bytes durable and gives them their final name,
-    /// numbered if the name is taken. Returns the path it was saved to.
-    pub fn finish(mut self) -> Result<PathBuf, DownloadError> {
-        let file = self.file.take().expect("finish is called once");
-        file.sync_all().map_err(|source| DownloadError::Write {
+    /// Moves `len` bytes waiting in `pipe` into the temporary file, without
+    /// copying them through user space.
+    pub fn splice_in(&mut self, pipe: &OwnedFd, len: usize) -> Result<(), DownloadError> {
+        let file = self.file.as_ref().expect("file is present until finish");
+        let mut left = len;
+        while left > 0 {
+            match rustix::pipe::splice(pipe, None, file, None, left, SpliceFlags::MOVE) {
+                Ok(0) => {
+                    return Err(self.write_error(io::ErrorKind::WriteZero.into()));
+                }
+                Ok(n) => left -= n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(self.write_error(e.into())),
+            }
+        }
+        Ok(())
+    }
+
+    fn write_error(&self, source: io::Error) -> DownloadError {
+        DownloadError::Write {
             path: self.dir.clone(),
             source,
-        })?;
-        drop(file);
+        }
+    }
+
+    /// Gives the received bytes their final name, numbered if the name is
+    /// taken. Returns the path it was saved to. Like `cp` or `scp`, this
+    /// leaves writing to the disk to the kernel: forcing it would cost more
+    /// than the transfer on a fast link.
+    pub fn finish(mut self) -> Result<PathBuf, DownloadError> {
+        drop(self.file.take());
         for n in 0..=MAX_NUMBERED {
             let candidate = match n {
                 0 => self.name.clone(),

@@ -108,6 +108,13 @@ impl<R: Read> FrameReader<BufReader<R>> {
     pub fn has_buffered(&self) -> bool {
         !self.inner.buffer().is_empty()
     }
+
+    /// The buffered stream itself, for a payload moved without passing
+    /// through [`FrameReader::payload`] (zero-copy into a file). The caller
+    /// must take exactly the payload's bytes from it.
+    pub fn stream(&mut self) -> &mut BufReader<R> {
+        &mut self.inner
+    }
 }
 
 enum Line {
