@@ -103,10 +103,38 @@ impl<R: BufRead> FrameReader<R> {
 }
 
 impl<R: Read> FrameReader<BufReader<R>> {
-    /// Whether more bytes have arrived than were decoded: the next frame can
-    /// be read without waiting.
-    pub fn has_buffered(&self) -> bool {
-        !self.inner.buffer().is_empty()
+    /// Whether a whole line has arrived beyond what was decoded, so that
+    /// the next frame (or at least its header) can be read without waiting.
+    pub fn has_buffered_line(&self) -> bool {
+        self.inner.buffer().contains(&b'\n')
+    }
+
+    /// Takes from what is already buffered the run of complete text lines
+    /// that `accept` takes whole, appending each (without a `\r` before its
+    /// newline) to `out`. Stops before a file header, an incomplete or
+    /// overlong line, or one `accept` refuses: [`FrameReader::next_frame`]
+    /// deals with those. A burst of chat lines is so handled in one pass,
+    /// with no allocation per line.
+    pub fn take_text_run(&mut self, out: &mut Vec<u8>, accept: impl Fn(&[u8]) -> bool) {
+        let buffered = self.inner.buffer();
+        let mut used = 0;
+        loop {
+            let start = out.len();
+            // `read_until` on a slice finds the newline with std's memchr.
+            let n = (&buffered[used..]).read_until(b'\n', out).unwrap_or(0);
+            let line = strip_line_ending(&out[start..]);
+            let whole = n > 0 && out.ends_with(b"\n");
+            if !whole || line.len() > MAX_LINE || is_file_header(line) || !accept(line) {
+                out.truncate(start);
+                break;
+            }
+            if out.ends_with(b"\r\n") {
+                out.truncate(out.len() - 2);
+                out.push(b'\n');
+            }
+            used += n;
+        }
+        self.inner.consume(used);
     }
 
     /// The buffered stream itself, for a payload moved without passing
@@ -536,6 +564,32 @@ mod tests {
             Err(FrameError::LineTooLong { .. })
         ));
         assert!(frames.next_frame().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_text_run_stops_where_frames_need_decoding() {
+        let wire = b"[A] one\r\n[A] two\n/file x 1\nz[A] three\n[A] cut";
+        let mut frames = FrameReader::new(BufReader::new(&wire[..]));
+        frames.stream().fill_buf().unwrap();
+        let mut out = Vec::new();
+        frames.take_text_run(&mut out, |_| true);
+        assert_eq!(out, b"[A] one\n[A] two\n");
+        assert!(matches!(frames.next_frame(), Ok(Some(Frame::File { .. }))));
+        let mut payload = Vec::new();
+        frames.payload(1).read_to_end(&mut payload).unwrap();
+        out.clear();
+        frames.take_text_run(&mut out, |line| !line.ends_with(b"three"));
+        assert!(out.is_empty());
+        assert_eq!(
+            frames.next_frame().unwrap(),
+            Some(Frame::Text(b"[A] three".to_vec()))
+        );
+        frames.take_text_run(&mut out, |_| true);
+        assert!(out.is_empty(), "an incomplete line is left for next_frame");
+        assert!(matches!(
+            frames.next_frame(),
+            Err(FrameError::EndedMidLine { .. })
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::net::TcpStream;
 use crate::download::DownloadDir;
 use crate::frame::{self, Frame, FrameError, FrameReader};
 use crate::progress::{Direction, Meter, Transfers};
+use crate::sanitize;
 use crate::screen::Screen;
 use crate::transfer::{self, ReceiveError};
 
@@ -32,10 +33,19 @@ pub fn read_peer(
     transfers: &Transfers,
 ) -> PeerEnd {
     let mut frames = FrameReader::new(BufReader::with_capacity(READ_BUFFER, stream));
+    let mut run = Vec::new();
     loop {
+        if screen.shows_plain_lines() {
+            // A burst of plain lines goes to the screen in one piece.
+            run.clear();
+            frames.take_text_run(&mut run, sanitize::is_plain);
+            if !run.is_empty() {
+                screen.plain_peer_lines(&run, frames.has_buffered_line());
+            }
+        }
         match frames.next_frame() {
             Ok(None) => return PeerEnd::Left,
-            Ok(Some(Frame::Text(line))) => screen.peer_line(&line, frames.has_buffered()),
+            Ok(Some(Frame::Text(line))) => screen.peer_line(&line, frames.has_buffered_line()),
             Ok(Some(Frame::File { name, size })) => {
                 // Names and all other peer text are sanitised by the screen.
                 screen.system(format!("Incoming file {name} ({size} bytes)..."));

@@ -34,6 +34,16 @@ pub fn for_terminal(bytes: &[u8]) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Whether `bytes` are printable ASCII (and tabs) only: safe to show as
+/// they are, and [`for_terminal`] would return them unchanged.
+pub fn is_plain(bytes: &[u8]) -> bool {
+    // A fold rather than `all`: without an early exit the check runs on
+    // whole vectors of bytes, and most lines pass it anyway.
+    bytes.iter().fold(true, |ok, &b| {
+        ok & (matches!(b, b' '..=b'~') | (b == b'\t'))
+    })
+}
+
 /// Characters that must not reach a terminal as they are.
 fn needs_escape(c: char) -> bool {
     c.is_control() || is_invisible_format(c)

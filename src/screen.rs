@@ -20,6 +20,14 @@ pub trait LineSink: Send {
     /// Shows `line` (without its newline); at once unless `more_coming`
     /// says another line follows right away, so a burst costs one write.
     fn put_line(&mut self, line: &str, more_coming: bool);
+    /// Shows several lines, each ending in a newline.
+    fn put_lines(&mut self, lines: &[u8], more_coming: bool) {
+        let text = String::from_utf8_lossy(lines);
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next() {
+            self.put_line(line, more_coming || lines.peek().is_some());
+        }
+    }
     /// Writes terminal control text as it is, outside any line.
     fn put_control(&mut self, _control: &str) {}
 }
@@ -39,6 +47,13 @@ impl<W: Write + Send> LineSink for Plain<W> {
         // itself goes on.
         let _ = self.0.write_all(line.as_bytes());
         let _ = self.0.write_all(b"\n");
+        if !more_coming {
+            let _ = self.0.flush();
+        }
+    }
+
+    fn put_lines(&mut self, lines: &[u8], more_coming: bool) {
+        let _ = self.0.write_all(lines);
         if !more_coming {
             let _ = self.0.flush();
         }
@@ -161,6 +176,24 @@ impl Screen {
             }
             None => self.put(&text, more_coming),
         }
+    }
+
+    /// Whether [`Screen::plain_peer_lines`] may be used: lines are shown as
+    /// they are, without colour.
+    pub fn shows_plain_lines(&self) -> bool {
+        !self.look.colour
+    }
+
+    /// Several lines of peer text at once, each already checked with
+    /// [`sanitize::is_plain`] (printable ASCII, which needs no escaping),
+    /// each ending in a newline.
+    pub fn plain_peer_lines(&self, lines: &[u8], more_coming: bool) {
+        debug_assert!(lines.split(|&b| b == b'\n').all(sanitize::is_plain));
+        let mut sink = self
+            .sink
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        sink.put_lines(lines, more_coming);
     }
 
     /// Our own message, shown back to us in interactive mode only: in pipe

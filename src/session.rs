@@ -190,7 +190,12 @@ fn converse(
             Event::PeerEnded(end) => return Ending::Peer(end),
             Event::WriterFailed(e) => return Ending::WriterFailed(e),
         };
-        let lines = String::from_utf8_lossy(&lines);
+        // Valid UTF-8 is the rule; checking it strictly first is quicker
+        // than the lossy conversion's check.
+        let lines = match std::str::from_utf8(&lines) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(&lines),
+        };
         for line in lines.split_inclusive('\n') {
             if user.act(line).is_break() {
                 user.send_texts();
@@ -363,10 +368,22 @@ fn read_lines(mut lines: BufReader<Box<dyn Read + Send>>, events: &SyncSender<Ev
         // one hand-over per buffer, not one per line.
         let mut batch = Vec::new();
         let ended = loop {
-            match lines.read_until(b'\n', &mut batch) {
-                // An unreadable input ends like a closed one.
-                Ok(0) | Err(_) => break true,
-                Ok(_) => {}
+            let buffered = match lines.fill_buf() {
+                Ok([]) | Err(_) => break true,
+                Ok(buffered) => buffered,
+            };
+            // Whole lines only; a line cut by the buffer's end is finished
+            // by `read_until` (one that ends the input is taken as it is).
+            match buffered.iter().rposition(|&b| b == b'\n') {
+                Some(last) => {
+                    batch.extend_from_slice(&buffered[..=last]);
+                    lines.consume(last + 1);
+                }
+                None => match lines.read_until(b'\n', &mut batch) {
+                    // An unreadable input ends like a closed one.
+                    Ok(0) | Err(_) => break true,
+                    Ok(_) => {}
+                },
             }
             if batch.len() >= INPUT_BATCH || lines.buffer().is_empty() {
                 break false;

@@ -336,3 +336,21 @@ fn a_file_that_cannot_be_saved_is_skipped_and_the_chat_goes_on() {
     chat.expect_exact("[System] Peer disconnected.");
     assert_eq!(chat.wait_exit(), 0, "{}", chat.report());
 }
+
+#[test]
+fn a_line_is_shown_at_once_even_when_the_next_one_is_still_arriving() {
+    let dir = TestDir::new("hostile_partial_next");
+    let (mut chat, mut peer) = listening_chat_with_raw_peer(dir.path(), &[]);
+    // The first line must not wait in an output buffer for the second one
+    // to be completed.
+    peer.write_bytes(b"[X] complete\n[X] unfin");
+    chat.expect_exact("[X] complete");
+    peer.write_bytes(b"ished\n");
+    chat.expect_exact("[X] unfinished");
+    // The same when the first line is not plain text.
+    peer.write_bytes(b"[X] caf\xc3\xa9\n[X] more");
+    chat.expect_exact("[X] café");
+    peer.write_bytes(b"\n");
+    chat.expect_exact("[X] more");
+    finish_cleanly(chat, peer);
+}
