@@ -3,8 +3,9 @@
 //!
 //! Run with `cargo bench`. Settings come from the environment:
 //! `CHAT_BENCH_MIB` (file size, default 1024), `CHAT_BENCH_ROUNDS` (default 5),
-//! `CHAT_BENCH_LINES` (default 1000000). Tools that are not installed (`nc`
-//! from OpenBSD, `ncat`, `socat`) are reported and skipped.
+//! `CHAT_BENCH_LINES` (default 1000000, 0 to skip), `CHAT_BENCH_TOOLS`
+//! (comma-separated names to run, default all). Tools that are not
+//! installed (`nc` from OpenBSD, `ncat`, `socat`) are reported and skipped.
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -32,6 +33,7 @@ fn main() {
     let mib: u64 = setting("CHAT_BENCH_MIB", 1024);
     let rounds: usize = setting("CHAT_BENCH_ROUNDS", 5);
     let lines: u64 = setting("CHAT_BENCH_LINES", 1_000_000);
+    let only: String = setting("CHAT_BENCH_TOOLS", String::new());
 
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench");
     let _ = fs::remove_dir_all(&work);
@@ -46,6 +48,10 @@ fn main() {
     let tools = transfer_tools();
     let mut results: Vec<(String, Vec<Run>)> = Vec::new();
     for tool in &tools {
+        let wanted = only.is_empty() || only.split(',').any(|name| tool.name.starts_with(name));
+        if !wanted {
+            continue;
+        }
         if let Some(missing) = tool.missing() {
             println!("skipped {}: {missing} is not installed", tool.name);
         } else {
@@ -72,7 +78,9 @@ fn main() {
     print_transfer_table(mib << 20, &results);
 
     println!();
-    lines_table(&work, lines, rounds);
+    if lines > 0 {
+        lines_table(&work, lines, rounds);
+    }
     println!();
     start_up(rounds.max(5));
     let _ = fs::remove_dir_all(&work);
@@ -497,6 +505,10 @@ fn print_transfer_table(bytes: u64, results: &[(String, Vec<Run>)]) {
         .find(|(name, _)| name == "chat")
         .map(|(_, runs)| median(runs.iter().map(mbps).collect()))
         .unwrap_or(f64::NAN);
+    let copy_median = results
+        .iter()
+        .find(|(name, _)| name.starts_with("copy loop"))
+        .map(|(_, runs)| median(runs.iter().map(mbps).collect()));
     println!(
         "{:<20} {:>10} {:>17} {:>9} {:>13} {:>13}",
         "file transfer", "MB/s", "min-max", "vs chat", "peak RSS send", "peak RSS recv"
@@ -515,6 +527,22 @@ fn print_transfer_table(bytes: u64, results: &[(String, Vec<Run>)]) {
             med / chat_median,
             peak_send as f64 / 1024.0,
             peak_receive as f64 / 1024.0,
+        );
+    }
+    let nc_median = results
+        .iter()
+        .find(|(name, _)| name.starts_with("nc"))
+        .map(|(_, runs)| median(runs.iter().map(mbps).collect()));
+    if let Some(nc) = nc_median {
+        println!(
+            "chat / nc:        {:.2}x (target at least 1.8x)",
+            chat_median / nc
+        );
+    }
+    if let Some(copy) = copy_median {
+        println!(
+            "chat / copy loop: {:.2}x (target at least 0.9x)",
+            chat_median / copy
         );
     }
 }
