@@ -5,9 +5,9 @@
 //! Interactive mode needs both stdin and stdout to be terminals: the editor
 //! writes escape codes to stdout even when only stdin is one.
 
-use std::io::{self, BufReader, IsTerminal, Read};
+use std::io::{self, BufReader, IsTerminal, Read, Write};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
@@ -30,6 +30,10 @@ pub const PROMPT: &str = "> ";
 /// How long to keep asking the line editor to stop before giving up on it.
 const STOP_ATTEMPTS: u32 = 40;
 const STOP_INTERVAL: Duration = Duration::from_millis(25);
+
+/// Exit code for Ctrl-C once the editor has stopped: the shell's convention
+/// for "ended by SIGINT".
+const INTERRUPTED_EXIT: i32 = 130;
 
 /// Where the user's lines come from.
 pub enum Input {
@@ -119,17 +123,11 @@ impl LineEditor {
     /// or [`EditorStop::stop`] interrupts it, sending each line to `deliver`.
     /// Each line typed is wiped from the screen once read, so that what
     /// remains is the conversation (the session prints our messages back).
-    pub fn run(mut self, screen: &Screen, mut deliver: impl FnMut(String) -> bool) {
-        // A SIGINT outside the editor (it takes one to stop it) must not
-        // kill the process; inside, the editor turns it into `Interrupted`.
-        let _ = signal_hook::flag::register(
-            signal_hook::consts::SIGINT,
-            Arc::new(AtomicBool::new(false)),
-        );
+    pub fn run(mut self, mut deliver: impl FnMut(String) -> bool) {
         loop {
             match self.editor.readline(PROMPT) {
                 Ok(line) => {
-                    screen.control(&erase_rows(rows_taken(&line)));
+                    wipe(rows_taken(&line));
                     if !deliver(line) {
                         return;
                     }
@@ -137,7 +135,7 @@ impl LineEditor {
                 Err(_) => {
                     // Interrupted or at end of input, the editor leaves its
                     // prompt behind; the chat is over, so it goes.
-                    screen.control(&erase_rows(1));
+                    wipe(1);
                     return;
                 }
             }
@@ -148,15 +146,34 @@ impl LineEditor {
 /// Lets the session stop an editor that is waiting for a key: rustyline
 /// ends `readline` when a SIGINT arrives, so one is raised until the editor
 /// thread says it is done.
+///
+/// While the editor runs, Ctrl-C is a key to it, and a SIGINT between two
+/// of its lines must not kill the process. Once it has stopped, Ctrl-C is
+/// what it is anywhere else: the way out, for instance while the last
+/// transfers finish before leaving.
 pub struct EditorStop {
     done: Receiver<()>,
+    /// Set once the editor has stopped: a SIGINT then ends the process.
+    sigint_exits: Arc<AtomicBool>,
 }
 
 impl EditorStop {
     /// A stopper, and the sender the editor thread drops when it ends.
     pub fn new() -> (Self, Sender<()>) {
         let (tx, rx) = mpsc::channel();
-        (Self { done: rx }, tx)
+        let sigint_exits = Arc::new(AtomicBool::new(false));
+        // If this fails, SIGINT keeps its default: stopping the editor then
+        // ends the process, which is the user's intent anyway.
+        let _ = signal_hook::flag::register_conditional_shutdown(
+            signal_hook::consts::SIGINT,
+            INTERRUPTED_EXIT,
+            sigint_exits.clone(),
+        );
+        let stop = Self {
+            done: rx,
+            sigint_exits,
+        };
+        (stop, tx)
     }
 
     pub fn stop(&self, screen: &Screen) {
@@ -169,9 +186,10 @@ impl EditorStop {
             let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
             match self.done.recv_timeout(STOP_INTERVAL) {
                 Err(RecvTimeoutError::Timeout) => {}
-                _ => return,
+                _ => break,
             }
         }
+        self.sigint_exits.store(true, Ordering::SeqCst);
     }
 }
 
@@ -188,6 +206,17 @@ fn rows_taken(line: &str) -> usize {
 /// Moves up over `rows` rows and clears from there down.
 fn erase_rows(rows: usize) -> String {
     format!("\x1b[{rows}A\r\x1b[J")
+}
+
+/// Wipes the last `rows` rows, the line just typed. Written straight to the
+/// terminal, not through the screen: a thread printing through the screen
+/// may be waiting for the editor to take its line, and the editor thread
+/// must not wait for it in turn.
+fn wipe(rows: usize) {
+    let mut out = io::stdout();
+    let _ = out
+        .write_all(erase_rows(rows).as_bytes())
+        .and_then(|()| out.flush());
 }
 
 /// Ctrl-C clears a half-typed line, and leaves the chat on an empty one.

@@ -75,7 +75,7 @@ pub fn run(stream: TcpStream, name: &str, downloads: DownloadDir, console: Conso
     let (events, inbox) = mpsc::sync_channel(EVENT_QUEUE);
     let (outbox, queue) = mpsc::sync_channel(OUTBOX);
 
-    let editor = spawn_input(input, events.clone(), screen.clone())?;
+    let editor = spawn_input(input, events.clone())?;
     let _signals = {
         let events = events.clone();
         SignalWatch::start(editor.is_none(), move || {
@@ -109,7 +109,9 @@ pub fn run(stream: TcpStream, name: &str, downloads: DownloadDir, console: Conso
     let result = match ending {
         Ending::Quit => {
             if transfers.sending() && screen.is_interactive() {
-                screen.system("Leaving once the files being sent are through.");
+                screen.system(
+                    "Leaving once the files being sent are through (Ctrl-C leaves at once).",
+                );
             }
             let _ = outbox.send(Outgoing::Leave);
             drop(outbox);
@@ -337,11 +339,7 @@ fn join(handle: JoinHandle<()>) -> Result<()> {
 ///
 /// A thread blocked reading a pipe cannot be interrupted portably, so in
 /// pipe mode the thread is not joined: it ends with the process.
-fn spawn_input(
-    input: Input,
-    events: SyncSender<Event>,
-    screen: Arc<Screen>,
-) -> Result<Option<EditorStop>> {
+fn spawn_input(input: Input, events: SyncSender<Event>) -> Result<Option<EditorStop>> {
     match input {
         Input::Lines(lines) => {
             spawn("input", move || read_lines(lines, &events))?;
@@ -351,7 +349,7 @@ fn spawn_input(
             let (stop, done) = EditorStop::new();
             spawn("input", move || {
                 let _done = done;
-                edit_lines(*editor, &screen, &events);
+                edit_lines(*editor, &events);
             })?;
             Ok(Some(stop))
         }
@@ -399,8 +397,8 @@ fn read_lines(mut lines: BufReader<Box<dyn Read + Send>>, events: &SyncSender<Ev
     }
 }
 
-fn edit_lines(editor: LineEditor, screen: &Screen, events: &SyncSender<Event>) {
-    editor.run(screen, |line| {
+fn edit_lines(editor: LineEditor, events: &SyncSender<Event>) {
+    editor.run(|line| {
         let mut line = line.into_bytes();
         line.push(b'\n');
         events.send(Event::Input(line)).is_ok()
