@@ -1,0 +1,974 @@
+//! Interactive mode, driven through a real pseudo-terminal with tmux: the prompt and a
+//! half-typed line surviving incoming lines (a burst of them too), Ctrl-C and Ctrl-D,
+//! commands, progress and queued messages during a big transfer, colour, files, and the
+//! terminal left usable.
+
+mod common;
+
+use common::{TestDir, pseudo_random_bytes};
+use std::fs;
+use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single expected event may take before the test gives up.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Pause between two looks at the terminal while waiting for something to appear.
+const POLL: Duration = Duration::from_millis(20);
+
+/// The name every chat under test signs its messages with.
+const NAME: &str = "me";
+
+/// Runs the chat, then reports its exit code and reads one line with the terminal as
+/// the chat left it, so a test can check that typing works normally again.
+const WRAPPER: &str = r#""$@"; echo EXIT=$?; read x; echo GOT=$x"#;
+
+/// Colour settings in the environment of the process running the tests must not leak
+/// into the chat: each test states the colour environment it means.
+const COLOUR_VARS: [&str; 3] = ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE"];
+
+/// One private tmux server with one 120x40 pane running the chat. The server is killed
+/// when this is dropped, also when the test fails.
+struct Term {
+    socket: String,
+    /// Where the server's socket file is, to remove it afterwards: tmux leaves it behind.
+    socket_path: Option<String>,
+}
+
+impl Term {
+    /// Starts `chat ARGS...` in `cwd` inside a fresh tmux server. `no_color` says
+    /// whether the chat sees `NO_COLOR=1`.
+    fn start(test: &str, cwd: &Path, no_color: bool, args: &[&str]) -> Term {
+        match Command::new("tmux").arg("-V").output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => panic!("`tmux -V` failed: {}", String::from_utf8_lossy(&out.stderr)),
+            Err(e) if e.kind() == ErrorKind::NotFound => panic!(
+                "tmux is not installed: the interactive tests need it to run the chat in a \
+                 real terminal. `.ci/run` installs it; locally, install the `tmux` package."
+            ),
+            Err(e) => panic!("cannot run tmux: {e}"),
+        }
+        let mut term = Term {
+            socket: format!("chat-test-{test}-{}", std::process::id()),
+            socket_path: None,
+        };
+        // A crashed earlier run may have left a server with this name behind.
+        let _ = term.command(&["kill-server"]);
+
+        let cwd = cwd.to_str().expect("test folder path is UTF-8");
+        let mut command = vec![
+            // The pane stays readable after the shell in it ends.
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+            ";",
+            "new-session",
+            "-d",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-c",
+            cwd,
+            "--",
+            "sh",
+            "-c",
+            WRAPPER,
+            "sh",
+            "env",
+        ];
+        for var in COLOUR_VARS {
+            command.extend(["-u", var]);
+        }
+        command.push("TERM=xterm-256color");
+        if no_color {
+            command.push("NO_COLOR=1");
+        }
+        command.push(env!("CARGO_BIN_EXE_chat"));
+        command.extend_from_slice(args);
+        let out = term.command(&command);
+        if !out.status.success() {
+            panic!(
+                "cannot start tmux: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let path = term.checked(&["display-message", "-p", "#{socket_path}"]);
+        term.socket_path = Some(path.trim_end().to_string());
+        term
+    }
+
+    /// Starts `chat listen` on a free loopback port.
+    fn listen(test: &str, cwd: &Path, no_color: bool) -> Term {
+        let args = [
+            "listen",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--name",
+            NAME,
+        ];
+        Term::start(test, cwd, no_color, &args)
+    }
+
+    fn command(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run tmux: {e}"))
+    }
+
+    fn checked(&self, args: &[&str]) -> String {
+        let out = self.command(args);
+        if !out.status.success() {
+            panic!(
+                "tmux {args:?} failed: {}\nthe terminal shows:\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                self.screen().dump()
+            );
+        }
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The whole pane, scrollback included, as plain text.
+    fn screen(&self) -> Screen {
+        let out = self.command(&["capture-pane", "-p", "-S", "-"]);
+        Screen::new(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    /// The whole pane with its colours as SGR escape codes.
+    fn screen_with_escapes(&self) -> Screen {
+        Screen::new(&self.checked(&["capture-pane", "-p", "-e", "-S", "-"]))
+    }
+
+    /// Types `text` without pressing Enter.
+    fn type_text(&self, text: &str) {
+        self.checked(&["send-keys", "-l", text]);
+    }
+
+    /// Presses one key, in tmux's notation (`Enter`, `C-c`, `C-d`).
+    fn press(&self, key: &str) {
+        self.checked(&["send-keys", key]);
+    }
+
+    /// Types `text` and presses Enter.
+    fn enter(&self, text: &str) {
+        self.type_text(text);
+        self.press("Enter");
+    }
+
+    /// Polls the pane until `ok` holds, failing with the whole pane after `timeout`.
+    fn wait_within(&self, timeout: Duration, what: &str, ok: impl Fn(&Screen) -> bool) -> Screen {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; the terminal shows:\n{}",
+                    screen.dump()
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    fn wait(&self, what: &str, ok: impl Fn(&Screen) -> bool) -> Screen {
+        self.wait_within(TIMEOUT, what, ok)
+    }
+
+    /// Waits until the editor shows an empty prompt as the last line, i.e. it is ready
+    /// for keys. Keys typed before that would be echoed by the terminal itself.
+    fn wait_prompt(&self, what: &str) -> Screen {
+        self.wait(&format!("{what}, then an empty prompt"), |s| {
+            s.last_row() == ">"
+        })
+    }
+
+    /// Waits for a row exactly equal to `row`.
+    fn wait_row(&self, row: &str) -> Screen {
+        self.wait(&format!("the row {row:?}"), |s| s.has_row(row))
+    }
+
+    /// The port from `[System] Listening on 127.0.0.1:PORT ...`.
+    fn listening_port(&self) -> u16 {
+        let prefix = "[System] Listening on 127.0.0.1:";
+        let screen = self.wait(&format!("a row starting with {prefix:?}"), |s| {
+            s.row_starting(prefix).is_some()
+        });
+        let row = screen.row_starting(prefix).unwrap();
+        row[prefix.len()..]
+            .strip_suffix(" ...")
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {row:?}"))
+    }
+
+    /// Asserts that the next line `peer` reads is `expected`, showing the terminal if not.
+    fn expect_sent(&self, peer: &mut Peer, expected: &str) {
+        match peer.try_read_line() {
+            Ok(line) if line == expected => {}
+            Ok(line) => panic!(
+                "expected {expected:?} on the wire, got {line:?}; the terminal shows:\n{}",
+                self.screen().dump()
+            ),
+            Err(e) => panic!(
+                "expected {expected:?} on the wire: {e}; the terminal shows:\n{}",
+                self.screen().dump()
+            ),
+        }
+    }
+
+    /// Waits for the shell around the chat to report the chat's exit code.
+    fn wait_exit_code(&self, timeout: Duration) -> i32 {
+        let screen = self.wait_within(timeout, "the chat to exit", |s| {
+            s.row_starting("EXIT=").is_some()
+        });
+        let row = screen.row_starting("EXIT=").unwrap();
+        row["EXIT=".len()..]
+            .parse()
+            .unwrap_or_else(|_| panic!("no exit code in {row:?}"))
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        // A chat whose terminal is closed under it should leave by itself, but no chat
+        // may outlive its test whatever state it is in, so it is killed first. It is the
+        // child of the shell the pane runs.
+        let pane = self.command(&["display-message", "-p", "#{pane_pid}"]);
+        if let Ok(shell) = String::from_utf8_lossy(&pane.stdout).trim().parse() {
+            for pid in children_of(shell) {
+                let _ = Command::new("sh")
+                    .args(["-c", r#"kill -KILL "$1""#, "sh", &pid.to_string()])
+                    .status();
+            }
+        }
+        let _ = self.command(&["kill-server"]);
+        if let Some(path) = &self.socket_path {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// The processes whose parent is `parent`, from `/proc`.
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // `PID (COMMAND) STATE PPID ...`; the command may contain anything.
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
+/// One capture of the pane, as rows without trailing blanks.
+struct Screen {
+    rows: Vec<String>,
+}
+
+impl Screen {
+    fn new(text: &str) -> Screen {
+        let mut rows: Vec<String> = text.lines().map(|r| r.trim_end().to_string()).collect();
+        while rows.last().is_some_and(String::is_empty) {
+            rows.pop();
+        }
+        Screen { rows }
+    }
+
+    fn has_row(&self, row: &str) -> bool {
+        self.rows.iter().any(|r| r == row)
+    }
+
+    fn row_index(&self, row: &str) -> Option<usize> {
+        self.rows.iter().position(|r| r == row)
+    }
+
+    fn count_rows(&self, row: &str) -> usize {
+        self.rows.iter().filter(|r| *r == row).count()
+    }
+
+    fn row_starting(&self, prefix: &str) -> Option<&str> {
+        self.rows_starting(prefix).into_iter().next()
+    }
+
+    fn rows_starting(&self, prefix: &str) -> Vec<&str> {
+        self.rows
+            .iter()
+            .filter(|r| r.starts_with(prefix))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The last row that is not empty.
+    fn last_row(&self) -> &str {
+        self.rows.last().map_or("", String::as_str)
+    }
+
+    /// The rows, numbered, with escape codes made visible, for failure messages.
+    fn dump(&self) -> String {
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| format!("{i:3}| {}\n", r.escape_debug()))
+            .collect()
+    }
+}
+
+/// For each row of a `capture-pane -e` capture, whether text at the start of the row
+/// is drawn in a non-default foreground colour. tmux writes an SGR code only where the
+/// style changes, and a style carries over into the next row, so the codes are followed
+/// through the whole capture.
+fn coloured_row_starts(rows: &[String]) -> Vec<bool> {
+    let mut coloured = false;
+    let mut starts = Vec::new();
+    for row in rows {
+        let mut rest = row.as_str();
+        // SGR codes before the first character still apply to it.
+        while let Some(after) = rest.strip_prefix("\x1b[") {
+            let Some((params, tail)) = after.split_once('m') else {
+                break;
+            };
+            coloured = apply_sgr(coloured, params);
+            rest = tail;
+        }
+        starts.push(coloured);
+        while let Some(pos) = rest.find("\x1b[") {
+            let Some((params, tail)) = rest[pos + 2..].split_once('m') else {
+                break;
+            };
+            coloured = apply_sgr(coloured, params);
+            rest = tail;
+        }
+    }
+    starts
+}
+
+/// Whether the foreground is coloured after the SGR parameters `params` (`33`, `0`,
+/// `38;5;11`, ...), given whether it was before.
+fn apply_sgr(mut coloured: bool, params: &str) -> bool {
+    let mut params = params.split(';');
+    while let Some(param) = params.next() {
+        match param.parse::<u8>().unwrap_or(0) {
+            0 | 39 => coloured = false,
+            30..=37 | 90..=97 => coloured = true,
+            38 => {
+                coloured = true;
+                // 38;5;N or 38;2;R;G;B: the colour's own numbers are not codes.
+                let skip = if params.next() == Some("2") { 3 } else { 1 };
+                params.nth(skip - 1);
+            }
+            48 => {
+                let skip = if params.next() == Some("2") { 3 } else { 1 };
+                params.nth(skip - 1);
+            }
+            _ => {}
+        }
+    }
+    coloured
+}
+
+/// The other end of the connection, played by the test with a plain socket.
+struct Peer {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Peer {
+    fn connect(port: u16) -> Peer {
+        let stream = TcpStream::connect(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("peer cannot connect to 127.0.0.1:{port}: {e}"));
+        Peer::from_stream(stream)
+    }
+
+    /// Accepts the chat's connection, giving up after [`TIMEOUT`].
+    fn accept(listener: &TcpListener) -> Peer {
+        listener.set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(false).unwrap();
+                    return Peer::from_stream(stream);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    // std has no accept with a timeout; poll the non-blocking listener.
+                    thread::sleep(POLL);
+                }
+                Err(e) => panic!("peer: the chat did not connect: {e}"),
+            }
+        }
+    }
+
+    fn from_stream(stream: TcpStream) -> Peer {
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Peer { stream, reader }
+    }
+
+    fn local_port(&self) -> u16 {
+        self.stream.local_addr().unwrap().port()
+    }
+
+    fn send(&mut self, data: &[u8]) {
+        self.stream
+            .write_all(data)
+            .unwrap_or_else(|e| panic!("peer: write failed: {e}"));
+    }
+
+    /// The next line the chat sent, without its `\n`, or what went wrong.
+    fn try_read_line(&mut self) -> Result<String, String> {
+        let mut line = Vec::new();
+        let partial = |line: &[u8]| String::from_utf8_lossy(line).into_owned();
+        match self.reader.read_until(b'\n', &mut line) {
+            Ok(_) if line.last() == Some(&b'\n') => {
+                line.pop();
+                Ok(partial(&line))
+            }
+            Ok(_) => Err(format!(
+                "connection closed while waiting for a line (partial: {:?})",
+                partial(&line)
+            )),
+            Err(e) => Err(format!(
+                "no line arrived: {e} (partial: {:?})",
+                partial(&line)
+            )),
+        }
+    }
+
+    /// Asserts that the very next thing the chat sent is the line `expected`.
+    fn expect_line(&mut self, expected: &str) {
+        match self.try_read_line() {
+            Ok(line) => assert_eq!(line, expected, "peer: unexpected line on the wire"),
+            Err(e) => panic!("peer: expected {expected:?}: {e}"),
+        }
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) {
+        self.reader
+            .read_exact(buf)
+            .unwrap_or_else(|e| panic!("peer: cannot read {} bytes: {e}", buf.len()));
+    }
+
+    /// Asserts that the chat closed its side with nothing more sent.
+    fn expect_eof(&mut self) {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) if rest.is_empty() => {}
+            Ok(_) => panic!(
+                "peer: expected the end of the stream, got {:?}",
+                String::from_utf8_lossy(&rest)
+            ),
+            Err(e) => panic!("peer: expected the end of the stream: {e}"),
+        }
+    }
+}
+
+/// Starts a listening chat, connects a peer to it and waits for the prompt.
+fn listening_chat(test: &str, dir: &TestDir, no_color: bool) -> (Term, Peer) {
+    let term = Term::listen(test, dir.path(), no_color);
+    let peer = Peer::connect(term.listening_port());
+    let connected = format!("[System] Connected by 127.0.0.1:{}", peer.local_port());
+    term.wait_prompt(&format!("the row {connected:?}"));
+    term.wait_row(&connected);
+    (term, peer)
+}
+
+/// Waits for the chat to exit with code 0 within `timeout`, and checks what it left on
+/// screen: `kept` (a line of the conversation) still there, the exit notice last, and
+/// no prompt left behind.
+fn assert_left_cleanly(term: &Term, timeout: Duration, kept: &str) -> Screen {
+    let code = term.wait_exit_code(timeout);
+    let screen = term.screen();
+    assert_eq!(code, 0, "unexpected exit code:\n{}", screen.dump());
+    let exit_row = screen.row_index("EXIT=0").unwrap();
+    assert!(
+        exit_row > 0 && screen.rows[exit_row - 1] == "[System] Exiting.",
+        "the exit notice is not the chat's last line:\n{}",
+        screen.dump()
+    );
+    assert!(
+        screen.has_row(kept),
+        "the row {kept:?} was erased:\n{}",
+        screen.dump()
+    );
+    assert!(
+        !screen.rows.iter().any(|r| r == ">" || r.starts_with("> ")),
+        "a prompt was left on screen:\n{}",
+        screen.dump()
+    );
+    screen
+}
+
+/// The own-message echo of `text`.
+fn own(text: &str) -> String {
+    format!("[{NAME}] {text}")
+}
+
+#[test]
+fn a_line_arriving_while_typing_goes_above_the_half_typed_input() {
+    let dir = TestDir::new("tty_half_typed");
+    let (term, mut peer) = listening_chat("half_typed", &dir, true);
+
+    term.type_text("half typed");
+    term.wait("the typed text after the prompt", |s| {
+        s.last_row() == "> half typed"
+    });
+    peer.send(b"[peer] hello\n");
+    let screen = term.wait("the peer's line above the intact input line", |s| {
+        s.has_row("[peer] hello") && s.last_row() == "> half typed"
+    });
+    assert_eq!(
+        screen.count_rows("> half typed"),
+        1,
+        "the input line was drawn more than once:\n{}",
+        screen.dump()
+    );
+
+    term.press("Enter");
+    term.expect_sent(&mut peer, &own("half typed"));
+    let screen = term.wait("the typed line replaced by its echo", |s| {
+        s.has_row(&own("half typed")) && !s.has_row("> half typed") && s.last_row() == ">"
+    });
+    let peer_row = screen.row_index("[peer] hello").unwrap();
+    let own_row = screen.row_index(&own("half typed")).unwrap();
+    assert!(
+        peer_row < own_row,
+        "the echo is not below the peer's line:\n{}",
+        screen.dump()
+    );
+}
+
+/// Lines in the burst of [`a_burst_of_peer_lines_does_not_freeze_the_chat_on_enter`]:
+/// enough to keep the screen busy for seconds.
+const BURST_LINES: usize = 50_000;
+
+/// Messages typed and sent while the burst is being drawn. Pressing Enter while lines
+/// are being drawn is where a line editor and its printer can get in each other's way,
+/// and each message is one more chance for that to show.
+const BURST_MESSAGES: usize = 5;
+
+#[test]
+fn a_burst_of_peer_lines_does_not_freeze_the_chat_on_enter() {
+    let dir = TestDir::new("tty_burst");
+    let (term, mut peer) = listening_chat("burst", &dir, true);
+
+    // A long line being typed keeps the editor busy: it is redrawn under every line
+    // printed above it.
+    let padding = "x".repeat(80);
+    let text = |k: usize| format!("typed during the burst {k} {padding}");
+    term.type_text(&text(1));
+    term.wait("the typed text", |s| {
+        s.last_row() == format!("> {}", text(1))
+    });
+    // A peer piping a file into its chat: many lines in one go.
+    let burst: String = (0..BURST_LINES)
+        .map(|i| format!("[peer] burst {i}\n"))
+        .collect();
+    peer.send(burst.as_bytes());
+    term.wait("the burst to start", |s| {
+        s.row_starting("[peer] burst ").is_some()
+    });
+    term.press("Enter");
+    term.expect_sent(&mut peer, &own(&text(1)));
+    for k in 2..=BURST_MESSAGES {
+        term.enter(&text(k));
+        term.expect_sent(&mut peer, &own(&text(k)));
+    }
+
+    let last = format!("[peer] burst {}", BURST_LINES - 1);
+    term.wait("the whole burst, then an empty prompt", |s| {
+        s.has_row(&last) && s.last_row() == ">"
+    });
+    // Still responsive both ways.
+    peer.send(b"[peer] after the burst\n");
+    term.wait("the line after the burst above the prompt", |s| {
+        s.has_row("[peer] after the burst") && s.last_row() == ">"
+    });
+    term.enter("still here");
+    term.expect_sent(&mut peer, &own("still here"));
+}
+
+#[test]
+fn ctrl_c_clears_a_half_typed_line_then_leaves_on_an_empty_one() {
+    let dir = TestDir::new("tty_ctrl_c");
+    let (term, mut peer) = listening_chat("ctrl_c", &dir, true);
+    peer.send(b"[peer] hi\n");
+    term.wait_row("[peer] hi");
+
+    term.type_text("never sent");
+    term.wait("the typed text", |s| s.last_row() == "> never sent");
+    term.press("C-c");
+    let screen = term.wait_prompt("Ctrl-C to clear the line");
+    assert!(
+        !screen.rows.iter().any(|r| r.contains("never sent")),
+        "the cleared text is still on screen:\n{}",
+        screen.dump()
+    );
+
+    term.press("C-c");
+    // The leave line is the first thing on the wire: the cleared line was not sent.
+    term.expect_sent(&mut peer, &format!("[{NAME}] has left the chat."));
+    peer.expect_eof();
+    drop(peer);
+    assert_left_cleanly(&term, TIMEOUT, "[peer] hi");
+}
+
+#[test]
+fn ctrl_d_on_an_empty_line_leaves_cleanly() {
+    let dir = TestDir::new("tty_ctrl_d");
+    // This time the chat connects and the test listens, so both roles are covered.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let args = ["connect", "127.0.0.1", port.as_str(), "--name", NAME];
+    let term = Term::start("ctrl_d", dir.path(), true, &args);
+    let mut peer = Peer::accept(&listener);
+    let connected = format!("[System] Connected to 127.0.0.1:{port}");
+    term.wait_row(&connected);
+    term.wait_prompt("the connection");
+
+    term.press("C-d");
+    term.expect_sent(&mut peer, &format!("[{NAME}] has left the chat."));
+    peer.expect_eof();
+    drop(peer);
+    assert_left_cleanly(&term, TIMEOUT, &connected);
+}
+
+/// Size of the blocks the big test file is made of.
+const BLOCK: usize = 1024 * 1024;
+/// The big file: 200 MiB.
+const BIG_BLOCKS: usize = 200;
+const BIG_SIZE: usize = BIG_BLOCKS * BLOCK;
+/// The peer reads this many blocks slowly, then waits until the test has typed its
+/// lines: the slow part makes the transfer outlast the first progress line (due after
+/// about a second), the wait makes sure the lines are typed while the file is still
+/// going out.
+const SLOW_BLOCKS: usize = 120;
+/// Pause after each slowly read block: at most 100 MiB/s, so the slow part alone takes
+/// over a second.
+const SLOW_PAUSE: Duration = Duration::from_millis(10);
+
+/// Block `index` of the big file: one pseudo-random block with its index stamped in,
+/// so lost, repeated or reordered blocks are noticed without generating 200 MiB of
+/// random data.
+fn big_block(base: &[u8], index: usize) -> Vec<u8> {
+    let mut block = base.to_vec();
+    block[..8].copy_from_slice(&(index as u64).to_le_bytes());
+    block
+}
+
+#[test]
+fn a_big_send_shows_progress_and_holds_typed_messages_until_the_file_is_out() {
+    let dir = TestDir::new("tty_big_send");
+    let base = pseudo_random_bytes(BLOCK, 42);
+    {
+        let mut out = BufWriter::new(fs::File::create(dir.join("big.bin")).unwrap());
+        for index in 0..BIG_BLOCKS {
+            out.write_all(&big_block(&base, index)).unwrap();
+        }
+        out.flush().unwrap();
+    }
+    let small = b"a small file queued behind the big one\n";
+    fs::write(dir.join("small.txt"), small).unwrap();
+    let (term, mut peer) = listening_chat("big_send", &dir, true);
+
+    let (go_on, go_signal) = mpsc::channel::<()>();
+    let reader = thread::spawn(move || {
+        peer.expect_line(&format!("/file big.bin {BIG_SIZE}"));
+        let mut buf = vec![0; BLOCK];
+        for index in 0..BIG_BLOCKS {
+            if index == SLOW_BLOCKS {
+                go_signal
+                    .recv_timeout(TIMEOUT)
+                    .expect("peer: the test never said to read on");
+            }
+            peer.read_exact(&mut buf);
+            assert!(
+                buf == big_block(&base, index),
+                "peer: block {index} of big.bin differs from the file"
+            );
+            if index < SLOW_BLOCKS {
+                thread::sleep(SLOW_PAUSE);
+            }
+        }
+        // Only after every byte of the file: what was typed meanwhile, in order.
+        peer.expect_line(&own("during one"));
+        peer.expect_line(&format!("/file small.txt {}", small.len()));
+        let mut got = vec![0; small.len()];
+        peer.read_exact(&mut got);
+        assert!(got == small, "peer: small.txt differs from the file");
+        peer.expect_line(&own("during two"));
+        peer
+    });
+
+    term.enter("/send big.bin");
+    term.wait("a progress line", |s| {
+        s.rows_starting("[System] Sending big.bin: ")
+            .iter()
+            .any(|r| r.contains(" / 200.0 MiB (") && r.contains("%), "))
+    });
+
+    let note = "[System] Messages typed now wait until the file transfer is done.";
+    term.enter("during one");
+    term.wait("the note and the echo", |s| {
+        s.has_row(note) && s.has_row(&own("during one")) && s.last_row() == ">"
+    });
+    term.enter("/send small.txt");
+    term.wait("small.txt to be queued", |s| {
+        s.row_starting("[System] Queued small.txt (").is_some() && s.last_row() == ">"
+    });
+    term.enter("/status");
+    term.wait_row(&format!("[System] Queued: small.txt ({} B)", small.len()));
+    term.wait_prompt("the status");
+    term.enter("during two");
+    let screen = term.wait("the second echo", |s| {
+        s.has_row(&own("during two")) && s.last_row() == ">"
+    });
+    assert_eq!(
+        screen.count_rows(note),
+        1,
+        "the note about waiting messages should appear once:\n{}",
+        screen.dump()
+    );
+
+    go_on.send(()).unwrap();
+    let peer = reader
+        .join()
+        .expect("the peer did not get what it expected");
+
+    let sent_prefix = format!("[System] Sent file big.bin ({BIG_SIZE} bytes, ");
+    let screen = term.wait("the final line for small.txt", |s| {
+        s.row_starting("[System] Sent file small.txt (").is_some()
+    });
+    let sent = screen
+        .row_starting(&sent_prefix)
+        .unwrap_or_else(|| panic!("no {sent_prefix:?} row:\n{}", screen.dump()));
+    let summary = &sent[sent_prefix.len()..];
+    assert!(
+        summary.contains("s at ") && summary.ends_with("/s)"),
+        "the final line has no time and rate:\n{}",
+        screen.dump()
+    );
+    // Progress lines come before the final line, never after it.
+    let sent_row = screen.row_index(sent).unwrap();
+    let last_progress = screen
+        .rows
+        .iter()
+        .rposition(|r| r.starts_with("[System] Sending big.bin: "))
+        .unwrap();
+    assert!(
+        last_progress < sent_row,
+        "a progress line follows the final line:\n{}",
+        screen.dump()
+    );
+    let sent = sent.to_string();
+    drop(peer);
+    assert_left_cleanly(&term, TIMEOUT, &sent);
+}
+
+#[test]
+fn the_peer_leaving_mid_typing_ends_the_chat_and_gives_the_terminal_back() {
+    let dir = TestDir::new("tty_peer_leaves");
+    let (term, mut peer) = listening_chat("peer_leaves", &dir, true);
+
+    term.type_text("unfinished");
+    term.wait("the typed text", |s| s.last_row() == "> unfinished");
+    // What a leaving chat sends: its goodbye, then the end of the stream.
+    let goodbye = "[peer] has left the chat.";
+    peer.send(format!("{goodbye}\n").as_bytes());
+    drop(peer);
+    // No key is pressed: the chat must notice on its own, and quickly.
+    let screen = assert_left_cleanly(&term, Duration::from_secs(5), goodbye);
+    let order = [goodbye, "[System] Peer disconnected.", "[System] Exiting."].map(|row| {
+        screen
+            .row_index(row)
+            .unwrap_or_else(|| panic!("no {row:?} row:\n{}", screen.dump()))
+    });
+    assert!(
+        order.is_sorted(),
+        "the goodbye and the notices are out of order:\n{}",
+        screen.dump()
+    );
+
+    // The shell reads a line from the terminal the chat left behind: in the raw mode of
+    // the line editor neither the echo nor the Enter would work.
+    term.enter("abc");
+    term.wait("the shell to read the line", |s| {
+        s.has_row("GOT=abc") && s.has_row("abc")
+    });
+}
+
+#[test]
+fn commands_help_unknown_and_escaped_slash() {
+    let dir = TestDir::new("tty_commands");
+    let (term, mut peer) = listening_chat("commands", &dir, true);
+
+    term.enter("/help");
+    let screen = term.wait("the command list", |s| {
+        s.row_starting("[System] //text").is_some() && s.last_row() == ">"
+    });
+    for command in ["/send PATH...", "/status", "/help", "/quit", "//text"] {
+        assert!(
+            screen
+                .row_starting(&format!("[System] {command} "))
+                .is_some(),
+            "/help does not list {command}:\n{}",
+            screen.dump()
+        );
+    }
+
+    term.enter("/status");
+    term.wait_row("[System] No transfers in progress or queued.");
+    term.wait_prompt("the status");
+
+    term.enter("/bogus");
+    term.wait("the unknown-command hint", |s| {
+        s.row_starting("[System] Unknown command /bogus: ")
+            .is_some()
+            && s.last_row() == ">"
+    });
+
+    term.enter("//slash");
+    // The first line on the wire: neither /help, /status nor /bogus sent anything.
+    term.expect_sent(&mut peer, &own("/slash"));
+    term.wait("the echo", |s| {
+        s.has_row(&own("/slash")) && s.last_row() == ">"
+    });
+    let screen = term.screen();
+    assert!(
+        !screen.has_row(&own("/bogus")),
+        "/bogus was shown as sent:\n{}",
+        screen.dump()
+    );
+}
+
+#[test]
+fn system_lines_are_coloured_by_default() {
+    let dir = TestDir::new("tty_colour");
+    let (term, mut peer) = listening_chat("colour", &dir, false);
+    peer.send(b"[peer] hi\n");
+    term.wait_row("[peer] hi");
+
+    let screen = term.screen_with_escapes();
+    let coloured = coloured_row_starts(&screen.rows);
+    for prefix in ["[System] Listening on ", "[System] Connected by "] {
+        let index = screen
+            .rows
+            .iter()
+            .position(|r| r.contains(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} row:\n{}", screen.dump()));
+        assert!(
+            coloured[index],
+            "{prefix:?} is not coloured:\n{}",
+            screen.dump()
+        );
+    }
+    // Names are coloured too, and the colour ends with them: the prompt is plain.
+    let peer_row = screen.rows.iter().position(|r| r.ends_with(" hi")).unwrap();
+    assert!(
+        screen.rows[peer_row].contains('\x1b'),
+        "the peer's name is not coloured:\n{}",
+        screen.dump()
+    );
+    let prompt_row = screen.rows.len() - 1;
+    assert!(
+        !coloured[prompt_row],
+        "the colour leaks into the prompt:\n{}",
+        screen.dump()
+    );
+}
+
+#[test]
+fn no_color_turns_colour_off() {
+    let dir = TestDir::new("tty_no_colour");
+    let (term, mut peer) = listening_chat("no_colour", &dir, true);
+    peer.send(b"[peer] hi\n");
+    term.wait_row("[peer] hi");
+    term.enter("hello");
+    term.wait("the echo", |s| {
+        s.has_row(&own("hello")) && s.last_row() == ">"
+    });
+
+    let screen = term.screen_with_escapes();
+    assert!(
+        !screen.rows.iter().any(|r| r.contains('\x1b')),
+        "escape codes despite NO_COLOR=1:\n{}",
+        screen.dump()
+    );
+}
+
+#[test]
+fn a_file_received_in_interactive_mode_is_saved_whole() {
+    let dir = TestDir::new("tty_receive");
+    let (term, mut peer) = listening_chat("receive", &dir, true);
+
+    let content = pseudo_random_bytes(3_000_000, 8);
+    peer.send(b"/file x.bin 3000000\n");
+    peer.send(&content);
+    let prefix = "[System] File saved to received_files/x.bin (";
+    let screen = term.wait(&format!("a row starting with {prefix:?}"), |s| {
+        s.row_starting(prefix).is_some()
+    });
+    let saved = screen.row_starting(prefix).unwrap();
+    assert!(
+        saved.contains("s at ") && saved.ends_with("/s)"),
+        "the saved line has no time and rate:\n{}",
+        screen.dump()
+    );
+    assert!(
+        screen.has_row("[System] Incoming file x.bin (3000000 bytes)..."),
+        "no incoming-file line:\n{}",
+        screen.dump()
+    );
+    let on_disk = fs::read(dir.join("received_files/x.bin")).unwrap();
+    assert!(
+        on_disk == content,
+        "the saved file differs from what was sent"
+    );
+}
+
+#[test]
+fn send_takes_several_paths_quoted_when_they_have_spaces() {
+    let dir = TestDir::new("tty_send_paths");
+    let notes = b"notes with a space in the name\n";
+    let data = pseudo_random_bytes(5000, 9);
+    fs::write(dir.join("my notes.txt"), notes).unwrap();
+    fs::write(dir.join("b.bin"), &data).unwrap();
+    let (term, mut peer) = listening_chat("send_paths", &dir, true);
+
+    term.enter(r#"/send "my notes.txt" b.bin"#);
+    for (name, content) in [("my notes.txt", &notes[..]), ("b.bin", &data[..])] {
+        term.expect_sent(&mut peer, &format!("/file {name} {}", content.len()));
+        let mut got = vec![0; content.len()];
+        peer.read_exact(&mut got);
+        assert!(got == content, "peer: {name} differs from the file");
+    }
+    for (name, size) in [("my notes.txt", notes.len()), ("b.bin", data.len())] {
+        term.wait(&format!("the final line for {name}"), |s| {
+            s.row_starting(&format!("[System] Sent file {name} ({size} bytes, "))
+                .is_some()
+        });
+    }
+}
