@@ -11,7 +11,7 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
@@ -82,7 +82,7 @@ fn main() {
         lines_table(&work, lines, rounds);
     }
     println!();
-    start_up(rounds.max(5));
+    start_up(&work, rounds.max(5));
     let _ = fs::remove_dir_all(&work);
 }
 
@@ -271,29 +271,22 @@ fn chat_transfer(source: &Path, out: &Path) -> Run {
     )
 }
 
-/// Starts `chat listen` saving into `out` and returns it with its port and
-/// the thread that reads the rest of its output. Its stdin stays open (end
-/// of input would make it leave).
-fn chat_listener(out: &Path) -> (Child, u16, thread::JoinHandle<String>) {
+/// Starts `chat listen` saving into `out`; returns it once it is listening,
+/// with its port and the rest of its output to read. Its stdin stays open
+/// (end of input would make it leave).
+fn start_listener(out: &Path) -> (Child, u16, BufReader<ChildStdout>) {
     let mut child = Command::new(CHAT)
-        .args([
-            "listen",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--name",
-            "r",
-        ])
-        .arg("--download-dir")
+        .args(["listen", "--host", "127.0.0.1", "--port", "0"])
+        .args(["--name", "r", "--download-dir"])
         .arg(out)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("cannot start chat listen");
-    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = BufReader::with_capacity(1 << 16, child.stdout.take().unwrap());
     let mut first = String::new();
     lines.read_line(&mut first).unwrap();
+    // `[System] Listening on 127.0.0.1:PORT ...`
     let port = first
         .trim_end()
         .trim_end_matches(" ...")
@@ -301,8 +294,14 @@ fn chat_listener(out: &Path) -> (Child, u16, thread::JoinHandle<String>) {
         .next()
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in {first:?}"));
+    (child, port, lines)
+}
+
+/// [`start_listener`], with a thread that collects the rest of its output.
+fn chat_listener(out: &Path) -> (Child, u16, thread::JoinHandle<String>) {
+    let (child, port, mut lines) = start_listener(out);
     let said = thread::spawn(move || {
-        let mut rest = first;
+        let mut rest = String::new();
         let _ = lines.read_to_string(&mut rest);
         rest
     });
@@ -582,8 +581,7 @@ fn lines_table(work: &Path, count: u64, rounds: usize) {
 }
 
 /// Counts the receiver's lines until `count` have arrived; returns seconds.
-fn count_lines(child: &mut Child, count: u64, started: Instant) -> f64 {
-    let mut reader = BufReader::with_capacity(1 << 16, child.stdout.take().unwrap());
+fn count_lines(mut reader: BufReader<ChildStdout>, count: u64, started: Instant) -> f64 {
     let mut seen = 0;
     let mut line = Vec::new();
     while seen < count {
@@ -601,39 +599,7 @@ fn count_lines(child: &mut Child, count: u64, started: Instant) -> f64 {
 }
 
 fn chat_lines(input: &Path, work: &Path, count: u64) -> f64 {
-    let mut receiver = Command::new(CHAT)
-        .args([
-            "listen",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--name",
-            "r",
-        ])
-        .arg("--download-dir")
-        .arg(work.join("unused"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = Vec::new();
-    let port = {
-        let stdout = receiver.stdout.as_mut().unwrap();
-        let mut byte = [0u8];
-        while first.last() != Some(&b'\n') {
-            stdout.read_exact(&mut byte).unwrap();
-            first.push(byte[0]);
-        }
-        let text = String::from_utf8_lossy(&first);
-        text.trim_end()
-            .trim_end_matches(" ...")
-            .rsplit(':')
-            .next()
-            .unwrap()
-            .parse::<u16>()
-            .unwrap()
-    };
+    let (mut receiver, port, output) = start_listener(&work.join("unused"));
     let started = Instant::now();
     let mut sender = Command::new(CHAT)
         .args(["connect", "127.0.0.1", &port.to_string(), "--name", "s"])
@@ -641,7 +607,7 @@ fn chat_lines(input: &Path, work: &Path, count: u64) -> f64 {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let seconds = count_lines(&mut receiver, count, started);
+    let seconds = count_lines(output, count, started);
     sender.wait().unwrap();
     receiver.wait().unwrap();
     seconds
@@ -663,46 +629,24 @@ fn nc_lines(input: &Path, count: u64) -> f64 {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let seconds = count_lines(&mut receiver, count, started);
+    let output = BufReader::with_capacity(1 << 16, receiver.stdout.take().unwrap());
+    let seconds = count_lines(output, count, started);
     sender.wait().unwrap();
     receiver.wait().unwrap();
     seconds
 }
 
 /// Launch to `Listening on`, and a whole connect-and-quit round.
-fn start_up(rounds: usize) {
+fn start_up(work: &Path, rounds: usize) {
     let mut launch = Vec::new();
     let mut round_trip = Vec::new();
     for _ in 0..rounds {
         let started = Instant::now();
-        let mut listener = Command::new(CHAT)
-            .args([
-                "listen",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--name",
-                "r",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(listener.stdout.take().unwrap());
-        let mut first = String::new();
-        lines.read_line(&mut first).unwrap();
+        let (mut listener, port, _output) = start_listener(&work.join("unused"));
         launch.push(started.elapsed().as_secs_f64());
-        let port = first
-            .trim_end()
-            .trim_end_matches(" ...")
-            .rsplit(':')
-            .next()
-            .unwrap()
-            .to_string();
         let started = Instant::now();
         let status = Command::new(CHAT)
-            .args(["connect", "127.0.0.1", &port, "--name", "s"])
+            .args(["connect", "127.0.0.1", &port.to_string(), "--name", "s"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .status()
