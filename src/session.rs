@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{Shutdown, TcpStream};
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -31,10 +31,12 @@ use crate::transfer::OutgoingFile;
 /// data of ours it has not read yet.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// Events waiting for the main loop. Bounded, so that input piped faster
-/// than the peer takes it is held back in the pipe, not in memory: with
-/// batches of at most [`INPUT_BATCH`] bytes, a few MiB in all.
-const EVENT_QUEUE: usize = 16;
+/// Batches of input waiting for the main loop, at most. Input piped faster
+/// than the peer takes it is so held back in the pipe, not in memory: with
+/// batches of at most [`INPUT_BATCH`] bytes, 1 MiB in all. Only input is
+/// held back: the threads reporting on the connection must never wait for
+/// a main loop that has stopped listening.
+const INPUT_QUEUE: usize = 16;
 
 /// Batches of messages, and files, waiting for the writer; bounded for the
 /// same reason.
@@ -72,10 +74,13 @@ pub fn run(stream: TcpStream, name: &str, downloads: DownloadDir, console: Conso
         .map_or_else(|_| "the peer".to_string(), |a| a.to_string());
     let Console { input, screen } = console;
     let transfers = Arc::new(Transfers::default());
-    let (events, inbox) = mpsc::sync_channel(EVENT_QUEUE);
+    let (events, inbox) = mpsc::channel();
+    // The input thread takes a ticket per batch; the main loop hands one
+    // back per batch done.
+    let (tickets, used_tickets) = mpsc::sync_channel(INPUT_QUEUE);
     let (outbox, queue) = mpsc::sync_channel(OUTBOX);
 
-    let editor = spawn_input(input, events.clone())?;
+    let editor = spawn_input(input, events.clone(), tickets)?;
     let _signals = {
         let events = events.clone();
         SignalWatch::start(editor.is_none(), move || {
@@ -100,7 +105,10 @@ pub fn run(stream: TcpStream, name: &str, downloads: DownloadDir, console: Conso
         })?
     };
 
-    let ending = converse(&inbox, &outbox, name, &screen, &transfers);
+    let ending = converse(&inbox, &used_tickets, &outbox, name, &screen, &transfers);
+    // Input is of no more use; this also frees an input thread waiting for
+    // a ticket.
+    drop(used_tickets);
     // Whatever ended the chat, the prompt goes first, so the last lines are
     // not drawn around it.
     if let Some(editor) = editor {
@@ -172,6 +180,7 @@ fn report_write_failure(screen: &Screen, e: &WriteError) {
 /// connection ends.
 fn converse(
     inbox: &Receiver<Event>,
+    used_tickets: &Receiver<()>,
     outbox: &SyncSender<Outgoing>,
     name: &str,
     screen: &Screen,
@@ -187,7 +196,10 @@ fn converse(
     };
     while let Ok(event) = inbox.recv() {
         let lines = match event {
-            Event::Input(lines) => lines,
+            Event::Input(lines) => {
+                let _ = used_tickets.try_recv();
+                lines
+            }
             Event::InputEnded | Event::Signal => return Ending::Quit,
             Event::PeerEnded(end) => return Ending::Peer(end),
             Event::WriterFailed(e) => return Ending::WriterFailed(e),
@@ -339,17 +351,21 @@ fn join(handle: JoinHandle<()>) -> Result<()> {
 ///
 /// A thread blocked reading a pipe cannot be interrupted portably, so in
 /// pipe mode the thread is not joined: it ends with the process.
-fn spawn_input(input: Input, events: SyncSender<Event>) -> Result<Option<EditorStop>> {
+fn spawn_input(
+    input: Input,
+    events: Sender<Event>,
+    tickets: SyncSender<()>,
+) -> Result<Option<EditorStop>> {
     match input {
         Input::Lines(lines) => {
-            spawn("input", move || read_lines(lines, &events))?;
+            spawn("input", move || read_lines(lines, &events, &tickets))?;
             Ok(None)
         }
         Input::Editor(editor) => {
             let (stop, done) = EditorStop::new();
             spawn("input", move || {
                 let _done = done;
-                edit_lines(*editor, &events);
+                edit_lines(*editor, &events, &tickets);
             })?;
             Ok(Some(stop))
         }
@@ -360,7 +376,16 @@ fn spawn_input(input: Input, events: SyncSender<Event>) -> Result<Option<EditorS
 /// line that crosses the mark).
 const INPUT_BATCH: usize = 64 * 1024;
 
-fn read_lines(mut lines: BufReader<Box<dyn Read + Send>>, events: &SyncSender<Event>) {
+/// Hands `event` (a batch of input) to the main loop once it has room.
+fn deliver(event: Event, events: &Sender<Event>, tickets: &SyncSender<()>) -> bool {
+    tickets.send(()).is_ok() && events.send(event).is_ok()
+}
+
+fn read_lines(
+    mut lines: BufReader<Box<dyn Read + Send>>,
+    events: &Sender<Event>,
+    tickets: &SyncSender<()>,
+) {
     loop {
         // Lines already read in together go on together: piped input costs
         // one hand-over per buffer, not one per line.
@@ -387,7 +412,7 @@ fn read_lines(mut lines: BufReader<Box<dyn Read + Send>>, events: &SyncSender<Ev
                 break false;
             }
         };
-        if !batch.is_empty() && events.send(Event::Input(batch)).is_err() {
+        if !batch.is_empty() && !deliver(Event::Input(batch), events, tickets) {
             return;
         }
         if ended {
@@ -397,11 +422,11 @@ fn read_lines(mut lines: BufReader<Box<dyn Read + Send>>, events: &SyncSender<Ev
     }
 }
 
-fn edit_lines(editor: LineEditor, events: &SyncSender<Event>) {
+fn edit_lines(editor: LineEditor, events: &Sender<Event>, tickets: &SyncSender<()>) {
     editor.run(|line| {
         let mut line = line.into_bytes();
         line.push(b'\n');
-        events.send(Event::Input(line)).is_ok()
+        deliver(Event::Input(line), events, tickets)
     });
     let _ = events.send(Event::InputEnded);
 }

@@ -314,7 +314,7 @@ fn piped_input_waits_for_a_peer_that_does_not_read() {
     let port = listener.local_addr().unwrap().port();
     let mut chat = Chat::connect("bob", dir.path(), "127.0.0.1", port, &["--name", "bob"]);
     // The peer accepts but never reads.
-    let _peer = RawPeer::accept(&listener);
+    let peer = RawPeer::accept(&listener);
     chat.expect_prefix("[System] Connected to ");
 
     // 200 MiB of lines: far more than the socket buffers hold. If the chat
@@ -347,6 +347,10 @@ fn piped_input_waits_for_a_peer_that_does_not_read() {
     );
     let peak = common::peak_rss_kib(chat.pid());
     assert!(peak < 40 * 1024, "peak RSS {peak} KiB with a stalled peer");
-    drop(chat);
+    // The peer going away with input still pouring in ends the chat, with
+    // the connection reported lost (the peer reset it, unread data and all).
+    drop(peer);
+    let code = chat.wait_exit();
+    chat.assert_failed_cleanly(code, "127.0.0.1");
     let _ = writer.join();
 }
