@@ -403,21 +403,7 @@ impl Peer {
 
     /// Accepts the chat's connection, giving up after [`TIMEOUT`].
     fn accept(listener: &TcpListener) -> Peer {
-        listener.set_nonblocking(true).unwrap();
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    stream.set_nonblocking(false).unwrap();
-                    return Peer::from_stream(stream);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
-                    // std has no accept with a timeout; poll the non-blocking listener.
-                    thread::sleep(POLL);
-                }
-                Err(e) => panic!("peer: the chat did not connect: {e}"),
-            }
-        }
+        Peer::from_stream(common::accept_within_timeout(listener))
     }
 
     fn from_stream(stream: TcpStream) -> Peer {

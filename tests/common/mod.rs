@@ -488,21 +488,7 @@ impl RawPeer {
 
     /// Accepts one connection on `listener`, giving up after [`TIMEOUT`].
     pub fn accept(listener: &TcpListener) -> RawPeer {
-        listener.set_nonblocking(true).unwrap();
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    stream.set_nonblocking(false).unwrap();
-                    return RawPeer::from_stream(stream);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
-                    // std offers no accept with a timeout; poll the non-blocking listener.
-                    thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => panic!("raw peer: no incoming connection: {e}"),
-            }
-        }
+        RawPeer::from_stream(accept_within_timeout(listener))
     }
 
     fn from_stream(stream: TcpStream) -> RawPeer {
@@ -580,6 +566,25 @@ impl RawPeer {
     /// Half-closes: the chat sees end of stream but can still send to us.
     pub fn shutdown_write(&mut self) {
         let _ = self.stream.shutdown(Shutdown::Write);
+    }
+}
+
+/// Accepts one connection on `listener`, giving up after [`TIMEOUT`].
+pub fn accept_within_timeout(listener: &TcpListener) -> TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).unwrap();
+                return stream;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                // std offers no accept with a timeout; poll the non-blocking listener.
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("no incoming connection on the test's listener: {e}"),
+        }
     }
 }
 
