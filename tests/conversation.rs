@@ -347,10 +347,22 @@ fn piped_input_waits_for_a_peer_that_does_not_read() {
     );
     let peak = common::peak_rss_kib(chat.pid());
     assert!(peak < 40 * 1024, "peak RSS {peak} KiB with a stalled peer");
-    // The peer going away with input still pouring in ends the chat, with
-    // the connection reported lost (the peer reset it, unread data and all).
+    // The peer going away with input still pouring in ends the chat at
+    // once. Whether the close reads as a plain end (0) or a reset of unread
+    // data (1) depends on what the kernel delivers first.
     drop(peer);
     let code = chat.wait_exit();
-    chat.assert_failed_cleanly(code, "127.0.0.1");
+    assert!(
+        code == 0 || code == 1,
+        "exit code {code}\n{}",
+        chat.report()
+    );
+    chat.assert_no_panic();
+    assert_eq!(
+        chat.stdout_lines().last().map(String::as_str),
+        Some("[System] Exiting."),
+        "{}",
+        chat.report()
+    );
     let _ = writer.join();
 }
