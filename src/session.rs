@@ -252,7 +252,9 @@ impl UserSide<'_> {
     /// Acts on one line; breaks when the user leaves.
     fn act(&mut self, line: &str) -> ControlFlow<()> {
         let screen = self.screen;
-        let sending = self.transfers.sending();
+        // Only interactive mode tells about waiting files, and piped input
+        // can be a million lines: no look at the transfer list per line there.
+        let sending = screen.is_interactive() && self.transfers.sending();
         self.told_about_waiting &= sending;
         match input::parse(line) {
             UserCommand::Nothing => {}
@@ -278,9 +280,9 @@ impl UserSide<'_> {
                     ));
                     return ControlFlow::Continue(());
                 }
-                // Pipe mode keeps to the core event lines; scripts do not
-                // need telling.
-                if sending && !self.told_about_waiting && screen.is_interactive() {
+                // (`sending` is false in pipe mode, which keeps to the core
+                // event lines: scripts do not need telling.)
+                if sending && !self.told_about_waiting {
                     screen.system("Messages typed now wait until the file transfer is done.");
                     self.told_about_waiting = true;
                 }
@@ -294,7 +296,7 @@ impl UserSide<'_> {
                         Ok(file) => {
                             let transfers = self.transfers;
                             let id = transfers.enqueue(Direction::Send, file.name(), file.size());
-                            if sending && screen.is_interactive() {
+                            if sending {
                                 screen.system(format!(
                                     "Queued {} ({}); it goes out after the transfers before it.",
                                     file.name(),
