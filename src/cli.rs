@@ -99,7 +99,7 @@ pub fn parse_name(name: &str) -> Result<String, String> {
     if name.contains(['[', ']']) {
         return Err("the name may not contain [ or ]".into());
     }
-    if name.chars().any(crate::sanitize::is_unsafe_char) {
+    if name.chars().any(crate::terminal::sanitize::is_unsafe_char) {
         return Err("the name may not contain control characters".into());
     }
     Ok(name.to_string())

@@ -1,38 +1,24 @@
 //! `chat`: a peer-to-peer terminal chat with file transfer over one TCP
 //! connection.
 //!
-//! Layout, from the wire up:
-//! - `frame`     — the wire format: text lines and `/file` headers (pure codec)
-//! - `sanitize`  — making peer text safe for the terminal
-//! - `download`  — safe local names and the download folder
-//! - `transfer`  — streaming file contents out and in
-//! - `progress`  — transfers in flight and queued, and their progress lines
-//! - `input`     — what a typed line means
-//! - `screen`    — the output sink, one flushed line per event
-//! - `console`   — pipe or interactive mode, the line editor
-//! - `net`       — listening for or connecting to the one peer
-//! - `incoming`  — the reader thread
-//! - `outgoing`  — the writer thread
-//! - `session`   — the threads of a conversation and its main loop
-//! - `signals`   — leaving cleanly on SIGTERM, SIGHUP and SIGINT
+//! Layout, by layer from the bottom up (upper layers use lower ones):
+//! - `wire`     — the bytes on the wire: frames of the original format (pure codecs)
+//! - `terminal` — sanitising peer text, the output sink, the console and line editor
+//! - `net`      — listening for or connecting to the one peer
+//! - `files`    — the download folder and its safe names, streaming file contents
+//! - `session`  — the threads of a conversation, the user's commands, transfers
+//! - `signals`  — leaving cleanly on SIGTERM, SIGHUP and SIGINT
 //! - `cli`, `settings`, `exit_codes` — the command line and what it yields
 
 pub mod cli;
-pub mod console;
-pub mod download;
 pub mod exit_codes;
-pub mod frame;
-pub mod incoming;
-pub mod input;
+pub mod files;
 pub mod net;
-pub mod outgoing;
-pub mod progress;
-pub mod sanitize;
-pub mod screen;
 pub mod session;
 pub mod settings;
 pub mod signals;
-pub mod transfer;
+pub mod terminal;
+pub mod wire;
 
 use std::io;
 
@@ -40,8 +26,8 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use crate::cli::Cli;
-use crate::console::Console;
 use crate::settings::{Action, Role};
+use crate::terminal::console::Console;
 
 /// Runs the program for parsed arguments: connects, then chats on stdin and
 /// stdout until either side leaves.
@@ -57,10 +43,10 @@ pub fn run(cli: Cli) -> Result<()> {
         .downloads
         .check()
         .with_context(|| format!("download folder {}", settings.downloads.path().display()))?;
-    let console = Console::open();
+    let console = Console::open(session::command::command_names());
     let stream = match &settings.role {
-        Role::Listen { host, port } => net::listen(host, *port, &console.screen)?,
-        Role::Connect { host, port } => net::connect(host, *port, &console.screen)?,
+        Role::Listen { host, port } => net::connect::listen(host, *port, &console.screen)?,
+        Role::Connect { host, port } => net::connect::connect(host, *port, &console.screen)?,
     };
     session::run(stream, &settings.name, settings.downloads, console)
 }

@@ -2,7 +2,7 @@
 //! the environment.
 
 use crate::cli::{self, Cli, Command, Common};
-use crate::download::DownloadDir;
+use crate::files::download::DownloadDir;
 
 /// Used when no name is given and the login name is unusable.
 const ANONYMOUS: &str = "Anonymous";

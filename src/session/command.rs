@@ -18,6 +18,15 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("//text", "send a message that starts with /"),
 ];
 
+/// The command names as typed (`/send`, `/status`, ...), for completion.
+pub fn command_names() -> Vec<&'static str> {
+    COMMANDS
+        .iter()
+        .filter_map(|(usage, _)| usage.split(' ').next())
+        .filter(|name| name.len() > 1 && !name.starts_with("//"))
+        .collect()
+}
+
 /// One line of user input, interpreted.
 #[derive(Debug, PartialEq, Eq)]
 pub enum UserCommand<'a> {

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use anstyle::{AnsiColor, Style};
 
-use crate::sanitize;
+use crate::terminal::sanitize;
 
 /// Where finished lines go.
 pub trait LineSink: Send {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::screen::Screen;
+use crate::terminal::screen::Screen;
 
 /// How long to try each of a host's addresses before moving on.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

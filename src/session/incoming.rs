@@ -4,12 +4,12 @@
 use std::io::{self, BufReader};
 use std::net::TcpStream;
 
-use crate::download::DownloadDir;
-use crate::frame::{self, Frame, FrameError, FrameReader};
-use crate::progress::{Direction, Meter, Transfers};
-use crate::sanitize;
-use crate::screen::Screen;
-use crate::transfer::{self, ReceiveError};
+use super::progress::{Direction, Meter, Transfers};
+use crate::files::download::DownloadDir;
+use crate::files::transfer::{self, ReceiveError};
+use crate::terminal::sanitize;
+use crate::terminal::screen::Screen;
+use crate::wire::frame::{self, Frame, FrameError, FrameReader};
 
 /// Read buffer size: large enough that files arrive in big chunks.
 const READ_BUFFER: usize = 64 * 1024;

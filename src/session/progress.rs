@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::screen::Screen;
+use crate::terminal::screen::Screen;
 
 /// Files up to this size get no progress lines: they are done at once.
 pub const PROGRESS_THRESHOLD: u64 = 1024 * 1024;
@@ -259,8 +259,8 @@ fn duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::screen::Look;
-    use crate::screen::testing::{captured, captured_with};
+    use crate::terminal::screen::Look;
+    use crate::terminal::screen::testing::{captured, captured_with};
 
     #[test]
     fn sizes_read_like_people_write_them() {

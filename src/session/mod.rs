@@ -15,16 +15,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::console::{Console, EditorStop, Input, LineEditor};
-use crate::download::DownloadDir;
-use crate::frame;
-use crate::incoming::{self, PeerEnd};
-use crate::input::{self, COMMANDS, UserCommand};
-use crate::outgoing::{self, Outgoing, WriteError};
-use crate::progress::{self, Direction, Transfers};
-use crate::screen::Screen;
+pub mod command;
+pub mod incoming;
+pub mod outgoing;
+pub mod progress;
+
+use self::command::{COMMANDS, UserCommand};
+use self::incoming::PeerEnd;
+use self::outgoing::{Outgoing, WriteError};
+use self::progress::{Direction, Transfers};
+use crate::files::download::DownloadDir;
+use crate::files::transfer::OutgoingFile;
 use crate::signals::SignalWatch;
-use crate::transfer::OutgoingFile;
+use crate::terminal::console::{Console, EditorStop, Input, LineEditor};
+use crate::terminal::screen::Screen;
+use crate::wire::frame;
 
 /// How long to wait for the peer to close after we have said goodbye. Closing
 /// while the peer still sends would reset the connection and could destroy
@@ -256,7 +261,7 @@ impl UserSide<'_> {
         // can be a million lines: no look at the transfer list per line there.
         let sending = screen.is_interactive() && self.transfers.sending();
         self.told_about_waiting &= sending;
-        match input::parse(line) {
+        match command::parse(line) {
             UserCommand::Nothing => {}
             UserCommand::Quit => return ControlFlow::Break(()),
             UserCommand::Usage(text) => screen.system(text),
@@ -436,7 +441,7 @@ fn edit_lines(editor: LineEditor, events: &Sender<Event>, tickets: &SyncSender<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::screen::testing::captured;
+    use crate::terminal::screen::testing::captured;
     use std::io::{self, Read};
     use std::net::TcpListener;
 

@@ -12,8 +12,8 @@ use rustix::io::Errno;
 use rustix::pipe::{PipeFlags, SpliceFlags};
 use std::path::{Path, PathBuf};
 
-use crate::download::{DownloadDir, DownloadError, Partial, safe_file_name};
-use crate::frame;
+use crate::files::download::{DownloadDir, DownloadError, Partial, safe_file_name};
+use crate::wire::frame;
 
 /// Size of the copy buffer, in both directions. Reads of this size from the
 /// socket bypass its (smaller) read buffer.

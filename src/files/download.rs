@@ -13,7 +13,7 @@ use rustix::pipe::SpliceFlags;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::sanitize;
+use crate::terminal::sanitize;
 
 /// Longest file name we create, in bytes; common file systems allow 255.
 const MAX_NAME_BYTES: usize = 200;

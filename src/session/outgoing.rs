@@ -7,10 +7,10 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
-use crate::frame;
-use crate::progress::{Meter, Transfers};
-use crate::screen::Screen;
-use crate::transfer::{OutgoingFile, SendFailure};
+use super::progress::{Meter, Transfers};
+use crate::files::transfer::{OutgoingFile, SendFailure};
+use crate::terminal::screen::Screen;
+use crate::wire::frame;
 
 /// Write buffer size: file chunks and batches of queued lines fit whole.
 const WRITE_BUFFER: usize = 64 * 1024;

@@ -22,8 +22,7 @@ use rustyline::{
 };
 use unicode_width::UnicodeWidthStr;
 
-use crate::input::COMMANDS;
-use crate::screen::{LineSink, Look, Screen};
+use crate::terminal::screen::{LineSink, Look, Screen};
 
 pub const PROMPT: &str = "> ";
 
@@ -62,11 +61,12 @@ impl Console {
     /// Interactive mode when stdin and stdout are both terminals (and the
     /// terminal can be driven; `TERM=dumb` cannot), else pipe mode. Colour
     /// follows `NO_COLOR`, `CLICOLOR_FORCE` and whether stdout is a terminal.
-    pub fn open() -> Self {
+    /// `commands` are the command names Tab completes (`/send`, ...).
+    pub fn open(commands: Vec<&'static str>) -> Self {
         let colour = anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never;
         if io::stdin().is_terminal()
             && io::stdout().is_terminal()
-            && let Ok((editor, printer)) = LineEditor::new()
+            && let Ok((editor, printer)) = LineEditor::new(commands)
         {
             let look = Look {
                 colour,
@@ -104,13 +104,13 @@ pub struct LineEditor {
 
 impl LineEditor {
     /// The editor, and the printer that writes above its input line.
-    fn new() -> rustyline::Result<(Self, Printer)> {
+    fn new(commands: Vec<&'static str>) -> rustyline::Result<(Self, Printer)> {
         let config = Config::builder()
             .auto_add_history(true)
             .max_history_size(1000)?
             .build();
         let mut editor = Editor::with_config(config)?;
-        editor.set_helper(Some(ChatHelper::default()));
+        editor.set_helper(Some(ChatHelper::new(commands)));
         editor.bind_sequence(
             KeyEvent::ctrl('C'),
             EventHandler::Conditional(Box::new(ClearOrLeave)),
@@ -233,9 +233,18 @@ impl ConditionalEventHandler for ClearOrLeave {
 }
 
 /// Completes command names, and file paths after `/send `.
-#[derive(Default)]
 struct ChatHelper {
     files: FilenameCompleter,
+    commands: Vec<&'static str>,
+}
+
+impl ChatHelper {
+    fn new(commands: Vec<&'static str>) -> Self {
+        Self {
+            files: FilenameCompleter::new(),
+            commands,
+        }
+    }
 }
 
 impl Completer for ChatHelper {
@@ -252,7 +261,9 @@ impl Completer for ChatHelper {
         }
         let typed = &line[..pos];
         if typed.starts_with('/') && !typed.contains(' ') {
-            let matches = command_names()
+            let matches = self
+                .commands
+                .iter()
                 .filter(|name| name.starts_with(typed))
                 .map(|name| Pair {
                     display: name.to_string(),
@@ -263,14 +274,6 @@ impl Completer for ChatHelper {
         }
         Ok((pos, Vec::new()))
     }
-}
-
-/// `/send`, `/status`, ... as typed.
-fn command_names() -> impl Iterator<Item = &'static str> {
-    COMMANDS
-        .iter()
-        .filter_map(|(usage, _)| usage.split(' ').next())
-        .filter(|name| name.len() > 1 && !name.starts_with("//"))
 }
 
 impl Hinter for ChatHelper {
@@ -286,7 +289,7 @@ mod tests {
 
     /// What Tab offers at the end of `line`.
     fn completes_to(line: &str) -> Vec<String> {
-        let helper = ChatHelper::default();
+        let helper = ChatHelper::new(vec!["/send", "/status", "/help", "/quit"]);
         let history = DefaultHistory::new();
         let ctx = rustyline::Context::new(&history);
         let (_, pairs) = helper.complete(line, line.len(), &ctx).unwrap();

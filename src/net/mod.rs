@@ -1,0 +1,3 @@
+//! Reaching the peer: listening for or connecting to it.
+
+pub mod connect;

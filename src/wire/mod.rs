@@ -1,0 +1,4 @@
+//! The bytes on the wire: pure codecs that know nothing of sockets, threads
+//! or the terminal.
+
+pub mod frame;
