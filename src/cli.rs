@@ -79,6 +79,11 @@ pub struct Common {
     /// Folder received files are saved in; created when the first file arrives.
     #[arg(long, value_name = "DIR", default_value = "received_files")]
     pub download_dir: PathBuf,
+    /// Give up on a peer that takes less than 16 KiB of what we send in
+    /// this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub stall_timeout: u64,
 }
 
 /// Longest name accepted, in characters.

@@ -26,7 +26,7 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use crate::cli::Cli;
-use crate::settings::{Action, Role};
+use crate::settings::Action;
 use crate::terminal::console::Console;
 
 /// Runs the program for parsed arguments: connects, then chats on stdin and
@@ -44,9 +44,5 @@ pub fn run(cli: Cli) -> Result<()> {
         .check()
         .with_context(|| format!("download folder {}", settings.downloads.path().display()))?;
     let console = Console::open(session::command::command_names());
-    let stream = match &settings.role {
-        Role::Listen { host, port } => net::connect::listen(host, *port, &console.screen)?,
-        Role::Connect { host, port } => net::connect::connect(host, *port, &console.screen)?,
-    };
-    session::run(stream, &settings.name, settings.downloads, console)
+    session::run(&settings, console)
 }

@@ -1,6 +1,8 @@
 //! The checked settings a chat runs on, derived from the command line and
 //! the environment.
 
+use std::time::Duration;
+
 use crate::cli::{self, Cli, Command, Common};
 use crate::files::download::DownloadDir;
 
@@ -20,6 +22,8 @@ pub struct Settings {
     /// The name our messages are sent under.
     pub name: String,
     pub downloads: DownloadDir,
+    /// How long a peer may take (almost) nothing of what we send.
+    pub stall: Duration,
 }
 
 /// What the command line asks for.
@@ -37,7 +41,11 @@ impl Action {
             Command::Connect { host, port, common } => (Role::Connect { host, port }, common),
             Command::Completions { shell } => return Self::Completions(shell),
         };
-        let Common { name, download_dir } = common;
+        let Common {
+            name,
+            download_dir,
+            stall_timeout,
+        } = common;
         let name = name
             .or_else(|| login.and_then(|l| cli::parse_name(&l).ok()))
             .unwrap_or_else(|| ANONYMOUS.to_string());
@@ -45,6 +53,7 @@ impl Action {
             role,
             name,
             downloads: DownloadDir::new(download_dir),
+            stall: Duration::from_secs(stall_timeout),
         })
     }
 }

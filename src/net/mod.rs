@@ -1,3 +1,5 @@
-//! Reaching the peer: listening for or connecting to it.
+//! Reaching the peer: listening for or connecting to it, and the connection
+//! a conversation runs over.
 
 pub mod connect;
+pub mod transport;

@@ -2,11 +2,11 @@
 //! stream, prints its lines and saves its files until the stream ends.
 
 use std::io::{self, BufReader};
-use std::net::TcpStream;
 
 use super::progress::{Direction, Meter, Transfers};
 use crate::files::download::DownloadDir;
 use crate::files::transfer::{self, ReceiveError};
+use crate::net::transport::ReadHalf;
 use crate::terminal::sanitize;
 use crate::terminal::screen::Screen;
 use crate::wire::frame::{self, Frame, FrameError, FrameReader};
@@ -27,7 +27,7 @@ pub enum PeerEnd {
 
 /// Reads frames from `stream` until it ends, and says how it ended.
 pub fn read_peer(
-    stream: TcpStream,
+    stream: ReadHalf,
     downloads: &DownloadDir,
     screen: &Screen,
     transfers: &Transfers,
@@ -38,13 +38,22 @@ pub fn read_peer(
         if screen.shows_plain_lines() {
             // A burst of plain lines goes to the screen in one piece.
             run.clear();
-            frames.take_text_run(&mut run, sanitize::is_plain);
+            // (A goodbye is left out of a burst, to be seen below.)
+            frames.take_text_run(&mut run, |line| {
+                sanitize::is_plain(line) && !frame::is_leave_line(line)
+            });
             if !run.is_empty() {
                 screen.plain_peer_lines(&run, frames.has_buffered_line());
             }
         }
         match frames.next_frame() {
             Ok(None) => return PeerEnd::Left,
+            Ok(Some(Frame::Text(line))) if frame::is_leave_line(&line) => {
+                // The original program says goodbye but keeps its side open
+                // until ours closes: its goodbye is the end.
+                screen.peer_line(&line, false);
+                return PeerEnd::Left;
+            }
             Ok(Some(Frame::Text(line))) => screen.peer_line(&line, frames.has_buffered_line()),
             Ok(Some(Frame::File { name, size })) => {
                 // Names and all other peer text are sanitised by the screen.

@@ -1,30 +1,31 @@
-//! The writer thread: owns the socket's write half and sends, in order,
+//! The writer thread: owns the connection's write half and sends, in order,
 //! whatever the main loop queues. The wire format cannot interleave text
 //! with a file's bytes, so a message queued behind a file waits for it.
+//!
+//! When the connection fails, the writer says what did not go out: the
+//! file it was sending, those queued behind it, and the messages.
 
 use std::io::{self, BufWriter, Write};
-use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
+use super::input::Ticket;
 use super::progress::{Meter, Transfers};
 use crate::files::transfer::{OutgoingFile, SendFailure};
+use crate::net::transport::WriteHalf;
 use crate::terminal::screen::Screen;
 use crate::wire::frame;
 
 /// Write buffer size: file chunks and batches of queued lines fit whole.
 const WRITE_BUFFER: usize = 64 * 1024;
 
-/// How long a write may wait for the peer to take bytes before the peer is
-/// given up on. Without it, a peer that stops reading would hold a pending
-/// file, and the goodbye behind it, forever.
-pub const WRITE_STALL: Duration = Duration::from_secs(30);
-
 /// Why the writer stopped; the connection is unusable after any of them.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("the peer stopped reading: nothing went out for {} s", WRITE_STALL.as_secs())]
-    Stalled,
+    /// Too little of what we sent was taken within the stall window.
+    #[error("the peer stopped reading: less than {} went out in {} s",
+        crate::session::progress::bytes(crate::session::stall::MIN_PROGRESS), .window.as_secs())]
+    Stalled { window: Duration },
     #[error(transparent)]
     Connection(io::Error),
     /// The file being sent could not be read to its end. The peer expects
@@ -35,10 +36,7 @@ pub enum WriteError {
 
 impl From<io::Error> for WriteError {
     fn from(e: io::Error) -> Self {
-        match e.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Self::Stalled,
-            _ => Self::Connection(e),
-        }
+        Self::Connection(e)
     }
 }
 
@@ -54,8 +52,9 @@ impl From<SendFailure> for WriteError {
 /// What the main loop asks the writer to send.
 pub enum Outgoing {
     /// Messages, in order, already encoded as wire lines: the main loop
-    /// encodes a burst of piped input into one buffer.
-    Lines(Vec<u8>),
+    /// encodes a burst of piped input into one buffer. The ticket of the
+    /// input batch they came from, if any, is given back once they are sent.
+    Lines(Vec<u8>, Option<Ticket>),
     /// A file, with its id in the transfer list.
     File(OutgoingFile, u64),
     /// Say goodbye and shut our write half down.
@@ -63,53 +62,151 @@ pub enum Outgoing {
 }
 
 /// Sends what arrives on `queue` until it is closed or [`Outgoing::Leave`]
-/// comes. Text is flushed only when the queue is empty, so piped input goes
-/// out in large writes while a single typed line still leaves at once.
+/// comes. On a failure, `failed` hears why at once; the writer then waits
+/// for the queue to close and says what was not delivered.
 pub fn write_peer(
-    stream: TcpStream,
+    writer: WriteHalf,
     name: &str,
     queue: Receiver<Outgoing>,
     screen: &Screen,
     transfers: &Transfers,
-) -> Result<(), WriteError> {
-    stream.set_write_timeout(Some(WRITE_STALL))?;
-    let mut out = BufWriter::with_capacity(WRITE_BUFFER, &stream);
-    let Ok(mut next) = queue.recv() else {
-        return Ok(());
+    failed: impl FnOnce(WriteError),
+) {
+    let mut writer = Writer {
+        out: BufWriter::with_capacity(WRITE_BUFFER, writer),
+        screen,
+        transfers,
+        unflushed_messages: 0,
+        lost: Lost::default(),
     };
-    loop {
-        match next {
-            Outgoing::Lines(lines) => out.write_all(&lines)?,
-            Outgoing::File(file, id) => {
-                let (shown, size) = (file.name().to_string(), file.size());
-                let mut meter = Meter::start(transfers, screen, id);
-                file.send(&mut out, &mut |n| meter.advance(n))?;
-                out.flush()?;
-                screen.system(match meter.summary() {
-                    Some(summary) => format!("Sent file {shown} ({size} bytes, {summary})"),
-                    None => format!("Sent file {shown} ({size} bytes)"),
-                });
-            }
-            Outgoing::Leave => {
-                frame::write_text(&mut out, name, frame::LEAVE_MESSAGE)?;
-                out.flush()?;
-                stream.shutdown(Shutdown::Write)?;
-                return Ok(());
-            }
+    if let Err(e) = writer.send_queue(name, &queue) {
+        failed(e);
+        for outgoing in queue.iter() {
+            writer.lost.add(&outgoing, screen);
         }
-        next = match queue.try_recv() {
-            Ok(outgoing) => outgoing,
-            Err(TryRecvError::Empty) => {
-                out.flush()?;
-                match queue.recv() {
-                    Ok(outgoing) => outgoing,
-                    Err(_) => return Ok(()),
+        writer.lost.report(screen);
+    }
+}
+
+struct Writer<'a> {
+    out: BufWriter<WriteHalf>,
+    screen: &'a Screen,
+    transfers: &'a Transfers,
+    /// Messages written into the buffer since it was last flushed.
+    unflushed_messages: usize,
+    lost: Lost,
+}
+
+impl Writer<'_> {
+    fn send_queue(&mut self, name: &str, queue: &Receiver<Outgoing>) -> Result<(), WriteError> {
+        let Ok(mut next) = queue.recv() else {
+            return Ok(());
+        };
+        loop {
+            match next {
+                Outgoing::Lines(lines, _ticket) => {
+                    let count = count_messages(&lines);
+                    self.unflushed_messages += count;
+                    if let Err(e) = self.out.write_all(&lines) {
+                        return Err(self.lose_messages(e));
+                    }
+                }
+                Outgoing::File(file, id) => self.send_file(file, id)?,
+                Outgoing::Leave => {
+                    frame::write_text(&mut self.out, name, frame::LEAVE_MESSAGE)
+                        .and_then(|()| self.out.flush())
+                        .and_then(|()| self.out.get_ref().finish())
+                        .map_err(|e| self.lose_messages(e))?;
+                    return Ok(());
                 }
             }
-            Err(TryRecvError::Disconnected) => {
-                out.flush()?;
-                return Ok(());
-            }
-        };
+            next = match queue.try_recv() {
+                Ok(outgoing) => outgoing,
+                Err(TryRecvError::Empty) => {
+                    self.flush()?;
+                    match queue.recv() {
+                        Ok(outgoing) => outgoing,
+                        Err(_) => return Ok(()),
+                    }
+                }
+                Err(TryRecvError::Disconnected) => return self.flush(),
+            };
+        }
     }
+
+    fn flush(&mut self) -> Result<(), WriteError> {
+        match self.out.flush() {
+            Ok(()) => {
+                self.unflushed_messages = 0;
+                Ok(())
+            }
+            Err(e) => Err(self.lose_messages(e)),
+        }
+    }
+
+    /// Counts the messages still in the buffer as lost, for `e`.
+    fn lose_messages(&mut self, e: io::Error) -> WriteError {
+        self.lost.messages += std::mem::take(&mut self.unflushed_messages);
+        e.into()
+    }
+
+    fn send_file(&mut self, file: OutgoingFile, id: u64) -> Result<(), WriteError> {
+        self.flush()?;
+        let (shown, size) = (file.name().to_string(), file.size());
+        let mut meter = Meter::start(self.transfers, self.screen, id);
+        let mut sent = 0;
+        let result = file
+            .send(&mut self.out, &mut |n| {
+                sent += n;
+                meter.advance(n)
+            })
+            .map_err(WriteError::from)
+            .and_then(|()| self.out.flush().map_err(WriteError::from));
+        if let Err(e) = result {
+            let percent = sent.saturating_mul(100).checked_div(size).unwrap_or(0);
+            self.screen.system(format!(
+                "{shown} was not delivered (stopped at {}%).",
+                percent.min(99)
+            ));
+            return Err(e);
+        }
+        self.screen.system(match meter.summary() {
+            Some(summary) => format!("Sent file {shown} ({size} bytes, {summary})"),
+            None => format!("Sent file {shown} ({size} bytes)"),
+        });
+        Ok(())
+    }
+}
+
+/// What did not go out after a failure.
+#[derive(Default)]
+struct Lost {
+    messages: usize,
+}
+
+impl Lost {
+    fn add(&mut self, outgoing: &Outgoing, screen: &Screen) {
+        match outgoing {
+            Outgoing::Lines(lines, _) => self.messages += count_messages(lines),
+            Outgoing::File(file, _) => {
+                screen.system(format!("{} was not delivered (not started).", file.name()));
+            }
+            Outgoing::Leave => {}
+        }
+    }
+
+    fn report(&self, screen: &Screen) {
+        match self.messages {
+            0 => {}
+            1 => screen.system("1 message was not sent: the connection ended first."),
+            n => screen.system(format!(
+                "{n} messages were not sent: the connection ended first."
+            )),
+        }
+    }
+}
+
+/// Messages in a buffer of encoded wire lines: one per newline.
+fn count_messages(lines: &[u8]) -> usize {
+    lines.iter().filter(|&&b| b == b'\n').count()
 }

@@ -264,6 +264,36 @@ pub fn write_file_header(out: &mut impl Write, name: &str, size: u64) -> io::Res
 /// The text a leaving peer sends last.
 pub const LEAVE_MESSAGE: &str = "has left the chat.";
 
+/// Whether `line` (without its line ending) is a peer's goodbye,
+/// `[NAME] has left the chat.`.
+pub fn is_leave_line(line: &[u8]) -> bool {
+    line.starts_with(b"[")
+        && line
+            .strip_suffix(LEAVE_MESSAGE.as_bytes())
+            .and_then(|rest| rest.strip_suffix(b"] "))
+            .is_some_and(|name| !name[1..].contains(&b']'))
+}
+
+#[cfg(test)]
+mod leave_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_whole_goodbye_is_a_leave_line() {
+        assert!(is_leave_line(b"[I056] has left the chat."));
+        assert!(is_leave_line(b"[Daksh P] has left the chat."));
+        for line in [
+            &b"[I056] has left the chat. Not."[..],
+            b"I056 has left the chat.",
+            b"[I056] said [x] has left the chat.",
+            b"[I056] has left the chat",
+            b"has left the chat.",
+        ] {
+            assert!(!is_leave_line(line), "{:?}", String::from_utf8_lossy(line));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,210 @@
+//! The connection a conversation runs over, as three parts with one owner
+//! each: a reader (the reader thread's), a writer (the writer thread's) and
+//! a closer (the session's, to end both directions from outside).
+//!
+//! The session knows only these parts, not what carries the bytes. Plain
+//! TCP is one kind of connection; an encrypted channel wrapping TCP would
+//! be another, with the same parts. Zero-copy moves (`sendfile`, `splice`)
+//! are a capability of plain TCP: its halves hand out their descriptor.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// TCP keepalive: a peer whose machine vanished (power, network gone) is
+/// noticed after about `IDLE + INTERVAL * PROBES` of silence, instead of
+/// never while the chat is idle.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_PROBES: u32 = 6;
+
+/// A connection to the peer, before it is split into its parts.
+pub struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+}
+
+impl Connection {
+    /// A plain TCP connection, set up for chatting: lines leave at once
+    /// (no Nagle delay) and a vanished peer is noticed by keepalive.
+    pub fn tcp(stream: TcpStream) -> io::Result<Self> {
+        // Chat lines are small and typed one at a time; Nagle's algorithm
+        // would hold each back waiting for an acknowledgement.
+        stream.set_nodelay(true)?;
+        set_keepalive(&stream)?;
+        let peer = crate::net::connect::shown(stream.peer_addr()?);
+        Ok(Self { stream, peer })
+    }
+
+    /// The peer's address, as people know it.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The three parts, for three owners.
+    pub fn split(self) -> io::Result<(ReadHalf, WriteHalf, Closer)> {
+        let reader = ReadHalf(self.stream.try_clone()?);
+        let writer = WriteHalf(self.stream.try_clone()?);
+        Ok((reader, writer, Closer(Arc::new(self.stream))))
+    }
+}
+
+fn set_keepalive(stream: &TcpStream) -> io::Result<()> {
+    use rustix::net::sockopt;
+    sockopt::set_socket_keepalive(stream, true)?;
+    sockopt::set_tcp_keepidle(stream, KEEPALIVE_IDLE)?;
+    sockopt::set_tcp_keepintvl(stream, KEEPALIVE_INTERVAL)?;
+    sockopt::set_tcp_keepcnt(stream, KEEPALIVE_PROBES)?;
+    Ok(())
+}
+
+/// What the peer sends us.
+pub struct ReadHalf(TcpStream);
+
+impl Read for ReadHalf {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl AsFd for ReadHalf {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+/// What we send the peer.
+pub struct WriteHalf(TcpStream);
+
+impl WriteHalf {
+    /// Says we will send nothing more; the peer reads to its end.
+    pub fn finish(&self) -> io::Result<()> {
+        self.0.shutdown(Shutdown::Write)
+    }
+}
+
+impl Write for WriteHalf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl AsFd for WriteHalf {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+/// Ends the connection from outside its reader and writer, and watches
+/// how much of what we sent the peer has taken.
+#[derive(Clone)]
+pub struct Closer(Arc<TcpStream>);
+
+impl Closer {
+    /// Ends both directions at once: a reader or writer blocked on the
+    /// connection returns.
+    pub fn close(&self) {
+        let _ = self.0.shutdown(Shutdown::Both);
+    }
+
+    /// Where our sending stands, as the kernel sees it; `None` where it
+    /// cannot tell.
+    pub fn sending(&self) -> Option<Sending> {
+        tcp_info(&self.0).map(|info| Sending {
+            acknowledged: info.tcpi_bytes_acked,
+            waiting: info.tcpi_unacked > 0 || info.tcpi_notsent_bytes > 0,
+        })
+    }
+}
+
+/// Our side of the connection's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sending {
+    /// Bytes the peer has acknowledged, since the connection began.
+    pub acknowledged: u64,
+    /// Whether bytes of ours wait to be sent or acknowledged.
+    pub waiting: bool,
+}
+
+/// The kernel's own account of a TCP connection.
+fn tcp_info(stream: &TcpStream) -> Option<libc::tcp_info> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `tcp_info` is plain data, for which all zeroes is a valid
+    // value, and the kernel writes at most `len` bytes into it.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: the descriptor is open for the lifetime of `stream`, and the
+    // pointer and length describe `info`.
+    let done = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    (done == 0).then_some(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn pair() -> (Connection, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (Connection::tcp(server).unwrap(), client)
+    }
+
+    #[test]
+    fn a_connection_is_set_up_for_chatting() {
+        let (connection, _peer) = pair();
+        let (reader, _, _) = connection.split().unwrap();
+        let fd = reader.as_fd();
+        assert!(rustix::net::sockopt::tcp_nodelay(fd).unwrap());
+        assert!(rustix::net::sockopt::socket_keepalive(fd).unwrap());
+        assert_eq!(
+            rustix::net::sockopt::tcp_keepidle(fd).unwrap(),
+            KEEPALIVE_IDLE
+        );
+        assert_eq!(
+            rustix::net::sockopt::tcp_keepintvl(fd).unwrap(),
+            KEEPALIVE_INTERVAL
+        );
+        assert_eq!(
+            rustix::net::sockopt::tcp_keepcnt(fd).unwrap(),
+            KEEPALIVE_PROBES
+        );
+    }
+
+    #[test]
+    fn the_closer_ends_a_blocked_reader_and_counts_what_the_peer_took() {
+        let (connection, mut peer) = pair();
+        let (mut reader, mut writer, closer) = connection.split().unwrap();
+        writer.write_all(b"hello").unwrap();
+        let mut got = [0; 5];
+        peer.read_exact(&mut got).unwrap();
+        // The peer's kernel acknowledges what it received.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while closer.sending().unwrap().acknowledged < 5 {
+            assert!(std::time::Instant::now() < deadline, "no acknowledgement");
+            std::thread::yield_now();
+        }
+        let blocked = std::thread::spawn(move || reader.read(&mut [0; 8]));
+        closer.close();
+        assert_eq!(blocked.join().unwrap().unwrap(), 0);
+    }
+}

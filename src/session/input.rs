@@ -1,0 +1,315 @@
+//! Reading the user's input on a thread of its own, so the main loop can
+//! react to the peer while the user is not typing.
+//!
+//! Piped input is handed over in batches, each holding a [`Ticket`] until
+//! the writer has sent it: input piped faster than the peer takes it waits
+//! in the pipe, not in memory, while the main loop itself never waits.
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+use anyhow::Result;
+
+use super::{Event, spawn};
+use crate::terminal::console::{EditorStop, Input, LineEditor};
+
+/// Bytes of input handed to the main loop in one batch, at most (plus the
+/// line that crosses the mark).
+const INPUT_BATCH: usize = 64 * 1024;
+
+/// Longest line of input taken, newline excluded: a longer one could not
+/// be sent anyway, so it is skipped as it streams in, never held whole.
+pub const MAX_INPUT_LINE: usize = crate::wire::frame::MAX_LINE;
+
+/// Starts reading `input`. Returns the means to stop the line editor in
+/// interactive mode.
+///
+/// A thread blocked reading a pipe cannot be interrupted portably, so in
+/// pipe mode the thread is not joined: it ends with the process.
+pub fn spawn_input(
+    input: Input,
+    events: Sender<Event>,
+    tickets: Tickets,
+) -> Result<Option<EditorStop>> {
+    match input {
+        Input::Lines(lines) => {
+            spawn("input", move || read_lines(lines, &events, &tickets))?;
+            Ok(None)
+        }
+        Input::Editor(editor) => {
+            let (stop, done) = EditorStop::new();
+            spawn("input", move || {
+                let _done = done;
+                edit_lines(*editor, &events);
+            })?;
+            Ok(Some(stop))
+        }
+    }
+}
+
+/// A counted permission to have one batch of piped input in flight. It is
+/// given back when dropped, by whoever holds it last.
+pub struct Ticket(Tickets);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let (state, freed) = &*self.0.0;
+        state.lock().unwrap_or_else(PoisonError::into_inner).free += 1;
+        freed.notify_one();
+    }
+}
+
+/// The tickets for batches of piped input: at most a fixed number are out
+/// at once.
+#[derive(Clone)]
+pub struct Tickets(Arc<(Mutex<TicketState>, Condvar)>);
+
+struct TicketState {
+    free: usize,
+    closed: bool,
+}
+
+impl Tickets {
+    pub fn new(count: usize) -> Self {
+        let state = TicketState {
+            free: count,
+            closed: false,
+        };
+        Self(Arc::new((Mutex::new(state), Condvar::new())))
+    }
+
+    /// Waits for a free ticket; `None` once the tickets are closed.
+    fn take(&self) -> Option<Ticket> {
+        let (state, freed) = &*self.0;
+        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+        while state.free == 0 && !state.closed {
+            state = freed.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        if state.closed {
+            return None;
+        }
+        state.free -= 1;
+        Some(Ticket(self.clone()))
+    }
+
+    /// No more input is wanted: frees a reader waiting for a ticket.
+    pub fn close(&self) {
+        let (state, freed) = &*self.0;
+        state.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
+        freed.notify_all();
+    }
+}
+
+fn read_lines(
+    mut lines: BufReader<Box<dyn Read + Send>>,
+    events: &Sender<Event>,
+    tickets: &Tickets,
+) {
+    loop {
+        let Some(ticket) = tickets.take() else {
+            return;
+        };
+        // Lines already read in together go on together: piped input costs
+        // one hand-over per buffer, not one per line.
+        let mut batch = Vec::new();
+        let mut too_long = Vec::new();
+        let ended = loop {
+            let buffered = match lines.fill_buf() {
+                Ok([]) | Err(_) => break true,
+                Ok(buffered) => buffered,
+            };
+            match buffered.iter().rposition(|&b| b == b'\n') {
+                Some(last) => {
+                    batch.extend_from_slice(&buffered[..=last]);
+                    lines.consume(last + 1);
+                }
+                // A line that does not fit the buffer is taken on its own,
+                // within the limit.
+                None => match take_line(&mut lines, &mut batch, MAX_INPUT_LINE) {
+                    Ok(Taken::Line) => {}
+                    Ok(Taken::TooLong(len)) => too_long.push(len),
+                    // An unreadable input ends like a closed one.
+                    Ok(Taken::End) | Err(_) => break true,
+                },
+            }
+            if batch.len() >= INPUT_BATCH || !too_long.is_empty() || lines.buffer().is_empty() {
+                break false;
+            }
+        };
+        if !batch.is_empty() && events.send(Event::Input(batch, Some(ticket))).is_err() {
+            return;
+        }
+        for len in too_long {
+            if events.send(Event::InputTooLong(len)).is_err() {
+                return;
+            }
+        }
+        if ended {
+            let _ = events.send(Event::InputEnded);
+            return;
+        }
+    }
+}
+
+/// What [`take_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum Taken {
+    /// A line, appended with its newline (or without one at the end of
+    /// the input).
+    Line,
+    /// A line of this many bytes, over the limit: skipped, newline and all.
+    TooLong(u64),
+    /// The input ended before another byte.
+    End,
+}
+
+/// Appends the next line to `batch` unless it has more than `limit` bytes
+/// before its newline; such a line is read to its end and dropped, holding
+/// no more than the reader's buffer of it at any time.
+fn take_line(input: &mut impl BufRead, batch: &mut Vec<u8>, limit: usize) -> io::Result<Taken> {
+    let start = batch.len();
+    let mut skipped: Option<u64> = None;
+    loop {
+        let buffered = match input.fill_buf() {
+            Ok(buffered) => buffered,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buffered.is_empty() {
+            return Ok(match skipped {
+                Some(len) => Taken::TooLong(len),
+                None if batch.len() > start => Taken::Line,
+                None => Taken::End,
+            });
+        }
+        let (piece, complete) = match buffered.iter().position(|&b| b == b'\n') {
+            Some(newline) => (&buffered[..newline], true),
+            None => (buffered, false),
+        };
+        let used = piece.len() + usize::from(complete);
+        match &mut skipped {
+            Some(len) => *len += piece.len() as u64,
+            None if batch.len() - start + piece.len() > limit => {
+                skipped = Some((batch.len() - start + piece.len()) as u64);
+                batch.truncate(start);
+            }
+            None => batch.extend_from_slice(&buffered[..used]),
+        }
+        input.consume(used);
+        if complete {
+            return Ok(match skipped {
+                Some(len) => Taken::TooLong(len),
+                None => Taken::Line,
+            });
+        }
+    }
+}
+
+fn edit_lines(editor: LineEditor, events: &Sender<Event>) {
+    // A person types far slower than any peer reads: lines from the editor
+    // need no tickets, and the editor never waits for one.
+    editor.run(|line| {
+        let mut line = line.into_bytes();
+        line.push(b'\n');
+        events.send(Event::Input(line, None)).is_ok()
+    });
+    let _ = events.send(Event::InputEnded);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn lines_of(input: &[u8], capacity: usize, limit: usize) -> (Vec<u8>, Vec<u64>) {
+        let mut reader = BufReader::with_capacity(capacity, input);
+        let (mut kept, mut dropped) = (Vec::new(), Vec::new());
+        loop {
+            match take_line(&mut reader, &mut kept, limit).unwrap() {
+                Taken::Line => {}
+                Taken::TooLong(len) => dropped.push(len),
+                Taken::End => return (kept, dropped),
+            }
+        }
+    }
+
+    #[test]
+    fn long_lines_are_dropped_and_the_rest_kept() {
+        let input = b"short\nthis one is long\nok\nend";
+        assert_eq!(
+            lines_of(input, 4, 5),
+            (b"short\nok\nend".to_vec(), vec![16])
+        );
+        assert_eq!(lines_of(b"", 4, 5), (Vec::new(), Vec::new()));
+        assert_eq!(lines_of(b"exactly5\n", 3, 8).0, b"exactly5\n");
+        assert_eq!(lines_of(b"toolong!!", 3, 8).1, [9]);
+    }
+
+    #[test]
+    fn an_endless_line_is_skipped_in_bounded_memory() {
+        struct Zeros(u64);
+        impl Read for Zeros {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = (buf.len() as u64).min(self.0) as usize;
+                buf[..n].fill(0);
+                self.0 -= n as u64;
+                Ok(n)
+            }
+        }
+        let mut reader =
+            BufReader::with_capacity(64 * 1024, Zeros(100 << 20).chain(&b"\nhi\n"[..]));
+        let mut batch = Vec::new();
+        assert_eq!(
+            take_line(&mut reader, &mut batch, MAX_INPUT_LINE).unwrap(),
+            Taken::TooLong(100 << 20)
+        );
+        assert!(batch.capacity() <= 2 * MAX_INPUT_LINE);
+        assert_eq!(
+            take_line(&mut reader, &mut batch, MAX_INPUT_LINE).unwrap(),
+            Taken::Line
+        );
+        assert_eq!(batch, b"hi\n");
+    }
+
+    proptest! {
+        #[test]
+        fn lines_within_the_limit_pass_whole_whatever_the_buffer(
+            lines in proptest::collection::vec("[a-z]{0,12}", 0..20),
+            capacity in 1usize..16,
+            limit in 0usize..12,
+        ) {
+            let input: Vec<u8> = lines.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect();
+            let (kept, dropped) = lines_of(&input, capacity, limit);
+            let expected_kept: Vec<u8> = lines
+                .iter()
+                .filter(|l| l.len() <= limit)
+                .flat_map(|l| format!("{l}\n").into_bytes())
+                .collect();
+            let expected_dropped: Vec<u64> =
+                lines.iter().filter(|l| l.len() > limit).map(|l| l.len() as u64).collect();
+            prop_assert_eq!(kept, expected_kept);
+            prop_assert_eq!(dropped, expected_dropped);
+        }
+    }
+
+    #[test]
+    fn closed_tickets_free_a_waiting_reader() {
+        let tickets = Tickets::new(1);
+        let held = tickets.take().unwrap();
+        let waiter = {
+            let tickets = tickets.clone();
+            std::thread::spawn(move || tickets.take().is_none())
+        };
+        tickets.close();
+        assert!(waiter.join().unwrap());
+        drop(held);
+    }
+
+    #[test]
+    fn a_returned_ticket_can_be_taken_again() {
+        let tickets = Tickets::new(1);
+        drop(tickets.take().unwrap());
+        assert!(tickets.take().is_some());
+    }
+}

@@ -1,0 +1,167 @@
+//! Acting on what the user types: messages go to the writer, commands are
+//! answered here.
+
+use std::borrow::Cow;
+use std::ops::ControlFlow;
+use std::sync::mpsc::Sender;
+
+use super::command::{self, COMMANDS, UserCommand};
+use super::input::Ticket;
+use super::outgoing::Outgoing;
+use super::progress::{self, Direction, Transfers};
+use crate::files::transfer::OutgoingFile;
+use crate::terminal::screen::Screen;
+use crate::wire::frame;
+
+/// What the main loop keeps between the user's lines.
+pub struct UserSide<'a> {
+    outbox: &'a Sender<Outgoing>,
+    name: &'a str,
+    screen: &'a Screen,
+    transfers: &'a Transfers,
+    /// Whether the user was told that messages wait for the file being sent.
+    told_about_waiting: bool,
+    /// Messages not yet handed to the writer, encoded: lines that arrive
+    /// together go to it together.
+    texts: Vec<u8>,
+}
+
+impl<'a> UserSide<'a> {
+    pub fn new(
+        outbox: &'a Sender<Outgoing>,
+        name: &'a str,
+        screen: &'a Screen,
+        transfers: &'a Transfers,
+    ) -> Self {
+        Self {
+            outbox,
+            name,
+            screen,
+            transfers,
+            told_about_waiting: false,
+            texts: Vec::new(),
+        }
+    }
+
+    /// Acts on a batch of input lines; breaks when the user leaves. The
+    /// batch's ticket goes to the writer behind its last message, so the
+    /// next batch is read only once this one is on its way.
+    pub fn act_on_batch(&mut self, lines: &[u8], ticket: Option<Ticket>) -> ControlFlow<()> {
+        // Valid UTF-8 is the rule; checking it strictly first is quicker
+        // than the lossy conversion's check.
+        let lines = match std::str::from_utf8(lines) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(lines),
+        };
+        let mut flow = ControlFlow::Continue(());
+        for line in lines.split_inclusive('\n') {
+            flow = self.act(line);
+            if flow.is_break() {
+                break;
+            }
+        }
+        self.send_texts(ticket);
+        flow
+    }
+
+    /// Says that a line too long to send was dropped as it was read.
+    pub fn too_long(&self, len: u64) {
+        self.refuse_long(self.name.len() as u64 + len + 3);
+    }
+
+    fn refuse_long(&self, wire_len: u64) {
+        self.screen.system(format!(
+            "Message not sent: it is {wire_len} bytes and the limit is {} bytes.",
+            frame::MAX_LINE
+        ));
+    }
+
+    fn queue(&mut self, outgoing: Outgoing) {
+        self.send_texts(None);
+        // If the writer has stopped, its reason is already on its way.
+        let _ = self.outbox.send(outgoing);
+    }
+
+    fn send_texts(&mut self, ticket: Option<Ticket>) {
+        if !self.texts.is_empty() || ticket.is_some() {
+            let texts = std::mem::take(&mut self.texts);
+            let _ = self.outbox.send(Outgoing::Lines(texts, ticket));
+        }
+    }
+
+    /// Acts on one line; breaks when the user leaves.
+    fn act(&mut self, line: &str) -> ControlFlow<()> {
+        let screen = self.screen;
+        // Only interactive mode tells about waiting files, and piped input
+        // can be a million lines: no look at the transfer list per line there.
+        let sending = screen.is_interactive() && self.transfers.sending();
+        self.told_about_waiting &= sending;
+        match command::parse(line) {
+            UserCommand::Nothing => {}
+            UserCommand::Quit => return ControlFlow::Break(()),
+            UserCommand::Usage(text) => screen.system(text),
+            UserCommand::Help => show_help(screen),
+            UserCommand::Status => {
+                for line in self.transfers.status_lines() {
+                    screen.system(line);
+                }
+            }
+            UserCommand::Say(text) => {
+                // The peer drops lines over the limit; better to say so here.
+                let wire_len = self.name.len() + text.len() + 3;
+                if wire_len > frame::MAX_LINE {
+                    self.refuse_long(wire_len as u64);
+                    return ControlFlow::Continue(());
+                }
+                // (`sending` is false in pipe mode, which keeps to the core
+                // event lines: scripts do not need telling.)
+                if sending && !self.told_about_waiting {
+                    screen.system("Messages typed now wait until the file transfer is done.");
+                    self.told_about_waiting = true;
+                }
+                screen.own_message(self.name, &text);
+                // Writing into a Vec cannot fail.
+                let _ = frame::write_text(&mut self.texts, self.name, &text);
+            }
+            UserCommand::Send(args) => {
+                for path in args.paths(|p| p.exists()) {
+                    match OutgoingFile::open(&path) {
+                        Ok(file) => {
+                            let transfers = self.transfers;
+                            let id = transfers.enqueue(Direction::Send, file.name(), file.size());
+                            if sending {
+                                screen.system(format!(
+                                    "Queued {} ({}); it goes out after the transfers before it.",
+                                    file.name(),
+                                    progress::bytes(file.size())
+                                ));
+                            }
+                            self.queue(Outgoing::File(file, id));
+                        }
+                        Err(e) => screen.system(format!("Cannot send {}: {e}", path.display())),
+                    }
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Lists the commands.
+pub fn show_help(screen: &Screen) {
+    for (usage, what) in COMMANDS {
+        screen.system(format!("{usage:<14} {what}"));
+    }
+}
+
+/// Answers a line typed while nobody is connected yet; breaks when the
+/// user leaves.
+pub fn act_while_waiting(line: &str, screen: &Screen) -> ControlFlow<()> {
+    match command::parse(line) {
+        UserCommand::Quit => return ControlFlow::Break(()),
+        UserCommand::Help => show_help(screen),
+        UserCommand::Nothing => {}
+        _ => screen.system("Nobody is connected yet; /quit leaves."),
+    }
+    ControlFlow::Continue(())
+}
