@@ -505,6 +505,11 @@ impl RawPeer {
         self.stream.local_addr().unwrap().port()
     }
 
+    /// The connection itself, for a test that drives it by hand.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
     pub fn write_bytes(&mut self, data: &[u8]) {
         self.stream
             .write_all(data)
