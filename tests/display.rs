@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestDir, file_header, listening_chat_with_raw_peer};
+use common::{TestDir, file_header, listening_chat_with_raw_peer, show};
 use std::time::Instant;
 
 /// The largest size a header may announce (16 TiB).
@@ -44,4 +44,40 @@ fn status_of_a_sixteen_tib_download_is_shown_without_a_panic() {
     chat.expect_prefix("[System] Transfer of big incomplete");
     let code = chat.wait_exit();
     chat.assert_failed_cleanly(code, "cut short");
+}
+
+#[test]
+fn tag_characters_and_hangul_fillers_are_shown_as_escapes() {
+    let dir = TestDir::new("display_invisible");
+    let (mut chat, mut peer) = listening_chat_with_raw_peer(dir.path(), &[]);
+    peer.write_bytes(
+        "[X] tag\u{e0041}\u{e007f} fill\u{115f}\u{1160}\u{3164}\u{ffa0} end\n".as_bytes(),
+    );
+    let line = chat.expect_line("the line with invisible characters", |l| {
+        l.starts_with("[X] tag")
+    });
+    let expected = "[X] tag\\u{e0041}\\u{e007f} fill\\u{115f}\\u{1160}\\u{3164}\\u{ffa0} end";
+    if line != expected {
+        chat.fail(&format!(
+            "expected {expected:?}, got {:?}",
+            line.escape_debug()
+        ));
+    }
+
+    // A file name carrying them is shown escaped and saved without them.
+    let mut data = file_header("a\u{e0001}b\u{3164}.txt", 2);
+    data.extend_from_slice(b"ok[X] done\n");
+    peer.write_bytes(&data);
+    chat.expect_exact("[System] Incoming file a\\u{e0001}b\\u{3164}.txt (2 bytes)...");
+    chat.expect_saved("received_files/a_b_.txt");
+    chat.expect_exact("[X] done");
+    let raw_char = |l: &&Vec<u8>| {
+        let text = String::from_utf8_lossy(l);
+        text.contains(|c: char| ('\u{e0000}'..='\u{e007f}').contains(&c))
+            || text.contains(['\u{115f}', '\u{1160}', '\u{3164}', '\u{ffa0}'])
+    };
+    if let Some(line) = chat.stdout_raw_lines().iter().find(raw_char) {
+        let line = show(line);
+        chat.fail(&format!("invisible character on screen: {line}"));
+    }
 }
