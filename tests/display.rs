@@ -81,3 +81,15 @@ fn tag_characters_and_hangul_fillers_are_shown_as_escapes() {
         chat.fail(&format!("invisible character on screen: {line}"));
     }
 }
+
+#[test]
+fn a_command_typed_in_capitals_is_still_a_command() {
+    let dir = TestDir::new("display_quit_capitals");
+    let (mut chat, mut peer) = listening_chat_with_raw_peer(dir.path(), &[]);
+    chat.send_line("/Status");
+    chat.expect_exact("[System] No transfers in progress or queued.");
+    chat.send_line("/QUIT");
+    peer.expect_line("[alice] has left the chat.");
+    drop(peer);
+    assert_eq!(chat.wait_exit(), 0, "{}", chat.report());
+}
