@@ -50,29 +50,79 @@ pub enum UserCommand<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub struct SendArgs {
     raw: String,
-    words: Vec<String>,
+    words: Vec<Word>,
+}
+
+/// One argument after quoting is undone.
+#[derive(Debug, PartialEq, Eq)]
+struct Word {
+    text: String,
+    /// Starts with a `~` that was neither quoted nor escaped: a shell would
+    /// put the home folder there.
+    tilde: bool,
 }
 
 impl SendArgs {
-    /// The files to send. Unquoted paths with spaces were the only way to
-    /// name them before quoting existed, so unquoted text with spaces is
-    /// taken as one path when it names something (`exists` says) or when
-    /// none of its words does.
+    /// [`SendArgs::paths_with_home`] with the home folder from `$HOME`, as a
+    /// shell takes it.
     pub fn paths(&self, exists: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+        let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
+        self.paths_with_home(exists, home.as_deref().map(Path::new))
+    }
+
+    /// The files to send, with a leading `~` or `~/` (unquoted, as in a
+    /// shell; Tab completion writes it so) replaced by `home` when there is
+    /// one. `~user` is left alone.
+    ///
+    /// Unquoted paths with spaces were the only way to name them before
+    /// quoting existed, so unquoted text with spaces is taken as one path
+    /// when it names something (`exists` says) or when none of its words
+    /// does.
+    pub fn paths_with_home(
+        &self,
+        exists: impl Fn(&Path) -> bool,
+        home: Option<&Path>,
+    ) -> Vec<PathBuf> {
         let plain = !self.raw.contains(['"', '\'', '\\']);
-        if self.words.len() > 1
-            && plain
-            && (exists(Path::new(&self.raw)) || !self.words.iter().any(|w| exists(Path::new(w))))
-        {
-            return vec![PathBuf::from(&self.raw)];
+        let words: Vec<PathBuf> = self
+            .words
+            .iter()
+            .map(|w| expand_tilde(&w.text, w.tilde, home))
+            .collect();
+        if words.len() > 1 && plain {
+            let whole = expand_tilde(&self.raw, self.raw.starts_with('~'), home);
+            if exists(&whole) || !words.iter().any(|w| exists(w)) {
+                return vec![whole];
+            }
         }
-        self.words.iter().map(PathBuf::from).collect()
+        words
+    }
+}
+
+/// `path` with a leading `~` or `~/` replaced by `home`, if `tilde` says the
+/// `~` was typed bare and there is a home to put there.
+fn expand_tilde(path: &str, tilde: bool, home: Option<&Path>) -> PathBuf {
+    let Some(home) = home.filter(|_| tilde) else {
+        return PathBuf::from(path);
+    };
+    if path == "~" {
+        return home.to_path_buf();
+    }
+    match path.strip_prefix("~/") {
+        // Extra slashes must not make the rest absolute, replacing `home`.
+        Some(rest) => home.join(rest.trim_start_matches('/')),
+        None => PathBuf::from(path),
     }
 }
 
 const SEND_USAGE: &str = "Usage: /send PATH... (quote paths that contain spaces)";
 
+/// The command words, as `/help` spells them.
+const NAMES: [&str; 4] = ["quit", "help", "status", "send"];
+
 /// Interprets one line of input (its line ending already removed or not).
+/// Command words may be typed in any case (`/QUIT`, `/Send`); their
+/// arguments keep theirs.
 pub fn parse(line: &str) -> UserCommand<'_> {
     let line = line.trim_end_matches(['\n', '\r']);
     let trimmed = line.trim();
@@ -93,7 +143,13 @@ pub fn parse(line: &str) -> UserCommand<'_> {
     let (word, rest) = command
         .split_once(char::is_whitespace)
         .map_or((command, ""), |(w, r)| (w, r.trim()));
-    match word {
+    let Some(name) = NAMES.into_iter().find(|n| word.eq_ignore_ascii_case(n)) else {
+        return UserCommand::Usage(format!(
+            "Unknown command /{word}: nothing was sent. /help lists the commands; \
+             //{word} sends it as a message."
+        ));
+    };
+    match name {
         "quit" if rest.is_empty() => UserCommand::Quit,
         "help" if rest.is_empty() => UserCommand::Help,
         "status" if rest.is_empty() => UserCommand::Status,
@@ -105,28 +161,51 @@ pub fn parse(line: &str) -> UserCommand<'_> {
             Ok(_) => UserCommand::Usage(SEND_USAGE.into()),
             Err(why) => UserCommand::Usage(format!("{why}. {SEND_USAGE}")),
         },
-        "quit" | "help" | "status" => UserCommand::Usage(format!("/{word} takes no arguments.")),
-        _ => UserCommand::Usage(format!(
-            "Unknown command /{word}: nothing was sent. /help lists the commands; \
-             //{word} sends it as a message."
-        )),
+        _ => UserCommand::Usage(format!("/{name} takes no arguments.")),
     }
 }
+
+impl UserCommand<'_> {
+    /// Whether acting on this needs somebody at the other end: everything
+    /// but `/help`, `/quit`, a usage hint and a blank line.
+    pub fn needs_peer(&self) -> bool {
+        matches!(self, Self::Say(_) | Self::Send(_) | Self::Status)
+    }
+}
+
+/// What a line typed before anybody is connected means: [`parse`], except
+/// that what needs a peer becomes a hint, since only `/help` and `/quit`
+/// can be acted on yet.
+pub fn parse_unconnected(line: &str) -> UserCommand<'_> {
+    match parse(line) {
+        command if command.needs_peer() => UserCommand::Usage(NOT_CONNECTED.into()),
+        command => command,
+    }
+}
+
+const NOT_CONNECTED: &str =
+    "Nobody is connected yet: nothing was sent. Until somebody is, /help and /quit work.";
 
 /// Splits a command's arguments into words the way a shell does for the
 /// simple cases: whitespace separates, `"..."` and `'...'` group, and a
 /// backslash escapes the next character (outside single quotes).
-fn split_words(text: &str) -> Result<Vec<String>, &'static str> {
+/// A word that starts with a bare `~` is marked, for [`expand_tilde`].
+fn split_words(text: &str) -> Result<Vec<Word>, &'static str> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
+    let mut tilde = false;
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match c {
             c if c.is_whitespace() => {
                 if in_word {
-                    words.push(std::mem::take(&mut word));
+                    words.push(Word {
+                        text: std::mem::take(&mut word),
+                        tilde,
+                    });
                     in_word = false;
+                    tilde = false;
                 }
             }
             '\\' => {
@@ -153,13 +232,16 @@ fn split_words(text: &str) -> Result<Vec<String>, &'static str> {
                 }
             }
             c => {
+                if !in_word {
+                    tilde = c == '~';
+                }
                 word.push(c);
                 in_word = true;
             }
         }
     }
     if in_word {
-        words.push(word);
+        words.push(Word { text: word, tilde });
     }
     Ok(words)
 }
@@ -170,7 +252,7 @@ mod tests {
 
     fn send_words(line: &str) -> Vec<String> {
         match parse(line) {
-            UserCommand::Send(args) => args.words,
+            UserCommand::Send(args) => args.words.into_iter().map(|w| w.text).collect(),
             other => panic!("{line:?} parsed as {other:?}"),
         }
     }
@@ -249,20 +331,147 @@ mod tests {
         };
         let only = |name: &'static str| move |p: &Path| p == Path::new(name);
         assert_eq!(
-            args.paths(only("my notes.txt")),
+            args.paths_with_home(only("my notes.txt"), None),
             [PathBuf::from("my notes.txt")]
         );
-        assert_eq!(args.paths(only("other")), [PathBuf::from("my notes.txt")]);
         assert_eq!(
-            args.paths(only("notes.txt")),
+            args.paths_with_home(only("other"), None),
+            [PathBuf::from("my notes.txt")]
+        );
+        assert_eq!(
+            args.paths_with_home(only("notes.txt"), None),
             [PathBuf::from("my"), PathBuf::from("notes.txt")]
         );
         let UserCommand::Send(quoted) = parse("/send \"a b\" c") else {
             panic!("not a send");
         };
         assert_eq!(
-            quoted.paths(|_| true),
+            quoted.paths_with_home(|_| true, None),
             [PathBuf::from("a b"), PathBuf::from("c")]
         );
+    }
+
+    #[test]
+    fn command_words_may_be_typed_in_any_case() {
+        let cases = [
+            ("/QUIT", UserCommand::Quit),
+            ("/Quit\n", UserCommand::Quit),
+            ("/HELP", UserCommand::Help),
+            ("/Status", UserCommand::Status),
+            ("//QUIT", UserCommand::Say("/QUIT".into())),
+            (
+                "/QUIT now",
+                UserCommand::Usage("/quit takes no arguments.".into()),
+            ),
+            (
+                "/QUITTING",
+                UserCommand::Usage(
+                    "Unknown command /QUITTING: nothing was sent. /help lists the commands; \
+                     //QUITTING sends it as a message."
+                        .into(),
+                ),
+            ),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(parse(line), expected, "line {line:?}");
+        }
+        // Paths keep their case.
+        assert_eq!(send_words("/SEND Notes.TXT"), ["Notes.TXT"]);
+        assert_eq!(send_words("/Send a B"), ["a", "B"]);
+    }
+
+    #[test]
+    fn before_anybody_connects_only_help_and_quit_do_something() {
+        assert_eq!(parse_unconnected("/QUIT"), UserCommand::Quit);
+        assert_eq!(parse_unconnected("/help"), UserCommand::Help);
+        assert_eq!(parse_unconnected(""), UserCommand::Nothing);
+        for line in ["hello", "//quit", "/send a.txt", "/status"] {
+            assert_eq!(
+                parse_unconnected(line),
+                UserCommand::Usage(NOT_CONNECTED.into()),
+                "line {line:?}"
+            );
+        }
+        assert_eq!(
+            parse_unconnected("/quit now"),
+            UserCommand::Usage("/quit takes no arguments.".into())
+        );
+    }
+
+    fn send_paths(line: &str, home: Option<&Path>) -> Vec<PathBuf> {
+        match parse(line) {
+            UserCommand::Send(args) => args.paths_with_home(|_| false, home),
+            other => panic!("{line:?} parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bare_leading_tilde_is_the_home_folder() {
+        let home = Some(Path::new("/home/daksh"));
+        let paths = |line: &str| send_paths(line, home);
+        assert_eq!(paths("/send ~/x.txt"), [PathBuf::from("/home/daksh/x.txt")]);
+        assert_eq!(paths("/send ~"), [PathBuf::from("/home/daksh")]);
+        assert_eq!(paths("/send ~//x"), [PathBuf::from("/home/daksh/x")]);
+        assert_eq!(
+            paths("/send ~/a b ~/c"),
+            [PathBuf::from("/home/daksh/a b ~/c")],
+            "unquoted text naming nothing stays one path"
+        );
+        assert_eq!(
+            paths("/send ~/my\\ notes.txt ~/b"),
+            [
+                PathBuf::from("/home/daksh/my notes.txt"),
+                PathBuf::from("/home/daksh/b")
+            ]
+        );
+        // Quoted or escaped, as in a shell, a tilde is just a character;
+        // so it is after the start and in `~user`.
+        for kept in ["\"~/x\"", "'~/x'", "\\~/x", "a~/x", "~daksh/x", "~x"] {
+            let line = format!("/send {kept}");
+            let typed = send_words(&line).remove(0);
+            assert_eq!(paths(&line), [PathBuf::from(typed)], "{kept}");
+        }
+        // Without a home folder nothing changes.
+        assert_eq!(send_paths("/send ~/x", None), [PathBuf::from("~/x")]);
+    }
+
+    #[test]
+    fn the_whole_unquoted_text_is_expanded_when_it_names_a_file() {
+        let UserCommand::Send(args) = parse("/send ~/my notes.txt") else {
+            panic!("not a send");
+        };
+        let exists = |p: &Path| p == Path::new("/h/my notes.txt");
+        assert_eq!(
+            args.paths_with_home(exists, Some(Path::new("/h"))),
+            [PathBuf::from("/h/my notes.txt")]
+        );
+        let exists = |p: &Path| p == Path::new("/h/my");
+        assert_eq!(
+            args.paths_with_home(exists, Some(Path::new("/h"))),
+            [PathBuf::from("/h/my"), PathBuf::from("notes.txt")]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_case_of_a_command_word_means_the_same(
+            name in proptest::sample::select(&NAMES[..]),
+            upper in proptest::collection::vec(proptest::bool::ANY, 6),
+            rest in "( [a-zA-Z~/.\"' ]{0,12})?",
+        ) {
+            let cased: String = name
+                .chars()
+                .zip(&upper)
+                .map(|(c, &up)| if up { c.to_ascii_uppercase() } else { c })
+                .collect();
+            let (typed, lower) = (format!("/{cased}{rest}"), format!("/{name}{rest}"));
+            proptest::prop_assert_eq!(parse(&typed), parse(&lower));
+        }
+
+        #[test]
+        fn any_line_is_interpreted_without_a_panic(line in "\\PC*") {
+            let _ = parse(&line);
+            let _ = parse_unconnected(&line);
+        }
     }
 }

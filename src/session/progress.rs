@@ -167,7 +167,7 @@ impl<'a> Meter<'a> {
 
     /// Counts `n` more bytes moved.
     pub fn advance(&mut self, n: u64) {
-        self.done += n;
+        self.done = self.done.saturating_add(n);
         let done = self.done;
         self.transfers.update(self.id, |e| e.done = done);
         if self.show && self.last_shown.elapsed() >= PROGRESS_INTERVAL && done < self.size {
@@ -182,17 +182,14 @@ impl<'a> Meter<'a> {
     }
 
     /// The time taken and average rate, for the final line in interactive
-    /// mode; `None` in pipe mode, whose lines are a contract.
+    /// mode; `None` in pipe mode, whose lines are a contract. A transfer
+    /// done in an instant gets its time only: a rate measured over a few
+    /// milliseconds says nothing.
     pub fn summary(&self) -> Option<String> {
         if !self.screen.is_interactive() {
             return None;
         }
-        let elapsed = self.started.elapsed();
-        Some(format!(
-            "{} at {}",
-            duration(elapsed),
-            rate(self.done, elapsed)
-        ))
+        Some(summary_text(self.done, self.started.elapsed()))
     }
 }
 
@@ -202,26 +199,51 @@ impl Drop for Meter<'_> {
     }
 }
 
-/// `12.0 MiB / 200.0 MiB (6%), 85.3 MiB/s, 2s left`
+/// Shortest time over which a rate (and a time left, which follows from
+/// it) means anything; before that, only the bytes are shown.
+const MIN_RATE_TIME: Duration = Duration::from_millis(100);
+
+/// Longest time left worth a figure. Sizes come from the peer, so a stalled
+/// 16 TiB transfer would otherwise estimate millions of years.
+const MAX_TIME_LEFT: Duration = Duration::from_secs(99 * 24 * 3600);
+
+/// `2.3s at 305.4 MiB/s`, or just `0.0s` for a transfer too quick to time.
+fn summary_text(done: u64, elapsed: Duration) -> String {
+    match rate(done, elapsed) {
+        Some(rate) => format!("{} at {rate}", duration(elapsed)),
+        None => duration(elapsed),
+    }
+}
+
+/// `12.0 MiB / 200.0 MiB (6%), 85.3 MiB/s, 2s left`; the rate and time left
+/// only once the transfer has run long enough to measure them. `done` and
+/// `size` come from the peer's header and may be anything.
 fn progress_text(done: u64, size: u64, elapsed: Duration) -> String {
-    let percent = (done * 100).checked_div(size).unwrap_or(100);
-    let mut text = format!(
-        "{} / {} ({percent}%), {}",
-        bytes(done),
-        bytes(size),
-        rate(done, elapsed)
-    );
-    let secs = elapsed.as_secs_f64();
-    if done > 0 && secs > 0.0 {
-        let left = (size - done.min(size)) as f64 * secs / done as f64;
-        let _ = write!(text, ", {} left", duration(Duration::from_secs_f64(left)));
+    let percent = match size {
+        0 => 100,
+        // In u128, `done * 100` cannot overflow.
+        _ => (u128::from(done) * 100 / u128::from(size)).min(100),
+    };
+    let mut text = format!("{} / {} ({percent}%)", bytes(done), bytes(size));
+    let Some(rate) = rate(done, elapsed) else {
+        return text;
+    };
+    let _ = write!(text, ", {rate}");
+    if done > 0 && done < size {
+        let left = (size - done) as f64 * elapsed.as_secs_f64() / done as f64;
+        match Duration::try_from_secs_f64(left) {
+            Ok(left) if left <= MAX_TIME_LEFT => {
+                let _ = write!(text, ", {} left", duration(left));
+            }
+            _ => text.push_str(", more than 99 days left"),
+        }
     }
     text
 }
 
 /// A byte count for people: `512 B`, `1.5 KiB`, `200.0 MiB`, `4.0 GiB`.
 pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     if n < 1024 {
         return format!("{n} B");
     }
@@ -234,9 +256,14 @@ pub fn bytes(n: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-fn rate(done: u64, elapsed: Duration) -> String {
-    let secs = elapsed.as_secs_f64().max(0.001);
-    format!("{}/s", bytes((done as f64 / secs) as u64))
+/// The average rate, `None` while `elapsed` is too short to tell.
+fn rate(done: u64, elapsed: Duration) -> Option<String> {
+    if elapsed < MIN_RATE_TIME {
+        return None;
+    }
+    // Float to integer `as` saturates; the division is by at least 0.1.
+    let per_sec = (done as f64 / elapsed.as_secs_f64()) as u64;
+    Some(format!("{}/s", bytes(per_sec)))
 }
 
 fn duration(d: Duration) -> String {
@@ -261,6 +288,7 @@ mod tests {
     use super::*;
     use crate::terminal::screen::Look;
     use crate::terminal::screen::testing::{captured, captured_with};
+    use proptest::prelude::*;
 
     #[test]
     fn sizes_read_like_people_write_them() {
@@ -299,7 +327,7 @@ mod tests {
         meter.advance(1024);
         let lines = transfers.status_lines();
         assert!(
-            lines[0].starts_with("Sending a.bin: 1.0 KiB / 2.0 KiB (50%), "),
+            lines[0].starts_with("Sending a.bin: 1.0 KiB / 2.0 KiB (50%)"),
             "{lines:?}"
         );
         assert_eq!(lines[1], "Queued: b.bin (10 B)");
@@ -328,6 +356,7 @@ mod tests {
         };
         let (screen, sink) = captured_with(look);
         let mut big = Meter::begin(&transfers, &screen, Direction::Receive, "big", 1 << 30);
+        big.started -= Duration::from_secs(2);
         big.last_shown -= PROGRESS_INTERVAL;
         big.advance(1 << 20);
         big.advance(1 << 20);
@@ -336,11 +365,85 @@ mod tests {
         small.advance(500);
         let lines = sink.lines();
         assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(lines[0].starts_with("[System] Receiving big: 1.0 MiB / 1.0 GiB (0%), "));
+        assert!(
+            lines[0].starts_with("[System] Receiving big: 1.0 MiB / 1.0 GiB (0%), "),
+            "{lines:?}"
+        );
         let summary = big.summary().unwrap();
         assert!(
-            summary.contains("s at ") && summary.ends_with("/s"),
+            summary.starts_with("2.0s at ") && summary.ends_with("/s"),
             "{summary}"
         );
+        assert_eq!(small.summary().unwrap(), "0.0s");
+    }
+
+    #[test]
+    fn an_instant_transfer_gets_its_time_but_no_rate() {
+        assert_eq!(summary_text(1 << 20, Duration::from_millis(1)), "0.0s");
+        assert_eq!(summary_text(1 << 20, Duration::ZERO), "0.0s");
+        assert_eq!(summary_text(5 << 20, Duration::from_millis(99)), "0.1s");
+        assert_eq!(
+            summary_text(300 << 20, Duration::from_secs(2)),
+            "2.0s at 150.0 MiB/s"
+        );
+    }
+
+    #[test]
+    fn progress_shows_no_rate_before_it_can_be_measured() {
+        let text = progress_text(3, 1 << 44, Duration::from_millis(5));
+        assert_eq!(text, "3 B / 16.0 TiB (0%)");
+    }
+
+    #[test]
+    fn absurd_estimates_are_capped() {
+        let month = Duration::from_secs(30 * 24 * 3600);
+        let text = progress_text(1, 1 << 44, month);
+        assert_eq!(text, "1 B / 16.0 TiB (0%), 0 B/s, more than 99 days left");
+        let text = progress_text(1, u64::MAX, Duration::MAX);
+        assert!(text.ends_with(", more than 99 days left"), "{text}");
+    }
+
+    #[test]
+    fn more_done_than_announced_is_one_hundred_percent() {
+        let text = progress_text(u64::MAX, 10, Duration::from_secs(1));
+        assert_eq!(text, "16.0 EiB / 10 B (100%), 16.0 EiB/s");
+    }
+
+    fn any_duration() -> impl Strategy<Value = Duration> {
+        prop_oneof![
+            Just(Duration::ZERO),
+            Just(Duration::MAX),
+            (0..10_000u64).prop_map(Duration::from_millis),
+            (any::<u64>(), 0..1_000_000_000u32).prop_map(|(s, n)| Duration::new(s, n)),
+        ]
+    }
+
+    fn any_size() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            Just(0),
+            Just(1),
+            Just(u64::MAX),
+            Just(1 << 44),
+            any::<u64>()
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn progress_never_panics_and_never_passes_one_hundred_percent(
+            done in any_size(),
+            size in any_size(),
+            elapsed in any_duration(),
+        ) {
+            let text = progress_text(done, size, elapsed);
+            let percent: u64 = text
+                .split_once('(')
+                .and_then(|(_, rest)| rest.split_once("%)"))
+                .and_then(|(n, _)| n.parse().ok())
+                .unwrap_or_else(|| panic!("no percentage in {text:?}"));
+            prop_assert!(percent <= 100, "{}", text);
+            let summary = summary_text(done, elapsed);
+            prop_assert!(!summary.is_empty());
+        }
     }
 }
