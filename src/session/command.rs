@@ -183,8 +183,7 @@ pub fn parse_unconnected(line: &str) -> UserCommand<'_> {
     }
 }
 
-const NOT_CONNECTED: &str =
-    "Nobody is connected yet: nothing was sent. Until somebody is, /help and /quit work.";
+pub const NOT_CONNECTED: &str = "Nobody is connected yet; /quit leaves.";
 
 /// Splits a command's arguments into words the way a shell does for the
 /// simple cases: whitespace separates, `"..."` and `'...'` group, and a

@@ -199,7 +199,7 @@ fn establish(
                 }
             }
             Event::InputEnded => break true,
-            Event::InputTooLong(_) => screen.system("Nobody is connected yet; /quit leaves."),
+            Event::InputTooLong(_) => screen.system(command::NOT_CONNECTED),
             Event::PeerEnded(_) | Event::WriterFailed(_) | Event::WriterDone => {}
         }
     };

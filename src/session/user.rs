@@ -157,11 +157,11 @@ pub fn show_help(screen: &Screen) {
 /// Answers a line typed while nobody is connected yet; breaks when the
 /// user leaves.
 pub fn act_while_waiting(line: &str, screen: &Screen) -> ControlFlow<()> {
-    match command::parse(line) {
+    match command::parse_unconnected(line) {
         UserCommand::Quit => return ControlFlow::Break(()),
         UserCommand::Help => show_help(screen),
-        UserCommand::Nothing => {}
-        _ => screen.system("Nobody is connected yet; /quit leaves."),
+        UserCommand::Usage(text) => screen.system(text),
+        _ => {}
     }
     ControlFlow::Continue(())
 }
