@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::{Chat, TIMEOUT, TestDir, dir_entries, file_header, listening_chat_with_raw_peer};
+use common::{
+    Chat, TestDir, dir_entries, file_header, listening_chat_with_raw_peer, wait_for_open_file_in,
+};
 use std::fs;
-use std::path::Path;
-use std::time::Instant;
 
 #[test]
 fn names_a_peer_sends_are_never_saved_hidden() {
@@ -35,27 +35,6 @@ fn names_a_peer_sends_are_never_saved_hidden() {
     assert_eq!(entries.len(), cases.len(), "{entries:?}");
 }
 
-/// Waits until the chat has a file open in `folder`: the download has
-/// started writing.
-fn wait_for_open_file_in(chat: &mut Chat, folder: &Path) {
-    let folder = fs::canonicalize(folder).unwrap();
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let fds = fs::read_dir(format!("/proc/{}/fd", chat.pid())).unwrap();
-        let writing = fds
-            .flatten()
-            .filter_map(|fd| fs::read_link(fd.path()).ok())
-            .any(|target| target.starts_with(&folder));
-        if writing {
-            return;
-        }
-        if Instant::now() > deadline {
-            chat.fail(&format!("no file opened in {}", folder.display()));
-        }
-        std::thread::yield_now();
-    }
-}
-
 #[test]
 fn a_chat_killed_mid_transfer_leaves_nothing_in_the_folder() {
     let dir = TestDir::new("downloads_killed");
@@ -65,7 +44,7 @@ fn a_chat_killed_mid_transfer_leaves_nothing_in_the_folder() {
     peer.write_bytes(&wire);
     chat.expect_exact("[System] Incoming file big.bin (1048576 bytes)...");
     let folder = dir.join("received_files");
-    wait_for_open_file_in(&mut chat, &folder);
+    wait_for_open_file_in(chat.pid(), &folder);
 
     let pid = rustix::process::Pid::from_raw(chat.pid() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
