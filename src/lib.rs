@@ -32,6 +32,7 @@ use crate::terminal::console::Console;
 /// Runs the program for parsed arguments: connects, then chats on stdin and
 /// stdout until either side leaves.
 pub fn run(cli: Cli) -> Result<()> {
+    signals::ignore_file_size_limit()?;
     let settings = match Action::new(cli, std::env::var("USER").ok()) {
         Action::Chat(settings) => settings,
         Action::Completions(shell) => {

@@ -1,19 +1,31 @@
 //! Leaving cleanly when asked by a signal: SIGTERM, SIGHUP, and SIGINT in
 //! pipe mode end the chat the way `/quit` does (goodbye sent, unfinished
 //! downloads removed). A second signal of the same kind ends the process at
-//! once, for when the clean way takes too long.
+//! once, for when the clean way takes too long. A file size limit
+//! (`ulimit -f`) must not kill the chat either.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGXFSZ};
 use signal_hook::iterator::{Handle, Signals};
 
 /// The exit code after a second signal: the shell convention for "killed by
 /// SIGINT" (128 + 2), the most common way to get here.
 const FORCED_EXIT: i32 = 130;
+
+/// Keeps SIGXFSZ from ending the process when a download reaches the file
+/// size limit: the write then fails with `EFBIG`, which is reported like a
+/// full disk while the conversation goes on.
+pub fn ignore_file_size_limit() -> Result<()> {
+    // A handler that only sets a flag nobody reads: the signal is then
+    // harmless, and unlike SIG_IGN it is not passed on to programs we run.
+    signal_hook::flag::register(SIGXFSZ, Arc::new(AtomicBool::new(false)))
+        .context("cannot handle the file size limit signal")?;
+    Ok(())
+}
 
 /// Watches for the signals that ask us to leave, until dropped.
 pub struct SignalWatch {

@@ -100,29 +100,11 @@ fn cut_transfer_is_reported_incomplete_and_leaves_no_file() {
     data.extend_from_slice(b"only ten!!");
     peer.write_bytes(&data);
     chat.expect_exact("[System] Incoming file lie.txt (1000 bytes)...");
-    // While bytes are missing, they sit in a hidden temporary file, never
-    // under the final name.
+    // While bytes are missing, they sit in an unnamed temporary file: the
+    // folder shows nothing, least of all the final name.
     let downloads = dir.join("received_files");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let partial = loop {
-        let entries = if downloads.is_dir() {
-            dir_entries(&downloads)
-        } else {
-            Vec::new()
-        };
-        if let Some(first) = entries.into_iter().next() {
-            break first;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no temporary file appeared"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    assert!(
-        partial.starts_with('.') && partial != "lie.txt",
-        "{partial}"
-    );
+    common::wait_for_open_file_in(chat.pid(), &downloads);
+    assert_eq!(dir_entries(&downloads), Vec::<String>::new());
     drop(peer);
 
     chat.expect_prefix("[System] Transfer of lie.txt incomplete: received 10 of 1000 bytes");

@@ -1,39 +1,53 @@
 //! The download folder: where received files go, and the one place that turns
 //! a peer's file name into a local path.
 //!
-//! A file is written to a hidden temporary file in the folder and only given
-//! its final name once every byte has arrived; the final name never replaces
-//! an existing file (`notes.txt` becomes `notes (1).txt`).
+//! A file is written to an unnamed temporary file in the folder (`O_TMPFILE`)
+//! and only given its final name once every byte has arrived, so a process
+//! killed mid-transfer leaves nothing behind. Where the file system has no
+//! unnamed files, a hidden `.NAME.PID-N.part` is used instead, and those left
+//! by processes that no longer exist are swept away. The final name never
+//! replaces an existing file (`notes.txt` becomes `notes (1).txt`).
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::OwnedFd;
-
-use rustix::pipe::SpliceFlags;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+use rustix::io::Errno;
+use rustix::pipe::SpliceFlags;
 
 use crate::terminal::sanitize;
 
-/// Longest file name we create, in bytes; common file systems allow 255.
+/// Longest file name we create before numbering, in bytes. Common file
+/// systems allow 255; numbering adds at most ` (4294967295)`, 13 bytes.
 const MAX_NAME_BYTES: usize = 200;
 
 /// Used when nothing usable is left of the peer's name.
 const FALLBACK_NAME: &str = "unnamed";
 
-/// How many numbered alternatives to try before giving up on a name.
-const MAX_NUMBERED: u32 = 10_000;
+/// How many names one file may try before giving up: taken names are
+/// skipped by remembering and scanning, so this is only reached when other
+/// programs keep taking the names we pick.
+const MAX_TRIES: u32 = 10_000;
 
 /// The local file name for a name a peer sent: only its final component,
-/// without control or bidi characters, without leading dots (no hidden files,
-/// no `..`), never empty. The result can be joined onto a folder safely.
+/// without control or invisible characters, never starting with a dot (no
+/// hidden files, no `..`) whatever spaces come before it, never empty. The
+/// result can be joined onto a folder safely.
 pub fn safe_file_name(peer_name: &str) -> String {
     let last = peer_name.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = last
         .chars()
         .map(|c| if sanitize::is_unsafe_char(c) { '_' } else { c })
         .collect();
-    let trimmed = cleaned.trim().trim_start_matches('.').trim_start();
+    // Spaces and dots in any mix: `. .bashrc` must not become `.bashrc`.
+    let trimmed = cleaned
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end();
     let name = truncate_keeping_extension(trimmed, MAX_NAME_BYTES);
     if name.is_empty() {
         FALLBACK_NAME.to_string()
@@ -59,56 +73,104 @@ fn truncate_keeping_extension(name: &str, max: usize) -> String {
     format!("{}{ext}", &name[..cut])
 }
 
-/// `notes.txt` numbered `n`: `notes (n).txt`.
-fn numbered(name: &str, n: u32) -> String {
+/// What goes before and after the number in a numbered `name`:
+/// `notes.txt` is numbered `notes (` N `).txt`.
+fn number_slot(name: &str) -> (String, String) {
     let path = Path::new(name);
     match (path.file_stem(), path.extension()) {
-        (Some(stem), Some(ext)) => {
-            format!("{} ({n}).{}", stem.to_string_lossy(), ext.to_string_lossy())
-        }
-        _ => format!("{name} ({n})"),
+        (Some(stem), Some(ext)) => (
+            format!("{} (", stem.to_string_lossy()),
+            format!(").{}", ext.to_string_lossy()),
+        ),
+        _ => (format!("{name} ("), ")".to_string()),
     }
 }
 
-/// Why the download folder cannot take a file.
+/// `notes.txt` numbered `n`: `notes (n).txt`.
+fn numbered(name: &str, n: u32) -> String {
+    let (before, after) = number_slot(name);
+    format!("{before}{n}{after}")
+}
+
+/// The highest `n` for which `numbered(name, n)` exists in `dir`, or 0.
+fn highest_number_in(dir: &Path, name: &str) -> u32 {
+    let (before, after) = number_slot(name);
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let file_name = entry.file_name();
+            let digits = file_name
+                .to_str()?
+                .strip_prefix(before.as_str())?
+                .strip_suffix(after.as_str())?;
+            if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            digits.parse::<u32>().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Why the download folder cannot take a file. The OS error is part of the
+/// message and deliberately not a `source`, so a chain printed with `{:#}`
+/// names it once.
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
     #[error("{} is not a directory", .0.display())]
     NotADirectory(PathBuf),
-    #[error("cannot write to {}: {source}", path.display())]
-    NotWritable { path: PathBuf, source: io::Error },
-    #[error("cannot create folder {}: {source}", path.display())]
-    CreateFolder { path: PathBuf, source: io::Error },
-    #[error("cannot create a file in {}: {source}", path.display())]
-    CreateFile { path: PathBuf, source: io::Error },
-    #[error("cannot write to {}: {source}", path.display())]
-    Write { path: PathBuf, source: io::Error },
-    #[error("cannot name the file {}: {source}", path.display())]
-    Name { path: PathBuf, source: io::Error },
+    #[error("cannot write to {}: {cause}", path.display())]
+    NotWritable { path: PathBuf, cause: io::Error },
+    #[error("cannot create folder {}: {cause}", path.display())]
+    CreateFolder { path: PathBuf, cause: io::Error },
+    #[error("cannot create a file in {}: {cause}", path.display())]
+    CreateFile { path: PathBuf, cause: io::Error },
+    #[error("cannot write to {}: {cause}", path.display())]
+    Write { path: PathBuf, cause: io::Error },
+    #[error("cannot name the file {}: {cause}", path.display())]
+    Name { path: PathBuf, cause: io::Error },
     #[error("too many files named like {0}")]
     NoFreeName(String),
 }
 
 /// The folder received files are saved in. It is created when the first
-/// file arrives, not before.
+/// file arrives, not before. Clones share what they know of taken names.
 #[derive(Debug, Clone)]
 pub struct DownloadDir {
     path: PathBuf,
+    numbering: Arc<Mutex<Numbering>>,
 }
 
-/// A file being received: a hidden temporary file in the download folder,
-/// removed on drop unless [`Partial::finish`] gave it its final name.
+/// The next number to try for each name already taken, so the thousandth
+/// `x` does not try `x`, `x (1)`, … `x (998)` first.
+#[derive(Debug, Default)]
+struct Numbering {
+    next: HashMap<String, u32>,
+    /// Names tried in all, for tests of the cost.
+    tries: u64,
+}
+
+/// A file being received: an unnamed (or, where the file system has none,
+/// hidden) temporary file in the download folder, gone on drop unless
+/// [`Partial::finish`] gave it its final name.
 #[derive(Debug)]
 pub struct Partial {
-    file: Option<File>,
-    temp_path: PathBuf,
+    file: File,
+    /// The hidden name of a named temporary file; `None` for an unnamed one.
+    temp_path: Option<PathBuf>,
     name: String,
-    dir: PathBuf,
+    dir: DownloadDir,
 }
 
 impl DownloadDir {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            numbering: Arc::default(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -130,9 +192,9 @@ impl DownloadDir {
         // Permissions alone do not tell (root, read-only mounts, ACLs):
         // creating a file is the only reliable test.
         let probe = existing.join(format!(".chat-probe-{}", std::process::id()));
-        let not_writable = |source| DownloadError::NotWritable {
+        let not_writable = |cause| DownloadError::NotWritable {
             path: existing.to_path_buf(),
-            source,
+            cause,
         };
         OpenOptions::new()
             .write(true)
@@ -145,11 +207,28 @@ impl DownloadDir {
     /// Starts receiving a file the peer calls `peer_name`: creates the folder
     /// if needed and a temporary file inside it.
     pub fn start(&self, peer_name: &str) -> Result<Partial, DownloadError> {
-        fs::create_dir_all(&self.path).map_err(|source| DownloadError::CreateFolder {
+        fs::create_dir_all(&self.path).map_err(|cause| DownloadError::CreateFolder {
             path: self.path.clone(),
-            source,
+            cause,
         })?;
         let name = safe_file_name(peer_name);
+        let create_error = |cause| DownloadError::CreateFile {
+            path: self.path.clone(),
+            cause,
+        };
+        match open_unnamed(&self.path) {
+            Ok(file) => {
+                return Ok(Partial {
+                    file,
+                    temp_path: None,
+                    name,
+                    dir: self.clone(),
+                });
+            }
+            // The file system has no unnamed files: name it, hidden.
+            Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => sweep_stale_parts(&self.path),
+            Err(e) => return Err(create_error(e.into())),
+        }
         static NEXT: AtomicU64 = AtomicU64::new(0);
         loop {
             let serial = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -163,57 +242,103 @@ impl DownloadDir {
             {
                 Ok(file) => {
                     return Ok(Partial {
-                        file: Some(file),
-                        temp_path,
+                        file,
+                        temp_path: Some(temp_path),
                         name,
-                        dir: self.path.clone(),
+                        dir: self.clone(),
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(source) => {
-                    return Err(DownloadError::CreateFile {
-                        path: self.path.clone(),
-                        source,
-                    });
-                }
+                Err(cause) => return Err(create_error(cause)),
             }
         }
     }
+
+    /// Names tried so far by [`Partial::finish`] in this folder.
+    #[cfg(test)]
+    fn tries(&self) -> u64 {
+        self.numbering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .tries
+    }
+}
+
+/// A file in `dir` with no name, which disappears with its last descriptor
+/// unless it is linked into the folder.
+fn open_unnamed(dir: &Path) -> Result<File, Errno> {
+    let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+    let fd: OwnedFd = rustix::fs::open(dir, flags, Mode::from_raw_mode(0o666))?;
+    Ok(File::from(fd))
+}
+
+/// Removes `.NAME.PID-N.part` files whose process no longer exists: they
+/// are what a killed chat left behind on a file system without unnamed
+/// files. Safe names never start with a dot, so no saved file matches.
+fn sweep_stale_parts(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name.to_str().and_then(part_owner) else {
+            continue;
+        };
+        if !is_running(pid) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The process id in a temporary name `.NAME.PID-N.part`.
+fn part_owner(file_name: &str) -> Option<i32> {
+    let inner = file_name.strip_prefix('.')?.strip_suffix(".part")?;
+    let (_, owner) = inner.rsplit_once('.')?;
+    let (pid, serial) = owner.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(pid) || !digits(serial) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+fn is_running(pid: i32) -> bool {
+    let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+        return true;
+    };
+    // Permission denied still means the process exists.
+    !matches!(rustix::process::test_kill_process(pid), Err(Errno::SRCH))
 }
 
 impl Partial {
     /// Appends received bytes to the temporary file.
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), DownloadError> {
-        let file = self.file.as_mut().expect("file is present until finish");
-        file.write_all(bytes)
-            .map_err(|source| DownloadError::Write {
-                path: self.dir.clone(),
-                source,
-            })
+        self.file
+            .write_all(bytes)
+            .map_err(|cause| self.write_error(cause))
     }
 
     /// Moves `len` bytes waiting in `pipe` into the temporary file, without
     /// copying them through user space.
     pub fn splice_in(&mut self, pipe: &OwnedFd, len: usize) -> Result<(), DownloadError> {
-        let file = self.file.as_ref().expect("file is present until finish");
         let mut left = len;
         while left > 0 {
-            match rustix::pipe::splice(pipe, None, file, None, left, SpliceFlags::MOVE) {
+            match rustix::pipe::splice(pipe, None, &self.file, None, left, SpliceFlags::MOVE) {
                 Ok(0) => {
                     return Err(self.write_error(io::ErrorKind::WriteZero.into()));
                 }
                 Ok(n) => left -= n,
-                Err(rustix::io::Errno::INTR) => {}
+                Err(Errno::INTR) => {}
                 Err(e) => return Err(self.write_error(e.into())),
             }
         }
         Ok(())
     }
 
-    fn write_error(&self, source: io::Error) -> DownloadError {
+    fn write_error(&self, cause: io::Error) -> DownloadError {
         DownloadError::Write {
-            path: self.dir.clone(),
-            source,
+            path: self.dir.path.clone(),
+            cause,
         }
     }
 
@@ -221,42 +346,91 @@ impl Partial {
     /// taken. Returns the path it was saved to. Like `cp` or `scp`, this
     /// leaves writing to the disk to the kernel: forcing it would cost more
     /// than the transfer on a fast link.
-    pub fn finish(mut self) -> Result<PathBuf, DownloadError> {
-        drop(self.file.take());
-        for n in 0..=MAX_NUMBERED {
-            let candidate = match n {
+    pub fn finish(self) -> Result<PathBuf, DownloadError> {
+        let mut numbering = self
+            .dir
+            .numbering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let known = numbering.next.get(&self.name).copied();
+        let mut n = known.unwrap_or(0);
+        for _ in 0..MAX_TRIES {
+            let target = self.dir.path.join(match n {
                 0 => self.name.clone(),
                 n => numbered(&self.name, n),
-            };
-            let target = self.dir.join(candidate);
-            match claim(&self.temp_path, &target) {
-                Ok(()) => return Ok(target),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(source) => {
+            });
+            numbering.tries += 1;
+            match self.claim(&target) {
+                Ok(()) => {
+                    if let Some(next) = n.checked_add(1) {
+                        numbering.next.insert(self.name.clone(), next);
+                    }
+                    return Ok(target);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    // The first time a name is found taken, the folder is
+                    // read once for the highest number used so far.
+                    let above = if known.is_none() && n == 0 {
+                        highest_number_in(&self.dir.path, &self.name)
+                    } else {
+                        n
+                    };
+                    match above.checked_add(1) {
+                        Some(next) => n = next,
+                        None => break,
+                    }
+                }
+                Err(cause) => {
                     return Err(DownloadError::Name {
                         path: target,
-                        source,
+                        cause,
                     });
                 }
             }
         }
         Err(DownloadError::NoFreeName(self.name.clone()))
     }
+
+    /// Gives the temporary file the name `target` without ever replacing an
+    /// existing file: a hard link fails if the name exists, atomically.
+    fn claim(&self, target: &Path) -> io::Result<()> {
+        match &self.temp_path {
+            None => link_unnamed(&self.file, target),
+            Some(temp) => claim_named(temp, target),
+        }
+    }
 }
 
 impl Drop for Partial {
     fn drop(&mut self) {
         // Whatever did not reach `finish` must not be left behind; after a
-        // successful `finish` the temporary name is already gone.
-        self.file.take();
-        let _ = fs::remove_file(&self.temp_path);
+        // successful `finish` only the temporary name goes. An unnamed file
+        // goes with its descriptor.
+        if let Some(temp) = self.temp_path.take() {
+            let _ = fs::remove_file(temp);
+        }
     }
 }
 
-/// Gives the temporary file the name `target` without ever replacing an
-/// existing file: a hard link fails if the name exists, atomically. Where
-/// links are not supported, the name is reserved with `create_new` first.
-fn claim(temp: &Path, target: &Path) -> io::Result<()> {
+/// Links an unnamed file into the folder as `target`. The descriptor's
+/// `/proc` entry works unprivileged; `AT_EMPTY_PATH` is the way without
+/// `/proc` mounted.
+fn link_unnamed(file: &File, target: &Path) -> io::Result<()> {
+    let by_proc = format!("/proc/self/fd/{}", file.as_raw_fd());
+    match rustix::fs::linkat(CWD, by_proc.as_str(), CWD, target, AtFlags::SYMLINK_FOLLOW) {
+        Ok(()) => Ok(()),
+        Err(Errno::EXIST) => Err(io::ErrorKind::AlreadyExists.into()),
+        Err(first) => match rustix::fs::linkat(file, "", CWD, target, AtFlags::EMPTY_PATH) {
+            Ok(()) => Ok(()),
+            Err(Errno::EXIST) => Err(io::ErrorKind::AlreadyExists.into()),
+            Err(_) => Err(first.into()),
+        },
+    }
+}
+
+/// Gives a named temporary file the name `target`. Where links are not
+/// supported, the name is reserved with `create_new` first.
+fn claim_named(temp: &Path, target: &Path) -> io::Result<()> {
     match fs::hard_link(temp, target) {
         // The file is saved; the temporary name goes when `Partial` drops.
         Ok(()) => Ok(()),
@@ -277,6 +451,7 @@ fn claim(temp: &Path, target: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn hostile_names_become_plain_final_components() {
@@ -301,6 +476,13 @@ mod tests {
             ("tab\there", "tab_here"),
             ("  spaced  ", "spaced"),
             ("x/..", FALLBACK_NAME),
+            (". .bashrc", "bashrc"),
+            ("\u{a0}. .ssh", "ssh"),
+            (" .  .envrc", "envrc"),
+            (". ..", FALLBACK_NAME),
+            (". . .git", "git"),
+            ("\u{3000}.\u{2003}.profile", "profile"),
+            ("\u{200b}.hidden", "_.hidden"),
         ];
         for (peer, local) in cases {
             assert_eq!(safe_file_name(peer), local, "peer name {peer:?}");
@@ -409,5 +591,148 @@ mod tests {
         let err = DownloadDir::new(root.join("file/sub")).check().unwrap_err();
         assert!(err.to_string().contains("is not a directory"), "{err}");
         fs::remove_dir_all(root).unwrap();
+    }
+
+    /// Names a hostile peer might pick: mostly dots, spaces of every kind,
+    /// separators and control or invisible characters, sometimes very long.
+    fn hostile_name() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just(".".to_string()),
+            Just("..".to_string()),
+            Just(" ".to_string()),
+            Just("\u{a0}".to_string()),
+            Just("\u{3000}".to_string()),
+            Just("\u{2003}".to_string()),
+            Just("\u{200b}".to_string()),
+            Just("\u{feff}".to_string()),
+            Just("\u{202e}".to_string()),
+            Just("\t".to_string()),
+            Just("\n".to_string()),
+            Just("\0".to_string()),
+            Just("/".to_string()),
+            Just("\\".to_string()),
+            Just("\x1b".to_string()),
+            Just("é".to_string()),
+            Just("日本".to_string()),
+            "[a-z]{1,8}",
+            "[a-z]{1,3}\\.[a-z]{1,4}",
+            "\\PC{0,4}",
+            any::<char>().prop_map(String::from),
+        ];
+        prop_oneof![
+            proptest::collection::vec(piece, 0..12).prop_map(|p| p.concat()),
+            (
+                proptest::collection::vec("[ .\u{a0}\u{3000}]", 0..6),
+                "\\PC{150,300}"
+            )
+                .prop_map(|(lead, tail)| lead.concat() + &tail),
+            any::<String>(),
+        ]
+    }
+
+    fn assert_safe(name: &str) {
+        assert!(!name.is_empty());
+        assert!(!name.starts_with('.'), "{name:?} is hidden");
+        assert!(
+            !name.contains(['/', '\\', '\0']),
+            "{name:?} has a separator"
+        );
+        assert!(
+            !name.chars().any(sanitize::is_unsafe_char),
+            "{name:?} has a control or invisible character"
+        );
+        assert!(name.len() <= 255, "{name:?} is too long");
+    }
+
+    proptest! {
+        #[test]
+        fn every_safe_name_keeps_its_promises(peer in hostile_name(), n in any::<u32>()) {
+            let name = safe_file_name(&peer);
+            assert_safe(&name);
+            assert_safe(&numbered(&name, n));
+            assert_safe(&numbered(&name, u32::MAX));
+            let joined = Path::new("dl").join(&name);
+            prop_assert_eq!(joined.parent(), Some(Path::new("dl")));
+        }
+    }
+
+    #[test]
+    fn numbering_the_same_name_stays_cheap() {
+        let root = scratch("many");
+        let dir = DownloadDir::new(&root);
+        let files = 2000;
+        for i in 0..files {
+            receive(&dir, "x", i.to_string().as_bytes());
+        }
+        let names = fs::read_dir(&root).unwrap().count();
+        assert_eq!(names, files);
+        assert_eq!(fs::read(root.join("x")).unwrap(), b"0");
+        for i in 1..files {
+            let content = fs::read(root.join(format!("x ({i})"))).unwrap();
+            assert_eq!(content, i.to_string().as_bytes());
+        }
+        // One name tried per file, plus one for the first collision.
+        assert!(dir.tries() <= files as u64 + 1, "{} tries", dir.tries());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn numbering_starts_above_what_an_earlier_run_left() {
+        let root = scratch("earlier");
+        fs::create_dir_all(&root).unwrap();
+        for taken in ["n.txt", "n (1).txt", "n (7).txt", "n (007).txt"] {
+            fs::write(root.join(taken), b"old").unwrap();
+        }
+        let dir = DownloadDir::new(&root);
+        assert_eq!(receive(&dir, "n.txt", b"new"), root.join("n (8).txt"));
+        assert_eq!(receive(&dir, "n.txt", b"new"), root.join("n (9).txt"));
+        assert_eq!(dir.tries(), 3);
+        // Another program taking the next name is skipped, never replaced.
+        fs::write(root.join("n (10).txt"), b"theirs").unwrap();
+        assert_eq!(receive(&dir, "n.txt", b"new"), root.join("n (11).txt"));
+        assert_eq!(fs::read(root.join("n (10).txt")).unwrap(), b"theirs");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_file_being_received_has_no_name_in_the_folder() {
+        let root = scratch("unnamed");
+        let dir = DownloadDir::new(&root);
+        let mut partial = dir.start("big.bin").unwrap();
+        partial.write(b"half").unwrap();
+        assert_eq!(fs::read_dir(&root).unwrap().count(), 0);
+        let path = partial.finish().unwrap();
+        assert_eq!(fs::read(path).unwrap(), b"half");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn parts_of_dead_processes_are_swept_and_others_kept() {
+        let root = scratch("sweep");
+        fs::create_dir_all(&root).unwrap();
+        // Above any pid_max, so no such process.
+        let dead = root.join(".notes.txt.99999999-3.part");
+        let alive = root.join(format!(".notes.txt.{}-0.part", std::process::id()));
+        let unrelated = root.join(".notes.txt.part");
+        for path in [&dead, &alive, &unrelated] {
+            fs::write(path, b"x").unwrap();
+        }
+        sweep_stale_parts(&root);
+        assert!(!dead.exists());
+        assert!(alive.exists() && unrelated.exists());
+        assert_eq!(part_owner(".a.b.c.12-0.part"), Some(12));
+        assert_eq!(part_owner(".a.12-.part"), None);
+        assert_eq!(part_owner("a.12-0.part"), None);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn os_errors_are_named_once_in_a_chain() {
+        let err = DownloadError::Write {
+            path: "dl".into(),
+            cause: io::Error::from_raw_os_error(13),
+        };
+        let chain = format!("{:#}", anyhow::Error::new(err));
+        assert_eq!(chain.matches("os error").count(), 1, "{chain}");
     }
 }

@@ -1,19 +1,21 @@
 //! Moving file contents: checking and streaming a local file out, and
 //! streaming a payload from the wire into the download folder.
 //!
-//! Both directions copy in fixed-size chunks, so memory stays flat whatever
+//! Both directions copy in bounded chunks, so memory stays flat whatever
 //! the size of the file.
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use rustix::fs::FileType;
 use rustix::io::Errno;
 use rustix::pipe::{PipeFlags, SpliceFlags};
-use std::path::{Path, PathBuf};
 
 use crate::files::download::{DownloadDir, DownloadError, Partial, safe_file_name};
-use crate::wire::frame;
+use crate::wire::frame::{self, Payload};
 
 /// Size of the copy buffer, in both directions. Reads of this size from the
 /// socket bypass its (smaller) read buffer.
@@ -23,9 +25,45 @@ const CHUNK: usize = 256 * 1024;
 /// process may set by default.
 const PIPE_SIZE: usize = 1024 * 1024;
 
-/// Most bytes one `sendfile` call is asked to move: large enough to keep
-/// system calls few, small enough for smooth progress.
-const SENDFILE_CHUNK: u64 = 4 * 1024 * 1024;
+/// Bounds of what one `sendfile` call is asked to move. Calls grow towards
+/// the largest while the link keeps up, which keeps system calls few on a
+/// fast link, and shrink on a slow one so progress still moves.
+const SENDFILE_SMALLEST: u64 = 16 * 1024;
+const SENDFILE_FIRST: u64 = 64 * 1024;
+const SENDFILE_LARGEST: u64 = 4 * 1024 * 1024;
+
+/// How long one `sendfile` call should take: progress is reported after
+/// each, and should move at least about once a second at any speed.
+const SENDFILE_CALL: Duration = Duration::from_millis(250);
+
+/// Largest file read whole before sending when its size cannot be known
+/// up front (files of the kernel's, in /proc or /sys).
+const UNKNOWN_SIZE_LIMIT: u64 = 1024 * 1024;
+
+/// How long to wait for the peer to acknowledge a file header before its
+/// payload follows, and the pause after that for the peer to take it.
+const HEADER_ACK_WAIT: Duration = Duration::from_millis(50);
+const HEADER_GRACE: Duration = Duration::from_millis(10);
+
+/// `f_type` of file systems whose files report no true size: proc, sysfs,
+/// debugfs, tracefs, cgroup, cgroup2, securityfs, configfs, bpf, pstore,
+/// efivarfs, fusectl, selinuxfs, binfmt_misc.
+const SIZELESS_FILE_SYSTEMS: [u64; 14] = [
+    0x9fa0,
+    0x6265_6572,
+    0x6462_6720,
+    0x7472_6163,
+    0x0027_e0eb,
+    0x6367_7270,
+    0x7363_6673,
+    0x6265_6570,
+    0xcafe_4a11,
+    0x6165_676c,
+    0xde5e_81e4,
+    0x6573_5543,
+    0xf97c_ff8c,
+    0x4249_4e4d,
+];
 
 /// Why a local file cannot be sent. Nothing has gone on the wire.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +76,13 @@ pub enum SendError {
     NotRegular,
     #[error("permission denied")]
     PermissionDenied,
+    #[error("{size} bytes is more than the {} TiB a peer accepts", frame::MAX_FILE_SIZE >> 40)]
+    TooLarge { size: u64 },
+    #[error(
+        "its size is only known by reading it (a file of the kernel's), and it is over {} KiB",
+        UNKNOWN_SIZE_LIMIT / 1024
+    )]
+    SizeUnknown,
     #[error("{0}")]
     Io(io::Error),
 }
@@ -59,13 +104,14 @@ impl From<io::Error> for SendError {
 pub enum SendFailure {
     #[error(transparent)]
     Connection(io::Error),
-    #[error("reading {path} failed after {sent} of {size} bytes: {source}")]
+    // The OS error is in the message and not a `source`, so that a chain
+    // printed with `{:#}` names it once.
+    #[error("reading {} failed after {sent} of {size} bytes: {cause}", path.display())]
     Source {
         path: PathBuf,
         sent: u64,
         size: u64,
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
@@ -94,15 +140,23 @@ fn check_regular(meta: &fs::Metadata) -> Result<(), SendError> {
 /// A local file checked and opened for sending.
 #[derive(Debug)]
 pub struct OutgoingFile {
-    file: File,
+    contents: Contents,
     path: PathBuf,
     name: String,
     size: u64,
 }
 
+#[derive(Debug)]
+enum Contents {
+    /// Streamed from the file as it is sent.
+    File(File),
+    /// Read whole up front, because only reading told its size.
+    Read(Vec<u8>),
+}
+
 impl OutgoingFile {
-    /// Opens `path` and checks it is a regular file, so that every refusal
-    /// happens before anything goes on the wire.
+    /// Opens `path` and checks it is a regular file whose size is known, so
+    /// that every refusal happens before anything goes on the wire.
     pub fn open(path: &Path) -> Result<Self, SendError> {
         // Checked before opening: opening a FIFO would block until some
         // other program opened its other end.
@@ -111,15 +165,25 @@ impl OutgoingFile {
         // Checked again on what was opened, in case the path changed.
         let meta = file.metadata()?;
         check_regular(&meta)?;
+        let (contents, size) = if has_no_true_size(&file) {
+            let bytes = read_whole(file)?;
+            let size = bytes.len() as u64;
+            (Contents::Read(bytes), size)
+        } else {
+            (Contents::File(file), meta.len())
+        };
+        if size > frame::MAX_FILE_SIZE {
+            return Err(SendError::TooLarge { size });
+        }
         let base = path
             .file_name()
             .map(|n| n.to_string_lossy())
             .unwrap_or_default();
         Ok(Self {
-            file,
+            contents,
             path: path.to_path_buf(),
             name: safe_file_name(&base),
-            size: meta.len(),
+            size,
         })
     }
 
@@ -135,24 +199,48 @@ impl OutgoingFile {
     /// Writes the header and exactly `size` bytes of the file to `out`,
     /// telling `progress` of every chunk written.
     ///
-    /// The bytes go by `sendfile`, straight from the page cache to the
+    /// The header goes alone: the original Python peer takes each `recv()`
+    /// as one message and would lose a header that arrives with file bytes.
+    /// The bytes then go by `sendfile`, straight from the page cache to the
     /// socket without passing through our memory; where the kernel cannot
     /// do that for this pair of descriptors, by an ordinary copy loop.
     pub fn send<W: Write + AsFd>(
-        mut self,
+        self,
         out: &mut BufWriter<W>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), SendFailure> {
         frame::write_file_header(out, &self.name, self.size).map_err(SendFailure::Connection)?;
         out.flush().map_err(SendFailure::Connection)?;
+        let_header_arrive(out.get_ref().as_fd());
+        match &self.contents {
+            Contents::Read(bytes) => {
+                for chunk in bytes.chunks(CHUNK) {
+                    out.write_all(chunk).map_err(SendFailure::Connection)?;
+                    progress(chunk.len() as u64);
+                }
+                Ok(())
+            }
+            Contents::File(file) => self.stream(file, out, progress),
+        }
+    }
+
+    fn stream<W: Write + AsFd>(
+        &self,
+        mut file: &File,
+        out: &mut BufWriter<W>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), SendFailure> {
         let mut sent = 0;
+        let mut chunk = SENDFILE_FIRST;
         while sent < self.size {
-            let want = (self.size - sent).min(SENDFILE_CHUNK) as usize;
-            match rustix::fs::sendfile(out.get_ref(), &self.file, None, want) {
+            let want = (self.size - sent).min(chunk);
+            let started = Instant::now();
+            match rustix::fs::sendfile(out.get_ref(), file, None, want as usize) {
                 Ok(0) => return Err(self.shrank(sent)),
                 Ok(n) => {
                     sent += n as u64;
                     progress(n as u64);
+                    chunk = next_sendfile_chunk(chunk, n as u64, started.elapsed());
                 }
                 Err(Errno::INTR) => {}
                 // Not possible here (an unusual file system, say): copy.
@@ -163,11 +251,11 @@ impl OutgoingFile {
         let mut buf = vec![0; CHUNK];
         while sent < self.size {
             let want = (self.size - sent).min(CHUNK as u64) as usize;
-            let n = match self.file.read(&mut buf[..want]) {
+            let n = match file.read(&mut buf[..want]) {
                 Ok(0) => return Err(self.shrank(sent)),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => return Err(self.failed(sent, source)),
+                Err(cause) => return Err(self.failed(sent, cause)),
             };
             out.write_all(&buf[..n]).map_err(SendFailure::Connection)?;
             sent += n as u64;
@@ -176,12 +264,12 @@ impl OutgoingFile {
         Ok(())
     }
 
-    fn failed(&self, sent: u64, source: io::Error) -> SendFailure {
+    fn failed(&self, sent: u64, cause: io::Error) -> SendFailure {
         SendFailure::Source {
             path: self.path.clone(),
             sent,
             size: self.size,
-            source,
+            cause,
         }
     }
 
@@ -196,27 +284,91 @@ impl OutgoingFile {
     }
 }
 
-/// Streams a `size`-byte payload from `stream` into the download folder
-/// under a safe form of `peer_name`, telling `progress` of every chunk.
-/// Returns where it was saved.
+/// Whether `file` lives on a file system of the kernel's whose sizes are
+/// made up (0 in /proc, 4096 in /sys): only reading tells its length.
+fn has_no_true_size(file: &File) -> bool {
+    rustix::fs::fstatfs(file).is_ok_and(|fs| {
+        #[allow(clippy::unnecessary_cast)] // `f_type`'s width differs by target.
+        let kind = fs.f_type as u64 & 0xffff_ffff;
+        SIZELESS_FILE_SYSTEMS.contains(&kind)
+    })
+}
+
+/// The whole of a small file whose size is unknown; refused when large.
+fn read_whole(file: File) -> Result<Vec<u8>, SendError> {
+    let mut bytes = Vec::new();
+    read_whole_from(file, &mut bytes)?;
+    Ok(bytes)
+}
+
+fn read_whole_from(source: impl Read, bytes: &mut Vec<u8>) -> Result<(), SendError> {
+    source.take(UNKNOWN_SIZE_LIMIT + 1).read_to_end(bytes)?;
+    if bytes.len() as u64 > UNKNOWN_SIZE_LIMIT {
+        return Err(SendError::SizeUnknown);
+    }
+    Ok(())
+}
+
+/// What the next `sendfile` call is asked for, from how long moving `moved`
+/// bytes took: about [`SENDFILE_CALL`]'s worth at the rate seen, growing at
+/// most twofold per call.
+fn next_sendfile_chunk(chunk: u64, moved: u64, took: Duration) -> u64 {
+    let at_rate = u128::from(moved) * SENDFILE_CALL.as_nanos() / took.as_nanos().max(1);
+    let at_rate = u64::try_from(at_rate).unwrap_or(u64::MAX);
+    at_rate
+        .min(chunk.saturating_mul(2))
+        .clamp(SENDFILE_SMALLEST, SENDFILE_LARGEST)
+}
+
+/// On a socket, waits until the peer's kernel has acknowledged what was
+/// written (the header), bounded by [`HEADER_ACK_WAIT`], then a little more
+/// so the peer has been woken and has taken it.
+fn let_header_arrive(out: BorrowedFd<'_>) {
+    let is_socket = rustix::fs::fstat(out)
+        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Socket);
+    if !is_socket {
+        return;
+    }
+    let deadline = Instant::now() + HEADER_ACK_WAIT;
+    while unacknowledged(out).is_some_and(|n| n > 0) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(HEADER_GRACE);
+}
+
+/// Bytes written to a TCP socket that the peer has not acknowledged yet.
+fn unacknowledged(socket: BorrowedFd<'_>) -> Option<u32> {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ on a socket) stores one int through the pointer, which points to
+    // a live int for the whole call; the descriptor is borrowed, so open.
+    let done = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+    if done == 0 {
+        u32::try_from(queued).ok()
+    } else {
+        None
+    }
+}
+
+/// Streams the rest of a payload into the download folder under a safe
+/// form of `peer_name`, telling `progress` of every chunk. Returns where it
+/// was saved; `expected` in an error is what remained when called.
 ///
-/// On a local failure (folder not writable, disk full) the rest of the
-/// payload is read and discarded so that the next frame can be decoded.
+/// On a local failure (folder not writable, disk full, file size limit)
+/// the rest of the payload is read and discarded, so the next frame can be
+/// decoded and a stream cut short is told apart from a save failure.
 pub fn receive<S: Read + AsFd>(
-    stream: &mut BufReader<S>,
-    size: u64,
+    mut payload: Payload<'_, BufReader<S>>,
     downloads: &DownloadDir,
     peer_name: &str,
     progress: &mut dyn FnMut(u64),
 ) -> Result<PathBuf, ReceiveError> {
-    let mut received = 0;
-    let saved = save(stream, size, downloads, peer_name, &mut received, progress);
-    if received < size {
-        // Whatever stopped the save, the payload's bytes must still be
-        // consumed to stay in step.
-        let mut rest = stream.take(size - received);
-        received += io::copy(&mut rest, &mut io::sink()).unwrap_or(0);
+    let size = payload.remaining();
+    let saved = save(&mut payload, downloads, peer_name, progress);
+    if payload.remaining() > 0 {
+        // A failed read leaves the shortfall, reported below.
+        let _ = payload.discard_rest();
     }
+    let received = size - payload.remaining();
     match saved {
         Ok(Some(path)) => Ok(path),
         Err(e) if received == size => Err(ReceiveError::Save(e)),
@@ -227,49 +379,38 @@ pub fn receive<S: Read + AsFd>(
     }
 }
 
-/// Moves the payload into a temporary file and names it, counting the
-/// bytes taken from the stream in `received`. `Ok(None)` when the stream
-/// ended early; the temporary file is then gone.
+/// Moves the payload into a temporary file and names it. `Ok(None)` when
+/// the stream ended early; the temporary file is then gone.
 fn save<S: Read + AsFd>(
-    stream: &mut BufReader<S>,
-    size: u64,
+    payload: &mut Payload<'_, BufReader<S>>,
     downloads: &DownloadDir,
     peer_name: &str,
-    received: &mut u64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Option<PathBuf>, DownloadError> {
     let mut partial = downloads.start(peer_name)?;
     // The start of the payload may have arrived with its header.
-    let buffered = stream.buffer();
-    let early = buffered.len().min(size as usize);
-    let head = buffered[..early].to_vec();
-    stream.consume(early);
-    *received += early as u64;
-    partial.write(&head)?;
+    let head = payload.buffered();
+    let early = head.len();
+    partial.write(head)?;
+    payload.consume(early);
     progress(early as u64);
 
-    if *received < size && !splice_into(stream.get_ref(), &mut partial, size, received, progress)? {
-        copy_into(
-            &mut stream.take(size - *received),
-            &mut partial,
-            received,
-            progress,
-        )?;
+    if payload.remaining() > 0 && !splice_into(payload, &mut partial, progress)? {
+        copy_into(payload, &mut partial, progress)?;
     }
-    if *received < size {
+    if payload.remaining() > 0 {
         return Ok(None);
     }
     partial.finish().map(Some)
 }
 
 /// Moves bytes from the socket to the file through a pipe with `splice`,
-/// so they never pass through our memory. `Ok(false)` when the kernel
-/// cannot splice from this stream, before any byte moved.
-fn splice_into(
-    stream: &impl AsFd,
+/// so they never pass through our memory. Each call takes what has arrived
+/// so far, so progress moves however slowly bytes trickle in. `Ok(false)`
+/// when the kernel cannot splice from this stream, before any byte moved.
+fn splice_into<S: Read + AsFd>(
+    payload: &mut Payload<'_, BufReader<S>>,
     partial: &mut Partial,
-    size: u64,
-    received: &mut u64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<bool, DownloadError> {
     let Ok((pipe_out, pipe_in)) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC) else {
@@ -278,8 +419,11 @@ fn splice_into(
     // A bigger pipe moves more per call; the default is kept if refused.
     let capacity = rustix::pipe::fcntl_setpipe_size(&pipe_in, PIPE_SIZE).unwrap_or(64 * 1024);
     let mut spliced_any = false;
-    while *received < size {
-        let want = (size - *received).min(capacity as u64) as usize;
+    while payload.remaining() > 0 {
+        let Some(stream) = payload.direct() else {
+            return Ok(spliced_any);
+        };
+        let want = payload.remaining().min(capacity as u64) as usize;
         let n = match rustix::pipe::splice(stream, None, &pipe_in, None, want, SpliceFlags::MOVE) {
             Ok(0) => return Ok(true),
             Ok(n) => n,
@@ -291,7 +435,8 @@ fn splice_into(
             Err(_) => return Ok(true),
         };
         spliced_any = true;
-        *received += n as u64;
+        // Counted before writing: the bytes have left the stream either way.
+        payload.moved_directly(n as u64);
         partial.splice_in(&pipe_out, n)?;
         progress(n as u64);
     }
@@ -302,7 +447,6 @@ fn splice_into(
 fn copy_into(
     payload: &mut impl Read,
     partial: &mut Partial,
-    received: &mut u64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), DownloadError> {
     let mut buf = vec![0; CHUNK];
@@ -314,7 +458,6 @@ fn copy_into(
             // The connection failed: the shortfall is reported as such.
             Err(_) => return Ok(()),
         };
-        *received += n as u64;
         partial.write(&buf[..n])?;
         progress(n as u64);
     }
@@ -323,6 +466,7 @@ fn copy_into(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::frame::{Frame, FrameReader};
     use std::os::unix::net::UnixStream;
 
     fn scratch(name: &str) -> PathBuf {
@@ -380,14 +524,37 @@ mod tests {
         fs::remove_dir_all(root).unwrap();
     }
 
-    /// A connected socket whose far end writes `wire` and then closes,
-    /// read through a small buffer so that most of the payload is spliced.
-    fn stream_of(wire: Vec<u8>) -> BufReader<UnixStream> {
+    /// Frames from a connected socket whose far end writes `wire` and then
+    /// closes, read through a small buffer so that most of a payload is
+    /// spliced.
+    fn frames_of(wire: Vec<u8>) -> FrameReader<BufReader<UnixStream>> {
         let (ours, mut theirs) = UnixStream::pair().unwrap();
         std::thread::spawn(move || {
             let _ = theirs.write_all(&wire);
         });
-        BufReader::with_capacity(1000, ours)
+        FrameReader::new(BufReader::with_capacity(1000, ours))
+    }
+
+    fn with_header(name: &str, size: usize, payload: &[u8], after: &[u8]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        frame::write_file_header(&mut wire, name, size as u64).unwrap();
+        wire.extend_from_slice(payload);
+        wire.extend_from_slice(after);
+        wire
+    }
+
+    fn next_file(frames: &mut FrameReader<BufReader<UnixStream>>) -> u64 {
+        match frames.next_frame() {
+            Ok(Some(Frame::File { size, .. })) => size,
+            other => panic!("expected a file header, got {other:?}"),
+        }
+    }
+
+    fn next_text(frames: &mut FrameReader<BufReader<UnixStream>>) -> Vec<u8> {
+        match frames.next_frame() {
+            Ok(Some(Frame::Text(line))) => line,
+            other => panic!("expected a line, got {other:?}"),
+        }
     }
 
     #[test]
@@ -395,26 +562,17 @@ mod tests {
         let root = scratch("receive");
         let downloads = DownloadDir::new(root.join("in"));
         let body: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7) as u8).collect();
-        let mut wire = body.clone();
-        wire.extend_from_slice(b"next frame");
-        let mut stream = stream_of(wire);
-        // Part of the payload is already buffered, as after a header.
-        stream.fill_buf().unwrap();
+        let mut frames = frames_of(with_header("../x.bin", body.len(), &body, b"next\n"));
+        assert_eq!(next_file(&mut frames), body.len() as u64);
         let mut reported = 0;
-        let path = receive(
-            &mut stream,
-            body.len() as u64,
-            &downloads,
-            "../x.bin",
-            &mut |n| reported += n,
-        )
+        let path = receive(frames.payload(), &downloads, "../x.bin", &mut |n| {
+            reported += n
+        })
         .unwrap();
         assert_eq!(path, root.join("in/x.bin"));
         assert!(fs::read(&path).unwrap() == body);
         assert_eq!(reported, body.len() as u64);
-        let mut rest = String::new();
-        stream.read_to_string(&mut rest).unwrap();
-        assert_eq!(rest, "next frame");
+        assert_eq!(next_text(&mut frames), b"next");
         fs::remove_dir_all(root).unwrap();
     }
 
@@ -422,8 +580,9 @@ mod tests {
     fn a_short_payload_saves_nothing() {
         let root = scratch("short");
         let downloads = DownloadDir::new(&root);
-        let mut stream = stream_of(b"only part".to_vec());
-        match receive(&mut stream, 100, &downloads, "cut.bin", &mut |_| {}) {
+        let mut frames = frames_of(with_header("cut.bin", 100, b"only part", b""));
+        next_file(&mut frames);
+        match receive(frames.payload(), &downloads, "cut.bin", &mut |_| {}) {
             Err(ReceiveError::Incomplete { received, expected }) => {
                 assert_eq!((received, expected), (9, 100))
             }
@@ -438,13 +597,75 @@ mod tests {
         let root = scratch("blocked");
         fs::write(root.join("file"), b"").unwrap();
         let downloads = DownloadDir::new(root.join("file/sub"));
-        let mut stream = stream_of(b"0123456789next".to_vec());
-        let err = receive(&mut stream, 10, &downloads, "x", &mut |_| {}).unwrap_err();
+        let mut frames = frames_of(with_header("x", 10, b"0123456789", b"next\n"));
+        next_file(&mut frames);
+        let err = receive(frames.payload(), &downloads, "x", &mut |_| {}).unwrap_err();
         assert!(matches!(err, ReceiveError::Save(_)), "{err:?}");
-        let mut rest = String::new();
-        stream.read_to_string(&mut rest).unwrap();
-        assert_eq!(rest, "next");
+        assert_eq!(next_text(&mut frames), b"next");
         fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_before_sending() {
+        // tmpfs takes files of any size; ext4 stops at 16 TiB.
+        let path = Path::new("/dev/shm").join(format!("chat-huge-{}.img", std::process::id()));
+        let file = File::create(&path).unwrap();
+        // Sparse: no disk space is used.
+        file.set_len(frame::MAX_FILE_SIZE + 1).unwrap();
+        match OutgoingFile::open(&path) {
+            Err(e @ SendError::TooLarge { .. }) => {
+                assert!(e.to_string().contains("16 TiB"), "{e}")
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        file.set_len(frame::MAX_FILE_SIZE).unwrap();
+        assert_eq!(
+            OutgoingFile::open(&path).unwrap().size(),
+            frame::MAX_FILE_SIZE
+        );
+        fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn kernel_files_are_sent_with_their_true_size() {
+        let status = OutgoingFile::open(Path::new("/proc/self/status")).unwrap();
+        assert!(status.size() > 0);
+        assert!(matches!(&status.contents, Contents::Read(b) if b.starts_with(b"Name:")));
+        let online = OutgoingFile::open(Path::new("/sys/devices/system/cpu/online")).unwrap();
+        assert!(
+            online.size() > 0 && online.size() < 4096,
+            "{}",
+            online.size()
+        );
+        // A real empty file is still sent as empty.
+        let root = scratch("empty");
+        fs::write(root.join("empty"), b"").unwrap();
+        let empty = OutgoingFile::open(&root.join("empty")).unwrap();
+        assert!(matches!(empty.contents, Contents::File(_)) && empty.size() == 0);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_large_file_of_unknown_size_is_refused() {
+        let mut whole = Vec::new();
+        let big = vec![b'x'; UNKNOWN_SIZE_LIMIT as usize + 1];
+        let err = read_whole_from(&big[..], &mut whole).unwrap_err();
+        assert!(matches!(err, SendError::SizeUnknown), "{err:?}");
+        assert!(err.to_string().contains("1024 KiB"), "{err}");
+    }
+
+    #[test]
+    fn sendfile_calls_follow_the_link_speed() {
+        // Fast: grows twofold up to the largest.
+        let fast = next_sendfile_chunk(SENDFILE_FIRST, SENDFILE_FIRST, Duration::from_micros(50));
+        assert_eq!(fast, 2 * SENDFILE_FIRST);
+        let top = next_sendfile_chunk(SENDFILE_LARGEST, SENDFILE_LARGEST, Duration::ZERO);
+        assert_eq!(top, SENDFILE_LARGEST);
+        // 128 KiB/s: a quarter of a second's worth.
+        let slow = next_sendfile_chunk(SENDFILE_FIRST, 64 * 1024, Duration::from_millis(500));
+        assert_eq!(slow, 32 * 1024);
+        let crawl = next_sendfile_chunk(SENDFILE_FIRST, 1024, Duration::from_secs(1));
+        assert_eq!(crawl, SENDFILE_SMALLEST);
     }
 
     #[test]
@@ -454,7 +675,7 @@ mod tests {
         let body: Vec<u8> = (0..700_000u32).map(|i| (i % 253) as u8).collect();
         let mut partial = downloads.start("c.bin").unwrap();
         let mut received = 0;
-        copy_into(&mut &body[..], &mut partial, &mut received, &mut |_| {}).unwrap();
+        copy_into(&mut &body[..], &mut partial, &mut |n| received += n).unwrap();
         assert_eq!(received, body.len() as u64);
         let path = partial.finish().unwrap();
         assert!(fs::read(path).unwrap() == body);

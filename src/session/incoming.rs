@@ -59,7 +59,7 @@ pub fn read_peer(
                 // Names and all other peer text are sanitised by the screen.
                 screen.system(format!("Incoming file {name} ({size} bytes)..."));
                 let mut meter = Meter::begin(transfers, screen, Direction::Receive, &name, size);
-                let saved = transfer::receive(frames.stream(), size, downloads, &name, &mut |n| {
+                let saved = transfer::receive(frames.payload(), downloads, &name, &mut |n| {
                     meter.advance(n)
                 });
                 match saved {

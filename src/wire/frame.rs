@@ -8,7 +8,7 @@
 //! Nothing here knows about sockets, threads or the terminal: decoding works
 //! over any `BufRead`, encoding over any `Write`, so tests feed byte slices.
 
-use std::io::{self, BufRead, BufReader, Read, Take, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 
 /// Longest text line accepted from a peer, newline excluded. Longer lines
 /// are skipped without being held in memory.
@@ -59,11 +59,15 @@ impl FrameError {
 
 /// Reads whole frames from a buffered byte stream.
 ///
-/// After a [`Frame::File`] the caller must consume exactly `size` bytes
-/// through [`FrameReader::payload`] before asking for the next frame.
+/// After a [`Frame::File`] the payload can be read through
+/// [`FrameReader::payload`]; whatever of it the caller leaves unread is
+/// skipped by the next [`FrameReader::next_frame`], so the stream stays in
+/// step whatever the caller does.
 pub struct FrameReader<R> {
     inner: R,
     line: Vec<u8>,
+    /// Bytes of the last file's payload not yet taken from `inner`.
+    pending: u64,
 }
 
 impl<R: BufRead> FrameReader<R> {
@@ -71,12 +75,15 @@ impl<R: BufRead> FrameReader<R> {
         Self {
             inner,
             line: Vec::new(),
+            pending: 0,
         }
     }
 
     /// The next frame, or `Ok(None)` when the stream ends cleanly at a frame
-    /// boundary.
+    /// boundary. What is left of a payload is skipped first; a stream that
+    /// ends inside it is an `UnexpectedEof` error.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        self.skip_payload()?;
         match read_bounded_line(&mut self.inner, &mut self.line)? {
             Line::End => Ok(None),
             Line::Partial => Err(FrameError::EndedMidLine {
@@ -87,6 +94,7 @@ impl<R: BufRead> FrameReader<R> {
                 let line = strip_line_ending(&self.line);
                 if is_file_header(line) {
                     let (name, size) = parse_file_header(line)?;
+                    self.pending = size;
                     Ok(Some(Frame::File { name, size }))
                 } else {
                     Ok(Some(Frame::Text(line.to_vec())))
@@ -95,27 +103,55 @@ impl<R: BufRead> FrameReader<R> {
         }
     }
 
-    /// The payload of the file header just read: a reader that yields exactly
-    /// `size` bytes, or fewer if the stream ends early.
-    pub fn payload(&mut self, size: u64) -> Take<&mut R> {
-        (&mut self.inner).take(size)
+    /// The rest of the payload of the file header just read: a reader that
+    /// yields at most its remaining bytes, fewer if the stream ends early.
+    pub fn payload(&mut self) -> Payload<'_, R> {
+        Payload {
+            inner: &mut self.inner,
+            left: &mut self.pending,
+        }
+    }
+
+    fn skip_payload(&mut self) -> io::Result<()> {
+        if self.pending == 0 {
+            return Ok(());
+        }
+        self.payload().discard_rest()?;
+        if self.pending > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "connection ended {} bytes before the end of a file",
+                    self.pending
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
 impl<R: Read> FrameReader<BufReader<R>> {
-    /// Whether a whole line has arrived beyond what was decoded, so that
-    /// the next frame (or at least its header) can be read without waiting.
+    /// Whether a whole line has arrived beyond what was decoded (and beyond
+    /// any payload still pending), so that the next frame (or at least its
+    /// header) can be read without waiting.
     pub fn has_buffered_line(&self) -> bool {
-        self.inner.buffer().contains(&b'\n')
+        let buffered = self.inner.buffer();
+        let payload = buffered
+            .len()
+            .min(usize::try_from(self.pending).unwrap_or(usize::MAX));
+        buffered[payload..].contains(&b'\n')
     }
 
     /// Takes from what is already buffered the run of complete text lines
     /// that `accept` takes whole, appending each (without a `\r` before its
     /// newline) to `out`. Stops before a file header, an incomplete or
     /// overlong line, or one `accept` refuses: [`FrameReader::next_frame`]
-    /// deals with those. A burst of chat lines is so handled in one pass,
-    /// with no allocation per line.
+    /// deals with those, and with a payload still pending. A burst of chat
+    /// lines is so handled in one pass, with no allocation per line.
     pub fn take_text_run(&mut self, out: &mut Vec<u8>, accept: impl Fn(&[u8]) -> bool) {
+        if self.pending > 0 {
+            return;
+        }
         let buffered = self.inner.buffer();
         let mut used = 0;
         loop {
@@ -136,12 +172,82 @@ impl<R: Read> FrameReader<BufReader<R>> {
         }
         self.inner.consume(used);
     }
+}
 
-    /// The buffered stream itself, for a payload moved without passing
-    /// through [`FrameReader::payload`] (zero-copy into a file). The caller
-    /// must take exactly the payload's bytes from it.
-    pub fn stream(&mut self) -> &mut BufReader<R> {
-        &mut self.inner
+/// The unread part of one file's payload: reads stop at its end, and every
+/// byte taken, through it or straight from the stream underneath, is
+/// counted off so the [`FrameReader`] knows what is left to skip.
+pub struct Payload<'a, R> {
+    inner: &'a mut R,
+    left: &'a mut u64,
+}
+
+impl<R: BufRead> Payload<'_, R> {
+    /// Payload bytes not yet read.
+    pub fn remaining(&self) -> u64 {
+        *self.left
+    }
+
+    /// Reads and throws away the rest of the payload, up to the end of the
+    /// stream. Returns how many bytes were skipped.
+    pub fn discard_rest(&mut self) -> io::Result<u64> {
+        io::copy(self, &mut io::sink())
+    }
+}
+
+impl<R: BufRead> Read for Payload<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if *self.left == 0 {
+            return Ok(0);
+        }
+        let max = u64::try_from(buf.len()).unwrap_or(u64::MAX).min(*self.left);
+        let n = self.inner.read(&mut buf[..max as usize])?;
+        *self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Payload<'_, R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if *self.left == 0 {
+            return Ok(&[]);
+        }
+        let left = *self.left;
+        let buf = self.inner.fill_buf()?;
+        let n = u64::try_from(buf.len()).unwrap_or(u64::MAX).min(left);
+        Ok(&buf[..n as usize])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        let amt = u64::try_from(amt).unwrap_or(u64::MAX).min(*self.left);
+        self.inner.consume(amt as usize);
+        *self.left -= amt;
+    }
+}
+
+impl<'a, S: Read> Payload<'a, BufReader<S>> {
+    /// What of the payload has already arrived in the buffer, to be taken
+    /// before anything is moved straight from the stream.
+    pub fn buffered(&self) -> &[u8] {
+        let buffered = self.inner.buffer();
+        let n = u64::try_from(buffered.len())
+            .unwrap_or(u64::MAX)
+            .min(*self.left);
+        &buffered[..n as usize]
+    }
+
+    /// The stream underneath, for moving payload bytes without passing
+    /// through memory (`splice`). `None` while part of the payload is still
+    /// buffered: those bytes come first. Report what was moved with
+    /// [`Payload::moved_directly`].
+    pub fn direct(&self) -> Option<&S> {
+        self.buffered().is_empty().then(|| self.inner.get_ref())
+    }
+
+    /// Counts off `n` payload bytes taken from [`Payload::direct`].
+    pub fn moved_directly(&mut self, n: u64) {
+        debug_assert!(n <= *self.left, "moved more than the payload");
+        *self.left -= n.min(*self.left);
     }
 }
 
@@ -178,8 +284,11 @@ fn read_bounded_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> io::Resul
             Line::Partial
         });
     }
-    // Over the limit: skip the rest without keeping it.
+    // Over the limit: skip the rest without keeping it, remembering
+    // whether the last byte seen was a `\r`, which is not content if the
+    // newline comes next.
     let mut total = n as u64;
+    let mut after_cr = buf.ends_with(b"\r");
     loop {
         let chunk = match reader.fill_buf() {
             Ok(chunk) => chunk,
@@ -191,11 +300,17 @@ fn read_bounded_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> io::Resul
         }
         match chunk.iter().position(|&b| b == b'\n') {
             Some(i) => {
+                let cr = if i == 0 {
+                    after_cr
+                } else {
+                    chunk[i - 1] == b'\r'
+                };
                 reader.consume(i + 1);
-                return Ok(Line::TooLong(total + i as u64));
+                return Ok(Line::TooLong(total + i as u64 - u64::from(cr)));
             }
             None => {
                 let len = chunk.len();
+                after_cr = chunk[len - 1] == b'\r';
                 reader.consume(len);
                 total += len as u64;
             }
@@ -297,6 +412,7 @@ mod leave_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// What a whole stream decodes to, payloads included.
     #[derive(Debug, PartialEq)]
@@ -315,7 +431,7 @@ mod tests {
                 Ok(Some(Frame::File { name, size })) => {
                     out.push(Decoded::Frame(Frame::File { name, size }));
                     let mut payload = Vec::new();
-                    frames.payload(size).read_to_end(&mut payload).unwrap();
+                    frames.payload().read_to_end(&mut payload).unwrap();
                     out.push(Decoded::Payload(payload));
                 }
                 Ok(Some(frame)) => out.push(Decoded::Frame(frame)),
@@ -600,13 +716,13 @@ mod tests {
     fn a_text_run_stops_where_frames_need_decoding() {
         let wire = b"[A] one\r\n[A] two\n/file x 1\nz[A] three\n[A] cut";
         let mut frames = FrameReader::new(BufReader::new(&wire[..]));
-        frames.stream().fill_buf().unwrap();
+        frames.inner.fill_buf().unwrap();
         let mut out = Vec::new();
         frames.take_text_run(&mut out, |_| true);
         assert_eq!(out, b"[A] one\n[A] two\n");
         assert!(matches!(frames.next_frame(), Ok(Some(Frame::File { .. }))));
         let mut payload = Vec::new();
-        frames.payload(1).read_to_end(&mut payload).unwrap();
+        frames.payload().read_to_end(&mut payload).unwrap();
         out.clear();
         frames.take_text_run(&mut out, |line| !line.ends_with(b"three"));
         assert!(out.is_empty());
@@ -633,7 +749,7 @@ mod tests {
             })
         );
         let mut got = Vec::new();
-        frames.payload(10).read_to_end(&mut got).unwrap();
+        frames.payload().read_to_end(&mut got).unwrap();
         assert_eq!(got, b"abc");
     }
 
@@ -647,5 +763,187 @@ mod tests {
                 size: 1
             })
         );
+    }
+
+    #[test]
+    fn an_overlong_crlf_line_reports_its_content_length() {
+        for capacity in [1000, MAX_LINE + 2, MAX_LINE + 3, 1 << 20] {
+            let mut wire = vec![b'b'; MAX_LINE + 1];
+            wire.extend_from_slice(b"\r\n[A] after\n");
+            let mut frames = FrameReader::new(BufReader::with_capacity(capacity, &wire[..]));
+            match frames.next_frame() {
+                Err(FrameError::LineTooLong { len }) => {
+                    assert_eq!(len, MAX_LINE as u64 + 1, "buffer {capacity}")
+                }
+                other => panic!("expected LineTooLong, got {other:?}"),
+            }
+            assert_eq!(
+                frames.next_frame().unwrap(),
+                Some(Frame::Text(b"[A] after".to_vec()))
+            );
+        }
+    }
+
+    #[test]
+    fn an_unread_payload_is_skipped_by_the_next_frame() {
+        let wire = b"/file x 10\n0123456789[A] after\n/file y 3\nab";
+        let mut frames = FrameReader::new(BufReader::with_capacity(4, &wire[..]));
+        assert!(matches!(frames.next_frame(), Ok(Some(Frame::File { .. }))));
+        let mut some = [0; 3];
+        frames.payload().read_exact(&mut some).unwrap();
+        assert_eq!(frames.payload().remaining(), 7);
+        assert_eq!(
+            frames.next_frame().unwrap(),
+            Some(Frame::Text(b"[A] after".to_vec()))
+        );
+        assert!(matches!(frames.next_frame(), Ok(Some(Frame::File { .. }))));
+        match frames.next_frame() {
+            Err(FrameError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof),
+            other => panic!("expected an early end, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn payload_bytes_are_never_taken_for_lines() {
+        let wire = b"/file x 7\n[A] a\n\n[A] after\n";
+        let mut frames = FrameReader::new(BufReader::new(&wire[..]));
+        assert!(matches!(frames.next_frame(), Ok(Some(Frame::File { .. }))));
+        assert!(frames.has_buffered_line(), "the line after the payload");
+        let mut out = Vec::new();
+        frames.take_text_run(&mut out, |_| true);
+        assert!(out.is_empty(), "took payload as text: {out:?}");
+        assert_eq!(
+            frames.next_frame().unwrap(),
+            Some(Frame::Text(b"[A] after".to_vec()))
+        );
+        assert!(!frames.has_buffered_line());
+    }
+
+    #[test]
+    fn bytes_moved_directly_are_counted_off() {
+        let (mut ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        theirs.write_all(b"/file x 6\nab").unwrap();
+        let mut frames = FrameReader::new(BufReader::new(ours.try_clone().unwrap()));
+        assert!(matches!(frames.next_frame(), Ok(Some(Frame::File { .. }))));
+        let mut payload = frames.payload();
+        assert_eq!(payload.buffered(), b"ab");
+        assert!(payload.direct().is_none(), "buffered bytes come first");
+        payload.consume(2);
+        assert!(payload.direct().is_some());
+        theirs.write_all(b"cdef[A] after\n").unwrap();
+        let mut moved = [0; 4];
+        payload.direct().unwrap();
+        ours.read_exact(&mut moved).unwrap();
+        payload.moved_directly(4);
+        assert_eq!(payload.remaining(), 0);
+        drop(theirs);
+        assert_eq!(
+            frames.next_frame().unwrap(),
+            Some(Frame::Text(b"[A] after".to_vec()))
+        );
+    }
+
+    /// One unit of a generated stream, with what decoding it must give.
+    #[derive(Debug, Clone)]
+    enum Unit {
+        Text {
+            line: Vec<u8>,
+            crlf: bool,
+        },
+        File {
+            name: String,
+            payload: Vec<u8>,
+            read: usize,
+        },
+        Malformed(&'static [u8]),
+    }
+
+    fn unit() -> impl Strategy<Value = Unit> {
+        let text = (
+            proptest::collection::vec(any::<u8>(), 0..40).prop_filter_map("not a line", |mut l| {
+                l.retain(|&b| b != b'\n');
+                // A `\r` right before the newline is line ending, not content;
+                // `/` first might make a header.
+                if l.first() == Some(&b'/') || l.last() == Some(&b'\r') {
+                    return None;
+                }
+                Some(l)
+            }),
+            any::<bool>(),
+        )
+            .prop_map(|(line, crlf)| Unit::Text { line, crlf });
+        let file = (
+            "[a-zA-Z0-9._-][a-zA-Z0-9 ._-]{0,10}[a-zA-Z0-9._-]|[a-z]",
+            proptest::collection::vec(any::<u8>(), 0..300),
+            any::<proptest::sample::Index>(),
+        )
+            .prop_map(|(name, payload, read)| {
+                let read = read.index(payload.len() + 1);
+                Unit::File {
+                    name,
+                    payload,
+                    read,
+                }
+            });
+        let malformed = proptest::sample::select(vec![
+            &b"/file\n"[..],
+            b"/file x\n",
+            b"/file x abc\r\n",
+            b"/file x -3\n",
+            b"/file x 99999999999999999999\n",
+        ])
+        .prop_map(Unit::Malformed);
+        prop_oneof![3 => text, 3 => file, 1 => malformed]
+    }
+
+    fn encode(units: &[Unit]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        for unit in units {
+            match unit {
+                Unit::Text { line, crlf } => {
+                    wire.extend_from_slice(line);
+                    wire.extend_from_slice(if *crlf { b"\r\n" } else { b"\n" });
+                }
+                Unit::File { name, payload, .. } => {
+                    write_file_header(&mut wire, name, payload.len() as u64).unwrap();
+                    wire.extend_from_slice(payload);
+                }
+                Unit::Malformed(header) => wire.extend_from_slice(header),
+            }
+        }
+        wire
+    }
+
+    proptest! {
+        #[test]
+        fn random_streams_in_random_pieces_decode_to_what_was_sent(
+            units in proptest::collection::vec(unit(), 0..20),
+            cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..8),
+            capacity in 1usize..600,
+        ) {
+            let wire = encode(&units);
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(wire.len() + 1)).collect();
+            cuts.sort_unstable();
+            let pieces = Pieces { data: &wire, cuts, pos: 0 };
+            let mut frames = FrameReader::new(BufReader::with_capacity(capacity, pieces));
+            for unit in &units {
+                match (unit, frames.next_frame()) {
+                    (Unit::Text { line, .. }, Ok(Some(Frame::Text(got)))) => {
+                        prop_assert_eq!(&got, line);
+                    }
+                    (Unit::File { name, payload, read }, Ok(Some(Frame::File { name: got, size }))) => {
+                        prop_assert_eq!(&got, name);
+                        prop_assert_eq!(size, payload.len() as u64);
+                        // The caller reads only part of the payload.
+                        let mut part = vec![0; *read];
+                        frames.payload().read_exact(&mut part).unwrap();
+                        prop_assert_eq!(&part[..], &payload[..*read]);
+                    }
+                    (Unit::Malformed(_), Err(FrameError::MalformedHeader(_))) => {}
+                    (unit, got) => prop_assert!(false, "{:?} decoded as {:?}", unit, got),
+                }
+            }
+            prop_assert!(frames.next_frame().unwrap().is_none());
+        }
     }
 }

@@ -645,3 +645,26 @@ pub fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
+
+/// Waits until process `pid` has a file open inside `folder` (an unnamed
+/// one counts): a download into it has started. Fails after [`TIMEOUT`].
+pub fn wait_for_open_file_in(pid: u32, folder: &Path) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let folder = fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
+        let open = fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap_or_else(|e| panic!("cannot list the files of process {pid}: {e}"))
+            .flatten()
+            .filter_map(|fd| fs::read_link(fd.path()).ok())
+            .any(|target| target.starts_with(&folder));
+        if open {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} opened no file in {} within {TIMEOUT:?}",
+            folder.display()
+        );
+        thread::yield_now();
+    }
+}

@@ -1,0 +1,105 @@
+//! `/send` as a peer sees it on the wire: a header on its own before the
+//! payload, files of the kernel's with their true size.
+
+mod common;
+
+use common::{Chat, TestDir, accept_within_timeout, show};
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, TcpStream};
+
+/// A chat connected to a plain socket of the test's.
+fn chat_with_socket(dir: &TestDir) -> (Chat, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut chat = Chat::connect("bob", dir.path(), "127.0.0.1", port, &["--name", "bob"]);
+    let socket = accept_within_timeout(&listener);
+    socket.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+    chat.expect_exact(&format!("[System] Connected to 127.0.0.1:{port}"));
+    (chat, socket)
+}
+
+#[test]
+fn a_file_header_arrives_on_its_own() {
+    let dir = TestDir::new("sending_header_alone");
+    let size = 1 << 20;
+    fs::write(dir.join("big.bin"), vec![b'z'; size]).unwrap();
+    let (mut chat, mut socket) = chat_with_socket(&dir);
+    let header = format!("/file big.bin {size}\n");
+    for round in 0..10 {
+        chat.send_line("/send big.bin");
+        // One read, the way the original Python peer takes one message.
+        let mut probe = [0u8; 1];
+        assert_eq!(socket.peek(&mut probe).unwrap(), 1);
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = socket.read(&mut buf).unwrap();
+        assert_eq!(
+            show(&buf[..n.min(100)]),
+            show(header.as_bytes()),
+            "round {round}: the first read held {n} bytes"
+        );
+        let mut payload = vec![0u8; size];
+        socket.read_exact(&mut payload).unwrap();
+        assert!(payload.iter().all(|&b| b == b'z'));
+        chat.expect_exact(&format!("[System] Sent file big.bin ({size} bytes)"));
+    }
+}
+
+/// Reads a file header from `wire` and then its payload.
+fn read_file(wire: &mut BufReader<TcpStream>, name: &str) -> Vec<u8> {
+    let mut header = String::new();
+    wire.read_line(&mut header).unwrap();
+    let size = header
+        .strip_prefix(&format!("/file {name} "))
+        .and_then(|s| s.trim_end().parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("not a header for {name}: {header:?}"));
+    let mut payload = vec![0u8; size];
+    wire.read_exact(&mut payload).unwrap();
+    payload
+}
+
+#[test]
+fn proc_files_are_sent_with_what_they_hold() {
+    let dir = TestDir::new("sending_proc");
+    let (mut chat, socket) = chat_with_socket(&dir);
+    let mut wire = BufReader::new(socket);
+    chat.send_line("/send /proc/self/status");
+    let payload = read_file(&mut wire, "status");
+    assert!(payload.starts_with(b"Name:"), "{}", show(&payload));
+    assert!(
+        String::from_utf8_lossy(&payload).contains(&format!("Pid:\t{}", chat.pid())),
+        "{}",
+        show(&payload)
+    );
+    chat.expect_prefix("[System] Sent file status (");
+}
+
+#[test]
+fn a_sys_file_arrives_whole_and_the_chat_goes_on() {
+    let dir = TestDir::new("sending_sys");
+    let path = "/sys/devices/system/cpu/online";
+    let expected = fs::read(path).unwrap();
+    let (mut chat, socket) = chat_with_socket(&dir);
+    let mut wire = BufReader::new(socket);
+    chat.send_line(&format!("/send {path}"));
+    assert_eq!(show(&read_file(&mut wire, "online")), show(&expected));
+    chat.expect_exact(&format!(
+        "[System] Sent file online ({} bytes)",
+        expected.len()
+    ));
+    chat.send_line("still here");
+    let mut line = String::new();
+    wire.read_line(&mut line).unwrap();
+    assert_eq!(line, "[bob] still here\n");
+}
+
+#[test]
+fn an_empty_file_is_still_sent_as_empty() {
+    let dir = TestDir::new("sending_empty");
+    fs::write(dir.join("empty.txt"), b"").unwrap();
+    let (mut chat, socket) = chat_with_socket(&dir);
+    let mut wire = BufReader::new(socket);
+    chat.send_line("/send empty.txt");
+    assert!(read_file(&mut wire, "empty.txt").is_empty());
+    chat.expect_exact("[System] Sent file empty.txt (0 bytes)");
+}
