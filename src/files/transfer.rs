@@ -6,7 +6,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -329,24 +329,8 @@ fn let_header_arrive(out: BorrowedFd<'_>) {
     if !is_socket {
         return;
     }
-    let deadline = Instant::now() + HEADER_ACK_WAIT;
-    while unacknowledged(out).is_some_and(|n| n > 0) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    crate::net::transport::wait_acknowledged(out, HEADER_ACK_WAIT);
     std::thread::sleep(HEADER_GRACE);
-}
-
-/// Bytes written to a TCP socket that the peer has not acknowledged yet.
-fn unacknowledged(socket: BorrowedFd<'_>) -> Option<u32> {
-    let mut queued: libc::c_int = 0;
-    // SAFETY: TIOCOUTQ (SIOCOUTQ on a socket) stores one int through the pointer, which points to
-    // a live int for the whole call; the descriptor is borrowed, so open.
-    let done = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
-    if done == 0 {
-        u32::try_from(queued).ok()
-    } else {
-        None
-    }
 }
 
 /// Streams the rest of a payload into the download folder under a safe

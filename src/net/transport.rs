@@ -120,7 +120,7 @@ impl Closer {
     /// Where our sending stands, as the kernel sees it; `None` where it
     /// cannot tell.
     pub fn sending(&self) -> Option<Sending> {
-        tcp_info(&self.0).map(|info| Sending {
+        tcp_info(&*self.0).map(|info| Sending {
             acknowledged: info.tcpi_bytes_acked,
             waiting: info.tcpi_unacked > 0 || info.tcpi_notsent_bytes > 0,
         })
@@ -136,18 +136,29 @@ pub struct Sending {
     pub waiting: bool,
 }
 
-/// The kernel's own account of a TCP connection.
-fn tcp_info(stream: &TcpStream) -> Option<libc::tcp_info> {
+/// Waits until the peer's side has acknowledged everything written to
+/// `socket`, for at most `limit`; at once when `socket` is not TCP.
+pub fn wait_acknowledged(socket: BorrowedFd<'_>, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while tcp_info(socket).is_some_and(|info| info.tcpi_unacked > 0 || info.tcpi_notsent_bytes > 0)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The kernel's own account of a TCP connection; `None` for anything else.
+fn tcp_info(socket: impl AsFd) -> Option<libc::tcp_info> {
     use std::os::fd::AsRawFd;
     // SAFETY: `tcp_info` is plain data, for which all zeroes is a valid
     // value, and the kernel writes at most `len` bytes into it.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: the descriptor is open for the lifetime of `stream`, and the
+    // SAFETY: the descriptor is open while `socket` is borrowed, and the
     // pointer and length describe `info`.
     let done = unsafe {
         libc::getsockopt(
-            stream.as_raw_fd(),
+            socket.as_fd().as_raw_fd(),
             libc::IPPROTO_TCP,
             libc::TCP_INFO,
             (&raw mut info).cast(),
