@@ -284,16 +284,24 @@ fn children_of(parent: u32) -> Vec<u32> {
 
 /// One capture of the pane, as rows without trailing blanks.
 struct Screen {
+    /// The rows without the time the chat puts before each of its lines, so that
+    /// tests can compare them with what they expect whatever the hour.
     rows: Vec<String>,
+    /// The rows as the pane shows them.
+    stamped: Vec<String>,
 }
 
 impl Screen {
     fn new(text: &str) -> Screen {
-        let mut rows: Vec<String> = text.lines().map(|r| r.trim_end().to_string()).collect();
-        while rows.last().is_some_and(String::is_empty) {
-            rows.pop();
+        let mut stamped: Vec<String> = text.lines().map(|r| r.trim_end().to_string()).collect();
+        while stamped.last().is_some_and(String::is_empty) {
+            stamped.pop();
         }
-        Screen { rows }
+        let rows = stamped
+            .iter()
+            .map(|r| without_time(r).unwrap_or(r).to_string())
+            .collect();
+        Screen { rows, stamped }
     }
 
     fn has_row(&self, row: &str) -> bool {
@@ -335,22 +343,37 @@ impl Screen {
     }
 }
 
-/// For each row of a `capture-pane -e` capture, whether text at the start of the row
-/// is drawn in a non-default foreground colour. tmux writes an SGR code only where the
-/// style changes, and a style carries over into the next row, so the codes are followed
-/// through the whole capture.
+/// `row` without the leading `HH:MM ` the chat stamps its lines with, or `None` when
+/// it does not start with one.
+fn without_time(row: &str) -> Option<&str> {
+    let (time, rest) = row.split_at_checked("HH:MM ".len())?;
+    let time = time.as_bytes();
+    let digits = [0, 1, 3, 4].iter().all(|&i| time[i].is_ascii_digit());
+    (digits && time[2] == b':' && time[5] == b' ').then_some(rest)
+}
+
+/// For each row of a `capture-pane -e` capture, whether text at the start of the row,
+/// after the time of a chat line, is drawn in a non-default foreground colour. tmux
+/// writes an SGR code only where the style changes, and a style carries over into the
+/// next row, so the codes are followed through the whole capture.
 fn coloured_row_starts(rows: &[String]) -> Vec<bool> {
     let mut coloured = false;
     let mut starts = Vec::new();
     for row in rows {
         let mut rest = row.as_str();
-        // SGR codes before the first character still apply to it.
-        while let Some(after) = rest.strip_prefix("\x1b[") {
-            let Some((params, tail)) = after.split_once('m') else {
-                break;
-            };
-            coloured = apply_sgr(coloured, params);
-            rest = tail;
+        // SGR codes before the first character still apply to it; the time is plain.
+        loop {
+            while let Some(after) = rest.strip_prefix("\x1b[") {
+                let Some((params, tail)) = after.split_once('m') else {
+                    break;
+                };
+                coloured = apply_sgr(coloured, params);
+                rest = tail;
+            }
+            match without_time(rest) {
+                Some(after) => rest = after,
+                None => break,
+            }
         }
         starts.push(coloured);
         while let Some(pos) = rest.find("\x1b[") {
@@ -858,7 +881,7 @@ fn system_lines_are_coloured_by_default() {
     term.wait_row("[peer] hi");
 
     let screen = term.screen_with_escapes();
-    let coloured = coloured_row_starts(&screen.rows);
+    let coloured = coloured_row_starts(&screen.stamped);
     for prefix in ["[System] Listening on ", "[System] Connected by "] {
         let index = screen
             .rows
@@ -903,6 +926,33 @@ fn no_color_turns_colour_off() {
         "escape codes despite NO_COLOR=1:\n{}",
         screen.dump()
     );
+}
+
+#[test]
+fn each_line_of_the_conversation_starts_with_the_time() {
+    let dir = TestDir::new("tty_time");
+    let before = chrono::Local::now().format("%H:%M").to_string();
+    let (term, mut peer) = listening_chat("time", &dir, true);
+    peer.send(b"[peer] hi\n");
+    term.wait_row("[peer] hi");
+    term.enter("hello");
+    term.expect_sent(&mut peer, &own("hello"));
+    let screen = term.wait("the echo", |s| {
+        s.has_row(&own("hello")) && s.last_row() == ">"
+    });
+    let after = chrono::Local::now().format("%H:%M").to_string();
+
+    let connected = format!("[System] Connected by 127.0.0.1:{}", peer.local_port());
+    for line in ["[peer] hi", &own("hello"), &connected] {
+        let row = screen.row_index(line).unwrap();
+        let stamped = &screen.stamped[row];
+        let time = stamped.strip_suffix(line).and_then(|t| t.strip_suffix(' '));
+        assert!(
+            time == Some(&before) || time == Some(&after),
+            "{line:?} is not shown after the time ({before} to {after}):\n{}",
+            screen.dump()
+        );
+    }
 }
 
 #[test]
