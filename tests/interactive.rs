@@ -1008,3 +1008,68 @@ fn send_takes_several_paths_quoted_when_they_have_spaces() {
         });
     }
 }
+
+#[test]
+fn tab_inside_an_open_quote_completes_the_name_and_closes_the_quote() {
+    let dir = TestDir::new("tty_tab_quote");
+    let notes = b"notes\n";
+    fs::write(dir.join("my notes.txt"), notes).unwrap();
+    let (term, mut peer) = listening_chat("tab_quote", &dir, true);
+
+    term.type_text(r#"/send "my no"#);
+    term.press("Tab");
+    // The next word goes on after the closed quote and a space.
+    term.type_text("x");
+    term.wait("the completed name", |s| {
+        s.last_row() == r#"> /send "my notes.txt" x"#
+    });
+    term.press("BSpace");
+    term.press("Enter");
+    term.expect_sent(&mut peer, &format!("/file my notes.txt {}", notes.len()));
+}
+
+#[test]
+fn tab_on_a_lone_folder_goes_into_it() {
+    let dir = TestDir::new("tty_tab_folder");
+    fs::create_dir(dir.join("sub")).unwrap();
+    let inner = b"inside the folder\n";
+    fs::write(dir.join("sub/inner.txt"), inner).unwrap();
+    let (term, mut peer) = listening_chat("tab_folder", &dir, true);
+
+    term.type_text("/send su");
+    term.wait("the typed text", |s| s.last_row() == "> /send su");
+    term.press("Tab");
+    term.wait("the folder completed", |s| s.last_row() == "> /send sub/");
+    term.press("Tab");
+    term.wait("the file in the folder completed", |s| {
+        s.last_row() == "> /send sub/inner.txt"
+    });
+    term.press("Enter");
+    term.expect_sent(&mut peer, &format!("/file inner.txt {}", inner.len()));
+}
+
+#[test]
+fn a_pasted_text_of_several_lines_leaves_only_their_echoes() {
+    let dir = TestDir::new("tty_paste");
+    let (term, mut peer) = listening_chat("paste", &dir, true);
+    peer.send(b"[peer] before the paste\n");
+    term.wait_row("[peer] before the paste");
+
+    // As a terminal pastes: bracketed when the editor asked for it, lines ending in
+    // carriage returns.
+    term.checked(&["set-buffer", "alpha\nbeta\n"]);
+    term.checked(&["paste-buffer", "-p", "-d"]);
+    term.press("Enter");
+    term.expect_sent(&mut peer, &own("alpha"));
+    term.expect_sent(&mut peer, &own("beta"));
+    let screen = term.wait("both echoes, then an empty prompt", |s| {
+        s.has_row(&own("alpha")) && s.has_row(&own("beta")) && s.last_row() == ">"
+    });
+    let start = screen.row_index("[peer] before the paste").unwrap();
+    assert_eq!(
+        screen.rows[start..],
+        ["[peer] before the paste", &own("alpha"), &own("beta"), ">"],
+        "the pasted lines left rows behind:\n{}",
+        screen.dump()
+    );
+}
