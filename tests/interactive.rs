@@ -41,9 +41,15 @@ struct Term {
 }
 
 impl Term {
-    /// Starts `chat ARGS...` in `cwd` inside a fresh tmux server. `no_color` says
-    /// whether the chat sees `NO_COLOR=1`.
+    /// Starts `chat ARGS...` in `cwd` inside a fresh tmux server, run by [`WRAPPER`].
+    /// `no_color` says whether the chat sees `NO_COLOR=1`.
     fn start(test: &str, cwd: &Path, no_color: bool, args: &[&str]) -> Term {
+        Term::start_wrapped(test, cwd, no_color, WRAPPER, args)
+    }
+
+    /// Starts `chat ARGS...` in `cwd` inside a fresh tmux server, run by the shell
+    /// script `wrapper`, which gets the command line as its arguments.
+    fn start_wrapped(test: &str, cwd: &Path, no_color: bool, wrapper: &str, args: &[&str]) -> Term {
         match Command::new("tmux").arg("-V").output() {
             Ok(out) if out.status.success() => {}
             Ok(out) => panic!("`tmux -V` failed: {}", String::from_utf8_lossy(&out.stderr)),
@@ -79,7 +85,7 @@ impl Term {
             "--",
             "sh",
             "-c",
-            WRAPPER,
+            wrapper,
             "sh",
             "env",
         ];
@@ -1070,6 +1076,87 @@ fn a_pasted_text_of_several_lines_leaves_only_their_echoes() {
         screen.rows[start..],
         ["[peer] before the paste", &own("alpha"), &own("beta"), ">"],
         "the pasted lines left rows behind:\n{}",
+        screen.dump()
+    );
+}
+
+/// Runs the chat, reports its exit code, then hands the terminal to a shell that reads
+/// commands from it, as after a chat started from an interactive shell.
+const SHELL_AFTER: &str = r#""$@"; echo EXIT=$?; exec sh"#;
+
+/// Size of the file sent while leaving: far more than the socket buffers hold, so the
+/// chat is still sending it while the peer does not read.
+const LEAVING_SIZE: usize = 64 * BLOCK;
+
+/// Needs the session to call `terminal::console::discard_pending_input` when it is done
+/// with the terminal; fails until it does.
+#[test]
+fn text_typed_while_leaving_does_not_reach_the_shell() {
+    let dir = TestDir::new("tty_typed_while_leaving");
+    let block = pseudo_random_bytes(BLOCK, 14);
+    {
+        let mut out = BufWriter::new(fs::File::create(dir.join("big.bin")).unwrap());
+        for _ in 0..LEAVING_SIZE / BLOCK {
+            out.write_all(&block).unwrap();
+        }
+        out.flush().unwrap();
+    }
+    let args = [
+        "listen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--name",
+        NAME,
+    ];
+    let term = Term::start_wrapped("typed_while_leaving", dir.path(), true, SHELL_AFTER, &args);
+    let mut peer = Peer::connect(term.listening_port());
+    term.wait_prompt("the connection");
+
+    let (header_read, header_signal) = mpsc::channel::<()>();
+    let (go_on, go_signal) = mpsc::channel::<()>();
+    let reader = thread::spawn(move || {
+        peer.expect_line(&format!("/file big.bin {LEAVING_SIZE}"));
+        header_read.send(()).unwrap();
+        go_signal
+            .recv_timeout(TIMEOUT)
+            .expect("peer: the test never said to read on");
+        let mut buf = vec![0; BLOCK];
+        for _ in 0..LEAVING_SIZE / BLOCK {
+            peer.read_exact(&mut buf);
+        }
+        peer.expect_line(&format!("[{NAME}] has left the chat."));
+        peer.expect_eof();
+    });
+
+    term.enter("/send big.bin");
+    header_signal
+        .recv_timeout(TIMEOUT)
+        .expect("the file never started going out");
+    term.enter("/quit");
+    term.wait_row(
+        "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
+    );
+    // The editor has stopped: the terminal itself shows what is typed now.
+    term.enter("echo SHOULD-NOT-$((6*7))");
+    term.wait_row("echo SHOULD-NOT-$((6*7))");
+    go_on.send(()).unwrap();
+    reader
+        .join()
+        .expect("the peer did not get what it expected");
+    let code = term.wait_exit_code(TIMEOUT);
+    assert_eq!(code, 0, "unexpected exit code:\n{}", term.screen().dump());
+
+    // The shell reads its commands in order: once this one has run, an earlier line
+    // left in the terminal would have run too.
+    term.enter("echo AFTER-$((1+1))");
+    let screen = term.wait("the shell to run a command", |s| {
+        s.rows.iter().any(|r| r.ends_with("AFTER-2"))
+    });
+    assert!(
+        !screen.rows.iter().any(|r| r.contains("SHOULD-NOT-42")),
+        "text typed while leaving ran in the shell:\n{}",
         screen.dump()
     );
 }
