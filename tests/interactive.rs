@@ -9,6 +9,7 @@ use common::{TestDir, pseudo_random_bytes};
 use std::fs;
 use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::mpsc;
@@ -231,6 +232,30 @@ impl Term {
                 "expected {expected:?} on the wire: {e}; the terminal shows:\n{}",
                 self.screen().dump()
             ),
+        }
+    }
+
+    /// Waits until the pane's terminal device is `columns` wide. tmux re-wraps what it
+    /// shows at once, but tells the programs in the pane (SIGWINCH, as the kernel sends
+    /// it when the size is set) a little later.
+    fn wait_columns(&self, columns: u16) {
+        let tty = self.checked(&["display-message", "-p", "#{pane_tty}"]);
+        let tty = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOCTTY.bits() as i32)
+            .open(tty.trim_end())
+            .unwrap_or_else(|e| panic!("cannot open the pane's terminal {tty:?}: {e}"));
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let size = rustix::termios::tcgetwinsize(&tty)
+                .unwrap_or_else(|e| panic!("cannot read the pane's size: {e}"));
+            if size.ws_col == columns {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!("the pane's terminal stayed {} columns wide", size.ws_col);
+            }
+            thread::sleep(POLL);
         }
     }
 
@@ -1159,4 +1184,65 @@ fn text_typed_while_leaving_does_not_reach_the_shell() {
         "text typed while leaving ran in the shell:\n{}",
         screen.dump()
     );
+}
+
+#[test]
+fn resizing_the_terminal_keeps_the_lines_above_a_wrapped_input() {
+    let dir = TestDir::new("tty_widen");
+    let (term, mut peer) = listening_chat("widen", &dir, true);
+    term.checked(&["resize-window", "-x", "50"]);
+    term.wait_columns(50);
+    peer.send(b"[peer] first\n");
+    term.wait_row("[peer] first");
+
+    // 2 + 70 columns: two rows at 50 columns, one at 120.
+    let typed = format!("long {}", "y".repeat(65));
+    term.type_text(&typed);
+    term.wait("the typed text, wrapped", |s| {
+        s.rows.iter().any(|r| r.starts_with("> long y")) && s.last_row() == "y".repeat(22)
+    });
+    peer.send(b"[peer] second\n");
+    term.wait_row("[peer] second");
+
+    term.checked(&["resize-window", "-x", "120"]);
+    term.wait_columns(120);
+    // The editor redraws for the new width before it prints anything else, so once
+    // this line is shown the redraw is done.
+    peer.send(b"[peer] third\n");
+    let input = format!("> {typed}");
+    let screen = term.wait("the next line above the input on one row", |s| {
+        s.has_row("[peer] third") && s.last_row() == input
+    });
+    let start = screen.row_index("[peer] first").unwrap();
+    assert_eq!(
+        screen.rows[start..],
+        ["[peer] first", "[peer] second", "[peer] third", &input],
+        "widening erased or left rows:\n{}",
+        screen.dump()
+    );
+
+    // And back: the input wraps again, drawn once.
+    term.checked(&["resize-window", "-x", "50"]);
+    term.wait_columns(50);
+    peer.send(b"[peer] fourth\n");
+    let screen = term.wait("the next line above the input on two rows", |s| {
+        s.has_row("[peer] fourth") && s.last_row() == "y".repeat(22)
+    });
+    let start = screen.row_index("[peer] first").unwrap();
+    let wrapped = [&input[..50], &input[50..]];
+    assert_eq!(
+        screen.rows[start..],
+        [
+            "[peer] first",
+            "[peer] second",
+            "[peer] third",
+            "[peer] fourth",
+            wrapped[0],
+            wrapped[1]
+        ],
+        "narrowing erased or left rows:\n{}",
+        screen.dump()
+    );
+    term.press("Enter");
+    term.expect_sent(&mut peer, &own(&typed));
 }

@@ -7,7 +7,7 @@
 
 use std::io::{self, BufReader, IsTerminal, Read, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
@@ -223,12 +223,18 @@ fn columns() -> usize {
 const TAB_STOP: usize = 8;
 
 /// Screen rows the prompt and `line` took once the editor accepted the line
-/// and moved below it, on a terminal `columns` wide. Laid out as the editor
-/// lays it out: a pasted line may hold newlines, each starting a row, and a
-/// row filled to the last column puts the cursor on the next one.
+/// and moved below it, on a terminal `columns` wide.
 fn rows_taken(line: &str, columns: usize) -> usize {
+    row_after(line, columns) + 1
+}
+
+/// The row, counted from the prompt's, that the cursor is on after the
+/// editor drew the prompt and `text`, on a terminal `columns` wide. Laid out
+/// as the editor lays it out: a pasted line may hold newlines, each starting
+/// a row, and a row filled to the last column puts the cursor on the next.
+fn row_after(text: &str, columns: usize) -> usize {
     let (mut row, mut column) = (0, 0);
-    for c in PROMPT.chars().chain(line.chars()) {
+    for c in PROMPT.chars().chain(text.chars()) {
         if c == '\n' {
             row += 1;
             column = 0;
@@ -248,7 +254,45 @@ fn rows_taken(line: &str, columns: usize) -> usize {
     if column == columns {
         row += 1;
     }
-    row + 1
+    row
+}
+
+/// Cursor movements that undo, for the line editor, what a terminal that
+/// re-wraps its rows on resizing did to the input line: the editor is about
+/// to redraw `line` (cursor at byte `pos`) after the terminal went from
+/// `old` to `new` columns. It clears as many rows as the input took at the
+/// old width, upwards from where the cursor was then. Once the terminal
+/// joined wrapped rows (widening), those rows reach above the input and the
+/// lines of the conversation there were erased. So the cursor goes to the
+/// row the editor believes it is on, after making room below the input for
+/// the rows it will clear in excess.
+///
+/// Terminals that do not re-wrap (xterm) keep the rows as they were, and
+/// these movements leave a stray part of the input behind there instead;
+/// most terminals re-wrap (tmux, VTE, Konsole, kitty, iTerm2, Windows
+/// Terminal), and losing a line of the conversation is the worse outcome.
+fn rewrap_fix(line: &str, pos: usize, old: usize, new: usize) -> String {
+    let before = &line[..pos];
+    let (old_cursor, old_end) = (row_after(before, old), row_after(line, old));
+    let (new_cursor, new_end) = (row_after(before, new), row_after(line, new));
+    let mut moves = String::new();
+    let now = if old_end > new_end {
+        if new_end > new_cursor {
+            moves += &format!("\x1b[{}B", new_end - new_cursor);
+        }
+        // Newlines scroll the conversation up when the input is at the
+        // bottom, leaving blank rows below it.
+        moves += &"\n".repeat(old_end - new_end);
+        old_end
+    } else {
+        new_cursor
+    };
+    if now > old_cursor {
+        moves += &format!("\x1b[{}A", now - old_cursor);
+    } else if old_cursor > now {
+        moves += &format!("\x1b[{}B", old_cursor - now);
+    }
+    moves
 }
 
 /// Moves up over `rows` rows and clears from there down.
@@ -284,6 +328,9 @@ impl ConditionalEventHandler for ClearOrLeave {
 struct ChatHelper {
     files: FilenameCompleter,
     commands: Vec<&'static str>,
+    /// The terminal's width when the editor last drew the input line, to
+    /// notice a resize before the editor redraws for it; 0 before the first.
+    columns: AtomicUsize,
 }
 
 impl ChatHelper {
@@ -291,6 +338,7 @@ impl ChatHelper {
         Self {
             files: FilenameCompleter::new(),
             commands,
+            columns: AtomicUsize::new(0),
         }
     }
 }
@@ -357,8 +405,25 @@ fn finish_path(path: &mut String, open_quote: Option<char>) {
     path.push(' ');
 }
 
+/// The editor asks for a hint right before each time it draws the input
+/// line, resizes included: the one moment to correct its idea of where the
+/// input is before it clears rows (see [`rewrap_fix`]). rustyline offers no
+/// other hook there. No hint is ever given.
 impl Hinter for ChatHelper {
     type Hint = String;
+
+    fn hint(&self, line: &str, pos: usize, _: &rustyline::Context<'_>) -> Option<String> {
+        let new = columns();
+        let old = self.columns.swap(new, Ordering::Relaxed);
+        if old != 0 && old != new {
+            let moves = rewrap_fix(line, pos, old, new);
+            if !moves.is_empty() {
+                let mut out = io::stdout();
+                let _ = out.write_all(moves.as_bytes()).and_then(|()| out.flush());
+            }
+        }
+        None
+    }
 }
 impl Highlighter for ChatHelper {}
 impl Validator for ChatHelper {}
@@ -465,5 +530,20 @@ mod tests {
         // A pasted text: each newline starts a row.
         assert_eq!(rows_taken("alpha\nbeta\n", 80), 3);
         assert_eq!(rows_taken("alpha\nbeta", 80), 2);
+    }
+
+    #[test]
+    fn a_rewrapped_input_is_put_back_where_the_editor_left_it() {
+        let line = "y".repeat(70);
+        // Wider, the two rows became one: a row is made below it, where the
+        // editor believes the cursor at the end is.
+        assert_eq!(rewrap_fix(&line, 70, 50, 120), "\n");
+        // A cursor that was in the first row goes back up to it.
+        assert_eq!(rewrap_fix(&line, 10, 50, 120), "\n\x1b[1A");
+        // Narrower, the row became two: up to where the input starts.
+        assert_eq!(rewrap_fix(&line, 70, 120, 50), "\x1b[1A");
+        // Rows that stay as they were need nothing.
+        assert_eq!(rewrap_fix(&line, 70, 50, 60), "");
+        assert_eq!(rewrap_fix("short", 5, 50, 120), "");
     }
 }
