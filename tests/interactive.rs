@@ -1246,3 +1246,108 @@ fn resizing_the_terminal_keeps_the_lines_above_a_wrapped_input() {
     term.press("Enter");
     term.expect_sent(&mut peer, &own(&typed));
 }
+
+// A listener waiting for its peer. The prompt works while nobody is connected yet:
+// `/quit`, Ctrl-C and Ctrl-D leave at once, and other lines are answered with a note.
+// These tests need the session to run the editor before a peer connects; they fail
+// until it does.
+
+/// Starts `chat listen` and waits for its prompt, with nobody connected.
+fn waiting_listener(test: &str, dir: &TestDir) -> Term {
+    let term = Term::listen(test, dir.path(), true);
+    term.listening_port();
+    term.wait_prompt("the listening line");
+    term
+}
+
+/// Waits for the chat to exit with code 0 within 2 s, with no prompt left behind, and
+/// checks that the terminal reads a line normally again.
+fn assert_left_at_once(term: &Term) {
+    let code = term.wait_exit_code(Duration::from_secs(2));
+    let screen = term.screen();
+    assert_eq!(code, 0, "unexpected exit code:\n{}", screen.dump());
+    assert!(
+        !screen.rows.iter().any(|r| r == ">" || r.starts_with("> ")),
+        "a prompt was left on screen:\n{}",
+        screen.dump()
+    );
+    term.enter("abc");
+    term.wait("the shell to read the line", |s| s.has_row("GOT=abc"));
+}
+
+#[test]
+fn a_waiting_listener_shows_the_prompt() {
+    let dir = TestDir::new("tty_wait_prompt");
+    let term = Term::listen("wait_prompt", dir.path(), true);
+    let screen = term.wait("the listening line, then an empty prompt", |s| {
+        s.row_starting("[System] Listening on 127.0.0.1:").is_some() && s.last_row() == ">"
+    });
+    assert!(
+        !screen
+            .rows
+            .iter()
+            .any(|r| r.starts_with("[System] Connected")),
+        "{}",
+        screen.dump()
+    );
+}
+
+#[test]
+fn a_line_half_typed_while_waiting_stays_when_the_peer_connects() {
+    let dir = TestDir::new("tty_wait_half_typed");
+    let term = waiting_listener("wait_half_typed", &dir);
+    term.type_text("typed early");
+    term.wait("the typed text", |s| s.last_row() == "> typed early");
+
+    let mut peer = Peer::connect(term.listening_port());
+    let connected = format!("[System] Connected by 127.0.0.1:{}", peer.local_port());
+    term.wait("the connection above the intact input line", |s| {
+        s.has_row(&connected) && s.last_row() == "> typed early"
+    });
+    term.press("Enter");
+    term.expect_sent(&mut peer, &own("typed early"));
+}
+
+#[test]
+fn a_line_entered_while_waiting_gets_a_note_and_is_not_sent() {
+    let dir = TestDir::new("tty_wait_note");
+    let term = waiting_listener("wait_note", &dir);
+    term.enter("hello");
+    let note = "[System] Nobody is connected yet; /quit leaves.";
+    term.wait("the note, then an empty prompt", |s| {
+        s.has_row(note) && s.last_row() == ">"
+    });
+
+    // Nothing typed while waiting goes out once somebody connects.
+    let mut peer = Peer::connect(term.listening_port());
+    term.wait_row(&format!(
+        "[System] Connected by 127.0.0.1:{}",
+        peer.local_port()
+    ));
+    term.enter("after");
+    term.expect_sent(&mut peer, &own("after"));
+}
+
+#[test]
+fn quit_while_waiting_leaves_at_once() {
+    let dir = TestDir::new("tty_wait_quit");
+    let term = waiting_listener("wait_quit", &dir);
+    term.enter("/quit");
+    assert_left_at_once(&term);
+}
+
+#[test]
+fn ctrl_d_while_waiting_leaves_at_once() {
+    let dir = TestDir::new("tty_wait_ctrl_d");
+    let term = waiting_listener("wait_ctrl_d", &dir);
+    term.press("C-d");
+    assert_left_at_once(&term);
+}
+
+#[test]
+fn ctrl_c_while_waiting_leaves_at_once() {
+    let dir = TestDir::new("tty_wait_ctrl_c");
+    let term = waiting_listener("wait_ctrl_c", &dir);
+    term.press("C-c");
+    assert_left_at_once(&term);
+}
