@@ -16,26 +16,34 @@ pub struct Cli {
 const LISTEN_EXAMPLE: &str = "\
 Example session (the peer runs `chat connect 192.168.1.20 5050 --name I056`):
   $ chat listen --port 5050 --name I049
-  [System] Listening on 0.0.0.0:5050 ...
-  [System] Connected by 192.168.1.31:52144
-  [I056] Hi! I'm Daksh.
-  > Hello! Sending you the notes.
-  > /send \"lecture notes.pdf\"
-  [System] Sent file lecture notes.pdf (48213 bytes)
-  > /quit
+  14:02 [System] Listening on 0.0.0.0:5050 ...
+  14:03 [System] Connected by 192.168.1.31:52144
+  14:03 [I056] Hi! I'm Daksh.
+  14:03 [I049] Hello! Sending you the notes.
+  14:04 [System] Sent file lecture notes.pdf (48213 bytes, 0.1s at 460.2 KiB/s)
+  14:04 [System] Exiting.
+
+Each line typed is replaced by `[NAME] text` once sent; commands (here
+`/send \"lecture notes.pdf\"`, then `/quit`) leave no trace. Without a terminal,
+lines have no time, your own messages are not shown and the final line of a
+transfer has no time and rate: `[System] Sent file lecture notes.pdf (48213 bytes)`.
 
 Commands while chatting: /send PATH..., /status, /help, /quit";
 
 const CONNECT_EXAMPLE: &str = "\
 Example session (the peer ran `chat listen --port 5050 --name I049`):
   $ chat connect 192.168.1.20 5050 --name I056
-  [System] Connected to 192.168.1.20:5050
-  > Hi! I'm Daksh.
-  [I049] Hello! Sending you the notes.
-  [System] Incoming file lecture notes.pdf (48213 bytes)...
-  [System] File saved to received_files/lecture notes.pdf
-  [I049] has left the chat.
-  [System] Peer disconnected.
+  14:03 [System] Connected to 192.168.1.20:5050
+  14:03 [I056] Hi! I'm Daksh.
+  14:03 [I049] Hello! Sending you the notes.
+  14:04 [System] Incoming file lecture notes.pdf (48213 bytes)...
+  14:04 [System] File saved to received_files/lecture notes.pdf (0.1s at 460.2 KiB/s)
+  14:04 [I049] has left the chat.
+  14:04 [System] Peer disconnected.
+  14:04 [System] Exiting.
+
+Without a terminal, lines have no time, your own messages are not shown and
+the final line of a transfer has no time and rate.
 
 Commands while chatting: /send PATH..., /status, /help, /quit";
 

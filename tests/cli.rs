@@ -168,6 +168,51 @@ fn completions_are_printed_for_each_shell() {
     assert_eq!(code, 2, "{}", chat.report());
 }
 
+/// The lines of the example session in `chat SUB --help`, as a terminal shows them
+/// (after the time), without the command that starts it.
+fn example_lines(dir: &TestDir, sub: &str) -> Vec<String> {
+    let (mut chat, code) = run(dir, &[sub, "--help"]);
+    assert_eq!(code, 0, "{}", chat.report());
+    chat.stdout_lines()
+        .iter()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter_map(|l| {
+            let (time, rest) = l.split_at_checked("HH:MM ".len())?;
+            let time = time.as_bytes();
+            let digits = [0, 1, 3, 4].iter().all(|&i| time[i].is_ascii_digit());
+            (digits && time[2] == b':' && time[5] == b' ').then(|| rest.to_string())
+        })
+        .collect()
+}
+
+/// `line` as pipe mode prints it: without the time and rate that end the final line of
+/// a transfer on a terminal, and with every `ADDRESS:PORT` as `ADDR`, since the example
+/// ran elsewhere.
+fn as_in_pipe_mode(line: &str) -> String {
+    let mut line = line.to_string();
+    if line.ends_with("/s)")
+        && let Some(at) = line.rfind(" at ")
+    {
+        let head = &line[..at];
+        line = match (head.rfind(", "), head.rfind(" (")) {
+            (Some(comma), Some(paren)) if comma > paren => format!("{})", &head[..comma]),
+            (_, Some(paren)) => head[..paren].to_string(),
+            _ => line,
+        };
+    }
+    line.split(' ')
+        .map(|word| {
+            let is_addr = word.contains(':')
+                && word
+                    .trim_end_matches(':')
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.' || c == ':');
+            if is_addr { "ADDR" } else { word }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[test]
 fn each_subcommand_help_shows_an_example_session() {
     let dir = TestDir::new("cli_examples");
@@ -180,5 +225,58 @@ fn each_subcommand_help_shows_an_example_session() {
         let help = chat.stdout_lines().join("\n");
         assert!(help.contains("Example session"), "{help}");
         assert!(help.contains(line), "{help}");
+    }
+}
+
+/// Plays the example sessions of the help in pipe mode and compares line by line: each
+/// line the program prints is in the example, in the same order, and the example adds
+/// only the time, the rate, and the user's own messages, which a terminal shows.
+#[test]
+fn the_example_sessions_are_what_the_program_prints() {
+    let dir = TestDir::new("cli_example_run");
+    let listener_dir = dir.subdir("listener");
+    let connector_dir = dir.subdir("connector");
+    fs::write(listener_dir.join("lecture notes.pdf"), vec![b'%'; 48213]).unwrap();
+    let (mut listener, port) = Chat::listen("listener", &listener_dir, &["--name", "I049"]);
+    let mut connector = Chat::connect(
+        "connector",
+        &connector_dir,
+        "127.0.0.1",
+        port,
+        &["--name", "I056"],
+    );
+    connector.send_line("Hi! I'm Daksh.");
+    listener.expect_exact("[I056] Hi! I'm Daksh.");
+    listener.send_line("Hello! Sending you the notes.");
+    listener.send_line("/send \"lecture notes.pdf\"");
+    connector.expect_prefix("[System] File saved to ");
+    listener.send_line("/quit");
+    assert_eq!(listener.wait_exit(), 0, "{}", listener.report());
+    // The peer leaving ends the connecting chat by itself.
+    assert_eq!(connector.wait_exit(), 0, "{}", connector.report());
+
+    for (sub, chat, own) in [
+        ("listen", &listener, "[I049] "),
+        ("connect", &connector, "[I056] "),
+    ] {
+        let example = example_lines(&dir, sub);
+        let printed: Vec<String> = chat
+            .stdout_lines()
+            .iter()
+            .map(|l| as_in_pipe_mode(l))
+            .collect();
+        let shown: Vec<String> = example
+            .iter()
+            .filter(|l| !l.starts_with(own))
+            .map(|l| as_in_pipe_mode(l))
+            .collect();
+        assert_eq!(
+            shown, printed,
+            "`chat {sub} --help` shows (left) other lines than the program prints (right)"
+        );
+        assert!(
+            example.iter().any(|l| l.starts_with(own)),
+            "`chat {sub} --help` shows no own message"
+        );
     }
 }

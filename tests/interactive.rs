@@ -9,6 +9,7 @@ use common::{TestDir, pseudo_random_bytes};
 use std::fs;
 use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::mpsc;
@@ -41,9 +42,15 @@ struct Term {
 }
 
 impl Term {
-    /// Starts `chat ARGS...` in `cwd` inside a fresh tmux server. `no_color` says
-    /// whether the chat sees `NO_COLOR=1`.
+    /// Starts `chat ARGS...` in `cwd` inside a fresh tmux server, run by [`WRAPPER`].
+    /// `no_color` says whether the chat sees `NO_COLOR=1`.
     fn start(test: &str, cwd: &Path, no_color: bool, args: &[&str]) -> Term {
+        Term::start_wrapped(test, cwd, no_color, WRAPPER, args)
+    }
+
+    /// Starts `chat ARGS...` in `cwd` inside a fresh tmux server, run by the shell
+    /// script `wrapper`, which gets the command line as its arguments.
+    fn start_wrapped(test: &str, cwd: &Path, no_color: bool, wrapper: &str, args: &[&str]) -> Term {
         match Command::new("tmux").arg("-V").output() {
             Ok(out) if out.status.success() => {}
             Ok(out) => panic!("`tmux -V` failed: {}", String::from_utf8_lossy(&out.stderr)),
@@ -79,7 +86,7 @@ impl Term {
             "--",
             "sh",
             "-c",
-            WRAPPER,
+            wrapper,
             "sh",
             "env",
         ];
@@ -228,6 +235,30 @@ impl Term {
         }
     }
 
+    /// Waits until the pane's terminal device is `columns` wide. tmux re-wraps what it
+    /// shows at once, but tells the programs in the pane (SIGWINCH, as the kernel sends
+    /// it when the size is set) a little later.
+    fn wait_columns(&self, columns: u16) {
+        let tty = self.checked(&["display-message", "-p", "#{pane_tty}"]);
+        let tty = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOCTTY.bits() as i32)
+            .open(tty.trim_end())
+            .unwrap_or_else(|e| panic!("cannot open the pane's terminal {tty:?}: {e}"));
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let size = rustix::termios::tcgetwinsize(&tty)
+                .unwrap_or_else(|e| panic!("cannot read the pane's size: {e}"));
+            if size.ws_col == columns {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!("the pane's terminal stayed {} columns wide", size.ws_col);
+            }
+            thread::sleep(POLL);
+        }
+    }
+
     /// Waits for the shell around the chat to report the chat's exit code.
     fn wait_exit_code(&self, timeout: Duration) -> i32 {
         let screen = self.wait_within(timeout, "the chat to exit", |s| {
@@ -284,16 +315,24 @@ fn children_of(parent: u32) -> Vec<u32> {
 
 /// One capture of the pane, as rows without trailing blanks.
 struct Screen {
+    /// The rows without the time the chat puts before each of its lines, so that
+    /// tests can compare them with what they expect whatever the hour.
     rows: Vec<String>,
+    /// The rows as the pane shows them.
+    stamped: Vec<String>,
 }
 
 impl Screen {
     fn new(text: &str) -> Screen {
-        let mut rows: Vec<String> = text.lines().map(|r| r.trim_end().to_string()).collect();
-        while rows.last().is_some_and(String::is_empty) {
-            rows.pop();
+        let mut stamped: Vec<String> = text.lines().map(|r| r.trim_end().to_string()).collect();
+        while stamped.last().is_some_and(String::is_empty) {
+            stamped.pop();
         }
-        Screen { rows }
+        let rows = stamped
+            .iter()
+            .map(|r| without_time(r).unwrap_or(r).to_string())
+            .collect();
+        Screen { rows, stamped }
     }
 
     fn has_row(&self, row: &str) -> bool {
@@ -335,22 +374,37 @@ impl Screen {
     }
 }
 
-/// For each row of a `capture-pane -e` capture, whether text at the start of the row
-/// is drawn in a non-default foreground colour. tmux writes an SGR code only where the
-/// style changes, and a style carries over into the next row, so the codes are followed
-/// through the whole capture.
+/// `row` without the leading `HH:MM ` the chat stamps its lines with, or `None` when
+/// it does not start with one.
+fn without_time(row: &str) -> Option<&str> {
+    let (time, rest) = row.split_at_checked("HH:MM ".len())?;
+    let time = time.as_bytes();
+    let digits = [0, 1, 3, 4].iter().all(|&i| time[i].is_ascii_digit());
+    (digits && time[2] == b':' && time[5] == b' ').then_some(rest)
+}
+
+/// For each row of a `capture-pane -e` capture, whether text at the start of the row,
+/// after the time of a chat line, is drawn in a non-default foreground colour. tmux
+/// writes an SGR code only where the style changes, and a style carries over into the
+/// next row, so the codes are followed through the whole capture.
 fn coloured_row_starts(rows: &[String]) -> Vec<bool> {
     let mut coloured = false;
     let mut starts = Vec::new();
     for row in rows {
         let mut rest = row.as_str();
-        // SGR codes before the first character still apply to it.
-        while let Some(after) = rest.strip_prefix("\x1b[") {
-            let Some((params, tail)) = after.split_once('m') else {
-                break;
-            };
-            coloured = apply_sgr(coloured, params);
-            rest = tail;
+        // SGR codes before the first character still apply to it; the time is plain.
+        loop {
+            while let Some(after) = rest.strip_prefix("\x1b[") {
+                let Some((params, tail)) = after.split_once('m') else {
+                    break;
+                };
+                coloured = apply_sgr(coloured, params);
+                rest = tail;
+            }
+            match without_time(rest) {
+                Some(after) => rest = after,
+                None => break,
+            }
         }
         starts.push(coloured);
         while let Some(pos) = rest.find("\x1b[") {
@@ -858,7 +912,7 @@ fn system_lines_are_coloured_by_default() {
     term.wait_row("[peer] hi");
 
     let screen = term.screen_with_escapes();
-    let coloured = coloured_row_starts(&screen.rows);
+    let coloured = coloured_row_starts(&screen.stamped);
     for prefix in ["[System] Listening on ", "[System] Connected by "] {
         let index = screen
             .rows
@@ -903,6 +957,33 @@ fn no_color_turns_colour_off() {
         "escape codes despite NO_COLOR=1:\n{}",
         screen.dump()
     );
+}
+
+#[test]
+fn each_line_of_the_conversation_starts_with_the_time() {
+    let dir = TestDir::new("tty_time");
+    let before = chrono::Local::now().format("%H:%M").to_string();
+    let (term, mut peer) = listening_chat("time", &dir, true);
+    peer.send(b"[peer] hi\n");
+    term.wait_row("[peer] hi");
+    term.enter("hello");
+    term.expect_sent(&mut peer, &own("hello"));
+    let screen = term.wait("the echo", |s| {
+        s.has_row(&own("hello")) && s.last_row() == ">"
+    });
+    let after = chrono::Local::now().format("%H:%M").to_string();
+
+    let connected = format!("[System] Connected by 127.0.0.1:{}", peer.local_port());
+    for line in ["[peer] hi", &own("hello"), &connected] {
+        let row = screen.row_index(line).unwrap();
+        let stamped = &screen.stamped[row];
+        let time = stamped.strip_suffix(line).and_then(|t| t.strip_suffix(' '));
+        assert!(
+            time == Some(&before) || time == Some(&after),
+            "{line:?} is not shown after the time ({before} to {after}):\n{}",
+            screen.dump()
+        );
+    }
 }
 
 #[test]
@@ -957,4 +1038,316 @@ fn send_takes_several_paths_quoted_when_they_have_spaces() {
                 .is_some()
         });
     }
+}
+
+#[test]
+fn tab_inside_an_open_quote_completes_the_name_and_closes_the_quote() {
+    let dir = TestDir::new("tty_tab_quote");
+    let notes = b"notes\n";
+    fs::write(dir.join("my notes.txt"), notes).unwrap();
+    let (term, mut peer) = listening_chat("tab_quote", &dir, true);
+
+    term.type_text(r#"/send "my no"#);
+    term.press("Tab");
+    // The next word goes on after the closed quote and a space.
+    term.type_text("x");
+    term.wait("the completed name", |s| {
+        s.last_row() == r#"> /send "my notes.txt" x"#
+    });
+    term.press("BSpace");
+    term.press("Enter");
+    term.expect_sent(&mut peer, &format!("/file my notes.txt {}", notes.len()));
+}
+
+#[test]
+fn tab_on_a_lone_folder_goes_into_it() {
+    let dir = TestDir::new("tty_tab_folder");
+    fs::create_dir(dir.join("sub")).unwrap();
+    let inner = b"inside the folder\n";
+    fs::write(dir.join("sub/inner.txt"), inner).unwrap();
+    let (term, mut peer) = listening_chat("tab_folder", &dir, true);
+
+    term.type_text("/send su");
+    term.wait("the typed text", |s| s.last_row() == "> /send su");
+    term.press("Tab");
+    term.wait("the folder completed", |s| s.last_row() == "> /send sub/");
+    term.press("Tab");
+    term.wait("the file in the folder completed", |s| {
+        s.last_row() == "> /send sub/inner.txt"
+    });
+    term.press("Enter");
+    term.expect_sent(&mut peer, &format!("/file inner.txt {}", inner.len()));
+}
+
+#[test]
+fn a_pasted_text_of_several_lines_leaves_only_their_echoes() {
+    let dir = TestDir::new("tty_paste");
+    let (term, mut peer) = listening_chat("paste", &dir, true);
+    peer.send(b"[peer] before the paste\n");
+    term.wait_row("[peer] before the paste");
+
+    // As a terminal pastes: bracketed when the editor asked for it, lines ending in
+    // carriage returns.
+    term.checked(&["set-buffer", "alpha\nbeta\n"]);
+    term.checked(&["paste-buffer", "-p", "-d"]);
+    term.press("Enter");
+    term.expect_sent(&mut peer, &own("alpha"));
+    term.expect_sent(&mut peer, &own("beta"));
+    let screen = term.wait("both echoes, then an empty prompt", |s| {
+        s.has_row(&own("alpha")) && s.has_row(&own("beta")) && s.last_row() == ">"
+    });
+    let start = screen.row_index("[peer] before the paste").unwrap();
+    assert_eq!(
+        screen.rows[start..],
+        ["[peer] before the paste", &own("alpha"), &own("beta"), ">"],
+        "the pasted lines left rows behind:\n{}",
+        screen.dump()
+    );
+}
+
+/// Runs the chat, reports its exit code, then hands the terminal to a shell that reads
+/// commands from it, as after a chat started from an interactive shell.
+const SHELL_AFTER: &str = r#""$@"; echo EXIT=$?; exec sh"#;
+
+/// Size of the file sent while leaving: far more than the socket buffers hold, so the
+/// chat is still sending it while the peer does not read.
+const LEAVING_SIZE: usize = 64 * BLOCK;
+
+/// Needs the session to call `terminal::console::discard_pending_input` when it is done
+/// with the terminal; fails until it does.
+#[test]
+fn text_typed_while_leaving_does_not_reach_the_shell() {
+    let dir = TestDir::new("tty_typed_while_leaving");
+    let block = pseudo_random_bytes(BLOCK, 14);
+    {
+        let mut out = BufWriter::new(fs::File::create(dir.join("big.bin")).unwrap());
+        for _ in 0..LEAVING_SIZE / BLOCK {
+            out.write_all(&block).unwrap();
+        }
+        out.flush().unwrap();
+    }
+    let args = [
+        "listen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--name",
+        NAME,
+    ];
+    let term = Term::start_wrapped("typed_while_leaving", dir.path(), true, SHELL_AFTER, &args);
+    let mut peer = Peer::connect(term.listening_port());
+    term.wait_prompt("the connection");
+
+    let (header_read, header_signal) = mpsc::channel::<()>();
+    let (go_on, go_signal) = mpsc::channel::<()>();
+    let reader = thread::spawn(move || {
+        peer.expect_line(&format!("/file big.bin {LEAVING_SIZE}"));
+        header_read.send(()).unwrap();
+        go_signal
+            .recv_timeout(TIMEOUT)
+            .expect("peer: the test never said to read on");
+        let mut buf = vec![0; BLOCK];
+        for _ in 0..LEAVING_SIZE / BLOCK {
+            peer.read_exact(&mut buf);
+        }
+        peer.expect_line(&format!("[{NAME}] has left the chat."));
+        peer.expect_eof();
+    });
+
+    term.enter("/send big.bin");
+    header_signal
+        .recv_timeout(TIMEOUT)
+        .expect("the file never started going out");
+    term.enter("/quit");
+    term.wait_row(
+        "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
+    );
+    // The editor has stopped: the terminal itself shows what is typed now.
+    term.enter("echo SHOULD-NOT-$((6*7))");
+    term.wait_row("echo SHOULD-NOT-$((6*7))");
+    go_on.send(()).unwrap();
+    reader
+        .join()
+        .expect("the peer did not get what it expected");
+    let code = term.wait_exit_code(TIMEOUT);
+    assert_eq!(code, 0, "unexpected exit code:\n{}", term.screen().dump());
+
+    // The shell reads its commands in order: once this one has run, an earlier line
+    // left in the terminal would have run too.
+    term.enter("echo AFTER-$((1+1))");
+    let screen = term.wait("the shell to run a command", |s| {
+        s.rows.iter().any(|r| r.ends_with("AFTER-2"))
+    });
+    assert!(
+        !screen.rows.iter().any(|r| r.contains("SHOULD-NOT-42")),
+        "text typed while leaving ran in the shell:\n{}",
+        screen.dump()
+    );
+}
+
+#[test]
+fn resizing_the_terminal_keeps_the_lines_above_a_wrapped_input() {
+    let dir = TestDir::new("tty_widen");
+    let (term, mut peer) = listening_chat("widen", &dir, true);
+    term.checked(&["resize-window", "-x", "50"]);
+    term.wait_columns(50);
+    peer.send(b"[peer] first\n");
+    term.wait_row("[peer] first");
+
+    // 2 + 70 columns: two rows at 50 columns, one at 120.
+    let typed = format!("long {}", "y".repeat(65));
+    term.type_text(&typed);
+    term.wait("the typed text, wrapped", |s| {
+        s.rows.iter().any(|r| r.starts_with("> long y")) && s.last_row() == "y".repeat(22)
+    });
+    peer.send(b"[peer] second\n");
+    term.wait_row("[peer] second");
+
+    term.checked(&["resize-window", "-x", "120"]);
+    term.wait_columns(120);
+    // The editor redraws for the new width before it prints anything else, so once
+    // this line is shown the redraw is done.
+    peer.send(b"[peer] third\n");
+    let input = format!("> {typed}");
+    let screen = term.wait("the next line above the input on one row", |s| {
+        s.has_row("[peer] third") && s.last_row() == input
+    });
+    let start = screen.row_index("[peer] first").unwrap();
+    assert_eq!(
+        screen.rows[start..],
+        ["[peer] first", "[peer] second", "[peer] third", &input],
+        "widening erased or left rows:\n{}",
+        screen.dump()
+    );
+
+    // And back: the input wraps again, drawn once.
+    term.checked(&["resize-window", "-x", "50"]);
+    term.wait_columns(50);
+    peer.send(b"[peer] fourth\n");
+    let screen = term.wait("the next line above the input on two rows", |s| {
+        s.has_row("[peer] fourth") && s.last_row() == "y".repeat(22)
+    });
+    let start = screen.row_index("[peer] first").unwrap();
+    let wrapped = [&input[..50], &input[50..]];
+    assert_eq!(
+        screen.rows[start..],
+        [
+            "[peer] first",
+            "[peer] second",
+            "[peer] third",
+            "[peer] fourth",
+            wrapped[0],
+            wrapped[1]
+        ],
+        "narrowing erased or left rows:\n{}",
+        screen.dump()
+    );
+    term.press("Enter");
+    term.expect_sent(&mut peer, &own(&typed));
+}
+
+// A listener waiting for its peer. The prompt works while nobody is connected yet:
+// `/quit`, Ctrl-C and Ctrl-D leave at once, and other lines are answered with a note.
+// These tests need the session to run the editor before a peer connects; they fail
+// until it does.
+
+/// Starts `chat listen` and waits for its prompt, with nobody connected.
+fn waiting_listener(test: &str, dir: &TestDir) -> Term {
+    let term = Term::listen(test, dir.path(), true);
+    term.listening_port();
+    term.wait_prompt("the listening line");
+    term
+}
+
+/// Waits for the chat to exit with code 0 within 2 s, with no prompt left behind, and
+/// checks that the terminal reads a line normally again.
+fn assert_left_at_once(term: &Term) {
+    let code = term.wait_exit_code(Duration::from_secs(2));
+    let screen = term.screen();
+    assert_eq!(code, 0, "unexpected exit code:\n{}", screen.dump());
+    assert!(
+        !screen.rows.iter().any(|r| r == ">" || r.starts_with("> ")),
+        "a prompt was left on screen:\n{}",
+        screen.dump()
+    );
+    term.enter("abc");
+    term.wait("the shell to read the line", |s| s.has_row("GOT=abc"));
+}
+
+#[test]
+fn a_waiting_listener_shows_the_prompt() {
+    let dir = TestDir::new("tty_wait_prompt");
+    let term = Term::listen("wait_prompt", dir.path(), true);
+    let screen = term.wait("the listening line, then an empty prompt", |s| {
+        s.row_starting("[System] Listening on 127.0.0.1:").is_some() && s.last_row() == ">"
+    });
+    assert!(
+        !screen
+            .rows
+            .iter()
+            .any(|r| r.starts_with("[System] Connected")),
+        "{}",
+        screen.dump()
+    );
+}
+
+#[test]
+fn a_line_half_typed_while_waiting_stays_when_the_peer_connects() {
+    let dir = TestDir::new("tty_wait_half_typed");
+    let term = waiting_listener("wait_half_typed", &dir);
+    term.type_text("typed early");
+    term.wait("the typed text", |s| s.last_row() == "> typed early");
+
+    let mut peer = Peer::connect(term.listening_port());
+    let connected = format!("[System] Connected by 127.0.0.1:{}", peer.local_port());
+    term.wait("the connection above the intact input line", |s| {
+        s.has_row(&connected) && s.last_row() == "> typed early"
+    });
+    term.press("Enter");
+    term.expect_sent(&mut peer, &own("typed early"));
+}
+
+#[test]
+fn a_line_entered_while_waiting_gets_a_note_and_is_not_sent() {
+    let dir = TestDir::new("tty_wait_note");
+    let term = waiting_listener("wait_note", &dir);
+    term.enter("hello");
+    let note = "[System] Nobody is connected yet; /quit leaves.";
+    term.wait("the note, then an empty prompt", |s| {
+        s.has_row(note) && s.last_row() == ">"
+    });
+
+    // Nothing typed while waiting goes out once somebody connects.
+    let mut peer = Peer::connect(term.listening_port());
+    term.wait_row(&format!(
+        "[System] Connected by 127.0.0.1:{}",
+        peer.local_port()
+    ));
+    term.enter("after");
+    term.expect_sent(&mut peer, &own("after"));
+}
+
+#[test]
+fn quit_while_waiting_leaves_at_once() {
+    let dir = TestDir::new("tty_wait_quit");
+    let term = waiting_listener("wait_quit", &dir);
+    term.enter("/quit");
+    assert_left_at_once(&term);
+}
+
+#[test]
+fn ctrl_d_while_waiting_leaves_at_once() {
+    let dir = TestDir::new("tty_wait_ctrl_d");
+    let term = waiting_listener("wait_ctrl_d", &dir);
+    term.press("C-d");
+    assert_left_at_once(&term);
+}
+
+#[test]
+fn ctrl_c_while_waiting_leaves_at_once() {
+    let dir = TestDir::new("tty_wait_ctrl_c");
+    let term = waiting_listener("wait_ctrl_c", &dir);
+    term.press("C-c");
+    assert_left_at_once(&term);
 }

@@ -7,7 +7,7 @@
 
 use std::io::{self, BufReader, IsTerminal, Read, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
@@ -17,10 +17,10 @@ use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{
-    Cmd, ConditionalEventHandler, Config, Editor, Event, EventContext, EventHandler,
-    ExternalPrinter, Helper, KeyEvent, Movement, RepeatCount,
+    Cmd, CompletionType, ConditionalEventHandler, Config, Editor, Event, EventContext,
+    EventHandler, ExternalPrinter, Helper, KeyEvent, Movement, RepeatCount,
 };
-use unicode_width::UnicodeWidthStr;
+use unicode_width::UnicodeWidthChar;
 
 use crate::terminal::screen::{LineSink, Look, Screen};
 
@@ -105,9 +105,15 @@ pub struct LineEditor {
 impl LineEditor {
     /// The editor, and the printer that writes above its input line.
     fn new(commands: Vec<&'static str>) -> rustyline::Result<(Self, Printer)> {
+        // Tab completes as far as the candidates agree and lists them on a
+        // second press, as shells do. rustyline's default cycles through the
+        // candidates and back to what was typed, so with one candidate (a
+        // lone folder) Tab toggled between `sub` and `sub/` instead of going
+        // into the folder.
         let config = Config::builder()
             .auto_add_history(true)
             .max_history_size(1000)?
+            .completion_type(CompletionType::List)
             .build();
         let mut editor = Editor::with_config(config)?;
         editor.set_helper(Some(ChatHelper::new(commands)));
@@ -127,7 +133,7 @@ impl LineEditor {
         loop {
             match self.editor.readline(PROMPT) {
                 Ok(line) => {
-                    wipe(rows_taken(&line));
+                    wipe(rows_taken(&line, columns()));
                     if !deliver(line) {
                         return;
                     }
@@ -193,14 +199,100 @@ impl EditorStop {
     }
 }
 
-/// Screen rows the prompt and `line` took.
-fn rows_taken(line: &str) -> usize {
-    let width = PROMPT.len() + line.width();
-    let columns = rustix::termios::tcgetwinsize(io::stdout())
+/// Throws away what was typed but not yet read, so that it does not reach
+/// whatever reads the terminal next: typed while the chat was leaving, it
+/// would otherwise run as a command in the shell. Call it last, once nothing
+/// of the chat reads the terminal any more. Does nothing unless stdin is a
+/// terminal.
+pub fn discard_pending_input() {
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        let _ = rustix::termios::tcflush(&stdin, rustix::termios::QueueSelector::IFlush);
+    }
+}
+
+/// The terminal's width in columns.
+fn columns() -> usize {
+    rustix::termios::tcgetwinsize(io::stdout())
         .map(|size| usize::from(size.ws_col))
         .unwrap_or(80)
-        .max(1);
-    width.div_ceil(columns).max(1)
+        .max(1)
+}
+
+/// Tab stops the editor assumes when it draws a tab.
+const TAB_STOP: usize = 8;
+
+/// Screen rows the prompt and `line` took once the editor accepted the line
+/// and moved below it, on a terminal `columns` wide.
+fn rows_taken(line: &str, columns: usize) -> usize {
+    row_after(line, columns) + 1
+}
+
+/// The row, counted from the prompt's, that the cursor is on after the
+/// editor drew the prompt and `text`, on a terminal `columns` wide. Laid out
+/// as the editor lays it out: a pasted line may hold newlines, each starting
+/// a row, and a row filled to the last column puts the cursor on the next.
+fn row_after(text: &str, columns: usize) -> usize {
+    let (mut row, mut column) = (0, 0);
+    for c in PROMPT.chars().chain(text.chars()) {
+        if c == '\n' {
+            row += 1;
+            column = 0;
+            continue;
+        }
+        let width = if c == '\t' {
+            TAB_STOP - column % TAB_STOP
+        } else {
+            c.width().unwrap_or(0)
+        };
+        column += width;
+        if column > columns {
+            row += 1;
+            column = width;
+        }
+    }
+    if column == columns {
+        row += 1;
+    }
+    row
+}
+
+/// Cursor movements that undo, for the line editor, what a terminal that
+/// re-wraps its rows on resizing did to the input line: the editor is about
+/// to redraw `line` (cursor at byte `pos`) after the terminal went from
+/// `old` to `new` columns. It clears as many rows as the input took at the
+/// old width, upwards from where the cursor was then. Once the terminal
+/// joined wrapped rows (widening), those rows reach above the input and the
+/// lines of the conversation there were erased. So the cursor goes to the
+/// row the editor believes it is on, after making room below the input for
+/// the rows it will clear in excess.
+///
+/// Terminals that do not re-wrap (xterm) keep the rows as they were, and
+/// these movements leave a stray part of the input behind there instead;
+/// most terminals re-wrap (tmux, VTE, Konsole, kitty, iTerm2, Windows
+/// Terminal), and losing a line of the conversation is the worse outcome.
+fn rewrap_fix(line: &str, pos: usize, old: usize, new: usize) -> String {
+    let before = &line[..pos];
+    let (old_cursor, old_end) = (row_after(before, old), row_after(line, old));
+    let (new_cursor, new_end) = (row_after(before, new), row_after(line, new));
+    let mut moves = String::new();
+    let now = if old_end > new_end {
+        if new_end > new_cursor {
+            moves += &format!("\x1b[{}B", new_end - new_cursor);
+        }
+        // Newlines scroll the conversation up when the input is at the
+        // bottom, leaving blank rows below it.
+        moves += &"\n".repeat(old_end - new_end);
+        old_end
+    } else {
+        new_cursor
+    };
+    if now > old_cursor {
+        moves += &format!("\x1b[{}A", now - old_cursor);
+    } else if old_cursor > now {
+        moves += &format!("\x1b[{}B", old_cursor - now);
+    }
+    moves
 }
 
 /// Moves up over `rows` rows and clears from there down.
@@ -236,6 +328,9 @@ impl ConditionalEventHandler for ClearOrLeave {
 struct ChatHelper {
     files: FilenameCompleter,
     commands: Vec<&'static str>,
+    /// The terminal's width when the editor last drew the input line, to
+    /// notice a resize before the editor redraws for it; 0 before the first.
+    columns: AtomicUsize,
 }
 
 impl ChatHelper {
@@ -243,6 +338,7 @@ impl ChatHelper {
         Self {
             files: FilenameCompleter::new(),
             commands,
+            columns: AtomicUsize::new(0),
         }
     }
 }
@@ -257,7 +353,12 @@ impl Completer for ChatHelper {
         ctx: &rustyline::Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         if line.starts_with("/send ") && pos >= "/send ".len() {
-            return self.files.complete(line, pos, ctx);
+            let (start, mut paths) = self.files.complete(line, pos, ctx)?;
+            let open_quote = open_quote(&line[..pos]);
+            for path in &mut paths {
+                finish_path(&mut path.replacement, open_quote);
+            }
+            return Ok((start, paths));
         }
         let typed = &line[..pos];
         if typed.starts_with('/') && !typed.contains(' ') {
@@ -276,8 +377,53 @@ impl Completer for ChatHelper {
     }
 }
 
+/// The quote `typed` ends inside of, if any, read as `/send` reads its
+/// arguments: a backslash escapes the next character outside single quotes.
+fn open_quote(typed: &str) -> Option<char> {
+    let mut open = None;
+    let mut escaped = false;
+    for c in typed.chars() {
+        match (open, c) {
+            _ if escaped => escaped = false,
+            (None | Some('"'), '\\') => escaped = true,
+            (None, '"' | '\'') => open = Some(c),
+            (Some(quote), _) if c == quote => open = None,
+            _ => {}
+        }
+    }
+    open
+}
+
+/// Ends a completed file path as the user goes on typing: rustyline's file
+/// completer leaves the quote it completed inside open, and puts no space
+/// after the name. A folder stays open, to go on into it.
+fn finish_path(path: &mut String, open_quote: Option<char>) {
+    if path.ends_with(std::path::MAIN_SEPARATOR) {
+        return;
+    }
+    path.extend(open_quote);
+    path.push(' ');
+}
+
+/// The editor asks for a hint right before each time it draws the input
+/// line, resizes included: the one moment to correct its idea of where the
+/// input is before it clears rows (see [`rewrap_fix`]). rustyline offers no
+/// other hook there. No hint is ever given.
 impl Hinter for ChatHelper {
     type Hint = String;
+
+    fn hint(&self, line: &str, pos: usize, _: &rustyline::Context<'_>) -> Option<String> {
+        let new = columns();
+        let old = self.columns.swap(new, Ordering::Relaxed);
+        if old != 0 && old != new {
+            let moves = rewrap_fix(line, pos, old, new);
+            if !moves.is_empty() {
+                let mut out = io::stdout();
+                let _ = out.write_all(moves.as_bytes()).and_then(|()| out.flush());
+            }
+        }
+        None
+    }
 }
 impl Highlighter for ChatHelper {}
 impl Validator for ChatHelper {}
@@ -303,19 +449,101 @@ mod tests {
         assert!(completes_to("hello").is_empty());
     }
 
+    /// A fresh folder for one test, removed when dropped.
+    struct Folder(std::path::PathBuf);
+
+    impl Folder {
+        fn new(test: &str) -> Self {
+            let name = format!("chat-complete-{test}-{}", std::process::id());
+            let dir = std::env::temp_dir().join(name);
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+
+        fn path(&self) -> String {
+            self.0.display().to_string()
+        }
+    }
+
+    impl Drop for Folder {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     #[test]
     fn paths_complete_after_send() {
-        let dir = std::env::temp_dir().join(format!("chat-complete-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("unique-name.txt"), b"").unwrap();
-        let line = format!("/send {}/uniq", dir.display());
-        let got = completes_to(&line);
-        assert_eq!(got, [format!("{}/unique-name.txt", dir.display())]);
-        std::fs::remove_dir_all(dir).unwrap();
+        let dir = Folder::new("plain");
+        std::fs::write(dir.0.join("unique-name.txt"), b"").unwrap();
+        let got = completes_to(&format!("/send {}/uniq", dir.path()));
+        assert_eq!(got, [format!("{}/unique-name.txt ", dir.path())]);
+    }
+
+    #[test]
+    fn a_quote_opened_before_tab_is_closed_after_the_name() {
+        let dir = Folder::new("quoted");
+        std::fs::write(dir.0.join("my notes.txt"), b"").unwrap();
+        let got = completes_to(&format!("/send \"{}/my no", dir.path()));
+        assert_eq!(got, [format!("{}/my notes.txt\" ", dir.path())]);
+        let got = completes_to(&format!("/send '{}/my no", dir.path()));
+        assert_eq!(got, [format!("{}/my notes.txt' ", dir.path())]);
+        // Without a quote, the space is escaped, as `/send` reads it.
+        let got = completes_to(&format!("/send {}/my", dir.path()));
+        assert_eq!(got, [format!("{}/my\\ notes.txt ", dir.path())]);
+    }
+
+    #[test]
+    fn a_folder_completes_open_to_go_on_into_it() {
+        let dir = Folder::new("folder");
+        std::fs::create_dir(dir.0.join("sub")).unwrap();
+        let got = completes_to(&format!("/send \"{}/su", dir.path()));
+        assert_eq!(got, [format!("{}/sub/", dir.path())]);
+    }
+
+    #[test]
+    fn quotes_are_read_as_send_reads_them() {
+        assert_eq!(open_quote("/send \"a b"), Some('"'));
+        assert_eq!(open_quote("/send \"a b\" c"), None);
+        assert_eq!(open_quote("/send 'it\"s"), Some('\''));
+        assert_eq!(open_quote("/send \\\"a"), None);
+        assert_eq!(open_quote("/send \"a\\\" b"), Some('"'));
+        assert_eq!(open_quote("/send 'a\\' b"), None);
     }
 
     #[test]
     fn typed_lines_are_erased_row_by_row() {
         assert_eq!(erase_rows(2), "\x1b[2A\r\x1b[J");
+    }
+
+    #[test]
+    fn rows_taken_follow_the_editors_layout() {
+        // `> ` and the text, wrapped at the terminal's width.
+        assert_eq!(rows_taken("", 80), 1);
+        assert_eq!(rows_taken(&"x".repeat(77), 80), 1);
+        // Filling the last column puts the cursor on the next row.
+        assert_eq!(rows_taken(&"x".repeat(78), 80), 2);
+        assert_eq!(rows_taken(&"x".repeat(79), 80), 2);
+        assert_eq!(rows_taken(&"x".repeat(200), 80), 3);
+        // A wide character that does not fit goes to the next row whole.
+        assert_eq!(rows_taken(&format!("{}界", "x".repeat(77)), 80), 2);
+        // A pasted text: each newline starts a row.
+        assert_eq!(rows_taken("alpha\nbeta\n", 80), 3);
+        assert_eq!(rows_taken("alpha\nbeta", 80), 2);
+    }
+
+    #[test]
+    fn a_rewrapped_input_is_put_back_where_the_editor_left_it() {
+        let line = "y".repeat(70);
+        // Wider, the two rows became one: a row is made below it, where the
+        // editor believes the cursor at the end is.
+        assert_eq!(rewrap_fix(&line, 70, 50, 120), "\n");
+        // A cursor that was in the first row goes back up to it.
+        assert_eq!(rewrap_fix(&line, 10, 50, 120), "\n\x1b[1A");
+        // Narrower, the row became two: up to where the input starts.
+        assert_eq!(rewrap_fix(&line, 70, 120, 50), "\x1b[1A");
+        // Rows that stay as they were need nothing.
+        assert_eq!(rewrap_fix(&line, 70, 50, 60), "");
+        assert_eq!(rewrap_fix("short", 5, 50, 120), "");
     }
 }

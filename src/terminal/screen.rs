@@ -3,7 +3,8 @@
 //! Threads share one `Screen`, so lines from the reader and the writer never
 //! interleave mid-line. Peer text goes through [`Screen::peer_line`], which
 //! sanitises it; nothing else prints peer bytes. In interactive mode lines go
-//! through the line editor's printer, which puts them above the input line.
+//! through the line editor's printer, which puts them above the input line,
+//! each after the local time (`HH:MM`), as chat clients show it.
 
 use std::fmt::Display;
 use std::fs::File;
@@ -88,9 +89,20 @@ const SYSTEM: Style = AnsiColor::Yellow.on_default();
 const PEER: Style = AnsiColor::Cyan.on_default().bold();
 const OWN: Style = AnsiColor::Green.on_default().bold();
 
+/// The time put before a line, as text.
+pub type Clock = fn() -> String;
+
+/// The local time as `HH:MM`.
+fn local_time() -> String {
+    chrono::Local::now().format("%H:%M").to_string()
+}
+
 pub struct Screen {
     sink: Mutex<Box<dyn LineSink>>,
     look: Look,
+    /// Stamps each line with the time; interactive mode only, as pipe mode
+    /// keeps the lines exactly as they are.
+    clock: Option<Clock>,
 }
 
 impl Screen {
@@ -98,7 +110,13 @@ impl Screen {
         Self {
             sink: Mutex::new(Box::new(sink)),
             look,
+            clock: look.interactive.then_some(local_time as Clock),
         }
+    }
+
+    /// The same screen with another clock, or none to show no time.
+    pub fn with_clock(self, clock: Option<Clock>) -> Self {
+        Self { clock, ..self }
     }
 
     /// Plain lines on stdout, coloured only where `colour` says. Written
@@ -123,6 +141,14 @@ impl Screen {
     }
 
     fn put(&self, line: &str, more_coming: bool) {
+        let stamped;
+        let line = match self.clock {
+            Some(clock) => {
+                stamped = format!("{} {line}", clock());
+                &stamped
+            }
+            None => line,
+        };
         let mut sink = self
             .sink
             .lock()
@@ -179,9 +205,9 @@ impl Screen {
     }
 
     /// Whether [`Screen::plain_peer_lines`] may be used: lines are shown as
-    /// they are, without colour.
+    /// they are, without colour or time.
     pub fn shows_plain_lines(&self) -> bool {
-        !self.look.colour
+        !self.look.colour && self.clock.is_none()
     }
 
     /// Several lines of peer text at once, each already checked with
@@ -222,7 +248,7 @@ fn split_name(line: &str) -> Option<(&str, &str)> {
 pub mod testing {
     //! A screen whose lines a test can read back.
 
-    use super::{Look, Plain, Screen};
+    use super::{Clock, Look, Plain, Screen};
     use std::io::{self, Write};
     use std::sync::{Arc, Mutex};
 
@@ -248,9 +274,17 @@ pub mod testing {
         }
     }
 
+    /// A screen dressed as `look` says, without the time of day, so that
+    /// its lines read the same at any hour.
     pub fn captured_with(look: Look) -> (Screen, Captured) {
+        captured_at(look, None)
+    }
+
+    /// A screen dressed as `look` says, its lines stamped by `clock`.
+    pub fn captured_at(look: Look, clock: Option<Clock>) -> (Screen, Captured) {
         let sink = Captured::default();
-        (Screen::new(Plain::new(sink.clone()), look), sink)
+        let screen = Screen::new(Plain::new(sink.clone()), look).with_clock(clock);
+        (screen, sink)
     }
 
     pub fn captured() -> (Screen, Captured) {
@@ -260,8 +294,17 @@ pub mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{captured, captured_with};
+    use super::testing::{captured, captured_at, captured_with};
     use super::*;
+
+    const INTERACTIVE: Look = Look {
+        colour: false,
+        interactive: true,
+    };
+
+    fn noon() -> String {
+        "12:00".to_string()
+    }
 
     #[test]
     fn peer_text_is_sanitised_and_system_lines_are_tagged() {
@@ -291,6 +334,50 @@ mod tests {
         assert_eq!(lines[1], format!("{PEER}[I056]{PEER:#} hi \\x1b[31m"));
         assert_eq!(lines[2], "no name here");
         assert_eq!(lines[3], format!("{OWN}[I049]{OWN:#} mine"));
+    }
+
+    #[test]
+    fn interactive_lines_start_with_the_time() {
+        let (screen, sink) = captured_at(INTERACTIVE, Some(noon));
+        screen.system("Connected to 192.168.1.20:5050");
+        screen.peer_line(b"[I049] Hello!", false);
+        screen.own_message("I056", "Hi");
+        assert!(!screen.shows_plain_lines());
+        assert_eq!(
+            sink.lines(),
+            [
+                "12:00 [System] Connected to 192.168.1.20:5050",
+                "12:00 [I049] Hello!",
+                "12:00 [I056] Hi",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_time_goes_before_the_colour() {
+        let look = Look {
+            colour: true,
+            ..INTERACTIVE
+        };
+        let (screen, sink) = captured_at(look, Some(noon));
+        screen.system("hello");
+        assert_eq!(
+            sink.lines(),
+            [format!("12:00 {SYSTEM}[System] hello{SYSTEM:#}")]
+        );
+    }
+
+    #[test]
+    fn only_interactive_screens_read_the_local_clock() {
+        let interactive = Screen::new(Plain::new(Vec::new()), INTERACTIVE);
+        let stamp = (interactive.clock.expect("no clock"))();
+        let digits = stamp.replace(':', "");
+        assert!(
+            stamp.len() == 5 && stamp.as_bytes()[2] == b':' && digits.parse::<u16>().is_ok(),
+            "{stamp:?}"
+        );
+        let pipe = Screen::new(Plain::new(Vec::new()), Look::PLAIN);
+        assert!(pipe.clock.is_none() && pipe.shows_plain_lines());
     }
 
     #[test]
