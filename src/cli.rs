@@ -17,6 +17,7 @@ const LISTEN_EXAMPLE: &str = "\
 Example session (the peer runs `chat connect 192.168.1.20 5050 --name I056`):
   $ chat listen --port 5050 --name I049
   14:02 [System] Listening on 0.0.0.0:5050 ...
+  14:02 [System] Your peer can connect to 192.168.1.20 5050
   14:03 [System] Connected by 192.168.1.31:52144
   14:03 [I056] Hi! I'm Daksh.
   14:03 [I049] Hello! Sending you the notes.

@@ -45,5 +45,9 @@ pub fn run(cli: Cli) -> Result<()> {
         .check()
         .with_context(|| format!("download folder {}", settings.downloads.path().display()))?;
     let console = Console::open(session::command::command_names());
-    session::run(&settings, console)
+    let result = session::run(&settings, console);
+    // What was typed while leaving is not for the shell that gets the
+    // terminal back.
+    terminal::console::discard_pending_input();
+    result
 }

@@ -56,9 +56,11 @@ pub fn read_peer(
             }
             Ok(Some(Frame::Text(line))) => screen.peer_line(&line, frames.has_buffered_line()),
             Ok(Some(Frame::File { name, size })) => {
-                // Names and all other peer text are sanitised by the screen.
-                screen.system(format!("Incoming file {name} ({size} bytes)..."));
+                // In the list before it is announced, so a `/status` that
+                // follows the announcement sees it. (Names and all other peer
+                // text are sanitised by the screen.)
                 let mut meter = Meter::begin(transfers, screen, Direction::Receive, &name, size);
+                screen.system(format!("Incoming file {name} ({size} bytes)..."));
                 let saved = transfer::receive(frames.payload(), downloads, &name, &mut |n| {
                     meter.advance(n)
                 });
