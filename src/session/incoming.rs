@@ -5,7 +5,7 @@ use std::io::{self, BufReader};
 
 use super::progress::{Direction, Meter, Transfers};
 use crate::files::download::DownloadDir;
-use crate::files::transfer::{self, ReceiveError};
+use crate::files::receive::{self, ReceiveError};
 use crate::net::transport::ReadHalf;
 use crate::terminal::sanitize;
 use crate::terminal::screen::Screen;
@@ -61,7 +61,7 @@ pub fn read_peer(
                 // text are sanitised by the screen.)
                 let mut meter = Meter::begin(transfers, screen, Direction::Receive, &name, size);
                 screen.system(format!("Incoming file {name} ({size} bytes)..."));
-                let saved = transfer::receive(frames.payload(), downloads, &name, &mut |n| {
+                let saved = receive::receive(frames.payload(), downloads, &name, &mut |n| {
                     meter.advance(n)
                 });
                 match saved {

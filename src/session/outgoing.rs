@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::input::Ticket;
 use super::progress::{Meter, Transfers};
-use crate::files::transfer::{OutgoingFile, SendFailure};
+use crate::files::send::{OutgoingFile, SendFailure};
 use crate::net::transport::WriteHalf;
 use crate::terminal::screen::Screen;
 use crate::wire::frame;

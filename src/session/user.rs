@@ -9,7 +9,7 @@ use super::command::{self, COMMANDS, UserCommand};
 use super::input::Ticket;
 use super::outgoing::Outgoing;
 use super::progress::{self, Direction, Transfers};
-use crate::files::transfer::OutgoingFile;
+use crate::files::send::OutgoingFile;
 use crate::terminal::screen::Screen;
 use crate::wire::frame;
 
