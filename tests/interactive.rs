@@ -1357,3 +1357,25 @@ fn ctrl_c_while_waiting_leaves_at_once() {
     term.press("C-c");
     assert_left_at_once(&term);
 }
+
+#[test]
+fn lines_typed_ahead_in_one_burst_all_reach_the_peer_in_order() {
+    let dir = TestDir::new("tty_typeahead");
+    let (term, mut peer) = listening_chat("typeahead", &dir, true);
+    // All keys at once, faster than the editor reads them: what it has read
+    // ahead of one line must still be there for the next.
+    term.checked(&[
+        "send-keys",
+        "one",
+        "Enter",
+        "two",
+        "Enter",
+        "/status",
+        "Enter",
+        "three",
+        "Enter",
+    ]);
+    for line in ["one", "two", "three"] {
+        term.expect_sent(&mut peer, &own(line));
+    }
+}

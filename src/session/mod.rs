@@ -369,9 +369,10 @@ impl Conversation<'_> {
                 closer.close();
             }
         }
-        if peer_gone {
-            // The peer left first; what it did not get has been said.
-            return None;
+        if failure.is_some() || peer_gone {
+            // Ending the connection ended the reader too; or the peer left
+            // first, and what it did not get has been said.
+            return failure;
         }
         let deadline = Instant::now() + LINGER;
         while failure.is_none() {
