@@ -39,6 +39,8 @@ fn the_peer_leaving_is_seen_at_once_with_a_hundred_files_queued() {
     for _ in 0..100 {
         chat.send_line("/send big.bin");
     }
+    // Once the first header is here, the first file is under way.
+    peer.wait_for_unread_socket_data();
     chat.send_line("/status");
     chat.expect_prefix("[System] Sending big.bin: ");
     chat.expect_exact("[System] Queued: big.bin (64.0 MiB)");
@@ -62,8 +64,9 @@ fn the_peer_leaving_is_seen_at_once_with_a_hundred_files_queued() {
 
 /// Starts bob sending a 64 MiB file to a peer that reads `trickle` bytes
 /// every 100 ms (nothing at all when 0), with a 2 s stall window, and checks
-/// that bob gives up with the stall error and says what was not delivered.
-fn assert_given_up_on(test: &str, trickle: usize) {
+/// that bob gives up with the stall error and says what was not delivered;
+/// with `leaving`, after the user has already asked to leave.
+fn assert_given_up_on(test: &str, trickle: usize, leaving: bool) {
     let dir = TestDir::new(test);
     sparse_file(&dir.join("big.bin"), 64 << 20);
     let (mut chat, peer) = bob_and_raw_peer(dir.path(), &["--stall-timeout", "2"]);
@@ -92,6 +95,9 @@ fn assert_given_up_on(test: &str, trickle: usize) {
     });
     chat.send_line("/send big.bin");
     chat.send_line("still there?");
+    if leaving {
+        chat.close_stdin();
+    }
     chat.timeout = Duration::from_secs(20);
     chat.expect_prefix("[System] big.bin was not delivered (stopped at ");
     chat.expect_exact("[System] 1 message was not sent: the connection ended first.");
@@ -106,12 +112,17 @@ fn assert_given_up_on(test: &str, trickle: usize) {
 
 #[test]
 fn a_peer_that_never_reads_is_given_up_after_the_stall_window() {
-    assert_given_up_on("faults_stall_silent", 0);
+    assert_given_up_on("faults_stall_silent", 0, false);
+}
+
+#[test]
+fn a_peer_that_stops_reading_while_we_leave_is_given_up_as_well() {
+    assert_given_up_on("faults_stall_leaving", 0, true);
 }
 
 #[test]
 fn a_peer_that_reads_a_trickle_is_given_up_too() {
-    assert_given_up_on("faults_stall_trickle", 512);
+    assert_given_up_on("faults_stall_trickle", 512, false);
 }
 
 #[test]

@@ -352,10 +352,12 @@ impl Conversation<'_> {
         loop {
             match self.inbox.recv_timeout(stall::CHECK_INTERVAL) {
                 Ok(Event::WriterDone) | Err(RecvTimeoutError::Disconnected) => break,
-                Ok(Event::WriterFailed(e)) => {
+                // Once the peer is gone, the writer fails because we closed.
+                Ok(Event::WriterFailed(e)) if !peer_gone => {
                     failure.get_or_insert(e);
                 }
-                Ok(Event::PeerEnded(_)) => {
+                // Once we gave up, the reader ends because we closed.
+                Ok(Event::PeerEnded(_)) if failure.is_none() => {
                     // Nobody reads what is still queued: stop sending it.
                     peer_gone = true;
                     closer.close();

@@ -24,6 +24,8 @@ pub struct UserSide<'a> {
     /// Messages not yet handed to the writer, encoded: lines that arrive
     /// together go to it together.
     texts: Vec<u8>,
+    /// Whether the batch being acted on has queued messages.
+    queued_texts: bool,
 }
 
 impl<'a> UserSide<'a> {
@@ -40,12 +42,16 @@ impl<'a> UserSide<'a> {
             transfers,
             told_about_waiting: false,
             texts: Vec::new(),
+            queued_texts: false,
         }
     }
 
-    /// Acts on a batch of input lines; breaks when the user leaves. The
-    /// batch's ticket goes to the writer behind its last message, so the
-    /// next batch is read only once this one is on its way.
+    /// Acts on a batch of input lines; breaks when the user leaves. A batch
+    /// that queued messages hands its ticket to the writer behind them, so
+    /// the next batch is read only once they are on their way: messages are
+    /// what would pile up in memory. A batch of commands only gives its
+    /// ticket back at once, so `/status` is answered however many files
+    /// wait.
     pub fn act_on_batch(&mut self, lines: &[u8], ticket: Option<Ticket>) -> ControlFlow<()> {
         // Valid UTF-8 is the rule; checking it strictly first is quicker
         // than the lossy conversion's check.
@@ -53,6 +59,7 @@ impl<'a> UserSide<'a> {
             Ok(text) => Cow::Borrowed(text),
             Err(_) => String::from_utf8_lossy(lines),
         };
+        self.queued_texts = false;
         let mut flow = ControlFlow::Continue(());
         for line in lines.split_inclusive('\n') {
             flow = self.act(line);
@@ -60,7 +67,9 @@ impl<'a> UserSide<'a> {
                 break;
             }
         }
-        self.send_texts(ticket);
+        if self.queued_texts || !self.texts.is_empty() {
+            self.send_texts(ticket);
+        }
         flow
     }
 
@@ -84,6 +93,7 @@ impl<'a> UserSide<'a> {
 
     fn send_texts(&mut self, ticket: Option<Ticket>) {
         if !self.texts.is_empty() || ticket.is_some() {
+            self.queued_texts |= !self.texts.is_empty();
             let texts = std::mem::take(&mut self.texts);
             let _ = self.outbox.send(Outgoing::Lines(texts, ticket));
         }
