@@ -188,7 +188,8 @@ pub const NOT_CONNECTED: &str = "Nobody is connected yet; /quit leaves.";
 /// Splits a command's arguments into words the way a shell does for the
 /// simple cases: whitespace separates, `"..."` and `'...'` group, and a
 /// backslash escapes the next character (outside single quotes).
-/// A word that starts with a bare `~` is marked, for [`expand_tilde`].
+/// A word that starts with a bare `~` (or `"~`) is marked, for
+/// [`expand_tilde`].
 fn split_words(text: &str) -> Result<Vec<Word>, &'static str> {
     let mut words = Vec::new();
     let mut word = String::new();
@@ -221,10 +222,17 @@ fn split_words(text: &str) -> Result<Vec<Word>, &'static str> {
                 }
             }
             '"' => {
+                // Tab completion writes `"~/my notes.txt"`, so a `~` that
+                // opens a double-quoted word is the home folder too.
+                let word_start = !in_word;
                 in_word = true;
                 loop {
                     match chars.next().ok_or("A \" quote is not closed")? {
                         '"' => break,
+                        '~' if word_start && word.is_empty() => {
+                            tilde = true;
+                            word.push('~');
+                        }
                         '\\' => word.push(chars.next().ok_or("A \" quote is not closed")?),
                         c => word.push(c),
                     }
@@ -423,9 +431,14 @@ mod tests {
                 PathBuf::from("/home/daksh/b")
             ]
         );
-        // Quoted or escaped, as in a shell, a tilde is just a character;
-        // so it is after the start and in `~user`.
-        for kept in ["\"~/x\"", "'~/x'", "\\~/x", "a~/x", "~daksh/x", "~x"] {
+        // As Tab completion writes it, in double quotes, it is expanded too.
+        assert_eq!(
+            paths("/send \"~/my notes.txt\""),
+            [PathBuf::from("/home/daksh/my notes.txt")]
+        );
+        // In single quotes or escaped, a tilde is just a character; so it is
+        // after the start and in `~user`.
+        for kept in ["'~/x'", "\\~/x", "\"a~/x\"", "a~/x", "~daksh/x", "~x"] {
             let line = format!("/send {kept}");
             let typed = send_words(&line).remove(0);
             assert_eq!(paths(&line), [PathBuf::from(typed)], "{kept}");

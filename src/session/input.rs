@@ -165,11 +165,15 @@ enum Taken {
 }
 
 /// Appends the next line to `batch` unless it has more than `limit` bytes
-/// before its newline; such a line is read to its end and dropped, holding
-/// no more than the reader's buffer of it at any time.
+/// before its line ending (`\n` or `\r\n`); such a line is read to its end
+/// and dropped, holding no more than the reader's buffer of it at any time.
 fn take_line(input: &mut impl BufRead, batch: &mut Vec<u8>, limit: usize) -> io::Result<Taken> {
+    // While streaming, room for a `\r` before the newline, which is no part
+    // of the line; a whole line is measured without it.
+    let streaming_limit = limit + 1;
     let start = batch.len();
     let mut skipped: Option<u64> = None;
+    let mut ends_in_cr = false;
     loop {
         let buffered = match input.fill_buf() {
             Ok(buffered) => buffered,
@@ -188,9 +192,12 @@ fn take_line(input: &mut impl BufRead, batch: &mut Vec<u8>, limit: usize) -> io:
             None => (buffered, false),
         };
         let used = piece.len() + usize::from(complete);
+        if let Some(&last) = piece.last() {
+            ends_in_cr = last == b'\r';
+        }
         match &mut skipped {
             Some(len) => *len += piece.len() as u64,
-            None if batch.len() - start + piece.len() > limit => {
+            None if batch.len() - start + piece.len() > streaming_limit => {
                 skipped = Some((batch.len() - start + piece.len()) as u64);
                 batch.truncate(start);
             }
@@ -198,10 +205,16 @@ fn take_line(input: &mut impl BufRead, batch: &mut Vec<u8>, limit: usize) -> io:
         }
         input.consume(used);
         if complete {
-            return Ok(match skipped {
-                Some(len) => Taken::TooLong(len),
-                None => Taken::Line,
-            });
+            let len = match skipped {
+                Some(len) => len,
+                // Without its newline, which was taken too.
+                None => (batch.len() - start - 1) as u64,
+            } - u64::from(ends_in_cr);
+            if len > limit as u64 {
+                batch.truncate(start);
+                return Ok(Taken::TooLong(len));
+            }
+            return Ok(Taken::Line);
         }
     }
 }
@@ -242,8 +255,16 @@ mod tests {
             (b"short\nok\nend".to_vec(), vec![16])
         );
         assert_eq!(lines_of(b"", 4, 5), (Vec::new(), Vec::new()));
-        assert_eq!(lines_of(b"exactly5\n", 3, 8).0, b"exactly5\n");
-        assert_eq!(lines_of(b"toolong!!", 3, 8).1, [9]);
+        assert_eq!(lines_of(b"exactly8\n", 3, 8).0, b"exactly8\n");
+        assert_eq!(lines_of(b"exactly8\r\n", 3, 8).0, b"exactly8\r\n");
+        assert_eq!(
+            lines_of(b"too long!\r\nok\n", 3, 8),
+            (b"ok\n".to_vec(), vec![9])
+        );
+        assert_eq!(
+            lines_of(b"too long!\nok\n", 3, 8),
+            (b"ok\n".to_vec(), vec![9])
+        );
     }
 
     #[test]
@@ -275,19 +296,25 @@ mod tests {
     proptest! {
         #[test]
         fn lines_within_the_limit_pass_whole_whatever_the_buffer(
-            lines in proptest::collection::vec("[a-z]{0,12}", 0..20),
+            lines in proptest::collection::vec(("[a-z]{0,12}", any::<bool>()), 0..20),
             capacity in 1usize..16,
             limit in 0usize..12,
         ) {
-            let input: Vec<u8> = lines.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect();
+            let wire = |(l, crlf): &(String, bool)| {
+                format!("{l}{}", if *crlf { "\r\n" } else { "\n" }).into_bytes()
+            };
+            let input: Vec<u8> = lines.iter().flat_map(wire).collect();
             let (kept, dropped) = lines_of(&input, capacity, limit);
             let expected_kept: Vec<u8> = lines
                 .iter()
-                .filter(|l| l.len() <= limit)
-                .flat_map(|l| format!("{l}\n").into_bytes())
+                .filter(|(l, _)| l.len() <= limit)
+                .flat_map(wire)
                 .collect();
-            let expected_dropped: Vec<u64> =
-                lines.iter().filter(|l| l.len() > limit).map(|l| l.len() as u64).collect();
+            let expected_dropped: Vec<u64> = lines
+                .iter()
+                .filter(|(l, _)| l.len() > limit)
+                .map(|(l, _)| l.len() as u64)
+                .collect();
             prop_assert_eq!(kept, expected_kept);
             prop_assert_eq!(dropped, expected_dropped);
         }
