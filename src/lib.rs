@@ -5,11 +5,11 @@
 //! - `wire`     — the bytes on the wire: frames of the original format (pure codecs)
 //! - `terminal` — sanitising peer text, the output sink, the console and line editor
 //! - `net`      — listening for or connecting to the one peer; the transport
-//!                (reader, writer, closer) a conversation runs over
+//!   (reader, writer, closer) a conversation runs over
 //! - `files`    — the download folder and its safe names; sending and receiving
-//!                file contents
+//!   file contents
 //! - `session`  — waiting, the threads of a conversation and its main loop, the
-//!                user's commands, transfers and their progress, stall watch
+//!   user's commands, transfers and their progress, stall watch
 //! - `signals`  — leaving cleanly on SIGTERM, SIGHUP and SIGINT
 //! - `cli`, `settings`, `exit_codes` — the command line and what it yields
 

@@ -189,7 +189,7 @@ impl OutgoingFile {
     ) -> Result<(), SendFailure> {
         frame::write_file_header(out, &self.name, self.size).map_err(SendFailure::Connection)?;
         out.flush().map_err(SendFailure::Connection)?;
-        let_header_arrive(out.get_ref().as_fd());
+        let_arrive(out.get_ref().as_fd());
         match &self.contents {
             Contents::Read(bytes) => {
                 for chunk in bytes.chunks(CHUNK) {
@@ -299,9 +299,10 @@ fn next_sendfile_chunk(chunk: u64, moved: u64, took: Duration) -> u64 {
 }
 
 /// On a socket, waits until the peer's kernel has acknowledged what was
-/// written (the header), bounded by [`HEADER_ACK_WAIT`], then a little more
-/// so the peer has been woken and has taken it.
-fn let_header_arrive(out: BorrowedFd<'_>) {
+/// written (a header, or lines before one), bounded by [`HEADER_ACK_WAIT`],
+/// then a little more so the peer has been woken and has taken it: the
+/// original program takes what one `recv()` returns as one message.
+pub fn let_arrive(out: BorrowedFd<'_>) {
     let is_socket = rustix::fs::fstat(out)
         .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Socket);
     if !is_socket {

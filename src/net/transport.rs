@@ -117,6 +117,21 @@ impl Closer {
         let _ = self.0.shutdown(Shutdown::Both);
     }
 
+    /// Bytes we wrote that the peer has not acknowledged yet; `None` where
+    /// the kernel cannot tell.
+    pub fn unacknowledged(&self) -> Option<u64> {
+        unacknowledged(self.0.as_fd())
+    }
+
+    /// Whether what we write can still reach the peer: the connection is
+    /// established, or the peer only said it will send no more.
+    pub fn is_open(&self) -> bool {
+        // Linux's TCP states (include/net/tcp_states.h).
+        const ESTABLISHED: u8 = 1;
+        const CLOSE_WAIT: u8 = 8;
+        tcp_info(&*self.0).is_some_and(|info| matches!(info.tcpi_state, ESTABLISHED | CLOSE_WAIT))
+    }
+
     /// Where our sending stands, as the kernel sees it; `None` where it
     /// cannot tell.
     pub fn sending(&self) -> Option<Sending> {
@@ -144,6 +159,22 @@ pub fn wait_acknowledged(socket: BorrowedFd<'_>, limit: Duration) {
         && std::time::Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Bytes in `socket`'s send queue that the peer has not acknowledged:
+/// written but unsent, or sent and unacknowledged.
+fn unacknowledged(socket: BorrowedFd<'_>) -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    let mut queued: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ on Linux) stores one int through the
+    // pointer, which points to a live int for the whole call; the
+    // descriptor is borrowed, so open.
+    let done = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &raw mut queued) };
+    if done == 0 {
+        u64::try_from(queued).ok()
+    } else {
+        None
     }
 }
 

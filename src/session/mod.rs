@@ -243,8 +243,9 @@ impl Conversation<'_> {
             let name = self.settings.name.clone();
             let (screen, events, transfers) =
                 (screen.clone(), self.events.clone(), transfers.clone());
+            let closer = closer.clone();
             threads.spawn("writer", move || {
-                outgoing::write_peer(writer, &name, queue, &screen, &transfers, |e| {
+                outgoing::write_peer(writer, closer, &name, queue, &screen, &transfers, |e| {
                     let _ = events.send(Event::WriterFailed(e));
                 });
                 let _ = events.send(Event::WriterDone);

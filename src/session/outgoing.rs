@@ -6,13 +6,15 @@
 //! file it was sending, those queued behind it, and the messages.
 
 use std::io::{self, BufWriter, Write};
+use std::os::fd::AsFd;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
 use super::input::Ticket;
 use super::progress::{Meter, Transfers};
+use crate::files::send;
 use crate::files::send::{OutgoingFile, SendFailure};
-use crate::net::transport::WriteHalf;
+use crate::net::transport::{Closer, WriteHalf};
 use crate::terminal::screen::Screen;
 use crate::wire::frame;
 
@@ -66,6 +68,7 @@ pub enum Outgoing {
 /// for the queue to close and says what was not delivered.
 pub fn write_peer(
     writer: WriteHalf,
+    closer: Closer,
     name: &str,
     queue: Receiver<Outgoing>,
     screen: &Screen,
@@ -74,9 +77,11 @@ pub fn write_peer(
 ) {
     let mut writer = Writer {
         out: BufWriter::with_capacity(WRITE_BUFFER, writer),
+        closer,
         screen,
         transfers,
         unflushed_messages: 0,
+        lines_since_file: false,
         lost: Lost::default(),
     };
     if let Err(e) = writer.send_queue(name, &queue) {
@@ -90,10 +95,13 @@ pub fn write_peer(
 
 struct Writer<'a> {
     out: BufWriter<WriteHalf>,
+    closer: Closer,
     screen: &'a Screen,
     transfers: &'a Transfers,
     /// Messages written into the buffer since it was last flushed.
     unflushed_messages: usize,
+    /// Whether lines went out since the last file.
+    lines_since_file: bool,
     lost: Lost,
 }
 
@@ -107,6 +115,7 @@ impl Writer<'_> {
                 Outgoing::Lines(lines, _ticket) => {
                     let count = count_messages(&lines);
                     self.unflushed_messages += count;
+                    self.lines_since_file |= count > 0;
                     if let Err(e) = self.out.write_all(&lines) {
                         return Err(self.lose_messages(e));
                     }
@@ -150,20 +159,31 @@ impl Writer<'_> {
         e.into()
     }
 
+    /// Sends a file. It counts as sent, and its progress moves, by what
+    /// the peer's side has acknowledged, not by what was written: bytes
+    /// written may still wait in buffers when the connection ends.
     fn send_file(&mut self, file: OutgoingFile, id: u64) -> Result<(), WriteError> {
         self.flush()?;
+        if std::mem::take(&mut self.lines_since_file) {
+            // Lines and the header after them must not reach the peer in
+            // one piece: the original program would take both for one line.
+            send::let_arrive(self.out.get_ref().as_fd());
+        }
         let (shown, size) = (file.name().to_string(), file.size());
         let mut meter = Meter::start(self.transfers, self.screen, id);
-        let mut sent = 0;
+        let mut delivery = Delivery::default();
+        let closer = &self.closer;
         let result = file
             .send(&mut self.out, &mut |n| {
-                sent += n;
-                meter.advance(n)
+                delivery.written += n;
+                delivery.update(closer, &mut meter);
             })
             .map_err(WriteError::from)
-            .and_then(|()| self.out.flush().map_err(WriteError::from));
+            .and_then(|()| self.out.flush().map_err(WriteError::from))
+            .and_then(|()| delivery.wait_for_all(closer, &mut meter));
         if let Err(e) = result {
-            let percent = sent.saturating_mul(100).checked_div(size).unwrap_or(0);
+            let taken = delivery.taken;
+            let percent = taken.saturating_mul(100).checked_div(size).unwrap_or(0);
             self.screen.system(format!(
                 "{shown} was not delivered (stopped at {}%).",
                 percent.min(99)
@@ -175,6 +195,49 @@ impl Writer<'_> {
             None => format!("Sent file {shown} ({size} bytes)"),
         });
         Ok(())
+    }
+}
+
+/// How much of a file the peer has taken: what was written, less what its
+/// side has not acknowledged yet.
+#[derive(Default)]
+struct Delivery {
+    written: u64,
+    taken: u64,
+}
+
+impl Delivery {
+    fn update(&mut self, closer: &Closer, meter: &mut Meter) {
+        // A connection that ended has dropped what it held: nothing more
+        // can be learnt from it.
+        if !closer.is_open() {
+            return;
+        }
+        let waiting = closer.unacknowledged().unwrap_or(0);
+        let taken = self.written.saturating_sub(waiting).max(self.taken);
+        meter.advance(taken - self.taken);
+        self.taken = taken;
+    }
+
+    /// Waits until the peer's side has acknowledged everything written, or
+    /// the connection ends (the stall watch ends it for a peer that stopped
+    /// taking).
+    fn wait_for_all(&mut self, closer: &Closer, meter: &mut Meter) -> Result<(), WriteError> {
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if !closer.is_open() {
+                return Err(WriteError::Connection(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "the connection ended before the peer had the whole file",
+                )));
+            }
+            self.update(closer, meter);
+            if self.taken >= self.written || closer.unacknowledged().is_none() {
+                return Ok(());
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
     }
 }
 
