@@ -103,3 +103,94 @@ fn an_empty_file_is_still_sent_as_empty() {
     assert!(read_file(&mut wire, "empty.txt").is_empty());
     chat.expect_exact("[System] Sent file empty.txt (0 bytes)");
 }
+
+#[test]
+fn a_header_never_shares_a_read_with_the_lines_before_it() {
+    let dir = TestDir::new("sending_lines_then_header");
+    fs::write(dir.join("f300k"), vec![b'a'; 300_000]).unwrap();
+    fs::write(dir.join("f10"), vec![b'b'; 10]).unwrap();
+    let (mut chat, mut socket) = chat_with_socket(&dir);
+    const ROUNDS: usize = 3;
+    for _ in 0..ROUNDS {
+        chat.send_raw(b"/send f300k\nhi\n/send f10\nbye\n/send f300k\n");
+    }
+    // Read the way the original Python peer does: each read is one message;
+    // after a header, exactly its payload, in reads no longer than it.
+    let mut buf = vec![0u8; 4096];
+    let mut files = 0;
+    while files < 3 * ROUNDS {
+        let n = socket.read(&mut buf).unwrap();
+        assert!(n > 0, "the chat closed after {files} files");
+        let read = &buf[..n];
+        if read.starts_with(b"/file ") {
+            assert!(
+                read.ends_with(b"\n") && read.iter().filter(|&&b| b == b'\n').count() == 1,
+                "a header shared a read: {}",
+                show(read)
+            );
+            let line = String::from_utf8_lossy(&read[..n - 1]).into_owned();
+            let size: usize = line.rsplit(' ').next().unwrap().parse().unwrap();
+            let mut left = size;
+            while left > 0 {
+                let n = socket.read(&mut buf[..left.min(4096)]).unwrap();
+                assert!(n > 0, "the chat closed mid-file");
+                left -= n;
+            }
+            files += 1;
+        } else {
+            assert!(
+                !read.windows(6).any(|w| w == b"/file "),
+                "a header came in one read with the lines before it: {}",
+                show(read)
+            );
+        }
+    }
+    chat.close_stdin();
+    assert_eq!(chat.wait_exit(), 0, "{}", chat.report());
+}
+
+#[test]
+fn what_was_not_delivered_is_measured_by_what_the_peer_took() {
+    let dir = TestDir::new("sending_measured_by_peer");
+    let size = 4 << 20;
+    fs::write(dir.join("big.bin"), vec![b'c'; size]).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // A small receive buffer: what the peer's side acknowledges is close to
+    // what the peer read.
+    rustix::net::sockopt::set_socket_recv_buffer_size(&listener, 4096).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut chat = Chat::connect(
+        "bob",
+        dir.path(),
+        "127.0.0.1",
+        port,
+        &["--name", "bob", "--stall-timeout", "2"],
+    );
+    let socket = accept_within_timeout(&listener);
+    socket.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+    chat.send_line("/send big.bin");
+    let mut reader = BufReader::new(socket);
+    let mut header = String::new();
+    reader.read_line(&mut header).unwrap();
+    assert_eq!(header, format!("/file big.bin {size}\n"));
+    // A quarter, then the peer stops reading.
+    let mut quarter = vec![0u8; size / 4];
+    reader.read_exact(&mut quarter).unwrap();
+    chat.timeout = std::time::Duration::from_secs(20);
+    let line = chat.expect_prefix("[System] big.bin was not delivered (stopped at ");
+    assert!(
+        line.ends_with("(stopped at 25%).") || line.ends_with("(stopped at 26%)."),
+        "{line}\n{}",
+        chat.report()
+    );
+    assert!(
+        !chat
+            .stdout_lines()
+            .iter()
+            .any(|l| l.starts_with("[System] Sent file")),
+        "{}",
+        chat.report()
+    );
+    let code = chat.wait_exit();
+    chat.assert_failed_cleanly(code, "the peer stopped reading");
+}

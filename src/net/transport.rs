@@ -117,12 +117,6 @@ impl Closer {
         let _ = self.0.shutdown(Shutdown::Both);
     }
 
-    /// Bytes we wrote that the peer has not acknowledged yet; `None` where
-    /// the kernel cannot tell.
-    pub fn unacknowledged(&self) -> Option<u64> {
-        unacknowledged(self.0.as_fd())
-    }
-
     /// Whether what we write can still reach the peer: the connection is
     /// established, or the peer only said it will send no more.
     pub fn is_open(&self) -> bool {
@@ -159,22 +153,6 @@ pub fn wait_acknowledged(socket: BorrowedFd<'_>, limit: Duration) {
         && std::time::Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// Bytes in `socket`'s send queue that the peer has not acknowledged:
-/// written but unsent, or sent and unacknowledged.
-fn unacknowledged(socket: BorrowedFd<'_>) -> Option<u64> {
-    use std::os::fd::AsRawFd;
-    let mut queued: libc::c_int = 0;
-    // SAFETY: SIOCOUTQ (TIOCOUTQ on Linux) stores one int through the
-    // pointer, which points to a live int for the whole call; the
-    // descriptor is borrowed, so open.
-    let done = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &raw mut queued) };
-    if done == 0 {
-        u64::try_from(queued).ok()
-    } else {
-        None
     }
 }
 

@@ -171,8 +171,8 @@ impl Writer<'_> {
         }
         let (shown, size) = (file.name().to_string(), file.size());
         let mut meter = Meter::start(self.transfers, self.screen, id);
-        let mut delivery = Delivery::default();
         let closer = &self.closer;
+        let mut delivery = Delivery::start(closer);
         let result = file
             .send(&mut self.out, &mut |n| {
                 delivery.written += n;
@@ -182,6 +182,7 @@ impl Writer<'_> {
             .and_then(|()| self.out.flush().map_err(WriteError::from))
             .and_then(|()| delivery.wait_for_all(closer, &mut meter));
         if let Err(e) = result {
+            delivery.update(closer, &mut meter);
             let taken = delivery.taken;
             let percent = taken.saturating_mul(100).checked_div(size).unwrap_or(0);
             self.screen.system(format!(
@@ -198,25 +199,41 @@ impl Writer<'_> {
     }
 }
 
-/// How much of a file the peer has taken: what was written, less what its
-/// side has not acknowledged yet.
-#[derive(Default)]
+/// How much of a file the peer has taken: what its side acknowledged
+/// since the file began, at most what was written. The kernel keeps the
+/// count even once the connection has ended, so the last reading is right.
 struct Delivery {
+    /// Bytes the peer had acknowledged when the file began.
+    base: u64,
     written: u64,
     taken: u64,
 }
 
 impl Delivery {
-    fn update(&mut self, closer: &Closer, meter: &mut Meter) {
-        // A connection that ended has dropped what it held: nothing more
-        // can be learnt from it.
-        if !closer.is_open() {
-            return;
+    fn start(closer: &Closer) -> Self {
+        Self {
+            base: closer.sending().map_or(0, |s| s.acknowledged),
+            written: 0,
+            taken: 0,
         }
-        let waiting = closer.unacknowledged().unwrap_or(0);
-        let taken = self.written.saturating_sub(waiting).max(self.taken);
+    }
+
+    /// Takes a reading; returns whether bytes of ours still wait.
+    fn update(&mut self, closer: &Closer, meter: &mut Meter) -> bool {
+        let Some(sending) = closer.sending() else {
+            // Where the kernel cannot tell, written is all we know.
+            meter.advance(self.written - self.taken);
+            self.taken = self.written;
+            return false;
+        };
+        let taken = sending
+            .acknowledged
+            .saturating_sub(self.base)
+            .min(self.written)
+            .max(self.taken);
         meter.advance(taken - self.taken);
         self.taken = taken;
+        sending.waiting
     }
 
     /// Waits until the peer's side has acknowledged everything written, or
@@ -224,20 +241,17 @@ impl Delivery {
     /// taking).
     fn wait_for_all(&mut self, closer: &Closer, meter: &mut Meter) -> Result<(), WriteError> {
         let mut pause = Duration::from_millis(1);
-        loop {
+        while self.update(closer, meter) {
             if !closer.is_open() {
                 return Err(WriteError::Connection(io::Error::new(
                     io::ErrorKind::ConnectionAborted,
                     "the connection ended before the peer had the whole file",
                 )));
             }
-            self.update(closer, meter);
-            if self.taken >= self.written || closer.unacknowledged().is_none() {
-                return Ok(());
-            }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(50));
         }
+        Ok(())
     }
 }
 
