@@ -12,9 +12,11 @@ use anyhow::{Context, Result};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGXFSZ};
 use signal_hook::iterator::{Handle, Signals};
 
-/// The exit code after a second signal: the shell convention for "killed by
-/// SIGINT" (128 + 2), the most common way to get here.
-const FORCED_EXIT: i32 = 130;
+/// The exit code after a second signal of `kind`: the shell's convention
+/// for "killed by" it, 128 + its number (130 for SIGINT, 143 for SIGTERM).
+fn forced_exit(kind: i32) -> i32 {
+    128 + kind
+}
 
 /// Keeps SIGXFSZ from ending the process when a download reaches the file
 /// size limit: the write then fails with `EFBIG`, which is reported like a
@@ -47,8 +49,12 @@ impl SignalWatch {
             // Registered first, so it sees the flag as the earlier signal
             // left it: set means this is the second one.
             let asked = Arc::new(AtomicBool::new(false));
-            signal_hook::flag::register_conditional_shutdown(kind, FORCED_EXIT, asked.clone())
-                .context("cannot watch for signals")?;
+            signal_hook::flag::register_conditional_shutdown(
+                kind,
+                forced_exit(kind),
+                asked.clone(),
+            )
+            .context("cannot watch for signals")?;
             signal_hook::flag::register(kind, asked).context("cannot watch for signals")?;
         }
         let mut signals = Signals::new(kinds).context("cannot watch for signals")?;

@@ -265,3 +265,30 @@ fn bracketed_ipv6_hosts_are_accepted_and_mapped_ipv4_peers_shown_plainly() {
     assert_eq!(alice.wait_exit(), 0, "{}", alice.report());
     assert_eq!(bob.wait_exit(), 0, "{}", bob.report());
 }
+
+#[test]
+fn a_second_sigterm_ends_at_once_with_its_own_code_and_leaves_nothing() {
+    let dir = TestDir::new("faults_second_sigterm");
+    let (mut chat, mut peer) = common::listening_chat_with_raw_peer(dir.path(), &[]);
+    let mut data = common::file_header("half.bin", 1_000_000);
+    data.extend_from_slice(&[7; 5000]);
+    peer.write_bytes(&data);
+    chat.expect_exact("[System] Incoming file half.bin (1000000 bytes)...");
+    let term = || {
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &chat.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    };
+    term();
+    // The first one is leaving: the goodbye is out, and the chat waits for
+    // this peer, which stays, to close.
+    peer.expect_line("[alice] has left the chat.");
+    term();
+    assert_eq!(chat.wait_exit(), 128 + 15, "{}", chat.report());
+    assert_eq!(
+        common::dir_entries(&dir.join("received_files")),
+        Vec::<String>::new()
+    );
+}
