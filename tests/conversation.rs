@@ -290,11 +290,7 @@ fn sigterm_leaves_cleanly_and_removes_an_unfinished_download() {
     peer.write_bytes(&data);
     chat.expect_exact("[System] Incoming file half.bin (1000000 bytes)...");
 
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &chat.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    chat.signal("TERM");
     peer.expect_line("[alice] has left the chat.");
     drop(peer);
     chat.expect_prefix("[System] Transfer of half.bin incomplete");

@@ -200,11 +200,7 @@ fn piped_input_typed_before_the_peer_comes_is_sent_once_it_does() {
 fn a_signal_while_waiting_for_a_peer_leaves_at_once() {
     let dir = TestDir::new("faults_waiting_signal");
     let (mut chat, _port) = Chat::listen("alice", dir.path(), &["--name", "alice"]);
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &chat.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    chat.signal("TERM");
     chat.expect_exact("[System] Exiting.");
     assert_eq!(
         chat.wait_exit_within(Duration::from_secs(2)),
@@ -274,18 +270,11 @@ fn a_second_sigterm_ends_at_once_with_its_own_code_and_leaves_nothing() {
     data.extend_from_slice(&[7; 5000]);
     peer.write_bytes(&data);
     chat.expect_exact("[System] Incoming file half.bin (1000000 bytes)...");
-    let term = || {
-        let killed = std::process::Command::new("kill")
-            .args(["-TERM", &chat.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-    };
-    term();
+    chat.signal("TERM");
     // The first one is leaving: the goodbye is out, and the chat waits for
     // this peer, which stays, to close.
     peer.expect_line("[alice] has left the chat.");
-    term();
+    chat.signal("TERM");
     assert_eq!(chat.wait_exit(), 128 + 15, "{}", chat.report());
     assert_eq!(
         common::dir_entries(&dir.join("received_files")),

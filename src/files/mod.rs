@@ -12,3 +12,12 @@ pub mod send;
 /// move the bytes itself. Reads of this size from the socket bypass its
 /// (smaller) read buffer.
 const CHUNK: usize = 256 * 1024;
+
+/// A fresh, empty scratch folder for one unit test of this layer.
+#[cfg(test)]
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("chat-files-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

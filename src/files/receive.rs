@@ -145,17 +145,11 @@ fn copy_into(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::files::scratch;
     use crate::wire::frame::{self, Frame, FrameReader};
     use std::fs;
     use std::io::Write;
     use std::os::unix::net::UnixStream;
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("chat-transfer-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
 
     /// Frames from a connected socket whose far end writes `wire` and then
     /// closes, read through a small buffer so that most of a payload is

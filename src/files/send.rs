@@ -315,13 +315,7 @@ pub fn let_arrive(out: BorrowedFd<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("chat-transfer-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::files::scratch;
 
     #[test]
     fn refusals_happen_before_anything_is_sent() {

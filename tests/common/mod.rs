@@ -171,6 +171,15 @@ impl Chat {
         self.child.id()
     }
 
+    /// Sends the process a signal, by name (`TERM`, `HUP`, `INT`).
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+        assert!(sent.success(), "kill -{name} failed");
+    }
+
     /// Types one line into the chat.
     pub fn send_line(&mut self, line: &str) {
         let mut data = line.as_bytes().to_vec();
