@@ -1267,7 +1267,8 @@ fn waiting_listener(test: &str, dir: &TestDir) -> Term {
 }
 
 /// Waits for the chat to exit with code 0 within 2 s, with no prompt left behind, and
-/// checks that the terminal reads a line normally again.
+/// checks that the terminal was handed back as it was found: reading whole lines,
+/// echoing them, Enter ending them, Ctrl-C interrupting.
 fn assert_left_at_once(term: &Term) {
     let code = term.wait_exit_code(Duration::from_secs(2));
     let screen = term.screen();
@@ -1277,8 +1278,19 @@ fn assert_left_at_once(term: &Term) {
         "a prompt was left on screen:\n{}",
         screen.dump()
     );
-    term.enter("abc");
-    term.wait("the shell to read the line", |s| s.has_row("GOT=abc"));
+    let tty = term.checked(&["display-message", "-p", "#{pane_tty}"]);
+    let stty = Command::new("stty")
+        .args(["-a", "-F", tty.trim()])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run stty: {e}"));
+    let modes = String::from_utf8_lossy(&stty.stdout);
+    let set: Vec<&str> = modes.split([' ', '\n', ';']).collect();
+    for mode in ["icanon", "echo", "icrnl", "isig"] {
+        assert!(
+            set.contains(&mode),
+            "the terminal was left without {mode}: {modes}"
+        );
+    }
 }
 
 #[test]
