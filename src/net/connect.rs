@@ -55,6 +55,9 @@ impl Waiting {
     pub fn accept(self, screen: &Screen) -> Result<Option<TcpStream>> {
         match self.listener.accept() {
             Ok((stream, peer)) => {
+                // No longer listening from this moment, whoever else still
+                // holds the socket: a second peer is refused at once.
+                self.stop();
                 screen.system(format!("Connected by {}", shown(peer)));
                 Ok(Some(stream))
             }
