@@ -2,4 +2,5 @@
 //! a conversation runs over.
 
 pub mod connect;
+pub mod secure;
 pub mod transport;
