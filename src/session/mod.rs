@@ -174,9 +174,10 @@ fn establish(
         }
     };
     let mut early = Vec::new();
-    let left = loop {
+    // Until connected, or until the user leaves (any `break`).
+    loop {
         let Ok(event) = inbox.recv() else {
-            break true;
+            break;
         };
         match event {
             Event::Connected(connected) => {
@@ -185,7 +186,7 @@ fn establish(
                 }
                 return Ok(connected?.map(|stream| (stream, early)));
             }
-            Event::Signal => break true,
+            Event::Signal => break,
             // Piped input waits for the peer: a script's lines are meant
             // for it. A person is answered at once.
             event if !interactive => early.push(event),
@@ -195,15 +196,14 @@ fn establish(
                     .split_inclusive('\n')
                     .any(|line| user::act_while_waiting(line, screen).is_break())
                 {
-                    break true;
+                    break;
                 }
             }
-            Event::InputEnded => break true,
+            Event::InputEnded => break,
             Event::InputTooLong(_) => screen.system(command::NOT_CONNECTED),
             Event::PeerEnded(_) | Event::WriterFailed(_) | Event::WriterDone => {}
         }
-    };
-    debug_assert!(left);
+    }
     if let Some(waiting) = waiting {
         waiting.stop();
     }
