@@ -6,17 +6,6 @@ mod common;
 
 use common::{Chat, RawPeer, TestDir, pseudo_random_bytes};
 use std::fs;
-use std::net::TcpListener;
-
-/// A pipe-mode `chat connect` named bob, and the raw peer it talks to.
-fn bob_and_raw_peer(dir: &TestDir) -> (Chat, RawPeer) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut bob = Chat::connect("bob", dir.path(), "127.0.0.1", port, &["--name", "bob"]);
-    let peer = RawPeer::accept(&listener);
-    bob.expect_exact(&format!("[System] Connected to 127.0.0.1:{port}"));
-    (bob, peer)
-}
 
 fn leave(mut bob: Chat, mut peer: RawPeer) {
     bob.send_line("/quit");
@@ -28,7 +17,7 @@ fn leave(mut bob: Chat, mut peer: RawPeer) {
 #[test]
 fn one_send_takes_several_paths_quoted_or_escaped() {
     let dir = TestDir::new("commands_multi_send");
-    let (mut bob, mut peer) = bob_and_raw_peer(&dir);
+    let (mut bob, mut peer) = common::connecting_chat_with_raw_peer(dir.path(), &[]);
     let files = [
         ("one.txt", b"first".to_vec()),
         ("two words.txt", b"second".to_vec()),
@@ -56,7 +45,7 @@ fn one_send_takes_several_paths_quoted_or_escaped() {
 #[test]
 fn slash_words_are_commands_and_double_slash_sends_text() {
     let dir = TestDir::new("commands_slash");
-    let (mut bob, mut peer) = bob_and_raw_peer(&dir);
+    let (mut bob, mut peer) = common::connecting_chat_with_raw_peer(dir.path(), &[]);
     bob.send_line("/bogus stuff");
     bob.expect_prefix("[System] Unknown command /bogus: nothing was sent.");
     bob.send_line("//bogus stuff");
@@ -77,7 +66,7 @@ fn slash_words_are_commands_and_double_slash_sends_text() {
 #[test]
 fn text_typed_during_a_transfer_follows_the_file() {
     let dir = TestDir::new("commands_text_after_file");
-    let (mut bob, mut peer) = bob_and_raw_peer(&dir);
+    let (mut bob, mut peer) = common::connecting_chat_with_raw_peer(dir.path(), &[]);
     // Big enough that the file is still going out when the next line is
     // read: the raw peer is not reading yet, so the socket buffers fill.
     let body = pseudo_random_bytes(32 * 1024 * 1024, 9);

@@ -284,11 +284,7 @@ fn the_name_defaults_to_the_login_name() {
 #[test]
 fn sigterm_leaves_cleanly_and_removes_an_unfinished_download() {
     let dir = TestDir::new("conv_sigterm");
-    let (mut chat, mut peer) = common::listening_chat_with_raw_peer(dir.path(), &[]);
-    let mut data = common::file_header("half.bin", 1_000_000);
-    data.extend_from_slice(&[7; 5000]);
-    peer.write_bytes(&data);
-    chat.expect_exact("[System] Incoming file half.bin (1000000 bytes)...");
+    let (mut chat, mut peer) = common::listening_chat_receiving_half_a_file(dir.path());
 
     chat.signal("TERM");
     peer.expect_line("[alice] has left the chat.");

@@ -12,18 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// A chat named bob connected to a raw peer the test accepts.
-fn bob_and_raw_peer(cwd: &Path, extra: &[&str]) -> (Chat, RawPeer) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut args = vec!["--name", "bob"];
-    args.extend_from_slice(extra);
-    let mut chat = Chat::connect("bob", cwd, "127.0.0.1", port, &args);
-    let peer = RawPeer::accept(&listener);
-    chat.expect_exact(&format!("[System] Connected to 127.0.0.1:{port}"));
-    (chat, peer)
-}
-
 /// A file of `len` zero bytes that takes no room on disk.
 fn sparse_file(path: &Path, len: u64) {
     File::create(path).unwrap().set_len(len).unwrap();
@@ -33,7 +21,7 @@ fn sparse_file(path: &Path, len: u64) {
 fn the_peer_leaving_is_seen_at_once_with_a_hundred_files_queued() {
     let dir = TestDir::new("faults_queued_leave");
     sparse_file(&dir.join("big.bin"), 64 << 20);
-    let (mut chat, mut peer) = bob_and_raw_peer(dir.path(), &[]);
+    let (mut chat, mut peer) = common::connecting_chat_with_raw_peer(dir.path(), &[]);
     // The peer reads nothing, so the first file fills the buffers and the
     // other 99 wait behind it.
     for _ in 0..100 {
@@ -69,7 +57,8 @@ fn the_peer_leaving_is_seen_at_once_with_a_hundred_files_queued() {
 fn assert_given_up_on(test: &str, trickle: usize, leaving: bool) {
     let dir = TestDir::new(test);
     sparse_file(&dir.join("big.bin"), 64 << 20);
-    let (mut chat, peer) = bob_and_raw_peer(dir.path(), &["--stall-timeout", "2"]);
+    let (mut chat, peer) =
+        common::connecting_chat_with_raw_peer(dir.path(), &["--stall-timeout", "2"]);
     let reading = trickle > 0;
     let mut stream: TcpStream = peer.into_stream();
     let done = Arc::new(AtomicBool::new(false));
@@ -128,7 +117,7 @@ fn a_peer_that_reads_a_trickle_is_given_up_too() {
 #[test]
 fn input_without_a_newline_is_dropped_as_it_streams_in_bounded_memory() {
     let dir = TestDir::new("faults_endless_input");
-    let (mut chat, mut peer) = bob_and_raw_peer(dir.path(), &[]);
+    let (mut chat, mut peer) = common::connecting_chat_with_raw_peer(dir.path(), &[]);
     let mut stdin = chat.take_stdin();
     let writer = std::thread::spawn(move || {
         let chunk = vec![b'x'; 1 << 20];
@@ -265,11 +254,7 @@ fn bracketed_ipv6_hosts_are_accepted_and_mapped_ipv4_peers_shown_plainly() {
 #[test]
 fn a_second_sigterm_ends_at_once_with_its_own_code_and_leaves_nothing() {
     let dir = TestDir::new("faults_second_sigterm");
-    let (mut chat, mut peer) = common::listening_chat_with_raw_peer(dir.path(), &[]);
-    let mut data = common::file_header("half.bin", 1_000_000);
-    data.extend_from_slice(&[7; 5000]);
-    peer.write_bytes(&data);
-    chat.expect_exact("[System] Incoming file half.bin (1000000 bytes)...");
+    let (mut chat, mut peer) = common::listening_chat_receiving_half_a_file(dir.path());
     chat.signal("TERM");
     // The first one is leaving: the goodbye is out, and the chat waits for
     // this peer, which stays, to close.

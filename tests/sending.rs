@@ -10,13 +10,8 @@ use std::net::{TcpListener, TcpStream};
 
 /// A chat connected to a plain socket of the test's.
 fn chat_with_socket(dir: &TestDir) -> (Chat, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut chat = Chat::connect("bob", dir.path(), "127.0.0.1", port, &["--name", "bob"]);
-    let socket = accept_within_timeout(&listener);
-    socket.set_read_timeout(Some(common::TIMEOUT)).unwrap();
-    chat.expect_exact(&format!("[System] Connected to 127.0.0.1:{port}"));
-    (chat, socket)
+    let (chat, peer) = common::connecting_chat_with_raw_peer(dir.path(), &[]);
+    (chat, peer.into_stream())
 }
 
 #[test]

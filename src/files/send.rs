@@ -8,7 +8,6 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rustix::fs::FileType;
 use rustix::io::Errno;
 
 use super::CHUNK;
@@ -303,13 +302,9 @@ fn next_sendfile_chunk(chunk: u64, moved: u64, took: Duration) -> u64 {
 /// then a little more so the peer has been woken and has taken it: the
 /// original program takes what one `recv()` returns as one message.
 pub fn let_arrive(out: BorrowedFd<'_>) {
-    let is_socket = rustix::fs::fstat(out)
-        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Socket);
-    if !is_socket {
-        return;
+    if crate::net::transport::wait_acknowledged(out, HEADER_ACK_WAIT) {
+        std::thread::sleep(HEADER_GRACE);
     }
-    crate::net::transport::wait_acknowledged(out, HEADER_ACK_WAIT);
-    std::thread::sleep(HEADER_GRACE);
 }
 
 #[cfg(test)]

@@ -117,41 +117,49 @@ impl Closer {
         let _ = self.0.shutdown(Shutdown::Both);
     }
 
-    /// Whether what we write can still reach the peer: the connection is
-    /// established, or the peer only said it will send no more.
-    pub fn is_open(&self) -> bool {
-        // Linux's TCP states (include/net/tcp_states.h).
-        const ESTABLISHED: u8 = 1;
-        const CLOSE_WAIT: u8 = 8;
-        tcp_info(&*self.0).is_some_and(|info| matches!(info.tcpi_state, ESTABLISHED | CLOSE_WAIT))
-    }
-
     /// Where our sending stands, as the kernel sees it; `None` where it
     /// cannot tell.
     pub fn sending(&self) -> Option<Sending> {
-        tcp_info(&*self.0).map(|info| Sending {
-            acknowledged: info.tcpi_bytes_acked,
-            waiting: info.tcpi_unacked > 0 || info.tcpi_notsent_bytes > 0,
-        })
+        tcp_info(&*self.0).map(|info| Sending::from(&info))
     }
 }
 
-/// Our side of the connection's progress.
+/// Our side of the connection's progress, from one reading of the kernel's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sending {
     /// Bytes the peer has acknowledged, since the connection began.
     pub acknowledged: u64,
     /// Whether bytes of ours wait to be sent or acknowledged.
     pub waiting: bool,
+    /// Whether what we write can still reach the peer: the connection is
+    /// established, or the peer only said it will send no more.
+    pub open: bool,
+}
+
+impl From<&libc::tcp_info> for Sending {
+    fn from(info: &libc::tcp_info) -> Self {
+        // Linux's TCP states (include/net/tcp_states.h).
+        const ESTABLISHED: u8 = 1;
+        const CLOSE_WAIT: u8 = 8;
+        Self {
+            acknowledged: info.tcpi_bytes_acked,
+            waiting: info.tcpi_unacked > 0 || info.tcpi_notsent_bytes > 0,
+            open: matches!(info.tcpi_state, ESTABLISHED | CLOSE_WAIT),
+        }
+    }
 }
 
 /// Waits until the peer's side has acknowledged everything written to
-/// `socket`, for at most `limit`; at once when `socket` is not TCP.
-pub fn wait_acknowledged(socket: BorrowedFd<'_>, limit: Duration) {
+/// `socket`, for at most `limit`. False, at once, when `socket` is not TCP.
+pub fn wait_acknowledged(socket: BorrowedFd<'_>, limit: Duration) -> bool {
     let deadline = std::time::Instant::now() + limit;
-    while tcp_info(socket).is_some_and(|info| info.tcpi_unacked > 0 || info.tcpi_notsent_bytes > 0)
-        && std::time::Instant::now() < deadline
-    {
+    loop {
+        let Some(info) = tcp_info(socket) else {
+            return false;
+        };
+        if !Sending::from(&info).waiting || std::time::Instant::now() >= deadline {
+            return true;
+        }
         std::thread::sleep(Duration::from_millis(1));
     }
 }

@@ -14,7 +14,7 @@ use super::input::Ticket;
 use super::progress::{Meter, Transfers};
 use crate::files::send;
 use crate::files::send::{OutgoingFile, SendFailure};
-use crate::net::transport::{Closer, WriteHalf};
+use crate::net::transport::{Closer, Sending, WriteHalf};
 use crate::terminal::screen::Screen;
 use crate::wire::frame;
 
@@ -218,22 +218,21 @@ impl Delivery {
         }
     }
 
-    /// Takes a reading; returns whether bytes of ours still wait.
-    fn update(&mut self, closer: &Closer, meter: &mut Meter) -> bool {
-        let Some(sending) = closer.sending() else {
+    /// Takes a reading of the kernel's and counts what it says was taken.
+    fn update(&mut self, closer: &Closer, meter: &mut Meter) -> Option<Sending> {
+        let sending = closer.sending();
+        let taken = match sending {
+            Some(sending) => sending
+                .acknowledged
+                .saturating_sub(self.base)
+                .min(self.written)
+                .max(self.taken),
             // Where the kernel cannot tell, written is all we know.
-            meter.advance(self.written - self.taken);
-            self.taken = self.written;
-            return false;
+            None => self.written,
         };
-        let taken = sending
-            .acknowledged
-            .saturating_sub(self.base)
-            .min(self.written)
-            .max(self.taken);
         meter.advance(taken - self.taken);
         self.taken = taken;
-        sending.waiting
+        sending
     }
 
     /// Waits until the peer's side has acknowledged everything written, or
@@ -241,17 +240,21 @@ impl Delivery {
     /// taking).
     fn wait_for_all(&mut self, closer: &Closer, meter: &mut Meter) -> Result<(), WriteError> {
         let mut pause = Duration::from_millis(1);
-        while self.update(closer, meter) {
-            if !closer.is_open() {
-                return Err(WriteError::Connection(io::Error::new(
-                    io::ErrorKind::ConnectionAborted,
-                    "the connection ended before the peer had the whole file",
-                )));
+        loop {
+            match self.update(closer, meter) {
+                Some(sending) if !sending.waiting => return Ok(()),
+                Some(sending) if !sending.open => {
+                    return Err(WriteError::Connection(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "the connection ended before the peer had the whole file",
+                    )));
+                }
+                Some(_) => {}
+                None => return Ok(()),
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(50));
         }
-        Ok(())
     }
 }
 

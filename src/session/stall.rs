@@ -59,6 +59,7 @@ mod tests {
         Some(Sending {
             acknowledged,
             waiting: true,
+            open: true,
         })
     }
 
@@ -94,6 +95,7 @@ mod tests {
         let idle = Some(Sending {
             acknowledged: 5,
             waiting: false,
+            open: true,
         });
         assert!(!watch.stalled(start, waiting(5)));
         assert!(!watch.stalled(start + Duration::from_secs(5), idle));

@@ -481,6 +481,29 @@ pub fn listening_chat_with_raw_peer(cwd: &Path, extra: &[&str]) -> (Chat, RawPee
     (chat, peer)
 }
 
+/// Starts `chat connect` named `bob` to a scripted raw TCP peer of the test's.
+pub fn connecting_chat_with_raw_peer(cwd: &Path, extra: &[&str]) -> (Chat, RawPeer) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut args = vec!["--name", "bob"];
+    args.extend_from_slice(extra);
+    let mut chat = Chat::connect("bob", cwd, "127.0.0.1", port, &args);
+    let peer = RawPeer::accept(&listener);
+    chat.expect_exact(&format!("[System] Connected to 127.0.0.1:{port}"));
+    (chat, peer)
+}
+
+/// A listening chat named `alice` in the middle of receiving `half.bin` from a raw
+/// peer: the header and the first 5000 of its 1,000,000 bytes have arrived.
+pub fn listening_chat_receiving_half_a_file(cwd: &Path) -> (Chat, RawPeer) {
+    let (mut chat, mut peer) = listening_chat_with_raw_peer(cwd, &[]);
+    let mut data = file_header("half.bin", 1_000_000);
+    data.extend_from_slice(&[7; 5000]);
+    peer.write_bytes(&data);
+    chat.expect_exact("[System] Incoming file half.bin (1000000 bytes)...");
+    (chat, peer)
+}
+
 /// A hand-driven TCP endpoint that can send arbitrary bytes to a chat and read what the
 /// chat puts on the wire.
 pub struct RawPeer {
