@@ -189,3 +189,37 @@ fn what_was_not_delivered_is_measured_by_what_the_peer_took() {
     let code = chat.wait_exit();
     chat.assert_failed_cleanly(code, "the peer stopped reading");
 }
+
+#[test]
+fn a_peer_that_resets_mid_file_is_never_reported_as_having_it() {
+    let dir = TestDir::new("sending_reset_mid_file");
+    // Small enough to be written whole before the peer resets, so the
+    // chat is waiting for acknowledgements when it does.
+    let size = 256 << 10;
+    fs::write(dir.join("big.bin"), vec![b'd'; size]).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    rustix::net::sockopt::set_socket_recv_buffer_size(&listener, 4096).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut chat = Chat::connect("bob", dir.path(), "127.0.0.1", port, &["--name", "bob"]);
+    let socket = accept_within_timeout(&listener);
+    socket.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+    chat.send_line("/send big.bin");
+    let mut reader = BufReader::new(socket);
+    let mut header = String::new();
+    reader.read_line(&mut header).unwrap();
+    let mut part = vec![0u8; size / 16];
+    reader.read_exact(&mut part).unwrap();
+    // Closing with unread bytes resets the connection.
+    drop(reader);
+    let line = chat.expect_prefix("[System] big.bin was not delivered (stopped at ");
+    assert!(!line.ends_with("(stopped at 99%)."), "{line}");
+    assert!(
+        !chat
+            .stdout_lines()
+            .iter()
+            .any(|l| l.starts_with("[System] Sent file")),
+        "{}",
+        chat.report()
+    );
+    chat.wait_exit();
+}
