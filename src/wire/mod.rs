@@ -2,3 +2,4 @@
 //! or the terminal.
 
 pub mod frame;
+pub mod message;

@@ -85,19 +85,26 @@ impl Direction {
     }
 }
 
-/// Seals what is written into records, one write per record.
+/// Seals what is sent into records. Records are gathered and written
+/// together once [`FLUSH_AT`] bytes are waiting, or on `flush`: many short
+/// messages take one system call, and a record is never split over writes
+/// of its own.
 pub struct RecordWriter<W> {
     out: W,
     direction: Direction,
-    record: Vec<u8>,
+    /// Sealed records not yet written.
+    pending: Vec<u8>,
 }
+
+/// Pending bytes that are written at once.
+const FLUSH_AT: usize = 64 * 1024;
 
 impl<W: Write> RecordWriter<W> {
     pub fn new(out: W, key: &[u8; 32]) -> Self {
         Self {
             out,
             direction: Direction::new(key),
-            record: Vec::with_capacity(HEADER_LEN + MAX_SEALED),
+            pending: Vec::with_capacity(FLUSH_AT + HEADER_LEN + MAX_SEALED),
         }
     }
 
@@ -113,7 +120,7 @@ impl<W: Write> RecordWriter<W> {
     /// an end from a cut.
     pub fn close(&mut self) -> io::Result<()> {
         self.seal(KIND_CLOSE, &[])?;
-        self.out.flush()
+        self.flush()
     }
 
     fn seal(&mut self, kind: u8, data: &[u8]) -> io::Result<()> {
@@ -121,17 +128,27 @@ impl<W: Write> RecordWriter<W> {
         let sealed_len = 1 + data.len() + TAG_LEN;
         let header = (sealed_len as u32).to_be_bytes();
         let nonce = self.direction.next_nonce()?;
-        self.record.clear();
-        self.record.extend_from_slice(&header);
-        self.record.push(kind);
-        self.record.extend_from_slice(data);
-        let mut body = self.record.split_off(HEADER_LEN);
-        self.direction
+        self.pending.extend_from_slice(&header);
+        let start = self.pending.len();
+        self.pending.push(kind);
+        self.pending.extend_from_slice(data);
+        let tag = self
+            .direction
             .cipher
-            .encrypt_in_place(&nonce, &header, &mut body)
+            .encrypt_inout_detached(&nonce, &header, (&mut self.pending[start..]).into())
             .map_err(|_| io::Error::other("a record could not be sealed"))?;
-        self.record.append(&mut body);
-        self.out.write_all(&self.record)
+        self.pending.extend_from_slice(&tag);
+        if self.pending.len() >= FLUSH_AT {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    fn write_pending(&mut self) -> io::Result<()> {
+        let result = self.out.write_all(&self.pending);
+        // After a failure the connection is unusable; nothing is resent.
+        self.pending.clear();
+        result
     }
 
     pub fn get_ref(&self) -> &W {
@@ -147,6 +164,9 @@ impl<W: Write> Write for RecordWriter<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.write_pending()?;
+        }
         self.out.flush()
     }
 }
@@ -213,6 +233,18 @@ impl<R: Read> RecordReader<R> {
     }
 }
 
+impl<R: Read> RecordReader<io::BufReader<R>> {
+    /// Whether bytes of a next record have already been read in: more is
+    /// coming at once.
+    pub fn has_buffered(&self) -> bool {
+        !self.input.buffer().is_empty()
+    }
+
+    pub fn get_ref(&self) -> &R {
+        self.input.get_ref()
+    }
+}
+
 impl<R: Read> Read for RecordReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pos >= self.record.len() {
@@ -257,6 +289,7 @@ mod tests {
         if close {
             writer.close().unwrap();
         }
+        writer.flush().unwrap();
         writer.out
     }
 

@@ -1,0 +1,301 @@
+//! Typed messages, the conversation inside the encrypted channel: one
+//! message per record, its first byte saying its type.
+//!
+//! | type | message | after the type byte                                  |
+//! |------|---------|------------------------------------------------------|
+//! | 1    | Hello   | the sender's name, UTF-8, 1–128 bytes                 |
+//! | 2    | Text    | one message, UTF-8, at most [`MAX_TEXT`] bytes        |
+//! | 3    | Offer   | id (u32), size (u64), file name (UTF-8, 1–1024 bytes) |
+//! | 4    | Chunk   | id (u32), the next bytes of the file (at least one)   |
+//! | 5    | End     | id (u32), BLAKE3 hash of the whole file (32 bytes)    |
+//! | 6    | Saved   | id (u32): the file arrived whole and was saved        |
+//! | 7    | Refused | id (u32), why, UTF-8, at most 1024 bytes              |
+//! | 8    | Cancel  | id (u32): the sender stopped sending that file        |
+//!
+//! Integers are big-endian. Leaving is not a message: it is the channel's
+//! closing record. Decoding borrows from the record and never allocates.
+
+use thiserror::Error;
+
+/// Longest text of one message, in bytes: a line of the original format's
+/// limit fits, name and all.
+pub const MAX_TEXT: usize = 64 * 1024 - 64;
+
+/// Longest name, file name and reason, in bytes.
+pub const MAX_NAME: usize = 128;
+pub const MAX_FILE_NAME: usize = 1024;
+pub const MAX_REASON: usize = 1024;
+
+/// Bytes of a chunk message before its data.
+pub const CHUNK_HEADER: usize = 5;
+
+const HELLO: u8 = 1;
+const TEXT: u8 = 2;
+const OFFER: u8 = 3;
+const CHUNK: u8 = 4;
+const END: u8 = 5;
+const SAVED: u8 = 6;
+const REFUSED: u8 = 7;
+const CANCEL: u8 = 8;
+
+/// A file's number in one direction of one conversation, chosen by its
+/// sender.
+pub type FileId = u32;
+
+/// One typed message, borrowing from the record it came in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message<'a> {
+    Hello { name: &'a str },
+    Text(&'a str),
+    Offer { id: FileId, size: u64, name: &'a str },
+    Chunk { id: FileId, data: &'a [u8] },
+    End { id: FileId, hash: [u8; 32] },
+    Saved { id: FileId },
+    Refused { id: FileId, reason: &'a str },
+    Cancel { id: FileId },
+}
+
+/// Why a record is not a message; the peer does not follow the protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MessageError {
+    #[error("an empty message")]
+    Empty,
+    #[error("a message of unknown type {0}")]
+    UnknownType(u8),
+    #[error("a {0} message of the wrong length")]
+    BadLength(&'static str),
+    #[error("a {0} message whose text is not UTF-8")]
+    NotUtf8(&'static str),
+}
+
+impl<'a> Message<'a> {
+    /// Reads the message a record carries.
+    pub fn decode(record: &'a [u8]) -> Result<Self, MessageError> {
+        let (&kind, body) = record.split_first().ok_or(MessageError::Empty)?;
+        Ok(match kind {
+            HELLO => Self::Hello {
+                name: text("hello", body, 1, MAX_NAME)?,
+            },
+            TEXT => Self::Text(text("text", body, 0, MAX_TEXT)?),
+            OFFER => {
+                let (id, rest) = id("offer", body)?;
+                let (size, name) = rest.split_at_checked(8).ok_or(MessageError::BadLength("offer"))?;
+                Self::Offer {
+                    id,
+                    size: u64::from_be_bytes(size.try_into().expect("8 bytes")),
+                    name: text("offer", name, 1, MAX_FILE_NAME)?,
+                }
+            }
+            CHUNK => {
+                let (id, data) = id("chunk", body)?;
+                if data.is_empty() {
+                    return Err(MessageError::BadLength("chunk"));
+                }
+                Self::Chunk { id, data }
+            }
+            END => {
+                let (id, hash) = id("end", body)?;
+                let hash = hash.try_into().map_err(|_| MessageError::BadLength("end"))?;
+                Self::End { id, hash }
+            }
+            SAVED => Self::Saved {
+                id: bare_id("saved", body)?,
+            },
+            REFUSED => {
+                let (id, reason) = id("refused", body)?;
+                Self::Refused {
+                    id,
+                    reason: text("refused", reason, 0, MAX_REASON)?,
+                }
+            }
+            CANCEL => Self::Cancel {
+                id: bare_id("cancel", body)?,
+            },
+            other => return Err(MessageError::UnknownType(other)),
+        })
+    }
+
+    /// Appends the message's bytes to `out`. Fields over their limits are
+    /// cut to fit (at a character boundary), so what is sent always decodes.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Hello { name } => {
+                out.push(HELLO);
+                out.extend_from_slice(cut(name, MAX_NAME).as_bytes());
+            }
+            Self::Text(text) => {
+                out.push(TEXT);
+                out.extend_from_slice(cut(text, MAX_TEXT).as_bytes());
+            }
+            Self::Offer { id, size, name } => {
+                out.push(OFFER);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&size.to_be_bytes());
+                out.extend_from_slice(cut(name, MAX_FILE_NAME).as_bytes());
+            }
+            Self::Chunk { id, data } => {
+                chunk_header(*id, out);
+                out.extend_from_slice(data);
+            }
+            Self::End { id, hash } => {
+                out.push(END);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(hash);
+            }
+            Self::Saved { id } => {
+                out.push(SAVED);
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+            Self::Refused { id, reason } => {
+                out.push(REFUSED);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(cut(reason, MAX_REASON).as_bytes());
+            }
+            Self::Cancel { id } => {
+                out.push(CANCEL);
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+        }
+    }
+}
+
+/// Appends the start of a chunk message, for a sender that reads the
+/// file's bytes straight in after it.
+pub fn chunk_header(id: FileId, out: &mut Vec<u8>) {
+    out.push(CHUNK);
+    out.extend_from_slice(&id.to_be_bytes());
+}
+
+fn id<'a>(what: &'static str, body: &'a [u8]) -> Result<(FileId, &'a [u8]), MessageError> {
+    let (id, rest) = body
+        .split_first_chunk::<4>()
+        .ok_or(MessageError::BadLength(what))?;
+    Ok((FileId::from_be_bytes(*id), rest))
+}
+
+fn bare_id(what: &'static str, body: &[u8]) -> Result<FileId, MessageError> {
+    match id(what, body)? {
+        (id, []) => Ok(id),
+        _ => Err(MessageError::BadLength(what)),
+    }
+}
+
+fn text<'a>(
+    what: &'static str,
+    bytes: &'a [u8],
+    min: usize,
+    max: usize,
+) -> Result<&'a str, MessageError> {
+    if !(min..=max).contains(&bytes.len()) {
+        return Err(MessageError::BadLength(what));
+    }
+    std::str::from_utf8(bytes).map_err(|_| MessageError::NotUtf8(what))
+}
+
+/// The longest start of `text` of at most `max` bytes.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round_trip(message: Message<'_>) {
+        let mut bytes = Vec::new();
+        message.encode(&mut bytes);
+        assert_eq!(Message::decode(&bytes).unwrap(), message);
+    }
+
+    #[test]
+    fn every_message_type_round_trips() {
+        round_trip(Message::Hello { name: "I049" });
+        round_trip(Message::Text("hello, wörld"));
+        round_trip(Message::Text(""));
+        round_trip(Message::Offer {
+            id: 7,
+            size: u64::MAX,
+            name: "notes.pdf",
+        });
+        round_trip(Message::Chunk {
+            id: u32::MAX,
+            data: &[0, 1, 2],
+        });
+        round_trip(Message::End {
+            id: 1,
+            hash: [9; 32],
+        });
+        round_trip(Message::Saved { id: 3 });
+        round_trip(Message::Refused {
+            id: 3,
+            reason: "disk full",
+        });
+        round_trip(Message::Cancel { id: 4 });
+    }
+
+    #[test]
+    fn malformed_messages_are_refused() {
+        use MessageError::*;
+        let table: &[(&[u8], MessageError)] = &[
+            (b"", Empty),
+            (b"\x00", UnknownType(0)),
+            (b"\x09x", UnknownType(9)),
+            (b"\x01", BadLength("hello")),
+            (b"\x01\xff", NotUtf8("hello")),
+            (b"\x02\xc3", NotUtf8("text")),
+            (b"\x03\0\0\0\x01", BadLength("offer")),
+            (b"\x03\0\0\0\x01\0\0\0\0\0\0\0\x05", BadLength("offer")),
+            (b"\x04\0\0\0\x01", BadLength("chunk")),
+            (b"\x04\0\0", BadLength("chunk")),
+            (b"\x05\0\0\0\x01abc", BadLength("end")),
+            (b"\x06\0\0\0\x01\0", BadLength("saved")),
+            (b"\x08\0\0", BadLength("cancel")),
+        ];
+        for (bytes, error) in table {
+            assert_eq!(Message::decode(bytes).as_ref(), Err(error), "{bytes:?}");
+        }
+        let long_name = [&[HELLO][..], &[b'a'; MAX_NAME + 1]].concat();
+        assert_eq!(
+            Message::decode(&long_name),
+            Err(MessageError::BadLength("hello"))
+        );
+    }
+
+    #[test]
+    fn over_long_fields_are_cut_at_a_character_boundary() {
+        let name = "é".repeat(MAX_NAME);
+        let mut bytes = Vec::new();
+        Message::Hello { name: &name }.encode(&mut bytes);
+        match Message::decode(&bytes).unwrap() {
+            Message::Hello { name } => assert_eq!(name, "é".repeat(MAX_NAME / 2)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    proptest! {
+        /// Whatever a peer puts in a record decodes to a message or an
+        /// error, and a message decoded re-encodes to the same bytes.
+        #[test]
+        fn any_record_decodes_without_panicking(record in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            if let Ok(message) = Message::decode(&record) {
+                let mut again = Vec::new();
+                message.encode(&mut again);
+                prop_assert_eq!(again, record);
+            }
+        }
+
+        #[test]
+        fn chunks_and_texts_round_trip(id in any::<u32>(), data in proptest::collection::vec(any::<u8>(), 1..3000), text in ".{0,200}") {
+            round_trip(Message::Chunk { id, data: &data });
+            round_trip(Message::Text(&text));
+        }
+    }
+}
