@@ -93,6 +93,11 @@ pub struct Common {
     #[arg(long, value_name = "SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub stall_timeout: u64,
+    /// Speak the original, unencrypted wire, for the original Python chat
+    /// or nc; both sides must use it. Without it, two chats talk encrypted
+    /// and never fall back to the clear.
+    #[arg(long)]
+    pub plain: bool,
 }
 
 /// Longest name accepted, in characters.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::cli::{self, Cli, Command, Common};
 use crate::files::download::DownloadDir;
+use crate::net::secure::Protection;
 
 /// Used when no name is given and the login name is unusable.
 const ANONYMOUS: &str = "Anonymous";
@@ -24,6 +25,8 @@ pub struct Settings {
     pub downloads: DownloadDir,
     /// How long a peer may take (almost) nothing of what we send.
     pub stall: Duration,
+    /// Encrypted (the default), or the original wire.
+    pub protection: Protection,
 }
 
 /// What the command line asks for.
@@ -45,6 +48,7 @@ impl Action {
             name,
             download_dir,
             stall_timeout,
+            plain,
         } = common;
         let name = name
             .or_else(|| login.and_then(|l| cli::parse_name(&l).ok()))
@@ -54,6 +58,11 @@ impl Action {
             name,
             downloads: DownloadDir::new(download_dir),
             stall: Duration::from_secs(stall_timeout),
+            protection: if plain {
+                Protection::Plain
+            } else {
+                Protection::Encrypted
+            },
         })
     }
 }

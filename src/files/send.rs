@@ -241,6 +241,30 @@ impl OutgoingFile {
         Ok(())
     }
 
+    /// Fills `buf` with the file's bytes from `offset`, for senders that
+    /// pass them through their own hands (to seal them, say). A file that
+    /// cannot be read, or has become shorter, is a failure of its own.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SendFailure> {
+        match &self.contents {
+            Contents::Read(bytes) => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX);
+                match bytes.get(start..).and_then(|rest| rest.get(..buf.len())) {
+                    Some(part) => buf.copy_from_slice(part),
+                    None => return Err(self.shrank(offset)),
+                }
+            }
+            Contents::File(file) => {
+                use std::os::unix::fs::FileExt;
+                file.read_exact_at(buf, offset)
+                    .map_err(|cause| match cause.kind() {
+                        io::ErrorKind::UnexpectedEof => self.shrank(offset),
+                        _ => self.failed(offset, cause),
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
     fn failed(&self, sent: u64, cause: io::Error) -> SendFailure {
         SendFailure::Source {
             path: self.path.clone(),

@@ -1,17 +1,39 @@
-//! Setting up the one TCP connection: waiting for a single peer, or
-//! connecting to one.
+//! Setting up the one connection: waiting for a single peer, or
+//! connecting to one, and, unless the user chose the original wire, the
+//! encrypted channel's handshake. A listener turns away a peer that does
+//! not speak the encrypted protocol and waits on; a connecting side gives
+//! up on one. Neither ever falls back to the clear.
 
+use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
+use crate::net::secure::Protection;
+use crate::net::secure::handshake::{Agreed, HandshakeError, Side};
+use crate::net::transport::Connection;
 use crate::terminal::screen::Screen;
 
 /// How long to try each of a host's addresses before moving on.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a peer has to complete the handshake. The original program
+/// and `nc` say nothing until their user types, so silence this long
+/// means the peer does not speak the encrypted protocol.
+pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
+
+/// What the handshake says to the people on each side.
+const SAFETY_CODE_NOTE: &str = "(the same on both screens means nobody is in between)";
+
+/// A connection with its peer, ready for a conversation.
+pub struct Established {
+    pub connection: Connection,
+    /// What the handshake agreed on; `None` on the original wire.
+    pub agreed: Option<Agreed>,
+}
 
 /// A bound listening socket, waiting for its one peer. [`Waiting::stop`]
 /// (from another thread) ends the wait, for a user who leaves first.
@@ -20,6 +42,8 @@ pub struct Waiting {
     listener: Arc<TcpListener>,
     local: SocketAddr,
     stop_asked: Arc<AtomicBool>,
+    /// The connection whose handshake runs, so that stopping ends it too.
+    handshaking: Arc<Mutex<Option<TcpStream>>>,
 }
 
 /// Binds `host:port` and says where it listens, and, when it listens on
@@ -45,49 +69,175 @@ pub fn bind(host: &str, port: u16, screen: &Screen) -> Result<Waiting> {
         listener: Arc::new(listener),
         local,
         stop_asked: Arc::new(AtomicBool::new(false)),
+        handshaking: Arc::new(Mutex::new(None)),
     })
 }
 
 impl Waiting {
-    /// Takes the first peer. The listening socket is closed as soon as one
-    /// peer is in, so anyone else who tries is refused and cannot disturb
-    /// the conversation. `Ok(None)` when [`Waiting::stop`] ended the wait.
-    pub fn accept(self, screen: &Screen) -> Result<Option<TcpStream>> {
-        match self.listener.accept() {
-            Ok((stream, peer)) => {
-                // No longer listening from this moment, whoever else still
-                // holds the socket: a second peer is refused at once.
-                self.stop();
-                screen.system(format!("Connected by {}", shown(peer)));
-                Ok(Some(stream))
-            }
-            // A shut-down listening socket fails its `accept`.
-            Err(_) if self.stop_asked.load(Ordering::SeqCst) => Ok(None),
-            Err(e) => {
-                Err(e).with_context(|| format!("cannot accept a connection on {}", self.local))
+    /// Takes the first peer that completes the handshake `protection`
+    /// asks for; others are turned away, with a line saying why. The
+    /// listening socket is closed as soon as one peer is in, so anyone
+    /// else who tries is refused and cannot disturb the conversation.
+    /// `Ok(None)` when [`Waiting::stop`] ended the wait.
+    pub fn accept(self, screen: &Screen, protection: &Protection) -> Result<Option<Established>> {
+        loop {
+            let (stream, peer) = match self.listener.accept() {
+                Ok(accepted) => accepted,
+                // A shut-down listening socket fails its `accept`.
+                Err(_) if self.stopped() => return Ok(None),
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("cannot accept a connection on {}", self.local));
+                }
+            };
+            let peer = shown(peer);
+            match self.meet(stream, protection) {
+                Ok(established) => {
+                    // No longer listening from this moment, whoever else
+                    // still holds the socket: a second peer is refused.
+                    self.stop();
+                    screen.system(format!("Connected by {peer}"));
+                    announce(screen, established.agreed.as_ref());
+                    return Ok(Some(established));
+                }
+                Err(_) if self.stopped() => return Ok(None),
+                Err(e) => screen.system(format!(
+                    "Turned away {peer}: {}. Still waiting for a peer.",
+                    turned_away(&e)
+                )),
             }
         }
     }
 
+    /// Sets up an accepted connection and runs the handshake on it, which
+    /// [`Waiting::stop`] can interrupt.
+    fn meet(&self, stream: TcpStream, protection: &Protection) -> Result<Established, Refusal> {
+        let mut connection = Connection::tcp(stream).map_err(Refusal::Setup)?;
+        let agreed = match protection {
+            Protection::Plain => None,
+            Protection::Encrypted => {
+                let interrupt = connection.try_clone_stream().map_err(Refusal::Setup)?;
+                *self.lock_handshaking() = Some(interrupt);
+                if self.stopped() {
+                    return Err(Refusal::Setup(io::ErrorKind::Interrupted.into()));
+                }
+                let agreed = connection.encrypt(Side::Listening, HANDSHAKE_LIMIT);
+                *self.lock_handshaking() = None;
+                Some(agreed.map_err(Refusal::Handshake)?)
+            }
+        };
+        Ok(Established { connection, agreed })
+    }
+
+    fn lock_handshaking(&self) -> std::sync::MutexGuard<'_, Option<TcpStream>> {
+        self.handshaking
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop_asked.load(Ordering::SeqCst)
+    }
+
     /// Ends a wait in [`Waiting::accept`]: on Linux, shutting a listening
-    /// socket down wakes the thread blocked on it.
+    /// socket down wakes the thread blocked on it; a handshake under way
+    /// ends with its connection.
     pub fn stop(&self) {
         self.stop_asked.store(true, Ordering::SeqCst);
         let _ = rustix::net::shutdown(&*self.listener, rustix::net::Shutdown::Both);
+        if let Some(stream) = self.lock_handshaking().as_ref() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
     }
 }
 
-/// Connects to `host:port`, trying each address the host resolves to.
-/// `host` may be written in brackets, `[::1]`, as addresses are shown.
-pub fn connect(host: &str, port: u16, screen: &Screen) -> Result<TcpStream> {
+/// Why an accepted peer was not taken.
+enum Refusal {
+    Setup(io::Error),
+    Handshake(HandshakeError),
+}
+
+/// Why a peer was turned away, for the listening user.
+fn turned_away(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::Setup(e) => format!("the connection could not be set up ({e})"),
+        Refusal::Handshake(e) => format!("{}. {}", not_encrypted(e), PLAIN_HINT),
+    }
+}
+
+const PLAIN_HINT: &str = "To talk with a peer that is not encrypted, both sides must use --plain";
+
+/// What a failed handshake says about the peer.
+fn not_encrypted(e: &HandshakeError) -> String {
+    match e {
+        HandshakeError::NotEncrypted { .. } => {
+            "it sent plain text instead of the encrypted greeting (the original chat, or nc?)"
+                .to_string()
+        }
+        HandshakeError::Io(e) if e.kind() == io::ErrorKind::TimedOut => format!(
+            "it did not answer as an encrypted chat within {} s (the original chat, or nc?)",
+            HANDSHAKE_LIMIT.as_secs()
+        ),
+        HandshakeError::Cut => {
+            "it closed the connection during the handshake (a chat using --plain?)".to_string()
+        }
+        e => e.to_string(),
+    }
+}
+
+/// Says how the conversation is protected, right after the connected line.
+fn announce(screen: &Screen, agreed: Option<&Agreed>) {
+    if let Some(agreed) = agreed {
+        screen.system(format!(
+            "Encrypted. Safety code: {} {SAFETY_CODE_NOTE}",
+            agreed.safety_code
+        ));
+    }
+}
+
+/// The line that shows the safety code again.
+pub fn safety_code_line(agreed: &Agreed) -> String {
+    format!("Safety code: {} {SAFETY_CODE_NOTE}", agreed.safety_code)
+}
+
+/// Connects to `host:port`, trying each address the host resolves to,
+/// then runs the handshake `protection` asks for. `host` may be written in
+/// brackets, `[::1]`, as addresses are shown.
+pub fn connect(
+    host: &str,
+    port: u16,
+    screen: &Screen,
+    protection: &Protection,
+) -> Result<Established> {
+    let (stream, addr) = reach(host, port)?;
+    let addr = shown(addr);
+    let mut connection = Connection::tcp(stream).context("cannot set up the connection")?;
+    let agreed = match protection {
+        Protection::Plain => None,
+        Protection::Encrypted => {
+            let agreed = connection
+                .encrypt(Side::Connecting, HANDSHAKE_LIMIT)
+                .map_err(|e| {
+                    anyhow!(
+                        "{addr}: {}. Nothing was sent in the clear. {PLAIN_HINT}",
+                        not_encrypted(&e)
+                    )
+                })?;
+            Some(agreed)
+        }
+    };
+    screen.system(format!("Connected to {addr}"));
+    announce(screen, agreed.as_ref());
+    Ok(Established { connection, agreed })
+}
+
+/// Opens a TCP connection to the first of `host`'s addresses that answers.
+fn reach(host: &str, port: u16) -> Result<(TcpStream, SocketAddr)> {
     let host = unbracket(host);
     let mut last_error = None;
     for addr in resolve(host, port)? {
         match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
-            Ok(stream) => {
-                screen.system(format!("Connected to {}", shown(addr)));
-                return Ok(stream);
-            }
+            Ok(stream) => return Ok((stream, addr)),
             Err(e) => last_error = Some((addr, e)),
         }
     }
@@ -197,7 +347,9 @@ mod tests {
         let stopper = waiting.clone();
         let waiter = std::thread::spawn(move || {
             let (screen, _) = crate::terminal::screen::testing::captured();
-            waiting.accept(&screen).map(|s| s.is_none())
+            waiting
+                .accept(&screen, &Protection::Encrypted)
+                .map(|s| s.is_none())
         });
         stopper.stop();
         assert!(waiter.join().unwrap().unwrap());

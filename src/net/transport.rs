@@ -2,16 +2,19 @@
 //! each: a reader (the reader thread's), a writer (the writer thread's) and
 //! a closer (the session's, to end both directions from outside).
 //!
-//! The session knows only these parts, not what carries the bytes. Plain
-//! TCP is one kind of connection; an encrypted channel wrapping TCP would
-//! be another, with the same parts. Zero-copy moves (`sendfile`, `splice`)
-//! are a capability of plain TCP: its halves hand out their descriptor.
+//! Plain TCP is one kind of connection; the encrypted channel wrapping TCP
+//! is the other, with the same parts: its reader opens records and its
+//! writer seals them. Zero-copy moves (`sendfile`, `splice`) are a
+//! capability of plain TCP only: its halves hand out their descriptor.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::net::secure::handshake::{self, Agreed, HandshakeError, Side};
+use crate::net::secure::record::{RecordReader, RecordWriter};
 
 /// TCP keepalive: a peer whose machine vanished (power, network gone) is
 /// noticed after about `IDLE + INTERVAL * PROBES` of silence, instead of
@@ -20,10 +23,32 @@ const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_PROBES: u32 = 6;
 
+/// Read buffer of an encrypted connection: a few whole records.
+const SEALED_READ_BUFFER: usize = 256 * 1024;
+
 /// A connection to the peer, before it is split into its parts.
 pub struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
+    /// The keys of the encrypted channel; `None` on the original wire.
+    keys: Option<Keys>,
+}
+
+struct Keys {
+    send: [u8; 32],
+    receive: [u8; 32],
+}
+
+/// The reading part: plain bytes, or records to open.
+pub enum Reading {
+    Plain(ReadHalf),
+    Sealed(RecordReader<BufReader<ReadHalf>>),
+}
+
+/// The writing part: plain bytes, or records to seal.
+pub enum Writing {
+    Plain(WriteHalf),
+    Sealed(RecordWriter<WriteHalf>),
 }
 
 impl Connection {
@@ -35,7 +60,29 @@ impl Connection {
         stream.set_nodelay(true)?;
         set_keepalive(&stream)?;
         let peer = crate::net::connect::shown(stream.peer_addr()?);
-        Ok(Self { stream, peer })
+        Ok(Self {
+            stream,
+            peer,
+            keys: None,
+        })
+    }
+
+    /// Turns the connection into an encrypted channel: runs the handshake
+    /// as `side`, giving up after `limit` (a peer that says nothing, or
+    /// trickles). What follows travels in sealed records.
+    pub fn encrypt(&mut self, side: Side, limit: Duration) -> Result<Agreed, HandshakeError> {
+        let mut timed = Timed {
+            stream: &self.stream,
+            deadline: Instant::now() + limit,
+        };
+        let agreed = handshake::handshake(side, &mut timed)?;
+        self.stream.set_read_timeout(None)?;
+        self.stream.set_write_timeout(None)?;
+        self.keys = Some(Keys {
+            send: agreed.send_key,
+            receive: agreed.receive_key,
+        });
+        Ok(agreed)
     }
 
     /// The peer's address, as people know it.
@@ -43,11 +90,79 @@ impl Connection {
         self.peer
     }
 
+    /// A second handle on the socket, to end the connection from another
+    /// thread before it is split.
+    pub fn try_clone_stream(&self) -> io::Result<TcpStream> {
+        self.stream.try_clone()
+    }
+
+    /// Whether the connection is an encrypted channel.
+    pub fn is_encrypted(&self) -> bool {
+        self.keys.is_some()
+    }
+
     /// The three parts, for three owners.
-    pub fn split(self) -> io::Result<(ReadHalf, WriteHalf, Closer)> {
+    pub fn split(self) -> io::Result<(Reading, Writing, Closer)> {
         let reader = ReadHalf(self.stream.try_clone()?);
         let writer = WriteHalf(self.stream.try_clone()?);
-        Ok((reader, writer, Closer(Arc::new(self.stream))))
+        let closer = Closer(Arc::new(self.stream));
+        Ok(match self.keys {
+            None => (Reading::Plain(reader), Writing::Plain(writer), closer),
+            Some(keys) => (
+                Reading::Sealed(RecordReader::new(
+                    BufReader::with_capacity(SEALED_READ_BUFFER, reader),
+                    &keys.receive,
+                )),
+                Writing::Sealed(RecordWriter::new(writer, &keys.send)),
+                closer,
+            ),
+        })
+    }
+}
+
+/// A stream whose reads and writes fail with `TimedOut` once `deadline`
+/// has passed, however the peer paces its bytes.
+struct Timed<'a> {
+    stream: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl Timed<'_> {
+    fn left(&self) -> io::Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+        }
+        Ok(left)
+    }
+}
+
+impl Read for Timed<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.set_read_timeout(Some(self.left()?))?;
+        match (&mut &*self.stream).read(buf) {
+            // A socket's timeout shows as `WouldBlock`.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
+            }
+            other => other,
+        }
+    }
+}
+
+impl Write for Timed<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.set_write_timeout(Some(self.left()?))?;
+        match (&mut &*self.stream).write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -200,7 +315,9 @@ mod tests {
     #[test]
     fn a_connection_is_set_up_for_chatting() {
         let (connection, _peer) = pair();
-        let (reader, _, _) = connection.split().unwrap();
+        let (Reading::Plain(reader), _, _) = connection.split().unwrap() else {
+            panic!("a TCP connection is plain until encrypted");
+        };
         let fd = reader.as_fd();
         assert!(rustix::net::sockopt::tcp_nodelay(fd).unwrap());
         assert!(rustix::net::sockopt::socket_keepalive(fd).unwrap());
@@ -221,7 +338,11 @@ mod tests {
     #[test]
     fn the_closer_ends_a_blocked_reader_and_counts_what_the_peer_took() {
         let (connection, mut peer) = pair();
-        let (mut reader, mut writer, closer) = connection.split().unwrap();
+        let (Reading::Plain(mut reader), Writing::Plain(mut writer), closer) =
+            connection.split().unwrap()
+        else {
+            panic!("a TCP connection is plain until encrypted");
+        };
         writer.write_all(b"hello").unwrap();
         let mut got = [0; 5];
         peer.read_exact(&mut got).unwrap();

@@ -10,6 +10,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "send files; quote paths with spaces (\"my notes.txt\")",
     ),
     ("/status", "show transfers in progress and queued"),
+    (
+        "/code",
+        "show the safety code again: compare it with your peer's",
+    ),
     ("/help", "show this list"),
     (
         "/quit",
@@ -36,6 +40,8 @@ pub enum UserCommand<'a> {
     /// Send these files, in order.
     Send(SendArgs),
     Status,
+    /// Show the safety code again.
+    Code,
     Help,
     /// Leave the chat.
     Quit,
@@ -118,7 +124,7 @@ fn expand_tilde(path: &str, tilde: bool, home: Option<&Path>) -> PathBuf {
 const SEND_USAGE: &str = "Usage: /send PATH... (quote paths that contain spaces)";
 
 /// The command words, as `/help` spells them.
-const NAMES: [&str; 4] = ["quit", "help", "status", "send"];
+const NAMES: [&str; 5] = ["quit", "help", "status", "send", "code"];
 
 /// Interprets one line of input (its line ending already removed or not).
 /// Command words may be typed in any case (`/QUIT`, `/Send`); their
@@ -153,6 +159,7 @@ pub fn parse(line: &str) -> UserCommand<'_> {
         "quit" if rest.is_empty() => UserCommand::Quit,
         "help" if rest.is_empty() => UserCommand::Help,
         "status" if rest.is_empty() => UserCommand::Status,
+        "code" if rest.is_empty() => UserCommand::Code,
         "send" => match split_words(rest) {
             Ok(words) if !words.is_empty() => UserCommand::Send(SendArgs {
                 raw: rest.to_string(),
@@ -169,7 +176,10 @@ impl UserCommand<'_> {
     /// Whether acting on this needs somebody at the other end: everything
     /// but `/help`, `/quit`, a usage hint and a blank line.
     pub fn needs_peer(&self) -> bool {
-        matches!(self, Self::Say(_) | Self::Send(_) | Self::Status)
+        matches!(
+            self,
+            Self::Say(_) | Self::Send(_) | Self::Status | Self::Code
+        )
     }
 }
 

@@ -1,11 +1,13 @@
-//! The reader thread: owns the socket's read half, decodes the peer's
-//! stream, prints its lines and saves its files until the stream ends.
+//! The reader thread of the original wire: owns the socket's read half,
+//! decodes the peer's stream, prints its lines and saves its files until
+//! the stream ends.
 
 use std::io::{self, BufReader};
 
 use super::progress::{Direction, Meter, Transfers};
 use crate::files::download::DownloadDir;
 use crate::files::receive::{self, ReceiveError};
+use crate::net::secure::handshake;
 use crate::net::transport::ReadHalf;
 use crate::terminal::sanitize;
 use crate::terminal::screen::Screen;
@@ -23,6 +25,11 @@ pub enum PeerEnd {
     Cut(ReceiveError),
     /// Failed with an error, such as a reset.
     Lost(io::Error),
+    /// Sent what cannot be read on: a record that failed its check, or a
+    /// breach of the protocol (encrypted wire).
+    Broken(String),
+    /// Greeted us as an encrypted chat, while we speak the original wire.
+    SpeaksEncrypted,
 }
 
 /// Reads frames from `stream` until it ends, and says how it ended.
@@ -40,7 +47,7 @@ pub fn read_peer(
             run.clear();
             // (A goodbye is left out of a burst, to be seen below.)
             frames.take_text_run(&mut run, |line| {
-                sanitize::is_plain(line) && !frame::is_leave_line(line)
+                sanitize::is_plain(line) && !frame::is_leave_line(line) && !is_greeting(line)
             });
             if !run.is_empty() {
                 screen.plain_peer_lines(&run, frames.has_buffered_line());
@@ -48,6 +55,7 @@ pub fn read_peer(
         }
         match frames.next_frame() {
             Ok(None) => return PeerEnd::Left,
+            Ok(Some(Frame::Text(line))) if is_greeting(&line) => return PeerEnd::SpeaksEncrypted,
             Ok(Some(Frame::Text(line))) if frame::is_leave_line(&line) => {
                 // The original program says goodbye but keeps its side open
                 // until ours closes: its goodbye is the end.
@@ -96,4 +104,9 @@ pub fn read_peer(
             Err(FrameError::Io(e)) => return PeerEnd::Lost(e),
         }
     }
+}
+
+/// Whether `line` is the encrypted channel's greeting.
+fn is_greeting(line: &[u8]) -> bool {
+    handshake::GREETING.strip_suffix(b"\n") == Some(line)
 }

@@ -8,6 +8,7 @@
 //! of piped input is held back (see [`input`]).
 
 pub mod command;
+pub mod encrypted;
 pub mod incoming;
 pub mod input;
 pub mod outgoing;
@@ -15,7 +16,7 @@ pub mod progress;
 pub mod stall;
 pub mod user;
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -30,8 +31,8 @@ use self::outgoing::{Outgoing, WriteError};
 use self::progress::Transfers;
 use self::stall::StallWatch;
 use self::user::UserSide;
-use crate::net::connect;
-use crate::net::transport::{Closer, Connection};
+use crate::net::connect::{self, Established};
+use crate::net::transport::{Closer, Reading, Writing};
 use crate::settings::{Role, Settings};
 use crate::signals::SignalWatch;
 use crate::terminal::console::{Console, EditorStop, Input};
@@ -58,7 +59,7 @@ pub enum Event {
     InputEnded,
     /// Waiting for the peer is over: its connection, or `None` when the
     /// wait was stopped.
-    Connected(Result<Option<TcpStream>>),
+    Connected(Result<Option<Established>>),
     /// The reader thread is done: the peer's side of the stream ended.
     PeerEnded(PeerEnd),
     /// The writer could not send; the connection is unusable. What was not
@@ -96,15 +97,15 @@ pub fn run(settings: &Settings, console: Console) -> Result<()> {
             let _ = events.send(Event::Signal);
         })?
     };
-    let result = match establish(&settings.role, &inbox, &events, &screen, interactive)? {
-        Some((stream, early)) => {
+    let result = match establish(settings, &inbox, &events, &screen, interactive)? {
+        Some((established, early)) => {
             let conversation = Conversation {
                 settings,
                 screen: &screen,
                 inbox: &inbox,
                 events: &events,
             };
-            conversation.run(stream, early, &mut user_input)
+            conversation.run(established, early, &mut user_input)
         }
         None => {
             user_input.stop();
@@ -144,30 +145,31 @@ impl Drop for UserInput {
 /// Returns the connection and the events to act on once connected (piped
 /// input read meanwhile), or `None` when the user left first.
 fn establish(
-    role: &Role,
+    settings: &Settings,
     inbox: &Receiver<Event>,
     events: &Sender<Event>,
     screen: &Arc<Screen>,
     interactive: bool,
-) -> Result<Option<(TcpStream, Vec<Event>)>> {
-    let (waiting, accepting) = match role {
+) -> Result<Option<(Established, Vec<Event>)>> {
+    let protection = settings.protection.clone();
+    let (waiting, accepting) = match &settings.role {
         Role::Listen { host, port } => {
             let waiting = connect::bind(host, *port, screen)?;
             let stopper = waiting.clone();
             let (screen, events) = (screen.clone(), events.clone());
             let accepting = spawn("accept", move || {
-                let _ = events.send(Event::Connected(waiting.accept(&screen)));
+                let _ = events.send(Event::Connected(waiting.accept(&screen, &protection)));
             })?;
             (Some(stopper), Some(accepting))
         }
         Role::Connect { host, port } => {
             // A thread blocked connecting cannot be interrupted portably; it
-            // gives up on its own, and is not joined when the user leaves
-            // first.
+            // gives up on its own (the handshake within its time limit), and
+            // is not joined when the user leaves first.
             let (host, port) = (host.clone(), *port);
             let (screen, events) = (screen.clone(), events.clone());
             spawn("connect", move || {
-                let connected = connect::connect(&host, port, &screen).map(Some);
+                let connected = connect::connect(&host, port, &screen, &protection).map(Some);
                 let _ = events.send(Event::Connected(connected));
             })?;
             (None, None)
@@ -184,7 +186,7 @@ fn establish(
                 if let Some(accepting) = accepting {
                     join(accepting)?;
                 }
-                return Ok(connected?.map(|stream| (stream, early)));
+                return Ok(connected?.map(|established| (established, early)));
             }
             Event::Signal => break,
             // Piped input waits for the peer: a script's lines are meant
@@ -222,10 +224,16 @@ struct Conversation<'a> {
 }
 
 impl Conversation<'_> {
-    fn run(&self, stream: TcpStream, early: Vec<Event>, user_input: &mut UserInput) -> Result<()> {
-        let connection = Connection::tcp(stream).context("cannot set up the connection")?;
+    fn run(
+        &self,
+        established: Established,
+        early: Vec<Event>,
+        user_input: &mut UserInput,
+    ) -> Result<()> {
+        let Established { connection, agreed } = established;
         let peer = connection.peer();
-        let (reader, writer, closer) = connection.split().context("cannot share the connection")?;
+        let (reading, writing, closer) =
+            connection.split().context("cannot share the connection")?;
         let screen = self.screen;
         let transfers = Arc::new(Transfers::default());
         let (outbox, queue) = mpsc::channel();
@@ -234,27 +242,51 @@ impl Conversation<'_> {
             let downloads = self.settings.downloads.clone();
             let (screen, events, transfers) =
                 (screen.clone(), self.events.clone(), transfers.clone());
+            let outbox = outbox.clone();
             threads.spawn("reader", move || {
-                let end = incoming::read_peer(reader, &downloads, &screen, &transfers);
+                let end = match reading {
+                    Reading::Plain(reader) => {
+                        incoming::read_peer(reader, &downloads, &screen, &transfers)
+                    }
+                    Reading::Sealed(records) => encrypted::incoming::read_peer(
+                        records, outbox, &downloads, &screen, &transfers,
+                    ),
+                };
                 let _ = events.send(Event::PeerEnded(end));
             })?;
         }
         {
             let name = self.settings.name.clone();
+            let patience = self.settings.stall;
             let (screen, events, transfers) =
                 (screen.clone(), self.events.clone(), transfers.clone());
             let closer = closer.clone();
             threads.spawn("writer", move || {
-                outgoing::write_peer(writer, closer, &name, queue, &screen, &transfers, |e| {
+                let failed = |e| {
                     let _ = events.send(Event::WriterFailed(e));
-                });
+                };
+                match writing {
+                    Writing::Plain(writer) => outgoing::write_peer(
+                        writer, closer, &name, queue, &screen, &transfers, failed,
+                    ),
+                    Writing::Sealed(records) => encrypted::outgoing::write_peer(
+                        records, &name, queue, &screen, &transfers, patience, failed,
+                    ),
+                }
                 let _ = events.send(Event::WriterDone);
             })?;
         }
 
         let mut stall = StallWatch::new(self.settings.stall);
         let ending = {
-            let mut user = UserSide::new(&outbox, &self.settings.name, screen, &transfers);
+            let safety_code = agreed.as_ref().map(connect::safety_code_line);
+            let mut user = UserSide::new(
+                &outbox,
+                &self.settings.name,
+                screen,
+                &transfers,
+                safety_code,
+            );
             self.main_loop(early, &mut user, &closer, &mut stall)
         };
         // Whatever ended the chat, the prompt goes first, so the last lines
@@ -285,9 +317,18 @@ impl Conversation<'_> {
                 screen.system(match &end {
                     PeerEnd::Lost(e) => format!("Connection lost: {e}"),
                     PeerEnd::Left | PeerEnd::Cut(_) => "Peer disconnected.".to_string(),
+                    PeerEnd::Broken(why) => format!("Connection ended: {why}."),
+                    PeerEnd::SpeaksEncrypted => format!(
+                        "The peer's chat is encrypted (the default), and this side uses \
+                         --plain: both sides must use --plain, or neither. Disconnected from {peer}."
+                    ),
                 });
                 match end {
                     PeerEnd::Left => Ok(()),
+                    PeerEnd::Broken(why) => Err(anyhow!("connection with {peer} ended: {why}")),
+                    PeerEnd::SpeaksEncrypted => Err(anyhow!(
+                        "{peer} speaks the encrypted protocol; leave out --plain to talk with it"
+                    )),
                     PeerEnd::Cut(e) => {
                         Err(anyhow!(e).context(format!("connection with {peer} cut short")))
                     }

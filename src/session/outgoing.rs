@@ -1,6 +1,7 @@
-//! The writer thread: owns the connection's write half and sends, in order,
-//! whatever the main loop queues. The wire format cannot interleave text
-//! with a file's bytes, so a message queued behind a file waits for it.
+//! What the main loop asks a writer thread to send, and the writer of the
+//! original wire: it owns the connection's write half and sends, in order,
+//! whatever the main loop queues. The original format cannot interleave
+//! text with a file's bytes, so a message queued behind a file waits for it.
 //!
 //! When the connection fails, the writer says what did not go out: the
 //! file it was sending, those queued behind it, and the messages.
@@ -17,6 +18,7 @@ use crate::files::send::{OutgoingFile, SendFailure};
 use crate::net::transport::{Closer, Sending, WriteHalf};
 use crate::terminal::screen::Screen;
 use crate::wire::frame;
+use crate::wire::message::FileId;
 
 /// Write buffer size: file chunks and batches of queued lines fit whole.
 const WRITE_BUFFER: usize = 64 * 1024;
@@ -53,14 +55,28 @@ impl From<SendFailure> for WriteError {
 
 /// What the main loop asks the writer to send.
 pub enum Outgoing {
-    /// Messages, in order, already encoded as wire lines: the main loop
-    /// encodes a burst of piped input into one buffer. The ticket of the
-    /// input batch they came from, if any, is given back once they are sent.
+    /// Messages, in order, each ending in a newline: the main loop hands a
+    /// burst of piped input over in one buffer. The ticket of the input
+    /// batch they came from, if any, is given back once they are sent.
     Lines(Vec<u8>, Option<Ticket>),
     /// A file, with its id in the transfer list.
     File(OutgoingFile, u64),
     /// Say goodbye and shut our write half down.
     Leave,
+    /// Our answer about a file the peer sent (encrypted wire only).
+    Answer(Answer),
+    /// The peer's answer about a file of ours: saved, or refused and why
+    /// (encrypted wire only).
+    Settled {
+        id: FileId,
+        refusal: Option<String>,
+    },
+}
+
+/// What we tell the peer about a file it sent.
+pub enum Answer {
+    Saved(FileId),
+    Refused(FileId, String),
 }
 
 /// Sends what arrives on `queue` until it is closed or [`Outgoing::Leave`]
@@ -116,10 +132,12 @@ impl Writer<'_> {
                     let count = count_messages(&lines);
                     self.unflushed_messages += count;
                     self.lines_since_file |= count > 0;
-                    if let Err(e) = self.out.write_all(&lines) {
+                    if let Err(e) = write_lines(&mut self.out, name, &lines) {
                         return Err(self.lose_messages(e));
                     }
                 }
+                // Never queued on this wire.
+                Outgoing::Answer(_) | Outgoing::Settled { .. } => {}
                 Outgoing::File(file, id) => self.send_file(file, id)?,
                 Outgoing::Leave => {
                     frame::write_text(&mut self.out, name, frame::LEAVE_MESSAGE)
@@ -271,7 +289,7 @@ impl Lost {
             Outgoing::File(file, _) => {
                 screen.system(format!("{} was not delivered (not started).", file.name()));
             }
-            Outgoing::Leave => {}
+            Outgoing::Leave | Outgoing::Answer(_) | Outgoing::Settled { .. } => {}
         }
     }
 
@@ -286,7 +304,18 @@ impl Lost {
     }
 }
 
-/// Messages in a buffer of encoded wire lines: one per newline.
+/// Writes each message of `lines` as `[NAME] MESSAGE\n`.
+fn write_lines(out: &mut impl Write, name: &str, lines: &[u8]) -> io::Result<()> {
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        out.write_all(b"[")?;
+        out.write_all(name.as_bytes())?;
+        out.write_all(b"] ")?;
+        out.write_all(line)?;
+    }
+    Ok(())
+}
+
+/// Messages in a buffer of lines: one per newline.
 fn count_messages(lines: &[u8]) -> usize {
     lines.iter().filter(|&&b| b == b'\n').count()
 }

@@ -26,6 +26,9 @@ pub struct UserSide<'a> {
     texts: Vec<u8>,
     /// Whether the batch being acted on has queued messages.
     queued_texts: bool,
+    /// The safety code line, on the encrypted wire; `None` on the original
+    /// one, where messages also wait for the file being sent.
+    safety_code: Option<String>,
 }
 
 impl<'a> UserSide<'a> {
@@ -34,6 +37,7 @@ impl<'a> UserSide<'a> {
         name: &'a str,
         screen: &'a Screen,
         transfers: &'a Transfers,
+        safety_code: Option<String>,
     ) -> Self {
         Self {
             outbox,
@@ -43,6 +47,7 @@ impl<'a> UserSide<'a> {
             told_about_waiting: false,
             texts: Vec::new(),
             queued_texts: false,
+            safety_code,
         }
     }
 
@@ -104,13 +109,22 @@ impl<'a> UserSide<'a> {
         let screen = self.screen;
         // Only interactive mode tells about waiting files, and piped input
         // can be a million lines: no look at the transfer list per line there.
-        let sending = screen.is_interactive() && self.transfers.sending();
+        // On the encrypted wire nothing waits: messages go between chunks.
+        let sending = screen.is_interactive()
+            && self.safety_code.is_none()
+            && self.transfers.sending();
         self.told_about_waiting &= sending;
         match command::parse(line) {
             UserCommand::Nothing => {}
             UserCommand::Quit => return ControlFlow::Break(()),
             UserCommand::Usage(text) => screen.system(text),
             UserCommand::Help => show_help(screen),
+            UserCommand::Code => match &self.safety_code {
+                Some(line) => screen.system(line),
+                None => screen.system(
+                    "This conversation is not encrypted (--plain): there is no safety code.",
+                ),
+            },
             UserCommand::Status => {
                 for line in self.transfers.status_lines() {
                     screen.system(line);
@@ -130,8 +144,8 @@ impl<'a> UserSide<'a> {
                     self.told_about_waiting = true;
                 }
                 screen.own_message(self.name, &text);
-                // Writing into a Vec cannot fail.
-                let _ = frame::write_text(&mut self.texts, self.name, &text);
+                self.texts.extend_from_slice(text.as_bytes());
+                self.texts.push(b'\n');
             }
             UserCommand::Send(args) => {
                 for path in args.paths(|p| p.exists()) {

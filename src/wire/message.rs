@@ -134,7 +134,7 @@ impl<'a> Message<'a> {
                 out.extend_from_slice(cut(name, MAX_FILE_NAME).as_bytes());
             }
             Self::Chunk { id, data } => {
-                chunk_header(*id, out);
+                out.extend_from_slice(&chunk_header(*id));
                 out.extend_from_slice(data);
             }
             Self::End { id, hash } => {
@@ -159,11 +159,11 @@ impl<'a> Message<'a> {
     }
 }
 
-/// Appends the start of a chunk message, for a sender that reads the
-/// file's bytes straight in after it.
-pub fn chunk_header(id: FileId, out: &mut Vec<u8>) {
-    out.push(CHUNK);
-    out.extend_from_slice(&id.to_be_bytes());
+/// The start of a chunk message, for a sender that reads the file's bytes
+/// straight in after it.
+pub fn chunk_header(id: FileId) -> [u8; CHUNK_HEADER] {
+    let [a, b, c, d] = id.to_be_bytes();
+    [CHUNK, a, b, c, d]
 }
 
 fn id<'a>(what: &'static str, body: &'a [u8]) -> Result<(FileId, &'a [u8]), MessageError> {

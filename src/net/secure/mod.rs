@@ -4,3 +4,12 @@
 
 pub mod handshake;
 pub mod record;
+
+/// How a conversation is protected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Protection {
+    /// The original wire, in the clear (`--plain`).
+    Plain,
+    /// The encrypted channel, with typed messages inside.
+    Encrypted,
+}

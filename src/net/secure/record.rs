@@ -194,8 +194,13 @@ impl<R: Read> RecordReader<R> {
 
     /// The data of the next record, or `None` once the peer closed.
     pub fn next_record(&mut self) -> Result<Option<&[u8]>, RecordError> {
+        Ok(self.open_next()?.then(|| &self.record[1..]))
+    }
+
+    /// Opens the next record: true for data, false once the peer closed.
+    fn open_next(&mut self) -> Result<bool, RecordError> {
         if self.closed {
-            return Ok(None);
+            return Ok(false);
         }
         let mut header = [0u8; HEADER_LEN];
         match read_full(&mut self.input, &mut header)? {
@@ -222,11 +227,11 @@ impl<R: Read> RecordReader<R> {
         match self.record[0] {
             KIND_DATA => {
                 self.pos = 1;
-                Ok(Some(&self.record[1..]))
+                Ok(true)
             }
             KIND_CLOSE if self.record.len() == 1 => {
                 self.closed = true;
-                Ok(None)
+                Ok(false)
             }
             kind => Err(RecordError::UnknownKind(kind)),
         }
@@ -234,10 +239,12 @@ impl<R: Read> RecordReader<R> {
 }
 
 impl<R: Read> RecordReader<io::BufReader<R>> {
-    /// Whether bytes of a next record have already been read in: more is
-    /// coming at once.
-    pub fn has_buffered(&self) -> bool {
-        !self.input.buffer().is_empty()
+    /// [`RecordReader::next_record`], and whether bytes of a record after
+    /// it have already been read in: more is coming at once.
+    pub fn next_record_and_more(&mut self) -> Result<Option<(&[u8], bool)>, RecordError> {
+        let data = self.open_next()?;
+        let more = !self.input.buffer().is_empty();
+        Ok(data.then(|| (&self.record[1..], more)))
     }
 
     pub fn get_ref(&self) -> &R {
@@ -248,7 +255,7 @@ impl<R: Read> RecordReader<io::BufReader<R>> {
 impl<R: Read> Read for RecordReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pos >= self.record.len() {
-            if self.next_record()?.is_none() {
+            if !self.open_next()? {
                 return Ok(0);
             }
         }
