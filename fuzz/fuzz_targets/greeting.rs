@@ -1,10 +1,12 @@
-//! The handshake, listening side, against a peer that sends anything: it
-//! must fail cleanly (or, by a miracle, agree), never panic or hang.
+//! The handshake, on both sides and with and without a code, against a
+//! peer that sends anything: it must fail cleanly (or, by a miracle,
+//! agree), never panic or hang.
 #![no_main]
 
 use std::io::{self, Read, Write};
 
-use chat::net::secure::handshake::{Side, handshake};
+use chat::net::secure::code::Code;
+use chat::net::secure::handshake::{CODE_GREETING, GREETING, Side, handshake};
 use libfuzzer_sys::fuzz_target;
 
 /// A peer whose bytes are the fuzzer's and who takes whatever is sent.
@@ -26,7 +28,20 @@ impl Write for Peer<'_> {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // The first byte's low bit puts the right greeting before the rest, so
+    // that the search reaches the binary messages behind it.
+    let Some((&choice, rest)) = data.split_first() else {
+        return;
+    };
+    let code = Code::new("7-guitar-lantern").expect("a valid code");
     for side in [Side::Listening, Side::Connecting] {
-        let _ = handshake(side, &mut Peer(data));
+        for (code, greeting) in [(None, GREETING), (Some(&code), CODE_GREETING)] {
+            let peer = if choice & 1 == 1 {
+                [greeting, rest].concat()
+            } else {
+                data.to_vec()
+            };
+            let _ = handshake(side, &mut Peer(&peer), code);
+        }
     }
 });

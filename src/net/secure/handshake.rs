@@ -1,38 +1,103 @@
 //! The handshake: greetings, key shares (the connecting side's committed
-//! before it sees the other's), and the keys and safety code that follow
-//! from the whole transcript.
+//! before it sees the other's), with `--code` an exchange that proves both
+//! sides hold the same code, and the keys and safety code that follow from
+//! the whole transcript.
 //!
-//! 1. Both sides send the greeting line, which a person reading it on a
-//!    plain peer's screen understands.
-//! 2. The connecting side sends `SHA-256(COMMIT_LABEL || its key share)`.
-//! 3. The listening side sends its X25519 key share.
-//! 4. The connecting side sends its key share, which must match the
-//!    commitment.
+//! # On the wire
 //!
-//! Keys and the safety code come from HKDF-SHA-256 with the shared secret
-//! as input and the hash of everything sent so far (both greetings, the
-//! commitment, both shares) as salt. Because the connecting side is bound
-//! to its share before it learns the other, a relay in the middle cannot
-//! search for shares that give both sides the same code: each connection
-//! gives it one guess in a million.
+//! Messages have fixed lengths and no framing. `C` is the connecting side,
+//! `L` the listening side.
+//!
+//! 1. Both send a greeting line at once: [`GREETING`] without a code,
+//!    [`CODE_GREETING`] with one. Each is plain ASCII ending in `\n`, so a
+//!    peer that does not speak the protocol shows one readable sentence,
+//!    and neither side sends anything else before it has read the other's
+//!    greeting. A side that reads the other greeting stops: one of the two
+//!    was given a code and the other was not.
+//! 2. `C -> L`, 32 bytes: the commitment
+//!    `SHA-256("chat-encrypted/1 commitment" || C's share)`.
+//! 3. `L -> C`, 32 bytes: L's X25519 share. With a code, then 33 bytes:
+//!    L's SPAKE2 message.
+//! 4. `C -> L`, 32 bytes: C's X25519 share, which must match the
+//!    commitment. With a code, then 33 bytes: C's SPAKE2 message, and 32
+//!    bytes: C's confirmation.
+//! 5. With a code, `L -> C`, 32 bytes: L's confirmation, sent only when
+//!    C's was right. Otherwise L closes the connection without it.
+//!
+//! The transcript is SHA-256 over the connecting side's greeting, the
+//! listening side's greeting, then every message above in the order sent:
+//! commitment, L's share, [L's SPAKE2 message,] C's share[, C's SPAKE2
+//! message]. Confirmations are not part of it.
+//!
+//! Everything else comes from HKDF-SHA-256 with the transcript as salt and,
+//! as input key material, the X25519 shared secret (32 bytes), followed
+//! with a code by the SPAKE2 key (32 bytes). Labels, and output lengths:
+//! - `chat-encrypted/1 key connecting to listening`: C's sending key, 32;
+//! - `chat-encrypted/1 key listening to connecting`: L's sending key, 32;
+//! - `chat-encrypted/1 safety code`: 8, read as a big-endian number, whose
+//!   remainder by a million is shown as `381-907`;
+//! - with a code, `chat-encrypted/1 confirmation connecting` and
+//!   `chat-encrypted/1 confirmation listening`: 32 each, the keys of C's
+//!   and L's confirmations, each HMAC-SHA-256 of the transcript hash.
+//!
+//! SPAKE2 is the asymmetric form over the Ed25519 group as the `spake2`
+//! crate 0.5 implements it (its constants M and N, password scalar and key
+//! hash are those of python-spake2). The password is the code as
+//! normalised by [`Code`]; identity A is `chat-encrypted/1 connecting` and
+//! identity B `chat-encrypted/1 listening`; C plays A. A message is the
+//! side's letter (`A` = 0x41 or `B` = 0x42) and a compressed Edwards point.
+//! The password scalar is the 48 bytes of HKDF-SHA-256 (empty salt, info
+//! `SPAKE2 pw`) over the code, read big-endian, modulo the group order; the
+//! SPAKE2 key is `SHA-256(SHA-256(code) || SHA-256(identity A) ||
+//! SHA-256(identity B) || X || Y || K)`, with X and Y the points of A's and
+//! B's messages and K the point both compute.
+//!
+//! # Why this way
+//!
+//! Because the connecting side is bound to its share before it learns the
+//! other, a relay in the middle cannot search for shares that give both
+//! sides the same safety code: each connection gives it one guess in a
+//! million. With a code the keys also depend on the SPAKE2 key, which a
+//! relay can only share with a side by guessing the code, again one guess
+//! per connection: the listening side confirms only after the connecting
+//! side has proved the code, and a wrong confirmation ends the attempt.
 
 use std::io::{self, Read, Write};
 
+// The system's random generator, through the getrandom that aes-gcm builds.
+use aes_gcm::aead::common::getrandom::{SysRng, rand_core::UnwrapErr};
 use hkdf::Hkdf;
+use hkdf::hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
+use spake2::{Ed25519Group, Identity, Password, Spake2};
 use x25519_dalek::{EphemeralSecret, PublicKey};
+
+use super::code::Code;
 
 /// The greeting line; it names the protocol and its version, and reads as
 /// a plain sentence on a peer that does not speak it.
 pub const GREETING: &[u8] = b"chat-encrypted/1: this chat is encrypted; the other side must run chat, or both must use --plain\n";
 
+/// The greeting line of a side given a code: it differs from [`GREETING`]
+/// so that two sides started differently tell so at once.
+pub const CODE_GREETING: &[u8] = b"chat-encrypted/1 code: this chat is encrypted and needs a code; the other side must run chat with the same --code\n";
+
 /// Longest greeting line read from a peer.
 const MAX_GREETING: usize = 256;
+
+const SHARE_LEN: usize = 32;
+/// A SPAKE2 message: the side's letter and a compressed Edwards point.
+const CODE_MESSAGE_LEN: usize = 33;
+const CONFIRMATION_LEN: usize = 32;
 
 const COMMIT_LABEL: &[u8] = b"chat-encrypted/1 commitment";
 const KEY_TO_LISTENER: &[u8] = b"chat-encrypted/1 key connecting to listening";
 const KEY_TO_CONNECTOR: &[u8] = b"chat-encrypted/1 key listening to connecting";
 const CODE_LABEL: &[u8] = b"chat-encrypted/1 safety code";
+const CONFIRM_CONNECTOR: &[u8] = b"chat-encrypted/1 confirmation connecting";
+const CONFIRM_LISTENER: &[u8] = b"chat-encrypted/1 confirmation listening";
+const CONNECTOR_IDENTITY: &[u8] = b"chat-encrypted/1 connecting";
+const LISTENER_IDENTITY: &[u8] = b"chat-encrypted/1 listening";
 
 /// Which side of the connection we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +113,9 @@ pub struct Agreed {
     pub receive_key: [u8; 32],
     /// Six digits both people can compare, as `381-907`.
     pub safety_code: String,
+    /// Both sides proved they hold the same code, so no one stands between
+    /// them unless the code leaked.
+    pub verified: bool,
 }
 
 /// Why the handshake failed.
@@ -57,10 +125,20 @@ pub enum HandshakeError {
     /// kept (at most [`MAX_GREETING`] bytes) to say who it might be.
     #[error("the peer does not speak the encrypted protocol")]
     NotEncrypted { first: Vec<u8> },
+    #[error("the peer expects a code (--code)")]
+    CodeExpected,
+    #[error("the peer was not given a code (--code)")]
+    CodeUnexpected,
     #[error("the peer's key share does not match what it committed to")]
     CommitmentBroken,
     #[error("the peer's key share is not usable")]
     WeakKey,
+    #[error("the peer's message of the code exchange is not usable")]
+    BadCodeMessage,
+    /// For the connecting side this includes the listening side closing
+    /// instead of confirming: that is how it refuses a wrong code.
+    #[error("the peer does not have the same code")]
+    CodeMismatch,
     #[error("the connection ended during the handshake")]
     Cut,
     #[error(transparent)]
@@ -76,41 +154,68 @@ impl From<io::Error> for HandshakeError {
     }
 }
 
-/// Runs the handshake as `side` over `stream`.
-pub fn handshake(side: Side, stream: &mut (impl Read + Write)) -> Result<Agreed, HandshakeError> {
-    stream.write_all(GREETING)?;
+/// Runs the handshake as `side` over `stream`, proving `code` to the peer
+/// and checking the peer's when there is one.
+pub fn handshake(
+    side: Side,
+    stream: &mut (impl Read + Write),
+    code: Option<&Code>,
+) -> Result<Agreed, HandshakeError> {
+    let greeting = if code.is_some() {
+        CODE_GREETING
+    } else {
+        GREETING
+    };
+    stream.write_all(greeting)?;
     stream.flush()?;
-    read_greeting(stream)?;
+    read_greeting(stream, code.is_some())?;
     let secret = EphemeralSecret::random();
     let ours = PublicKey::from(&secret);
+    let exchange = code.map(|code| CodeExchange::start(side, code));
+    // Without a code both SPAKE2 messages are empty: nothing is sent, read
+    // or hashed for them.
+    let our_message: &[u8] = exchange.as_ref().map_or(&[], |e| &e.message);
+    let mut their_message = [0u8; CODE_MESSAGE_LEN];
+    let their_message = match exchange {
+        Some(_) => &mut their_message[..],
+        None => &mut their_message[..0],
+    };
     let mut transcript = Sha256::new();
-    transcript.update(GREETING); // the connecting side's
-    transcript.update(GREETING); // the listening side's
+    transcript.update(greeting); // the connecting side's
+    transcript.update(greeting); // the listening side's
     let theirs = match side {
         Side::Connecting => {
             let commitment = commit(&ours);
             stream.write_all(&commitment)?;
             stream.flush()?;
             let theirs = read_share(stream)?;
+            stream.read_exact(their_message)?;
             stream.write_all(ours.as_bytes())?;
+            stream.write_all(our_message)?;
             stream.flush()?;
             transcript.update(commitment);
             transcript.update(theirs.as_bytes());
+            transcript.update(&*their_message);
             transcript.update(ours.as_bytes());
+            transcript.update(our_message);
             theirs
         }
         Side::Listening => {
             let mut commitment = [0u8; 32];
             stream.read_exact(&mut commitment)?;
             stream.write_all(ours.as_bytes())?;
+            stream.write_all(our_message)?;
             stream.flush()?;
             let theirs = read_share(stream)?;
             if commit(&theirs) != commitment {
                 return Err(HandshakeError::CommitmentBroken);
             }
+            stream.read_exact(their_message)?;
             transcript.update(commitment);
             transcript.update(ours.as_bytes());
+            transcript.update(our_message);
             transcript.update(theirs.as_bytes());
+            transcript.update(&*their_message);
             theirs
         }
     };
@@ -118,25 +223,120 @@ pub fn handshake(side: Side, stream: &mut (impl Read + Write)) -> Result<Agreed,
     if !shared.was_contributory() {
         return Err(HandshakeError::WeakKey);
     }
-    let salt = transcript.finalize();
-    let keys = Hkdf::<Sha256>::new(Some(&salt), shared.as_bytes());
-    let expand = |label: &[u8], out: &mut [u8]| {
-        keys.expand(label, out)
-            .expect("HKDF gives 32 bytes and fewer");
+    let transcript = transcript.finalize();
+    let Some(exchange) = exchange else {
+        let keys = Hkdf::<Sha256>::new(Some(&transcript), shared.as_bytes());
+        return Ok(agree(side, &keys, false));
     };
+    let code_key = exchange
+        .spake
+        .finish(their_message)
+        .map_err(|_| HandshakeError::BadCodeMessage)?;
+    let mut secrets = shared.as_bytes().to_vec();
+    secrets.extend_from_slice(&code_key);
+    let keys = Hkdf::<Sha256>::new(Some(&transcript), &secrets);
+    confirm(side, stream, &keys, &transcript)?;
+    Ok(agree(side, &keys, true))
+}
+
+/// Our half of SPAKE2 with the code as password, and its message.
+struct CodeExchange {
+    spake: Spake2<Ed25519Group>,
+    message: Vec<u8>,
+}
+
+impl CodeExchange {
+    fn start(side: Side, code: &Code) -> Self {
+        let password = Password::new(code.as_bytes());
+        let (a, b) = (
+            Identity::new(CONNECTOR_IDENTITY),
+            Identity::new(LISTENER_IDENTITY),
+        );
+        let random = UnwrapErr(SysRng);
+        let (spake, message) = match side {
+            Side::Connecting => Spake2::start_a_with_rng(&password, &a, &b, random),
+            Side::Listening => Spake2::start_b_with_rng(&password, &a, &b, random),
+        };
+        CodeExchange { spake, message }
+    }
+}
+
+/// Each side proves it derived the same keys, hence holds the same code.
+/// The connecting side goes first, so the listening side, which anyone can
+/// reach, says nothing that depends on the code to a peer that has not
+/// proved it.
+fn confirm(
+    side: Side,
+    stream: &mut (impl Read + Write),
+    keys: &Hkdf<Sha256>,
+    transcript: &[u8],
+) -> Result<(), HandshakeError> {
+    let confirmation = |label: &[u8]| {
+        let mut key = [0u8; 32];
+        expand(keys, label, &mut key);
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
+        mac.update(transcript);
+        mac
+    };
+    let (ours, theirs) = match side {
+        Side::Connecting => (CONFIRM_CONNECTOR, CONFIRM_LISTENER),
+        Side::Listening => (CONFIRM_LISTENER, CONFIRM_CONNECTOR),
+    };
+    let mut received = [0u8; CONFIRMATION_LEN];
+    match side {
+        Side::Connecting => {
+            stream.write_all(&confirmation(ours).finalize().into_bytes())?;
+            stream.flush()?;
+            match stream.read_exact(&mut received) {
+                Ok(()) => {}
+                // The listening side closes rather than confirm a wrong code.
+                Err(e) if is_closed(&e) => return Err(HandshakeError::CodeMismatch),
+                Err(e) => return Err(e.into()),
+            }
+            confirmation(theirs)
+                .verify_slice(&received)
+                .map_err(|_| HandshakeError::CodeMismatch)
+        }
+        Side::Listening => {
+            stream.read_exact(&mut received)?;
+            confirmation(theirs)
+                .verify_slice(&received)
+                .map_err(|_| HandshakeError::CodeMismatch)?;
+            stream.write_all(&confirmation(ours).finalize().into_bytes())?;
+            stream.flush()?;
+            Ok(())
+        }
+    }
+}
+
+fn is_closed(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// The keys and safety code for `side`.
+fn agree(side: Side, keys: &Hkdf<Sha256>, verified: bool) -> Agreed {
     let (mut to_listener, mut to_connector, mut code) = ([0u8; 32], [0u8; 32], [0u8; 8]);
-    expand(KEY_TO_LISTENER, &mut to_listener);
-    expand(KEY_TO_CONNECTOR, &mut to_connector);
-    expand(CODE_LABEL, &mut code);
+    expand(keys, KEY_TO_LISTENER, &mut to_listener);
+    expand(keys, KEY_TO_CONNECTOR, &mut to_connector);
+    expand(keys, CODE_LABEL, &mut code);
     let (send_key, receive_key) = match side {
         Side::Connecting => (to_listener, to_connector),
         Side::Listening => (to_connector, to_listener),
     };
-    Ok(Agreed {
+    Agreed {
         send_key,
         receive_key,
         safety_code: safety_code(code),
-    })
+        verified,
+    }
+}
+
+fn expand(keys: &Hkdf<Sha256>, label: &[u8], out: &mut [u8]) {
+    keys.expand(label, out)
+        .expect("HKDF gives 32 bytes and fewer");
 }
 
 fn commit(share: &PublicKey) -> [u8; 32] {
@@ -147,14 +347,16 @@ fn commit(share: &PublicKey) -> [u8; 32] {
 }
 
 fn read_share(stream: &mut impl Read) -> Result<PublicKey, HandshakeError> {
-    let mut share = [0u8; 32];
+    let mut share = [0u8; SHARE_LEN];
     stream.read_exact(&mut share)?;
     Ok(PublicKey::from(share))
 }
 
 /// Reads the peer's greeting, byte by byte so that nothing after it is
-/// taken from the stream, and at most [`MAX_GREETING`] bytes of it.
-fn read_greeting(stream: &mut impl Read) -> Result<(), HandshakeError> {
+/// taken from the stream, and at most [`MAX_GREETING`] bytes of it. The
+/// greeting expected is the one for `with_code`; the other one means the
+/// peer was started differently.
+fn read_greeting(stream: &mut impl Read, with_code: bool) -> Result<(), HandshakeError> {
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
     while line.len() < MAX_GREETING {
@@ -170,12 +372,12 @@ fn read_greeting(stream: &mut impl Read) -> Result<(), HandshakeError> {
             Err(e) => return Err(HandshakeError::Io(e)),
         }
     }
-    if line == GREETING {
-        Ok(())
-    } else if line.is_empty() {
-        Err(HandshakeError::Cut)
-    } else {
-        Err(HandshakeError::NotEncrypted { first: line })
+    match (line.as_slice(), with_code) {
+        (GREETING, false) | (CODE_GREETING, true) => Ok(()),
+        (GREETING, true) => Err(HandshakeError::CodeUnexpected),
+        (CODE_GREETING, false) => Err(HandshakeError::CodeExpected),
+        ([], _) => Err(HandshakeError::Cut),
+        _ => Err(HandshakeError::NotEncrypted { first: line }),
     }
 }
 
@@ -189,14 +391,48 @@ fn safety_code(bytes: [u8; 8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::os::unix::net::UnixStream;
     use std::thread;
+    use std::time::Duration;
+
+    type Outcome = Result<Agreed, HandshakeError>;
+
+    /// A connected pair whose reads give up after a while, so that a side
+    /// left waiting fails its test instead of hanging it.
+    fn pair() -> (UnixStream, UnixStream) {
+        let (a, b) = UnixStream::pair().unwrap();
+        for end in [&a, &b] {
+            end.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        }
+        (a, b)
+    }
+
+    fn code(text: &str) -> Code {
+        Code::new(text).unwrap()
+    }
+
+    /// Runs both sides; the listening side's end of the connection closes
+    /// as soon as its handshake returns, as the caller's would.
+    fn run_both(connecting: Option<&Code>, listening: Option<&Code>) -> (Outcome, Outcome) {
+        let (mut a, mut b) = pair();
+        let listening = listening.cloned();
+        let listening =
+            thread::spawn(move || handshake(Side::Listening, &mut b, listening.as_ref()));
+        let connecting = handshake(Side::Connecting, &mut a, connecting);
+        (connecting, listening.join().unwrap())
+    }
 
     fn both_sides() -> (Agreed, Agreed) {
-        let (mut a, mut b) = UnixStream::pair().unwrap();
-        let listening = thread::spawn(move || handshake(Side::Listening, &mut b).unwrap());
-        let connecting = handshake(Side::Connecting, &mut a).unwrap();
-        (connecting, listening.join().unwrap())
+        let (connecting, listening) = run_both(None, None);
+        (connecting.unwrap(), listening.unwrap())
+    }
+
+    fn describe(outcome: &Outcome) -> String {
+        match outcome {
+            Ok(agreed) => format!("agreed on {}", agreed.safety_code),
+            Err(e) => format!("{e:?}"),
+        }
     }
 
     #[test]
@@ -206,6 +442,7 @@ mod tests {
         assert_eq!(connecting.receive_key, listening.send_key);
         assert_ne!(connecting.send_key, connecting.receive_key);
         assert_eq!(connecting.safety_code, listening.safety_code);
+        assert!(!connecting.verified && !listening.verified);
         let code = connecting.safety_code.as_bytes();
         assert_eq!(code.len(), 7);
         assert_eq!(code[3], b'-');
@@ -218,19 +455,85 @@ mod tests {
         assert_ne!(first.send_key, second.send_key);
     }
 
+    #[test]
+    fn the_same_code_on_both_sides_is_verified() {
+        let (connecting, listening) = run_both(
+            Some(&code("7-guitar-lantern")),
+            Some(&code(" 7-Guitar-Lantern ")),
+        );
+        let (connecting, listening) = (connecting.unwrap(), listening.unwrap());
+        assert!(connecting.verified && listening.verified);
+        assert_eq!(connecting.send_key, listening.receive_key);
+        assert_eq!(connecting.receive_key, listening.send_key);
+        assert_ne!(connecting.send_key, connecting.receive_key);
+        assert_eq!(connecting.safety_code, listening.safety_code);
+        let (without, _) = both_sides();
+        assert_ne!(connecting.send_key, without.send_key);
+        assert_ne!(connecting.receive_key, without.receive_key);
+    }
+
+    #[test]
+    fn different_codes_fail_on_both_sides() {
+        let (connecting, listening) = run_both(
+            Some(&code("7-guitar-lantern")),
+            Some(&code("8-guitar-lantern")),
+        );
+        assert!(
+            matches!(listening, Err(HandshakeError::CodeMismatch)),
+            "{}",
+            describe(&listening)
+        );
+        assert!(
+            matches!(connecting, Err(HandshakeError::CodeMismatch)),
+            "{}",
+            describe(&connecting)
+        );
+    }
+
+    #[test]
+    fn a_code_on_one_side_only_fails_on_both_with_the_reason() {
+        let the_code = code("7-guitar-lantern");
+        let (connecting, listening) = run_both(Some(&the_code), None);
+        assert!(
+            matches!(connecting, Err(HandshakeError::CodeUnexpected)),
+            "{}",
+            describe(&connecting)
+        );
+        assert!(
+            matches!(listening, Err(HandshakeError::CodeExpected)),
+            "{}",
+            describe(&listening)
+        );
+        let (connecting, listening) = run_both(None, Some(&the_code));
+        assert!(
+            matches!(connecting, Err(HandshakeError::CodeExpected)),
+            "{}",
+            describe(&connecting)
+        );
+        assert!(
+            matches!(listening, Err(HandshakeError::CodeUnexpected)),
+            "{}",
+            describe(&listening)
+        );
+        assert_eq!(
+            HandshakeError::CodeExpected.to_string(),
+            "the peer expects a code (--code)"
+        );
+    }
+
     /// A relay that runs a handshake with each side and passes records on:
     /// each side's code is then its own link's, and the two differ.
     #[test]
     fn a_relay_in_the_middle_shows_different_codes() {
-        let (mut alice, mut relay_to_alice) = UnixStream::pair().unwrap();
-        let (mut relay_to_bob, mut bob) = UnixStream::pair().unwrap();
-        let bob_side = thread::spawn(move || handshake(Side::Listening, &mut bob).unwrap());
+        let (mut alice, mut relay_to_alice) = pair();
+        let (mut relay_to_bob, mut bob) = pair();
+        let bob_side = thread::spawn(move || handshake(Side::Listening, &mut bob, None).unwrap());
         let relay = thread::spawn(move || {
-            let with_alice = handshake(Side::Listening, &mut relay_to_alice).unwrap();
-            let with_bob = handshake(Side::Connecting, &mut relay_to_bob).unwrap();
+            let with_alice = handshake(Side::Listening, &mut relay_to_alice, None).unwrap();
+            let with_bob = handshake(Side::Connecting, &mut relay_to_bob, None).unwrap();
             (with_alice, with_bob)
         });
-        let alice_side = handshake(Side::Connecting, &mut alice).unwrap();
+        let alice_side = handshake(Side::Connecting, &mut alice, None).unwrap();
         let bob_side = bob_side.join().unwrap();
         let (with_alice, with_bob) = relay.join().unwrap();
         // The relay knows both links' keys, but only people comparing codes
@@ -241,12 +544,154 @@ mod tests {
         assert_ne!(alice_side.send_key, bob_side.receive_key);
     }
 
+    /// The same relay when both people gave a code: it has to guess it, and
+    /// a wrong guess completes with neither side.
+    #[test]
+    fn a_relay_that_guesses_the_code_completes_with_neither_side() {
+        let the_code = code("7-guitar-lantern");
+        let (mut alice, mut relay_to_alice) = pair();
+        let (mut relay_to_bob, mut bob) = pair();
+        let bob_code = the_code.clone();
+        let bob_side = thread::spawn(move || handshake(Side::Listening, &mut bob, Some(&bob_code)));
+        let relay = thread::spawn(move || {
+            let guess = code("7-guitar-lemon");
+            let with_alice = handshake(Side::Listening, &mut relay_to_alice, Some(&guess));
+            drop(relay_to_alice);
+            let with_bob = handshake(Side::Connecting, &mut relay_to_bob, Some(&guess));
+            (with_alice, with_bob)
+        });
+        let alice_side = handshake(Side::Connecting, &mut alice, Some(&the_code));
+        let bob_side = bob_side.join().unwrap();
+        let (with_alice, with_bob) = relay.join().unwrap();
+        for outcome in [&alice_side, &bob_side, &with_alice, &with_bob] {
+            assert!(
+                matches!(outcome, Err(HandshakeError::CodeMismatch)),
+                "{}",
+                describe(outcome)
+            );
+        }
+    }
+
+    /// A relay that puts its own key shares on each link and passes the
+    /// code exchange through unchanged: the two sides' SPAKE2 keys then
+    /// match, but their transcripts and shared secrets do not, and the
+    /// relay lacks the SPAKE2 key to confirm in their place.
+    #[test]
+    fn a_relay_that_passes_the_code_exchange_through_completes_with_neither_side() {
+        let the_code = code("7-guitar-lantern");
+        let (mut alice, mut relay_to_alice) = pair();
+        let (mut relay_to_bob, mut bob) = pair();
+        let bob_code = the_code.clone();
+        let bob_side = thread::spawn(move || handshake(Side::Listening, &mut bob, Some(&bob_code)));
+        let relay = thread::spawn(move || -> Result<(), HandshakeError> {
+            relay_to_alice.write_all(CODE_GREETING)?;
+            read_greeting(&mut relay_to_alice, true)?;
+            relay_to_bob.write_all(CODE_GREETING)?;
+            read_greeting(&mut relay_to_bob, true)?;
+            let share_for_bob = PublicKey::from(&EphemeralSecret::random());
+            relay_to_bob.write_all(&commit(&share_for_bob))?;
+            let mut from_bob = [0u8; SHARE_LEN + CODE_MESSAGE_LEN];
+            relay_to_bob.read_exact(&mut from_bob)?;
+            let mut commitment = [0u8; 32];
+            relay_to_alice.read_exact(&mut commitment)?;
+            let share_for_alice = PublicKey::from(&EphemeralSecret::random());
+            relay_to_alice.write_all(share_for_alice.as_bytes())?;
+            relay_to_alice.write_all(&from_bob[SHARE_LEN..])?;
+            let mut from_alice = [0u8; SHARE_LEN + CODE_MESSAGE_LEN + CONFIRMATION_LEN];
+            relay_to_alice.read_exact(&mut from_alice)?;
+            relay_to_bob.write_all(share_for_bob.as_bytes())?;
+            relay_to_bob.write_all(&from_alice[SHARE_LEN..])?;
+            let mut bobs_confirmation = [0u8; CONFIRMATION_LEN];
+            relay_to_bob.read_exact(&mut bobs_confirmation)?;
+            Ok(())
+        });
+        let alice_side = handshake(Side::Connecting, &mut alice, Some(&the_code));
+        let bob_side = bob_side.join().unwrap();
+        // Bob closed instead of confirming.
+        assert!(matches!(relay.join().unwrap(), Err(HandshakeError::Cut)));
+        for outcome in [&alice_side, &bob_side] {
+            assert!(
+                matches!(outcome, Err(HandshakeError::CodeMismatch)),
+                "{}",
+                describe(outcome)
+            );
+        }
+    }
+
+    /// A stream that keeps a copy of everything written to it.
+    struct Recorded {
+        stream: UnixStream,
+        sent: Vec<u8>,
+    }
+
+    impl Read for Recorded {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.stream.read(buf)
+        }
+    }
+
+    impl Write for Recorded {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = self.stream.write(buf)?;
+            self.sent.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.stream.flush()
+        }
+    }
+
+    /// What the connecting and the listening side sent in a handshake that
+    /// succeeded.
+    fn sent_by_each_side(code: Option<&Code>) -> (Vec<u8>, Vec<u8>) {
+        let (a, b) = pair();
+        let listening_code = code.cloned();
+        let listening = thread::spawn(move || {
+            let mut b = Recorded {
+                stream: b,
+                sent: Vec::new(),
+            };
+            handshake(Side::Listening, &mut b, listening_code.as_ref()).unwrap();
+            b.sent
+        });
+        let mut a = Recorded {
+            stream: a,
+            sent: Vec::new(),
+        };
+        handshake(Side::Connecting, &mut a, code).unwrap();
+        (a.sent, listening.join().unwrap())
+    }
+
+    #[test]
+    fn without_a_code_the_sides_send_greeting_commitment_and_shares() {
+        let (connecting, listening) = sent_by_each_side(None);
+        let g = GREETING.len();
+        assert_eq!(connecting.len(), g + 32 + 32);
+        assert_eq!(listening.len(), g + 32);
+        assert!(connecting.starts_with(GREETING) && listening.starts_with(GREETING));
+        let share: [u8; 32] = connecting[g + 32..].try_into().unwrap();
+        assert_eq!(commit(&PublicKey::from(share)), connecting[g..g + 32]);
+    }
+
+    #[test]
+    fn with_a_code_each_side_adds_its_spake2_message_and_confirmation() {
+        let (connecting, listening) = sent_by_each_side(Some(&code("7-guitar-lantern")));
+        let g = CODE_GREETING.len();
+        assert_eq!(connecting.len(), g + 32 + 32 + 33 + 32);
+        assert_eq!(listening.len(), g + 32 + 33 + 32);
+        assert!(connecting.starts_with(CODE_GREETING) && listening.starts_with(CODE_GREETING));
+        let share: [u8; 32] = connecting[g + 32..g + 64].try_into().unwrap();
+        assert_eq!(commit(&PublicKey::from(share)), connecting[g..g + 32]);
+        assert_eq!(connecting[g + 64], b'A');
+        assert_eq!(listening[g + 32], b'B');
+    }
+
     #[test]
     fn a_share_that_breaks_its_commitment_is_refused() {
-        let (mut fake, mut b) = UnixStream::pair().unwrap();
-        let listening = thread::spawn(move || handshake(Side::Listening, &mut b));
+        let (mut fake, mut b) = pair();
+        let listening = thread::spawn(move || handshake(Side::Listening, &mut b, None));
         fake.write_all(GREETING).unwrap();
-        read_greeting(&mut fake).unwrap();
+        read_greeting(&mut fake, false).unwrap();
         let committed = PublicKey::from(&EphemeralSecret::random());
         fake.write_all(&commit(&committed)).unwrap();
         let mut theirs = [0u8; 32];
@@ -261,10 +706,10 @@ mod tests {
 
     #[test]
     fn a_low_order_share_is_refused() {
-        let (mut fake, mut b) = UnixStream::pair().unwrap();
-        let connecting = thread::spawn(move || handshake(Side::Connecting, &mut b));
+        let (mut fake, mut b) = pair();
+        let connecting = thread::spawn(move || handshake(Side::Connecting, &mut b, None));
         fake.write_all(GREETING).unwrap();
-        read_greeting(&mut fake).unwrap();
+        read_greeting(&mut fake, false).unwrap();
         let mut commitment = [0u8; 32];
         fake.read_exact(&mut commitment).unwrap();
         fake.write_all(&[0u8; 32]).unwrap();
@@ -275,12 +720,34 @@ mod tests {
     }
 
     #[test]
+    fn a_code_exchange_message_for_the_wrong_side_is_refused() {
+        let (mut fake, mut b) = pair();
+        let connecting = thread::spawn(move || {
+            handshake(Side::Connecting, &mut b, Some(&code("7-guitar-lantern")))
+        });
+        fake.write_all(CODE_GREETING).unwrap();
+        read_greeting(&mut fake, true).unwrap();
+        let mut commitment = [0u8; 32];
+        fake.read_exact(&mut commitment).unwrap();
+        let share = PublicKey::from(&EphemeralSecret::random());
+        fake.write_all(share.as_bytes()).unwrap();
+        // The connecting side's own letter, as a reflected message has.
+        let mut message = [0u8; CODE_MESSAGE_LEN];
+        message[0] = b'A';
+        fake.write_all(&message).unwrap();
+        assert!(matches!(
+            connecting.join().unwrap(),
+            Err(HandshakeError::BadCodeMessage)
+        ));
+    }
+
+    #[test]
     fn a_plain_peer_is_told_apart_by_what_it_sends_first() {
-        let (mut plain, mut b) = UnixStream::pair().unwrap();
+        let (mut plain, mut b) = pair();
         plain.write_all(b"[Daksh] hello\n").unwrap();
-        match handshake(Side::Listening, &mut b) {
+        match handshake(Side::Listening, &mut b, None) {
             Err(HandshakeError::NotEncrypted { first }) => assert_eq!(first, b"[Daksh] hello\n"),
-            other => panic!("{:?}", other.map(|a| a.safety_code)),
+            other => panic!("{}", describe(&other)),
         }
         let mut greeting = vec![0u8; GREETING.len()];
         plain.read_exact(&mut greeting).unwrap();
@@ -288,21 +755,41 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_peer_sees_the_greeting_with_a_code_as_one_sentence() {
+        let (mut plain, mut b) = pair();
+        plain.write_all(b"[Daksh] hello\n").unwrap();
+        let outcome = handshake(Side::Listening, &mut b, Some(&code("7-guitar-lantern")));
+        assert!(
+            matches!(outcome, Err(HandshakeError::NotEncrypted { .. })),
+            "{}",
+            describe(&outcome)
+        );
+        drop(b);
+        let mut seen = Vec::new();
+        plain.read_to_end(&mut seen).unwrap();
+        assert_eq!(seen, CODE_GREETING);
+        let (line, end) = seen.split_at(seen.len() - 1);
+        assert_eq!(end, b"\n");
+        assert!(line.iter().all(|b| b.is_ascii_graphic() || *b == b' '));
+        assert!(seen.len() <= MAX_GREETING);
+    }
+
+    #[test]
     fn an_endless_first_line_is_read_no_further_than_the_limit() {
-        let (mut plain, mut b) = UnixStream::pair().unwrap();
+        let (mut plain, mut b) = pair();
         plain.write_all(&[b'x'; 4096]).unwrap();
-        match handshake(Side::Listening, &mut b) {
+        match handshake(Side::Listening, &mut b, None) {
             Err(HandshakeError::NotEncrypted { first }) => assert_eq!(first.len(), MAX_GREETING),
-            other => panic!("{:?}", other.map(|a| a.safety_code)),
+            other => panic!("{}", describe(&other)),
         }
     }
 
     #[test]
     fn a_cut_during_the_handshake_is_a_cut() {
-        let (plain, mut b) = UnixStream::pair().unwrap();
+        let (plain, mut b) = pair();
         drop(plain);
         assert!(matches!(
-            handshake(Side::Connecting, &mut b),
+            handshake(Side::Connecting, &mut b, None),
             Err(HandshakeError::Cut) | Err(HandshakeError::Io(_))
         ));
     }
@@ -312,5 +799,56 @@ mod tests {
         assert_eq!(safety_code([0; 8]), "000-000");
         assert_eq!(safety_code(999_999u64.to_be_bytes()), "999-999");
         assert_eq!(safety_code(1_000_042u64.to_be_bytes()), "000-042");
+    }
+
+    /// A peer whose bytes are given and who takes whatever is sent.
+    struct Scripted<'a>(&'a [u8]);
+
+    impl Read for Scripted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.0.read(buf)
+        }
+    }
+
+    impl Write for Scripted<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn after(greeting: &[u8], rest: &[u8]) -> Vec<u8> {
+        [greeting, rest].concat()
+    }
+
+    proptest! {
+        // Each case runs four handshakes' curve arithmetic, slow in a debug
+        // build; the fuzz target `greeting` searches at length.
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn whatever_follows_a_good_greeting_fails_cleanly(
+            mut rest in proptest::collection::vec(any::<u8>(), 0..200)
+        ) {
+            let the_code = code("7-guitar-lantern");
+            let listening = after(CODE_GREETING, &rest);
+            let outcome = handshake(Side::Listening, &mut Scripted(&listening), Some(&the_code));
+            prop_assert!(outcome.is_err());
+            let outcome = handshake(Side::Listening, &mut Scripted(&after(GREETING, &rest)), None);
+            prop_assert!(outcome.is_err());
+            // Without a code the connecting side has nothing to check: any
+            // usable share agrees, so only the absence of a panic counts.
+            let _ = handshake(Side::Connecting, &mut Scripted(&after(GREETING, &rest)), None);
+            // The listening side's letter lets the bytes reach the
+            // confirmation more often.
+            if let Some(letter) = rest.get_mut(SHARE_LEN) {
+                *letter = b'B';
+            }
+            let connecting = after(CODE_GREETING, &rest);
+            let outcome = handshake(Side::Connecting, &mut Scripted(&connecting), Some(&the_code));
+            prop_assert!(outcome.is_err());
+        }
     }
 }

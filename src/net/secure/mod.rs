@@ -1,7 +1,9 @@
 //! The encrypted channel: a handshake that agrees on keys and a safety
-//! code, and records sealed with those keys. Built from vetted primitives
-//! only: X25519, SHA-256, HKDF and AES-256-GCM from RustCrypto.
+//! code, proving a shared code when the users gave one, and records sealed
+//! with those keys. Built from vetted primitives only: X25519, SPAKE2,
+//! SHA-256, HMAC, HKDF and AES-256-GCM from RustCrypto.
 
+pub mod code;
 pub mod handshake;
 pub mod record;
 
