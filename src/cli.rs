@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::net::secure::code::Code;
+
 /// Peer-to-peer terminal chat with file transfer over one direct TCP
 /// connection: no server, no account.
 #[derive(Debug, Parser)]
@@ -59,6 +61,11 @@ pub enum Command {
         /// Port to listen on; 0 picks a free one.
         #[arg(long, default_value_t = 5050)]
         port: u16,
+        /// Let in only a peer that gives the same code (`chat connect ...
+        /// --code CODE`); with no value, a new code is made and shown.
+        #[arg(long, value_name = "CODE", num_args = 0..=1, default_missing_value = "",
+              conflicts_with = "plain")]
+        code: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -69,6 +76,10 @@ pub enum Command {
         host: String,
         /// The peer's port.
         port: u16,
+        /// The code the listening side gave: proves to each side that the
+        /// other has it, with nobody in between.
+        #[arg(long, value_name = "CODE", value_parser = parse_code, conflicts_with = "plain")]
+        code: Option<Code>,
         #[command(flatten)]
         common: Common,
     },
@@ -196,4 +207,9 @@ mod tests {
         assert!(parse_name("new\nline").is_err());
         assert!(parse_name("rtl\u{202e}").is_err());
     }
+}
+
+/// A code as given on the command line.
+pub fn parse_code(code: &str) -> Result<Code, String> {
+    Code::new(code).map_err(|e| e.to_string())
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::cli::{self, Cli, Command, Common};
 use crate::files::download::DownloadDir;
 use crate::net::secure::Protection;
+use crate::net::secure::code::Code;
 
 /// Used when no name is given and the login name is unusable.
 const ANONYMOUS: &str = "Anonymous";
@@ -27,6 +28,9 @@ pub struct Settings {
     pub stall: Duration,
     /// Encrypted (the default), or the original wire.
     pub protection: Protection,
+    /// Whether the code in `protection` was made here, to be shown to the
+    /// user to pass on.
+    pub made_code: bool,
 }
 
 /// What the command line asks for.
@@ -39,9 +43,30 @@ pub enum Action {
 impl Action {
     /// `login` is the login name from the environment (`$USER`), if any.
     pub fn new(cli: Cli, login: Option<String>) -> Self {
-        let (role, common) = match cli.command {
-            Command::Listen { host, port, common } => (Role::Listen { host, port }, common),
-            Command::Connect { host, port, common } => (Role::Connect { host, port }, common),
+        let (role, code, common) = match cli.command {
+            Command::Listen {
+                host,
+                port,
+                code,
+                common,
+            } => {
+                let code = code.map(|given| match cli::parse_code(&given) {
+                    Ok(code) => (code, false),
+                    // `--code` alone, or a blank one: make one.
+                    Err(_) => (Code::generate(), true),
+                });
+                (Role::Listen { host, port }, code, common)
+            }
+            Command::Connect {
+                host,
+                port,
+                code,
+                common,
+            } => (
+                Role::Connect { host, port },
+                code.map(|code| (code, false)),
+                common,
+            ),
             Command::Completions { shell } => return Self::Completions(shell),
         };
         let Common {
@@ -58,10 +83,13 @@ impl Action {
             name,
             downloads: DownloadDir::new(download_dir),
             stall: Duration::from_secs(stall_timeout),
+            made_code: code.as_ref().is_some_and(|(_, made)| *made),
             protection: if plain {
                 Protection::Plain
             } else {
-                Protection::Encrypted
+                Protection::Encrypted {
+                    code: code.map(|(code, _)| code),
+                }
             },
         })
     }

@@ -20,6 +20,10 @@ use crate::terminal::screen::Screen;
 /// How long to try each of a host's addresses before moving on.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Failed attempts at the code a listener allows before it stops: each
+/// one is a guess of it.
+pub const CODE_ATTEMPTS: u32 = 3;
+
 /// How long a peer has to complete the handshake. The original program
 /// and `nc` say nothing until their user types, so silence this long
 /// means the peer does not speak the encrypted protocol.
@@ -80,6 +84,7 @@ impl Waiting {
     /// else who tries is refused and cannot disturb the conversation.
     /// `Ok(None)` when [`Waiting::stop`] ended the wait.
     pub fn accept(self, screen: &Screen, protection: &Protection) -> Result<Option<Established>> {
+        let mut wrong_codes = 0;
         loop {
             let (stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
@@ -101,6 +106,19 @@ impl Waiting {
                     return Ok(Some(established));
                 }
                 Err(_) if self.stopped() => return Ok(None),
+                Err(Refusal::Handshake(HandshakeError::CodeMismatch)) => {
+                    wrong_codes += 1;
+                    screen.system(format!(
+                        "Turned away {peer}: the code did not match ({wrong_codes} of {CODE_ATTEMPTS} attempts)."
+                    ));
+                    if wrong_codes >= CODE_ATTEMPTS {
+                        self.stop();
+                        bail!(
+                            "{CODE_ATTEMPTS} attempts with a wrong code: stopped listening, \
+                             since each one is a guess (start again with a new code)"
+                        );
+                    }
+                }
                 Err(e) => screen.system(format!(
                     "Turned away {peer}: {}. Still waiting for a peer.",
                     turned_away(&e)
@@ -115,13 +133,13 @@ impl Waiting {
         let mut connection = Connection::tcp(stream).map_err(Refusal::Setup)?;
         let agreed = match protection {
             Protection::Plain => None,
-            Protection::Encrypted => {
+            Protection::Encrypted { code } => {
                 let interrupt = connection.try_clone_stream().map_err(Refusal::Setup)?;
                 *self.lock_handshaking() = Some(interrupt);
                 if self.stopped() {
                     return Err(Refusal::Setup(io::ErrorKind::Interrupted.into()));
                 }
-                let agreed = connection.encrypt(Side::Listening, HANDSHAKE_LIMIT);
+                let agreed = connection.encrypt(Side::Listening, code.as_ref(), HANDSHAKE_LIMIT);
                 *self.lock_handshaking() = None;
                 Some(agreed.map_err(Refusal::Handshake)?)
             }
@@ -161,6 +179,11 @@ enum Refusal {
 fn turned_away(refusal: &Refusal) -> String {
     match refusal {
         Refusal::Setup(e) => format!("the connection could not be set up ({e})"),
+        Refusal::Handshake(
+            e @ (HandshakeError::CodeExpected
+            | HandshakeError::CodeUnexpected
+            | HandshakeError::BadCodeMessage),
+        ) => format!("{e}; both sides must give the same --code"),
         Refusal::Handshake(e) => format!("{}. {}", not_encrypted(e), PLAIN_HINT),
     }
 }
@@ -187,11 +210,13 @@ fn not_encrypted(e: &HandshakeError) -> String {
 
 /// Says how the conversation is protected, right after the connected line.
 fn announce(screen: &Screen, agreed: Option<&Agreed>) {
-    if let Some(agreed) = agreed {
-        screen.system(format!(
+    match agreed {
+        Some(agreed) if agreed.verified => screen.system("Encrypted and verified with the code."),
+        Some(agreed) => screen.system(format!(
             "Encrypted. Safety code: {} {SAFETY_CODE_NOTE}",
             agreed.safety_code
-        ));
+        )),
+        None => {}
     }
 }
 
@@ -214,14 +239,23 @@ pub fn connect(
     let mut connection = Connection::tcp(stream).context("cannot set up the connection")?;
     let agreed = match protection {
         Protection::Plain => None,
-        Protection::Encrypted => {
+        Protection::Encrypted { code } => {
             let agreed = connection
-                .encrypt(Side::Connecting, HANDSHAKE_LIMIT)
-                .map_err(|e| {
-                    anyhow!(
+                .encrypt(Side::Connecting, code.as_ref(), HANDSHAKE_LIMIT)
+                .map_err(|e| match e {
+                    HandshakeError::CodeMismatch => anyhow!(
+                        "{addr}: the code did not match; nothing of the conversation was \
+                         exchanged (check the code with the other side)"
+                    ),
+                    HandshakeError::CodeExpected
+                    | HandshakeError::CodeUnexpected
+                    | HandshakeError::BadCodeMessage => {
+                        anyhow!("{addr}: {e}; both sides must give the same --code")
+                    }
+                    e => anyhow!(
                         "{addr}: {}. Nothing was sent in the clear. {PLAIN_HINT}",
                         not_encrypted(&e)
-                    )
+                    ),
                 })?;
             Some(agreed)
         }
@@ -348,7 +382,7 @@ mod tests {
         let waiter = std::thread::spawn(move || {
             let (screen, _) = crate::terminal::screen::testing::captured();
             waiting
-                .accept(&screen, &Protection::Encrypted)
+                .accept(&screen, &Protection::Encrypted { code: None })
                 .map(|s| s.is_none())
         });
         stopper.stop();

@@ -13,6 +13,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::net::secure::code::Code;
 use crate::net::secure::handshake::{self, Agreed, HandshakeError, Side};
 use crate::net::secure::record::{RecordReader, RecordWriter};
 
@@ -68,14 +69,19 @@ impl Connection {
     }
 
     /// Turns the connection into an encrypted channel: runs the handshake
-    /// as `side`, giving up after `limit` (a peer that says nothing, or
+    /// as `side`, with `code` if the users gave one, giving up after `limit` (a peer that says nothing, or
     /// trickles). What follows travels in sealed records.
-    pub fn encrypt(&mut self, side: Side, limit: Duration) -> Result<Agreed, HandshakeError> {
+    pub fn encrypt(
+        &mut self,
+        side: Side,
+        code: Option<&Code>,
+        limit: Duration,
+    ) -> Result<Agreed, HandshakeError> {
         let mut timed = Timed {
             stream: &self.stream,
             deadline: Instant::now() + limit,
         };
-        let agreed = handshake::handshake(side, &mut timed)?;
+        let agreed = handshake::handshake(side, &mut timed, code)?;
         self.stream.set_read_timeout(None)?;
         self.stream.set_write_timeout(None)?;
         self.keys = Some(Keys {

@@ -32,6 +32,7 @@ use self::progress::Transfers;
 use self::stall::StallWatch;
 use self::user::UserSide;
 use crate::net::connect::{self, Established};
+use crate::net::secure::Protection;
 use crate::net::transport::{Closer, Reading, Writing};
 use crate::settings::{Role, Settings};
 use crate::signals::SignalWatch;
@@ -155,6 +156,13 @@ fn establish(
     let (waiting, accepting) = match &settings.role {
         Role::Listen { host, port } => {
             let waiting = connect::bind(host, *port, screen)?;
+            if let (true, Protection::Encrypted { code: Some(code) }) =
+                (settings.made_code, &settings.protection)
+            {
+                screen.system(format!(
+                    "Code for your peer: {code} (it connects with --code {code})"
+                ));
+            }
             let stopper = waiting.clone();
             let (screen, events) = (screen.clone(), events.clone());
             let accepting = spawn("accept", move || {

@@ -67,10 +67,7 @@ pub enum Outgoing {
     Answer(Answer),
     /// The peer's answer about a file of ours: saved, or refused and why
     /// (encrypted wire only).
-    Settled {
-        id: FileId,
-        refusal: Option<String>,
-    },
+    Settled { id: FileId, refusal: Option<String> },
 }
 
 /// What we tell the peer about a file it sent.

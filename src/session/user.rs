@@ -110,9 +110,8 @@ impl<'a> UserSide<'a> {
         // Only interactive mode tells about waiting files, and piped input
         // can be a million lines: no look at the transfer list per line there.
         // On the encrypted wire nothing waits: messages go between chunks.
-        let sending = screen.is_interactive()
-            && self.safety_code.is_none()
-            && self.transfers.sending();
+        let sending =
+            screen.is_interactive() && self.safety_code.is_none() && self.transfers.sending();
         self.told_about_waiting &= sending;
         match command::parse(line) {
             UserCommand::Nothing => {}

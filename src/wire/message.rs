@@ -45,14 +45,33 @@ pub type FileId = u32;
 /// One typed message, borrowing from the record it came in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message<'a> {
-    Hello { name: &'a str },
+    Hello {
+        name: &'a str,
+    },
     Text(&'a str),
-    Offer { id: FileId, size: u64, name: &'a str },
-    Chunk { id: FileId, data: &'a [u8] },
-    End { id: FileId, hash: [u8; 32] },
-    Saved { id: FileId },
-    Refused { id: FileId, reason: &'a str },
-    Cancel { id: FileId },
+    Offer {
+        id: FileId,
+        size: u64,
+        name: &'a str,
+    },
+    Chunk {
+        id: FileId,
+        data: &'a [u8],
+    },
+    End {
+        id: FileId,
+        hash: [u8; 32],
+    },
+    Saved {
+        id: FileId,
+    },
+    Refused {
+        id: FileId,
+        reason: &'a str,
+    },
+    Cancel {
+        id: FileId,
+    },
 }
 
 /// Why a record is not a message; the peer does not follow the protocol.
@@ -79,7 +98,9 @@ impl<'a> Message<'a> {
             TEXT => Self::Text(text("text", body, 0, MAX_TEXT)?),
             OFFER => {
                 let (id, rest) = id("offer", body)?;
-                let (size, name) = rest.split_at_checked(8).ok_or(MessageError::BadLength("offer"))?;
+                let (size, name) = rest
+                    .split_at_checked(8)
+                    .ok_or(MessageError::BadLength("offer"))?;
                 Self::Offer {
                     id,
                     size: u64::from_be_bytes(size.try_into().expect("8 bytes")),
@@ -95,7 +116,9 @@ impl<'a> Message<'a> {
             }
             END => {
                 let (id, hash) = id("end", body)?;
-                let hash = hash.try_into().map_err(|_| MessageError::BadLength("end"))?;
+                let hash = hash
+                    .try_into()
+                    .map_err(|_| MessageError::BadLength("end"))?;
                 Self::End { id, hash }
             }
             SAVED => Self::Saved {

@@ -12,6 +12,7 @@ pub mod record;
 pub enum Protection {
     /// The original wire, in the clear (`--plain`).
     Plain,
-    /// The encrypted channel, with typed messages inside.
-    Encrypted,
+    /// The encrypted channel, with typed messages inside; with a code
+    /// both sides must prove they have.
+    Encrypted { code: Option<code::Code> },
 }

@@ -94,7 +94,9 @@ impl<'a> Reader<'a> {
     fn act(&mut self, message: Message<'_>, more_coming: bool) -> Result<(), Breach> {
         if self.peer.is_none() {
             let Message::Hello { name } = message else {
-                return Err(Breach::Protocol("the peer did not say its name first".into()));
+                return Err(Breach::Protocol(
+                    "the peer did not say its name first".into(),
+                ));
             };
             let name = crate::cli::parse_name(name)
                 .map_err(|why| Breach::Protocol(format!("the peer's name is refused: {why}")))?;
@@ -288,5 +290,7 @@ impl<'a> Reader<'a> {
 }
 
 fn unknown(id: FileId) -> Breach {
-    Breach::Protocol(format!("the peer sent part of file {id}, which it never offered"))
+    Breach::Protocol(format!(
+        "the peer sent part of file {id}, which it never offered"
+    ))
 }

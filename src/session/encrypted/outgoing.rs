@@ -250,7 +250,11 @@ impl<'a> Writer<'a> {
 
     /// The file could not be read on: the peer is told to drop it, and the
     /// conversation goes on.
-    fn stop_sending(&mut self, sending: Sending<'a>, failure: SendFailure) -> Result<(), WriteError> {
+    fn stop_sending(
+        &mut self,
+        sending: Sending<'a>,
+        failure: SendFailure,
+    ) -> Result<(), WriteError> {
         self.screen.system(format!(
             "Sending stopped: {failure}; the peer was told, and nothing was saved there."
         ));
@@ -273,11 +277,12 @@ impl<'a> Writer<'a> {
     fn settle(&mut self, id: FileId, refusal: Option<String>) -> Result<(), WriteError> {
         if let Some(unconfirmed) = self.unconfirmed.remove(&id) {
             let (name, size) = (&unconfirmed.name, unconfirmed.size);
-            self.screen.system(match (&refusal, unconfirmed.meter.summary()) {
-                (None, Some(summary)) => format!("Sent file {name} ({size} bytes, {summary})"),
-                (None, None) => format!("Sent file {name} ({size} bytes)"),
-                (Some(reason), _) => format!("{name} was not saved by the peer: {reason}"),
-            });
+            self.screen
+                .system(match (&refusal, unconfirmed.meter.summary()) {
+                    (None, Some(summary)) => format!("Sent file {name} ({size} bytes, {summary})"),
+                    (None, None) => format!("Sent file {name} ({size} bytes)"),
+                    (Some(reason), _) => format!("{name} was not saved by the peer: {reason}"),
+                });
             return Ok(());
         }
         // A refusal can come while the file is still being sent (the
