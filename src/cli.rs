@@ -149,7 +149,9 @@ mod tests {
     fn defaults_match_the_original_program() {
         let cli = Cli::try_parse_from(["chat", "listen"]).unwrap();
         match cli.command {
-            Command::Listen { host, port, common } => {
+            Command::Listen {
+                host, port, common, ..
+            } => {
                 assert_eq!((host.as_str(), port), ("0.0.0.0", 5050));
                 assert_eq!(common.name, None);
                 assert_eq!(common.download_dir, PathBuf::from("received_files"));
@@ -163,7 +165,9 @@ mod tests {
         let cli =
             Cli::try_parse_from(["chat", "connect", "::1", "5050", "--name", "I056"]).unwrap();
         match cli.command {
-            Command::Connect { host, port, common } => {
+            Command::Connect {
+                host, port, common, ..
+            } => {
                 assert_eq!((host.as_str(), port), ("::1", 5050));
                 assert_eq!(common.name.as_deref(), Some("I056"));
             }

@@ -268,7 +268,7 @@ fn the_name_defaults_to_the_login_name() {
     let mut chat = Chat::spawn_with_env(
         "daksh",
         dir.path(),
-        &["connect", "127.0.0.1", &port.to_string()],
+        &["connect", "127.0.0.1", &port.to_string(), "--plain"],
         &[("USER", "daksh")],
     );
     let mut peer = RawPeer::accept(&listener);

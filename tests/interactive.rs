@@ -44,6 +44,8 @@ struct Term {
 impl Term {
     /// Starts `chat ARGS...` in `cwd` inside a fresh tmux server, run by [`WRAPPER`].
     /// `no_color` says whether the chat sees `NO_COLOR=1`.
+    /// `listen` and `connect` speak the original wire (`--plain`), as the raw
+    /// peers of these tests do.
     fn start(test: &str, cwd: &Path, no_color: bool, args: &[&str]) -> Term {
         Term::start_wrapped(test, cwd, no_color, WRAPPER, args)
     }
@@ -51,6 +53,11 @@ impl Term {
     /// Starts `chat ARGS...` in `cwd` inside a fresh tmux server, run by the shell
     /// script `wrapper`, which gets the command line as its arguments.
     fn start_wrapped(test: &str, cwd: &Path, no_color: bool, wrapper: &str, args: &[&str]) -> Term {
+        let mut args = args.to_vec();
+        if matches!(args.first(), Some(&"listen" | &"connect")) {
+            args.push("--plain");
+        }
+        let args = &args[..];
         match Command::new("tmux").arg("-V").output() {
             Ok(out) if out.status.success() => {}
             Ok(out) => panic!("`tmux -V` failed: {}", String::from_utf8_lossy(&out.stderr)),

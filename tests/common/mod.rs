@@ -142,15 +142,26 @@ impl Chat {
         }
     }
 
-    /// Starts `chat listen --host 127.0.0.1 --port 0 EXTRA...` and returns it with the
-    /// port it reports in its `Listening on` line.
+    /// Starts `chat listen --host 127.0.0.1 --port 0 --plain EXTRA...` (the
+    /// original wire, which raw peers speak) and returns it with the port it
+    /// reports in its `Listening on` line.
     pub fn listen(label: &str, cwd: &Path, extra: &[&str]) -> (Chat, u16) {
         Chat::listen_on(label, cwd, "127.0.0.1", extra)
     }
 
     /// Like [`Chat::listen`] but on the given host address.
     pub fn listen_on(label: &str, cwd: &Path, host: &str, extra: &[&str]) -> (Chat, u16) {
+        Chat::listen_wire(label, cwd, host, Wire::Original, extra)
+    }
+
+    /// Like [`Chat::listen`], speaking the encrypted wire (the default).
+    pub fn listen_encrypted(label: &str, cwd: &Path, extra: &[&str]) -> (Chat, u16) {
+        Chat::listen_wire(label, cwd, "127.0.0.1", Wire::Encrypted, extra)
+    }
+
+    fn listen_wire(label: &str, cwd: &Path, host: &str, wire: Wire, extra: &[&str]) -> (Chat, u16) {
         let mut args = vec!["listen", "--host", host, "--port", "0"];
+        args.extend_from_slice(wire.args());
         args.extend_from_slice(extra);
         let mut chat = Chat::spawn(label, cwd, &args);
         let line = chat.expect_prefix("[System] Listening on ");
@@ -159,10 +170,33 @@ impl Chat {
         (chat, port)
     }
 
-    /// Starts `chat connect HOST PORT EXTRA...`.
+    /// Starts `chat connect HOST PORT --plain EXTRA...` (the original wire).
     pub fn connect(label: &str, cwd: &Path, host: &str, port: u16, extra: &[&str]) -> Chat {
+        Chat::connect_wire(label, cwd, host, port, Wire::Original, extra)
+    }
+
+    /// Starts `chat connect HOST PORT EXTRA...` (the encrypted wire).
+    pub fn connect_encrypted(
+        label: &str,
+        cwd: &Path,
+        host: &str,
+        port: u16,
+        extra: &[&str],
+    ) -> Chat {
+        Chat::connect_wire(label, cwd, host, port, Wire::Encrypted, extra)
+    }
+
+    fn connect_wire(
+        label: &str,
+        cwd: &Path,
+        host: &str,
+        port: u16,
+        wire: Wire,
+        extra: &[&str],
+    ) -> Chat {
         let port = port.to_string();
         let mut args = vec!["connect", host, port.as_str()];
+        args.extend_from_slice(wire.args());
         args.extend_from_slice(extra);
         Chat::spawn(label, cwd, &args)
     }
@@ -451,9 +485,49 @@ pub fn parse_listen_port(line: &str) -> Option<u16> {
     addr.rsplit(':').next()?.parse().ok()
 }
 
-/// Starts `alice` listening and `bob` connecting to her, each in its own working
-/// directory, and waits until both report the connection.
+/// Which wire the chats of a test speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// `--plain`: the original wire, which raw peers, the Python original and
+    /// `nc` speak.
+    Original,
+    /// The default between two chats.
+    Encrypted,
+}
+
+impl Wire {
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Wire::Original => &["--plain"],
+            Wire::Encrypted => &[],
+        }
+    }
+}
+
+/// Starts `alice` listening and `bob` connecting to her on the original wire,
+/// each in its own working directory, and waits until both report the connection.
 pub fn connected_pair(
+    alice_dir: &Path,
+    alice_extra: &[&str],
+    bob_dir: &Path,
+    bob_extra: &[&str],
+) -> (Chat, Chat) {
+    pair(Wire::Original, alice_dir, alice_extra, bob_dir, bob_extra)
+}
+
+/// [`connected_pair`] on the encrypted wire; both have shown the safety code.
+pub fn encrypted_pair(
+    alice_dir: &Path,
+    alice_extra: &[&str],
+    bob_dir: &Path,
+    bob_extra: &[&str],
+) -> (Chat, Chat) {
+    pair(Wire::Encrypted, alice_dir, alice_extra, bob_dir, bob_extra)
+}
+
+/// Starts `alice` listening and `bob` connecting to her on `wire`.
+pub fn pair(
+    wire: Wire,
     alice_dir: &Path,
     alice_extra: &[&str],
     bob_dir: &Path,
@@ -461,12 +535,20 @@ pub fn connected_pair(
 ) -> (Chat, Chat) {
     let mut alice_args = vec!["--name", "alice"];
     alice_args.extend_from_slice(alice_extra);
-    let (mut alice, port) = Chat::listen("alice", alice_dir, &alice_args);
+    let (mut alice, port) = Chat::listen_wire("alice", alice_dir, "127.0.0.1", wire, &alice_args);
     let mut bob_args = vec!["--name", "bob"];
     bob_args.extend_from_slice(bob_extra);
-    let mut bob = Chat::connect("bob", bob_dir, "127.0.0.1", port, &bob_args);
+    let mut bob = Chat::connect_wire("bob", bob_dir, "127.0.0.1", port, wire, &bob_args);
     bob.expect_exact(&format!("[System] Connected to 127.0.0.1:{port}"));
     alice.expect_prefix("[System] Connected by 127.0.0.1:");
+    if wire == Wire::Encrypted {
+        let code = |chat: &mut Chat| {
+            let line = chat.expect_prefix("[System] Encrypted");
+            line.split(' ').nth(4).unwrap_or_default().to_string()
+        };
+        let (theirs, ours) = (code(&mut alice), code(&mut bob));
+        assert_eq!(theirs, ours, "the two sides show different safety codes");
+    }
     (alice, bob)
 }
 
