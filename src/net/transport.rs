@@ -27,6 +27,12 @@ const KEEPALIVE_PROBES: u32 = 6;
 /// Read buffer of an encrypted connection: a few whole records.
 const SEALED_READ_BUFFER: usize = 256 * 1024;
 
+/// Most bytes of an encrypted connection left waiting in the kernel to be
+/// sent. A message goes out between file chunks, but behind whatever the
+/// kernel already holds: on a slow link, megabytes of queued chunks would
+/// hold it back for seconds.
+const SEALED_UNSENT_LIMIT: u32 = 128 * 1024;
+
 /// A connection to the peer, before it is split into its parts.
 pub struct Connection {
     stream: TcpStream,
@@ -111,6 +117,9 @@ impl Connection {
     pub fn split(self) -> io::Result<(Reading, Writing, Closer)> {
         let reader = ReadHalf(self.stream.try_clone()?);
         let writer = WriteHalf(self.stream.try_clone()?);
+        if self.keys.is_some() {
+            limit_unsent(&self.stream, SEALED_UNSENT_LIMIT)?;
+        }
         let closer = Closer(Arc::new(self.stream));
         Ok(match self.keys {
             None => (Reading::Plain(reader), Writing::Plain(writer), closer),
@@ -123,6 +132,29 @@ impl Connection {
                 closer,
             ),
         })
+    }
+}
+
+/// Sets `TCP_NOTSENT_LOWAT`: a write waits while more than `limit` bytes
+/// wait in the kernel to be sent.
+fn limit_unsent(stream: &TcpStream, limit: u32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let value = limit as libc::c_int;
+    // SAFETY: the descriptor is open while `stream` is borrowed, and the
+    // pointer and length describe `value`.
+    let done = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NOTSENT_LOWAT,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
