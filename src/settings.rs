@@ -50,10 +50,10 @@ impl Action {
                 code,
                 common,
             } => {
-                let code = code.map(|given| match cli::parse_code(&given) {
-                    Ok(code) => (code, false),
-                    // `--code` alone, or a blank one: make one.
-                    Err(_) => (Code::generate(), true),
+                let code = code.map(|given| match given {
+                    Some(code) => (code, false),
+                    // `--code` alone: make one.
+                    None => (Code::generate(), true),
                 });
                 (Role::Listen { host, port }, code, common)
             }

@@ -106,7 +106,9 @@ pub fn read_peer(
     }
 }
 
-/// Whether `line` is the encrypted channel's greeting.
+/// Whether `line` is one of the encrypted channel's greetings.
 fn is_greeting(line: &[u8]) -> bool {
-    handshake::GREETING.strip_suffix(b"\n") == Some(line)
+    [handshake::GREETING, handshake::CODE_GREETING]
+        .iter()
+        .any(|greeting| greeting.strip_suffix(b"\n") == Some(line))
 }

@@ -11,7 +11,7 @@ use super::outgoing::Outgoing;
 use super::progress::{self, Direction, Transfers};
 use crate::files::send::OutgoingFile;
 use crate::terminal::screen::Screen;
-use crate::wire::frame;
+use crate::wire::{frame, message};
 
 /// What the main loop keeps between the user's lines.
 pub struct UserSide<'a> {
@@ -131,9 +131,14 @@ impl<'a> UserSide<'a> {
             }
             UserCommand::Say(text) => {
                 // The peer drops lines over the limit; better to say so here.
-                let wire_len = self.name.len() + text.len() + 3;
-                if wire_len > frame::MAX_LINE {
-                    self.refuse_long(wire_len as u64);
+                let (len, limit) = match self.safety_code {
+                    Some(_) => (text.len(), message::MAX_TEXT),
+                    None => (self.name.len() + text.len() + 3, frame::MAX_LINE),
+                };
+                if len > limit {
+                    self.screen.system(format!(
+                        "Message not sent: it is {len} bytes and the limit is {limit} bytes."
+                    ));
                     return ControlFlow::Continue(());
                 }
                 // (`sending` is false in pipe mode, which keeps to the core

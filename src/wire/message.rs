@@ -17,8 +17,8 @@
 
 use thiserror::Error;
 
-/// Longest text of one message, in bytes: a line of the original format's
-/// limit fits, name and all.
+/// Longest text of one message, in bytes: what a record holds, less the
+/// type byte and room to spare.
 pub const MAX_TEXT: usize = 64 * 1024 - 64;
 
 /// Longest name, file name and reason, in bytes.
