@@ -63,8 +63,8 @@ pub enum Command {
         port: u16,
         /// Let in only a peer that gives the same code (`chat connect ...
         /// --code CODE`); with no value, a new code is made and shown.
-        #[arg(long, value_name = "CODE", num_args = 0..=1, default_missing_value = "",
-              value_parser = parse_listen_code, conflicts_with = "plain")]
+        #[arg(long, value_name = "CODE", num_args = 0..=1, value_parser = parse_code,
+              conflicts_with = "plain")]
         code: Option<Option<Code>>,
         #[command(flatten)]
         common: Common,
@@ -216,13 +216,4 @@ mod tests {
 /// A code as given on the command line.
 pub fn parse_code(code: &str) -> Result<Code, String> {
     Code::new(code).map_err(|e| e.to_string())
-}
-
-/// A listener's code: `None` for a bare `--code`, which asks for one to be
-/// made.
-fn parse_listen_code(code: &str) -> Result<Option<Code>, String> {
-    if code.is_empty() {
-        return Ok(None);
-    }
-    parse_code(code).map(Some)
 }

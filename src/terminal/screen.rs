@@ -31,6 +31,8 @@ pub trait LineSink: Send {
     }
     /// Writes terminal control text as it is, outside any line.
     fn put_control(&mut self, _control: &str) {}
+    /// Shows at once the lines held back for more.
+    fn flush(&mut self) {}
 }
 
 /// A plain writer: stdout in pipe mode, or a buffer in tests.
@@ -65,6 +67,10 @@ impl<W: Write + Send> LineSink for Plain<W> {
             .0
             .write_all(control.as_bytes())
             .and_then(|()| self.0.flush());
+    }
+
+    fn flush(&mut self) {
+        let _ = self.0.flush();
     }
 }
 
@@ -154,6 +160,15 @@ impl Screen {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         sink.put_line(line, more_coming);
+    }
+
+    /// Shows at once the lines held back because more were coming, when
+    /// what came instead was not a line.
+    pub fn flush(&self) {
+        self.sink
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .flush();
     }
 
     /// Terminal control text (cursor movement), for interactive mode only.

@@ -239,11 +239,14 @@ impl<R: Read> RecordReader<R> {
 }
 
 impl<R: Read> RecordReader<io::BufReader<R>> {
-    /// [`RecordReader::next_record`], and whether bytes of a record after
-    /// it have already been read in: more is coming at once.
+    /// [`RecordReader::next_record`], and whether the whole record after
+    /// it has already been read in, so that it can be opened at once.
     pub fn next_record_and_more(&mut self) -> Result<Option<(&[u8], bool)>, RecordError> {
         let data = self.open_next()?;
-        let more = !self.input.buffer().is_empty();
+        let buffered = self.input.buffer();
+        let more = buffered.first_chunk::<HEADER_LEN>().is_some_and(|header| {
+            buffered.len() >= HEADER_LEN + u32::from_be_bytes(*header) as usize
+        });
         Ok(data.then(|| (&self.record[1..], more)))
     }
 

@@ -38,6 +38,7 @@ pub fn read_peer(
         peer: None,
         line: Vec::new(),
         files: HashMap::new(),
+        holding: false,
     };
     let end = reader.read(records);
     reader.report_unfinished(end)
@@ -65,6 +66,9 @@ struct Reader<'a> {
     /// Where a message is put together as `[NAME] text`.
     line: Vec<u8>,
     files: HashMap<FileId, Arriving<'a>>,
+    /// Whether the last line shown was held back for the next: a burst of
+    /// lines costs one write, but a line followed by a chunk goes at once.
+    holding: bool,
 }
 
 /// Why the peer's stream cannot be read on.
@@ -87,7 +91,13 @@ impl<'a> Reader<'a> {
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(Breach::Record(e)),
             };
-            self.act(Message::decode(record)?, more_coming)?;
+            let message = Message::decode(record)?;
+            let text = matches!(message, Message::Text(_));
+            if self.holding && !text {
+                self.screen.flush();
+            }
+            self.holding = text && more_coming;
+            self.act(message, more_coming)?;
         }
     }
 
