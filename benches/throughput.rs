@@ -1,12 +1,19 @@
 //! Transfer and chat-line throughput of `chat` against reference tools on
-//! loopback, measured in one run so that only the ratios matter.
+//! loopback, measured in one run so that only the ratios matter; the
+//! encrypted default beside the original clear wire (`--plain`), with the
+//! memory, handshake and message latency of the encrypted one.
 //!
 //! Run with `cargo bench`. Settings come from the environment:
 //! `CHAT_BENCH_MIB` (file size, default 1024), `CHAT_BENCH_ROUNDS` (default 5),
 //! `CHAT_BENCH_LINES` (default 1000000, 0 to skip), `CHAT_BENCH_TOOLS`
-//! (comma-separated names to run, default all). Tools that are not
-//! installed (`nc` from OpenBSD, `ncat`, `socat`) are reported and skipped.
+//! (comma-separated beginnings of row names to run, default all; `chat`
+//! selects `chat --plain` and `chat (encrypted)`, and with them the line
+//! latency during a transfer and the handshake time). Tools that
+//! are not installed (`nc` from OpenBSD, `ncat`, `socat`, `scp` with an
+//! `sshd` the bench starts itself as root, `wormhole`) are reported and
+//! skipped. A missed target is reported, never a failure.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -21,6 +29,12 @@ const CHAT: &str = env!("CARGO_BIN_EXE_chat");
 
 /// Buffer of the plain copy loop: the practical ceiling without zero-copy.
 const COPY_BUFFER: usize = 64 * 1024;
+
+/// Connections timed for the handshake, each to a fresh listener.
+const HANDSHAKE_ROUNDS: usize = 20;
+
+/// How often a line is typed into a chat that is sending a file.
+const PING_EVERY: Duration = Duration::from_millis(50);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -34,6 +48,7 @@ fn main() {
     let rounds: usize = setting("CHAT_BENCH_ROUNDS", 5);
     let lines: u64 = setting("CHAT_BENCH_LINES", 1_000_000);
     let only: String = setting("CHAT_BENCH_TOOLS", String::new());
+    let wanted = |row: &str| only.is_empty() || only.split(',').any(|name| row.starts_with(name));
 
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench");
     let _ = fs::remove_dir_all(&work);
@@ -45,26 +60,28 @@ fn main() {
     write_random(&source, mib << 20);
     let expected = sha256(&source);
 
-    let tools = transfer_tools();
-    let mut results: Vec<(String, Vec<Run>)> = Vec::new();
-    for tool in &tools {
-        let wanted = only.is_empty() || only.split(',').any(|name| tool.name.starts_with(name));
-        if !wanted {
+    // Each tool is got ready once (a server started, say), then all take
+    // their turn in every round.
+    let mut contenders: Vec<(&str, Transfer)> = Vec::new();
+    for tool in transfer_tools() {
+        if !wanted(tool.name) {
             continue;
         }
-        if let Some(missing) = tool.missing() {
-            println!("skipped {}: {missing} is not installed", tool.name);
-        } else {
-            results.push((tool.name.to_string(), Vec::new()));
+        match (tool.ready)(&work) {
+            Ok(transfer) => contenders.push((tool.name, transfer)),
+            Err(why) => println!("skipped {}: {why}", tool.name),
         }
     }
+    let mut results: Vec<(&str, Vec<Run>)> = contenders
+        .iter()
+        .map(|(name, _)| (*name, Vec::new()))
+        .collect();
     for round in 0..rounds {
-        for (name, runs) in &mut results {
-            let tool = tools.iter().find(|t| t.name == name).unwrap();
+        for ((name, transfer), (_, runs)) in contenders.iter().zip(&mut results) {
             let out = work.join(format!("out-{round}"));
             let _ = fs::remove_dir_all(&out);
             fs::create_dir_all(&out).unwrap();
-            let run = (tool.run)(&source, &out);
+            let run = transfer(&source, &out);
             let got = sha256(&run.received);
             assert_eq!(
                 got, expected,
@@ -75,8 +92,22 @@ fn main() {
             runs.push(run);
         }
     }
+    // Servers the tools started stop here.
+    drop(contenders);
     print_transfer_table(mib << 20, &results);
 
+    let latency_wires: Vec<Wire> = [Wire::Encrypted, Wire::Original]
+        .into_iter()
+        .filter(|wire| wanted(wire.row()))
+        .collect();
+    if !latency_wires.is_empty() {
+        println!();
+        latency_table(&work, &source, mib, &latency_wires);
+    }
+    if wanted(Wire::Encrypted.row()) {
+        println!();
+        handshake(&work);
+    }
     println!();
     if lines > 0 {
         lines_table(&work, lines, rounds);
@@ -106,10 +137,37 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores")
 }
 
+/// Which wire two chats speak.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    /// `--plain`: the original clear wire.
+    Original,
+    /// The default between two chats.
+    Encrypted,
+}
+
+impl Wire {
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Wire::Original => &["--plain"],
+            Wire::Encrypted => &[],
+        }
+    }
+
+    /// Its name in the tables, and for `CHAT_BENCH_TOOLS`.
+    fn row(self) -> &'static str {
+        match self {
+            Wire::Original => "chat --plain",
+            Wire::Encrypted => "chat (encrypted)",
+        }
+    }
+}
+
 /// One measured transfer.
 struct Run {
     seconds: f64,
-    /// Peak resident memory of the sending and receiving process, in KiB.
+    /// Peak resident memory of the sending and receiving process, in KiB;
+    /// 0 when it was not followed.
     peak_send: u64,
     peak_receive: u64,
     received: PathBuf,
@@ -117,15 +175,32 @@ struct Run {
     receiver_said: String,
 }
 
+/// One transfer of the source into a fresh folder.
+type Transfer = Box<dyn Fn(&Path, &Path) -> Run>;
+
+/// Gets a tool ready for all rounds, in the work folder: how to run one
+/// transfer, or why it cannot run here.
+type Ready = Box<dyn FnOnce(&Path) -> Result<Transfer, String>>;
+
 struct Tool {
     name: &'static str,
-    needs: Option<&'static str>,
-    run: fn(&Path, &Path) -> Run,
+    ready: Ready,
 }
 
 impl Tool {
-    fn missing(&self) -> Option<&'static str> {
-        self.needs.filter(|program| !installed(program))
+    /// A tool that needs nothing set up but `program`, if any.
+    fn simple(
+        name: &'static str,
+        program: Option<&'static str>,
+        run: fn(&Path, &Path) -> Run,
+    ) -> Self {
+        Self {
+            name,
+            ready: Box::new(move |_| match program {
+                Some(program) if !installed(program) => Err(format!("{program} is not installed")),
+                _ => Ok(Box::new(run)),
+            }),
+        }
     }
 }
 
@@ -137,32 +212,41 @@ fn installed(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Rows the ratios are taken against.
+const COPY_LOOP: &str = "copy loop (64 KiB)";
+const NC: &str = "nc (OpenBSD)";
+const SCP: &str = "scp aes128-gcm";
+
 fn transfer_tools() -> Vec<Tool> {
     vec![
+        Tool::simple(Wire::Original.row(), None, |source, out| {
+            chat_transfer(source, out, Wire::Original)
+        }),
+        Tool::simple(Wire::Encrypted.row(), None, |source, out| {
+            chat_transfer(source, out, Wire::Encrypted)
+        }),
+        Tool::simple(COPY_LOOP, None, copy_transfer),
+        Tool::simple(NC, Some("nc"), nc_transfer),
+        Tool::simple("ncat", Some("ncat"), ncat_transfer),
+        Tool::simple("socat", Some("socat"), socat_transfer),
         Tool {
-            name: "chat",
-            needs: None,
-            run: chat_transfer,
+            name: SCP,
+            ready: Box::new(|work| {
+                let sshd = Sshd::start(&work.join("sshd"))?;
+                Ok(Box::new(move |source, out| sshd.transfer(source, out)))
+            }),
         },
         Tool {
-            name: "copy loop (64 KiB)",
-            needs: None,
-            run: copy_transfer,
-        },
-        Tool {
-            name: "nc (OpenBSD)",
-            needs: Some("nc"),
-            run: nc_transfer,
-        },
-        Tool {
-            name: "ncat",
-            needs: Some("ncat"),
-            run: ncat_transfer,
-        },
-        Tool {
-            name: "socat",
-            needs: Some("socat"),
-            run: socat_transfer,
+            name: "magic-wormhole",
+            ready: Box::new(|_| {
+                Err(if installed("wormhole") {
+                    "it meets its peer through a mailbox server on the Internet, \
+                     which a loopback benchmark does not start"
+                        .into()
+                } else {
+                    "wormhole is not installed".into()
+                })
+            }),
         },
     ]
 }
@@ -249,14 +333,13 @@ fn measure(
     }
 }
 
-fn chat_transfer(source: &Path, out: &Path) -> Run {
-    let (receiver, port, said) = chat_listener(out);
+fn chat_transfer(source: &Path, out: &Path, wire: Wire) -> Run {
+    let (receiver, port, said) = chat_listener(out, wire);
     let source = source.to_path_buf();
     measure(
         receiver,
         move || {
-            let mut sender = Command::new(CHAT)
-                .args(["connect", "127.0.0.1", &port.to_string(), "--name", "s"])
+            let mut sender = chat_connect(port, wire)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .spawn()
@@ -271,12 +354,22 @@ fn chat_transfer(source: &Path, out: &Path) -> Run {
     )
 }
 
+/// `chat connect` to a listener on 127.0.0.1 as `s`, to be spawned.
+fn chat_connect(port: u16, wire: Wire) -> Command {
+    let mut command = Command::new(CHAT);
+    command
+        .args(["connect", "127.0.0.1", &port.to_string(), "--name", "s"])
+        .args(wire.args());
+    command
+}
+
 /// Starts `chat listen` saving into `out`; returns it once it is listening,
 /// with its port and the rest of its output to read. Its stdin stays open
 /// (end of input would make it leave).
-fn start_listener(out: &Path) -> (Child, u16, BufReader<ChildStdout>) {
+fn start_listener(out: &Path, wire: Wire) -> (Child, u16, BufReader<ChildStdout>) {
     let mut child = Command::new(CHAT)
         .args(["listen", "--host", "127.0.0.1", "--port", "0"])
+        .args(wire.args())
         .args(["--name", "r", "--download-dir"])
         .arg(out)
         .stdin(Stdio::piped())
@@ -298,8 +391,8 @@ fn start_listener(out: &Path) -> (Child, u16, BufReader<ChildStdout>) {
 }
 
 /// [`start_listener`], with a thread that collects the rest of its output.
-fn chat_listener(out: &Path) -> (Child, u16, thread::JoinHandle<String>) {
-    let (child, port, mut lines) = start_listener(out);
+fn chat_listener(out: &Path, wire: Wire) -> (Child, u16, thread::JoinHandle<String>) {
+    let (child, port, mut lines) = start_listener(out, wire);
     let said = thread::spawn(move || {
         let mut rest = String::new();
         let _ = lines.read_to_string(&mut rest);
@@ -316,19 +409,23 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Waits until something listens on `port` on 127.0.0.1, without
-/// connecting (which would use up a one-connection listener).
+/// Waits until something listens on `port` on 127.0.0.1.
 fn wait_listening(port: u16) {
-    let needle = format!(":{port:04X} 00000000:0000 0A");
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        let table = fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-        if table.contains(&needle) {
+        if listening(port) {
             return;
         }
         thread::sleep(Duration::from_millis(2));
     }
     panic!("nothing listens on port {port}");
+}
+
+/// Whether something listens on `port` on 127.0.0.1, found without
+/// connecting (which would use up a one-connection listener).
+fn listening(port: u16) -> bool {
+    let needle = format!(":{port:04X} 00000000:0000 0A");
+    fs::read_to_string("/proc/net/tcp").is_ok_and(|table| table.contains(&needle))
 }
 
 /// A reference tool: receiver and sender command lines, with the received
@@ -399,6 +496,202 @@ fn socat_transfer(source: &Path, out: &Path) -> Run {
         source,
         out,
     )
+}
+
+/// An `sshd` of our own on a free loopback port, with a throwaway host key
+/// and one authorized key, all in its folder; stopped when dropped.
+struct Sshd {
+    server: Child,
+    port: u16,
+    folder: PathBuf,
+    user: String,
+}
+
+impl Sshd {
+    /// Sets it up and checks with a small copy that `scp` gets through;
+    /// otherwise says why not.
+    fn start(folder: &Path) -> Result<Self, String> {
+        for program in ["scp", "ssh-keygen"] {
+            if !installed(program) {
+                return Err(format!("{program} is not installed"));
+            }
+        }
+        let program = sshd_program().ok_or("sshd is not installed")?;
+        if !rustix::process::geteuid().is_root() {
+            return Err("sshd is started only when the bench runs as root".into());
+        }
+        let failed = |what: &str, e: std::io::Error| format!("{what}: {e}");
+        fs::create_dir_all(folder).map_err(|e| failed("cannot make its folder", e))?;
+        for key in ["host_key", "client_key"] {
+            let made = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", "chat-bench", "-f"])
+                .arg(folder.join(key))
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| failed("cannot run ssh-keygen", e))?;
+            if !made.status.success() {
+                return Err(format!(
+                    "ssh-keygen failed: {}",
+                    String::from_utf8_lossy(&made.stderr).trim()
+                ));
+            }
+        }
+        fs::copy(
+            folder.join("client_key.pub"),
+            folder.join("authorized_keys"),
+        )
+        .map_err(|e| failed("cannot write authorized_keys", e))?;
+        // sshd refuses to start without its privilege separation folder,
+        // which only an installed sshd's service makes.
+        fs::create_dir_all("/run/sshd").map_err(|e| failed("cannot make /run/sshd", e))?;
+        let port = free_port();
+        let config = folder.join("sshd_config");
+        let at = |name: &str| format!("\"{}\"", folder.join(name).display());
+        fs::write(
+            &config,
+            format!(
+                "ListenAddress 127.0.0.1:{port}\n\
+                 HostKey {}\n\
+                 AuthorizedKeysFile {}\n\
+                 PidFile none\n\
+                 StrictModes no\n\
+                 UsePAM no\n\
+                 PasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\n\
+                 PermitRootLogin prohibit-password\n\
+                 Ciphers aes128-gcm@openssh.com\n\
+                 Subsystem sftp internal-sftp\n",
+                at("host_key"),
+                at("authorized_keys"),
+            ),
+        )
+        .map_err(|e| failed("cannot write sshd_config", e))?;
+        let log =
+            File::create(folder.join("sshd.log")).map_err(|e| failed("cannot write its log", e))?;
+        let server = Command::new(&program)
+            .arg("-f")
+            .arg(&config)
+            .args(["-D", "-e"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| failed(&format!("cannot start {}", program.display()), e))?;
+        let mut sshd = Self {
+            server,
+            port,
+            folder: folder.to_path_buf(),
+            user: user_name(),
+        };
+        // Waiting for an outside server: nothing to be told by.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !listening(port) {
+            if let Ok(Some(status)) = sshd.server.try_wait() {
+                return Err(format!("sshd stopped ({status}): {}", sshd.log_tail()));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "sshd did not listen within 10 s: {}",
+                    sshd.log_tail()
+                ));
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        let trial = sshd
+            .scp(&folder.join("client_key.pub"), &folder.join("trial"))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| failed("cannot run scp", e))?;
+        if !trial.status.success() {
+            return Err(format!(
+                "a trial copy failed: {} (sshd said: {})",
+                String::from_utf8_lossy(&trial.stderr).trim(),
+                sshd.log_tail()
+            ));
+        }
+        Ok(sshd)
+    }
+
+    /// `scp` of `source` to `target` through this server, to be spawned.
+    fn scp(&self, source: &Path, target: &Path) -> Command {
+        let mut command = Command::new("scp");
+        command
+            .args(["-q", "-F", "/dev/null", "-c", "aes128-gcm@openssh.com"])
+            .args(["-P", &self.port.to_string(), "-i"])
+            .arg(self.folder.join("client_key"))
+            .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"])
+            .args(["-o", "StrictHostKeyChecking=no"])
+            .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+            .arg(source)
+            .arg(format!("{}@127.0.0.1:{}", self.user, target.display()));
+        command
+    }
+
+    /// Times one `scp`. Its memory is not followed: the work is done by an
+    /// `ssh` it starts and by a process of sshd's.
+    fn transfer(&self, source: &Path, out: &Path) -> Run {
+        let received = out.join("received.bin");
+        let started = Instant::now();
+        let output = self
+            .scp(source, &received)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("cannot run scp");
+        let seconds = started.elapsed().as_secs_f64();
+        let said = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            output.status.success(),
+            "scp failed: {}\n{said}",
+            output.status
+        );
+        Run {
+            seconds,
+            peak_send: 0,
+            peak_receive: 0,
+            received,
+            receiver_said: said,
+        }
+    }
+
+    /// The last line sshd logged, to say why it failed.
+    fn log_tail(&self) -> String {
+        let log = fs::read_to_string(self.folder.join("sshd.log")).unwrap_or_default();
+        log.lines().last().unwrap_or("nothing logged").to_string()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// Where sshd is: its usual place, else on the PATH (it must be started by
+/// its absolute path).
+fn sshd_program() -> Option<PathBuf> {
+    let usual = Path::new("/usr/sbin/sshd");
+    if usual.exists() {
+        return Some(usual.to_path_buf());
+    }
+    let found = Command::new("sh")
+        .args(["-c", "command -v sshd"])
+        .output()
+        .ok()?;
+    let path = PathBuf::from(String::from_utf8_lossy(&found.stdout).trim());
+    path.is_absolute().then_some(path)
+}
+
+fn user_name() -> String {
+    Command::new("id")
+        .arg("-un")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "root".into())
 }
 
 fn copy_transfer(source: &Path, out: &Path) -> Run {
@@ -497,53 +790,372 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-fn print_transfer_table(bytes: u64, results: &[(String, Vec<Run>)]) {
-    let mbps = |run: &Run| bytes as f64 / run.seconds / 1e6;
-    let chat_median = results
+fn slowest(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "NOT met" }
+}
+
+/// A ratio and whether it reaches `target`.
+fn ratio_line(what: &str, ratio: f64, target: f64) {
+    println!(
+        "{what:<48} {ratio:>6.2}x (target at least {target}x): {}",
+        verdict(ratio >= target)
+    );
+}
+
+fn mebibytes(kib: u64) -> String {
+    if kib == 0 {
+        "-".into()
+    } else {
+        format!("{:.1} MiB", kib as f64 / 1024.0)
+    }
+}
+
+fn print_transfer_table(bytes: u64, results: &[(&str, Vec<Run>)]) {
+    // MB/s of each round, by row name.
+    let speeds: Vec<(&str, Vec<f64>)> = results
         .iter()
-        .find(|(name, _)| name == "chat")
-        .map(|(_, runs)| median(runs.iter().map(mbps).collect()))
-        .unwrap_or(f64::NAN);
-    let copy_median = results
-        .iter()
-        .find(|(name, _)| name.starts_with("copy loop"))
-        .map(|(_, runs)| median(runs.iter().map(mbps).collect()));
+        .map(|(name, runs)| {
+            let speeds = runs.iter().map(|run| bytes as f64 / run.seconds / 1e6);
+            (*name, speeds.collect())
+        })
+        .collect();
+    let row = |wanted: &str| {
+        speeds
+            .iter()
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, speeds)| speeds.as_slice())
+    };
+    let plain_median = row(Wire::Original.row()).map(|s| median(s.to_vec()));
     println!(
         "{:<20} {:>10} {:>17} {:>9} {:>13} {:>13}",
-        "file transfer", "MB/s", "min-max", "vs chat", "peak RSS send", "peak RSS recv"
+        "file transfer", "MB/s", "min-max", "vs plain", "peak RSS send", "peak RSS recv"
     );
-    for (name, runs) in results {
-        let speeds: Vec<f64> = runs.iter().map(mbps).collect();
-        let (min, max) = speeds
-            .iter()
-            .fold((f64::MAX, 0.0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
-        let med = median(speeds);
+    for ((name, runs), (_, speeds)) in results.iter().zip(&speeds) {
+        let max = speeds.iter().copied().fold(0.0, f64::max);
+        let med = median(speeds.clone());
         let peak_send = runs.iter().map(|r| r.peak_send).max().unwrap_or(0);
         let peak_receive = runs.iter().map(|r| r.peak_receive).max().unwrap_or(0);
         println!(
-            "{name:<20} {med:>10.0} {:>17} {:>8.2}x {:>10.1} MiB {:>10.1} MiB",
-            format!("{min:.0}-{max:.0}"),
-            med / chat_median,
-            peak_send as f64 / 1024.0,
-            peak_receive as f64 / 1024.0,
+            "{name:<20} {med:>10.0} {:>17} {:>9} {:>13} {:>13}",
+            format!("{:.0}-{max:.0}", slowest(speeds)),
+            plain_median.map_or("-".into(), |plain| format!("{:.2}x", med / plain)),
+            mebibytes(peak_send),
+            mebibytes(peak_receive),
         );
     }
-    let nc_median = results
+
+    println!();
+    let rounds = speeds.first().map_or(0, |(_, s)| s.len());
+    print!("{:<20}", "MB/s by round");
+    for round in 1..=rounds {
+        print!(" {round:>7}");
+    }
+    println!(" {:>8} {:>8}", "median", "slowest");
+    for (name, speeds) in &speeds {
+        print!("{name:<20}");
+        for speed in speeds {
+            print!(" {speed:>7.0}");
+        }
+        println!(" {:>8.0} {:>8.0}", median(speeds.clone()), slowest(speeds));
+    }
+
+    println!();
+    if let Some(copy) = row(COPY_LOOP) {
+        // Targets for the median round and for the slowest one.
+        for (wire, target, slowest_target) in
+            [(Wire::Original, 0.9, 0.9), (Wire::Encrypted, 0.7, 0.6)]
+        {
+            let Some(chat) = row(wire.row()) else {
+                continue;
+            };
+            let name = wire.row();
+            ratio_line(
+                &format!("{name} / copy loop:"),
+                median(chat.to_vec()) / median(copy.to_vec()),
+                target,
+            );
+            ratio_line(
+                &format!("{name} / copy loop, slowest rounds:"),
+                slowest(chat) / slowest(copy),
+                slowest_target,
+            );
+        }
+    }
+    let (plain, encrypted) = (row(Wire::Original.row()), row(Wire::Encrypted.row()));
+    if let (Some(chat), Some(nc)) = (plain, row(NC)) {
+        ratio_line(
+            &format!("{} / nc:", Wire::Original.row()),
+            median(chat.to_vec()) / median(nc.to_vec()),
+            1.8,
+        );
+    }
+    if let (Some(chat), Some(scp)) = (encrypted, row(SCP)) {
+        ratio_line(
+            &format!("{} / scp:", Wire::Encrypted.row()),
+            median(chat.to_vec()) / median(scp.to_vec()),
+            3.0,
+        );
+    }
+    if let Some((_, runs)) = results
         .iter()
-        .find(|(name, _)| name.starts_with("nc"))
-        .map(|(_, runs)| median(runs.iter().map(mbps).collect()));
-    if let Some(nc) = nc_median {
+        .find(|(name, _)| *name == Wire::Encrypted.row())
+    {
+        let peak_send = runs.iter().map(|r| r.peak_send).max().unwrap_or(0);
+        let peak_receive = runs.iter().map(|r| r.peak_receive).max().unwrap_or(0);
         println!(
-            "chat / nc:        {:.2}x (target at least 1.8x)",
-            chat_median / nc
+            "peak RSS, {}: sender {}, receiver {} (target < 8 MiB per side): {}",
+            Wire::Encrypted.row(),
+            mebibytes(peak_send),
+            mebibytes(peak_receive),
+            verdict(peak_send.max(peak_receive) < 8 * 1024),
         );
     }
-    if let Some(copy) = copy_median {
-        println!(
-            "chat / copy loop: {:.2}x (target at least 0.9x)",
-            chat_median / copy
+}
+
+/// Lines typed into a chat every [`PING_EVERY`] while it sends the bench's
+/// file: how long each takes from its input to the peer's screen.
+fn latency_table(work: &Path, source: &Path, mib: u64, wires: &[Wire]) {
+    println!(
+        "a line every {} ms into a chat sending the {mib} MiB file, input to the peer's screen:",
+        PING_EVERY.as_millis()
+    );
+    for &wire in wires {
+        let latency = line_latency(work, source, wire);
+        let mut line = format!(
+            "  {:<17} {:>4} lines during {:.2} s of transfer",
+            wire.row(),
+            latency.delays.len(),
+            latency.transfer.as_secs_f64()
+        );
+        if latency.delays.is_empty() {
+            line += ": none to time (a larger CHAT_BENCH_MIB lasts longer)";
+        } else {
+            let worst = latency.delays.iter().copied().fold(0.0, f64::max);
+            line += &format!(
+                ": median {:.1} ms, worst {:.1} ms",
+                median(latency.delays.clone()) * 1e3,
+                worst * 1e3
+            );
+            line += &match wire {
+                Wire::Encrypted => {
+                    format!(" (target: worst under 200 ms): {}", verdict(worst < 0.2))
+                }
+                Wire::Original => " (on the original wire lines wait for the file)".into(),
+            };
+        }
+        if latency.lost > 0 {
+            line += &format!("; {} never arrived", latency.lost);
+        }
+        println!("{line}");
+    }
+}
+
+/// Line delays during one transfer.
+struct Latency {
+    /// From the receiver announcing the file to it saying it saved it.
+    transfer: Duration,
+    /// Seconds from input to screen of each line typed meanwhile that arrived.
+    delays: Vec<f64>,
+    /// Lines typed meanwhile that never arrived.
+    lost: usize,
+}
+
+/// What the receiving chat printed during a latency run, as it was read.
+#[derive(Default)]
+struct Heard {
+    began: Option<Instant>,
+    saved: Option<Instant>,
+    /// When each `ping N` line arrived, by N.
+    pings: HashMap<usize, Instant>,
+    said: String,
+}
+
+impl Heard {
+    fn note(&mut self, at: Instant, line: &str) {
+        if line.starts_with("[System] Incoming file") {
+            self.began.get_or_insert(at);
+        } else if line.starts_with("[System] File saved") {
+            self.saved.get_or_insert(at);
+        } else if let Some(n) = line.strip_prefix("[s] ping ").and_then(|n| n.parse().ok()) {
+            self.pings.insert(n, at);
+        }
+        self.said.push_str(line);
+        self.said.push('\n');
+    }
+}
+
+fn line_latency(work: &Path, source: &Path, wire: Wire) -> Latency {
+    let out = work.join("latency");
+    let _ = fs::remove_dir_all(&out);
+    let (mut receiver, port, mut output) = start_listener(&out, wire);
+    // Each line the receiver prints, stamped as soon as it is read.
+    let (tell, lines) = mpsc::channel();
+    let reading = thread::spawn(move || {
+        let mut line = String::new();
+        while output.read_line(&mut line).is_ok_and(|n| n > 0) {
+            // Once nobody listens, the rest is only drained.
+            let _ = tell.send((Instant::now(), line.trim_end().to_string()));
+            line.clear();
+        }
+    });
+    let mut sender = chat_connect(port, wire)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("cannot start chat connect");
+    let mut typing = sender.stdin.take().unwrap();
+    writeln!(typing, "/send {}", source.display()).unwrap();
+
+    let mut heard = Heard::default();
+    let mut typed: Vec<Instant> = Vec::new();
+    let give_up = Instant::now() + Duration::from_secs(600);
+    let mut next = Instant::now() + PING_EVERY;
+    while heard.saved.is_none() {
+        match lines.recv_timeout(next.saturating_duration_since(Instant::now())) {
+            Ok((at, line)) => heard.note(at, &line),
+            Err(RecvTimeoutError::Timeout) => {
+                typed.push(Instant::now());
+                if writeln!(typing, "ping {}", typed.len() - 1).is_err() {
+                    panic!(
+                        "{}: the sender stopped reading its input; the receiver said:\n{}",
+                        wire.row(),
+                        heard.said
+                    );
+                }
+                next += PING_EVERY;
+            }
+            Err(RecvTimeoutError::Disconnected) => panic!(
+                "{}: the receiver ended before saving the file; it said:\n{}",
+                wire.row(),
+                heard.said
+            ),
+        }
+        assert!(
+            Instant::now() < give_up,
+            "{}: the file was not saved within 10 minutes; the receiver said:\n{}",
+            wire.row(),
+            heard.said
         );
     }
+    // Lines held back behind the file come right after it.
+    let patience = Instant::now() + Duration::from_secs(30);
+    while heard.pings.len() < typed.len() {
+        match lines.recv_timeout(patience.saturating_duration_since(Instant::now())) {
+            Ok((at, line)) => heard.note(at, &line),
+            Err(_) => break,
+        }
+    }
+    drop(typing);
+    let sender_status = sender.wait().expect("sender wait");
+    let receiver_status = receiver.wait().expect("receiver wait");
+    let _ = reading.join();
+    assert!(
+        sender_status.success() && receiver_status.success(),
+        "{}: sender {sender_status}, receiver {receiver_status}; the receiver said:\n{}",
+        wire.row(),
+        heard.said
+    );
+    let _ = fs::remove_dir_all(&out);
+
+    let (began, saved) = (heard.began.unwrap_or(Instant::now()), heard.saved.unwrap());
+    let mut latency = Latency {
+        transfer: saved.saturating_duration_since(began),
+        delays: Vec::new(),
+        lost: 0,
+    };
+    for (n, &at) in typed.iter().enumerate() {
+        if at < began || at > saved {
+            continue;
+        }
+        match heard.pings.get(&n) {
+            Some(arrived) => latency
+                .delays
+                .push(arrived.saturating_duration_since(at).as_secs_f64()),
+            None => latency.lost += 1,
+        }
+    }
+    latency
+}
+
+/// The time from spawning `chat connect` to its line saying it is
+/// connected, encrypted and not, each to a fresh listener; the difference
+/// is the handshake's cost.
+fn handshake(work: &Path) {
+    let mut encrypted = Vec::new();
+    let mut plain = Vec::new();
+    for _ in 0..HANDSHAKE_ROUNDS {
+        encrypted.push(connect_time(work, Wire::Encrypted));
+        plain.push(connect_time(work, Wire::Original));
+    }
+    let (encrypted, plain) = (median(encrypted), median(plain));
+    println!(
+        "spawning `chat connect` to its line saying it is connected (median of {HANDSHAKE_ROUNDS}):"
+    );
+    println!(
+        "  {:<17} {:>7.2} ms   to `{}`",
+        Wire::Encrypted.row(),
+        encrypted * 1e3,
+        connected_line(Wire::Encrypted)
+    );
+    println!(
+        "  {:<17} {:>7.2} ms   to `{}`",
+        Wire::Original.row(),
+        plain * 1e3,
+        connected_line(Wire::Original)
+    );
+    let cost = encrypted - plain;
+    println!(
+        "  {:<17} {:>7.2} ms   (target < 5 ms): {}",
+        "handshake",
+        cost * 1e3,
+        verdict(cost < 0.005)
+    );
+}
+
+/// The beginning of the line a connecting chat prints once it can chat.
+fn connected_line(wire: Wire) -> &'static str {
+    match wire {
+        Wire::Original => "[System] Connected to",
+        Wire::Encrypted => "[System] Encrypted. Safety code:",
+    }
+}
+
+/// Seconds from spawning `chat connect` to [`connected_line`]; then both
+/// chats leave.
+fn connect_time(work: &Path, wire: Wire) -> f64 {
+    let (mut listener, port, _output) = start_listener(&work.join("unused"), wire);
+    let started = Instant::now();
+    let mut connector = chat_connect(port, wire)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cannot start chat connect");
+    let mut output = BufReader::new(connector.stdout.take().unwrap());
+    let mut said = String::new();
+    loop {
+        let start = said.len();
+        if output.read_line(&mut said).unwrap() == 0 {
+            panic!(
+                "{}: chat connect ended before `{}`; it said:\n{said}",
+                wire.row(),
+                connected_line(wire)
+            );
+        }
+        if said[start..].starts_with(connected_line(wire)) {
+            break;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    // End of input: the connector leaves, and the listener with it.
+    drop(connector.stdin.take());
+    let _ = std::io::copy(&mut output, &mut std::io::sink());
+    assert!(connector.wait().unwrap().success());
+    assert!(listener.wait().unwrap().success());
+    seconds
 }
 
 /// `count` chat lines piped into the sender and printed by the receiver into
@@ -567,16 +1179,17 @@ fn lines_table(work: &Path, count: u64, rounds: usize) {
     }
     let chat = median(chat_times);
     println!("{count} chat lines, piped in and printed into a pipe:");
-    println!("  chat {:>8.3} s", chat);
+    println!("  {:<13} {:>8.3} s", Wire::Original.row(), chat);
     if have_nc {
         let nc = median(nc_times);
         println!(
-            "  nc   {:>8.3} s   (chat takes {:.2}x the time of nc)",
+            "  {:<13} {:>8.3} s   (chat takes {:.2}x the time of nc)",
+            "nc",
             nc,
             chat / nc
         );
     } else {
-        println!("  nc   skipped: not installed");
+        println!("  {:<13} skipped: not installed", "nc");
     }
 }
 
@@ -599,10 +1212,9 @@ fn count_lines(mut reader: BufReader<ChildStdout>, count: u64, started: Instant)
 }
 
 fn chat_lines(input: &Path, work: &Path, count: u64) -> f64 {
-    let (mut receiver, port, output) = start_listener(&work.join("unused"));
+    let (mut receiver, port, output) = start_listener(&work.join("unused"), Wire::Original);
     let started = Instant::now();
-    let mut sender = Command::new(CHAT)
-        .args(["connect", "127.0.0.1", &port.to_string(), "--name", "s"])
+    let mut sender = chat_connect(port, Wire::Original)
         .stdin(File::open(input).unwrap())
         .stdout(Stdio::null())
         .spawn()
@@ -636,17 +1248,17 @@ fn nc_lines(input: &Path, count: u64) -> f64 {
     seconds
 }
 
-/// Launch to `Listening on`, and a whole connect-and-quit round.
+/// Launch to `Listening on`, and a whole connect-and-quit round, on the
+/// original wire.
 fn start_up(work: &Path, rounds: usize) {
     let mut launch = Vec::new();
     let mut round_trip = Vec::new();
     for _ in 0..rounds {
         let started = Instant::now();
-        let (mut listener, port, _output) = start_listener(&work.join("unused"));
+        let (mut listener, port, _output) = start_listener(&work.join("unused"), Wire::Original);
         launch.push(started.elapsed().as_secs_f64());
         let started = Instant::now();
-        let status = Command::new(CHAT)
-            .args(["connect", "127.0.0.1", &port.to_string(), "--name", "s"])
+        let status = chat_connect(port, Wire::Original)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .status()
