@@ -135,6 +135,11 @@ pub fn parse_name(name: &str) -> Result<String, String> {
     Ok(name.to_string())
 }
 
+/// A code as given on the command line.
+pub fn parse_code(code: &str) -> Result<Code, String> {
+    Code::new(code).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,9 +216,4 @@ mod tests {
         assert!(parse_name("new\nline").is_err());
         assert!(parse_name("rtl\u{202e}").is_err());
     }
-}
-
-/// A code as given on the command line.
-pub fn parse_code(code: &str) -> Result<Code, String> {
-    Code::new(code).map_err(|e| e.to_string())
 }

@@ -49,13 +49,13 @@ struct Keys {
 /// The reading part: plain bytes, or records to open.
 pub enum Reading {
     Plain(ReadHalf),
-    Sealed(RecordReader<BufReader<ReadHalf>>),
+    Sealed(Box<RecordReader<BufReader<ReadHalf>>>),
 }
 
 /// The writing part: plain bytes, or records to seal.
 pub enum Writing {
     Plain(WriteHalf),
-    Sealed(RecordWriter<WriteHalf>),
+    Sealed(Box<RecordWriter<WriteHalf>>),
 }
 
 impl Connection {
@@ -124,11 +124,11 @@ impl Connection {
         Ok(match self.keys {
             None => (Reading::Plain(reader), Writing::Plain(writer), closer),
             Some(keys) => (
-                Reading::Sealed(RecordReader::new(
+                Reading::Sealed(Box::new(RecordReader::new(
                     BufReader::with_capacity(SEALED_READ_BUFFER, reader),
                     &keys.receive,
-                )),
-                Writing::Sealed(RecordWriter::new(writer, &keys.send)),
+                ))),
+                Writing::Sealed(Box::new(RecordWriter::new(writer, &keys.send))),
                 closer,
             ),
         })

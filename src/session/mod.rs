@@ -257,7 +257,7 @@ impl Conversation<'_> {
                         incoming::read_peer(reader, &downloads, &screen, &transfers)
                     }
                     Reading::Sealed(records) => encrypted::incoming::read_peer(
-                        records, outbox, &downloads, &screen, &transfers,
+                        *records, outbox, &downloads, &screen, &transfers,
                     ),
                 };
                 let _ = events.send(Event::PeerEnded(end));
@@ -278,7 +278,7 @@ impl Conversation<'_> {
                         writer, closer, &name, queue, &screen, &transfers, failed,
                     ),
                     Writing::Sealed(records) => encrypted::outgoing::write_peer(
-                        records, &name, queue, &screen, &transfers, patience, failed,
+                        *records, &name, queue, &screen, &transfers, patience, failed,
                     ),
                 }
                 let _ = events.send(Event::WriterDone);
