@@ -4,9 +4,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-// The system's random generator, through the getrandom that aes-gcm builds.
-use aes_gcm::aead::common::getrandom;
-
 /// Longest code accepted, in bytes once normalised.
 pub const MAX_CODE: usize = 128;
 

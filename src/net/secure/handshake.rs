@@ -64,8 +64,8 @@
 
 use std::io::{self, Read, Write};
 
-// The system's random generator, through the getrandom that aes-gcm builds.
-use aes_gcm::aead::common::getrandom::{SysRng, rand_core::UnwrapErr};
+// The system's random generator.
+use getrandom::{SysRng, rand_core::UnwrapErr};
 use hkdf::Hkdf;
 use hkdf::hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};

@@ -10,8 +10,7 @@
 
 use std::io::{self, Read, Write};
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 /// Most plaintext bytes one record carries.
 pub const MAX_PLAINTEXT: usize = 64 * 1024;
@@ -57,28 +56,30 @@ impl From<RecordError> for io::Error {
 }
 
 /// The nonce of record number `count`: four zero bytes, then the count.
-fn nonce(count: u64) -> Nonce<aes_gcm::aead::consts::U12> {
+fn nonce(count: u64) -> Nonce {
     let mut bytes = [0u8; 12];
     bytes[4..].copy_from_slice(&count.to_be_bytes());
-    Nonce::from(bytes)
+    Nonce::assume_unique_for_key(bytes)
 }
 
 /// One direction's key and record count.
 struct Direction {
-    cipher: Aes256Gcm,
+    cipher: LessSafeKey,
     count: u64,
 }
 
 impl Direction {
     fn new(key: &[u8; 32]) -> Self {
         Self {
-            cipher: Aes256Gcm::new(&(*key).into()),
+            cipher: LessSafeKey::new(
+                UnboundKey::new(&AES_256_GCM, key).expect("a key of 32 bytes suits AES-256"),
+            ),
             count: 0,
         }
     }
 
     /// The next record's nonce; no nonce is ever used twice.
-    fn next_nonce(&mut self) -> Result<Nonce<aes_gcm::aead::consts::U12>, RecordError> {
+    fn next_nonce(&mut self) -> Result<Nonce, RecordError> {
         let count = self.count;
         self.count = count.checked_add(1).ok_or(RecordError::Exhausted)?;
         Ok(nonce(count))
@@ -135,9 +136,9 @@ impl<W: Write> RecordWriter<W> {
         let tag = self
             .direction
             .cipher
-            .encrypt_inout_detached(&nonce, &header, (&mut self.pending[start..]).into())
+            .seal_in_place_separate_tag(nonce, Aad::from(header), &mut self.pending[start..])
             .map_err(|_| io::Error::other("a record could not be sealed"))?;
-        self.pending.extend_from_slice(&tag);
+        self.pending.extend_from_slice(tag.as_ref());
         if self.pending.len() >= FLUSH_AT {
             self.write_pending()?;
         }
@@ -222,8 +223,9 @@ impl<R: Read> RecordReader<R> {
         let nonce = self.direction.next_nonce()?;
         self.direction
             .cipher
-            .decrypt_in_place(&nonce, &header, &mut self.record)
+            .open_in_place(nonce, Aad::from(header), &mut self.record)
             .map_err(|_| RecordError::Forged)?;
+        self.record.truncate(len - TAG_LEN);
         match self.record[0] {
             KIND_DATA => {
                 self.pos = 1;
