@@ -21,22 +21,26 @@ Example session (the peer runs `chat connect 192.168.1.20 5050 --name I056`):
   14:02 [System] Listening on 0.0.0.0:5050 ...
   14:02 [System] Your peer can connect to 192.168.1.20 5050
   14:03 [System] Connected by 192.168.1.31:52144
+  14:03 [System] Encrypted. Safety code: 381-907 (the same on both screens means nobody is in between)
   14:03 [I056] Hi! I'm Daksh.
   14:03 [I049] Hello! Sending you the notes.
   14:04 [System] Sent file lecture notes.pdf (48213 bytes, 0.1s at 460.2 KiB/s)
   14:04 [System] Exiting.
 
-Each line typed is replaced by `[NAME] text` once sent; commands (here
-`/send \"lecture notes.pdf\"`, then `/quit`) leave no trace. Without a terminal,
+Read the safety code to each other: the same code on both screens means
+nobody is in between. Each line typed is replaced by `[NAME] text` once sent;
+commands (here `/send \"lecture notes.pdf\"`, then `/quit`) leave no trace. Without a terminal,
 lines have no time, your own messages are not shown and the final line of a
 transfer has no time and rate: `[System] Sent file lecture notes.pdf (48213 bytes)`.
 
-Commands while chatting: /send PATH..., /status, /help, /quit";
+Commands while chatting: /send PATH..., /status, /code, /help, /quit
+With the original Python chat or nc, both sides add --plain (not encrypted).";
 
 const CONNECT_EXAMPLE: &str = "\
 Example session (the peer ran `chat listen --port 5050 --name I049`):
   $ chat connect 192.168.1.20 5050 --name I056
   14:03 [System] Connected to 192.168.1.20:5050
+  14:03 [System] Encrypted. Safety code: 381-907 (the same on both screens means nobody is in between)
   14:03 [I056] Hi! I'm Daksh.
   14:03 [I049] Hello! Sending you the notes.
   14:04 [System] Incoming file lecture notes.pdf (48213 bytes)...
@@ -48,7 +52,8 @@ Example session (the peer ran `chat listen --port 5050 --name I049`):
 Without a terminal, lines have no time, your own messages are not shown and
 the final line of a transfer has no time and rate.
 
-Commands while chatting: /send PATH..., /status, /help, /quit";
+Commands while chatting: /send PATH..., /status, /code, /help, /quit
+With the original Python chat or nc, both sides add --plain (not encrypted).";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
