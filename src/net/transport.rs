@@ -394,4 +394,63 @@ mod tests {
         closer.close();
         assert_eq!(blocked.join().unwrap().unwrap(), 0);
     }
+
+    #[test]
+    fn an_encrypted_connection_carries_sealed_records_both_ways() {
+        let (mut listening, client) = pair();
+        let mut connecting = Connection::tcp(client).unwrap();
+        let other = std::thread::spawn(move || {
+            connecting
+                .encrypt(Side::Connecting, None, Duration::from_secs(5))
+                .map(|a| (connecting, a))
+        });
+        let ours = listening
+            .encrypt(Side::Listening, None, Duration::from_secs(5))
+            .unwrap();
+        let (connecting, theirs) = other.join().unwrap().unwrap();
+        assert_eq!(ours.safety_code, theirs.safety_code);
+        let (Reading::Sealed(mut reader), _, _) = listening.split().unwrap() else {
+            panic!("an encrypted connection reads records");
+        };
+        let (_, Writing::Sealed(mut writer), _) = connecting.split().unwrap() else {
+            panic!("an encrypted connection writes records");
+        };
+        writer.send(b"sealed hello").unwrap();
+        writer.flush().unwrap();
+        assert_eq!(reader.next_record().unwrap(), Some(&b"sealed hello"[..]));
+    }
+
+    #[test]
+    fn a_peer_that_says_nothing_fails_the_handshake_in_time() {
+        let (mut connection, _silent) = pair();
+        let started = std::time::Instant::now();
+        let result = connection.encrypt(Side::Listening, None, Duration::from_millis(300));
+        assert!(
+            matches!(&result, Err(HandshakeError::Io(e)) if e.kind() == io::ErrorKind::TimedOut),
+            "{:?}",
+            result.map(|a| a.safety_code)
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_peer_that_trickles_fails_the_handshake_in_time_too() {
+        let (mut connection, mut peer) = pair();
+        let trickle = std::thread::spawn(move || {
+            for byte in handshake::GREETING {
+                if peer.write_all(&[*byte]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let started = std::time::Instant::now();
+        let result = connection.encrypt(Side::Listening, None, Duration::from_millis(300));
+        assert!(
+            matches!(&result, Err(HandshakeError::Io(e)) if e.kind() == io::ErrorKind::TimedOut)
+        );
+        assert!(started.elapsed() < Duration::from_secs(1));
+        drop(connection);
+        trickle.join().unwrap();
+    }
 }
