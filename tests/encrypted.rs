@@ -595,6 +595,37 @@ fn a_listener_turns_away_clear_text_peers_and_waits_for_a_real_chat() {
 }
 
 #[test]
+fn a_listener_turns_away_a_peer_that_says_nothing_and_waits_on() {
+    let dir = TestDir::new("enc_turn_away_silent");
+    let (mut alice, port) =
+        Chat::listen_encrypted("alice", &dir.subdir("alice"), &["--name", "alice"]);
+    let silent = RawPeer::connect(port);
+    // The listener gives a silent peer ten seconds.
+    alice.set_timeout(Duration::from_secs(20));
+    let turned = alice.expect_line("the turned-away line", |l| {
+        l.starts_with("[System] Turned away 127.0.0.1:")
+    });
+    assert!(
+        turned.contains("within 10 s") && turned.contains("--plain"),
+        "{turned}"
+    );
+    let mut got = Vec::new();
+    let _ = silent.into_stream().read_to_end(&mut got);
+    assert_eq!(got, GREETING);
+    let mut bob = Chat::connect_encrypted(
+        "bob",
+        &dir.subdir("bob"),
+        "127.0.0.1",
+        port,
+        &["--name", "bob"],
+    );
+    alice.expect_prefix("[System] Connected by 127.0.0.1:");
+    bob.close_stdin();
+    assert_eq!(bob.wait_exit(), 0, "{}", bob.report());
+    assert_eq!(alice.wait_exit(), 0, "{}", alice.report());
+}
+
+#[test]
 fn a_plain_listener_and_an_encrypted_chat_both_say_what_is_wrong() {
     let dir = TestDir::new("enc_plain_listener");
     let (mut alice, port) = Chat::listen("alice", &dir.subdir("alice"), &["--name", "alice"]);

@@ -201,6 +201,11 @@ impl Chat {
         Chat::spawn(label, cwd, &args)
     }
 
+    /// Waits up to `timeout` for each expected line from now on.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
