@@ -730,3 +730,33 @@ fn a_code_on_one_side_only_is_refused_with_the_reason() {
     alice.signal("TERM");
     assert_eq!(alice.wait_exit(), 0, "{}", alice.report());
 }
+
+#[test]
+fn a_file_the_peer_leaves_in_the_middle_of_is_reported_not_delivered() {
+    let dir = TestDir::new("enc_left_mid_file");
+    let file = dir.subdir("bob").join("big.bin");
+    fs::File::create(&file).unwrap().set_len(64 << 20).unwrap();
+    let (mut alice, mut bob, _relay) =
+        pair_through_relay(&dir, Tamper::Nothing, Some(8_000_000), "alice", "bob");
+    bob.send_line("/send big.bin");
+    alice.expect_prefix("[System] Incoming file big.bin");
+    alice.close_stdin();
+    alice.expect_prefix("[System] Transfer of big.bin incomplete: received ");
+    bob.expect_exact("[alice] has left the chat.");
+    let lost = bob.expect_prefix("[System] big.bin was not delivered (stopped at ");
+    assert!(lost.ends_with("%)."), "{lost}");
+    let _ = bob.wait_exit();
+    bob.assert_no_panic();
+    assert!(
+        !bob.stdout_lines()
+            .iter()
+            .any(|l| l.starts_with("[System] Sent file")),
+        "{}",
+        bob.report()
+    );
+    assert_eq!(alice.wait_exit(), 0, "{}", alice.report());
+    assert_eq!(
+        dir_entries(&dir.join("alice/received_files")),
+        Vec::<String>::new()
+    );
+}

@@ -111,7 +111,7 @@ impl<'a> Writer<'a> {
                 match queue.try_recv() {
                     Ok(outgoing) => Some(outgoing),
                     Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Disconnected) => return Ok(()),
+                    Err(TryRecvError::Disconnected) => return self.abandoned(),
                 }
             } else {
                 self.flush()?;
@@ -129,7 +129,7 @@ impl<'a> Writer<'a> {
                         self.give_up_on_answers(patience);
                         break;
                     }
-                    Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                    Err(RecvTimeoutError::Disconnected) => return self.abandoned(),
                 }
             };
             match next {
@@ -148,6 +148,18 @@ impl<'a> Writer<'a> {
             .close()
             .and_then(|()| self.out.get_ref().finish())
             .map_err(|e| self.lose_messages(e))
+    }
+
+    /// The queue closed without a goodbye to send: the conversation ended
+    /// on the peer's side. Files not through yet were not delivered.
+    fn abandoned(&self) -> Result<(), WriteError> {
+        if self.active.is_empty() && self.unconfirmed.is_empty() && self.waiting.is_empty() {
+            return Ok(());
+        }
+        Err(WriteError::Connection(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "the conversation ended before the peer had every file",
+        )))
     }
 
     fn send(&mut self, message: &Message<'_>) -> Result<(), WriteError> {
