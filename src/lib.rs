@@ -2,14 +2,17 @@
 //! connection.
 //!
 //! Layout, by layer from the bottom up (upper layers use lower ones):
-//! - `wire`     — the bytes on the wire: frames of the original format (pure codecs)
+//! - `wire`     — the bytes on the wire: frames of the original format, typed
+//!   messages of the encrypted one (pure codecs)
 //! - `terminal` — sanitising peer text, the output sink, the console and line editor
-//! - `net`      — listening for or connecting to the one peer; the transport
-//!   (reader, writer, closer) a conversation runs over
+//! - `net`      — listening for or connecting to the one peer; the encrypted
+//!   channel (handshake, codes, sealed records); the transport (reader,
+//!   writer, closer) a conversation runs over, plain or sealed
 //! - `files`    — the download folder and its safe names; sending and receiving
 //!   file contents
 //! - `session`  — waiting, the threads of a conversation and its main loop, the
-//!   user's commands, transfers and their progress, stall watch
+//!   user's commands, transfers and their progress, stall watch; the reader
+//!   and writer of each wire
 //! - `signals`  — leaving cleanly on SIGTERM, SIGHUP and SIGINT
 //! - `cli`, `settings`, `exit_codes` — the command line and what it yields
 
