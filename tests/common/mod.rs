@@ -787,3 +787,59 @@ pub fn wait_for_open_file_in(pid: u32, folder: &Path) {
         thread::yield_now();
     }
 }
+
+/// Peak resident set size of process `pid` in KiB, or `None` once it has no
+/// memory any more (it exited, even if not yet reaped).
+pub fn read_peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Watches the peak resident set size of running process `pid` while it
+/// ends by itself: `/proc` shows the figure only while the process lives,
+/// so it is sampled until then (or for [`TIMEOUT`]). The handle gives the
+/// last figure, in KiB; join it before the process is reaped.
+pub fn watch_peak_rss_kib(pid: u32) -> JoinHandle<u64> {
+    let first = peak_rss_kib(pid);
+    thread::spawn(move || {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut peak = first;
+        while let Some(kib) = read_peak_rss_kib(pid) {
+            peak = peak.max(kib);
+            if Instant::now() >= deadline {
+                break;
+            }
+            // Sampling, not waiting for an event: the figure only grows.
+            thread::sleep(Duration::from_millis(1));
+        }
+        peak
+    })
+}
+
+/// Caps the address space of running process `pid` at what it has now plus
+/// `headroom` bytes, so that an allocation beyond that fails (and a Rust
+/// program aborts) instead of quietly succeeding.
+pub fn limit_address_space(pid: u32, headroom: u64) {
+    use rustix::process::{Pid, Resource, Rlimit, prlimit};
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("cannot read status of process {pid}: {e}"));
+    let size_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmSize in status of process {pid}"));
+    let limit = size_kib * 1024 + headroom;
+    let target = Pid::from_raw(pid as i32).expect("a process id is positive");
+    prlimit(
+        Some(target),
+        Resource::As,
+        Rlimit {
+            current: Some(limit),
+            maximum: Some(limit),
+        },
+    )
+    .unwrap_or_else(|e| panic!("cannot limit the address space of process {pid}: {e}"));
+}
