@@ -134,6 +134,10 @@ pub fn parse_name(name: &str) -> Result<String, String> {
     if name.contains(['[', ']']) {
         return Err("the name may not contain [ or ]".into());
     }
+    // `[System]` lines are the program's own; a peer may not print them.
+    if name.eq_ignore_ascii_case("system") {
+        return Err("the name System is the program's own".into());
+    }
     if name.chars().any(crate::terminal::sanitize::is_unsafe_char) {
         return Err("the name may not contain control characters".into());
     }
@@ -220,5 +224,7 @@ mod tests {
         assert!(parse_name(&"x".repeat(MAX_NAME_CHARS + 1)).is_err());
         assert!(parse_name("new\nline").is_err());
         assert!(parse_name("rtl\u{202e}").is_err());
+        assert!(parse_name("System").is_err() && parse_name(" system ").is_err());
+        assert_eq!(parse_name("Systems").as_deref(), Ok("Systems"));
     }
 }

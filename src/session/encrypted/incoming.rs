@@ -3,7 +3,7 @@
 //! files, several at once, each checked against its BLAKE3 hash before it
 //! takes its final name.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io::{self, BufReader};
 use std::sync::mpsc::Sender;
 
@@ -37,7 +37,7 @@ pub fn read_peer(
         transfers,
         peer: None,
         line: Vec::new(),
-        files: HashMap::new(),
+        files: BTreeMap::new(),
         holding: false,
     };
     let end = reader.read(records);
@@ -65,7 +65,7 @@ struct Reader<'a> {
     peer: Option<String>,
     /// Where a message is put together as `[NAME] text`.
     line: Vec<u8>,
-    files: HashMap<FileId, Arriving<'a>>,
+    files: BTreeMap<FileId, Arriving<'a>>,
     /// Whether the last line shown was held back for the next: a burst of
     /// lines costs one write, but a line followed by a chunk goes at once.
     holding: bool,
@@ -159,9 +159,14 @@ impl<'a> Reader<'a> {
                 frame::MAX_FILE_SIZE
             )));
         }
-        if self.files.contains_key(&id) || self.files.len() >= MAX_INCOMING {
+        if self.files.contains_key(&id) {
             return Err(Breach::Protocol(format!(
-                "the peer offered file {id} while it was sending it or {MAX_INCOMING} others"
+                "the peer offered file {id} again while still sending it"
+            )));
+        }
+        if self.files.len() >= MAX_INCOMING {
+            return Err(Breach::Protocol(format!(
+                "the peer offered a file while already sending {MAX_INCOMING}"
             )));
         }
         // In the list before it is announced, so a `/status` that follows
@@ -261,7 +266,7 @@ impl<'a> Reader<'a> {
     /// ended. Unfinished files are dropped: they never had a name.
     fn report_unfinished(&mut self, end: Result<(), Breach>) -> PeerEnd {
         let mut first_cut = None;
-        for (_, arriving) in self.files.drain() {
+        for arriving in std::mem::take(&mut self.files).into_values() {
             if arriving.partial.is_none() {
                 continue;
             }
