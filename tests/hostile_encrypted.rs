@@ -1036,7 +1036,7 @@ fn a_record_announcing_4_gib_ends_the_conversation_at_once_with_memory_bounded()
     wire.extend_from_slice(&[0xab; 16]);
     peer.write_wire(&wire);
     chat.expect_exact(
-        "[System] Connection ended: a record of 4294967295 bytes is over the limit of 65553.",
+        "[System] Connection ended: a record of 4294967295 bytes is over the limit of 65617.",
     );
     let peak = peak.join().unwrap();
     let code = chat.wait_exit();

@@ -23,8 +23,10 @@ use crate::wire::message::{self, CHUNK_HEADER, FileId, Message};
 /// Files sent at once; those queued after them wait their turn.
 const IN_FLIGHT: usize = 4;
 
-/// File bytes in one chunk message: a whole record's worth.
-const CHUNK_DATA: usize = MAX_PLAINTEXT - CHUNK_HEADER;
+/// File bytes in one chunk message: 64 KiB, which fits a record with the
+/// message header.
+const CHUNK_DATA: usize = 64 * 1024;
+const _: () = assert!(CHUNK_HEADER + CHUNK_DATA <= MAX_PLAINTEXT);
 
 /// Sends our name, then what arrives on `queue`, until [`Outgoing::Leave`]
 /// has been acted on or the queue closes. On a failure, `failed` hears why
