@@ -57,7 +57,15 @@ impl Term {
         if matches!(args.first(), Some(&"listen" | &"connect")) {
             args.push("--plain");
         }
-        let args = &args[..];
+        Term::launch(test, cwd, no_color, wrapper, &args)
+    }
+
+    /// [`Term::start`], speaking the encrypted default.
+    fn start_encrypted(test: &str, cwd: &Path, no_color: bool, args: &[&str]) -> Term {
+        Term::launch(test, cwd, no_color, WRAPPER, args)
+    }
+
+    fn launch(test: &str, cwd: &Path, no_color: bool, wrapper: &str, args: &[&str]) -> Term {
         match Command::new("tmux").arg("-V").output() {
             Ok(out) if out.status.success() => {}
             Ok(out) => panic!("`tmux -V` failed: {}", String::from_utf8_lossy(&out.stderr)),
@@ -1397,4 +1405,40 @@ fn lines_typed_ahead_in_one_burst_all_reach_the_peer_in_order() {
     for line in ["one", "two", "three"] {
         term.expect_sent(&mut peer, &own(line));
     }
+}
+
+#[test]
+fn the_encrypted_default_shows_the_safety_code_on_the_terminal() {
+    let dir = TestDir::new("tty_encrypted");
+    let args = [
+        "listen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--name",
+        NAME,
+    ];
+    let term = Term::start_encrypted("encrypted", dir.path(), true, &args);
+    let port = term.listening_port();
+    let mut peer = common::Chat::connect_encrypted(
+        "peer",
+        &dir.subdir("peer"),
+        "127.0.0.1",
+        port,
+        &["--name", "daksh"],
+    );
+    let code_line = peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_row(&code_line);
+    term.wait_prompt("the safety code");
+    term.enter("/code");
+    term.wait_row(&code_line.replace("Encrypted. ", ""));
+    term.enter("hello over the encrypted wire");
+    peer.expect_exact(&own("hello over the encrypted wire"));
+    peer.send_line("hi back");
+    term.wait_row("[daksh] hi back");
+    term.press("C-d");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+    assert_left_cleanly(&term, TIMEOUT, "[daksh] hi back");
 }
