@@ -10,7 +10,8 @@
 //! selects `chat --plain` and `chat (encrypted)`, and with them the line
 //! latency during a transfer and the handshake time). Tools that
 //! are not installed (`nc` from OpenBSD, `ncat`, `socat`, `scp` with an
-//! `sshd` the bench starts itself as root, `wormhole`) are reported and
+//! `sshd` the bench starts itself as root, `wormhole` with a mailbox server
+//! of its own from `magic-wormhole-mailbox-server`) are reported and
 //! skipped. A missed target is reported, never a failure.
 
 use std::collections::HashMap;
@@ -216,6 +217,7 @@ fn installed(program: &str) -> bool {
 const COPY_LOOP: &str = "copy loop (64 KiB)";
 const NC: &str = "nc (OpenBSD)";
 const SCP: &str = "scp aes128-gcm";
+const WORMHOLE: &str = "magic-wormhole";
 
 fn transfer_tools() -> Vec<Tool> {
     vec![
@@ -237,15 +239,10 @@ fn transfer_tools() -> Vec<Tool> {
             }),
         },
         Tool {
-            name: "magic-wormhole",
-            ready: Box::new(|_| {
-                Err(if installed("wormhole") {
-                    "it meets its peer through a mailbox server on the Internet, \
-                     which a loopback benchmark does not start"
-                        .into()
-                } else {
-                    "wormhole is not installed".into()
-                })
+            name: WORMHOLE,
+            ready: Box::new(|work| {
+                let mailbox = Mailbox::start(&work.join("mailbox"))?;
+                Ok(Box::new(move |source, out| mailbox.transfer(source, out)))
             }),
         },
     ]
@@ -662,6 +659,101 @@ impl Sshd {
     }
 }
 
+/// A magic-wormhole mailbox server of the benchmark's own on loopback, so
+/// that `wormhole send` and `wormhole receive` meet without the Internet;
+/// the file itself then goes over their direct connection.
+struct Mailbox {
+    server: Child,
+    port: u16,
+}
+
+impl Mailbox {
+    fn start(folder: &Path) -> Result<Self, String> {
+        for program in ["wormhole", "twist"] {
+            if !installed(program) {
+                return Err(format!(
+                    "{program} is not installed (pip install magic-wormhole \
+                     magic-wormhole-mailbox-server)"
+                ));
+            }
+        }
+        fs::create_dir_all(folder).map_err(|e| e.to_string())?;
+        let port = free_port();
+        let server = Command::new("twist")
+            .arg("wormhole-mailbox")
+            .arg(format!("--port=tcp:{port}:interface=127.0.0.1"))
+            .current_dir(folder)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the mailbox server: {e}"))?;
+        let mailbox = Self { server, port };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("the mailbox server did not start within 20 s".into());
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Ok(mailbox)
+    }
+
+    fn wormhole(&self) -> Command {
+        let mut command = Command::new("wormhole");
+        command
+            .arg("--relay-url")
+            .arg(format!("ws://127.0.0.1:{}/v1", self.port))
+            // No relay: the two sides connect directly on loopback.
+            .arg("--transit-helper")
+            .arg(format!("tcp:127.0.0.1:{}", free_port()));
+        command
+    }
+
+    /// Times one `wormhole send` into a `wormhole receive`, from the start
+    /// of the sender, as for the other tools.
+    fn transfer(&self, source: &Path, out: &Path) -> Run {
+        static ROUND: AtomicU64 = AtomicU64::new(0);
+        let code = format!("{}-bench-round", ROUND.fetch_add(1, Ordering::SeqCst) + 7);
+        let received = out.join("received.bin");
+        let receiver = self
+            .wormhole()
+            .args([
+                "receive",
+                "--accept-file",
+                "--hide-progress",
+                "--output-file",
+            ])
+            .arg(&received)
+            .arg(&code)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start wormhole receive");
+        let mut sender = self.wormhole();
+        sender
+            .args(["send", "--hide-progress", "--code", &code])
+            .arg(source)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        measure(
+            receiver,
+            move || sender.spawn().expect("cannot start wormhole send"),
+            received,
+            None,
+        )
+    }
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
 impl Drop for Sshd {
     fn drop(&mut self) {
         let _ = self.server.kill();
@@ -898,6 +990,13 @@ fn print_transfer_table(bytes: u64, results: &[(&str, Vec<Run>)]) {
             &format!("{} / scp:", Wire::Encrypted.row()),
             median(chat.to_vec()) / median(scp.to_vec()),
             3.0,
+        );
+    }
+    if let (Some(chat), Some(wormhole)) = (encrypted, row(WORMHOLE)) {
+        ratio_line(
+            &format!("{} / magic-wormhole:", Wire::Encrypted.row()),
+            median(chat.to_vec()) / median(wormhole.to_vec()),
+            4.0,
         );
     }
     if let Some((_, runs)) = results
