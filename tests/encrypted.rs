@@ -766,3 +766,21 @@ fn a_file_the_peer_leaves_in_the_middle_of_is_reported_not_delivered() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn a_message_over_the_encrypted_limit_is_refused_with_its_own_length() {
+    let dir = TestDir::new("enc_too_long");
+    let (mut alice, mut bob) = encrypted_pair(&dir.subdir("alice"), &[], &dir.subdir("bob"), &[]);
+    for len in [65_500, 65_537, 1 << 20] {
+        bob.send_line(&"x".repeat(len));
+        bob.expect_exact(&format!(
+            "[System] Message not sent: it is {len} bytes and the limit is 65472 bytes."
+        ));
+    }
+    let longest = "y".repeat(65_472);
+    bob.send_line(&longest);
+    alice.expect_exact(&format!("[bob] {longest}"));
+    bob.close_stdin();
+    assert_eq!(bob.wait_exit(), 0, "{}", bob.report());
+    assert_eq!(alice.wait_exit(), 0, "{}", alice.report());
+}

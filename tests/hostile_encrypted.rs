@@ -1093,3 +1093,59 @@ fn answers_about_files_the_chat_never_sent_are_ignored() {
         "{shown:?}"
     );
 }
+
+/// A peer that floods files the chat must answer for, and reads none of
+/// the answers: the chat stops reading instead of queueing answers without
+/// end, and its memory stays small.
+#[test]
+fn answers_owed_to_a_peer_that_does_not_read_them_do_not_pile_up() {
+    let dir = TestDir::new("henc_answer_flood");
+    let (mut chat, port) = Chat::listen_encrypted("alice", dir.path(), &["--name", "alice"]);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let agreed = handshake(Side::Connecting, &mut stream, None).unwrap();
+    chat.expect_prefix("[System] Encrypted. Safety code: ");
+    // Never read: what the chat sends piles up in its own buffers.
+    stream
+        .set_write_timeout(Some(std::time::Duration::from_secs(6)))
+        .unwrap();
+    let peak = common::watch_peak_rss_kib(chat.pid());
+    let mut records = RecordWriter::new(stream.try_clone().unwrap(), &agreed.send_key);
+    let hello = encoded(&Message::Hello { name: "mallory" });
+    records.send(&hello).unwrap();
+    // Empty files with a wrong hash: each one owes a refusal.
+    let refused_file = [
+        encoded(&offer(1, 0, "e")),
+        encoded(&Message::End {
+            id: 1,
+            hash: [0; 32],
+        }),
+    ];
+    let started = std::time::Instant::now();
+    let mut sent = 0u64;
+    'flood: while started.elapsed() < std::time::Duration::from_secs(6) {
+        for _ in 0..1000 {
+            for record in &refused_file {
+                if records.send(record).is_err() {
+                    break 'flood;
+                }
+            }
+        }
+        if records.flush().is_err() {
+            break;
+        }
+        sent += 1000;
+    }
+    // Closing with the chat's answers unread resets the connection.
+    drop(records);
+    drop(stream);
+    let _ = chat.wait_exit();
+    chat.assert_no_panic();
+    let peak = peak.join().unwrap();
+    eprintln!("peak RSS {peak} KiB after {sent} files owed an answer");
+    // A few MiB of buffers; answers queued without end grow past this
+    // within the six seconds.
+    assert!(
+        peak < 16 * 1024,
+        "peak RSS {peak} KiB after {sent} files owed an answer"
+    );
+}

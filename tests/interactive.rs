@@ -1442,3 +1442,21 @@ fn the_encrypted_default_shows_the_safety_code_on_the_terminal() {
     assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
     assert_left_cleanly(&term, TIMEOUT, "[daksh] hi back");
 }
+
+#[test]
+fn a_key_that_is_not_utf8_drops_only_the_line_being_typed() {
+    let dir = TestDir::new("tty_not_utf8");
+    let (term, mut peer) = listening_chat("not_utf8", &dir, true);
+    term.type_text("caf");
+    // 0xE9: `é` in Latin-1, from a terminal set to another encoding.
+    // It is taken for the start of a longer character until the next key.
+    term.checked(&["send-keys", "-H", "e9"]);
+    term.press("Enter");
+    term.wait_prompt("the line given up");
+    term.enter("still here");
+    term.expect_sent(&mut peer, &own("still here"));
+    term.press("C-d");
+    term.expect_sent(&mut peer, &own("has left the chat."));
+    drop(peer);
+    assert_left_cleanly(&term, TIMEOUT, &own("still here"));
+}

@@ -31,7 +31,7 @@ const SEALED_READ_BUFFER: usize = 256 * 1024;
 /// sent. A message goes out between file chunks, but behind whatever the
 /// kernel already holds: on a slow link, megabytes of queued chunks would
 /// hold it back for seconds.
-const SEALED_UNSENT_LIMIT: u32 = 512 * 1024;
+const SEALED_UNSENT_LIMIT: u32 = 128 * 1024;
 
 /// A connection to the peer, before it is split into its parts.
 pub struct Connection {

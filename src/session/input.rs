@@ -80,7 +80,7 @@ impl Tickets {
     }
 
     /// Waits for a free ticket; `None` once the tickets are closed.
-    fn take(&self) -> Option<Ticket> {
+    pub fn take(&self) -> Option<Ticket> {
         let (state, freed) = &*self.0;
         let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
         while state.free == 0 && !state.closed {

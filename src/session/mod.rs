@@ -251,13 +251,14 @@ impl Conversation<'_> {
             let (screen, events, transfers) =
                 (screen.clone(), self.events.clone(), transfers.clone());
             let outbox = outbox.clone();
+            let answers = Tickets::new(encrypted::incoming::ANSWERS_IN_FLIGHT);
             threads.spawn("reader", move || {
                 let end = match reading {
                     Reading::Plain(reader) => {
                         incoming::read_peer(reader, &downloads, &screen, &transfers)
                     }
                     Reading::Sealed(records) => encrypted::incoming::read_peer(
-                        *records, outbox, &downloads, &screen, &transfers,
+                        *records, outbox, answers, &downloads, &screen, &transfers,
                     ),
                 };
                 let _ = events.send(Event::PeerEnded(end));

@@ -63,11 +63,17 @@ pub enum Outgoing {
     File(OutgoingFile, u64),
     /// Say goodbye and shut our write half down.
     Leave,
-    /// Our answer about a file the peer sent (encrypted wire only).
-    Answer(Answer),
+    /// Our answer about a file the peer sent (encrypted wire only). The
+    /// reader holds a ticket for each message it hands the writer, so a
+    /// peer that sends without reading ours cannot make them pile up.
+    Answer(Answer, Ticket),
     /// The peer's answer about a file of ours: saved, or refused and why
     /// (encrypted wire only).
-    Settled { id: FileId, refusal: Option<String> },
+    Settled {
+        id: FileId,
+        refusal: Option<String>,
+        ticket: Ticket,
+    },
 }
 
 /// What we tell the peer about a file it sent.
@@ -134,7 +140,7 @@ impl Writer<'_> {
                     }
                 }
                 // Never queued on this wire.
-                Outgoing::Answer(_) | Outgoing::Settled { .. } => {}
+                Outgoing::Answer(..) | Outgoing::Settled { .. } => {}
                 Outgoing::File(file, id) => self.send_file(file, id)?,
                 Outgoing::Leave => {
                     frame::write_text(&mut self.out, name, frame::LEAVE_MESSAGE)
@@ -286,7 +292,7 @@ impl Lost {
             Outgoing::File(file, _) => {
                 screen.system(format!("{} was not delivered (not started).", file.name()));
             }
-            Outgoing::Leave | Outgoing::Answer(_) | Outgoing::Settled { .. } => {}
+            Outgoing::Leave | Outgoing::Answer(..) | Outgoing::Settled { .. } => {}
         }
     }
 

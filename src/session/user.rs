@@ -80,13 +80,22 @@ impl<'a> UserSide<'a> {
 
     /// Says that a line too long to send was dropped as it was read.
     pub fn too_long(&self, len: u64) {
-        self.refuse_long(self.name.len() as u64 + len + 3);
+        let (len, limit) = self.measure(len);
+        self.refuse_long(len, limit);
     }
 
-    fn refuse_long(&self, wire_len: u64) {
+    /// A message of `len` bytes as the wire counts it, and the wire's limit:
+    /// the original wire counts the whole line, name and all.
+    fn measure(&self, len: u64) -> (u64, u64) {
+        match self.safety_code {
+            Some(_) => (len, message::MAX_TEXT as u64),
+            None => (self.name.len() as u64 + len + 3, frame::MAX_LINE as u64),
+        }
+    }
+
+    fn refuse_long(&self, len: u64, limit: u64) {
         self.screen.system(format!(
-            "Message not sent: it is {wire_len} bytes and the limit is {} bytes.",
-            frame::MAX_LINE
+            "Message not sent: it is {len} bytes and the limit is {limit} bytes."
         ));
     }
 
@@ -131,14 +140,9 @@ impl<'a> UserSide<'a> {
             }
             UserCommand::Say(text) => {
                 // The peer drops lines over the limit; better to say so here.
-                let (len, limit) = match self.safety_code {
-                    Some(_) => (text.len(), message::MAX_TEXT),
-                    None => (self.name.len() + text.len() + 3, frame::MAX_LINE),
-                };
+                let (len, limit) = self.measure(text.len() as u64);
                 if len > limit {
-                    self.screen.system(format!(
-                        "Message not sent: it is {len} bytes and the limit is {limit} bytes."
-                    ));
+                    self.refuse_long(len, limit);
                     return ControlFlow::Continue(());
                 }
                 // (`sending` is false in pipe mode, which keeps to the core

@@ -138,6 +138,13 @@ impl LineEditor {
                         return;
                     }
                 }
+                // A key that is not UTF-8 (a terminal in another encoding)
+                // ends only the line being typed, not the chat.
+                Err(rustyline::error::ReadlineError::Io(e))
+                    if e.kind() == std::io::ErrorKind::InvalidData =>
+                {
+                    wipe(1);
+                }
                 Err(_) => {
                     // Interrupted or at end of input, the editor leaves its
                     // prompt behind; the chat is over, so it goes.

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use std::io::{self, BufReader};
 use std::sync::mpsc::Sender;
 
-use crate::files::download::{DownloadDir, Partial};
+use crate::files::download::{DownloadDir, Partial, safe_file_name};
 use crate::files::receive::ReceiveError;
 use crate::net::secure::record::{RecordError, RecordReader};
 use crate::net::transport::ReadHalf;
 use crate::session::incoming::PeerEnd;
+use crate::session::input::{Ticket, Tickets};
 use crate::session::outgoing::{Answer, Outgoing};
 use crate::session::progress::{Direction, Meter, Transfers};
 use crate::terminal::screen::Screen;
@@ -21,17 +22,24 @@ use crate::wire::message::{FileId, Message, MessageError};
 /// Files the peer may send at once; more is a breach of the protocol.
 const MAX_INCOMING: usize = 16;
 
+/// Messages the reader may have handed the writer and not yet seen dealt
+/// with; past that, the reader waits, and so does the peer.
+pub const ANSWERS_IN_FLIGHT: usize = 64;
+
 /// Reads the peer's messages until the channel closes, and says how it
-/// ended. Answers about the peer's files go to the writer on `outbox`.
+/// ended. Answers about files go to the writer on `outbox`, each with one
+/// of `answers`' tickets.
 pub fn read_peer(
     records: RecordReader<BufReader<ReadHalf>>,
     outbox: Sender<Outgoing>,
+    answers: Tickets,
     downloads: &DownloadDir,
     screen: &Screen,
     transfers: &Transfers,
 ) -> PeerEnd {
     let mut reader = Reader {
         outbox,
+        answers,
         downloads,
         screen,
         transfers,
@@ -58,6 +66,7 @@ struct Arriving<'a> {
 
 struct Reader<'a> {
     outbox: Sender<Outgoing>,
+    answers: Tickets,
     downloads: &'a DownloadDir,
     screen: &'a Screen,
     transfers: &'a Transfers,
@@ -129,10 +138,15 @@ impl<'a> Reader<'a> {
             Message::Offer { id, size, name } => self.offer(id, size, name)?,
             Message::Chunk { id, data } => self.chunk(id, data)?,
             Message::End { id, hash } => self.end(id, &hash)?,
-            Message::Saved { id } => self.tell_writer(Outgoing::Settled { id, refusal: None }),
-            Message::Refused { id, reason } => self.tell_writer(Outgoing::Settled {
+            Message::Saved { id } => self.tell_writer(|ticket| Outgoing::Settled {
+                id,
+                refusal: None,
+                ticket,
+            }),
+            Message::Refused { id, reason } => self.tell_writer(|ticket| Outgoing::Settled {
                 id,
                 refusal: Some(reason.to_string()),
+                ticket,
             }),
             Message::Cancel { id } => {
                 let arriving = self.files.remove(&id).ok_or_else(|| unknown(id))?;
@@ -147,9 +161,17 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn tell_writer(&self, outgoing: Outgoing) {
-        // The writer is gone only once the conversation ends.
-        let _ = self.outbox.send(outgoing);
+    /// Hands the writer a message, once a ticket is free.
+    fn tell_writer(&self, outgoing: impl FnOnce(Ticket) -> Outgoing) {
+        // No ticket once the conversation is over; the writer is gone then
+        // too.
+        if let Some(ticket) = self.answers.take() {
+            let _ = self.outbox.send(outgoing(ticket));
+        }
+    }
+
+    fn answer(&self, answer: Answer) {
+        self.tell_writer(|ticket| Outgoing::Answer(answer, ticket));
     }
 
     fn offer(&mut self, id: FileId, size: u64, name: &str) -> Result<(), Breach> {
@@ -169,8 +191,11 @@ impl<'a> Reader<'a> {
                 "the peer offered a file while already sending {MAX_INCOMING}"
             )));
         }
+        // Shown as it will be saved: what a peer puts in a name (a path, a
+        // look-alike of our own lines) never reaches the screen.
+        let name = &safe_file_name(name);
         // In the list before it is announced, so a `/status` that follows
-        // the announcement sees it. (The screen sanitises the name.)
+        // the announcement sees it.
         let meter = Meter::begin(self.transfers, self.screen, Direction::Receive, name, size);
         self.screen
             .system(format!("Incoming file {name} ({size} bytes)..."));
@@ -179,7 +204,7 @@ impl<'a> Reader<'a> {
             Err(e) => {
                 self.screen
                     .system(format!("Could not save file {name}: {e}"));
-                self.tell_writer(Outgoing::Answer(Answer::Refused(id, e.to_string())));
+                self.answer(Answer::Refused(id, e.to_string()));
                 None
             }
         };
@@ -217,7 +242,7 @@ impl<'a> Reader<'a> {
             let name = arriving.name.clone();
             self.screen
                 .system(format!("Could not save file {name}: {e}"));
-            self.tell_writer(Outgoing::Answer(Answer::Refused(id, e.to_string())));
+            self.answer(Answer::Refused(id, e.to_string()));
         }
         Ok(())
     }
@@ -239,10 +264,10 @@ impl<'a> Reader<'a> {
             self.screen.system(format!(
                 "{name} arrived damaged (its hash does not match); nothing was saved."
             ));
-            self.tell_writer(Outgoing::Answer(Answer::Refused(
+            self.answer(Answer::Refused(
                 id,
                 "it arrived damaged (its hash does not match)".into(),
-            )));
+            ));
             return Ok(());
         }
         match partial.finish() {
@@ -251,12 +276,12 @@ impl<'a> Reader<'a> {
                     Some(summary) => format!("File saved to {} ({summary})", path.display()),
                     None => format!("File saved to {}", path.display()),
                 });
-                self.tell_writer(Outgoing::Answer(Answer::Saved(id)));
+                self.answer(Answer::Saved(id));
             }
             Err(e) => {
                 self.screen
                     .system(format!("Could not save file {name}: {e}"));
-                self.tell_writer(Outgoing::Answer(Answer::Refused(id, e.to_string())));
+                self.answer(Answer::Refused(id, e.to_string()));
             }
         }
         Ok(())

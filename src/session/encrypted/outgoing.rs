@@ -141,8 +141,9 @@ impl<'a> Writer<'a> {
                     self.start_waiting()?;
                 }
                 Some(Outgoing::Leave) => leaving = true,
-                Some(Outgoing::Answer(answer)) => self.answer(answer)?,
-                Some(Outgoing::Settled { id, refusal }) => self.settle(id, refusal)?,
+                // (Each ticket is given back once its message is dealt with.)
+                Some(Outgoing::Answer(answer, _ticket)) => self.answer(answer)?,
+                Some(Outgoing::Settled { id, refusal, .. }) => self.settle(id, refusal)?,
                 None => self.send_next_chunk()?,
             }
         }
@@ -346,7 +347,7 @@ impl<'a> Writer<'a> {
                 self.lost_messages += lines.iter().filter(|&&b| b == b'\n').count();
             }
             Outgoing::File(file, _) => self.waiting.push_back((file, 0)),
-            Outgoing::Leave | Outgoing::Answer(_) | Outgoing::Settled { .. } => {}
+            Outgoing::Leave | Outgoing::Answer(..) | Outgoing::Settled { .. } => {}
         }
     }
 
