@@ -23,8 +23,16 @@ pub enum CodeError {
 }
 
 impl Code {
+    /// The code as typed, normalised: ASCII letters in lower case, and the
+    /// words separated by one `-` whatever the user put between them
+    /// (`7 Guitar  lantern` is `7-guitar-lantern`).
     pub fn new(text: &str) -> Result<Code, CodeError> {
-        let code = text.trim().to_ascii_lowercase();
+        let code = text
+            .split(|c: char| c.is_whitespace() || c == '-')
+            .filter(|word| !word.is_empty())
+            .collect::<Vec<_>>()
+            .join("-")
+            .to_ascii_lowercase();
         if code.is_empty() {
             Err(CodeError::Empty)
         } else if code.len() > MAX_CODE {
@@ -120,7 +128,7 @@ mod tests {
         assert_eq!(typed.to_string(), "7-guitar-revenge");
         assert_eq!(typed.as_bytes(), b"7-guitar-revenge");
         assert_ne!(typed, Code::new("7-guitar-revenges").unwrap());
-        assert_ne!(typed, Code::new("7 guitar revenge").unwrap());
+        assert_ne!(typed, Code::new("7-guitar-avenge").unwrap());
     }
 
     #[test]
@@ -176,5 +184,21 @@ mod tests {
     #[test]
     fn two_generated_codes_differ() {
         assert_ne!(Code::generate(), Code::generate());
+    }
+
+    #[test]
+    fn spaces_and_dashes_between_words_do_not_matter() {
+        let typed = [
+            "7 guitar lantern",
+            "7-guitar--lantern",
+            " 7 - Guitar\tlantern-",
+        ];
+        for text in typed {
+            assert_eq!(
+                Code::new(text).unwrap(),
+                Code::new("7-guitar-lantern").unwrap()
+            );
+        }
+        assert!(Code::new(" - ").is_err());
     }
 }
