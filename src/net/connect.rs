@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use crate::net::secure::Protection;
 use crate::net::secure::handshake::{Agreed, HandshakeError, Side};
-use crate::net::transport::Connection;
+use crate::net::transport::{Connection, shown};
 use crate::terminal::screen::Screen;
 
 /// How long to try each of a host's addresses before moving on.
@@ -289,18 +289,6 @@ fn unbracket(host: &str) -> &str {
     host.strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host)
-}
-
-/// An address as people know it: an IPv4 peer reached over an IPv6 socket
-/// (`[::ffff:127.0.0.1]:39748`) is shown as plain IPv4.
-pub fn shown(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => SocketAddr::new(IpAddr::V4(v4), addr.port()),
-            None => addr,
-        },
-        IpAddr::V4(_) => addr,
-    }
 }
 
 /// The machine's addresses a peer could use to reach a socket bound to

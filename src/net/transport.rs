@@ -8,7 +8,7 @@
 //! capability of plain TCP only: its halves hand out their descriptor.
 
 use std::io::{self, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,7 +66,7 @@ impl Connection {
         // would hold each back waiting for an acknowledgement.
         stream.set_nodelay(true)?;
         set_keepalive(&stream)?;
-        let peer = crate::net::connect::shown(stream.peer_addr()?);
+        let peer = shown(stream.peer_addr()?);
         Ok(Self {
             stream,
             peer,
@@ -132,6 +132,18 @@ impl Connection {
                 closer,
             ),
         })
+    }
+}
+
+/// An address as people know it: an IPv4 peer reached over an IPv6 socket
+/// (`[::ffff:127.0.0.1]:39748`) is shown as plain IPv4.
+pub fn shown(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), addr.port()),
+            None => addr,
+        },
+        IpAddr::V4(_) => addr,
     }
 }
 
