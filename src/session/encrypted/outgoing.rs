@@ -237,7 +237,7 @@ impl<'a> Writer<'a> {
             self.out
                 .send(&self.chunk[..CHUNK_HEADER + want])
                 .map_err(|e| self.lose_messages(e))
-                .inspect_err(|_| self.not_delivered(&sending, "stopped"))?;
+                .inspect_err(|_| self.not_delivered(&sending))?;
             // Messages sealed before the chunk went out with it.
             self.unflushed_messages = 0;
             sending.sent += want as u64;
@@ -326,7 +326,7 @@ impl<'a> Writer<'a> {
         }
     }
 
-    fn not_delivered(&self, sending: &Sending<'_>, how: &str) {
+    fn not_delivered(&self, sending: &Sending<'_>) {
         let size = sending.file.size();
         let percent = sending
             .sent
@@ -334,7 +334,7 @@ impl<'a> Writer<'a> {
             .checked_div(size)
             .unwrap_or(0);
         self.screen.system(format!(
-            "{} was not delivered ({how} at {}%).",
+            "{} was not delivered (stopped at {}%).",
             sending.file.name(),
             percent.min(99)
         ));
@@ -353,7 +353,7 @@ impl<'a> Writer<'a> {
 
     fn report_lost(&mut self) {
         for sending in std::mem::take(&mut self.active) {
-            self.not_delivered(&sending, "stopped");
+            self.not_delivered(&sending);
         }
         for (_, unconfirmed) in self.unconfirmed.drain() {
             self.screen.system(format!(
