@@ -181,34 +181,34 @@ impl Timed<'_> {
     fn left(&self) -> io::Result<Duration> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+            return Err(timed_out(io::ErrorKind::TimedOut.into()));
         }
         Ok(left)
+    }
+}
+
+/// A socket's timeout shows as `WouldBlock`; to the handshake it is the
+/// deadline passing.
+fn timed_out(e: io::Error) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            io::Error::new(io::ErrorKind::TimedOut, "timed out")
+        }
+        _ => e,
     }
 }
 
 impl Read for Timed<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.stream.set_read_timeout(Some(self.left()?))?;
-        match (&mut &*self.stream).read(buf) {
-            // A socket's timeout shows as `WouldBlock`.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
-            }
-            other => other,
-        }
+        (&mut &*self.stream).read(buf).map_err(timed_out)
     }
 }
 
 impl Write for Timed<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.stream.set_write_timeout(Some(self.left()?))?;
-        match (&mut &*self.stream).write(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
-            }
-            other => other,
-        }
+        (&mut &*self.stream).write(buf).map_err(timed_out)
     }
 
     fn flush(&mut self) -> io::Result<()> {

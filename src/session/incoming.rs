@@ -3,6 +3,7 @@
 //! the stream ends.
 
 use std::io::{self, BufReader};
+use std::path::Path;
 
 use super::progress::{Direction, Meter, Transfers};
 use crate::files::download::DownloadDir;
@@ -73,10 +74,7 @@ pub fn read_peer(
                     meter.advance(n)
                 });
                 match saved {
-                    Ok(path) => screen.system(match meter.summary() {
-                        Some(summary) => format!("File saved to {} ({summary})", path.display()),
-                        None => format!("File saved to {}", path.display()),
-                    }),
+                    Ok(path) => say_saved(screen, &path, &meter),
                     Err(ReceiveError::Save(e)) => {
                         screen.system(format!("Could not save file {name}: {e}"));
                     }
@@ -104,6 +102,14 @@ pub fn read_peer(
             Err(FrameError::Io(e)) => return PeerEnd::Lost(e),
         }
     }
+}
+
+/// Says where a received file was saved (and, on a terminal, how fast).
+pub(crate) fn say_saved(screen: &Screen, path: &Path, meter: &Meter<'_>) {
+    screen.system(match meter.summary() {
+        Some(summary) => format!("File saved to {} ({summary})", path.display()),
+        None => format!("File saved to {}", path.display()),
+    });
 }
 
 /// Whether `line` is one of the encrypted channel's greetings.

@@ -204,12 +204,7 @@ impl Writer<'_> {
             .and_then(|()| delivery.wait_for_all(closer, &mut meter));
         if let Err(e) = result {
             delivery.update(closer, &mut meter);
-            let taken = delivery.taken;
-            let percent = taken.saturating_mul(100).checked_div(size).unwrap_or(0);
-            self.screen.system(format!(
-                "{shown} was not delivered (stopped at {}%).",
-                percent.min(99)
-            ));
+            say_not_delivered(self.screen, &shown, delivery.taken, size);
             return Err(e);
         }
         self.screen.system(match meter.summary() {
@@ -297,13 +292,27 @@ impl Lost {
     }
 
     fn report(&self, screen: &Screen) {
-        match self.messages {
-            0 => {}
-            1 => screen.system("1 message was not sent: the connection ended first."),
-            n => screen.system(format!(
-                "{n} messages were not sent: the connection ended first."
-            )),
-        }
+        say_not_sent(screen, self.messages);
+    }
+}
+
+/// Says that a file stopped after the peer took `done` of its `size` bytes.
+pub(crate) fn say_not_delivered(screen: &Screen, name: &str, done: u64, size: u64) {
+    let percent = done.saturating_mul(100).checked_div(size).unwrap_or(0);
+    screen.system(format!(
+        "{name} was not delivered (stopped at {}%).",
+        percent.min(99)
+    ));
+}
+
+/// Says how many messages never went out, if any.
+pub(crate) fn say_not_sent(screen: &Screen, messages: usize) {
+    match messages {
+        0 => {}
+        1 => screen.system("1 message was not sent: the connection ended first."),
+        n => screen.system(format!(
+            "{n} messages were not sent: the connection ended first."
+        )),
     }
 }
 
@@ -319,6 +328,6 @@ fn write_lines(out: &mut impl Write, name: &str, lines: &[u8]) -> io::Result<()>
 }
 
 /// Messages in a buffer of lines: one per newline.
-fn count_messages(lines: &[u8]) -> usize {
+pub(crate) fn count_messages(lines: &[u8]) -> usize {
     lines.iter().filter(|&&b| b == b'\n').count()
 }

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::io::{self, BufReader};
 use std::sync::mpsc::Sender;
 
-use crate::files::download::{DownloadDir, Partial, safe_file_name};
+use crate::files::download::{DownloadDir, DownloadError, Partial, safe_file_name};
 use crate::files::receive::ReceiveError;
 use crate::net::secure::record::{RecordError, RecordReader};
 use crate::net::transport::ReadHalf;
-use crate::session::incoming::PeerEnd;
+use crate::session::incoming::{self, PeerEnd};
 use crate::session::input::{Ticket, Tickets};
 use crate::session::outgoing::{Answer, Outgoing};
 use crate::session::progress::{Direction, Meter, Transfers};
@@ -170,6 +170,13 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Says that the peer's file `id` cannot be saved, here and to the peer.
+    fn cannot_save(&self, id: FileId, name: &str, e: &DownloadError) {
+        self.screen
+            .system(format!("Could not save file {name}: {e}"));
+        self.answer(Answer::Refused(id, e.to_string()));
+    }
+
     fn answer(&self, answer: Answer) {
         self.tell_writer(|ticket| Outgoing::Answer(answer, ticket));
     }
@@ -202,9 +209,7 @@ impl<'a> Reader<'a> {
         let partial = match self.downloads.start(name) {
             Ok(partial) => Some(partial),
             Err(e) => {
-                self.screen
-                    .system(format!("Could not save file {name}: {e}"));
-                self.answer(Answer::Refused(id, e.to_string()));
+                self.cannot_save(id, name, &e);
                 None
             }
         };
@@ -240,9 +245,7 @@ impl<'a> Reader<'a> {
         if let Err(e) = partial.write(data) {
             arriving.partial = None;
             let name = arriving.name.clone();
-            self.screen
-                .system(format!("Could not save file {name}: {e}"));
-            self.answer(Answer::Refused(id, e.to_string()));
+            self.cannot_save(id, &name, &e);
         }
         Ok(())
     }
@@ -272,17 +275,10 @@ impl<'a> Reader<'a> {
         }
         match partial.finish() {
             Ok(path) => {
-                self.screen.system(match arriving.meter.summary() {
-                    Some(summary) => format!("File saved to {} ({summary})", path.display()),
-                    None => format!("File saved to {}", path.display()),
-                });
+                incoming::say_saved(self.screen, &path, &arriving.meter);
                 self.answer(Answer::Saved(id));
             }
-            Err(e) => {
-                self.screen
-                    .system(format!("Could not save file {name}: {e}"));
-                self.answer(Answer::Refused(id, e.to_string()));
-            }
+            Err(e) => self.cannot_save(id, name, &e),
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::files::send::{OutgoingFile, SendFailure};
 use crate::net::secure::record::{MAX_PLAINTEXT, RecordWriter};
 use crate::net::transport::WriteHalf;
-use crate::session::outgoing::{Answer, Outgoing, WriteError};
+use crate::session::outgoing::{self, Answer, Outgoing, WriteError};
 use crate::session::progress::{Meter, Transfers};
 use crate::terminal::screen::Screen;
 use crate::wire::message::{self, CHUNK_HEADER, FileId, Message};
@@ -327,25 +327,14 @@ impl<'a> Writer<'a> {
     }
 
     fn not_delivered(&self, sending: &Sending<'_>) {
-        let size = sending.file.size();
-        let percent = sending
-            .sent
-            .saturating_mul(100)
-            .checked_div(size)
-            .unwrap_or(0);
-        self.screen.system(format!(
-            "{} was not delivered (stopped at {}%).",
-            sending.file.name(),
-            percent.min(99)
-        ));
+        let file = &sending.file;
+        outgoing::say_not_delivered(self.screen, file.name(), sending.sent, file.size());
     }
 
     /// After a failure: what was in flight, queued, or about to be queued.
     fn lose(&mut self, outgoing: Outgoing) {
         match outgoing {
-            Outgoing::Lines(lines, _) => {
-                self.lost_messages += lines.iter().filter(|&&b| b == b'\n').count();
-            }
+            Outgoing::Lines(lines, _) => self.lost_messages += outgoing::count_messages(&lines),
             Outgoing::File(file, _) => self.waiting.push_back((file, 0)),
             Outgoing::Leave | Outgoing::Answer(..) | Outgoing::Settled { .. } => {}
         }
@@ -365,14 +354,6 @@ impl<'a> Writer<'a> {
             self.screen
                 .system(format!("{} was not delivered (not started).", file.name()));
         }
-        match self.lost_messages {
-            0 => {}
-            1 => self
-                .screen
-                .system("1 message was not sent: the connection ended first."),
-            n => self.screen.system(format!(
-                "{n} messages were not sent: the connection ended first."
-            )),
-        }
+        outgoing::say_not_sent(self.screen, self.lost_messages);
     }
 }
