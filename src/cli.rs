@@ -114,6 +114,43 @@ pub struct Common {
     /// and never fall back to the clear.
     #[arg(long)]
     pub plain: bool,
+    /// Offers of files or folders over SIZE wait for /accept or /decline
+    /// (e.g. 500M, 2G, 0 to ask for everything) [default: 100M with a
+    /// terminal; without one, everything is accepted].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "accept_all")]
+    pub ask_above: Option<u64>,
+    /// Accept every offer without asking, whatever its size.
+    #[arg(long)]
+    pub accept_all: bool,
+}
+
+/// A size as people write it: `1500`, `512K`, `100M`, `2G`, `1T`, with an
+/// optional `B` or `iB` (`100MiB`, `100MB`); the units are powers of 1024.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (say 500M or 2G)"))?;
+    let unit = unit.trim().to_ascii_uppercase();
+    let unit = unit
+        .strip_suffix("IB")
+        .or_else(|| unit.strip_suffix('B'))
+        .unwrap_or(&unit);
+    let shift = match unit {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(format!("{text:?} is not a size (say 500M or 2G)")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text} is too large"))
 }
 
 /// Longest name accepted, in characters.
@@ -214,6 +251,20 @@ mod tests {
         ] {
             let err = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("1500"), Ok(1500));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("100M"), Ok(100 << 20));
+        assert_eq!(parse_size("100MiB"), Ok(100 << 20));
+        assert_eq!(parse_size("2gb"), Ok(2 << 30));
+        assert_eq!(parse_size("1 T"), Ok(1 << 40));
+        for bad in ["", "M", "-1", "1.5G", "10X", "99999999999T"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
         }
     }
 

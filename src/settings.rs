@@ -31,6 +31,30 @@ pub struct Settings {
     /// Whether the code in `protection` was made here, to be shown to the
     /// user to pass on.
     pub made_code: bool,
+    pub asking: Asking,
+}
+
+/// Which offers of the peer's wait for the user's `/accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asking {
+    /// Those over 100 MiB with a terminal; none without one, for scripts.
+    Default,
+    Above(u64),
+    Never,
+}
+
+/// Above this, an offer waits for the user at a terminal.
+pub const DEFAULT_ASK_ABOVE: u64 = 100 << 20;
+
+impl Asking {
+    /// Offers over how many bytes wait for the user; `None` takes all.
+    pub fn limit(self, interactive: bool) -> Option<u64> {
+        match self {
+            Self::Default => interactive.then_some(DEFAULT_ASK_ABOVE),
+            Self::Above(limit) => Some(limit),
+            Self::Never => None,
+        }
+    }
 }
 
 /// What the command line asks for.
@@ -74,6 +98,8 @@ impl Action {
             download_dir,
             stall_timeout,
             plain,
+            ask_above,
+            accept_all,
         } = common;
         let name = name
             .or_else(|| login.and_then(|l| cli::parse_name(&l).ok()))
@@ -84,6 +110,11 @@ impl Action {
             downloads: DownloadDir::new(download_dir),
             stall: Duration::from_secs(stall_timeout),
             made_code: code.as_ref().is_some_and(|(_, made)| *made),
+            asking: match (ask_above, accept_all) {
+                (_, true) => Asking::Never,
+                (Some(limit), false) => Asking::Above(limit),
+                (None, false) => Asking::Default,
+            },
             protection: if plain {
                 Protection::Plain
             } else {

@@ -56,6 +56,31 @@ pub fn safe_file_name(peer_name: &str) -> String {
     }
 }
 
+/// The local relative path for a path a peer sent inside a folder, or
+/// `None` when nothing safe is left of it. Each component loses control and
+/// invisible characters and is cut to a usable length; `.` and empty ones
+/// are dropped, and one made only of dots (`..`) makes the whole path
+/// unsafe. Unlike a top-level name, a component may start with a dot: it
+/// can only shadow something inside the folder being received.
+pub fn safe_relative_path(peer_path: &str) -> Option<PathBuf> {
+    let mut path = PathBuf::new();
+    for component in peer_path.split(['/', '\\']) {
+        let cleaned: String = component
+            .chars()
+            .map(|c| if sanitize::is_unsafe_char(c) { '_' } else { c })
+            .collect();
+        let cleaned = cleaned.trim_end();
+        if cleaned.is_empty() || cleaned == "." {
+            continue;
+        }
+        if cleaned.chars().all(|c| c == '.' || c.is_whitespace()) {
+            return None;
+        }
+        path.push(truncate_keeping_extension(cleaned, MAX_NAME_BYTES));
+    }
+    (!path.as_os_str().is_empty()).then_some(path)
+}
+
 /// Cuts `name` to at most `max` bytes on a character boundary, keeping a
 /// short extension so the file still opens with the right program.
 fn truncate_keeping_extension(name: &str, max: usize) -> String {
@@ -254,6 +279,69 @@ impl DownloadDir {
         }
     }
 
+    /// Gives something the final name `name` in the folder, numbered if
+    /// the name is taken: `claim` must fail with `AlreadyExists` rather
+    /// than replace anything. Returns the path it took.
+    pub fn claim_name(
+        &self,
+        name: &str,
+        mut claim: impl FnMut(&Path) -> io::Result<()>,
+    ) -> Result<PathBuf, DownloadError> {
+        let mut numbering = self
+            .numbering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let known = numbering.next.get(name).copied();
+        let mut n = known.unwrap_or(0);
+        for _ in 0..MAX_TRIES {
+            let target = self.path.join(match n {
+                0 => name.to_string(),
+                n => numbered(name, n),
+            });
+            numbering.tries += 1;
+            match claim(&target) {
+                Ok(()) => {
+                    if let Some(next) = n.checked_add(1) {
+                        numbering.next.insert(name.to_string(), next);
+                    }
+                    return Ok(target);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    // The first time a name is found taken, the folder is
+                    // read once for the highest number used so far.
+                    let above = if known.is_none() && n == 0 {
+                        highest_number_in(&self.path, name)
+                    } else {
+                        n
+                    };
+                    match above.checked_add(1) {
+                        Some(next) => n = next,
+                        None => break,
+                    }
+                }
+                Err(cause) => {
+                    return Err(DownloadError::Name {
+                        path: target,
+                        cause,
+                    });
+                }
+            }
+        }
+        Err(DownloadError::NoFreeName(name.to_string()))
+    }
+
+    /// Bytes free for us on the file system the folder is (or will be) on;
+    /// `None` when that cannot be told.
+    pub fn free_space(&self) -> Option<u64> {
+        let existing = self
+            .path
+            .ancestors()
+            .find(|p| !p.as_os_str().is_empty() && p.exists())
+            .unwrap_or(Path::new("."));
+        let stat = rustix::fs::statvfs(existing).ok()?;
+        Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
+
     /// Names tried so far by [`Partial::finish`] in this folder.
     #[cfg(test)]
     fn tries(&self) -> u64 {
@@ -347,48 +435,7 @@ impl Partial {
     /// leaves writing to the disk to the kernel: forcing it would cost more
     /// than the transfer on a fast link.
     pub fn finish(self) -> Result<PathBuf, DownloadError> {
-        let mut numbering = self
-            .dir
-            .numbering
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let known = numbering.next.get(&self.name).copied();
-        let mut n = known.unwrap_or(0);
-        for _ in 0..MAX_TRIES {
-            let target = self.dir.path.join(match n {
-                0 => self.name.clone(),
-                n => numbered(&self.name, n),
-            });
-            numbering.tries += 1;
-            match self.claim(&target) {
-                Ok(()) => {
-                    if let Some(next) = n.checked_add(1) {
-                        numbering.next.insert(self.name.clone(), next);
-                    }
-                    return Ok(target);
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    // The first time a name is found taken, the folder is
-                    // read once for the highest number used so far.
-                    let above = if known.is_none() && n == 0 {
-                        highest_number_in(&self.dir.path, &self.name)
-                    } else {
-                        n
-                    };
-                    match above.checked_add(1) {
-                        Some(next) => n = next,
-                        None => break,
-                    }
-                }
-                Err(cause) => {
-                    return Err(DownloadError::Name {
-                        path: target,
-                        cause,
-                    });
-                }
-            }
-        }
-        Err(DownloadError::NoFreeName(self.name.clone()))
+        self.dir.claim_name(&self.name, |target| self.claim(target))
     }
 
     /// Gives the temporary file the name `target` without ever replacing an
@@ -653,6 +700,52 @@ mod tests {
             assert_safe(&numbered(&name, u32::MAX));
             let joined = Path::new("dl").join(&name);
             prop_assert_eq!(joined.parent(), Some(Path::new("dl")));
+        }
+    }
+
+    #[test]
+    fn relative_paths_from_a_peer_stay_inside_the_folder() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("a/b/c.txt", Some("a/b/c.txt")),
+            (".config/app.toml", Some(".config/app.toml")),
+            ("./a//b/", Some("a/b")),
+            ("a\\b", Some("a/b")),
+            ("/etc/passwd", Some("etc/passwd")),
+            ("../x", None),
+            ("a/../../x", None),
+            ("a/ .. /x", None),
+            ("...", None),
+            ("", None),
+            ("/", None),
+            ("a/\u{202e}b\n", Some("a/_b_")),
+        ];
+        for (peer, expected) in cases {
+            assert_eq!(
+                safe_relative_path(peer).as_deref(),
+                expected.map(Path::new),
+                "{peer:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_safe_relative_path_stays_below_its_folder(
+            pieces in proptest::collection::vec(hostile_name(), 0..6),
+        ) {
+            let peer = pieces.join("/");
+            if let Some(path) = safe_relative_path(&peer) {
+                prop_assert!(path.is_relative());
+                for component in path.components() {
+                    let std::path::Component::Normal(part) = component else {
+                        panic!("{peer:?} gave {path:?}");
+                    };
+                    let part = part.to_str().unwrap();
+                    prop_assert!(!part.is_empty() && part.len() <= 255);
+                    prop_assert!(!part.chars().all(|c| c == '.'));
+                    prop_assert!(!part.chars().any(sanitize::is_unsafe_char));
+                }
+            }
         }
     }
 

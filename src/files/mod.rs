@@ -1,12 +1,15 @@
-//! Files on this machine: the download folder with its safe names, and
-//! streaming file contents out to and in from a connection.
+//! Files on this machine: the download folder with its safe names, what is
+//! kept of cut transfers, folders to send, and streaming file contents out
+//! to and in from a connection.
 //!
 //! Both directions copy in bounded chunks, so memory stays flat whatever
 //! the size of the file.
 
 pub mod download;
+pub mod kept;
 pub mod receive;
 pub mod send;
+pub mod tree;
 
 /// Size of the copy buffer, in both directions, where the kernel cannot
 /// move the bytes itself. Reads of this size from the socket bypass its

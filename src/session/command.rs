@@ -7,9 +7,16 @@ use std::path::{Path, PathBuf};
 pub const COMMANDS: &[(&str, &str)] = &[
     (
         "/send PATH...",
-        "send files; quote paths with spaces (\"my notes.txt\")",
+        "send files or folders; quote paths with spaces (\"my notes.txt\")",
     ),
-    ("/status", "show transfers in progress and queued"),
+    (
+        "/status",
+        "show transfers in progress, queued and kept from cut ones",
+    ),
+    ("/accept [ID]", "take a file or folder the peer offers"),
+    ("/decline [ID]", "say no to a file or folder the peer offers"),
+    ("/cancel [ID]", "stop a transfer, either way, or drop it from the queue"),
+    ("/discard", "remove what is kept of cut transfers"),
     (
         "/code",
         "show the safety code again: compare it with your peer's",
@@ -40,6 +47,14 @@ pub enum UserCommand<'a> {
     /// Send these files, in order.
     Send(SendArgs),
     Status,
+    /// Take the offer with this id, or the only one.
+    Accept(Option<u64>),
+    /// Say no to the offer with this id, or the only one.
+    Decline(Option<u64>),
+    /// Stop the transfer with this id, or the only one.
+    Cancel(Option<u64>),
+    /// Remove what is kept of cut transfers.
+    Discard,
     /// Show the safety code again.
     Code,
     Help,
@@ -124,7 +139,9 @@ fn expand_tilde(path: &str, tilde: bool, home: Option<&Path>) -> PathBuf {
 const SEND_USAGE: &str = "Usage: /send PATH... (quote paths that contain spaces)";
 
 /// The command words, as `/help` spells them.
-const NAMES: [&str; 5] = ["quit", "help", "status", "send", "code"];
+const NAMES: [&str; 9] = [
+    "quit", "help", "status", "send", "code", "accept", "decline", "cancel", "discard",
+];
 
 /// Interprets one line of input (its line ending already removed or not).
 /// Command words may be typed in any case (`/QUIT`, `/Send`); their
@@ -160,6 +177,15 @@ pub fn parse(line: &str) -> UserCommand<'_> {
         "help" if rest.is_empty() => UserCommand::Help,
         "status" if rest.is_empty() => UserCommand::Status,
         "code" if rest.is_empty() => UserCommand::Code,
+        "discard" if rest.is_empty() => UserCommand::Discard,
+        "accept" | "decline" | "cancel" => match transfer_id(rest) {
+            Ok(id) if name == "accept" => UserCommand::Accept(id),
+            Ok(id) if name == "decline" => UserCommand::Decline(id),
+            Ok(id) => UserCommand::Cancel(id),
+            Err(()) => UserCommand::Usage(format!(
+                "Usage: /{name} [ID], with ID a number from /status (#3 or 3)."
+            )),
+        },
         "send" => match split_words(rest) {
             Ok(words) if !words.is_empty() => UserCommand::Send(SendArgs {
                 raw: rest.to_string(),
@@ -178,9 +204,28 @@ impl UserCommand<'_> {
     pub fn needs_peer(&self) -> bool {
         matches!(
             self,
-            Self::Say(_) | Self::Send(_) | Self::Status | Self::Code
+            Self::Say(_)
+                | Self::Send(_)
+                | Self::Status
+                | Self::Code
+                | Self::Accept(_)
+                | Self::Decline(_)
+                | Self::Cancel(_)
+                | Self::Discard
         )
     }
+}
+
+/// The optional transfer id after a command: `3` or `#3`.
+fn transfer_id(rest: &str) -> Result<Option<u64>, ()> {
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    let digits = rest.strip_prefix('#').unwrap_or(rest);
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(());
+    }
+    digits.parse().map(Some).map_err(|_| ())
 }
 
 /// What a line typed before anybody is connected means: [`parse`], except
@@ -289,6 +334,17 @@ mod tests {
             ("  /quit  ", UserCommand::Quit),
             ("/help", UserCommand::Help),
             ("/status", UserCommand::Status),
+            ("/accept", UserCommand::Accept(None)),
+            ("/accept 3", UserCommand::Accept(Some(3))),
+            ("/decline #12", UserCommand::Decline(Some(12))),
+            ("/cancel", UserCommand::Cancel(None)),
+            ("/cancel  4 ", UserCommand::Cancel(Some(4))),
+            ("/discard", UserCommand::Discard),
+            (
+                "/cancel x",
+                usage("Usage: /cancel [ID], with ID a number from /status (#3 or 3)."),
+            ),
+            ("/discard all", usage("/discard takes no arguments.")),
             ("//quit", UserCommand::Say("/quit".into())),
             ("//", UserCommand::Say("/".into())),
             ("/ shrug", UserCommand::Say("/ shrug".into())),
@@ -478,7 +534,7 @@ mod tests {
         #[test]
         fn any_case_of_a_command_word_means_the_same(
             name in proptest::sample::select(&NAMES[..]),
-            upper in proptest::collection::vec(proptest::bool::ANY, 6),
+            upper in proptest::collection::vec(proptest::bool::ANY, 8),
             rest in "( [a-zA-Z~/.\"' ]{0,12})?",
         ) {
             let cased: String = name

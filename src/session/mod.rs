@@ -248,6 +248,10 @@ impl Conversation<'_> {
         let mut threads = Threads::new(closer.clone());
         {
             let downloads = self.settings.downloads.clone();
+            let receiving = encrypted::incoming::Receiving {
+                downloads: downloads.clone(),
+                ask_above: self.settings.asking.limit(screen.is_interactive()),
+            };
             let (screen, events, transfers) =
                 (screen.clone(), self.events.clone(), transfers.clone());
             let outbox = outbox.clone();
@@ -258,7 +262,7 @@ impl Conversation<'_> {
                         incoming::read_peer(reader, &downloads, &screen, &transfers)
                     }
                     Reading::Sealed(records) => encrypted::incoming::read_peer(
-                        *records, outbox, answers, &downloads, &screen, &transfers,
+                        *records, outbox, answers, &receiving, &screen, &transfers,
                     ),
                 };
                 let _ = events.send(Event::PeerEnded(end));
@@ -294,6 +298,7 @@ impl Conversation<'_> {
                 &self.settings.name,
                 screen,
                 &transfers,
+                &self.settings.downloads,
                 safety_code,
             );
             self.main_loop(early, &mut user, &closer, &mut stall)

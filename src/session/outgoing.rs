@@ -15,6 +15,7 @@ use super::input::Ticket;
 use super::progress::{Meter, Transfers};
 use crate::files::send;
 use crate::files::send::{OutgoingFile, SendFailure};
+use crate::files::tree::FolderTree;
 use crate::net::transport::{Closer, Sending, WriteHalf};
 use crate::terminal::screen::Screen;
 use crate::wire::frame;
@@ -61,6 +62,14 @@ pub enum Outgoing {
     Lines(Vec<u8>, Option<Ticket>),
     /// A file, with its id in the transfer list.
     File(OutgoingFile, u64),
+    /// A folder, with its id in the transfer list (encrypted wire only).
+    Folder(FolderTree, u64),
+    /// Stop sending the file or folder with this id in the transfer list,
+    /// or drop it from the queue (encrypted wire only).
+    Cancel(u64),
+    /// Our answer about a file the peer sent, decided by the user (encrypted
+    /// wire only).
+    Reply(Answer),
     /// Say goodbye and shut our write half down.
     Leave,
     /// Our answer about a file the peer sent (encrypted wire only). The
@@ -74,10 +83,24 @@ pub enum Outgoing {
         refusal: Option<String>,
         ticket: Ticket,
     },
+    /// The peer takes a file or folder of ours, holding the first `offset`
+    /// bytes of a file already, whose hash is `prefix` (encrypted wire
+    /// only).
+    Accepted {
+        id: FileId,
+        offset: u64,
+        prefix: [u8; 32],
+        ticket: Ticket,
+    },
 }
 
-/// What we tell the peer about a file it sent.
+/// What we tell the peer about a file or folder it offered.
 pub enum Answer {
+    Accept {
+        id: FileId,
+        offset: u64,
+        prefix: [u8; 32],
+    },
     Saved(FileId),
     Refused(FileId, String),
 }
@@ -140,7 +163,15 @@ impl Writer<'_> {
                     }
                 }
                 // Never queued on this wire.
-                Outgoing::Answer(..) | Outgoing::Settled { .. } => {}
+                Outgoing::Answer(..)
+                | Outgoing::Settled { .. }
+                | Outgoing::Accepted { .. }
+                | Outgoing::Reply(_)
+                | Outgoing::Cancel(_) => {}
+                Outgoing::Folder(folder, _) => self.screen.system(format!(
+                    "Cannot send {}: folders go on the encrypted wire only",
+                    folder.name
+                )),
                 Outgoing::File(file, id) => self.send_file(file, id)?,
                 Outgoing::Leave => {
                     frame::write_text(&mut self.out, name, frame::LEAVE_MESSAGE)
@@ -287,7 +318,15 @@ impl Lost {
             Outgoing::File(file, _) => {
                 screen.system(format!("{} was not delivered (not started).", file.name()));
             }
-            Outgoing::Leave | Outgoing::Answer(..) | Outgoing::Settled { .. } => {}
+            Outgoing::Folder(folder, _) => {
+                screen.system(format!("{} was not delivered (not started).", folder.name));
+            }
+            Outgoing::Leave
+            | Outgoing::Answer(..)
+            | Outgoing::Settled { .. }
+            | Outgoing::Accepted { .. }
+            | Outgoing::Reply(_)
+            | Outgoing::Cancel(_) => {}
         }
     }
 

@@ -1,8 +1,10 @@
 //! Transfers in flight and queued, and how their progress is shown.
 //!
-//! [`Transfers`] is the shared list `/status` reads. A [`Meter`] follows one
-//! transfer while it runs: it keeps the list up to date and, in interactive
-//! mode, prints a progress line at a modest pace for files over 1 MiB.
+//! [`Transfers`] is the shared list `/status` reads, and where the user's
+//! `/accept`, `/decline` and `/cancel` meet the threads moving the bytes.
+//! A [`Meter`] follows one transfer while it runs: it keeps the list up to
+//! date and, in interactive mode, prints a progress line at a modest pace
+//! for files over 1 MiB.
 
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -10,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::terminal::screen::Screen;
+use crate::wire::message::FileId;
 
 /// Files up to this size get no progress lines: they are done at once.
 pub const PROGRESS_THRESHOLD: u64 = 1024 * 1024;
@@ -24,6 +27,37 @@ pub enum Direction {
     Receive,
 }
 
+/// Where the user stands on a file or folder the peer offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Offered and waiting for `/accept` or `/decline`.
+    Waiting,
+    Accepted,
+    Declined,
+    /// Stopped with `/cancel` while it arrived.
+    Cancelled,
+}
+
+/// What the peer is told when the user decides on its offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The peer's id of the file or folder.
+    pub id: FileId,
+    pub name: String,
+    /// Where an accepted file resumes, and the hash of what is before it.
+    pub offset: u64,
+    pub prefix: [u8; 32],
+}
+
+/// A transfer the user asked to stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancelled {
+    /// One of ours, by its id in this list.
+    Ours { id: u64, name: String },
+    /// One of the peer's, by the peer's id.
+    Theirs { id: FileId, name: String },
+}
+
 #[derive(Debug)]
 struct Entry {
     id: u64,
@@ -33,9 +67,15 @@ struct Entry {
     done: u64,
     /// When the bytes started moving; `None` while queued.
     started: Option<Instant>,
+    /// For the peer's offers: its id, and the user's verdict.
+    peer_id: Option<FileId>,
+    verdict: Verdict,
+    /// What an accepted offer resumes from.
+    resume: (u64, [u8; 32]),
 }
 
 /// Every transfer the conversation knows of, in the order they were queued.
+/// Ids count from 1, as the user types them.
 #[derive(Debug, Default)]
 pub struct Transfers {
     entries: Mutex<Vec<Entry>>,
@@ -49,7 +89,7 @@ impl Transfers {
 
     /// Records a transfer that waits for its turn; returns its id.
     pub fn enqueue(&self, direction: Direction, name: &str, size: u64) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         self.entries().push(Entry {
             id,
             direction,
@@ -57,8 +97,126 @@ impl Transfers {
             size,
             done: 0,
             started: None,
+            peer_id: None,
+            verdict: Verdict::Accepted,
+            resume: (0, [0; 32]),
         });
         id
+    }
+
+    /// Records a file or folder the peer offered as `peer_id`; returns its
+    /// id here.
+    pub fn offered(&self, name: &str, size: u64, peer_id: FileId) -> u64 {
+        let id = self.enqueue(Direction::Receive, name, size);
+        self.update(id, |e| e.peer_id = Some(peer_id));
+        id
+    }
+
+    /// Makes the offer `id` wait for the user; accepting it resumes from
+    /// `offset`, after bytes whose hash is `prefix`.
+    pub fn ask(&self, id: u64, offset: u64, prefix: [u8; 32]) {
+        self.update(id, |e| {
+            e.verdict = Verdict::Waiting;
+            e.resume = (offset, prefix);
+        });
+    }
+
+    /// The user's verdict on the offer `id`; one no longer listed was
+    /// cancelled.
+    pub fn verdict(&self, id: u64) -> Verdict {
+        self.entries()
+            .iter()
+            .find(|e| e.id == id)
+            .map_or(Verdict::Cancelled, |e| e.verdict)
+    }
+
+    /// Offers waiting for the user, as `(id, name, size)`.
+    pub fn waiting(&self) -> Vec<(u64, String, u64)> {
+        self.entries()
+            .iter()
+            .filter(|e| e.verdict == Verdict::Waiting)
+            .map(|e| (e.id, e.name.clone(), e.size))
+            .collect()
+    }
+
+    /// Accepts or declines the waiting offer `id`, or the only one when
+    /// `id` is `None`. A declined offer leaves the list.
+    pub fn decide(&self, id: Option<u64>, accept: bool) -> Result<Decision, String> {
+        let mut entries = self.entries();
+        let waiting: Vec<usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.verdict == Verdict::Waiting && id.is_none_or(|id| e.id == id))
+            .map(|(at, _)| at)
+            .collect();
+        let verb = if accept { "accept" } else { "decline" };
+        let at = match (waiting.as_slice(), id) {
+            ([at], _) => *at,
+            ([], Some(id)) => return Err(format!("No offer #{id} waits for an answer.")),
+            ([], None) => return Err("No offer waits for an answer.".into()),
+            (_, _) => {
+                let ids: Vec<String> = waiting.iter().map(|&at| format!("#{}", entries[at].id)).collect();
+                return Err(format!(
+                    "Several offers wait ({}): say which, as in /{verb} {}.",
+                    ids.join(", "),
+                    entries[waiting[0]].id
+                ));
+            }
+        };
+        let entry = &mut entries[at];
+        let decision = Decision {
+            id: entry.peer_id.unwrap_or_default(),
+            name: entry.name.clone(),
+            offset: entry.resume.0,
+            prefix: entry.resume.1,
+        };
+        if accept {
+            entry.verdict = Verdict::Accepted;
+        } else {
+            entry.verdict = Verdict::Declined;
+            entries.remove(at);
+        }
+        Ok(decision)
+    }
+
+    /// Stops the transfer `id`, or the only one when `id` is `None`: one of
+    /// ours is handed back for the writer to stop; one of the peer's leaves
+    /// the list, and its reader drops what arrived.
+    pub fn cancel(&self, id: Option<u64>) -> Result<Cancelled, String> {
+        let mut entries = self.entries();
+        let at = match id {
+            Some(id) => entries
+                .iter()
+                .position(|e| e.id == id)
+                .ok_or_else(|| format!("No transfer #{id}; /status lists them."))?,
+            None => match entries.len() {
+                0 => return Err("No transfers in progress or queued.".into()),
+                1 => 0,
+                _ => {
+                    return Err(format!(
+                        "Several transfers run: say which, as in /cancel {}; /status lists them.",
+                        entries[0].id
+                    ));
+                }
+            },
+        };
+        let entry = &mut entries[at];
+        Ok(match (entry.direction, entry.peer_id) {
+            (Direction::Receive, Some(peer_id)) => {
+                let name = entry.name.clone();
+                entries.remove(at);
+                Cancelled::Theirs { id: peer_id, name }
+            }
+            _ => Cancelled::Ours {
+                id: entry.id,
+                name: entry.name.clone(),
+            },
+        })
+    }
+
+    /// Takes the transfer `id` off the list.
+    pub fn forget(&self, id: u64) {
+        self.remove(id);
     }
 
     fn update(&self, id: u64, change: impl FnOnce(&mut Entry)) {
@@ -93,10 +251,16 @@ impl Transfers {
                     Direction::Send => "Sending",
                     Direction::Receive => "Receiving",
                 };
-                match e.started {
-                    None => format!("Queued: {} ({})", e.name, bytes(e.size)),
-                    Some(started) => format!(
-                        "{verb} {}: {}",
+                let id = e.id;
+                match (e.started, e.verdict) {
+                    (_, Verdict::Waiting) => format!(
+                        "#{id} Offered: {} ({}): /accept {id} or /decline {id}",
+                        e.name,
+                        bytes(e.size)
+                    ),
+                    (None, _) => format!("#{id} Queued: {} ({})", e.name, bytes(e.size)),
+                    (Some(started), _) => format!(
+                        "#{id} {verb} {}: {}",
                         e.name,
                         progress_text(e.done, e.size, started.elapsed())
                     ),
@@ -163,6 +327,11 @@ impl<'a> Meter<'a> {
     ) -> Self {
         let id = transfers.enqueue(direction, name, size);
         Self::start(transfers, screen, id)
+    }
+
+    /// Bytes moved so far.
+    pub fn done(&self) -> u64 {
+        self.done
     }
 
     /// Counts `n` more bytes moved.
@@ -327,13 +496,62 @@ mod tests {
         meter.advance(1024);
         let lines = transfers.status_lines();
         assert!(
-            lines[0].starts_with("Sending a.bin: 1.0 KiB / 2.0 KiB (50%)"),
+            lines[0].starts_with("#1 Sending a.bin: 1.0 KiB / 2.0 KiB (50%)"),
             "{lines:?}"
         );
-        assert_eq!(lines[1], "Queued: b.bin (10 B)");
+        assert_eq!(lines[1], "#2 Queued: b.bin (10 B)");
         assert!(transfers.sending());
         drop(meter);
-        assert_eq!(transfers.status_lines(), ["Queued: b.bin (10 B)"]);
+        assert_eq!(transfers.status_lines(), ["#2 Queued: b.bin (10 B)"]);
+    }
+
+    #[test]
+    fn offers_wait_for_the_user_and_are_named_when_several_wait() {
+        let transfers = Transfers::default();
+        assert_eq!(
+            transfers.decide(None, true),
+            Err("No offer waits for an answer.".into())
+        );
+        let big = transfers.offered("big.iso", 1 << 30, 7);
+        transfers.ask(big, 5, [1; 32]);
+        assert_eq!(
+            transfers.status_lines(),
+            ["#1 Offered: big.iso (1.0 GiB): /accept 1 or /decline 1"]
+        );
+        let other = transfers.offered("other", 1 << 30, 8);
+        transfers.ask(other, 0, [0; 32]);
+        let several = transfers.decide(None, false).unwrap_err();
+        assert!(several.starts_with("Several offers wait (#1, #2)"), "{several}");
+        let accepted = transfers.decide(Some(big), true).unwrap();
+        assert_eq!((accepted.id, accepted.offset, accepted.prefix), (7, 5, [1; 32]));
+        assert_eq!(transfers.verdict(big), Verdict::Accepted);
+        assert_eq!(transfers.decide(None, false).unwrap().id, 8);
+        assert_eq!(transfers.verdict(other), Verdict::Cancelled, "gone from the list");
+        assert_eq!(
+            transfers.decide(Some(big), true),
+            Err("No offer #1 waits for an answer.".into())
+        );
+    }
+
+    #[test]
+    fn cancelling_tells_ours_from_the_peers() {
+        let transfers = Transfers::default();
+        let ours = transfers.enqueue(Direction::Send, "a", 1);
+        let theirs = transfers.offered("b", 2, 40);
+        assert!(transfers.cancel(None).unwrap_err().starts_with("Several transfers run"));
+        assert_eq!(
+            transfers.cancel(Some(theirs)),
+            Ok(Cancelled::Theirs { id: 40, name: "b".into() })
+        );
+        assert_eq!(transfers.verdict(theirs), Verdict::Cancelled);
+        assert_eq!(
+            transfers.cancel(None),
+            Ok(Cancelled::Ours { id: ours, name: "a".into() })
+        );
+        assert_eq!(
+            transfers.cancel(Some(9)),
+            Err("No transfer #9; /status lists them.".into())
+        );
     }
 
     #[test]

@@ -8,8 +8,12 @@ use std::sync::mpsc::Sender;
 use super::command::{self, COMMANDS, UserCommand};
 use super::input::Ticket;
 use super::outgoing::Outgoing;
-use super::progress::{self, Direction, Transfers};
-use crate::files::send::OutgoingFile;
+use super::outgoing::Answer;
+use super::progress::{self, Cancelled, Direction, Transfers};
+use crate::files::download::DownloadDir;
+use crate::files::kept::{Kept, KeptKind};
+use crate::files::send::{OutgoingFile, SendError};
+use crate::files::tree::FolderTree;
 use crate::terminal::screen::Screen;
 use crate::wire::{frame, message};
 
@@ -19,6 +23,7 @@ pub struct UserSide<'a> {
     name: &'a str,
     screen: &'a Screen,
     transfers: &'a Transfers,
+    downloads: &'a DownloadDir,
     /// Whether the user was told that messages wait for the file being sent.
     told_about_waiting: bool,
     /// Messages not yet handed to the writer, encoded: lines that arrive
@@ -37,6 +42,7 @@ impl<'a> UserSide<'a> {
         name: &'a str,
         screen: &'a Screen,
         transfers: &'a Transfers,
+        downloads: &'a DownloadDir,
         safety_code: Option<String>,
     ) -> Self {
         Self {
@@ -44,6 +50,7 @@ impl<'a> UserSide<'a> {
             name,
             screen,
             transfers,
+            downloads,
             told_about_waiting: false,
             texts: Vec::new(),
             queued_texts: false,
@@ -137,6 +144,41 @@ impl<'a> UserSide<'a> {
                 for line in self.transfers.status_lines() {
                     screen.system(line);
                 }
+                if self.safety_code.is_some() {
+                    self.show_kept();
+                }
+            }
+            UserCommand::Accept(_)
+            | UserCommand::Decline(_)
+            | UserCommand::Cancel(_)
+            | UserCommand::Discard
+                if self.safety_code.is_none() =>
+            {
+                screen.system(
+                    "The original wire (--plain) cannot accept, decline, cancel or resume \
+                     files: it has no way to say so.",
+                );
+            }
+            UserCommand::Accept(id) => self.decide(id, true),
+            UserCommand::Decline(id) => self.decide(id, false),
+            UserCommand::Cancel(id) => match self.transfers.cancel(id) {
+                Ok(Cancelled::Ours { id, .. }) => self.queue(Outgoing::Cancel(id)),
+                Ok(Cancelled::Theirs { id, name }) => {
+                    screen.system(format!(
+                        "Cancelled {name}; what arrived of it is removed."
+                    ));
+                    let why = "cancelled by the receiver".to_string();
+                    self.queue(Outgoing::Reply(Answer::Refused(id, why)));
+                }
+                Err(why) => screen.system(why),
+            },
+            UserCommand::Discard => {
+                let gone = Kept::of(self.downloads).discard(false);
+                screen.system(match gone {
+                    0 => "Nothing kept to discard.".to_string(),
+                    1 => "Discarded 1 kept transfer.".to_string(),
+                    n => format!("Discarded {n} kept transfers."),
+                });
             }
             UserCommand::Say(text) => {
                 // The peer drops lines over the limit; better to say so here.
@@ -158,6 +200,9 @@ impl<'a> UserSide<'a> {
             UserCommand::Send(args) => {
                 for path in args.paths(|p| p.exists()) {
                     match OutgoingFile::open(&path) {
+                        Err(SendError::IsDirectory) if self.safety_code.is_some() => {
+                            self.send_folder(&path);
+                        }
                         Ok(file) => {
                             let transfers = self.transfers;
                             let id = transfers.enqueue(Direction::Send, file.name(), file.size());
@@ -176,6 +221,70 @@ impl<'a> UserSide<'a> {
             }
         }
         ControlFlow::Continue(())
+    }
+}
+
+impl UserSide<'_> {
+    /// Answers an offer of the peer's that waits for the user.
+    fn decide(&mut self, id: Option<u64>, accept: bool) {
+        match self.transfers.decide(id, accept) {
+            Ok(decision) => {
+                let answer = if accept {
+                    self.screen.system(format!("Accepted {}.", decision.name));
+                    Answer::Accept {
+                        id: decision.id,
+                        offset: decision.offset,
+                        prefix: decision.prefix,
+                    }
+                } else {
+                    self.screen
+                        .system(format!("Declined {}; the peer was told.", decision.name));
+                    Answer::Refused(decision.id, "declined".into())
+                };
+                self.queue(Outgoing::Reply(answer));
+            }
+            Err(why) => self.screen.system(why),
+        }
+    }
+
+    /// Queues a folder, after saying what of it will not go.
+    fn send_folder(&mut self, path: &std::path::Path) {
+        let tree = match FolderTree::walk(path) {
+            Ok(tree) => tree,
+            Err(e) => {
+                let e = SendError::from(e);
+                self.screen
+                    .system(format!("Cannot send {}: {e}", path.display()));
+                return;
+            }
+        };
+        for skipped in &tree.skipped {
+            self.screen
+                .system(format!("Not sending {}/{skipped}.", tree.name));
+        }
+        let id = self
+            .transfers
+            .enqueue(Direction::Send, &tree.name, tree.bytes);
+        self.queue(Outgoing::Folder(tree, id));
+    }
+
+    /// Lists what is kept of cut transfers.
+    fn show_kept(&self) {
+        for item in Kept::of(self.downloads).list() {
+            let what = match item.kind {
+                KeptKind::File => "",
+                KeptKind::Folder => "folder ",
+            };
+            let days = item.left.as_secs().div_ceil(24 * 3600);
+            self.screen.system(format!(
+                "Kept: {what}{} ({} of {}), for {days} more day{}; sending it again resumes, \
+                 /discard removes it",
+                item.name,
+                progress::bytes(item.held),
+                progress::bytes(item.size),
+                if days == 1 { "" } else { "s" }
+            ));
+        }
     }
 }
 

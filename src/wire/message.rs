@@ -11,6 +11,11 @@
 //! | 6    | Saved   | id (u32): the file arrived whole and was saved        |
 //! | 7    | Refused | id (u32), why, UTF-8, at most 1024 bytes              |
 //! | 8    | Cancel  | id (u32): the sender stopped sending that file        |
+//! | 9    | Accept  | id (u32), offset (u64), BLAKE3 of the bytes before it |
+//! | 10   | Begin   | id (u32), offset (u64) the chunks start from          |
+//! | 11   | Folder  | id (u32), files (u64), bytes (u64), folder name       |
+//! | 12   | Entry   | id (u32), folder id (u32), size (u64), relative path  |
+//! | 13   | Subfolder | folder id (u32), relative path                     |
 //!
 //! Integers are big-endian. Leaving is not a message: it is the channel's
 //! closing record. Decoding borrows from the record and never allocates.
@@ -26,6 +31,9 @@ pub const MAX_NAME: usize = 128;
 pub const MAX_FILE_NAME: usize = 1024;
 pub const MAX_REASON: usize = 1024;
 
+/// Longest relative path inside a folder, in bytes.
+pub const MAX_PATH: usize = 4096;
+
 /// Bytes of a chunk message before its data.
 pub const CHUNK_HEADER: usize = 5;
 
@@ -37,6 +45,11 @@ const END: u8 = 5;
 const SAVED: u8 = 6;
 const REFUSED: u8 = 7;
 const CANCEL: u8 = 8;
+const ACCEPT: u8 = 9;
+const BEGIN: u8 = 10;
+const FOLDER: u8 = 11;
+const ENTRY: u8 = 12;
+const SUBFOLDER: u8 = 13;
 
 /// A file's number in one direction of one conversation, chosen by its
 /// sender.
@@ -71,6 +84,42 @@ pub enum Message<'a> {
     },
     Cancel {
         id: FileId,
+    },
+    /// The receiver takes the file or folder `id`. For a file, it holds its
+    /// first `offset` bytes already (kept from a transfer that was cut),
+    /// whose BLAKE3 hash is `prefix`: the sender sends the rest if its own
+    /// first bytes hash the same, and the whole file otherwise.
+    Accept {
+        id: FileId,
+        offset: u64,
+        prefix: [u8; 32],
+    },
+    /// The sender's answer to an Accept with an offset: its chunks start at
+    /// `offset`, the one accepted or 0.
+    Begin {
+        id: FileId,
+        offset: u64,
+    },
+    /// A folder offered whole: `files` files of `bytes` bytes in all follow
+    /// as entries once it is accepted.
+    Folder {
+        id: FileId,
+        files: u64,
+        bytes: u64,
+        name: &'a str,
+    },
+    /// A file inside the folder `folder`, at `path` ('/'-separated) below
+    /// it; it then goes like an offered file.
+    Entry {
+        id: FileId,
+        folder: FileId,
+        size: u64,
+        path: &'a str,
+    },
+    /// A folder inside the folder `folder`, made even when empty.
+    Subfolder {
+        folder: FileId,
+        path: &'a str,
     },
 }
 
@@ -134,6 +183,50 @@ impl<'a> Message<'a> {
             CANCEL => Self::Cancel {
                 id: bare_id("cancel", body)?,
             },
+            ACCEPT => {
+                let (id, rest) = id("accept", body)?;
+                let (offset, prefix) = u64_field("accept", rest)?;
+                let prefix = prefix
+                    .try_into()
+                    .map_err(|_| MessageError::BadLength("accept"))?;
+                Self::Accept { id, offset, prefix }
+            }
+            BEGIN => {
+                let (id, rest) = id("begin", body)?;
+                match u64_field("begin", rest)? {
+                    (offset, []) => Self::Begin { id, offset },
+                    _ => return Err(MessageError::BadLength("begin")),
+                }
+            }
+            FOLDER => {
+                let (id, rest) = id("folder", body)?;
+                let (files, rest) = u64_field("folder", rest)?;
+                let (bytes, name) = u64_field("folder", rest)?;
+                Self::Folder {
+                    id,
+                    files,
+                    bytes,
+                    name: text("folder", name, 1, MAX_FILE_NAME)?,
+                }
+            }
+            ENTRY => {
+                let (id, rest) = id("entry", body)?;
+                let (folder, rest) = self::id("entry", rest)?;
+                let (size, path) = u64_field("entry", rest)?;
+                Self::Entry {
+                    id,
+                    folder,
+                    size,
+                    path: text("entry", path, 1, MAX_PATH)?,
+                }
+            }
+            SUBFOLDER => {
+                let (folder, path) = id("subfolder", body)?;
+                Self::Subfolder {
+                    folder,
+                    path: text("subfolder", path, 1, MAX_PATH)?,
+                }
+            }
             other => return Err(MessageError::UnknownType(other)),
         })
     }
@@ -178,6 +271,46 @@ impl<'a> Message<'a> {
                 out.push(CANCEL);
                 out.extend_from_slice(&id.to_be_bytes());
             }
+            Self::Accept { id, offset, prefix } => {
+                out.push(ACCEPT);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&offset.to_be_bytes());
+                out.extend_from_slice(prefix);
+            }
+            Self::Begin { id, offset } => {
+                out.push(BEGIN);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&offset.to_be_bytes());
+            }
+            Self::Folder {
+                id,
+                files,
+                bytes,
+                name,
+            } => {
+                out.push(FOLDER);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&files.to_be_bytes());
+                out.extend_from_slice(&bytes.to_be_bytes());
+                out.extend_from_slice(cut(name, MAX_FILE_NAME).as_bytes());
+            }
+            Self::Entry {
+                id,
+                folder,
+                size,
+                path,
+            } => {
+                out.push(ENTRY);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&folder.to_be_bytes());
+                out.extend_from_slice(&size.to_be_bytes());
+                out.extend_from_slice(cut(path, MAX_PATH).as_bytes());
+            }
+            Self::Subfolder { folder, path } => {
+                out.push(SUBFOLDER);
+                out.extend_from_slice(&folder.to_be_bytes());
+                out.extend_from_slice(cut(path, MAX_PATH).as_bytes());
+            }
         }
     }
 }
@@ -194,6 +327,13 @@ fn id<'a>(what: &'static str, body: &'a [u8]) -> Result<(FileId, &'a [u8]), Mess
         .split_first_chunk::<4>()
         .ok_or(MessageError::BadLength(what))?;
     Ok((FileId::from_be_bytes(*id), rest))
+}
+
+fn u64_field<'a>(what: &'static str, body: &'a [u8]) -> Result<(u64, &'a [u8]), MessageError> {
+    let (n, rest) = body
+        .split_first_chunk::<8>()
+        .ok_or(MessageError::BadLength(what))?;
+    Ok((u64::from_be_bytes(*n), rest))
 }
 
 fn bare_id(what: &'static str, body: &[u8]) -> Result<FileId, MessageError> {
@@ -262,6 +402,28 @@ mod tests {
             reason: "disk full",
         });
         round_trip(Message::Cancel { id: 4 });
+        round_trip(Message::Accept {
+            id: 5,
+            offset: 1 << 40,
+            prefix: [7; 32],
+        });
+        round_trip(Message::Begin { id: 5, offset: 0 });
+        round_trip(Message::Folder {
+            id: 6,
+            files: 10_000,
+            bytes: 40 << 20,
+            name: "photos",
+        });
+        round_trip(Message::Entry {
+            id: 7,
+            folder: 6,
+            size: 4096,
+            path: "2024/.hidden/a b.jpg",
+        });
+        round_trip(Message::Subfolder {
+            folder: 6,
+            path: "empty/inside",
+        });
     }
 
     #[test]
@@ -270,7 +432,12 @@ mod tests {
         let table: &[(&[u8], MessageError)] = &[
             (b"", Empty),
             (b"\x00", UnknownType(0)),
-            (b"\x09x", UnknownType(9)),
+            (b"\x0ex", UnknownType(14)),
+            (b"\x09\0\0\0\x01\0\0\0\0\0\0\0\0", BadLength("accept")),
+            (b"\x0a\0\0\0\x01\0\0\0\0\0\0\0\0\0", BadLength("begin")),
+            (b"\x0b\0\0\0\x01\0\0\0\0\0\0\0\0", BadLength("folder")),
+            (b"\x0c\0\0\0\x01\0\0\0\x02\0\0\0\0\0\0\0\0", BadLength("entry")),
+            (b"\x0d\0\0\0\x01", BadLength("subfolder")),
             (b"\x01", BadLength("hello")),
             (b"\x01\xff", NotUtf8("hello")),
             (b"\x02\xc3", NotUtf8("text")),

@@ -1,11 +1,13 @@
 //! The writer thread of an encrypted conversation: owns the sealing half
-//! of the channel and sends typed messages. Files go in chunks, several at
-//! once, and messages go between chunks, so a line typed during a long
-//! transfer is not held back behind it.
+//! of the channel and sends typed messages. Files and folders are offered
+//! and go once the peer accepts them, from where a kept part of an earlier
+//! try ends if the peer has one; their chunks go several files at once, and
+//! messages go between chunks, so a line typed during a long transfer is
+//! not held back behind it.
 //!
 //! A file counts as sent only once the peer says it saved it and its hash
-//! matched; leaving waits for those answers (for at most the stall window
-//! after the last one).
+//! matched; a folder once the peer says every file in it did. Leaving waits
+//! for those answers (for at most the stall window after the last one).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -13,20 +15,29 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Duration;
 
 use crate::files::send::{OutgoingFile, SendFailure};
+use crate::files::tree::{FolderTree, TreeItem};
 use crate::net::secure::record::{MAX_PLAINTEXT, RecordWriter};
 use crate::net::transport::WriteHalf;
 use crate::session::outgoing::{self, Answer, Outgoing, WriteError};
-use crate::session::progress::{Meter, Transfers};
+use crate::session::progress::{self, Meter, Transfers};
 use crate::terminal::screen::Screen;
 use crate::wire::message::{self, CHUNK_HEADER, FileId, Message};
 
-/// Files sent at once; those queued after them wait their turn.
+/// Files and folders sent at once; those queued after them wait their turn.
 const IN_FLIGHT: usize = 4;
+
+/// Files of one folder offered and not yet answered: enough to keep the
+/// link busy with small files, and within what the peer takes at once
+/// (64) with [`IN_FLIGHT`] folders.
+const ENTRY_WINDOW: usize = 15;
 
 /// File bytes in one chunk message: 64 KiB, which fits a record with the
 /// message header.
 const CHUNK_DATA: usize = 64 * 1024;
 const _: () = assert!(CHUNK_HEADER + CHUNK_DATA <= MAX_PLAINTEXT);
+
+/// Bytes read at a time to hash the start of a file the peer kept.
+const PREFIX_READ: usize = 1024 * 1024;
 
 /// Sends our name, then what arrives on `queue`, until [`Outgoing::Leave`]
 /// has been acted on or the queue closes. On a failure, `failed` hears why
@@ -46,8 +57,10 @@ pub fn write_peer(
         screen,
         transfers,
         waiting: VecDeque::new(),
+        offered: HashMap::new(),
         active: VecDeque::new(),
         unconfirmed: HashMap::new(),
+        folders: HashMap::new(),
         next_id: 0,
         message: Vec::new(),
         chunk: vec![0; CHUNK_HEADER + CHUNK_DATA],
@@ -63,19 +76,71 @@ pub fn write_peer(
     }
 }
 
+/// What waits for its turn, with its id in the transfer list.
+enum Queued {
+    File(OutgoingFile, u64),
+    Folder(FolderTree, u64),
+}
+
+impl Queued {
+    fn name(&self) -> &str {
+        match self {
+            Self::File(file, _) => file.name(),
+            Self::Folder(folder, _) => &folder.name,
+        }
+    }
+
+    fn transfer(&self) -> u64 {
+        match self {
+            Self::File(_, id) | Self::Folder(_, id) => *id,
+        }
+    }
+}
+
+/// Whose bytes a file's are: a file of its own, followed by its meter, or
+/// one inside a folder being sent.
+enum Owner<'a> {
+    Lone(Meter<'a>, u64),
+    Entry(FileId),
+}
+
+/// A file offered, waiting for the peer to accept it.
+struct Offered<'a> {
+    file: OutgoingFile,
+    owner: Owner<'a>,
+}
+
 /// A file being sent.
 struct Sending<'a> {
     id: FileId,
     file: OutgoingFile,
     sent: u64,
     hash: blake3::Hasher,
-    meter: Meter<'a>,
+    owner: Owner<'a>,
 }
 
 /// A file sent whole, waiting for the peer to say it saved it.
 struct Unconfirmed<'a> {
     name: String,
     size: u64,
+    owner: Owner<'a>,
+}
+
+/// A folder being sent.
+struct FolderOut<'a> {
+    transfer: u64,
+    name: String,
+    bytes: u64,
+    /// What is still to be offered, in order.
+    items: VecDeque<TreeItem>,
+    accepted: bool,
+    /// Files offered and not yet answered.
+    outstanding: usize,
+    saved: u64,
+    /// Files that did not make it, with why.
+    failed: Vec<String>,
+    /// Whether its end went out: then it waits for the peer's answer.
+    ended: bool,
     meter: Meter<'a>,
 }
 
@@ -83,11 +148,13 @@ struct Writer<'a> {
     out: RecordWriter<WriteHalf>,
     screen: &'a Screen,
     transfers: &'a Transfers,
-    /// Files queued behind the ones in flight, with their transfer ids.
-    waiting: VecDeque<(OutgoingFile, u64)>,
-    /// Files in flight, sent a chunk each in turn.
+    /// Files and folders queued behind the ones in flight.
+    waiting: VecDeque<Queued>,
+    offered: HashMap<FileId, Offered<'a>>,
+    /// Files being sent, a chunk each in turn.
     active: VecDeque<Sending<'a>>,
     unconfirmed: HashMap<FileId, Unconfirmed<'a>>,
+    folders: HashMap<FileId, FolderOut<'a>>,
     next_id: FileId,
     /// Where a message is encoded before it is sealed.
     message: Vec<u8>,
@@ -117,7 +184,7 @@ impl<'a> Writer<'a> {
                 }
             } else {
                 self.flush()?;
-                if leaving && self.unconfirmed.is_empty() {
+                if leaving && self.nothing_owed() {
                     break;
                 }
                 let next = if leaving {
@@ -137,13 +204,22 @@ impl<'a> Writer<'a> {
             match next {
                 Some(Outgoing::Lines(lines, _ticket)) => self.send_lines(&lines)?,
                 Some(Outgoing::File(file, transfer)) => {
-                    self.waiting.push_back((file, transfer));
+                    self.waiting.push_back(Queued::File(file, transfer));
                     self.start_waiting()?;
                 }
+                Some(Outgoing::Folder(folder, transfer)) => {
+                    self.waiting.push_back(Queued::Folder(folder, transfer));
+                    self.start_waiting()?;
+                }
+                Some(Outgoing::Cancel(transfer)) => self.cancel(transfer)?,
                 Some(Outgoing::Leave) => leaving = true,
                 // (Each ticket is given back once its message is dealt with.)
                 Some(Outgoing::Answer(answer, _ticket)) => self.answer(answer)?,
+                Some(Outgoing::Reply(answer)) => self.answer(answer)?,
                 Some(Outgoing::Settled { id, refusal, .. }) => self.settle(id, refusal)?,
+                Some(Outgoing::Accepted {
+                    id, offset, prefix, ..
+                }) => self.accepted(id, offset, &prefix)?,
                 None => self.send_next_chunk()?,
             }
         }
@@ -153,10 +229,18 @@ impl<'a> Writer<'a> {
             .map_err(|e| self.lose_messages(e))
     }
 
+    /// Whether every file and folder sent has been answered for.
+    fn nothing_owed(&self) -> bool {
+        self.unconfirmed.is_empty()
+            && self.offered.is_empty()
+            && self.folders.is_empty()
+            && self.waiting.is_empty()
+    }
+
     /// The queue closed without a goodbye to send: the conversation ended
     /// on the peer's side. Files not through yet were not delivered.
     fn abandoned(&self) -> Result<(), WriteError> {
-        if self.active.is_empty() && self.unconfirmed.is_empty() && self.waiting.is_empty() {
+        if self.active.is_empty() && self.nothing_owed() {
             return Ok(());
         }
         Err(WriteError::Connection(std::io::Error::new(
@@ -184,6 +268,12 @@ impl<'a> Writer<'a> {
         e.into()
     }
 
+    fn new_id(&mut self) -> FileId {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        id
+    }
+
     /// One text message per line.
     fn send_lines(&mut self, lines: &[u8]) -> Result<(), WriteError> {
         for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -195,26 +285,164 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// Offers queued files while fewer than [`IN_FLIGHT`] are being sent.
+    /// Files of their own and folders offered or being sent, not counting
+    /// those waiting for the peer's last answer.
+    fn in_flight(&self) -> usize {
+        let lone = |owner: &Owner<'_>| matches!(owner, Owner::Lone(..));
+        self.offered.values().filter(|o| lone(&o.owner)).count()
+            + self.active.iter().filter(|s| lone(&s.owner)).count()
+            + self.folders.values().filter(|f| !f.ended).count()
+    }
+
+    /// Offers queued files and folders while fewer than [`IN_FLIGHT`] are
+    /// on their way.
     fn start_waiting(&mut self) -> Result<(), WriteError> {
-        while self.active.len() < IN_FLIGHT {
-            let Some((file, transfer)) = self.waiting.pop_front() else {
+        while self.in_flight() < IN_FLIGHT {
+            let Some(queued) = self.waiting.pop_front() else {
                 break;
             };
-            let id = self.next_id;
-            self.next_id = self.next_id.wrapping_add(1);
-            self.send(&Message::Offer {
-                id,
-                size: file.size(),
-                name: file.name(),
-            })?;
-            self.active.push_back(Sending {
-                id,
-                file,
-                sent: 0,
-                hash: blake3::Hasher::new(),
-                meter: Meter::start(self.transfers, self.screen, transfer),
-            });
+            let id = self.new_id();
+            match queued {
+                Queued::File(file, transfer) => {
+                    self.send(&Message::Offer {
+                        id,
+                        size: file.size(),
+                        name: file.name(),
+                    })?;
+                    let meter = Meter::start(self.transfers, self.screen, transfer);
+                    let owner = Owner::Lone(meter, transfer);
+                    self.offered.insert(id, Offered { file, owner });
+                }
+                Queued::Folder(tree, transfer) => {
+                    self.send(&Message::Folder {
+                        id,
+                        files: tree.files,
+                        bytes: tree.bytes,
+                        name: &tree.name,
+                    })?;
+                    let folder = FolderOut {
+                        transfer,
+                        name: tree.name,
+                        bytes: tree.bytes,
+                        items: tree.items.into(),
+                        accepted: false,
+                        outstanding: 0,
+                        saved: 0,
+                        failed: Vec::new(),
+                        ended: false,
+                        meter: Meter::start(self.transfers, self.screen, transfer),
+                    };
+                    self.folders.insert(id, folder);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The peer took the file or folder `id`; for a file, it holds its
+    /// first `offset` bytes already if their hash is `prefix`.
+    fn accepted(&mut self, id: FileId, offset: u64, prefix: &[u8; 32]) -> Result<(), WriteError> {
+        if let Some(folder) = self.folders.get_mut(&id) {
+            folder.accepted = true;
+            return self.offer_entries(id);
+        }
+        let Some(Offered { file, mut owner }) = self.offered.remove(&id) else {
+            // An answer about no file of ours waiting for one.
+            return Ok(());
+        };
+        let mut hash = blake3::Hasher::new();
+        let mut from = 0;
+        if offset > 0 {
+            match kept_prefix(&file, offset, prefix) {
+                Ok(Some(matching)) => (hash, from) = (matching, offset),
+                Ok(None) => {}
+                Err(failure) => {
+                    let sending = Sending {
+                        id,
+                        file,
+                        sent: 0,
+                        hash,
+                        owner,
+                    };
+                    return self.stop_sending(sending, failure);
+                }
+            }
+            self.send(&Message::Begin { id, offset: from })?;
+            if from > 0 {
+                match &mut owner {
+                    Owner::Lone(meter, _) => {
+                        meter.advance(from);
+                        self.screen.system(format!(
+                            "Resuming {}: the peer has {} of {} already.",
+                            file.name(),
+                            progress::bytes(from),
+                            progress::bytes(file.size())
+                        ));
+                    }
+                    Owner::Entry(folder) => {
+                        if let Some(folder) = self.folders.get_mut(folder) {
+                            folder.meter.advance(from);
+                        }
+                    }
+                }
+            }
+        }
+        self.active.push_back(Sending {
+            id,
+            file,
+            sent: from,
+            hash,
+            owner,
+        });
+        Ok(())
+    }
+
+    /// Offers the next files of the folder `id` while fewer than
+    /// [`ENTRY_WINDOW`] wait for answers; once all are answered, ends it.
+    fn offer_entries(&mut self, id: FileId) -> Result<(), WriteError> {
+        let Some(mut folder) = self.folders.remove(&id) else {
+            return Ok(());
+        };
+        let result = self.offer_entries_of(id, &mut folder);
+        self.folders.insert(id, folder);
+        result?;
+        self.start_waiting()
+    }
+
+    fn offer_entries_of(&mut self, id: FileId, folder: &mut FolderOut<'a>) -> Result<(), WriteError> {
+        if !folder.accepted || folder.ended {
+            return Ok(());
+        }
+        while folder.outstanding < ENTRY_WINDOW {
+            let Some(item) = folder.items.pop_front() else {
+                break;
+            };
+            match item {
+                TreeItem::Folder(path) => self.send(&Message::Subfolder { folder: id, path: &path })?,
+                TreeItem::File { path, relative, .. } => match OutgoingFile::open(&path) {
+                    Ok(file) => {
+                        let entry = self.new_id();
+                        self.send(&Message::Entry {
+                            id: entry,
+                            folder: id,
+                            size: file.size(),
+                            path: &relative,
+                        })?;
+                        let owner = Owner::Entry(id);
+                        self.offered.insert(entry, Offered { file, owner });
+                        folder.outstanding += 1;
+                    }
+                    Err(e) => {
+                        self.screen
+                            .system(format!("Skipped {}/{relative}: {e}", folder.name));
+                        folder.failed.push(relative);
+                    }
+                },
+            }
+        }
+        if folder.items.is_empty() && folder.outstanding == 0 {
+            self.send(&Message::End { id, hash: [0; 32] })?;
+            folder.ended = true;
         }
         Ok(())
     }
@@ -241,7 +469,14 @@ impl<'a> Writer<'a> {
             // Messages sealed before the chunk went out with it.
             self.unflushed_messages = 0;
             sending.sent += want as u64;
-            sending.meter.advance(want as u64);
+            match &mut sending.owner {
+                Owner::Lone(meter, _) => meter.advance(want as u64),
+                Owner::Entry(folder) => {
+                    if let Some(folder) = self.folders.get_mut(folder) {
+                        folder.meter.advance(want as u64);
+                    }
+                }
+            }
         }
         if sending.sent < sending.file.size() {
             self.active.push_back(sending);
@@ -257,7 +492,7 @@ impl<'a> Writer<'a> {
             Unconfirmed {
                 name: sending.file.name().to_string(),
                 size: sending.file.size(),
-                meter: sending.meter,
+                owner: sending.owner,
             },
         );
         self.start_waiting()
@@ -274,12 +509,33 @@ impl<'a> Writer<'a> {
             "Sending stopped: {failure}; the peer was told, and nothing was saved there."
         ));
         self.send(&Message::Cancel { id: sending.id })?;
-        drop(sending);
+        if let Owner::Entry(folder) = sending.owner {
+            let name = sending.file.name().to_string();
+            return self.entry_done(folder, Some(name));
+        }
         self.start_waiting()
+    }
+
+    /// A file of the folder `folder` was answered for: saved, or with the
+    /// name of one that was not.
+    fn entry_done(&mut self, folder: FileId, failed: Option<String>) -> Result<(), WriteError> {
+        if let Some(folder) = self.folders.get_mut(&folder) {
+            folder.outstanding = folder.outstanding.saturating_sub(1);
+            match failed {
+                Some(name) => folder.failed.push(name),
+                None => folder.saved += 1,
+            }
+        }
+        self.offer_entries(folder)
     }
 
     fn answer(&mut self, answer: Answer) -> Result<(), WriteError> {
         match answer {
+            Answer::Accept { id, offset, prefix } => self.send(&Message::Accept {
+                id,
+                offset,
+                prefix,
+            }),
             Answer::Saved(id) => self.send(&Message::Saved { id }),
             Answer::Refused(id, reason) => self.send(&Message::Refused {
                 id,
@@ -288,55 +544,196 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// The peer's answer about a file of ours.
+    /// The peer's answer about a file or folder of ours.
     fn settle(&mut self, id: FileId, refusal: Option<String>) -> Result<(), WriteError> {
         if let Some(unconfirmed) = self.unconfirmed.remove(&id) {
             let (name, size) = (&unconfirmed.name, unconfirmed.size);
-            self.screen
-                .system(match (&refusal, unconfirmed.meter.summary()) {
-                    (None, Some(summary)) => format!("Sent file {name} ({size} bytes, {summary})"),
-                    (None, None) => format!("Sent file {name} ({size} bytes)"),
-                    (Some(reason), _) => format!("{name} was not saved by the peer: {reason}"),
-                });
+            return match unconfirmed.owner {
+                Owner::Lone(meter, _) => {
+                    self.screen.system(match (&refusal, meter.summary()) {
+                        (None, Some(summary)) => {
+                            format!("Sent file {name} ({size} bytes, {summary})")
+                        }
+                        (None, None) => format!("Sent file {name} ({size} bytes)"),
+                        (Some(reason), _) => format!("{name} was not saved by the peer: {reason}"),
+                    });
+                    Ok(())
+                }
+                Owner::Entry(folder) => self.entry_done(folder, refusal.map(|_| name.clone())),
+            };
+        }
+        if let Some(folder) = self.folders.remove(&id) {
+            return self.settle_folder(id, folder, refusal);
+        }
+        // A refusal can come before the file is accepted (declined, no
+        // room) or while it is being sent (disk full, cancelled there):
+        // sending the rest is of no use.
+        let Some(reason) = refusal else {
             return Ok(());
-        }
-        // A refusal can come while the file is still being sent (the
-        // peer's disk is full, say): sending the rest is of no use.
-        if let (Some(reason), Some(at)) = (&refusal, self.active.iter().position(|s| s.id == id)) {
+        };
+        let (file, owner) = if let Some(offered) = self.offered.remove(&id) {
+            (offered.file, offered.owner)
+        } else if let Some(at) = self.active.iter().position(|s| s.id == id) {
             let sending = self.active.remove(at).expect("position is in range");
-            self.screen.system(format!(
-                "{} was not saved by the peer: {reason}",
-                sending.file.name()
-            ));
-            self.send(&Message::Cancel { id })?;
-            return self.start_waiting();
+            (sending.file, sending.owner)
+        } else {
+            // An answer about no file of ours: nothing to do.
+            return Ok(());
+        };
+        self.send(&Message::Cancel { id })?;
+        match owner {
+            Owner::Lone(..) => {
+                self.screen
+                    .system(format!("{} was not saved by the peer: {reason}", file.name()));
+                self.start_waiting()
+            }
+            Owner::Entry(folder) => self.entry_done(folder, Some(file.name().to_string())),
         }
-        // An answer about no file of ours: nothing to do.
-        Ok(())
     }
 
-    /// Leaving, with files the peer has not answered for.
+    fn settle_folder(
+        &mut self,
+        id: FileId,
+        folder: FolderOut<'a>,
+        refusal: Option<String>,
+    ) -> Result<(), WriteError> {
+        let name = &folder.name;
+        match refusal {
+            None => {
+                let (files, bytes) = (folder.saved, folder.meter.done());
+                self.screen.system(match folder.meter.summary() {
+                    Some(summary) => {
+                        format!("Sent folder {name} ({files} files, {bytes} bytes, {summary})")
+                    }
+                    None => format!("Sent folder {name} ({files} files, {bytes} bytes)"),
+                });
+            }
+            Some(reason) => {
+                self.screen
+                    .system(format!("Folder {name} was not saved by the peer: {reason}"));
+                if !folder.ended {
+                    self.drop_entries_of(id);
+                    self.send(&Message::Cancel { id })?;
+                }
+            }
+        }
+        self.start_waiting()
+    }
+
+    /// Forgets the files of the folder `id` still on their way.
+    fn drop_entries_of(&mut self, id: FileId) {
+        let of_folder = |owner: &Owner<'_>| matches!(owner, Owner::Entry(f) if *f == id);
+        self.offered.retain(|_, o| !of_folder(&o.owner));
+        self.active.retain(|s| !of_folder(&s.owner));
+        self.unconfirmed.retain(|_, u| !of_folder(&u.owner));
+    }
+
+    /// The user's `/cancel` of the transfer `transfer`.
+    fn cancel(&mut self, transfer: u64) -> Result<(), WriteError> {
+        if let Some(at) = self.waiting.iter().position(|q| q.transfer() == transfer) {
+            let queued = self.waiting.remove(at).expect("position is in range");
+            self.transfers.forget(transfer);
+            self.screen
+                .system(format!("Cancelled {} (not started).", queued.name()));
+            return Ok(());
+        }
+        let lone = |owner: &Owner<'_>| matches!(owner, Owner::Lone(_, t) if *t == transfer);
+        let found = self
+            .offered
+            .iter()
+            .find(|(_, o)| lone(&o.owner))
+            .map(|(id, _)| *id)
+            .or_else(|| self.active.iter().find(|s| lone(&s.owner)).map(|s| s.id));
+        if let Some(id) = found {
+            let name = match self.offered.remove(&id) {
+                Some(offered) => offered.file.name().to_string(),
+                None => {
+                    let at = self.active.iter().position(|s| s.id == id);
+                    let sending = self.active.remove(at.expect("found above")).expect("in range");
+                    sending.file.name().to_string()
+                }
+            };
+            self.send(&Message::Cancel { id })?;
+            self.screen
+                .system(format!("Cancelled {name}; the peer was told."));
+            return self.start_waiting();
+        }
+        let folder = self
+            .folders
+            .iter()
+            .find(|(_, f)| f.transfer == transfer)
+            .map(|(id, f)| (*id, f.ended));
+        match folder {
+            Some((id, false)) => {
+                let folder = self.folders.remove(&id).expect("found above");
+                self.drop_entries_of(id);
+                self.send(&Message::Cancel { id })?;
+                self.screen
+                    .system(format!("Cancelled folder {}; the peer was told.", folder.name));
+                self.start_waiting()
+            }
+            _ => {
+                let sent_whole = folder.is_some()
+                    || self
+                        .unconfirmed
+                        .values()
+                        .any(|u| matches!(u.owner, Owner::Lone(_, t) if t == transfer));
+                if sent_whole {
+                    self.screen.system(format!(
+                        "Transfer #{transfer} was sent whole already; it waits for the peer to confirm it."
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Leaving, with files and folders the peer has not answered for.
     fn give_up_on_answers(&mut self, patience: Duration) {
+        let secs = patience.as_secs();
+        for (_, offered) in self.offered.drain() {
+            if let Owner::Lone(..) = offered.owner {
+                self.screen.system(format!(
+                    "{} was not sent: the peer did not accept it within {secs} s.",
+                    offered.file.name()
+                ));
+            }
+        }
         for (_, unconfirmed) in self.unconfirmed.drain() {
+            if let Owner::Lone(..) = unconfirmed.owner {
+                self.screen.system(format!(
+                    "{} may not have been saved: the peer did not confirm it within {secs} s.",
+                    unconfirmed.name
+                ));
+            }
+        }
+        for (_, folder) in self.folders.drain() {
             self.screen.system(format!(
-                "{} may not have been saved: the peer did not confirm it within {} s.",
-                unconfirmed.name,
-                patience.as_secs()
+                "Folder {} may not have been saved: the peer did not confirm it within {secs} s.",
+                folder.name
             ));
         }
     }
 
     fn not_delivered(&self, sending: &Sending<'_>) {
-        let file = &sending.file;
-        outgoing::say_not_delivered(self.screen, file.name(), sending.sent, file.size());
+        if let Owner::Lone(..) = sending.owner {
+            let file = &sending.file;
+            outgoing::say_not_delivered(self.screen, file.name(), sending.sent, file.size());
+        }
     }
 
     /// After a failure: what was in flight, queued, or about to be queued.
     fn lose(&mut self, outgoing: Outgoing) {
         match outgoing {
             Outgoing::Lines(lines, _) => self.lost_messages += outgoing::count_messages(&lines),
-            Outgoing::File(file, _) => self.waiting.push_back((file, 0)),
-            Outgoing::Leave | Outgoing::Answer(..) | Outgoing::Settled { .. } => {}
+            Outgoing::File(file, _) => self.waiting.push_back(Queued::File(file, 0)),
+            Outgoing::Folder(folder, _) => self.waiting.push_back(Queued::Folder(folder, 0)),
+            Outgoing::Leave
+            | Outgoing::Answer(..)
+            | Outgoing::Reply(_)
+            | Outgoing::Cancel(_)
+            | Outgoing::Settled { .. }
+            | Outgoing::Accepted { .. } => {}
         }
     }
 
@@ -344,16 +741,52 @@ impl<'a> Writer<'a> {
         for sending in std::mem::take(&mut self.active) {
             self.not_delivered(&sending);
         }
-        for (_, unconfirmed) in self.unconfirmed.drain() {
-            self.screen.system(format!(
-                "{} was not delivered (sent whole, but the peer did not confirm it).",
-                unconfirmed.name
-            ));
+        for (_, offered) in self.offered.drain() {
+            if let Owner::Lone(..) = offered.owner {
+                self.screen.system(format!(
+                    "{} was not delivered (the peer had not accepted it yet).",
+                    offered.file.name()
+                ));
+            }
         }
-        for (file, _) in self.waiting.drain(..) {
+        for (_, unconfirmed) in self.unconfirmed.drain() {
+            if let Owner::Lone(..) = unconfirmed.owner {
+                self.screen.system(format!(
+                    "{} was not delivered (sent whole, but the peer did not confirm it).",
+                    unconfirmed.name
+                ));
+            }
+        }
+        for (_, folder) in self.folders.drain() {
+            outgoing::say_not_delivered(self.screen, &folder.name, folder.meter.done(), folder.bytes);
+        }
+        for queued in self.waiting.drain(..) {
             self.screen
-                .system(format!("{} was not delivered (not started).", file.name()));
+                .system(format!("{} was not delivered (not started).", queued.name()));
         }
         outgoing::say_not_sent(self.screen, self.lost_messages);
     }
+}
+
+/// A hasher that has seen the first `offset` bytes of `file` if their hash
+/// is `prefix`, the hash of what the peer kept; `None` if the file changed
+/// since (it is then sent whole).
+fn kept_prefix(
+    file: &OutgoingFile,
+    offset: u64,
+    prefix: &[u8; 32],
+) -> Result<Option<blake3::Hasher>, SendFailure> {
+    if offset > file.size() {
+        return Ok(None);
+    }
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0; PREFIX_READ];
+    let mut at = 0;
+    while at < offset {
+        let want = (offset - at).min(PREFIX_READ as u64) as usize;
+        file.read_at(at, &mut buf[..want])?;
+        hasher.update(&buf[..want]);
+        at += want as u64;
+    }
+    Ok((hasher.finalize().as_bytes() == prefix).then_some(hasher))
 }

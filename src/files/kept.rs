@@ -1,0 +1,579 @@
+//! What arrived of transfers that were cut, kept so that sending the same
+//! file or folder again moves only what is missing.
+//!
+//! Everything lives hidden in the download folder's `.chat-partial/`, never
+//! under a final name: a file as `KEY.part`, a folder as `KEY.folder/` with
+//! its tree inside, each beside a `KEY.info` that says what it is (and whose
+//! lock says it is in use). The key comes from the name and size offered, so
+//! the same offer finds what was kept; whether the kept bytes are still the
+//! sender's is checked by hash before anything is resumed. Kept items expire
+//! a week after they were last used.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use rustix::fs::{FlockOperation, RenameFlags};
+use rustix::io::Errno;
+
+use super::download::{DownloadDir, DownloadError};
+
+/// The hidden folder inside the download folder.
+pub const KEPT_FOLDER: &str = ".chat-partial";
+
+/// How long a kept item waits for its transfer to be tried again.
+pub const KEPT_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Buffer for hashing what was kept.
+const HASH_BUFFER: usize = 1024 * 1024;
+
+/// A file or a folder, as kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptKind {
+    File,
+    Folder,
+}
+
+/// One kept item, for `/status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptItem {
+    pub kind: KeptKind,
+    pub name: String,
+    /// Bytes held, and the size offered.
+    pub held: u64,
+    pub size: u64,
+    /// Time left before it expires.
+    pub left: Duration,
+}
+
+/// The store of kept items of one download folder.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    root: PathBuf,
+}
+
+/// The key of an offer: its kind, name and size, hashed.
+fn key(kind: KeptKind, name: &str, size: u64) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(match kind {
+        KeptKind::File => b"file\0",
+        KeptKind::Folder => b"folder\0",
+    });
+    hasher.update(&size.to_be_bytes());
+    hasher.update(name.as_bytes());
+    hasher.finalize().to_hex()[..32].to_string()
+}
+
+impl Kept {
+    pub fn of(downloads: &DownloadDir) -> Self {
+        Self {
+            root: downloads.path().join(KEPT_FOLDER),
+        }
+    }
+
+    fn create_root(&self) -> Result<(), DownloadError> {
+        fs::create_dir_all(&self.root).map_err(|cause| DownloadError::CreateFolder {
+            path: self.root.clone(),
+            cause,
+        })
+    }
+
+    fn create_error(&self, cause: io::Error) -> DownloadError {
+        DownloadError::CreateFile {
+            path: self.root.clone(),
+            cause,
+        }
+    }
+
+    /// Claims the info file of `kind name size` for this process: the one
+    /// of the offer if no other chat is using it, else a fresh one of this
+    /// transfer alone (which still works, but cannot be resumed by the
+    /// other). Returns the key and the locked info file.
+    fn claim(&self, kind: KeptKind, name: &str, size: u64) -> Result<(String, File), DownloadError> {
+        self.create_root()?;
+        static SERIAL: AtomicU64 = AtomicU64::new(0);
+        let base = key(kind, name, size);
+        let mut key = base.clone();
+        loop {
+            let path = self.root.join(format!("{key}.info"));
+            let mut info = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| self.create_error(e))?;
+            match rustix::fs::flock(&info, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => {
+                    let kind = match kind {
+                        KeptKind::File => "file",
+                        KeptKind::Folder => "folder",
+                    };
+                    // Rewritten on every use: its time is the kept item's.
+                    info.set_len(0)
+                        .and_then(|()| info.write_all(format!("{kind}\t{size}\t{name}\n").as_bytes()))
+                        .map_err(|e| self.create_error(e))?;
+                    return Ok((key, info));
+                }
+                Err(Errno::WOULDBLOCK) => {
+                    let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+                    key = format!("{base}-{}-{serial}", std::process::id());
+                }
+                Err(e) => return Err(self.create_error(e.into())),
+            }
+        }
+    }
+
+    /// Starts or resumes receiving the file `name` of `size` bytes.
+    pub fn file(&self, name: &str, size: u64) -> Result<KeptFile, DownloadError> {
+        let (key, info) = self.claim(KeptKind::File, name, size)?;
+        let path = self.root.join(format!("{key}.part"));
+        let mut kept = KeptFile::open(&path, size)?;
+        kept.info = Some((self.root.join(format!("{key}.info")), info));
+        Ok(kept)
+    }
+
+    /// Starts or resumes receiving the folder `name` of `bytes` bytes.
+    pub fn folder(&self, name: &str, bytes: u64) -> Result<KeptFolder, DownloadError> {
+        let (key, info) = self.claim(KeptKind::Folder, name, bytes)?;
+        let path = self.root.join(format!("{key}.folder"));
+        fs::create_dir_all(&path).map_err(|cause| DownloadError::CreateFolder {
+            path: path.clone(),
+            cause,
+        })?;
+        Ok(KeptFolder {
+            path,
+            info: Some((self.root.join(format!("{key}.info")), info)),
+        })
+    }
+
+    /// Every kept item, oldest first. Items in use by a transfer are
+    /// listed too.
+    pub fn list(&self) -> Vec<KeptItem> {
+        let mut items: Vec<(SystemTime, KeptItem)> = self
+            .infos()
+            .filter_map(|(info, key)| {
+                let modified = fs::metadata(&info).and_then(|m| m.modified()).ok()?;
+                let text = fs::read_to_string(&info).ok()?;
+                let mut fields = text.trim_end_matches('\n').splitn(3, '\t');
+                let (kind, size, name) = (fields.next()?, fields.next()?, fields.next()?);
+                let size = size.parse().ok()?;
+                let (kind, held) = match kind {
+                    "file" => (
+                        KeptKind::File,
+                        fs::metadata(self.root.join(format!("{key}.part"))).map_or(0, |m| m.len()),
+                    ),
+                    "folder" => (
+                        KeptKind::Folder,
+                        tree_bytes(&self.root.join(format!("{key}.folder"))),
+                    ),
+                    _ => return None,
+                };
+                let age = modified.elapsed().unwrap_or_default();
+                Some((
+                    modified,
+                    KeptItem {
+                        kind,
+                        name: name.to_string(),
+                        held,
+                        size,
+                        left: KEPT_FOR.saturating_sub(age),
+                    },
+                ))
+            })
+            .collect();
+        items.sort_by_key(|(modified, _)| *modified);
+        items.into_iter().map(|(_, item)| item).collect()
+    }
+
+    /// Removes kept items not in use; with `expired_only`, only those older
+    /// than [`KEPT_FOR`]. Returns how many went.
+    pub fn discard(&self, expired_only: bool) -> usize {
+        let mut gone = 0;
+        for (info_path, key) in self.infos() {
+            let Ok(info) = File::open(&info_path) else {
+                continue;
+            };
+            if expired_only {
+                let age = info
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|m| m.elapsed().ok());
+                if age.is_none_or(|age| age < KEPT_FOR) {
+                    continue;
+                }
+            }
+            // In use by a transfer (ours or another chat's): left alone.
+            if rustix::fs::flock(&info, FlockOperation::NonBlockingLockExclusive).is_err() {
+                continue;
+            }
+            let _ = fs::remove_file(self.root.join(format!("{key}.part")));
+            let _ = fs::remove_dir_all(self.root.join(format!("{key}.folder")));
+            let _ = fs::remove_file(&info_path);
+            gone += 1;
+        }
+        // Leaves no empty hidden folder behind.
+        let _ = fs::remove_dir(&self.root);
+        gone
+    }
+
+    /// The info files, with their keys.
+    fn infos(&self) -> impl Iterator<Item = (PathBuf, String)> {
+        fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                let key = name.strip_suffix(".info")?.to_string();
+                Some((entry.path(), key))
+            })
+    }
+}
+
+/// Bytes of the regular files below `dir`, not following links.
+fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(t) if t.is_dir() => tree_bytes(&entry.path()),
+            Ok(t) if t.is_file() => entry.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// A file being received that survives a cut: what was written stays on
+/// disk, hidden, until the same file is offered again.
+#[derive(Debug)]
+pub struct KeptFile {
+    file: File,
+    path: PathBuf,
+    /// The bytes it holds.
+    len: u64,
+    /// For a file of its own (not inside a folder): its info file, locked.
+    info: Option<(PathBuf, File)>,
+}
+
+impl KeptFile {
+    /// Opens `path` for receiving a file of `size` bytes, keeping what it
+    /// already holds unless that is more than `size`.
+    pub fn open(path: &Path, size: u64) -> Result<Self, DownloadError> {
+        let create_error = |cause| DownloadError::CreateFile {
+            path: path.parent().unwrap_or(path).to_path_buf(),
+            cause,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(create_error)?;
+        let meta = file.metadata().map_err(create_error)?;
+        if !meta.is_file() {
+            return Err(create_error(io::ErrorKind::InvalidInput.into()));
+        }
+        let mut kept = Self {
+            file,
+            path: path.to_path_buf(),
+            len: meta.len(),
+            info: None,
+        };
+        if kept.len > size {
+            kept.restart_at(0)?;
+        }
+        kept.file
+            .seek(SeekFrom::Start(kept.len))
+            .map_err(|e| kept.write_error(e))?;
+        Ok(kept)
+    }
+
+    /// The bytes held already.
+    pub fn held(&self) -> u64 {
+        self.len
+    }
+
+    /// A hasher that has seen the first `len` bytes held.
+    pub fn hash_prefix(&self, len: u64) -> Result<blake3::Hasher, DownloadError> {
+        let mut hasher = blake3::Hasher::new();
+        let mut reader = (&self.file).take(len);
+        let mut buf = vec![0; HASH_BUFFER];
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| self.write_error(e))?;
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    hasher.update(&buf[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.write_error(e)),
+            }
+        }
+        file.seek(SeekFrom::Start(self.len))
+            .map_err(|e| self.write_error(e))?;
+        Ok(hasher)
+    }
+
+    /// Drops what is held past `offset`; the next bytes go there.
+    pub fn restart_at(&mut self, offset: u64) -> Result<(), DownloadError> {
+        self.file
+            .set_len(offset)
+            .and_then(|()| self.file.seek(SeekFrom::Start(offset)).map(drop))
+            .map_err(|e| self.write_error(e))?;
+        self.len = offset;
+        Ok(())
+    }
+
+    /// Appends received bytes.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), DownloadError> {
+        self.file
+            .write_all(bytes)
+            .map_err(|cause| self.write_error(cause))?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn write_error(&self, cause: io::Error) -> DownloadError {
+        DownloadError::Write {
+            path: self.path.parent().unwrap_or(&self.path).to_path_buf(),
+            cause,
+        }
+    }
+
+    /// Gives a file of its own its final name in the download folder,
+    /// numbered if taken. Like `cp`, this leaves writing to the disk to
+    /// the kernel.
+    pub fn finish(mut self, downloads: &DownloadDir, name: &str) -> Result<PathBuf, DownloadError> {
+        let from = self.path.clone();
+        let saved = downloads.claim_name(name, |target| rename_new(&from, target))?;
+        self.forget();
+        Ok(saved)
+    }
+
+    /// For a file inside a folder: it is complete where it is.
+    pub fn complete(mut self) {
+        self.info = None;
+        // Not forgotten: the file stays, as part of its folder.
+        self.len = u64::MAX;
+    }
+
+    /// Removes what was received: cancelled, or damaged.
+    pub fn discard(mut self) {
+        let _ = fs::remove_file(&self.path);
+        self.forget();
+    }
+
+    /// Its info goes; the lock goes with the descriptor.
+    fn forget(&mut self) {
+        if let Some((info, _)) = self.info.take() {
+            let _ = fs::remove_file(&info);
+            remove_if_empty(info.parent());
+        }
+        self.len = u64::MAX;
+    }
+}
+
+impl Drop for KeptFile {
+    fn drop(&mut self) {
+        // Nothing worth keeping: no trace is left.
+        if self.len == 0 {
+            let _ = fs::remove_file(&self.path);
+            if let Some((info, _)) = self.info.take() {
+                let _ = fs::remove_file(info);
+            }
+        }
+    }
+}
+
+/// A folder being received, hidden until every file in it arrived whole.
+#[derive(Debug)]
+pub struct KeptFolder {
+    path: PathBuf,
+    info: Option<(PathBuf, File)>,
+}
+
+impl KeptFolder {
+    /// Starts or resumes the file at `relative` (already made safe) inside
+    /// the folder.
+    pub fn entry(&self, relative: &Path, size: u64) -> Result<KeptFile, DownloadError> {
+        let path = self.path.join(relative);
+        if let Some(parent) = path.parent() {
+            self.make(parent)?;
+        }
+        KeptFile::open(&path, size)
+    }
+
+    /// Makes the folder at `relative` (already made safe) inside it.
+    pub fn subfolder(&self, relative: &Path) -> Result<(), DownloadError> {
+        self.make(&self.path.join(relative))
+    }
+
+    fn make(&self, dir: &Path) -> Result<(), DownloadError> {
+        fs::create_dir_all(dir).map_err(|cause| DownloadError::CreateFolder {
+            path: dir.to_path_buf(),
+            cause,
+        })
+    }
+
+    /// Gives the folder its final name in the download folder, numbered if
+    /// taken (`photos (1)`).
+    pub fn finish(mut self, downloads: &DownloadDir, name: &str) -> Result<PathBuf, DownloadError> {
+        let from = self.path.clone();
+        let saved = downloads.claim_name(name, |target| rename_new(&from, target))?;
+        self.forget();
+        Ok(saved)
+    }
+
+    /// Removes the folder and what arrived of it.
+    pub fn discard(mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+        self.forget();
+    }
+
+    fn forget(&mut self) {
+        if let Some((info, _)) = self.info.take() {
+            let _ = fs::remove_file(&info);
+            remove_if_empty(info.parent());
+        }
+    }
+}
+
+/// Removes the hidden folder once nothing is kept in it, so a download
+/// folder without cut transfers looks as it always did.
+fn remove_if_empty(root: Option<&Path>) {
+    if let Some(root) = root {
+        // Fails, as it should, while anything is inside.
+        let _ = fs::remove_dir(root);
+    }
+}
+
+/// Renames `from` to `to`, never replacing what `to` names.
+fn rename_new(from: &Path, to: &Path) -> io::Result<()> {
+    use rustix::fs::CWD;
+    match rustix::fs::renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(Errno::EXIST) => Err(io::ErrorKind::AlreadyExists.into()),
+        // A file system without the flag: a link fails if the name is
+        // taken, atomically; a folder is checked first.
+        Err(Errno::INVAL | Errno::NOSYS) => {
+            if from.is_dir() {
+                if to.symlink_metadata().is_ok() {
+                    return Err(io::ErrorKind::AlreadyExists.into());
+                }
+                fs::rename(from, to)
+            } else {
+                fs::hard_link(from, to)?;
+                fs::remove_file(from)
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::scratch;
+
+    #[test]
+    fn a_cut_file_is_kept_hidden_and_resumed_from_where_it_stopped() {
+        let root = scratch("kept-file");
+        let downloads = DownloadDir::new(&root);
+        let kept = Kept::of(&downloads);
+        let mut file = kept.file("big.bin", 10).unwrap();
+        assert_eq!(file.held(), 0);
+        file.write(b"01234").unwrap();
+        drop(file);
+        let names: Vec<_> = fs::read_dir(&root).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1, "only the hidden folder: {names:?}");
+        let listed = kept.list();
+        assert_eq!(listed.len(), 1);
+        let item = &listed[0];
+        assert_eq!(
+            (item.kind, item.name.as_str(), item.held, item.size),
+            (KeptKind::File, "big.bin", 5, 10)
+        );
+        assert!(item.left > KEPT_FOR - Duration::from_secs(60));
+        // Another size is another file.
+        assert_eq!(kept.file("big.bin", 11).unwrap().held(), 0);
+        let mut again = kept.file("big.bin", 10).unwrap();
+        assert_eq!(again.held(), 5);
+        let prefix = again.hash_prefix(5).unwrap();
+        assert_eq!(prefix.finalize(), blake3::hash(b"01234"));
+        again.write(b"56789").unwrap();
+        let saved = again.finish(&downloads, "big.bin").unwrap();
+        assert_eq!(fs::read(saved).unwrap(), b"0123456789");
+        assert!(kept.list().is_empty());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_kept_file_in_use_is_not_shared_nor_discarded() {
+        let root = scratch("kept-busy");
+        let downloads = DownloadDir::new(&root);
+        let kept = Kept::of(&downloads);
+        let mut first = kept.file("a", 4).unwrap();
+        first.write(b"ab").unwrap();
+        let second = kept.file("a", 4).unwrap();
+        assert_eq!(second.held(), 0, "a second transfer starts its own");
+        assert_eq!(kept.discard(false), 0);
+        // Holding nothing, it leaves no trace.
+        drop(second);
+        drop(first);
+        assert_eq!(kept.discard(false), 1);
+        assert!(kept.list().is_empty());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn only_expired_items_go_when_asked_for_those() {
+        let root = scratch("kept-expiry");
+        let downloads = DownloadDir::new(&root);
+        let kept = Kept::of(&downloads);
+        for name in ["old", "new"] {
+            let mut file = kept.file(name, 9).unwrap();
+            file.write(b"x").unwrap();
+        }
+        let old_info = kept.root.join(format!("{}.info", key(KeptKind::File, "old", 9)));
+        let long_ago = SystemTime::now() - KEPT_FOR - Duration::from_secs(60);
+        File::options()
+            .write(true)
+            .open(&old_info)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        assert_eq!(kept.discard(true), 1);
+        let left: Vec<_> = kept.list().into_iter().map(|i| i.name).collect();
+        assert_eq!(left, ["new"]);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_folder_appears_only_when_finished_and_never_replaces_one() {
+        let root = scratch("kept-folder");
+        let downloads = DownloadDir::new(&root);
+        fs::create_dir_all(root.join("photos")).unwrap();
+        let kept = Kept::of(&downloads);
+        let folder = kept.folder("photos", 3).unwrap();
+        let mut entry = folder.entry(Path::new("a/.b"), 3).unwrap();
+        entry.write(b"abc").unwrap();
+        entry.complete();
+        folder.subfolder(Path::new("empty")).unwrap();
+        assert_eq!(kept.list()[0].held, 3);
+        let saved = folder.finish(&downloads, "photos").unwrap();
+        assert_eq!(saved, root.join("photos (1)"));
+        assert_eq!(fs::read(saved.join("a/.b")).unwrap(), b"abc");
+        assert!(saved.join("empty").is_dir());
+        assert!(kept.list().is_empty());
+        fs::remove_dir_all(root).unwrap();
+    }
+}
