@@ -33,7 +33,7 @@ commands (here `/send \"lecture notes.pdf\"`, then `/quit`) leave no trace. With
 lines have no time, your own messages are not shown and the final line of a
 transfer has no time and rate: `[System] Sent file lecture notes.pdf (48213 bytes)`.
 
-Commands while chatting: /send PATH..., /status, /code, /help, /quit
+Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /help, /quit
 With the original Python chat or nc, both sides add --plain (not encrypted).";
 
 const CONNECT_EXAMPLE: &str = "\
@@ -52,7 +52,7 @@ Example session (the peer ran `chat listen --port 5050 --name I049`):
 Without a terminal, lines have no time, your own messages are not shown and
 the final line of a transfer has no time and rate.
 
-Commands while chatting: /send PATH..., /status, /code, /help, /quit
+Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /help, /quit
 With the original Python chat or nc, both sides add --plain (not encrypted).";
 
 #[derive(Debug, Subcommand)]

@@ -76,7 +76,8 @@ fn text_typed_during_a_transfer_follows_the_file() {
     bob.send_line("/status");
     // Depending on whether the writer has picked the file up yet.
     bob.expect_line("the file in /status", |l| {
-        l.starts_with("[System] Sending big.bin: ") || l == "[System] Queued: big.bin (32.0 MiB)"
+        l.starts_with("[System] #1 Sending big.bin: ")
+            || l == "[System] #1 Queued: big.bin (32.0 MiB)"
     });
     peer.expect_line(&format!("/file big.bin {}", body.len()));
     assert!(peer.read_exact_bytes(body.len()) == body, "payload differs");

@@ -25,11 +25,11 @@ fn status_of_a_sixteen_tib_download_is_shown_without_a_panic() {
     let deadline = Instant::now() + common::TIMEOUT;
     loop {
         chat.send_line("/status");
-        let status = chat.expect_prefix("[System] Receiving big: ");
+        let status = chat.expect_prefix("[System] #1 Receiving big: ");
         if !status.contains(" / 16.0 TiB (0%)") {
             chat.fail(&format!("unexpected status line {status:?}"));
         }
-        if status.starts_with("[System] Receiving big: 3 B / ") {
+        if status.starts_with("[System] #1 Receiving big: 3 B / ") {
             break;
         }
         if Instant::now() > deadline {

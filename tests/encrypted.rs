@@ -12,7 +12,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use chat::net::secure::handshake::GREETING;
-use common::{Chat, RawPeer, TestDir, dir_entries, encrypted_pair, pseudo_random_bytes};
+use common::{Chat, RawPeer, TestDir, encrypted_pair, pseudo_random_bytes, saved_entries};
 
 /// What a relay does to the records the connecting side sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,7 +279,7 @@ fn tampered_transfer(test: &str, tamper: Tamper, alice_says: &str) {
         alice.report()
     );
     assert_eq!(
-        dir_entries(&dir.join("alice/received_files")),
+        saved_entries(&dir.join("alice/received_files")),
         Vec::<String>::new()
     );
     let _ = bob.wait_exit();
@@ -487,7 +487,7 @@ fn a_peer_killed_mid_file_is_a_lost_connection_and_nothing_is_saved() {
     );
     assert_eq!(alice.wait_exit(), 1, "{}", alice.report());
     assert_eq!(
-        dir_entries(&dir.join("alice/received_files")),
+        saved_entries(&dir.join("alice/received_files")),
         Vec::<String>::new()
     );
 }
@@ -762,7 +762,7 @@ fn a_file_the_peer_leaves_in_the_middle_of_is_reported_not_delivered() {
     );
     assert_eq!(alice.wait_exit(), 0, "{}", alice.report());
     assert_eq!(
-        dir_entries(&dir.join("alice/received_files")),
+        saved_entries(&dir.join("alice/received_files")),
         Vec::<String>::new()
     );
 }

@@ -30,8 +30,8 @@ fn the_peer_leaving_is_seen_at_once_with_a_hundred_files_queued() {
     // Once the first header is here, the first file is under way.
     peer.wait_for_unread_socket_data();
     chat.send_line("/status");
-    chat.expect_prefix("[System] Sending big.bin: ");
-    chat.expect_exact("[System] Queued: big.bin (64.0 MiB)");
+    chat.expect_prefix("[System] #1 Sending big.bin: ");
+    chat.expect_exact("[System] #2 Queued: big.bin (64.0 MiB)");
 
     peer.write_bytes(b"[raw] has left the chat.\n");
     let left = Instant::now();

@@ -795,7 +795,10 @@ fn a_big_send_shows_progress_and_holds_typed_messages_until_the_file_is_out() {
         s.row_starting("[System] Queued small.txt (").is_some() && s.last_row() == ">"
     });
     term.enter("/status");
-    term.wait_row(&format!("[System] Queued: small.txt ({} B)", small.len()));
+    term.wait_row(&format!(
+        "[System] #2 Queued: small.txt ({} B)",
+        small.len()
+    ));
     term.wait_prompt("the status");
     term.enter("during two");
     let screen = term.wait("the second echo", |s| {

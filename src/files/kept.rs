@@ -91,7 +91,12 @@ impl Kept {
     /// of the offer if no other chat is using it, else a fresh one of this
     /// transfer alone (which still works, but cannot be resumed by the
     /// other). Returns the key and the locked info file.
-    fn claim(&self, kind: KeptKind, name: &str, size: u64) -> Result<(String, File), DownloadError> {
+    fn claim(
+        &self,
+        kind: KeptKind,
+        name: &str,
+        size: u64,
+    ) -> Result<(String, File), DownloadError> {
         self.create_root()?;
         static SERIAL: AtomicU64 = AtomicU64::new(0);
         let base = key(kind, name, size);
@@ -113,7 +118,9 @@ impl Kept {
                     };
                     // Rewritten on every use: its time is the kept item's.
                     info.set_len(0)
-                        .and_then(|()| info.write_all(format!("{kind}\t{size}\t{name}\n").as_bytes()))
+                        .and_then(|()| {
+                            info.write_all(format!("{kind}\t{size}\t{name}\n").as_bytes())
+                        })
                         .map_err(|e| self.create_error(e))?;
                     return Ok((key, info));
                 }
@@ -543,7 +550,9 @@ mod tests {
             let mut file = kept.file(name, 9).unwrap();
             file.write(b"x").unwrap();
         }
-        let old_info = kept.root.join(format!("{}.info", key(KeptKind::File, "old", 9)));
+        let old_info = kept
+            .root
+            .join(format!("{}.info", key(KeptKind::File, "old", 9)));
         let long_ago = SystemTime::now() - KEPT_FOR - Duration::from_secs(60);
         File::options()
             .write(true)

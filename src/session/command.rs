@@ -14,8 +14,14 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "show transfers in progress, queued and kept from cut ones",
     ),
     ("/accept [ID]", "take a file or folder the peer offers"),
-    ("/decline [ID]", "say no to a file or folder the peer offers"),
-    ("/cancel [ID]", "stop a transfer, either way, or drop it from the queue"),
+    (
+        "/decline [ID]",
+        "say no to a file or folder the peer offers",
+    ),
+    (
+        "/cancel [ID]",
+        "stop a transfer, either way, or drop it from the queue",
+    ),
     ("/discard", "remove what is kept of cut transfers"),
     (
         "/code",

@@ -155,7 +155,10 @@ impl Transfers {
             ([], Some(id)) => return Err(format!("No offer #{id} waits for an answer.")),
             ([], None) => return Err("No offer waits for an answer.".into()),
             (_, _) => {
-                let ids: Vec<String> = waiting.iter().map(|&at| format!("#{}", entries[at].id)).collect();
+                let ids: Vec<String> = waiting
+                    .iter()
+                    .map(|&at| format!("#{}", entries[at].id))
+                    .collect();
                 return Err(format!(
                     "Several offers wait ({}): say which, as in /{verb} {}.",
                     ids.join(", "),
@@ -521,12 +524,22 @@ mod tests {
         let other = transfers.offered("other", 1 << 30, 8);
         transfers.ask(other, 0, [0; 32]);
         let several = transfers.decide(None, false).unwrap_err();
-        assert!(several.starts_with("Several offers wait (#1, #2)"), "{several}");
+        assert!(
+            several.starts_with("Several offers wait (#1, #2)"),
+            "{several}"
+        );
         let accepted = transfers.decide(Some(big), true).unwrap();
-        assert_eq!((accepted.id, accepted.offset, accepted.prefix), (7, 5, [1; 32]));
+        assert_eq!(
+            (accepted.id, accepted.offset, accepted.prefix),
+            (7, 5, [1; 32])
+        );
         assert_eq!(transfers.verdict(big), Verdict::Accepted);
         assert_eq!(transfers.decide(None, false).unwrap().id, 8);
-        assert_eq!(transfers.verdict(other), Verdict::Cancelled, "gone from the list");
+        assert_eq!(
+            transfers.verdict(other),
+            Verdict::Cancelled,
+            "gone from the list"
+        );
         assert_eq!(
             transfers.decide(Some(big), true),
             Err("No offer #1 waits for an answer.".into())
@@ -538,15 +551,26 @@ mod tests {
         let transfers = Transfers::default();
         let ours = transfers.enqueue(Direction::Send, "a", 1);
         let theirs = transfers.offered("b", 2, 40);
-        assert!(transfers.cancel(None).unwrap_err().starts_with("Several transfers run"));
+        assert!(
+            transfers
+                .cancel(None)
+                .unwrap_err()
+                .starts_with("Several transfers run")
+        );
         assert_eq!(
             transfers.cancel(Some(theirs)),
-            Ok(Cancelled::Theirs { id: 40, name: "b".into() })
+            Ok(Cancelled::Theirs {
+                id: 40,
+                name: "b".into()
+            })
         );
         assert_eq!(transfers.verdict(theirs), Verdict::Cancelled);
         assert_eq!(
             transfers.cancel(None),
-            Ok(Cancelled::Ours { id: ours, name: "a".into() })
+            Ok(Cancelled::Ours {
+                id: ours,
+                name: "a".into()
+            })
         );
         assert_eq!(
             transfers.cancel(Some(9)),

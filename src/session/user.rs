@@ -7,8 +7,8 @@ use std::sync::mpsc::Sender;
 
 use super::command::{self, COMMANDS, UserCommand};
 use super::input::Ticket;
-use super::outgoing::Outgoing;
 use super::outgoing::Answer;
+use super::outgoing::Outgoing;
 use super::progress::{self, Cancelled, Direction, Transfers};
 use crate::files::download::DownloadDir;
 use crate::files::kept::{Kept, KeptKind};
@@ -164,9 +164,7 @@ impl<'a> UserSide<'a> {
             UserCommand::Cancel(id) => match self.transfers.cancel(id) {
                 Ok(Cancelled::Ours { id, .. }) => self.queue(Outgoing::Cancel(id)),
                 Ok(Cancelled::Theirs { id, name }) => {
-                    screen.system(format!(
-                        "Cancelled {name}; what arrived of it is removed."
-                    ));
+                    screen.system(format!("Cancelled {name}; what arrived of it is removed."));
                     let why = "cancelled by the receiver".to_string();
                     self.queue(Outgoing::Reply(Answer::Refused(id, why)));
                 }

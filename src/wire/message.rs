@@ -436,7 +436,10 @@ mod tests {
             (b"\x09\0\0\0\x01\0\0\0\0\0\0\0\0", BadLength("accept")),
             (b"\x0a\0\0\0\x01\0\0\0\0\0\0\0\0\0", BadLength("begin")),
             (b"\x0b\0\0\0\x01\0\0\0\0\0\0\0\0", BadLength("folder")),
-            (b"\x0c\0\0\0\x01\0\0\0\x02\0\0\0\0\0\0\0\0", BadLength("entry")),
+            (
+                b"\x0c\0\0\0\x01\0\0\0\x02\0\0\0\0\0\0\0\0",
+                BadLength("entry"),
+            ),
             (b"\x0d\0\0\0\x01", BadLength("subfolder")),
             (b"\x01", BadLength("hello")),
             (b"\x01\xff", NotUtf8("hello")),

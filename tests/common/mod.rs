@@ -748,6 +748,14 @@ pub fn dir_entries(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The names in a download folder a user sees: what is kept hidden of cut
+/// transfers (`.chat-partial`) is left out.
+pub fn saved_entries(dir: &Path) -> Vec<String> {
+    let mut names = dir_entries(dir);
+    names.retain(|name| name != ".chat-partial");
+    names
+}
+
 /// Peak resident set size of a running process in KiB, from `/proc/PID/status`.
 pub fn peak_rss_kib(pid: u32) -> u64 {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))

@@ -501,7 +501,13 @@ impl<'a> Reader<'a> {
         Ok(self.folders.get_mut(&id).expect("found above"))
     }
 
-    fn entry(&mut self, id: FileId, folder_id: FileId, size: u64, path: &str) -> Result<(), Breach> {
+    fn entry(
+        &mut self,
+        id: FileId,
+        folder_id: FileId,
+        size: u64,
+        path: &str,
+    ) -> Result<(), Breach> {
         if size > frame::MAX_FILE_SIZE {
             return Err(Breach::Protocol(format!(
                 "the peer offered a file of {size} bytes, over the limit of {}",
@@ -537,7 +543,10 @@ impl<'a> Reader<'a> {
             self.files.insert(id, arriving);
             return Ok(());
         };
-        let kept_folder = folder.kept.as_ref().expect("an accepted folder has its place");
+        let kept_folder = folder
+            .kept
+            .as_ref()
+            .expect("an accepted folder has its place");
         let opened = kept_folder.entry(&relative, size);
         match self.prepare(&mut arriving, |_, _, _| opened) {
             Ok(prefix) => self.accept(id, &mut arriving, prefix),
@@ -801,7 +810,10 @@ impl<'a> Reader<'a> {
                  so sending it again resumes."
             ));
             drop(kept);
-            self.answer(Answer::Refused(id, format!("{failed} {files} did not arrive")));
+            self.answer(Answer::Refused(
+                id,
+                format!("{failed} {files} did not arrive"),
+            ));
             return Ok(());
         }
         match kept.finish(self.downloads, &name) {
@@ -930,7 +942,13 @@ impl<'a> Reader<'a> {
 /// A folder's name and a path inside it as the peer gave it, fit to show.
 fn safe_shown_path(path: &str) -> String {
     path.chars()
-        .map(|c| if crate::terminal::sanitize::is_unsafe_char(c) { '_' } else { c })
+        .map(|c| {
+            if crate::terminal::sanitize::is_unsafe_char(c) {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

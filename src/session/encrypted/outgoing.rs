@@ -409,7 +409,11 @@ impl<'a> Writer<'a> {
         self.start_waiting()
     }
 
-    fn offer_entries_of(&mut self, id: FileId, folder: &mut FolderOut<'a>) -> Result<(), WriteError> {
+    fn offer_entries_of(
+        &mut self,
+        id: FileId,
+        folder: &mut FolderOut<'a>,
+    ) -> Result<(), WriteError> {
         if !folder.accepted || folder.ended {
             return Ok(());
         }
@@ -418,7 +422,10 @@ impl<'a> Writer<'a> {
                 break;
             };
             match item {
-                TreeItem::Folder(path) => self.send(&Message::Subfolder { folder: id, path: &path })?,
+                TreeItem::Folder(path) => self.send(&Message::Subfolder {
+                    folder: id,
+                    path: &path,
+                })?,
                 TreeItem::File { path, relative, .. } => match OutgoingFile::open(&path) {
                     Ok(file) => {
                         let entry = self.new_id();
@@ -531,11 +538,9 @@ impl<'a> Writer<'a> {
 
     fn answer(&mut self, answer: Answer) -> Result<(), WriteError> {
         match answer {
-            Answer::Accept { id, offset, prefix } => self.send(&Message::Accept {
-                id,
-                offset,
-                prefix,
-            }),
+            Answer::Accept { id, offset, prefix } => {
+                self.send(&Message::Accept { id, offset, prefix })
+            }
             Answer::Saved(id) => self.send(&Message::Saved { id }),
             Answer::Refused(id, reason) => self.send(&Message::Refused {
                 id,
@@ -583,8 +588,10 @@ impl<'a> Writer<'a> {
         self.send(&Message::Cancel { id })?;
         match owner {
             Owner::Lone(..) => {
-                self.screen
-                    .system(format!("{} was not saved by the peer: {reason}", file.name()));
+                self.screen.system(format!(
+                    "{} was not saved by the peer: {reason}",
+                    file.name()
+                ));
                 self.start_waiting()
             }
             Owner::Entry(folder) => self.entry_done(folder, Some(file.name().to_string())),
@@ -649,7 +656,10 @@ impl<'a> Writer<'a> {
                 Some(offered) => offered.file.name().to_string(),
                 None => {
                     let at = self.active.iter().position(|s| s.id == id);
-                    let sending = self.active.remove(at.expect("found above")).expect("in range");
+                    let sending = self
+                        .active
+                        .remove(at.expect("found above"))
+                        .expect("in range");
                     sending.file.name().to_string()
                 }
             };
@@ -668,8 +678,10 @@ impl<'a> Writer<'a> {
                 let folder = self.folders.remove(&id).expect("found above");
                 self.drop_entries_of(id);
                 self.send(&Message::Cancel { id })?;
-                self.screen
-                    .system(format!("Cancelled folder {}; the peer was told.", folder.name));
+                self.screen.system(format!(
+                    "Cancelled folder {}; the peer was told.",
+                    folder.name
+                ));
                 self.start_waiting()
             }
             _ => {
@@ -758,11 +770,18 @@ impl<'a> Writer<'a> {
             }
         }
         for (_, folder) in self.folders.drain() {
-            outgoing::say_not_delivered(self.screen, &folder.name, folder.meter.done(), folder.bytes);
+            outgoing::say_not_delivered(
+                self.screen,
+                &folder.name,
+                folder.meter.done(),
+                folder.bytes,
+            );
         }
         for queued in self.waiting.drain(..) {
-            self.screen
-                .system(format!("{} was not delivered (not started).", queued.name()));
+            self.screen.system(format!(
+                "{} was not delivered (not started).",
+                queued.name()
+            ));
         }
         outgoing::say_not_sent(self.screen, self.lost_messages);
     }

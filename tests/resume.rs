@@ -1,0 +1,538 @@
+//! Resuming cut transfers on the encrypted wire: what arrived is kept,
+//! hidden, and sending the same file again moves only what is missing;
+//! a changed file starts over; `/status` lists what is kept, `/discard`
+//! removes it, and a week-old item goes when a conversation starts.
+
+mod common;
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime};
+
+use common::{Chat, TestDir, dir_entries, pseudo_random_bytes};
+
+/// Time allowed for each expected event: a gibibyte takes a while in a
+/// debug build.
+const SLOW: Duration = Duration::from_secs(120);
+
+const GIB: u64 = 1 << 30;
+const MIB: u64 = 1 << 20;
+
+/// Pace of a relay that must let the test cut a transfer in the middle.
+const THROTTLED: Option<u64> = Some(16_000_000);
+
+const LOST: &str =
+    "[System] Connection lost: the connection was cut without the peer saying goodbye";
+
+/// A TCP relay between a connecting chat (the sender) and a listening one,
+/// which counts the bytes it passes from the sender to the receiver and
+/// may pace them. It ends by itself once both sides have closed.
+struct CountingRelay {
+    port: u16,
+    forwarded: Arc<AtomicU64>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl CountingRelay {
+    fn start(target: u16, rate: Option<u64>) -> CountingRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let forwarded = Arc::new(AtomicU64::new(0));
+        let count = Arc::clone(&forwarded);
+        let handle = thread::spawn(move || {
+            let sender = common::accept_within_timeout(&listener);
+            let receiver = TcpStream::connect(("127.0.0.1", target)).unwrap();
+            let (back_from, back_to) = (receiver.try_clone().unwrap(), sender.try_clone().unwrap());
+            let back = thread::spawn(move || copy(back_from, back_to, None, None));
+            copy(sender, receiver, Some(&count), rate);
+            let _ = back.join();
+        });
+        CountingRelay {
+            port,
+            forwarded,
+            handle: Some(handle),
+        }
+    }
+
+    /// The bytes passed from the sender to the receiver, once both sides
+    /// have closed.
+    fn finish(mut self) -> u64 {
+        if let Some(handle) = self.handle.take() {
+            handle.join().unwrap();
+        }
+        self.forwarded.load(Ordering::Relaxed)
+    }
+}
+
+/// Copies `from` to `to` until either ends, counting into `count` and
+/// pacing to `rate` bytes a second; then tells `to` nothing more comes.
+fn copy(mut from: TcpStream, mut to: TcpStream, count: Option<&AtomicU64>, rate: Option<u64>) {
+    let started = Instant::now();
+    let mut passed = 0u64;
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(rate) = rate {
+            // Pacing, not waiting for an event.
+            let due = Duration::from_secs_f64((passed + n as u64) as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                thread::sleep(wait);
+            }
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        passed += n as u64;
+        if let Some(count) = count {
+            count.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+/// `b` listening in `b_dir` and `a` connecting to it from `a_dir` through
+/// a fresh counting relay; both have shown the safety code.
+fn pair_through_relay(
+    a_dir: &Path,
+    b_dir: &Path,
+    rate: Option<u64>,
+) -> (Chat, Chat, CountingRelay) {
+    let (mut b, port) = Chat::listen_encrypted("b", b_dir, &["--name", "b"]);
+    let relay = CountingRelay::start(port, rate);
+    let mut a = Chat::connect_encrypted("a", a_dir, "127.0.0.1", relay.port, &["--name", "a"]);
+    for chat in [&mut a, &mut b] {
+        chat.set_timeout(SLOW);
+    }
+    let codes =
+        [&mut a, &mut b].map(|chat| chat.expect_prefix("[System] Encrypted. Safety code: "));
+    assert_eq!(
+        codes[0], codes[1],
+        "a relay that only passes bytes on changes no code"
+    );
+    (a, b, relay)
+}
+
+/// `b` listening in `b_dir` and a chat `c` with nothing to send connected
+/// to it directly.
+fn plain_conversation(b_dir: &Path, c_dir: &Path) -> (Chat, Chat) {
+    let (mut b, port) = Chat::listen_encrypted("b", b_dir, &["--name", "b"]);
+    let mut c = Chat::connect_encrypted("c", c_dir, "127.0.0.1", port, &["--name", "c"]);
+    for chat in [&mut b, &mut c] {
+        chat.expect_prefix("[System] Encrypted. Safety code: ");
+    }
+    (b, c)
+}
+
+/// Ends a conversation from the connecting side; both leave cleanly.
+fn leave(mut connecting: Chat, mut listening: Chat) {
+    connecting.close_stdin();
+    assert_eq!(connecting.wait_exit(), 0, "{}", connecting.report());
+    assert_eq!(listening.wait_exit(), 0, "{}", listening.report());
+    connecting.assert_no_panic();
+    listening.assert_no_panic();
+}
+
+/// The hidden folder of cut transfers in `chat_dir`'s download folder.
+fn kept_folder(chat_dir: &Path) -> PathBuf {
+    chat_dir.join("received_files/.chat-partial")
+}
+
+/// The `.part` files kept in `chat_dir`'s download folder.
+fn kept_parts(chat_dir: &Path) -> Vec<PathBuf> {
+    let folder = kept_folder(chat_dir);
+    dir_entries(&folder)
+        .into_iter()
+        .filter(|name| name.ends_with(".part"))
+        .map(|name| folder.join(name))
+        .collect()
+}
+
+/// Waits until `chat_dir` keeps at least `at_least` bytes of a file, by
+/// watching the size of its `.part` grow.
+fn wait_for_kept_bytes(chat_dir: &Path, at_least: u64) {
+    let deadline = Instant::now() + SLOW;
+    loop {
+        let held = kept_parts(chat_dir)
+            .iter()
+            .filter_map(|part| fs::metadata(part).ok())
+            .map(|meta| meta.len())
+            .max();
+        if held.is_some_and(|held| held >= at_least) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} kept only {held:?} bytes after {SLOW:?}, not {at_least}",
+            chat_dir.display()
+        );
+        // Polling a file size: nothing tells when it grows.
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Checks that `chat_dir` keeps exactly one file, of `held` bytes, as a
+/// `KEY.part` beside its `KEY.info`, and nothing under a final name.
+fn assert_kept_hidden(chat_dir: &Path, held: u64) {
+    assert_eq!(
+        dir_entries(&chat_dir.join("received_files")),
+        vec![".chat-partial".to_string()],
+        "something besides the hidden folder is in the download folder"
+    );
+    let entries = dir_entries(&kept_folder(chat_dir));
+    let keys: Vec<&str> = entries
+        .iter()
+        .map(|e| e.rsplit_once('.').unwrap().0)
+        .collect();
+    assert!(
+        entries.len() == 2
+            && entries[0].ends_with(".info")
+            && entries[1].ends_with(".part")
+            && keys[0] == keys[1],
+        "expected KEY.info and KEY.part, found {entries:?}"
+    );
+    let part = fs::metadata(kept_folder(chat_dir).join(&entries[1])).unwrap();
+    assert_eq!(
+        part.len(),
+        held,
+        "the .part holds other than what was reported"
+    );
+}
+
+/// Checks that nothing is kept any more in `chat_dir`'s download folder.
+fn assert_nothing_kept(chat_dir: &Path) {
+    let left = dir_entries(&kept_folder(chat_dir));
+    assert!(left.is_empty(), "still kept: {left:?}");
+}
+
+/// Sizes as the chat shows them: `512 B`, `3.5 MiB`, `1.0 GiB`.
+fn shown(n: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// Writes `size` bytes of pseudo-random content to `path` quickly: one
+/// random mebibyte, repeated with the block's number in its first bytes
+/// so that no two blocks are alike and a block out of place shows.
+fn write_big_file(path: &Path, size: u64, seed: u64) {
+    let mut block = pseudo_random_bytes(MIB as usize, seed);
+    let mut out = BufWriter::with_capacity(MIB as usize, File::create(path).unwrap());
+    let mut written = 0;
+    for n in 0u64.. {
+        if written == size {
+            break;
+        }
+        block[..8].copy_from_slice(&n.to_le_bytes());
+        let len = (size - written).min(MIB) as usize;
+        out.write_all(&block[..len]).unwrap();
+        written += len as u64;
+    }
+    out.flush().unwrap();
+}
+
+/// Whether two files hold the same bytes, read a mebibyte at a time.
+fn same_contents(a: &Path, b: &Path) -> bool {
+    let (mut a, mut b) = (File::open(a).unwrap(), File::open(b).unwrap());
+    if a.metadata().unwrap().len() != b.metadata().unwrap().len() {
+        return false;
+    }
+    let (mut left, mut right) = (vec![0; MIB as usize], vec![0; MIB as usize]);
+    loop {
+        let n = a.read(&mut left).unwrap();
+        if n == 0 {
+            return true;
+        }
+        b.read_exact(&mut right[..n]).unwrap();
+        if left[..n] != right[..n] {
+            return false;
+        }
+    }
+}
+
+/// What a cut left behind.
+struct Cut {
+    /// The bytes the receiver said it received and kept.
+    kept: u64,
+    /// The bytes the relay passed from the sender to the receiver.
+    relayed: u64,
+}
+
+/// `a` (connecting from `a_dir`) sends `name`, of `size` bytes, to `b`
+/// (listening in `b_dir`) through a relay paced to `rate`, and is killed
+/// once `b` holds `at_least` bytes of it. `b` says what it kept and leaves,
+/// the connection lost; the file is kept hidden, not under its name.
+fn cut_by_killing_sender(
+    a_dir: &Path,
+    b_dir: &Path,
+    name: &str,
+    size: u64,
+    at_least: u64,
+    rate: Option<u64>,
+) -> Cut {
+    let (mut a, mut b, relay) = pair_through_relay(a_dir, b_dir, rate);
+    a.send_line(&format!("/send {name}"));
+    b.expect_exact(&format!("[System] Incoming file {name} ({size} bytes)..."));
+    wait_for_kept_bytes(b_dir, at_least);
+    a.signal("KILL");
+    let prefix = format!("[System] Transfer of {name} incomplete: received ");
+    let suffix = format!(" of {size} bytes; what arrived is kept, so sending it again resumes.");
+    let line = b.expect_prefix(&prefix);
+    let kept = line
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix(&suffix))
+        .and_then(|held| held.parse::<u64>().ok())
+        .unwrap_or_else(|| b.fail(&format!("unexpected line {line:?}")));
+    b.expect_exact(LOST);
+    assert_eq!(b.wait_exit(), 1, "{}", b.report());
+    b.assert_no_panic();
+    drop(a);
+    let relayed = relay.finish();
+    assert!(
+        kept >= at_least && kept < size,
+        "kept {kept} of {size}, waited for {at_least}"
+    );
+    assert!(!b_dir.join("received_files").join(name).exists());
+    assert_kept_hidden(b_dir, kept);
+    Cut { kept, relayed }
+}
+
+#[test]
+fn a_gibibyte_cut_in_the_middle_resumes_where_it_stopped() {
+    let dir = TestDir::new("resume_gib");
+    let (a_dir, b_dir) = (dir.subdir("a"), dir.subdir("b"));
+    let source = a_dir.join("big.bin");
+    let started = Instant::now();
+    write_big_file(&source, GIB, 1);
+    eprintln!("wrote 1 GiB in {:?}", started.elapsed());
+
+    let started = Instant::now();
+    let cut = cut_by_killing_sender(&a_dir, &b_dir, "big.bin", GIB, GIB / 2, None);
+    eprintln!(
+        "first try: {} bytes relayed, {} kept, in {:?}",
+        cut.relayed,
+        cut.kept,
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    let (mut a, mut b, relay) = pair_through_relay(&a_dir, &b_dir, None);
+    a.send_line("/send big.bin");
+    let (held, whole) = (shown(cut.kept), shown(GIB));
+    b.expect_exact(&format!(
+        "[System] Resuming big.bin: {held} of {whole} kept from before."
+    ));
+    a.expect_exact(&format!(
+        "[System] Resuming big.bin: the peer has {held} of {whole} already."
+    ));
+    b.expect_saved("received_files/big.bin");
+    a.expect_exact(&format!("[System] Sent file big.bin ({GIB} bytes)"));
+    leave(a, b);
+    let relayed = relay.finish();
+    eprintln!(
+        "second try: {relayed} bytes relayed ({:.1}% of 1 GiB), in {:?}",
+        relayed as f64 * 100.0 / GIB as f64,
+        started.elapsed()
+    );
+    assert!(
+        relayed < GIB * 6 / 10,
+        "{relayed} bytes crossed the second time"
+    );
+    assert!(
+        relayed >= GIB - cut.kept,
+        "only {relayed} bytes crossed, but {} were missing",
+        GIB - cut.kept
+    );
+
+    let started = Instant::now();
+    assert!(
+        same_contents(&source, &b_dir.join("received_files/big.bin")),
+        "the saved file differs from the one sent"
+    );
+    eprintln!("compared in {:?}", started.elapsed());
+    assert_eq!(
+        dir_entries(&b_dir.join("received_files")),
+        vec!["big.bin".to_string()]
+    );
+    assert_nothing_kept(&b_dir);
+}
+
+#[test]
+fn a_file_changed_since_the_cut_starts_over() {
+    let dir = TestDir::new("resume_changed");
+    let (a_dir, b_dir) = (dir.subdir("a"), dir.subdir("b"));
+    let size = 64 * MIB;
+    let source = a_dir.join("data.bin");
+    write_big_file(&source, size, 2);
+    let cut = cut_by_killing_sender(&a_dir, &b_dir, "data.bin", size, 8 * MIB, THROTTLED);
+    eprintln!("cut after {} bytes relayed, {} kept", cut.relayed, cut.kept);
+
+    // Same name, same size, other bytes at the start.
+    let mut file = fs::OpenOptions::new().write(true).open(&source).unwrap();
+    file.write_all(&pseudo_random_bytes(64 * 1024, 99)).unwrap();
+    drop(file);
+    assert_eq!(fs::metadata(&source).unwrap().len(), size);
+
+    let (mut a, mut b, relay) = pair_through_relay(&a_dir, &b_dir, None);
+    a.send_line("/send data.bin");
+    b.expect_saved("received_files/data.bin");
+    a.expect_exact(&format!("[System] Sent file data.bin ({size} bytes)"));
+    for chat in [&mut a, &mut b] {
+        if chat.stdout_lines().iter().any(|l| l.contains("Resuming")) {
+            chat.fail("resumed from bytes that no longer match the file");
+        }
+    }
+    leave(a, b);
+    let relayed = relay.finish();
+    eprintln!("sent again: {relayed} bytes relayed");
+    assert!(
+        relayed >= size,
+        "only {relayed} bytes crossed: not the whole file"
+    );
+    assert!(
+        same_contents(&source, &b_dir.join("received_files/data.bin")),
+        "the saved file is not the new content"
+    );
+    assert_nothing_kept(&b_dir);
+}
+
+#[test]
+fn status_lists_what_is_kept_and_discard_removes_it() {
+    let dir = TestDir::new("resume_status");
+    let (a_dir, b_dir) = (dir.subdir("a"), dir.subdir("b"));
+    let size = 32 * MIB;
+    write_big_file(&a_dir.join("notes.bin"), size, 3);
+    let cut = cut_by_killing_sender(&a_dir, &b_dir, "notes.bin", size, 4 * MIB, THROTTLED);
+
+    let (mut b, c) = plain_conversation(&b_dir, &dir.subdir("c"));
+    b.send_line("/status");
+    b.expect_exact("[System] No transfers in progress or queued.");
+    b.next_line_is(&format!(
+        "[System] Kept: notes.bin ({} of {}), for 7 more days; sending it again resumes, \
+         /discard removes it",
+        shown(cut.kept),
+        shown(size)
+    ));
+    b.send_line("/discard");
+    b.expect_exact("[System] Discarded 1 kept transfer.");
+    assert!(
+        kept_parts(&b_dir).is_empty(),
+        "a .part is left: {:?}",
+        dir_entries(&kept_folder(&b_dir))
+    );
+    assert_nothing_kept(&b_dir);
+    // Nothing is listed any more: the next line after the transfers is
+    // the answer to `/code`.
+    b.send_line("/status");
+    b.send_line("/code");
+    b.expect_exact("[System] No transfers in progress or queued.");
+    let next = b.next_line();
+    if !next.starts_with("[System] Safety code: ") {
+        b.fail(&format!(
+            "expected the safety code after /status, got {next:?}"
+        ));
+    }
+    leave(c, b);
+}
+
+#[test]
+fn what_was_kept_for_over_a_week_goes_when_a_conversation_starts() {
+    let dir = TestDir::new("resume_expiry");
+    let (a_dir, b_dir) = (dir.subdir("a"), dir.subdir("b"));
+    let size = 32 * MIB;
+    write_big_file(&a_dir.join("old.bin"), size, 4);
+    cut_by_killing_sender(&a_dir, &b_dir, "old.bin", size, 4 * MIB, THROTTLED);
+
+    let info = dir_entries(&kept_folder(&b_dir))
+        .into_iter()
+        .find(|name| name.ends_with(".info"))
+        .unwrap();
+    let eight_days_ago = SystemTime::now() - Duration::from_secs(8 * 24 * 3600);
+    File::options()
+        .write(true)
+        .open(kept_folder(&b_dir).join(info))
+        .unwrap()
+        .set_modified(eight_days_ago)
+        .unwrap();
+
+    let (mut b, mut c) = plain_conversation(&b_dir, &dir.subdir("c"));
+    c.send_line("a week later");
+    b.expect_exact("[c] a week later");
+    assert_nothing_kept(&b_dir);
+    b.send_line("/status");
+    b.send_line("/code");
+    b.expect_exact("[System] No transfers in progress or queued.");
+    let next = b.next_line();
+    if !next.starts_with("[System] Safety code: ") {
+        b.fail(&format!(
+            "expected the safety code after /status, got {next:?}"
+        ));
+    }
+    leave(c, b);
+}
+
+#[test]
+fn a_receiver_killed_mid_file_keeps_what_arrived_and_resumes() {
+    let dir = TestDir::new("resume_receiver_killed");
+    let (a_dir, b_dir) = (dir.subdir("a"), dir.subdir("b"));
+    let size = 64 * MIB;
+    let source = a_dir.join("clip.bin");
+    write_big_file(&source, size, 5);
+
+    let (mut a, mut b, relay) = pair_through_relay(&a_dir, &b_dir, THROTTLED);
+    a.send_line("/send clip.bin");
+    b.expect_exact(&format!(
+        "[System] Incoming file clip.bin ({size} bytes)..."
+    ));
+    wait_for_kept_bytes(&b_dir, 8 * MIB);
+    b.signal("KILL");
+    a.expect_prefix("[System] clip.bin was not delivered");
+    assert_eq!(a.wait_exit(), 1, "{}", a.report());
+    a.assert_no_panic();
+    drop(b);
+    let first = relay.finish();
+    let held = fs::metadata(&kept_parts(&b_dir)[0]).unwrap().len();
+    eprintln!("receiver killed after {first} bytes relayed, {held} kept");
+    assert!(held >= 8 * MIB && held < size, "kept {held} of {size}");
+    assert_kept_hidden(&b_dir, held);
+
+    let (mut a, mut b, relay) = pair_through_relay(&a_dir, &b_dir, None);
+    a.send_line("/send clip.bin");
+    let (kept, whole) = (shown(held), shown(size));
+    b.expect_exact(&format!(
+        "[System] Resuming clip.bin: {kept} of {whole} kept from before."
+    ));
+    a.expect_exact(&format!(
+        "[System] Resuming clip.bin: the peer has {kept} of {whole} already."
+    ));
+    b.expect_saved("received_files/clip.bin");
+    a.expect_exact(&format!("[System] Sent file clip.bin ({size} bytes)"));
+    leave(a, b);
+    let relayed = relay.finish();
+    eprintln!("sent again: {relayed} bytes relayed");
+    assert!(
+        relayed < size - held + MIB,
+        "{relayed} bytes crossed, {} were missing",
+        size - held
+    );
+    assert!(
+        same_contents(&source, &b_dir.join("received_files/clip.bin")),
+        "the saved file differs from the one sent"
+    );
+    assert_nothing_kept(&b_dir);
+}
