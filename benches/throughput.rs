@@ -8,13 +8,17 @@
 //! `CHAT_BENCH_LINES` (default 1000000, 0 to skip), `CHAT_BENCH_TOOLS`
 //! (comma-separated beginnings of row names to run, default all; `chat`
 //! selects `chat --plain` and `chat (encrypted)`, and with them the line
-//! latency during a transfer and the handshake time). Tools that
+//! latency during a transfer and the handshake time; `folder` selects the
+//! folder rows). `CHAT_BENCH_FOLDER_FILES` (default 10000) and
+//! `CHAT_BENCH_FOLDER_ROUNDS` (default 3) size the folder of small files
+//! that `chat` sends against `tar | nc`; a folder holding the bench's one
+//! file is timed against that file sent alone. Tools that
 //! are not installed (`nc` from OpenBSD, `ncat`, `socat`, `scp` with an
 //! `sshd` the bench starts itself as root, `wormhole` with a mailbox server
 //! of its own from `magic-wormhole-mailbox-server`) are reported and
 //! skipped. A missed target is reported, never a failure.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -37,6 +41,15 @@ const HANDSHAKE_ROUNDS: usize = 20;
 /// How often a line is typed into a chat that is sending a file.
 const PING_EVERY: Duration = Duration::from_millis(50);
 
+/// The folder of many small files: the size of each, and how many share a
+/// subfolder.
+const SMALL_FILE: usize = 4096;
+const FILES_PER_FOLDER: usize = 100;
+
+/// How long a chat may take to connect, and to deliver what it sends.
+const CONNECT_WITHIN: Duration = Duration::from_secs(10);
+const DELIVER_WITHIN: Duration = Duration::from_secs(600);
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     // The plain copy loop runs as two processes of this same binary.
@@ -48,6 +61,8 @@ fn main() {
     let mib: u64 = setting("CHAT_BENCH_MIB", 1024);
     let rounds: usize = setting("CHAT_BENCH_ROUNDS", 5);
     let lines: u64 = setting("CHAT_BENCH_LINES", 1_000_000);
+    let folder_files: usize = setting("CHAT_BENCH_FOLDER_FILES", 10_000);
+    let folder_rounds: usize = setting("CHAT_BENCH_FOLDER_ROUNDS", 3);
     let only: String = setting("CHAT_BENCH_TOOLS", String::new());
     let wanted = |row: &str| only.is_empty() || only.split(',').any(|name| row.starts_with(name));
 
@@ -95,7 +110,17 @@ fn main() {
     }
     // Servers the tools started stop here.
     drop(contenders);
-    print_transfer_table(mib << 20, &results);
+    if !results.is_empty() {
+        print_transfer_table(mib << 20, &results);
+    }
+    if folder_rounds > 0 && wanted(MANY_FILES) {
+        println!();
+        many_files_table(&work, folder_files, folder_rounds);
+    }
+    if folder_rounds > 0 && wanted(ONE_FILE) {
+        println!();
+        one_file_table(&work, &source, mib, folder_rounds);
+    }
 
     let latency_wires: Vec<Wire> = [Wire::Encrypted, Wire::Original]
         .into_iter()
@@ -840,19 +865,32 @@ fn copy_send(port: &str, path: &str) {
     }
 }
 
+/// xorshift64*: fast, and incompressible enough for a transfer.
+struct Noise(u64);
+
+impl Noise {
+    fn new(seed: u64) -> Self {
+        Self(0x9e37_79b9_7f4a_7c15 ^ seed)
+    }
+
+    /// Fills `block`, whose length is a multiple of 8.
+    fn fill(&mut self, block: &mut [u8]) {
+        for chunk in block.chunks_exact_mut(8) {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            chunk.copy_from_slice(&self.0.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+        }
+    }
+}
+
 fn write_random(path: &Path, size: u64) {
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path).unwrap());
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut noise = Noise::new(0);
     let mut block = vec![0u8; 1 << 20];
     let mut left = size;
     while left > 0 {
-        for chunk in block.chunks_exact_mut(8) {
-            // xorshift64*: fast, and incompressible enough for a transfer.
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            chunk.copy_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-        }
+        noise.fill(&mut block);
         let n = left.min(block.len() as u64) as usize;
         out.write_all(&block[..n]).unwrap();
         left -= n as u64;
@@ -1012,6 +1050,394 @@ fn print_transfer_table(bytes: u64, results: &[(&str, Vec<Run>)]) {
             mebibytes(peak_receive),
             verdict(peak_send.max(peak_receive) < 8 * 1024),
         );
+        println!(
+            "resume, uncut: no row of its own; every {} transfer already writes a named \
+             hidden partial and waits for the Accept round trip, so its cost is in that row",
+            Wire::Encrypted.row()
+        );
+    }
+}
+
+/// Rows of the folder tables, for `CHAT_BENCH_TOOLS`.
+const MANY_FILES: &str = "folder of small files";
+const ONE_FILE: &str = "folder of one file";
+
+/// What the receiver and the sender say once a folder, or a file, is done.
+const FOLDER_SAVED: &str = "[System] Folder saved to ";
+const FOLDER_SENT: &str = "[System] Sent folder ";
+const FILE_SAVED: &str = "[System] File saved to ";
+const FILE_SENT: &str = "[System] Sent file ";
+
+/// `count` small files sent as one folder by `chat` and by `tar | nc`, in
+/// turn in every round.
+fn many_files_table(work: &Path, count: usize, rounds: usize) {
+    let folder = work.join("many");
+    write_many_files(&folder, count);
+    let bytes = (count * SMALL_FILE) as u64;
+    let missing = ["tar", "nc"].into_iter().find(|p| !installed(p));
+    let (mut chat, mut tar) = (Vec::new(), Vec::new());
+    let (mut peak_send, mut peak_receive) = (0, 0);
+    for round in 0..rounds {
+        let out = work.join(format!("folder-out-{round}"));
+        fresh_folder(&out);
+        let sent = chat_send(&folder, &out, FOLDER_SAVED, FOLDER_SENT);
+        if let Err(why) = same_tree(&folder, &out.join("many")) {
+            panic!("chat: {why}; the receiver said:\n{}", sent.receiver_said);
+        }
+        chat.push(sent.seconds);
+        peak_send = peak_send.max(sent.peak_send);
+        peak_receive = peak_receive.max(sent.peak_receive);
+        if missing.is_none() {
+            fresh_folder(&out);
+            tar.push(tar_nc_send(&folder, &out));
+            if let Err(why) = same_tree(&folder, &out.join("many")) {
+                panic!("tar | nc: {why}");
+            }
+        }
+        fs::remove_dir_all(&out).unwrap();
+    }
+
+    println!(
+        "{count} files of {} KiB in {} subfolders ({:.1} MB), {rounds} interleaved rounds; \
+         chat timed from typing `/send` to the receiver's `Folder saved` (all on disk, \
+         said before the sender's `Sent folder`), tar | nc from its start to the receiver's exit:",
+        SMALL_FILE / 1024,
+        count.div_ceil(FILES_PER_FOLDER),
+        bytes as f64 / 1e6
+    );
+    let mut rows = vec![(Wire::Encrypted.row(), chat.as_slice())];
+    if missing.is_none() {
+        rows.push(("tar | nc (OpenBSD)", tar.as_slice()));
+    }
+    print_rounds(&rows, Some(count), bytes);
+    println!(
+        "  peak RSS, {}: sender {}, receiver {}",
+        Wire::Encrypted.row(),
+        mebibytes(peak_send),
+        mebibytes(peak_receive)
+    );
+    match missing {
+        Some(missing) => println!("  tar | nc skipped: {missing} is not installed"),
+        None => ratio_line(
+            &format!("{MANY_FILES}, {} / tar | nc:", Wire::Encrypted.row()),
+            median(tar) / median(chat),
+            0.5,
+        ),
+    }
+}
+
+/// A folder holding only the bench's file, against that file sent alone.
+fn one_file_table(work: &Path, source: &Path, mib: u64, rounds: usize) {
+    let folder = work.join("one-file");
+    fs::create_dir_all(&folder).unwrap();
+    let inside = folder.join("source.bin");
+    // A link: the same bytes, without a second copy to write or cache.
+    if fs::hard_link(source, &inside).is_err() {
+        fs::copy(source, &inside).unwrap();
+    }
+    let (mut as_folder, mut alone) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let out = work.join(format!("one-file-out-{round}"));
+        fresh_folder(&out);
+        let sent = chat_send(&folder, &out, FOLDER_SAVED, FOLDER_SENT);
+        if let Err(why) = same_tree(&folder, &out.join("one-file")) {
+            panic!(
+                "chat, folder: {why}; the receiver said:\n{}",
+                sent.receiver_said
+            );
+        }
+        as_folder.push(sent.seconds);
+        fresh_folder(&out);
+        let sent = chat_send(source, &out, FILE_SAVED, FILE_SENT);
+        if !same_bytes(source, &out.join("source.bin")) {
+            panic!(
+                "chat, file: received copy differs; the receiver said:\n{}",
+                sent.receiver_said
+            );
+        }
+        alone.push(sent.seconds);
+        fs::remove_dir_all(&out).unwrap();
+    }
+
+    println!(
+        "one {mib} MiB file, {} ({rounds} interleaved rounds, from typing `/send` to the \
+         receiver's saved line):",
+        Wire::Encrypted.row()
+    );
+    print_rounds(
+        &[("as a folder of it", &as_folder), ("alone", &alone)],
+        None,
+        mib << 20,
+    );
+    ratio_line(
+        &format!("{ONE_FILE} / single-file encrypted rate:"),
+        median(alone) / median(as_folder),
+        0.9,
+    );
+}
+
+/// `count` files of [`SMALL_FILE`] random bytes, [`FILES_PER_FOLDER`] to
+/// each subfolder of `root`; each file differs, as real ones would.
+fn write_many_files(root: &Path, count: usize) {
+    fs::create_dir_all(root).unwrap();
+    let mut noise = Noise::new(1);
+    let mut block = vec![0u8; SMALL_FILE];
+    for i in 0..count {
+        let folder = root.join(format!("d{:03}", i / FILES_PER_FOLDER));
+        if i % FILES_PER_FOLDER == 0 {
+            fs::create_dir(&folder).unwrap();
+        }
+        noise.fill(&mut block);
+        fs::write(folder.join(format!("f{:03}", i % FILES_PER_FOLDER)), &block).unwrap();
+    }
+}
+
+/// An empty folder at `path`, whatever was there before, and nothing left
+/// to write back: the disk catching up on an earlier round would slow this
+/// one.
+fn fresh_folder(path: &Path) {
+    let _ = fs::remove_dir_all(path);
+    fs::create_dir_all(path).unwrap();
+    rustix::fs::sync();
+}
+
+/// What a `/send` between two encrypted chats took.
+struct Sent {
+    /// From typing `/send` to the receiver saying all is saved.
+    seconds: f64,
+    /// Peak resident memory of each chat, in KiB.
+    peak_send: u64,
+    peak_receive: u64,
+    /// The receiver's output, for when its copy is wrong.
+    receiver_said: String,
+}
+
+/// Sends `path` from one encrypted chat to another that saves into `out`,
+/// once they are connected, and waits for the receiver's line beginning
+/// with `saved` and the sender's with `sent`; then both leave.
+fn chat_send(path: &Path, out: &Path, saved: &str, sent: &str) -> Sent {
+    let (mut receiver, port, output) = start_listener(out, Wire::Encrypted);
+    let mut heard = Said::follow(output, "the receiver");
+    let receive_watch = PeakWatch::start(receiver.id());
+    let mut sender = chat_connect(port, Wire::Encrypted)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cannot start chat connect");
+    let send_watch = PeakWatch::start(sender.id());
+    let mut told = Said::follow(BufReader::new(sender.stdout.take().unwrap()), "the sender");
+    let mut typing = sender.stdin.take().unwrap();
+    told.until(connected_line(Wire::Encrypted), CONNECT_WITHIN);
+    let started = Instant::now();
+    writeln!(typing, "/send {}", path.display()).unwrap();
+    let done = heard.until(saved, DELIVER_WITHIN);
+    // The sender hears of it a round trip later; leaving before would cut
+    // the conversation short.
+    told.until(sent, DELIVER_WITHIN);
+    drop(typing);
+    let sender_status = sender.wait().expect("sender wait");
+    let receiver_status = receiver.wait().expect("receiver wait");
+    let (receiver_said, sender_said) = (heard.finish(), told.finish());
+    assert!(
+        sender_status.success() && receiver_status.success(),
+        "sender {sender_status}, receiver {receiver_status}; the receiver said:\n\
+         {receiver_said}\nthe sender said:\n{sender_said}"
+    );
+    Sent {
+        seconds: done.saturating_duration_since(started).as_secs_f64(),
+        peak_send: send_watch.finish(),
+        peak_receive: receive_watch.finish(),
+        receiver_said,
+    }
+}
+
+/// A chat's output as it is read, every line kept to show when something
+/// goes wrong.
+struct Said {
+    who: &'static str,
+    lines: mpsc::Receiver<(Instant, String)>,
+    reading: thread::JoinHandle<()>,
+    text: String,
+}
+
+impl Said {
+    fn follow(output: impl BufRead + Send + 'static, who: &'static str) -> Self {
+        let (lines, reading) = stamped_lines(output);
+        Self {
+            who,
+            lines,
+            reading,
+            text: String::new(),
+        }
+    }
+
+    /// When the next line beginning with `start` was read; no such line
+    /// within `within` is a failure.
+    fn until(&mut self, start: &str, within: Duration) -> Instant {
+        let deadline = Instant::now() + within;
+        loop {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(wait) {
+                Ok((at, line)) => {
+                    self.text += &line;
+                    self.text.push('\n');
+                    if line.starts_with(start) {
+                        return at;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "{} did not say `{start}` within {} s; it said:\n{}",
+                    self.who,
+                    within.as_secs(),
+                    self.text
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "{} ended before saying `{start}`; it said:\n{}",
+                    self.who, self.text
+                ),
+            }
+        }
+    }
+
+    /// All that was said, once the output has ended.
+    fn finish(mut self) -> String {
+        while let Ok((_, line)) = self.lines.recv() {
+            self.text += &line;
+            self.text.push('\n');
+        }
+        let _ = self.reading.join();
+        self.text
+    }
+}
+
+/// `tar c | nc` into `nc -l | tar x` in `out`, timed from starting the
+/// sender to the receiver's exit, when all is on disk.
+fn tar_nc_send(folder: &Path, out: &Path) -> f64 {
+    let port = free_port().to_string();
+    let mut receiver = Command::new("sh")
+        .args(["-c", r#"nc -d -l 127.0.0.1 "$0" | tar xf - -C "$1""#, &port])
+        .arg(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("cannot start nc -l | tar x");
+    wait_listening(port.parse().unwrap());
+    let started = Instant::now();
+    let mut sender = Command::new("sh")
+        .args([
+            "-c",
+            r#"tar cf - -C "$1" "$2" | nc -N 127.0.0.1 "$0""#,
+            &port,
+        ])
+        .arg(folder.parent().unwrap())
+        .arg(folder.file_name().unwrap())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("cannot start tar c | nc");
+    let receiver_status = receiver.wait().expect("receiver wait");
+    let seconds = started.elapsed().as_secs_f64();
+    let sender_status = sender.wait().expect("sender wait");
+    assert!(
+        receiver_status.success() && sender_status.success(),
+        "tar | nc: sender {sender_status}, receiver {receiver_status}"
+    );
+    seconds
+}
+
+/// Whether `copy` holds the same files as `original`, byte for byte; if
+/// not, what differs.
+fn same_tree(original: &Path, copy: &Path) -> Result<(), String> {
+    let (want, got) = (files_under(original), files_under(copy));
+    if want != got {
+        let total = |files: &BTreeMap<PathBuf, u64>| files.values().sum::<u64>();
+        let first = want
+            .iter()
+            .find(|(name, size)| got.get(*name) != Some(size))
+            .or_else(|| got.iter().find(|(name, _)| !want.contains_key(*name)))
+            .map_or_else(String::new, |(name, _)| name.display().to_string());
+        return Err(format!(
+            "{} files of {} bytes arrived, {} of {} were sent; first to differ: {first}",
+            got.len(),
+            total(&got),
+            want.len(),
+            total(&want)
+        ));
+    }
+    match want
+        .keys()
+        .find(|name| !same_bytes(&original.join(name), &copy.join(name)))
+    {
+        Some(name) => Err(format!("{} arrived with other bytes", name.display())),
+        None => Ok(()),
+    }
+}
+
+/// Every file under `root`, by its path inside it, with its size.
+fn files_under(root: &Path) -> BTreeMap<PathBuf, u64> {
+    let mut files = BTreeMap::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        // A folder that is missing holds nothing, which the caller reports.
+        let Ok(entries) = fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                folders.push(path);
+            } else {
+                let size = entry.metadata().unwrap().len();
+                files.insert(path.strip_prefix(root).unwrap().to_path_buf(), size);
+            }
+        }
+    }
+    files
+}
+
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    let (Ok(mut a), Ok(mut b)) = (File::open(a), File::open(b)) else {
+        return false;
+    };
+    let size = a.metadata().map_or(0, |m| m.len());
+    let chunk = size.clamp(1, 1 << 20) as usize;
+    let (mut x, mut y) = (vec![0; chunk], vec![0; chunk]);
+    loop {
+        let n = a.read(&mut x).unwrap();
+        if n == 0 {
+            return b.read(&mut y).unwrap() == 0;
+        }
+        if b.read_exact(&mut y[..n]).is_err() || x[..n] != y[..n] {
+            return false;
+        }
+    }
+}
+
+/// Seconds of each round, by row, with the median, the slowest round, and
+/// the rates of the median.
+fn print_rounds(rows: &[(&str, &[f64])], files: Option<usize>, bytes: u64) {
+    let rounds = rows.first().map_or(0, |(_, seconds)| seconds.len());
+    print!("  {:<18}", "seconds by round");
+    for round in 1..=rounds {
+        print!(" {round:>7}");
+    }
+    print!(" {:>8} {:>8}", "median", "slowest");
+    if files.is_some() {
+        print!(" {:>8}", "files/s");
+    }
+    println!(" {:>8}", "MB/s");
+    for (name, seconds) in rows {
+        print!("  {name:<18}");
+        for s in *seconds {
+            print!(" {s:>7.3}");
+        }
+        let med = median(seconds.to_vec());
+        let worst = seconds.iter().copied().fold(0.0, f64::max);
+        print!(" {med:>8.3} {worst:>8.3}");
+        if let Some(files) = files {
+            print!(" {:>8.0}", files as f64 / med);
+        }
+        println!(" {:>8.0}", bytes as f64 / med / 1e6);
     }
 }
 
@@ -1090,17 +1516,8 @@ impl Heard {
 fn line_latency(work: &Path, source: &Path, wire: Wire) -> Latency {
     let out = work.join("latency");
     let _ = fs::remove_dir_all(&out);
-    let (mut receiver, port, mut output) = start_listener(&out, wire);
-    // Each line the receiver prints, stamped as soon as it is read.
-    let (tell, lines) = mpsc::channel();
-    let reading = thread::spawn(move || {
-        let mut line = String::new();
-        while output.read_line(&mut line).is_ok_and(|n| n > 0) {
-            // Once nobody listens, the rest is only drained.
-            let _ = tell.send((Instant::now(), line.trim_end().to_string()));
-            line.clear();
-        }
-    });
+    let (mut receiver, port, output) = start_listener(&out, wire);
+    let (lines, reading) = stamped_lines(output);
     let mut sender = chat_connect(port, wire)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -1178,6 +1595,22 @@ fn line_latency(work: &Path, source: &Path, wire: Wire) -> Latency {
         }
     }
     latency
+}
+
+/// Each line of `output`, stamped as soon as it is read, until it ends.
+fn stamped_lines(
+    mut output: impl BufRead + Send + 'static,
+) -> (mpsc::Receiver<(Instant, String)>, thread::JoinHandle<()>) {
+    let (tell, lines) = mpsc::channel();
+    let reading = thread::spawn(move || {
+        let mut line = String::new();
+        while output.read_line(&mut line).is_ok_and(|n| n > 0) {
+            // Once nobody listens, the rest is only drained.
+            let _ = tell.send((Instant::now(), line.trim_end().to_string()));
+            line.clear();
+        }
+    });
+    (lines, reading)
 }
 
 /// The time from spawning `chat connect` to its line saying it is

@@ -1463,3 +1463,59 @@ fn a_key_that_is_not_utf8_drops_only_the_line_being_typed() {
     drop(peer);
     assert_left_cleanly(&term, TIMEOUT, &own("still here"));
 }
+
+#[test]
+fn at_a_terminal_an_offer_over_100_mib_waits_for_accept_or_decline() {
+    let dir = TestDir::new("tty_offers");
+    let peer_dir = dir.subdir("peer");
+    // Sparse: 101 MiB of zeros take no disk space to make.
+    let big = fs::File::create(peer_dir.join("big.bin")).unwrap();
+    big.set_len(101 << 20).unwrap();
+    fs::write(peer_dir.join("small.txt"), b"under the threshold").unwrap();
+    let args = [
+        "listen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--name",
+        NAME,
+    ];
+    let term = Term::start_encrypted("offers", dir.path(), true, &args);
+    let port = term.listening_port();
+    let mut peer =
+        common::Chat::connect_encrypted("peer", &peer_dir, "127.0.0.1", port, &["--name", "daksh"]);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    peer.send_line("/send small.txt");
+    peer.expect_exact("[System] Sent file small.txt (19 bytes)");
+    peer.send_line("/send big.bin");
+    term.wait_row("[System] daksh offers big.bin (101.0 MiB): /accept 2 or /decline 2");
+    term.wait_prompt("the offer");
+    term.enter("/status");
+    term.wait_row("[System] #2 Offered: big.bin (101.0 MiB): /accept 2 or /decline 2");
+    assert!(
+        !dir.join("received_files/big.bin").exists(),
+        "saved before it was accepted"
+    );
+    term.enter("/accept");
+    term.wait_row("[System] Accepted big.bin.");
+    peer.expect_exact("[System] Sent file big.bin (105906176 bytes)");
+    assert_eq!(
+        fs::metadata(dir.join("received_files/big.bin"))
+            .unwrap()
+            .len(),
+        101 << 20
+    );
+    peer.send_line("/send big.bin");
+    term.wait_row("[System] daksh offers big.bin (101.0 MiB): /accept 3 or /decline 3");
+    term.enter("/decline 3");
+    term.wait_row("[System] Declined big.bin; the peer was told.");
+    peer.expect_exact("[System] big.bin was not saved by the peer: declined");
+    peer.send_line("still talking");
+    term.wait_row("[daksh] still talking");
+    term.press("C-d");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+    assert_left_cleanly(&term, TIMEOUT, "[daksh] still talking");
+    assert!(!dir.join("received_files/big (1).bin").exists());
+}

@@ -340,6 +340,7 @@ impl<'a> Reader<'a> {
         if let Some(why) = self.no_room(size, arriving.offset) {
             self.decline_for(id, &arriving.name, why);
             self.transfers.forget(transfer);
+            arriving.kept = None;
         } else if self.asks(size) {
             arriving.stage = Stage::Asked;
             self.transfers.ask(transfer, arriving.offset, prefix);
@@ -439,6 +440,7 @@ impl<'a> Reader<'a> {
         if let Some(why) = self.no_room(bytes, 0) {
             self.decline_for(id, &folder.name, why);
             self.transfers.forget(transfer);
+            folder.kept = None;
         } else if self.asks(bytes) {
             folder.stage = Stage::Asked;
             self.transfers.ask(transfer, 0, [0; 32]);
@@ -480,7 +482,10 @@ impl<'a> Reader<'a> {
                         awaiting_begin: false,
                     }
                 }
-                Verdict::Declined | Verdict::Cancelled => Stage::Dropped,
+                Verdict::Declined | Verdict::Cancelled => {
+                    folder.kept = None;
+                    Stage::Dropped
+                }
             };
         }
         if folder.stage
@@ -489,14 +494,11 @@ impl<'a> Reader<'a> {
             })
             && self.transfers.verdict(folder.transfer) == Verdict::Cancelled
         {
+            // Cancelled here (the user was told): what arrived goes.
             folder.stage = Stage::Dropped;
             if let Some(kept) = folder.kept.take() {
                 kept.discard();
             }
-            self.screen.system(format!(
-                "Cancelled folder {}; what arrived of it was removed.",
-                folder.name
-            ));
         }
         Ok(self.folders.get_mut(&id).expect("found above"))
     }
@@ -588,16 +590,17 @@ impl<'a> Reader<'a> {
                     };
                     *meter = Some(Meter::start(self.transfers, self.screen, *transfer));
                 }
-                (Stage::Asked, _) => arriving.stage = Stage::Dropped,
+                // Declined: what was kept from before stays for another try.
+                (Stage::Asked, _) => {
+                    arriving.stage = Stage::Dropped;
+                    arriving.kept = None;
+                }
+                // Cancelled here (the user was told): what arrived goes.
                 (Stage::Accepted { .. }, Verdict::Cancelled) => {
                     arriving.stage = Stage::Dropped;
                     if let Some(kept) = arriving.kept.take() {
                         kept.discard();
                     }
-                    self.screen.system(format!(
-                        "Cancelled {}; what arrived of it was removed.",
-                        arriving.name
-                    ));
                 }
                 _ => {}
             }
@@ -687,11 +690,11 @@ impl<'a> Reader<'a> {
             Owner::Entry(folder) => Some(*folder),
         };
         let failed = match &mut arriving.kept {
-            Some(kept) => {
+            Some(kept) if matches!(arriving.stage, Stage::Accepted { .. }) => {
                 arriving.hash.update(data);
                 kept.write(data).err()
             }
-            None => None,
+            _ => None,
         };
         if let Some(e) = failed {
             arriving.kept = None;
@@ -729,9 +732,10 @@ impl<'a> Reader<'a> {
             hash: hasher,
             kept,
             owner,
+            stage,
             ..
         } = arriving;
-        let Some(kept) = kept else {
+        let Some(kept) = kept.filter(|_| stage != Stage::Dropped) else {
             // Already refused, and the peer told why.
             return self.entry_settled(owner, false);
         };
@@ -842,17 +846,34 @@ impl<'a> Reader<'a> {
         if let Some(folder) = self.folders.remove(&id) {
             let of_folder = |a: &Arriving<'_>| matches!(a.owner, Owner::Entry(f) if f == id);
             self.files.retain(|_, arriving| !of_folder(arriving));
+            if folder.stage == Stage::Asked {
+                self.screen
+                    .system(format!("The peer withdrew its offer of {}.", folder.name));
+            }
+            let ours = self.transfers.verdict(folder.transfer) == Verdict::Cancelled;
+            self.transfers.forget(folder.transfer);
             if let Some(kept) = folder.kept {
-                self.screen.system(format!(
-                    "The peer stopped sending folder {}; what arrived of it was removed.",
-                    folder.name
-                ));
+                if !ours && matches!(folder.stage, Stage::Accepted { .. }) {
+                    self.screen.system(format!(
+                        "The peer stopped sending folder {}; what arrived of it was removed.",
+                        folder.name
+                    ));
+                }
                 kept.discard();
             }
             return Ok(());
         }
         let arriving = self.files.remove(&id).ok_or_else(|| unknown(id))?;
-        let counted = matches!(arriving.stage, Stage::Accepted { .. });
+        if arriving.stage == Stage::Asked {
+            self.screen
+                .system(format!("The peer withdrew its offer of {}.", arriving.name));
+        }
+        let mut counted = matches!(arriving.stage, Stage::Accepted { .. });
+        if let Owner::Lone { transfer, .. } = &arriving.owner {
+            // Cancelled or declined here, the user was told already.
+            counted &= self.transfers.verdict(*transfer) != Verdict::Cancelled;
+            self.transfers.forget(*transfer);
+        }
         if let Some(kept) = arriving.kept {
             if counted {
                 self.screen.system(format!(
