@@ -261,6 +261,10 @@ impl Transfers {
                         e.name,
                         bytes(e.size)
                     ),
+                    // Offered by the peer and about to start.
+                    (None, _) if e.direction == Direction::Receive => {
+                        format!("#{id} Receiving {}: starting ({})", e.name, bytes(e.size))
+                    }
                     (None, _) => format!("#{id} Queued: {} ({})", e.name, bytes(e.size)),
                     (Some(started), _) => format!(
                         "#{id} {verb} {}: {}",
