@@ -214,17 +214,7 @@ fn assert_nothing_kept(chat_dir: &Path) {
 
 /// Sizes as the chat shows them: `512 B`, `3.5 MiB`, `1.0 GiB`.
 fn shown(n: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
+    chat::session::progress::bytes(n)
 }
 
 /// Writes `size` bytes of pseudo-random content to `path` quickly: one

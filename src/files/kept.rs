@@ -90,13 +90,13 @@ impl Kept {
     /// Claims the info file of `kind name size` for this process: the one
     /// of the offer if no other chat is using it, else a fresh one of this
     /// transfer alone (which still works, but cannot be resumed by the
-    /// other). Returns the key and the locked info file.
+    /// other). Returns the key and the claim.
     fn claim(
         &self,
         kind: KeptKind,
         name: &str,
         size: u64,
-    ) -> Result<(String, File), DownloadError> {
+    ) -> Result<(String, Claim), DownloadError> {
         self.create_root()?;
         static SERIAL: AtomicU64 = AtomicU64::new(0);
         let base = key(kind, name, size);
@@ -122,7 +122,7 @@ impl Kept {
                             info.write_all(format!("{kind}\t{size}\t{name}\n").as_bytes())
                         })
                         .map_err(|e| self.create_error(e))?;
-                    return Ok((key, info));
+                    return Ok((key, Claim { path, _lock: info }));
                 }
                 Err(Errno::WOULDBLOCK) => {
                     let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
@@ -135,16 +135,16 @@ impl Kept {
 
     /// Starts or resumes receiving the file `name` of `size` bytes.
     pub fn file(&self, name: &str, size: u64) -> Result<KeptFile, DownloadError> {
-        let (key, info) = self.claim(KeptKind::File, name, size)?;
+        let (key, claim) = self.claim(KeptKind::File, name, size)?;
         let path = self.root.join(format!("{key}.part"));
         let mut kept = KeptFile::open(&path, size)?;
-        kept.info = Some((self.root.join(format!("{key}.info")), info));
+        kept.claim = Some(claim);
         Ok(kept)
     }
 
     /// Starts or resumes receiving the folder `name` of `bytes` bytes.
     pub fn folder(&self, name: &str, bytes: u64) -> Result<KeptFolder, DownloadError> {
-        let (key, info) = self.claim(KeptKind::Folder, name, bytes)?;
+        let (key, claim) = self.claim(KeptKind::Folder, name, bytes)?;
         let path = self.root.join(format!("{key}.folder"));
         fs::create_dir_all(&path).map_err(|cause| DownloadError::CreateFolder {
             path: path.clone(),
@@ -152,7 +152,7 @@ impl Kept {
         })?;
         Ok(KeptFolder {
             path,
-            info: Some((self.root.join(format!("{key}.info")), info)),
+            claim: Some(claim),
         })
     }
 
@@ -256,6 +256,38 @@ fn tree_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
+/// A kept item's info file, locked while a transfer uses it: the lock goes
+/// with the descriptor.
+#[derive(Debug)]
+struct Claim {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl Claim {
+    /// The item is gone (saved or discarded): so is its info, and the
+    /// hidden folder once nothing is kept in it, so a download folder
+    /// without cut transfers looks as it always did.
+    fn release(self) {
+        let _ = fs::remove_file(&self.path);
+        if let Some(root) = self.path.parent() {
+            // Fails, as it should, while anything is inside.
+            let _ = fs::remove_dir(root);
+        }
+    }
+}
+
+/// Gives what is at `from` (a file or a folder) its final name `name` in
+/// the download folder, numbered if taken. Like `cp`, this leaves writing
+/// to the disk to the kernel.
+fn name_finally(
+    from: &Path,
+    downloads: &DownloadDir,
+    name: &str,
+) -> Result<PathBuf, DownloadError> {
+    downloads.claim_name(name, |target| rename_new(from, target))
+}
+
 /// A file being received that survives a cut: what was written stays on
 /// disk, hidden, until the same file is offered again.
 #[derive(Debug)]
@@ -264,8 +296,8 @@ pub struct KeptFile {
     path: PathBuf,
     /// The bytes it holds.
     len: u64,
-    /// For a file of its own (not inside a folder): its info file, locked.
-    info: Option<(PathBuf, File)>,
+    /// For a file of its own (not inside a folder): its claim.
+    claim: Option<Claim>,
 }
 
 impl KeptFile {
@@ -291,7 +323,7 @@ impl KeptFile {
             file,
             path: path.to_path_buf(),
             len: meta.len(),
-            info: None,
+            claim: None,
         };
         if kept.len > size {
             kept.restart_at(0)?;
@@ -357,20 +389,16 @@ impl KeptFile {
     }
 
     /// Gives a file of its own its final name in the download folder,
-    /// numbered if taken. Like `cp`, this leaves writing to the disk to
-    /// the kernel.
+    /// numbered if taken.
     pub fn finish(mut self, downloads: &DownloadDir, name: &str) -> Result<PathBuf, DownloadError> {
-        let from = self.path.clone();
-        let saved = downloads.claim_name(name, |target| rename_new(&from, target))?;
+        let saved = name_finally(&self.path, downloads, name)?;
         self.forget();
         Ok(saved)
     }
 
-    /// For a file inside a folder: it is complete where it is.
+    /// For a file inside a folder: it is complete where it is, and stays.
     pub fn complete(mut self) {
-        self.info = None;
-        // Not forgotten: the file stays, as part of its folder.
-        self.len = u64::MAX;
+        self.forget();
     }
 
     /// Removes what was received: cancelled, or damaged.
@@ -379,11 +407,10 @@ impl KeptFile {
         self.forget();
     }
 
-    /// Its info goes; the lock goes with the descriptor.
+    /// Done with: dropping it leaves the file as it is.
     fn forget(&mut self) {
-        if let Some((info, _)) = self.info.take() {
-            let _ = fs::remove_file(&info);
-            remove_if_empty(info.parent());
+        if let Some(claim) = self.claim.take() {
+            claim.release();
         }
         self.len = u64::MAX;
     }
@@ -394,9 +421,7 @@ impl Drop for KeptFile {
         // Nothing worth keeping: no trace is left.
         if self.len == 0 {
             let _ = fs::remove_file(&self.path);
-            if let Some((info, _)) = self.info.take() {
-                let _ = fs::remove_file(info);
-            }
+            self.forget();
         }
     }
 }
@@ -405,7 +430,7 @@ impl Drop for KeptFile {
 #[derive(Debug)]
 pub struct KeptFolder {
     path: PathBuf,
-    info: Option<(PathBuf, File)>,
+    claim: Option<Claim>,
 }
 
 impl KeptFolder {
@@ -434,32 +459,19 @@ impl KeptFolder {
     /// Gives the folder its final name in the download folder, numbered if
     /// taken (`photos (1)`).
     pub fn finish(mut self, downloads: &DownloadDir, name: &str) -> Result<PathBuf, DownloadError> {
-        let from = self.path.clone();
-        let saved = downloads.claim_name(name, |target| rename_new(&from, target))?;
-        self.forget();
+        let saved = name_finally(&self.path, downloads, name)?;
+        if let Some(claim) = self.claim.take() {
+            claim.release();
+        }
         Ok(saved)
     }
 
     /// Removes the folder and what arrived of it.
     pub fn discard(mut self) {
         let _ = fs::remove_dir_all(&self.path);
-        self.forget();
-    }
-
-    fn forget(&mut self) {
-        if let Some((info, _)) = self.info.take() {
-            let _ = fs::remove_file(&info);
-            remove_if_empty(info.parent());
+        if let Some(claim) = self.claim.take() {
+            claim.release();
         }
-    }
-}
-
-/// Removes the hidden folder once nothing is kept in it, so a download
-/// folder without cut transfers looks as it always did.
-fn remove_if_empty(root: Option<&Path>) {
-    if let Some(root) = root {
-        // Fails, as it should, while anything is inside.
-        let _ = fs::remove_dir(root);
     }
 }
 

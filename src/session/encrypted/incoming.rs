@@ -102,6 +102,22 @@ struct Arriving<'a> {
     owner: Owner<'a>,
 }
 
+impl<'a> Arriving<'a> {
+    /// A file just offered: nowhere to be saved and not taken, until it is.
+    fn new(name: String, size: u64, owner: Owner<'a>) -> Self {
+        Self {
+            name,
+            size,
+            received: 0,
+            hash: blake3::Hasher::new(),
+            kept: None,
+            offset: 0,
+            stage: Stage::Dropped,
+            owner,
+        }
+    }
+}
+
 /// Whose a file is: one of its own, with its meter once it runs, or one
 /// of a folder's.
 enum Owner<'a> {
@@ -315,19 +331,11 @@ impl<'a> Reader<'a> {
         let transfer = self.transfers.offered(&name, size, id);
         self.screen
             .system(format!("Incoming file {name} ({size} bytes)..."));
-        let mut arriving = Arriving {
-            name,
-            size,
-            received: 0,
-            hash: blake3::Hasher::new(),
-            kept: None,
-            offset: 0,
-            stage: Stage::Dropped,
-            owner: Owner::Lone {
-                transfer,
-                meter: None,
-            },
+        let owner = Owner::Lone {
+            transfer,
+            meter: None,
         };
+        let mut arriving = Arriving::new(name, size, owner);
         let prefix = match self.prepare(&mut arriving, |kept, name, size| kept.file(name, size)) {
             Ok(prefix) => prefix,
             Err(e) => {
@@ -521,16 +529,7 @@ impl<'a> Reader<'a> {
         folder.arriving += 1;
         let stage = folder.stage;
         let name = format!("{}/{}", folder.name, path);
-        let mut arriving = Arriving {
-            name: safe_shown_path(&name),
-            size,
-            received: 0,
-            hash: blake3::Hasher::new(),
-            kept: None,
-            offset: 0,
-            stage: Stage::Dropped,
-            owner: Owner::Entry(folder_id),
-        };
+        let mut arriving = Arriving::new(safe_shown_path(&name), size, Owner::Entry(folder_id));
         if stage == Stage::Dropped {
             // Refused already: the peer cancels what it still offers.
             self.files.insert(id, arriving);
