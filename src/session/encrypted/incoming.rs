@@ -6,8 +6,8 @@
 //! cut is kept, hidden, so that sending it again resumes.
 
 use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::io::{self, BufReader};
-use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 
 use crate::files::download::{DownloadDir, DownloadError, safe_file_name, safe_relative_path};
@@ -137,8 +137,11 @@ struct ArrivingFolder<'a> {
     stage: Stage,
     kept: Option<KeptFolder>,
     meter: Option<Meter<'a>>,
-    /// Paths inside it given to files so far: two files may not share one.
-    paths: HashSet<PathBuf>,
+    /// Paths inside it given to files so far, by their hash (a folder may
+    /// hold millions): two files may not share one. The hasher is seeded at
+    /// random, so a peer cannot make two paths collide on purpose.
+    paths: HashSet<u64>,
+    seed: RandomState,
     /// Its files on their way, saved, and those that did not make it.
     arriving: usize,
     saved: u64,
@@ -432,6 +435,7 @@ impl<'a> Reader<'a> {
             kept: None,
             meter: None,
             paths: HashSet::new(),
+            seed: RandomState::new(),
             arriving: 0,
             saved: 0,
             failed: 0,
@@ -535,7 +539,8 @@ impl<'a> Reader<'a> {
             self.files.insert(id, arriving);
             return Ok(());
         }
-        let relative = safe_relative_path(path).filter(|rel| folder.paths.insert(rel.clone()));
+        let relative =
+            safe_relative_path(path).filter(|rel| folder.paths.insert(folder.seed.hash_one(rel)));
         let Some(relative) = relative else {
             let why = "its path is unsafe or names another file of the folder";
             self.screen
