@@ -383,6 +383,8 @@ fn a_folder_is_not_in_the_download_folder_until_it_arrived_whole() {
             alice.fail("the folder arrived before it was seen arriving: make it larger");
         }
         if receiving && !line.contains(": 0 B / ") {
+            // Bytes and files are both counted.
+            assert!(line.ends_with(" of 2 files"), "{line}");
             break looked;
         }
         if Instant::now() > deadline {

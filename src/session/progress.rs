@@ -72,6 +72,8 @@ struct Entry {
     verdict: Verdict,
     /// What an accepted offer resumes from.
     resume: (u64, [u8; 32]),
+    /// For a folder: files done, and in all.
+    files: Option<(u64, u64)>,
 }
 
 /// Every transfer the conversation knows of, in the order they were queued.
@@ -100,8 +102,15 @@ impl Transfers {
             peer_id: None,
             verdict: Verdict::Accepted,
             resume: (0, [0; 32]),
+            files: None,
         });
         id
+    }
+
+    /// Makes the transfer `id` a folder of `files` files, counted as they
+    /// are done.
+    pub fn count_files(&self, id: u64, files: u64) {
+        self.update(id, |e| e.files = Some((0, files)));
     }
 
     /// Records a file or folder the peer offered as `peer_id`; returns its
@@ -267,9 +276,10 @@ impl Transfers {
                     }
                     (None, _) => format!("#{id} Queued: {} ({})", e.name, bytes(e.size)),
                     (Some(started), _) => format!(
-                        "#{id} {verb} {}: {}",
+                        "#{id} {verb} {}: {}{}",
                         e.name,
-                        progress_text(e.done, e.size, started.elapsed())
+                        progress_text(e.done, e.size, started.elapsed()),
+                        files_text(e.files)
                     ),
                 }
             })
@@ -341,18 +351,32 @@ impl<'a> Meter<'a> {
         self.done
     }
 
+    /// Counts one more file of a folder done.
+    pub fn file_done(&self) {
+        self.transfers.update(self.id, |e| {
+            if let Some((done, _)) = &mut e.files {
+                *done += 1;
+            }
+        });
+    }
+
     /// Counts `n` more bytes moved.
     pub fn advance(&mut self, n: u64) {
         self.done = self.done.saturating_add(n);
         let done = self.done;
-        self.transfers.update(self.id, |e| e.done = done);
+        let mut files = None;
+        self.transfers.update(self.id, |e| {
+            e.done = done;
+            files = e.files;
+        });
         if self.show && self.last_shown.elapsed() >= PROGRESS_INTERVAL && done < self.size {
             self.last_shown = Instant::now();
             self.screen.system(format!(
-                "{} {}: {}",
+                "{} {}: {}{}",
                 self.verb,
                 self.name,
-                progress_text(done, self.size, self.started.elapsed())
+                progress_text(done, self.size, self.started.elapsed()),
+                files_text(files)
             ));
         }
     }
@@ -415,6 +439,14 @@ fn progress_text(done: u64, size: u64, elapsed: Duration) -> String {
         }
     }
     text
+}
+
+/// `, 3 of 10 files` for a folder, nothing for a file.
+fn files_text(files: Option<(u64, u64)>) -> String {
+    match files {
+        Some((done, all)) => format!(", {done} of {all} files"),
+        None => String::new(),
+    }
 }
 
 /// A byte count for people: `512 B`, `1.5 KiB`, `200.0 MiB`, `4.0 GiB`.
@@ -547,6 +579,24 @@ mod tests {
         assert_eq!(
             transfers.decide(Some(big), true),
             Err("No offer #1 waits for an answer.".into())
+        );
+    }
+
+    #[test]
+    fn a_folder_counts_its_files() {
+        let transfers = Transfers::default();
+        let (screen, _) = captured();
+        let id = transfers.enqueue(Direction::Send, "photos", 2048);
+        transfers.count_files(id, 10);
+        let mut meter = Meter::start(&transfers, &screen, id);
+        meter.advance(1024);
+        meter.file_done();
+        meter.file_done();
+        let lines = transfers.status_lines();
+        assert!(
+            lines[0].starts_with("#1 Sending photos: 1.0 KiB / 2.0 KiB (50%)")
+                && lines[0].ends_with(", 2 of 10 files"),
+            "{lines:?}"
         );
     }
 

@@ -263,6 +263,7 @@ impl UserSide<'_> {
         let id = self
             .transfers
             .enqueue(Direction::Send, &tree.name, tree.bytes);
+        self.transfers.count_files(id, tree.files);
         self.queue(Outgoing::Folder(tree, id));
     }
 

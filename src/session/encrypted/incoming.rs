@@ -423,6 +423,7 @@ impl<'a> Reader<'a> {
         }
         let name = safe_file_name(name);
         let transfer = self.transfers.offered(&name, bytes, id);
+        self.transfers.count_files(transfer, files);
         self.screen.system(format!(
             "Incoming folder {name} ({files} files, {bytes} bytes)..."
         ));
@@ -782,6 +783,9 @@ impl<'a> Reader<'a> {
             folder.arriving = folder.arriving.saturating_sub(1);
             if saved {
                 folder.saved += 1;
+                if let Some(meter) = &folder.meter {
+                    meter.file_done();
+                }
             } else {
                 folder.failed += 1;
             }

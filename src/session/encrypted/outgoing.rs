@@ -530,7 +530,10 @@ impl<'a> Writer<'a> {
             folder.outstanding = folder.outstanding.saturating_sub(1);
             match failed {
                 Some(name) => folder.failed.push(name),
-                None => folder.saved += 1,
+                None => {
+                    folder.saved += 1;
+                    folder.meter.file_done();
+                }
             }
         }
         self.offer_entries(folder)
