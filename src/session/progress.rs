@@ -271,9 +271,12 @@ impl Transfers {
                         bytes(e.size)
                     ),
                     // Offered by the peer and about to start.
-                    (None, _) if e.direction == Direction::Receive => {
-                        format!("#{id} Receiving {}: starting ({})", e.name, bytes(e.size))
-                    }
+                    (None, _) if e.direction == Direction::Receive => format!(
+                        "#{id} Receiving {}: {}{}",
+                        e.name,
+                        progress_text(0, e.size, Duration::ZERO),
+                        files_text(e.files)
+                    ),
                     (None, _) => format!("#{id} Queued: {} ({})", e.name, bytes(e.size)),
                     (Some(started), _) => format!(
                         "#{id} {verb} {}: {}{}",
