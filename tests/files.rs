@@ -244,7 +244,10 @@ fn send_errors_are_reported_and_nothing_goes_on_the_wire() {
     bob.send_line("/send missing file.txt");
     bob.expect_exact("[System] Cannot send missing file.txt: file not found");
     bob.send_line("/send a folder");
-    bob.expect_exact("[System] Cannot send a folder: is a directory");
+    bob.expect_exact(
+        "[System] Cannot send a folder: it is a folder, and the original wire (--plain) carries \
+         files only",
+    );
     bob.send_line("/send");
     bob.expect_exact("[System] Usage: /send PATH... (quote paths that contain spaces)");
 

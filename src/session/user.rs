@@ -213,6 +213,11 @@ impl<'a> UserSide<'a> {
                             }
                             self.queue(Outgoing::File(file, id));
                         }
+                        Err(SendError::IsDirectory) => screen.system(format!(
+                            "Cannot send {}: it is a folder, and the original wire (--plain) \
+                             carries files only",
+                            path.display()
+                        )),
                         Err(e) => screen.system(format!("Cannot send {}: {e}", path.display())),
                     }
                 }
