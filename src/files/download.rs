@@ -26,6 +26,10 @@ use crate::terminal::sanitize;
 /// systems allow 255; numbering adds at most ` (4294967295)`, 13 bytes.
 const MAX_NAME_BYTES: usize = 200;
 
+/// Deepest path accepted inside a received folder, in components: deeper
+/// trees are rare, and each level is a folder to make.
+const MAX_DEPTH: usize = 64;
+
 /// Used when nothing usable is left of the peer's name.
 const FALLBACK_NAME: &str = "unnamed";
 
@@ -64,6 +68,7 @@ pub fn safe_file_name(peer_name: &str) -> String {
 /// can only shadow something inside the folder being received.
 pub fn safe_relative_path(peer_path: &str) -> Option<PathBuf> {
     let mut path = PathBuf::new();
+    let mut depth = 0;
     for component in peer_path.split(['/', '\\']) {
         let cleaned: String = component
             .chars()
@@ -74,6 +79,10 @@ pub fn safe_relative_path(peer_path: &str) -> Option<PathBuf> {
             continue;
         }
         if cleaned.chars().all(|c| c == '.' || c.is_whitespace()) {
+            return None;
+        }
+        depth += 1;
+        if depth > MAX_DEPTH {
             return None;
         }
         path.push(truncate_keeping_extension(cleaned, MAX_NAME_BYTES));
@@ -705,7 +714,9 @@ mod tests {
 
     #[test]
     fn relative_paths_from_a_peer_stay_inside_the_folder() {
+        let deep = "d/".repeat(64);
         let cases: &[(&str, Option<&str>)] = &[
+            (&deep, Some(deep.trim_end_matches('/'))),
             ("a/b/c.txt", Some("a/b/c.txt")),
             (".config/app.toml", Some(".config/app.toml")),
             ("./a//b/", Some("a/b")),
@@ -718,6 +729,7 @@ mod tests {
             ("", None),
             ("/", None),
             ("a/\u{202e}b\n", Some("a/_b_")),
+            (&"d/".repeat(65), None),
         ];
         for (peer, expected) in cases {
             assert_eq!(

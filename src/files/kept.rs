@@ -74,10 +74,7 @@ impl Kept {
     }
 
     fn create_root(&self) -> Result<(), DownloadError> {
-        fs::create_dir_all(&self.root).map_err(|cause| DownloadError::CreateFolder {
-            path: self.root.clone(),
-            cause,
-        })
+        make_folder(&self.root)
     }
 
     fn create_error(&self, cause: io::Error) -> DownloadError {
@@ -103,13 +100,7 @@ impl Kept {
         let mut key = base.clone();
         loop {
             let path = self.root.join(format!("{key}.info"));
-            let mut info = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(|e| self.create_error(e))?;
+            let mut info = open_no_link(&path).map_err(|e| self.create_error(e))?;
             match rustix::fs::flock(&info, FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => {
                     let kind = match kind {
@@ -146,10 +137,7 @@ impl Kept {
     pub fn folder(&self, name: &str, bytes: u64) -> Result<KeptFolder, DownloadError> {
         let (key, claim) = self.claim(KeptKind::Folder, name, bytes)?;
         let path = self.root.join(format!("{key}.folder"));
-        fs::create_dir_all(&path).map_err(|cause| DownloadError::CreateFolder {
-            path: path.clone(),
-            cause,
-        })?;
+        make_folder(&path)?;
         Ok(KeptFolder {
             path,
             claim: Some(claim),
@@ -241,6 +229,35 @@ impl Kept {
     }
 }
 
+/// Makes the folder `path` (and those above it), which must be a folder
+/// of its own and not a link to one elsewhere: somebody else who can write
+/// in a shared download folder must not redirect what we write.
+fn make_folder(path: &Path) -> Result<(), DownloadError> {
+    let failed = |cause| DownloadError::CreateFolder {
+        path: path.to_path_buf(),
+        cause,
+    };
+    fs::create_dir_all(path).map_err(failed)?;
+    match path.symlink_metadata() {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(failed(io::ErrorKind::NotADirectory.into())),
+        Err(cause) => Err(failed(cause)),
+    }
+}
+
+/// Opens `path` to read and write, creating it, but never through a
+/// symbolic link.
+fn open_no_link(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
 /// Bytes of the regular files below `dir`, not following links.
 fn tree_bytes(dir: &Path) -> u64 {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -308,13 +325,7 @@ impl KeptFile {
             path: path.parent().unwrap_or(path).to_path_buf(),
             cause,
         };
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(create_error)?;
+        let file = open_no_link(path).map_err(create_error)?;
         let meta = file.metadata().map_err(create_error)?;
         if !meta.is_file() {
             return Err(create_error(io::ErrorKind::InvalidInput.into()));
@@ -332,6 +343,11 @@ impl KeptFile {
             .seek(SeekFrom::Start(kept.len))
             .map_err(|e| kept.write_error(e))?;
         Ok(kept)
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The bytes held already.
@@ -427,9 +443,11 @@ impl Drop for KeptFile {
 }
 
 /// A folder being received, hidden until every file in it arrived whole.
+/// Dropped holding no file, it leaves no trace.
 #[derive(Debug)]
 pub struct KeptFolder {
     path: PathBuf,
+    /// `None` once it was given its final name or discarded.
     claim: Option<Claim>,
 }
 
@@ -450,10 +468,20 @@ impl KeptFolder {
     }
 
     fn make(&self, dir: &Path) -> Result<(), DownloadError> {
-        fs::create_dir_all(dir).map_err(|cause| DownloadError::CreateFolder {
-            path: dir.to_path_buf(),
-            cause,
-        })
+        make_folder(dir)
+    }
+
+    /// Whether any file is in it (what a resend would resume).
+    pub fn holds_a_file(&self) -> bool {
+        holds_a_file(&self.path)
+    }
+
+    /// Removes what the folder holds from an earlier try but not at
+    /// `wanted` (paths below it, as given to [`KeptFolder::entry`] and
+    /// [`KeptFolder::subfolder`]): the folder that takes its final name is
+    /// the one sent this time, not a mix.
+    pub fn keep_only(&self, wanted: impl Fn(&Path) -> bool) {
+        prune(&self.path, Path::new(""), &wanted);
     }
 
     /// Gives the folder its final name in the download folder, numbered if
@@ -473,6 +501,53 @@ impl KeptFolder {
             claim.release();
         }
     }
+}
+
+impl Drop for KeptFolder {
+    fn drop(&mut self) {
+        if self.claim.is_some() && !holds_a_file(&self.path) {
+            let _ = fs::remove_dir_all(&self.path);
+            if let Some(claim) = self.claim.take() {
+                claim.release();
+            }
+        }
+    }
+}
+
+/// Whether a regular file is anywhere below `dir` (an empty one counts).
+fn holds_a_file(dir: &Path) -> bool {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| match entry.file_type() {
+            Ok(t) if t.is_dir() => holds_a_file(&entry.path()),
+            Ok(t) => t.is_file(),
+            Err(_) => false,
+        })
+}
+
+/// Removes below `dir` (at `relative` in its folder) every file not
+/// `wanted`, and every folder neither wanted nor holding a wanted file.
+/// Returns whether anything is left in `dir`.
+fn prune(dir: &Path, relative: &Path, wanted: &impl Fn(&Path) -> bool) -> bool {
+    let mut left = false;
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let below = relative.join(entry.file_name());
+        let path = entry.path();
+        let keep = match entry.file_type() {
+            Ok(t) if t.is_dir() => prune(&path, &below, wanted) || wanted(&below),
+            _ => wanted(&below),
+        };
+        if keep {
+            left = true;
+        } else if path.is_dir() && !path.is_symlink() {
+            let _ = fs::remove_dir_all(&path);
+        } else {
+            let _ = fs::remove_file(&path);
+        }
+    }
+    left
 }
 
 /// Renames `from` to `to`, never replacing what `to` names.
@@ -575,6 +650,53 @@ mod tests {
         assert_eq!(kept.discard(true), 1);
         let left: Vec<_> = kept.list().into_iter().map(|i| i.name).collect();
         assert_eq!(left, ["new"]);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_resent_folder_keeps_only_what_was_sent_again() {
+        let root = scratch("kept-prune");
+        let downloads = DownloadDir::new(&root);
+        let kept = Kept::of(&downloads);
+        let folder = kept.folder("pics", 9).unwrap();
+        for path in ["a/old.txt", "a/new.txt", "stale.txt", "b/c/gone.txt"] {
+            let mut entry = folder.entry(Path::new(path), 9).unwrap();
+            entry.write(b"x").unwrap();
+            entry.complete();
+        }
+        folder.subfolder(Path::new("empty")).unwrap();
+        folder.subfolder(Path::new("stale-empty")).unwrap();
+        let wanted = ["a/new.txt", "empty"];
+        folder.keep_only(|p| wanted.iter().any(|w| p == Path::new(w)));
+        let saved = folder.finish(&downloads, "pics").unwrap();
+        let mut left: Vec<String> = Vec::new();
+        for entry in fs::read_dir(&saved).unwrap().flatten() {
+            left.push(entry.file_name().into_string().unwrap());
+        }
+        left.sort();
+        assert_eq!(left, ["a", "empty"]);
+        assert!(saved.join("a/new.txt").is_file() && !saved.join("a/old.txt").exists());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_folder_not_taken_leaves_no_trace_and_links_are_not_followed() {
+        let root = scratch("kept-drop");
+        let downloads = DownloadDir::new(&root);
+        let kept = Kept::of(&downloads);
+        drop(kept.folder("never", 5).unwrap());
+        assert!(!root.join(KEPT_FOLDER).exists(), "an empty folder was kept");
+        // A link planted where a part would go is refused, not followed.
+        let victim = root.join("victim.txt");
+        fs::write(&victim, b"mine").unwrap();
+        let mut file = kept.file("a.txt", 10).unwrap();
+        file.write(b"x").unwrap();
+        let part = file.path.clone();
+        drop(file);
+        fs::remove_file(&part).unwrap();
+        std::os::unix::fs::symlink(&victim, &part).unwrap();
+        assert!(kept.file("a.txt", 10).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"mine");
         fs::remove_dir_all(root).unwrap();
     }
 

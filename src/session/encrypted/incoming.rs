@@ -5,9 +5,10 @@
 //! taken at once or wait for the user; what arrived of a transfer that was
 //! cut is kept, hidden, so that sending it again resumes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::io::{self, BufReader};
+use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 
 use crate::files::download::{DownloadDir, DownloadError, safe_file_name, safe_relative_path};
@@ -29,6 +30,9 @@ const MAX_INCOMING: usize = 64;
 
 /// Folders the peer may send at once; more is a breach of the protocol.
 const MAX_FOLDERS: usize = 16;
+
+/// Hashes of kept parts remembered at most (about 2 KiB each).
+const MAX_PREFIXES: usize = 256;
 
 /// Messages the reader may have handed the writer and not yet seen dealt
 /// with; past that, the reader waits, and so does the peer.
@@ -68,6 +72,7 @@ pub fn read_peer(
         line: Vec::new(),
         files: BTreeMap::new(),
         folders: BTreeMap::new(),
+        prefixes: HashMap::new(),
         holding: false,
     };
     let end = reader.read(records);
@@ -142,6 +147,10 @@ struct ArrivingFolder<'a> {
     /// random, so a peer cannot make two paths collide on purpose.
     paths: HashSet<u64>,
     seed: RandomState,
+    /// Files and bytes offered in it so far: never more than announced,
+    /// which is what the user accepted (or was not asked about).
+    offered_files: u64,
+    offered_bytes: u64,
     /// Its files on their way, saved, and those that did not make it.
     arriving: usize,
     saved: u64,
@@ -162,6 +171,10 @@ struct Reader<'a> {
     line: Vec<u8>,
     files: BTreeMap<FileId, Arriving<'a>>,
     folders: BTreeMap<FileId, ArrivingFolder<'a>>,
+    /// What was kept of files, hashed once per conversation: a peer that
+    /// offers the same file again and again (withdrawing it each time) must
+    /// not make us read it again and again.
+    prefixes: HashMap<PathBuf, (u64, blake3::Hasher)>,
     /// Whether the last line shown was held back for the next: a burst of
     /// lines costs one write, but a line followed by a chunk goes at once.
     holding: bool,
@@ -366,16 +379,24 @@ impl<'a> Reader<'a> {
     /// Opens where a file is saved, resuming what was kept of it; returns
     /// the hash of the kept part, as offered to the peer.
     fn prepare(
-        &self,
+        &mut self,
         arriving: &mut Arriving<'a>,
         open: impl FnOnce(&Kept, &str, u64) -> Result<KeptFile, DownloadError>,
     ) -> Result<[u8; 32], DownloadError> {
         let kept = open(&self.kept, &arriving.name, arriving.size)?;
         let held = kept.held();
-        let hash = if held > 0 {
-            kept.hash_prefix(held)?
-        } else {
-            blake3::Hasher::new()
+        let hash = match self.prefixes.get(kept.path()) {
+            _ if held == 0 => blake3::Hasher::new(),
+            Some((len, hash)) if *len == held => hash.clone(),
+            _ => {
+                let hash = kept.hash_prefix(held)?;
+                if self.prefixes.len() >= MAX_PREFIXES {
+                    self.prefixes.clear();
+                }
+                self.prefixes
+                    .insert(kept.path().to_path_buf(), (held, hash.clone()));
+                hash
+            }
         };
         arriving.offset = held;
         arriving.received = held;
@@ -383,6 +404,14 @@ impl<'a> Reader<'a> {
         arriving.hash = hash;
         arriving.kept = Some(kept);
         Ok(prefix)
+    }
+
+    /// Once a file is taken, what was kept of it changes: its hash must be
+    /// worked out anew next time.
+    fn forget_prefix(&mut self, arriving: &Arriving<'_>) {
+        if let Some(kept) = &arriving.kept {
+            self.prefixes.remove(kept.path());
+        }
     }
 
     fn ask(&self, transfer: u64, name: &str, size: u64) {
@@ -400,7 +429,8 @@ impl<'a> Reader<'a> {
     }
 
     /// Takes a file, from what was kept of it.
-    fn accept(&self, id: FileId, arriving: &mut Arriving<'a>, prefix: [u8; 32]) {
+    fn accept(&mut self, id: FileId, arriving: &mut Arriving<'a>, prefix: [u8; 32]) {
+        self.forget_prefix(arriving);
         arriving.stage = Stage::Accepted {
             awaiting_begin: arriving.offset > 0,
         };
@@ -437,6 +467,8 @@ impl<'a> Reader<'a> {
             meter: None,
             paths: HashSet::new(),
             seed: RandomState::new(),
+            offered_files: 0,
+            offered_bytes: 0,
             arriving: 0,
             saved: 0,
             failed: 0,
@@ -531,6 +563,14 @@ impl<'a> Reader<'a> {
         }
         self.check_new(id)?;
         let folder = self.accepted_folder(folder_id)?;
+        folder.offered_files += 1;
+        folder.offered_bytes = folder.offered_bytes.saturating_add(size);
+        if folder.offered_files > folder.files || folder.offered_bytes > folder.bytes {
+            return Err(Breach::Protocol(format!(
+                "the peer sent more of folder {} than the {} files and {} bytes it announced",
+                folder.name, folder.files, folder.bytes
+            )));
+        }
         folder.arriving += 1;
         let stage = folder.stage;
         let name = format!("{}/{}", folder.name, path);
@@ -565,9 +605,19 @@ impl<'a> Reader<'a> {
 
     fn subfolder(&mut self, folder_id: FileId, path: &str) -> Result<(), Breach> {
         let folder = self.accepted_folder(folder_id)?;
-        let (Some(kept), Some(relative)) = (&folder.kept, safe_relative_path(path)) else {
+        let Some(kept) = &folder.kept else {
             return Ok(());
         };
+        let Some(relative) = safe_relative_path(path) else {
+            // The folder is not what was sent: it does not complete.
+            folder.failed += 1;
+            let shown = safe_shown_path(&format!("{}/{path}", folder.name));
+            self.screen
+                .system(format!("Skipped {shown}: its path is unsafe."));
+            return Ok(());
+        };
+        // (Named twice, it is made once.)
+        folder.paths.insert(folder.seed.hash_one(&relative));
         if let Err(e) = kept.subfolder(&relative) {
             folder.failed += 1;
             let name = folder.name.clone();
@@ -580,7 +630,20 @@ impl<'a> Reader<'a> {
     /// The file `id`, which the user must have accepted for its bytes to
     /// come, and which the user may have cancelled since.
     fn arriving(&mut self, id: FileId) -> Result<&mut Arriving<'a>, Breach> {
-        let arriving = self.files.get_mut(&id).ok_or_else(|| unknown(id))?;
+        let arriving = self.files.get(&id).ok_or_else(|| unknown(id))?;
+        if let Owner::Entry(folder) = arriving.owner
+            && arriving.stage != Stage::Dropped
+        {
+            // A folder cancelled here takes its files with it.
+            let dropped = !self.folders.contains_key(&folder)
+                || self.accepted_folder(folder)?.stage == Stage::Dropped;
+            let arriving = self.files.get_mut(&id).expect("found above");
+            if dropped {
+                arriving.stage = Stage::Dropped;
+                arriving.kept = None;
+            }
+        }
+        let arriving = self.files.get_mut(&id).expect("found above");
         if let Owner::Lone { transfer, meter } = &mut arriving.owner {
             match (arriving.stage, self.transfers.verdict(*transfer)) {
                 (Stage::Asked, Verdict::Waiting) => {
@@ -590,6 +653,9 @@ impl<'a> Reader<'a> {
                     )));
                 }
                 (Stage::Asked, Verdict::Accepted) => {
+                    if let Some(kept) = &arriving.kept {
+                        self.prefixes.remove(kept.path());
+                    }
                     arriving.stage = Stage::Accepted {
                         awaiting_begin: arriving.offset > 0,
                     };
@@ -810,11 +876,16 @@ impl<'a> Reader<'a> {
             meter,
             saved,
             failed,
+            paths,
+            seed,
             ..
         } = folder;
         let Some(kept) = kept else {
             return Ok(());
         };
+        // Files of an earlier try that were not sent this time are not part
+        // of the folder.
+        kept.keep_only(|path| paths.contains(&seed.hash_one(path)));
         if failed > 0 {
             let files = if failed == 1 { "file" } else { "files" };
             self.screen.system(format!(
@@ -854,44 +925,56 @@ impl<'a> Reader<'a> {
         if let Some(folder) = self.folders.remove(&id) {
             let of_folder = |a: &Arriving<'_>| matches!(a.owner, Owner::Entry(f) if f == id);
             self.files.retain(|_, arriving| !of_folder(arriving));
-            if folder.stage == Stage::Asked {
-                self.screen
-                    .system(format!("The peer withdrew its offer of {}.", folder.name));
-            }
-            let ours = self.transfers.verdict(folder.transfer) == Verdict::Cancelled;
+            let verdict = self.transfers.verdict(folder.transfer);
             self.transfers.forget(folder.transfer);
-            if let Some(kept) = folder.kept {
-                if !ours && matches!(folder.stage, Stage::Accepted { .. }) {
-                    self.screen.system(format!(
-                        "The peer stopped sending folder {}; what arrived of it was removed.",
-                        folder.name
-                    ));
-                }
+            self.say_stopped(&folder.name, folder.stage, Some(verdict), "folder ");
+            if let Some(kept) = folder.kept
+                && folder.stage != Stage::Asked
+            {
                 kept.discard();
             }
             return Ok(());
         }
         let arriving = self.files.remove(&id).ok_or_else(|| unknown(id))?;
-        if arriving.stage == Stage::Asked {
-            self.screen
-                .system(format!("The peer withdrew its offer of {}.", arriving.name));
-        }
-        let mut counted = matches!(arriving.stage, Stage::Accepted { .. });
-        if let Owner::Lone { transfer, .. } = &arriving.owner {
-            // Cancelled or declined here, the user was told already.
-            counted &= self.transfers.verdict(*transfer) != Verdict::Cancelled;
-            self.transfers.forget(*transfer);
-        }
-        if let Some(kept) = arriving.kept {
-            if counted {
-                self.screen.system(format!(
-                    "The peer stopped sending {}; nothing was saved.",
-                    arriving.name
-                ));
+        let verdict = match &arriving.owner {
+            Owner::Lone { transfer, .. } => {
+                let verdict = self.transfers.verdict(*transfer);
+                self.transfers.forget(*transfer);
+                Some(verdict)
             }
+            Owner::Entry(_) => None,
+        };
+        if arriving.kept.is_some() {
+            self.say_stopped(&arriving.name, arriving.stage, verdict, "");
+        }
+        // Offered and not taken, what was kept from an earlier try stays;
+        // taken, what arrived goes.
+        if let Some(kept) = arriving.kept
+            && arriving.stage != Stage::Asked
+        {
             kept.discard();
         }
         self.entry_settled(arriving.owner, false)
+    }
+
+    /// Tells the user the peer stopped sending `name`, unless the user
+    /// stopped it first (and was told then): `verdict` is the user's, for a
+    /// transfer the user could decide on.
+    fn say_stopped(&self, name: &str, stage: Stage, verdict: Option<Verdict>, what: &str) {
+        match (stage, verdict) {
+            (Stage::Asked, Some(Verdict::Waiting)) => self
+                .screen
+                .system(format!("The peer withdrew its offer of {name}.")),
+            (Stage::Accepted { .. }, Some(Verdict::Accepted) | None) => {
+                self.screen.system(match what {
+                    "" => format!("The peer stopped sending {name}; nothing was saved."),
+                    _ => format!(
+                        "The peer stopped sending {what}{name}; what arrived of it was removed."
+                    ),
+                })
+            }
+            _ => {}
+        }
     }
 
     /// Says what of the peer's files did not arrive, and how the stream
@@ -929,7 +1012,14 @@ impl<'a> Reader<'a> {
             first_cut.get_or_insert(cut);
         }
         for folder in std::mem::take(&mut self.folders).into_values() {
-            if !matches!(folder.stage, Stage::Accepted { .. }) || folder.kept.is_none() {
+            let Some(kept) = folder.kept else {
+                continue;
+            };
+            if !matches!(folder.stage, Stage::Accepted { .. }) {
+                continue;
+            }
+            if self.transfers.verdict(folder.transfer) == Verdict::Cancelled {
+                kept.discard();
                 continue;
             }
             let done = folder.meter.as_ref().map_or(0, Meter::done);
@@ -937,9 +1027,13 @@ impl<'a> Reader<'a> {
                 received: done,
                 expected: folder.bytes,
             };
+            let resume = if kept.holds_a_file() {
+                "what arrived is kept, so sending it again resumes"
+            } else {
+                "nothing was saved"
+            };
             self.screen.system(format!(
-                "Folder {} incomplete: {cut} ({} of {} files); what arrived is kept, so \
-                 sending it again resumes.",
+                "Folder {} incomplete: {cut} ({} of {} files); {resume}.",
                 folder.name, folder.saved, folder.files
             ));
             first_cut.get_or_insert(cut);

@@ -130,7 +130,10 @@ struct Unconfirmed<'a> {
 struct FolderOut<'a> {
     transfer: u64,
     name: String,
+    /// Bytes announced, which its files may not exceed in all.
     bytes: u64,
+    /// Bytes of the files offered so far.
+    offered_bytes: u64,
     /// What is still to be offered, in order.
     items: VecDeque<TreeItem>,
     accepted: bool,
@@ -324,6 +327,7 @@ impl<'a> Writer<'a> {
                         transfer,
                         name: tree.name,
                         bytes: tree.bytes,
+                        offered_bytes: 0,
                         items: tree.items.into(),
                         accepted: false,
                         outstanding: 0,
@@ -427,7 +431,16 @@ impl<'a> Writer<'a> {
                     path: &path,
                 })?,
                 TreeItem::File { path, relative, .. } => match OutgoingFile::open(&path) {
+                    // The peer takes no more than was announced.
+                    Ok(file) if folder.offered_bytes + file.size() > folder.bytes => {
+                        self.screen.system(format!(
+                            "Skipped {}/{relative}: it grew since the folder was looked at.",
+                            folder.name
+                        ));
+                        folder.failed.push(relative);
+                    }
                     Ok(file) => {
+                        folder.offered_bytes += file.size();
                         let entry = self.new_id();
                         self.send(&Message::Entry {
                             id: entry,
@@ -617,6 +630,15 @@ impl<'a> Writer<'a> {
                     }
                     None => format!("Sent folder {name} ({files} files, {bytes} bytes)"),
                 });
+                if let Some(first) = folder.failed.first() {
+                    let more = match folder.failed.len() {
+                        1 => String::new(),
+                        n => format!(" and {} more", n - 1),
+                    };
+                    self.screen.system(format!(
+                        "Not in the folder sent: {name}/{first}{more}, which could not be read."
+                    ));
+                }
             }
             Some(reason) => {
                 self.screen

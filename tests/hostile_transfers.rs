@@ -1,0 +1,1068 @@
+//! Folders, offers, resume and cancel on the encrypted wire, attacked: a
+//! peer with the keys of a real handshake sends Folder, Entry, Subfolder,
+//! Begin and Cancel messages out of turn or with hostile content, and the
+//! user types /accept, /decline, /cancel and /discard at odd moments.
+//!
+//! Each test names the defence it proves.
+
+mod common;
+
+use std::fs;
+use std::io::{BufReader, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::{self, JoinHandle};
+
+use chat::net::secure::handshake::{Side, handshake};
+use chat::net::secure::record::{RecordError, RecordReader, RecordWriter};
+use chat::wire::message::{FileId, Message};
+use common::{Chat, TIMEOUT, TestDir, dir_entries, saved_entries};
+
+const KEPT: &str = ".chat-partial";
+
+#[derive(Debug)]
+enum Heard {
+    Record(Vec<u8>),
+    Closed,
+    Ended(#[allow(dead_code)] RecordError),
+}
+
+/// A peer that runs a real handshake as the connecting side and then sends
+/// whatever the test asks for, reading every record the chat sends.
+struct HostilePeer {
+    stream: TcpStream,
+    records: RecordWriter<TcpStream>,
+    heard: Receiver<Heard>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl HostilePeer {
+    fn connect(port: u16) -> HostilePeer {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let agreed = handshake(Side::Connecting, &mut stream, None).unwrap();
+        let input = BufReader::new(stream.try_clone().unwrap());
+        let receive_key = agreed.receive_key;
+        let (tell, heard) = mpsc::channel();
+        let reader = thread::spawn(move || {
+            let mut records = RecordReader::new(input, &receive_key);
+            loop {
+                let next = match records.next_record() {
+                    Ok(Some(data)) => Heard::Record(data.to_vec()),
+                    Ok(None) => Heard::Closed,
+                    Err(e) => Heard::Ended(e),
+                };
+                let last = !matches!(next, Heard::Record(_));
+                if tell.send(next).is_err() || last {
+                    break;
+                }
+            }
+        });
+        HostilePeer {
+            records: RecordWriter::new(stream.try_clone().unwrap(), &agreed.send_key),
+            stream,
+            heard,
+            reader: Some(reader),
+        }
+    }
+
+    fn send(&mut self, messages: &[Message<'_>]) {
+        for message in messages {
+            let mut data = Vec::new();
+            message.encode(&mut data);
+            let taken = self.records.write(&data).unwrap();
+            assert_eq!(taken, data.len(), "one write is one record");
+        }
+        self.records.flush().unwrap();
+    }
+
+    fn close(&mut self) {
+        let _ = self.records.close();
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+
+    fn next_heard(&self, chat: &mut Chat) -> Heard {
+        match self.heard.recv_timeout(TIMEOUT) {
+            Ok(heard) => heard,
+            Err(RecvTimeoutError::Timeout) => chat.fail("hostile peer: nothing came in time"),
+            Err(RecvTimeoutError::Disconnected) => chat.fail("hostile peer: connection over"),
+        }
+    }
+
+    /// The next record the chat sent, whatever it is.
+    fn next_record(&self, chat: &mut Chat) -> Vec<u8> {
+        match self.next_heard(chat) {
+            Heard::Record(data) => data,
+            other => chat.fail(&format!("hostile peer: expected a record, got {other:?}")),
+        }
+    }
+
+    fn expect(&self, chat: &mut Chat, expected: Message<'_>) {
+        let data = self.next_record(chat);
+        let got = Message::decode(&data);
+        if got.as_ref() != Ok(&expected) {
+            chat.fail(&format!("hostile peer: expected {expected:?}, got {got:?}"));
+        }
+    }
+
+    /// The chat dropped the connection, after answers to what came before.
+    fn expect_dropped(&self, chat: &mut Chat) {
+        loop {
+            match self.next_heard(chat) {
+                Heard::Ended(_) | Heard::Closed => return,
+                Heard::Record(data) => match Message::decode(&data) {
+                    Ok(Message::Accept { .. } | Message::Refused { .. }) => {}
+                    other => chat.fail(&format!("hostile peer: expected the end, got {other:?}")),
+                },
+            }
+        }
+    }
+}
+
+impl Drop for HostilePeer {
+    fn drop(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+/// A chat named alice listening in `cwd` with `extra` options, and a peer
+/// named mallory connected to it.
+fn alice_and_mallory(cwd: &Path, extra: &[&str]) -> (Chat, HostilePeer) {
+    let mut args = vec!["--name", "alice"];
+    args.extend_from_slice(extra);
+    let (mut chat, port) = Chat::listen_encrypted("alice", cwd, &args);
+    let mut peer = HostilePeer::connect(port);
+    chat.expect_prefix("[System] Encrypted. Safety code: ");
+    peer.expect(&mut chat, Message::Hello { name: "alice" });
+    peer.send(&[Message::Hello { name: "mallory" }]);
+    (chat, peer)
+}
+
+/// Everything sent before has been dealt with by the chat.
+fn sync(chat: &mut Chat, peer: &mut HostilePeer, tag: &str) {
+    peer.send(&[Message::Text(tag)]);
+    chat.expect_exact(&format!("[mallory] {tag}"));
+}
+
+fn hash(data: &[u8]) -> [u8; 32] {
+    *blake3::hash(data).as_bytes()
+}
+
+fn accept_new(id: FileId) -> Message<'static> {
+    Message::Accept {
+        id,
+        offset: 0,
+        prefix: hash(b""),
+    }
+}
+
+fn accept_folder(id: FileId) -> Message<'static> {
+    Message::Accept {
+        id,
+        offset: 0,
+        prefix: [0; 32],
+    }
+}
+
+fn folder(id: FileId, files: u64, bytes: u64, name: &str) -> Message<'_> {
+    Message::Folder {
+        id,
+        files,
+        bytes,
+        name,
+    }
+}
+
+fn entry(id: FileId, folder: FileId, size: u64, path: &str) -> Message<'_> {
+    Message::Entry {
+        id,
+        folder,
+        size,
+        path,
+    }
+}
+
+fn chunk(id: FileId, data: &[u8]) -> Message<'_> {
+    Message::Chunk { id, data }
+}
+
+fn end_of(id: FileId, data: &[u8]) -> Message<'static> {
+    Message::End {
+        id,
+        hash: hash(data),
+    }
+}
+
+fn end_folder(id: FileId) -> Message<'static> {
+    Message::End { id, hash: [0; 32] }
+}
+
+/// Reads the transfer id from `[System] mallory offers NAME (SIZE): /accept N or /decline N`.
+fn offered_id(chat: &mut Chat, name: &str) -> u64 {
+    let line = chat.expect_prefix(&format!("[System] mallory offers {name} ("));
+    line.rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| chat.fail(&format!("no id in {line:?}")))
+}
+
+/// Every path below `dir`, relative to it, sorted; links are not followed.
+fn tree(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            out.push(path.strip_prefix(root).unwrap().display().to_string());
+            if entry.file_type().unwrap().is_dir() {
+                walk(root, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Ends the conversation with a goodbye and waits for the chat to exit.
+fn goodbye(chat: &mut Chat, peer: &mut HostilePeer) -> i32 {
+    peer.close();
+    chat.expect_exact("[mallory] has left the chat.");
+    let code = chat.wait_exit();
+    chat.assert_no_panic();
+    code
+}
+
+fn assert_breach(chat: &mut Chat, peer: &HostilePeer, why: &str) {
+    chat.expect_exact(&format!(
+        "[System] Connection ended: the peer broke the protocol: {why}."
+    ));
+    let code = chat.wait_exit();
+    chat.assert_failed_cleanly(code, why);
+    peer.expect_dropped(chat);
+}
+
+// ---------------------------------------------------------------------------
+// Kept parts, folders and the user's decisions
+// ---------------------------------------------------------------------------
+
+/// A folder resumed from what was kept of an earlier try takes its final
+/// name with only what this transfer sent: a half-written file or a
+/// subfolder of the earlier try that was not sent again is not in it.
+#[test]
+fn a_resumed_folder_holds_only_what_was_sent_again() {
+    let dir = TestDir::new("htr_stale_folder");
+    {
+        let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+        peer.send(&[folder(0, 1, 10, "pics")]);
+        peer.expect(&mut chat, accept_folder(0));
+        peer.send(&[
+            entry(1, 0, 10, "evil.txt"),
+            Message::Subfolder {
+                folder: 0,
+                path: "stale",
+            },
+        ]);
+        peer.expect(&mut chat, accept_new(1));
+        peer.send(&[chunk(1, b"EVIL!")]);
+        sync(&mut chat, &mut peer, "first try");
+        peer.close();
+        chat.expect_prefix("[System] Folder pics incomplete");
+        let _ = chat.wait_exit();
+        chat.assert_no_panic();
+    }
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[folder(0, 1, 10, "pics")]);
+    peer.expect(&mut chat, accept_folder(0));
+    peer.send(&[entry(1, 0, 10, "good.txt")]);
+    peer.expect(&mut chat, accept_new(1));
+    peer.send(&[chunk(1, b"0123456789"), end_of(1, b"0123456789")]);
+    peer.expect(&mut chat, Message::Saved { id: 1 });
+    peer.send(&[end_folder(0)]);
+    peer.expect(&mut chat, Message::Saved { id: 0 });
+    chat.expect_prefix("[System] Folder saved to received_files/pics (1 files, 10 bytes");
+    let saved = tree(&dir.join("received_files/pics"));
+    goodbye(&mut chat, &mut peer);
+    assert_eq!(
+        saved,
+        ["good.txt"],
+        "the saved folder holds what this transfer never sent"
+    );
+}
+
+/// A folder is asked about, and checked for room, by the size it
+/// announces; its files may not go past what it announced, so a folder
+/// announced as empty cannot bring large files in without a question.
+#[test]
+fn files_past_what_a_folder_announced_end_the_conversation() {
+    let dir = TestDir::new("htr_ask_bypass");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &["--ask-above", "1K"]);
+    // A lone file of the same size does wait for the user.
+    peer.send(&[Message::Offer {
+        id: 7,
+        size: 200_000,
+        name: "lone.bin",
+    }]);
+    offered_id(&mut chat, "lone.bin");
+    peer.send(&[folder(0, 0, 0, "tiny")]);
+    peer.expect(&mut chat, accept_folder(0));
+    peer.send(&[entry(1, 0, 200_000, "big.bin")]);
+    assert_breach(
+        &mut chat,
+        &peer,
+        "the peer sent more of folder tiny than the 0 files and 0 bytes it announced",
+    );
+    assert!(saved_entries(&dir.join("received_files")).is_empty());
+    assert!(
+        !chat
+            .stdout_lines()
+            .iter()
+            .any(|l| l.contains("Folder saved"))
+    );
+}
+
+/// The free-space check covers a folder's files: an 8 TiB file inside a
+/// folder announced as 0 bytes ends the conversation, and a folder that
+/// announces 8 TiB is declined at once, as the same file on its own is.
+#[test]
+fn a_file_inside_a_folder_cannot_pass_the_free_space_check() {
+    let dir = TestDir::new("htr_free_space_bypass");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    let huge = 8u64 << 40;
+    peer.send(&[Message::Offer {
+        id: 9,
+        size: huge,
+        name: "lone.bin",
+    }]);
+    let lone = peer.next_record(&mut chat);
+    assert!(
+        matches!(Message::decode(&lone), Ok(Message::Refused { id: 9, .. })),
+        "the lone file is declined for lack of room: {:?}",
+        Message::decode(&lone)
+    );
+    peer.send(&[Message::Cancel { id: 9 }, folder(3, 1, huge, "announced")]);
+    let announced = peer.next_record(&mut chat);
+    assert!(
+        matches!(
+            Message::decode(&announced),
+            Ok(Message::Refused { id: 3, .. })
+        ),
+        "a folder announcing 8 TiB is declined for lack of room: {:?}",
+        Message::decode(&announced)
+    );
+    peer.send(&[Message::Cancel { id: 3 }, folder(0, 1, 0, "tiny")]);
+    peer.expect(&mut chat, accept_folder(0));
+    peer.send(&[entry(1, 0, huge, "huge.bin")]);
+    assert_breach(
+        &mut chat,
+        &peer,
+        "the peer sent more of folder tiny than the 1 files and 0 bytes it announced",
+    );
+}
+
+/// Declining an offer keeps what was kept of it from a cut transfer, also
+/// once the Cancel every sender sends after a refusal (PROTOCOL.md 3.5.7)
+/// comes, and the user is not told that the peer withdrew an offer the
+/// user declined.
+#[test]
+fn declining_an_offer_keeps_what_was_kept_of_it_for_another_try() {
+    let dir = TestDir::new("htr_decline_kept");
+    let data = common::pseudo_random_bytes(100, 3);
+    {
+        let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+        peer.send(&[Message::Offer {
+            id: 0,
+            size: 100,
+            name: "big.bin",
+        }]);
+        peer.expect(&mut chat, accept_new(0));
+        // (the first try, cut at 60 of 100 bytes)
+        peer.send(&[chunk(0, &data[..60])]);
+        sync(&mut chat, &mut peer, "cut here");
+        peer.close();
+        chat.expect_prefix("[System] Transfer of big.bin incomplete");
+        let _ = chat.wait_exit();
+    }
+    let withdrew = {
+        let (mut chat, mut peer) = alice_and_mallory(dir.path(), &["--ask-above", "0"]);
+        peer.send(&[Message::Offer {
+            id: 0,
+            size: 100,
+            name: "big.bin",
+        }]);
+        let id = offered_id(&mut chat, "big.bin");
+        chat.send_line(&format!("/decline {id}"));
+        chat.expect_exact("[System] Declined big.bin; the peer was told.");
+        peer.expect(
+            &mut chat,
+            Message::Refused {
+                id: 0,
+                reason: "declined",
+            },
+        );
+        // What chat itself sends on a refusal.
+        peer.send(&[Message::Cancel { id: 0 }]);
+        sync(&mut chat, &mut peer, "ok then");
+        goodbye(&mut chat, &mut peer);
+        chat.stdout_lines()
+            .iter()
+            .any(|l| l == "[System] The peer withdrew its offer of big.bin.")
+    };
+    // Offered again: what was kept should make it resume at 60.
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[Message::Offer {
+        id: 0,
+        size: 100,
+        name: "big.bin",
+    }]);
+    let answer = peer.next_record(&mut chat);
+    let answer = Message::decode(&answer);
+    let resumed = answer
+        == Ok(Message::Accept {
+            id: 0,
+            offset: 60,
+            prefix: hash(&data[..60]),
+        });
+    assert!(
+        resumed && !withdrew,
+        "after /decline: offered again, answered {answer:?} (60 bytes were kept); \
+         told the peer withdrew: {withdrew}"
+    );
+}
+
+/// Folders offered and not taken (no room, declined, or still waiting when
+/// the connection ends) leave nothing in `.chat-partial`: a peer that
+/// offers folders larger than the free space and withdraws them cannot
+/// fill the download folder, and `/status` lists none of them as kept.
+#[test]
+fn folders_not_taken_leave_nothing_behind() {
+    let dir = TestDir::new("htr_folder_leak");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    let names: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        let id = i as FileId;
+        peer.send(&[folder(id, 1, 1 << 62, name)]);
+        let answer = peer.next_record(&mut chat);
+        assert!(matches!(
+            Message::decode(&answer),
+            Ok(Message::Refused { .. })
+        ));
+        peer.send(&[Message::Cancel { id }]);
+    }
+    sync(&mut chat, &mut peer, "done");
+    let left = dir_entries(&dir.join("received_files").join(KEPT));
+    chat.send_line("/status");
+    chat.expect_exact("[System] No transfers in progress or queued.");
+    // Answered by the same thread after every line of /status.
+    chat.send_line("/help");
+    chat.expect_prefix("[System] /send PATH...");
+    let kept_lines = chat
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.starts_with("[System] Kept: folder"))
+        .count();
+    goodbye(&mut chat, &mut peer);
+    assert!(
+        left.is_empty() && kept_lines == 0,
+        "{} entries left in {KEPT} and {kept_lines} kept folders listed by /status after 40 \
+         refused offers",
+        left.len()
+    );
+}
+
+/// A folder offer, like a file offer, that waits for /accept when the
+/// connection ends leaves nothing kept.
+#[test]
+fn offers_waiting_when_the_peer_leaves_leave_nothing_kept() {
+    let dir = TestDir::new("htr_waiting_folder_leak");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &["--ask-above", "0"]);
+    peer.send(&[
+        folder(0, 1, 100, "asked"),
+        Message::Offer {
+            id: 1,
+            size: 100,
+            name: "asked.bin",
+        },
+    ]);
+    offered_id(&mut chat, "asked");
+    offered_id(&mut chat, "asked.bin");
+    goodbye(&mut chat, &mut peer);
+    let left = dir_entries(&dir.join("received_files").join(KEPT));
+    assert!(
+        left.is_empty(),
+        "offers never accepted left {left:?} in {KEPT}"
+    );
+}
+
+/// The user cancels a folder on its way and is told "what arrived of it is
+/// removed": so it is, also when the connection ends before the sender's
+/// Cancel comes, and nothing says it was kept.
+#[test]
+fn a_folder_the_user_cancelled_is_removed_when_the_connection_ends_first() {
+    let dir = TestDir::new("htr_cancelled_folder_kept");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[folder(0, 1, 1000, "pics")]);
+    peer.expect(&mut chat, accept_folder(0));
+    peer.send(&[entry(1, 0, 1000, "a.bin")]);
+    peer.expect(&mut chat, accept_new(1));
+    peer.send(&[chunk(1, &[1; 500])]);
+    sync(&mut chat, &mut peer, "half way");
+    chat.send_line("/cancel");
+    chat.expect_exact("[System] Cancelled pics; what arrived of it is removed.");
+    peer.expect(
+        &mut chat,
+        Message::Refused {
+            id: 0,
+            reason: "cancelled by the receiver",
+        },
+    );
+    // The sender quits right then, before its Cancel went out.
+    peer.close();
+    let _ = chat.wait_exit();
+    chat.assert_no_panic();
+    let kept = tree(&dir.join("received_files").join(KEPT));
+    let said_kept = chat
+        .stdout_lines()
+        .iter()
+        .any(|l| l.starts_with("[System] Folder pics incomplete"));
+    assert!(
+        kept.is_empty() && !said_kept,
+        "after /cancel, kept: {kept:?}\n{}",
+        chat.report()
+    );
+}
+
+/// After the user cancels a folder, its files still arriving are neither
+/// written nor answered Saved, even from a peer that ignores the refusal.
+#[test]
+fn files_of_a_folder_the_user_cancelled_are_dropped() {
+    let dir = TestDir::new("htr_cancelled_folder_written");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[folder(0, 1, 1000, "pics")]);
+    peer.expect(&mut chat, accept_folder(0));
+    peer.send(&[entry(1, 0, 1000, "a.bin")]);
+    peer.expect(&mut chat, accept_new(1));
+    sync(&mut chat, &mut peer, "ready");
+    chat.send_line("/cancel");
+    chat.expect_exact("[System] Cancelled pics; what arrived of it is removed.");
+    peer.expect(
+        &mut chat,
+        Message::Refused {
+            id: 0,
+            reason: "cancelled by the receiver",
+        },
+    );
+    let data = [2u8; 1000];
+    peer.send(&[chunk(1, &data), end_of(1, &data)]);
+    sync(&mut chat, &mut peer, "ignored your refusal");
+    let kept = tree(&dir.join("received_files").join(KEPT));
+    assert!(kept.is_empty(), "still kept: {kept:?}");
+    // The next answer is about the next offer: nothing was said of a.bin.
+    peer.send(&[Message::Offer {
+        id: 2,
+        size: 1,
+        name: "next.txt",
+    }]);
+    peer.expect(&mut chat, accept_new(2));
+    peer.send(&[chunk(2, b"n"), end_of(2, b"n")]);
+    peer.expect(&mut chat, Message::Saved { id: 2 });
+    goodbye(&mut chat, &mut peer);
+    assert_eq!(saved_entries(&dir.join("received_files")), ["next.txt"]);
+}
+
+/// Kept parts have predictable names, so somebody else who can write in a
+/// shared download folder could plant a link at `.chat-partial/KEY.part`:
+/// it is never followed. The file is refused and what the link points to
+/// is untouched.
+#[test]
+fn a_link_planted_in_the_kept_folder_is_not_followed() {
+    let dir = TestDir::new("htr_planted_link");
+    let victim = dir.join("victim.txt");
+    fs::write(&victim, b"precious contents that are longer than ten").unwrap();
+    let kept = dir.join("received_files").join(KEPT);
+    fs::create_dir_all(&kept).unwrap();
+    // The key of a file offer: BLAKE3 of "file\0", the size, the name.
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"file\0");
+    hasher.update(&10u64.to_be_bytes());
+    hasher.update(b"a.txt");
+    let key = hasher.finalize().to_hex()[..32].to_string();
+    symlink(&victim, kept.join(format!("{key}.part"))).unwrap();
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[Message::Offer {
+        id: 0,
+        size: 10,
+        name: "a.txt",
+    }]);
+    let answer = peer.next_record(&mut chat);
+    assert!(
+        matches!(Message::decode(&answer), Ok(Message::Refused { id: 0, .. })),
+        "{:?}",
+        Message::decode(&answer)
+    );
+    chat.expect_prefix("[System] Could not save file a.txt: ");
+    peer.send(&[Message::Cancel { id: 0 }]);
+    sync(&mut chat, &mut peer, "sent");
+    goodbye(&mut chat, &mut peer);
+    assert!(fs::symlink_metadata(dir.join("received_files/a.txt")).is_err());
+    let victim_now = String::from_utf8_lossy(&fs::read(&victim).unwrap()).into_owned();
+    assert_eq!(victim_now, "precious contents that are longer than ten");
+}
+
+// ---------------------------------------------------------------------------
+// Protocol rules
+// ---------------------------------------------------------------------------
+
+/// Entry paths that climb out, absolute ones, backslashes, a path
+/// through a file, a file where a subfolder is, very deep and 4096-byte
+/// paths: each is refused or made safe, nothing is written outside the
+/// download folder, and the folder does not take its final name.
+#[test]
+fn hostile_entry_paths_stay_inside_and_the_folder_does_not_complete() {
+    let dir = TestDir::new("htr_paths");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[folder(0, 20, 20, "pics")]);
+    peer.expect(&mut chat, accept_folder(0));
+    let deep = "d/".repeat(1800) + "f";
+    let long = "x".repeat(4096);
+    let wide = vec!["y".repeat(200); 20].join("/");
+    let unsafe_paths = [
+        "../escape",
+        "a/../../escape",
+        "..\\..\\escape",
+        " .. /escape",
+        "...",
+        "/",
+    ];
+    let mut id = 1;
+    for path in unsafe_paths {
+        peer.send(&[entry(id, 0, 1, path)]);
+        let answer = peer.next_record(&mut chat);
+        assert!(
+            matches!(Message::decode(&answer), Ok(Message::Refused { .. })),
+            "{path:?}: {:?}",
+            Message::decode(&answer)
+        );
+        peer.send(&[Message::Cancel { id }]);
+        id += 1;
+    }
+    peer.send(&[Message::Subfolder {
+        folder: 0,
+        path: "sub",
+    }]);
+    // Made safe and taken: an absolute path, backslashes, a long name, a
+    // deep path.
+    for path in [
+        "/etc/passwd",
+        "b\\c",
+        long.as_str(),
+        deep.as_str(),
+        wide.as_str(),
+        "file",
+    ] {
+        peer.send(&[entry(id, 0, 1, path)]);
+        let answer = peer.next_record(&mut chat);
+        match Message::decode(&answer) {
+            Ok(Message::Accept { .. }) => {
+                peer.send(&[chunk(id, b"z"), end_of(id, b"z")]);
+                peer.expect(&mut chat, Message::Saved { id });
+            }
+            Ok(Message::Refused { .. }) => peer.send(&[Message::Cancel { id }]),
+            other => chat.fail(&format!("{path:?}: {other:?}")),
+        }
+        id += 1;
+    }
+    // A file where a subfolder is, a path through a file, a path taken.
+    for path in ["sub", "file/below", "etc/passwd"] {
+        peer.send(&[entry(id, 0, 1, path)]);
+        let answer = peer.next_record(&mut chat);
+        assert!(
+            matches!(Message::decode(&answer), Ok(Message::Refused { .. })),
+            "{:.40}: {:?}",
+            path,
+            Message::decode(&answer)
+        );
+        peer.send(&[Message::Cancel { id }]);
+        id += 1;
+    }
+    peer.send(&[end_folder(0)]);
+    let answer = peer.next_record(&mut chat);
+    assert!(matches!(
+        Message::decode(&answer),
+        Ok(Message::Refused { id: 0, .. })
+    ));
+    goodbye(&mut chat, &mut peer);
+    assert!(saved_entries(&dir.join("received_files")).is_empty());
+    let outside: Vec<String> = dir_entries(dir.path())
+        .into_iter()
+        .filter(|n| n != "received_files")
+        .collect();
+    assert!(outside.is_empty(), "{outside:?}");
+    let all = tree(&dir.join("received_files"));
+    assert!(
+        !all.iter().any(|p| p.contains("escape")),
+        "{:?}",
+        all.iter()
+            .filter(|p| p.contains("escape"))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// With --ask-above 0, chunks and ends of a file or of a folder's
+/// files before the user accepted are a breach.
+#[test]
+fn a_chunk_before_the_user_accepted_is_a_breach() {
+    let dir = TestDir::new("htr_chunk_before_accept");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &["--ask-above", "0"]);
+    peer.send(&[
+        Message::Offer {
+            id: 0,
+            size: 3,
+            name: "early.bin",
+        },
+        chunk(0, b"abc"),
+    ]);
+    assert_breach(
+        &mut chat,
+        &peer,
+        "the peer sent early.bin before it was accepted",
+    );
+    let dir = TestDir::new("htr_entry_before_accept");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &["--ask-above", "0"]);
+    peer.send(&[folder(0, 1, 3, "early"), entry(1, 0, 3, "x")]);
+    assert_breach(
+        &mut chat,
+        &peer,
+        "the peer sent files of folder early before it was accepted",
+    );
+}
+
+/// Begin at an offset neither 0 nor the accepted one, Begin not
+/// asked for, and a folder ended with a file on its way are breaches.
+#[test]
+fn odd_begins_and_early_folder_ends_are_breaches() {
+    let dir = TestDir::new("htr_odd_begin");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[Message::Offer {
+        id: 0,
+        size: 10,
+        name: "a",
+    }]);
+    peer.expect(&mut chat, accept_new(0));
+    peer.send(&[Message::Begin { id: 0, offset: 0 }]);
+    assert_breach(
+        &mut chat,
+        &peer,
+        "the peer said where a begins without being asked",
+    );
+
+    let dir = TestDir::new("htr_odd_begin_offset");
+    {
+        let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+        peer.send(&[Message::Offer {
+            id: 0,
+            size: 10,
+            name: "a",
+        }]);
+        peer.expect(&mut chat, accept_new(0));
+        peer.send(&[chunk(0, b"01234")]);
+        sync(&mut chat, &mut peer, "x");
+        peer.close();
+        let _ = chat.wait_exit();
+    }
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[Message::Offer {
+        id: 0,
+        size: 10,
+        name: "a",
+    }]);
+    peer.expect(
+        &mut chat,
+        Message::Accept {
+            id: 0,
+            offset: 5,
+            prefix: hash(b"01234"),
+        },
+    );
+    peer.send(&[Message::Begin { id: 0, offset: 3 }]);
+    assert_breach(
+        &mut chat,
+        &peer,
+        "the peer began a at 3, neither 0 nor where it was asked",
+    );
+
+    let dir = TestDir::new("htr_early_folder_end");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[folder(0, 1, 3, "f")]);
+    peer.expect(&mut chat, accept_folder(0));
+    peer.send(&[entry(1, 0, 3, "x")]);
+    peer.expect(&mut chat, accept_new(1));
+    peer.send(&[chunk(1, b"a"), end_folder(0)]);
+    assert_breach(
+        &mut chat,
+        &peer,
+        "the peer ended folder f with files of it still on their way",
+    );
+    assert!(saved_entries(&dir.join("received_files")).is_empty());
+}
+
+/// Ids shared by a file and a folder, an entry reusing its folder's
+/// id, late chunks after a folder's Cancel, and a 17th folder are breaches.
+#[test]
+fn shared_ids_and_late_entries_are_breaches() {
+    let cases: Vec<(Vec<Message<'static>>, &str)> = vec![
+        (
+            vec![
+                folder(0, 1, 3, "f"),
+                Message::Offer {
+                    id: 0,
+                    size: 1,
+                    name: "g",
+                },
+            ],
+            "the peer offered file 0 again while still sending it",
+        ),
+        (
+            vec![folder(0, 1, 3, "f"), entry(0, 0, 1, "x")],
+            "the peer offered file 0 again while still sending it",
+        ),
+        (
+            vec![
+                folder(0, 1, 3, "f"),
+                entry(1, 0, 3, "x"),
+                Message::Cancel { id: 0 },
+                chunk(1, b"abc"),
+            ],
+            "the peer sent part of file 1, which it never offered",
+        ),
+        (
+            vec![
+                folder(0, 1, 3, "f"),
+                Message::Cancel { id: 0 },
+                entry(1, 0, 3, "x"),
+            ],
+            "the peer sent part of file 0, which it never offered",
+        ),
+    ];
+    for (n, (messages, why)) in cases.into_iter().enumerate() {
+        let dir = TestDir::new(&format!("htr_ids_{n}"));
+        let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+        peer.send(&messages);
+        assert_breach(&mut chat, &peer, why);
+        assert!(saved_entries(&dir.join("received_files")).is_empty());
+        assert!(
+            dir_entries(&dir.join("received_files").join(KEPT))
+                .iter()
+                .all(|n| !n.ends_with(".part")),
+        );
+    }
+    let dir = TestDir::new("htr_17_folders");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    let names: Vec<String> = (0..17).map(|i| format!("f{i}")).collect();
+    let offers: Vec<Message<'_>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| folder(i as FileId, 0, 0, name))
+        .collect();
+    peer.send(&offers);
+    assert_breach(
+        &mut chat,
+        &peer,
+        "the peer offered a folder while already sending 16",
+    );
+}
+
+/// The same name and size offered twice at once: the second does
+/// not share the first's kept part, and both arrive whole and apart.
+#[test]
+fn the_same_name_and_size_twice_at_once_arrive_apart() {
+    let dir = TestDir::new("htr_same_twice");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    let offer = |id| Message::Offer {
+        id,
+        size: 8,
+        name: "same.bin",
+    };
+    peer.send(&[offer(0), offer(1)]);
+    peer.expect(&mut chat, accept_new(0));
+    peer.expect(&mut chat, accept_new(1));
+    peer.send(&[
+        chunk(0, b"AAAA"),
+        chunk(1, b"BBBB"),
+        chunk(0, b"aaaa"),
+        chunk(1, b"bbbb"),
+        end_of(0, b"AAAAaaaa"),
+        end_of(1, b"BBBBbbbb"),
+    ]);
+    peer.expect(&mut chat, Message::Saved { id: 0 });
+    peer.expect(&mut chat, Message::Saved { id: 1 });
+    goodbye(&mut chat, &mut peer);
+    let downloads = dir.join("received_files");
+    assert_eq!(fs::read(downloads.join("same.bin")).unwrap(), b"AAAAaaaa");
+    assert_eq!(
+        fs::read(downloads.join("same (1).bin")).unwrap(),
+        b"BBBBbbbb"
+    );
+    assert!(dir_entries(&downloads.join(KEPT)).is_empty());
+}
+
+/// Two paths of one folder that are the same once made safe: the
+/// second is refused rather than written over the first, and the folder
+/// does not complete.
+#[test]
+fn paths_that_collide_once_made_safe_do_not_overwrite() {
+    let dir = TestDir::new("htr_collide");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[folder(0, 2, 2, "f")]);
+    peer.expect(&mut chat, accept_folder(0));
+    peer.send(&[entry(1, 0, 1, "a\u{1}"), chunk(1, b"1"), end_of(1, b"1")]);
+    peer.expect(&mut chat, accept_new(1));
+    peer.expect(&mut chat, Message::Saved { id: 1 });
+    peer.send(&[entry(2, 0, 1, "./a\u{7}  ")]);
+    let answer = peer.next_record(&mut chat);
+    assert!(matches!(
+        Message::decode(&answer),
+        Ok(Message::Refused { id: 2, .. })
+    ));
+    peer.send(&[Message::Cancel { id: 2 }, end_folder(0)]);
+    let answer = peer.next_record(&mut chat);
+    assert!(matches!(
+        Message::decode(&answer),
+        Ok(Message::Refused { id: 0, .. })
+    ));
+    goodbye(&mut chat, &mut peer);
+    assert!(saved_entries(&dir.join("received_files")).is_empty());
+}
+
+/// Accept, Saved and Refused for ids the chat never used are
+/// ignored; the conversation goes on.
+#[test]
+fn answers_for_unknown_ids_are_ignored() {
+    let dir = TestDir::new("htr_unknown_answers");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[
+        Message::Accept {
+            id: 3,
+            offset: 99,
+            prefix: [1; 32],
+        },
+        Message::Accept {
+            id: u32::MAX,
+            offset: u64::MAX,
+            prefix: [0; 32],
+        },
+        Message::Saved { id: 3 },
+        Message::Refused { id: 3, reason: "x" },
+    ]);
+    sync(&mut chat, &mut peer, "still here");
+    assert_eq!(goodbye(&mut chat, &mut peer), 0);
+}
+
+/// A 65th file at once, counting the files inside folders, is a
+/// breach: open files stay bounded.
+#[test]
+fn a_sixty_fifth_file_counting_folder_entries_is_a_breach() {
+    let dir = TestDir::new("htr_entry_flood");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[folder(0, 100, 1000, "f")]);
+    peer.expect(&mut chat, accept_folder(0));
+    let paths: Vec<String> = (0..65).map(|i| format!("e{i}")).collect();
+    let entries: Vec<Message<'_>> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, path)| entry(i as FileId + 1, 0, 10, path))
+        .collect();
+    peer.send(&entries);
+    assert_breach(
+        &mut chat,
+        &peer,
+        "the peer offered a file while already sending 64",
+    );
+}
+
+/// Two chats sharing one download folder, each offered the same
+/// name and size at the same time: each writes its own kept part, and both
+/// files arrive whole under two names.
+#[test]
+fn two_chats_sharing_a_download_folder_keep_their_parts_apart() {
+    let dir = TestDir::new("htr_shared_downloads");
+    let (mut one, mut first) = alice_and_mallory(dir.path(), &[]);
+    let (mut two, mut second) = alice_and_mallory(dir.path(), &[]);
+    let offer = Message::Offer {
+        id: 0,
+        size: 8,
+        name: "same.bin",
+    };
+    first.send(std::slice::from_ref(&offer));
+    first.expect(&mut one, accept_new(0));
+    second.send(&[offer]);
+    second.expect(&mut two, accept_new(0));
+    first.send(&[chunk(0, b"1111")]);
+    second.send(&[chunk(0, b"2222")]);
+    first.send(&[chunk(0, b"1111"), end_of(0, b"11111111")]);
+    second.send(&[chunk(0, b"2222"), end_of(0, b"22222222")]);
+    first.expect(&mut one, Message::Saved { id: 0 });
+    second.expect(&mut two, Message::Saved { id: 0 });
+    goodbye(&mut one, &mut first);
+    goodbye(&mut two, &mut second);
+    let downloads = dir.join("received_files");
+    let mut got: Vec<Vec<u8>> = ["same.bin", "same (1).bin"]
+        .iter()
+        .map(|n| fs::read(downloads.join(n)).unwrap())
+        .collect();
+    got.sort();
+    assert_eq!(got, [b"11111111".to_vec(), b"22222222".to_vec()]);
+}
+
+/// /accept, /decline, /cancel and /discard with nothing to act on,
+/// twice, or with wrong ids, say so and change nothing.
+#[test]
+fn commands_at_odd_moments_say_so() {
+    let dir = TestDir::new("htr_odd_commands");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    sync(&mut chat, &mut peer, "hello");
+    for (line, answer) in [
+        ("/accept", "[System] No offer waits for an answer."),
+        ("/decline 7", "[System] No offer #7 waits for an answer."),
+        ("/cancel", "[System] No transfers in progress or queued."),
+        (
+            "/cancel 99",
+            "[System] No transfer #99; /status lists them.",
+        ),
+        (
+            "/cancel 99999999999999999999999",
+            "[System] Usage: /cancel [ID], with ID a number from /status (#3 or 3).",
+        ),
+        ("/discard", "[System] Nothing kept to discard."),
+        ("/discard", "[System] Nothing kept to discard."),
+    ] {
+        chat.send_line(line);
+        chat.expect_exact(answer);
+    }
+    assert_eq!(goodbye(&mut chat, &mut peer), 0);
+}
+
+/// A folder sent to a --plain peer is refused with a note and the
+/// conversation goes on.
+#[test]
+fn a_folder_to_a_plain_peer_is_refused_with_a_note() {
+    let dir = TestDir::new("htr_plain_folder");
+    let bob_dir = dir.subdir("bob");
+    fs::create_dir_all(bob_dir.join("pics")).unwrap();
+    fs::write(bob_dir.join("pics/a.txt"), b"a").unwrap();
+    let (mut alice, mut bob) = common::connected_pair(&dir.subdir("alice"), &[], &bob_dir, &[]);
+    bob.send_line("/send pics");
+    bob.expect_prefix("[System] Cannot send pics");
+    bob.send_line("still here");
+    alice.expect_exact("[bob] still here");
+    assert!(!dir.join("alice/received_files/pics").exists());
+}
