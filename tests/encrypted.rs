@@ -746,6 +746,18 @@ fn a_file_the_peer_leaves_in_the_middle_of_is_reported_not_delivered() {
         pair_through_relay(&dir, Tamper::Nothing, Some(8_000_000), "alice", "bob");
     bob.send_line("/send big.bin");
     alice.expect_prefix("[System] Incoming file big.bin");
+    // In the middle: once bytes of it arrived.
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    loop {
+        alice.send_line("/status");
+        let status = alice.expect_prefix("[System] #1 Receiving big.bin: ");
+        if !status.contains(": 0 B / ") {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            alice.fail("no byte of big.bin arrived");
+        }
+    }
     alice.close_stdin();
     alice.expect_prefix("[System] Transfer of big.bin incomplete: received ");
     bob.expect_exact("[alice] has left the chat.");
