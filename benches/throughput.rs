@@ -12,7 +12,10 @@
 //! folder rows). `CHAT_BENCH_FOLDER_FILES` (default 10000) and
 //! `CHAT_BENCH_FOLDER_ROUNDS` (default 3) size the folder of small files
 //! that `chat` sends against `tar | nc`; a folder holding the bench's one
-//! file is timed against that file sent alone. Tools that
+//! file is timed against that file sent alone. `CHAT_BENCH_BASELINE`
+//! names another build of chat (of an earlier commit, say) whose encrypted
+//! transfer runs as the row `baseline (encrypted)`, to tell what a change
+//! costs. Tools that
 //! are not installed (`nc` from OpenBSD, `ncat`, `socat`, `scp` with an
 //! `sshd` the bench starts itself as root, `wormhole` with a mailbox server
 //! of its own from `magic-wormhole-mailbox-server`) are reported and
@@ -170,13 +173,17 @@ enum Wire {
     Original,
     /// The default between two chats.
     Encrypted,
+    /// The default, spoken by another build of chat named by
+    /// `CHAT_BENCH_BASELINE` (an earlier commit, say), to tell what a
+    /// change costs in the same run.
+    Baseline,
 }
 
 impl Wire {
     fn args(self) -> &'static [&'static str] {
         match self {
             Wire::Original => &["--plain"],
-            Wire::Encrypted => &[],
+            Wire::Encrypted | Wire::Baseline => &[],
         }
     }
 
@@ -185,9 +192,23 @@ impl Wire {
         match self {
             Wire::Original => "chat --plain",
             Wire::Encrypted => "chat (encrypted)",
+            Wire::Baseline => "baseline (encrypted)",
+        }
+    }
+
+    /// The chat that speaks it.
+    fn program(self) -> PathBuf {
+        match self {
+            Wire::Baseline => std::env::var_os(BASELINE)
+                .map(PathBuf::from)
+                .expect("a baseline row runs only when CHAT_BENCH_BASELINE is set"),
+            Wire::Original | Wire::Encrypted => PathBuf::from(CHAT),
         }
     }
 }
+
+/// The environment variable naming a baseline build of chat.
+const BASELINE: &str = "CHAT_BENCH_BASELINE";
 
 /// One measured transfer.
 struct Run {
@@ -252,6 +273,16 @@ fn transfer_tools() -> Vec<Tool> {
         Tool::simple(Wire::Encrypted.row(), None, |source, out| {
             chat_transfer(source, out, Wire::Encrypted)
         }),
+        Tool {
+            name: Wire::Baseline.row(),
+            ready: Box::new(|_| match std::env::var_os(BASELINE) {
+                Some(path) if Path::new(&path).is_file() => Ok(Box::new(|source, out| {
+                    chat_transfer(source, out, Wire::Baseline)
+                })),
+                Some(path) => Err(format!("{BASELINE}={} is not a file", path.display())),
+                None => Err(format!("{BASELINE} names no build of chat to compare with")),
+            }),
+        },
         Tool::simple(COPY_LOOP, None, copy_transfer),
         Tool::simple(NC, Some("nc"), nc_transfer),
         Tool::simple("ncat", Some("ncat"), ncat_transfer),
@@ -378,7 +409,7 @@ fn chat_transfer(source: &Path, out: &Path, wire: Wire) -> Run {
 
 /// `chat connect` to a listener on 127.0.0.1 as `s`, to be spawned.
 fn chat_connect(port: u16, wire: Wire) -> Command {
-    let mut command = Command::new(CHAT);
+    let mut command = Command::new(wire.program());
     command
         .args(["connect", "127.0.0.1", &port.to_string(), "--name", "s"])
         .args(wire.args());
@@ -389,7 +420,7 @@ fn chat_connect(port: u16, wire: Wire) -> Command {
 /// with its port and the rest of its output to read. Its stdin stays open
 /// (end of input would make it leave).
 fn start_listener(out: &Path, wire: Wire) -> (Child, u16, BufReader<ChildStdout>) {
-    let mut child = Command::new(CHAT)
+    let mut child = Command::new(wire.program())
         .args(["listen", "--host", "127.0.0.1", "--port", "0"])
         .args(wire.args())
         .args(["--name", "r", "--download-dir"])
@@ -1037,6 +1068,18 @@ fn print_transfer_table(bytes: u64, results: &[(&str, Vec<Run>)]) {
             4.0,
         );
     }
+    if let (Some(chat), Some(baseline)) = (encrypted, row(Wire::Baseline.row())) {
+        ratio_line(
+            &format!("{} / baseline:", Wire::Encrypted.row()),
+            median(chat.to_vec()) / median(baseline.to_vec()),
+            0.95,
+        );
+        ratio_line(
+            &format!("{} / baseline, slowest rounds:", Wire::Encrypted.row()),
+            slowest(chat) / slowest(baseline),
+            0.95,
+        );
+    }
     if let Some((_, runs)) = results
         .iter()
         .find(|(name, _)| *name == Wire::Encrypted.row())
@@ -1466,7 +1509,7 @@ fn latency_table(work: &Path, source: &Path, mib: u64, wires: &[Wire]) {
                 worst * 1e3
             );
             line += &match wire {
-                Wire::Encrypted => {
+                Wire::Encrypted | Wire::Baseline => {
                     format!(" (target: worst under 200 ms): {}", verdict(worst < 0.2))
                 }
                 Wire::Original => " (on the original wire lines wait for the file)".into(),
@@ -1652,7 +1695,7 @@ fn handshake(work: &Path) {
 fn connected_line(wire: Wire) -> &'static str {
     match wire {
         Wire::Original => "[System] Connected to",
-        Wire::Encrypted => "[System] Encrypted. Safety code:",
+        Wire::Encrypted | Wire::Baseline => "[System] Encrypted. Safety code:",
     }
 }
 
