@@ -1095,8 +1095,13 @@ fn print_transfer_table(bytes: u64, results: &[(&str, Vec<Run>)]) {
         );
         println!(
             "resume, uncut: no row of its own; every {} transfer already writes a named \
-             hidden partial and waits for the Accept round trip, so its cost is in that row",
-            Wire::Encrypted.row()
+             hidden partial and waits for the Accept round trip, so its cost is in that row{}",
+            Wire::Encrypted.row(),
+            if row(Wire::Baseline.row()).is_some() {
+                " (against the baseline above)".to_string()
+            } else {
+                format!("; {BASELINE} set to a build from before resume compares the two")
+            }
         );
     }
 }
