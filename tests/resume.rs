@@ -526,3 +526,92 @@ fn a_receiver_killed_mid_file_keeps_what_arrived_and_resumes() {
     );
     assert_nothing_kept(&b_dir);
 }
+
+/// The size of the file at `path` once some of it arrived anywhere below
+/// `dir` (a folder's files are kept inside its hidden folder).
+fn wait_for_bytes_below(dir: &Path, name: &str, at_least: u64) {
+    fn held(dir: &Path, name: &str) -> u64 {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .map(|entry| {
+                let path = entry.path();
+                if path.is_dir() {
+                    held(&path, name)
+                } else if entry.file_name() == name {
+                    entry.metadata().map_or(0, |m| m.len())
+                } else {
+                    0
+                }
+            })
+            .max()
+            .unwrap_or(0)
+    }
+    let deadline = Instant::now() + SLOW;
+    while held(dir, name) < at_least {
+        assert!(
+            Instant::now() < deadline,
+            "{name} never reached {at_least} bytes below {}",
+            dir.display()
+        );
+        // Polling a file size: nothing tells when it grows.
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_folder_cut_in_the_middle_resumes_file_by_file() {
+    let dir = TestDir::new("resume_folder");
+    let (a_dir, b_dir) = (dir.subdir("a"), dir.subdir("b"));
+    let album = a_dir.join("album");
+    fs::create_dir_all(album.join("empty")).unwrap();
+    for (name, seed) in [("one.txt", 11), ("two.txt", 12)] {
+        fs::write(album.join(name), pseudo_random_bytes(4096, seed)).unwrap();
+    }
+    let size = 64 * MIB;
+    write_big_file(&album.join("take.bin"), size, 13);
+    let total = size + 2 * 4096;
+
+    // Cut in the middle of the large file.
+    let (mut a, mut b, relay) = pair_through_relay(&a_dir, &b_dir, THROTTLED);
+    a.send_line("/send album");
+    b.expect_exact(&format!(
+        "[System] Incoming folder album (3 files, {total} bytes)..."
+    ));
+    wait_for_bytes_below(&kept_folder(&b_dir), "take.bin", size / 2);
+    a.signal("KILL");
+    b.expect_prefix("[System] Folder album incomplete: received ");
+    b.expect_exact(LOST);
+    assert_eq!(b.wait_exit(), 1, "{}", b.report());
+    drop(a);
+    let first = relay.finish();
+    assert!(!b_dir.join("received_files/album").exists());
+
+    // Sent again: what arrived does not travel again.
+    let (mut a, mut b, relay) = pair_through_relay(&a_dir, &b_dir, None);
+    a.send_line("/send album");
+    b.expect_exact(&format!(
+        "[System] Folder saved to received_files/album (3 files, {total} bytes)"
+    ));
+    a.expect_exact(&format!(
+        "[System] Sent folder album (3 files, {total} bytes)"
+    ));
+    leave(a, b);
+    let second = relay.finish();
+    eprintln!("first try relayed {first} bytes, the second {second} of {total}");
+    assert!(
+        second < total - size / 2 + MIB,
+        "the second try relayed {second} bytes of {total}, though half of the large file was kept"
+    );
+    let saved = b_dir.join("received_files/album");
+    for name in ["one.txt", "two.txt", "take.bin"] {
+        assert!(
+            same_contents(&album.join(name), &saved.join(name)),
+            "{name}"
+        );
+    }
+    assert!(saved.join("empty").is_dir());
+    assert_nothing_kept(&b_dir);
+}

@@ -154,6 +154,7 @@ struct ArrivingFolder<'a> {
     /// Its files on their way, saved, and those that did not make it.
     arriving: usize,
     saved: u64,
+    saved_bytes: u64,
     failed: u64,
 }
 
@@ -471,6 +472,7 @@ impl<'a> Reader<'a> {
             offered_bytes: 0,
             arriving: 0,
             saved: 0,
+            saved_bytes: 0,
             failed: 0,
         };
         match self.kept.folder(&folder.name, bytes) {
@@ -698,17 +700,27 @@ impl<'a> Reader<'a> {
             awaiting_begin: false,
         };
         if offset == arriving.offset {
-            if let Owner::Lone {
-                meter: Some(meter), ..
-            } = &mut arriving.owner
-            {
-                meter.advance(offset);
-                screen.system(format!(
-                    "Resuming {}: {} of {} kept from before.",
-                    arriving.name,
-                    progress::bytes(offset),
-                    progress::bytes(arriving.size)
-                ));
+            match &mut arriving.owner {
+                Owner::Lone {
+                    meter: Some(meter), ..
+                } => {
+                    meter.advance(offset);
+                    screen.system(format!(
+                        "Resuming {}: {} of {} kept from before.",
+                        arriving.name,
+                        progress::bytes(offset),
+                        progress::bytes(arriving.size)
+                    ));
+                }
+                Owner::Lone { meter: None, .. } => {}
+                Owner::Entry(folder) => {
+                    let folder = *folder;
+                    if let Some(meter) =
+                        self.folders.get_mut(&folder).and_then(|f| f.meter.as_mut())
+                    {
+                        meter.advance(offset);
+                    }
+                }
             }
             return Ok(());
         }
@@ -800,6 +812,7 @@ impl<'a> Reader<'a> {
         }
         let Arriving {
             name,
+            size,
             hash: hasher,
             kept,
             owner,
@@ -808,7 +821,7 @@ impl<'a> Reader<'a> {
         } = arriving;
         let Some(kept) = kept.filter(|_| stage != Stage::Dropped) else {
             // Already refused, and the peer told why.
-            return self.entry_settled(owner, false);
+            return self.entry_settled(owner, None);
         };
         if hasher.finalize() != *hash {
             self.screen.system(format!(
@@ -820,7 +833,7 @@ impl<'a> Reader<'a> {
                 id,
                 "it arrived damaged (its hash does not match)".into(),
             ));
-            return self.entry_settled(owner, false);
+            return self.entry_settled(owner, None);
         }
         match owner {
             Owner::Lone { meter, .. } => match kept.finish(self.downloads, &name) {
@@ -835,20 +848,21 @@ impl<'a> Reader<'a> {
             Owner::Entry(_) => {
                 kept.complete();
                 self.answer(Answer::Saved(id));
-                self.entry_settled(owner, true)?;
+                self.entry_settled(owner, Some(size))?;
             }
         }
         Ok(())
     }
 
-    /// Counts a file of a folder as done with, saved or not.
-    fn entry_settled(&mut self, owner: Owner<'_>, saved: bool) -> Result<(), Breach> {
+    /// Counts a file of a folder as done with: saved, with its size, or not.
+    fn entry_settled(&mut self, owner: Owner<'_>, saved: Option<u64>) -> Result<(), Breach> {
         if let Owner::Entry(folder) = owner
             && let Some(folder) = self.folders.get_mut(&folder)
         {
             folder.arriving = folder.arriving.saturating_sub(1);
-            if saved {
+            if let Some(size) = saved {
                 folder.saved += 1;
+                folder.saved_bytes += size;
                 if let Some(meter) = &folder.meter {
                     meter.file_done();
                 }
@@ -875,6 +889,7 @@ impl<'a> Reader<'a> {
             kept,
             meter,
             saved,
+            saved_bytes,
             failed,
             paths,
             seed,
@@ -901,7 +916,7 @@ impl<'a> Reader<'a> {
         }
         match kept.finish(self.downloads, &name) {
             Ok(path) => {
-                let bytes = meter.as_ref().map_or(0, Meter::done);
+                let bytes = saved_bytes;
                 let summary = meter.as_ref().and_then(Meter::summary);
                 self.screen.system(match summary {
                     Some(summary) => format!(
@@ -954,7 +969,7 @@ impl<'a> Reader<'a> {
         {
             kept.discard();
         }
-        self.entry_settled(arriving.owner, false)
+        self.entry_settled(arriving.owner, None)
     }
 
     /// Tells the user the peer stopped sending `name`, unless the user

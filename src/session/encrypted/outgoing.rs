@@ -140,6 +140,7 @@ struct FolderOut<'a> {
     /// Files offered and not yet answered.
     outstanding: usize,
     saved: u64,
+    saved_bytes: u64,
     /// Files that did not make it, with why.
     failed: Vec<String>,
     /// Whether its end went out: then it waits for the peer's answer.
@@ -332,6 +333,7 @@ impl<'a> Writer<'a> {
                         accepted: false,
                         outstanding: 0,
                         saved: 0,
+                        saved_bytes: 0,
                         failed: Vec::new(),
                         ended: false,
                         meter: Meter::start(self.transfers, self.screen, transfer),
@@ -531,20 +533,25 @@ impl<'a> Writer<'a> {
         self.send(&Message::Cancel { id: sending.id })?;
         if let Owner::Entry(folder) = sending.owner {
             let name = sending.file.name().to_string();
-            return self.entry_done(folder, Some(name));
+            return self.entry_done(folder, Err(name));
         }
         self.start_waiting()
     }
 
     /// A file of the folder `folder` was answered for: saved, or with the
     /// name of one that was not.
-    fn entry_done(&mut self, folder: FileId, failed: Option<String>) -> Result<(), WriteError> {
+    fn entry_done(
+        &mut self,
+        folder: FileId,
+        outcome: Result<u64, String>,
+    ) -> Result<(), WriteError> {
         if let Some(folder) = self.folders.get_mut(&folder) {
             folder.outstanding = folder.outstanding.saturating_sub(1);
-            match failed {
-                Some(name) => folder.failed.push(name),
-                None => {
+            match outcome {
+                Err(name) => folder.failed.push(name),
+                Ok(size) => {
                     folder.saved += 1;
+                    folder.saved_bytes += size;
                     folder.meter.file_done();
                 }
             }
@@ -580,7 +587,13 @@ impl<'a> Writer<'a> {
                     });
                     Ok(())
                 }
-                Owner::Entry(folder) => self.entry_done(folder, refusal.map(|_| name.clone())),
+                Owner::Entry(folder) => {
+                    let outcome = match refusal {
+                        None => Ok(size),
+                        Some(_) => Err(name.clone()),
+                    };
+                    self.entry_done(folder, outcome)
+                }
             };
         }
         if let Some(folder) = self.folders.remove(&id) {
@@ -610,7 +623,7 @@ impl<'a> Writer<'a> {
                 ));
                 self.start_waiting()
             }
-            Owner::Entry(folder) => self.entry_done(folder, Some(file.name().to_string())),
+            Owner::Entry(folder) => self.entry_done(folder, Err(file.name().to_string())),
         }
     }
 
@@ -623,7 +636,7 @@ impl<'a> Writer<'a> {
         let name = &folder.name;
         match refusal {
             None => {
-                let (files, bytes) = (folder.saved, folder.meter.done());
+                let (files, bytes) = (folder.saved, folder.saved_bytes);
                 self.screen.system(match folder.meter.summary() {
                     Some(summary) => {
                         format!("Sent folder {name} ({files} files, {bytes} bytes, {summary})")
