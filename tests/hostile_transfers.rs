@@ -8,129 +8,14 @@
 mod common;
 
 use std::fs;
-use std::io::{BufReader, Write};
-use std::net::{Shutdown, TcpStream};
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread::{self, JoinHandle};
 
-use chat::net::secure::handshake::{Side, handshake};
-use chat::net::secure::record::{RecordError, RecordReader, RecordWriter};
 use chat::wire::message::{FileId, Message};
-use common::{Chat, TIMEOUT, TestDir, dir_entries, saved_entries};
+use common::hostile::HostilePeer;
+use common::{Chat, TestDir, dir_entries, saved_entries};
 
 const KEPT: &str = ".chat-partial";
-
-#[derive(Debug)]
-enum Heard {
-    Record(Vec<u8>),
-    Closed,
-    Ended(#[allow(dead_code)] RecordError),
-}
-
-/// A peer that runs a real handshake as the connecting side and then sends
-/// whatever the test asks for, reading every record the chat sends.
-struct HostilePeer {
-    stream: TcpStream,
-    records: RecordWriter<TcpStream>,
-    heard: Receiver<Heard>,
-    reader: Option<JoinHandle<()>>,
-}
-
-impl HostilePeer {
-    fn connect(port: u16) -> HostilePeer {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
-        stream.set_nodelay(true).unwrap();
-        let agreed = handshake(Side::Connecting, &mut stream, None).unwrap();
-        let input = BufReader::new(stream.try_clone().unwrap());
-        let receive_key = agreed.receive_key;
-        let (tell, heard) = mpsc::channel();
-        let reader = thread::spawn(move || {
-            let mut records = RecordReader::new(input, &receive_key);
-            loop {
-                let next = match records.next_record() {
-                    Ok(Some(data)) => Heard::Record(data.to_vec()),
-                    Ok(None) => Heard::Closed,
-                    Err(e) => Heard::Ended(e),
-                };
-                let last = !matches!(next, Heard::Record(_));
-                if tell.send(next).is_err() || last {
-                    break;
-                }
-            }
-        });
-        HostilePeer {
-            records: RecordWriter::new(stream.try_clone().unwrap(), &agreed.send_key),
-            stream,
-            heard,
-            reader: Some(reader),
-        }
-    }
-
-    fn send(&mut self, messages: &[Message<'_>]) {
-        for message in messages {
-            let mut data = Vec::new();
-            message.encode(&mut data);
-            let taken = self.records.write(&data).unwrap();
-            assert_eq!(taken, data.len(), "one write is one record");
-        }
-        self.records.flush().unwrap();
-    }
-
-    fn close(&mut self) {
-        let _ = self.records.close();
-        let _ = self.stream.shutdown(Shutdown::Write);
-    }
-
-    fn next_heard(&self, chat: &mut Chat) -> Heard {
-        match self.heard.recv_timeout(TIMEOUT) {
-            Ok(heard) => heard,
-            Err(RecvTimeoutError::Timeout) => chat.fail("hostile peer: nothing came in time"),
-            Err(RecvTimeoutError::Disconnected) => chat.fail("hostile peer: connection over"),
-        }
-    }
-
-    /// The next record the chat sent, whatever it is.
-    fn next_record(&self, chat: &mut Chat) -> Vec<u8> {
-        match self.next_heard(chat) {
-            Heard::Record(data) => data,
-            other => chat.fail(&format!("hostile peer: expected a record, got {other:?}")),
-        }
-    }
-
-    fn expect(&self, chat: &mut Chat, expected: Message<'_>) {
-        let data = self.next_record(chat);
-        let got = Message::decode(&data);
-        if got.as_ref() != Ok(&expected) {
-            chat.fail(&format!("hostile peer: expected {expected:?}, got {got:?}"));
-        }
-    }
-
-    /// The chat dropped the connection, after answers to what came before.
-    fn expect_dropped(&self, chat: &mut Chat) {
-        loop {
-            match self.next_heard(chat) {
-                Heard::Ended(_) | Heard::Closed => return,
-                Heard::Record(data) => match Message::decode(&data) {
-                    Ok(Message::Accept { .. } | Message::Refused { .. }) => {}
-                    other => chat.fail(&format!("hostile peer: expected the end, got {other:?}")),
-                },
-            }
-        }
-    }
-}
-
-impl Drop for HostilePeer {
-    fn drop(&mut self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
-        }
-    }
-}
 
 /// A chat named alice listening in `cwd` with `extra` options, and a peer
 /// named mallory connected to it.
@@ -140,7 +25,7 @@ fn alice_and_mallory(cwd: &Path, extra: &[&str]) -> (Chat, HostilePeer) {
     let (mut chat, port) = Chat::listen_encrypted("alice", cwd, &args);
     let mut peer = HostilePeer::connect(port);
     chat.expect_prefix("[System] Encrypted. Safety code: ");
-    peer.expect(&mut chat, Message::Hello { name: "alice" });
+    peer.expect_message(&mut chat, Message::Hello { name: "alice" });
     peer.send(&[Message::Hello { name: "mallory" }]);
     (chat, peer)
 }
@@ -248,7 +133,7 @@ fn assert_breach(chat: &mut Chat, peer: &HostilePeer, why: &str) {
     ));
     let code = chat.wait_exit();
     chat.assert_failed_cleanly(code, why);
-    peer.expect_dropped(chat);
+    peer.expect_dropped_after_answers(chat);
 }
 
 // ---------------------------------------------------------------------------
@@ -264,7 +149,7 @@ fn a_resumed_folder_holds_only_what_was_sent_again() {
     {
         let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
         peer.send(&[folder(0, 1, 10, "pics")]);
-        peer.expect(&mut chat, accept_folder(0));
+        peer.expect_message(&mut chat, accept_folder(0));
         peer.send(&[
             entry(1, 0, 10, "evil.txt"),
             Message::Subfolder {
@@ -272,7 +157,7 @@ fn a_resumed_folder_holds_only_what_was_sent_again() {
                 path: "stale",
             },
         ]);
-        peer.expect(&mut chat, accept_new(1));
+        peer.expect_message(&mut chat, accept_new(1));
         peer.send(&[chunk(1, b"EVIL!")]);
         sync(&mut chat, &mut peer, "first try");
         peer.close();
@@ -282,13 +167,13 @@ fn a_resumed_folder_holds_only_what_was_sent_again() {
     }
     let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
     peer.send(&[folder(0, 1, 10, "pics")]);
-    peer.expect(&mut chat, accept_folder(0));
+    peer.expect_message(&mut chat, accept_folder(0));
     peer.send(&[entry(1, 0, 10, "good.txt")]);
-    peer.expect(&mut chat, accept_new(1));
+    peer.expect_message(&mut chat, accept_new(1));
     peer.send(&[chunk(1, b"0123456789"), end_of(1, b"0123456789")]);
-    peer.expect(&mut chat, Message::Saved { id: 1 });
+    peer.expect_message(&mut chat, Message::Saved { id: 1 });
     peer.send(&[end_folder(0)]);
-    peer.expect(&mut chat, Message::Saved { id: 0 });
+    peer.expect_message(&mut chat, Message::Saved { id: 0 });
     chat.expect_prefix("[System] Folder saved to received_files/pics (1 files, 10 bytes");
     let saved = tree(&dir.join("received_files/pics"));
     goodbye(&mut chat, &mut peer);
@@ -314,7 +199,7 @@ fn files_past_what_a_folder_announced_end_the_conversation() {
     }]);
     offered_id(&mut chat, "lone.bin");
     peer.send(&[folder(0, 0, 0, "tiny")]);
-    peer.expect(&mut chat, accept_folder(0));
+    peer.expect_message(&mut chat, accept_folder(0));
     peer.send(&[entry(1, 0, 200_000, "big.bin")]);
     assert_breach(
         &mut chat,
@@ -360,7 +245,7 @@ fn a_file_inside_a_folder_cannot_pass_the_free_space_check() {
         Message::decode(&announced)
     );
     peer.send(&[Message::Cancel { id: 3 }, folder(0, 1, 0, "tiny")]);
-    peer.expect(&mut chat, accept_folder(0));
+    peer.expect_message(&mut chat, accept_folder(0));
     peer.send(&[entry(1, 0, huge, "huge.bin")]);
     assert_breach(
         &mut chat,
@@ -384,7 +269,7 @@ fn declining_an_offer_keeps_what_was_kept_of_it_for_another_try() {
             size: 100,
             name: "big.bin",
         }]);
-        peer.expect(&mut chat, accept_new(0));
+        peer.expect_message(&mut chat, accept_new(0));
         // (the first try, cut at 60 of 100 bytes)
         peer.send(&[chunk(0, &data[..60])]);
         sync(&mut chat, &mut peer, "cut here");
@@ -402,7 +287,7 @@ fn declining_an_offer_keeps_what_was_kept_of_it_for_another_try() {
         let id = offered_id(&mut chat, "big.bin");
         chat.send_line(&format!("/decline {id}"));
         chat.expect_exact("[System] Declined big.bin; the peer was told.");
-        peer.expect(
+        peer.expect_message(
             &mut chat,
             Message::Refused {
                 id: 0,
@@ -511,14 +396,14 @@ fn a_folder_the_user_cancelled_is_removed_when_the_connection_ends_first() {
     let dir = TestDir::new("htr_cancelled_folder_kept");
     let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
     peer.send(&[folder(0, 1, 1000, "pics")]);
-    peer.expect(&mut chat, accept_folder(0));
+    peer.expect_message(&mut chat, accept_folder(0));
     peer.send(&[entry(1, 0, 1000, "a.bin")]);
-    peer.expect(&mut chat, accept_new(1));
+    peer.expect_message(&mut chat, accept_new(1));
     peer.send(&[chunk(1, &[1; 500])]);
     sync(&mut chat, &mut peer, "half way");
     chat.send_line("/cancel");
     chat.expect_exact("[System] Cancelled pics; what arrived of it is removed.");
-    peer.expect(
+    peer.expect_message(
         &mut chat,
         Message::Refused {
             id: 0,
@@ -548,13 +433,13 @@ fn files_of_a_folder_the_user_cancelled_are_dropped() {
     let dir = TestDir::new("htr_cancelled_folder_written");
     let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
     peer.send(&[folder(0, 1, 1000, "pics")]);
-    peer.expect(&mut chat, accept_folder(0));
+    peer.expect_message(&mut chat, accept_folder(0));
     peer.send(&[entry(1, 0, 1000, "a.bin")]);
-    peer.expect(&mut chat, accept_new(1));
+    peer.expect_message(&mut chat, accept_new(1));
     sync(&mut chat, &mut peer, "ready");
     chat.send_line("/cancel");
     chat.expect_exact("[System] Cancelled pics; what arrived of it is removed.");
-    peer.expect(
+    peer.expect_message(
         &mut chat,
         Message::Refused {
             id: 0,
@@ -572,9 +457,9 @@ fn files_of_a_folder_the_user_cancelled_are_dropped() {
         size: 1,
         name: "next.txt",
     }]);
-    peer.expect(&mut chat, accept_new(2));
+    peer.expect_message(&mut chat, accept_new(2));
     peer.send(&[chunk(2, b"n"), end_of(2, b"n")]);
-    peer.expect(&mut chat, Message::Saved { id: 2 });
+    peer.expect_message(&mut chat, Message::Saved { id: 2 });
     goodbye(&mut chat, &mut peer);
     assert_eq!(saved_entries(&dir.join("received_files")), ["next.txt"]);
 }
@@ -631,7 +516,7 @@ fn hostile_entry_paths_stay_inside_and_the_folder_does_not_complete() {
     let dir = TestDir::new("htr_paths");
     let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
     peer.send(&[folder(0, 20, 20, "pics")]);
-    peer.expect(&mut chat, accept_folder(0));
+    peer.expect_message(&mut chat, accept_folder(0));
     let deep = "d/".repeat(1800) + "f";
     let long = "x".repeat(4096);
     let wide = vec!["y".repeat(200); 20].join("/");
@@ -674,7 +559,7 @@ fn hostile_entry_paths_stay_inside_and_the_folder_does_not_complete() {
         match Message::decode(&answer) {
             Ok(Message::Accept { .. }) => {
                 peer.send(&[chunk(id, b"z"), end_of(id, b"z")]);
-                peer.expect(&mut chat, Message::Saved { id });
+                peer.expect_message(&mut chat, Message::Saved { id });
             }
             Ok(Message::Refused { .. }) => peer.send(&[Message::Cancel { id }]),
             other => chat.fail(&format!("{path:?}: {other:?}")),
@@ -757,7 +642,7 @@ fn odd_begins_and_early_folder_ends_are_breaches() {
         size: 10,
         name: "a",
     }]);
-    peer.expect(&mut chat, accept_new(0));
+    peer.expect_message(&mut chat, accept_new(0));
     peer.send(&[Message::Begin { id: 0, offset: 0 }]);
     assert_breach(
         &mut chat,
@@ -773,7 +658,7 @@ fn odd_begins_and_early_folder_ends_are_breaches() {
             size: 10,
             name: "a",
         }]);
-        peer.expect(&mut chat, accept_new(0));
+        peer.expect_message(&mut chat, accept_new(0));
         peer.send(&[chunk(0, b"01234")]);
         sync(&mut chat, &mut peer, "x");
         peer.close();
@@ -785,7 +670,7 @@ fn odd_begins_and_early_folder_ends_are_breaches() {
         size: 10,
         name: "a",
     }]);
-    peer.expect(
+    peer.expect_message(
         &mut chat,
         Message::Accept {
             id: 0,
@@ -803,9 +688,9 @@ fn odd_begins_and_early_folder_ends_are_breaches() {
     let dir = TestDir::new("htr_early_folder_end");
     let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
     peer.send(&[folder(0, 1, 3, "f")]);
-    peer.expect(&mut chat, accept_folder(0));
+    peer.expect_message(&mut chat, accept_folder(0));
     peer.send(&[entry(1, 0, 3, "x")]);
-    peer.expect(&mut chat, accept_new(1));
+    peer.expect_message(&mut chat, accept_new(1));
     peer.send(&[chunk(1, b"a"), end_folder(0)]);
     assert_breach(
         &mut chat,
@@ -893,8 +778,8 @@ fn the_same_name_and_size_twice_at_once_arrive_apart() {
         name: "same.bin",
     };
     peer.send(&[offer(0), offer(1)]);
-    peer.expect(&mut chat, accept_new(0));
-    peer.expect(&mut chat, accept_new(1));
+    peer.expect_message(&mut chat, accept_new(0));
+    peer.expect_message(&mut chat, accept_new(1));
     peer.send(&[
         chunk(0, b"AAAA"),
         chunk(1, b"BBBB"),
@@ -903,8 +788,8 @@ fn the_same_name_and_size_twice_at_once_arrive_apart() {
         end_of(0, b"AAAAaaaa"),
         end_of(1, b"BBBBbbbb"),
     ]);
-    peer.expect(&mut chat, Message::Saved { id: 0 });
-    peer.expect(&mut chat, Message::Saved { id: 1 });
+    peer.expect_message(&mut chat, Message::Saved { id: 0 });
+    peer.expect_message(&mut chat, Message::Saved { id: 1 });
     goodbye(&mut chat, &mut peer);
     let downloads = dir.join("received_files");
     assert_eq!(fs::read(downloads.join("same.bin")).unwrap(), b"AAAAaaaa");
@@ -923,10 +808,10 @@ fn paths_that_collide_once_made_safe_do_not_overwrite() {
     let dir = TestDir::new("htr_collide");
     let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
     peer.send(&[folder(0, 2, 2, "f")]);
-    peer.expect(&mut chat, accept_folder(0));
+    peer.expect_message(&mut chat, accept_folder(0));
     peer.send(&[entry(1, 0, 1, "a\u{1}"), chunk(1, b"1"), end_of(1, b"1")]);
-    peer.expect(&mut chat, accept_new(1));
-    peer.expect(&mut chat, Message::Saved { id: 1 });
+    peer.expect_message(&mut chat, accept_new(1));
+    peer.expect_message(&mut chat, Message::Saved { id: 1 });
     peer.send(&[entry(2, 0, 1, "./a\u{7}  ")]);
     let answer = peer.next_record(&mut chat);
     assert!(matches!(
@@ -974,7 +859,7 @@ fn a_sixty_fifth_file_counting_folder_entries_is_a_breach() {
     let dir = TestDir::new("htr_entry_flood");
     let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
     peer.send(&[folder(0, 100, 1000, "f")]);
-    peer.expect(&mut chat, accept_folder(0));
+    peer.expect_message(&mut chat, accept_folder(0));
     let paths: Vec<String> = (0..65).map(|i| format!("e{i}")).collect();
     let entries: Vec<Message<'_>> = paths
         .iter()
@@ -1003,15 +888,15 @@ fn two_chats_sharing_a_download_folder_keep_their_parts_apart() {
         name: "same.bin",
     };
     first.send(std::slice::from_ref(&offer));
-    first.expect(&mut one, accept_new(0));
+    first.expect_message(&mut one, accept_new(0));
     second.send(&[offer]);
-    second.expect(&mut two, accept_new(0));
+    second.expect_message(&mut two, accept_new(0));
     first.send(&[chunk(0, b"1111")]);
     second.send(&[chunk(0, b"2222")]);
     first.send(&[chunk(0, b"1111"), end_of(0, b"11111111")]);
     second.send(&[chunk(0, b"2222"), end_of(0, b"22222222")]);
-    first.expect(&mut one, Message::Saved { id: 0 });
-    second.expect(&mut two, Message::Saved { id: 0 });
+    first.expect_message(&mut one, Message::Saved { id: 0 });
+    second.expect_message(&mut two, Message::Saved { id: 0 });
     goodbye(&mut one, &mut first);
     goodbye(&mut two, &mut second);
     let downloads = dir.join("received_files");

@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+pub mod hostile;
+
 /// How long any single expected event may take before the test gives up.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
