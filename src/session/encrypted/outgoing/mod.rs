@@ -9,13 +9,15 @@
 //! matched; a folder once the peer says every file in it did. Leaving waits
 //! for those answers (for at most the stall window after the last one).
 
+mod folders;
+
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Duration;
 
 use crate::files::send::{OutgoingFile, SendFailure};
-use crate::files::tree::{FolderTree, TreeItem};
+use crate::files::tree::FolderTree;
 use crate::net::secure::record::{MAX_PLAINTEXT, RecordWriter};
 use crate::net::transport::WriteHalf;
 use crate::session::outgoing::{self, Answer, Outgoing, WriteError};
@@ -23,13 +25,10 @@ use crate::session::progress::{self, Meter, Transfers};
 use crate::terminal::screen::Screen;
 use crate::wire::message::{self, CHUNK_HEADER, FileId, Message};
 
+use self::folders::FolderOut;
+
 /// Files and folders sent at once; those queued after them wait their turn.
 const IN_FLIGHT: usize = 4;
-
-/// Files of one folder offered and not yet answered: enough to keep the
-/// link busy with small files, and within what the peer takes at once
-/// (64) with [`IN_FLIGHT`] folders.
-const ENTRY_WINDOW: usize = 15;
 
 /// File bytes in one chunk message: 64 KiB, which fits a record with the
 /// message header.
@@ -126,28 +125,6 @@ struct Unconfirmed<'a> {
     owner: Owner<'a>,
 }
 
-/// A folder being sent.
-struct FolderOut<'a> {
-    transfer: u64,
-    name: String,
-    /// Bytes announced, which its files may not exceed in all.
-    bytes: u64,
-    /// Bytes of the files offered so far.
-    offered_bytes: u64,
-    /// What is still to be offered, in order.
-    items: VecDeque<TreeItem>,
-    accepted: bool,
-    /// Files offered and not yet answered.
-    outstanding: usize,
-    saved: u64,
-    saved_bytes: u64,
-    /// Files that did not make it, with why.
-    failed: Vec<String>,
-    /// Whether its end went out: then it waits for the peer's answer.
-    ended: bool,
-    meter: Meter<'a>,
-}
-
 struct Writer<'a> {
     out: RecordWriter<WriteHalf>,
     screen: &'a Screen,
@@ -168,7 +145,6 @@ struct Writer<'a> {
     unflushed_messages: usize,
     lost_messages: usize,
 }
-
 impl<'a> Writer<'a> {
     fn run(
         &mut self,
@@ -403,72 +379,6 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// Offers the next files of the folder `id` while fewer than
-    /// [`ENTRY_WINDOW`] wait for answers; once all are answered, ends it.
-    fn offer_entries(&mut self, id: FileId) -> Result<(), WriteError> {
-        let Some(mut folder) = self.folders.remove(&id) else {
-            return Ok(());
-        };
-        let result = self.offer_entries_of(id, &mut folder);
-        self.folders.insert(id, folder);
-        result?;
-        self.start_waiting()
-    }
-
-    fn offer_entries_of(
-        &mut self,
-        id: FileId,
-        folder: &mut FolderOut<'a>,
-    ) -> Result<(), WriteError> {
-        if !folder.accepted || folder.ended {
-            return Ok(());
-        }
-        while folder.outstanding < ENTRY_WINDOW {
-            let Some(item) = folder.items.pop_front() else {
-                break;
-            };
-            match item {
-                TreeItem::Folder(path) => self.send(&Message::Subfolder {
-                    folder: id,
-                    path: &path,
-                })?,
-                TreeItem::File { path, relative, .. } => match OutgoingFile::open(&path) {
-                    // The peer takes no more than was announced.
-                    Ok(file) if folder.offered_bytes + file.size() > folder.bytes => {
-                        self.screen.system(format!(
-                            "Skipped {}/{relative}: it grew since the folder was looked at.",
-                            folder.name
-                        ));
-                        folder.failed.push(relative);
-                    }
-                    Ok(file) => {
-                        folder.offered_bytes += file.size();
-                        let entry = self.new_id();
-                        self.send(&Message::Entry {
-                            id: entry,
-                            folder: id,
-                            size: file.size(),
-                            path: &relative,
-                        })?;
-                        let owner = Owner::Entry(id);
-                        self.offered.insert(entry, Offered { file, owner });
-                        folder.outstanding += 1;
-                    }
-                    Err(e) => {
-                        self.screen
-                            .system(format!("Skipped {}/{relative}: {e}", folder.name));
-                        folder.failed.push(relative);
-                    }
-                },
-            }
-        }
-        if folder.items.is_empty() && folder.outstanding == 0 {
-            self.send(&Message::End { id, hash: [0; 32] })?;
-            folder.ended = true;
-        }
-        Ok(())
-    }
-
     /// Sends the next chunk of the file whose turn it is; a file sent whole
     /// is closed with its hash and waits for the peer's answer.
     fn send_next_chunk(&mut self) -> Result<(), WriteError> {
@@ -538,27 +448,6 @@ impl<'a> Writer<'a> {
         self.start_waiting()
     }
 
-    /// A file of the folder `folder` was answered for: saved, or with the
-    /// name of one that was not.
-    fn entry_done(
-        &mut self,
-        folder: FileId,
-        outcome: Result<u64, String>,
-    ) -> Result<(), WriteError> {
-        if let Some(folder) = self.folders.get_mut(&folder) {
-            folder.outstanding = folder.outstanding.saturating_sub(1);
-            match outcome {
-                Err(name) => folder.failed.push(name),
-                Ok(size) => {
-                    folder.saved += 1;
-                    folder.saved_bytes += size;
-                    folder.meter.file_done();
-                }
-            }
-        }
-        self.offer_entries(folder)
-    }
-
     fn answer(&mut self, answer: Answer) -> Result<(), WriteError> {
         match answer {
             Answer::Accept { id, offset, prefix } => {
@@ -625,52 +514,6 @@ impl<'a> Writer<'a> {
             }
             Owner::Entry(folder) => self.entry_done(folder, Err(file.name().to_string())),
         }
-    }
-
-    fn settle_folder(
-        &mut self,
-        id: FileId,
-        folder: FolderOut<'a>,
-        refusal: Option<String>,
-    ) -> Result<(), WriteError> {
-        let name = &folder.name;
-        match refusal {
-            None => {
-                let (files, bytes) = (folder.saved, folder.saved_bytes);
-                self.screen.system(match folder.meter.summary() {
-                    Some(summary) => {
-                        format!("Sent folder {name} ({files} files, {bytes} bytes, {summary})")
-                    }
-                    None => format!("Sent folder {name} ({files} files, {bytes} bytes)"),
-                });
-                if let Some(first) = folder.failed.first() {
-                    let more = match folder.failed.len() {
-                        1 => String::new(),
-                        n => format!(" and {} more", n - 1),
-                    };
-                    self.screen.system(format!(
-                        "Not in the folder sent: {name}/{first}{more}, which could not be read."
-                    ));
-                }
-            }
-            Some(reason) => {
-                self.screen
-                    .system(format!("Folder {name} was not saved by the peer: {reason}"));
-                if !folder.ended {
-                    self.drop_entries_of(id);
-                    self.send(&Message::Cancel { id })?;
-                }
-            }
-        }
-        self.start_waiting()
-    }
-
-    /// Forgets the files of the folder `id` still on their way.
-    fn drop_entries_of(&mut self, id: FileId) {
-        let of_folder = |owner: &Owner<'_>| matches!(owner, Owner::Entry(f) if *f == id);
-        self.offered.retain(|_, o| !of_folder(&o.owner));
-        self.active.retain(|s| !of_folder(&s.owner));
-        self.unconfirmed.retain(|_, u| !of_folder(&u.owner));
     }
 
     /// The user's `/cancel` of the transfer `transfer`.
@@ -824,7 +667,6 @@ impl<'a> Writer<'a> {
         outgoing::say_not_sent(self.screen, self.lost_messages);
     }
 }
-
 /// A hasher that has seen the first `offset` bytes of `file` if their hash
 /// is `prefix`, the hash of what the peer kept; `None` if the file changed
 /// since (it is then sent whole).

@@ -1,0 +1,436 @@
+//! The reader thread of an encrypted conversation: opens the peer's
+//! records, shows its messages under the name it gave once, and saves its
+//! files and folders, several at once, each file checked against its
+//! BLAKE3 hash before it (or its folder) takes its final name. Offers are
+//! taken at once or wait for the user; what arrived of a transfer that was
+//! cut is kept, hidden, so that sending it again resumes.
+
+mod files;
+mod folders;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, BufReader};
+use std::path::PathBuf;
+use std::sync::mpsc::Sender;
+
+use crate::files::download::{DownloadDir, DownloadError};
+use crate::files::kept::{Kept, KeptFile};
+use crate::files::receive::ReceiveError;
+use crate::net::secure::record::{RecordError, RecordReader};
+use crate::net::transport::ReadHalf;
+use crate::session::incoming::PeerEnd;
+use crate::session::input::{Ticket, Tickets};
+use crate::session::outgoing::{Answer, Outgoing};
+use crate::session::progress::{self, Meter, Transfers, Verdict};
+use crate::terminal::screen::Screen;
+use crate::wire::frame;
+use crate::wire::message::{FileId, Message, MessageError};
+
+use self::folders::ArrivingFolder;
+
+/// Files the peer may send at once, its own and inside folders; more is a
+/// breach of the protocol.
+const MAX_INCOMING: usize = 64;
+
+/// Folders the peer may send at once; more is a breach of the protocol.
+const MAX_FOLDERS: usize = 16;
+
+/// Hashes of kept parts remembered at most (about 2 KiB each).
+const MAX_PREFIXES: usize = 256;
+
+/// Messages the reader may have handed the writer and not yet seen dealt
+/// with; past that, the reader waits, and so does the peer.
+pub const ANSWERS_IN_FLIGHT: usize = 64;
+
+/// What the reader is told of the user's wishes.
+#[derive(Debug, Clone)]
+pub struct Receiving {
+    pub downloads: DownloadDir,
+    /// Offers over this many bytes wait for `/accept`; `None` takes all.
+    pub ask_above: Option<u64>,
+}
+
+/// Reads the peer's messages until the channel closes, and says how it
+/// ended. Answers about files go to the writer on `outbox`, each with one
+/// of `answers`' tickets.
+pub fn read_peer(
+    records: RecordReader<BufReader<ReadHalf>>,
+    outbox: Sender<Outgoing>,
+    answers: Tickets,
+    receiving: &Receiving,
+    screen: &Screen,
+    transfers: &Transfers,
+) -> PeerEnd {
+    let kept = Kept::of(&receiving.downloads);
+    // A week is long enough to try again; what is older goes.
+    kept.discard(true);
+    let mut reader = Reader {
+        outbox,
+        answers,
+        downloads: &receiving.downloads,
+        kept,
+        ask_above: receiving.ask_above,
+        screen,
+        transfers,
+        peer: None,
+        line: Vec::new(),
+        files: BTreeMap::new(),
+        folders: BTreeMap::new(),
+        prefixes: HashMap::new(),
+        holding: false,
+    };
+    let end = reader.read(records);
+    reader.report_unfinished(end)
+}
+
+/// How far a file or folder the peer offered has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Waiting for the user's `/accept`.
+    Asked,
+    /// Accepted: its bytes may come. With a kept part offered, the peer
+    /// first says where its chunks begin.
+    Accepted { awaiting_begin: bool },
+    /// Refused, declined or cancelled here: what still comes is dropped.
+    Dropped,
+}
+
+/// A file arriving, of its own or inside a folder.
+struct Arriving<'a> {
+    /// As shown: a safe name, or a folder's name and the path inside it.
+    name: String,
+    size: u64,
+    /// Bytes held: kept from before, then received.
+    received: u64,
+    hash: blake3::Hasher,
+    /// Where it is saved; `None` once dropped.
+    kept: Option<KeptFile>,
+    /// What was kept from before, as offered to the peer.
+    offset: u64,
+    stage: Stage,
+    owner: Owner<'a>,
+}
+
+impl<'a> Arriving<'a> {
+    /// A file just offered: nowhere to be saved and not taken, until it is.
+    fn new(name: String, size: u64, owner: Owner<'a>) -> Self {
+        Self {
+            name,
+            size,
+            received: 0,
+            hash: blake3::Hasher::new(),
+            kept: None,
+            offset: 0,
+            stage: Stage::Dropped,
+            owner,
+        }
+    }
+}
+
+/// Whose a file is: one of its own, with its meter once it runs, or one
+/// of a folder's.
+enum Owner<'a> {
+    Lone {
+        transfer: u64,
+        meter: Option<Meter<'a>>,
+    },
+    Entry(FileId),
+}
+
+struct Reader<'a> {
+    outbox: Sender<Outgoing>,
+    answers: Tickets,
+    downloads: &'a DownloadDir,
+    kept: Kept,
+    ask_above: Option<u64>,
+    screen: &'a Screen,
+    transfers: &'a Transfers,
+    /// The peer's name, once it said it.
+    peer: Option<String>,
+    /// Where a message is put together as `[NAME] text`.
+    line: Vec<u8>,
+    files: BTreeMap<FileId, Arriving<'a>>,
+    folders: BTreeMap<FileId, ArrivingFolder<'a>>,
+    /// What was kept of files, hashed once per conversation: a peer that
+    /// offers the same file again and again (withdrawing it each time) must
+    /// not make us read it again and again.
+    prefixes: HashMap<PathBuf, (u64, blake3::Hasher)>,
+    /// Whether the last line shown was held back for the next: a burst of
+    /// lines costs one write, but a line followed by a chunk goes at once.
+    holding: bool,
+}
+
+/// Why the peer's stream cannot be read on.
+enum Breach {
+    Record(RecordError),
+    Protocol(String),
+}
+
+impl From<MessageError> for Breach {
+    fn from(e: MessageError) -> Self {
+        Self::Protocol(e.to_string())
+    }
+}
+impl<'a> Reader<'a> {
+    fn read(&mut self, mut records: RecordReader<BufReader<ReadHalf>>) -> Result<(), Breach> {
+        loop {
+            let (record, more_coming) = match records.next_record_and_more() {
+                Ok(Some(next)) => next,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(Breach::Record(e)),
+            };
+            let message = Message::decode(record)?;
+            let text = matches!(message, Message::Text(_));
+            if self.holding && !text {
+                self.screen.flush();
+            }
+            self.holding = text && more_coming;
+            self.act(message, more_coming)?;
+        }
+    }
+
+    fn act(&mut self, message: Message<'_>, more_coming: bool) -> Result<(), Breach> {
+        if self.peer.is_none() {
+            let Message::Hello { name } = message else {
+                return Err(Breach::Protocol(
+                    "the peer did not say its name first".into(),
+                ));
+            };
+            let name = crate::cli::parse_name(name)
+                .map_err(|why| Breach::Protocol(format!("the peer's name is refused: {why}")))?;
+            self.peer = Some(name);
+            return Ok(());
+        }
+        match message {
+            Message::Hello { .. } => {
+                return Err(Breach::Protocol("the peer said its name twice".into()));
+            }
+            Message::Text(text) => {
+                let peer = self.peer.as_deref().unwrap_or_default();
+                self.line.clear();
+                self.line.push(b'[');
+                self.line.extend_from_slice(peer.as_bytes());
+                self.line.extend_from_slice(b"] ");
+                self.line.extend_from_slice(text.as_bytes());
+                self.screen.peer_line(&self.line, more_coming);
+            }
+            Message::Offer { id, size, name } => self.offer(id, size, name)?,
+            Message::Folder {
+                id,
+                files,
+                bytes,
+                name,
+            } => self.folder(id, files, bytes, name)?,
+            Message::Entry {
+                id,
+                folder,
+                size,
+                path,
+            } => self.entry(id, folder, size, path)?,
+            Message::Subfolder { folder, path } => self.subfolder(folder, path)?,
+            Message::Begin { id, offset } => self.begin(id, offset)?,
+            Message::Chunk { id, data } => self.chunk(id, data)?,
+            Message::End { id, hash } => self.end(id, &hash)?,
+            Message::Cancel { id } => self.cancelled(id)?,
+            Message::Saved { id } => self.tell_writer(|ticket| Outgoing::Settled {
+                id,
+                refusal: None,
+                ticket,
+            }),
+            Message::Refused { id, reason } => self.tell_writer(|ticket| Outgoing::Settled {
+                id,
+                refusal: Some(reason.to_string()),
+                ticket,
+            }),
+            Message::Accept { id, offset, prefix } => {
+                self.tell_writer(|ticket| Outgoing::Accepted {
+                    id,
+                    offset,
+                    prefix,
+                    ticket,
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands the writer a message, once a ticket is free.
+    fn tell_writer(&self, outgoing: impl FnOnce(Ticket) -> Outgoing) {
+        // No ticket once the conversation is over; the writer is gone then
+        // too.
+        if let Some(ticket) = self.answers.take() {
+            let _ = self.outbox.send(outgoing(ticket));
+        }
+    }
+
+    /// Says that the peer's file `id` cannot be saved, here and to the peer.
+    fn cannot_save(&self, id: FileId, name: &str, e: &DownloadError) {
+        self.screen
+            .system(format!("Could not save file {name}: {e}"));
+        self.answer(Answer::Refused(id, e.to_string()));
+    }
+
+    fn answer(&self, answer: Answer) {
+        self.tell_writer(|ticket| Outgoing::Answer(answer, ticket));
+    }
+
+    /// Checks what any new file or folder must pass.
+    fn check_new(&self, id: FileId) -> Result<(), Breach> {
+        if self.files.contains_key(&id) || self.folders.contains_key(&id) {
+            return Err(Breach::Protocol(format!(
+                "the peer offered file {id} again while still sending it"
+            )));
+        }
+        if self.files.len() >= MAX_INCOMING {
+            return Err(Breach::Protocol(format!(
+                "the peer offered a file while already sending {MAX_INCOMING}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Why an offer of `size` bytes, of which `held` are here already,
+    /// cannot be taken for lack of room; `None` when it fits or nobody can
+    /// tell.
+    fn no_room(&self, size: u64, held: u64) -> Option<String> {
+        let free = self.downloads.free_space()?;
+        let needed = size.saturating_sub(held);
+        (needed > free).then(|| {
+            format!(
+                "not enough free space: it needs {} and {} has {} free",
+                progress::bytes(needed),
+                self.downloads.path().display(),
+                progress::bytes(free)
+            )
+        })
+    }
+
+    /// Whether an offer of `size` bytes waits for the user.
+    fn asks(&self, size: u64) -> bool {
+        self.ask_above.is_some_and(|limit| size > limit)
+    }
+
+    fn ask(&self, transfer: u64, name: &str, size: u64) {
+        let peer = self.peer.as_deref().unwrap_or_default();
+        self.screen.system(format!(
+            "{peer} offers {name} ({}): /accept {transfer} or /decline {transfer}",
+            progress::bytes(size)
+        ));
+    }
+
+    /// Refuses an offer at once for a reason of ours, and says so.
+    fn decline_for(&self, id: FileId, name: &str, why: String) {
+        self.screen.system(format!("Declined {name}: {why}."));
+        self.answer(Answer::Refused(id, why));
+    }
+
+    /// Tells the user the peer stopped sending `name`, unless the user
+    /// stopped it first (and was told then): `verdict` is the user's, for a
+    /// transfer the user could decide on.
+    fn say_stopped(&self, name: &str, stage: Stage, verdict: Option<Verdict>, what: &str) {
+        match (stage, verdict) {
+            (Stage::Asked, Some(Verdict::Waiting)) => self
+                .screen
+                .system(format!("The peer withdrew its offer of {name}.")),
+            (Stage::Accepted { .. }, Some(Verdict::Accepted) | None) => {
+                self.screen.system(match what {
+                    "" => format!("The peer stopped sending {name}; nothing was saved."),
+                    _ => format!(
+                        "The peer stopped sending {what}{name}; what arrived of it was removed."
+                    ),
+                })
+            }
+            _ => {}
+        }
+    }
+
+    /// Says what of the peer's files did not arrive, and how the stream
+    /// ended. What arrived of a file or folder accepted is kept, hidden,
+    /// for sending it again to resume.
+    fn report_unfinished(&mut self, end: Result<(), Breach>) -> PeerEnd {
+        let mut first_cut = None;
+        for arriving in std::mem::take(&mut self.files).into_values() {
+            let Owner::Lone { transfer, .. } = arriving.owner else {
+                continue;
+            };
+            let Some(kept) = arriving.kept else {
+                continue;
+            };
+            if !matches!(arriving.stage, Stage::Accepted { .. }) {
+                continue;
+            }
+            if self.transfers.verdict(transfer) == Verdict::Cancelled {
+                kept.discard();
+                continue;
+            }
+            let cut = ReceiveError::Incomplete {
+                received: arriving.received,
+                expected: arriving.size,
+            };
+            let resume = if kept.held() > 0 {
+                "what arrived is kept, so sending it again resumes"
+            } else {
+                "nothing was saved"
+            };
+            self.screen.system(format!(
+                "Transfer of {} incomplete: {cut}; {resume}.",
+                arriving.name
+            ));
+            first_cut.get_or_insert(cut);
+        }
+        for folder in std::mem::take(&mut self.folders).into_values() {
+            let Some(kept) = folder.kept else {
+                continue;
+            };
+            if !matches!(folder.stage, Stage::Accepted { .. }) {
+                continue;
+            }
+            if self.transfers.verdict(folder.transfer) == Verdict::Cancelled {
+                kept.discard();
+                continue;
+            }
+            let done = folder.meter.as_ref().map_or(0, Meter::done);
+            let cut = ReceiveError::Incomplete {
+                received: done,
+                expected: folder.bytes,
+            };
+            let resume = if kept.holds_a_file() {
+                "what arrived is kept, so sending it again resumes"
+            } else {
+                "nothing was saved"
+            };
+            self.screen.system(format!(
+                "Folder {} incomplete: {cut} ({} of {} files); {resume}.",
+                folder.name, folder.saved, folder.files
+            ));
+            first_cut.get_or_insert(cut);
+        }
+        match end {
+            Ok(()) => {
+                if let Some(peer) = &self.peer {
+                    let line = format!("[{peer}] {}", frame::LEAVE_MESSAGE);
+                    self.screen.peer_line(line.as_bytes(), false);
+                }
+                match first_cut {
+                    Some(cut) => PeerEnd::Cut(cut),
+                    None => PeerEnd::Left,
+                }
+            }
+            Err(Breach::Record(RecordError::Io(e))) => PeerEnd::Lost(e),
+            Err(Breach::Record(RecordError::Cut)) => PeerEnd::Lost(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the connection was cut without the peer saying goodbye",
+            )),
+            Err(Breach::Record(e)) => PeerEnd::Broken(e.to_string()),
+            Err(Breach::Protocol(why)) => {
+                PeerEnd::Broken(format!("the peer broke the protocol: {why}"))
+            }
+        }
+    }
+}
+
+fn unknown(id: FileId) -> Breach {
+    Breach::Protocol(format!(
+        "the peer sent part of file {id}, which it never offered"
+    ))
+}

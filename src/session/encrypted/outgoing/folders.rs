@@ -1,0 +1,174 @@
+//! Folders being sent: their files offered a window at a time once the
+//! peer accepts the folder, their answers counted, and the folder ended,
+//! then confirmed or refused as a whole.
+
+use std::collections::VecDeque;
+
+use super::{Offered, Owner, Writer};
+use crate::files::send::OutgoingFile;
+use crate::files::tree::TreeItem;
+use crate::session::outgoing::WriteError;
+use crate::session::progress::Meter;
+use crate::wire::message::{FileId, Message};
+
+/// Files of one folder offered and not yet answered: enough to keep the
+/// link busy with small files, and within what the peer takes at once
+/// (64) with [`super::IN_FLIGHT`] folders.
+const ENTRY_WINDOW: usize = 15;
+
+/// A folder being sent.
+pub(super) struct FolderOut<'a> {
+    pub(super) transfer: u64,
+    pub(super) name: String,
+    /// Bytes announced, which its files may not exceed in all.
+    pub(super) bytes: u64,
+    /// Bytes of the files offered so far.
+    pub(super) offered_bytes: u64,
+    /// What is still to be offered, in order.
+    pub(super) items: VecDeque<TreeItem>,
+    pub(super) accepted: bool,
+    /// Files offered and not yet answered.
+    pub(super) outstanding: usize,
+    pub(super) saved: u64,
+    pub(super) saved_bytes: u64,
+    /// Files that did not make it, with why.
+    pub(super) failed: Vec<String>,
+    /// Whether its end went out: then it waits for the peer's answer.
+    pub(super) ended: bool,
+    pub(super) meter: Meter<'a>,
+}
+
+impl<'a> Writer<'a> {
+    /// Offers the next files of the folder `id` while fewer than
+    /// [`ENTRY_WINDOW`] wait for answers; once all are answered, ends it.
+    pub(super) fn offer_entries(&mut self, id: FileId) -> Result<(), WriteError> {
+        let Some(mut folder) = self.folders.remove(&id) else {
+            return Ok(());
+        };
+        let result = self.offer_entries_of(id, &mut folder);
+        self.folders.insert(id, folder);
+        result?;
+        self.start_waiting()
+    }
+
+    pub(super) fn offer_entries_of(
+        &mut self,
+        id: FileId,
+        folder: &mut FolderOut<'a>,
+    ) -> Result<(), WriteError> {
+        if !folder.accepted || folder.ended {
+            return Ok(());
+        }
+        while folder.outstanding < ENTRY_WINDOW {
+            let Some(item) = folder.items.pop_front() else {
+                break;
+            };
+            match item {
+                TreeItem::Folder(path) => self.send(&Message::Subfolder {
+                    folder: id,
+                    path: &path,
+                })?,
+                TreeItem::File { path, relative, .. } => match OutgoingFile::open(&path) {
+                    // The peer takes no more than was announced.
+                    Ok(file) if folder.offered_bytes + file.size() > folder.bytes => {
+                        self.screen.system(format!(
+                            "Skipped {}/{relative}: it grew since the folder was looked at.",
+                            folder.name
+                        ));
+                        folder.failed.push(relative);
+                    }
+                    Ok(file) => {
+                        folder.offered_bytes += file.size();
+                        let entry = self.new_id();
+                        self.send(&Message::Entry {
+                            id: entry,
+                            folder: id,
+                            size: file.size(),
+                            path: &relative,
+                        })?;
+                        let owner = Owner::Entry(id);
+                        self.offered.insert(entry, Offered { file, owner });
+                        folder.outstanding += 1;
+                    }
+                    Err(e) => {
+                        self.screen
+                            .system(format!("Skipped {}/{relative}: {e}", folder.name));
+                        folder.failed.push(relative);
+                    }
+                },
+            }
+        }
+        if folder.items.is_empty() && folder.outstanding == 0 {
+            self.send(&Message::End { id, hash: [0; 32] })?;
+            folder.ended = true;
+        }
+        Ok(())
+    }
+
+    /// A file of the folder `folder` was answered for: saved, or with the
+    /// name of one that was not.
+    pub(super) fn entry_done(
+        &mut self,
+        folder: FileId,
+        outcome: Result<u64, String>,
+    ) -> Result<(), WriteError> {
+        if let Some(folder) = self.folders.get_mut(&folder) {
+            folder.outstanding = folder.outstanding.saturating_sub(1);
+            match outcome {
+                Err(name) => folder.failed.push(name),
+                Ok(size) => {
+                    folder.saved += 1;
+                    folder.saved_bytes += size;
+                    folder.meter.file_done();
+                }
+            }
+        }
+        self.offer_entries(folder)
+    }
+
+    pub(super) fn settle_folder(
+        &mut self,
+        id: FileId,
+        folder: FolderOut<'a>,
+        refusal: Option<String>,
+    ) -> Result<(), WriteError> {
+        let name = &folder.name;
+        match refusal {
+            None => {
+                let (files, bytes) = (folder.saved, folder.saved_bytes);
+                self.screen.system(match folder.meter.summary() {
+                    Some(summary) => {
+                        format!("Sent folder {name} ({files} files, {bytes} bytes, {summary})")
+                    }
+                    None => format!("Sent folder {name} ({files} files, {bytes} bytes)"),
+                });
+                if let Some(first) = folder.failed.first() {
+                    let more = match folder.failed.len() {
+                        1 => String::new(),
+                        n => format!(" and {} more", n - 1),
+                    };
+                    self.screen.system(format!(
+                        "Not in the folder sent: {name}/{first}{more}, which could not be read."
+                    ));
+                }
+            }
+            Some(reason) => {
+                self.screen
+                    .system(format!("Folder {name} was not saved by the peer: {reason}"));
+                if !folder.ended {
+                    self.drop_entries_of(id);
+                    self.send(&Message::Cancel { id })?;
+                }
+            }
+        }
+        self.start_waiting()
+    }
+
+    /// Forgets the files of the folder `id` still on their way.
+    pub(super) fn drop_entries_of(&mut self, id: FileId) {
+        let of_folder = |owner: &Owner<'_>| matches!(owner, Owner::Entry(f) if *f == id);
+        self.offered.retain(|_, o| !of_folder(&o.owner));
+        self.active.retain(|s| !of_folder(&s.owner));
+        self.unconfirmed.retain(|_, u| !of_folder(&u.owner));
+    }
+}
