@@ -171,6 +171,7 @@ impl From<MessageError> for Breach {
         Self::Protocol(e.to_string())
     }
 }
+
 impl<'a> Reader<'a> {
     fn read(&mut self, mut records: RecordReader<BufReader<ReadHalf>>) -> Result<(), Breach> {
         loop {

@@ -145,6 +145,7 @@ struct Writer<'a> {
     unflushed_messages: usize,
     lost_messages: usize,
 }
+
 impl<'a> Writer<'a> {
     fn run(
         &mut self,
