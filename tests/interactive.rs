@@ -1519,3 +1519,41 @@ fn at_a_terminal_an_offer_over_100_mib_waits_for_accept_or_decline() {
     assert_left_cleanly(&term, TIMEOUT, "[daksh] still talking");
     assert!(!dir.join("received_files/big (1).bin").exists());
 }
+
+#[test]
+fn at_a_terminal_an_offer_the_peer_does_not_answer_at_once_is_said_to_wait() {
+    let dir = TestDir::new("tty_offer_waits");
+    fs::write(dir.join("notes.txt"), b"hello").unwrap();
+    let (mut peer, port) = common::Chat::listen_encrypted(
+        "peer",
+        &dir.subdir("peer"),
+        &["--name", "daksh", "--ask-above", "0"],
+    );
+    let port = port.to_string();
+    let args = ["connect", "127.0.0.1", &port, "--name", NAME];
+    let term = Term::start_encrypted("offer_waits", dir.path(), true, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+    term.enter("/send notes.txt");
+    peer.expect_exact(&format!(
+        "[System] {NAME} offers notes.txt (5 B): /accept 1 or /decline 1"
+    ));
+    term.wait_row("[System] Waiting for the peer to accept notes.txt (5 B).");
+    term.enter("/status");
+    term.wait_row("[System] #1 Offered: notes.txt (5 B), waiting for the peer to accept it");
+    peer.send_line("/accept");
+    peer.expect_exact("[System] File saved to received_files/notes.txt");
+    let sent = term.wait("the file to be sent", |s| {
+        s.row_starting("[System] Sent file notes.txt (5 bytes, ")
+            .is_some()
+    });
+    // Timed from the acceptance, not from the offer a second before.
+    let line = sent
+        .row_starting("[System] Sent file notes.txt (5 bytes, ")
+        .unwrap()
+        .to_string();
+    assert!(line.ends_with(", 0.0s)"), "{line}");
+    term.press("C-d");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+}

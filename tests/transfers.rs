@@ -445,10 +445,13 @@ fn an_offer_over_the_limit_waits_for_accept_and_a_small_file_does_not() {
     alice.expect_exact(&format!(
         "[System] #{id} Offered: big.bin (2.0 MiB): /accept {id} or /decline {id}"
     ));
-    let (_, status) = transfer(&mut bob, "big.bin", State::Sending);
-    assert!(
-        status.contains(": 0 B / 2.0 MiB (0%)"),
-        "bytes went before the offer was accepted: {status}"
+    // Bob knows it waits for Alice, and nothing of it went.
+    let (id_here, status) = transfer(&mut bob, "big.bin", State::Offered);
+    assert_eq!(
+        status,
+        format!(
+            "[System] #{id_here} Offered: big.bin (2.0 MiB), waiting for the peer to accept it"
+        )
     );
     let named: Vec<String> = dir_entries(&downloads)
         .into_iter()
@@ -660,14 +663,11 @@ fn the_sender_cancels_an_offer_that_waits_for_an_answer() {
 
     bob.send_line("/send big.bin");
     let offer = expect_offer(&mut alice, "big.bin", "2.0 MiB");
-    let id = transfer_id(&mut bob, "big.bin", State::Sending);
+    let id = transfer_id(&mut bob, "big.bin", State::Offered);
     bob.send_line(&format!("/cancel {id}"));
     bob.expect_exact("[System] Cancelled big.bin; the peer was told.");
-    // Alice is told; the offer was never accepted, so either wording does.
-    alice.expect_line("a line saying the offer is gone", |l| {
-        l == "[System] The peer stopped sending big.bin; nothing was saved."
-            || l == "[System] The peer withdrew its offer of big.bin."
-    });
+    // Alice is told; the offer was never accepted.
+    alice.expect_exact("[System] The peer withdrew its offer of big.bin.");
     still_talking(&mut alice, &mut bob, "sorry, wrong file");
     // The offer is gone: nothing waits, nothing can be accepted.
     alice.send_line("/status");

@@ -4,10 +4,13 @@
 //! Everything lives hidden in the download folder's `.chat-partial/`, never
 //! under a final name: a file as `KEY.part`, a folder as `KEY.folder/` with
 //! its tree inside, each beside a `KEY.info` that says what it is (and whose
-//! lock says it is in use). The key comes from the name and size offered, so
-//! the same offer finds what was kept; whether the kept bytes are still the
-//! sender's is checked by hash before anything is resumed. Kept items expire
-//! a week after they were last used.
+//! lock says it is in use). The key comes from the name and, for a file, the
+//! size offered, so the same offer finds what was kept; whether the kept
+//! bytes are still the sender's is checked by hash before anything is
+//! resumed. Kept items expire a week after they were last used. A transfer
+//! that finds its key in use by another chat sharing the download folder
+//! gets a private key (`KEY-PID-N`), which nothing could find again: what
+//! it holds is not kept.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -96,7 +99,13 @@ impl Kept {
     ) -> Result<(String, Claim), DownloadError> {
         self.create_root()?;
         static SERIAL: AtomicU64 = AtomicU64::new(0);
-        let base = key(kind, name, size);
+        // A folder is found again by its name alone: its files may have
+        // changed since (each is checked by hash), and what was not sent
+        // again is pruned before it is named.
+        let base = match kind {
+            KeptKind::File => key(kind, name, size),
+            KeptKind::Folder => key(kind, name, 0),
+        };
         let mut key = base.clone();
         loop {
             let path = self.root.join(format!("{key}.info"));
@@ -113,7 +122,15 @@ impl Kept {
                             info.write_all(format!("{kind}\t{size}\t{name}\n").as_bytes())
                         })
                         .map_err(|e| self.create_error(e))?;
-                    return Ok((key, Claim { path, _lock: info }));
+                    let private = key != base;
+                    return Ok((
+                        key,
+                        Claim {
+                            path,
+                            private,
+                            _lock: info,
+                        },
+                    ));
                 }
                 Err(Errno::WOULDBLOCK) => {
                     let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
@@ -144,11 +161,12 @@ impl Kept {
         })
     }
 
-    /// Every kept item, oldest first. Items in use by a transfer are
-    /// listed too.
+    /// Every kept item that a resend would find, oldest first; not those a
+    /// transfer is using now.
     pub fn list(&self) -> Vec<KeptItem> {
         let mut items: Vec<(SystemTime, KeptItem)> = self
             .infos()
+            .filter(|(info, key)| !is_private(key) && !in_use(info))
             .filter_map(|(info, key)| {
                 let modified = fs::metadata(&info).and_then(|m| m.modified()).ok()?;
                 let text = fs::read_to_string(&info).ok()?;
@@ -191,7 +209,8 @@ impl Kept {
             let Ok(info) = File::open(&info_path) else {
                 continue;
             };
-            if expired_only {
+            // A private item of a chat that ended can never be resumed.
+            if expired_only && !is_private(&key) {
                 let age = info
                     .metadata()
                     .and_then(|m| m.modified())
@@ -227,6 +246,18 @@ impl Kept {
                 Some((entry.path(), key))
             })
     }
+}
+
+/// Whether `key` is one of a single transfer (`KEY-PID-N`).
+fn is_private(key: &str) -> bool {
+    key.contains('-')
+}
+
+/// Whether a transfer holds the lock of the info file at `path`.
+fn in_use(path: &Path) -> bool {
+    File::open(path).is_ok_and(|info| {
+        rustix::fs::flock(&info, FlockOperation::NonBlockingLockShared) == Err(Errno::WOULDBLOCK)
+    })
 }
 
 /// Makes the folder `path` (and those above it), which must be a folder
@@ -278,6 +309,8 @@ fn tree_bytes(dir: &Path) -> u64 {
 #[derive(Debug)]
 struct Claim {
     path: PathBuf,
+    /// Under a key of this transfer alone: not worth keeping.
+    private: bool,
     _lock: File,
 }
 
@@ -435,7 +468,8 @@ impl KeptFile {
 impl Drop for KeptFile {
     fn drop(&mut self) {
         // Nothing worth keeping: no trace is left.
-        if self.len == 0 {
+        let private = self.claim.as_ref().is_some_and(|c| c.private);
+        if self.len == 0 || private {
             let _ = fs::remove_file(&self.path);
             self.forget();
         }
@@ -505,7 +539,8 @@ impl KeptFolder {
 
 impl Drop for KeptFolder {
     fn drop(&mut self) {
-        if self.claim.is_some() && !holds_a_file(&self.path) {
+        let private = self.claim.as_ref().is_some_and(|c| c.private);
+        if self.claim.is_some() && (private || !holds_a_file(&self.path)) {
             let _ = fs::remove_dir_all(&self.path);
             if let Some(claim) = self.claim.take() {
                 claim.release();
@@ -617,14 +652,22 @@ mod tests {
         let kept = Kept::of(&downloads);
         let mut first = kept.file("a", 4).unwrap();
         first.write(b"ab").unwrap();
-        let second = kept.file("a", 4).unwrap();
+        let mut second = kept.file("a", 4).unwrap();
         assert_eq!(second.held(), 0, "a second transfer starts its own");
+        second.write(b"cd").unwrap();
         assert_eq!(kept.discard(false), 0);
-        // Holding nothing, it leaves no trace.
+        assert!(
+            kept.list().is_empty(),
+            "what is in use is not listed as kept"
+        );
+        // Under a key nothing would find again, it is not kept.
         drop(second);
         drop(first);
+        let listed: Vec<_> = kept.list().into_iter().map(|i| i.held).collect();
+        assert_eq!(listed, [2]);
         assert_eq!(kept.discard(false), 1);
         assert!(kept.list().is_empty());
+        assert!(!root.join(KEPT_FOLDER).exists());
         fs::remove_dir_all(root).unwrap();
     }
 
@@ -711,7 +754,12 @@ mod tests {
         entry.write(b"abc").unwrap();
         entry.complete();
         folder.subfolder(Path::new("empty")).unwrap();
-        assert_eq!(kept.list()[0].held, 3);
+        assert!(kept.list().is_empty(), "in use");
+        drop(folder);
+        let listed: Vec<_> = kept.list().into_iter().map(|i| (i.kind, i.held)).collect();
+        assert_eq!(listed, [(KeptKind::Folder, 3)]);
+        // Found again by its name, whatever its size now.
+        let folder = kept.folder("photos", 7).unwrap();
         let saved = folder.finish(&downloads, "photos").unwrap();
         assert_eq!(saved, root.join("photos (1)"));
         assert_eq!(fs::read(saved.join("a/.b")).unwrap(), b"abc");

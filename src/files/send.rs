@@ -72,8 +72,17 @@ pub enum SendError {
         UNKNOWN_SIZE_LIMIT / 1024
     )]
     SizeUnknown,
+    #[error("it was replaced since the folder was looked at")]
+    Changed,
     #[error("{0}")]
     Io(io::Error),
+}
+
+/// Which file a path named when it was looked at: its device and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileIdentity {
+    pub device: u64,
+    pub inode: u64,
 }
 
 impl From<io::Error> for SendError {
@@ -142,6 +151,33 @@ impl OutgoingFile {
         // Checked again on what was opened, in case the path changed.
         let meta = file.metadata()?;
         check_regular(&meta)?;
+        Self::opened(file, &meta, path)
+    }
+
+    /// Opens the file of a folder being sent, which must still be the one
+    /// `walked` found there: a file replaced since (by a link to something
+    /// outside the folder, say, or through a folder on its path replaced by
+    /// one) is not sent.
+    pub fn open_walked(path: &Path, walked: FileIdentity) -> Result<Self, SendError> {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        // Not through a link, and without waiting on a FIFO put there.
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => SendError::Changed,
+                _ => SendError::from(e),
+            })?;
+        let meta = file.metadata()?;
+        if (meta.dev(), meta.ino()) != (walked.device, walked.inode) {
+            return Err(SendError::Changed);
+        }
+        check_regular(&meta)?;
+        Self::opened(file, &meta, path)
+    }
+
+    fn opened(file: File, meta: &fs::Metadata, path: &Path) -> Result<Self, SendError> {
         let (contents, size) = if has_no_true_size(&file) {
             let bytes = read_whole(file)?;
             let size = bytes.len() as u64;

@@ -6,7 +6,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use std::os::unix::fs::MetadataExt;
+
 use crate::files::download::safe_file_name;
+use crate::files::send::FileIdentity;
 use crate::wire::frame;
 
 /// What a folder holds, in the order it is sent: every subfolder before
@@ -26,12 +29,13 @@ pub struct FolderTree {
 pub enum TreeItem {
     /// A subfolder, by its '/'-separated path below the folder.
     Folder(String),
-    /// A file: where it is here, its path below the folder and its size
-    /// when walked.
+    /// A file: where it is here, its path below the folder, and its size
+    /// and identity when walked.
     File {
         path: PathBuf,
         relative: String,
         size: u64,
+        identity: FileIdentity,
     },
 }
 
@@ -92,6 +96,10 @@ impl FolderTree {
                     path: entry.path(),
                     relative: below,
                     size: meta.len(),
+                    identity: FileIdentity {
+                        device: meta.dev(),
+                        inode: meta.ino(),
+                    },
                 });
             }
         }
@@ -104,6 +112,32 @@ mod tests {
     use super::*;
     use crate::files::scratch;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn a_file_replaced_after_the_walk_is_not_opened() {
+        use crate::files::send::{OutgoingFile, SendError};
+        let root = scratch("tree-replaced").join("album");
+        fs::create_dir_all(&root).unwrap();
+        fs::write(root.join("photo.jpg"), b"photo").unwrap();
+        fs::write(root.join("kept.jpg"), b"kept").unwrap();
+        let secret = root.parent().unwrap().join("secret");
+        fs::write(&secret, b"secret").unwrap();
+        let tree = FolderTree::walk(&root).unwrap();
+        fs::remove_file(root.join("photo.jpg")).unwrap();
+        symlink(&secret, root.join("photo.jpg")).unwrap();
+        for item in tree.items {
+            let TreeItem::File { path, identity, .. } = item else {
+                continue;
+            };
+            let opened = OutgoingFile::open_walked(&path, identity);
+            if path.ends_with("photo.jpg") {
+                assert!(matches!(opened, Err(SendError::Changed)), "{opened:?}");
+            } else {
+                assert_eq!(opened.unwrap().size(), 4);
+            }
+        }
+        fs::remove_dir_all(root.parent().unwrap()).unwrap();
+    }
 
     #[test]
     fn a_folder_is_walked_without_following_links_or_special_files() {

@@ -54,8 +54,13 @@ pub struct Decision {
 pub enum Cancelled {
     /// One of ours, by its id in this list.
     Ours { id: u64, name: String },
-    /// One of the peer's, by the peer's id.
-    Theirs { id: FileId, name: String },
+    /// One of the peer's, by the peer's id; `offered` when it was still
+    /// waiting for the user, which makes the cancel a decline.
+    Theirs {
+        id: FileId,
+        name: String,
+        offered: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -74,6 +79,10 @@ struct Entry {
     resume: (u64, [u8; 32]),
     /// For a folder: files done, and in all.
     files: Option<(u64, u64)>,
+    /// Bytes of `done` that were kept from an earlier try, not moved now.
+    kept: u64,
+    /// One of ours offered, waiting for the peer to accept it.
+    awaiting_peer: bool,
 }
 
 /// Every transfer the conversation knows of, in the order they were queued.
@@ -103,6 +112,8 @@ impl Transfers {
             verdict: Verdict::Accepted,
             resume: (0, [0; 32]),
             files: None,
+            kept: 0,
+            awaiting_peer: false,
         });
         id
     }
@@ -216,8 +227,13 @@ impl Transfers {
         Ok(match (entry.direction, entry.peer_id) {
             (Direction::Receive, Some(peer_id)) => {
                 let name = entry.name.clone();
+                let offered = entry.verdict == Verdict::Waiting;
                 entries.remove(at);
-                Cancelled::Theirs { id: peer_id, name }
+                Cancelled::Theirs {
+                    id: peer_id,
+                    name,
+                    offered,
+                }
             }
             _ => Cancelled::Ours {
                 id: entry.id,
@@ -265,6 +281,11 @@ impl Transfers {
                 };
                 let id = e.id;
                 match (e.started, e.verdict) {
+                    _ if e.awaiting_peer => format!(
+                        "#{id} Offered: {} ({}), waiting for the peer to accept it",
+                        e.name,
+                        bytes(e.size)
+                    ),
                     (_, Verdict::Waiting) => format!(
                         "#{id} Offered: {} ({}): /accept {id} or /decline {id}",
                         e.name,
@@ -274,14 +295,14 @@ impl Transfers {
                     (None, _) if e.direction == Direction::Receive => format!(
                         "#{id} Receiving {}: {}{}",
                         e.name,
-                        progress_text(0, e.size, Duration::ZERO),
+                        progress_text(0, 0, e.size, Duration::ZERO),
                         files_text(e.files)
                     ),
                     (None, _) => format!("#{id} Queued: {} ({})", e.name, bytes(e.size)),
                     (Some(started), _) => format!(
                         "#{id} {verb} {}: {}{}",
                         e.name,
-                        progress_text(e.done, e.size, started.elapsed()),
+                        progress_text(e.done, e.kept, e.size, started.elapsed()),
                         files_text(e.files)
                     ),
                 }
@@ -299,6 +320,8 @@ pub struct Meter<'a> {
     name: String,
     size: u64,
     done: u64,
+    /// Bytes of `done` kept from an earlier try.
+    kept: u64,
     started: Instant,
     last_shown: Instant,
     show: bool,
@@ -330,6 +353,7 @@ impl<'a> Meter<'a> {
             name,
             size,
             done: 0,
+            kept: 0,
             started: now,
             last_shown: now,
             show: screen.is_interactive() && size > PROGRESS_THRESHOLD,
@@ -352,6 +376,30 @@ impl<'a> Meter<'a> {
     /// Bytes moved so far.
     pub fn done(&self) -> u64 {
         self.done
+    }
+
+    /// Marks one of our transfers as offered, waiting for the peer.
+    pub fn await_peer(&self) {
+        self.transfers.update(self.id, |e| e.awaiting_peer = true);
+    }
+
+    /// The peer accepted: the clock starts now, not when it was offered.
+    pub fn restart(&mut self) {
+        let now = Instant::now();
+        (self.started, self.last_shown) = (now, now);
+        self.transfers.update(self.id, |e| {
+            e.awaiting_peer = false;
+            e.started = Some(now);
+        });
+    }
+
+    /// Counts `n` bytes kept from an earlier try as done: they count
+    /// towards the whole, not towards the rate.
+    pub fn resume_from(&mut self, n: u64) {
+        self.kept = self.kept.saturating_add(n);
+        let kept = self.kept;
+        self.transfers.update(self.id, |e| e.kept = kept);
+        self.advance(n);
     }
 
     /// Counts one more file of a folder done.
@@ -378,7 +426,7 @@ impl<'a> Meter<'a> {
                 "{} {}: {}{}",
                 self.verb,
                 self.name,
-                progress_text(done, self.size, self.started.elapsed()),
+                progress_text(done, self.kept, self.size, self.started.elapsed()),
                 files_text(files)
             ));
         }
@@ -392,7 +440,7 @@ impl<'a> Meter<'a> {
         if !self.screen.is_interactive() {
             return None;
         }
-        Some(summary_text(self.done, self.started.elapsed()))
+        Some(summary_text(self.done - self.kept, self.started.elapsed()))
     }
 }
 
@@ -419,21 +467,24 @@ fn summary_text(done: u64, elapsed: Duration) -> String {
 }
 
 /// `12.0 MiB / 200.0 MiB (6%), 85.3 MiB/s, 2s left`; the rate and time left
-/// only once the transfer has run long enough to measure them. `done` and
-/// `size` come from the peer's header and may be anything.
-fn progress_text(done: u64, size: u64, elapsed: Duration) -> String {
+/// only once the transfer has run long enough to measure them, and from
+/// the bytes moved now: `kept` of `done` were there from an earlier try.
+/// `done` and `size` come from the peer's header and may be anything.
+fn progress_text(done: u64, kept: u64, size: u64, elapsed: Duration) -> String {
     let percent = match size {
         0 => 100,
         // In u128, `done * 100` cannot overflow.
         _ => (u128::from(done) * 100 / u128::from(size)).min(100),
     };
     let mut text = format!("{} / {} ({percent}%)", bytes(done), bytes(size));
-    let Some(rate) = rate(done, elapsed) else {
+    // What was kept from an earlier try did not move now.
+    let moved = done.saturating_sub(kept);
+    let Some(rate) = rate(moved, elapsed) else {
         return text;
     };
     let _ = write!(text, ", {rate}");
-    if done > 0 && done < size {
-        let left = (size - done) as f64 * elapsed.as_secs_f64() / done as f64;
+    if moved > 0 && done < size {
+        let left = (size - done) as f64 * elapsed.as_secs_f64() / moved as f64;
         match Duration::try_from_secs_f64(left) {
             Ok(left) if left <= MAX_TIME_LEFT => {
                 let _ = write!(text, ", {} left", duration(left));
@@ -520,7 +571,7 @@ mod tests {
 
     #[test]
     fn progress_shows_done_total_percent_rate_and_time_left() {
-        let text = progress_text(50 << 20, 200 << 20, Duration::from_secs(2));
+        let text = progress_text(50 << 20, 0, 200 << 20, Duration::from_secs(2));
         assert_eq!(text, "50.0 MiB / 200.0 MiB (25%), 25.0 MiB/s, 6.0s left");
     }
 
@@ -618,7 +669,8 @@ mod tests {
             transfers.cancel(Some(theirs)),
             Ok(Cancelled::Theirs {
                 id: 40,
-                name: "b".into()
+                name: "b".into(),
+                offered: false
             })
         );
         assert_eq!(transfers.verdict(theirs), Verdict::Cancelled);
@@ -688,23 +740,29 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_transfer_is_timed_by_what_moves_now() {
+        let text = progress_text(150 << 20, 100 << 20, 200 << 20, Duration::from_secs(2));
+        assert_eq!(text, "150.0 MiB / 200.0 MiB (75%), 25.0 MiB/s, 2.0s left");
+    }
+
+    #[test]
     fn progress_shows_no_rate_before_it_can_be_measured() {
-        let text = progress_text(3, 1 << 44, Duration::from_millis(5));
+        let text = progress_text(3, 0, 1 << 44, Duration::from_millis(5));
         assert_eq!(text, "3 B / 16.0 TiB (0%)");
     }
 
     #[test]
     fn absurd_estimates_are_capped() {
         let month = Duration::from_secs(30 * 24 * 3600);
-        let text = progress_text(1, 1 << 44, month);
+        let text = progress_text(1, 0, 1 << 44, month);
         assert_eq!(text, "1 B / 16.0 TiB (0%), 0 B/s, more than 99 days left");
-        let text = progress_text(1, u64::MAX, Duration::MAX);
+        let text = progress_text(1, 0, u64::MAX, Duration::MAX);
         assert!(text.ends_with(", more than 99 days left"), "{text}");
     }
 
     #[test]
     fn more_done_than_announced_is_one_hundred_percent() {
-        let text = progress_text(u64::MAX, 10, Duration::from_secs(1));
+        let text = progress_text(u64::MAX, 0, 10, Duration::from_secs(1));
         assert_eq!(text, "16.0 EiB / 10 B (100%), 16.0 EiB/s");
     }
 
@@ -734,7 +792,7 @@ mod tests {
             size in any_size(),
             elapsed in any_duration(),
         ) {
-            let text = progress_text(done, size, elapsed);
+            let text = progress_text(done, done / 2, size, elapsed);
             let percent: u64 = text
                 .split_once('(')
                 .and_then(|(_, rest)| rest.split_once("%)"))

@@ -163,7 +163,16 @@ impl<'a> UserSide<'a> {
             UserCommand::Decline(id) => self.decide(id, false),
             UserCommand::Cancel(id) => match self.transfers.cancel(id) {
                 Ok(Cancelled::Ours { id, .. }) => self.queue(Outgoing::Cancel(id)),
-                Ok(Cancelled::Theirs { id, name }) => {
+                // Still only offered: a decline.
+                Ok(Cancelled::Theirs {
+                    id,
+                    name,
+                    offered: true,
+                }) => {
+                    screen.system(format!("Declined {name}; the peer was told."));
+                    self.queue(Outgoing::Reply(Answer::Refused(id, "declined".into())));
+                }
+                Ok(Cancelled::Theirs { id, name, .. }) => {
                     screen.system(format!("Cancelled {name}; what arrived of it is removed."));
                     let why = "cancelled by the receiver".to_string();
                     self.queue(Outgoing::Reply(Answer::Refused(id, why)));

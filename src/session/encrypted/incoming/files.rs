@@ -186,7 +186,7 @@ impl<'a> Reader<'a> {
                 Owner::Lone {
                     meter: Some(meter), ..
                 } => {
-                    meter.advance(offset);
+                    meter.resume_from(offset);
                     screen.system(format!(
                         "Resuming {}: {} of {} kept from before.",
                         arriving.name,
@@ -200,7 +200,7 @@ impl<'a> Reader<'a> {
                     if let Some(meter) =
                         self.folders.get_mut(&folder).and_then(|f| f.meter.as_mut())
                     {
-                        meter.advance(offset);
+                        meter.resume_from(offset);
                     }
                 }
             }

@@ -330,7 +330,8 @@ impl<'a> Reader<'a> {
     /// transfer the user could decide on.
     fn say_stopped(&self, name: &str, stage: Stage, verdict: Option<Verdict>, what: &str) {
         match (stage, verdict) {
-            (Stage::Asked, Some(Verdict::Waiting)) => self
+            // (Accepted by the user, but withdrawn before the peer knew.)
+            (Stage::Asked, Some(Verdict::Waiting | Verdict::Accepted)) => self
                 .screen
                 .system(format!("The peer withdrew its offer of {name}.")),
             (Stage::Accepted { .. }, Some(Verdict::Accepted) | None) => {

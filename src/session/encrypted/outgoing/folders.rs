@@ -22,8 +22,6 @@ pub(super) struct FolderOut<'a> {
     pub(super) name: String,
     /// Bytes announced, which its files may not exceed in all.
     pub(super) bytes: u64,
-    /// Bytes of the files offered so far.
-    pub(super) offered_bytes: u64,
     /// What is still to be offered, in order.
     pub(super) items: VecDeque<TreeItem>,
     pub(super) accepted: bool,
@@ -35,6 +33,8 @@ pub(super) struct FolderOut<'a> {
     pub(super) failed: Vec<String>,
     /// Whether its end went out: then it waits for the peer's answer.
     pub(super) ended: bool,
+    /// Whether the user was told that it waits for the peer to accept it.
+    pub(super) told: bool,
     pub(super) meter: Meter<'a>,
 }
 
@@ -68,9 +68,15 @@ impl<'a> Writer<'a> {
                     folder: id,
                     path: &path,
                 })?,
-                TreeItem::File { path, relative, .. } => match OutgoingFile::open(&path) {
-                    // The peer takes no more than was announced.
-                    Ok(file) if folder.offered_bytes + file.size() > folder.bytes => {
+                TreeItem::File {
+                    path,
+                    relative,
+                    size,
+                    identity,
+                } => match OutgoingFile::open_walked(&path, identity) {
+                    // Each file stays within its size when walked, so the
+                    // folder within what was announced.
+                    Ok(file) if file.size() > size => {
                         self.screen.system(format!(
                             "Skipped {}/{relative}: it grew since the folder was looked at.",
                             folder.name
@@ -78,7 +84,6 @@ impl<'a> Writer<'a> {
                         folder.failed.push(relative);
                     }
                     Ok(file) => {
-                        folder.offered_bytes += file.size();
                         let entry = self.new_id();
                         self.send(&Message::Entry {
                             id: entry,
@@ -87,7 +92,8 @@ impl<'a> Writer<'a> {
                             path: &relative,
                         })?;
                         let owner = Owner::Entry(id);
-                        self.offered.insert(entry, Offered { file, owner });
+                        let told = true;
+                        self.offered.insert(entry, Offered { file, owner, told });
                         folder.outstanding += 1;
                     }
                     Err(e) => {
@@ -148,7 +154,7 @@ impl<'a> Writer<'a> {
                         n => format!(" and {} more", n - 1),
                     };
                     self.screen.system(format!(
-                        "Not in the folder sent: {name}/{first}{more}, which could not be read."
+                        "Not in the folder sent, as said above: {name}/{first}{more}."
                     ));
                 }
             }

@@ -35,6 +35,11 @@ const IN_FLIGHT: usize = 4;
 const CHUNK_DATA: usize = 64 * 1024;
 const _: () = assert!(CHUNK_HEADER + CHUNK_DATA <= MAX_PLAINTEXT);
 
+/// How long an offer may wait for the peer's answer before the user (at a
+/// terminal) is told that it waits: an answer usually comes at once, unless
+/// the peer's user is asked.
+const UNANSWERED_NOTE: Duration = Duration::from_secs(1);
+
 /// Bytes read at a time to hash the start of a file the peer kept.
 const PREFIX_READ: usize = 1024 * 1024;
 
@@ -107,6 +112,8 @@ enum Owner<'a> {
 struct Offered<'a> {
     file: OutgoingFile,
     owner: Owner<'a>,
+    /// Whether the user was told that it waits for the peer.
+    told: bool,
 }
 
 /// A file being sent.
@@ -170,6 +177,14 @@ impl<'a> Writer<'a> {
                 }
                 let next = if leaving {
                     queue.recv_timeout(patience)
+                } else if self.untold_offers() {
+                    match queue.recv_timeout(UNANSWERED_NOTE) {
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.tell_unanswered();
+                            continue;
+                        }
+                        next => next,
+                    }
                 } else {
                     queue.recv().map_err(|_| RecvTimeoutError::Disconnected)
                 };
@@ -208,6 +223,36 @@ impl<'a> Writer<'a> {
             .close()
             .and_then(|()| self.out.get_ref().finish())
             .map_err(|e| self.lose_messages(e))
+    }
+
+    /// Whether offers wait for the peer that the user at a terminal was not
+    /// told of.
+    fn untold_offers(&self) -> bool {
+        self.screen.is_interactive()
+            && (self.offered.values().any(|o| !o.told)
+                || self.folders.values().any(|f| !f.accepted && !f.told))
+    }
+
+    /// Tells the user which offers wait for the peer's answer.
+    fn tell_unanswered(&mut self) {
+        let mut lines = Vec::new();
+        for (id, offered) in &mut self.offered {
+            if !std::mem::replace(&mut offered.told, true) {
+                let (name, size) = (offered.file.name(), offered.file.size());
+                lines.push((*id, format!("{name} ({})", progress::bytes(size))));
+            }
+        }
+        for (id, folder) in &mut self.folders {
+            if !folder.accepted && !std::mem::replace(&mut folder.told, true) {
+                let size = progress::bytes(folder.bytes);
+                lines.push((*id, format!("folder {} ({size})", folder.name)));
+            }
+        }
+        lines.sort();
+        for (_, what) in lines {
+            self.screen
+                .system(format!("Waiting for the peer to accept {what}."));
+        }
     }
 
     /// Whether every file and folder sent has been answered for.
@@ -291,8 +336,10 @@ impl<'a> Writer<'a> {
                         name: file.name(),
                     })?;
                     let meter = Meter::start(self.transfers, self.screen, transfer);
+                    meter.await_peer();
                     let owner = Owner::Lone(meter, transfer);
-                    self.offered.insert(id, Offered { file, owner });
+                    let told = false;
+                    self.offered.insert(id, Offered { file, owner, told });
                 }
                 Queued::Folder(tree, transfer) => {
                     self.send(&Message::Folder {
@@ -305,7 +352,6 @@ impl<'a> Writer<'a> {
                         transfer,
                         name: tree.name,
                         bytes: tree.bytes,
-                        offered_bytes: 0,
                         items: tree.items.into(),
                         accepted: false,
                         outstanding: 0,
@@ -313,8 +359,10 @@ impl<'a> Writer<'a> {
                         saved_bytes: 0,
                         failed: Vec::new(),
                         ended: false,
+                        told: false,
                         meter: Meter::start(self.transfers, self.screen, transfer),
                     };
+                    folder.meter.await_peer();
                     self.folders.insert(id, folder);
                 }
             }
@@ -325,14 +373,23 @@ impl<'a> Writer<'a> {
     /// The peer took the file or folder `id`; for a file, it holds its
     /// first `offset` bytes already if their hash is `prefix`.
     fn accepted(&mut self, id: FileId, offset: u64, prefix: &[u8; 32]) -> Result<(), WriteError> {
-        if let Some(folder) = self.folders.get_mut(&id) {
+        if let Some(folder) = self.folders.get_mut(&id)
+            && !folder.accepted
+        {
             folder.accepted = true;
+            folder.meter.restart();
             return self.offer_entries(id);
         }
-        let Some(Offered { file, mut owner }) = self.offered.remove(&id) else {
+        let Some(Offered {
+            file, mut owner, ..
+        }) = self.offered.remove(&id)
+        else {
             // An answer about no file of ours waiting for one.
             return Ok(());
         };
+        if let Owner::Lone(meter, _) = &mut owner {
+            meter.restart();
+        }
         let mut hash = blake3::Hasher::new();
         let mut from = 0;
         if offset > 0 {
@@ -354,7 +411,7 @@ impl<'a> Writer<'a> {
             if from > 0 {
                 match &mut owner {
                     Owner::Lone(meter, _) => {
-                        meter.advance(from);
+                        meter.resume_from(from);
                         self.screen.system(format!(
                             "Resuming {}: the peer has {} of {} already.",
                             file.name(),
@@ -364,7 +421,7 @@ impl<'a> Writer<'a> {
                     }
                     Owner::Entry(folder) => {
                         if let Some(folder) = self.folders.get_mut(folder) {
-                            folder.meter.advance(from);
+                            folder.meter.resume_from(from);
                         }
                     }
                 }
@@ -438,14 +495,17 @@ impl<'a> Writer<'a> {
         sending: Sending<'a>,
         failure: SendFailure,
     ) -> Result<(), WriteError> {
-        self.screen.system(format!(
-            "Sending stopped: {failure}; the peer was told, and nothing was saved there."
-        ));
         self.send(&Message::Cancel { id: sending.id })?;
         if let Owner::Entry(folder) = sending.owner {
+            let shown = self.folders.get(&folder).map_or("", |f| f.name.as_str());
+            self.screen
+                .system(format!("Skipped in folder {shown}: {failure}."));
             let name = sending.file.name().to_string();
             return self.entry_done(folder, Err(name));
         }
+        self.screen.system(format!(
+            "Sending stopped: {failure}; the peer was told, and nothing was saved there."
+        ));
         self.start_waiting()
     }
 
@@ -582,29 +642,48 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Leaving, with files and folders the peer has not answered for.
+    /// Leaving, with files and folders the peer has not answered for, and
+    /// those queued behind them: said in the order they were sent.
     fn give_up_on_answers(&mut self, patience: Duration) {
         let secs = patience.as_secs();
-        for (_, offered) in self.offered.drain() {
+        let mut lines = Vec::new();
+        for (id, offered) in self.offered.drain() {
             if let Owner::Lone(..) = offered.owner {
-                self.screen.system(format!(
-                    "{} was not sent: the peer did not accept it within {secs} s.",
-                    offered.file.name()
-                ));
+                let name = offered.file.name();
+                let line =
+                    format!("{name} was not sent: the peer did not accept it within {secs} s.");
+                lines.push((id, line));
             }
         }
-        for (_, unconfirmed) in self.unconfirmed.drain() {
+        for (id, unconfirmed) in self.unconfirmed.drain() {
             if let Owner::Lone(..) = unconfirmed.owner {
-                self.screen.system(format!(
-                    "{} may not have been saved: the peer did not confirm it within {secs} s.",
-                    unconfirmed.name
-                ));
+                let name = unconfirmed.name;
+                let line = format!(
+                    "{name} may not have been saved: the peer did not confirm it within {secs} s."
+                );
+                lines.push((id, line));
             }
         }
-        for (_, folder) in self.folders.drain() {
+        for (id, folder) in self.folders.drain() {
+            let name = folder.name;
+            let line = if folder.accepted {
+                format!(
+                    "Folder {name} may not have been saved: the peer did not confirm it within \
+                     {secs} s."
+                )
+            } else {
+                format!("Folder {name} was not sent: the peer did not accept it within {secs} s.")
+            };
+            lines.push((id, line));
+        }
+        lines.sort_by_key(|(id, _)| *id);
+        for (_, line) in lines {
+            self.screen.system(line);
+        }
+        for queued in self.waiting.drain(..) {
             self.screen.system(format!(
-                "Folder {} may not have been saved: the peer did not confirm it within {secs} s.",
-                folder.name
+                "{} was not sent: it was queued behind offers the peer did not answer.",
+                queued.name()
             ));
         }
     }
@@ -652,12 +731,15 @@ impl<'a> Writer<'a> {
             }
         }
         for (_, folder) in self.folders.drain() {
-            outgoing::say_not_delivered(
-                self.screen,
-                &folder.name,
-                folder.meter.done(),
-                folder.bytes,
-            );
+            if folder.accepted {
+                let done = folder.meter.done();
+                outgoing::say_not_delivered(self.screen, &folder.name, done, folder.bytes);
+            } else {
+                self.screen.system(format!(
+                    "{} was not delivered (the peer had not accepted it yet).",
+                    folder.name
+                ));
+            }
         }
         for queued in self.waiting.drain(..) {
             self.screen.system(format!(
