@@ -74,7 +74,7 @@ pub fn read_peer(
                     meter.advance(n)
                 });
                 match saved {
-                    Ok(path) => say_saved(screen, &path, &meter),
+                    Ok(path) => say_saved(screen, &path, meter),
                     Err(ReceiveError::Save(e)) => {
                         screen.system(format!("Could not save file {name}: {e}"));
                     }
@@ -104,9 +104,13 @@ pub fn read_peer(
     }
 }
 
-/// Says where a received file was saved (and, on a terminal, how fast).
-pub(crate) fn say_saved(screen: &Screen, path: &Path, meter: &Meter<'_>) {
-    screen.system(match meter.summary() {
+/// Says where a received file was saved (and, on a terminal, how fast),
+/// once it is off the list of transfers: nothing the user types after
+/// reading it finds it still arriving.
+pub(crate) fn say_saved(screen: &Screen, path: &Path, meter: Meter<'_>) {
+    let summary = meter.summary();
+    drop(meter);
+    screen.system(match summary {
         Some(summary) => format!("File saved to {} ({summary})", path.display()),
         None => format!("File saved to {}", path.display()),
     });

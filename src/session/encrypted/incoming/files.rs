@@ -320,7 +320,7 @@ impl<'a> Reader<'a> {
         match owner {
             Owner::Lone { meter, .. } => match kept.finish(self.downloads, &name) {
                 Ok(path) => {
-                    if let Some(meter) = &meter {
+                    if let Some(meter) = meter {
                         incoming::say_saved(self.screen, &path, meter);
                     }
                     self.answer(Answer::Saved(id));

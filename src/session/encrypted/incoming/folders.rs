@@ -300,6 +300,8 @@ impl<'a> Reader<'a> {
             Ok(path) => {
                 let bytes = saved_bytes;
                 let summary = meter.as_ref().and_then(Meter::summary);
+                // Off the list before the user reads that it is done.
+                drop(meter);
                 self.screen.system(match summary {
                     Some(summary) => format!(
                         "Folder saved to {} ({saved} files, {bytes} bytes, {summary})",

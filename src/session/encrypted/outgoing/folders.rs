@@ -138,11 +138,14 @@ impl<'a> Writer<'a> {
         folder: FolderOut<'a>,
         refusal: Option<String>,
     ) -> Result<(), WriteError> {
+        let summary = folder.meter.summary();
+        // Off the list before the user reads that it is done.
+        drop(folder.meter);
         let name = &folder.name;
         match refusal {
             None => {
                 let (files, bytes) = (folder.saved, folder.saved_bytes);
-                self.screen.system(match folder.meter.summary() {
+                self.screen.system(match summary {
                     Some(summary) => {
                         format!("Sent folder {name} ({files} files, {bytes} bytes, {summary})")
                     }

@@ -528,13 +528,16 @@ impl<'a> Writer<'a> {
             let (name, size) = (&unconfirmed.name, unconfirmed.size);
             return match unconfirmed.owner {
                 Owner::Lone(meter, _) => {
-                    self.screen.system(match (&refusal, meter.summary()) {
+                    let line = match (&refusal, meter.summary()) {
                         (None, Some(summary)) => {
                             format!("Sent file {name} ({size} bytes, {summary})")
                         }
                         (None, None) => format!("Sent file {name} ({size} bytes)"),
                         (Some(reason), _) => format!("{name} was not saved by the peer: {reason}"),
-                    });
+                    };
+                    // Off the list before the user reads that it is done.
+                    drop(meter);
+                    self.screen.system(line);
                     Ok(())
                 }
                 Owner::Entry(folder) => {
@@ -632,11 +635,14 @@ impl<'a> Writer<'a> {
                         .unconfirmed
                         .values()
                         .any(|u| matches!(u.owner, Owner::Lone(_, t) if t == transfer));
-                if sent_whole {
-                    self.screen.system(format!(
-                        "Transfer #{transfer} was sent whole already; it waits for the peer to confirm it."
-                    ));
-                }
+                self.screen.system(if sent_whole {
+                    format!(
+                        "Transfer #{transfer} was sent whole already; it waits for the peer to \
+                         confirm it."
+                    )
+                } else {
+                    format!("Transfer #{transfer} is over already.")
+                });
                 Ok(())
             }
         }
