@@ -339,6 +339,21 @@ impl DownloadDir {
         Err(DownloadError::NoFreeName(name.to_string()))
     }
 
+    /// Saves an empty file under the final name `name`, numbered if taken.
+    pub fn save_empty(&self, name: &str) -> Result<PathBuf, DownloadError> {
+        fs::create_dir_all(&self.path).map_err(|cause| DownloadError::CreateFolder {
+            path: self.path.clone(),
+            cause,
+        })?;
+        self.claim_name(name, |target| {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(target)
+                .map(drop)
+        })
+    }
+
     /// Bytes free for us on the file system the folder is (or will be) on;
     /// `None` when that cannot be told.
     pub fn free_space(&self) -> Option<u64> {
@@ -778,6 +793,16 @@ mod tests {
         }
         // One name tried per file, plus one for the first collision.
         assert!(dir.tries() <= files as u64 + 1, "{} tries", dir.tries());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn an_empty_file_is_saved_without_replacing_one() {
+        let root = scratch("empty");
+        let dir = DownloadDir::new(root.join("in"));
+        assert_eq!(dir.save_empty("e").unwrap(), root.join("in/e"));
+        assert_eq!(dir.save_empty("e").unwrap(), root.join("in/e (1)"));
+        assert_eq!(fs::read(root.join("in/e (1)")).unwrap(), b"");
         fs::remove_dir_all(root).unwrap();
     }
 

@@ -33,7 +33,13 @@ impl<'a> Reader<'a> {
             meter: None,
         };
         let mut arriving = Arriving::new(name, size, owner);
-        let prefix = match self.prepare(&mut arriving, |kept, name, size| kept.file(name, size)) {
+        let prepared = if size == 0 {
+            // Nothing to keep or resume: it is made when it ends.
+            Ok(*blake3::hash(b"").as_bytes())
+        } else {
+            self.prepare(&mut arriving, |kept, name, size| kept.file(name, size))
+        };
+        let prefix = match prepared {
             Ok(prefix) => prefix,
             Err(e) => {
                 self.cannot_save(id, &arriving.name, &e);
@@ -301,24 +307,34 @@ impl<'a> Reader<'a> {
             stage,
             ..
         } = arriving;
-        let Some(kept) = kept.filter(|_| stage != Stage::Dropped) else {
+        // An empty file of its own was given no place to be kept.
+        let empty = size == 0
+            && matches!(stage, Stage::Accepted { .. })
+            && matches!(owner, Owner::Lone { .. });
+        if stage == Stage::Dropped || (kept.is_none() && !empty) {
             // Already refused, and the peer told why.
             return self.entry_settled(owner, None);
-        };
+        }
         if hasher.finalize() != *hash {
             self.screen.system(format!(
                 "{name} arrived damaged (its hash does not match); nothing was saved."
             ));
             // What was kept is what did not match: it goes.
-            kept.discard();
+            if let Some(kept) = kept {
+                kept.discard();
+            }
             self.answer(Answer::Refused(
                 id,
                 "it arrived damaged (its hash does not match)".into(),
             ));
             return self.entry_settled(owner, None);
         }
+        let finished = |kept: Option<KeptFile>| match kept {
+            Some(kept) => kept.finish(self.downloads, &name),
+            None => self.downloads.save_empty(&name),
+        };
         match owner {
-            Owner::Lone { meter, .. } => match kept.finish(self.downloads, &name) {
+            Owner::Lone { meter, .. } => match finished(kept) {
                 Ok(path) => {
                     if let Some(meter) = meter {
                         incoming::say_saved(self.screen, &path, meter);
@@ -328,7 +344,9 @@ impl<'a> Reader<'a> {
                 Err(e) => self.cannot_save(id, &name, &e),
             },
             Owner::Entry(_) => {
-                kept.complete();
+                if let Some(kept) = kept {
+                    kept.complete();
+                }
                 self.answer(Answer::Saved(id));
                 self.entry_settled(owner, Some(size))?;
             }
