@@ -150,15 +150,6 @@ impl Transfers {
             .map_or(Verdict::Cancelled, |e| e.verdict)
     }
 
-    /// Offers waiting for the user, as `(id, name, size)`.
-    pub fn waiting(&self) -> Vec<(u64, String, u64)> {
-        self.entries()
-            .iter()
-            .filter(|e| e.verdict == Verdict::Waiting)
-            .map(|e| (e.id, e.name.clone(), e.size))
-            .collect()
-    }
-
     /// Accepts or declines the waiting offer `id`, or the only one when
     /// `id` is `None`. A declined offer leaves the list.
     pub fn decide(&self, id: Option<u64>, accept: bool) -> Result<Decision, String> {
