@@ -14,7 +14,7 @@ use std::path::Path;
 use chat::net::secure::handshake::{Side, handshake};
 use chat::net::secure::record::RecordWriter;
 use chat::wire::message::{FileId, Message};
-use common::hostile::HostilePeer;
+use common::hostile::{HostilePeer, chunk, end_of};
 use common::{Chat, TestDir, dir_entries, saved_entries};
 
 /// The largest file a peer may offer: 16 TiB.
@@ -53,24 +53,8 @@ fn encoded(message: &Message<'_>) -> Vec<u8> {
     data
 }
 
-fn hash(data: &[u8]) -> [u8; 32] {
-    *blake3::hash(data).as_bytes()
-}
-
 fn offer(id: FileId, size: u64, name: &str) -> Message<'_> {
     Message::Offer { id, size, name }
-}
-
-fn chunk(id: FileId, data: &[u8]) -> Message<'_> {
-    Message::Chunk { id, data }
-}
-
-/// The end of file `id`, whose bytes were `data`.
-fn end_of(id: FileId, data: &[u8]) -> Message<'static> {
-    Message::End {
-        id,
-        hash: hash(data),
-    }
 }
 
 /// The reason the chat gives for a breach of the conversation's rules.

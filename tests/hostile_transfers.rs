@@ -12,7 +12,7 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use chat::wire::message::{FileId, Message};
-use common::hostile::HostilePeer;
+use common::hostile::{HostilePeer, chunk, end_of, hash};
 use common::{Chat, TestDir, dir_entries, saved_entries};
 
 const KEPT: &str = ".chat-partial";
@@ -34,10 +34,6 @@ fn alice_and_mallory(cwd: &Path, extra: &[&str]) -> (Chat, HostilePeer) {
 fn sync(chat: &mut Chat, peer: &mut HostilePeer, tag: &str) {
     peer.send(&[Message::Text(tag)]);
     chat.expect_exact(&format!("[mallory] {tag}"));
-}
-
-fn hash(data: &[u8]) -> [u8; 32] {
-    *blake3::hash(data).as_bytes()
 }
 
 fn accept_new(id: FileId) -> Message<'static> {
@@ -71,17 +67,6 @@ fn entry(id: FileId, folder: FileId, size: u64, path: &str) -> Message<'_> {
         folder,
         size,
         path,
-    }
-}
-
-fn chunk(id: FileId, data: &[u8]) -> Message<'_> {
-    Message::Chunk { id, data }
-}
-
-fn end_of(id: FileId, data: &[u8]) -> Message<'static> {
-    Message::End {
-        id,
-        hash: hash(data),
     }
 }
 

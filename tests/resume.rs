@@ -302,6 +302,20 @@ fn cut_by_killing_sender(
     Cut { kept, relayed }
 }
 
+/// `/status` on `b` lists nothing kept: the next line after the transfers
+/// is the answer to `/code`.
+fn assert_status_lists_nothing_kept(b: &mut Chat) {
+    b.send_line("/status");
+    b.send_line("/code");
+    b.expect_exact("[System] No transfers in progress or queued.");
+    let next = b.next_line();
+    if !next.starts_with("[System] Safety code: ") {
+        b.fail(&format!(
+            "expected the safety code after /status, got {next:?}"
+        ));
+    }
+}
+
 #[test]
 fn a_gibibyte_cut_in_the_middle_resumes_where_it_stopped() {
     let dir = TestDir::new("resume_gib");
@@ -426,17 +440,7 @@ fn status_lists_what_is_kept_and_discard_removes_it() {
         dir_entries(&kept_folder(&b_dir))
     );
     assert_nothing_kept(&b_dir);
-    // Nothing is listed any more: the next line after the transfers is
-    // the answer to `/code`.
-    b.send_line("/status");
-    b.send_line("/code");
-    b.expect_exact("[System] No transfers in progress or queued.");
-    let next = b.next_line();
-    if !next.starts_with("[System] Safety code: ") {
-        b.fail(&format!(
-            "expected the safety code after /status, got {next:?}"
-        ));
-    }
+    assert_status_lists_nothing_kept(&mut b);
     leave(c, b);
 }
 
@@ -464,15 +468,7 @@ fn what_was_kept_for_over_a_week_goes_when_a_conversation_starts() {
     c.send_line("a week later");
     b.expect_exact("[c] a week later");
     assert_nothing_kept(&b_dir);
-    b.send_line("/status");
-    b.send_line("/code");
-    b.expect_exact("[System] No transfers in progress or queued.");
-    let next = b.next_line();
-    if !next.starts_with("[System] Safety code: ") {
-        b.fail(&format!(
-            "expected the safety code after /status, got {next:?}"
-        ));
-    }
+    assert_status_lists_nothing_kept(&mut b);
     leave(c, b);
 }
 

@@ -8,7 +8,7 @@ use std::thread::{self, JoinHandle};
 
 use chat::net::secure::handshake::{Side, handshake};
 use chat::net::secure::record::{MAX_PLAINTEXT, RecordError, RecordReader, RecordWriter};
-use chat::wire::message::Message;
+use chat::wire::message::{FileId, Message};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 use super::{Chat, TIMEOUT};
@@ -245,5 +245,23 @@ impl Drop for HostilePeer {
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
+    }
+}
+
+/// BLAKE3 of `data`, as an End carries it.
+pub fn hash(data: &[u8]) -> [u8; 32] {
+    *blake3::hash(data).as_bytes()
+}
+
+/// A chunk of file `id`.
+pub fn chunk(id: FileId, data: &[u8]) -> Message<'_> {
+    Message::Chunk { id, data }
+}
+
+/// The end of file `id`, whose bytes were `data`.
+pub fn end_of(id: FileId, data: &[u8]) -> Message<'static> {
+    Message::End {
+        id,
+        hash: hash(data),
     }
 }
