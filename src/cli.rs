@@ -71,6 +71,19 @@ pub enum Command {
         #[arg(long, value_name = "CODE", num_args = 0..=1, value_parser = parse_code,
               conflicts_with = "plain")]
         code: Option<Option<Code>>,
+        /// Host a room: up to --max-peers others join with `chat connect`,
+        /// and everyone talks with everyone through this host.
+        #[arg(long)]
+        room: bool,
+        /// Most people who may be in the room besides the host.
+        #[arg(long, value_name = "N", default_value_t = 16, requires = "room",
+              value_parser = clap::value_parser!(u16).range(1..=MAX_PEERS as i64))]
+        max_peers: u16,
+        /// How often the room pings each encrypted member; one silent for
+        /// three times this long is dropped.
+        #[arg(long, value_name = "SECS", default_value_t = 15, requires = "room",
+              value_parser = clap::value_parser!(u16).range(1..=3600))]
+        keepalive: u16,
         #[command(flatten)]
         common: Common,
     },
@@ -152,6 +165,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .checked_mul(1 << shift)
         .ok_or_else(|| format!("{text} is too large"))
 }
+
+/// Most members a room may have besides its host: their list must fit one
+/// record.
+pub const MAX_PEERS: u16 = 256;
 
 /// Longest name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 32;

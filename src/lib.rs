@@ -13,6 +13,8 @@
 //! - `session`  — waiting, the threads of a conversation and its main loop, the
 //!   user's commands, transfers and their progress, stall watch; the reader
 //!   and writer of each wire
+//! - `room`     — hosting a room: letting members in, one order for what
+//!   they say, each member's queue, throttle and keepalive
 //! - `signals`  — leaving cleanly on SIGTERM, SIGHUP and SIGINT
 //! - `cli`, `settings`, `exit_codes` — the command line and what it yields
 
@@ -20,6 +22,7 @@ pub mod cli;
 pub mod exit_codes;
 pub mod files;
 pub mod net;
+pub mod room;
 pub mod session;
 pub mod settings;
 pub mod signals;
@@ -51,7 +54,10 @@ pub fn run(cli: Cli) -> Result<()> {
         .check()
         .with_context(|| format!("download folder {}", settings.downloads.path().display()))?;
     let console = Console::open(session::command::command_names());
-    let result = session::run(&settings, console);
+    let result = match settings.room {
+        Some(room) => room::run(&settings, room, console),
+        None => session::run(&settings, console),
+    };
     // What was typed while leaving is not for the shell that gets the
     // terminal back.
     terminal::console::discard_pending_input();

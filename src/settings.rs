@@ -32,6 +32,17 @@ pub struct Settings {
     /// user to pass on.
     pub made_code: bool,
     pub asking: Asking,
+    /// Hosting a room, with its limits; `None` for a conversation of two.
+    pub room: Option<RoomSettings>,
+}
+
+/// What a room's host runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomSettings {
+    /// Most members besides the host.
+    pub max_peers: usize,
+    /// How often each encrypted member is pinged.
+    pub keepalive: Duration,
 }
 
 /// Which offers of the peer's wait for the user's `/accept`.
@@ -67,13 +78,21 @@ pub enum Action {
 impl Action {
     /// `login` is the login name from the environment (`$USER`), if any.
     pub fn new(cli: Cli, login: Option<String>) -> Self {
+        let mut room = None;
         let (role, code, common) = match cli.command {
             Command::Listen {
                 host,
                 port,
                 code,
+                room: hosts_room,
+                max_peers,
+                keepalive,
                 common,
             } => {
+                room = hosts_room.then(|| RoomSettings {
+                    max_peers: usize::from(max_peers),
+                    keepalive: Duration::from_secs(u64::from(keepalive)),
+                });
                 let code = code.map(|given| match given {
                     Some(code) => (code, false),
                     // `--code` alone: make one.
@@ -115,6 +134,7 @@ impl Action {
                 (Some(limit), false) => Asking::Above(limit),
                 (None, false) => Asking::Default,
             },
+            room,
             protection: if plain {
                 Protection::Plain
             } else {
@@ -164,5 +184,28 @@ mod tests {
             }
         );
         assert_eq!(s.downloads.path(), std::path::Path::new("received_files"));
+        assert_eq!(s.room, None);
+    }
+
+    #[test]
+    fn a_room_has_limits_and_needs_listening() {
+        let s = settings(&["chat", "listen", "--room"], None);
+        assert_eq!(
+            s.room,
+            Some(RoomSettings {
+                max_peers: 16,
+                keepalive: Duration::from_secs(15)
+            })
+        );
+        let s = settings(&["chat", "listen", "--room", "--max-peers", "50"], None);
+        assert_eq!(s.room.map(|r| r.max_peers), Some(50));
+        for bad in [
+            &["chat", "listen", "--max-peers", "5"][..],
+            &["chat", "listen", "--room", "--max-peers", "0"],
+            &["chat", "listen", "--room", "--max-peers", "257"],
+            &["chat", "connect", "h", "1", "--room"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 }

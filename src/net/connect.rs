@@ -127,6 +127,19 @@ impl Waiting {
         }
     }
 
+    /// The next connection to the listening socket, before any handshake,
+    /// for a room that lets many in; `Ok(None)` once [`Waiting::stop`] ended
+    /// the wait.
+    pub fn next_connection(&self) -> Result<Option<(TcpStream, SocketAddr)>> {
+        match self.listener.accept() {
+            Ok((stream, peer)) => Ok(Some((stream, shown(peer)))),
+            Err(_) if self.stopped() => Ok(None),
+            Err(e) => {
+                Err(e).with_context(|| format!("cannot accept a connection on {}", self.local))
+            }
+        }
+    }
+
     /// Sets up an accepted connection and runs the handshake on it, which
     /// [`Waiting::stop`] can interrupt.
     fn meet(&self, stream: TcpStream, protection: &Protection) -> Result<Established, Refusal> {
@@ -186,6 +199,18 @@ fn turned_away(refusal: &Refusal) -> String {
         ) => format!("{e}; both sides must give the same --code"),
         Refusal::Handshake(e) => format!("{}. {}", not_encrypted(e), PLAIN_HINT),
     }
+}
+
+/// Why a peer whose handshake failed was turned away, for the listening
+/// user.
+pub fn handshake_refused(e: HandshakeError) -> String {
+    turned_away(&Refusal::Handshake(e))
+}
+
+/// Says how a connection is protected, right after the line that says who
+/// connected.
+pub fn announce_protection(screen: &Screen, agreed: Option<&Agreed>) {
+    announce(screen, agreed);
 }
 
 const PLAIN_HINT: &str = "To talk with a peer that is not encrypted, both sides must use --plain";

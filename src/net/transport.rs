@@ -228,6 +228,14 @@ fn set_keepalive(stream: &TcpStream) -> io::Result<()> {
 /// What the peer sends us.
 pub struct ReadHalf(TcpStream);
 
+impl ReadHalf {
+    /// Makes a read that waits longer than `limit` fail: silence that long
+    /// means the peer is gone.
+    pub fn set_read_timeout(&self, limit: Option<Duration>) -> io::Result<()> {
+        self.0.set_read_timeout(limit)
+    }
+}
+
 impl Read for ReadHalf {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.read(buf)
@@ -247,6 +255,12 @@ impl WriteHalf {
     /// Says we will send nothing more; the peer reads to its end.
     pub fn finish(&self) -> io::Result<()> {
         self.0.shutdown(Shutdown::Write)
+    }
+
+    /// Makes a write that cannot go on for `limit` fail: a peer that takes
+    /// nothing that long has stopped reading.
+    pub fn set_write_timeout(&self, limit: Option<Duration>) -> io::Result<()> {
+        self.0.set_write_timeout(limit)
     }
 }
 

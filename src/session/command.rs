@@ -23,6 +23,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "stop a transfer, either way, or drop it from the queue",
     ),
     ("/discard", "remove what is kept of cut transfers"),
+    ("/who", "in a room: list its members"),
+    ("/msg NAME TEXT", "in a room: send TEXT to NAME alone"),
     (
         "/code",
         "show the safety code again: compare it with your peer's",
@@ -63,6 +65,13 @@ pub enum UserCommand<'a> {
     Discard,
     /// Show the safety code again.
     Code,
+    /// List a room's members.
+    Who,
+    /// A private message to one member of a room.
+    Msg {
+        to: String,
+        text: String,
+    },
     Help,
     /// Leave the chat.
     Quit,
@@ -145,9 +154,12 @@ fn expand_tilde(path: &str, tilde: bool, home: Option<&Path>) -> PathBuf {
 const SEND_USAGE: &str = "Usage: /send PATH... (quote paths that contain spaces)";
 
 /// The command words, as `/help` spells them.
-const NAMES: [&str; 9] = [
-    "quit", "help", "status", "send", "code", "accept", "decline", "cancel", "discard",
+const NAMES: [&str; 11] = [
+    "quit", "help", "status", "send", "code", "accept", "decline", "cancel", "discard", "who",
+    "msg",
 ];
+
+const MSG_USAGE: &str = "Usage: /msg NAME TEXT";
 
 /// Interprets one line of input (its line ending already removed or not).
 /// Command words may be typed in any case (`/QUIT`, `/Send`); their
@@ -184,6 +196,14 @@ pub fn parse(line: &str) -> UserCommand<'_> {
         "status" if rest.is_empty() => UserCommand::Status,
         "code" if rest.is_empty() => UserCommand::Code,
         "discard" if rest.is_empty() => UserCommand::Discard,
+        "who" if rest.is_empty() => UserCommand::Who,
+        "msg" => match rest.split_once(char::is_whitespace) {
+            Some((to, text)) if !text.trim().is_empty() => UserCommand::Msg {
+                to: to.to_string(),
+                text: text.trim_start().to_string(),
+            },
+            _ => UserCommand::Usage(MSG_USAGE.into()),
+        },
         "accept" | "decline" | "cancel" => match transfer_id(rest) {
             Ok(id) if name == "accept" => UserCommand::Accept(id),
             Ok(id) if name == "decline" => UserCommand::Decline(id),
@@ -214,6 +234,8 @@ impl UserCommand<'_> {
                 | Self::Send(_)
                 | Self::Status
                 | Self::Code
+                | Self::Who
+                | Self::Msg { .. }
                 | Self::Accept(_)
                 | Self::Decline(_)
                 | Self::Cancel(_)

@@ -31,6 +31,8 @@ pub enum PeerEnd {
     Broken(String),
     /// Greeted us as an encrypted chat, while we speak the original wire.
     SpeaksEncrypted,
+    /// A room's host did not let us in, and said why.
+    Unwelcome(String),
 }
 
 /// Reads frames from `stream` until it ends, and says how it ended.

@@ -11,6 +11,7 @@ pub mod command;
 pub mod encrypted;
 pub mod incoming;
 pub mod input;
+pub mod members;
 pub mod outgoing;
 pub mod progress;
 pub mod stall;
@@ -19,6 +20,7 @@ pub mod user;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -85,13 +87,7 @@ pub fn run(settings: &Settings, console: Console) -> Result<()> {
     let Console { input, screen } = console;
     let interactive = matches!(input, Input::Editor(_));
     let (events, inbox) = mpsc::channel();
-    let tickets = Tickets::new(INPUT_QUEUE);
-    let editor = input::spawn_input(input, events.clone(), tickets.clone())?;
-    let mut user_input = UserInput {
-        editor,
-        tickets,
-        screen: screen.clone(),
-    };
+    let mut user_input = UserInput::start(input, events.clone(), &screen)?;
     let _signals = {
         let events = events.clone();
         SignalWatch::start(!interactive, move || {
@@ -119,14 +115,25 @@ pub fn run(settings: &Settings, console: Console) -> Result<()> {
 
 /// The user's side of the input: stopped once, before the last lines, so
 /// they are not drawn around the prompt, and in any case when dropped.
-struct UserInput {
+pub(crate) struct UserInput {
     editor: Option<EditorStop>,
     tickets: Tickets,
     screen: Arc<Screen>,
 }
 
 impl UserInput {
-    fn stop(&mut self) {
+    /// Starts reading the user's input, handing it to `events`.
+    pub(crate) fn start(input: Input, events: Sender<Event>, screen: &Arc<Screen>) -> Result<Self> {
+        let tickets = Tickets::new(INPUT_QUEUE);
+        let editor = input::spawn_input(input, events, tickets.clone())?;
+        Ok(Self {
+            editor,
+            tickets,
+            screen: screen.clone(),
+        })
+    }
+
+    pub(crate) fn stop(&mut self) {
         // Input is of no more use; this also frees an input thread waiting
         // for a ticket.
         self.tickets.close();
@@ -244,6 +251,7 @@ impl Conversation<'_> {
             connection.split().context("cannot share the connection")?;
         let screen = self.screen;
         let transfers = Arc::new(Transfers::default());
+        let in_room = Arc::new(AtomicBool::new(false));
         let (outbox, queue) = mpsc::channel();
         let mut threads = Threads::new(closer.clone());
         {
@@ -251,9 +259,14 @@ impl Conversation<'_> {
             let receiving = encrypted::incoming::Receiving {
                 downloads: downloads.clone(),
                 ask_above: self.settings.asking.limit(screen.is_interactive()),
+                name: self.settings.name.clone(),
             };
-            let (screen, events, transfers) =
-                (screen.clone(), self.events.clone(), transfers.clone());
+            let (screen, events, transfers, in_room) = (
+                screen.clone(),
+                self.events.clone(),
+                transfers.clone(),
+                in_room.clone(),
+            );
             let outbox = outbox.clone();
             let answers = Tickets::new(encrypted::incoming::ANSWERS_IN_FLIGHT);
             threads.spawn("reader", move || {
@@ -262,7 +275,7 @@ impl Conversation<'_> {
                         incoming::read_peer(reader, &downloads, &screen, &transfers)
                     }
                     Reading::Sealed(records) => encrypted::incoming::read_peer(
-                        *records, outbox, answers, &receiving, &screen, &transfers,
+                        *records, outbox, answers, &receiving, &screen, &transfers, &in_room,
                     ),
                 };
                 let _ = events.send(Event::PeerEnded(end));
@@ -300,6 +313,7 @@ impl Conversation<'_> {
                 &transfers,
                 &self.settings.downloads,
                 safety_code,
+                &in_room,
             );
             self.main_loop(early, &mut user, &closer, &mut stall)
         };
@@ -328,10 +342,13 @@ impl Conversation<'_> {
                 closer.close();
                 drop(outbox);
                 threads.finish()?;
+                let hosted = in_room.load(std::sync::atomic::Ordering::SeqCst);
                 screen.system(match &end {
+                    PeerEnd::Left if hosted => "The room is closed: its host left.".to_string(),
                     PeerEnd::Lost(e) => format!("Connection lost: {e}"),
                     PeerEnd::Left | PeerEnd::Cut(_) => "Peer disconnected.".to_string(),
                     PeerEnd::Broken(why) => format!("Connection ended: {why}."),
+                    PeerEnd::Unwelcome(why) => format!("Not let into the room: {why}."),
                     PeerEnd::SpeaksEncrypted => format!(
                         "The peer's chat is encrypted (the default), and this side uses \
                          --plain: both sides must use --plain, or neither. Disconnected from {peer}."
@@ -340,6 +357,9 @@ impl Conversation<'_> {
                 match end {
                     PeerEnd::Left => Ok(()),
                     PeerEnd::Broken(why) => Err(anyhow!("connection with {peer} ended: {why}")),
+                    PeerEnd::Unwelcome(why) => {
+                        Err(anyhow!("the room at {peer} did not let us in: {why}"))
+                    }
                     PeerEnd::SpeaksEncrypted => Err(anyhow!(
                         "{peer} speaks the encrypted protocol; leave out --plain to talk with it"
                     )),
@@ -509,14 +529,14 @@ impl Drop for Threads {
     }
 }
 
-fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+pub(crate) fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
     thread::Builder::new()
         .name(name.into())
         .spawn(work)
         .with_context(|| format!("cannot start the {name} thread"))
 }
 
-fn join(handle: JoinHandle<()>) -> Result<()> {
+pub(crate) fn join(handle: JoinHandle<()>) -> Result<()> {
     let name = handle.thread().name().unwrap_or("worker").to_string();
     handle
         .join()

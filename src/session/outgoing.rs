@@ -92,6 +92,13 @@ pub enum Outgoing {
         prefix: [u8; 32],
         ticket: Ticket,
     },
+    /// A private message to one member of the room we are in (encrypted
+    /// wire only).
+    Whisper { to: String, text: String },
+    /// Ask the room's host who is in the room (encrypted wire only).
+    Who,
+    /// Answer the room host's keepalive ping (encrypted wire only).
+    Pong(Ticket),
 }
 
 /// What we tell the peer about a file or folder it offered.
@@ -166,6 +173,9 @@ impl Writer<'_> {
                 Outgoing::Answer(..)
                 | Outgoing::Settled { .. }
                 | Outgoing::Accepted { .. }
+                | Outgoing::Whisper { .. }
+                | Outgoing::Who
+                | Outgoing::Pong(_)
                 | Outgoing::Reply(_)
                 | Outgoing::Cancel(_) => {}
                 Outgoing::Folder(folder, _) => self.screen.system(format!(
@@ -325,6 +335,9 @@ impl Lost {
             | Outgoing::Answer(..)
             | Outgoing::Settled { .. }
             | Outgoing::Accepted { .. }
+            | Outgoing::Whisper { .. }
+            | Outgoing::Who
+            | Outgoing::Pong(_)
             | Outgoing::Reply(_)
             | Outgoing::Cancel(_) => {}
         }

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
 use super::command::{self, COMMANDS, UserCommand};
@@ -34,6 +35,8 @@ pub struct UserSide<'a> {
     /// The safety code line, on the encrypted wire; `None` on the original
     /// one, where messages also wait for the file being sent.
     safety_code: Option<String>,
+    /// Whether the peer said it hosts a room we are in.
+    in_room: &'a AtomicBool,
 }
 
 impl<'a> UserSide<'a> {
@@ -44,6 +47,7 @@ impl<'a> UserSide<'a> {
         transfers: &'a Transfers,
         downloads: &'a DownloadDir,
         safety_code: Option<String>,
+        in_room: &'a AtomicBool,
     ) -> Self {
         Self {
             outbox,
@@ -55,6 +59,7 @@ impl<'a> UserSide<'a> {
             texts: Vec::new(),
             queued_texts: false,
             safety_code,
+            in_room,
         }
     }
 
@@ -158,6 +163,24 @@ impl<'a> UserSide<'a> {
                     "The original wire (--plain) cannot accept, decline, cancel or resume \
                      files: it has no way to say so.",
                 );
+            }
+            UserCommand::Who | UserCommand::Msg { .. } if !self.in_room.load(Ordering::SeqCst) => {
+                screen.system(
+                    "/who and /msg work in a room (chat listen --room); here there is one peer.",
+                );
+            }
+            UserCommand::Who => self.queue(Outgoing::Who),
+            UserCommand::Msg { to, text } => {
+                let (len, limit) = self.measure(text.len() as u64);
+                if len > limit {
+                    self.refuse_long(len, limit);
+                    return ControlFlow::Continue(());
+                }
+                if screen.is_interactive() {
+                    let line = super::members::whisper_to(&to, &text);
+                    screen.peer_line(line.as_bytes(), false);
+                }
+                self.queue(Outgoing::Whisper { to, text });
             }
             UserCommand::Accept(id) => self.decide(id, true),
             UserCommand::Decline(id) => self.decide(id, false),

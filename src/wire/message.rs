@@ -16,6 +16,17 @@
 //! | 11   | Folder  | id (u32), files (u64), bytes (u64), folder name       |
 //! | 12   | Entry   | id (u32), folder id (u32), size (u64), relative path  |
 //! | 13   | Subfolder | folder id (u32), relative path                     |
+//! | 14   | Room    | keepalive seconds (u16), members (u16): a room's host   |
+//! | 15   | Said    | name length (u8), name, text: a member's message      |
+//! | 16   | Whisper | name length (u8), name, text: a private message       |
+//! | 17   | Presence | change (u8), name length (u8), name, reason          |
+//! | 18   | Who     | nothing: asks the host for the members                |
+//! | 19   | Members | per member: seconds (u32), name length (u8), name,    |
+//! |      |         | address length (u8), address                          |
+//! | 20   | Unwelcome | why, UTF-8: the host does not let us in             |
+//! | 21   | Ping    | nothing: asks for a Pong                              |
+//! | 22   | Pong    | nothing                                               |
+//! | 23   | Notice  | UTF-8: the room's host tells us something             |
 //!
 //! Integers are big-endian. Leaving is not a message: it is the channel's
 //! closing record. Decoding borrows from the record and never allocates.
@@ -50,6 +61,24 @@ const BEGIN: u8 = 10;
 const FOLDER: u8 = 11;
 const ENTRY: u8 = 12;
 const SUBFOLDER: u8 = 13;
+const ROOM: u8 = 14;
+const SAID: u8 = 15;
+const WHISPER: u8 = 16;
+const PRESENCE: u8 = 17;
+const WHO: u8 = 18;
+const MEMBERS: u8 = 19;
+const UNWELCOME: u8 = 20;
+const PING: u8 = 21;
+const PONG: u8 = 22;
+const NOTICE: u8 = 23;
+
+/// How many keepalive intervals of silence mean the other side of a room's
+/// connection is gone.
+pub const SILENT_INTERVALS: u32 = 3;
+
+/// Longest address in a list of members, in bytes: an IPv6 address with a
+/// scope and a port fits.
+pub const MAX_ADDRESS: usize = 64;
 
 /// A file's number in one direction of one conversation, chosen by its
 /// sender.
@@ -121,6 +150,144 @@ pub enum Message<'a> {
         folder: FileId,
         path: &'a str,
     },
+    /// Sent by a room's host right after its Hello: this is a room of
+    /// `members` people besides us, and the host pings every `keepalive`
+    /// seconds, so silence for a few times that means the host is gone.
+    Room {
+        keepalive: u16,
+        members: u16,
+    },
+    /// From a room's host: `name`'s message to the room.
+    Said {
+        name: &'a str,
+        text: &'a str,
+    },
+    /// A private message: to a room's host, for `name`; from it, by `name`.
+    Whisper {
+        name: &'a str,
+        text: &'a str,
+    },
+    /// From a room's host: `name` came or went.
+    Presence {
+        change: Change,
+        name: &'a str,
+        reason: &'a str,
+    },
+    /// To a room's host: who is in the room?
+    Who,
+    /// From a room's host: who is in the room.
+    Members(MemberList<'a>),
+    /// From a room's host, instead of Room: we are not let in, and why.
+    Unwelcome {
+        reason: &'a str,
+    },
+    Ping,
+    Pong,
+    /// From a room's host: something about us (we are sending too fast,
+    /// the member we wrote to is not there).
+    Notice {
+        text: &'a str,
+    },
+}
+
+/// How a room's membership changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Joined,
+    Left,
+    /// Sent away by the host (it stopped reading, went silent, broke the
+    /// protocol); the reason says which.
+    Dropped,
+}
+
+impl Change {
+    fn byte(self) -> u8 {
+        match self {
+            Self::Joined => 1,
+            Self::Left => 2,
+            Self::Dropped => 3,
+        }
+    }
+
+    fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            1 => Some(Self::Joined),
+            2 => Some(Self::Left),
+            3 => Some(Self::Dropped),
+            _ => None,
+        }
+    }
+}
+
+/// The members of a room as a host lists them, checked when decoded and
+/// read in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberList<'a>(&'a [u8]);
+
+/// One member in a [`MemberList`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member<'a> {
+    pub name: &'a str,
+    pub address: &'a str,
+    /// How long it has been in the room.
+    pub seconds: u32,
+}
+
+impl<'a> MemberList<'a> {
+    /// A list of nobody.
+    pub fn empty() -> Self {
+        Self(&[])
+    }
+
+    /// Encodes `members` into `out` (cut to fit a record), for sending.
+    pub fn encode<'m>(members: impl IntoIterator<Item = Member<'m>>, out: &mut Vec<u8>) {
+        let start = out.len();
+        for member in members {
+            let name = cut(member.name, MAX_NAME);
+            let address = cut(member.address, MAX_ADDRESS);
+            if out.len() - start + 6 + name.len() + address.len() > MAX_TEXT {
+                break;
+            }
+            out.extend_from_slice(&member.seconds.to_be_bytes());
+            out.push(name.len() as u8);
+            out.extend_from_slice(name.as_bytes());
+            out.push(address.len() as u8);
+            out.extend_from_slice(address.as_bytes());
+        }
+    }
+
+    /// Checks every entry, so that iterating cannot fail.
+    fn decode(bytes: &'a [u8]) -> Result<Self, MessageError> {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            rest = Self::entry(rest)?.1;
+        }
+        Ok(Self(bytes))
+    }
+
+    fn entry(bytes: &'a [u8]) -> Result<(Member<'a>, &'a [u8]), MessageError> {
+        const WHAT: &str = "members";
+        let (seconds, rest) = bytes
+            .split_first_chunk::<4>()
+            .ok_or(MessageError::BadLength(WHAT))?;
+        let (name, rest) = counted(WHAT, rest, 1, MAX_NAME)?;
+        let (address, rest) = counted(WHAT, rest, 0, MAX_ADDRESS)?;
+        let member = Member {
+            name,
+            address,
+            seconds: u32::from_be_bytes(*seconds),
+        };
+        Ok((member, rest))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Member<'a>> + 'a {
+        let mut rest = self.0;
+        std::iter::from_fn(move || {
+            let (member, next) = Self::entry(rest).ok()?;
+            rest = next;
+            Some(member)
+        })
+    }
 }
 
 /// Why a record is not a message; the peer does not follow the protocol.
@@ -227,6 +394,50 @@ impl<'a> Message<'a> {
                     path: text("subfolder", path, 1, MAX_PATH)?,
                 }
             }
+            ROOM => match body {
+                &[a, b, c, d] => Self::Room {
+                    keepalive: u16::from_be_bytes([a, b]),
+                    members: u16::from_be_bytes([c, d]),
+                },
+                _ => return Err(MessageError::BadLength("room")),
+            },
+            SAID => {
+                let (name, text) = counted("said", body, 1, MAX_NAME)?;
+                Self::Said {
+                    name,
+                    text: self::text("said", text, 0, MAX_TEXT)?,
+                }
+            }
+            WHISPER => {
+                let (name, text) = counted("whisper", body, 1, MAX_NAME)?;
+                Self::Whisper {
+                    name,
+                    text: self::text("whisper", text, 0, MAX_TEXT)?,
+                }
+            }
+            PRESENCE => {
+                let (&change, rest) = body
+                    .split_first()
+                    .ok_or(MessageError::BadLength("presence"))?;
+                let change =
+                    Change::from_byte(change).ok_or(MessageError::BadLength("presence"))?;
+                let (name, reason) = counted("presence", rest, 1, MAX_NAME)?;
+                Self::Presence {
+                    change,
+                    name,
+                    reason: text("presence", reason, 0, MAX_REASON)?,
+                }
+            }
+            WHO => bare("who", body, Self::Who)?,
+            MEMBERS => Self::Members(MemberList::decode(body)?),
+            UNWELCOME => Self::Unwelcome {
+                reason: text("unwelcome", body, 1, MAX_REASON)?,
+            },
+            PING => bare("ping", body, Self::Ping)?,
+            PONG => bare("pong", body, Self::Pong)?,
+            NOTICE => Self::Notice {
+                text: text("notice", body, 1, MAX_REASON)?,
+            },
             other => return Err(MessageError::UnknownType(other)),
         })
     }
@@ -311,7 +522,80 @@ impl<'a> Message<'a> {
                 out.extend_from_slice(&folder.to_be_bytes());
                 out.extend_from_slice(cut(path, MAX_PATH).as_bytes());
             }
+            Self::Room { keepalive, members } => {
+                out.push(ROOM);
+                out.extend_from_slice(&keepalive.to_be_bytes());
+                out.extend_from_slice(&members.to_be_bytes());
+            }
+            Self::Said { name, text } => {
+                out.push(SAID);
+                put_counted(out, name, MAX_NAME);
+                out.extend_from_slice(cut(text, MAX_TEXT).as_bytes());
+            }
+            Self::Whisper { name, text } => {
+                out.push(WHISPER);
+                put_counted(out, name, MAX_NAME);
+                out.extend_from_slice(cut(text, MAX_TEXT).as_bytes());
+            }
+            Self::Presence {
+                change,
+                name,
+                reason,
+            } => {
+                out.push(PRESENCE);
+                out.push(change.byte());
+                put_counted(out, name, MAX_NAME);
+                out.extend_from_slice(cut(reason, MAX_REASON).as_bytes());
+            }
+            Self::Who => out.push(WHO),
+            Self::Members(list) => {
+                out.push(MEMBERS);
+                out.extend_from_slice(list.0);
+            }
+            Self::Unwelcome { reason } => {
+                out.push(UNWELCOME);
+                out.extend_from_slice(cut(reason, MAX_REASON).as_bytes());
+            }
+            Self::Ping => out.push(PING),
+            Self::Pong => out.push(PONG),
+            Self::Notice { text } => {
+                out.push(NOTICE);
+                out.extend_from_slice(cut(text, MAX_REASON).as_bytes());
+            }
         }
+    }
+}
+
+/// Decodes a text after its one-byte length, and returns what follows it.
+fn counted<'a>(
+    what: &'static str,
+    body: &'a [u8],
+    min: usize,
+    max: usize,
+) -> Result<(&'a str, &'a [u8]), MessageError> {
+    let (&len, rest) = body.split_first().ok_or(MessageError::BadLength(what))?;
+    let (field, rest) = rest
+        .split_at_checked(usize::from(len))
+        .ok_or(MessageError::BadLength(what))?;
+    Ok((text(what, field, min, max)?, rest))
+}
+
+/// Appends `field`, cut to `max` (at most 255) bytes, after its length.
+fn put_counted(out: &mut Vec<u8>, field: &str, max: usize) {
+    let field = cut(field, max.min(255));
+    out.push(field.len() as u8);
+    out.extend_from_slice(field.as_bytes());
+}
+
+/// A message with nothing after its type.
+fn bare<'a>(
+    what: &'static str,
+    body: &[u8],
+    message: Message<'a>,
+) -> Result<Message<'a>, MessageError> {
+    match body {
+        [] => Ok(message),
+        _ => Err(MessageError::BadLength(what)),
     }
 }
 
@@ -424,6 +708,77 @@ mod tests {
             folder: 6,
             path: "empty/inside",
         });
+        round_trip(Message::Room {
+            keepalive: 15,
+            members: 3,
+        });
+        round_trip(Message::Said {
+            name: "I056",
+            text: "hello, room",
+        });
+        round_trip(Message::Whisper {
+            name: "I057",
+            text: "",
+        });
+        round_trip(Message::Presence {
+            change: Change::Dropped,
+            name: "I058",
+            reason: "it stopped reading",
+        });
+        round_trip(Message::Who);
+        round_trip(Message::Unwelcome {
+            reason: "the name I056 is taken",
+        });
+        round_trip(Message::Ping);
+        round_trip(Message::Pong);
+        round_trip(Message::Notice {
+            text: "nobody called Bob is in the room",
+        });
+    }
+
+    #[test]
+    fn a_member_list_reads_back_as_written() {
+        let members = [
+            Member {
+                name: "I049",
+                address: "",
+                seconds: 0,
+            },
+            Member {
+                name: "Daksh",
+                address: "[fe80::1%eth0]:52144",
+                seconds: u32::MAX,
+            },
+        ];
+        let mut bytes = vec![MEMBERS];
+        MemberList::encode(members, &mut bytes);
+        let Ok(Message::Members(list)) = Message::decode(&bytes) else {
+            panic!("not a member list");
+        };
+        assert_eq!(list.iter().collect::<Vec<_>>(), members);
+        round_trip(Message::Members(list));
+    }
+
+    #[test]
+    fn the_longest_room_message_fits_one_record() {
+        let name = "n".repeat(MAX_NAME);
+        let text = "t".repeat(MAX_TEXT);
+        let mut bytes = Vec::new();
+        Message::Said {
+            name: &name,
+            text: &text,
+        }
+        .encode(&mut bytes);
+        assert!(bytes.len() <= crate::net::secure::record::MAX_PLAINTEXT);
+        let many = (0..2000).map(|_| Member {
+            name: &name,
+            address: "255.255.255.255:65535",
+            seconds: 1,
+        });
+        let mut bytes = vec![MEMBERS];
+        MemberList::encode(many, &mut bytes);
+        assert!(bytes.len() <= crate::net::secure::record::MAX_PLAINTEXT);
+        assert!(Message::decode(&bytes).is_ok());
     }
 
     #[test]
@@ -432,7 +787,19 @@ mod tests {
         let table: &[(&[u8], MessageError)] = &[
             (b"", Empty),
             (b"\x00", UnknownType(0)),
-            (b"\x0ex", UnknownType(14)),
+            (b"\x18x", UnknownType(24)),
+            (b"\x17", BadLength("notice")),
+            (b"\x0e\0\x01\0", BadLength("room")),
+            (b"\x0f\x05ab", BadLength("said")),
+            (b"\x0f\0text", BadLength("said")),
+            (b"\x10", BadLength("whisper")),
+            (b"\x11\x04\x01a", BadLength("presence")),
+            (b"\x12x", BadLength("who")),
+            (b"\x13\0\0\0\x01\x01a\x05ab", BadLength("members")),
+            (b"\x13\0\0\0", BadLength("members")),
+            (b"\x14", BadLength("unwelcome")),
+            (b"\x15\0", BadLength("ping")),
+            (b"\x16\0", BadLength("pong")),
             (b"\x09\0\0\0\x01\0\0\0\0\0\0\0\0", BadLength("accept")),
             (b"\x0a\0\0\0\x01\0\0\0\0\0\0\0\0\0", BadLength("begin")),
             (b"\x0b\0\0\0\x01\0\0\0\0\0\0\0\0", BadLength("folder")),

@@ -7,11 +7,14 @@
 
 mod files;
 mod folders;
+mod room;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufReader};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
+use std::time::Duration;
 
 use crate::files::download::{DownloadDir, DownloadError};
 use crate::files::kept::{Kept, KeptFile};
@@ -48,6 +51,8 @@ pub struct Receiving {
     pub downloads: DownloadDir,
     /// Offers over this many bytes wait for `/accept`; `None` takes all.
     pub ask_above: Option<u64>,
+    /// Our own name, as a room's member list shows it.
+    pub name: String,
 }
 
 /// Reads the peer's messages until the channel closes, and says how it
@@ -60,6 +65,7 @@ pub fn read_peer(
     receiving: &Receiving,
     screen: &Screen,
     transfers: &Transfers,
+    in_room: &AtomicBool,
 ) -> PeerEnd {
     let kept = Kept::of(&receiving.downloads);
     // A week is long enough to try again; what is older goes.
@@ -78,6 +84,11 @@ pub fn read_peer(
         folders: BTreeMap::new(),
         prefixes: HashMap::new(),
         holding: false,
+        own_name: receiving.name.clone(),
+        room: None,
+        new_read_timeout: None,
+        in_room,
+        said_anything: false,
     };
     let end = reader.read(records);
     reader.report_unfinished(end)
@@ -158,12 +169,23 @@ struct Reader<'a> {
     /// Whether the last line shown was held back for the next: a burst of
     /// lines costs one write, but a line followed by a chunk goes at once.
     holding: bool,
+    own_name: String,
+    /// In a room: how long the host may be silent before it counts as gone.
+    room: Option<Duration>,
+    /// A read timeout to set on the connection before the next read.
+    new_read_timeout: Option<Duration>,
+    /// Told to the user's side once the peer says it hosts a room.
+    in_room: &'a AtomicBool,
+    /// Whether the peer sent anything past its Hello: a room is said first.
+    said_anything: bool,
 }
 
 /// Why the peer's stream cannot be read on.
 enum Breach {
     Record(RecordError),
     Protocol(String),
+    /// A room's host did not let us in, and said why.
+    Unwelcome(String),
 }
 
 impl From<MessageError> for Breach {
@@ -181,12 +203,18 @@ impl<'a> Reader<'a> {
                 Err(e) => return Err(Breach::Record(e)),
             };
             let message = Message::decode(record)?;
-            let text = matches!(message, Message::Text(_));
+            let text = matches!(message, Message::Text(_) | Message::Said { .. });
             if self.holding && !text {
                 self.screen.flush();
             }
             self.holding = text && more_coming;
             self.act(message, more_coming)?;
+            if let Some(limit) = self.new_read_timeout.take() {
+                records
+                    .get_ref()
+                    .set_read_timeout(Some(limit))
+                    .map_err(|e| Breach::Record(RecordError::Io(e)))?;
+            }
         }
     }
 
@@ -202,9 +230,32 @@ impl<'a> Reader<'a> {
             self.peer = Some(name);
             return Ok(());
         }
+        if let Message::Room { keepalive, members } = message {
+            return self.joined_room(keepalive, members);
+        }
+        self.said_anything = true;
         match message {
             Message::Hello { .. } => {
                 return Err(Breach::Protocol("the peer said its name twice".into()));
+            }
+            // (Taken above, where a late one is refused.)
+            Message::Room { .. } => {}
+            Message::Said { name, text } => self.said(name, text, more_coming)?,
+            Message::Whisper { name, text } => self.whispered(name, text)?,
+            Message::Presence {
+                change,
+                name,
+                reason,
+            } => self.presence(change, name, reason)?,
+            Message::Members(list) => self.members(list)?,
+            Message::Unwelcome { reason } => return Err(Breach::Unwelcome(reason.to_string())),
+            Message::Ping => self.pinged(),
+            Message::Pong => {}
+            Message::Notice { text } => self.notice(text)?,
+            Message::Who => {
+                return Err(Breach::Protocol(
+                    "the peer asked who is in a room we do not host".into(),
+                ));
             }
             Message::Text(text) => {
                 let peer = self.peer.as_deref().unwrap_or_default();
@@ -418,7 +469,20 @@ impl<'a> Reader<'a> {
                     None => PeerEnd::Left,
                 }
             }
+            Err(Breach::Record(RecordError::Io(e)))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) && self.room.is_some() =>
+            {
+                let silence = self.room.unwrap_or_default().as_secs();
+                PeerEnd::Lost(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the room's host was silent for {silence} s"),
+                ))
+            }
             Err(Breach::Record(RecordError::Io(e))) => PeerEnd::Lost(e),
+            Err(Breach::Unwelcome(why)) => PeerEnd::Unwelcome(why),
             Err(Breach::Record(RecordError::Cut)) => PeerEnd::Lost(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the connection was cut without the peer saying goodbye",

@@ -216,6 +216,12 @@ impl<'a> Writer<'a> {
                 Some(Outgoing::Accepted {
                     id, offset, prefix, ..
                 }) => self.accepted(id, offset, &prefix)?,
+                Some(Outgoing::Whisper { to, text }) => self.send(&Message::Whisper {
+                    name: &to,
+                    text: &text,
+                })?,
+                Some(Outgoing::Who) => self.send(&Message::Who)?,
+                Some(Outgoing::Pong(_ticket)) => self.send(&Message::Pong)?,
                 None => self.send_next_chunk()?,
             }
         }
@@ -712,7 +718,10 @@ impl<'a> Writer<'a> {
             | Outgoing::Reply(_)
             | Outgoing::Cancel(_)
             | Outgoing::Settled { .. }
-            | Outgoing::Accepted { .. } => {}
+            | Outgoing::Accepted { .. }
+            | Outgoing::Who
+            | Outgoing::Pong(_) => {}
+            Outgoing::Whisper { .. } => self.lost_messages += 1,
         }
     }
 

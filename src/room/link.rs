@@ -1,0 +1,505 @@
+//! One member's connection, on the host: letting it in (the handshake, its
+//! name, the host's answer), then a reader thread that turns what it sends
+//! into events for the host, as fast as its throttle allows, and a writer
+//! thread that sends what the host queues for it. The queue is bounded in
+//! bytes, so a member that falls behind is dropped instead of holding
+//! memory, and the host never waits for any member.
+
+use std::io::{self, BufReader, BufWriter, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use super::Happening;
+use super::roster::MemberId;
+use super::throttle::Throttle;
+use crate::net::connect::{self, HANDSHAKE_LIMIT};
+use crate::net::secure::Protection;
+use crate::net::secure::handshake::Side;
+use crate::net::secure::record::{RecordError, RecordReader};
+use crate::net::transport::{Closer, Connection, ReadHalf, Reading, Writing};
+use crate::wire::frame::{Frame, FrameError, FrameReader};
+use crate::wire::message::{FileId, Message, SILENT_INTERVALS};
+
+/// Most bytes queued for one member and not yet sent: past that, it is
+/// too far behind the room and is dropped.
+pub const MAX_BACKLOG: usize = 4 << 20;
+
+/// What the host hands a member's writer.
+pub enum Out {
+    /// An encoded message (encrypted room) or raw lines (plain room).
+    Bytes(Arc<[u8]>),
+    /// Say goodbye and end the connection.
+    Leave,
+}
+
+/// The host's end of a member's queue.
+pub struct Outbox {
+    queue: Sender<Out>,
+    backlog: Arc<AtomicUsize>,
+}
+
+/// The writer's end of a member's queue.
+pub struct Inbox {
+    queue: Receiver<Out>,
+    backlog: Arc<AtomicUsize>,
+}
+
+/// A member's queue, both ends.
+pub fn queue() -> (Outbox, Inbox) {
+    let (sender, receiver) = mpsc::channel();
+    let backlog = Arc::new(AtomicUsize::new(0));
+    let outbox = Outbox {
+        queue: sender,
+        backlog: backlog.clone(),
+    };
+    (
+        outbox,
+        Inbox {
+            queue: receiver,
+            backlog,
+        },
+    )
+}
+
+impl Outbox {
+    /// Queues `bytes`; `false`, with nothing queued, when the member is
+    /// more than [`MAX_BACKLOG`] behind.
+    pub fn put(&self, bytes: &Arc<[u8]>) -> bool {
+        let len = bytes.len();
+        if self.backlog.fetch_add(len, Ordering::SeqCst) + len > MAX_BACKLOG {
+            self.backlog.fetch_sub(len, Ordering::SeqCst);
+            return false;
+        }
+        // A writer that is gone has said why already.
+        let _ = self.queue.send(Out::Bytes(bytes.clone()));
+        true
+    }
+
+    /// Queues the goodbye: what is queued before it is still sent.
+    pub fn leave(&self) {
+        let _ = self.queue.send(Out::Leave);
+    }
+}
+
+/// A connection that completed its handshake and said who it is, waiting
+/// for the host's answer.
+pub struct Knock {
+    /// The name it gave; `None` on the original wire, where nobody gives
+    /// one first.
+    pub name: Option<String>,
+    pub address: SocketAddr,
+    pub safety_code: Option<String>,
+    pub closer: Closer,
+    pub answer: SyncSender<Answer>,
+}
+
+/// The host's answer to a knock.
+pub enum Answer {
+    /// In, as member `id`; its writer sends what comes in `inbox`.
+    Welcome { id: MemberId, inbox: Inbox },
+    /// Not let in, and why.
+    Refused(String),
+}
+
+/// What a member did, as its reader tells the host.
+pub enum Heard {
+    /// A message to the room: text (encrypted), or a line (plain, still raw).
+    Text(String),
+    Line(Vec<u8>),
+    Whisper {
+        to: String,
+        text: String,
+    },
+    Who,
+    /// It offered a file or folder (encrypted).
+    Offer {
+        id: FileId,
+        name: String,
+    },
+    /// It sent a file (plain), which was read past.
+    File {
+        name: String,
+        size: u64,
+    },
+    /// It is sending faster than its throttle allows, and is held back.
+    Slowed,
+    /// Its side of the connection ended.
+    Ended(Gone),
+}
+
+/// How a member's side of the connection ended.
+pub enum Gone {
+    Left,
+    Silent(Duration),
+    Lost(String),
+    Broke(String),
+}
+
+/// What every connection is let in with.
+#[derive(Clone)]
+pub struct Door {
+    pub protection: Protection,
+    pub host: String,
+    /// How long a member may take nothing of what is sent to it.
+    pub stall: Duration,
+    pub keepalive: Duration,
+    pub events: Sender<Happening>,
+}
+
+/// Lets one connection in, or turns it away, then (when in) reads the
+/// member until its side ends. Runs on a thread of its own.
+/// `answered` is called once the host has answered, or the connection
+/// failed before.
+pub fn let_in(stream: TcpStream, address: SocketAddr, door: &Door, answered: impl FnOnce()) {
+    let outcome = knock(stream, address, door);
+    answered();
+    if let Some((id, reading, writing, inbox)) = outcome {
+        be_member(id, reading, writing, inbox, door);
+    }
+}
+
+/// Runs the handshake, reads the joiner's name and asks the host. Returns
+/// the member's number and parts once it is in.
+fn knock(
+    stream: TcpStream,
+    address: SocketAddr,
+    door: &Door,
+) -> Option<(MemberId, Reading, Writing, Inbox)> {
+    let turn_away = |why: String| {
+        let _ = door.events.send(Happening::TurnedAway { address, why });
+        None
+    };
+    let mut connection = match Connection::tcp(stream) {
+        Ok(connection) => connection,
+        Err(e) => return turn_away(format!("the connection could not be set up ({e})")),
+    };
+    let agreed = match &door.protection {
+        Protection::Plain => None,
+        Protection::Encrypted { code } => {
+            match connection.encrypt(Side::Listening, code.as_ref(), HANDSHAKE_LIMIT) {
+                Ok(agreed) => Some(agreed),
+                Err(e) => {
+                    let wrong_code = matches!(
+                        e,
+                        crate::net::secure::handshake::HandshakeError::CodeMismatch
+                    );
+                    let _ = door.events.send(Happening::TurnedAway {
+                        address,
+                        why: connect::handshake_refused(e),
+                    });
+                    if wrong_code {
+                        let _ = door.events.send(Happening::WrongCode);
+                    }
+                    return None;
+                }
+            }
+        }
+    };
+    let (reading, writing, closer) = match connection.split() {
+        Ok(parts) => parts,
+        Err(e) => return turn_away(format!("the connection could not be set up ({e})")),
+    };
+    let (reading, name) = match reading {
+        Reading::Sealed(mut records) => match read_hello(&mut records) {
+            Ok(name) => (Reading::Sealed(records), Some(name)),
+            Err(why) => {
+                closer.close();
+                return turn_away(why);
+            }
+        },
+        plain => (plain, None),
+    };
+    let (answer, answered) = mpsc::sync_channel(1);
+    let knock = Knock {
+        name,
+        address,
+        safety_code: agreed.map(|a| a.safety_code),
+        closer: closer.clone(),
+        answer,
+    };
+    if door.events.send(Happening::Knock(knock)).is_err() {
+        closer.close();
+        return None;
+    }
+    match answered.recv() {
+        Ok(Answer::Welcome { id, inbox }) => Some((id, reading, writing, inbox)),
+        Ok(Answer::Refused(why)) => {
+            refuse(writing, &door.host, &why);
+            closer.close();
+            None
+        }
+        Err(_) => {
+            closer.close();
+            None
+        }
+    }
+}
+
+/// A member's life in the room: its writer on a thread of its own, its
+/// reader on this one, until its side ends.
+fn be_member(id: MemberId, reading: Reading, writing: Writing, inbox: Inbox, door: &Door) {
+    let events = door.events.clone();
+    let stall = door.stall;
+    let writer = std::thread::Builder::new()
+        .name("member writer".into())
+        .spawn(move || {
+            if let Err(e) = write_member(writing, inbox, stall) {
+                let _ = events.send(Happening::WriterFailed(id, e));
+            }
+        });
+    let gone = match reading {
+        Reading::Sealed(records) => read_sealed(*records, id, door),
+        Reading::Plain(half) => read_plain(half, id, door),
+    };
+    let _ = door.events.send(Happening::Heard(id, Heard::Ended(gone)));
+    match writer {
+        Ok(writer) => {
+            let _ = writer.join();
+        }
+        Err(e) => {
+            let _ = door.events.send(Happening::WriterFailed(id, e));
+        }
+    }
+}
+
+/// Reads the joiner's Hello, within the handshake's time limit.
+fn read_hello(records: &mut RecordReader<BufReader<ReadHalf>>) -> Result<String, String> {
+    let half = records.get_ref();
+    half.set_read_timeout(Some(HANDSHAKE_LIMIT))
+        .map_err(|e| e.to_string())?;
+    let record = match records.next_record() {
+        Ok(Some(record)) => record,
+        Ok(None) => return Err("it left before saying its name".into()),
+        Err(e) => return Err(format!("it did not say its name ({e})")),
+    };
+    match Message::decode(record) {
+        Ok(Message::Hello { name }) => {
+            crate::cli::parse_name(name).map_err(|why| format!("its name is refused: {why}"))
+        }
+        Ok(_) => Err("it did not say its name first".into()),
+        Err(e) => Err(format!("it broke the protocol: {e}")),
+    }
+}
+
+/// Tells a joiner it is not let in, and why, as well as its wire can.
+fn refuse(writing: Writing, host: &str, why: &str) {
+    match writing {
+        Writing::Sealed(mut records) => {
+            let _ = records.get_ref().set_write_timeout(Some(HANDSHAKE_LIMIT));
+            let mut bytes = Vec::new();
+            Message::Hello { name: host }.encode(&mut bytes);
+            let _ = records.send(&bytes);
+            bytes.clear();
+            Message::Unwelcome { reason: why }.encode(&mut bytes);
+            let _ = records.send(&bytes);
+            let _ = records.close();
+            let _ = records.get_ref().finish();
+        }
+        Writing::Plain(mut half) => {
+            let _ = half.set_write_timeout(Some(HANDSHAKE_LIMIT));
+            let _ = half.write_all(&super::plain::system(&format!("Not let in: {why}.")));
+            let _ = half.finish();
+        }
+    }
+}
+
+/// Reads an encrypted member's messages until its side ends.
+fn read_sealed(mut records: RecordReader<BufReader<ReadHalf>>, id: MemberId, door: &Door) -> Gone {
+    let silence = door.keepalive * SILENT_INTERVALS;
+    if let Err(e) = records.get_ref().set_read_timeout(Some(silence)) {
+        return Gone::Lost(e.to_string());
+    }
+    let mut pace = Pace::new(id, &door.events);
+    loop {
+        let record = match records.next_record() {
+            Ok(Some(record)) => record,
+            Ok(None) => return Gone::Left,
+            Err(RecordError::Io(e))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Gone::Silent(silence);
+            }
+            Err(RecordError::Io(e)) => return Gone::Lost(e.to_string()),
+            Err(RecordError::Cut) => {
+                return Gone::Lost("the connection was cut without a goodbye".into());
+            }
+            Err(e) => return Gone::Broke(e.to_string()),
+        };
+        let heard = match Message::decode(record) {
+            Ok(Message::Text(text)) => {
+                pace.count(text.len());
+                Heard::Text(text.to_string())
+            }
+            Ok(Message::Whisper { name, text }) => {
+                pace.count(text.len());
+                Heard::Whisper {
+                    to: name.to_string(),
+                    text: text.to_string(),
+                }
+            }
+            Ok(Message::Who) => {
+                pace.count(0);
+                Heard::Who
+            }
+            Ok(Message::Offer { id, name, .. } | Message::Folder { id, name, .. }) => {
+                pace.count(name.len());
+                Heard::Offer {
+                    id,
+                    name: name.to_string(),
+                }
+            }
+            Ok(Message::Pong) => continue,
+            Ok(other) => return Gone::Broke(format!("it sent {} to the room", kind(&other))),
+            Err(e) => return Gone::Broke(format!("it broke the protocol: {e}")),
+        };
+        if !pace.tell(heard) {
+            return Gone::Left;
+        }
+    }
+}
+
+/// What a message that has no place going to a room's host is called.
+fn kind(message: &Message<'_>) -> &'static str {
+    match message {
+        Message::Hello { .. } => "its name twice",
+        Message::Chunk { .. } | Message::End { .. } | Message::Entry { .. } => {
+            "part of a file nobody accepted"
+        }
+        _ => "a message only a host sends",
+    }
+}
+
+/// Reads a plain member's lines until its side ends. Files are read past:
+/// the original wire has no way to say no to them.
+fn read_plain(half: ReadHalf, id: MemberId, door: &Door) -> Gone {
+    let mut frames = FrameReader::new(BufReader::with_capacity(64 * 1024, half));
+    let mut pace = Pace::new(id, &door.events);
+    loop {
+        let heard = match frames.next_frame() {
+            Ok(None) => return Gone::Left,
+            Ok(Some(Frame::Text(line))) => {
+                pace.count(line.len());
+                Heard::Line(line)
+            }
+            Ok(Some(Frame::File { name, size })) => {
+                if let Err(e) = frames.payload().discard_rest() {
+                    return Gone::Lost(e.to_string());
+                }
+                Heard::File { name, size }
+            }
+            Err(e) if e.is_recoverable() => continue,
+            Err(FrameError::EndedMidLine { .. }) => return Gone::Left,
+            Err(e) => return Gone::Lost(e.to_string()),
+        };
+        if !pace.tell(heard) {
+            return Gone::Left;
+        }
+    }
+}
+
+/// A member's reader keeping to its throttle.
+struct Pace<'a> {
+    id: MemberId,
+    events: &'a Sender<Happening>,
+    throttle: Throttle,
+    /// Whether the host was told the member is held back, since it last
+    /// kept to the limits.
+    told: bool,
+}
+
+impl<'a> Pace<'a> {
+    fn new(id: MemberId, events: &'a Sender<Happening>) -> Self {
+        Self {
+            id,
+            events,
+            throttle: Throttle::new(Instant::now()),
+            told: false,
+        }
+    }
+
+    /// Counts a message; past the limits, waits before the next is read,
+    /// so the member is held back by its own connection.
+    fn count(&mut self, len: usize) {
+        let wait = self.throttle.count(len, Instant::now());
+        if wait.is_zero() {
+            self.told = false;
+            return;
+        }
+        if !std::mem::replace(&mut self.told, true) {
+            let _ = self.events.send(Happening::Heard(self.id, Heard::Slowed));
+        }
+        std::thread::sleep(wait);
+    }
+
+    /// Hands the host what was heard; `false` once the host is gone.
+    fn tell(&self, heard: Heard) -> bool {
+        self.events.send(Happening::Heard(self.id, heard)).is_ok()
+    }
+}
+
+/// Sends what the host queues for a member until the goodbye, or until the
+/// queue closes. A write that cannot go on for `stall` fails: the member
+/// stopped reading.
+fn write_member(writing: Writing, inbox: Inbox, stall: Duration) -> Result<(), io::Error> {
+    match writing {
+        Writing::Sealed(mut records) => {
+            records.get_ref().set_write_timeout(Some(stall))?;
+            let result = drain(&inbox, &mut *records, |records, bytes| records.send(bytes));
+            match result {
+                Ok(true) => {
+                    records.close()?;
+                    records.get_ref().finish()
+                }
+                Ok(false) => records.flush(),
+                Err(e) => Err(e),
+            }
+        }
+        Writing::Plain(half) => {
+            half.set_write_timeout(Some(stall))?;
+            let mut out = BufWriter::with_capacity(64 * 1024, half);
+            match drain(&inbox, &mut out, |out, bytes| out.write_all(bytes)) {
+                Ok(true) => {
+                    out.flush()?;
+                    out.get_ref().finish()
+                }
+                Ok(false) => out.flush(),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+/// Writes what comes in `inbox`, flushing whenever it runs dry. `Ok(true)`
+/// on the goodbye, `Ok(false)` when the queue closed.
+fn drain<W: Write>(
+    inbox: &Inbox,
+    out: &mut W,
+    mut write: impl FnMut(&mut W, &[u8]) -> io::Result<()>,
+) -> io::Result<bool> {
+    loop {
+        let next = match inbox.queue.try_recv() {
+            Ok(next) => next,
+            Err(TryRecvError::Empty) => {
+                out.flush()?;
+                match inbox.queue.recv() {
+                    Ok(next) => next,
+                    Err(_) => return Ok(false),
+                }
+            }
+            Err(TryRecvError::Disconnected) => return Ok(false),
+        };
+        match next {
+            Out::Bytes(bytes) => {
+                write(out, &bytes)?;
+                inbox.backlog.fetch_sub(bytes.len(), Ordering::SeqCst);
+            }
+            Out::Leave => return Ok(true),
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! Hosting a room: one `chat listen --room` lets up to `--max-peers` others
+//! in, each on its own connection (encrypted and authenticated as any, or
+//! all on the original wire), and passes what each says to all the others,
+//! in one order that the host's main loop sets.
+//!
+//! Threads: one takes connections; each connection gets a thread that lets
+//! it in and then reads it, and a writer; the user's input has its own.
+//! All of them report to the main loop through one channel of
+//! [`Happening`]s, and the main loop never waits on any member.
+
+mod hub;
+pub mod link;
+pub mod plain;
+pub mod roster;
+pub mod throttle;
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+
+use self::hub::Hub;
+use self::link::{Door, Heard, Knock};
+use self::roster::MemberId;
+use crate::net::connect::{self, CODE_ATTEMPTS};
+use crate::net::secure::Protection;
+use crate::session::{self, Event, UserInput};
+use crate::settings::{Role, RoomSettings, Settings};
+use crate::signals::SignalWatch;
+use crate::terminal::console::{Console, Input};
+
+/// How long the members have to close once the host said goodbye.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Connections in their handshake at once, at most: more are closed at
+/// once, so a flood of silent connections costs no more than this.
+const MAX_KNOCKING: usize = 32;
+
+/// What the host's main loop hears about.
+pub enum Happening {
+    /// The user's input, a signal.
+    User(Event),
+    /// A connection completed its handshake and waits to be let in.
+    Knock(Knock),
+    /// A connection was turned away before it could knock.
+    TurnedAway { address: SocketAddr, why: String },
+    /// A joiner gave a wrong code.
+    WrongCode,
+    /// A member said or did something.
+    Heard(MemberId, Heard),
+    /// Sending to a member failed; it is gone.
+    WriterFailed(MemberId, std::io::Error),
+    /// Taking connections failed.
+    ListenFailed(anyhow::Error),
+}
+
+/// Hosts a room until the user leaves.
+pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<()> {
+    let Console { input, screen } = console;
+    let interactive = matches!(input, Input::Editor(_));
+    let (events, inbox) = mpsc::channel();
+    let (user_events, user_inbox) = mpsc::channel();
+    let mut user_input = UserInput::start(input, user_events.clone(), &screen)?;
+    let _signals = SignalWatch::start(!interactive, move || {
+        let _ = user_events.send(Event::Signal);
+    })?;
+    {
+        let events = events.clone();
+        // The user's events join the room's on the one channel; this ends
+        // once the input and signal threads are gone.
+        session::spawn("input relay", move || {
+            for event in user_inbox {
+                if events.send(Happening::User(event)).is_err() {
+                    break;
+                }
+            }
+        })?;
+    }
+    let Role::Listen { host, port } = &settings.role else {
+        return Err(anyhow!("only a listening chat hosts a room"));
+    };
+    let waiting = connect::bind(host, *port, &screen)?;
+    if let (true, Protection::Encrypted { code: Some(code) }) =
+        (settings.made_code, &settings.protection)
+    {
+        screen.system(format!(
+            "Code for the room: {code} (everyone joins with --code {code})"
+        ));
+    }
+    screen.system(format!(
+        "Hosting a room for up to {} others: they join with `chat connect`{}.",
+        room.max_peers,
+        match settings.protection {
+            Protection::Plain => " --plain, the original chat or nc",
+            Protection::Encrypted { .. } => "",
+        }
+    ));
+    let door = Door {
+        protection: settings.protection.clone(),
+        host: settings.name.clone(),
+        stall: settings.stall,
+        keepalive: room.keepalive,
+        events: events.clone(),
+    };
+    let crew = Crew::default();
+    let accepting = {
+        let (waiting, crew) = (waiting.clone(), crew.clone());
+        session::spawn("accept", move || take_connections(&waiting, &door, &crew))?
+    };
+    let mut hub = Hub::new(settings, room, &screen);
+    let result = main_loop(&mut hub, &inbox, &waiting, &crew);
+    user_input.stop();
+    waiting.stop();
+    hub.close();
+    // The members read our goodbye and close; whoever does not is cut.
+    let deadline = Instant::now() + LINGER;
+    while !hub.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match inbox.recv_timeout(left) {
+            Ok(Happening::Heard(id, Heard::Ended(_))) => hub.forget(id),
+            Ok(Happening::WriterFailed(id, _)) => hub.forget(id),
+            Ok(Happening::Knock(knock)) => hub.turn_away(knock, "the room is closing"),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    hub.cut_all();
+    crew.cut_knocking();
+    session::join(accepting)?;
+    crew.join_all();
+    screen.system("Exiting.");
+    result
+}
+
+/// Acts on what happens until the user leaves.
+fn main_loop(
+    hub: &mut Hub<'_>,
+    inbox: &mpsc::Receiver<Happening>,
+    waiting: &connect::Waiting,
+    crew: &Crew,
+) -> Result<()> {
+    let keepalive = hub.keepalive();
+    let mut last_ping = Instant::now();
+    let mut wrong_codes = 0;
+    loop {
+        let wait = keepalive.saturating_sub(last_ping.elapsed());
+        match inbox.recv_timeout(wait) {
+            Ok(Happening::User(event)) => match event {
+                Event::Input(lines, _ticket) if hub.act_on_input(&lines).is_break() => {
+                    return Ok(());
+                }
+                Event::InputTooLong(len) => hub.too_long(len),
+                Event::InputEnded | Event::Signal => return Ok(()),
+                _ => {}
+            },
+            Ok(Happening::Knock(knock)) => hub.knock(knock),
+            Ok(Happening::TurnedAway { address, why }) => hub.turned_away(address, &why),
+            Ok(Happening::WrongCode) => {
+                wrong_codes += 1;
+                if wrong_codes >= CODE_ATTEMPTS {
+                    waiting.stop();
+                    hub.say(format!(
+                        "{CODE_ATTEMPTS} attempts with a wrong code: the room takes nobody \
+                         new from now on, since each one is a guess (those in it stay)."
+                    ));
+                }
+            }
+            Ok(Happening::Heard(id, heard)) => hub.heard(id, heard),
+            Ok(Happening::WriterFailed(id, e)) => hub.writer_failed(id, &e),
+            Ok(Happening::ListenFailed(e)) => return Err(e),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+        if last_ping.elapsed() >= keepalive {
+            last_ping = Instant::now();
+            hub.ping();
+            crew.reap();
+        }
+    }
+}
+
+/// Takes connections until the wait is stopped, each on a thread of its own.
+fn take_connections(waiting: &connect::Waiting, door: &Door, crew: &Crew) {
+    loop {
+        let (stream, address) = match waiting.next_connection() {
+            Ok(Some(next)) => next,
+            Ok(None) => return,
+            Err(e) => {
+                let _ = door.events.send(Happening::ListenFailed(e));
+                return;
+            }
+        };
+        let Some(ticket) = crew.knocking(&stream) else {
+            let _ = door.events.send(Happening::TurnedAway {
+                address,
+                why: format!("{MAX_KNOCKING} others are still in their handshake"),
+            });
+            continue;
+        };
+        let (door_inner, crew_inner) = (door.clone(), crew.clone());
+        let spawned = session::spawn("member", move || {
+            let ticket = KnockTicket(crew_inner, ticket);
+            link::let_in(stream, address, &door_inner, move || drop(ticket));
+        });
+        match spawned {
+            Ok(handle) => crew.hire(handle),
+            Err(e) => {
+                let _ = door.events.send(Happening::TurnedAway {
+                    address,
+                    why: e.to_string(),
+                });
+            }
+        }
+    }
+}
+
+/// The threads of the members, joined by the host as they end and all at
+/// the end; and the connections still in their handshake, so that leaving
+/// ends those too.
+#[derive(Clone, Default)]
+struct Crew(Arc<Mutex<CrewInner>>);
+
+#[derive(Default)]
+struct CrewInner {
+    threads: Vec<JoinHandle<()>>,
+    knocking: HashMap<u64, TcpStream>,
+    next_knock: u64,
+}
+
+/// Held while a connection is in its handshake; dropping it forgets it.
+struct KnockTicket(Crew, u64);
+
+impl Drop for KnockTicket {
+    fn drop(&mut self) {
+        self.0.lock().knocking.remove(&self.1);
+    }
+}
+
+impl Crew {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CrewInner> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts a connection into its handshake, unless too many are.
+    fn knocking(&self, stream: &TcpStream) -> Option<u64> {
+        let mut inner = self.lock();
+        if inner.knocking.len() >= MAX_KNOCKING {
+            return None;
+        }
+        let clone = stream.try_clone().ok()?;
+        inner.next_knock += 1;
+        let ticket = inner.next_knock;
+        inner.knocking.insert(ticket, clone);
+        Some(ticket)
+    }
+
+    fn hire(&self, handle: JoinHandle<()>) {
+        self.lock().threads.push(handle);
+    }
+
+    /// Joins the threads that have ended.
+    fn reap(&self) {
+        let ended: Vec<JoinHandle<()>> = {
+            let mut inner = self.lock();
+            let (ended, running) = std::mem::take(&mut inner.threads)
+                .into_iter()
+                .partition(|t| t.is_finished());
+            inner.threads = running;
+            ended
+        };
+        for thread in ended {
+            let _ = thread.join();
+        }
+    }
+
+    /// Ends every handshake under way.
+    fn cut_knocking(&self) {
+        for stream in self.lock().knocking.values() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn join_all(&self) {
+        let threads = std::mem::take(&mut self.lock().threads);
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}

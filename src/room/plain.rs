@@ -1,0 +1,132 @@
+//! A room on the original wire: what a member's line says, and the lines
+//! the room sends. Members there are the original program or `nc`, which
+//! put their own `[NAME] ` in front of each line, or nothing at all, so a
+//! member is named by the first name it gives, and its lines are always
+//! relayed under that one: nobody speaks under another's name.
+
+use std::borrow::Cow;
+
+use crate::terminal::sanitize;
+use crate::wire::frame;
+
+/// A line from a plain member, made safe to show and to pass on.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Said<'a> {
+    /// The name in front of the line, if it has one a member may have.
+    pub claimed: Option<&'a str>,
+    /// The text after that name, or the whole line.
+    pub text: &'a str,
+}
+
+/// Makes a plain member's raw line safe text: control characters become
+/// visible escapes, so nothing a member sends acts on another's terminal,
+/// and a trailing carriage return (from Windows) goes.
+pub fn clean(line: &[u8]) -> Cow<'_, str> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    sanitize::for_terminal(line)
+}
+
+/// Splits `[NAME] text` into the name and the text.
+pub fn read(line: &str) -> Said<'_> {
+    let claimed = line
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("] "))
+        .filter(|(name, _)| crate::cli::parse_name(name).is_ok_and(|n| n == *name));
+    match claimed {
+        Some((name, text)) => Said {
+            claimed: Some(name),
+            text,
+        },
+        None => Said {
+            claimed: None,
+            text: line,
+        },
+    }
+}
+
+/// Whether the line is `name`'s goodbye.
+pub fn is_goodbye(said: &Said<'_>, name: &str) -> bool {
+    said.claimed == Some(name) && said.text == frame::LEAVE_MESSAGE
+}
+
+/// A message as the room sends it: `[NAME] text`.
+pub fn message(name: &str, text: &str) -> Vec<u8> {
+    format!("[{name}] {text}\n").into_bytes()
+}
+
+/// A private message as its plain receiver gets it.
+pub fn whisper(name: &str, text: &str) -> Vec<u8> {
+    format!("[{name}] (to you) {text}\n").into_bytes()
+}
+
+/// What the room itself says, as the original program's own lines look.
+pub fn system(text: &str) -> Vec<u8> {
+    format!("[System] {text}\n").into_bytes()
+}
+
+/// The host's goodbye, as the original program says it.
+pub fn goodbye(host: &str) -> Vec<u8> {
+    message(host, frame::LEAVE_MESSAGE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_line_gives_its_name_if_it_is_one() {
+        assert_eq!(
+            read("[I056] hello there"),
+            Said {
+                claimed: Some("I056"),
+                text: "hello there"
+            }
+        );
+        for nameless in [
+            "hello",
+            "[] hi",
+            "[I056]hi",
+            "[System] I am the host",
+            "[ I056 ] padded",
+            "[a\\x1bb] escaped",
+            "[[x]] nested",
+        ] {
+            assert_eq!(read(nameless).claimed, None, "{nameless}");
+            assert_eq!(read(nameless).text, nameless);
+        }
+    }
+
+    #[test]
+    fn control_characters_never_pass_through() {
+        assert_eq!(clean(b"[I056] hi\r"), "[I056] hi");
+        let cleaned = clean(b"[I056] \x1b[2Jgone\xff");
+        assert!(!cleaned.contains('\x1b'), "{cleaned}");
+        assert!(cleaned.starts_with("[I056] "));
+    }
+
+    #[test]
+    fn goodbyes_are_only_the_members_own() {
+        let own = read("[I056] has left the chat.");
+        assert!(is_goodbye(&own, "I056"));
+        assert!(!is_goodbye(&own, "I057"));
+        assert!(!is_goodbye(&read("[I056] has left the chat. not"), "I056"));
+    }
+
+    proptest! {
+        /// Whatever a member sends, the line passed on is one line of
+        /// printable text, and a name read from it is a valid name.
+        #[test]
+        fn any_line_is_passed_on_safely(raw in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let raw: Vec<u8> = raw.into_iter().filter(|&b| b != b'\n').collect();
+            let cleaned = clean(&raw);
+            let said = read(&cleaned);
+            if let Some(name) = said.claimed {
+                prop_assert!(crate::cli::parse_name(name).is_ok());
+            }
+            let out = message("guest1", said.text);
+            prop_assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+            prop_assert!(!out.iter().any(|&b| b < 0x20 && b != b'\n' && b != b'\t'));
+        }
+    }
+}

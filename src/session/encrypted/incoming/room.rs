@@ -1,0 +1,108 @@
+//! Messages of a room's host, as a member reads them: being let in or
+//! turned away, the others' messages and private ones, comings and goings,
+//! the member list, and the host's keepalive pings.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::{Breach, Reader};
+use crate::session::members;
+use crate::session::outgoing::Outgoing;
+use crate::wire::message::{Change, MemberList, SILENT_INTERVALS};
+
+impl Reader<'_> {
+    /// The host says this is a room: from now on its messages come from
+    /// many people.
+    pub(super) fn joined_room(&mut self, keepalive: u16, others: u16) -> Result<(), Breach> {
+        if self.room.is_some() || self.said_anything {
+            return Err(Breach::Protocol(
+                "the peer said it hosts a room after the conversation began".into(),
+            ));
+        }
+        if keepalive == 0 {
+            return Err(Breach::Protocol("the room's keepalive is 0 seconds".into()));
+        }
+        let silence = Duration::from_secs(u64::from(keepalive)) * SILENT_INTERVALS;
+        self.room = Some(silence);
+        self.new_read_timeout = Some(silence);
+        self.in_room.store(true, Ordering::SeqCst);
+        let host = self.peer.as_deref().unwrap_or_default();
+        self.screen.system(match others {
+            0 => format!("You are in {host}'s room, alone with the host: /who lists the members, /msg NAME text speaks to one."),
+            n => format!("You are in {host}'s room, with the host and {n} other{}: /who lists them, /msg NAME text speaks to one.", if n == 1 { "" } else { "s" }),
+        });
+        Ok(())
+    }
+
+    /// Checks that a room message comes in a room, and that the name it
+    /// carries is one a member may have.
+    fn in_room(&self, what: &str, name: &str) -> Result<(), Breach> {
+        if self.room.is_none() {
+            return Err(Breach::Protocol(format!(
+                "the peer sent a room's {what} outside a room"
+            )));
+        }
+        crate::cli::parse_name(name)
+            .map(drop)
+            .map_err(|why| Breach::Protocol(format!("a member's name is refused: {why}")))
+    }
+
+    /// Another member's message to the room.
+    pub(super) fn said(&mut self, name: &str, text: &str, more_coming: bool) -> Result<(), Breach> {
+        self.in_room("message", name)?;
+        self.line.clear();
+        self.line.push(b'[');
+        self.line.extend_from_slice(name.as_bytes());
+        self.line.extend_from_slice(b"] ");
+        self.line.extend_from_slice(text.as_bytes());
+        self.screen.peer_line(&self.line, more_coming);
+        Ok(())
+    }
+
+    /// A member's message to us alone.
+    pub(super) fn whispered(&mut self, name: &str, text: &str) -> Result<(), Breach> {
+        self.in_room("private message", name)?;
+        let line = members::whisper_from(name, text);
+        self.screen.peer_line(line.as_bytes(), false);
+        Ok(())
+    }
+
+    pub(super) fn presence(
+        &mut self,
+        change: Change,
+        name: &str,
+        reason: &str,
+    ) -> Result<(), Breach> {
+        self.in_room("news of a member", name)?;
+        self.screen
+            .system(members::presence_line(change, name, reason));
+        Ok(())
+    }
+
+    /// The host's answer to our `/who`.
+    pub(super) fn members(&mut self, list: MemberList<'_>) -> Result<(), Breach> {
+        for member in list.iter() {
+            self.in_room("member list", member.name)?;
+        }
+        let me = self.own_name.as_str();
+        for line in members::member_lines(list.iter(), me) {
+            self.screen.system(line);
+        }
+        Ok(())
+    }
+
+    /// What the host has to tell us, marked as the room's words.
+    pub(super) fn notice(&mut self, text: &str) -> Result<(), Breach> {
+        if self.room.is_none() {
+            return Err(Breach::Protocol(
+                "the peer sent a room's notice outside a room".into(),
+            ));
+        }
+        self.screen.system(format!("Room: {text}"));
+        Ok(())
+    }
+
+    pub(super) fn pinged(&mut self) {
+        self.tell_writer(Outgoing::Pong);
+    }
+}

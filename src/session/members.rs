@@ -1,0 +1,121 @@
+//! How a room's people are told to the user, the same on the host's screen
+//! and a member's: comings and goings, the list `/who` shows, private
+//! messages.
+
+use crate::wire::message::{Change, Member};
+
+/// The line for someone coming or going: `I056 joined the room.`
+pub fn presence_line(change: Change, name: &str, reason: &str) -> String {
+    match (change, reason) {
+        (Change::Joined, _) => format!("{name} joined the room."),
+        (Change::Left, "") => format!("{name} left the room."),
+        (Change::Left, why) => format!("{name} left the room ({why})."),
+        (Change::Dropped, "") => format!("{name} was dropped from the room."),
+        (Change::Dropped, why) => format!("{name} was dropped from the room: {why}."),
+    }
+}
+
+/// The lines `/who` shows: a count, then a line per member. `me` is the
+/// name of whoever asks, marked as such; the host is the one without an
+/// address.
+pub fn member_lines<'a>(members: impl IntoIterator<Item = Member<'a>>, me: &str) -> Vec<String> {
+    let members: Vec<Member<'a>> = members.into_iter().collect();
+    let width = members
+        .iter()
+        .map(|m| m.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut lines = vec![match members.len() {
+        1 => "1 in the room:".to_string(),
+        n => format!("{n} in the room:"),
+    }];
+    for member in &members {
+        let mut line = format!("  {:width$}", member.name);
+        match member.address {
+            "" => line.push_str("  host"),
+            address => line.push_str(&format!("  {address}")),
+        }
+        line.push_str(&format!(", for {}", since(member.seconds)));
+        if member.name == me {
+            line.push_str(" (you)");
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+/// A private message as shown to its receiver: `[I056 to you] text`.
+pub fn whisper_from(name: &str, text: &str) -> String {
+    format!("[{name} to you] {text}")
+}
+
+/// A private message as shown back to its sender: `[to I057] text`.
+pub fn whisper_to(name: &str, text: &str) -> String {
+    format!("[to {name}] {text}")
+}
+
+/// A time in the room, to the second: `42s`, `5m 02s`, `3h 07m`.
+pub fn since(seconds: u32) -> String {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, m) => format!("{m}m {s:02}s"),
+        (h, m) => format!("{h}h {m:02}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presence_lines_say_who_and_why() {
+        assert_eq!(
+            presence_line(Change::Joined, "I056", ""),
+            "I056 joined the room."
+        );
+        assert_eq!(
+            presence_line(Change::Left, "I056", ""),
+            "I056 left the room."
+        );
+        assert_eq!(
+            presence_line(Change::Dropped, "I056", "it stopped reading"),
+            "I056 was dropped from the room: it stopped reading."
+        );
+    }
+
+    #[test]
+    fn the_member_list_marks_the_host_and_the_asker() {
+        let lines = member_lines(
+            [
+                Member {
+                    name: "I049",
+                    address: "",
+                    seconds: 3725,
+                },
+                Member {
+                    name: "Daksh",
+                    address: "192.168.1.31:52144",
+                    seconds: 62,
+                },
+            ],
+            "Daksh",
+        );
+        assert_eq!(
+            lines,
+            [
+                "2 in the room:",
+                "  I049   host, for 1h 02m",
+                "  Daksh  192.168.1.31:52144, for 1m 02s (you)",
+            ]
+        );
+    }
+
+    #[test]
+    fn times_are_short() {
+        assert_eq!(since(0), "0s");
+        assert_eq!(since(59), "59s");
+        assert_eq!(since(61), "1m 01s");
+        assert_eq!(since(7260), "2h 01m");
+    }
+}

@@ -1,0 +1,81 @@
+//! A room member made by hand: it joins with a real handshake and its
+//! name, then does only what a test says: talk without end, never read,
+//! never answer a ping.
+
+use std::io::{self, BufReader, Write};
+use std::net::{Shutdown, TcpStream};
+
+use chat::net::secure::handshake::{Side, handshake};
+use chat::net::secure::record::{RecordReader, RecordWriter};
+use chat::wire::message::Message;
+
+use super::TIMEOUT;
+
+pub struct Member {
+    stream: TcpStream,
+    records: RecordWriter<TcpStream>,
+    reader: RecordReader<BufReader<TcpStream>>,
+}
+
+impl Member {
+    /// Joins the room at `port` as `name`, and reads the host's Hello and
+    /// Room: it is in. From then on it reads only when told to.
+    pub fn join(port: u16, name: &str) -> Member {
+        let mut stream = TcpStream::connect(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("member cannot connect to 127.0.0.1:{port}: {e}"));
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+        // A small receive buffer, so a member that does not read is found
+        // out soon.
+        let agreed = handshake(Side::Connecting, &mut stream, None)
+            .unwrap_or_else(|e| panic!("member: the handshake failed: {e}"));
+        let mut member = Member {
+            records: RecordWriter::new(stream.try_clone().unwrap(), &agreed.send_key),
+            reader: RecordReader::new(
+                BufReader::new(stream.try_clone().unwrap()),
+                &agreed.receive_key,
+            ),
+            stream,
+        };
+        member.send(&Message::Hello { name }).unwrap();
+        assert!(matches!(member.next(), Message::Hello { .. }));
+        assert!(matches!(member.next(), Message::Room { .. }));
+        member
+    }
+
+    fn next(&mut self) -> Message<'_> {
+        let record = self
+            .reader
+            .next_record()
+            .unwrap_or_else(|e| panic!("member: reading failed: {e}"))
+            .unwrap_or_else(|| panic!("member: the host closed"));
+        Message::decode(record).unwrap_or_else(|e| panic!("member: {e}"))
+    }
+
+    fn send(&mut self, message: &Message<'_>) -> io::Result<()> {
+        let mut bytes = Vec::new();
+        message.encode(&mut bytes);
+        self.records.send(&bytes)?;
+        self.records.flush()
+    }
+
+    /// Says `text` to the room.
+    pub fn say(&mut self, text: &str) -> io::Result<()> {
+        self.send(&Message::Text(text))
+    }
+
+    /// Reads until the host's next notice, answering nothing, and returns it.
+    pub fn expect_notice(&mut self) -> String {
+        loop {
+            if let Message::Notice { text } = self.next() {
+                return text.to_string();
+            }
+        }
+    }
+
+    /// Says goodbye and ends the connection.
+    pub fn close(&mut self) {
+        let _ = self.records.close();
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+}

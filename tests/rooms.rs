@@ -1,0 +1,447 @@
+//! Rooms: one `chat listen --room` and several `chat connect`s, each a real
+//! process over loopback, on the encrypted wire and the original one.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::room_member as hostile_room;
+use common::{Chat, RawPeer, TestDir};
+
+/// Starts a room host called `host` with `extra` options; returns it and
+/// its port.
+fn host(dir: &TestDir, extra: &[&str]) -> (Chat, u16) {
+    let mut args = vec!["--room", "--name", "host"];
+    args.extend_from_slice(extra);
+    Chat::listen_encrypted("host", dir.path(), &args)
+}
+
+/// Joins the room at `port` as `name`, and waits until the joiner knows it
+/// is in, and the host has seen it come.
+fn join(dir: &TestDir, host: &mut Chat, port: u16, name: &str) -> Chat {
+    let cwd = dir.subdir(name);
+    let mut member = Chat::connect_encrypted(name, &cwd, "127.0.0.1", port, &["--name", name]);
+    member.expect_prefix("[System] You are in host's room");
+    host.expect_prefix(&format!("[System] {name} joined the room (127.0.0.1:"));
+    member
+}
+
+/// A room of the host and the members `names`, each told of those after it.
+fn room(dir: &TestDir, names: &[&str]) -> (Chat, u16, Vec<Chat>) {
+    let (mut host, port) = host(dir, &[]);
+    let mut members: Vec<Chat> = Vec::new();
+    for name in names {
+        let member = join(dir, &mut host, port, name);
+        for earlier in &mut members {
+            earlier.expect_exact(&format!("[System] {name} joined the room."));
+        }
+        members.push(member);
+    }
+    (host, port, members)
+}
+
+#[test]
+fn everyone_sees_everyone_elses_messages_in_one_order() {
+    let dir = TestDir::new("room-order");
+    let (mut host, _port, mut members) = room(&dir, &["I056", "I057", "I058"]);
+    // Each member says three things at once; the host says some too.
+    for (i, member) in members.iter_mut().enumerate() {
+        for n in 0..3 {
+            member.send_line(&format!("m{i} line {n}"));
+        }
+    }
+    host.send_line("from the host");
+    let names = ["I056", "I057", "I058"];
+    let mut orders = Vec::new();
+    let expected_host: Vec<String> = (0..3)
+        .flat_map(|i| (0..3).map(move |n| format!("[{}] m{i} line {n}", names[i])))
+        .collect();
+    // The host sees all nine; each member the six of the others, and the
+    // host's line.
+    let seen = collect(&mut host, |l| l.starts_with("[I05"), 9);
+    assert_eq!(sorted(&seen), sorted(&expected_host));
+    orders.push(seen);
+    for (i, member) in members.iter_mut().enumerate() {
+        let seen = collect(
+            member,
+            |l| l.starts_with("[I05") || l.starts_with("[host]"),
+            7,
+        );
+        assert!(
+            seen.contains(&"[host] from the host".to_string()),
+            "{seen:?}"
+        );
+        assert!(
+            !seen
+                .iter()
+                .any(|l| l.starts_with(&format!("[{}]", names[i])))
+        );
+        orders.push(seen);
+    }
+    // One order for all: the messages two people both saw come in the same
+    // order for both.
+    for a in &orders {
+        for b in &orders {
+            let common_a: Vec<&String> = a.iter().filter(|l| b.contains(l)).collect();
+            let common_b: Vec<&String> = b.iter().filter(|l| a.contains(l)).collect();
+            assert_eq!(common_a, common_b);
+        }
+    }
+}
+
+/// The next `count` lines of `chat` that `keep` says are messages.
+fn collect(chat: &mut Chat, keep: impl Fn(&str) -> bool, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|_| chat.expect_line("a message", &keep))
+        .collect()
+}
+
+fn sorted(lines: &[String]) -> Vec<String> {
+    let mut lines = lines.to_vec();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn comings_and_goings_are_told_and_the_host_leaving_ends_the_room() {
+    let dir = TestDir::new("room-presence");
+    let (mut host, port, mut members) = room(&dir, &["I056", "I057"]);
+    members[1].send_line("/quit");
+    assert_eq!(members[1].wait_exit(), 0);
+    host.expect_exact("[System] I057 left the room.");
+    members[0].expect_exact("[System] I057 left the room.");
+    // Someone comes back under the name that is free again.
+    let mut again = join(&dir, &mut host, port, "I057");
+    members[0].expect_exact("[System] I057 joined the room.");
+    host.send_line("/quit");
+    for member in [&mut members[0], &mut again] {
+        member.expect_exact("[System] The room is closed: its host left.");
+        assert_eq!(member.wait_exit(), 0);
+    }
+    assert_eq!(host.wait_exit(), 0);
+}
+
+#[test]
+fn a_name_that_is_taken_is_refused_not_renamed() {
+    let dir = TestDir::new("room-names");
+    let (mut host, port, mut members) = room(&dir, &["I056"]);
+    for taken in ["I056", "i056", "host"] {
+        let mut late = Chat::connect_encrypted(
+            "late",
+            &dir.subdir("late"),
+            "127.0.0.1",
+            port,
+            &["--name", taken],
+        );
+        late.expect_exact(&format!(
+            "[System] Not let into the room: the name {taken} is taken in this room; \
+             join again with another --name."
+        ));
+        let code = late.wait_exit();
+        late.assert_failed_cleanly(code, "did not let us in");
+        host.expect_prefix(&format!("[System] Turned away {taken} (127.0.0.1:"));
+    }
+    // Nobody else heard of it.
+    members[0].send_line("still here");
+    host.expect_exact("[I056] still here");
+    assert!(
+        !members[0]
+            .stdout_lines()
+            .iter()
+            .any(|l| l.contains("joined")),
+        "{:?}",
+        members[0].stdout_lines()
+    );
+}
+
+#[test]
+fn a_full_room_says_so() {
+    let dir = TestDir::new("room-full");
+    let (mut host, port) = host(&dir, &["--max-peers", "1"]);
+    let _first = join(&dir, &mut host, port, "I056");
+    let mut second = Chat::connect_encrypted(
+        "second",
+        &dir.subdir("second"),
+        "127.0.0.1",
+        port,
+        &["--name", "I057"],
+    );
+    second.expect_exact("[System] Not let into the room: the room is full (1 members).");
+    let code = second.wait_exit();
+    second.assert_failed_cleanly(code, "did not let us in");
+}
+
+#[test]
+fn who_lists_the_members_and_msg_reaches_one_only() {
+    let dir = TestDir::new("room-who");
+    let (mut host, _port, mut members) = room(&dir, &["I056", "I057", "I058"]);
+    members[0].send_line("/who");
+    members[0].expect_exact("[System] 4 in the room:");
+    members[0].expect_line("the host's line", |l| {
+        l.starts_with("[System]   host ") && l.contains("  host, for ")
+    });
+    members[0].expect_line("its own line", |l| {
+        l.starts_with("[System]   I056 ") && l.contains("127.0.0.1:") && l.ends_with("(you)")
+    });
+    members[0].expect_prefix("[System]   I057 ");
+    members[0].expect_prefix("[System]   I058 ");
+    host.send_line("/who");
+    host.expect_exact("[System] 4 in the room:");
+    host.expect_line("the host, as itself", |l| {
+        l.ends_with("(you)") && l.contains("host")
+    });
+
+    // A private message: only I058 sees it, the host does not.
+    members[0].send_line("/msg I058 just for you");
+    members[2].expect_exact("[I056 to you] just for you");
+    members[0].send_line("/msg host for the host");
+    host.expect_exact("[I056 to you] for the host");
+    host.send_line("/msg i057 from the host");
+    members[1].expect_exact("[host to you] from the host");
+    members[0].send_line("/msg nobody hello?");
+    members[0]
+        .expect_exact("[System] Room: nobody called nobody is in the room; /who lists who is");
+    // A marker after the private messages: had anyone else seen one, it
+    // would show before the marker.
+    members[0].send_line("marker");
+    host.expect_exact("[I056] marker");
+    let (first, rest) = members.split_at_mut(2);
+    let (i057, i058) = (&mut first[1], &mut rest[0]);
+    i057.expect_exact("[I056] marker");
+    i058.expect_exact("[I056] marker");
+    let seen = |chat: &Chat, text: &str| chat.stdout_lines().iter().any(|l| l.contains(text));
+    assert!(!seen(&host, "just for you"));
+    assert!(!seen(i057, "just for you") && !seen(i057, "for the host"));
+    assert!(!seen(i058, "for the host") && !seen(i058, "from the host"));
+}
+
+#[test]
+fn who_and_msg_are_for_rooms() {
+    let dir = TestDir::new("room-not");
+    let (mut alice, mut bob) = common::encrypted_pair(&dir.subdir("a"), &[], &dir.subdir("b"), &[]);
+    bob.send_line("/who");
+    bob.expect_exact(
+        "[System] /who and /msg work in a room (chat listen --room); here there is one peer.",
+    );
+    bob.send_line("/msg alice hi");
+    bob.expect_exact(
+        "[System] /who and /msg work in a room (chat listen --room); here there is one peer.",
+    );
+    bob.send_line("after");
+    alice.expect_exact("[bob] after");
+    assert!(!alice.stdout_lines().iter().any(|l| l.contains("hi")));
+}
+
+#[test]
+fn a_member_that_stops_reading_is_dropped_and_the_room_goes_on() {
+    let dir = TestDir::new("room-stall");
+    let (mut host, port) = host(&dir, &["--stall-timeout", "2"]);
+    let mut listener = join(&dir, &mut host, port, "I057");
+    // A member that joins properly, then never reads again.
+    let mut sleeper = hostile_room::Member::join(port, "sleeper");
+    host.expect_prefix("[System] sleeper joined the room (");
+    listener.expect_exact("[System] sleeper joined the room.");
+    // The host talks a lot: more than every buffer between it and the
+    // sleeper holds.
+    let line = "x".repeat(60_000);
+    let started = Instant::now();
+    for _ in 0..200 {
+        host.send_line(&line);
+    }
+    let dropped = |l: &str| l.starts_with("[System] sleeper was dropped from the room: ");
+    host.set_timeout(Duration::from_secs(30));
+    let why = host.expect_line("the sleeper dropped", dropped);
+    assert!(
+        why.ends_with("it stopped reading.") || why.ends_with("it fell too far behind the room."),
+        "{why}"
+    );
+    // The others got everything, and the room still works.
+    listener.set_timeout(Duration::from_secs(30));
+    listener.expect_line("the sleeper dropped", dropped);
+    host.send_line("after");
+    listener.expect_exact("[host] after");
+    let got = listener
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.len() > 60_000)
+        .count();
+    assert_eq!(got, 200);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    sleeper.close();
+}
+
+#[test]
+fn a_member_that_floods_is_slowed_and_the_room_stays_responsive() {
+    let dir = TestDir::new("room-flood");
+    let (mut host, port) = host(&dir, &[]);
+    let mut quiet = join(&dir, &mut host, port, "I057");
+    let mut flooder = hostile_room::Member::join(port, "flood");
+    quiet.expect_exact("[System] flood joined the room.");
+    host.expect_prefix("[System] flood joined the room (");
+    // 1000 messages at once: the throttle lets a burst through, then about
+    // 25 a second.
+    let flooding = std::thread::spawn(move || {
+        for n in 0..1000 {
+            if flooder.say(&format!("spam {n}")).is_err() {
+                break;
+            }
+        }
+        flooder
+    });
+    host.expect_exact(
+        "[System] flood sends faster than the room allows; its messages are slowed down.",
+    );
+    // Someone else's message gets through at once, not behind the flood.
+    quiet.send_line("can anyone hear me");
+    let asked = Instant::now();
+    host.expect_exact("[I057] can anyone hear me");
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    // The flooder has not got far: the throttle holds it back.
+    let spam = host
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.starts_with("[flood] spam"))
+        .count();
+    assert!(spam < 400, "{spam} flood messages already through");
+    let mut flooder = flooding.join().unwrap_or_else(|_| panic!("flooder"));
+    assert!(flooder.expect_notice().contains("slowed down"));
+    flooder.close();
+}
+
+#[test]
+fn a_member_that_goes_silent_is_dropped_by_keepalive() {
+    let dir = TestDir::new("room-silent");
+    let (mut host, port) = host(&dir, &["--keepalive", "1"]);
+    let mut watcher = join(&dir, &mut host, port, "I057");
+    // A member that joins, then never answers a ping.
+    let silent = hostile_room::Member::join(port, "ghost");
+    watcher.expect_exact("[System] ghost joined the room.");
+    let started = Instant::now();
+    watcher.expect_exact(
+        "[System] ghost was dropped from the room: no answer to the keepalive for 3 s.",
+    );
+    host.expect_exact(
+        "[System] ghost was dropped from the room: no answer to the keepalive for 3 s.",
+    );
+    assert!(started.elapsed() < Duration::from_secs(8));
+    // A member that answers stays.
+    std::thread::sleep(Duration::from_millis(0));
+    watcher.send_line("still in");
+    host.expect_exact("[I057] still in");
+    drop(silent);
+}
+
+#[test]
+fn a_member_notices_a_host_that_went_silent() {
+    let dir = TestDir::new("room-host-silent");
+    let (mut host, port) = host(&dir, &["--keepalive", "1"]);
+    let mut member = join(&dir, &mut host, port, "I057");
+    host.signal("STOP");
+    member.expect_exact("[System] Connection lost: the room's host was silent for 3 s");
+    assert_eq!(member.wait_exit(), 1);
+    host.signal("CONT");
+}
+
+#[test]
+fn code_applies_to_every_joiner_and_the_host_shows_each_safety_code() {
+    let dir = TestDir::new("room-code");
+    let (mut host, port) = host(&dir, &["--code", "7-ocean-lamp"]);
+    let mut joined = Vec::new();
+    for name in ["I056", "I057"] {
+        let mut member = Chat::connect_encrypted(
+            name,
+            &dir.subdir(name),
+            "127.0.0.1",
+            port,
+            &["--name", name, "--code", "7-ocean-lamp"],
+        );
+        member.expect_exact("[System] Encrypted and verified with the code.");
+        member.expect_prefix("[System] You are in host's room");
+        host.expect_prefix(&format!("[System] {name} joined the room"));
+        joined.push(member);
+    }
+    let mut wrong = Chat::connect_encrypted(
+        "wrong",
+        &dir.subdir("wrong"),
+        "127.0.0.1",
+        port,
+        &["--name", "I058", "--code", "7-ocean-lamb"],
+    );
+    assert_ne!(wrong.wait_exit(), 0);
+    host.expect_prefix("[System] Turned away 127.0.0.1:");
+    host.send_line("/code");
+    host.expect_prefix("[System] Safety code with I056: ");
+    host.expect_prefix("[System] Safety code with I057: ");
+    joined[0].send_line("/code");
+    joined[0].expect_prefix("[System] Safety code: ");
+}
+
+/// The original wire: raw peers, as the original program and `nc` are.
+#[test]
+fn a_plain_room_relays_lines_in_the_original_format() {
+    let dir = TestDir::new("room-plain");
+    let (mut host, port) = Chat::listen("host", dir.path(), &["--room", "--name", "host"]);
+    let mut python = RawPeer::connect(port);
+    python.expect_line("[System] You are in host's room as guest1, with 0 others.");
+    host.expect_prefix("[System] guest1 joined the room (127.0.0.1:");
+    let mut nc = RawPeer::connect(port);
+    nc.expect_line("[System] You are in host's room as guest2, with 1 other.");
+    python.expect_line("[System] guest2 joined the room.");
+    // The original program puts its name in front; it becomes the member's.
+    python.write_bytes(b"[I056] hello from python\n");
+    nc.expect_line("[System] guest1 is now called I056.");
+    nc.expect_line("[I056] hello from python");
+    host.expect_exact("[I056] hello from python");
+    // nc sends bare text, which goes under its name; control characters
+    // never pass.
+    nc.write_bytes(b"bare \x1b[31mtext\n");
+    python.expect_line("[guest2] bare \\x1b[31mtext");
+    // Nobody speaks under another's name.
+    nc.write_bytes(b"[I056] I am I056 now\n");
+    python.expect_line("[guest2] [I056] I am I056 now");
+    nc.expect_line("[System] Room: the name I056 is taken here; you are guest2.");
+    host.send_line("hi all");
+    python.expect_line("[host] hi all");
+    nc.expect_line("[host] hi all");
+    // A goodbye in the original form ends the membership cleanly.
+    python.write_bytes(b"[I056] has left the chat.\n");
+    python.shutdown_write();
+    nc.expect_line("[System] I056 left the room.");
+    host.expect_exact("[System] I056 left the room.");
+    // A chat joining with --plain is one more member.
+    let mut chat = Chat::connect(
+        "I058",
+        &dir.subdir("c"),
+        "127.0.0.1",
+        port,
+        &["--name", "I058"],
+    );
+    chat.expect_exact("[System] You are in host's room as guest1, with 1 other.");
+    nc.expect_line("[System] guest1 joined the room.");
+    chat.send_line("from a chat");
+    nc.expect_line("[System] guest1 is now called I058.");
+    nc.expect_line("[I058] from a chat");
+    host.send_line("/quit");
+    nc.expect_line("[host] has left the chat.");
+    chat.expect_exact("[host] has left the chat.");
+    assert_eq!(chat.wait_exit(), 0);
+    assert_eq!(host.wait_exit(), 0);
+}
+
+#[test]
+fn a_room_refuses_files_for_now_and_says_why() {
+    let dir = TestDir::new("room-files");
+    let (mut host, _port, mut members) = room(&dir, &["I056", "I057"]);
+    let path = dir.join("notes.txt");
+    std::fs::write(&path, b"notes").unwrap();
+    members[0].send_line(&format!("/send {}", path.display()));
+    members[0].expect_exact(
+        "[System] notes.txt was not saved by the peer: files are not passed on in a room yet; \
+         send them in a chat of two",
+    );
+    host.expect_prefix("[System] I056 offered notes.txt to the room");
+}
