@@ -722,7 +722,7 @@ fn a_cut_in_the_middle_of_a_file_saves_nothing() {
 #[test]
 fn a_message_of_unknown_type_ends_the_conversation() {
     for (test, record) in [
-        ("henc_type_14", &b"\x0ehello"[..]),
+        ("henc_type_25", &b"\x19hello"[..]),
         ("henc_type_0", b"\x00"),
         ("henc_type_255", b"\xff\xff\xff\xff"),
     ] {
@@ -815,7 +815,7 @@ fn a_record_announcing_4_gib_ends_the_conversation_at_once_with_memory_bounded()
     wire.extend_from_slice(&[0xab; 16]);
     peer.write_wire(&wire);
     chat.expect_exact(
-        "[System] Connection ended: a record of 4294967295 bytes is over the limit of 65617.",
+        "[System] Connection ended: a record of 4294967295 bytes is over the limit of 65809.",
     );
     let peak = peak.join().unwrap();
     let code = chat.wait_exit();

@@ -373,9 +373,9 @@ fn code_applies_to_every_joiner_and_the_host_shows_each_safety_code() {
     );
     assert_ne!(wrong.wait_exit(), 0);
     host.expect_prefix("[System] Turned away 127.0.0.1:");
-    host.send_line("/code");
-    host.expect_prefix("[System] Safety code with I056: ");
-    host.expect_prefix("[System] Safety code with I057: ");
+    host.send_line("/who");
+    host.expect_prefix("[System] Room: safety code with I056: ");
+    host.expect_prefix("[System] Room: safety code with I057: ");
     joined[0].send_line("/code");
     joined[0].expect_prefix("[System] Safety code: ");
 }
@@ -432,16 +432,163 @@ fn a_plain_room_relays_lines_in_the_original_format() {
     assert_eq!(host.wait_exit(), 0);
 }
 
+/// `size` bytes that differ from file to file.
+fn random_bytes(size: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
 #[test]
-fn a_room_refuses_files_for_now_and_says_why() {
-    let dir = TestDir::new("room-files");
-    let (mut host, _port, mut members) = room(&dir, &["I056", "I057"]);
-    let path = dir.join("notes.txt");
-    std::fs::write(&path, b"notes").unwrap();
+fn a_file_goes_to_every_member_and_the_host() {
+    let dir = TestDir::new("room-file");
+    let (mut host, _port, mut members) = room(&dir, &["I056", "I057", "I058"]);
+    let data = random_bytes(3 << 20, 7);
+    let path = dir.join("notes.bin");
+    std::fs::write(&path, &data).unwrap();
     members[0].send_line(&format!("/send {}", path.display()));
-    members[0].expect_exact(
-        "[System] notes.txt was not saved by the peer: files are not passed on in a room yet; \
-         send them in a chat of two",
+    let size = data.len();
+    for chat in [&mut host, &mut members[1]] {
+        chat.expect_exact(&format!(
+            "[System] Incoming file notes.bin ({size} bytes) from I056..."
+        ));
+        chat.expect_exact("[System] File saved to received_files/notes.bin");
+    }
+    members[2].expect_exact("[System] File saved to received_files/notes.bin");
+    members[0].expect_all_unordered(&[
+        "[System] Room: host saved notes.bin",
+        "[System] Room: I057 saved notes.bin",
+        "[System] Room: I058 saved notes.bin",
+    ]);
+    members[0].expect_exact(&format!("[System] Sent file notes.bin ({size} bytes)"));
+    for saved in [
+        dir.join("received_files/notes.bin"),
+        dir.subdir("I057").join("received_files/notes.bin"),
+        dir.subdir("I058").join("received_files/notes.bin"),
+    ] {
+        assert!(
+            std::fs::read(&saved).unwrap() == data,
+            "{}",
+            saved.display()
+        );
+    }
+    // The host sends one too, and talking goes on meanwhile.
+    let from_host = random_bytes(1 << 20, 9);
+    std::fs::write(dir.join("from host.bin"), &from_host).unwrap();
+    host.send_line(&format!(
+        "/send \"{}\"",
+        dir.join("from host.bin").display()
+    ));
+    members[1].send_line("while it goes");
+    for member in &mut members {
+        member.expect_exact("[System] File saved to received_files/from host.bin");
+    }
+    host.expect_exact("[I057] while it goes");
+    host.expect_prefix("[System] Sent file from host.bin (");
+    let saved = dir.subdir("I056").join("received_files/from host.bin");
+    assert!(std::fs::read(saved).unwrap() == from_host);
+    assert!(!dir.subdir("I056").join("received_files/notes.bin").exists());
+}
+
+#[test]
+fn each_member_takes_or_declines_on_its_own() {
+    let dir = TestDir::new("room-decide");
+    let (mut host, port) = host(&dir, &[]);
+    let mut sender = join(&dir, &mut host, port, "I056");
+    let cwd = dir.subdir("I057");
+    let mut asked = Chat::connect_encrypted(
+        "I057",
+        &cwd,
+        "127.0.0.1",
+        port,
+        &["--name", "I057", "--ask-above", "1K"],
     );
-    host.expect_prefix("[System] I056 offered notes.txt to the room");
+    asked.expect_prefix("[System] You are in host's room");
+    let path = dir.join("big.bin");
+    std::fs::write(&path, random_bytes(64 << 10, 3)).unwrap();
+    sender.send_line(&format!("/send {}", path.display()));
+    let offer = asked.expect_prefix("[System] I056 offers big.bin (64.0 KiB): /accept ");
+    assert!(offer.ends_with(" or /decline 1"), "{offer}");
+    // The file waits for everyone's answer.
+    asked.send_line("/decline");
+    host.expect_exact("[System] File saved to received_files/big.bin");
+    sender.expect_all_unordered(&[
+        "[System] Room: host saved big.bin",
+        "[System] Room: I057 did not take big.bin: declined",
+    ]);
+    sender.expect_prefix("[System] Sent file big.bin (");
+    assert!(!cwd.join("received_files/big.bin").exists());
+}
+
+#[test]
+fn a_file_nobody_takes_is_not_sent() {
+    let dir = TestDir::new("room-nobody");
+    let (mut host, port) = host(&dir, &["--ask-above", "0"]);
+    let mut sender = join(&dir, &mut host, port, "I056");
+    let path = dir.join("a.bin");
+    std::fs::write(&path, random_bytes(1000, 5)).unwrap();
+    sender.send_line(&format!("/send {}", path.display()));
+    host.expect_prefix("[System] I056 offers a.bin (1000 B): /accept 1");
+    host.send_line("/decline 1");
+    sender.expect_exact("[System] Room: host did not take a.bin: declined");
+    sender.expect_exact("[System] a.bin was not saved by the peer: nobody in the room took it");
+    // The room goes on.
+    sender.send_line("ok then");
+    host.expect_exact("[I056] ok then");
+}
+
+#[test]
+fn a_slow_member_is_dropped_from_the_transfer_and_the_others_go_on() {
+    let dir = TestDir::new("room-slow");
+    let (mut host, port) = host(&dir, &[]);
+    let mut sender = join(&dir, &mut host, port, "I056");
+    let mut fast = join(&dir, &mut host, port, "I057");
+    let mut slow = hostile_room::Member::join(port, "slow");
+    host.expect_prefix("[System] slow joined the room (");
+    let data = random_bytes(48 << 20, 11);
+    let path = dir.join("big.bin");
+    std::fs::write(&path, &data).unwrap();
+    sender.send_line(&format!("/send {}", path.display()));
+    let (id, size) = slow.accept_offer();
+    assert_eq!(size, data.len() as u64);
+    // About 1 MiB a second: far slower than the others.
+    let (stopped, got) = slow.take_slowly(id, 16);
+    assert!(stopped, "the slow member got the whole file");
+    assert!(got < data.len() as u64 / 2, "{got}");
+    host.set_timeout(Duration::from_secs(60));
+    fast.set_timeout(Duration::from_secs(60));
+    sender.set_timeout(Duration::from_secs(60));
+    host.expect_exact("[System] slow fell too far behind and was dropped from big.bin.");
+    fast.expect_exact("[System] File saved to received_files/big.bin");
+    host.expect_exact("[System] File saved to received_files/big.bin");
+    sender.expect_exact("[System] Room: slow fell too far behind and was dropped from big.bin");
+    sender.expect_prefix("[System] Sent file big.bin (");
+    let saved = dir.subdir("I057").join("received_files/big.bin");
+    assert!(std::fs::read(saved).unwrap() == data);
+    assert!(slow.expect_notice().contains("you fell too far behind"));
+    slow.close();
+}
+
+#[test]
+fn a_sender_that_leaves_mid_file_leaves_nothing_behind() {
+    let dir = TestDir::new("room-sender-gone");
+    let (mut host, _port, mut members) = room(&dir, &["I056", "I057"]);
+    let path = dir.join("big.bin");
+    std::fs::write(&path, random_bytes(256 << 20, 13)).unwrap();
+    members[0].send_line(&format!("/send {}", path.display()));
+    members[1].expect_prefix("[System] Incoming file big.bin (");
+    members[0].signal("KILL");
+    members[1].expect_prefix("[System] The peer stopped sending big.bin");
+    members[1].expect_exact(
+        "[System] I056 left the room (connection lost: the connection was cut without a goodbye).",
+    );
+    host.expect_prefix("[System] The peer stopped sending big.bin");
+    assert!(!dir.subdir("I057").join("received_files/big.bin").exists());
+    assert!(!dir.join("received_files/big.bin").exists());
 }

@@ -74,6 +74,15 @@ impl Connection {
         })
     }
 
+    /// A connection between two parts of this program (a room's host and
+    /// its user's side), sealed with `keys` (ours to send, ours to receive)
+    /// made here, or plain; no handshake, nobody else knows the keys.
+    pub fn inside(stream: TcpStream, keys: Option<([u8; 32], [u8; 32])>) -> io::Result<Self> {
+        let mut connection = Self::tcp(stream)?;
+        connection.keys = keys.map(|(send, receive)| Keys { send, receive });
+        Ok(connection)
+    }
+
     /// Turns the connection into an encrypted channel: runs the handshake
     /// as `side`, with `code` if the users gave one, giving up after `limit` (a peer that says nothing, or
     /// trickles). What follows travels in sealed records.

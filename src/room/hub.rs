@@ -1,7 +1,8 @@
 //! The room's one point of order: who is in, and what goes to whom. Every
-//! message passes here, on the host's main loop, so everyone receives them
+//! message passes here, on the room's main loop, so everyone receives them
 //! in the same order; each member's share is queued for its writer, and a
-//! member that is too far behind is dropped instead of waited for.
+//! member that is too far behind is dropped instead of waited for. The
+//! host's own user is a member too, on a connection inside the program.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -9,45 +10,50 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::link::{self, Answer, Gone, Heard, Knock, Outbox};
+use super::Crew;
+use super::link::{self, Answer, Door, Gone, Heard, Knock, Outbox, Permits};
 use super::plain;
-use super::roster::{MemberId, Roster};
+use super::relay::Relays;
+use super::roster::{HOST, MemberId, Roster};
 use crate::net::secure::Protection;
-use crate::net::transport::Closer;
-use crate::session::command::{self, UserCommand};
-use crate::session::{members, user};
+use crate::net::transport::{Closer, Connection, Reading};
+use crate::session::members;
 use crate::settings::{RoomSettings, Settings};
 use crate::terminal::screen::Screen;
-use crate::wire::frame;
-use crate::wire::message::{Change, MAX_TEXT, MemberList, Message};
+use crate::wire::message::{Change, MemberList, Message};
 
-/// What the room says to a member that sends files, until rooms carry them.
-const NO_FILES: &str = "files are not passed on in a room yet; send them in a chat of two";
+/// How often transfers are looked at for members that fall behind.
+pub const CHECK_EVERY: Duration = Duration::from_millis(250);
 
 /// A member, as the hub reaches it.
-struct Link {
-    outbox: Outbox,
+pub(super) struct Link {
+    pub outbox: Outbox,
     closer: Closer,
+    pub permits: Arc<Permits>,
     safety_code: Option<String>,
     /// On the original wire: whether the member gave its name yet.
     named: bool,
     /// On the original wire: whether it said goodbye before leaving.
     said_goodbye: bool,
+    /// The number its next file from the room gets.
+    pub next_file: u32,
 }
 
-pub struct Hub<'a> {
-    roster: Roster,
-    links: HashMap<MemberId, Link>,
-    screen: &'a Screen,
-    plain: bool,
+pub struct Hub {
+    pub(super) roster: Roster,
+    pub(super) links: HashMap<MemberId, Link>,
+    pub(super) relays: Relays,
+    screen: Arc<Screen>,
+    pub(super) plain: bool,
     keepalive: Duration,
 }
 
-impl<'a> Hub<'a> {
-    pub fn new(settings: &Settings, room: RoomSettings, screen: &'a Screen) -> Self {
+impl Hub {
+    pub fn new(settings: &Settings, room: RoomSettings, screen: Arc<Screen>) -> Self {
         Self {
             roster: Roster::new(settings.name.clone(), room.max_peers, Instant::now()),
             links: HashMap::new(),
+            relays: Relays::default(),
             screen,
             plain: matches!(settings.protection, Protection::Plain),
             keepalive: room.keepalive,
@@ -62,13 +68,73 @@ impl<'a> Hub<'a> {
         self.links.is_empty()
     }
 
-    /// A line of the program's own, on the host's screen.
+    /// A line of the room's own, on the host's screen only.
     pub fn say(&self, text: impl std::fmt::Display) {
         self.screen.system(text);
     }
 
     pub fn turned_away(&self, address: SocketAddr, why: &str) {
         self.say(format!("Turned away {address}: {why}."));
+    }
+
+    /// Seats the host's own user, on the room's end of the connection
+    /// inside the program; its threads are the crew's.
+    pub(super) fn seat_host(&mut self, connection: Connection, door: &Door, crew: &Crew) {
+        let (outbox, inbox) = link::queue();
+        let permits = Permits::new();
+        let parts = match connection.split() {
+            Ok((reading, writing, closer)) => {
+                self.greet(&outbox, 0);
+                self.links.insert(
+                    HOST,
+                    Link {
+                        outbox,
+                        closer,
+                        permits: permits.clone(),
+                        safety_code: None,
+                        named: true,
+                        said_goodbye: false,
+                        next_file: 1,
+                    },
+                );
+                (reading, writing)
+            }
+            Err(e) => return self.say(format!("The room cannot reach its host: {e}.")),
+        };
+        let door = door.clone();
+        let spawned = crate::session::spawn("host link", move || {
+            let (mut reading, writing) = parts;
+            // The user's side says its name first, as any member does.
+            if let Reading::Sealed(records) = &mut reading
+                && let Err(why) = link::read_hello(records)
+            {
+                let gone = Gone::Broke(why);
+                let _ = door
+                    .events
+                    .send(super::Happening::Heard(HOST, Heard::Ended(gone)));
+                return;
+            }
+            link::be_member(HOST, (reading, writing), inbox, &permits, &door);
+        });
+        match spawned {
+            Ok(handle) => crew.hire(handle),
+            Err(e) => self.say(format!("The room cannot reach its host: {e:#}.")),
+        }
+    }
+
+    /// The first words to a member: the host's name and what the room is.
+    fn greet(&self, outbox: &Outbox, others: usize) {
+        if self.plain {
+            return;
+        }
+        outbox.put(&encode(&Message::Hello {
+            name: self.roster.host(),
+        }));
+        let keepalive = u16::try_from(self.keepalive.as_secs()).unwrap_or(u16::MAX);
+        outbox.put(&encode(&Message::Room {
+            keepalive,
+            members: u16::try_from(others).unwrap_or(u16::MAX),
+        }));
     }
 
     /// Lets a connection in, or says why not.
@@ -82,25 +148,25 @@ impl<'a> Hub<'a> {
             Err(refusal) => return self.turn_away(knock, &refusal.to_string()),
         };
         let (outbox, inbox) = link::queue();
-        let others = self.roster.len() - 1;
+        let permits = Permits::new();
+        // The host, and those already in.
+        let others = self.roster.len();
         if self.plain {
             let welcome = format!(
-                "You are in {}'s room as {name}, with {others} other{}.",
+                "You are in {}'s room as {name}, with {} other{}.",
                 self.roster.host(),
-                if others == 1 { "" } else { "s" }
+                others - 1,
+                if others == 2 { "" } else { "s" }
             );
             outbox.put(&Arc::from(plain::system(&welcome)));
-        } else {
-            outbox.put(&encode(&Message::Hello {
-                name: self.roster.host(),
-            }));
-            let keepalive = u16::try_from(self.keepalive.as_secs()).unwrap_or(u16::MAX);
-            outbox.put(&encode(&Message::Room {
-                keepalive,
-                members: u16::try_from(others + 1).unwrap_or(u16::MAX),
-            }));
         }
-        if knock.answer.send(Answer::Welcome { id, inbox }).is_err() {
+        self.greet(&outbox, others);
+        let welcome = Answer::Welcome {
+            id,
+            inbox,
+            permits: permits.clone(),
+        };
+        if knock.answer.send(welcome).is_err() {
             self.roster.leave(id);
             return;
         }
@@ -119,12 +185,16 @@ impl<'a> Hub<'a> {
             Link {
                 outbox,
                 closer: knock.closer,
+                permits,
                 safety_code: knock.safety_code,
                 named: knock.name.is_some(),
                 said_goodbye: false,
+                next_file: 1,
             },
         );
-        self.presence(Some(id), Change::Joined, &name, "");
+        // (The host saw the line above.)
+        let bytes = self.presence_bytes(Change::Joined, &name, "");
+        self.broadcast(&[id, HOST], &bytes);
     }
 
     /// Tells a connection it is not let in.
@@ -142,58 +212,53 @@ impl<'a> Hub<'a> {
             .unwrap_or_default()
     }
 
-    fn name(&self, id: MemberId) -> String {
+    pub(super) fn name(&self, id: MemberId) -> String {
+        if id == HOST {
+            return self.roster.host().to_string();
+        }
         self.roster
             .get(id)
             .map(|seat| seat.name.clone())
             .unwrap_or_default()
     }
 
-    /// Acts on what a member did.
-    pub fn heard(&mut self, id: MemberId, heard: Heard) {
+    /// The member called `name` (the host too), in any case.
+    fn find(&self, name: &str) -> Option<MemberId> {
+        if name.to_lowercase() == self.roster.host().to_lowercase() {
+            return Some(HOST);
+        }
+        self.roster.find(name)
+    }
+
+    /// Acts on what a member did; breaks when the host's user is gone.
+    pub fn heard(&mut self, id: MemberId, heard: Heard) -> ControlFlow<()> {
         if !self.links.contains_key(&id) {
             // Dropped already; what it still said goes nowhere.
-            return;
+            return ControlFlow::Continue(());
         }
         match heard {
             Heard::Text(text) => {
-                let name = self.name(id);
-                self.show_message(&name, &text);
-                let bytes = encode(&Message::Said {
-                    name: &name,
-                    text: &text,
-                });
-                self.broadcast(Some(id), &bytes);
+                let bytes = if id == HOST {
+                    encode(&Message::Text(&text))
+                } else {
+                    let name = self.name(id);
+                    encode(&Message::Said {
+                        name: &name,
+                        text: &text,
+                    })
+                };
+                self.broadcast(&[id], &bytes);
             }
             Heard::Line(raw) => self.plain_line(id, &raw),
-            Heard::Whisper { to, text } => self.whisper(Some(id), &to, &text),
-            Heard::Who => {
-                let now = Instant::now();
-                let addresses = self.roster.addresses();
-                let mut bytes = vec![];
-                Message::Members(MemberList::empty()).encode(&mut bytes);
-                MemberList::encode(self.roster.members(now, &addresses), &mut bytes);
-                self.send_to(id, &Arc::from(bytes));
-            }
-            Heard::Offer { id: file, name } => {
+            Heard::Whisper { to, text } => self.whisper(id, &to, &text),
+            Heard::Who => self.who(id),
+            Heard::File(news) => self.file_news(id, news),
+            Heard::PlainFile { name, size } => {
                 let name = crate::files::download::safe_file_name(&name);
-                self.say(format!(
-                    "{} offered {name} to the room: {NO_FILES}.",
-                    self.name(id)
-                ));
-                let bytes = encode(&Message::Refused {
-                    id: file,
-                    reason: NO_FILES,
-                });
-                self.send_to(id, &bytes);
-            }
-            Heard::File { name, size } => {
-                let name = crate::files::download::safe_file_name(&name);
-                self.say(format!(
-                    "{} sent {name} ({size} bytes) to the room: {NO_FILES}.",
-                    self.name(id)
-                ));
-                let line = format!("{name} was not passed on: {NO_FILES}.");
+                let line = format!(
+                    "{name} ({size} bytes) was not passed on: files go through a room on the \
+                     encrypted wire only."
+                );
                 self.send_to(id, &Arc::from(plain::system(&line)));
             }
             Heard::Slowed => {
@@ -207,6 +272,9 @@ impl<'a> Hub<'a> {
                 );
             }
             Heard::Ended(gone) => {
+                if id == HOST {
+                    return ControlFlow::Break(());
+                }
                 let said_goodbye = self.links.get(&id).is_some_and(|l| l.said_goodbye);
                 let (change, reason) = match gone {
                     Gone::Left => (Change::Left, String::new()),
@@ -221,10 +289,14 @@ impl<'a> Hub<'a> {
                 self.remove(id, change, &reason);
             }
         }
+        ControlFlow::Continue(())
     }
 
     /// A member's writer failed: it is gone.
-    pub fn writer_failed(&mut self, id: MemberId, e: &std::io::Error) {
+    pub fn writer_failed(&mut self, id: MemberId, e: &std::io::Error) -> ControlFlow<()> {
+        if id == HOST {
+            return ControlFlow::Break(());
+        }
         let reason = match e.kind() {
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
                 "it stopped reading".to_string()
@@ -232,32 +304,35 @@ impl<'a> Hub<'a> {
             _ => format!("sending to it failed: {e}"),
         };
         self.remove(id, Change::Dropped, &reason);
+        ControlFlow::Continue(())
     }
 
     /// Takes a member out of the room, ends its connection and tells the
     /// others.
-    fn remove(&mut self, id: MemberId, change: Change, reason: &str) {
+    pub(super) fn remove(&mut self, id: MemberId, change: Change, reason: &str) {
         let Some(link) = self.links.remove(&id) else {
             return;
         };
         link.closer.close();
+        link.permits.close();
         let name = self.name(id);
         self.roster.leave(id);
-        self.say(members::presence_line(change, &name, reason));
-        self.presence(None, change, &name, reason);
+        self.member_gone(id, &name);
+        let bytes = self.presence_bytes(change, &name, reason);
+        self.broadcast(&[], &bytes);
     }
 
     /// Forgets a member once the room is closing.
     pub fn forget(&mut self, id: MemberId) {
         if let Some(link) = self.links.remove(&id) {
             link.closer.close();
+            link.permits.close();
         }
         self.roster.leave(id);
     }
 
-    /// Tells everyone but `except` that `name` came or went.
-    fn presence(&mut self, except: Option<MemberId>, change: Change, name: &str, reason: &str) {
-        let bytes: Arc<[u8]> = if self.plain {
+    fn presence_bytes(&self, change: Change, name: &str, reason: &str) -> Arc<[u8]> {
+        if self.plain {
             Arc::from(plain::system(&members::presence_line(change, name, reason)))
         } else {
             encode(&Message::Presence {
@@ -265,17 +340,16 @@ impl<'a> Hub<'a> {
                 name,
                 reason,
             })
-        };
-        self.broadcast(except, &bytes);
+        }
     }
 
-    /// Queues `bytes` for every member but `except`. Those too far behind
-    /// are dropped, which is news for the others in turn.
-    fn broadcast(&mut self, except: Option<MemberId>, bytes: &Arc<[u8]>) {
+    /// Queues `bytes` for every member but those in `except`. Those too far
+    /// behind are dropped, which is news for the others in turn.
+    pub(super) fn broadcast(&mut self, except: &[MemberId], bytes: &Arc<[u8]>) {
         let behind: Vec<MemberId> = self
             .links
             .iter()
-            .filter(|(id, _)| Some(**id) != except)
+            .filter(|(id, _)| !except.contains(id))
             .filter(|(_, link)| !link.outbox.put(bytes))
             .map(|(id, _)| *id)
             .collect();
@@ -284,7 +358,7 @@ impl<'a> Hub<'a> {
         }
     }
 
-    fn send_to(&mut self, id: MemberId, bytes: &Arc<[u8]>) {
+    pub(super) fn send_to(&mut self, id: MemberId, bytes: &Arc<[u8]>) {
         let behind = self
             .links
             .get(&id)
@@ -294,8 +368,12 @@ impl<'a> Hub<'a> {
         }
     }
 
+    pub(super) fn send_message(&mut self, id: MemberId, message: &Message<'_>) {
+        self.send_to(id, &encode(message));
+    }
+
     /// Something the room tells one member about itself.
-    fn notify(&mut self, id: MemberId, text: &str) {
+    pub(super) fn notify(&mut self, id: MemberId, text: &str) {
         let bytes: Arc<[u8]> = if self.plain {
             Arc::from(plain::system(&format!("Room: {text}.")))
         } else {
@@ -304,10 +382,30 @@ impl<'a> Hub<'a> {
         self.send_to(id, &bytes);
     }
 
-    /// A member's message to the room, on the host's screen.
-    fn show_message(&self, name: &str, text: &str) {
-        let line = format!("[{name}] {text}");
-        self.screen.peer_line(line.as_bytes(), false);
+    /// The member list, for `/who`; the host also gets each member's
+    /// safety code.
+    fn who(&mut self, id: MemberId) {
+        let now = Instant::now();
+        let addresses = self.roster.addresses();
+        let mut bytes = vec![];
+        Message::Members(MemberList::empty()).encode(&mut bytes);
+        MemberList::encode(self.roster.members(now, &addresses), &mut bytes);
+        let bytes: Arc<[u8]> = Arc::from(bytes);
+        self.send_to(id, &bytes);
+        if id != HOST {
+            return;
+        }
+        let codes: Vec<String> = self
+            .roster
+            .ids()
+            .filter_map(|member| {
+                let code = self.links.get(&member)?.safety_code.as_ref()?;
+                Some(format!("safety code with {}: {code}", self.name(member)))
+            })
+            .collect();
+        for code in codes {
+            self.notify(HOST, &code);
+        }
     }
 
     /// A line from a plain member: it may name the member, and it goes on
@@ -318,13 +416,12 @@ impl<'a> Hub<'a> {
         let mut name = self.name(id);
         let named = self.links.get(&id).is_some_and(|l| l.named);
         if let (Some(claimed), false) = (said.claimed, named) {
-            if self.roster.rename(id, claimed).is_ok() {
+            if self.find(claimed).is_none() && self.roster.rename(id, claimed).is_ok() {
                 if let Some(link) = self.links.get_mut(&id) {
                     link.named = true;
                 }
-                let news = format!("{name} is now called {claimed}.");
-                self.say(&news);
-                self.broadcast(Some(id), &Arc::from(plain::system(&news)));
+                let news = plain::system(&format!("{name} is now called {claimed}."));
+                self.broadcast(&[id], &Arc::from(news));
                 name = claimed.to_string();
             } else {
                 self.notify(
@@ -343,36 +440,16 @@ impl<'a> Hub<'a> {
             Some(claimed) if claimed == name => said.text,
             _ => &line,
         };
-        self.show_message(&name, text);
-        self.broadcast(Some(id), &Arc::from(plain::message(&name, text)));
+        self.broadcast(&[id], &Arc::from(plain::message(&name, text)));
     }
 
-    /// A private message from `from` (`None`: the host) to the member
-    /// called `to`.
-    fn whisper(&mut self, from: Option<MemberId>, to: &str, text: &str) {
-        let sender = match from {
-            Some(id) => self.name(id),
-            None => self.roster.host().to_string(),
-        };
-        if from.is_some() && to.to_lowercase() == self.roster.host().to_lowercase() {
-            let line = members::whisper_from(&sender, text);
-            self.screen.peer_line(line.as_bytes(), false);
-            return;
-        }
-        let Some(target) = self.roster.find(to).filter(|t| Some(*t) != from) else {
+    /// A private message from member `from` to the member called `to`.
+    fn whisper(&mut self, from: MemberId, to: &str, text: &str) {
+        let Some(target) = self.find(to).filter(|t| *t != from) else {
             let why = format!("nobody called {to} is in the room; /who lists who is");
-            match from {
-                Some(id) => self.notify(id, &why),
-                None => self.say(format!("Not sent: {why}.")),
-            }
-            return;
+            return self.notify(from, &why);
         };
-        if from.is_none() {
-            let line = members::whisper_to(&self.name(target), text);
-            if self.screen.is_interactive() {
-                self.screen.peer_line(line.as_bytes(), false);
-            }
-        }
+        let sender = self.name(from);
         let bytes: Arc<[u8]> = if self.plain {
             Arc::from(plain::whisper(&sender, text))
         } else {
@@ -388,99 +465,20 @@ impl<'a> Hub<'a> {
     /// dropped by its reader.
     pub fn ping(&mut self) {
         if !self.plain {
-            self.broadcast(None, &encode(&Message::Ping));
-        }
-    }
-
-    /// Acts on a batch of the host user's lines; breaks when the user
-    /// leaves.
-    pub fn act_on_input(&mut self, lines: &[u8]) -> ControlFlow<()> {
-        let lines = String::from_utf8_lossy(lines);
-        for line in lines.split_inclusive('\n') {
-            self.act(line)?;
-        }
-        ControlFlow::Continue(())
-    }
-
-    pub fn too_long(&self, len: u64) {
-        self.say(format!(
-            "Message not sent: it is {len} bytes and the limit is {} bytes.",
-            self.text_limit()
-        ));
-    }
-
-    fn text_limit(&self) -> usize {
-        if self.plain {
-            frame::MAX_LINE - self.roster.host().len() - 3
-        } else {
-            MAX_TEXT
-        }
-    }
-
-    fn act(&mut self, line: &str) -> ControlFlow<()> {
-        match command::parse(line) {
-            UserCommand::Nothing => {}
-            UserCommand::Quit => return ControlFlow::Break(()),
-            UserCommand::Usage(text) => self.say(text),
-            UserCommand::Help => user::show_help(self.screen),
-            UserCommand::Say(text) => self.host_says(&text),
-            UserCommand::Msg { to, text } => self.whisper(None, &to, &text),
-            UserCommand::Who => {
-                let addresses = self.roster.addresses();
-                let list = self.roster.members(Instant::now(), &addresses);
-                for line in members::member_lines(list, self.roster.host()) {
-                    self.say(line);
-                }
-            }
-            UserCommand::Code => self.show_codes(),
-            UserCommand::Status => self.say(format!("No transfers: {NO_FILES}.")),
-            UserCommand::Send(_) => self.say(format!("Nothing sent: {NO_FILES}.")),
-            UserCommand::Accept(_)
-            | UserCommand::Decline(_)
-            | UserCommand::Cancel(_)
-            | UserCommand::Discard => self.say(format!("No offers here: {NO_FILES}.")),
-        }
-        ControlFlow::Continue(())
-    }
-
-    /// The host's own message to the room.
-    fn host_says(&mut self, text: &str) {
-        if text.len() > self.text_limit() {
-            return self.too_long(text.len() as u64);
-        }
-        let host = self.roster.host().to_string();
-        self.screen.own_message(&host, text);
-        let bytes: Arc<[u8]> = if self.plain {
-            Arc::from(plain::message(&host, text))
-        } else {
-            encode(&Message::Text(text))
-        };
-        self.broadcast(None, &bytes);
-    }
-
-    /// Each member's safety code, to compare with what its screen shows.
-    fn show_codes(&self) {
-        if self.plain {
-            return self.say("This room is not encrypted (--plain): there are no safety codes.");
-        }
-        if self.links.is_empty() {
-            return self.say("Nobody is in the room yet.");
-        }
-        for id in self.roster.ids() {
-            if let Some(code) = self.links.get(&id).and_then(|l| l.safety_code.as_ref()) {
-                self.say(format!("Safety code with {}: {code}", self.name(id)));
-            }
+            self.broadcast(&[], &encode(&Message::Ping));
         }
     }
 
     /// Says goodbye to everyone: the room is over.
     pub fn close(&mut self) {
+        self.relays.clear();
         let goodbye: Arc<[u8]> = Arc::from(plain::goodbye(self.roster.host()));
-        for link in self.links.values() {
-            if self.plain {
+        for (id, link) in &self.links {
+            if self.plain && *id != HOST {
                 link.outbox.put(&goodbye);
             }
             link.outbox.leave();
+            link.permits.close();
         }
     }
 
@@ -488,12 +486,13 @@ impl<'a> Hub<'a> {
     pub fn cut_all(&mut self) {
         for (_, link) in self.links.drain() {
             link.closer.close();
+            link.permits.close();
         }
     }
 }
 
 /// A message's bytes, to share among the members' queues.
-fn encode(message: &Message<'_>) -> Arc<[u8]> {
+pub(super) fn encode(message: &Message<'_>) -> Arc<[u8]> {
     let mut bytes = Vec::new();
     message.encode(&mut bytes);
     Arc::from(bytes)

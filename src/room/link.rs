@@ -8,12 +8,13 @@
 use std::io::{self, BufReader, BufWriter, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::Happening;
-use super::roster::MemberId;
+use super::roster::{HOST, MemberId};
 use super::throttle::Throttle;
 use crate::net::connect::{self, HANDSHAKE_LIMIT};
 use crate::net::secure::Protection;
@@ -21,18 +22,95 @@ use crate::net::secure::handshake::Side;
 use crate::net::secure::record::{RecordError, RecordReader};
 use crate::net::transport::{Closer, Connection, ReadHalf, Reading, Writing};
 use crate::wire::frame::{Frame, FrameError, FrameReader};
-use crate::wire::message::{FileId, Message, SILENT_INTERVALS};
+use crate::wire::message::{FileId, Message, SILENT_INTERVALS, chunk_header};
 
 /// Most bytes queued for one member and not yet sent: past that, it is
 /// too far behind the room and is dropped.
 pub const MAX_BACKLOG: usize = 4 << 20;
 
+/// Pieces of files one member may have on their way through the room at
+/// once: they are what the room holds of its files, 4 MiB per sender.
+pub const PIECES_IN_FLIGHT: usize = 64;
+
 /// What the host hands a member's writer.
 pub enum Out {
     /// An encoded message (encrypted room) or raw lines (plain room).
     Bytes(Arc<[u8]>),
+    /// A piece of a file, as the member's file `id`, unless its share of
+    /// the transfer was stopped meanwhile.
+    Piece {
+        id: FileId,
+        piece: Arc<Piece>,
+        share: Arc<Share>,
+    },
     /// Say goodbye and end the connection.
     Leave,
+}
+
+/// A piece of a file on its way from one member to others. It holds one
+/// of its sender's [`Permits`] until the last receiver has written it.
+pub struct Piece {
+    pub data: Vec<u8>,
+    _permit: Permit,
+}
+
+/// One receiver's part in a transfer: how far its writer got, and whether
+/// it is out of the transfer (what is queued for it then goes unsent).
+#[derive(Default)]
+pub struct Share {
+    pub written: AtomicU64,
+    pub stopped: AtomicBool,
+}
+
+/// How many pieces a sender may have on their way; its reader waits for a
+/// free one before it reads on, so a sender goes as fast as its receivers
+/// take, and the room holds no more of a file than this.
+pub struct Permits {
+    state: Mutex<(usize, bool)>,
+    freed: Condvar,
+}
+
+struct Permit(Arc<Permits>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.0 += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+impl Permits {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new((PIECES_IN_FLIGHT, false)),
+            freed: Condvar::new(),
+        })
+    }
+
+    /// Waits for a free permit; `None` once [`Permits::close`] was called.
+    fn take(self: &Arc<Self>) -> Option<Permit> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if state.1 {
+                return None;
+            }
+            if state.0 > 0 {
+                state.0 -= 1;
+                return Some(Permit(self.clone()));
+            }
+            state = self
+                .freed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Frees whoever waits: the member is gone.
+    pub fn close(&self) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
+        self.freed.notify_all();
+    }
 }
 
 /// The host's end of a member's queue.
@@ -78,6 +156,16 @@ impl Outbox {
         true
     }
 
+    /// Queues a piece of a file; pieces are bounded by their sender's
+    /// permits, not by the backlog.
+    pub fn put_piece(&self, id: FileId, piece: &Arc<Piece>, share: &Arc<Share>) {
+        let _ = self.queue.send(Out::Piece {
+            id,
+            piece: piece.clone(),
+            share: share.clone(),
+        });
+    }
+
     /// Queues the goodbye: what is queued before it is still sent.
     pub fn leave(&self) {
         let _ = self.queue.send(Out::Leave);
@@ -98,8 +186,13 @@ pub struct Knock {
 
 /// The host's answer to a knock.
 pub enum Answer {
-    /// In, as member `id`; its writer sends what comes in `inbox`.
-    Welcome { id: MemberId, inbox: Inbox },
+    /// In, as member `id`; its writer sends what comes in `inbox`, and
+    /// its reader takes `permits` for the pieces of its files.
+    Welcome {
+        id: MemberId,
+        inbox: Inbox,
+        permits: Arc<Permits>,
+    },
     /// Not let in, and why.
     Refused(String),
 }
@@ -114,13 +207,10 @@ pub enum Heard {
         text: String,
     },
     Who,
-    /// It offered a file or folder (encrypted).
-    Offer {
-        id: FileId,
-        name: String,
-    },
+    /// Something about a file (encrypted).
+    File(FileNews),
     /// It sent a file (plain), which was read past.
-    File {
+    PlainFile {
         name: String,
         size: u64,
     },
@@ -128,6 +218,46 @@ pub enum Heard {
     Slowed,
     /// Its side of the connection ended.
     Ended(Gone),
+}
+
+/// What a member says about a file: one it sends, or one it is offered.
+pub enum FileNews {
+    Offer {
+        id: FileId,
+        size: u64,
+        name: String,
+    },
+    Folder {
+        id: FileId,
+        name: String,
+    },
+    Begin {
+        id: FileId,
+        offset: u64,
+    },
+    Piece {
+        id: FileId,
+        piece: Arc<Piece>,
+    },
+    End {
+        id: FileId,
+        hash: [u8; 32],
+    },
+    Cancel {
+        id: FileId,
+    },
+    Accept {
+        id: FileId,
+        offset: u64,
+        prefix: [u8; 32],
+    },
+    Saved {
+        id: FileId,
+    },
+    Refused {
+        id: FileId,
+        reason: String,
+    },
 }
 
 /// How a member's side of the connection ended.
@@ -156,8 +286,8 @@ pub struct Door {
 pub fn let_in(stream: TcpStream, address: SocketAddr, door: &Door, answered: impl FnOnce()) {
     let outcome = knock(stream, address, door);
     answered();
-    if let Some((id, reading, writing, inbox)) = outcome {
-        be_member(id, reading, writing, inbox, door);
+    if let Some((id, reading, writing, inbox, permits)) = outcome {
+        be_member(id, (reading, writing), inbox, &permits, door);
     }
 }
 
@@ -167,7 +297,7 @@ fn knock(
     stream: TcpStream,
     address: SocketAddr,
     door: &Door,
-) -> Option<(MemberId, Reading, Writing, Inbox)> {
+) -> Option<(MemberId, Reading, Writing, Inbox, Arc<Permits>)> {
     let turn_away = |why: String| {
         let _ = door.events.send(Happening::TurnedAway { address, why });
         None
@@ -225,7 +355,7 @@ fn knock(
         return None;
     }
     match answered.recv() {
-        Ok(Answer::Welcome { id, inbox }) => Some((id, reading, writing, inbox)),
+        Ok(Answer::Welcome { id, inbox, permits }) => Some((id, reading, writing, inbox, permits)),
         Ok(Answer::Refused(why)) => {
             refuse(writing, &door.host, &why);
             closer.close();
@@ -240,7 +370,13 @@ fn knock(
 
 /// A member's life in the room: its writer on a thread of its own, its
 /// reader on this one, until its side ends.
-fn be_member(id: MemberId, reading: Reading, writing: Writing, inbox: Inbox, door: &Door) {
+pub fn be_member(
+    id: MemberId,
+    (reading, writing): (Reading, Writing),
+    inbox: Inbox,
+    permits: &Arc<Permits>,
+    door: &Door,
+) {
     let events = door.events.clone();
     let stall = door.stall;
     let writer = std::thread::Builder::new()
@@ -251,7 +387,7 @@ fn be_member(id: MemberId, reading: Reading, writing: Writing, inbox: Inbox, doo
             }
         });
     let gone = match reading {
-        Reading::Sealed(records) => read_sealed(*records, id, door),
+        Reading::Sealed(records) => read_sealed(*records, id, permits, door),
         Reading::Plain(half) => read_plain(half, id, door),
     };
     let _ = door.events.send(Happening::Heard(id, Heard::Ended(gone)));
@@ -266,7 +402,7 @@ fn be_member(id: MemberId, reading: Reading, writing: Writing, inbox: Inbox, doo
 }
 
 /// Reads the joiner's Hello, within the handshake's time limit.
-fn read_hello(records: &mut RecordReader<BufReader<ReadHalf>>) -> Result<String, String> {
+pub fn read_hello(records: &mut RecordReader<BufReader<ReadHalf>>) -> Result<String, String> {
     let half = records.get_ref();
     half.set_read_timeout(Some(HANDSHAKE_LIMIT))
         .map_err(|e| e.to_string())?;
@@ -307,7 +443,12 @@ fn refuse(writing: Writing, host: &str, why: &str) {
 }
 
 /// Reads an encrypted member's messages until its side ends.
-fn read_sealed(mut records: RecordReader<BufReader<ReadHalf>>, id: MemberId, door: &Door) -> Gone {
+fn read_sealed(
+    mut records: RecordReader<BufReader<ReadHalf>>,
+    id: MemberId,
+    permits: &Arc<Permits>,
+    door: &Door,
+) -> Gone {
     let silence = door.keepalive * SILENT_INTERVALS;
     if let Err(e) = records.get_ref().set_read_timeout(Some(silence)) {
         return Gone::Lost(e.to_string());
@@ -347,15 +488,27 @@ fn read_sealed(mut records: RecordReader<BufReader<ReadHalf>>, id: MemberId, doo
                 pace.count(0);
                 Heard::Who
             }
-            Ok(Message::Offer { id, name, .. } | Message::Folder { id, name, .. }) => {
-                pace.count(name.len());
-                Heard::Offer {
-                    id,
-                    name: name.to_string(),
-                }
+            Ok(Message::Chunk { id, data }) => {
+                // Waits while the pieces already sent are on their way.
+                let Some(permit) = permits.take() else {
+                    return Gone::Left;
+                };
+                let piece = Arc::new(Piece {
+                    data: data.to_vec(),
+                    _permit: permit,
+                });
+                Heard::File(FileNews::Piece { id, piece })
             }
-            Ok(Message::Pong) => continue,
-            Ok(other) => return Gone::Broke(format!("it sent {} to the room", kind(&other))),
+            Ok(message) => match file_news(&message) {
+                Some(news) => {
+                    pace.count(0);
+                    Heard::File(news)
+                }
+                None if matches!(message, Message::Pong) => continue,
+                None => {
+                    return Gone::Broke(format!("it sent {} to the room", kind(&message)));
+                }
+            },
             Err(e) => return Gone::Broke(format!("it broke the protocol: {e}")),
         };
         if !pace.tell(heard) {
@@ -364,13 +517,35 @@ fn read_sealed(mut records: RecordReader<BufReader<ReadHalf>>, id: MemberId, doo
     }
 }
 
+/// What a message about a file says, owned, for the room.
+fn file_news(message: &Message<'_>) -> Option<FileNews> {
+    Some(match *message {
+        Message::Offer { id, size, name } => FileNews::Offer {
+            id,
+            size,
+            name: name.to_string(),
+        },
+        Message::Folder { id, name, .. } => FileNews::Folder {
+            id,
+            name: name.to_string(),
+        },
+        Message::Begin { id, offset } => FileNews::Begin { id, offset },
+        Message::End { id, hash } => FileNews::End { id, hash },
+        Message::Cancel { id } => FileNews::Cancel { id },
+        Message::Accept { id, offset, prefix } => FileNews::Accept { id, offset, prefix },
+        Message::Saved { id } => FileNews::Saved { id },
+        Message::Refused { id, reason } => FileNews::Refused {
+            id,
+            reason: reason.to_string(),
+        },
+        _ => return None,
+    })
+}
 /// What a message that has no place going to a room's host is called.
 fn kind(message: &Message<'_>) -> &'static str {
     match message {
         Message::Hello { .. } => "its name twice",
-        Message::Chunk { .. } | Message::End { .. } | Message::Entry { .. } => {
-            "part of a file nobody accepted"
-        }
+        Message::Entry { .. } | Message::Subfolder { .. } => "part of a folder",
         _ => "a message only a host sends",
     }
 }
@@ -391,7 +566,7 @@ fn read_plain(half: ReadHalf, id: MemberId, door: &Door) -> Gone {
                 if let Err(e) = frames.payload().discard_rest() {
                     return Gone::Lost(e.to_string());
                 }
-                Heard::File { name, size }
+                Heard::PlainFile { name, size }
             }
             Err(e) if e.is_recoverable() => continue,
             Err(FrameError::EndedMidLine { .. }) => return Gone::Left,
@@ -424,8 +599,12 @@ impl<'a> Pace<'a> {
     }
 
     /// Counts a message; past the limits, waits before the next is read,
-    /// so the member is held back by its own connection.
+    /// so the member is held back by its own connection. The host's own
+    /// user is not held back.
     fn count(&mut self, len: usize) {
+        if self.id == HOST {
+            return;
+        }
         let wait = self.throttle.count(len, Instant::now());
         if wait.is_zero() {
             self.told = false;
@@ -482,6 +661,7 @@ fn drain<W: Write>(
     out: &mut W,
     mut write: impl FnMut(&mut W, &[u8]) -> io::Result<()>,
 ) -> io::Result<bool> {
+    let mut message = Vec::new();
     loop {
         let next = match inbox.queue.try_recv() {
             Ok(next) => next,
@@ -498,6 +678,18 @@ fn drain<W: Write>(
             Out::Bytes(bytes) => {
                 write(out, &bytes)?;
                 inbox.backlog.fetch_sub(bytes.len(), Ordering::SeqCst);
+            }
+            Out::Piece { id, piece, share } => {
+                if share.stopped.load(Ordering::SeqCst) {
+                    continue;
+                }
+                message.clear();
+                message.extend_from_slice(&chunk_header(id));
+                message.extend_from_slice(&piece.data);
+                write(out, &message)?;
+                share
+                    .written
+                    .fetch_add(piece.data.len() as u64, Ordering::SeqCst);
             }
             Out::Leave => return Ok(true),
         }

@@ -4,13 +4,17 @@
 //! in one order that the host's main loop sets.
 //!
 //! Threads: one takes connections; each connection gets a thread that lets
-//! it in and then reads it, and a writer; the user's input has its own.
-//! All of them report to the main loop through one channel of
-//! [`Happening`]s, and the main loop never waits on any member.
+//! it in and then reads it, and a writer; the room's main loop has its own,
+//! and the host's user talks to the room as a member does, over a
+//! connection inside the program. All of them report to the main loop
+//! through one channel of [`Happening`]s, and the main loop never waits on
+//! any member.
 
 mod hub;
+mod inside;
 pub mod link;
 pub mod plain;
+mod relay;
 pub mod roster;
 pub mod throttle;
 
@@ -21,17 +25,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
 
 use self::hub::Hub;
 use self::link::{Door, Heard, Knock};
 use self::roster::MemberId;
 use crate::net::connect::{self, CODE_ATTEMPTS};
 use crate::net::secure::Protection;
-use crate::session::{self, Event, UserInput};
+use crate::session;
 use crate::settings::{Role, RoomSettings, Settings};
-use crate::signals::SignalWatch;
-use crate::terminal::console::{Console, Input};
+use crate::terminal::console::Console;
 
 /// How long the members have to close once the host said goodbye.
 const LINGER: Duration = Duration::from_secs(2);
@@ -40,46 +43,29 @@ const LINGER: Duration = Duration::from_secs(2);
 /// once, so a flood of silent connections costs no more than this.
 const MAX_KNOCKING: usize = 32;
 
-/// What the host's main loop hears about.
+/// What the room's main loop hears about.
 pub enum Happening {
-    /// The user's input, a signal.
-    User(Event),
     /// A connection completed its handshake and waits to be let in.
     Knock(Knock),
     /// A connection was turned away before it could knock.
     TurnedAway { address: SocketAddr, why: String },
     /// A joiner gave a wrong code.
     WrongCode,
-    /// A member said or did something.
+    /// A member (the host's own side too) said or did something.
     Heard(MemberId, Heard),
     /// Sending to a member failed; it is gone.
     WriterFailed(MemberId, std::io::Error),
     /// Taking connections failed.
     ListenFailed(anyhow::Error),
+    /// The host's user left: the room ends.
+    Close,
 }
 
-/// Hosts a room until the user leaves.
+/// Hosts a room until the user leaves. The user's side is an ordinary
+/// conversation with the room, over a connection inside the program, so
+/// the host reads, writes, sends and receives as every member does.
 pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<()> {
-    let Console { input, screen } = console;
-    let interactive = matches!(input, Input::Editor(_));
-    let (events, inbox) = mpsc::channel();
-    let (user_events, user_inbox) = mpsc::channel();
-    let mut user_input = UserInput::start(input, user_events.clone(), &screen)?;
-    let _signals = SignalWatch::start(!interactive, move || {
-        let _ = user_events.send(Event::Signal);
-    })?;
-    {
-        let events = events.clone();
-        // The user's events join the room's on the one channel; this ends
-        // once the input and signal threads are gone.
-        session::spawn("input relay", move || {
-            for event in user_inbox {
-                if events.send(Happening::User(event)).is_err() {
-                    break;
-                }
-            }
-        })?;
-    }
+    let screen = console.screen.clone();
     let Role::Listen { host, port } = &settings.role else {
         return Err(anyhow!("only a listening chat hosts a room"));
     };
@@ -99,6 +85,9 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
             Protection::Encrypted { .. } => "",
         }
     ));
+    let sealed = matches!(settings.protection, Protection::Encrypted { .. });
+    let (rooms_end, users_end) = inside::pair(sealed).context("cannot set up the room")?;
+    let (events, inbox) = mpsc::channel();
     let door = Door {
         protection: settings.protection.clone(),
         host: settings.name.clone(),
@@ -108,12 +97,40 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
     };
     let crew = Crew::default();
     let accepting = {
-        let (waiting, crew) = (waiting.clone(), crew.clone());
+        let (waiting, door, crew) = (waiting.clone(), door.clone(), crew.clone());
         session::spawn("accept", move || take_connections(&waiting, &door, &crew))?
     };
-    let mut hub = Hub::new(settings, room, &screen);
-    let result = main_loop(&mut hub, &inbox, &waiting, &crew);
-    user_input.stop();
+    let hosting = {
+        let (settings, screen, waiting, crew) = (
+            settings.clone(),
+            screen.clone(),
+            waiting.clone(),
+            crew.clone(),
+        );
+        session::spawn("room", move || {
+            let mut hub = Hub::new(&settings, room, screen);
+            hub.seat_host(rooms_end, &door, &crew);
+            host_room(&mut hub, &inbox, &waiting, &crew);
+        })?
+    };
+    let result = session::run_hosting(settings, console, users_end);
+    let _ = events.send(Happening::Close);
+    session::join(hosting)?;
+    waiting.stop();
+    crew.cut_knocking();
+    session::join(accepting)?;
+    crew.join_all();
+    result
+}
+
+/// Runs the room until its host leaves, then says goodbye to everyone.
+fn host_room(
+    hub: &mut Hub,
+    inbox: &mpsc::Receiver<Happening>,
+    waiting: &connect::Waiting,
+    crew: &Crew,
+) {
+    main_loop(hub, inbox, waiting, crew);
     waiting.stop();
     hub.close();
     // The members read our goodbye and close; whoever does not is cut.
@@ -129,34 +146,23 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
         }
     }
     hub.cut_all();
-    crew.cut_knocking();
-    session::join(accepting)?;
-    crew.join_all();
-    screen.system("Exiting.");
-    result
 }
 
-/// Acts on what happens until the user leaves.
+/// Acts on what happens until the host's user leaves.
 fn main_loop(
-    hub: &mut Hub<'_>,
+    hub: &mut Hub,
     inbox: &mpsc::Receiver<Happening>,
     waiting: &connect::Waiting,
     crew: &Crew,
-) -> Result<()> {
+) {
     let keepalive = hub.keepalive();
     let mut last_ping = Instant::now();
     let mut wrong_codes = 0;
     loop {
-        let wait = keepalive.saturating_sub(last_ping.elapsed());
+        let wait = keepalive
+            .saturating_sub(last_ping.elapsed())
+            .min(hub::CHECK_EVERY);
         match inbox.recv_timeout(wait) {
-            Ok(Happening::User(event)) => match event {
-                Event::Input(lines, _ticket) if hub.act_on_input(&lines).is_break() => {
-                    return Ok(());
-                }
-                Event::InputTooLong(len) => hub.too_long(len),
-                Event::InputEnded | Event::Signal => return Ok(()),
-                _ => {}
-            },
             Ok(Happening::Knock(knock)) => hub.knock(knock),
             Ok(Happening::TurnedAway { address, why }) => hub.turned_away(address, &why),
             Ok(Happening::WrongCode) => {
@@ -169,12 +175,23 @@ fn main_loop(
                     ));
                 }
             }
-            Ok(Happening::Heard(id, heard)) => hub.heard(id, heard),
-            Ok(Happening::WriterFailed(id, e)) => hub.writer_failed(id, &e),
-            Ok(Happening::ListenFailed(e)) => return Err(e),
+            Ok(Happening::Heard(id, heard)) => {
+                if hub.heard(id, heard).is_break() {
+                    return;
+                }
+            }
+            Ok(Happening::WriterFailed(id, e)) => {
+                if hub.writer_failed(id, &e).is_break() {
+                    return;
+                }
+            }
+            Ok(Happening::ListenFailed(e)) => {
+                hub.say(format!("The room takes nobody new: {e:#}."));
+            }
+            Ok(Happening::Close) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return Ok(()),
         }
+        hub.check_transfers();
         if last_ping.elapsed() >= keepalive {
             last_ping = Instant::now();
             hub.ping();

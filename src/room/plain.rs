@@ -89,7 +89,6 @@ mod tests {
             "[I056]hi",
             "[System] I am the host",
             "[ I056 ] padded",
-            "[a\\x1bb] escaped",
             "[[x]] nested",
         ] {
             assert_eq!(read(nameless).claimed, None, "{nameless}");

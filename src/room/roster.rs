@@ -10,6 +10,9 @@ use crate::wire::message::Member;
 /// A member's number for as long as the room runs; never reused.
 pub type MemberId = u64;
 
+/// The host's own user, as a member of its room.
+pub const HOST: MemberId = 0;
+
 /// One member, as the host knows it.
 #[derive(Debug, Clone)]
 pub struct Seat {

@@ -51,6 +51,10 @@ const LINGER: Duration = Duration::from_secs(2);
 /// peer takes it so waits in the pipe, not in memory.
 const INPUT_QUEUE: usize = 16;
 
+/// What `/code` says to a room's host: there is one code per member.
+const HOSTS_SAFETY_CODES: &str = "Each member has its own safety code with you: it is shown \
+     when the member joins, and /who shows them all.";
+
 /// What the main loop hears about.
 pub enum Event {
     /// Whole lines the user typed (or piped), as many as arrived together,
@@ -84,6 +88,16 @@ enum Ending {
 /// Runs the program's conversation: waits for or connects to the peer (the
 /// user can already type, and leave), then chats until either side leaves.
 pub fn run(settings: &Settings, console: Console) -> Result<()> {
+    run_with(settings, console, None)
+}
+
+/// Runs the conversation of a room's host with its own room, over a
+/// connection made inside the program.
+pub fn run_hosting(settings: &Settings, console: Console, room: Established) -> Result<()> {
+    run_with(settings, console, Some(room))
+}
+
+fn run_with(settings: &Settings, console: Console, ready: Option<Established>) -> Result<()> {
     let Console { input, screen } = console;
     let interactive = matches!(input, Input::Editor(_));
     let (events, inbox) = mpsc::channel();
@@ -94,7 +108,11 @@ pub fn run(settings: &Settings, console: Console) -> Result<()> {
             let _ = events.send(Event::Signal);
         })?
     };
-    let result = match establish(settings, &inbox, &events, &screen, interactive)? {
+    let established = match ready {
+        Some(room) => Some((room, Vec::new())),
+        None => establish(settings, &inbox, &events, &screen, interactive)?,
+    };
+    let result = match established {
         Some((established, early)) => {
             let conversation = Conversation {
                 settings,
@@ -247,6 +265,7 @@ impl Conversation<'_> {
     ) -> Result<()> {
         let Established { connection, agreed } = established;
         let peer = connection.peer();
+        let connection_sealed = connection.is_encrypted();
         let (reading, writing, closer) =
             connection.split().context("cannot share the connection")?;
         let screen = self.screen;
@@ -260,6 +279,8 @@ impl Conversation<'_> {
                 downloads: downloads.clone(),
                 ask_above: self.settings.asking.limit(screen.is_interactive()),
                 name: self.settings.name.clone(),
+                hosting: self.settings.room.is_some(),
+                may_join: matches!(self.settings.role, Role::Connect { .. }),
             };
             let (screen, events, transfers, in_room) = (
                 screen.clone(),
@@ -305,7 +326,11 @@ impl Conversation<'_> {
 
         let mut stall = StallWatch::new(self.settings.stall);
         let ending = {
-            let safety_code = agreed.as_ref().map(connect::safety_code_line);
+            let safety_code = match (&agreed, &self.settings.room) {
+                (Some(agreed), _) => Some(connect::safety_code_line(agreed)),
+                (None, Some(_)) if connection_sealed => Some(HOSTS_SAFETY_CODES.to_string()),
+                (None, _) => None,
+            };
             let mut user = UserSide::new(
                 &outbox,
                 &self.settings.name,

@@ -165,9 +165,12 @@ impl<'a> UserSide<'a> {
                 );
             }
             UserCommand::Who | UserCommand::Msg { .. } if !self.in_room.load(Ordering::SeqCst) => {
-                screen.system(
-                    "/who and /msg work in a room (chat listen --room); here there is one peer.",
-                );
+                screen.system(if self.safety_code.is_some() {
+                    "/who and /msg work in a room (chat listen --room); here there is one peer."
+                } else {
+                    "/who and /msg work in an encrypted room: the original wire (--plain) \
+                     cannot carry them."
+                });
             }
             UserCommand::Who => self.queue(Outgoing::Who),
             UserCommand::Msg { to, text } => {

@@ -27,6 +27,8 @@
 //! | 21   | Ping    | nothing: asks for a Pong                              |
 //! | 22   | Pong    | nothing                                               |
 //! | 23   | Notice  | UTF-8: the room's host tells us something             |
+//! | 24   | Passed  | id (u32), size (u64), sender name length (u8), sender |
+//! |      |         | name, file name: a member's file, offered by the room |
 //!
 //! Integers are big-endian. Leaving is not a message: it is the channel's
 //! closing record. Decoding borrows from the record and never allocates.
@@ -71,6 +73,7 @@ const UNWELCOME: u8 = 20;
 const PING: u8 = 21;
 const PONG: u8 = 22;
 const NOTICE: u8 = 23;
+const PASSED: u8 = 24;
 
 /// How many keepalive intervals of silence mean the other side of a room's
 /// connection is gone.
@@ -187,6 +190,14 @@ pub enum Message<'a> {
     /// the member we wrote to is not there).
     Notice {
         text: &'a str,
+    },
+    /// From a room's host: member `from` offers the file `name` to the
+    /// room; it then goes as an offered file does.
+    Passed {
+        id: FileId,
+        size: u64,
+        from: &'a str,
+        name: &'a str,
     },
 }
 
@@ -438,6 +449,17 @@ impl<'a> Message<'a> {
             NOTICE => Self::Notice {
                 text: text("notice", body, 1, MAX_REASON)?,
             },
+            PASSED => {
+                let (id, rest) = id("passed", body)?;
+                let (size, rest) = u64_field("passed", rest)?;
+                let (from, name) = counted("passed", rest, 1, MAX_NAME)?;
+                Self::Passed {
+                    id,
+                    size,
+                    from,
+                    name: text("passed", name, 1, MAX_FILE_NAME)?,
+                }
+            }
             other => return Err(MessageError::UnknownType(other)),
         })
     }
@@ -561,6 +583,18 @@ impl<'a> Message<'a> {
             Self::Notice { text } => {
                 out.push(NOTICE);
                 out.extend_from_slice(cut(text, MAX_REASON).as_bytes());
+            }
+            Self::Passed {
+                id,
+                size,
+                from,
+                name,
+            } => {
+                out.push(PASSED);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&size.to_be_bytes());
+                put_counted(out, from, MAX_NAME);
+                out.extend_from_slice(cut(name, MAX_FILE_NAME).as_bytes());
             }
         }
     }
@@ -734,6 +768,12 @@ mod tests {
         round_trip(Message::Notice {
             text: "nobody called Bob is in the room",
         });
+        round_trip(Message::Passed {
+            id: 9,
+            size: 1 << 30,
+            from: "I056",
+            name: "notes.pdf",
+        });
     }
 
     #[test]
@@ -787,7 +827,12 @@ mod tests {
         let table: &[(&[u8], MessageError)] = &[
             (b"", Empty),
             (b"\x00", UnknownType(0)),
-            (b"\x18x", UnknownType(24)),
+            (b"\x19x", UnknownType(25)),
+            (
+                b"\x18\0\0\0\x01\0\0\0\0\0\0\0\x05\x01a",
+                BadLength("passed"),
+            ),
+            (b"\x18\0\0\0\x01\0\0\0\0\0\0\0\x05\0ab", BadLength("passed")),
             (b"\x17", BadLength("notice")),
             (b"\x0e\0\x01\0", BadLength("room")),
             (b"\x0f\x05ab", BadLength("said")),

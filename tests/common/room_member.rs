@@ -73,6 +73,40 @@ impl Member {
         }
     }
 
+    /// Reads until the room offers a file, takes it from the start, and
+    /// returns its number and size.
+    pub fn accept_offer(&mut self) -> (u32, u64) {
+        loop {
+            if let Message::Passed { id, size, .. } = self.next() {
+                self.send(&Message::Accept {
+                    id,
+                    offset: 0,
+                    prefix: [0; 32],
+                })
+                .unwrap();
+                return (id, size);
+            }
+        }
+    }
+
+    /// Reads records, at most `per_second` of them a second, until the
+    /// room cancels the file `id` for it (true) or sends its end (false),
+    /// answering pings; returns which, and the file bytes that came.
+    pub fn take_slowly(&mut self, id: u32, per_second: u32) -> (bool, u64) {
+        let pause = std::time::Duration::from_secs(1) / per_second;
+        let mut got = 0;
+        loop {
+            std::thread::sleep(pause);
+            match self.next() {
+                Message::Chunk { id: of, data } if of == id => got += data.len() as u64,
+                Message::Cancel { id: of } if of == id => return (true, got),
+                Message::End { id: of, .. } if of == id => return (false, got),
+                Message::Ping => self.send(&Message::Pong).unwrap(),
+                _ => {}
+            }
+        }
+    }
+
     /// Says goodbye and ends the connection.
     pub fn close(&mut self) {
         let _ = self.records.close();

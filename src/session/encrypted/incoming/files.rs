@@ -12,7 +12,14 @@ use crate::wire::frame;
 use crate::wire::message::FileId;
 
 impl<'a> Reader<'a> {
-    pub(super) fn offer(&mut self, id: FileId, size: u64, name: &str) -> Result<(), Breach> {
+    /// A file offered by the peer, or (in a room) by the member `from`.
+    pub(super) fn offer(
+        &mut self,
+        id: FileId,
+        size: u64,
+        name: &str,
+        from: Option<&str>,
+    ) -> Result<(), Breach> {
         if size > frame::MAX_FILE_SIZE {
             return Err(Breach::Protocol(format!(
                 "the peer offered a file of {size} bytes, over the limit of {}",
@@ -26,8 +33,10 @@ impl<'a> Reader<'a> {
         // In the list before it is announced, so a `/status` that follows
         // the announcement sees it.
         let transfer = self.transfers.offered(&name, size, id);
-        self.screen
-            .system(format!("Incoming file {name} ({size} bytes)..."));
+        self.screen.system(match from {
+            None => format!("Incoming file {name} ({size} bytes)..."),
+            Some(from) => format!("Incoming file {name} ({size} bytes) from {from}..."),
+        });
         let owner = Owner::Lone {
             transfer,
             meter: None,
@@ -55,7 +64,7 @@ impl<'a> Reader<'a> {
         } else if self.asks(size) {
             arriving.stage = Stage::Asked;
             self.transfers.ask(transfer, arriving.offset, prefix);
-            self.ask(transfer, &arriving.name, size);
+            self.ask(transfer, &arriving.name, size, from);
         } else {
             self.accept(id, &mut arriving, prefix);
         }

@@ -91,7 +91,7 @@ impl<'a> Reader<'a> {
         } else if self.asks(bytes) {
             folder.stage = Stage::Asked;
             self.transfers.ask(transfer, 0, [0; 32]);
-            self.ask(transfer, &folder.name, bytes);
+            self.ask(transfer, &folder.name, bytes, None);
         } else {
             self.accept_folder(id, &mut folder);
         }

@@ -53,6 +53,10 @@ pub struct Receiving {
     pub ask_above: Option<u64>,
     /// Our own name, as a room's member list shows it.
     pub name: String,
+    /// Whether we host the room the peer (our own room) says we are in.
+    pub hosting: bool,
+    /// Whether the peer may be a room's host: we connected to it.
+    pub may_join: bool,
 }
 
 /// Reads the peer's messages until the channel closes, and says how it
@@ -85,6 +89,8 @@ pub fn read_peer(
         prefixes: HashMap::new(),
         holding: false,
         own_name: receiving.name.clone(),
+        hosting: receiving.hosting,
+        may_join: receiving.may_join || receiving.hosting,
         room: None,
         new_read_timeout: None,
         in_room,
@@ -170,6 +176,8 @@ struct Reader<'a> {
     /// lines costs one write, but a line followed by a chunk goes at once.
     holding: bool,
     own_name: String,
+    hosting: bool,
+    may_join: bool,
     /// In a room: how long the host may be silent before it counts as gone.
     room: Option<Duration>,
     /// A read timeout to set on the connection before the next read.
@@ -266,7 +274,16 @@ impl<'a> Reader<'a> {
                 self.line.extend_from_slice(text.as_bytes());
                 self.screen.peer_line(&self.line, more_coming);
             }
-            Message::Offer { id, size, name } => self.offer(id, size, name)?,
+            Message::Offer { id, size, name } => self.offer(id, size, name, None)?,
+            Message::Passed {
+                id,
+                size,
+                from,
+                name,
+            } => {
+                self.in_room("file", from)?;
+                self.offer(id, size, name, Some(from))?;
+            }
             Message::Folder {
                 id,
                 files,
@@ -362,8 +379,8 @@ impl<'a> Reader<'a> {
         self.ask_above.is_some_and(|limit| size > limit)
     }
 
-    fn ask(&self, transfer: u64, name: &str, size: u64) {
-        let peer = self.peer.as_deref().unwrap_or_default();
+    fn ask(&self, transfer: u64, name: &str, size: u64, from: Option<&str>) {
+        let peer = from.unwrap_or_else(|| self.peer.as_deref().unwrap_or_default());
         self.screen.system(format!(
             "{peer} offers {name} ({}): /accept {transfer} or /decline {transfer}",
             progress::bytes(size)

@@ -19,6 +19,11 @@ impl Reader<'_> {
                 "the peer said it hosts a room after the conversation began".into(),
             ));
         }
+        if !self.may_join {
+            return Err(Breach::Protocol(
+                "the peer said it hosts a room, but it is the one that connected".into(),
+            ));
+        }
         if keepalive == 0 {
             return Err(Breach::Protocol("the room's keepalive is 0 seconds".into()));
         }
@@ -27,6 +32,9 @@ impl Reader<'_> {
         self.new_read_timeout = Some(silence);
         self.in_room.store(true, Ordering::SeqCst);
         let host = self.peer.as_deref().unwrap_or_default();
+        if self.hosting {
+            return Ok(());
+        }
         self.screen.system(match others {
             0 => format!("You are in {host}'s room, alone with the host: /who lists the members, /msg NAME text speaks to one."),
             n => format!("You are in {host}'s room, with the host and {n} other{}: /who lists them, /msg NAME text speaks to one.", if n == 1 { "" } else { "s" }),
@@ -36,7 +44,7 @@ impl Reader<'_> {
 
     /// Checks that a room message comes in a room, and that the name it
     /// carries is one a member may have.
-    fn in_room(&self, what: &str, name: &str) -> Result<(), Breach> {
+    pub(super) fn in_room(&self, what: &str, name: &str) -> Result<(), Breach> {
         if self.room.is_none() {
             return Err(Breach::Protocol(format!(
                 "the peer sent a room's {what} outside a room"
