@@ -393,7 +393,7 @@ fn a_plain_room_relays_lines_in_the_original_format() {
     python.expect_line("[System] guest2 joined the room.");
     // The original program puts its name in front; it becomes the member's.
     python.write_bytes(b"[I056] hello from python\n");
-    nc.expect_line("[System] guest1 is now called I056.");
+    nc.expect_line("[System] Room: guest1 is now called I056.");
     nc.expect_line("[I056] hello from python");
     host.expect_exact("[I056] hello from python");
     // nc sends bare text, which goes under its name; control characters
@@ -423,7 +423,7 @@ fn a_plain_room_relays_lines_in_the_original_format() {
     chat.expect_exact("[System] You are in host's room as guest1, with 1 other.");
     nc.expect_line("[System] guest1 joined the room.");
     chat.send_line("from a chat");
-    nc.expect_line("[System] guest1 is now called I058.");
+    nc.expect_line("[System] Room: guest1 is now called I058.");
     nc.expect_line("[I058] from a chat");
     host.send_line("/quit");
     nc.expect_line("[host] has left the chat.");
@@ -591,4 +591,101 @@ fn a_sender_that_leaves_mid_file_leaves_nothing_behind() {
     host.expect_prefix("[System] The peer stopped sending big.bin");
     assert!(!dir.subdir("I057").join("received_files/big.bin").exists());
     assert!(!dir.join("received_files/big.bin").exists());
+}
+
+#[test]
+fn files_pass_through_a_plain_room_in_the_original_format() {
+    let dir = TestDir::new("room-plain-files");
+    let (mut host, port) = Chat::listen("host", dir.path(), &["--room", "--name", "host"]);
+    let mut python = RawPeer::connect(port);
+    python.expect_line("[System] You are in host's room as guest1, with 0 others.");
+    python.write_bytes(b"[I056] here\n");
+    host.expect_exact("[I056] here");
+    // (guest1 is free again.)
+    let mut nc = RawPeer::connect(port);
+    nc.expect_line("[System] You are in host's room as guest1, with 1 other.");
+    let cwd = dir.subdir("c");
+    let mut chat = Chat::connect("I058", &cwd, "127.0.0.1", port, &["--name", "I058"]);
+    chat.expect_exact("[System] You are in host's room as guest2, with 2 others.");
+    nc.expect_line("[System] guest2 joined the room.");
+    // The original program sends a file: everyone gets it as it was sent.
+    python.write_bytes(b"/file notes.txt 11\nhello world");
+    nc.expect_line("/file notes.txt 11");
+    assert_eq!(nc.read_exact_bytes(11), b"hello world");
+    chat.expect_exact("[System] File saved to received_files/notes.txt");
+    host.expect_exact("[System] Incoming file notes.txt (11 bytes) from I056...");
+    host.expect_exact("[System] File saved to received_files/notes.txt");
+    assert_eq!(
+        std::fs::read(cwd.join("received_files/notes.txt")).unwrap(),
+        b"hello world"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("received_files/notes.txt")).unwrap(),
+        b"hello world"
+    );
+    skip_to(&mut python, "[System] Room: host saved notes.txt.");
+    // The host sends one; a line said meanwhile comes after it, never
+    // inside it.
+    let data = random_bytes(1 << 20, 21);
+    std::fs::write(dir.join("from host.bin"), &data).unwrap();
+    host.send_line(&format!(
+        "/send \"{}\"",
+        dir.join("from host.bin").display()
+    ));
+    nc.write_bytes(b"while it goes\n");
+    let mut said_before = false;
+    for peer in [&mut python, &mut nc] {
+        let mut header = peer.read_line();
+        while header.starts_with(b"[") {
+            said_before |= header == b"[guest1] while it goes";
+            header = peer.read_line();
+        }
+        assert_eq!(
+            header,
+            format!("/file from host.bin {}", data.len()).as_bytes()
+        );
+        assert!(peer.read_exact_bytes(data.len()) == data);
+    }
+    if !said_before {
+        skip_to(&mut python, "[guest1] while it goes");
+    }
+    chat.expect_exact("[System] File saved to received_files/from host.bin");
+    assert!(std::fs::read(cwd.join("received_files/from host.bin")).unwrap() == data);
+    host.expect_prefix("[System] Sent file from host.bin (");
+}
+
+/// Reads lines from a raw peer until `expected` comes.
+fn skip_to(peer: &mut RawPeer, expected: &str) {
+    while peer.read_line() != expected.as_bytes() {}
+}
+
+#[test]
+fn a_plain_file_cut_off_takes_its_receivers_out_and_the_room_goes_on() {
+    let dir = TestDir::new("room-plain-cut");
+    let (mut host, port) = Chat::listen("host", dir.path(), &["--room", "--name", "host"]);
+    let mut python = RawPeer::connect(port);
+    python.expect_line("[System] You are in host's room as guest1, with 0 others.");
+    let mut nc = RawPeer::connect(port);
+    nc.expect_line("[System] You are in host's room as guest2, with 1 other.");
+    // A file of a million bytes, of which a thousand come.
+    python.write_bytes(b"/file big.bin 1000000\n");
+    python.write_bytes(&[7; 1000]);
+    nc.expect_line("/file big.bin 1000000");
+    assert_eq!(nc.read_exact_bytes(1000), vec![7; 1000]);
+    host.expect_exact("[System] Incoming file big.bin (1000000 bytes) from guest1...");
+    python.shutdown_write();
+    // nc's stream cannot be put back in step: it is let go.
+    nc.expect_eof();
+    host.expect_exact("[System] The peer stopped sending big.bin; nothing was saved.");
+    host.expect_exact(
+        "[System] guest2 was dropped from the room: guest1's big.bin stopped on its way, \
+         and the original wire cannot say so.",
+    );
+    host.expect_prefix("[System] guest1 left the room (connection lost: ");
+    assert!(!dir.join("received_files/big.bin").exists());
+    // The room goes on.
+    let mut late = RawPeer::connect(port);
+    late.expect_line("[System] You are in host's room as guest1, with 0 others.");
+    host.send_line("still here");
+    late.expect_line("[host] still here");
 }

@@ -1,8 +1,9 @@
 //! The room's one point of order: who is in, and what goes to whom. Every
 //! message passes here, on the room's main loop, so everyone receives them
-//! in the same order; each member's share is queued for its writer, and a
-//! member that is too far behind is dropped instead of waited for. The
-//! host's own user is a member too, on a connection inside the program.
+//! in the same order; each member's share is queued for its writer, in the
+//! form its wire takes, and a member that is too far behind is dropped
+//! instead of waited for. The host's own user is a member too, on a
+//! connection inside the program that always speaks the encrypted wire.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,13 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Crew;
-use super::link::{self, Answer, Door, Gone, Heard, Knock, Outbox, Permits};
+use super::link::{self, Answer, Door, Gone, Heard, Knock, Outbox, Permits, Turn};
 use super::plain;
 use super::relay::Relays;
 use super::roster::{HOST, MemberId, Roster};
-use crate::net::secure::Protection;
+use super::words::{Forms, Words};
 use crate::net::transport::{Closer, Connection, Reading};
-use crate::session::members;
 use crate::settings::{RoomSettings, Settings};
 use crate::terminal::screen::Screen;
 use crate::wire::message::{Change, MemberList, Message};
@@ -30,6 +30,8 @@ pub(super) struct Link {
     pub outbox: Outbox,
     closer: Closer,
     pub permits: Arc<Permits>,
+    /// Whether it speaks the encrypted wire (typed messages).
+    pub sealed: bool,
     safety_code: Option<String>,
     /// On the original wire: whether the member gave its name yet.
     named: bool,
@@ -37,6 +39,46 @@ pub(super) struct Link {
     said_goodbye: bool,
     /// The number its next file from the room gets.
     pub next_file: u32,
+    /// On the original wire, while a file goes to it: what else is for it
+    /// waits here, with its size, until the file's last byte is queued.
+    pub held: Option<(Vec<Arc<[u8]>>, usize)>,
+}
+
+impl Link {
+    fn new(outbox: Outbox, closer: Closer, permits: Arc<Permits>, sealed: bool) -> Self {
+        Self {
+            outbox,
+            closer,
+            permits,
+            sealed,
+            safety_code: None,
+            named: true,
+            said_goodbye: false,
+            next_file: 1,
+            held: None,
+        }
+    }
+
+    /// Queues `bytes`, or holds them while a file goes; `false` when the
+    /// member is too far behind.
+    fn put(&mut self, bytes: &Arc<[u8]>) -> bool {
+        match &mut self.held {
+            Some((held, size)) => {
+                *size += bytes.len();
+                held.push(bytes.clone());
+                *size <= link::MAX_BACKLOG
+            }
+            None => self.outbox.put(bytes),
+        }
+    }
+
+    /// Queues what was held.
+    pub fn release(&mut self) -> bool {
+        let Some((held, _)) = self.held.take() else {
+            return true;
+        };
+        held.iter().all(|bytes| self.outbox.put(bytes))
+    }
 }
 
 pub struct Hub {
@@ -44,20 +86,30 @@ pub struct Hub {
     pub(super) links: HashMap<MemberId, Link>,
     pub(super) relays: Relays,
     screen: Arc<Screen>,
-    pub(super) plain: bool,
     keepalive: Duration,
+    /// The turn to pass a file to members on the original wire.
+    turn: Arc<Turn>,
 }
 
 impl Hub {
-    pub fn new(settings: &Settings, room: RoomSettings, screen: Arc<Screen>) -> Self {
+    pub fn new(
+        settings: &Settings,
+        room: RoomSettings,
+        screen: Arc<Screen>,
+        turn: Arc<Turn>,
+    ) -> Self {
         Self {
             roster: Roster::new(settings.name.clone(), room.max_peers, Instant::now()),
             links: HashMap::new(),
             relays: Relays::default(),
             screen,
-            plain: matches!(settings.protection, Protection::Plain),
             keepalive: room.keepalive,
+            turn,
         }
+    }
+
+    pub(super) fn plain_turn(&self) -> &Arc<Turn> {
+        &self.turn
     }
 
     pub fn keepalive(&self) -> Duration {
@@ -82,28 +134,16 @@ impl Hub {
     pub(super) fn seat_host(&mut self, connection: Connection, door: &Door, crew: &Crew) {
         let (outbox, inbox) = link::queue();
         let permits = Permits::new();
-        let parts = match connection.split() {
-            Ok((reading, writing, closer)) => {
-                self.greet(&outbox, 0);
-                self.links.insert(
-                    HOST,
-                    Link {
-                        outbox,
-                        closer,
-                        permits: permits.clone(),
-                        safety_code: None,
-                        named: true,
-                        said_goodbye: false,
-                        next_file: 1,
-                    },
-                );
-                (reading, writing)
-            }
+        let (reading, writing, closer) = match connection.split() {
+            Ok(parts) => parts,
             Err(e) => return self.say(format!("The room cannot reach its host: {e}.")),
         };
+        let link = Link::new(outbox, closer, permits.clone(), true);
+        self.greet(&link, 0);
+        self.links.insert(HOST, link);
         let door = door.clone();
         let spawned = crate::session::spawn("host link", move || {
-            let (mut reading, writing) = parts;
+            let mut reading = reading;
             // The user's side says its name first, as any member does.
             if let Reading::Sealed(records) = &mut reading
                 && let Err(why) = link::read_hello(records)
@@ -122,19 +162,25 @@ impl Hub {
         }
     }
 
-    /// The first words to a member: the host's name and what the room is.
-    fn greet(&self, outbox: &Outbox, others: usize) {
-        if self.plain {
-            return;
+    /// The first words to a member on the encrypted wire: who hosts the
+    /// room, and how many are in it.
+    fn greet(&self, link: &Link, others: usize) {
+        if link.sealed {
+            let mut hello = Vec::new();
+            Message::Hello {
+                name: self.roster.host(),
+            }
+            .encode(&mut hello);
+            link.outbox.put(&Arc::from(hello));
+            let keepalive = u16::try_from(self.keepalive.as_secs()).unwrap_or(u16::MAX);
+            let room = Message::Room {
+                keepalive,
+                members: u16::try_from(others).unwrap_or(u16::MAX),
+            };
+            let mut bytes = Vec::new();
+            room.encode(&mut bytes);
+            link.outbox.put(&Arc::from(bytes));
         }
-        outbox.put(&encode(&Message::Hello {
-            name: self.roster.host(),
-        }));
-        let keepalive = u16::try_from(self.keepalive.as_secs()).unwrap_or(u16::MAX);
-        outbox.put(&encode(&Message::Room {
-            keepalive,
-            members: u16::try_from(others).unwrap_or(u16::MAX),
-        }));
     }
 
     /// Lets a connection in, or says why not.
@@ -149,23 +195,12 @@ impl Hub {
         };
         let (outbox, inbox) = link::queue();
         let permits = Permits::new();
+        let mut link = Link::new(outbox, knock.closer, permits.clone(), knock.sealed);
+        link.named = knock.name.is_some();
+        link.safety_code = knock.safety_code.clone();
         // The host, and those already in.
-        let others = self.roster.len();
-        if self.plain {
-            let welcome = format!(
-                "You are in {}'s room as {name}, with {} other{}.",
-                self.roster.host(),
-                others - 1,
-                if others == 2 { "" } else { "s" }
-            );
-            outbox.put(&Arc::from(plain::system(&welcome)));
-        }
-        self.greet(&outbox, others);
-        let welcome = Answer::Welcome {
-            id,
-            inbox,
-            permits: permits.clone(),
-        };
+        self.greet_member(&link, &name);
+        let welcome = Answer::Welcome { id, inbox, permits };
         if knock.answer.send(welcome).is_err() {
             self.roster.leave(id);
             return;
@@ -180,21 +215,28 @@ impl Hub {
             "{name} joined the room ({}).{safety}",
             knock.address
         ));
-        self.links.insert(
-            id,
-            Link {
-                outbox,
-                closer: knock.closer,
-                permits,
-                safety_code: knock.safety_code,
-                named: knock.name.is_some(),
-                said_goodbye: false,
-                next_file: 1,
-            },
-        );
+        self.links.insert(id, link);
         // (The host saw the line above.)
-        let bytes = self.presence_bytes(Change::Joined, &name, "");
-        self.broadcast(&[id, HOST], &bytes);
+        let words = Words::Presence {
+            change: Change::Joined,
+            name: &name,
+            reason: "",
+        };
+        self.broadcast(&[id, HOST], &words);
+    }
+
+    fn greet_member(&self, link: &Link, name: &str) {
+        let others = self.roster.len();
+        if link.sealed {
+            return self.greet(link, others);
+        }
+        let welcome = format!(
+            "You are in {}'s room as {name}, with {} other{}.",
+            self.roster.host(),
+            others - 1,
+            if others == 2 { "" } else { "s" }
+        );
+        link.outbox.put(&Arc::from(plain::system(&welcome)));
     }
 
     /// Tells a connection it is not let in.
@@ -208,7 +250,7 @@ impl Hub {
     fn guest_name(&self) -> String {
         (1..)
             .map(|n| format!("guest{n}"))
-            .find(|name| self.roster.find(name).is_none() && name != self.roster.host())
+            .find(|name| self.find(name).is_none())
             .unwrap_or_default()
     }
 
@@ -238,29 +280,19 @@ impl Hub {
         }
         match heard {
             Heard::Text(text) => {
-                let bytes = if id == HOST {
-                    encode(&Message::Text(&text))
-                } else {
-                    let name = self.name(id);
-                    encode(&Message::Said {
-                        name: &name,
-                        text: &text,
-                    })
+                let name = self.name(id);
+                let words = Words::Said {
+                    name: &name,
+                    text: &text,
+                    by_host: id == HOST,
                 };
-                self.broadcast(&[id], &bytes);
+                self.broadcast(&[id], &words);
             }
             Heard::Line(raw) => self.plain_line(id, &raw),
             Heard::Whisper { to, text } => self.whisper(id, &to, &text),
             Heard::Who => self.who(id),
             Heard::File(news) => self.file_news(id, news),
-            Heard::PlainFile { name, size } => {
-                let name = crate::files::download::safe_file_name(&name);
-                let line = format!(
-                    "{name} ({size} bytes) was not passed on: files go through a room on the \
-                     encrypted wire only."
-                );
-                self.send_to(id, &Arc::from(plain::system(&line)));
-            }
+            Heard::Plain(file) => self.plain_file(id, file),
             Heard::Slowed => {
                 let name = self.name(id);
                 self.say(format!(
@@ -310,6 +342,9 @@ impl Hub {
     /// Takes a member out of the room, ends its connection and tells the
     /// others.
     pub(super) fn remove(&mut self, id: MemberId, change: Change, reason: &str) {
+        if id == HOST {
+            return;
+        }
         let Some(link) = self.links.remove(&id) else {
             return;
         };
@@ -318,8 +353,12 @@ impl Hub {
         let name = self.name(id);
         self.roster.leave(id);
         self.member_gone(id, &name);
-        let bytes = self.presence_bytes(change, &name, reason);
-        self.broadcast(&[], &bytes);
+        let words = Words::Presence {
+            change,
+            name: &name,
+            reason,
+        };
+        self.broadcast(&[], &words);
     }
 
     /// Forgets a member once the room is closing.
@@ -331,55 +370,45 @@ impl Hub {
         self.roster.leave(id);
     }
 
-    fn presence_bytes(&self, change: Change, name: &str, reason: &str) -> Arc<[u8]> {
-        if self.plain {
-            Arc::from(plain::system(&members::presence_line(change, name, reason)))
-        } else {
-            encode(&Message::Presence {
-                change,
-                name,
-                reason,
-            })
-        }
-    }
-
-    /// Queues `bytes` for every member but those in `except`. Those too far
-    /// behind are dropped, which is news for the others in turn.
-    pub(super) fn broadcast(&mut self, except: &[MemberId], bytes: &Arc<[u8]>) {
+    /// Queues `words` for every member but those in `except`, each in its
+    /// wire's form. Those too far behind are dropped, which is news for the
+    /// others in turn.
+    pub(super) fn broadcast(&mut self, except: &[MemberId], words: &Words<'_>) {
+        let mut forms = Forms::of(words);
         let behind: Vec<MemberId> = self
             .links
-            .iter()
+            .iter_mut()
             .filter(|(id, _)| !except.contains(id))
-            .filter(|(_, link)| !link.outbox.put(bytes))
-            .map(|(id, _)| *id)
+            .filter_map(|(id, link)| {
+                let bytes = forms.get(link.sealed)?;
+                (!link.put(&bytes)).then_some(*id)
+            })
             .collect();
         for id in behind {
             self.remove(id, Change::Dropped, "it fell too far behind the room");
         }
     }
 
-    pub(super) fn send_to(&mut self, id: MemberId, bytes: &Arc<[u8]>) {
-        let behind = self
-            .links
-            .get(&id)
-            .is_some_and(|link| !link.outbox.put(bytes));
+    /// Queues `words` for one member.
+    pub(super) fn tell(&mut self, id: MemberId, words: &Words<'_>) {
+        let behind = self.links.get_mut(&id).is_some_and(|link| {
+            words
+                .encode(link.sealed)
+                .is_some_and(|bytes| !link.put(&bytes))
+        });
         if behind {
             self.remove(id, Change::Dropped, "it fell too far behind the room");
         }
     }
 
+    /// A typed message for one member (on the encrypted wire).
     pub(super) fn send_message(&mut self, id: MemberId, message: &Message<'_>) {
-        self.send_to(id, &encode(message));
+        self.tell(id, &Words::Typed(message.clone()));
     }
 
     /// Something the room tells one member about itself.
     pub(super) fn notify(&mut self, id: MemberId, text: &str) {
-        let bytes: Arc<[u8]> = if self.plain {
-            Arc::from(plain::system(&format!("Room: {text}.")))
-        } else {
-            encode(&Message::Notice { text })
-        };
-        self.send_to(id, &bytes);
+        self.tell(id, &Words::Notice(text));
     }
 
     /// The member list, for `/who`; the host also gets each member's
@@ -390,8 +419,9 @@ impl Hub {
         let mut bytes = vec![];
         Message::Members(MemberList::empty()).encode(&mut bytes);
         MemberList::encode(self.roster.members(now, &addresses), &mut bytes);
-        let bytes: Arc<[u8]> = Arc::from(bytes);
-        self.send_to(id, &bytes);
+        if let Some(link) = self.links.get_mut(&id) {
+            link.put(&Arc::from(bytes));
+        }
         if id != HOST {
             return;
         }
@@ -420,8 +450,8 @@ impl Hub {
                 if let Some(link) = self.links.get_mut(&id) {
                     link.named = true;
                 }
-                let news = plain::system(&format!("{name} is now called {claimed}."));
-                self.broadcast(&[id], &Arc::from(news));
+                let news = format!("{name} is now called {claimed}");
+                self.broadcast(&[id], &Words::Notice(&news));
                 name = claimed.to_string();
             } else {
                 self.notify(
@@ -440,7 +470,12 @@ impl Hub {
             Some(claimed) if claimed == name => said.text,
             _ => &line,
         };
-        self.broadcast(&[id], &Arc::from(plain::message(&name, text)));
+        let words = Words::Said {
+            name: &name,
+            text,
+            by_host: false,
+        };
+        self.broadcast(&[id], &words);
     }
 
     /// A private message from member `from` to the member called `to`.
@@ -450,34 +485,31 @@ impl Hub {
             return self.notify(from, &why);
         };
         let sender = self.name(from);
-        let bytes: Arc<[u8]> = if self.plain {
-            Arc::from(plain::whisper(&sender, text))
-        } else {
-            encode(&Message::Whisper {
-                name: &sender,
-                text,
-            })
+        let words = Words::Whisper {
+            name: &sender,
+            text,
         };
-        self.send_to(target, &bytes);
+        self.tell(target, &words);
     }
 
-    /// Pings every encrypted member; one that does not answer in time is
-    /// dropped by its reader.
+    /// Pings every member on the encrypted wire; one that does not answer
+    /// in time is dropped by its reader.
     pub fn ping(&mut self) {
-        if !self.plain {
-            self.broadcast(&[], &encode(&Message::Ping));
-        }
+        self.broadcast(&[], &Words::Typed(Message::Ping));
     }
 
     /// Says goodbye to everyone: the room is over.
     pub fn close(&mut self) {
         self.relays.clear();
-        let goodbye: Arc<[u8]> = Arc::from(plain::goodbye(self.roster.host()));
-        for (id, link) in &self.links {
-            if self.plain && *id != HOST {
-                link.outbox.put(&goodbye);
+        let goodbye = plain::goodbye(self.roster.host());
+        for link in self.links.values_mut() {
+            // A file half passed on cannot be finished: the stream ends.
+            if link.held.is_none() {
+                if !link.sealed {
+                    link.outbox.put(&Arc::from(goodbye.clone()));
+                }
+                link.outbox.leave();
             }
-            link.outbox.leave();
             link.permits.close();
         }
     }
@@ -489,11 +521,4 @@ impl Hub {
             link.permits.close();
         }
     }
-}
-
-/// A message's bytes, to share among the members' queues.
-pub(super) fn encode(message: &Message<'_>) -> Arc<[u8]> {
-    let mut bytes = Vec::new();
-    message.encode(&mut bytes);
-    Arc::from(bytes)
 }

@@ -1,6 +1,7 @@
 //! The connection between a room and its host's own user: a loopback TCP
-//! pair made here, sealed with keys made here (on an encrypted room), so
-//! the host's side is an ordinary conversation with the room.
+//! pair made here, sealed with keys made here, so the host's side is an
+//! ordinary encrypted conversation with the room, whatever wire the
+//! members speak.
 
 use std::io;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -11,7 +12,7 @@ use crate::net::connect::Established;
 use crate::net::transport::Connection;
 
 /// The room's end and the user's end of a new connection.
-pub fn pair(sealed: bool) -> io::Result<(Connection, Established)> {
+pub fn pair() -> io::Result<(Connection, Established)> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     let users = TcpStream::connect(listener.local_addr()?)?;
     let expected = users.local_addr()?;
@@ -24,20 +25,15 @@ pub fn pair(sealed: bool) -> io::Result<(Connection, Established)> {
             break stream;
         }
     };
-    let keys = if sealed {
-        let random = SystemRandom::new();
-        let mut one = [0; 32];
-        let mut other = [0; 32];
-        random
-            .fill(&mut one)
-            .and_then(|()| random.fill(&mut other))
-            .map_err(|_| io::Error::other("no random numbers for the room's keys"))?;
-        Some((one, other))
-    } else {
-        None
-    };
-    let room = Connection::inside(rooms, keys)?;
-    let user = Connection::inside(users, keys.map(|(one, other)| (other, one)))?;
+    let random = SystemRandom::new();
+    let mut one = [0; 32];
+    let mut other = [0; 32];
+    random
+        .fill(&mut one)
+        .and_then(|()| random.fill(&mut other))
+        .map_err(|_| io::Error::other("no random numbers for the room's keys"))?;
+    let room = Connection::inside(rooms, Some((one, other)))?;
+    let user = Connection::inside(users, Some((other, one)))?;
     Ok((
         room,
         Established {

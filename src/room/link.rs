@@ -5,7 +5,7 @@
 //! bytes, so a member that falls behind is dropped instead of holding
 //! memory, and the host never waits for any member.
 
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -180,6 +180,8 @@ pub struct Knock {
     pub name: Option<String>,
     pub address: SocketAddr,
     pub safety_code: Option<String>,
+    /// Whether it speaks the encrypted wire.
+    pub sealed: bool,
     pub closer: Closer,
     pub answer: SyncSender<Answer>,
 }
@@ -209,11 +211,8 @@ pub enum Heard {
     Who,
     /// Something about a file (encrypted).
     File(FileNews),
-    /// It sent a file (plain), which was read past.
-    PlainFile {
-        name: String,
-        size: u64,
-    },
+    /// Its file on the original wire, as it comes.
+    Plain(PlainFile),
     /// It is sending faster than its throttle allows, and is held back.
     Slowed,
     /// Its side of the connection ended.
@@ -260,6 +259,19 @@ pub enum FileNews {
     },
 }
 
+/// A file on the original wire, as the room passes it on: its header,
+/// its bytes, and whether they all came.
+pub enum PlainFile {
+    Start {
+        name: String,
+        size: u64,
+    },
+    Piece(Arc<Piece>),
+    End,
+    /// The connection ended before the last byte.
+    Cut,
+}
+
 /// How a member's side of the connection ended.
 pub enum Gone {
     Left,
@@ -277,6 +289,44 @@ pub struct Door {
     pub stall: Duration,
     pub keepalive: Duration,
     pub events: Sender<Happening>,
+    /// On the original wire, one file goes through the room at a time: a
+    /// member's stream cannot carry two at once, nor a line in the middle
+    /// of one.
+    pub plain_turn: Arc<Turn>,
+}
+
+/// The room's turn to pass a file to members on the original wire: a
+/// plain sender's reader waits for it; the room takes it for an encrypted
+/// sender's file only when it is free.
+#[derive(Default)]
+pub struct Turn {
+    taken: Mutex<bool>,
+    freed: Condvar,
+}
+
+impl Turn {
+    /// Waits for the turn.
+    pub fn take(&self) {
+        let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
+        while *taken {
+            taken = self
+                .freed
+                .wait(taken)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *taken = true;
+    }
+
+    /// Takes the turn if it is free.
+    pub fn try_take(&self) -> bool {
+        let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
+        !std::mem::replace(&mut *taken, true)
+    }
+
+    pub fn give_back(&self) {
+        *self.taken.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        self.freed.notify_one();
+    }
 }
 
 /// Lets one connection in, or turns it away, then (when in) reads the
@@ -332,6 +382,7 @@ fn knock(
         Ok(parts) => parts,
         Err(e) => return turn_away(format!("the connection could not be set up ({e})")),
     };
+    let sealed = matches!(reading, Reading::Sealed(_));
     let (reading, name) = match reading {
         Reading::Sealed(mut records) => match read_hello(&mut records) {
             Ok(name) => (Reading::Sealed(records), Some(name)),
@@ -347,6 +398,7 @@ fn knock(
         name,
         address,
         safety_code: agreed.map(|a| a.safety_code),
+        sealed,
         closer: closer.clone(),
         answer,
     };
@@ -388,7 +440,7 @@ pub fn be_member(
         });
     let gone = match reading {
         Reading::Sealed(records) => read_sealed(*records, id, permits, door),
-        Reading::Plain(half) => read_plain(half, id, door),
+        Reading::Plain(half) => read_plain(half, id, permits, door),
     };
     let _ = door.events.send(Happening::Heard(id, Heard::Ended(gone)));
     match writer {
@@ -552,7 +604,7 @@ fn kind(message: &Message<'_>) -> &'static str {
 
 /// Reads a plain member's lines until its side ends. Files are read past:
 /// the original wire has no way to say no to them.
-fn read_plain(half: ReadHalf, id: MemberId, door: &Door) -> Gone {
+fn read_plain(half: ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &Door) -> Gone {
     let mut frames = FrameReader::new(BufReader::with_capacity(64 * 1024, half));
     let mut pace = Pace::new(id, &door.events);
     loop {
@@ -563,10 +615,15 @@ fn read_plain(half: ReadHalf, id: MemberId, door: &Door) -> Gone {
                 Heard::Line(line)
             }
             Ok(Some(Frame::File { name, size })) => {
-                if let Err(e) = frames.payload().discard_rest() {
-                    return Gone::Lost(e.to_string());
+                pace.count(name.len());
+                // The room hears the file's end before anyone else's start.
+                door.plain_turn.take();
+                let passed = pass_file(&mut frames, name, size, permits, &pace);
+                door.plain_turn.give_back();
+                match passed {
+                    Ok(()) => continue,
+                    Err(gone) => return gone,
                 }
-                Heard::PlainFile { name, size }
             }
             Err(e) if e.is_recoverable() => continue,
             Err(FrameError::EndedMidLine { .. }) => return Gone::Left,
@@ -577,6 +634,54 @@ fn read_plain(half: ReadHalf, id: MemberId, door: &Door) -> Gone {
         }
     }
 }
+
+/// Hands the room a plain member's file, piece by piece, as it comes.
+fn pass_file(
+    frames: &mut FrameReader<BufReader<ReadHalf>>,
+    name: String,
+    size: u64,
+    permits: &Arc<Permits>,
+    pace: &Pace<'_>,
+) -> Result<(), Gone> {
+    if !pace.tell(Heard::Plain(PlainFile::Start { name, size })) {
+        return Err(Gone::Left);
+    }
+    let mut payload = frames.payload();
+    while payload.remaining() > 0 {
+        let permit = permits.take().ok_or(Gone::Left)?;
+        let want = usize::try_from(payload.remaining()).map_or(PIECE, |left| left.min(PIECE));
+        let mut data = vec![0; want];
+        let got = match payload.read(&mut data) {
+            Ok(0) => Err("the connection ended in the middle of a file".to_string()),
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(e.to_string()),
+        };
+        let n = match got {
+            Ok(n) => n,
+            Err(why) => {
+                pace.tell(Heard::Plain(PlainFile::Cut));
+                return Err(Gone::Lost(why));
+            }
+        };
+        data.truncate(n);
+        let piece = Arc::new(Piece {
+            data,
+            _permit: permit,
+        });
+        if !pace.tell(Heard::Plain(PlainFile::Piece(piece))) {
+            return Err(Gone::Left);
+        }
+    }
+    if pace.tell(Heard::Plain(PlainFile::End)) {
+        Ok(())
+    } else {
+        Err(Gone::Left)
+    }
+}
+
+/// Bytes of a plain file passed on at a time.
+const PIECE: usize = 64 * 1024;
 
 /// A member's reader keeping to its throttle.
 struct Pace<'a> {
@@ -629,7 +734,9 @@ fn write_member(writing: Writing, inbox: Inbox, stall: Duration) -> Result<(), i
     match writing {
         Writing::Sealed(mut records) => {
             records.get_ref().set_write_timeout(Some(stall))?;
-            let result = drain(&inbox, &mut *records, |records, bytes| records.send(bytes));
+            let result = drain(&inbox, &mut *records, true, |records, bytes| {
+                records.send(bytes)
+            });
             match result {
                 Ok(true) => {
                     records.close()?;
@@ -642,7 +749,7 @@ fn write_member(writing: Writing, inbox: Inbox, stall: Duration) -> Result<(), i
         Writing::Plain(half) => {
             half.set_write_timeout(Some(stall))?;
             let mut out = BufWriter::with_capacity(64 * 1024, half);
-            match drain(&inbox, &mut out, |out, bytes| out.write_all(bytes)) {
+            match drain(&inbox, &mut out, false, |out, bytes| out.write_all(bytes)) {
                 Ok(true) => {
                     out.flush()?;
                     out.get_ref().finish()
@@ -654,11 +761,14 @@ fn write_member(writing: Writing, inbox: Inbox, stall: Duration) -> Result<(), i
     }
 }
 
-/// Writes what comes in `inbox`, flushing whenever it runs dry. `Ok(true)`
-/// on the goodbye, `Ok(false)` when the queue closed.
+/// Writes what comes in `inbox`, flushing whenever it runs dry: pieces of
+/// files as chunk messages when `framed`, as raw bytes otherwise (the
+/// original wire). `Ok(true)` on the goodbye, `Ok(false)` when the queue
+/// closed.
 fn drain<W: Write>(
     inbox: &Inbox,
     out: &mut W,
+    framed: bool,
     mut write: impl FnMut(&mut W, &[u8]) -> io::Result<()>,
 ) -> io::Result<bool> {
     let mut message = Vec::new();
@@ -683,10 +793,14 @@ fn drain<W: Write>(
                 if share.stopped.load(Ordering::SeqCst) {
                     continue;
                 }
-                message.clear();
-                message.extend_from_slice(&chunk_header(id));
-                message.extend_from_slice(&piece.data);
-                write(out, &message)?;
+                if framed {
+                    message.clear();
+                    message.extend_from_slice(&chunk_header(id));
+                    message.extend_from_slice(&piece.data);
+                    write(out, &message)?;
+                } else {
+                    write(out, &piece.data)?;
+                }
                 share
                     .written
                     .fetch_add(piece.data.len() as u64, Ordering::SeqCst);

@@ -17,6 +17,7 @@ pub mod plain;
 mod relay;
 pub mod roster;
 pub mod throttle;
+mod words;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
@@ -85,8 +86,9 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
             Protection::Encrypted { .. } => "",
         }
     ));
-    let sealed = matches!(settings.protection, Protection::Encrypted { .. });
-    let (rooms_end, users_end) = inside::pair(sealed).context("cannot set up the room")?;
+    // The host's own side always speaks the encrypted wire: typed messages
+    // say what lines cannot (who is in, a file's offer and its hash).
+    let (rooms_end, users_end) = inside::pair().context("cannot set up the room")?;
     let (events, inbox) = mpsc::channel();
     let door = Door {
         protection: settings.protection.clone(),
@@ -94,6 +96,7 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
         stall: settings.stall,
         keepalive: room.keepalive,
         events: events.clone(),
+        plain_turn: Arc::default(),
     };
     let crew = Crew::default();
     let accepting = {
@@ -108,7 +111,7 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
             crew.clone(),
         );
         session::spawn("room", move || {
-            let mut hub = Hub::new(&settings, room, screen);
+            let mut hub = Hub::new(&settings, room, screen, door.plain_turn.clone());
             hub.seat_host(rooms_end, &door, &crew);
             host_room(&mut hub, &inbox, &waiting, &crew);
         })?

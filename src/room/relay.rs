@@ -1,11 +1,20 @@
-//! Files through a room. A member's offer goes to every other member (the
-//! host's user too) as the room's offer of that member's file; each answers
-//! on its own terms. Once all have answered (or the time to answer is up),
-//! the sender is told to go, and each piece it sends is passed to everyone
-//! who took the file, as it comes: the room stores nothing, and holds at
-//! most the sender's pieces in flight. Everyone goes at the pace of the
-//! slowest, unless one is far behind the fastest for long: that one is
-//! dropped from the transfer, and the others go on.
+//! Files through a room. A member's file goes to every other member (the
+//! host's user too), each taking it on its own terms; the room passes each
+//! piece on as it comes, stores nothing, and holds at most the sender's
+//! pieces in flight. Everyone goes at the pace of the slowest, unless one
+//! is far behind the fastest for long: that one is dropped from the
+//! transfer, and the others go on.
+//!
+//! On the encrypted wire the room offers the file as the sender's
+//! (`Passed`), and once everyone answered (or the time to answer is up)
+//! tells the sender to go. Members on the original wire have no say: they
+//! get `/file NAME SIZE` and the bytes when it goes, nothing else in
+//! between (what else is for them is held meanwhile), one file at a time.
+//! A file from such a member goes at once; the room hashes it on its way,
+//! for those on the encrypted wire to check, and keeps its first pieces
+//! for those still deciding. A member on the original wire cannot be
+//! taken out of a file half sent: its stream would be out of step, so it
+//! leaves the room instead.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -13,10 +22,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::hub::Hub;
-use super::link::{FileNews, Piece, Share};
+use super::link::{FileNews, Piece, PlainFile, Share, Turn};
 use super::roster::MemberId;
 use crate::files::download::safe_file_name;
-use crate::wire::message::{FileId, Message};
+use crate::wire::frame;
+use crate::wire::message::{Change, FileId, Message};
 
 /// How long members have to answer an offer before it goes without those
 /// who did not.
@@ -26,6 +36,9 @@ pub const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 /// before it is dropped from the transfer.
 pub const MAX_LAG: u64 = 2 << 20;
 pub const LAG_FOR: Duration = Duration::from_secs(5);
+
+/// The number a plain member's file goes by: it sends one at a time.
+const PLAIN_FILE: FileId = 0;
 
 type RelayId = u64;
 
@@ -40,10 +53,17 @@ pub struct Relays {
     /// Senders' files the room stopped taking: what of them is still on
     /// its way is dropped, until the sender says it stopped.
     stopped: HashSet<(MemberId, FileId)>,
+    /// The room's turn to pass files to plain members, while the room
+    /// holds it for an encrypted sender's file.
+    turn: Option<(Arc<Turn>, RelayId)>,
 }
 
 impl Relays {
+    /// Forgets every transfer, giving back the turn the room holds.
     pub fn clear(&mut self) {
+        if let Some((turn, _)) = self.turn.take() {
+            turn.give_back();
+        }
         *self = Self::default();
     }
 }
@@ -51,19 +71,29 @@ impl Relays {
 struct Relay {
     from: MemberId,
     id: FileId,
+    /// Whether the sender is on the original wire: its file goes at once.
+    plain_sender: bool,
     name: String,
+    size: u64,
     opened: Instant,
-    /// The sender was told to go.
+    /// Its pieces go to those taking it.
     flowing: bool,
-    /// The sender's End was passed on.
+    /// Its end went out.
     ended: bool,
     receivers: BTreeMap<MemberId, Receiver>,
-    /// Whether anyone saved it, and why those who did not.
+    /// Receivers that saved it, or (on the original wire) got it whole.
     saved: usize,
+    /// A plain sender's file: its hash so far, its hash once whole, and
+    /// its pieces kept for receivers still deciding.
+    hasher: blake3::Hasher,
+    hash: Option<[u8; 32]>,
+    early: Vec<Arc<Piece>>,
 }
 
 struct Receiver {
     id: FileId,
+    /// On the original wire.
+    plain: bool,
     taking: Taking,
     share: Arc<Share>,
     behind_since: Option<Instant>,
@@ -80,6 +110,25 @@ enum Taking {
     Done,
 }
 
+impl Relay {
+    fn has(&self, taking: impl Fn(Taking) -> bool) -> bool {
+        self.receivers.values().any(|r| taking(r.taking))
+    }
+
+    /// Receivers taking it, with their numbers and shares.
+    fn taking(&self) -> Vec<(MemberId, FileId, bool, Arc<Share>)> {
+        self.receivers
+            .iter()
+            .filter(|(_, r)| accepted(r.taking))
+            .map(|(m, r)| (*m, r.id, r.plain, r.share.clone()))
+            .collect()
+    }
+}
+
+fn accepted(taking: Taking) -> bool {
+    matches!(taking, Taking::Accepted { .. })
+}
+
 impl Hub {
     /// Acts on what member `from` says about a file.
     pub(super) fn file_news(&mut self, from: MemberId, news: FileNews) {
@@ -91,48 +140,110 @@ impl Hub {
             }
             FileNews::Begin { id, offset } => self.sender_begins(from, id, offset),
             FileNews::Piece { id, piece } => self.piece(from, id, &piece),
-            FileNews::End { id, hash } => self.sender_ends(from, id, hash),
+            FileNews::End { id, hash } => self.sender_ends(from, id, Some(hash)),
             FileNews::Cancel { id } => self.sender_cancels(from, id),
             FileNews::Accept { id, offset, prefix } => {
-                self.receiver_accepts(from, id, offset, prefix)
+                self.receiver_accepts(from, id, offset, prefix);
             }
             FileNews::Saved { id } => self.receiver_settles(from, id, None),
             FileNews::Refused { id, reason } => self.receiver_settles(from, id, Some(reason)),
         }
     }
 
-    /// A member offers a file: the room offers it to everyone else.
+    /// Acts on what a plain member's file does.
+    pub(super) fn plain_file(&mut self, from: MemberId, file: PlainFile) {
+        match file {
+            PlainFile::Start { name, size } => {
+                if let Some(relay_id) = self.open_relay(from, PLAIN_FILE, size, &name, true) {
+                    self.start_plain_receivers(relay_id);
+                }
+            }
+            PlainFile::Piece(piece) => self.piece(from, PLAIN_FILE, &piece),
+            PlainFile::End => self.sender_ends(from, PLAIN_FILE, None),
+            PlainFile::Cut => {
+                if let Some(relay_id) = self.relays.by_sender.get(&(from, PLAIN_FILE)).copied() {
+                    self.cancel_relay(relay_id);
+                }
+            }
+        }
+    }
+
+    /// A member on the encrypted wire offers a file.
     fn offered(&mut self, from: MemberId, id: FileId, size: u64, name: &str) {
         if self.relays.by_sender.contains_key(&(from, id)) {
             let why = format!("it offered file {id} again while sending it");
-            return self.remove(from, crate::wire::message::Change::Dropped, &why);
+            return self.remove(from, Change::Dropped, &why);
         }
-        let sender = self.name(from);
-        let name = safe_file_name(name);
-        let others: Vec<MemberId> = self.links.keys().copied().filter(|m| *m != from).collect();
-        if others.is_empty() {
+        if self.links.len() < 2 {
             let reason = "nobody else is in the room";
             return self.send_message(from, &Message::Refused { id, reason });
         }
+        if let Some(relay_id) = self.open_relay(from, id, size, name, false) {
+            self.maybe_start(relay_id);
+        }
+    }
+
+    /// Offers a file to everyone but its sender: those on the encrypted
+    /// wire are asked, those on the original one take it.
+    fn open_relay(
+        &mut self,
+        from: MemberId,
+        id: FileId,
+        size: u64,
+        name: &str,
+        plain_sender: bool,
+    ) -> Option<RelayId> {
+        let sender = self.name(from);
+        let name = safe_file_name(name);
         let relay_id = self.relays.next;
         self.relays.next += 1;
         let mut receivers = BTreeMap::new();
+        let others: Vec<MemberId> = self.links.keys().copied().filter(|m| *m != from).collect();
+        let mut offers = Vec::new();
         for member in others {
             let Some(link) = self.links.get_mut(&member) else {
                 continue;
             };
             let rid = link.next_file;
             link.next_file = link.next_file.wrapping_add(1);
-            receivers.insert(
-                member,
-                Receiver {
-                    id: rid,
-                    taking: Taking::Asked,
-                    share: Arc::default(),
-                    behind_since: None,
-                },
-            );
+            let plain = !link.sealed;
+            let taking = if plain {
+                Taking::Accepted {
+                    offset: 0,
+                    prefix: [0; 32],
+                }
+            } else {
+                offers.push((member, rid));
+                Taking::Asked
+            };
+            let receiver = Receiver {
+                id: rid,
+                plain,
+                taking,
+                share: Arc::default(),
+                behind_since: None,
+            };
+            receivers.insert(member, receiver);
             self.relays.by_receiver.insert((member, rid), relay_id);
+        }
+        self.relays.by_sender.insert((from, id), relay_id);
+        let relay = Relay {
+            from,
+            id,
+            plain_sender,
+            name: name.clone(),
+            size,
+            opened: Instant::now(),
+            flowing: plain_sender,
+            ended: false,
+            receivers,
+            saved: 0,
+            hasher: blake3::Hasher::new(),
+            hash: None,
+            early: Vec::new(),
+        };
+        self.relays.list.insert(relay_id, relay);
+        for (member, rid) in offers {
             let offer = Message::Passed {
                 id: rid,
                 size,
@@ -141,25 +252,35 @@ impl Hub {
             };
             self.send_message(member, &offer);
         }
-        self.relays.by_sender.insert((from, id), relay_id);
-        self.relays.list.insert(
-            relay_id,
-            Relay {
-                from,
-                id,
-                name,
-                opened: Instant::now(),
-                flowing: false,
-                ended: false,
-                receivers,
-                saved: 0,
-            },
-        );
-        // (Someone may have been dropped while it was offered.)
-        self.maybe_start(relay_id);
+        self.relays.list.contains_key(&relay_id).then_some(relay_id)
     }
 
-    /// A receiver takes the file, maybe holding its start already.
+    /// Sends the file's header to the plain members taking it; their
+    /// streams carry nothing else until its end.
+    fn start_plain_receivers(&mut self, relay_id: RelayId) {
+        let Some(relay) = self.relays.list.get(&relay_id) else {
+            return;
+        };
+        let mut header = Vec::new();
+        let _ = frame::write_file_header(&mut header, &relay.name, relay.size);
+        let plain: Vec<MemberId> = relay
+            .taking()
+            .into_iter()
+            .filter(|(_, _, plain, _)| *plain)
+            .map(|(member, ..)| member)
+            .collect();
+        let header: Arc<[u8]> = Arc::from(header);
+        for member in plain {
+            if let Some(link) = self.links.get_mut(&member) {
+                // (Nothing is held yet: one file goes at a time.)
+                link.outbox.put(&header);
+                link.held = Some((Vec::new(), 0));
+            }
+        }
+    }
+
+    /// A receiver on the encrypted wire takes the file, maybe holding its
+    /// start already.
     fn receiver_accepts(&mut self, member: MemberId, rid: FileId, offset: u64, prefix: [u8; 32]) {
         let Some(relay_id) = self.relays.by_receiver.get(&(member, rid)).copied() else {
             return;
@@ -173,50 +294,53 @@ impl Hub {
         if receiver.taking != Taking::Asked {
             return;
         }
-        if relay.flowing {
-            // Too late: it went without this member.
-            receiver.taking = Taking::Done;
-            let (name, from) = (relay.name.clone(), relay.from);
-            let sender = self.name(from);
-            self.relays.by_receiver.remove(&(member, rid));
-            self.send_message(member, &Message::Cancel { id: rid });
-            return self.notify(
-                member,
-                &format!("{sender}'s {name} went without you: it started before you answered"),
-            );
-        }
         receiver.taking = Taking::Accepted { offset, prefix };
-        self.maybe_start(relay_id);
+        if !relay.flowing {
+            return self.maybe_start(relay_id);
+        }
+        if !relay.plain_sender {
+            // Too late: it went without this member.
+            let (name, from) = (relay.name.clone(), relay.from);
+            self.drop_receiver(relay_id, member);
+            self.send_message(member, &Message::Cancel { id: rid });
+            let why = format!(
+                "{}'s {name} went without you: it started before you answered",
+                self.name(from)
+            );
+            return self.notify(member, &why);
+        }
+        // A plain sender's file: what came of it so far was kept.
+        let share = receiver.share.clone();
+        let early = relay.early.clone();
+        let hash = relay.hash;
+        if !relay.has(|t| t == Taking::Asked) {
+            relay.early.clear();
+        }
+        if offset > 0 {
+            self.send_message(member, &Message::Begin { id: rid, offset: 0 });
+        }
+        if let Some(link) = self.links.get(&member) {
+            for piece in &early {
+                link.outbox.put_piece(rid, piece, &share);
+            }
+        }
+        if let Some(hash) = hash {
+            self.send_message(member, &Message::End { id: rid, hash });
+        }
     }
 
-    /// Tells the sender to go once every receiver answered, or when the
-    /// time to answer is up.
+    /// Tells an encrypted sender to go once every receiver answered, or
+    /// when the time to answer is up.
     fn maybe_start(&mut self, relay_id: RelayId) {
         let Some(relay) = self.relays.list.get(&relay_id) else {
             return;
         };
-        let waiting = relay.receivers.values().any(|r| r.taking == Taking::Asked);
+        let waiting = relay.has(|t| t == Taking::Asked);
         if relay.flowing || (waiting && relay.opened.elapsed() < ANSWER_WITHIN) {
             return;
         }
-        let (from, id, name) = (relay.from, relay.id, relay.name.clone());
-        let sender = self.name(from);
-        let late: Vec<(MemberId, FileId)> = relay
-            .receivers
-            .iter()
-            .filter(|(_, r)| r.taking == Taking::Asked)
-            .map(|(m, r)| (*m, r.id))
-            .collect();
-        for (member, rid) in late {
-            self.drop_receiver(relay_id, member);
-            self.send_message(member, &Message::Cancel { id: rid });
-            let why = format!(
-                "{sender}'s {name} went without you: you did not answer within {} s",
-                ANSWER_WITHIN.as_secs()
-            );
-            self.notify(member, &why);
-        }
-        let Some(relay) = self.relays.list.get_mut(&relay_id) else {
+        self.answer_late(relay_id);
+        let Some(relay) = self.relays.list.get(&relay_id) else {
             return;
         };
         let taken: Vec<(u64, [u8; 32])> = relay
@@ -230,7 +354,21 @@ impl Hub {
         if taken.is_empty() {
             return self.nobody_takes(relay_id, "nobody in the room took it");
         }
+        let to_plain = relay.taking().iter().any(|(_, _, plain, _)| *plain);
+        if to_plain {
+            // Plain members' streams carry one file at a time.
+            let turn = self.plain_turn().clone();
+            if !turn.try_take() {
+                return;
+            }
+            self.relays.turn = Some((turn, relay_id));
+            self.start_plain_receivers(relay_id);
+        }
+        let Some(relay) = self.relays.list.get_mut(&relay_id) else {
+            return;
+        };
         relay.flowing = true;
+        let (from, id) = (relay.from, relay.id);
         // Everyone holding the same start resumes from it; otherwise all
         // start from the beginning.
         let (offset, prefix) = if taken.iter().all(|t| *t == taken[0]) {
@@ -252,6 +390,34 @@ impl Hub {
         self.send_message(from, &Message::Accept { id, offset, prefix });
     }
 
+    /// Those who did not answer in time are out of the transfer.
+    fn answer_late(&mut self, relay_id: RelayId) {
+        let Some(relay) = self.relays.list.get_mut(&relay_id) else {
+            return;
+        };
+        if relay.opened.elapsed() < ANSWER_WITHIN {
+            return;
+        }
+        relay.early.clear();
+        let (name, from) = (relay.name.clone(), relay.from);
+        let late: Vec<(MemberId, FileId)> = relay
+            .receivers
+            .iter()
+            .filter(|(_, r)| r.taking == Taking::Asked)
+            .map(|(m, r)| (*m, r.id))
+            .collect();
+        let sender = self.name(from);
+        for (member, rid) in late {
+            self.drop_receiver(relay_id, member);
+            self.send_message(member, &Message::Cancel { id: rid });
+            let why = format!(
+                "{sender}'s {name} went without you: you did not answer within {} s",
+                ANSWER_WITHIN.as_secs()
+            );
+            self.notify(member, &why);
+        }
+    }
+
     /// The sender's answer to a resumed start: passed on to all who asked.
     fn sender_begins(&mut self, from: MemberId, id: FileId, offset: u64) {
         let Some(relay) = self.relay_of_sender(from, id) else {
@@ -270,32 +436,36 @@ impl Hub {
 
     /// A piece of a file: queued for everyone taking it.
     fn piece(&mut self, from: MemberId, id: FileId, piece: &Arc<Piece>) {
-        let Some(relay) = self.relay_of_sender(from, id) else {
-            if !self.relays.stopped.contains(&(from, id)) {
+        let Some(relay_id) = self.relays.by_sender.get(&(from, id)).copied() else {
+            if !self.relays.stopped.contains(&(from, id)) && id != PLAIN_FILE {
                 let why = "it sent part of a file nobody accepted";
-                self.remove(from, crate::wire::message::Change::Dropped, why);
+                self.remove(from, Change::Dropped, why);
             }
+            return;
+        };
+        let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
         if !relay.flowing {
             let why = "it sent part of a file before it was accepted";
-            return self.remove(from, crate::wire::message::Change::Dropped, why);
+            return self.remove(from, Change::Dropped, why);
         }
-        let targets: Vec<(MemberId, FileId, Arc<Share>)> = relay
-            .receivers
-            .iter()
-            .filter(|(_, r)| matches!(r.taking, Taking::Accepted { .. }))
-            .map(|(m, r)| (*m, r.id, r.share.clone()))
-            .collect();
-        for (member, rid, share) in targets {
+        if relay.plain_sender {
+            relay.hasher.update(&piece.data);
+            if relay.has(|t| t == Taking::Asked) {
+                relay.early.push(piece.clone());
+            }
+        }
+        for (member, rid, _, share) in relay.taking() {
             if let Some(link) = self.links.get(&member) {
                 link.outbox.put_piece(rid, piece, &share);
             }
         }
     }
 
-    /// The sender sent the whole file: its hash goes to everyone taking it.
-    fn sender_ends(&mut self, from: MemberId, id: FileId, hash: [u8; 32]) {
+    /// The sender sent the whole file: its hash goes to everyone on the
+    /// encrypted wire taking it, and the plain members' streams are free.
+    fn sender_ends(&mut self, from: MemberId, id: FileId, hash: Option<[u8; 32]>) {
         let Some(relay_id) = self.relays.by_sender.get(&(from, id)).copied() else {
             return;
         };
@@ -303,15 +473,36 @@ impl Hub {
             return;
         };
         relay.ended = true;
-        let targets: Vec<(MemberId, FileId)> = relay
-            .receivers
-            .iter()
-            .filter(|(_, r)| matches!(r.taking, Taking::Accepted { .. }))
-            .map(|(m, r)| (*m, r.id))
-            .collect();
-        for (member, rid) in targets {
-            self.send_message(member, &Message::End { id: rid, hash });
+        let hash = hash.unwrap_or_else(|| *relay.hasher.finalize().as_bytes());
+        relay.hash = Some(hash);
+        let (from, name) = (relay.from, relay.name.clone());
+        let mut passed = Vec::new();
+        for (member, rid, plain, _) in relay.taking() {
+            if plain {
+                passed.push(member);
+            } else {
+                self.send_message(member, &Message::End { id: rid, hash });
+            }
         }
+        for member in passed {
+            let released = self.links.get_mut(&member).is_some_and(|l| l.release());
+            if let Some(relay) = self.relays.list.get_mut(&relay_id) {
+                relay.saved += 1;
+                // Through with it; what is queued of it still goes.
+                if let Some(receiver) = relay.receivers.get_mut(&member) {
+                    receiver.taking = Taking::Done;
+                    self.relays.by_receiver.remove(&(member, receiver.id));
+                }
+            }
+            if released {
+                let who = self.name(member);
+                let got = format!("{who} got {name} (the original wire does not confirm saving)");
+                self.notify(from, &got);
+            } else {
+                self.remove(member, Change::Dropped, "it fell too far behind the room");
+            }
+        }
+        self.give_back_turn(relay_id);
         self.maybe_settle(relay_id);
     }
 
@@ -320,24 +511,33 @@ impl Hub {
         if self.relays.stopped.remove(&(from, id)) {
             return;
         }
-        let Some(relay_id) = self.relays.by_sender.remove(&(from, id)) else {
-            return;
-        };
-        self.cancel_relay(relay_id);
+        if let Some(relay_id) = self.relays.by_sender.get(&(from, id)).copied() {
+            self.cancel_relay(relay_id);
+        }
     }
 
-    /// Ends a transfer whose sender stopped or left: whoever was offered
-    /// it or is taking it hears it was cancelled.
+    /// Ends a transfer whose sender stopped, left, or was cut off: those
+    /// on the encrypted wire offered it or taking it hear it was cancelled;
+    /// those on the original one, once it started, leave the room.
     fn cancel_relay(&mut self, relay_id: RelayId) {
         let Some(relay) = self.relays.list.remove(&relay_id) else {
             return;
         };
+        self.give_back_turn(relay_id);
         self.relays.by_sender.remove(&(relay.from, relay.id));
+        let why = format!(
+            "{}'s {} stopped on its way, and the original wire cannot say so",
+            self.name(relay.from),
+            relay.name
+        );
         for (member, receiver) in relay.receivers {
             self.relays.by_receiver.remove(&(member, receiver.id));
             receiver.share.stopped.store(true, Ordering::SeqCst);
-            if receiver.taking != Taking::Done {
-                self.send_message(member, &Message::Cancel { id: receiver.id });
+            match (receiver.taking, receiver.plain) {
+                (Taking::Done, _) => {}
+                (_, false) => self.send_message(member, &Message::Cancel { id: receiver.id }),
+                (_, true) if relay.flowing => self.remove(member, Change::Dropped, &why),
+                (_, true) => {}
             }
         }
     }
@@ -389,6 +589,9 @@ impl Hub {
             receiver.share.stopped.store(true, Ordering::SeqCst);
             self.relays.by_receiver.remove(&(member, receiver.id));
         }
+        if !relay.has(|t| t == Taking::Asked) {
+            relay.early.clear();
+        }
     }
 
     /// After a receiver dropped out: the transfer may start, settle, or
@@ -400,35 +603,31 @@ impl Hub {
         if !relay.flowing {
             return self.maybe_start(relay_id);
         }
-        let taking = relay
-            .receivers
-            .values()
-            .any(|r| matches!(r.taking, Taking::Accepted { .. }));
+        let open = relay.has(|t| t != Taking::Done);
         if relay.ended {
             self.maybe_settle(relay_id);
-        } else if !taking {
+        } else if !open && !relay.plain_sender {
             self.nobody_takes(relay_id, "nobody in the room is taking it any more");
         }
     }
 
-    /// Tells the sender nobody takes its file, and forgets the transfer
-    /// (the sender answers with a Cancel, which is then expected).
+    /// Tells an encrypted sender nobody takes its file, and forgets the
+    /// transfer (the sender answers with a Cancel, which is then expected).
     fn nobody_takes(&mut self, relay_id: RelayId, reason: &str) {
         let Some(relay) = self.relays.list.remove(&relay_id) else {
             return;
         };
+        self.give_back_turn(relay_id);
         self.relays.by_sender.remove(&(relay.from, relay.id));
         for (member, receiver) in &relay.receivers {
             self.relays.by_receiver.remove(&(*member, receiver.id));
         }
         self.relays.stopped.insert((relay.from, relay.id));
-        self.send_message(
-            relay.from,
-            &Message::Refused {
-                id: relay.id,
-                reason,
-            },
-        );
+        let refused = Message::Refused {
+            id: relay.id,
+            reason,
+        };
+        self.send_message(relay.from, &refused);
     }
 
     /// Once the end went out and every receiver answered, the sender hears
@@ -437,17 +636,16 @@ impl Hub {
         let Some(relay) = self.relays.list.get(&relay_id) else {
             return;
         };
-        let open = relay
-            .receivers
-            .values()
-            .any(|r| matches!(r.taking, Taking::Accepted { .. }));
-        if !relay.ended || open {
+        if !relay.ended || relay.has(|t| t != Taking::Done) {
             return;
         }
         let Some(relay) = self.relays.list.remove(&relay_id) else {
             return;
         };
         self.relays.by_sender.remove(&(relay.from, relay.id));
+        if relay.plain_sender {
+            return;
+        }
         let id = relay.id;
         if relay.saved > 0 {
             self.send_message(relay.from, &Message::Saved { id });
@@ -488,61 +686,83 @@ impl Hub {
         }
     }
 
-    /// Starts transfers whose time to answer is up, and drops receivers
-    /// that have been far behind the fastest for long.
+    /// Starts transfers whose time to answer is up or whose turn came, and
+    /// drops receivers that have been far behind the fastest for long.
     pub fn check_transfers(&mut self) {
         let now = Instant::now();
         let ids: Vec<RelayId> = self.relays.list.keys().copied().collect();
         for relay_id in ids {
-            let Some(relay) = self.relays.list.get_mut(&relay_id) else {
+            let Some(relay) = self.relays.list.get(&relay_id) else {
                 continue;
             };
             if !relay.flowing {
                 self.maybe_start(relay_id);
                 continue;
             }
-            let fastest = relay
-                .receivers
-                .values()
-                .filter(|r| matches!(r.taking, Taking::Accepted { .. }))
-                .map(|r| r.share.written.load(Ordering::SeqCst))
-                .max()
-                .unwrap_or(0);
-            let mut laggards = Vec::new();
-            for (member, receiver) in &mut relay.receivers {
-                if !matches!(receiver.taking, Taking::Accepted { .. }) {
-                    continue;
-                }
-                let written = receiver.share.written.load(Ordering::SeqCst);
-                if fastest.saturating_sub(written) <= MAX_LAG {
-                    receiver.behind_since = None;
-                    continue;
-                }
-                let since = *receiver.behind_since.get_or_insert(now);
-                if now.duration_since(since) >= LAG_FOR {
-                    laggards.push((*member, receiver.id));
-                }
+            if relay.plain_sender && relay.has(|t| t == Taking::Asked) {
+                self.answer_late(relay_id);
             }
+            let laggards = self.laggards(relay_id, now);
+            let Some(relay) = self.relays.list.get(&relay_id) else {
+                continue;
+            };
             let (from, name) = (relay.from, relay.name.clone());
-            for (member, rid) in laggards {
-                self.drop_receiver(relay_id, member);
-                self.send_message(member, &Message::Cancel { id: rid });
+            for (member, rid, plain) in laggards {
                 let who = self.name(member);
-                self.notify(
-                    member,
-                    &format!(
-                        "{name} was stopped for you: you fell too far behind the others taking it"
-                    ),
-                );
-                self.notify(
-                    from,
-                    &format!("{who} fell too far behind and was dropped from {name}"),
-                );
                 self.say(format!(
                     "{who} fell too far behind and was dropped from {name}."
                 ));
+                if plain {
+                    let why = format!("it fell too far behind the others taking {name}");
+                    self.remove(member, Change::Dropped, &why);
+                    continue;
+                }
+                self.drop_receiver(relay_id, member);
+                self.send_message(member, &Message::Cancel { id: rid });
+                let why = format!(
+                    "{name} was stopped for you: you fell too far behind the others taking it"
+                );
+                self.notify(member, &why);
+                let told = format!("{who} fell too far behind and was dropped from {name}");
+                self.notify(from, &told);
                 self.after_change(relay_id);
             }
+        }
+    }
+
+    /// Receivers that have been more than [`MAX_LAG`] behind the fastest
+    /// for [`LAG_FOR`].
+    fn laggards(&mut self, relay_id: RelayId, now: Instant) -> Vec<(MemberId, FileId, bool)> {
+        let Some(relay) = self.relays.list.get_mut(&relay_id) else {
+            return Vec::new();
+        };
+        let fastest = relay
+            .receivers
+            .values()
+            .filter(|r| accepted(r.taking))
+            .map(|r| r.share.written.load(Ordering::SeqCst))
+            .max()
+            .unwrap_or(0);
+        let mut laggards = Vec::new();
+        for (member, receiver) in &mut relay.receivers {
+            if !accepted(receiver.taking) {
+                continue;
+            }
+            let written = receiver.share.written.load(Ordering::SeqCst);
+            if fastest.saturating_sub(written) <= MAX_LAG {
+                receiver.behind_since = None;
+            } else if now.duration_since(*receiver.behind_since.get_or_insert(now)) >= LAG_FOR {
+                laggards.push((*member, receiver.id, receiver.plain));
+            }
+        }
+        laggards
+    }
+
+    /// Gives back the turn to pass files to plain members, if the room
+    /// holds it for this transfer.
+    fn give_back_turn(&mut self, relay_id: RelayId) {
+        if let Some((turn, _)) = self.relays.turn.take_if(|(_, r)| *r == relay_id) {
+            turn.give_back();
         }
     }
 

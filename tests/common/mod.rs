@@ -690,6 +690,17 @@ impl RawPeer {
         }
     }
 
+    /// Waits until the chat ends the connection, past whatever it still
+    /// sent.
+    pub fn expect_eof(&mut self) {
+        let mut rest = Vec::new();
+        if let Err(e) = self.reader.read_to_end(&mut rest)
+            && e.kind() != std::io::ErrorKind::ConnectionReset
+        {
+            panic!("raw peer: the connection did not end: {e}");
+        }
+    }
+
     /// Half-closes: the chat sees end of stream but can still send to us.
     pub fn shutdown_write(&mut self) {
         let _ = self.stream.shutdown(Shutdown::Write);

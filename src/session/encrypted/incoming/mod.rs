@@ -477,7 +477,8 @@ impl<'a> Reader<'a> {
         }
         match end {
             Ok(()) => {
-                if let Some(peer) = &self.peer {
+                // (A room's host hears its own room close as it leaves.)
+                if let Some(peer) = self.peer.as_ref().filter(|_| !self.hosting) {
                     let line = format!("[{peer}] {}", frame::LEAVE_MESSAGE);
                     self.screen.peer_line(line.as_bytes(), false);
                 }
