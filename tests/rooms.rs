@@ -31,7 +31,27 @@ fn room(dir: &TestDir, names: &[&str]) -> (Chat, u16, Vec<Chat>) {
     let (mut host, port) = host(dir, &[]);
     let mut members: Vec<Chat> = Vec::new();
     for name in names {
-        let member = join(dir, &mut host, port, name);
+        let mut member = join(dir, &mut host, port, name);
+        let count = match members.len() {
+            0 => "alone with the host".to_string(),
+            1 => "with the host and 1 other".to_string(),
+            n => format!("with the host and {n} others"),
+        };
+        let welcome = member
+            .stdout_lines()
+            .into_iter()
+            .find(|l| l.contains("You are in"));
+        assert_eq!(
+            welcome.unwrap_or_default(),
+            format!(
+                "[System] You are in host's room, {count}: /who lists {}, /msg NAME text speaks to one.",
+                if members.is_empty() {
+                    "the members"
+                } else {
+                    "them"
+                }
+            )
+        );
         for earlier in &mut members {
             earlier.expect_exact(&format!("[System] {name} joined the room."));
         }
@@ -386,10 +406,10 @@ fn a_plain_room_relays_lines_in_the_original_format() {
     let dir = TestDir::new("room-plain");
     let (mut host, port) = Chat::listen("host", dir.path(), &["--room", "--name", "host"]);
     let mut python = RawPeer::connect(port);
-    python.expect_line("[System] You are in host's room as guest1, with 0 others.");
+    python.expect_line("[System] You are in host's room as guest1, alone with the host.");
     host.expect_prefix("[System] guest1 joined the room (127.0.0.1:");
     let mut nc = RawPeer::connect(port);
-    nc.expect_line("[System] You are in host's room as guest2, with 1 other.");
+    nc.expect_line("[System] You are in host's room as guest2, with the host and 1 other.");
     python.expect_line("[System] guest2 joined the room.");
     // The original program puts its name in front; it becomes the member's.
     python.write_bytes(b"[I056] hello from python\n");
@@ -420,7 +440,7 @@ fn a_plain_room_relays_lines_in_the_original_format() {
         port,
         &["--name", "I058"],
     );
-    chat.expect_exact("[System] You are in host's room as guest1, with 1 other.");
+    chat.expect_exact("[System] You are in host's room as guest1, with the host and 1 other.");
     nc.expect_line("[System] guest1 joined the room.");
     chat.send_line("from a chat");
     nc.expect_line("[System] Room: guest1 is now called I058.");
@@ -598,15 +618,15 @@ fn files_pass_through_a_plain_room_in_the_original_format() {
     let dir = TestDir::new("room-plain-files");
     let (mut host, port) = Chat::listen("host", dir.path(), &["--room", "--name", "host"]);
     let mut python = RawPeer::connect(port);
-    python.expect_line("[System] You are in host's room as guest1, with 0 others.");
+    python.expect_line("[System] You are in host's room as guest1, alone with the host.");
     python.write_bytes(b"[I056] here\n");
     host.expect_exact("[I056] here");
     // (guest1 is free again.)
     let mut nc = RawPeer::connect(port);
-    nc.expect_line("[System] You are in host's room as guest1, with 1 other.");
+    nc.expect_line("[System] You are in host's room as guest1, with the host and 1 other.");
     let cwd = dir.subdir("c");
     let mut chat = Chat::connect("I058", &cwd, "127.0.0.1", port, &["--name", "I058"]);
-    chat.expect_exact("[System] You are in host's room as guest2, with 2 others.");
+    chat.expect_exact("[System] You are in host's room as guest2, with the host and 2 others.");
     nc.expect_line("[System] guest2 joined the room.");
     // The original program sends a file: everyone gets it as it was sent.
     python.write_bytes(b"/file notes.txt 11\nhello world");
@@ -664,9 +684,9 @@ fn a_plain_file_cut_off_takes_its_receivers_out_and_the_room_goes_on() {
     let dir = TestDir::new("room-plain-cut");
     let (mut host, port) = Chat::listen("host", dir.path(), &["--room", "--name", "host"]);
     let mut python = RawPeer::connect(port);
-    python.expect_line("[System] You are in host's room as guest1, with 0 others.");
+    python.expect_line("[System] You are in host's room as guest1, alone with the host.");
     let mut nc = RawPeer::connect(port);
-    nc.expect_line("[System] You are in host's room as guest2, with 1 other.");
+    nc.expect_line("[System] You are in host's room as guest2, with the host and 1 other.");
     // A file of a million bytes, of which a thousand come.
     python.write_bytes(b"/file big.bin 1000000\n");
     python.write_bytes(&[7; 1000]);
@@ -685,7 +705,7 @@ fn a_plain_file_cut_off_takes_its_receivers_out_and_the_room_goes_on() {
     assert!(!dir.join("received_files/big.bin").exists());
     // The room goes on.
     let mut late = RawPeer::connect(port);
-    late.expect_line("[System] You are in host's room as guest1, with 0 others.");
+    late.expect_line("[System] You are in host's room as guest1, alone with the host.");
     host.send_line("still here");
     late.expect_line("[host] still here");
 }

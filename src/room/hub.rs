@@ -225,17 +225,18 @@ impl Hub {
         self.broadcast(&[id, HOST], &words);
     }
 
+    /// The first words to a member just let in (and counted in).
     fn greet_member(&self, link: &Link, name: &str) {
-        let others = self.roster.len();
+        let others = self.roster.len().saturating_sub(1);
         if link.sealed {
             return self.greet(link, others);
         }
-        let welcome = format!(
-            "You are in {}'s room as {name}, with {} other{}.",
-            self.roster.host(),
-            others - 1,
-            if others == 2 { "" } else { "s" }
-        );
+        let host = self.roster.host();
+        let welcome = match others {
+            0 => format!("You are in {host}'s room as {name}, alone with the host."),
+            1 => format!("You are in {host}'s room as {name}, with the host and 1 other."),
+            n => format!("You are in {host}'s room as {name}, with the host and {n} others."),
+        };
         link.outbox.put(&Arc::from(plain::system(&welcome)));
     }
 
