@@ -31,7 +31,7 @@ fn room(dir: &TestDir, names: &[&str]) -> (Chat, u16, Vec<Chat>) {
     let (mut host, port) = host(dir, &[]);
     let mut members: Vec<Chat> = Vec::new();
     for name in names {
-        let mut member = join(dir, &mut host, port, name);
+        let member = join(dir, &mut host, port, name);
         let count = match members.len() {
             0 => "alone with the host".to_string(),
             1 => "with the host and 1 other".to_string(),
