@@ -33,8 +33,11 @@ commands (here `/send \"lecture notes.pdf\"`, then `/quit`) leave no trace. With
 lines have no time, your own messages are not shown and the final line of a
 transfer has no time and rate: `[System] Sent file lecture notes.pdf (48213 bytes)`.
 
-Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /help, /quit
-With the original Python chat or nc, both sides add --plain (not encrypted).";
+Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /who, /msg, /help, /quit
+With the original Python chat or nc, both sides add --plain (not encrypted).
+With --room, up to --max-peers others join the one conversation with
+`chat connect`, each encrypted to the host, and the host passes on what
+each says; /who lists them and /msg NAME text speaks to one.";
 
 const CONNECT_EXAMPLE: &str = "\
 Example session (the peer ran `chat listen --port 5050 --name I049`):
@@ -52,8 +55,9 @@ Example session (the peer ran `chat listen --port 5050 --name I049`):
 Without a terminal, lines have no time, your own messages are not shown and
 the final line of a transfer has no time and rate.
 
-Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /help, /quit
-With the original Python chat or nc, both sides add --plain (not encrypted).";
+Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /who, /msg, /help, /quit
+With the original Python chat or nc, both sides add --plain (not encrypted).
+The same command joins a room (`chat listen --room`); /who and /msg work there.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

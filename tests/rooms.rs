@@ -709,3 +709,66 @@ fn a_plain_file_cut_off_takes_its_receivers_out_and_the_room_goes_on() {
     host.send_line("still here");
     late.expect_line("[host] still here");
 }
+
+/// The most bytes kept of a cut file in `chat_dir`'s download folder.
+fn kept_bytes(chat_dir: &std::path::Path) -> u64 {
+    let folder = chat_dir.join("received_files/.chat-partial");
+    std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_member_cut_off_mid_file_resumes_when_it_is_sent_again() {
+    let dir = TestDir::new("room-resume");
+    let (mut host, port) = host(&dir, &["--ask-above", "0"]);
+    let mut sender = join(&dir, &mut host, port, "I056");
+    let mut taker = join(&dir, &mut host, port, "I057");
+    let data = random_bytes(256 << 20, 31);
+    let path = dir.join("big.bin");
+    std::fs::write(&path, &data).unwrap();
+    sender.send_line(&format!("/send {}", path.display()));
+    // The host does not want it: the file goes to I057 alone.
+    host.expect_prefix("[System] I056 offers big.bin (256.0 MiB): /accept 1");
+    host.send_line("/decline 1");
+    taker.expect_exact(&format!(
+        "[System] Incoming file big.bin ({} bytes) from I056...",
+        data.len()
+    ));
+    let taker_dir = dir.subdir("I057");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while kept_bytes(&taker_dir) < 8 << 20 {
+        assert!(Instant::now() < deadline, "nothing of big.bin arrived");
+        // Polling a file size: nothing tells when it grows.
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    taker.signal("KILL");
+    sender.set_timeout(Duration::from_secs(60));
+    sender.expect_exact("[System] Room: I057 left before big.bin arrived");
+    sender.expect_exact(
+        "[System] big.bin was not saved by the peer: nobody in the room is taking it any more",
+    );
+    let held = kept_bytes(&taker_dir);
+    assert!(held >= 8 << 20 && held < data.len() as u64, "{held}");
+
+    // Back, and sent again: only what is missing travels.
+    let mut taker = join(&dir, &mut host, port, "I057");
+    sender.send_line(&format!("/send {}", path.display()));
+    host.expect_prefix("[System] I056 offers big.bin (256.0 MiB): /accept 2");
+    host.send_line("/decline 2");
+    taker.expect_prefix("[System] Resuming big.bin: ");
+    sender.expect_prefix("[System] Resuming big.bin: the peer has ");
+    taker.set_timeout(Duration::from_secs(60));
+    taker.expect_exact("[System] File saved to received_files/big.bin");
+    sender.expect_exact("[System] Room: I057 saved big.bin");
+    sender.expect_prefix("[System] Sent file big.bin (");
+    assert!(std::fs::read(taker_dir.join("received_files/big.bin")).unwrap() == data);
+}

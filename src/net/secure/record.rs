@@ -13,8 +13,9 @@ use std::io::{self, Read, Write};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 /// Most data bytes one record carries: a 64 KiB piece of a file with the
-/// header of its message. Pieces of exactly 64 KiB keep file reads aligned
-/// and let BLAKE3 hash at full width (a third faster than odd sizes).
+/// header of its message, or a room's longest message (a member's name and
+/// the longest text). Pieces of exactly 64 KiB keep file reads aligned and
+/// let BLAKE3 hash at full width (a third faster than odd sizes).
 pub const MAX_PLAINTEXT: usize = 64 * 1024 + 256;
 
 const TAG_LEN: usize = 16;
