@@ -934,3 +934,20 @@ fn answers_owed_to_a_peer_that_does_not_read_them_do_not_pile_up() {
         "peak RSS {peak} KiB after {sent} files owed an answer"
     );
 }
+
+// Rooms: only the side that connected is ever in one.
+
+#[test]
+fn a_connecting_peer_that_says_it_hosts_a_room_ends_the_conversation() {
+    let mut room = Vec::new();
+    Message::Room {
+        keepalive: 15,
+        members: 3,
+    }
+    .encode(&mut room);
+    assert_breach_after(
+        "henc_room_from_joiner",
+        &[room],
+        "the peer said it hosts a room, but it is the one that connected",
+    );
+}

@@ -186,7 +186,9 @@ fn a_full_room_says_so() {
         port,
         &["--name", "I057"],
     );
-    second.expect_exact("[System] Not let into the room: the room is full (1 members).");
+    second.expect_exact(
+        "[System] Not let into the room: the room is full (it takes 1 member besides its host).",
+    );
     let code = second.wait_exit();
     second.assert_failed_cleanly(code, "did not let us in");
 }
@@ -213,11 +215,11 @@ fn who_lists_the_members_and_msg_reaches_one_only() {
 
     // A private message: only I058 sees it, the host does not.
     members[0].send_line("/msg I058 just for you");
-    members[2].expect_exact("[I056 to you] just for you");
+    members[2].expect_exact("[I056] (to you) just for you");
     members[0].send_line("/msg host for the host");
-    host.expect_exact("[I056 to you] for the host");
+    host.expect_exact("[I056] (to you) for the host");
     host.send_line("/msg i057 from the host");
-    members[1].expect_exact("[host to you] from the host");
+    members[1].expect_exact("[host] (to you) from the host");
     members[0].send_line("/msg nobody hello?");
     members[0]
         .expect_exact("[System] Room: nobody called nobody is in the room; /who lists who is");
@@ -771,4 +773,183 @@ fn a_member_cut_off_mid_file_resumes_when_it_is_sent_again() {
     sender.expect_exact("[System] Room: I057 saved big.bin");
     sender.expect_prefix("[System] Sent file big.bin (");
     assert!(std::fs::read(taker_dir.join("received_files/big.bin")).unwrap() == data);
+}
+
+#[test]
+fn the_host_leaves_at_once_while_a_member_is_held_back_by_the_throttle() {
+    let dir = TestDir::new("room-quit-throttled");
+    let (mut host, port) = host(&dir, &[]);
+    let mut paster = join(&dir, &mut host, port, "paster");
+    // Far more than the throttle lets through in the seconds that follow.
+    let lines: String = (0..3000).map(|n| format!("line {n}\n")).collect();
+    paster.send_raw(lines.as_bytes());
+    host.expect_exact(
+        "[System] paster sends faster than the room allows; its messages are slowed down.",
+    );
+    host.send_line("/quit");
+    assert_eq!(host.wait_exit_within(Duration::from_secs(5)), 0);
+    paster.expect_exact("[System] The room is closed: its host left.");
+}
+
+#[test]
+fn names_with_spaces_get_their_private_messages() {
+    let dir = TestDir::new("room-spaces");
+    let (mut host, _port, mut members) = room(&dir, &["Daksh", "Daksh K", "carol"]);
+    members[2].send_line("/msg Daksh K the secret is xyzzy");
+    members[1].expect_exact("[carol] (to you) the secret is xyzzy");
+    members[2].send_line("/msg daksh hello");
+    members[0].expect_exact("[carol] (to you) hello");
+    members[2].send_line("/msg carol me?");
+    members[2].expect_exact("[System] Room: that is you: a private message goes to someone else");
+    members[2].send_line("done");
+    for chat in [&mut host, &mut members[0]] {
+        chat.expect_exact("[carol] done");
+    }
+    assert!(
+        !members[0]
+            .stdout_lines()
+            .iter()
+            .any(|l| l.contains("xyzzy"))
+    );
+}
+
+#[test]
+fn a_folder_sent_to_a_room_is_refused_and_its_sender_stays() {
+    let dir = TestDir::new("room-folder");
+    let (mut host, _port, mut members) = room(&dir, &["I056", "I057"]);
+    let folder = dir.subdir("album");
+    std::fs::write(folder.join("a.txt"), b"a").unwrap();
+    members[0].send_line(&format!("/send {}", folder.display()));
+    members[0].expect_exact(
+        "[System] Folder album was not saved by the peer: folders are not passed on in a room \
+         yet; send the files in it",
+    );
+    members[0].send_line("still here");
+    host.expect_exact("[I056] still here");
+    members[1].expect_exact("[I056] still here");
+}
+
+#[test]
+fn plain_members_use_who_and_msg_and_leave_as_the_original_program_does() {
+    let dir = TestDir::new("room-plain-commands");
+    let (mut host, port) = Chat::listen("host", dir.path(), &["--room", "--name", "host"]);
+    let mut python = RawPeer::connect(port);
+    python.expect_line("[System] You are in host's room as guest1, alone with the host.");
+    python.write_bytes(b"[I056] hi\n");
+    host.expect_exact("[I056] hi");
+    let cwd = dir.subdir("c");
+    let mut chat = Chat::connect("I058", &cwd, "127.0.0.1", port, &["--name", "I058"]);
+    chat.expect_exact("[System] You are in host's room as guest1, with the host and 1 other.");
+    chat.send_line("named");
+    skip_to(&mut python, "[I058] named");
+    // Commands typed into the original program or nc work as in a room.
+    python.write_bytes(b"[I056] /who\n");
+    python.expect_line("[System] 3 in the room:");
+    let host_line = String::from_utf8(python.read_line()).unwrap();
+    assert!(
+        host_line.starts_with("[System]   host ") && host_line.contains("host, for"),
+        "{host_line}"
+    );
+    python.write_bytes(b"[I056] /msg I058 just you\n");
+    chat.expect_exact("[I056] (to you) just you");
+    // The last line, even without its newline, and then the original
+    // program's goodbye, which ends its membership whether or not it
+    // closes: the others stay.
+    python.write_bytes(b"[I056] no newline");
+    python.write_bytes(b"\n[I056] has left the chat.\n");
+    chat.expect_exact("[I056] no newline");
+    chat.expect_exact("[System] I056 left the room.");
+    host.expect_exact("[System] I056 left the room.");
+    python.expect_eof();
+    chat.send_line("still in");
+    host.expect_exact("[I058] still in");
+    // A member that says the words without a name leaves too, and nobody
+    // else's conversation ends with it.
+    let mut nc = RawPeer::connect(port);
+    nc.expect_line("[System] You are in host's room as guest1, with the host and 1 other.");
+    nc.write_bytes(b"has left the chat.\n");
+    chat.expect_exact("[System] guest1 left the room.");
+    host.send_line("has left the chat.");
+    chat.expect_exact("[host] \"has left the chat.\"");
+    chat.send_line("and still in");
+    host.expect_exact("[I058] and still in");
+    // A last line without a newline, as nc sends it at its end.
+    let mut last = RawPeer::connect(port);
+    last.expect_line("[System] You are in host's room as guest1, with the host and 1 other.");
+    last.write_bytes(b"bye now");
+    last.shutdown_write();
+    chat.expect_exact("[guest1] bye now");
+}
+
+#[test]
+fn an_encrypted_chat_in_a_plain_room_is_let_go() {
+    let dir = TestDir::new("room-plain-greeting");
+    let (mut host, port) = Chat::listen("host", dir.path(), &["--room", "--name", "host"]);
+    let mut nc = RawPeer::connect(port);
+    nc.expect_line("[System] You are in host's room as guest1, alone with the host.");
+    let mut encrypted = Chat::connect_encrypted(
+        "enc",
+        &dir.subdir("e"),
+        "127.0.0.1",
+        port,
+        &["--name", "enc"],
+    );
+    host.expect_prefix(
+        "[System] guest2 was dropped from the room: it speaks the encrypted wire, and this room \
+         the original one",
+    );
+    assert_ne!(encrypted.wait_exit(), 0);
+    nc.expect_line("[System] guest2 joined the room.");
+    let next = String::from_utf8(nc.read_line()).unwrap();
+    assert!(next.starts_with("[System] guest2 was dropped"), "{next}");
+}
+
+/// A host that is not what it says: it turns the joiner away with a reason
+/// full of terminal escapes.
+#[test]
+fn a_hostile_hosts_reason_reaches_no_terminal_raw() {
+    use chat::net::secure::handshake::{Side, handshake};
+    use chat::net::secure::record::{RecordReader, RecordWriter};
+    use chat::wire::message::Message;
+    use std::io::{BufReader, Write};
+
+    let dir = TestDir::new("room-hostile-host");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut joiner = Chat::connect_encrypted(
+        "joiner",
+        dir.path(),
+        "127.0.0.1",
+        port,
+        &["--name", "joiner"],
+    );
+    let mut stream = common::accept_within_timeout(&listener);
+    let agreed = handshake(Side::Listening, &mut stream, None).unwrap();
+    let mut records = RecordReader::new(
+        BufReader::new(stream.try_clone().unwrap()),
+        &agreed.receive_key,
+    );
+    assert!(matches!(
+        Message::decode(records.next_record().unwrap().unwrap()),
+        Ok(Message::Hello { .. })
+    ));
+    let mut out = RecordWriter::new(stream, &agreed.send_key);
+    for message in [
+        Message::Hello { name: "evil" },
+        Message::Unwelcome {
+            reason: "go away \x1b]0;PWNED\x07\x1b[2J",
+        },
+    ] {
+        let mut bytes = Vec::new();
+        message.encode(&mut bytes);
+        out.send(&bytes).unwrap();
+    }
+    out.close().unwrap();
+    out.flush().unwrap();
+    let code = joiner.wait_exit();
+    joiner.assert_failed_cleanly(code, "did not let us in");
+    let stderr = joiner.stderr_text();
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    assert!(stderr.contains("go away \\x1b]0;PWNED"), "{stderr:?}");
+    assert!(!joiner.stdout_lines().iter().any(|l| l.contains('\x1b')));
 }

@@ -18,6 +18,8 @@ use super::relay::Relays;
 use super::roster::{HOST, MemberId, Roster};
 use super::words::{Forms, Words};
 use crate::net::transport::{Closer, Connection, Reading};
+use crate::session::command::UserCommand;
+use crate::session::members;
 use crate::settings::{RoomSettings, Settings};
 use crate::terminal::screen::Screen;
 use crate::wire::message::{Change, MemberList, Message};
@@ -89,7 +91,15 @@ pub struct Hub {
     keepalive: Duration,
     /// The turn to pass a file to members on the original wire.
     turn: Arc<Turn>,
+    /// Lines about connections turned away: when the last window of
+    /// [`TURNED_AWAY_WINDOW`] began, lines shown in it, lines left out.
+    turned_away: (Instant, usize, usize),
 }
+
+/// At most this many lines about connections turned away show in a window:
+/// a flood of connections must not flood the host's screen.
+const TURNED_AWAY_LINES: usize = 5;
+const TURNED_AWAY_WINDOW: Duration = Duration::from_secs(10);
 
 impl Hub {
     pub fn new(
@@ -105,6 +115,7 @@ impl Hub {
             screen,
             keepalive: room.keepalive,
             turn,
+            turned_away: (Instant::now(), 0, 0),
         }
     }
 
@@ -125,8 +136,26 @@ impl Hub {
         self.screen.system(text);
     }
 
-    pub fn turned_away(&self, address: SocketAddr, why: &str) {
-        self.say(format!("Turned away {address}: {why}."));
+    pub fn turned_away(&mut self, address: SocketAddr, why: &str) {
+        self.say_turned_away(format!("Turned away {address}: {why}."));
+    }
+
+    /// Says a connection was turned away, unless many were just now: those
+    /// are counted, and the count comes with the next line shown.
+    fn say_turned_away(&mut self, line: String) {
+        let (since, shown, left_out) = &mut self.turned_away;
+        if since.elapsed() >= TURNED_AWAY_WINDOW {
+            (*since, *shown) = (Instant::now(), 0);
+        }
+        if *shown >= TURNED_AWAY_LINES {
+            *left_out += 1;
+            return;
+        }
+        *shown += 1;
+        match std::mem::take(left_out) {
+            0 => self.say(line),
+            n => self.say(format!("{line} ({n} more were turned away before it.)")),
+        }
     }
 
     /// Seats the host's own user, on the room's end of the connection
@@ -241,9 +270,9 @@ impl Hub {
     }
 
     /// Tells a connection it is not let in.
-    pub fn turn_away(&self, knock: Knock, why: &str) {
+    pub fn turn_away(&mut self, knock: Knock, why: &str) {
         let who = knock.name.as_deref().unwrap_or("a peer");
-        self.say(format!("Turned away {who} ({}): {why}.", knock.address));
+        self.say_turned_away(format!("Turned away {who} ({}): {why}.", knock.address));
         let _ = knock.answer.send(Answer::Refused(why.to_string()));
     }
 
@@ -417,11 +446,24 @@ impl Hub {
     fn who(&mut self, id: MemberId) {
         let now = Instant::now();
         let addresses = self.roster.addresses();
-        let mut bytes = vec![];
-        Message::Members(MemberList::empty()).encode(&mut bytes);
-        MemberList::encode(self.roster.members(now, &addresses), &mut bytes);
+        let list = self.roster.members(now, &addresses);
+        let sealed = self.links.get(&id).is_some_and(|l| l.sealed);
+        let lines: Vec<Arc<[u8]>> = if sealed {
+            let mut bytes = vec![];
+            Message::Members(MemberList::empty()).encode(&mut bytes);
+            MemberList::encode(list, &mut bytes);
+            vec![Arc::from(bytes)]
+        } else {
+            let me = self.name(id);
+            members::member_lines(list, &me)
+                .iter()
+                .map(|line| Arc::from(plain::system(line)))
+                .collect()
+        };
         if let Some(link) = self.links.get_mut(&id) {
-            link.put(&Arc::from(bytes));
+            for line in &lines {
+                link.put(line);
+            }
         }
         if id != HOST {
             return;
@@ -442,6 +484,10 @@ impl Hub {
     /// A line from a plain member: it may name the member, and it goes on
     /// under the member's name.
     fn plain_line(&mut self, id: MemberId, raw: &[u8]) {
+        if crate::session::incoming::is_greeting(raw) {
+            let why = "it speaks the encrypted wire, and this room the original one (--plain)";
+            return self.remove(id, Change::Dropped, why);
+        }
         let line = plain::clean(raw);
         let said = plain::read(&line);
         let mut name = self.name(id);
@@ -462,15 +508,23 @@ impl Hub {
             }
         }
         if plain::is_goodbye(&said, &name) {
+            // The original program says goodbye and may keep the connection
+            // open a while: its membership ends here.
             if let Some(link) = self.links.get_mut(&id) {
                 link.said_goodbye = true;
             }
-            return;
+            return self.remove(id, Change::Left, "");
         }
         let text = match said.claimed {
             Some(claimed) if claimed == name => said.text,
             _ => &line,
         };
+        // What a plain member types as a command works as in a room's chat.
+        match crate::session::command::parse(text) {
+            UserCommand::Who => return self.who(id),
+            UserCommand::Msg { to, text } => return self.whisper(id, &to, &text),
+            _ => {}
+        }
         let words = Words::Said {
             name: &name,
             text,
@@ -480,17 +534,38 @@ impl Hub {
     }
 
     /// A private message from member `from` to the member called `to`.
+    /// Names may hold spaces, which `/msg NAME text` cannot tell from the
+    /// one after the name: the longest name the words start with is taken.
     fn whisper(&mut self, from: MemberId, to: &str, text: &str) {
-        let Some(target) = self.find(to).filter(|t| *t != from) else {
+        let words = format!("{to} {text}");
+        let Some((target, text)) = self.addressee(&words) else {
             let why = format!("nobody called {to} is in the room; /who lists who is");
             return self.notify(from, &why);
         };
+        if target == from {
+            return self.notify(from, "that is you: a private message goes to someone else");
+        }
         let sender = self.name(from);
         let words = Words::Whisper {
             name: &sender,
             text,
         };
         self.tell(target, &words);
+    }
+
+    /// The member whose name the words start with (the longest such
+    /// name, in any case), and the text after it.
+    fn addressee<'w>(&self, words: &'w str) -> Option<(MemberId, &'w str)> {
+        let everyone = std::iter::once(HOST).chain(self.roster.ids());
+        everyone
+            .filter_map(|id| {
+                let name = self.name(id);
+                let head = words.get(..name.len())?;
+                let rest = words[name.len()..].strip_prefix(' ')?;
+                (head.to_lowercase() == name.to_lowercase()).then_some((id, name.len(), rest))
+            })
+            .max_by_key(|(_, len, _)| *len)
+            .map(|(id, _, rest)| (id, rest))
     }
 
     /// Pings every member on the encrypted wire; one that does not answer

@@ -106,6 +106,11 @@ impl Permits {
         }
     }
 
+    /// Whether the member is gone.
+    fn is_closed(&self) -> bool {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).1
+    }
+
     /// Frees whoever waits: the member is gone.
     pub fn close(&self) {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
@@ -505,7 +510,7 @@ fn read_sealed(
     if let Err(e) = records.get_ref().set_read_timeout(Some(silence)) {
         return Gone::Lost(e.to_string());
     }
-    let mut pace = Pace::new(id, &door.events);
+    let mut pace = Pace::new(id, &door.events, permits);
     loop {
         let record = match records.next_record() {
             Ok(Some(record)) => record,
@@ -606,7 +611,7 @@ fn kind(message: &Message<'_>) -> &'static str {
 /// the original wire has no way to say no to them.
 fn read_plain(half: ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &Door) -> Gone {
     let mut frames = FrameReader::new(BufReader::with_capacity(64 * 1024, half));
-    let mut pace = Pace::new(id, &door.events);
+    let mut pace = Pace::new(id, &door.events, permits);
     loop {
         let heard = match frames.next_frame() {
             Ok(None) => return Gone::Left,
@@ -626,7 +631,11 @@ fn read_plain(half: ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &Door)
                 }
             }
             Err(e) if e.is_recoverable() => continue,
-            Err(FrameError::EndedMidLine { .. }) => return Gone::Left,
+            // The last line, without its newline, still counts.
+            Err(FrameError::EndedMidLine { partial }) => {
+                pace.tell(Heard::Line(partial));
+                return Gone::Left;
+            }
             Err(e) => return Gone::Lost(e.to_string()),
         };
         if !pace.tell(heard) {
@@ -687,6 +696,8 @@ const PIECE: usize = 64 * 1024;
 struct Pace<'a> {
     id: MemberId,
     events: &'a Sender<Happening>,
+    /// Closed once the member is out of the room: then reading stops.
+    permits: &'a Permits,
     throttle: Throttle,
     /// Whether the host was told the member is held back, since it last
     /// kept to the limits.
@@ -694,10 +705,11 @@ struct Pace<'a> {
 }
 
 impl<'a> Pace<'a> {
-    fn new(id: MemberId, events: &'a Sender<Happening>) -> Self {
+    fn new(id: MemberId, events: &'a Sender<Happening>, permits: &'a Permits) -> Self {
         Self {
             id,
             events,
+            permits,
             throttle: Throttle::new(Instant::now()),
             told: false,
         }
@@ -707,7 +719,7 @@ impl<'a> Pace<'a> {
     /// so the member is held back by its own connection. The host's own
     /// user is not held back.
     fn count(&mut self, len: usize) {
-        if self.id == HOST {
+        if self.id == HOST || self.permits.is_closed() {
             return;
         }
         let wait = self.throttle.count(len, Instant::now());
@@ -722,8 +734,9 @@ impl<'a> Pace<'a> {
     }
 
     /// Hands the host what was heard; `false` once the host is gone.
+    /// What a member that is out of the room still sent is not read on.
     fn tell(&self, heard: Heard) -> bool {
-        self.events.send(Happening::Heard(self.id, heard)).is_ok()
+        !self.permits.is_closed() && self.events.send(Happening::Heard(self.id, heard)).is_ok()
     }
 }
 

@@ -40,9 +40,16 @@ use crate::terminal::console::Console;
 /// How long the members have to close once the host said goodbye.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// Connections in their handshake at once, at most: more are closed at
-/// once, so a flood of silent connections costs no more than this.
+/// Connections in their handshake at once, at most, and from one address:
+/// more are closed at once, so a flood of silent connections costs no more
+/// than this, and one machine cannot keep everyone else out.
 const MAX_KNOCKING: usize = 32;
+const MAX_KNOCKING_FROM_ONE: usize = 8;
+
+/// How long a connection may take to be let in, all told: the handshake
+/// and the name each have their own limit, and one that trickles its name
+/// a byte at a time is cut here.
+const KNOCK_LIMIT: Duration = Duration::from_secs(25);
 
 /// What the room's main loop hears about.
 pub enum Happening {
@@ -160,11 +167,12 @@ fn main_loop(
 ) {
     let keepalive = hub.keepalive();
     let mut last_ping = Instant::now();
+    let mut last_check = Instant::now();
     let mut wrong_codes = 0;
     loop {
         let wait = keepalive
             .saturating_sub(last_ping.elapsed())
-            .min(hub::CHECK_EVERY);
+            .min(hub::CHECK_EVERY.saturating_sub(last_check.elapsed()));
         match inbox.recv_timeout(wait) {
             Ok(Happening::Knock(knock)) => hub.knock(knock),
             Ok(Happening::TurnedAway { address, why }) => hub.turned_away(address, &why),
@@ -194,11 +202,14 @@ fn main_loop(
             Ok(Happening::Close) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {}
         }
-        hub.check_transfers();
+        if last_check.elapsed() >= hub::CHECK_EVERY {
+            last_check = Instant::now();
+            hub.check_transfers();
+            crew.reap();
+        }
         if last_ping.elapsed() >= keepalive {
             last_ping = Instant::now();
             hub.ping();
-            crew.reap();
         }
     }
 }
@@ -214,12 +225,12 @@ fn take_connections(waiting: &connect::Waiting, door: &Door, crew: &Crew) {
                 return;
             }
         };
-        let Some(ticket) = crew.knocking(&stream) else {
-            let _ = door.events.send(Happening::TurnedAway {
-                address,
-                why: format!("{MAX_KNOCKING} others are still in their handshake"),
-            });
-            continue;
+        let ticket = match crew.knocking(&stream, address) {
+            Ok(ticket) => ticket,
+            Err(why) => {
+                let _ = door.events.send(Happening::TurnedAway { address, why });
+                continue;
+            }
         };
         let (door_inner, crew_inner) = (door.clone(), crew.clone());
         let spawned = session::spawn("member", move || {
@@ -247,7 +258,7 @@ struct Crew(Arc<Mutex<CrewInner>>);
 #[derive(Default)]
 struct CrewInner {
     threads: Vec<JoinHandle<()>>,
-    knocking: HashMap<u64, TcpStream>,
+    knocking: HashMap<u64, (TcpStream, SocketAddr, Instant)>,
     next_knock: u64,
 }
 
@@ -265,25 +276,47 @@ impl Crew {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Counts a connection into its handshake, unless too many are.
-    fn knocking(&self, stream: &TcpStream) -> Option<u64> {
+    /// Counts a connection into its handshake, unless too many are, or
+    /// too many from its address; `Err` says why not.
+    fn knocking(&self, stream: &TcpStream, address: SocketAddr) -> Result<u64, String> {
         let mut inner = self.lock();
         if inner.knocking.len() >= MAX_KNOCKING {
-            return None;
+            return Err(format!(
+                "{MAX_KNOCKING} others are still in their handshake"
+            ));
         }
-        let clone = stream.try_clone().ok()?;
+        let from_there = inner
+            .knocking
+            .values()
+            .filter(|(_, from, _)| from.ip() == address.ip())
+            .count();
+        if from_there >= MAX_KNOCKING_FROM_ONE {
+            return Err(format!(
+                "{MAX_KNOCKING_FROM_ONE} others from {} are still in their handshake",
+                address.ip()
+            ));
+        }
+        let clone = stream.try_clone().map_err(|e| e.to_string())?;
         inner.next_knock += 1;
         let ticket = inner.next_knock;
-        inner.knocking.insert(ticket, clone);
-        Some(ticket)
+        inner
+            .knocking
+            .insert(ticket, (clone, address, Instant::now()));
+        Ok(ticket)
     }
 
     fn hire(&self, handle: JoinHandle<()>) {
         self.lock().threads.push(handle);
     }
 
-    /// Joins the threads that have ended.
+    /// Joins the threads that have ended, and cuts connections that have
+    /// been knocking for too long.
     fn reap(&self) {
+        for (stream, _, since) in self.lock().knocking.values() {
+            if since.elapsed() > KNOCK_LIMIT {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        }
         let ended: Vec<JoinHandle<()>> = {
             let mut inner = self.lock();
             let (ended, running) = std::mem::take(&mut inner.threads)
@@ -299,7 +332,7 @@ impl Crew {
 
     /// Ends every handshake under way.
     fn cut_knocking(&self) {
-        for stream in self.lock().knocking.values() {
+        for (stream, ..) in self.lock().knocking.values() {
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
     }

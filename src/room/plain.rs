@@ -44,19 +44,32 @@ pub fn read(line: &str) -> Said<'_> {
     }
 }
 
-/// Whether the line is `name`'s goodbye.
+/// Whether the line is `name`'s goodbye: `[NAME] has left the chat.`, or
+/// the bare words, which would go on as that.
 pub fn is_goodbye(said: &Said<'_>, name: &str) -> bool {
-    said.claimed == Some(name) && said.text == frame::LEAVE_MESSAGE
+    said.claimed.is_none_or(|claimed| claimed == name) && said.text == frame::LEAVE_MESSAGE
 }
 
-/// A message as the room sends it: `[NAME] text`.
+/// A message as the room sends it: `[NAME] text`, within the length a line
+/// may have. A message that reads as a goodbye is quoted: passed on as it
+/// is, it would end every receiver's conversation.
 pub fn message(name: &str, text: &str) -> Vec<u8> {
-    format!("[{name}] {text}\n").into_bytes()
+    let text = if text == frame::LEAVE_MESSAGE {
+        format!("\"{text}\"")
+    } else {
+        text.to_string()
+    };
+    let room = frame::MAX_LINE.saturating_sub(name.len() + 3);
+    let mut end = text.len().min(room);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("[{name}] {}\n", &text[..end]).into_bytes()
 }
 
 /// A private message as its plain receiver gets it.
 pub fn whisper(name: &str, text: &str) -> Vec<u8> {
-    format!("[{name}] (to you) {text}\n").into_bytes()
+    message(name, &format!("(to you) {text}"))
 }
 
 /// What the room itself says, as the original program's own lines look.
@@ -66,7 +79,7 @@ pub fn system(text: &str) -> Vec<u8> {
 
 /// The host's goodbye, as the original program says it.
 pub fn goodbye(host: &str) -> Vec<u8> {
-    message(host, frame::LEAVE_MESSAGE)
+    format!("[{host}] {}\n", frame::LEAVE_MESSAGE).into_bytes()
 }
 
 #[cfg(test)]
@@ -109,7 +122,17 @@ mod tests {
         let own = read("[I056] has left the chat.");
         assert!(is_goodbye(&own, "I056"));
         assert!(!is_goodbye(&own, "I057"));
+        assert!(is_goodbye(&read("has left the chat."), "guest1"));
         assert!(!is_goodbye(&read("[I056] has left the chat. not"), "I056"));
+    }
+
+    #[test]
+    fn what_the_room_passes_on_never_reads_as_a_goodbye_or_runs_over() {
+        let line = message("I049", "has left the chat.");
+        assert!(!frame::is_leave_line(line.strip_suffix(b"\n").unwrap()));
+        let long = message("I049", &"é".repeat(frame::MAX_LINE));
+        assert!(long.len() <= frame::MAX_LINE + 1);
+        assert!(std::str::from_utf8(&long).is_ok());
     }
 
     proptest! {

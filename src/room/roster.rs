@@ -31,7 +31,11 @@ pub enum Refusal {
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Full(max) => write!(f, "the room is full ({max} members)"),
+            Self::Full(1) => write!(f, "the room is full (it takes 1 member besides its host)"),
+            Self::Full(max) => write!(
+                f,
+                "the room is full (it takes {max} members besides its host)"
+            ),
             Self::Taken(name) => write!(
                 f,
                 "the name {name} is taken in this room; join again with another --name"

@@ -119,7 +119,7 @@ pub(crate) fn say_saved(screen: &Screen, path: &Path, meter: Meter<'_>) {
 }
 
 /// Whether `line` is one of the encrypted channel's greetings.
-fn is_greeting(line: &[u8]) -> bool {
+pub fn is_greeting(line: &[u8]) -> bool {
     [handshake::GREETING, handshake::CODE_GREETING]
         .iter()
         .any(|greeting| greeting.strip_suffix(b"\n") == Some(line))

@@ -44,14 +44,11 @@ pub fn member_lines<'a>(members: impl IntoIterator<Item = Member<'a>>, me: &str)
     lines
 }
 
-/// A private message as shown to its receiver: `[I056 to you] text`.
+/// A private message as shown to its receiver: `[I056] (to you) text`.
+/// The bracket holds the sender's name alone, as on every message, so a
+/// name cannot pass for a private message's marks.
 pub fn whisper_from(name: &str, text: &str) -> String {
-    format!("[{name} to you] {text}")
-}
-
-/// A private message as shown back to its sender: `[to I057] text`.
-pub fn whisper_to(name: &str, text: &str) -> String {
-    format!("[to {name}] {text}")
+    format!("[{name}] (to you) {text}")
 }
 
 /// A time in the room, to the second: `42s`, `5m 02s`, `3h 07m`.

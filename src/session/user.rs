@@ -179,10 +179,7 @@ impl<'a> UserSide<'a> {
                     self.refuse_long(len, limit);
                     return ControlFlow::Continue(());
                 }
-                if screen.is_interactive() {
-                    let line = super::members::whisper_to(&to, &text);
-                    screen.peer_line(line.as_bytes(), false);
-                }
+                screen.own_message(self.name, &format!("(to {to}) {text}"));
                 self.queue(Outgoing::Whisper { to, text });
             }
             UserCommand::Accept(id) => self.decide(id, true),

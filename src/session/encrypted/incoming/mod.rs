@@ -256,7 +256,11 @@ impl<'a> Reader<'a> {
                 reason,
             } => self.presence(change, name, reason)?,
             Message::Members(list) => self.members(list)?,
-            Message::Unwelcome { reason } => return Err(Breach::Unwelcome(reason.to_string())),
+            Message::Unwelcome { reason } => {
+                // It also goes to stderr, where nothing else makes it safe.
+                let reason = crate::terminal::sanitize::for_terminal(reason.as_bytes());
+                return Err(Breach::Unwelcome(reason.into_owned()));
+            }
             Message::Ping => self.pinged(),
             Message::Pong => {}
             Message::Notice { text } => self.notice(text)?,
