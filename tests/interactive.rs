@@ -1557,3 +1557,68 @@ fn at_a_terminal_an_offer_the_peer_does_not_answer_at_once_is_said_to_wait() {
     peer.expect_exact(&own("has left the chat."));
     assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
 }
+
+#[test]
+fn a_room_hosted_at_a_terminal_shows_everyone_and_who_lists_them() {
+    let dir = TestDir::new("tty_room");
+    let args = [
+        "listen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--name",
+        NAME,
+        "--room",
+    ];
+    let term = Term::start_encrypted("room", dir.path(), true, &args);
+    let port = term.listening_port();
+    let mut members = Vec::new();
+    for name in ["daksh", "asha"] {
+        let mut member = common::Chat::connect_encrypted(
+            name,
+            &dir.subdir(name),
+            "127.0.0.1",
+            port,
+            &["--name", name],
+        );
+        let code = member.expect_prefix("[System] Encrypted. Safety code: ");
+        let digits = code.split(' ').nth(4).unwrap_or_default().to_string();
+        let joined = format!("[System] {name} joined the room (127.0.0.1:");
+        let screen = term.wait(&format!("a row starting with {joined:?}"), |s| {
+            s.row_starting(&joined).is_some()
+        });
+        let row = screen.row_starting(&joined).unwrap_or_default();
+        assert!(row.contains(&format!("Safety code: {digits}")), "{row}");
+        member.expect_prefix("[System] You are in me's room");
+        members.push(member);
+    }
+    term.wait_prompt("both joined");
+    term.enter("hello, room");
+    for member in &mut members {
+        member.expect_exact("[me] hello, room");
+    }
+    members[0].send_line("hi from daksh");
+    term.wait_row("[daksh] hi from daksh");
+    members[1].expect_exact("[daksh] hi from daksh");
+    term.enter("/who");
+    term.wait_row("[System] 3 in the room:");
+    for prefix in [
+        "[System]   me     host, for ",
+        "[System]   daksh  127.0.0.1:",
+        "[System] Room: safety code with asha: ",
+    ] {
+        term.wait(&format!("a row starting with {prefix:?}"), |s| {
+            s.row_starting(prefix).is_some()
+        });
+    }
+    term.enter("/msg asha only you");
+    members[1].expect_exact("[me] (to you) only you");
+    term.wait_row("[me] (to asha) only you");
+    term.press("C-d");
+    for member in &mut members {
+        member.expect_exact("[System] The room is closed: its host left.");
+        assert_eq!(member.wait_exit(), 0, "{}", member.report());
+    }
+    assert_left_cleanly(&term, TIMEOUT, "[me] (to asha) only you");
+}
