@@ -814,19 +814,59 @@ fn names_with_spaces_get_their_private_messages() {
 }
 
 #[test]
-fn a_folder_sent_to_a_room_is_refused_and_its_sender_stays() {
+fn a_folder_goes_to_every_member_whole() {
     let dir = TestDir::new("room-folder");
-    let (mut host, _port, mut members) = room(&dir, &["I056", "I057"]);
-    let folder = dir.subdir("album");
-    std::fs::write(folder.join("a.txt"), b"a").unwrap();
-    members[0].send_line(&format!("/send {}", folder.display()));
-    members[0].expect_exact(
-        "[System] Folder album was not saved by the peer: folders are not passed on in a room \
-         yet; send the files in it",
+    let (mut host, port) = host(&dir, &[]);
+    let mut sender = join(&dir, &mut host, port, "I056");
+    let mut taker = join(&dir, &mut host, port, "I057");
+    let cwd = dir.subdir("I058");
+    let mut decliner = Chat::connect_encrypted(
+        "I058",
+        &cwd,
+        "127.0.0.1",
+        port,
+        &["--name", "I058", "--ask-above", "0"],
     );
-    members[0].send_line("still here");
-    host.expect_exact("[I056] still here");
-    members[1].expect_exact("[I056] still here");
+    decliner.expect_prefix("[System] You are in host's room");
+    let album = dir.subdir("album");
+    std::fs::create_dir_all(album.join("2024/empty")).unwrap();
+    let big = random_bytes(3 << 20, 41);
+    std::fs::write(album.join("a.txt"), b"a").unwrap();
+    std::fs::write(album.join("2024/big.bin"), &big).unwrap();
+    std::fs::write(album.join(".hidden"), b"").unwrap();
+    sender.send_line(&format!("/send {}", album.display()));
+    let offer = decliner.expect_prefix("[System] I056 offers album (3.0 MiB): /accept ");
+    assert!(offer.ends_with("/decline 1"), "{offer}");
+    decliner.send_line("/decline 1");
+    let bytes = big.len() + 1;
+    for chat in [&mut host, &mut taker] {
+        chat.expect_exact(&format!(
+            "[System] Incoming folder album (3 files, {bytes} bytes) from I056..."
+        ));
+        chat.expect_exact(&format!(
+            "[System] Folder saved to received_files/album (3 files, {bytes} bytes)"
+        ));
+    }
+    sender.expect_all_unordered(&[
+        "[System] Room: host saved album",
+        "[System] Room: I057 saved album",
+        "[System] Room: I058 did not take album: declined",
+    ]);
+    sender.expect_exact(&format!(
+        "[System] Sent folder album (3 files, {bytes} bytes)"
+    ));
+    for saved in [
+        dir.join("received_files/album"),
+        dir.subdir("I057").join("received_files/album"),
+    ] {
+        assert_eq!(std::fs::read(saved.join("a.txt")).unwrap(), b"a");
+        assert!(std::fs::read(saved.join("2024/big.bin")).unwrap() == big);
+        assert!(saved.join(".hidden").is_file());
+        assert!(saved.join("2024/empty").is_dir());
+    }
+    assert!(!cwd.join("received_files/album").exists());
+    sender.send_line("still here");
+    taker.expect_exact("[I056] still here");
 }
 
 #[test]

@@ -233,7 +233,19 @@ pub enum FileNews {
     },
     Folder {
         id: FileId,
+        files: u64,
+        bytes: u64,
         name: String,
+    },
+    Entry {
+        id: FileId,
+        folder: FileId,
+        size: u64,
+        path: String,
+    },
+    Subfolder {
+        folder: FileId,
+        path: String,
     },
     Begin {
         id: FileId,
@@ -582,9 +594,31 @@ fn file_news(message: &Message<'_>) -> Option<FileNews> {
             size,
             name: name.to_string(),
         },
-        Message::Folder { id, name, .. } => FileNews::Folder {
+        Message::Folder {
             id,
+            files,
+            bytes,
+            name,
+        } => FileNews::Folder {
+            id,
+            files,
+            bytes,
             name: name.to_string(),
+        },
+        Message::Entry {
+            id,
+            folder,
+            size,
+            path,
+        } => FileNews::Entry {
+            id,
+            folder,
+            size,
+            path: path.to_string(),
+        },
+        Message::Subfolder { folder, path } => FileNews::Subfolder {
+            folder,
+            path: path.to_string(),
         },
         Message::Begin { id, offset } => FileNews::Begin { id, offset },
         Message::End { id, hash } => FileNews::End { id, hash },
@@ -602,7 +636,6 @@ fn file_news(message: &Message<'_>) -> Option<FileNews> {
 fn kind(message: &Message<'_>) -> &'static str {
     match message {
         Message::Hello { .. } => "its name twice",
-        Message::Entry { .. } | Message::Subfolder { .. } => "part of a folder",
         _ => "a message only a host sends",
     }
 }

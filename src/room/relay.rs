@@ -68,7 +68,35 @@ impl Relays {
     }
 }
 
+/// What goes: a file, a folder, or a file inside a folder that goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File,
+    Folder,
+    Entry { folder: RelayId },
+}
+
+/// What a sender offers, as the room offers it on.
+enum Offering<'a> {
+    File {
+        size: u64,
+        name: &'a str,
+        plain_sender: bool,
+    },
+    Folder {
+        files: u64,
+        bytes: u64,
+        name: &'a str,
+    },
+    Entry {
+        folder: RelayId,
+        size: u64,
+        path: &'a str,
+    },
+}
+
 struct Relay {
+    kind: Kind,
     from: MemberId,
     id: FileId,
     /// Whether the sender is on the original wire: its file goes at once.
@@ -133,11 +161,34 @@ impl Hub {
     /// Acts on what member `from` says about a file.
     pub(super) fn file_news(&mut self, from: MemberId, news: FileNews) {
         match news {
-            FileNews::Offer { id, size, name } => self.offered(from, id, size, &name),
-            FileNews::Folder { id, .. } => {
-                let reason = "folders are not passed on in a room yet; send the files in it";
-                self.send_message(from, &Message::Refused { id, reason });
+            FileNews::Offer { id, size, name } => {
+                let offering = Offering::File {
+                    size,
+                    name: &name,
+                    plain_sender: false,
+                };
+                self.offered(from, id, offering);
             }
+            FileNews::Folder {
+                id,
+                files,
+                bytes,
+                name,
+            } => {
+                let offering = Offering::Folder {
+                    files,
+                    bytes,
+                    name: &name,
+                };
+                self.offered(from, id, offering);
+            }
+            FileNews::Entry {
+                id,
+                folder,
+                size,
+                path,
+            } => self.entry(from, id, folder, size, &path),
+            FileNews::Subfolder { folder, path } => self.subfolder(from, folder, &path),
             FileNews::Begin { id, offset } => self.sender_begins(from, id, offset),
             FileNews::Piece { id, piece } => self.piece(from, id, &piece),
             FileNews::End { id, hash } => self.sender_ends(from, id, Some(hash)),
@@ -154,7 +205,12 @@ impl Hub {
     pub(super) fn plain_file(&mut self, from: MemberId, file: PlainFile) {
         match file {
             PlainFile::Start { name, size } => {
-                if let Some(relay_id) = self.open_relay(from, PLAIN_FILE, size, &name, true) {
+                let offering = Offering::File {
+                    size,
+                    name: &name,
+                    plain_sender: true,
+                };
+                if let Some(relay_id) = self.open_relay(from, PLAIN_FILE, offering) {
                     self.start_plain_receivers(relay_id);
                 }
             }
@@ -168,39 +224,128 @@ impl Hub {
         }
     }
 
-    /// A member on the encrypted wire offers a file.
-    fn offered(&mut self, from: MemberId, id: FileId, size: u64, name: &str) {
+    /// A member on the encrypted wire offers a file or a folder.
+    fn offered(&mut self, from: MemberId, id: FileId, offering: Offering<'_>) {
         if self.relays.by_sender.contains_key(&(from, id)) {
             let why = format!("it offered file {id} again while sending it");
             return self.remove(from, Change::Dropped, &why);
         }
-        if self.links.len() < 2 {
-            let reason = "nobody else is in the room";
+        let folder = matches!(offering, Offering::Folder { .. });
+        let others = self
+            .links
+            .iter()
+            .filter(|(m, link)| **m != from && (link.sealed || !folder))
+            .count();
+        if others == 0 {
+            let reason = if folder && self.links.len() > 1 {
+                "folders go to members on the encrypted wire only, and none is in the room"
+            } else {
+                "nobody else is in the room"
+            };
             return self.send_message(from, &Message::Refused { id, reason });
         }
-        if let Some(relay_id) = self.open_relay(from, id, size, name, false) {
+        if let Some(relay_id) = self.open_relay(from, id, offering) {
             self.maybe_start(relay_id);
         }
     }
 
-    /// Offers a file to everyone but its sender: those on the encrypted
-    /// wire are asked, those on the original one take it.
+    /// A file inside a folder that goes: offered to everyone taking the
+    /// folder, and answered by each at once.
+    fn entry(&mut self, from: MemberId, id: FileId, folder: FileId, size: u64, path: &str) {
+        let Some(folder_id) = self.relays.by_sender.get(&(from, folder)).copied() else {
+            if !self.relays.stopped.contains(&(from, folder)) {
+                let why = "it sent a file of a folder nobody accepted";
+                self.remove(from, Change::Dropped, why);
+            }
+            return;
+        };
+        let flowing = self
+            .relays
+            .list
+            .get(&folder_id)
+            .is_some_and(|f| f.kind == Kind::Folder && f.flowing && !f.ended);
+        if !flowing || self.relays.by_sender.contains_key(&(from, id)) {
+            let why = "it sent a file of a folder out of turn";
+            return self.remove(from, Change::Dropped, why);
+        }
+        let offering = Offering::Entry {
+            folder: folder_id,
+            size,
+            path,
+        };
+        if let Some(relay_id) = self.open_relay(from, id, offering) {
+            self.maybe_start(relay_id);
+        }
+    }
+
+    /// A folder inside a folder that goes: made by everyone taking it.
+    fn subfolder(&mut self, from: MemberId, folder: FileId, path: &str) {
+        let Some(relay) = self.relay_of_sender(from, folder) else {
+            return;
+        };
+        if relay.kind != Kind::Folder || !relay.flowing {
+            let why = "it sent a folder's content before it was accepted";
+            return self.remove(from, Change::Dropped, why);
+        }
+        for (member, rid, ..) in relay.taking() {
+            self.send_message(member, &Message::Subfolder { folder: rid, path });
+        }
+    }
+
+    /// Offers what a member sends to everyone it goes to: those on the
+    /// encrypted wire are asked, those on the original one take a file (and
+    /// get no folder).
     fn open_relay(
         &mut self,
         from: MemberId,
         id: FileId,
-        size: u64,
-        name: &str,
-        plain_sender: bool,
+        offering: Offering<'_>,
     ) -> Option<RelayId> {
         let sender = self.name(from);
-        let name = safe_file_name(name);
+        let (kind, name, size, plain_sender) = match offering {
+            Offering::File {
+                size,
+                name,
+                plain_sender,
+            } => (Kind::File, safe_file_name(name), size, plain_sender),
+            Offering::Folder { bytes, name, .. } => {
+                (Kind::Folder, safe_file_name(name), bytes, false)
+            }
+            Offering::Entry { folder, size, path } => {
+                (Kind::Entry { folder }, path.to_string(), size, false)
+            }
+        };
+        // Who it goes to, with their number for the folder it is in.
+        let others: Vec<(MemberId, Option<FileId>)> = match offering {
+            Offering::Entry { folder, .. } => self
+                .relays
+                .list
+                .get(&folder)
+                .map(|f| {
+                    f.taking()
+                        .into_iter()
+                        .map(|(m, rid, ..)| (m, Some(rid)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Offering::Folder { .. } => self
+                .links
+                .iter()
+                .filter(|(m, link)| **m != from && link.sealed)
+                .map(|(m, _)| (*m, None))
+                .collect(),
+            Offering::File { .. } => self
+                .links
+                .keys()
+                .filter(|m| **m != from)
+                .map(|m| (*m, None))
+                .collect(),
+        };
         let relay_id = self.relays.next;
         self.relays.next += 1;
         let mut receivers = BTreeMap::new();
-        let others: Vec<MemberId> = self.links.keys().copied().filter(|m| *m != from).collect();
         let mut offers = Vec::new();
-        for member in others {
+        for (member, folder_rid) in others {
             let Some(link) = self.links.get_mut(&member) else {
                 continue;
             };
@@ -213,7 +358,7 @@ impl Hub {
                     prefix: [0; 32],
                 }
             } else {
-                offers.push((member, rid));
+                offers.push((member, rid, folder_rid));
                 Taking::Asked
             };
             let receiver = Receiver {
@@ -228,6 +373,7 @@ impl Hub {
         }
         self.relays.by_sender.insert((from, id), relay_id);
         let relay = Relay {
+            kind,
             from,
             id,
             plain_sender,
@@ -243,12 +389,27 @@ impl Hub {
             early: Vec::new(),
         };
         self.relays.list.insert(relay_id, relay);
-        for (member, rid) in offers {
-            let offer = Message::Passed {
-                id: rid,
-                size,
-                from: &sender,
-                name: &name,
+        for (member, rid, folder_rid) in offers {
+            let offer = match offering {
+                Offering::File { .. } => Message::Passed {
+                    id: rid,
+                    size,
+                    from: &sender,
+                    name: &name,
+                },
+                Offering::Folder { files, bytes, .. } => Message::PassedFolder {
+                    id: rid,
+                    files,
+                    bytes,
+                    from: &sender,
+                    name: &name,
+                },
+                Offering::Entry { .. } => Message::Entry {
+                    id: rid,
+                    folder: folder_rid.unwrap_or_default(),
+                    size,
+                    path: &name,
+                },
             };
             self.send_message(member, &offer);
         }
@@ -355,6 +516,21 @@ impl Hub {
             return self.nobody_takes(relay_id, "nobody in the room took it");
         }
         let to_plain = relay.taking().iter().any(|(_, _, plain, _)| *plain);
+        if relay.kind == Kind::Folder {
+            let (from, id) = (relay.from, relay.id);
+            if let Some(relay) = self.relays.list.get_mut(&relay_id) {
+                relay.flowing = true;
+            }
+            let prefix = [0; 32];
+            return self.send_message(
+                from,
+                &Message::Accept {
+                    id,
+                    offset: 0,
+                    prefix,
+                },
+            );
+        }
         if to_plain {
             // Plain members' streams carry one file at a time.
             let turn = self.plain_turn().clone();
@@ -523,6 +699,11 @@ impl Hub {
         let Some(relay) = self.relays.list.remove(&relay_id) else {
             return;
         };
+        if relay.kind == Kind::Folder {
+            // Its files go with it: a receiver drops them on the folder's
+            // Cancel.
+            self.forget_entries(relay_id);
+        }
         self.give_back_turn(relay_id);
         self.relays.by_sender.remove(&(relay.from, relay.id));
         let why = format!(
@@ -563,12 +744,16 @@ impl Hub {
         if refusal.is_none() {
             relay.saved += 1;
         }
+        let told = !matches!(relay.kind, Kind::Entry { .. });
         self.drop_receiver(relay_id, member);
         let who = self.name(member);
         match &refusal {
-            None => self.notify(from, &format!("{who} saved {name}")),
+            None if told => self.notify(from, &format!("{who} saved {name}")),
+            None => {}
             Some(reason) => {
-                self.notify(from, &format!("{who} did not take {name}: {reason}"));
+                if told {
+                    self.notify(from, &format!("{who} did not take {name}: {reason}"));
+                }
                 // As a sender would, after a refusal before the end.
                 if !ended && was != Taking::Done {
                     self.send_message(member, &Message::Cancel { id: rid });
@@ -578,9 +763,51 @@ impl Hub {
         self.after_change(relay_id);
     }
 
+    /// Forgets the files of a folder that no longer goes, without a word
+    /// to anyone: the folder's own Cancel or refusal says it all.
+    fn forget_entries(&mut self, folder: RelayId) {
+        let entries: Vec<RelayId> = self
+            .relays
+            .list
+            .iter()
+            .filter(|(_, r)| r.kind == Kind::Entry { folder })
+            .map(|(id, _)| *id)
+            .collect();
+        for entry in entries {
+            let Some(relay) = self.relays.list.remove(&entry) else {
+                continue;
+            };
+            self.relays.by_sender.remove(&(relay.from, relay.id));
+            self.relays.stopped.insert((relay.from, relay.id));
+            for (member, receiver) in relay.receivers {
+                receiver.share.stopped.store(true, Ordering::SeqCst);
+                self.relays.by_receiver.remove(&(member, receiver.id));
+            }
+        }
+    }
+
     /// Takes a receiver out of a transfer; what is queued for it of the
-    /// file is not sent.
+    /// file is not sent. Out of a folder, it is out of the folder's files.
     fn drop_receiver(&mut self, relay_id: RelayId, member: MemberId) {
+        let entries: Vec<RelayId> = self
+            .relays
+            .list
+            .iter()
+            .filter(|(_, r)| r.kind == Kind::Entry { folder: relay_id })
+            .map(|(id, _)| *id)
+            .collect();
+        for entry in entries {
+            if let Some(receiver) = self
+                .relays
+                .list
+                .get_mut(&entry)
+                .and_then(|r| r.receivers.get_mut(&member))
+            {
+                receiver.taking = Taking::Done;
+                receiver.share.stopped.store(true, Ordering::SeqCst);
+                self.relays.by_receiver.remove(&(member, receiver.id));
+            }
+        }
         let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
@@ -668,7 +895,7 @@ impl Hub {
             self.cancel_relay(relay_id);
         }
         self.relays.stopped.retain(|(from, _)| *from != member);
-        let taking: Vec<(RelayId, MemberId, String)> = self
+        let taking: Vec<(RelayId, MemberId, String, Kind)> = self
             .relays
             .list
             .iter()
@@ -677,11 +904,13 @@ impl Hub {
                     .get(&member)
                     .is_some_and(|x| x.taking != Taking::Done)
             })
-            .map(|(id, r)| (*id, r.from, r.name.clone()))
+            .map(|(id, r)| (*id, r.from, r.name.clone(), r.kind))
             .collect();
-        for (relay_id, from, file) in taking {
+        for (relay_id, from, file, kind) in taking {
             self.drop_receiver(relay_id, member);
-            self.notify(from, &format!("{name} left before {file} arrived"));
+            if !matches!(kind, Kind::Entry { .. }) {
+                self.notify(from, &format!("{name} left before {file} arrived"));
+            }
             self.after_change(relay_id);
         }
     }

@@ -29,6 +29,8 @@
 //! | 23   | Notice  | UTF-8: the room's host tells us something             |
 //! | 24   | Passed  | id (u32), size (u64), sender name length (u8), sender |
 //! |      |         | name, file name: a member's file, offered by the room |
+//! | 25   | PassedFolder | id (u32), files (u64), bytes (u64), sender name |
+//! |      |         | length (u8), sender name, folder name: a member's folder |
 //!
 //! Integers are big-endian. Leaving is not a message: it is the channel's
 //! closing record. Decoding borrows from the record and never allocates.
@@ -74,6 +76,7 @@ const PING: u8 = 21;
 const PONG: u8 = 22;
 const NOTICE: u8 = 23;
 const PASSED: u8 = 24;
+const PASSED_FOLDER: u8 = 25;
 
 /// How many keepalive intervals of silence mean the other side of a room's
 /// connection is gone.
@@ -196,6 +199,15 @@ pub enum Message<'a> {
     Passed {
         id: FileId,
         size: u64,
+        from: &'a str,
+        name: &'a str,
+    },
+    /// From a room's host: member `from` offers the folder `name` to the
+    /// room; it then goes as an offered folder does.
+    PassedFolder {
+        id: FileId,
+        files: u64,
+        bytes: u64,
         from: &'a str,
         name: &'a str,
     },
@@ -449,6 +461,19 @@ impl<'a> Message<'a> {
             NOTICE => Self::Notice {
                 text: text("notice", body, 1, MAX_REASON)?,
             },
+            PASSED_FOLDER => {
+                let (id, rest) = id("passed folder", body)?;
+                let (files, rest) = u64_field("passed folder", rest)?;
+                let (bytes, rest) = u64_field("passed folder", rest)?;
+                let (from, name) = counted("passed folder", rest, 1, MAX_NAME)?;
+                Self::PassedFolder {
+                    id,
+                    files,
+                    bytes,
+                    from,
+                    name: text("passed folder", name, 1, MAX_FILE_NAME)?,
+                }
+            }
             PASSED => {
                 let (id, rest) = id("passed", body)?;
                 let (size, rest) = u64_field("passed", rest)?;
@@ -583,6 +608,20 @@ impl<'a> Message<'a> {
             Self::Notice { text } => {
                 out.push(NOTICE);
                 out.extend_from_slice(cut(text, MAX_REASON).as_bytes());
+            }
+            Self::PassedFolder {
+                id,
+                files,
+                bytes,
+                from,
+                name,
+            } => {
+                out.push(PASSED_FOLDER);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&files.to_be_bytes());
+                out.extend_from_slice(&bytes.to_be_bytes());
+                put_counted(out, from, MAX_NAME);
+                out.extend_from_slice(cut(name, MAX_FILE_NAME).as_bytes());
             }
             Self::Passed {
                 id,
@@ -774,6 +813,13 @@ mod tests {
             from: "I056",
             name: "notes.pdf",
         });
+        round_trip(Message::PassedFolder {
+            id: 10,
+            files: 3,
+            bytes: 1 << 20,
+            from: "I056",
+            name: "album",
+        });
     }
 
     #[test]
@@ -827,7 +873,8 @@ mod tests {
         let table: &[(&[u8], MessageError)] = &[
             (b"", Empty),
             (b"\x00", UnknownType(0)),
-            (b"\x19x", UnknownType(25)),
+            (b"\x1ax", UnknownType(26)),
+            (b"\x19\0\0\0\x01", BadLength("passed folder")),
             (
                 b"\x18\0\0\0\x01\0\0\0\0\0\0\0\x05\x01a",
                 BadLength("passed"),

@@ -39,12 +39,14 @@ pub(super) struct ArrivingFolder<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A folder offered by the peer, or (in a room) by the member `from`.
     pub(super) fn folder(
         &mut self,
         id: FileId,
         files: u64,
         bytes: u64,
         name: &str,
+        from: Option<&str>,
     ) -> Result<(), Breach> {
         self.check_new(id)?;
         if self.folders.len() >= MAX_FOLDERS {
@@ -55,9 +57,12 @@ impl<'a> Reader<'a> {
         let name = safe_file_name(name);
         let transfer = self.transfers.offered(&name, bytes, id);
         self.transfers.count_files(transfer, files);
-        self.screen.system(format!(
-            "Incoming folder {name} ({files} files, {bytes} bytes)..."
-        ));
+        self.screen.system(match from {
+            None => format!("Incoming folder {name} ({files} files, {bytes} bytes)..."),
+            Some(from) => {
+                format!("Incoming folder {name} ({files} files, {bytes} bytes) from {from}...")
+            }
+        });
         let mut folder = ArrivingFolder {
             name,
             files,
@@ -91,7 +96,7 @@ impl<'a> Reader<'a> {
         } else if self.asks(bytes) {
             folder.stage = Stage::Asked;
             self.transfers.ask(transfer, 0, [0; 32]);
-            self.ask(transfer, &folder.name, bytes, None);
+            self.ask(transfer, &folder.name, bytes, from);
         } else {
             self.accept_folder(id, &mut folder);
         }

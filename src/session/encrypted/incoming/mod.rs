@@ -293,7 +293,17 @@ impl<'a> Reader<'a> {
                 files,
                 bytes,
                 name,
-            } => self.folder(id, files, bytes, name)?,
+            } => self.folder(id, files, bytes, name, None)?,
+            Message::PassedFolder {
+                id,
+                files,
+                bytes,
+                from,
+                name,
+            } => {
+                self.in_room("folder", from)?;
+                self.folder(id, files, bytes, name, Some(from))?;
+            }
             Message::Entry {
                 id,
                 folder,
