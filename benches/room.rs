@@ -1,8 +1,9 @@
-//! Text fan-out of a room: a `chat listen --room` host with many members,
-//! each message passed to all the others; the delay from a member sending
-//! to the others receiving, the host's CPU time and its peak memory, beside
-//! the same load through a plain relay measured in the same run, so that
-//! the figures mean something on a busy machine.
+//! Fan-out of a room, text and then a file. Text: a `chat listen --room`
+//! host with many members, each message passed to all the others; the
+//! delay from a member sending to the others receiving, the host's CPU time
+//! and its peak memory, beside the same load through a plain relay
+//! measured in the same run, so that the figures mean something on a busy
+//! machine. The file part is described below.
 //!
 //! Run with `cargo bench --bench room`. Settings come from the environment:
 //! `CHAT_BENCH_ROOM_MEMBERS` (default 50), `CHAT_BENCH_ROOM_RATE` (messages
@@ -24,16 +25,37 @@
 //! Targets (from the issue that asked for rooms): p99 of the delay under
 //! 20 ms, and the host's peak RSS under 32 MiB. A missed target, and a
 //! message that is lost or arrives twice, is reported, never a failure.
+//!
+//! Then a file through a room, which the same issue asks about: one file
+//! of `CHAT_BENCH_ROOM_FILE_MIB` MiB (default 256, 0 skips this part) to
+//! `CHAT_BENCH_ROOM_FILE_MEMBERS` members (default 10), each a real `chat
+//! connect` process in a folder of its own, typed as `/send` into the
+//! host, whose own user sends it. Measured: the time from typing `/send`
+//! to the last member's `File saved` line, the aggregate throughput
+//! (members × size over that time) and each member's (size over it), the
+//! host's peak RSS (`VmHWM`, its user's side, the sender, included) and its
+//! CPU time during the send. The baseline is the same file sent once from
+//! one `chat listen` to one `chat connect` (encrypted both), the listener
+//! sending as the room's host does, timed the same way; the room's figures
+//! are also given as ratios of it. `CHAT_BENCH_ROOM_FILE_ROUNDS` sets how
+//! many rounds of each (default one), taken in turns: pair, room, pair,
+//! room. Every copy is checked against the source's BLAKE3 hash. The files
+//! live under the cargo target's tmp folder; a round's copies go when it
+//! ends, and the part is skipped, saying so, when the disk has no room for
+//! the source and one round's copies. A copy that differs or is missing, a
+//! member dropped from the transfer, and anything the chats print that an
+//! untroubled send does not, is reported, never a failure.
 
 use std::collections::{HashMap, HashSet};
-use std::fs;
-use std::io::{self, BufRead, BufReader, Write};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::ops::Range;
 use std::os::unix::thread::JoinHandleExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -187,6 +209,16 @@ fn main() {
         "peak RSS under {RSS_TARGET_MIB} MiB: {}",
         verdict(rss.is_some_and(|mib| mib < RSS_TARGET_MIB))
     );
+
+    let files = FileLoad {
+        mib: setting("CHAT_BENCH_ROOM_FILE_MIB", 256_u64),
+        members: setting("CHAT_BENCH_ROOM_FILE_MEMBERS", 10_usize).max(1),
+        rounds: setting("CHAT_BENCH_ROOM_FILE_ROUNDS", 1_usize).max(1),
+    };
+    if files.mib > 0 {
+        println!();
+        file_fan_out(files);
+    }
 }
 
 fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -1048,4 +1080,845 @@ fn relay_lines(id: usize, stream: TcpStream, connections: &Mutex<Vec<(usize, Tcp
         }
         line.clear();
     }
+}
+
+// ---------------------------------------------------------------------------
+// One file to the room
+
+/// What the file part is put through.
+#[derive(Clone, Copy)]
+struct FileLoad {
+    mib: u64,
+    members: usize,
+    rounds: usize,
+}
+
+/// How long a send may take, from `/send` to the last copy saved.
+const DELIVER_WITHIN: Duration = Duration::from_secs(600);
+
+/// How long the receivers' `File saved` lines may come after the sender's
+/// `Sent file`, which it prints only once every receiver said it saved.
+const SAVED_GRACE: Duration = Duration::from_secs(3);
+
+/// Free space left over beyond the files, for the file system's own needs.
+const SPARE_SPACE: u64 = 512 << 20;
+
+/// Lines of an untroubled send.
+const LISTENING: &str = "[System] Listening on ";
+const ENCRYPTED: &str = "[System] Encrypted. Safety code:";
+const WELCOME: &str = "[System] You are in ";
+const INCOMING: &str = "[System] Incoming file ";
+const FILE_SAVED: &str = "[System] File saved to ";
+const FILE_SENT: &str = "[System] Sent file ";
+
+fn file_fan_out(load: FileLoad) {
+    let size = load.mib << 20;
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("room-file");
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work).expect("cannot create the work folder");
+    println!(
+        "one {} MiB file to {} members of a `chat listen --room`, each a `chat connect` process, \
+         typed as `/send` into the host; beside it the same file from one `chat listen` to one \
+         `chat connect`; all encrypted; {} round{} of each, in turns; loopback",
+        load.mib,
+        load.members,
+        load.rounds,
+        if load.rounds == 1 { "" } else { "s" }
+    );
+    // The source, and the copies of one round at a time.
+    let needed = size * (load.members as u64 + 1) + SPARE_SPACE;
+    let free = free_space(&work);
+    println!(
+        "work folder {}: {} free, {} needed at most (the source and one round's copies, which \
+         go when the round ends); load average {}",
+        work.display(),
+        free.map_or("unknown".into(), gibibytes),
+        gibibytes(needed),
+        load_average()
+    );
+    if free.is_some_and(|free| free < needed) {
+        println!("the file part is SKIPPED: not enough free space");
+        let _ = fs::remove_dir_all(&work);
+        return;
+    }
+    let source = Source::write(&work.join("source.bin"), size);
+
+    let (mut pairs, mut rooms) = (Vec::new(), Vec::new());
+    for round in 1..=load.rounds {
+        let pair = pair_round(&work.join("pair"), &source);
+        pair.report(
+            &format!("round {round}, pair"),
+            "sender",
+            "receiver's",
+            &source,
+        );
+        pairs.push(pair);
+        let room = room_round(&work.join("room"), &source, load.members);
+        room.report(&format!("round {round}, room"), "host", "members'", &source);
+        rooms.push(room);
+    }
+    println!();
+    file_summary(&source, load, &pairs, &rooms);
+    let _ = fs::remove_dir_all(&work);
+}
+
+/// The figures of all rounds, with the room's as ratios of the pair's.
+fn file_summary(source: &Source, load: FileLoad, pairs: &[Delivery], rooms: &[Delivery]) {
+    print!("{:<48}", "seconds from `/send` to the last `File saved`");
+    for round in 1..=load.rounds {
+        print!(" {:>8}", format!("round {round}"));
+    }
+    println!(" {:>8}", "median");
+    let members = format!("room ({} members)", load.members);
+    for (name, runs) in [("pair (1 receiver)", pairs), (members.as_str(), rooms)] {
+        print!("  {name:<46}");
+        for run in runs {
+            print!(
+                " {:>8}",
+                run.last_saved().map_or("-".into(), |s| format!("{s:.3}"))
+            );
+        }
+        let seconds = median(runs.iter().filter_map(Delivery::last_saved).collect());
+        println!(" {:>8}", seconds.map_or("-".into(), |s| format!("{s:.3}")));
+    }
+
+    let pair = median(pairs.iter().filter_map(|d| d.aggregate(source)).collect());
+    let aggregate = median(rooms.iter().filter_map(|d| d.aggregate(source)).collect());
+    let each = median(rooms.iter().filter_map(|d| d.each(source)).collect());
+    let ratio = |rate: Option<f64>| match (rate, pair) {
+        (Some(rate), Some(pair)) if pair > 0.0 => format!("{:.2}x the pair", rate / pair),
+        _ => "-".into(),
+    };
+    println!("throughput (median of the rounds; MB/s is 10^6 bytes a second):");
+    println!("  {:<46} {:>12}", "pair, 1 receiver", rate(pair));
+    println!(
+        "  {:<46} {:>12}   {}",
+        format!("room, aggregate ({} × {} MiB)", load.members, load.mib),
+        rate(aggregate),
+        ratio(aggregate)
+    );
+    println!(
+        "  {:<46} {:>12}   {}",
+        "room, per member",
+        rate(each),
+        ratio(each)
+    );
+    let short = rooms.iter().filter(|d| d.same < load.members).count();
+    if short > 0 {
+        println!(
+            "  (the aggregate counts whole copies only: {short} of the room's rounds had fewer \
+             than {})",
+            load.members
+        );
+    }
+
+    let highest =
+        |runs: &[Delivery], peak: fn(&Delivery) -> Option<u64>| runs.iter().filter_map(peak).max();
+    println!(
+        "chat host peak RSS (VmHWM, the highest of the rounds): {}, {} of it before the `/send`; \
+         its own user's side, the sender, is in the same process; a chat sending to one other: {}",
+        mebibytes(highest(rooms, |d| d.sender_peak)),
+        mebibytes(highest(rooms, |d| d.sender_peak_before)),
+        mebibytes(highest(pairs, |d| d.sender_peak))
+    );
+    let cpu = |runs: &[Delivery]| median(runs.iter().map(|d| d.sender_cpu).collect());
+    let per_gib = |cpu: Option<f64>, copies: usize| match cpu {
+        Some(cpu) => format!(
+            "{cpu:.2} s, {:.2} s per GiB delivered",
+            cpu / (copies as f64 * source.size as f64 / f64::from(1 << 30))
+        ),
+        None => "-".into(),
+    };
+    println!(
+        "chat host CPU (user + system) during the send, median: {}; a chat sending to one \
+         other: {}",
+        per_gib(cpu(rooms), load.members),
+        per_gib(cpu(pairs), 1)
+    );
+
+    let count = |runs: &[Delivery]| {
+        let same: usize = runs.iter().map(|d| d.same).sum();
+        let sent: usize = runs.iter().map(|d| d.saved.len()).sum();
+        (same, sent)
+    };
+    let ((pair_same, pair_sent), (room_same, room_sent)) = (count(pairs), count(rooms));
+    let all = pair_same == pair_sent && room_same == room_sent;
+    println!(
+        "copies checked against the source's BLAKE3 ({}): {room_same} of {room_sent} in the \
+         room, {pair_same} of {pair_sent} between two; {}",
+        &source.hash.to_hex()[..16],
+        if all {
+            "all the same"
+        } else {
+            "COPIES MISSING OR DIFFERENT (see the rounds above)"
+        }
+    );
+    let troubled = pairs
+        .iter()
+        .chain(rooms)
+        .filter(|d| !d.trouble.is_empty())
+        .count();
+    if troubled > 0 {
+        println!(
+            "TROUBLE in {troubled} send{} (see the rounds above)",
+            if troubled == 1 { "" } else { "s" }
+        );
+    }
+}
+
+fn rate(bytes_a_second: Option<f64>) -> String {
+    bytes_a_second.map_or("-".into(), |r| format!("{:.1} MB/s", r / 1e6))
+}
+
+fn mebibytes(kib: Option<u64>) -> String {
+    kib.map_or("unknown".into(), |kib| {
+        format!("{:.1} MiB", kib as f64 / 1024.0)
+    })
+}
+
+fn gibibytes(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / f64::from(1 << 30))
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    match values.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(values[mid]),
+        _ => Some((values[mid - 1] + values[mid]) / 2.0),
+    }
+}
+
+/// Bytes free to an ordinary user on the file system holding `path`.
+fn free_space(path: &Path) -> Option<u64> {
+    let space = rustix::fs::statvfs(path).ok()?;
+    Some(space.f_bavail * space.f_frsize)
+}
+
+/// The load average over 1, 5 and 15 minutes, as the system gives it.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg").map_or("unknown".into(), |l| {
+        l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    })
+}
+
+/// The file sent, and what each copy must hash to.
+struct Source {
+    path: PathBuf,
+    name: String,
+    size: u64,
+    hash: blake3::Hash,
+}
+
+impl Source {
+    /// `size` bytes of noise at `path`: nothing on the way compresses it.
+    fn write(path: &Path, size: u64) -> Self {
+        let mut out = BufWriter::with_capacity(1 << 20, File::create(path).unwrap());
+        let mut hasher = blake3::Hasher::new();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut block = vec![0u8; 1 << 20];
+        let mut left = size;
+        while left > 0 {
+            for chunk in block.chunks_exact_mut(8) {
+                state ^= state >> 12;
+                state ^= state << 25;
+                state ^= state >> 27;
+                chunk.copy_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+            }
+            let n = left.min(block.len() as u64) as usize;
+            out.write_all(&block[..n]).unwrap();
+            hasher.update(&block[..n]);
+            left -= n as u64;
+        }
+        out.flush().unwrap();
+        Self {
+            path: path.to_path_buf(),
+            name: path.file_name().unwrap().to_string_lossy().into_owned(),
+            size,
+            hash: hasher.finalize(),
+        }
+    }
+
+    /// Whether the file at `path` is a whole copy.
+    fn check(&self, path: &Path) -> Result<(), String> {
+        let mut hasher = blake3::Hasher::new();
+        let read = File::open(path).and_then(|file| hasher.update_reader(file).map(|_| ()));
+        match read {
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Ok(()) if hasher.count() != self.size => Err(format!(
+                "{} has {} bytes, the source {}",
+                path.display(),
+                hasher.count(),
+                self.size
+            )),
+            Ok(()) if hasher.finalize() != self.hash => Err(format!(
+                "{} has other bytes than the source",
+                path.display()
+            )),
+            Ok(()) => Ok(()),
+        }
+    }
+}
+
+/// One chat listening on 127.0.0.1 that sends the file to one other.
+fn pair_round(folder: &Path, source: &Source) -> Delivery {
+    let mut party = Party::new();
+    party.start(
+        "sender",
+        &[
+            "listen",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--name",
+            "s",
+        ],
+        folder,
+    );
+    let port = party.port().to_string();
+    party.start(
+        "receiver",
+        &["connect", "127.0.0.1", &port, "--name", "r"],
+        &folder.join("r"),
+    );
+    let mut ready = [false; 2];
+    let connected = party.until(JOIN_WITHIN, |heard| {
+        if heard
+            .line
+            .as_deref()
+            .is_some_and(|l| l.starts_with(ENCRYPTED))
+        {
+            ready[heard.who] = true;
+        }
+        ready == [true; 2]
+    });
+    assert!(
+        connected,
+        "the two chats did not connect within {} s:\n{}",
+        JOIN_WITHIN.as_secs(),
+        party.transcript()
+    );
+    let delivery = party.deliver(source);
+    let _ = fs::remove_dir_all(folder);
+    delivery
+}
+
+/// A room's host that sends the file to its `members`.
+fn room_round(folder: &Path, source: &Source, members: usize) -> Delivery {
+    let mut party = Party::new();
+    let max_peers = members.max(MAX_PEERS).to_string();
+    party.start(
+        "host",
+        &[
+            "listen",
+            "--room",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--name",
+            "host",
+            "--max-peers",
+            &max_peers,
+        ],
+        folder,
+    );
+    let port = party.port().to_string();
+    // One at a time, each in once it has printed its welcome: the host
+    // turns away those from one address past a few in their handshake.
+    let mut joins = 0;
+    let is_join = |heard: &Heard| {
+        heard.who == 0
+            && heard
+                .line
+                .as_deref()
+                .is_some_and(|l| l.contains(" joined the room ("))
+    };
+    for i in 0..members {
+        let name = format!("m{i:02}");
+        party.start(
+            &name,
+            &["connect", "127.0.0.1", &port, "--name", &name],
+            &folder.join(&name),
+        );
+        let who = i + 1;
+        let mut welcomed = false;
+        party.until(JOIN_WITHIN, |heard| {
+            joins += usize::from(is_join(heard));
+            if heard.who == who {
+                welcomed |= heard
+                    .line
+                    .as_deref()
+                    .is_some_and(|l| l.starts_with(WELCOME));
+                return welcomed || heard.line.is_none();
+            }
+            false
+        });
+        assert!(
+            welcomed,
+            "{name} was not let into the room within {} s:\n{}",
+            JOIN_WITHIN.as_secs(),
+            party.transcript()
+        );
+    }
+    // And the host has printed every join.
+    let joined = joins >= members
+        || party.until(JOIN_WITHIN, |heard| {
+            joins += usize::from(is_join(heard));
+            joins >= members
+        });
+    assert!(
+        joined,
+        "the host printed {joins} of {members} joins within {} s:\n{}",
+        JOIN_WITHIN.as_secs(),
+        party.transcript()
+    );
+    let delivery = party.deliver(source);
+    let _ = fs::remove_dir_all(folder);
+    delivery
+}
+
+/// What one send came to.
+struct Delivery {
+    /// Seconds from typing `/send` to each receiver's `File saved` line;
+    /// `None` for one that did not say it.
+    saved: Vec<Option<f64>>,
+    /// Seconds from typing `/send` to the sender's `Sent file` line.
+    sent: Option<f64>,
+    /// Receivers whose copy is whole and the same as the source.
+    same: usize,
+    /// The sender's peak RSS before the `/send` and at the end, in KiB.
+    sender_peak_before: Option<u64>,
+    sender_peak: Option<u64>,
+    /// CPU seconds during the send: the sender's, and all receivers'.
+    sender_cpu: f64,
+    receivers_cpu: f64,
+    /// The highest peak RSS of a receiver, in KiB.
+    receiver_peak: Option<u64>,
+    /// Seconds from typing `/send` to reading the CPU times.
+    window: f64,
+    /// What went wrong, and what the chats printed that an untroubled send
+    /// does not.
+    trouble: Vec<String>,
+}
+
+impl Delivery {
+    /// Seconds to the last `File saved` line.
+    fn last_saved(&self) -> Option<f64> {
+        self.saved.iter().flatten().copied().reduce(f64::max)
+    }
+
+    /// Bytes a second delivered to all receivers, whole copies only.
+    fn aggregate(&self, source: &Source) -> Option<f64> {
+        let seconds = self.last_saved()?;
+        (self.same > 0).then(|| self.same as f64 * source.size as f64 / seconds)
+    }
+
+    /// Bytes a second each receiver took.
+    fn each(&self, source: &Source) -> Option<f64> {
+        let seconds = self.last_saved()?;
+        (self.same > 0).then(|| source.size as f64 / seconds)
+    }
+
+    /// One line of figures, then any trouble.
+    fn report(&self, what: &str, sender: &str, receivers: &str, source: &Source) {
+        let saved: Vec<f64> = self.saved.iter().flatten().copied().collect();
+        let first = saved.iter().copied().reduce(f64::min);
+        let seconds = |s: Option<f64>| s.map_or("-".into(), |s| format!("{s:.3} s"));
+        let cores = thread::available_parallelism().map_or(1, |n| n.get());
+        let busy = (self.sender_cpu + self.receivers_cpu) / (self.window * cores as f64);
+        println!(
+            "{what}: {} of {} copies saved and whole; `File saved` from {} to {} after the \
+             `/send`, the {sender}'s `Sent file` after {}; {} in all, {} each",
+            self.same,
+            self.saved.len(),
+            seconds(first),
+            seconds(self.last_saved()),
+            seconds(self.sent),
+            rate(self.aggregate(source)),
+            rate(self.each(source)),
+        );
+        println!(
+            "  {sender} peak RSS {} ({} before the `/send`), CPU {:.2} s; {receivers} CPU {:.2} s \
+             in all, peak RSS {} at most; the chats kept the {cores} cores {:.0}% busy",
+            mebibytes(self.sender_peak),
+            mebibytes(self.sender_peak_before),
+            self.sender_cpu,
+            self.receivers_cpu,
+            mebibytes(self.receiver_peak),
+            busy * 100.0
+        );
+        if !self.trouble.is_empty() {
+            println!("  TROUBLE:");
+            for line in &self.trouble {
+                println!("    {line}");
+            }
+        }
+    }
+}
+
+/// A line a chat printed, or the end of its output (`None`).
+struct Heard {
+    at: Instant,
+    /// Which chat of its party.
+    who: usize,
+    line: Option<String>,
+}
+
+/// The chats of one send: the first sends, the others receive. Each runs
+/// in a folder of its own; threads read what they print.
+struct Party {
+    chats: Vec<Chat>,
+    tell: mpsc::Sender<Heard>,
+    heard: mpsc::Receiver<Heard>,
+    /// Every line each chat printed, in order.
+    said: Vec<Vec<String>>,
+    /// Which chats' output has ended.
+    ended: Vec<bool>,
+}
+
+impl Party {
+    fn new() -> Self {
+        let (tell, heard) = mpsc::channel();
+        Self {
+            chats: Vec::new(),
+            tell,
+            heard,
+            said: Vec::new(),
+            ended: Vec::new(),
+        }
+    }
+
+    fn start(&mut self, name: &str, args: &[&str], folder: &Path) {
+        let who = self.chats.len();
+        self.chats
+            .push(Chat::start(name, args, folder, who, &self.tell));
+        self.said.push(Vec::new());
+        self.ended.push(false);
+    }
+
+    /// The port the first chat listens on, from its first line.
+    fn port(&mut self) -> u16 {
+        let mut port = None;
+        let said = self.until(JOIN_WITHIN, |heard| {
+            port = heard
+                .line
+                .as_deref()
+                .and_then(|l| l.strip_prefix(LISTENING))
+                .and_then(|l| l.trim_end_matches(" ...").rsplit(':').next())
+                .and_then(|p| p.parse().ok());
+            port.is_some() || (heard.who == 0 && heard.line.is_none())
+        });
+        match port {
+            Some(port) if said => port,
+            _ => panic!("chat listen said no port:\n{}", self.transcript()),
+        }
+    }
+
+    /// The next line any chat prints, kept; `None` once `deadline` passes.
+    fn next(&mut self, deadline: Instant) -> Option<Heard> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let heard = self.heard.recv_timeout(wait).ok()?;
+        match &heard.line {
+            Some(line) => self.said[heard.who].push(line.clone()),
+            None => self.ended[heard.who] = true,
+        }
+        Some(heard)
+    }
+
+    /// Reads what the chats print until `done` says so, or `within` passes
+    /// (then false).
+    fn until(&mut self, within: Duration, mut done: impl FnMut(&Heard) -> bool) -> bool {
+        let deadline = Instant::now() + within;
+        while let Some(heard) = self.next(deadline) {
+            if done(&heard) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// All the chats printed so far, for when they do not get going.
+    fn transcript(&self) -> String {
+        let mut text = String::new();
+        for (chat, said) in self.chats.iter().zip(&self.said) {
+            text += &format!("{}:\n", chat.name);
+            for line in said {
+                text += &format!("  {line}\n");
+            }
+        }
+        text
+    }
+
+    /// Types `/send` into the sender, waits for every receiver's `File
+    /// saved` (or for the sender's `Sent file` and a little more), then
+    /// closes every chat and checks the copies.
+    fn deliver(mut self, source: &Source) -> Delivery {
+        let receivers = self.chats.len() - 1;
+        let mut trouble = Vec::new();
+        let mut saved: Vec<Option<(f64, PathBuf)>> = vec![None; receivers + 1];
+        // Saved, gone, or told something else about the file.
+        let mut settled = vec![false; receivers + 1];
+        settled[0] = true;
+        let mut sent = None;
+
+        // Nothing of the last round left to write back to the disk meanwhile.
+        rustix::fs::sync();
+        let cpu =
+            |chats: &[Chat]| -> f64 { chats.iter().filter_map(|c| cpu_seconds(c.pid())).sum() };
+        let sender_cpu = cpu(&self.chats[..1]);
+        let receivers_cpu = cpu(&self.chats[1..]);
+        let sender_peak_before = vm_hwm(self.chats[0].pid());
+        let started = Instant::now();
+        let mut deadline = started + DELIVER_WITHIN;
+        let since = |at: Instant| at.saturating_duration_since(started).as_secs_f64();
+        if let Err(e) = self.chats[0].type_line(&format!("/send {}", source.path.display())) {
+            trouble.push(format!("could not type `/send`: {e}"));
+            deadline = Instant::now();
+        }
+        while let Some(heard) = self.next(deadline) {
+            let who = heard.who;
+            match heard.line.as_deref() {
+                Some(line) if who == 0 && line.starts_with(FILE_SENT) => {
+                    sent = Some(since(heard.at));
+                    deadline = deadline.min(heard.at + SAVED_GRACE);
+                }
+                None if who == 0 => deadline = deadline.min(heard.at + SAVED_GRACE),
+                Some(line) if who > 0 && line.starts_with(FILE_SAVED) => {
+                    let path = &line[FILE_SAVED.len()..];
+                    // A summary of the transfer would follow; without a
+                    // terminal there is none.
+                    let path = match path.rfind(" (") {
+                        Some(cut) if path.ends_with(')') => &path[..cut],
+                        _ => path,
+                    };
+                    saved[who] = Some((since(heard.at), self.chats[who].folder.join(path)));
+                    settled[who] = true;
+                }
+                Some(line)
+                    if who > 0 && line.contains(&source.name) && !line.starts_with(INCOMING) =>
+                {
+                    settled[who] = true;
+                }
+                None => settled[who] = true,
+                _ => {}
+            }
+            if settled.iter().all(|s| *s) {
+                if sent.is_some() || self.ended[0] {
+                    break;
+                }
+                // The sender's word follows the receivers' answers.
+                deadline = deadline.min(Instant::now() + SAVED_GRACE);
+            }
+        }
+        if saved[1..].iter().any(Option::is_none) && sent.is_none() {
+            trouble.push(format!(
+                "the send did not end within {} s",
+                DELIVER_WITHIN.as_secs()
+            ));
+        }
+
+        let window = started.elapsed().as_secs_f64();
+        let sender_cpu = cpu(&self.chats[..1]) - sender_cpu;
+        let receivers_cpu = cpu(&self.chats[1..]) - receivers_cpu;
+        let sender_peak = vm_hwm(self.chats[0].pid());
+        let receiver_peak = self.chats[1..].iter().filter_map(|c| vm_hwm(c.pid())).max();
+
+        // The sender leaves first: the receivers then leave on their own.
+        let _ = self.chats[0].type_line("/quit");
+        let closing = Instant::now() + EXIT_WITHIN;
+        for chat in &mut self.chats {
+            if let Err(why) = chat.finish(closing) {
+                trouble.push(format!("{} {why}", chat.name));
+            }
+        }
+        // What they printed last.
+        let leftovers: Vec<Heard> = self.heard.try_iter().collect();
+        for heard in leftovers {
+            if let Some(line) = heard.line {
+                self.said[heard.who].push(line);
+            }
+        }
+
+        let mut same = 0;
+        for (chat, saved) in self.chats.iter().zip(&saved).skip(1) {
+            match saved {
+                None => trouble.push(format!("{}: NO COPY saved", chat.name)),
+                Some((_, path)) => match source.check(path) {
+                    Ok(()) => same += 1,
+                    Err(why) => trouble.push(format!("{}: COPY DIFFERS: {why}", chat.name)),
+                },
+            }
+        }
+        for (chat, said) in self.chats.iter().zip(&self.said) {
+            let odd: Vec<&String> = said
+                .iter()
+                .filter(|line| !ordinary(line, &source.name))
+                .collect();
+            for line in odd.iter().take(5) {
+                trouble.push(format!("{} said: {line}", chat.name));
+            }
+            if odd.len() > 5 {
+                trouble.push(format!(
+                    "{} said {} more such lines",
+                    chat.name,
+                    odd.len() - 5
+                ));
+            }
+        }
+        Delivery {
+            saved: saved[1..].iter().map(|s| s.as_ref().map(|s| s.0)).collect(),
+            sent,
+            same,
+            sender_peak_before,
+            sender_peak,
+            sender_cpu,
+            receivers_cpu,
+            receiver_peak,
+            window,
+            trouble,
+        }
+    }
+}
+
+/// Whether a chat prints `line` in an untroubled send of the file `name`.
+fn ordinary(line: &str, name: &str) -> bool {
+    const STARTS: [&str; 9] = [
+        LISTENING,
+        ENCRYPTED,
+        WELCOME,
+        INCOMING,
+        FILE_SAVED,
+        FILE_SENT,
+        "[System] Hosting a room ",
+        "[System] Connected ",
+        "[System] Exiting.",
+    ];
+    STARTS.iter().any(|start| line.starts_with(start))
+        // The host, and each member, of those who join.
+        || line.contains(" joined the room")
+        // The room telling its host of each copy.
+        || line.starts_with("[System] Room: ") && line.ends_with(&format!(" saved {name}"))
+        // The sender leaving at the end.
+        || line.ends_with("] has left the chat.")
+        || line == "[System] The room is closed: its host left."
+        || line == "[System] Peer disconnected."
+}
+
+/// A `chat` process whose output threads pass on, line by line; killed if
+/// it is still running when dropped.
+struct Chat {
+    name: String,
+    folder: PathBuf,
+    child: Child,
+    input: Option<ChildStdin>,
+    reading: Vec<JoinHandle<()>>,
+}
+
+impl Chat {
+    fn start(
+        name: &str,
+        args: &[&str],
+        folder: &Path,
+        who: usize,
+        tell: &mpsc::Sender<Heard>,
+    ) -> Self {
+        fs::create_dir_all(folder).expect("cannot make a chat's folder");
+        let mut child = Command::new(CHAT)
+            .args(args)
+            .current_dir(folder)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start chat {}: {e}", args.join(" ")));
+        let reading = vec![
+            pass_lines(child.stdout.take().unwrap(), who, "", tell.clone()),
+            pass_lines(
+                child.stderr.take().unwrap(),
+                who,
+                "(on stderr) ",
+                tell.clone(),
+            ),
+        ];
+        Self {
+            name: name.to_string(),
+            folder: folder.to_path_buf(),
+            input: child.stdin.take(),
+            child,
+            reading,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn type_line(&mut self, line: &str) -> io::Result<()> {
+        let input = self.input.as_mut().ok_or(io::ErrorKind::BrokenPipe)?;
+        input.write_all(format!("{line}\n").as_bytes())?;
+        input.flush()
+    }
+
+    /// Ends its input (which makes a chat leave) and waits for it to exit
+    /// and its output to end, until `deadline`; then it is killed.
+    fn finish(&mut self, deadline: Instant) -> Result<(), String> {
+        self.input = None;
+        let exited = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) if status.success() => break Ok(()),
+                Ok(Some(status)) => break Err(format!("exited with {status}")),
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+                _ => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break Err("did not exit when it should have: killed".into());
+                }
+            }
+        };
+        for reading in self.reading.drain(..) {
+            let _ = reading.join();
+        }
+        exited
+    }
+}
+
+impl Drop for Chat {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Passes on each line of `output`, marked as chat `who`'s and starting
+/// with `mark`; the end of stdout too.
+fn pass_lines(
+    output: impl Read + Send + 'static,
+    who: usize,
+    mark: &'static str,
+    tell: mpsc::Sender<Heard>,
+) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let mut lines = BufReader::new(output);
+        let mut line = String::new();
+        while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+            let _ = tell.send(Heard {
+                at: Instant::now(),
+                who,
+                line: Some(format!("{mark}{}", line.trim_end())),
+            });
+            line.clear();
+        }
+        if mark.is_empty() {
+            let _ = tell.send(Heard {
+                at: Instant::now(),
+                who,
+                line: None,
+            });
+        }
+    })
 }
