@@ -443,10 +443,7 @@ impl Hub {
     /// A receiver on the encrypted wire takes the file, maybe holding its
     /// start already.
     fn receiver_accepts(&mut self, member: MemberId, rid: FileId, offset: u64, prefix: [u8; 32]) {
-        let Some(relay_id) = self.relays.by_receiver.get(&(member, rid)).copied() else {
-            return;
-        };
-        let Some(relay) = self.relays.list.get_mut(&relay_id) else {
+        let Some((relay_id, relay)) = self.relay_of_receiver(member, rid) else {
             return;
         };
         let Some(receiver) = relay.receivers.get_mut(&member) else {
@@ -726,10 +723,7 @@ impl Hub {
     /// A receiver saved the file, or refused it (declined, cancelled, no
     /// room, a hash that did not match).
     fn receiver_settles(&mut self, member: MemberId, rid: FileId, refusal: Option<String>) {
-        let Some(relay_id) = self.relays.by_receiver.get(&(member, rid)).copied() else {
-            return;
-        };
-        let Some(relay) = self.relays.list.get_mut(&relay_id) else {
+        let Some((relay_id, relay)) = self.relay_of_receiver(member, rid) else {
             return;
         };
         let Some(receiver) = relay.receivers.get(&member) else {
@@ -993,6 +987,17 @@ impl Hub {
         if let Some((turn, _)) = self.relays.turn.take_if(|(_, r)| *r == relay_id) {
             turn.give_back();
         }
+    }
+
+    /// The transfer `member` receives as its file `rid`. Answers about
+    /// files the room does not (or no longer) send are passed over.
+    fn relay_of_receiver(
+        &mut self,
+        member: MemberId,
+        rid: FileId,
+    ) -> Option<(RelayId, &mut Relay)> {
+        let relay_id = *self.relays.by_receiver.get(&(member, rid))?;
+        Some((relay_id, self.relays.list.get_mut(&relay_id)?))
     }
 
     fn relay_of_sender(&self, from: MemberId, id: FileId) -> Option<&Relay> {
