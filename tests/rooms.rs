@@ -993,3 +993,30 @@ fn a_hostile_hosts_reason_reaches_no_terminal_raw() {
     assert!(stderr.contains("go away \\x1b]0;PWNED"), "{stderr:?}");
     assert!(!joiner.stdout_lines().iter().any(|l| l.contains('\x1b')));
 }
+
+#[test]
+fn a_folder_of_many_small_files_is_not_held_back_by_the_throttle() {
+    let dir = TestDir::new("room-many-files");
+    let (mut host, port) = host(&dir, &["--ask-above", "0"]);
+    let mut sender = join(&dir, &mut host, port, "I056");
+    let mut taker = join(&dir, &mut host, port, "I057");
+    let folder = dir.subdir("many");
+    for n in 0..600 {
+        std::fs::write(folder.join(format!("{n}.txt")), n.to_string()).unwrap();
+    }
+    sender.send_line(&format!("/send {}", folder.display()));
+    host.expect_prefix("[System] I056 offers many (");
+    host.send_line("/decline");
+    // 600 files cost some 2,400 messages through the room: at the pace
+    // allowed for chat lines they would take over a minute.
+    let started = Instant::now();
+    taker.expect_prefix("[System] Folder saved to received_files/many (600 files, ");
+    sender.expect_prefix("[System] Sent folder many (600 files, ");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let saved = dir.subdir("I057").join("received_files/many");
+    assert_eq!(std::fs::read(saved.join("599.txt")).unwrap(), b"599");
+}

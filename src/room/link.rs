@@ -570,7 +570,17 @@ fn read_sealed(
             }
             Ok(message) => match file_news(&message) {
                 Some(news) => {
-                    pace.count(0);
+                    // A new transfer counts as a message; what carries one
+                    // along has its own budget.
+                    match news {
+                        FileNews::Offer { ref name, .. } | FileNews::Folder { ref name, .. } => {
+                            pace.count(name.len());
+                        }
+                        FileNews::Entry { ref path, .. } | FileNews::Subfolder { ref path, .. } => {
+                            pace.count_transfer(path.len());
+                        }
+                        _ => pace.count_transfer(0),
+                    }
                     Heard::File(news)
                 }
                 None if matches!(message, Message::Pong) => continue,
@@ -732,6 +742,7 @@ struct Pace<'a> {
     /// Closed once the member is out of the room: then reading stops.
     permits: &'a Permits,
     throttle: Throttle,
+    transfers: Throttle,
     /// Whether the host was told the member is held back, since it last
     /// kept to the limits.
     told: bool,
@@ -744,6 +755,7 @@ impl<'a> Pace<'a> {
             events,
             permits,
             throttle: Throttle::new(Instant::now()),
+            transfers: Throttle::for_transfers(Instant::now()),
             told: false,
         }
     }
@@ -752,10 +764,22 @@ impl<'a> Pace<'a> {
     /// so the member is held back by its own connection. The host's own
     /// user is not held back.
     fn count(&mut self, len: usize) {
+        let wait = self.throttle.count(len, Instant::now());
+        self.hold_back(wait);
+    }
+
+    /// Counts a message that carries a transfer along.
+    fn count_transfer(&mut self, len: usize) {
+        let wait = self.transfers.count(len, Instant::now());
+        self.hold_back(wait);
+    }
+
+    /// Waits before the next message is read, if the member is over its
+    /// limits; the host's own user never is.
+    fn hold_back(&mut self, wait: Duration) {
         if self.id == HOST || self.permits.is_closed() {
             return;
         }
-        let wait = self.throttle.count(len, Instant::now());
         if wait.is_zero() {
             self.told = false;
             return;

@@ -12,6 +12,13 @@ pub const MESSAGES_PER_SECOND: f64 = 25.0;
 pub const BURST_BYTES: f64 = 512.0 * 1024.0;
 pub const BYTES_PER_SECOND: f64 = 128.0 * 1024.0;
 
+/// The messages that carry a transfer along once it goes (a folder's
+/// files and subfolders, answers, ends) have a budget of their own: a
+/// folder of thousands of small files needs thousands of them, and each
+/// waits on the protocol's own windows anyway.
+pub const BURST_TRANSFER_MESSAGES: f64 = 5000.0;
+pub const TRANSFER_MESSAGES_PER_SECOND: f64 = 2000.0;
+
 /// One bucket: it holds up to `capacity` tokens and gains `rate` a second.
 #[derive(Debug, Clone)]
 struct Bucket {
@@ -59,6 +66,15 @@ impl Throttle {
             now,
             (BURST_MESSAGES, MESSAGES_PER_SECOND),
             (BURST_BYTES, BYTES_PER_SECOND),
+        )
+    }
+
+    /// The budget for the messages that carry transfers along.
+    pub fn for_transfers(now: Instant) -> Self {
+        Self::with_limits(
+            now,
+            (BURST_TRANSFER_MESSAGES, TRANSFER_MESSAGES_PER_SECOND),
+            (BURST_BYTES * 64.0, BYTES_PER_SECOND * 64.0),
         )
     }
 
