@@ -1020,3 +1020,172 @@ fn a_folder_of_many_small_files_is_not_held_back_by_the_throttle() {
     let saved = dir.subdir("I057").join("received_files/many");
     assert_eq!(std::fs::read(saved.join("599.txt")).unwrap(), b"599");
 }
+
+/// A member that offers a file and sends `sent` bytes of it after the
+/// room's Accept, then its End.
+fn lying_sender(port: u16, size: u64, sent: usize) -> hostile_room::Member {
+    use chat::wire::message::Message;
+    let mut liar = hostile_room::Member::join(port, "liar");
+    liar.send(&Message::Offer {
+        id: 1,
+        size,
+        name: "lie.bin",
+    })
+    .unwrap();
+    assert_eq!(liar.answer_to(1), Some(0));
+    let data = vec![7; sent];
+    for piece in data.chunks(60_000) {
+        let _ = liar.send(&Message::Chunk { id: 1, data: piece });
+    }
+    let _ = liar.send(&Message::End {
+        id: 1,
+        hash: *blake3::hash(&data).as_bytes(),
+    });
+    liar
+}
+
+#[test]
+fn a_sender_that_lies_about_its_file_is_dropped_and_the_room_goes_on() {
+    let dir = TestDir::new("room-liar");
+    let (mut host, port, mut members) = room(&dir, &["I057"]);
+    for (size, sent, why) in [
+        (
+            10,
+            20,
+            "it sent more of lie.bin than the 10 bytes it announced",
+        ),
+        (100_000, 20, "it ended lie.bin after 20 of its 100000 bytes"),
+    ] {
+        let _liar = lying_sender(port, size, sent);
+        host.expect_exact(&format!("[System] liar was dropped from the room: {why}."));
+        members[0].expect_exact(&format!("[System] liar was dropped from the room: {why}."));
+    }
+    let mut huge = hostile_room::Member::join(port, "huge");
+    huge.send(&chat::wire::message::Message::Offer {
+        id: 1,
+        size: (1 << 44) + 1,
+        name: "huge.bin",
+    })
+    .unwrap();
+    host.expect_exact(
+        "[System] huge was dropped from the room: it offered a file over the limit of \
+         17592186044416 bytes.",
+    );
+    // Nobody else was hurt, and nothing was saved.
+    members[0].send_line("still here");
+    host.expect_exact("[I057] still here");
+    assert!(!dir.join("received_files/lie.bin").exists());
+    assert!(!dir.subdir("I057").join("received_files/lie.bin").exists());
+}
+
+#[test]
+fn a_member_is_never_offered_more_files_at_once_than_it_takes() {
+    use chat::wire::message::Message;
+    let dir = TestDir::new("room-offer-flood");
+    let (mut host, port, mut members) = room(&dir, &["I057"]);
+    let mut flooder = hostile_room::Member::join(port, "flood");
+    for id in 1..=70 {
+        flooder
+            .send(&Message::Offer {
+                id,
+                size: 1,
+                name: "f.bin",
+            })
+            .unwrap();
+    }
+    while !flooder
+        .expect_notice()
+        .contains("has too many files on their way to it already")
+    {}
+    // The host's side and the other member take at most 64 and stay.
+    members[0].send_line("still here");
+    host.expect_exact("[I057] still here");
+    host.send_line("and me");
+    members[0].expect_exact("[host] and me");
+}
+
+#[test]
+fn what_a_sender_sent_whole_before_leaving_is_still_saved() {
+    let dir = TestDir::new("room-sender-left-after-end");
+    let (mut host, port, mut members) = room(&dir, &["I057"]);
+    let data = random_bytes(8 << 20, 51);
+    {
+        use chat::wire::message::Message;
+        let mut sender = hostile_room::Member::join(port, "brief");
+        sender
+            .send(&Message::Offer {
+                id: 1,
+                size: data.len() as u64,
+                name: "brief.bin",
+            })
+            .unwrap();
+        assert_eq!(sender.answer_to(1), Some(0));
+        for piece in data.chunks(65_536) {
+            sender.send(&Message::Chunk { id: 1, data: piece }).unwrap();
+        }
+        sender
+            .send(&Message::End {
+                id: 1,
+                hash: *blake3::hash(&data).as_bytes(),
+            })
+            .unwrap();
+        sender.close();
+    }
+    for chat in [&mut host, &mut members[0]] {
+        chat.expect_exact("[System] File saved to received_files/brief.bin");
+    }
+    assert!(std::fs::read(dir.subdir("I057").join("received_files/brief.bin")).unwrap() == data);
+}
+
+#[test]
+fn a_plain_senders_second_file_goes_whole_while_the_first_waits_for_the_host() {
+    let dir = TestDir::new("room-plain-two-files");
+    let (mut host, port) = Chat::listen(
+        "host",
+        dir.path(),
+        &["--room", "--name", "host", "--ask-above", "0"],
+    );
+    let mut p1 = RawPeer::connect(port);
+    p1.expect_line("[System] You are in host's room as guest1, alone with the host.");
+    let mut p2 = RawPeer::connect(port);
+    p2.expect_line("[System] You are in host's room as guest2, with the host and 1 other.");
+    let second = random_bytes(300_000, 61);
+    p1.write_bytes(b"/file a.txt 5\nhello");
+    p2.expect_line("/file a.txt 5");
+    assert_eq!(p2.read_exact_bytes(5), b"hello");
+    p1.write_bytes(format!("/file b.bin {}\n", second.len()).as_bytes());
+    p1.write_bytes(&second);
+    host.expect_prefix("[System] guest1 offers b.bin (");
+    host.send_line("/decline 1");
+    p2.expect_line(&format!("/file b.bin {}", second.len()));
+    assert!(p2.read_exact_bytes(second.len()) == second);
+    host.send_line("/accept 2");
+    host.expect_exact("[System] File saved to received_files/b.bin");
+    host.send_line("after");
+    skip_to(&mut p2, "[host] after");
+}
+
+#[test]
+fn a_plain_sender_that_stops_mid_file_is_not_waited_for() {
+    let dir = TestDir::new("room-plain-stalled");
+    let (mut host, port) = Chat::listen(
+        "host",
+        dir.path(),
+        &["--room", "--name", "host", "--stall-timeout", "2"],
+    );
+    let mut p1 = RawPeer::connect(port);
+    p1.expect_line("[System] You are in host's room as guest1, alone with the host.");
+    let mut p2 = RawPeer::connect(port);
+    p2.expect_line("[System] You are in host's room as guest2, with the host and 1 other.");
+    p1.write_bytes(b"/file stuck.bin 1000\nabc");
+    p2.expect_line("/file stuck.bin 1000");
+    host.expect_prefix(
+        "[System] guest1 left the room (connection lost: it sent nothing more of its file",
+    );
+    // p2's stream was inside the file: it is let go; the room goes on.
+    p2.expect_eof();
+    let mut p3 = RawPeer::connect(port);
+    p3.expect_line("[System] You are in host's room as guest1, alone with the host.");
+    host.send_line("after");
+    p3.expect_line("[host] after");
+}

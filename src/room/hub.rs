@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use super::Crew;
@@ -21,7 +22,6 @@ use crate::net::transport::{Closer, Connection, Reading};
 use crate::session::command::UserCommand;
 use crate::session::members;
 use crate::settings::{RoomSettings, Settings};
-use crate::terminal::screen::Screen;
 use crate::wire::message::{Change, MemberList, Message};
 
 /// How often transfers are looked at for members that fall behind.
@@ -87,7 +87,10 @@ pub struct Hub {
     pub(super) roster: Roster,
     pub(super) links: HashMap<MemberId, Link>,
     pub(super) relays: Relays,
-    screen: Arc<Screen>,
+    /// The room's own lines for the host's screen, written by a thread of
+    /// their own: a screen that stops taking them (a terminal paused with
+    /// Ctrl-S, a full pipe) must not stop the room.
+    lines: Sender<String>,
     keepalive: Duration,
     /// The turn to pass a file to members on the original wire.
     turn: Arc<Turn>,
@@ -105,14 +108,14 @@ impl Hub {
     pub fn new(
         settings: &Settings,
         room: RoomSettings,
-        screen: Arc<Screen>,
+        lines: Sender<String>,
         turn: Arc<Turn>,
     ) -> Self {
         Self {
             roster: Roster::new(settings.name.clone(), room.max_peers, Instant::now()),
             links: HashMap::new(),
             relays: Relays::default(),
-            screen,
+            lines,
             keepalive: room.keepalive,
             turn,
             turned_away: (Instant::now(), 0, 0),
@@ -133,7 +136,7 @@ impl Hub {
 
     /// A line of the room's own, on the host's screen only.
     pub fn say(&self, text: impl std::fmt::Display) {
-        self.screen.system(text);
+        let _ = self.lines.send(text.to_string());
     }
 
     pub fn turned_away(&mut self, address: SocketAddr, why: &str) {
@@ -381,8 +384,8 @@ impl Hub {
         link.closer.close();
         link.permits.close();
         let name = self.name(id);
-        self.roster.leave(id);
         self.member_gone(id, &name);
+        self.roster.leave(id);
         let words = Words::Presence {
             change,
             name: &name,

@@ -666,8 +666,21 @@ fn read_plain(half: ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &Door)
                 pace.count(name.len());
                 // The room hears the file's end before anyone else's start.
                 door.plain_turn.take();
-                let passed = pass_file(&mut frames, name, size, permits, &pace);
+                // Others' lines wait while it goes: a sender that stops
+                // sending its file is not waited for longer than the stall
+                // limit.
+                let timed = frames
+                    .get_ref()
+                    .get_ref()
+                    .set_read_timeout(Some(door.stall));
+                let passed = match timed {
+                    Ok(()) => pass_file(&mut frames, name, size, permits, &pace),
+                    Err(e) => Err(Gone::Lost(e.to_string())),
+                };
                 door.plain_turn.give_back();
+                if let Err(e) = frames.get_ref().get_ref().set_read_timeout(None) {
+                    return Gone::Lost(e.to_string());
+                }
                 match passed {
                     Ok(()) => continue,
                     Err(gone) => return gone,
@@ -707,6 +720,14 @@ fn pass_file(
             Ok(0) => Err("the connection ended in the middle of a file".to_string()),
             Ok(n) => Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err("it sent nothing more of its file for the stall limit".to_string())
+            }
             Err(e) => Err(e.to_string()),
         };
         let n = match got {

@@ -110,15 +110,19 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
         let (waiting, door, crew) = (waiting.clone(), door.clone(), crew.clone());
         session::spawn("accept", move || take_connections(&waiting, &door, &crew))?
     };
+    let (lines, to_show) = mpsc::channel::<String>();
+    let showing = {
+        let screen = screen.clone();
+        session::spawn("room lines", move || {
+            for line in to_show {
+                screen.system(line);
+            }
+        })?
+    };
     let hosting = {
-        let (settings, screen, waiting, crew) = (
-            settings.clone(),
-            screen.clone(),
-            waiting.clone(),
-            crew.clone(),
-        );
+        let (settings, waiting, crew) = (settings.clone(), waiting.clone(), crew.clone());
         session::spawn("room", move || {
-            let mut hub = Hub::new(&settings, room, screen, door.plain_turn.clone());
+            let mut hub = Hub::new(&settings, room, lines, door.plain_turn.clone());
             hub.seat_host(rooms_end, &door, &crew);
             host_room(&mut hub, &inbox, &waiting, &crew);
         })?
@@ -126,6 +130,7 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
     let result = session::run_hosting(settings, console, users_end);
     let _ = events.send(Happening::Close);
     session::join(hosting)?;
+    session::join(showing)?;
     waiting.stop();
     crew.cut_knocking();
     session::join(accepting)?;

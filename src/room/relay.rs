@@ -25,6 +25,7 @@ use super::hub::Hub;
 use super::link::{FileNews, Piece, PlainFile, Share, Turn};
 use super::roster::MemberId;
 use crate::files::download::safe_file_name;
+use crate::session::encrypted::incoming::{MAX_FOLDERS, MAX_INCOMING};
 use crate::wire::frame;
 use crate::wire::message::{Change, FileId, Message};
 
@@ -37,8 +38,10 @@ pub const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 pub const MAX_LAG: u64 = 2 << 20;
 pub const LAG_FOR: Duration = Duration::from_secs(5);
 
-/// The number a plain member's file goes by: it sends one at a time.
-const PLAIN_FILE: FileId = 0;
+/// Plain members' files go by numbers from here up, one per file, since
+/// the original wire gives them none (a sender's earlier file may still
+/// wait for answers while its next one goes).
+const PLAIN_FILES: FileId = 1 << 31;
 
 type RelayId = u64;
 
@@ -53,6 +56,9 @@ pub struct Relays {
     /// Senders' files the room stopped taking: what of them is still on
     /// its way is dropped, until the sender says it stopped.
     stopped: HashSet<(MemberId, FileId)>,
+    /// The number of the file each plain member is sending now.
+    plain_current: HashMap<MemberId, FileId>,
+    next_plain: FileId,
     /// The room's turn to pass files to plain members, while the room
     /// holds it for an encrypted sender's file.
     turn: Option<(Arc<Turn>, RelayId)>,
@@ -106,8 +112,12 @@ struct Relay {
     opened: Instant,
     /// Its pieces go to those taking it.
     flowing: bool,
-    /// Its end went out.
+    /// Its end went out, and when.
     ended: bool,
+    ended_at: Option<Instant>,
+    /// Bytes of it passed on so far, counted from where it (re)started:
+    /// never more than its size, and all of it by its end.
+    sent: u64,
     receivers: BTreeMap<MemberId, Receiver>,
     /// Receivers that saved it, or (on the original wire) got it whole.
     saved: usize,
@@ -150,6 +160,14 @@ impl Relay {
             .filter(|(_, r)| accepted(r.taking))
             .map(|(m, r)| (*m, r.id, r.plain, r.share.clone()))
             .collect()
+    }
+}
+
+/// How many of a kind a member takes at once, as its reader allows.
+fn limit_of(kind: Kind) -> usize {
+    match kind {
+        Kind::Folder => MAX_FOLDERS,
+        Kind::File | Kind::Entry { .. } => MAX_INCOMING,
     }
 }
 
@@ -205,19 +223,33 @@ impl Hub {
     pub(super) fn plain_file(&mut self, from: MemberId, file: PlainFile) {
         match file {
             PlainFile::Start { name, size } => {
+                let id = PLAIN_FILES | (self.relays.next_plain & !PLAIN_FILES);
+                self.relays.next_plain = self.relays.next_plain.wrapping_add(1);
+                self.relays.plain_current.insert(from, id);
                 let offering = Offering::File {
                     size,
                     name: &name,
                     plain_sender: true,
                 };
-                if let Some(relay_id) = self.open_relay(from, PLAIN_FILE, offering) {
+                if let Some(relay_id) = self.open_relay(from, id, offering) {
                     self.start_plain_receivers(relay_id);
                 }
             }
-            PlainFile::Piece(piece) => self.piece(from, PLAIN_FILE, &piece),
-            PlainFile::End => self.sender_ends(from, PLAIN_FILE, None),
+            PlainFile::Piece(piece) => {
+                if let Some(id) = self.relays.plain_current.get(&from).copied() {
+                    self.piece(from, id, &piece);
+                }
+            }
+            PlainFile::End => {
+                if let Some(id) = self.relays.plain_current.remove(&from) {
+                    self.sender_ends(from, id, None);
+                }
+            }
             PlainFile::Cut => {
-                if let Some(relay_id) = self.relays.by_sender.get(&(from, PLAIN_FILE)).copied() {
+                let id = self.relays.plain_current.remove(&from);
+                if let Some(relay_id) =
+                    id.and_then(|id| self.relays.by_sender.get(&(from, id)).copied())
+                {
                     self.cancel_relay(relay_id);
                 }
             }
@@ -301,6 +333,20 @@ impl Hub {
         id: FileId,
         offering: Offering<'_>,
     ) -> Option<RelayId> {
+        let over = match offering {
+            Offering::File { size, .. } | Offering::Entry { size, .. } => {
+                size > frame::MAX_FILE_SIZE
+            }
+            Offering::Folder { .. } => false,
+        };
+        if over {
+            let why = format!(
+                "it offered a file over the limit of {} bytes",
+                frame::MAX_FILE_SIZE
+            );
+            self.remove(from, Change::Dropped, &why);
+            return None;
+        }
         let sender = self.name(from);
         let (kind, name, size, plain_sender) = match offering {
             Offering::File {
@@ -341,10 +387,24 @@ impl Hub {
                 .map(|m| (*m, None))
                 .collect(),
         };
+        // A member takes only so many files and folders at once (a breach
+        // otherwise): one that has as many on their way is left out.
+        let (busy, others): (Vec<_>, Vec<_>) = others
+            .into_iter()
+            .partition(|(member, _)| self.receiving(*member, kind) >= limit_of(kind));
         let relay_id = self.relays.next;
         self.relays.next += 1;
         let mut receivers = BTreeMap::new();
         let mut offers = Vec::new();
+        for (member, _) in busy {
+            if !matches!(kind, Kind::Entry { .. }) {
+                let why = format!(
+                    "{} has too many files on their way to it already: {name} was not offered",
+                    self.name(member)
+                );
+                self.notify(from, &why);
+            }
+        }
         for (member, folder_rid) in others {
             let Some(link) = self.links.get_mut(&member) else {
                 continue;
@@ -382,6 +442,8 @@ impl Hub {
             opened: Instant::now(),
             flowing: plain_sender,
             ended: false,
+            ended_at: None,
+            sent: 0,
             receivers,
             saved: 0,
             hasher: blake3::Hasher::new(),
@@ -414,6 +476,22 @@ impl Hub {
             self.send_message(member, &offer);
         }
         self.relays.list.contains_key(&relay_id).then_some(relay_id)
+    }
+
+    /// How many files (of their own or in folders), or folders, `member`
+    /// is offered or taking now.
+    fn receiving(&self, member: MemberId, kind: Kind) -> usize {
+        let folder = kind == Kind::Folder;
+        self.relays
+            .list
+            .values()
+            .filter(|r| (r.kind == Kind::Folder) == folder)
+            .filter(|r| {
+                r.receivers
+                    .get(&member)
+                    .is_some_and(|x| x.taking != Taking::Done)
+            })
+            .count()
     }
 
     /// Sends the file's header to the plain members taking it; their
@@ -529,7 +607,11 @@ impl Hub {
             );
         }
         if to_plain {
-            // Plain members' streams carry one file at a time.
+            // Plain members' streams carry one file at a time: not while
+            // another goes (its end may still be on its way to the room).
+            if self.links.values().any(|l| l.held.is_some()) {
+                return;
+            }
             let turn = self.plain_turn().clone();
             if !turn.try_take() {
                 return;
@@ -583,19 +665,27 @@ impl Hub {
         for (member, rid) in late {
             self.drop_receiver(relay_id, member);
             self.send_message(member, &Message::Cancel { id: rid });
-            let why = format!(
-                "{sender}'s {name} went without you: you did not answer within {} s",
-                ANSWER_WITHIN.as_secs()
-            );
+            let secs = ANSWER_WITHIN.as_secs();
+            let why =
+                format!("{sender}'s {name} went without you: you did not answer within {secs} s");
             self.notify(member, &why);
+            let who = self.name(member);
+            self.notify(
+                from,
+                &format!("{who} did not answer within {secs} s: {name} goes without it"),
+            );
         }
     }
 
     /// The sender's answer to a resumed start: passed on to all who asked.
     fn sender_begins(&mut self, from: MemberId, id: FileId, offset: u64) {
-        let Some(relay) = self.relay_of_sender(from, id) else {
+        let Some(relay_id) = self.relays.by_sender.get(&(from, id)).copied() else {
             return;
         };
+        let Some(relay) = self.relays.list.get_mut(&relay_id) else {
+            return;
+        };
+        relay.sent = offset.min(relay.size);
         let resuming: Vec<(MemberId, FileId)> = relay
             .receivers
             .iter()
@@ -610,7 +700,7 @@ impl Hub {
     /// A piece of a file: queued for everyone taking it.
     fn piece(&mut self, from: MemberId, id: FileId, piece: &Arc<Piece>) {
         let Some(relay_id) = self.relays.by_sender.get(&(from, id)).copied() else {
-            if !self.relays.stopped.contains(&(from, id)) && id != PLAIN_FILE {
+            if !self.relays.stopped.contains(&(from, id)) && id & PLAIN_FILES == 0 {
                 let why = "it sent part of a file nobody accepted";
                 self.remove(from, Change::Dropped, why);
             }
@@ -622,6 +712,15 @@ impl Hub {
         if !relay.flowing {
             let why = "it sent part of a file before it was accepted";
             return self.remove(from, Change::Dropped, why);
+        }
+        relay.sent += piece.data.len() as u64;
+        if relay.sent > relay.size {
+            let why = format!(
+                "it sent more of {} than the {} bytes it announced",
+                relay.name, relay.size
+            );
+            self.cancel_relay(relay_id);
+            return self.remove(from, Change::Dropped, &why);
         }
         if relay.plain_sender {
             relay.hasher.update(&piece.data);
@@ -645,7 +744,16 @@ impl Hub {
         let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
+        if relay.kind != Kind::Folder && relay.sent != relay.size {
+            let why = format!(
+                "it ended {} after {} of its {} bytes",
+                relay.name, relay.sent, relay.size
+            );
+            self.cancel_relay(relay_id);
+            return self.remove(from, Change::Dropped, &why);
+        }
         relay.ended = true;
+        relay.ended_at = Some(Instant::now());
         let hash = hash.unwrap_or_else(|| *relay.hasher.finalize().as_bytes());
         relay.hash = Some(hash);
         let (from, name) = (relay.from, relay.name.clone());
@@ -878,17 +986,19 @@ impl Hub {
 
     /// A member left: its transfers stop, and it is out of those of others.
     pub(super) fn member_gone(&mut self, member: MemberId, name: &str) {
+        // What it sent whole goes on to those taking it; the rest stops.
         let sent: Vec<RelayId> = self
             .relays
             .list
             .iter()
-            .filter(|(_, r)| r.from == member)
+            .filter(|(_, r)| r.from == member && !r.ended)
             .map(|(id, _)| *id)
             .collect();
         for relay_id in sent {
             self.cancel_relay(relay_id);
         }
         self.relays.stopped.retain(|(from, _)| *from != member);
+        self.relays.plain_current.remove(&member);
         let taking: Vec<(RelayId, MemberId, String, Kind)> = self
             .relays
             .list
@@ -922,8 +1032,18 @@ impl Hub {
                 self.maybe_start(relay_id);
                 continue;
             }
-            if relay.plain_sender && relay.has(|t| t == Taking::Asked) {
+            let (late, ended) = (
+                relay.plain_sender && relay.has(|t| t == Taking::Asked),
+                relay.ended,
+            );
+            if late {
                 self.answer_late(relay_id);
+            }
+            if ended {
+                // All of it is queued: nobody is dropped from it now, but
+                // an answer does not wait for ever.
+                self.unconfirmed(relay_id);
+                continue;
             }
             let laggards = self.laggards(relay_id, now);
             let Some(relay) = self.relays.list.get(&relay_id) else {
@@ -951,6 +1071,45 @@ impl Hub {
                 self.after_change(relay_id);
             }
         }
+    }
+
+    /// Once the end has been out for [`ANSWER_WITHIN`], those that did not
+    /// answer are counted out, and the sender hears what is known.
+    fn unconfirmed(&mut self, relay_id: RelayId) {
+        let Some(relay) = self.relays.list.get(&relay_id) else {
+            return;
+        };
+        if relay.ended_at.is_none_or(|at| at.elapsed() < ANSWER_WITHIN) {
+            return;
+        }
+        let (from, name, kind) = (relay.from, relay.name.clone(), relay.kind);
+        let silent: Vec<MemberId> = relay
+            .receivers
+            .iter()
+            .filter(|(_, r)| accepted(r.taking))
+            .map(|(m, _)| *m)
+            .collect();
+        for member in silent {
+            if let Some(receiver) = self
+                .relays
+                .list
+                .get_mut(&relay_id)
+                .and_then(|r| r.receivers.get_mut(&member))
+            {
+                // (Its pieces still go: it may yet save it.)
+                receiver.taking = Taking::Done;
+                self.relays.by_receiver.remove(&(member, receiver.id));
+            }
+            if !matches!(kind, Kind::Entry { .. }) {
+                let who = self.name(member);
+                let why = format!(
+                    "{who} did not say within {} s whether it saved {name}",
+                    ANSWER_WITHIN.as_secs()
+                );
+                self.notify(from, &why);
+            }
+        }
+        self.maybe_settle(relay_id);
     }
 
     /// Receivers that have been more than [`MAX_LAG`] behind the fastest

@@ -369,7 +369,10 @@ impl Conversation<'_> {
                 threads.finish()?;
                 let hosted = in_room.load(std::sync::atomic::Ordering::SeqCst);
                 screen.system(match &end {
-                    PeerEnd::Left if hosted => "The room is closed: its host left.".to_string(),
+                    // (What did not arrive whole was said, and is kept.)
+                    PeerEnd::Left | PeerEnd::Cut(_) if hosted => {
+                        "The room is closed: its host left.".to_string()
+                    }
                     PeerEnd::Lost(e) => format!("Connection lost: {e}"),
                     PeerEnd::Left | PeerEnd::Cut(_) => "Peer disconnected.".to_string(),
                     PeerEnd::Broken(why) => format!("Connection ended: {why}."),
@@ -381,6 +384,7 @@ impl Conversation<'_> {
                 });
                 match end {
                     PeerEnd::Left => Ok(()),
+                    PeerEnd::Cut(_) if hosted => Ok(()),
                     PeerEnd::Broken(why) => Err(anyhow!("connection with {peer} ended: {why}")),
                     PeerEnd::Unwelcome(why) => {
                         Err(anyhow!("the room at {peer} did not let us in: {why}"))

@@ -103,6 +103,11 @@ impl<R: BufRead> FrameReader<R> {
         }
     }
 
+    /// The stream underneath, to set how it reads.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
     /// The rest of the payload of the file header just read: a reader that
     /// yields at most its remaining bytes, fewer if the stream ends early.
     pub fn payload(&mut self) -> Payload<'_, R> {

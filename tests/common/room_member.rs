@@ -52,7 +52,8 @@ impl Member {
         Message::decode(record).unwrap_or_else(|e| panic!("member: {e}"))
     }
 
-    fn send(&mut self, message: &Message<'_>) -> io::Result<()> {
+    /// Sends any message, whatever the room expects.
+    pub fn send(&mut self, message: &Message<'_>) -> io::Result<()> {
         let mut bytes = Vec::new();
         message.encode(&mut bytes);
         self.records.send(&bytes)?;
@@ -62,6 +63,18 @@ impl Member {
     /// Says `text` to the room.
     pub fn say(&mut self, text: &str) -> io::Result<()> {
         self.send(&Message::Text(text))
+    }
+
+    /// Reads until the room answers the file `id` it offered: `Some` with
+    /// the offset on an Accept, `None` on a refusal.
+    pub fn answer_to(&mut self, id: u32) -> Option<u64> {
+        loop {
+            match self.next() {
+                Message::Accept { id: of, offset, .. } if of == id => return Some(offset),
+                Message::Refused { id: of, .. } if of == id => return None,
+                _ => {}
+            }
+        }
     }
 
     /// Reads until the host's next notice, answering nothing, and returns it.

@@ -33,10 +33,10 @@ use self::folders::ArrivingFolder;
 
 /// Files the peer may send at once, its own and inside folders; more is a
 /// breach of the protocol.
-const MAX_INCOMING: usize = 64;
+pub const MAX_INCOMING: usize = 64;
 
 /// Folders the peer may send at once; more is a breach of the protocol.
-const MAX_FOLDERS: usize = 16;
+pub const MAX_FOLDERS: usize = 16;
 
 /// Hashes of kept parts remembered at most (about 2 KiB each).
 const MAX_PREFIXES: usize = 256;
