@@ -607,9 +607,7 @@ fn a_sender_that_leaves_mid_file_leaves_nothing_behind() {
     members[1].expect_prefix("[System] Incoming file big.bin (");
     members[0].signal("KILL");
     members[1].expect_prefix("[System] The peer stopped sending big.bin");
-    members[1].expect_exact(
-        "[System] I056 left the room (connection lost: the connection was cut without a goodbye).",
-    );
+    members[1].expect_prefix("[System] I056 left the room (connection lost: ");
     host.expect_prefix("[System] The peer stopped sending big.bin");
     assert!(!dir.subdir("I057").join("received_files/big.bin").exists());
     assert!(!dir.join("received_files/big.bin").exists());
