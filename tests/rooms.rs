@@ -598,19 +598,45 @@ fn a_slow_member_is_dropped_from_the_transfer_and_the_others_go_on() {
 }
 
 #[test]
-fn a_sender_that_leaves_mid_file_leaves_nothing_behind() {
+fn a_sender_that_leaves_mid_file_leaves_what_arrived_kept_to_resume() {
     let dir = TestDir::new("room-sender-gone");
-    let (mut host, _port, mut members) = room(&dir, &["I056", "I057"]);
+    let (mut host, port) = host(&dir, &["--ask-above", "0"]);
+    let mut sender = join(&dir, &mut host, port, "I056");
+    let mut taker = join(&dir, &mut host, port, "I057");
+    let data = random_bytes(256 << 20, 13);
     let path = dir.join("big.bin");
-    std::fs::write(&path, random_bytes(256 << 20, 13)).unwrap();
-    members[0].send_line(&format!("/send {}", path.display()));
-    members[1].expect_prefix("[System] Incoming file big.bin (");
-    members[0].signal("KILL");
-    members[1].expect_prefix("[System] The peer stopped sending big.bin");
-    members[1].expect_prefix("[System] I056 left the room (connection lost: ");
-    host.expect_prefix("[System] The peer stopped sending big.bin");
-    assert!(!dir.subdir("I057").join("received_files/big.bin").exists());
+    std::fs::write(&path, &data).unwrap();
+    sender.send_line(&format!("/send {}", path.display()));
+    host.expect_prefix("[System] I056 offers big.bin (256.0 MiB): /accept 1");
+    host.send_line("/accept 1");
+    taker.expect_prefix("[System] Incoming file big.bin (");
+    let taker_dir = dir.subdir("I057");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while kept_bytes(&taker_dir) < 4 << 20 {
+        assert!(Instant::now() < deadline, "nothing of big.bin arrived");
+        // Polling a file size: nothing tells when it grows.
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    sender.signal("KILL");
+    let kept = "[System] Transfer of big.bin incomplete: its sender left the room; what arrived \
+                is kept, so sending it again resumes.";
+    taker.expect_exact(kept);
+    taker.expect_prefix("[System] I056 left the room (connection lost: ");
+    host.expect_prefix("[System] Transfer of big.bin incomplete: its sender left the room; ");
+    assert!(!taker_dir.join("received_files/big.bin").exists());
     assert!(!dir.join("received_files/big.bin").exists());
+    // The sender back, and the host not taking it this time: I057 resumes
+    // from what it kept.
+    let held = kept_bytes(&taker_dir);
+    assert!(held >= 4 << 20, "{held}");
+    let mut sender = join(&dir, &mut host, port, "I056");
+    sender.send_line(&format!("/send {}", path.display()));
+    host.expect_prefix("[System] I056 offers big.bin (256.0 MiB): /accept 2");
+    host.send_line("/decline 2");
+    taker.expect_prefix("[System] Resuming big.bin: ");
+    taker.set_timeout(Duration::from_secs(60));
+    taker.expect_exact("[System] File saved to received_files/big.bin");
+    assert!(std::fs::read(taker_dir.join("received_files/big.bin")).unwrap() == data);
 }
 
 #[test]

@@ -250,7 +250,7 @@ impl Hub {
                 if let Some(relay_id) =
                     id.and_then(|id| self.relays.by_sender.get(&(from, id)).copied())
                 {
-                    self.cancel_relay(relay_id);
+                    self.lose_relay(relay_id);
                 }
             }
         }
@@ -828,6 +828,28 @@ impl Hub {
         }
     }
 
+    /// Ends a transfer whose sender left before its end: those taking it
+    /// on the encrypted wire keep what arrived (Lost), as when their own
+    /// connection is cut, so that sending it again resumes; those only
+    /// offered it see the offer withdrawn; those on the original wire, once
+    /// it started, leave the room.
+    fn lose_relay(&mut self, relay_id: RelayId) {
+        let Some(relay) = self.relays.list.get(&relay_id) else {
+            return;
+        };
+        let lost: Vec<(MemberId, FileId)> = relay
+            .receivers
+            .iter()
+            .filter(|(_, r)| !r.plain && accepted(r.taking))
+            .map(|(m, r)| (*m, r.id))
+            .collect();
+        for (member, rid) in lost {
+            self.drop_receiver(relay_id, member);
+            self.send_message(member, &Message::Lost { id: rid });
+        }
+        self.cancel_relay(relay_id);
+    }
+
     /// A receiver saved the file, or refused it (declined, cancelled, no
     /// room, a hash that did not match).
     fn receiver_settles(&mut self, member: MemberId, rid: FileId, refusal: Option<String>) {
@@ -995,7 +1017,7 @@ impl Hub {
             .map(|(id, _)| *id)
             .collect();
         for relay_id in sent {
-            self.cancel_relay(relay_id);
+            self.lose_relay(relay_id);
         }
         self.relays.stopped.retain(|(from, _)| *from != member);
         self.relays.plain_current.remove(&member);

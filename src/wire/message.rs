@@ -31,6 +31,7 @@
 //! |      |         | name, file name: a member's file, offered by the room |
 //! | 25   | PassedFolder | id (u32), files (u64), bytes (u64), sender name |
 //! |      |         | length (u8), sender name, folder name: a member's folder |
+//! | 26   | Lost    | id (u32): its sender left the room before its end     |
 //!
 //! Integers are big-endian. Leaving is not a message: it is the channel's
 //! closing record. Decoding borrows from the record and never allocates.
@@ -77,6 +78,7 @@ const PONG: u8 = 22;
 const NOTICE: u8 = 23;
 const PASSED: u8 = 24;
 const PASSED_FOLDER: u8 = 25;
+const LOST: u8 = 26;
 
 /// How many keepalive intervals of silence mean the other side of a room's
 /// connection is gone.
@@ -201,6 +203,12 @@ pub enum Message<'a> {
         size: u64,
         from: &'a str,
         name: &'a str,
+    },
+    /// From a room's host: the member sending the file or folder `id` left
+    /// the room before its end; what arrived of it is kept, as when a
+    /// connection is cut.
+    Lost {
+        id: FileId,
     },
     /// From a room's host: member `from` offers the folder `name` to the
     /// room; it then goes as an offered folder does.
@@ -461,6 +469,9 @@ impl<'a> Message<'a> {
             NOTICE => Self::Notice {
                 text: text("notice", body, 1, MAX_REASON)?,
             },
+            LOST => Self::Lost {
+                id: bare_id("lost", body)?,
+            },
             PASSED_FOLDER => {
                 let (id, rest) = id("passed folder", body)?;
                 let (files, rest) = u64_field("passed folder", rest)?;
@@ -608,6 +619,10 @@ impl<'a> Message<'a> {
             Self::Notice { text } => {
                 out.push(NOTICE);
                 out.extend_from_slice(cut(text, MAX_REASON).as_bytes());
+            }
+            Self::Lost { id } => {
+                out.push(LOST);
+                out.extend_from_slice(&id.to_be_bytes());
             }
             Self::PassedFolder {
                 id,
@@ -813,6 +828,7 @@ mod tests {
             from: "I056",
             name: "notes.pdf",
         });
+        round_trip(Message::Lost { id: 11 });
         round_trip(Message::PassedFolder {
             id: 10,
             files: 3,
@@ -873,7 +889,8 @@ mod tests {
         let table: &[(&[u8], MessageError)] = &[
             (b"", Empty),
             (b"\x00", UnknownType(0)),
-            (b"\x1ax", UnknownType(26)),
+            (b"\x1bx", UnknownType(27)),
+            (b"\x1a\0\0\0\x01\0", BadLength("lost")),
             (b"\x19\0\0\0\x01", BadLength("passed folder")),
             (
                 b"\x18\0\0\0\x01\0\0\0\0\0\0\0\x05\x01a",

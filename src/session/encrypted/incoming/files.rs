@@ -399,4 +399,51 @@ impl<'a> Reader<'a> {
         }
         self.entry_settled(arriving.owner, None)
     }
+
+    /// In a room: the member sending `id` left before its end. What
+    /// arrived is kept, as when a connection is cut, so that sending it
+    /// again resumes; a folder keeps what arrived of its files.
+    pub(super) fn lost(&mut self, id: FileId) -> Result<(), Breach> {
+        if let Some(folder) = self.folders.remove(&id) {
+            let of_folder = |a: &Arriving<'_>| matches!(a.owner, Owner::Entry(f) if f == id);
+            self.files.retain(|_, arriving| !of_folder(arriving));
+            self.transfers.forget(folder.transfer);
+            if matches!(folder.stage, Stage::Accepted { .. }) {
+                let resume = match &folder.kept {
+                    Some(kept) if kept.holds_a_file() => {
+                        "what arrived is kept, so sending it again resumes"
+                    }
+                    _ => "nothing was saved",
+                };
+                self.screen.system(format!(
+                    "Folder {} incomplete: its sender left the room ({} of {} files); {resume}.",
+                    folder.name, folder.saved, folder.files
+                ));
+            }
+            return Ok(());
+        }
+        let arriving = self.files.remove(&id).ok_or_else(|| unknown(id))?;
+        if let Owner::Lone { transfer, .. } = &arriving.owner {
+            self.transfers.forget(*transfer);
+        }
+        match (&arriving.kept, arriving.stage) {
+            (Some(kept), Stage::Accepted { .. }) => {
+                let resume = if kept.held() > 0 {
+                    "what arrived is kept, so sending it again resumes"
+                } else {
+                    "nothing was saved"
+                };
+                self.screen.system(format!(
+                    "Transfer of {} incomplete: its sender left the room; {resume}.",
+                    arriving.name
+                ));
+            }
+            (_, Stage::Asked) => self.screen.system(format!(
+                "The offer of {} is over: its sender left the room.",
+                arriving.name
+            )),
+            _ => {}
+        }
+        self.entry_settled(arriving.owner, None)
+    }
 }

@@ -264,6 +264,14 @@ impl<'a> Reader<'a> {
             Message::Ping => self.pinged(),
             Message::Pong => {}
             Message::Notice { text } => self.notice(text)?,
+            Message::Lost { id } => {
+                if self.room.is_none() {
+                    return Err(Breach::Protocol(
+                        "the peer said a sender left, outside a room".into(),
+                    ));
+                }
+                self.lost(id)?;
+            }
             Message::Who => {
                 return Err(Breach::Protocol(
                     "the peer asked who is in a room we do not host".into(),
