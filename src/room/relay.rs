@@ -769,12 +769,9 @@ impl Hub {
             let released = self.links.get_mut(&member).is_some_and(|l| l.release());
             if let Some(relay) = self.relays.list.get_mut(&relay_id) {
                 relay.saved += 1;
-                // Through with it; what is queued of it still goes.
-                if let Some(receiver) = relay.receivers.get_mut(&member) {
-                    receiver.taking = Taking::Done;
-                    self.relays.by_receiver.remove(&(member, receiver.id));
-                }
             }
+            // Through with it; what is queued of it still goes.
+            self.count_out(relay_id, member, false);
             if released {
                 let who = self.name(member);
                 let got = format!("{who} got {name} (the original wire does not confirm saving)");
@@ -921,28 +918,33 @@ impl Hub {
             .map(|(id, _)| *id)
             .collect();
         for entry in entries {
-            if let Some(receiver) = self
-                .relays
-                .list
-                .get_mut(&entry)
-                .and_then(|r| r.receivers.get_mut(&member))
-            {
-                receiver.taking = Taking::Done;
-                receiver.share.stopped.store(true, Ordering::SeqCst);
-                self.relays.by_receiver.remove(&(member, receiver.id));
-            }
+            self.count_out(entry, member, true);
         }
-        let Some(relay) = self.relays.list.get_mut(&relay_id) else {
-            return;
-        };
-        if let Some(receiver) = relay.receivers.get_mut(&member) {
-            receiver.taking = Taking::Done;
-            receiver.share.stopped.store(true, Ordering::SeqCst);
-            self.relays.by_receiver.remove(&(member, receiver.id));
-        }
-        if !relay.has(|t| t == Taking::Asked) {
+        self.count_out(relay_id, member, true);
+        if let Some(relay) = self.relays.list.get_mut(&relay_id)
+            && !relay.has(|t| t == Taking::Asked)
+        {
             relay.early.clear();
         }
+    }
+
+    /// Counts a receiver out of a transfer: no more news of it comes
+    /// from it, and, when `stop`, what is queued for it of the file goes
+    /// unsent.
+    fn count_out(&mut self, relay_id: RelayId, member: MemberId, stop: bool) {
+        let Some(receiver) = self
+            .relays
+            .list
+            .get_mut(&relay_id)
+            .and_then(|r| r.receivers.get_mut(&member))
+        else {
+            return;
+        };
+        receiver.taking = Taking::Done;
+        if stop {
+            receiver.share.stopped.store(true, Ordering::SeqCst);
+        }
+        self.relays.by_receiver.remove(&(member, receiver.id));
     }
 
     /// After a receiver dropped out: the transfer may start, settle, or
@@ -1112,16 +1114,8 @@ impl Hub {
             .map(|(m, _)| *m)
             .collect();
         for member in silent {
-            if let Some(receiver) = self
-                .relays
-                .list
-                .get_mut(&relay_id)
-                .and_then(|r| r.receivers.get_mut(&member))
-            {
-                // (Its pieces still go: it may yet save it.)
-                receiver.taking = Taking::Done;
-                self.relays.by_receiver.remove(&(member, receiver.id));
-            }
+            // (Its pieces still go: it may yet save it.)
+            self.count_out(relay_id, member, false);
             if !matches!(kind, Kind::Entry { .. }) {
                 let who = self.name(member);
                 let why = format!(
