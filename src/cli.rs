@@ -59,6 +59,29 @@ Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/d
 With the original Python chat or nc, both sides add --plain (not encrypted).
 The same command joins a room (`chat listen --room`); /who and /msg work there.";
 
+impl Cli {
+    /// What clap cannot check alone: `chat connect ADDRESS` with no port
+    /// is a port forgotten, not a name to look for.
+    pub fn check(&self) -> Result<(), clap::Error> {
+        use clap::CommandFactory;
+        if let Command::Connect {
+            host, port: None, ..
+        } = &self.command
+            && host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok()
+        {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                format!("`chat connect {host}` needs the port after the address"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Wait for one peer to connect, then chat with it.
@@ -88,22 +111,38 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 15, requires = "room",
               value_parser = clap::value_parser!(u16).range(1..=3600))]
         keepalive: u16,
+        /// Do not announce this chat on the local network (multicast DNS),
+        /// where `chat peers` and `chat connect NAME` find it.
+        #[arg(long)]
+        no_announce: bool,
         #[command(flatten)]
         common: Common,
     },
     /// Connect to a listening peer and chat with it.
     #[command(after_help = CONNECT_EXAMPLE)]
     Connect {
-        /// The peer's IPv4 or IPv6 address, or a host name.
+        /// The peer's IPv4 or IPv6 address, or a host name; alone, without
+        /// a port, the name a chat on the local network announces.
         host: String,
         /// The peer's port.
-        port: u16,
+        port: Option<u16>,
         /// The code the listening side gave: proves to each side that the
         /// other has it, with nobody in between.
         #[arg(long, value_name = "CODE", value_parser = parse_code, conflicts_with = "plain")]
         code: Option<Code>,
         #[command(flatten)]
         common: Common,
+    },
+    /// List the chats listening on the local network (announced with
+    /// multicast DNS), then exit.
+    Peers {
+        /// Print JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+        /// How long to wait for answers.
+        #[arg(long, value_name = "SECS", default_value_t = 3,
+              value_parser = clap::value_parser!(u64).range(1..=60))]
+        wait: u64,
     },
     /// Print a shell completion script, e.g. `chat completions bash > ~/.local/share/bash-completion/completions/chat`.
     Completions {
@@ -240,7 +279,7 @@ mod tests {
             Command::Connect {
                 host, port, common, ..
             } => {
-                assert_eq!((host.as_str(), port), ("::1", 5050));
+                assert_eq!((host.as_str(), port), ("::1", Some(5050)));
                 assert_eq!(common.name.as_deref(), Some("I056"));
             }
             other => panic!("parsed as {other:?}"),
@@ -263,7 +302,7 @@ mod tests {
     fn bad_arguments_are_usage_errors() {
         for args in [
             &["chat"][..],
-            &["chat", "connect", "localhost"],
+            &["chat", "connect"],
             &["chat", "connect", "localhost", "70000"],
             &["chat", "listen", "--port", "x"],
             &["chat", "listen", "--name", ""],

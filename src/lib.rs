@@ -5,7 +5,8 @@
 //! - `wire`     — the bytes on the wire: frames of the original format, typed
 //!   messages of the encrypted one (pure codecs)
 //! - `terminal` — sanitising peer text, the output sink, the console and line editor
-//! - `net`      — listening for or connecting to the one peer; the encrypted
+//! - `net`      — listening for or connecting to the one peer, finding it on
+//!   the local network (multicast DNS); the encrypted
 //!   channel (handshake, codes, sealed records); the transport (reader,
 //!   writer, closer) a conversation runs over, plain or sealed
 //! - `files`    — the download folder and its safe names; what is kept of cut
@@ -15,6 +16,7 @@
 //!   and writer of each wire
 //! - `room`     — hosting a room: letting members in, one order for what
 //!   they say, each member's queue, throttle and keepalive
+//! - `peers`    — `chat peers`: the chats announced on the local network
 //! - `signals`  — leaving cleanly on SIGTERM, SIGHUP and SIGINT
 //! - `cli`, `settings`, `exit_codes` — the command line and what it yields
 
@@ -22,6 +24,7 @@ pub mod cli;
 pub mod exit_codes;
 pub mod files;
 pub mod net;
+pub mod peers;
 pub mod room;
 pub mod session;
 pub mod settings;
@@ -44,6 +47,7 @@ pub fn run(cli: Cli) -> Result<()> {
     signals::ignore_file_size_limit()?;
     let settings = match Action::new(cli, std::env::var("USER").ok()) {
         Action::Chat(settings) => settings,
+        Action::Peers { json, wait } => return peers::list(json, wait),
         Action::Completions(shell) => {
             clap_complete::generate(shell, &mut Cli::command(), "chat", &mut io::stdout());
             return Ok(());

@@ -14,8 +14,18 @@ const ANONYMOUS: &str = "Anonymous";
 /// How the connection is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
-    Listen { host: String, port: u16 },
-    Connect { host: String, port: u16 },
+    Listen {
+        host: String,
+        port: u16,
+    },
+    Connect {
+        host: String,
+        port: u16,
+    },
+    /// Connect to the chat that announces this name on the local network.
+    Find {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +44,8 @@ pub struct Settings {
     pub asking: Asking,
     /// Hosting a room, with its limits; `None` for a conversation of two.
     pub room: Option<RoomSettings>,
+    /// Whether a listening chat announces itself on the local network.
+    pub announce: bool,
 }
 
 /// What a room's host runs on.
@@ -72,6 +84,12 @@ impl Asking {
 #[derive(Debug)]
 pub enum Action {
     Chat(Settings),
+    /// List the chats on the local network: as JSON or not, waiting this
+    /// long.
+    Peers {
+        json: bool,
+        wait: Duration,
+    },
     Completions(clap_complete::Shell),
 }
 
@@ -79,6 +97,7 @@ impl Action {
     /// `login` is the login name from the environment (`$USER`), if any.
     pub fn new(cli: Cli, login: Option<String>) -> Self {
         let mut room = None;
+        let mut announce = false;
         let (role, code, common) = match cli.command {
             Command::Listen {
                 host,
@@ -87,8 +106,10 @@ impl Action {
                 room: hosts_room,
                 max_peers,
                 keepalive,
+                no_announce,
                 common,
             } => {
+                announce = !no_announce;
                 room = hosts_room.then(|| RoomSettings {
                     max_peers: usize::from(max_peers),
                     keepalive: Duration::from_secs(u64::from(keepalive)),
@@ -106,10 +127,19 @@ impl Action {
                 code,
                 common,
             } => (
-                Role::Connect { host, port },
+                match port {
+                    Some(port) => Role::Connect { host, port },
+                    None => Role::Find { name: host },
+                },
                 code.map(|code| (code, false)),
                 common,
             ),
+            Command::Peers { json, wait } => {
+                return Self::Peers {
+                    json,
+                    wait: Duration::from_secs(wait),
+                };
+            }
             Command::Completions { shell } => return Self::Completions(shell),
         };
         let Common {
@@ -135,6 +165,7 @@ impl Action {
                 (None, false) => Asking::Default,
             },
             room,
+            announce,
             protection: if plain {
                 Protection::Plain
             } else {
@@ -185,6 +216,19 @@ mod tests {
         );
         assert_eq!(s.downloads.path(), std::path::Path::new("received_files"));
         assert_eq!(s.room, None);
+    }
+
+    #[test]
+    fn a_name_alone_is_looked_for_on_the_network() {
+        let s = settings(&["chat", "connect", "alice"], None);
+        assert_eq!(
+            s.role,
+            Role::Find {
+                name: "alice".into()
+            }
+        );
+        assert!(settings(&["chat", "listen"], None).announce);
+        assert!(!settings(&["chat", "listen", "--no-announce"], None).announce);
     }
 
     #[test]

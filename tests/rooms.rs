@@ -722,7 +722,12 @@ fn a_plain_file_cut_off_takes_its_receivers_out_and_the_room_goes_on() {
     python.shutdown_write();
     // nc's stream cannot be put back in step: it is let go.
     nc.expect_eof();
-    host.expect_exact("[System] The peer stopped sending big.bin; nothing was saved.");
+    // (Whether the host's side had taken it yet when it was cut decides
+    // which.)
+    host.expect_line("the file's end", |l| {
+        l == "[System] The peer stopped sending big.bin; nothing was saved."
+            || l.starts_with("[System] Transfer of big.bin incomplete: its sender left the room; ")
+    });
     host.expect_exact(
         "[System] guest2 was dropped from the room: guest1's big.bin stopped on its way, \
          and the original wire cannot say so.",

@@ -127,6 +127,11 @@ impl Waiting {
         }
     }
 
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.local.port()
+    }
+
     /// The next connection to the listening socket, before any handshake,
     /// for a room that lets many in; `Ok(None)` once [`Waiting::stop`] ended
     /// the wait.

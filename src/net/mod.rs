@@ -2,5 +2,6 @@
 //! a conversation runs over.
 
 pub mod connect;
+pub mod discovery;
 pub mod secure;
 pub mod transport;

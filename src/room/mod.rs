@@ -78,6 +78,8 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
         return Err(anyhow!("only a listening chat hosts a room"));
     };
     let waiting = connect::bind(host, *port, &screen)?;
+    // Withdrawn when the room ends.
+    let _announcement = session::announce(settings, waiting.port(), &screen);
     if let (true, Protection::Encrypted { code: Some(code) }) =
         (settings.made_code, &settings.protection)
     {

@@ -87,7 +87,30 @@ impl Chat {
 
     /// Like [`Chat::spawn`], with extra environment variables.
     pub fn spawn_with_env(label: &str, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Chat {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chat"))
+        Chat::spawn_command(
+            label,
+            cwd,
+            Command::new(env!("CARGO_BIN_EXE_chat")),
+            args,
+            env,
+        )
+    }
+
+    /// Like [`Chat::spawn`], inside the network namespace `netns`.
+    pub fn spawn_in(netns: &str, label: &str, cwd: &Path, args: &[&str]) -> Chat {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", netns, env!("CARGO_BIN_EXE_chat")]);
+        Chat::spawn_command(label, cwd, command, args, &[])
+    }
+
+    fn spawn_command(
+        label: &str,
+        cwd: &Path,
+        mut command: Command,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Chat {
+        let mut child = command
             .args(args)
             .envs(env.iter().copied())
             .current_dir(cwd)
