@@ -230,7 +230,13 @@ fn bracketed_ipv6_hosts_are_accepted_and_mapped_ipv4_peers_shown_plainly() {
         return;
     }
     let dir = TestDir::new("faults_brackets");
-    let (mut alice, port) = Chat::listen_on("alice", &dir.subdir("a"), "::", &["--name", "alice"]);
+    // (Listening on every interface, it would announce itself there.)
+    let (mut alice, port) = Chat::listen_on(
+        "alice",
+        &dir.subdir("a"),
+        "::",
+        &["--name", "alice", "--no-announce"],
+    );
     // An IPv4 peer reaches the IPv6 wildcard as ::ffff:127.0.0.1.
     let peer = RawPeer::connect(port);
     alice.expect_exact(&format!(
