@@ -136,6 +136,14 @@ impl Lan {
         Some(lan)
     }
 
+    /// Checks that `chat peers --wait SECS`, run in `b`, hears nobody.
+    fn assert_none_listed(&self, secs: &str) {
+        assert_eq!(
+            self.peers(&["--wait", secs]),
+            "No chats announce themselves on this network.\n"
+        );
+    }
+
     /// `chat peers ARGS...` run in namespace `b`: its standard output.
     fn peers(&self, args: &[&str]) -> String {
         let out = Command::new("ip")
@@ -253,10 +261,7 @@ fn a_name_nobody_announces_fails_quickly_and_clearly() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(
-        lan.peers(&["--wait", "1"]),
-        "No chats announce themselves on this network.\n"
-    );
+    lan.assert_none_listed("1");
 }
 
 #[test]
@@ -266,10 +271,7 @@ fn no_announce_keeps_a_listener_off_the_network() {
     };
     let dir = TestDir::new("disc-quiet");
     let (_alice, _port) = listener(&lan, &dir, "alice", &["--no-announce"]);
-    assert_eq!(
-        lan.peers(&["--wait", "2"]),
-        "No chats announce themselves on this network.\n"
-    );
+    lan.assert_none_listed("2");
 }
 
 #[test]

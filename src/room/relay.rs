@@ -153,6 +153,16 @@ impl Relay {
         self.receivers.values().any(|r| taking(r.taking))
     }
 
+    /// Receivers that took it holding its start already, with their
+    /// numbers: they wait for a Begin.
+    fn resuming(&self) -> Vec<(MemberId, FileId)> {
+        self.receivers
+            .iter()
+            .filter(|(_, r)| matches!(r.taking, Taking::Accepted { offset, .. } if offset > 0))
+            .map(|(m, r)| (*m, r.id))
+            .collect()
+    }
+
     /// Receivers taking it, with their numbers and shares.
     fn taking(&self) -> Vec<(MemberId, FileId, bool, Arc<Share>)> {
         self.receivers
@@ -632,13 +642,7 @@ impl Hub {
             (0, [0; 32])
         };
         if offset == 0 {
-            let resuming: Vec<(MemberId, FileId)> = relay
-                .receivers
-                .iter()
-                .filter(|(_, r)| matches!(r.taking, Taking::Accepted { offset, .. } if offset > 0))
-                .map(|(m, r)| (*m, r.id))
-                .collect();
-            for (member, rid) in resuming {
+            for (member, rid) in relay.resuming() {
                 self.send_message(member, &Message::Begin { id: rid, offset: 0 });
             }
         }
@@ -686,13 +690,7 @@ impl Hub {
             return;
         };
         relay.sent = offset.min(relay.size);
-        let resuming: Vec<(MemberId, FileId)> = relay
-            .receivers
-            .iter()
-            .filter(|(_, r)| matches!(r.taking, Taking::Accepted { offset, .. } if offset > 0))
-            .map(|(m, r)| (*m, r.id))
-            .collect();
-        for (member, rid) in resuming {
+        for (member, rid) in relay.resuming() {
             self.send_message(member, &Message::Begin { id: rid, offset });
         }
     }
