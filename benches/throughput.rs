@@ -22,6 +22,8 @@
 //! skipped. A missed target is reported, never a failure.
 
 mod common;
+#[path = "throughput/usage.rs"]
+mod usage;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -36,6 +38,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{machine, setting};
+use usage::{Machine, MachineSpan, Usage, describe, wait_with_usage};
 
 const CHAT: &str = env!("CARGO_BIN_EXE_chat");
 
@@ -100,7 +103,12 @@ fn main() {
         .map(|(name, _)| (*name, Vec::new()))
         .collect();
     for round in 0..rounds {
-        for ((name, transfer), (_, runs)) in contenders.iter().zip(&mut results) {
+        // Each round starts with another tool, so that no tool always takes
+        // the turn after the source was written or after the slowest one.
+        let turns = contenders.len();
+        for turn in (0..turns).map(|k| (round + k) % turns) {
+            let (name, transfer) = &contenders[turn];
+            let runs = &mut results[turn].1;
             let out = work.join(format!("out-{round}"));
             let _ = fs::remove_dir_all(&out);
             fs::create_dir_all(&out).unwrap();
@@ -204,6 +212,17 @@ struct Run {
     received: PathBuf,
     /// The receiver's output, for when its copy is wrong.
     receiver_said: String,
+    /// Where the time went, for the rows whose two processes the bench
+    /// starts itself.
+    spent: Option<Spent>,
+}
+
+/// What each side used during one transfer, and what the machine did.
+#[derive(Clone, Copy)]
+struct Spent {
+    send: Usage,
+    receive: Usage,
+    machine: MachineSpan,
 }
 
 /// One transfer of the source into a fresh folder.
@@ -343,16 +362,18 @@ fn measure(
     said: Option<thread::JoinHandle<String>>,
 ) -> Run {
     let receive_watch = PeakWatch::start(receiver.id());
+    let before = Machine::now();
     let started = Instant::now();
     let mut sender = start_sender();
     let send_watch = PeakWatch::start(sender.id());
     // `wait` would close the receiver's stdin, and a chat leaves when its
     // input ends: keep it open until the receiver is done.
     let stdin = receiver.stdin.take();
-    let receiver_status = receiver.wait().expect("receiver wait");
+    let (receiver_status, receive) = wait_with_usage(&mut receiver).expect("receiver wait");
     drop(stdin);
     let seconds = started.elapsed().as_secs_f64();
-    let sender_status = sender.wait().expect("sender wait");
+    let machine = before.until(&Machine::now());
+    let (sender_status, send) = wait_with_usage(&mut sender).expect("sender wait");
     let receiver_said = said
         .map(|t| t.join().unwrap_or_default())
         .unwrap_or_default();
@@ -367,6 +388,11 @@ fn measure(
         peak_receive: receive_watch.finish(),
         received,
         receiver_said,
+        spent: Some(Spent {
+            send,
+            receive,
+            machine,
+        }),
     }
 }
 
@@ -689,6 +715,7 @@ impl Sshd {
             peak_receive: 0,
             received,
             receiver_said: said,
+            spent: None,
         }
     }
 
@@ -1007,6 +1034,7 @@ fn print_transfer_table(bytes: u64, results: &[(&str, Vec<Run>)]) {
         }
         println!(" {:>8.0} {:>8.0}", median(speeds.clone()), slowest(speeds));
     }
+    print_time_spent(results, &speeds);
 
     println!();
     if let Some(copy) = row(COPY_LOOP) {
@@ -1087,6 +1115,37 @@ fn print_transfer_table(bytes: u64, results: &[(&str, Vec<Run>)]) {
                 format!("; {BASELINE} set to a build from before resume compares the two")
             }
         );
+    }
+}
+
+/// For the slowest and the fastest round of each row the bench runs both
+/// sides of: what each side spent its time on, and what the machine did.
+fn print_time_spent(results: &[(&str, Vec<Run>)], speeds: &[(&str, Vec<f64>)]) {
+    println!(
+        "\nwhere the time went, slowest and fastest round (user+system CPU, context switches waited/preempted):"
+    );
+    for ((name, runs), (_, speeds)) in results.iter().zip(speeds) {
+        let by_speed = |a: &usize, b: &usize| speeds[*a].total_cmp(&speeds[*b]);
+        let rounds = 0..speeds.len();
+        let (Some(slow), Some(fast)) = (rounds.clone().min_by(by_speed), rounds.max_by(by_speed))
+        else {
+            continue;
+        };
+        for (what, round) in [("slowest", slow), ("fastest", fast)] {
+            if let Some(spent) = runs[round].spent {
+                println!(
+                    "  {name:<20} {what} (round {}, {:.0} MB/s): {}",
+                    round + 1,
+                    speeds[round],
+                    describe(
+                        runs[round].seconds,
+                        spent.send,
+                        spent.receive,
+                        spent.machine
+                    )
+                );
+            }
+        }
     }
 }
 
