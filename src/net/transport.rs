@@ -7,7 +7,7 @@
 //! writer seals them. Zero-copy moves (`sendfile`, `splice`) are a
 //! capability of plain TCP only: its halves hand out their descriptor.
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
@@ -23,9 +23,6 @@ use crate::net::secure::record::{RecordReader, RecordWriter};
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_PROBES: u32 = 6;
-
-/// Read buffer of an encrypted connection: a few whole records.
-const SEALED_READ_BUFFER: usize = 256 * 1024;
 
 /// Most bytes of an encrypted connection left waiting in the kernel to be
 /// sent. A message goes out between file chunks, but behind whatever the
@@ -49,7 +46,7 @@ struct Keys {
 /// The reading part: plain bytes, or records to open.
 pub enum Reading {
     Plain(ReadHalf),
-    Sealed(Box<RecordReader<BufReader<ReadHalf>>>),
+    Sealed(Box<RecordReader<ReadHalf>>),
 }
 
 /// The writing part: plain bytes, or records to seal.
@@ -133,10 +130,7 @@ impl Connection {
         Ok(match self.keys {
             None => (Reading::Plain(reader), Writing::Plain(writer), closer),
             Some(keys) => (
-                Reading::Sealed(Box::new(RecordReader::new(
-                    BufReader::with_capacity(SEALED_READ_BUFFER, reader),
-                    &keys.receive,
-                ))),
+                Reading::Sealed(Box::new(RecordReader::new(reader, &keys.receive))),
                 Writing::Sealed(Box::new(RecordWriter::new(writer, &keys.send))),
                 closer,
             ),

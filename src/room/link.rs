@@ -471,7 +471,7 @@ pub fn be_member(
 }
 
 /// Reads the joiner's Hello, within the handshake's time limit.
-pub fn read_hello(records: &mut RecordReader<BufReader<ReadHalf>>) -> Result<String, String> {
+pub fn read_hello(records: &mut RecordReader<ReadHalf>) -> Result<String, String> {
     let half = records.get_ref();
     half.set_read_timeout(Some(HANDSHAKE_LIMIT))
         .map_err(|e| e.to_string())?;
@@ -513,7 +513,7 @@ fn refuse(writing: Writing, host: &str, why: &str) {
 
 /// Reads an encrypted member's messages until its side ends.
 fn read_sealed(
-    mut records: RecordReader<BufReader<ReadHalf>>,
+    mut records: RecordReader<ReadHalf>,
     id: MemberId,
     permits: &Arc<Permits>,
     door: &Door,

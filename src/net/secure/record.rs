@@ -9,6 +9,7 @@
 //! stream that ends without the closing record was cut, not closed.
 
 use std::io::{self, Read, Write};
+use std::ops::Range;
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
@@ -96,19 +97,27 @@ impl Direction {
 pub struct RecordWriter<W> {
     out: W,
     direction: Direction,
-    /// Sealed records not yet written.
-    pending: Vec<u8>,
+    /// Room for the records not yet written: the first `pending` bytes.
+    /// It is filled once when made, so that a piece of a file can be read
+    /// straight into it without clearing its place first.
+    buffer: Box<[u8]>,
+    pending: usize,
 }
 
 /// Pending bytes that are written at once.
 const FLUSH_AT: usize = 64 * 1024;
+
+/// A sealed record's header and kind byte, before its data.
+const BEFORE_DATA: usize = HEADER_LEN + 1;
 
 impl<W: Write> RecordWriter<W> {
     pub fn new(out: W, key: &[u8; 32]) -> Self {
         Self {
             out,
             direction: Direction::new(key),
-            pending: Vec::with_capacity(FLUSH_AT + HEADER_LEN + MAX_SEALED),
+            // Less than FLUSH_AT waits before a record is added.
+            buffer: vec![0; FLUSH_AT + HEADER_LEN + MAX_SEALED].into_boxed_slice(),
+            pending: 0,
         }
     }
 
@@ -120,6 +129,27 @@ impl<W: Write> RecordWriter<W> {
         Ok(())
     }
 
+    /// Sends one record of `len` data bytes that `fill` writes in place, so
+    /// that a piece of a file is read straight into the record instead of
+    /// being copied there. When `fill` fails nothing is sent; its error
+    /// comes back inside the `Ok`, apart from a failure to write.
+    pub fn send_filled<E>(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> io::Result<Result<(), E>> {
+        assert!(
+            len <= MAX_PLAINTEXT,
+            "a filled record holds one record's data"
+        );
+        let data = self.pending + BEFORE_DATA;
+        if let Err(e) = fill(&mut self.buffer[data..data + len]) {
+            return Ok(Err(e));
+        }
+        self.seal_in_place(KIND_DATA, len)?;
+        Ok(Ok(()))
+    }
+
     /// Sends the closing record: nothing follows it, and the peer can tell
     /// an end from a cut.
     pub fn close(&mut self) -> io::Result<()> {
@@ -129,29 +159,38 @@ impl<W: Write> RecordWriter<W> {
 
     fn seal(&mut self, kind: u8, data: &[u8]) -> io::Result<()> {
         debug_assert!(data.len() <= MAX_PLAINTEXT);
-        let sealed_len = 1 + data.len() + TAG_LEN;
-        let header = (sealed_len as u32).to_be_bytes();
+        let at = self.pending + BEFORE_DATA;
+        self.buffer[at..at + data.len()].copy_from_slice(data);
+        self.seal_in_place(kind, data.len())
+    }
+
+    /// Seals the record whose `len` data bytes are already in place after
+    /// the pending ones, and adds it to them.
+    fn seal_in_place(&mut self, kind: u8, len: usize) -> io::Result<()> {
+        let start = self.pending;
+        let plain = start + HEADER_LEN;
+        let end = plain + 1 + len;
+        let header = ((1 + len + TAG_LEN) as u32).to_be_bytes();
         let nonce = self.direction.next_nonce()?;
-        self.pending.extend_from_slice(&header);
-        let start = self.pending.len();
-        self.pending.push(kind);
-        self.pending.extend_from_slice(data);
+        self.buffer[start..plain].copy_from_slice(&header);
+        self.buffer[plain] = kind;
         let tag = self
             .direction
             .cipher
-            .seal_in_place_separate_tag(nonce, Aad::from(header), &mut self.pending[start..])
+            .seal_in_place_separate_tag(nonce, Aad::from(header), &mut self.buffer[plain..end])
             .map_err(|_| io::Error::other("a record could not be sealed"))?;
-        self.pending.extend_from_slice(tag.as_ref());
-        if self.pending.len() >= FLUSH_AT {
+        self.buffer[end..end + TAG_LEN].copy_from_slice(tag.as_ref());
+        self.pending = end + TAG_LEN;
+        if self.pending >= FLUSH_AT {
             self.write_pending()?;
         }
         Ok(())
     }
 
     fn write_pending(&mut self) -> io::Result<()> {
-        let result = self.out.write_all(&self.pending);
+        let result = self.out.write_all(&self.buffer[..self.pending]);
         // After a failure the connection is unusable; nothing is resent.
-        self.pending.clear();
+        self.pending = 0;
         result
     }
 
@@ -168,37 +207,62 @@ impl<W: Write> Write for RecordWriter<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if !self.pending.is_empty() {
+        if self.pending > 0 {
             self.write_pending()?;
         }
         self.out.flush()
     }
 }
 
-/// Opens the peer's records and hands out their data.
+/// Opens the peer's records and hands out their data. Records are read
+/// into a buffer of its own, several at a time, and opened where they lie:
+/// a file's piece is not copied again between the socket and its use.
 pub struct RecordReader<R> {
     input: R,
     direction: Direction,
-    record: Vec<u8>,
-    /// Where the unread part of the last record's data starts.
-    pos: usize,
+    /// What was read: `buffer[start..end]` is not opened yet.
+    buffer: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The last opened record's data not yet handed out by `read`.
+    data: Range<usize>,
     closed: bool,
 }
+
+/// Bytes read from the input at most at a time: a few whole records; and
+/// the buffer's size before any record needed more.
+const READ_BUFFER: usize = 256 * 1024;
+const FIRST_READ_BUFFER: usize = 16 * 1024;
+const _: () = assert!(READ_BUFFER >= 2 * (HEADER_LEN + MAX_SEALED));
 
 impl<R: Read> RecordReader<R> {
     pub fn new(input: R, key: &[u8; 32]) -> Self {
         Self {
             input,
             direction: Direction::new(key),
-            record: Vec::new(),
-            pos: 0,
+            buffer: Vec::new(),
+            start: 0,
+            end: 0,
+            data: 0..0,
             closed: false,
         }
     }
 
     /// The data of the next record, or `None` once the peer closed.
     pub fn next_record(&mut self) -> Result<Option<&[u8]>, RecordError> {
-        Ok(self.open_next()?.then(|| &self.record[1..]))
+        Ok(self.open_next()?.then(|| &self.buffer[self.data.clone()]))
+    }
+
+    /// [`RecordReader::next_record`], and whether the whole record after
+    /// it has already been read in, so that it can be opened at once.
+    pub fn next_record_and_more(&mut self) -> Result<Option<(&[u8], bool)>, RecordError> {
+        let data = self.open_next()?;
+        let more = self.whole_record_buffered();
+        Ok(data.then(|| (&self.buffer[self.data.clone()], more)))
+    }
+
+    pub fn get_ref(&self) -> &R {
+        &self.input
     }
 
     /// Opens the next record: true for data, false once the peer closed.
@@ -206,12 +270,10 @@ impl<R: Read> RecordReader<R> {
         if self.closed {
             return Ok(false);
         }
-        let mut header = [0u8; HEADER_LEN];
-        match read_full(&mut self.input, &mut header)? {
-            0 => return Err(RecordError::Cut),
-            HEADER_LEN => {}
-            _ => return Err(RecordError::Cut),
-        }
+        self.data = 0..0;
+        self.fill(HEADER_LEN)?;
+        let at = self.start;
+        let header: [u8; HEADER_LEN] = self.buffer[at..at + HEADER_LEN].try_into().unwrap();
         let len = u32::from_be_bytes(header) as usize;
         if len > MAX_SEALED {
             return Err(RecordError::TooLong { len: len as u64 });
@@ -219,73 +281,92 @@ impl<R: Read> RecordReader<R> {
         if len < 1 + TAG_LEN {
             return Err(RecordError::Forged);
         }
-        self.record.resize(len, 0);
-        if read_full(&mut self.input, &mut self.record)? < len {
-            return Err(RecordError::Cut);
-        }
+        self.fill(HEADER_LEN + len)?;
+        let sealed = self.start + HEADER_LEN..self.start + HEADER_LEN + len;
         let nonce = self.direction.next_nonce()?;
-        self.direction
+        let opened = self
+            .direction
             .cipher
-            .open_in_place(nonce, Aad::from(header), &mut self.record)
+            .open_in_place(nonce, Aad::from(header), &mut self.buffer[sealed.clone()])
             .map_err(|_| RecordError::Forged)?;
-        self.record.truncate(len - TAG_LEN);
-        match self.record[0] {
+        let (kind, data_len) = (opened[0], opened.len() - 1);
+        self.start = sealed.end;
+        match kind {
             KIND_DATA => {
-                self.pos = 1;
+                self.data = sealed.start + 1..sealed.start + 1 + data_len;
                 Ok(true)
             }
-            KIND_CLOSE if self.record.len() == 1 => {
+            KIND_CLOSE if data_len == 0 => {
                 self.closed = true;
                 Ok(false)
             }
             kind => Err(RecordError::UnknownKind(kind)),
         }
     }
-}
 
-impl<R: Read> RecordReader<io::BufReader<R>> {
-    /// [`RecordReader::next_record`], and whether the whole record after
-    /// it has already been read in, so that it can be opened at once.
-    pub fn next_record_and_more(&mut self) -> Result<Option<(&[u8], bool)>, RecordError> {
-        let data = self.open_next()?;
-        let buffered = self.input.buffer();
-        let more = buffered.first_chunk::<HEADER_LEN>().is_some_and(|header| {
-            buffered.len() >= HEADER_LEN + u32::from_be_bytes(*header) as usize
-        });
-        Ok(data.then(|| (&self.record[1..], more)))
+    /// Reads until `need` unopened bytes are buffered: a cut if the input
+    /// ends first. What is left of the last record moves to the front
+    /// when the next would not fit behind it, and an empty buffer starts
+    /// over. The buffer starts small and grows to [`READ_BUFFER`] only
+    /// while reads fill it: a conversation of short lines stays small.
+    fn fill(&mut self, need: usize) -> Result<(), RecordError> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.end - self.start >= need {
+            return Ok(());
+        }
+        if self.start + need > self.buffer.len() {
+            self.buffer.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if need > self.buffer.len() {
+                let size = need.max(FIRST_READ_BUFFER).next_power_of_two();
+                self.buffer.resize(size.min(READ_BUFFER).max(need), 0);
+            }
+        }
+        while self.end - self.start < need {
+            let room = self.buffer.len() - self.end;
+            match self.input.read(&mut self.buffer[self.end..]) {
+                Ok(0) => return Err(RecordError::Cut),
+                Ok(n) => {
+                    self.end += n;
+                    // More was waiting than there was room for.
+                    if n == room && self.buffer.len() < READ_BUFFER {
+                        let size = (self.buffer.len() * 2).min(READ_BUFFER);
+                        self.buffer.resize(size, 0);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(RecordError::Io(e)),
+            }
+        }
+        Ok(())
     }
 
-    pub fn get_ref(&self) -> &R {
-        self.input.get_ref()
+    /// Whether the record after the last one opened is all read in.
+    fn whole_record_buffered(&self) -> bool {
+        let buffered = &self.buffer[self.start..self.end];
+        buffered.first_chunk::<HEADER_LEN>().is_some_and(|header| {
+            buffered.len() >= HEADER_LEN + u32::from_be_bytes(*header) as usize
+        })
     }
 }
 
 impl<R: Read> Read for RecordReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos >= self.record.len() {
+        while self.data.is_empty() {
             if !self.open_next()? {
                 return Ok(0);
             }
         }
-        let n = (self.record.len() - self.pos).min(buf.len());
-        buf[..n].copy_from_slice(&self.record[self.pos..self.pos + n]);
-        self.pos += n;
+        let n = self.data.len().min(buf.len());
+        let from = self.data.start;
+        buf[..n].copy_from_slice(&self.buffer[from..from + n]);
+        self.data.start += n;
         Ok(n)
     }
-}
-
-/// Reads until `buf` is full or the input ends; how many bytes came.
-fn read_full(input: &mut impl Read, buf: &mut [u8]) -> Result<usize, RecordError> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match input.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(RecordError::Io(e)),
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]
@@ -327,6 +408,30 @@ mod tests {
             at += HEADER_LEN + len;
         }
         out
+    }
+
+    #[test]
+    fn a_filled_record_is_sent_and_a_failed_fill_sends_nothing() {
+        let mut writer = RecordWriter::new(Vec::new(), &KEY);
+        let piece = message_of(MAX_PLAINTEXT, 3);
+        let filled = writer.send_filled(piece.len(), |room| {
+            room.copy_from_slice(&piece);
+            Ok::<(), ()>(())
+        });
+        assert!(matches!(filled, Ok(Ok(()))));
+        let failed = writer.send_filled(10, |room| {
+            room.fill(9);
+            Err("the file could not be read")
+        });
+        assert!(matches!(failed, Ok(Err("the file could not be read"))));
+        writer.send(b"after").unwrap();
+        writer.close().unwrap();
+        // Nothing of the failed one went out, and no record number was
+        // spent on it: the next record still opens.
+        assert_eq!(
+            opened(&writer.out, &KEY).unwrap(),
+            vec![piece, b"after".to_vec()]
+        );
     }
 
     #[test]
@@ -414,7 +519,32 @@ mod tests {
             reader.next_record(),
             Err(RecordError::TooLong { .. })
         ));
-        assert!(reader.record.capacity() < 1024);
+        // Nothing was made to the size it claims: only the read buffer.
+        assert!(reader.buffer.len() <= READ_BUFFER);
+    }
+
+    /// Hands out the wire at most a set number of bytes per read, the
+    /// numbers taken in turn, and counts the reads.
+    struct Trickle<'a> {
+        wire: &'a [u8],
+        pieces: Vec<usize>,
+        reads: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let most = self.pieces[self.reads % self.pieces.len()];
+            self.reads += 1;
+            let n = most.min(buf.len()).min(self.wire.len());
+            buf[..n].copy_from_slice(&self.wire[..n]);
+            self.wire = &self.wire[n..];
+            Ok(n)
+        }
+    }
+
+    /// A message of `len` bytes that tells itself apart from the others.
+    fn message_of(len: usize, seed: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 + seed * 7) as u8).collect()
     }
 
     proptest! {
@@ -434,6 +564,34 @@ mod tests {
                 back.extend_from_slice(&buf[..n]);
             }
             prop_assert_eq!(back, messages.concat());
+        }
+
+        #[test]
+        fn records_of_any_size_open_in_order_however_they_arrive(
+            sizes in proptest::collection::vec(
+                prop_oneof![1usize..300, (MAX_PLAINTEXT - 2000)..=MAX_PLAINTEXT],
+                1..12,
+            ),
+            pieces in proptest::collection::vec(1usize..200_000, 1..6),
+        ) {
+            let messages: Vec<Vec<u8>> =
+                sizes.iter().enumerate().map(|(i, &len)| message_of(len, i)).collect();
+            let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+            let wire = sealed(&refs, true);
+            let input = Trickle { wire: &wire, pieces, reads: 0 };
+            let mut reader = RecordReader::new(input, &KEY);
+            let mut was_all_read_in = false;
+            for message in &messages {
+                let reads = reader.get_ref().reads;
+                let (data, more) = reader.next_record_and_more().unwrap().unwrap();
+                prop_assert_eq!(data, &message[..]);
+                // A record said to be all read in opens without reading.
+                if was_all_read_in {
+                    prop_assert_eq!(reader.get_ref().reads, reads);
+                }
+                was_all_read_in = more;
+            }
+            prop_assert!(reader.next_record().unwrap().is_none());
         }
 
         #[test]

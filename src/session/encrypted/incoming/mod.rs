@@ -10,7 +10,7 @@ mod folders;
 mod room;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, BufReader};
+use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
@@ -63,7 +63,7 @@ pub struct Receiving {
 /// ended. Answers about files go to the writer on `outbox`, each with one
 /// of `answers`' tickets.
 pub fn read_peer(
-    records: RecordReader<BufReader<ReadHalf>>,
+    records: RecordReader<ReadHalf>,
     outbox: Sender<Outgoing>,
     answers: Tickets,
     receiving: &Receiving,
@@ -203,7 +203,7 @@ impl From<MessageError> for Breach {
 }
 
 impl<'a> Reader<'a> {
-    fn read(&mut self, mut records: RecordReader<BufReader<ReadHalf>>) -> Result<(), Breach> {
+    fn read(&mut self, mut records: RecordReader<ReadHalf>) -> Result<(), Breach> {
         loop {
             let (record, more_coming) = match records.next_record_and_more() {
                 Ok(Some(next)) => next,

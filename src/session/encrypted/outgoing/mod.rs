@@ -67,7 +67,6 @@ pub fn write_peer(
         folders: HashMap::new(),
         next_id: 0,
         message: Vec::new(),
-        chunk: vec![0; CHUNK_HEADER + CHUNK_DATA],
         unflushed_messages: 0,
         lost_messages: 0,
     };
@@ -146,8 +145,6 @@ struct Writer<'a> {
     next_id: FileId,
     /// Where a message is encoded before it is sealed.
     message: Vec<u8>,
-    /// A chunk message: its header, then room for a chunk of a file.
-    chunk: Vec<u8>,
     /// Messages sealed since the last flush: lost if the connection fails.
     unflushed_messages: usize,
     lost_messages: usize,
@@ -452,16 +449,24 @@ impl<'a> Writer<'a> {
         let left = sending.file.size() - sending.sent;
         if left > 0 {
             let want = left.min(CHUNK_DATA as u64) as usize;
-            self.chunk[..CHUNK_HEADER].copy_from_slice(&message::chunk_header(sending.id));
-            let data = &mut self.chunk[CHUNK_HEADER..CHUNK_HEADER + want];
-            if let Err(failure) = sending.file.read_at(sending.sent, data) {
-                return self.stop_sending(sending, failure);
+            // The piece is read straight into its record and sealed there.
+            let (file, at, hash) = (&sending.file, sending.sent, &mut sending.hash);
+            let filled = self.out.send_filled(CHUNK_HEADER + want, |chunk| {
+                let (header, data) = chunk.split_at_mut(CHUNK_HEADER);
+                header.copy_from_slice(&message::chunk_header(sending.id));
+                file.read_at(at, data)?;
+                hash.update(data);
+                Ok(())
+            });
+            match filled {
+                Ok(Ok(())) => {}
+                Ok(Err(failure)) => return self.stop_sending(sending, failure),
+                Err(e) => {
+                    let e = self.lose_messages(e);
+                    self.not_delivered(&sending);
+                    return Err(e);
+                }
             }
-            sending.hash.update(data);
-            self.out
-                .send(&self.chunk[..CHUNK_HEADER + want])
-                .map_err(|e| self.lose_messages(e))
-                .inspect_err(|_| self.not_delivered(&sending))?;
             // Messages sealed before the chunk went out with it.
             self.unflushed_messages = 0;
             sending.sent += want as u64;
