@@ -435,7 +435,7 @@ impl Partial {
     pub fn splice_in(&mut self, pipe: &OwnedFd, len: usize) -> Result<(), DownloadError> {
         let mut left = len;
         while left > 0 {
-            match rustix::pipe::splice(pipe, None, &self.file, None, left, SpliceFlags::MOVE) {
+            match rustix::pipe::splice(pipe, None, &self.file, None, left, SpliceFlags::empty()) {
                 Ok(0) => {
                     return Err(self.write_error(io::ErrorKind::WriteZero.into()));
                 }

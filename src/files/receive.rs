@@ -12,9 +12,17 @@ use super::CHUNK;
 use crate::files::download::{DownloadDir, DownloadError, Partial};
 use crate::wire::frame::Payload;
 
-/// The pipe size asked for when splicing: 1 MiB, the most an unprivileged
-/// process may set by default.
-const PIPE_SIZE: usize = 1024 * 1024;
+/// Pipe sizes asked for when splicing, the first the kernel grants. 1 MiB
+/// is the most an unprivileged process may set by default, and the
+/// fastest: on loopback a 64 KiB pipe moved a file 30% slower, and a
+/// 4 MiB one 25% slower (its pages no longer stay in the CPU's cache).
+const PIPE_SIZES: [usize; 3] = [1024 * 1024, 256 * 1024, 64 * 1024];
+
+/// Smallest pipe worth splicing through. A user whose pipes already hold
+/// more than `fs.pipe-user-pages-soft` gets pipes of 8 KiB, which cannot
+/// be made bigger and moved a file at half the speed of copying it
+/// through our own buffer; the copy is taken then.
+const SMALLEST_PIPE: usize = 64 * 1024;
 
 /// Why a received file was not saved.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +95,8 @@ fn save<S: Read + AsFd>(
 /// so they never pass through our memory. Each call takes what has arrived
 /// so far, so progress moves however slowly bytes trickle in. `Ok(false)`
 /// when the kernel cannot splice from this stream, before any byte moved.
+/// (`SPLICE_F_MOVE` is not asked for: the kernel has ignored it since
+/// 2.6.21, and it measured no different.)
 fn splice_into<S: Read + AsFd>(
     payload: &mut Payload<'_, BufReader<S>>,
     partial: &mut Partial,
@@ -95,15 +105,20 @@ fn splice_into<S: Read + AsFd>(
     let Ok((pipe_out, pipe_in)) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC) else {
         return Ok(false);
     };
-    // A bigger pipe moves more per call; the default is kept if refused.
-    let capacity = rustix::pipe::fcntl_setpipe_size(&pipe_in, PIPE_SIZE).unwrap_or(64 * 1024);
+    let Some(capacity) = pipe_capacity(
+        |size| rustix::pipe::fcntl_setpipe_size(&pipe_in, size).ok(),
+        rustix::pipe::fcntl_getpipe_size(&pipe_in).ok(),
+    ) else {
+        return Ok(false);
+    };
     let mut spliced_any = false;
     while payload.remaining() > 0 {
         let Some(stream) = payload.direct() else {
             return Ok(spliced_any);
         };
         let want = payload.remaining().min(capacity as u64) as usize;
-        let n = match rustix::pipe::splice(stream, None, &pipe_in, None, want, SpliceFlags::MOVE) {
+        let n = match rustix::pipe::splice(stream, None, &pipe_in, None, want, SpliceFlags::empty())
+        {
             Ok(0) => return Ok(true),
             Ok(n) => n,
             Err(Errno::INTR) => continue,
@@ -120,6 +135,17 @@ fn splice_into<S: Read + AsFd>(
         progress(n as u64);
     }
     Ok(true)
+}
+
+/// How much the pipe holds once made as big as the kernel lets it, from
+/// `grow` (the size granted, if any) and the size it has; `None` when it
+/// is too small to be worth splicing through.
+fn pipe_capacity(grow: impl Fn(usize) -> Option<usize>, has: Option<usize>) -> Option<usize> {
+    PIPE_SIZES
+        .into_iter()
+        .find_map(grow)
+        .or(has)
+        .filter(|&capacity| capacity >= SMALLEST_PIPE)
 }
 
 /// The portable way: read into a buffer, write it out.
@@ -230,6 +256,24 @@ mod tests {
         assert!(matches!(err, ReceiveError::Save(_)), "{err:?}");
         assert_eq!(next_text(&mut frames), b"next");
         fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn the_biggest_pipe_granted_is_used_and_a_small_one_is_not() {
+        const KIB: usize = 1024;
+        // Granted at once.
+        assert_eq!(pipe_capacity(Some, Some(64 * KIB)), Some(1024 * KIB));
+        // Refused 1 MiB (over `fs.pipe-max-size`), granted the next.
+        let below_a_mebibyte = |size| (size < 1024 * KIB).then_some(size);
+        assert_eq!(
+            pipe_capacity(below_a_mebibyte, Some(64 * KIB)),
+            Some(256 * KIB)
+        );
+        // Nothing granted: the default pipe still serves.
+        assert_eq!(pipe_capacity(|_| None, Some(64 * KIB)), Some(64 * KIB));
+        // Over the per-user limit pipes stay at 8 KiB: copy instead.
+        assert_eq!(pipe_capacity(|_| None, Some(8 * KIB)), None);
+        assert_eq!(pipe_capacity(|_| None, None), None);
     }
 
     #[test]
