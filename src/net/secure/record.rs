@@ -332,8 +332,13 @@ impl<R: Read> RecordReader<R> {
                 Ok(0) => return Err(RecordError::Cut),
                 Ok(n) => {
                     self.end += n;
-                    // More was waiting than there was room for.
-                    if n == room && self.buffer.len() < READ_BUFFER {
+                    // More was waiting than there was room for, and what
+                    // waits fills much of the buffer: a burst, not a short
+                    // line that happened to end at the buffer's end.
+                    if n == room
+                        && self.end - self.start > self.buffer.len() / 2
+                        && self.buffer.len() < READ_BUFFER
+                    {
                         let size = (self.buffer.len() * 2).min(READ_BUFFER);
                         self.buffer.resize(size, 0);
                     }
@@ -349,7 +354,7 @@ impl<R: Read> RecordReader<R> {
     fn whole_record_buffered(&self) -> bool {
         let buffered = &self.buffer[self.start..self.end];
         buffered.first_chunk::<HEADER_LEN>().is_some_and(|header| {
-            buffered.len() >= HEADER_LEN + u32::from_be_bytes(*header) as usize
+            buffered.len() as u64 >= HEADER_LEN as u64 + u64::from(u32::from_be_bytes(*header))
         })
     }
 }
@@ -545,6 +550,34 @@ mod tests {
     /// A message of `len` bytes that tells itself apart from the others.
     fn message_of(len: usize, seed: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 31 + seed * 7) as u8).collect()
+    }
+
+    #[test]
+    fn short_lines_keep_the_read_buffer_small_and_a_burst_grows_it() {
+        let lines: Vec<Vec<u8>> = (0..2000)
+            .map(|i| message_of(10 + (i * 7919) % 80, i))
+            .collect();
+        let refs: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
+        let wire = sealed(&refs, true);
+        let read_all = |pieces: Vec<usize>| {
+            let input = Trickle {
+                wire: &wire,
+                pieces,
+                reads: 0,
+            };
+            let mut reader = RecordReader::new(input, &KEY);
+            while reader.next_record().unwrap().is_some() {}
+            reader.buffer.len()
+        };
+        // However the lines' bytes arrive, however they straddle reads.
+        for piece in 1..200 {
+            assert_eq!(
+                read_all(vec![piece]),
+                FIRST_READ_BUFFER,
+                "pieces of {piece}"
+            );
+        }
+        assert_eq!(read_all(vec![1 << 20]), READ_BUFFER);
     }
 
     proptest! {
