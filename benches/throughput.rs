@@ -1,7 +1,9 @@
 //! Transfer and chat-line throughput of `chat` against reference tools on
 //! loopback, measured in one run so that only the ratios matter; the
 //! encrypted default beside the original clear wire (`--plain`), with the
-//! memory, handshake and message latency of the encrypted one.
+//! memory, handshake and message latency of the encrypted one. Rounds
+//! rotate which tool goes first, and the slowest and fastest round of each
+//! row are told apart by where their time went (see `usage`).
 //!
 //! Run with `cargo bench`. Settings come from the environment:
 //! `CHAT_BENCH_MIB` (file size, default 1024), `CHAT_BENCH_ROUNDS` (default 5),
