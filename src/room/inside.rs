@@ -6,8 +6,6 @@
 use std::io;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 
-use ring::rand::{SecureRandom, SystemRandom};
-
 use crate::net::connect::Established;
 use crate::net::transport::Connection;
 
@@ -25,13 +23,11 @@ pub fn pair() -> io::Result<(Connection, Established)> {
             break stream;
         }
     };
-    let random = SystemRandom::new();
     let mut one = [0; 32];
     let mut other = [0; 32];
-    random
-        .fill(&mut one)
-        .and_then(|()| random.fill(&mut other))
-        .map_err(|_| io::Error::other("no random numbers for the room's keys"))?;
+    getrandom::fill(&mut one)
+        .and_then(|()| getrandom::fill(&mut other))
+        .map_err(|e| io::Error::other(format!("no random numbers for the room's keys: {e}")))?;
     let room = Connection::inside(rooms, Some((one, other)))?;
     let user = Connection::inside(users, Some((other, one)))?;
     Ok((

@@ -6,10 +6,10 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use chat::net::secure::handshake::{Side, handshake};
 use chat::net::secure::record::{MAX_PLAINTEXT, RecordError, RecordReader, RecordWriter};
 use chat::wire::message::{FileId, Message};
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 use super::{Chat, TIMEOUT};
 

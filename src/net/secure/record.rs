@@ -11,7 +11,7 @@
 use std::io::{self, Read, Write};
 use std::ops::Range;
 
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 /// Most data bytes one record carries: a 64 KiB piece of a file with the
 /// header of its message, or a room's longest message (a member's name and
