@@ -386,7 +386,7 @@ fn measure(
     let (receiver_status, receive) = wait_with_usage(&mut receiver).expect("receiver wait");
     drop(stdin);
     let seconds = started.elapsed().as_secs_f64();
-    let machine = before.until(&Machine::now());
+    let machine = before.until_now();
     let (sender_status, send) = wait_with_usage(&mut sender).expect("sender wait");
     let receiver_said = said
         .map(|t| t.join().unwrap_or_default())

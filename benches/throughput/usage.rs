@@ -1,12 +1,14 @@
 //! Where a transfer's time went: the CPU each side used (from `wait4`, so
 //! a process's finished threads count too) and what the machine did
 //! meanwhile (idle, stolen by the hypervisor, waiting for the disk, pages
-//! written out), so that a slow round can be told from a fast one.
+//! written out, free memory handed back to the hypervisor), so that a slow
+//! round can be told from a fast one.
 
 use std::fs;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ExitStatus};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// What one process used, once it has exited.
@@ -64,7 +66,20 @@ pub struct Machine {
     written_kib: u64,
     /// Dirty page-cache bytes, waiting to be written out.
     pub dirty: u64,
+    /// KiB of free memory reported to the hypervisor since boot, on kernels
+    /// that count it. A page handed back costs the hypervisor a fault and a
+    /// fresh page when it is written again, which the writer pays for as
+    /// slower kernel copies.
+    reported_kib: Option<u64>,
 }
+
+/// Where the kernel counts the free memory it reported (`page_reporting`
+/// on a virtual machine whose balloon device takes free pages back).
+const REPORTED: &str = "/sys/module/page_reporting/parameters/reported_kib";
+
+/// The counters when the last timed transfer ended: what the machine did
+/// between two transfers tells about the second.
+static LAST_END: Mutex<Option<Machine>> = Mutex::new(None);
 
 impl Machine {
     /// Reads the counters; zeros where the kernel does not give them.
@@ -100,17 +115,31 @@ impl Machine {
                 }
             }
         }
+        machine.reported_kib = fs::read_to_string(REPORTED)
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
         machine
     }
 
-    /// What happened between `self` and `later`.
-    pub fn until(&self, later: &Machine) -> MachineSpan {
+    /// What happened from `self` to now, the end of a timed transfer.
+    pub fn until_now(&self) -> MachineSpan {
+        let later = Machine::now();
+        let last_end = LAST_END
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(later);
+        let reported = |from: &Machine, to: &Machine| match (from.reported_kib, to.reported_kib) {
+            (Some(from), Some(to)) => Some(to.saturating_sub(from) * 1024),
+            _ => None,
+        };
         MachineSpan {
             idle: later.idle.saturating_sub(self.idle),
             iowait: later.iowait.saturating_sub(self.iowait),
             steal: later.steal.saturating_sub(self.steal),
             written: later.written_kib.saturating_sub(self.written_kib) * 1024,
             dirty_before: self.dirty,
+            reported_before: last_end.and_then(|end| reported(&end, self)),
+            reported: reported(self, &later),
         }
     }
 }
@@ -126,6 +155,10 @@ pub struct MachineSpan {
     pub written: u64,
     /// Dirty bytes in the page cache when it started.
     pub dirty_before: u64,
+    /// Free memory reported to the hypervisor between the previous timed
+    /// transfer's end and this one's start, and during this one.
+    pub reported_before: Option<u64>,
+    pub reported: Option<u64>,
 }
 
 fn ticks_to_time(ticks: u64) -> Duration {
@@ -150,9 +183,21 @@ pub fn describe(seconds: f64, send: Usage, receive: Usage, machine: MachineSpan)
             u.preempted
         )
     };
+    let handed_back = match (machine.reported_before, machine.reported) {
+        (Some(before), Some(during)) => format!(
+            ", {} MiB of free memory handed back to the hypervisor before, {} during",
+            before >> 20,
+            during >> 20
+        ),
+        (None, Some(during)) => format!(
+            ", {} MiB of free memory handed back to the hypervisor during",
+            during >> 20
+        ),
+        _ => String::new(),
+    };
     format!(
         "{seconds:.3} s; send user+sys {}; receive {}; machine idle {:.2} s, steal {:.2} s, \
-         iowait {:.2} s, {} MiB written to disk, {} MiB dirty at start",
+         iowait {:.2} s, {} MiB written to disk, {} MiB dirty at start{handed_back}",
         side(send),
         side(receive),
         machine.idle.as_secs_f64(),
