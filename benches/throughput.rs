@@ -100,16 +100,18 @@ fn main() {
             Err(why) => println!("skipped {}: {why}", tool.name),
         }
     }
-    // One transfer first, not timed, whose copy is deleted just before the
-    // first round: every timed transfer then writes into memory freed a
-    // moment before, as all later turns do. Memory left free for a few
-    // seconds is handed back to the hypervisor on virtual machines that
-    // report free pages, and the first write into it costs the kernel
-    // half as much again (see the README), whichever tool comes first.
+    // One transfer first, not timed, whose copy is checked and deleted as
+    // every turn's is: the first timed turn then follows what every later
+    // turn follows, and writes into memory freed a moment before. Memory
+    // left free for a few seconds is handed back to the hypervisor on
+    // virtual machines that report free pages, and the first write into it
+    // costs the kernel half as much again (see the README), whichever tool
+    // comes first.
     if !contenders.is_empty() {
         let out = work.join("warm-up");
         fs::create_dir_all(&out).unwrap();
-        copy_transfer(&source, &out);
+        let run = copy_transfer(&source, &out);
+        assert_eq!(sha256(&run.received), expected, "the warm-up copy differs");
         fs::remove_dir_all(&out).unwrap();
     }
     let mut results: Vec<(&str, Vec<Run>)> = contenders
