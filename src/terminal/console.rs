@@ -85,15 +85,40 @@ impl Console {
 }
 
 /// Prints through the editor, above the line being typed.
-struct Printer(Box<dyn ExternalPrinter + Send>);
+struct Printer {
+    editor: Box<dyn ExternalPrinter + Send>,
+    /// The width the editor last drew its input line at, kept by
+    /// [`ChatHelper`]; 0 before the first.
+    drawn_at: Arc<AtomicUsize>,
+}
+
+impl Printer {
+    /// Hands `text` to the editor, after any resize it has not seen yet.
+    ///
+    /// To print, the editor first erases its input line by the rows it took
+    /// at the width the editor knows. After a resize that width is stale
+    /// until the editor handles the SIGWINCH, and the kernel hands that
+    /// signal to whichever thread of ours it picks, whose handler may run
+    /// only after this text reached the editor: the erase then took a line
+    /// of the conversation with it on a terminal that re-wrapped the input.
+    /// Raised here, the signal's handler runs on this thread before `raise`
+    /// returns, and the editor takes a pending resize before a line.
+    fn print(&mut self, text: String) {
+        let drawn = self.drawn_at.load(Ordering::Relaxed);
+        if drawn != 0 && drawn != columns() {
+            let _ = signal_hook::low_level::raise(signal_hook::consts::SIGWINCH);
+        }
+        let _ = self.editor.print(text);
+    }
+}
 
 impl LineSink for Printer {
     fn put_line(&mut self, line: &str, _more_coming: bool) {
-        let _ = self.0.print(format!("{line}\n"));
+        self.print(format!("{line}\n"));
     }
 
     fn put_control(&mut self, control: &str) {
-        let _ = self.0.print(control.to_string());
+        self.print(control.to_string());
     }
 }
 
@@ -116,12 +141,17 @@ impl LineEditor {
             .completion_type(CompletionType::List)
             .build();
         let mut editor = Editor::with_config(config)?;
-        editor.set_helper(Some(ChatHelper::new(commands)));
+        let helper = ChatHelper::new(commands);
+        let drawn_at = helper.columns.clone();
+        editor.set_helper(Some(helper));
         editor.bind_sequence(
             KeyEvent::ctrl('C'),
             EventHandler::Conditional(Box::new(ClearOrLeave)),
         );
-        let printer = Printer(Box::new(editor.create_external_printer()?));
+        let printer = Printer {
+            editor: Box::new(editor.create_external_printer()?),
+            drawn_at,
+        };
         Ok((Self { editor }, printer))
     }
 
@@ -337,7 +367,8 @@ struct ChatHelper {
     commands: Vec<&'static str>,
     /// The terminal's width when the editor last drew the input line, to
     /// notice a resize before the editor redraws for it; 0 before the first.
-    columns: AtomicUsize,
+    /// Shared with the [`Printer`].
+    columns: Arc<AtomicUsize>,
 }
 
 impl ChatHelper {
@@ -345,7 +376,7 @@ impl ChatHelper {
         Self {
             files: FilenameCompleter::new(),
             commands,
-            columns: AtomicUsize::new(0),
+            columns: Arc::new(AtomicUsize::new(0)),
         }
     }
 }
@@ -537,6 +568,57 @@ mod tests {
         // A pasted text: each newline starts a row.
         assert_eq!(rows_taken("alpha\nbeta\n", 80), 3);
         assert_eq!(rows_taken("alpha\nbeta", 80), 2);
+    }
+
+    /// Stands for the editor's printer: notes, for each text handed to it,
+    /// whether a SIGWINCH had been handled by then.
+    struct Recorder {
+        resized: Arc<AtomicBool>,
+        seen: std::sync::mpsc::Sender<(String, bool)>,
+    }
+
+    impl ExternalPrinter for Recorder {
+        fn print(&mut self, msg: String) -> rustyline::Result<()> {
+            let resized = self.resized.swap(false, Ordering::SeqCst);
+            let _ = self.seen.send((msg, resized));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_resize_the_editor_has_not_drawn_for_reaches_it_before_the_line() {
+        let resized = Arc::new(AtomicBool::new(false));
+        let hook =
+            signal_hook::flag::register(signal_hook::consts::SIGWINCH, resized.clone()).unwrap();
+        let (seen, got) = mpsc::channel();
+        let drawn_at = Arc::new(AtomicUsize::new(0));
+        let mut printer = Printer {
+            editor: Box::new(Recorder {
+                resized: resized.clone(),
+                seen,
+            }),
+            drawn_at: drawn_at.clone(),
+        };
+        // Nothing drawn yet, then drawn at the width the terminal has now.
+        printer.put_line("before any input", false);
+        drawn_at.store(columns(), Ordering::Relaxed);
+        printer.put_line("same width", false);
+        // Drawn at another width: the signal's handler ran before the line
+        // was handed over.
+        drawn_at.store(columns() + 1, Ordering::Relaxed);
+        printer.put_line("after a resize", false);
+        printer.put_control("\x1b[A\n");
+        signal_hook::low_level::unregister(hook);
+        let got: Vec<_> = got.try_iter().collect();
+        assert_eq!(
+            got,
+            [
+                ("before any input\n".to_string(), false),
+                ("same width\n".to_string(), false),
+                ("after a resize\n".to_string(), true),
+                ("\x1b[A\n".to_string(), true),
+            ]
+        );
     }
 
     #[test]
