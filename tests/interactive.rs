@@ -197,12 +197,54 @@ impl Term {
             }
             if Instant::now() >= deadline {
                 panic!(
-                    "timed out after {timeout:?} waiting for {what}; the terminal shows:\n{}",
-                    screen.dump()
+                    "timed out after {timeout:?} waiting for {what}; the terminal shows:\n{}{}",
+                    screen.dump(),
+                    self.threads()
                 );
             }
             thread::sleep(POLL);
         }
+    }
+
+    /// What each thread of the chat in the pane is doing, read from `/proc`, to
+    /// tell a chat that stopped from one that is waiting: its state, the kernel
+    /// function it sleeps in, and its kernel stack where that may be read.
+    fn threads(&self) -> String {
+        let shell = self.command(&["display-message", "-p", "#{pane_pid}"]);
+        let shell = String::from_utf8_lossy(&shell.stdout).trim().to_string();
+        let children = fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"));
+        let Some(chat) = children
+            .ok()
+            .and_then(|c| c.split_whitespace().next().map(String::from))
+        else {
+            return "\nthe chat is not running".to_string();
+        };
+        let mut report = format!("\nthe chat's threads (pid {chat}):");
+        let tasks = fs::read_dir(format!("/proc/{chat}/task"))
+            .into_iter()
+            .flatten();
+        for task in tasks.flatten() {
+            let read = |file: &str| fs::read_to_string(task.path().join(file)).unwrap_or_default();
+            let stat = read("stat");
+            // The state follows the name, which is in parentheses.
+            let state = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .next();
+            report += &format!(
+                "\n  {} {}: {} in {}",
+                task.file_name().to_string_lossy(),
+                read("comm").trim(),
+                state.unwrap_or("?"),
+                read("wchan")
+            );
+            for frame in read("stack").lines().take(8) {
+                report += &format!("\n      {frame}");
+            }
+        }
+        report
     }
 
     fn wait(&self, what: &str, ok: impl Fn(&Screen) -> bool) -> Screen {
