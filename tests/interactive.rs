@@ -1544,7 +1544,7 @@ fn at_a_terminal_an_offer_over_100_mib_waits_for_accept_or_decline() {
     // 101 MiB written and synced: allow for a slow or busy disk.
     peer.set_timeout(Duration::from_secs(60));
     peer.expect_exact("[System] Sent file big.bin (105906176 bytes)");
-    peer.set_timeout(TIMEOUT);
+    peer.set_timeout(common::TIMEOUT);
     assert_eq!(
         fs::metadata(dir.join("received_files/big.bin"))
             .unwrap()
@@ -1589,19 +1589,16 @@ fn at_a_terminal_an_offer_the_peer_does_not_answer_at_once_is_said_to_wait() {
     let accepted = Instant::now();
     peer.send_line("/accept");
     peer.expect_exact("[System] File saved to received_files/notes.txt");
+    let sent_line = "[System] Sent file notes.txt (5 bytes, ";
     let sent = term.wait("the file to be sent", |s| {
-        s.row_starting("[System] Sent file notes.txt (5 bytes, ")
-            .is_some()
+        s.row_starting(sent_line).is_some()
     });
     // Timed from the acceptance, not from the offer over a second before (the
     // note above comes after a second): no longer than this test saw go by
     // since it accepted, which on a busy machine may be a second too.
     let took = accepted.elapsed().as_secs_f64();
-    let line = sent
-        .row_starting("[System] Sent file notes.txt (5 bytes, ")
-        .unwrap()
-        .to_string();
-    let shown: f64 = line["[System] Sent file notes.txt (5 bytes, ".len()..]
+    let line = sent.row_starting(sent_line).unwrap().to_string();
+    let shown: f64 = line[sent_line.len()..]
         .split('s')
         .next()
         .and_then(|seconds| seconds.parse().ok())

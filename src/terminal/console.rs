@@ -142,7 +142,7 @@ impl LineEditor {
             .build();
         let mut editor = Editor::with_config(config)?;
         let helper = ChatHelper::new(commands);
-        let drawn_at = helper.columns.clone();
+        let drawn_at = helper.drawn_at.clone();
         editor.set_helper(Some(helper));
         editor.bind_sequence(
             KeyEvent::ctrl('C'),
@@ -368,7 +368,7 @@ struct ChatHelper {
     /// The terminal's width when the editor last drew the input line, to
     /// notice a resize before the editor redraws for it; 0 before the first.
     /// Shared with the [`Printer`].
-    columns: Arc<AtomicUsize>,
+    drawn_at: Arc<AtomicUsize>,
 }
 
 impl ChatHelper {
@@ -376,7 +376,7 @@ impl ChatHelper {
         Self {
             files: FilenameCompleter::new(),
             commands,
-            columns: Arc::new(AtomicUsize::new(0)),
+            drawn_at: Arc::new(AtomicUsize::new(0)),
         }
     }
 }
@@ -452,7 +452,7 @@ impl Hinter for ChatHelper {
 
     fn hint(&self, line: &str, pos: usize, _: &rustyline::Context<'_>) -> Option<String> {
         let new = columns();
-        let old = self.columns.swap(new, Ordering::Relaxed);
+        let old = self.drawn_at.swap(new, Ordering::Relaxed);
         if old != 0 && old != new {
             let moves = rewrap_fix(line, pos, old, new);
             if !moves.is_empty() {
