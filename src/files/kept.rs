@@ -76,10 +76,6 @@ impl Kept {
         }
     }
 
-    fn create_root(&self) -> Result<(), DownloadError> {
-        make_folder(&self.root)
-    }
-
     fn create_error(&self, cause: io::Error) -> DownloadError {
         DownloadError::CreateFile {
             path: self.root.clone(),
@@ -97,7 +93,6 @@ impl Kept {
         name: &str,
         size: u64,
     ) -> Result<(String, Claim), DownloadError> {
-        self.create_root()?;
         static SERIAL: AtomicU64 = AtomicU64::new(0);
         // A folder is found again by its name alone: its files may have
         // changed since (each is checked by hash), and what was not sent
@@ -109,8 +104,11 @@ impl Kept {
         let mut key = base.clone();
         loop {
             let path = self.root.join(format!("{key}.info"));
-            let mut info = open_no_link(&path).map_err(|e| self.create_error(e))?;
+            let mut info = self.open_info(&format!("{key}.info"))?;
             match rustix::fs::flock(&info, FlockOperation::NonBlockingLockExclusive) {
+                // Discarded by another chat between our opening and locking
+                // it: a lock on a file nobody can find again is no claim.
+                Ok(()) if !still_named(&info, &path) => {}
                 Ok(()) => {
                     let kind = match kind {
                         KeptKind::File => "file",
@@ -137,6 +135,40 @@ impl Kept {
                     key = format!("{base}-{}-{serial}", std::process::id());
                 }
                 Err(e) => return Err(self.create_error(e.into())),
+            }
+        }
+    }
+
+    /// Opens the info file `name`, creating it and the hidden folder.
+    ///
+    /// Another chat sharing the download folder removes the hidden folder
+    /// the moment it holds nothing. Made empty and then filled, it could go
+    /// in between; so a missing hidden folder is made elsewhere with the
+    /// info file already inside, and moved into place whole.
+    fn open_info(&self, name: &str) -> Result<File, DownloadError> {
+        static SERIAL: AtomicU64 = AtomicU64::new(0);
+        let path = self.root.join(name);
+        loop {
+            match open_no_link(&path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                opened => return opened.map_err(|e| self.create_error(e)),
+            }
+            let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+            let staging = self
+                .root
+                .with_file_name(format!("{KEPT_FOLDER}-{}-{serial}", std::process::id()));
+            make_folder(&staging)?;
+            let made = open_no_link(&staging.join(name))
+                .and_then(|info| rename_new(&staging, &self.root).map(|()| info));
+            match made {
+                Ok(info) => return Ok(info),
+                Err(cause) => {
+                    let _ = fs::remove_dir_all(&staging);
+                    // Made by another chat meanwhile: that one is used.
+                    if cause.kind() != io::ErrorKind::AlreadyExists {
+                        return Err(self.create_error(cause));
+                    }
+                }
             }
         }
     }
@@ -251,6 +283,15 @@ impl Kept {
 /// Whether `key` is one of a single transfer (`KEY-PID-N`).
 fn is_private(key: &str) -> bool {
     key.contains('-')
+}
+
+/// Whether `path` still names the open file `file`.
+fn still_named(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), path.symlink_metadata()) {
+        (Ok(open), Ok(named)) => (open.dev(), open.ino()) == (named.dev(), named.ino()),
+        _ => false,
+    }
 }
 
 /// Whether a transfer holds the lock of the info file at `path`.
@@ -740,6 +781,43 @@ mod tests {
         std::os::unix::fs::symlink(&victim, &part).unwrap();
         assert!(kept.file("a.txt", 10).is_err());
         assert_eq!(fs::read(&victim).unwrap(), b"mine");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// Another chat sharing the download folder removes the hidden folder
+    /// the moment it is empty, and discards what nobody holds: a transfer
+    /// starting meanwhile still gets its file.
+    #[test]
+    fn a_transfer_starts_while_another_chat_tidies_the_hidden_folder() {
+        let root = scratch("kept-tidied");
+        let downloads = DownloadDir::new(&root);
+        let kept = Kept::of(&downloads);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let tidier = {
+            let (kept, done) = (kept.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    kept.discard(false);
+                }
+            })
+        };
+        // Each is cut after a byte, so keeps what it holds.
+        let started = (0..2000).map(|_| {
+            let file = kept.file("same.bin", 8);
+            let ok = file.is_ok();
+            if let Ok(mut file) = file {
+                file.write(b"x").unwrap();
+            }
+            ok
+        });
+        let failed = started.filter(|ok| !ok).count();
+        done.store(true, Ordering::Relaxed);
+        tidier.join().unwrap();
+        assert_eq!(failed, 0, "transfers that could not start");
+        // Nothing was kept where a discard cannot find it.
+        kept.discard(false);
+        let left: Vec<_> = fs::read_dir(&root).unwrap().flatten().collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
         fs::remove_dir_all(root).unwrap();
     }
 
