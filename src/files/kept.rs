@@ -29,6 +29,10 @@ pub const KEPT_FOLDER: &str = ".chat-partial";
 /// How long a kept item waits for its transfer to be tried again.
 pub const KEPT_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// Numbers what this process names for itself alone: private keys, and
+/// hidden folders made beside the real one.
+static SERIAL: AtomicU64 = AtomicU64::new(0);
+
 /// Buffer for hashing what was kept.
 const HASH_BUFFER: usize = 1024 * 1024;
 
@@ -93,7 +97,6 @@ impl Kept {
         name: &str,
         size: u64,
     ) -> Result<(String, Claim), DownloadError> {
-        static SERIAL: AtomicU64 = AtomicU64::new(0);
         // A folder is found again by its name alone: its files may have
         // changed since (each is checked by hash), and what was not sent
         // again is pruned before it is named.
@@ -104,7 +107,7 @@ impl Kept {
         let mut key = base.clone();
         loop {
             let path = self.root.join(format!("{key}.info"));
-            let mut info = self.open_info(&format!("{key}.info"))?;
+            let mut info = self.open_info(&path)?;
             match rustix::fs::flock(&info, FlockOperation::NonBlockingLockExclusive) {
                 // Discarded by another chat between our opening and locking
                 // it: a lock on a file nobody can find again is no claim.
@@ -139,17 +142,16 @@ impl Kept {
         }
     }
 
-    /// Opens the info file `name`, creating it and the hidden folder.
+    /// Opens the info file at `path` in the hidden folder, creating both.
     ///
     /// Another chat sharing the download folder removes the hidden folder
     /// the moment it holds nothing. Made empty and then filled, it could go
     /// in between; so a missing hidden folder is made elsewhere with the
     /// info file already inside, and moved into place whole.
-    fn open_info(&self, name: &str) -> Result<File, DownloadError> {
-        static SERIAL: AtomicU64 = AtomicU64::new(0);
-        let path = self.root.join(name);
+    fn open_info(&self, path: &Path) -> Result<File, DownloadError> {
+        let name = path.file_name().unwrap_or_default();
         loop {
-            match open_no_link(&path) {
+            match open_no_link(path) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 opened => return opened.map_err(|e| self.create_error(e)),
             }
