@@ -753,7 +753,7 @@ impl ChatMember {
         // As chat's own connections are.
         stream.set_nodelay(true).unwrap();
         stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
-        let agreed = handshake(Side::Connecting, &mut stream, None)
+        let agreed = handshake(Side::Connecting, &mut stream, None, None)
             .unwrap_or_else(|e| panic!("{name}: the handshake failed: {e}"));
         let mut writer = RecordWriter::new(stream.try_clone().unwrap(), &agreed.send_key);
         let mut reader = RecordReader::new(

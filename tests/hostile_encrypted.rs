@@ -887,7 +887,7 @@ fn answers_owed_to_a_peer_that_does_not_read_them_do_not_pile_up() {
     let dir = TestDir::new("henc_answer_flood");
     let (mut chat, port) = Chat::listen_encrypted("alice", dir.path(), &["--name", "alice"]);
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let agreed = handshake(Side::Connecting, &mut stream, None).unwrap();
+    let agreed = handshake(Side::Connecting, &mut stream, None, None).unwrap();
     chat.expect_prefix("[System] Encrypted. Safety code: ");
     // Never read: what the chat sends piles up in its own buffers.
     stream

@@ -993,7 +993,7 @@ fn a_hostile_hosts_reason_reaches_no_terminal_raw() {
         &["--name", "joiner"],
     );
     let mut stream = common::accept_within_timeout(&listener);
-    let agreed = handshake(Side::Listening, &mut stream, None).unwrap();
+    let agreed = handshake(Side::Listening, &mut stream, None, None).unwrap();
     let mut records = RecordReader::new(
         BufReader::new(stream.try_clone().unwrap()),
         &agreed.receive_key,

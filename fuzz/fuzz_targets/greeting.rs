@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
             } else {
                 data.to_vec()
             };
-            let _ = handshake(side, &mut Peer(&peer), code);
+            let _ = handshake(side, &mut Peer(&peer), code, None);
         }
     }
 });

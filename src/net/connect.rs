@@ -13,16 +13,13 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::net::secure::Protection;
+use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{Agreed, HandshakeError, Side};
 use crate::net::transport::{Connection, shown};
 use crate::terminal::screen::Screen;
 
 /// How long to try each of a host's addresses before moving on.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Failed attempts at the code a listener allows before it stops: each
-/// one is a guess of it.
-pub const CODE_ATTEMPTS: u32 = 3;
 
 /// How long a peer has to complete the handshake. The original program
 /// and `nc` say nothing until their user types, so silence this long
@@ -48,6 +45,8 @@ pub struct Waiting {
     stop_asked: Arc<AtomicBool>,
     /// The connection whose handshake runs, so that stopping ends it too.
     handshaking: Arc<Mutex<Option<TcpStream>>>,
+    /// The wrong codes allowed to everyone who tries, together.
+    guesses: Guesses,
 }
 
 /// Binds `host:port` and says where it listens, and, when it listens on
@@ -74,6 +73,7 @@ pub fn bind(host: &str, port: u16, screen: &Screen) -> Result<Waiting> {
         local,
         stop_asked: Arc::new(AtomicBool::new(false)),
         handshaking: Arc::new(Mutex::new(None)),
+        guesses: Guesses::default(),
     })
 }
 
@@ -84,7 +84,6 @@ impl Waiting {
     /// else who tries is refused and cannot disturb the conversation.
     /// `Ok(None)` when [`Waiting::stop`] ended the wait.
     pub fn accept(self, screen: &Screen, protection: &Protection) -> Result<Option<Established>> {
-        let mut wrong_codes = 0;
         loop {
             let (stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
@@ -106,18 +105,19 @@ impl Waiting {
                     return Ok(Some(established));
                 }
                 Err(_) if self.stopped() => return Ok(None),
-                Err(Refusal::Handshake(HandshakeError::CodeMismatch)) => {
-                    wrong_codes += 1;
-                    screen.system(format!(
-                        "Turned away {peer}: the code did not match ({wrong_codes} of {CODE_ATTEMPTS} attempts)."
-                    ));
-                    if wrong_codes >= CODE_ATTEMPTS {
+                Err(Refusal::Handshake(HandshakeError::WrongCode { nth, allowed })) => {
+                    screen.system(wrong_code(peer, nth, allowed));
+                    if nth >= allowed {
                         self.stop();
                         bail!(
-                            "{CODE_ATTEMPTS} attempts with a wrong code: stopped listening, \
+                            "{allowed} attempts with a wrong code: stopped listening, \
                              since each one is a guess (start again with a new code)"
                         );
                     }
+                }
+                Err(Refusal::Handshake(HandshakeError::GuessesSpent(allowed))) => {
+                    self.stop();
+                    bail!("{allowed} attempts with a wrong code: stopped listening");
                 }
                 Err(e) => screen.system(format!(
                     "Turned away {peer}: {}. Still waiting for a peer.",
@@ -125,6 +125,11 @@ impl Waiting {
                 )),
             }
         }
+    }
+
+    /// The wrong codes allowed to everyone who connects here, together.
+    pub fn guesses(&self) -> &Guesses {
+        &self.guesses
     }
 
     /// The port it listens on.
@@ -157,7 +162,12 @@ impl Waiting {
                 if self.stopped() {
                     return Err(Refusal::Setup(io::ErrorKind::Interrupted.into()));
                 }
-                let agreed = connection.encrypt(Side::Listening, code.as_ref(), HANDSHAKE_LIMIT);
+                let agreed = connection.encrypt(
+                    Side::Listening,
+                    code.as_ref(),
+                    Some(&self.guesses),
+                    HANDSHAKE_LIMIT,
+                );
                 *self.lock_handshaking() = None;
                 Some(agreed.map_err(Refusal::Handshake)?)
             }
@@ -191,6 +201,11 @@ impl Waiting {
 enum Refusal {
     Setup(io::Error),
     Handshake(HandshakeError),
+}
+
+/// The listening user's line for the `nth` wrong code of the `allowed`.
+pub fn wrong_code(peer: SocketAddr, nth: u32, allowed: u32) -> String {
+    format!("Turned away {peer}: the code did not match ({nth} of {allowed} attempts).")
 }
 
 /// Why a peer was turned away, for the listening user.
@@ -271,7 +286,7 @@ pub fn connect(
         Protection::Plain => None,
         Protection::Encrypted { code } => {
             let agreed = connection
-                .encrypt(Side::Connecting, code.as_ref(), HANDSHAKE_LIMIT)
+                .encrypt(Side::Connecting, code.as_ref(), None, HANDSHAKE_LIMIT)
                 .map_err(|e| match e {
                     HandshakeError::CodeMismatch => anyhow!(
                         "{addr}: the code did not match; nothing of the conversation was \

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::net::secure::code::Code;
+use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{self, Agreed, HandshakeError, Side};
 use crate::net::secure::record::{RecordReader, RecordWriter};
 
@@ -81,19 +82,22 @@ impl Connection {
     }
 
     /// Turns the connection into an encrypted channel: runs the handshake
-    /// as `side`, with `code` if the users gave one, giving up after `limit` (a peer that says nothing, or
-    /// trickles). What follows travels in sealed records.
+    /// as `side`, with `code` if the users gave one (a listening side
+    /// counting wrong ones in `guesses`), giving up after `limit` (a peer
+    /// that says nothing, or trickles). What follows travels in sealed
+    /// records.
     pub fn encrypt(
         &mut self,
         side: Side,
         code: Option<&Code>,
+        guesses: Option<&Guesses>,
         limit: Duration,
     ) -> Result<Agreed, HandshakeError> {
         let mut timed = Timed {
             stream: &self.stream,
             deadline: Instant::now() + limit,
         };
-        let agreed = handshake::handshake(side, &mut timed, code)?;
+        let agreed = handshake::handshake(side, &mut timed, code, guesses)?;
         self.stream.set_read_timeout(None)?;
         self.stream.set_write_timeout(None)?;
         self.keys = Some(Keys {
@@ -430,11 +434,11 @@ mod tests {
         let mut connecting = Connection::tcp(client).unwrap();
         let other = std::thread::spawn(move || {
             connecting
-                .encrypt(Side::Connecting, None, Duration::from_secs(5))
+                .encrypt(Side::Connecting, None, None, Duration::from_secs(5))
                 .map(|a| (connecting, a))
         });
         let ours = listening
-            .encrypt(Side::Listening, None, Duration::from_secs(5))
+            .encrypt(Side::Listening, None, None, Duration::from_secs(5))
             .unwrap();
         let (connecting, theirs) = other.join().unwrap().unwrap();
         assert_eq!(ours.safety_code, theirs.safety_code);
@@ -453,7 +457,7 @@ mod tests {
     fn a_peer_that_says_nothing_fails_the_handshake_in_time() {
         let (mut connection, _silent) = pair();
         let started = std::time::Instant::now();
-        let result = connection.encrypt(Side::Listening, None, Duration::from_millis(300));
+        let result = connection.encrypt(Side::Listening, None, None, Duration::from_millis(300));
         assert!(
             matches!(&result, Err(HandshakeError::Io(e)) if e.kind() == io::ErrorKind::TimedOut),
             "{:?}",
@@ -474,7 +478,7 @@ mod tests {
             }
         });
         let started = std::time::Instant::now();
-        let result = connection.encrypt(Side::Listening, None, Duration::from_millis(300));
+        let result = connection.encrypt(Side::Listening, None, None, Duration::from_millis(300));
         assert!(
             matches!(&result, Err(HandshakeError::Io(e)) if e.kind() == io::ErrorKind::TimedOut)
         );

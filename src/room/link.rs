@@ -18,7 +18,8 @@ use super::roster::{HOST, MemberId};
 use super::throttle::Throttle;
 use crate::net::connect::{self, HANDSHAKE_LIMIT};
 use crate::net::secure::Protection;
-use crate::net::secure::handshake::Side;
+use crate::net::secure::guesses::Guesses;
+use crate::net::secure::handshake::{HandshakeError, Side};
 use crate::net::secure::record::{RecordError, RecordReader};
 use crate::net::transport::{Closer, Connection, ReadHalf, Reading, Writing};
 use crate::wire::frame::{Frame, FrameError, FrameReader};
@@ -310,6 +311,8 @@ pub struct Door {
     /// member's stream cannot carry two at once, nor a line in the middle
     /// of one.
     pub plain_turn: Arc<Turn>,
+    /// The wrong codes allowed to all joiners together.
+    pub guesses: Guesses,
 }
 
 /// The room's turn to pass a file to members on the original wire: a
@@ -376,22 +379,25 @@ fn knock(
     let agreed = match &door.protection {
         Protection::Plain => None,
         Protection::Encrypted { code } => {
-            match connection.encrypt(Side::Listening, code.as_ref(), HANDSHAKE_LIMIT) {
+            let agreed = connection.encrypt(
+                Side::Listening,
+                code.as_ref(),
+                Some(&door.guesses),
+                HANDSHAKE_LIMIT,
+            );
+            match agreed {
                 Ok(agreed) => Some(agreed),
-                Err(e) => {
-                    let wrong_code = matches!(
-                        e,
-                        crate::net::secure::handshake::HandshakeError::CodeMismatch
-                    );
-                    let _ = door.events.send(Happening::TurnedAway {
+                Err(HandshakeError::WrongCode { nth, allowed }) => {
+                    let _ = door.events.send(Happening::WrongCode {
                         address,
-                        why: connect::handshake_refused(e),
+                        nth,
+                        allowed,
                     });
-                    if wrong_code {
-                        let _ = door.events.send(Happening::WrongCode);
-                    }
                     return None;
                 }
+                // The room said once that it takes nobody new.
+                Err(HandshakeError::GuessesSpent(_)) => return None,
+                Err(e) => return turn_away(connect::handshake_refused(e)),
             }
         }
     };

@@ -31,7 +31,7 @@ use anyhow::{Context, Result, anyhow};
 use self::hub::Hub;
 use self::link::{Door, Heard, Knock};
 use self::roster::MemberId;
-use crate::net::connect::{self, CODE_ATTEMPTS};
+use crate::net::connect;
 use crate::net::secure::Protection;
 use crate::session;
 use crate::settings::{Role, RoomSettings, Settings};
@@ -57,8 +57,12 @@ pub enum Happening {
     Knock(Knock),
     /// A connection was turned away before it could knock.
     TurnedAway { address: SocketAddr, why: String },
-    /// A joiner gave a wrong code.
-    WrongCode,
+    /// A joiner gave the `nth` wrong code of the `allowed` ones.
+    WrongCode {
+        address: SocketAddr,
+        nth: u32,
+        allowed: u32,
+    },
     /// A member (the host's own side too) said or did something.
     Heard(MemberId, Heard),
     /// Sending to a member failed; it is gone.
@@ -106,6 +110,7 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
         keepalive: room.keepalive,
         events: events.clone(),
         plain_turn: Arc::default(),
+        guesses: waiting.guesses().clone(),
     };
     let crew = Crew::default();
     let accepting = {
@@ -175,7 +180,6 @@ fn main_loop(
     let keepalive = hub.keepalive();
     let mut last_ping = Instant::now();
     let mut last_check = Instant::now();
-    let mut wrong_codes = 0;
     loop {
         let wait = keepalive
             .saturating_sub(last_ping.elapsed())
@@ -183,12 +187,18 @@ fn main_loop(
         match inbox.recv_timeout(wait) {
             Ok(Happening::Knock(knock)) => hub.knock(knock),
             Ok(Happening::TurnedAway { address, why }) => hub.turned_away(address, &why),
-            Ok(Happening::WrongCode) => {
-                wrong_codes += 1;
-                if wrong_codes >= CODE_ATTEMPTS {
+            Ok(Happening::WrongCode {
+                address,
+                nth,
+                allowed,
+            }) => {
+                // Each count comes once, however many handshakes ran at
+                // once, so this is said once.
+                hub.say(connect::wrong_code(address, nth, allowed));
+                if nth >= allowed {
                     waiting.stop();
                     hub.say(format!(
-                        "{CODE_ATTEMPTS} attempts with a wrong code: the room takes nobody \
+                        "{allowed} attempts with a wrong code: the room takes nobody \
                          new from now on, since each one is a guess (those in it stay)."
                     ));
                 }

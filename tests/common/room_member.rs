@@ -27,7 +27,7 @@ impl Member {
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
         // A small receive buffer, so a member that does not read is found
         // out soon.
-        let agreed = handshake(Side::Connecting, &mut stream, None)
+        let agreed = handshake(Side::Connecting, &mut stream, None, None)
             .unwrap_or_else(|e| panic!("member: the handshake failed: {e}"));
         let mut member = Member {
             records: RecordWriter::new(stream.try_clone().unwrap(), &agreed.send_key),

@@ -73,6 +73,7 @@ use spake2::{Ed25519Group, Identity, Password, Spake2};
 use x25519_dalek::{EphemeralSecret, PublicKey};
 
 use super::code::Code;
+use super::guesses::{self, Guess, Guesses};
 
 /// The greeting line; it names the protocol and its version, and reads as
 /// a plain sentence on a peer that does not speak it.
@@ -139,6 +140,14 @@ pub enum HandshakeError {
     /// instead of confirming: that is how it refuses a wrong code.
     #[error("the peer does not have the same code")]
     CodeMismatch,
+    /// The listening side's count of it: the `nth` wrong code of the
+    /// `allowed` ones (see [`Guesses`]).
+    #[error("the peer does not have the same code")]
+    WrongCode { nth: u32, allowed: u32 },
+    /// The listening side saw every wrong code it allows already, and
+    /// checked this one no more.
+    #[error("no more codes are checked: {0} wrong ones were tried")]
+    GuessesSpent(u32),
     #[error("the connection ended during the handshake")]
     Cut,
     #[error(transparent)]
@@ -155,11 +164,14 @@ impl From<io::Error> for HandshakeError {
 }
 
 /// Runs the handshake as `side` over `stream`, proving `code` to the peer
-/// and checking the peer's when there is one.
+/// and checking the peer's when there is one. A listening side counts the
+/// wrong codes it sees in `guesses`, shared by all its handshakes; without
+/// it, every code is checked.
 pub fn handshake(
     side: Side,
     stream: &mut (impl Read + Write),
     code: Option<&Code>,
+    guesses: Option<&Guesses>,
 ) -> Result<Agreed, HandshakeError> {
     let greeting = if code.is_some() {
         CODE_GREETING
@@ -235,7 +247,7 @@ pub fn handshake(
     let mut secrets = shared.as_bytes().to_vec();
     secrets.extend_from_slice(&code_key);
     let keys = Hkdf::<Sha256>::new(Some(&transcript), &secrets);
-    confirm(side, stream, &keys, &transcript)?;
+    confirm(side, stream, &keys, &transcript, guesses)?;
     Ok(agree(side, &keys, true))
 }
 
@@ -264,12 +276,13 @@ impl CodeExchange {
 /// Each side proves it derived the same keys, hence holds the same code.
 /// The connecting side goes first, so the listening side, which anyone can
 /// reach, says nothing that depends on the code to a peer that has not
-/// proved it.
+/// proved it; and it counts each check in `guesses` as it makes it.
 fn confirm(
     side: Side,
     stream: &mut (impl Read + Write),
     keys: &Hkdf<Sha256>,
     transcript: &[u8],
+    guesses: Option<&Guesses>,
 ) -> Result<(), HandshakeError> {
     let confirmation = |label: &[u8]| {
         let mut key = [0u8; 32];
@@ -299,9 +312,19 @@ fn confirm(
         }
         Side::Listening => {
             stream.read_exact(&mut received)?;
-            confirmation(theirs)
-                .verify_slice(&received)
-                .map_err(|_| HandshakeError::CodeMismatch)?;
+            let verify = || confirmation(theirs).verify_slice(&received).is_ok();
+            let guess = match guesses {
+                Some(guesses) => guesses.check(verify),
+                None if verify() => Guess::Right,
+                None => return Err(HandshakeError::CodeMismatch),
+            };
+            match guess {
+                Guess::Right => {}
+                Guess::Wrong { nth, allowed } => {
+                    return Err(HandshakeError::WrongCode { nth, allowed });
+                }
+                Guess::Spent => return Err(HandshakeError::GuessesSpent(guesses::ALLOWED)),
+            }
             stream.write_all(&confirmation(ours).finalize().into_bytes())?;
             stream.flush()?;
             Ok(())
@@ -418,8 +441,8 @@ mod tests {
         let (mut a, mut b) = pair();
         let listening = listening.cloned();
         let listening =
-            thread::spawn(move || handshake(Side::Listening, &mut b, listening.as_ref()));
-        let connecting = handshake(Side::Connecting, &mut a, connecting);
+            thread::spawn(move || handshake(Side::Listening, &mut b, listening.as_ref(), None));
+        let connecting = handshake(Side::Connecting, &mut a, connecting, None);
         (connecting, listening.join().unwrap())
     }
 
@@ -527,13 +550,14 @@ mod tests {
     fn a_relay_in_the_middle_shows_different_codes() {
         let (mut alice, mut relay_to_alice) = pair();
         let (mut relay_to_bob, mut bob) = pair();
-        let bob_side = thread::spawn(move || handshake(Side::Listening, &mut bob, None).unwrap());
+        let bob_side =
+            thread::spawn(move || handshake(Side::Listening, &mut bob, None, None).unwrap());
         let relay = thread::spawn(move || {
-            let with_alice = handshake(Side::Listening, &mut relay_to_alice, None).unwrap();
-            let with_bob = handshake(Side::Connecting, &mut relay_to_bob, None).unwrap();
+            let with_alice = handshake(Side::Listening, &mut relay_to_alice, None, None).unwrap();
+            let with_bob = handshake(Side::Connecting, &mut relay_to_bob, None, None).unwrap();
             (with_alice, with_bob)
         });
-        let alice_side = handshake(Side::Connecting, &mut alice, None).unwrap();
+        let alice_side = handshake(Side::Connecting, &mut alice, None, None).unwrap();
         let bob_side = bob_side.join().unwrap();
         let (with_alice, with_bob) = relay.join().unwrap();
         // The relay knows both links' keys, but only people comparing codes
@@ -552,15 +576,16 @@ mod tests {
         let (mut alice, mut relay_to_alice) = pair();
         let (mut relay_to_bob, mut bob) = pair();
         let bob_code = the_code.clone();
-        let bob_side = thread::spawn(move || handshake(Side::Listening, &mut bob, Some(&bob_code)));
+        let bob_side =
+            thread::spawn(move || handshake(Side::Listening, &mut bob, Some(&bob_code), None));
         let relay = thread::spawn(move || {
             let guess = code("7-guitar-lemon");
-            let with_alice = handshake(Side::Listening, &mut relay_to_alice, Some(&guess));
+            let with_alice = handshake(Side::Listening, &mut relay_to_alice, Some(&guess), None);
             drop(relay_to_alice);
-            let with_bob = handshake(Side::Connecting, &mut relay_to_bob, Some(&guess));
+            let with_bob = handshake(Side::Connecting, &mut relay_to_bob, Some(&guess), None);
             (with_alice, with_bob)
         });
-        let alice_side = handshake(Side::Connecting, &mut alice, Some(&the_code));
+        let alice_side = handshake(Side::Connecting, &mut alice, Some(&the_code), None);
         let bob_side = bob_side.join().unwrap();
         let (with_alice, with_bob) = relay.join().unwrap();
         for outcome in [&alice_side, &bob_side, &with_alice, &with_bob] {
@@ -582,7 +607,8 @@ mod tests {
         let (mut alice, mut relay_to_alice) = pair();
         let (mut relay_to_bob, mut bob) = pair();
         let bob_code = the_code.clone();
-        let bob_side = thread::spawn(move || handshake(Side::Listening, &mut bob, Some(&bob_code)));
+        let bob_side =
+            thread::spawn(move || handshake(Side::Listening, &mut bob, Some(&bob_code), None));
         let relay = thread::spawn(move || -> Result<(), HandshakeError> {
             relay_to_alice.write_all(CODE_GREETING)?;
             read_greeting(&mut relay_to_alice, true)?;
@@ -605,7 +631,7 @@ mod tests {
             relay_to_bob.read_exact(&mut bobs_confirmation)?;
             Ok(())
         });
-        let alice_side = handshake(Side::Connecting, &mut alice, Some(&the_code));
+        let alice_side = handshake(Side::Connecting, &mut alice, Some(&the_code), None);
         let bob_side = bob_side.join().unwrap();
         // Bob closed instead of confirming.
         assert!(matches!(relay.join().unwrap(), Err(HandshakeError::Cut)));
@@ -651,14 +677,14 @@ mod tests {
                 stream: b,
                 sent: Vec::new(),
             };
-            handshake(Side::Listening, &mut b, listening_code.as_ref()).unwrap();
+            handshake(Side::Listening, &mut b, listening_code.as_ref(), None).unwrap();
             b.sent
         });
         let mut a = Recorded {
             stream: a,
             sent: Vec::new(),
         };
-        handshake(Side::Connecting, &mut a, code).unwrap();
+        handshake(Side::Connecting, &mut a, code, None).unwrap();
         (a.sent, listening.join().unwrap())
     }
 
@@ -689,7 +715,7 @@ mod tests {
     #[test]
     fn a_share_that_breaks_its_commitment_is_refused() {
         let (mut fake, mut b) = pair();
-        let listening = thread::spawn(move || handshake(Side::Listening, &mut b, None));
+        let listening = thread::spawn(move || handshake(Side::Listening, &mut b, None, None));
         fake.write_all(GREETING).unwrap();
         read_greeting(&mut fake, false).unwrap();
         let committed = PublicKey::from(&EphemeralSecret::random());
@@ -707,7 +733,7 @@ mod tests {
     #[test]
     fn a_low_order_share_is_refused() {
         let (mut fake, mut b) = pair();
-        let connecting = thread::spawn(move || handshake(Side::Connecting, &mut b, None));
+        let connecting = thread::spawn(move || handshake(Side::Connecting, &mut b, None, None));
         fake.write_all(GREETING).unwrap();
         read_greeting(&mut fake, false).unwrap();
         let mut commitment = [0u8; 32];
@@ -723,7 +749,12 @@ mod tests {
     fn a_code_exchange_message_for_the_wrong_side_is_refused() {
         let (mut fake, mut b) = pair();
         let connecting = thread::spawn(move || {
-            handshake(Side::Connecting, &mut b, Some(&code("7-guitar-lantern")))
+            handshake(
+                Side::Connecting,
+                &mut b,
+                Some(&code("7-guitar-lantern")),
+                None,
+            )
         });
         fake.write_all(CODE_GREETING).unwrap();
         read_greeting(&mut fake, true).unwrap();
@@ -745,7 +776,7 @@ mod tests {
     fn a_plain_peer_is_told_apart_by_what_it_sends_first() {
         let (mut plain, mut b) = pair();
         plain.write_all(b"[Daksh] hello\n").unwrap();
-        match handshake(Side::Listening, &mut b, None) {
+        match handshake(Side::Listening, &mut b, None, None) {
             Err(HandshakeError::NotEncrypted { first }) => assert_eq!(first, b"[Daksh] hello\n"),
             other => panic!("{}", describe(&other)),
         }
@@ -758,7 +789,12 @@ mod tests {
     fn a_plain_peer_sees_the_greeting_with_a_code_as_one_sentence() {
         let (mut plain, mut b) = pair();
         plain.write_all(b"[Daksh] hello\n").unwrap();
-        let outcome = handshake(Side::Listening, &mut b, Some(&code("7-guitar-lantern")));
+        let outcome = handshake(
+            Side::Listening,
+            &mut b,
+            Some(&code("7-guitar-lantern")),
+            None,
+        );
         assert!(
             matches!(outcome, Err(HandshakeError::NotEncrypted { .. })),
             "{}",
@@ -778,7 +814,7 @@ mod tests {
     fn an_endless_first_line_is_read_no_further_than_the_limit() {
         let (mut plain, mut b) = pair();
         plain.write_all(&[b'x'; 4096]).unwrap();
-        match handshake(Side::Listening, &mut b, None) {
+        match handshake(Side::Listening, &mut b, None, None) {
             Err(HandshakeError::NotEncrypted { first }) => assert_eq!(first.len(), MAX_GREETING),
             other => panic!("{}", describe(&other)),
         }
@@ -789,7 +825,7 @@ mod tests {
         let (plain, mut b) = pair();
         drop(plain);
         assert!(matches!(
-            handshake(Side::Connecting, &mut b, None),
+            handshake(Side::Connecting, &mut b, None, None),
             Err(HandshakeError::Cut) | Err(HandshakeError::Io(_))
         ));
     }
@@ -834,20 +870,20 @@ mod tests {
         ) {
             let the_code = code("7-guitar-lantern");
             let listening = after(CODE_GREETING, &rest);
-            let outcome = handshake(Side::Listening, &mut Scripted(&listening), Some(&the_code));
+            let outcome = handshake(Side::Listening, &mut Scripted(&listening), Some(&the_code), None);
             prop_assert!(outcome.is_err());
-            let outcome = handshake(Side::Listening, &mut Scripted(&after(GREETING, &rest)), None);
+            let outcome = handshake(Side::Listening, &mut Scripted(&after(GREETING, &rest)), None, None);
             prop_assert!(outcome.is_err());
             // Without a code the connecting side has nothing to check: any
             // usable share agrees, so only the absence of a panic counts.
-            let _ = handshake(Side::Connecting, &mut Scripted(&after(GREETING, &rest)), None);
+            let _ = handshake(Side::Connecting, &mut Scripted(&after(GREETING, &rest)), None, None);
             // The listening side's letter lets the bytes reach the
             // confirmation more often.
             if let Some(letter) = rest.get_mut(SHARE_LEN) {
                 *letter = b'B';
             }
             let connecting = after(CODE_GREETING, &rest);
-            let outcome = handshake(Side::Connecting, &mut Scripted(&connecting), Some(&the_code));
+            let outcome = handshake(Side::Connecting, &mut Scripted(&connecting), Some(&the_code), None);
             prop_assert!(outcome.is_err());
         }
     }
