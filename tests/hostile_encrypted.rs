@@ -187,6 +187,19 @@ fn names_that_break_the_rules_end_the_conversation() {
             hello(b"sYsTeM"),
             refused("the name System is the program's own"),
         ),
+        // Look-alikes: Cyrillic у, fullwidth letters, a modifier letter.
+        (
+            hello("Sуstem".as_bytes()),
+            refused("the name System is the program's own"),
+        ),
+        (
+            hello("Ｓｙｓｔｅｍ".as_bytes()),
+            refused("the name System is the program's own"),
+        ),
+        (
+            hello("ˢystem".as_bytes()),
+            refused("the name System is the program's own"),
+        ),
         (hello(b"a]b"), brackets),
         (hello(b"bad\x1bname"), control.clone()),
         (hello(b"a\x07b"), control.clone()),

@@ -144,8 +144,10 @@ fn comings_and_goings_are_told_and_the_host_leaving_ends_the_room() {
 #[test]
 fn a_name_that_is_taken_is_refused_not_renamed() {
     let dir = TestDir::new("room-names");
-    let (mut host, port, mut members) = room(&dir, &["I056"]);
-    for taken in ["I056", "i056", "host"] {
+    let (mut host, port, mut members) = room(&dir, &["I056", "Alice"]);
+    // The same name in another case, or with letters that look the same:
+    // Cyrillic А, fullwidth Ａ, a modifier letter ᴬ.
+    for taken in ["i056", "host", "Аlice", "Ａlice", "ᴬlice"] {
         let mut late = Chat::connect_encrypted(
             "late",
             &dir.subdir("late"),
@@ -162,16 +164,36 @@ fn a_name_that_is_taken_is_refused_not_renamed() {
         host.expect_prefix(&format!("[System] Turned away {taken} (127.0.0.1:"));
     }
     // Nobody else heard of it.
-    members[0].send_line("still here");
-    host.expect_exact("[I056] still here");
+    members[1].send_line("still here");
+    host.expect_exact("[Alice] still here");
     assert!(
-        !members[0]
+        !members[1]
             .stdout_lines()
             .iter()
             .any(|l| l.contains("joined")),
         "{:?}",
-        members[0].stdout_lines()
+        members[1].stdout_lines()
     );
+}
+
+#[test]
+fn a_name_that_looks_like_the_programs_is_refused() {
+    let dir = TestDir::new("room-system-name");
+    let (mut host, port) = host(&dir, &[]);
+    let refused = hostile_room::Member::try_join(port, "Sуstem").map(drop);
+    assert!(refused.is_err(), "a member named Sуstem was let in");
+    host.expect_line("the turned-away line", |l| {
+        l.starts_with("[System] Turned away 127.0.0.1:")
+            && l.contains("its name is refused: the name System is the program's own")
+    });
+    // A plain member may not take it either, by a line in its name.
+    let (mut plain_host, plain_port) =
+        Chat::listen("plain", dir.path(), &["--room", "--name", "host"]);
+    let mut nc = RawPeer::connect(plain_port);
+    nc.expect_line("[System] You are in host's room as guest1, alone with the host.");
+    nc.write_bytes("[Sуstem] I am the program\n".as_bytes());
+    // The line is the member's, under the name it has.
+    plain_host.expect_exact("[guest1] [Sуstem] I am the program");
 }
 
 #[test]

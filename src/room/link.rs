@@ -488,7 +488,7 @@ pub fn read_hello(records: &mut RecordReader<ReadHalf>) -> Result<String, String
     };
     match Message::decode(record) {
         Ok(Message::Hello { name }) => {
-            crate::cli::parse_name(name).map_err(|why| format!("its name is refused: {why}"))
+            crate::wire::name::parse(name).map_err(|why| format!("its name is refused: {why}"))
         }
         Ok(_) => Err("it did not say its name first".into()),
         Err(e) => Err(format!("it broke the protocol: {e}")),

@@ -31,7 +31,7 @@ pub fn read(line: &str) -> Said<'_> {
     let claimed = line
         .strip_prefix('[')
         .and_then(|rest| rest.split_once("] "))
-        .filter(|(name, _)| crate::cli::parse_name(name).is_ok_and(|n| n == *name));
+        .filter(|(name, _)| crate::wire::name::parse(name).is_ok_and(|n| n == *name));
     match claimed {
         Some((name, text)) => Said {
             claimed: Some(name),
@@ -144,7 +144,7 @@ mod tests {
             let cleaned = clean(&raw);
             let said = read(&cleaned);
             if let Some(name) = said.claimed {
-                prop_assert!(crate::cli::parse_name(name).is_ok());
+                prop_assert!(crate::wire::name::parse(name).is_ok());
             }
             let out = message("guest1", said.text);
             prop_assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);

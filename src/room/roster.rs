@@ -1,11 +1,13 @@
-//! Who is in a room: each member's name (unique, whatever its case),
-//! address and arrival, and the host's own name, which no member may take.
+//! Who is in a room: each member's name (unique, whatever its case or
+//! look-alike letters), address and arrival, and the host's own name,
+//! which no member may take.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::wire::message::Member;
+use crate::wire::name::looks_alike;
 
 /// A member's number for as long as the room runs; never reused.
 pub type MemberId = u64;
@@ -101,15 +103,14 @@ impl Roster {
     }
 
     /// Whether `name` is the host's or a member's other than `except`.
-    /// Names differing only in case count as the same: they would look
-    /// alike on the screen.
+    /// Names that would pass for one another on the screen count as the
+    /// same: `Alice`, `alice` and `Аlice` with a Cyrillic `А`.
     fn taken(&self, name: &str, except: Option<MemberId>) -> bool {
-        let name = name.to_lowercase();
-        self.host.to_lowercase() == name
+        looks_alike(&self.host, name)
             || self
                 .seats
                 .iter()
-                .any(|(id, seat)| Some(*id) != except && seat.name.to_lowercase() == name)
+                .any(|(id, seat)| Some(*id) != except && looks_alike(&seat.name, name))
     }
 
     pub fn leave(&mut self, id: MemberId) -> Option<Seat> {
@@ -204,6 +205,25 @@ mod tests {
         assert_eq!(roster.find("DAKSH"), Some(b));
         roster.leave(a);
         assert!(roster.admit("I056", addr(3), now).is_ok());
+    }
+
+    #[test]
+    fn a_name_that_looks_like_one_taken_is_taken() {
+        let now = Instant::now();
+        let mut roster = Roster::new("Alice".into(), 4, now);
+        let bob = roster.admit("bob", addr(1), now).unwrap();
+        for look_alike in ["Аlice", "Ａlice", "ᴬlice", "b0b", "ЬоЬ"] {
+            assert_eq!(
+                roster.admit(look_alike, addr(2), now),
+                Err(Refusal::Taken(look_alike.into()))
+            );
+        }
+        let carol = roster.admit("carol", addr(2), now).unwrap();
+        assert_eq!(
+            roster.rename(carol, "Ьob"),
+            Err(Refusal::Taken("Ьob".into()))
+        );
+        roster.rename(bob, "Bob").unwrap();
     }
 
     #[test]

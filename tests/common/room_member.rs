@@ -21,6 +21,13 @@ impl Member {
     /// Joins the room at `port` as `name`, and reads the host's Hello and
     /// Room: it is in. From then on it reads only when told to.
     pub fn join(port: u16, name: &str) -> Member {
+        Self::try_join(port, name)
+            .unwrap_or_else(|why| panic!("member {name}: not let into the room: {why}"))
+    }
+
+    /// Joins the room at `port` as `name`, or returns the host's reason
+    /// for not letting it in.
+    pub fn try_join(port: u16, name: &str) -> Result<Member, String> {
         let mut stream = TcpStream::connect(("127.0.0.1", port))
             .unwrap_or_else(|e| panic!("member cannot connect to 127.0.0.1:{port}: {e}"));
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
@@ -38,9 +45,20 @@ impl Member {
             stream,
         };
         member.send(&Message::Hello { name }).unwrap();
-        assert!(matches!(member.next(), Message::Hello { .. }));
-        assert!(matches!(member.next(), Message::Room { .. }));
-        member
+        for expected in ["Hello", "Room"] {
+            let record = match member.reader.next_record() {
+                Ok(Some(record)) => record,
+                Ok(None) => return Err("the host closed".into()),
+                Err(e) => return Err(format!("the host cut the connection ({e})")),
+            };
+            match Message::decode(record) {
+                Ok(Message::Hello { .. }) if expected == "Hello" => {}
+                Ok(Message::Room { .. }) if expected == "Room" => {}
+                Ok(Message::Unwelcome { reason }) => return Err(reason.to_string()),
+                other => panic!("member {name}: the host sent {other:?} instead of {expected}"),
+            }
+        }
+        Ok(member)
     }
 
     fn next(&mut self) -> Message<'_> {

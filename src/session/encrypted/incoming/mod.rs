@@ -233,7 +233,7 @@ impl<'a> Reader<'a> {
                     "the peer did not say its name first".into(),
                 ));
             };
-            let name = crate::cli::parse_name(name)
+            let name = crate::wire::name::parse(name)
                 .map_err(|why| Breach::Protocol(format!("the peer's name is refused: {why}")))?;
             self.peer = Some(name);
             return Ok(());

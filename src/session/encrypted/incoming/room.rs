@@ -50,7 +50,7 @@ impl Reader<'_> {
                 "the peer sent a room's {what} outside a room"
             )));
         }
-        crate::cli::parse_name(name)
+        crate::wire::name::parse(name)
             .map(drop)
             .map_err(|why| Breach::Protocol(format!("a member's name is refused: {why}")))
     }
