@@ -12,6 +12,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
@@ -120,11 +121,30 @@ impl LineSink for Printer {
     fn put_control(&mut self, control: &str) {
         self.print(control.to_string());
     }
+
+    fn size(&self) -> (usize, usize) {
+        (columns(), rows())
+    }
+}
+
+/// What the user did at the prompt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// A line, ended with Enter. Only a paste (or Ctrl-V Ctrl-J) puts a
+    /// line break inside one.
+    Line(String),
+    /// Ctrl-C on an empty line.
+    Interrupt,
+    /// Ctrl-D on an empty line.
+    EndOfInput,
 }
 
 /// rustyline's editor with our completion and key bindings.
 pub struct LineEditor {
     editor: Editor<ChatHelper, DefaultHistory>,
+    /// Set once [`EditorStop::stop`] asks the editor to end: an interrupted
+    /// line is then the stop, not the user's Ctrl-C.
+    stopping: Arc<AtomicBool>,
 }
 
 impl LineEditor {
@@ -152,35 +172,46 @@ impl LineEditor {
             editor: Box::new(editor.create_external_printer()?),
             drawn_at,
         };
-        Ok((Self { editor }, printer))
+        let stopping = Arc::new(AtomicBool::new(false));
+        Ok((Self { editor, stopping }, printer))
     }
 
-    /// Reads lines until the user leaves (Ctrl-D, Ctrl-C on an empty line)
-    /// or [`EditorStop::stop`] interrupts it, sending each line to `deliver`.
-    /// Each line typed is wiped from the screen once read, so that what
-    /// remains is the conversation (the session prints our messages back).
-    pub fn run(mut self, mut deliver: impl FnMut(String) -> bool) {
-        loop {
-            match self.editor.readline(PROMPT) {
+    /// Reads what the user does at the prompt until [`EditorStop::stop`]
+    /// ends it, handing each entry to `deliver`, or until `deliver` says
+    /// no more. Ctrl-C and Ctrl-D on an empty line are entries like lines:
+    /// the session decides whether they leave. Each line typed is wiped
+    /// from the screen once read, so that what remains is the conversation
+    /// (the session prints our messages back).
+    pub fn run(mut self, mut deliver: impl FnMut(Entry) -> bool) {
+        while !self.stopping.load(Ordering::SeqCst) {
+            let entry = match self.editor.readline(PROMPT) {
                 Ok(line) => {
                     wipe(rows_taken(&line, columns()));
-                    if !deliver(line) {
-                        return;
-                    }
+                    Entry::Line(line)
                 }
                 // A key that is not UTF-8 (a terminal in another encoding)
                 // ends only the line being typed, not the chat.
-                Err(rustyline::error::ReadlineError::Io(e))
-                    if e.kind() == std::io::ErrorKind::InvalidData =>
-                {
+                Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
                     wipe(1);
+                    continue;
+                }
+                // Interrupted or at end of input, the editor leaves its
+                // prompt behind; it is drawn again, or the chat is over.
+                Err(ReadlineError::Interrupted) if !self.stopping.load(Ordering::SeqCst) => {
+                    wipe(1);
+                    Entry::Interrupt
+                }
+                Err(ReadlineError::Eof) if !self.stopping.load(Ordering::SeqCst) => {
+                    wipe(1);
+                    Entry::EndOfInput
                 }
                 Err(_) => {
-                    // Interrupted or at end of input, the editor leaves its
-                    // prompt behind; the chat is over, so it goes.
                     wipe(1);
                     return;
                 }
+            };
+            if !deliver(entry) {
+                return;
             }
         }
     }
@@ -196,13 +227,16 @@ impl LineEditor {
 /// transfers finish before leaving.
 pub struct EditorStop {
     done: Receiver<()>,
+    /// Tells the editor that the interruption is this stop.
+    stopping: Arc<AtomicBool>,
     /// Set once the editor has stopped: a SIGINT then ends the process.
     sigint_exits: Arc<AtomicBool>,
 }
 
 impl EditorStop {
-    /// A stopper, and the sender the editor thread drops when it ends.
-    pub fn new() -> (Self, Sender<()>) {
+    /// A stopper for `editor`, and the sender the editor thread drops when
+    /// it ends.
+    pub fn new(editor: &LineEditor) -> (Self, Sender<()>) {
         let (tx, rx) = mpsc::channel();
         let sigint_exits = Arc::new(AtomicBool::new(false));
         // If this fails, SIGINT keeps its default: stopping the editor then
@@ -214,12 +248,14 @@ impl EditorStop {
         );
         let stop = Self {
             done: rx,
+            stopping: editor.stopping.clone(),
             sigint_exits,
         };
         (stop, tx)
     }
 
     pub fn stop(&self, screen: &Screen) {
+        self.stopping.store(true, Ordering::SeqCst);
         // A line handed to the printer may still wait in the editor's queue,
         // and an interrupted editor drops it. The printer takes one line at
         // a time, so a further one returns only once the earlier line is
@@ -253,6 +289,14 @@ fn columns() -> usize {
     rustix::termios::tcgetwinsize(io::stdout())
         .map(|size| usize::from(size.ws_col))
         .unwrap_or(80)
+        .max(1)
+}
+
+/// The terminal's height in rows.
+fn rows() -> usize {
+    rustix::termios::tcgetwinsize(io::stdout())
+        .map(|size| usize::from(size.ws_row))
+        .unwrap_or(24)
         .max(1)
 }
 
@@ -348,7 +392,8 @@ fn wipe(rows: usize) {
         .and_then(|()| out.flush());
 }
 
-/// Ctrl-C clears a half-typed line, and leaves the chat on an empty one.
+/// Ctrl-C clears a half-typed line; on an empty one it is the editor's
+/// interrupt, which the session may take as leaving.
 struct ClearOrLeave;
 
 impl ConditionalEventHandler for ClearOrLeave {
