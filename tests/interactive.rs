@@ -2178,3 +2178,56 @@ fn a_block_pasted_by_a_plain_rooms_host_reaches_its_members_as_lines_of_the_host
         term.expect_sent(&mut member, &own(line));
     }
 }
+
+#[test]
+fn tab_lists_the_candidates_above_a_live_line_not_under_the_input() {
+    let dir = TestDir::new("tty_tab_live");
+    for name in ["f1.txt", "f2.txt"] {
+        fs::write(dir.join(name), b"x").unwrap();
+    }
+    let (term, mut peer) = listening_chat("tab_live", &dir, true);
+    let size = 10 * BLOCK;
+    peer.send(format!("/file big.bin {size}\n").as_bytes());
+    // A slow peer: a little at a time until the live line shows.
+    let live = |s: &Screen| s.row_starting("Receiving big.bin [").is_some();
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while !live(&term.screen()) {
+        assert!(sent < size, "no live line:\n{}", term.screen().dump());
+        peer.send(&chunk);
+        sent += chunk.len();
+        thread::sleep(Duration::from_millis(50));
+    }
+    term.type_text("/send f");
+    term.press("Tab");
+    term.press("Tab");
+    let screen = term.wait("the list above the live line", |s| {
+        s.has_row("[System] f1.txt  f2.txt") && s.last_row() == "> /send f"
+    });
+    let list = screen.row_index("[System] f1.txt  f2.txt").unwrap();
+    let progress = screen
+        .rows
+        .iter()
+        .position(|r| r.starts_with("Receiving big.bin ["))
+        .unwrap();
+    assert_eq!(
+        screen.rows[list + 1..],
+        [screen.rows[progress].clone(), "> /send f".to_string()],
+        "{}",
+        screen.dump()
+    );
+    // The rest of the file: the live line gives way to the final line, and the list
+    // stays.
+    peer.send(&vec![b'x'; size - sent]);
+    let saved = "[System] File saved to received_files/big.bin (";
+    let screen = term.wait("the file saved", |s| s.row_starting(saved).is_some());
+    assert!(
+        screen.has_row("[System] f1.txt  f2.txt")
+            && LiveWatch::progress_rows(&screen, "big.bin").is_empty(),
+        "{}",
+        screen.dump()
+    );
+    term.press("C-u");
+    term.enter("/quit");
+    term.expect_sent(&mut peer, &own("has left the chat."));
+}

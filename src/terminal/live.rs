@@ -41,6 +41,11 @@ impl LiveLines {
         self.lines.len() != before
     }
 
+    /// How many rows the live lines took when last drawn.
+    pub fn rows(&self) -> usize {
+        self.drawn.len()
+    }
+
     /// Whether there are live lines, or rows of them still on the screen:
     /// what is printed must then go through [`LiveLines::redraw`].
     pub fn active(&self) -> bool {

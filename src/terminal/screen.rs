@@ -40,6 +40,8 @@ pub trait LineSink: Send {
     fn size(&self) -> (usize, usize) {
         (80, 24)
     }
+    /// Hears how many live lines are drawn above the input now.
+    fn live_rows(&mut self, _rows: usize) {}
 }
 
 /// A plain writer: stdout in pipe mode, or a buffer in tests.
@@ -363,6 +365,7 @@ impl Output {
         if !text.is_empty() {
             self.sink.put_control(&text);
         }
+        self.sink.live_rows(self.live.rows());
     }
 }
 
