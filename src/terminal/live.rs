@@ -11,7 +11,11 @@
 //! the widths drawn, at the width the terminal has when they are erased: a
 //! terminal that re-wraps its rows on resizing (tmux, VTE, kitty, iTerm2,
 //! Windows Terminal; see `console::rewrap_fix`) has made a row wider than
-//! itself into several.
+//! itself into several. Two things no escape can mend: on a terminal that
+//! does not re-wrap (xterm), narrowing it also takes rows above the live
+//! lines; and tmux, narrowed, keeps the cursor's row and pushes what grew
+//! into the scrollback, which may take part of the live lines with it when
+//! the conversation above is shorter than what they grew by.
 
 use anstyle::Style;
 use unicode_width::UnicodeWidthChar;
