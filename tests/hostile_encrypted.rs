@@ -282,11 +282,6 @@ fn text_with_escapes_bidi_and_fake_lines_is_shown_sanitised_under_the_hello_name
         ("in\u{200b}visible", r"[mallory] in\u{200b}visible"),
         ("osc\x1b]0;title\x07", r"[mallory] osc\x1b]0;title\x07"),
         ("c1 \u{9b}31m", r"[mallory] c1 \x9b31m"),
-        // A second line inside one message stays on the first.
-        (
-            "ok\n[System] File saved to received_files/evil",
-            r"[mallory] ok\x0a[System] File saved to received_files/evil",
-        ),
         ("[bob] not bob", "[mallory] [bob] not bob"),
         (
             "\u{fffd} is only a character",
@@ -315,6 +310,43 @@ fn text_with_escapes_bidi_and_fake_lines_is_shown_sanitised_under_the_hello_name
         "{}",
         chat.report()
     );
+}
+
+/// A text of several lines shows each line made safe, the first after the
+/// name and the others indented under it: no line of it passes for one of
+/// the chat's own, another's, or a line of its own.
+#[test]
+fn text_of_several_lines_is_shown_indented_under_the_one_name() {
+    let dir = TestDir::new("henc_lines");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path());
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "ok\n[System] File saved to received_files/evil",
+            &[
+                "[mallory] ok",
+                "          [System] File saved to received_files/evil",
+            ],
+        ),
+        (
+            "\n[bob] not bob\r\n\x1b[1A\x1b[2K[System] gone\n",
+            &[
+                "[mallory] ",
+                r"          [bob] not bob\x0d",
+                r"          \x1b[1A\x1b[2K[System] gone",
+                "          ",
+            ],
+        ),
+        ("a\u{2028}b\u{85}c", &[r"[mallory] a\u{2028}b\x85c"]),
+        ("\n\n", &["[mallory] ", "          ", "          "]),
+    ];
+    for (text, shown) in cases {
+        peer.send(&[Message::Text(text)]);
+        for line in shown {
+            chat.next_line_is(line);
+        }
+    }
+    peer.send(&[Message::Text("still talking")]);
+    chat.next_line_is("[mallory] still talking");
 }
 
 /// Lines that came in the same write as a breach are shown, in order,

@@ -822,9 +822,9 @@ fn a_big_send_shows_progress_and_holds_typed_messages_until_the_file_is_out() {
 
     term.enter("/send big.bin");
     term.wait("a progress line", |s| {
-        s.rows_starting("[System] Sending big.bin: ")
+        s.rows_starting("Sending big.bin [")
             .iter()
-            .any(|r| r.contains(" / 200.0 MiB (") && r.contains("%), "))
+            .any(|r| r.contains("] ") && r.contains(" / 200.0 MiB (") && r.contains("%), "))
     });
 
     let note = "[System] Messages typed now wait until the file transfer is done.";
@@ -846,6 +846,12 @@ fn a_big_send_shows_progress_and_holds_typed_messages_until_the_file_is_out() {
     let screen = term.wait("the second echo", |s| {
         s.has_row(&own("during two")) && s.last_row() == ">"
     });
+    assert_eq!(
+        screen.rows_starting("Sending big.bin [").len(),
+        1,
+        "one progress line, updated in place:\n{}",
+        screen.dump()
+    );
     assert_eq!(
         screen.count_rows(note),
         1,
@@ -871,16 +877,10 @@ fn a_big_send_shows_progress_and_holds_typed_messages_until_the_file_is_out() {
         "the final line has no time and rate:\n{}",
         screen.dump()
     );
-    // Progress lines come before the final line, never after it.
-    let sent_row = screen.row_index(sent).unwrap();
-    let last_progress = screen
-        .rows
-        .iter()
-        .rposition(|r| r.starts_with("[System] Sending big.bin: "))
-        .unwrap();
+    // The final line took the place of the progress line.
     assert!(
-        last_progress < sent_row,
-        "a progress line follows the final line:\n{}",
+        screen.rows_starting("Sending big.bin").is_empty(),
+        "a progress line is left:\n{}",
         screen.dump()
     );
     let sent = sent.to_string();
@@ -1675,4 +1675,559 @@ fn a_room_hosted_at_a_terminal_shows_everyone_and_who_lists_them() {
         assert_eq!(member.wait_exit(), 0, "{}", member.report());
     }
     assert_left_cleanly(&term, TIMEOUT, "[me] (to asha) only you");
+}
+
+// Progress at a terminal: one live line per transfer, above the prompt and under the
+// conversation, updated in place and replaced by the transfer's final line.
+
+/// A TCP link between the chat at the terminal and its peer that passes bytes each way
+/// at `rate` bytes a second, as a slow network would: a transfer then takes seconds
+/// however fast the machine. It ends by itself once both sides have closed.
+struct SlowLink {
+    port: u16,
+}
+
+impl SlowLink {
+    fn start(target: u16, rate: u64) -> SlowLink {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        thread::spawn(move || {
+            let near = common::accept_within_timeout(&listener);
+            let far = TcpStream::connect(("127.0.0.1", target)).unwrap();
+            let (from_far, to_near) = (far.try_clone().unwrap(), near.try_clone().unwrap());
+            let back = thread::spawn(move || pass_at(from_far, to_near, rate));
+            pass_at(near, far, rate);
+            let _ = back.join();
+        });
+        SlowLink { port }
+    }
+}
+
+/// Copies `from` to `to` at `rate` bytes a second until either ends, then tells `to`
+/// that nothing more comes.
+fn pass_at(mut from: TcpStream, mut to: TcpStream, rate: u64) {
+    let started = Instant::now();
+    let mut passed = 0u64;
+    let mut buf = vec![0; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        // Pacing, as a link of this speed does; nothing waits for an event here.
+        let due = Duration::from_secs_f64((passed + n as u64) as f64 / rate as f64);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            thread::sleep(wait);
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        passed += n as u64;
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// What a test of live lines checks in every look at the terminal, and what it saw.
+struct LiveWatch<'a> {
+    /// The files being sent or received.
+    names: &'a [&'a str],
+    /// Each different progress line seen for each file.
+    seen: Vec<std::collections::BTreeSet<String>>,
+    /// Lines of the conversation seen so far: they must stay, once each.
+    kept: Vec<String>,
+}
+
+impl<'a> LiveWatch<'a> {
+    fn new(names: &'a [&'a str]) -> Self {
+        LiveWatch {
+            names,
+            seen: vec![Default::default(); names.len()],
+            kept: Vec::new(),
+        }
+    }
+
+    /// The rows showing the progress of `name`: live lines, or the `[System]` lines an
+    /// older chat printed for it each second.
+    fn progress_rows<'s>(screen: &'s Screen, name: &str) -> Vec<(usize, &'s str)> {
+        let starts = [
+            format!("Sending {name} "),
+            format!("Receiving {name} "),
+            format!("[System] Sending {name}: "),
+            format!("[System] Receiving {name}: "),
+        ];
+        screen
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| starts.iter().any(|s| r.starts_with(s.as_str())))
+            .map(|(i, r)| (i, r.as_str()))
+            .collect()
+    }
+
+    /// Fails the test, showing the terminal, unless each file has one progress row at
+    /// most, every progress row is below every line of the conversation, and every
+    /// line of the conversation seen before is still there, once.
+    fn check(&mut self, screen: &Screen) {
+        let fail = |why: String| panic!("{why}; the terminal shows:\n{}", screen.dump());
+        let mut live = Vec::new();
+        for (at, name) in self.names.iter().enumerate() {
+            let rows = Self::progress_rows(screen, name);
+            if rows.len() > 1 {
+                fail(format!("{} progress lines for {name}", rows.len()));
+            }
+            for (index, row) in rows {
+                self.seen[at].insert(row.to_string());
+                live.push(index);
+            }
+        }
+        let last_line = screen.rows.iter().rposition(|r| r.starts_with('['));
+        if let (Some(first_live), Some(last_line)) = (live.iter().min(), last_line)
+            && *first_live < last_line
+        {
+            fail("a progress line above a line of the conversation".into());
+        }
+        for line in &self.kept {
+            if screen.count_rows(line) != 1 {
+                fail(format!("the line {line:?} is not there once"));
+            }
+        }
+    }
+
+    /// Polls the terminal, checking each look, until `done` holds.
+    fn until(&mut self, term: &Term, what: &str, done: impl Fn(&Screen) -> bool) -> Screen {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let screen = term.screen();
+            self.check(&screen);
+            if done(&screen) {
+                return screen;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out waiting for {what}; the terminal shows:\n{}",
+                    screen.dump()
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+}
+
+/// The files of the live-lines test: sent, received, and their size.
+const LIVE_OUT: [&str; 3] = ["one.bin", "two.bin", "three.bin"];
+const LIVE_IN: [&str; 2] = ["four.bin", "five.bin"];
+const LIVE_SIZE: usize = 8 * BLOCK;
+/// The speed of the link in the live-lines test, each way: 24 MiB out and 16 MiB in
+/// take seconds.
+const LIVE_RATE: u64 = 6_000_000;
+
+#[test]
+fn each_transfer_keeps_one_live_line_above_the_prompt_until_its_final_line() {
+    let dir = TestDir::new("tty_live_lines");
+    let peer_dir = dir.subdir("peer");
+    for (seed, name) in LIVE_OUT.iter().enumerate() {
+        fs::write(dir.join(name), pseudo_random_bytes(LIVE_SIZE, seed as u64)).unwrap();
+    }
+    for (seed, name) in LIVE_IN.iter().enumerate() {
+        let data = pseudo_random_bytes(LIVE_SIZE, 10 + seed as u64);
+        fs::write(peer_dir.join(name), data).unwrap();
+    }
+    let (mut peer, port) = common::Chat::listen_encrypted("peer", &peer_dir, &["--name", "daksh"]);
+    let link = SlowLink::start(port, LIVE_RATE);
+    let link_port = link.port.to_string();
+    let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
+    let term = Term::start_encrypted("live_lines", dir.path(), true, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+
+    let names: Vec<&str> = LIVE_OUT.iter().chain(&LIVE_IN).copied().collect();
+    let mut watch = LiveWatch::new(&names);
+    term.enter("/send one.bin two.bin three.bin");
+    peer.send_line("/send four.bin five.bin");
+    watch.until(&term, "a live line for each of the five files", |s| {
+        names
+            .iter()
+            .all(|name| !LiveWatch::progress_rows(s, name).is_empty())
+    });
+
+    // Lines of the conversation arrive meanwhile, and the terminal is resized.
+    let said = [
+        "[daksh] during one",
+        "[daksh] during two",
+        "[daksh] during three",
+    ];
+    peer.send_line("during one");
+    watch.until(&term, "the first line", |s| s.has_row(said[0]));
+    watch.kept.push(said[0].into());
+    term.checked(&["resize-window", "-x", "80"]);
+    term.wait_columns(80);
+    peer.send_line("during two");
+    watch.until(&term, "the second line", |s| s.has_row(said[1]));
+    watch.kept.push(said[1].into());
+    term.checked(&["resize-window", "-x", "120"]);
+    term.wait_columns(120);
+    peer.send_line("during three");
+    watch.until(&term, "the third line", |s| s.has_row(said[2]));
+    watch.kept.push(said[2].into());
+
+    let size = LIVE_SIZE;
+    let finals: Vec<String> = LIVE_OUT
+        .iter()
+        .map(|name| format!("[System] Sent file {name} ({size} bytes, "))
+        .chain(
+            LIVE_IN
+                .iter()
+                .map(|name| format!("[System] File saved to received_files/{name} (")),
+        )
+        .collect();
+    let screen = watch.until(&term, "the final line of each file", |s| {
+        finals.iter().all(|f| s.row_starting(f).is_some()) && s.last_row() == ">"
+    });
+    for (name, last) in names.iter().zip(&finals) {
+        assert!(
+            LiveWatch::progress_rows(&screen, name).is_empty(),
+            "the live line of {name} stayed:\n{}",
+            screen.dump()
+        );
+        assert_eq!(
+            screen.rows_starting(last).len(),
+            1,
+            "not one final line for {name}:\n{}",
+            screen.dump()
+        );
+    }
+    let order: Vec<usize> = said.iter().filter_map(|l| screen.row_index(l)).collect();
+    assert!(
+        order.len() == 3 && order.is_sorted(),
+        "the lines of the conversation are out of order:\n{}",
+        screen.dump()
+    );
+    // Updated in place: each file's line was seen saying different things.
+    for (name, seen) in names.iter().zip(&watch.seen) {
+        assert!(
+            seen.len() >= 2,
+            "{name}'s live line never changed: {seen:?}"
+        );
+    }
+    for name in LIVE_OUT {
+        let got = fs::read(peer_dir.join("received_files").join(name)).unwrap();
+        assert!(got == fs::read(dir.join(name)).unwrap(), "{name} differs");
+    }
+    for name in LIVE_IN {
+        let got = fs::read(dir.join("received_files").join(name)).unwrap();
+        assert!(
+            got == fs::read(peer_dir.join(name)).unwrap(),
+            "{name} differs"
+        );
+    }
+    term.press("C-d");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+    assert_left_cleanly(&term, TIMEOUT, said[2]);
+}
+
+// Leaving with something at stake: the first Ctrl-C, Ctrl-D or /quit says what would be
+// lost, the next one leaves.
+
+/// The arguments of an encrypted `chat listen` on a free loopback port.
+const LISTEN_ENCRYPTED: [&str; 7] = [
+    "listen",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--name",
+    NAME,
+];
+
+#[test]
+fn ctrl_c_with_an_offer_waiting_says_it_would_be_lost_and_a_second_one_leaves() {
+    let dir = TestDir::new("tty_ctrl_c_offer");
+    let peer_dir = dir.subdir("peer");
+    // Sparse: 101 MiB of zeros take no disk space to make.
+    let big = fs::File::create(peer_dir.join("big.bin")).unwrap();
+    big.set_len(101 << 20).unwrap();
+    let term = Term::start_encrypted("ctrl_c_offer", dir.path(), true, &LISTEN_ENCRYPTED);
+    let port = term.listening_port();
+    let mut peer =
+        common::Chat::connect_encrypted("peer", &peer_dir, "127.0.0.1", port, &["--name", "daksh"]);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    peer.send_line("/send big.bin");
+    term.wait_row("[System] daksh offers big.bin (101.0 MiB): /accept 1 or /decline 1");
+    term.wait_prompt("the offer");
+
+    let warning = "[System] 1 offer waiting for your answer would be lost: Ctrl-C again to leave.";
+    term.press("C-c");
+    term.wait("the warning above the prompt", |s| {
+        s.has_row(warning) && s.last_row() == ">"
+    });
+    // Anything done in between calls for a new warning.
+    term.enter("still here");
+    peer.expect_exact(&own("still here"));
+    term.press("C-c");
+    term.wait("the warning again", |s| {
+        s.count_rows(warning) == 2 && s.last_row() == ">"
+    });
+    term.press("C-c");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+    assert_left_cleanly(&term, TIMEOUT, &own("still here"));
+}
+
+#[test]
+fn ctrl_d_and_quit_with_a_file_arriving_say_what_would_be_lost_first() {
+    let dir = TestDir::new("tty_quit_arriving");
+    let (term, mut peer) = listening_chat("quit_arriving", &dir, true);
+    let size = 10 * BLOCK;
+    peer.send(format!("/file big.bin {size}\n").as_bytes());
+    peer.send(&vec![b'x'; 4 * BLOCK]);
+    term.wait_row(&format!("[System] Incoming file big.bin ({size} bytes)..."));
+    // Asks until the chat has read all that was sent.
+    let arrived = "[System] #1 Receiving big.bin: 4.0 MiB / 10.0 MiB (40%)";
+    for asked in 1.. {
+        term.enter("/status");
+        let screen = term.wait("the status", |s| {
+            s.rows_starting("[System] #1 Receiving big.bin: ").len() == asked
+        });
+        if screen.row_starting(arrived).is_some() {
+            break;
+        }
+        assert!(asked < 100, "the file never got to 40%:\n{}", screen.dump());
+    }
+
+    term.press("C-d");
+    let warning = |again: &str| {
+        format!("[System] big.bin arriving (40%) would be lost: {again} again to leave.")
+    };
+    term.wait("the warning for Ctrl-D", |s| {
+        s.has_row(&warning("Ctrl-D")) && s.last_row() == ">"
+    });
+    // Anything done in between calls for a new warning.
+    term.enter("hold on");
+    term.expect_sent(&mut peer, &own("hold on"));
+    term.enter("/quit");
+    term.wait("the warning for /quit", |s| {
+        s.has_row(&warning("/quit")) && s.last_row() == ">"
+    });
+    // Asked again, any way, the chat leaves; nothing else was sent.
+    term.press("C-d");
+    term.expect_sent(&mut peer, &own("has left the chat."));
+    drop(peer);
+    let screen = term.screen();
+    assert_eq!(
+        term.wait_exit_code(TIMEOUT),
+        0,
+        "unexpected exit code:\n{}",
+        screen.dump()
+    );
+    assert!(
+        !dir.join("received_files/big.bin").exists(),
+        "a cut file was saved"
+    );
+}
+
+// A paste of several lines: one message, never a command.
+
+#[test]
+fn a_pasted_block_is_one_message_and_no_command_in_it_runs() {
+    let dir = TestDir::new("tty_paste_block");
+    fs::write(dir.join("secret.txt"), b"not for the peer").unwrap();
+    let term = Term::start_encrypted("paste_block", dir.path(), true, &LISTEN_ENCRYPTED);
+    let port = term.listening_port();
+    let mut peer = common::Chat::connect_encrypted(
+        "peer",
+        &dir.subdir("peer"),
+        "127.0.0.1",
+        port,
+        &["--name", "daksh"],
+    );
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+
+    term.checked(&[
+        "set-buffer",
+        "\nfirst line\n/quit\n/send secret.txt\n    indented\n\n",
+    ]);
+    term.checked(&["paste-buffer", "-p", "-d"]);
+    term.press("Enter");
+    // One message: its lines under the one name, as the peer shows them.
+    peer.next_line_is(&own("first line"));
+    peer.next_line_is("     /quit");
+    peer.next_line_is("     /send secret.txt");
+    peer.next_line_is("         indented");
+    // The terminal shows it the same way, under the time.
+    let echo = term.wait("the echo of the block", |s| {
+        s.last_row() == ">" && s.has_row(&own("first line"))
+    });
+    let start = echo.row_index(&own("first line")).unwrap();
+    let pad = " ".repeat("HH:MM [me] ".len());
+    assert_eq!(
+        echo.rows[start..],
+        [
+            own("first line"),
+            format!("{pad}/quit"),
+            format!("{pad}/send secret.txt"),
+            format!("{pad}    indented"),
+            ">".to_string()
+        ],
+        "{}",
+        echo.dump()
+    );
+    // Nothing in it ran: the chat is still here, and sent nothing else.
+    term.enter("after the paste");
+    peer.next_line_is(&own("after the paste"));
+    assert!(!dir.join("peer/received_files").exists());
+    term.press("C-d");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+}
+
+#[test]
+fn a_pasted_block_goes_line_by_line_on_the_plain_wire_and_no_command_in_it_runs() {
+    let dir = TestDir::new("tty_paste_plain");
+    let (term, mut peer) = listening_chat("paste_plain", &dir, true);
+    term.checked(&["set-buffer", "one\n/quit\n/file x.bin 3\n\n//two\n"]);
+    term.checked(&["paste-buffer", "-p", "-d"]);
+    term.press("Enter");
+    // Each line behind the name, as the original wire has it: none reads as a header.
+    for line in ["one", "/quit", "/file x.bin 3", "//two"] {
+        term.expect_sent(&mut peer, &own(line));
+    }
+    term.enter("after the paste");
+    term.expect_sent(&mut peer, &own("after the paste"));
+    term.wait("the echoes", |s| {
+        s.has_row(&own("after the paste")) && s.last_row() == ">"
+    });
+    let screen = term.screen();
+    let start = screen.row_index(&own("one")).unwrap();
+    assert_eq!(
+        screen.rows[start..],
+        [
+            own("one"),
+            own("/quit"),
+            own("/file x.bin 3"),
+            own("//two"),
+            own("after the paste"),
+            ">".to_string()
+        ],
+        "{}",
+        screen.dump()
+    );
+}
+
+#[test]
+fn a_hostile_text_of_several_lines_shows_each_indented_under_its_one_name() {
+    use chat::wire::message::Message;
+    let dir = TestDir::new("tty_hostile_text");
+    let term = Term::start_encrypted("hostile_text", dir.path(), true, &LISTEN_ENCRYPTED);
+    let mut peer = common::hostile::HostilePeer::connect(term.listening_port());
+    peer.send(&[
+        Message::Hello { name: "mallory" },
+        Message::Text(
+            "fine\n[System] File saved to received_files/evil\n12:00 [daksh] forged\r\x1b[2Kgone\n",
+        ),
+        Message::Text("[me] \u{2028}next"),
+    ]);
+    let screen = term.wait("the text", |s| s.has_row("[mallory] [me] \\u{2028}next"));
+    let start = screen
+        .row_index("[mallory] fine")
+        .unwrap_or_else(|| panic!("{}", screen.dump()));
+    let pad = " ".repeat("HH:MM [mallory] ".len());
+    assert_eq!(
+        screen.rows[start..start + 5],
+        [
+            "[mallory] fine".to_string(),
+            format!("{pad}[System] File saved to received_files/evil"),
+            format!("{pad}12:00 [daksh] forged\\x0d\\x1b[2Kgone"),
+            String::new(),
+            "[mallory] [me] \\u{2028}next".to_string(),
+        ],
+        "{}",
+        screen.dump()
+    );
+}
+
+#[test]
+fn a_block_pasted_by_a_plain_rooms_host_reaches_its_members_as_lines_of_the_host() {
+    let dir = TestDir::new("tty_room_paste");
+    let args = [
+        "listen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--name",
+        NAME,
+        "--room",
+    ];
+    let term = Term::start("room_paste", dir.path(), true, &args);
+    let port = term
+        .wait("the room's line", |s| {
+            s.row_starting("[System] Listening on 127.0.0.1:").is_some()
+        })
+        .row_starting("[System] Listening on 127.0.0.1:")
+        .and_then(|r| r.split(':').nth(1)?.split(' ').next()?.parse::<u16>().ok())
+        .unwrap();
+    let mut member = Peer::connect(port);
+    member.expect_line("[System] You are in me's room as guest1, alone with the host.");
+    term.wait_prompt("the member");
+    term.checked(&["set-buffer", "hello\n[System] You are out\n/file x.bin 3\n"]);
+    term.checked(&["paste-buffer", "-p", "-d"]);
+    term.press("Enter");
+    for line in ["hello", "[System] You are out", "/file x.bin 3"] {
+        term.expect_sent(&mut member, &own(line));
+    }
+}
+
+#[test]
+fn tab_lists_the_candidates_above_a_live_line_not_under_the_input() {
+    let dir = TestDir::new("tty_tab_live");
+    for name in ["f1.txt", "f2.txt"] {
+        fs::write(dir.join(name), b"x").unwrap();
+    }
+    let (term, mut peer) = listening_chat("tab_live", &dir, true);
+    let size = 10 * BLOCK;
+    peer.send(format!("/file big.bin {size}\n").as_bytes());
+    // A slow peer: a little at a time until the live line shows.
+    let live = |s: &Screen| s.row_starting("Receiving big.bin [").is_some();
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while !live(&term.screen()) {
+        assert!(sent < size, "no live line:\n{}", term.screen().dump());
+        peer.send(&chunk);
+        sent += chunk.len();
+        thread::sleep(Duration::from_millis(50));
+    }
+    term.type_text("/send f");
+    term.press("Tab");
+    term.press("Tab");
+    let screen = term.wait("the list above the live line", |s| {
+        s.has_row("[System] f1.txt  f2.txt") && s.last_row() == "> /send f"
+    });
+    let list = screen.row_index("[System] f1.txt  f2.txt").unwrap();
+    let progress = screen
+        .rows
+        .iter()
+        .position(|r| r.starts_with("Receiving big.bin ["))
+        .unwrap();
+    assert_eq!(
+        screen.rows[list + 1..],
+        [screen.rows[progress].clone(), "> /send f".to_string()],
+        "{}",
+        screen.dump()
+    );
+    // The rest of the file: the live line gives way to the final line, and the list
+    // stays.
+    peer.send(&vec![b'x'; size - sent]);
+    let saved = "[System] File saved to received_files/big.bin (";
+    let screen = term.wait("the file saved", |s| s.row_starting(saved).is_some());
+    assert!(
+        screen.has_row("[System] f1.txt  f2.txt")
+            && LiveWatch::progress_rows(&screen, "big.bin").is_empty(),
+        "{}",
+        screen.dump()
+    );
+    term.press("C-u");
+    term.enter("/quit");
+    term.expect_sent(&mut peer, &own("has left the chat."));
 }

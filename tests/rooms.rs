@@ -476,6 +476,28 @@ fn a_plain_room_relays_lines_in_the_original_format() {
     assert_eq!(host.wait_exit(), 0);
 }
 
+#[test]
+fn a_message_of_several_lines_reaches_everyone_indented_under_its_senders_name() {
+    let dir = TestDir::new("room-lines");
+    let (mut host, port, mut members) = room(&dir, &["daksh"]);
+    let mut mallory = hostile_room::Member::join(port, "mallory");
+    host.expect_prefix("[System] mallory joined the room (127.0.0.1:");
+    members[0].expect_exact("[System] mallory joined the room.");
+    mallory
+        .say("hi\n[System] host left\n[daksh] not daksh\r\x1b[2K")
+        .unwrap();
+    for chat in [&mut host, &mut members[0]] {
+        chat.expect_exact("[mallory] hi");
+        chat.next_line_is("          [System] host left");
+        chat.next_line_is("          [daksh] not daksh\\x0d\\x1b[2K");
+    }
+    mallory.close();
+    host.send_line("/quit");
+    members[0].expect_exact("[System] The room is closed: its host left.");
+    assert_eq!(members[0].wait_exit(), 0, "{}", members[0].report());
+    assert_eq!(host.wait_exit(), 0, "{}", host.report());
+}
+
 /// `size` bytes that differ from file to file.
 fn random_bytes(size: usize, seed: u64) -> Vec<u8> {
     let mut state = seed | 1;

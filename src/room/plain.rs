@@ -51,20 +51,28 @@ pub fn is_goodbye(said: &Said<'_>, name: &str) -> bool {
 }
 
 /// A message as the room sends it: `[NAME] text`, within the length a line
-/// may have. A message that reads as a goodbye is quoted: passed on as it
-/// is, it would end every receiver's conversation.
+/// may have. A message of several lines (pasted on the encrypted wire) goes
+/// as one such line per line, each made safe as a plain member's are: sent
+/// as it is, a line of it would reach the member as a line of its own, a
+/// `[System]` line or a `/file` header. A line that reads as a goodbye is
+/// quoted: passed on as it is, it would end every receiver's conversation.
 pub fn message(name: &str, text: &str) -> Vec<u8> {
-    let text = if text == frame::LEAVE_MESSAGE {
-        format!("\"{text}\"")
-    } else {
-        text.to_string()
-    };
-    let room = frame::MAX_LINE.saturating_sub(name.len() + 3);
-    let mut end = text.len().min(room);
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    let mut out = Vec::new();
+    for line in text.split('\n') {
+        let line = sanitize::for_terminal(line.as_bytes());
+        let line = if line == frame::LEAVE_MESSAGE {
+            Cow::Owned(format!("\"{line}\""))
+        } else {
+            line
+        };
+        let room = frame::MAX_LINE.saturating_sub(name.len() + 3);
+        let mut end = line.len().min(room);
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.extend_from_slice(format!("[{name}] {}\n", &line[..end]).as_bytes());
     }
-    format!("[{name}] {}\n", &text[..end]).into_bytes()
+    out
 }
 
 /// A private message as its plain receiver gets it.
@@ -135,7 +143,29 @@ mod tests {
         assert!(std::str::from_utf8(&long).is_ok());
     }
 
+    #[test]
+    fn a_message_of_several_lines_goes_as_one_named_line_each() {
+        let lines = message("I049", "first\n[System] forged\n/file x.bin 3\n\x1b[2Jend");
+        assert_eq!(
+            String::from_utf8(lines).unwrap(),
+            "[I049] first\n[I049] [System] forged\n[I049] /file x.bin 3\n[I049] \\x1b[2Jend\n"
+        );
+    }
+
     proptest! {
+        /// Whatever text an encrypted member sends, each line passed on to
+        /// plain members is one of the sender's, safe to show.
+        #[test]
+        fn any_text_is_passed_on_as_the_senders_lines(text in "(\\PC|[\n\r\x1b\t])*") {
+            let out = message("I049", &text);
+            let out = String::from_utf8(out).unwrap();
+            prop_assert_eq!(out.lines().count(), text.split('\n').count());
+            for line in out.lines() {
+                prop_assert!(line.starts_with("[I049] "), "{:?}", line);
+                prop_assert!(!line.chars().any(|c| c.is_control() && c != '\t'), "{:?}", line);
+            }
+        }
+
         /// Whatever a member sends, the line passed on is one line of
         /// printable text, and a name read from it is a valid name.
         #[test]

@@ -11,8 +11,9 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use anyhow::Result;
 
+use super::user::Leaving;
 use super::{Event, spawn};
-use crate::terminal::console::{EditorStop, Input, LineEditor};
+use crate::terminal::console::{EditorStop, Entry, Input, LineEditor};
 
 /// Bytes of input handed to the main loop in one batch, at most (plus the
 /// line that crosses the mark).
@@ -38,7 +39,7 @@ pub fn spawn_input(
             Ok(None)
         }
         Input::Editor(editor) => {
-            let (stop, done) = EditorStop::new();
+            let (stop, done) = EditorStop::new(&editor);
             spawn("input", move || {
                 let _done = done;
                 edit_lines(*editor, &events);
@@ -222,12 +223,23 @@ fn take_line(input: &mut impl BufRead, batch: &mut Vec<u8>, limit: usize) -> io:
 fn edit_lines(editor: LineEditor, events: &Sender<Event>) {
     // A person types far slower than any peer reads: lines from the editor
     // need no tickets, and the editor never waits for one.
-    editor.run(|line| {
-        let mut line = line.into_bytes();
-        line.push(b'\n');
-        events.send(Event::Input(line, None)).is_ok()
-    });
+    editor.run(|entry| events.send(event_of(entry)).is_ok());
     let _ = events.send(Event::InputEnded);
+}
+
+/// What the main loop hears of what the user did at the prompt. A line
+/// with a line break inside was pasted, and goes whole.
+fn event_of(entry: Entry) -> Event {
+    match entry {
+        Entry::Line(line) if line.contains('\n') => Event::Pasted(line),
+        Entry::Line(line) => {
+            let mut line = line.into_bytes();
+            line.push(b'\n');
+            Event::Input(line, None)
+        }
+        Entry::Interrupt => Event::Leave(Leaving::CtrlC),
+        Entry::EndOfInput => Event::Leave(Leaving::CtrlD),
+    }
 }
 
 #[cfg(test)]

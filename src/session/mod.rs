@@ -118,6 +118,10 @@ pub enum Event {
     /// Whole lines the user typed (or piped), as many as arrived together,
     /// with the ticket of a piped batch.
     Input(Vec<u8>, Option<Ticket>),
+    /// A block pasted at the prompt: one message, its lines kept.
+    Pasted(String),
+    /// The user asked to leave at the prompt (Ctrl-C or Ctrl-D).
+    Leave(user::Leaving),
     /// A line of this many bytes was too long to send and was dropped.
     InputTooLong(u64),
     /// The user's input ended.
@@ -308,8 +312,8 @@ fn establish(
                     break;
                 }
             }
-            Event::InputEnded => break,
-            Event::InputTooLong(_) => screen.system(command::NOT_CONNECTED),
+            Event::InputEnded | Event::Leave(_) => break,
+            Event::InputTooLong(_) | Event::Pasted(_) => screen.system(command::NOT_CONNECTED),
             Event::PeerEnded(_) | Event::WriterFailed(_) | Event::WriterDone => {}
         }
     }
@@ -581,6 +585,12 @@ fn act(event: Event, user: &mut UserSide) -> ControlFlow<Ending> {
     match event {
         Event::Input(lines, ticket) => {
             if user.act_on_batch(&lines, ticket).is_break() {
+                return ControlFlow::Break(Ending::Quit);
+            }
+        }
+        Event::Pasted(text) => user.paste(&text),
+        Event::Leave(how) => {
+            if user.leave(how).is_break() {
                 return ControlFlow::Break(Ending::Quit);
             }
         }

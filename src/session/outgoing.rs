@@ -60,6 +60,10 @@ pub enum Outgoing {
     /// burst of piped input over in one buffer. The ticket of the input
     /// batch they came from, if any, is given back once they are sent.
     Lines(Vec<u8>, Option<Ticket>),
+    /// One message whose text may hold line breaks: a block pasted at the
+    /// terminal (encrypted wire only; the original one takes each line as
+    /// a message of its own).
+    Text(String),
     /// A file, with its id in the transfer list.
     File(OutgoingFile, u64),
     /// A folder, with its id in the transfer list (encrypted wire only).
@@ -168,6 +172,10 @@ impl Writer<'_> {
                     if let Err(e) = write_lines(&mut self.out, name, &lines) {
                         return Err(self.lose_messages(e));
                     }
+                }
+                Outgoing::Text(text) => {
+                    next = Outgoing::Lines(format!("{text}\n").into_bytes(), None);
+                    continue;
                 }
                 // Never queued on this wire.
                 Outgoing::Answer(..)
@@ -325,6 +333,7 @@ impl Lost {
     fn add(&mut self, outgoing: &Outgoing, screen: &Screen) {
         match outgoing {
             Outgoing::Lines(lines, _) => self.messages += count_messages(lines),
+            Outgoing::Text(_) => self.messages += 1,
             Outgoing::File(file, _) => {
                 screen.system(format!("{} was not delivered (not started).", file.name()));
             }

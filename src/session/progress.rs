@@ -3,23 +3,36 @@
 //! [`Transfers`] is the shared list `/status` reads, and where the user's
 //! `/accept`, `/decline` and `/cancel` meet the threads moving the bytes.
 //! A [`Meter`] follows one transfer while it runs: it keeps the list up to
-//! date and, in interactive mode, prints a progress line at a modest pace
-//! for files over 1 MiB.
+//! date and, in interactive mode, keeps a live line of its progress (bar,
+//! percent, rate, time left) above the input for files over 1 MiB, updated
+//! in place and taken away when the transfer ends, where its final line
+//! takes over.
 
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
 use crate::terminal::screen::Screen;
 use crate::wire::message::FileId;
 
-/// Files up to this size get no progress lines: they are done at once.
+/// Files up to this size get no progress line: they are done at once.
 pub const PROGRESS_THRESHOLD: u64 = 1024 * 1024;
 
-/// Least time between two progress lines of one transfer. Each line scrolls
-/// the conversation up, so the pace stays modest.
-const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+/// Least time between two updates of a transfer's live line. Each redraws
+/// the live lines and the input line, so the pace stays modest.
+const LIVE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Cells of a live line's bar.
+const BAR_CELLS: usize = 20;
+
+/// Fewest cells of a bar worth showing.
+const MIN_BAR: usize = 5;
+
+/// Fewest columns a file name is shortened to, to make a live line fit.
+const MIN_NAME: usize = 12;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -256,6 +269,38 @@ impl Transfers {
             .any(|e| e.direction == Direction::Send)
     }
 
+    /// What leaving now would lose, said for the user: the peer's offers
+    /// waiting for an answer, and what is arriving (`1 offer waiting for
+    /// your answer and big.bin arriving (40%)`); `None` when nothing.
+    pub fn at_stake(&self) -> Option<String> {
+        let entries = self.entries();
+        let mut parts = Vec::new();
+        match entries
+            .iter()
+            .filter(|e| e.verdict == Verdict::Waiting)
+            .count()
+        {
+            0 => {}
+            1 => parts.push("1 offer waiting for your answer".to_string()),
+            n => parts.push(format!("{n} offers waiting for your answer")),
+        }
+        let arriving = entries
+            .iter()
+            .filter(|e| e.direction == Direction::Receive && e.verdict != Verdict::Waiting);
+        for e in arriving {
+            parts.push(format!(
+                "{} arriving ({}%)",
+                e.name,
+                percent(e.done, e.size)
+            ));
+        }
+        let last = parts.pop()?;
+        Some(match parts.is_empty() {
+            true => last,
+            false => format!("{} and {last}", parts.join(", ")),
+        })
+    }
+
     /// One line per transfer for `/status`, or a single line saying there
     /// are none.
     pub fn status_lines(&self) -> Vec<String> {
@@ -315,6 +360,8 @@ pub struct Meter<'a> {
     kept: u64,
     started: Instant,
     last_shown: Instant,
+    /// Bytes done when the live line was last updated.
+    shown_done: Option<u64>,
     show: bool,
 }
 
@@ -347,6 +394,7 @@ impl<'a> Meter<'a> {
             kept: 0,
             started: now,
             last_shown: now,
+            shown_done: None,
             show: screen.is_interactive() && size > PROGRESS_THRESHOLD,
         }
     }
@@ -411,15 +459,20 @@ impl<'a> Meter<'a> {
             e.done = done;
             files = e.files;
         });
-        if self.show && self.last_shown.elapsed() >= PROGRESS_INTERVAL && done < self.size {
+        // The end is shown at once: the final line may wait for the peer.
+        let due = self.last_shown.elapsed() >= LIVE_INTERVAL
+            || (done >= self.size && self.shown_done != Some(done));
+        if self.show && due {
             self.last_shown = Instant::now();
-            self.screen.system(format!(
-                "{} {}: {}{}",
-                self.verb,
-                self.name,
+            self.shown_done = Some(done);
+            let progress = format!(
+                "{}{}",
                 progress_text(done, self.kept, self.size, self.started.elapsed()),
                 files_text(files)
-            ));
+            );
+            let columns = self.screen.columns();
+            let line = live_line(self.verb, &self.name, done, self.size, &progress, columns);
+            self.screen.live(self.id, line);
         }
     }
 
@@ -437,6 +490,9 @@ impl<'a> Meter<'a> {
 
 impl Drop for Meter<'_> {
     fn drop(&mut self) {
+        if self.shown_done.is_some() {
+            self.screen.end_live(self.id);
+        }
         self.transfers.remove(self.id);
     }
 }
@@ -462,11 +518,7 @@ fn summary_text(done: u64, elapsed: Duration) -> String {
 /// the bytes moved now: `kept` of `done` were there from an earlier try.
 /// `done` and `size` come from the peer's header and may be anything.
 fn progress_text(done: u64, kept: u64, size: u64, elapsed: Duration) -> String {
-    let percent = match size {
-        0 => 100,
-        // In u128, `done * 100` cannot overflow.
-        _ => (u128::from(done) * 100 / u128::from(size)).min(100),
-    };
+    let percent = percent(done, size);
     let mut text = format!("{} / {} ({percent}%)", bytes(done), bytes(size));
     // What was kept from an earlier try did not move now.
     let moved = done.saturating_sub(kept);
@@ -484,6 +536,81 @@ fn progress_text(done: u64, kept: u64, size: u64, elapsed: Duration) -> String {
         }
     }
     text
+}
+
+/// `Receiving big.bin [=====>        ] 120.0 MiB / 300.0 MiB (40%),
+/// 30.0 MiB/s, 6.0s left`, within `columns` when it can be: the bar takes
+/// the room left (up to [`BAR_CELLS`]), a long name is shortened in its
+/// middle to leave room for a bar, and on a narrow terminal the bar goes.
+fn live_line(
+    verb: &str,
+    name: &str,
+    done: u64,
+    size: u64,
+    progress: &str,
+    columns: usize,
+) -> String {
+    let room = columns.saturating_sub(1);
+    // The verb, the name and the figures, with a space between each.
+    let fixed = verb.width() + 2 + progress.width();
+    // And a bar: brackets, cells and a space.
+    let for_name = room.saturating_sub(fixed + 3 + MIN_BAR).max(MIN_NAME);
+    let name = shorten(name, for_name);
+    let cells = room.saturating_sub(fixed + name.width() + 3).min(BAR_CELLS);
+    if cells >= MIN_BAR {
+        return format!("{verb} {name} {} {progress}", bar(done, size, cells));
+    }
+    format!("{verb} {name} {progress}")
+}
+
+/// `[=======>     ]`: how much of `size` is done, in `cells`.
+fn bar(done: u64, size: u64, cells: usize) -> String {
+    let filled = match size {
+        0 => cells,
+        _ => (u128::from(done.min(size)) * cells as u128 / u128::from(size)) as usize,
+    };
+    let head = if filled < cells { ">" } else { "" };
+    let blank = cells.saturating_sub(filled + 1);
+    format!("[{}{head}{}]", "=".repeat(filled), " ".repeat(blank))
+}
+
+/// `name` within `columns`, its middle replaced by `…` when it is wider.
+fn shorten(name: &str, columns: usize) -> String {
+    if name.width() <= columns {
+        return name.to_string();
+    }
+    let keep = columns.saturating_sub(1);
+    let (mut start, mut end) = (String::new(), Vec::new());
+    let (mut width, mut end_width) = (0, 0);
+    for c in name.chars() {
+        let w = c.width().unwrap_or(0);
+        if width + w > keep - keep / 2 {
+            break;
+        }
+        width += w;
+        start.push(c);
+    }
+    for c in name.chars().rev() {
+        let w = c.width().unwrap_or(0);
+        if end_width + w > keep / 2 {
+            break;
+        }
+        end_width += w;
+        end.push(c);
+    }
+    start.push('…');
+    start.extend(end.into_iter().rev());
+    start
+}
+
+/// How much of `size` is done, in percent, at most 100. `done` and `size`
+/// may come from the peer and be anything.
+fn percent(done: u64, size: u64) -> u128 {
+    match size {
+        0 => 100,
+        // In u128, `done * 100` cannot overflow.
+        _ => (u128::from(done) * 100 / u128::from(size)).min(100),
+    }
 }
 
 /// `, 3 of 10 files` for a folder, nothing for a file.
@@ -628,6 +755,43 @@ mod tests {
     }
 
     #[test]
+    fn what_leaving_would_lose_is_the_offers_waiting_and_what_arrives() {
+        let transfers = Transfers::default();
+        assert_eq!(transfers.at_stake(), None);
+        // Ours, even waiting for the peer, go out before leaving.
+        transfers.enqueue(Direction::Send, "mine.bin", 10);
+        assert_eq!(transfers.at_stake(), None);
+        let offer = transfers.offered("iso", 1 << 30, 7);
+        transfers.ask(offer, 0, [0; 32]);
+        assert_eq!(
+            transfers.at_stake().as_deref(),
+            Some("1 offer waiting for your answer")
+        );
+        let (screen, _) = captured();
+        let mut big = Meter::begin(&transfers, &screen, Direction::Receive, "big.bin", 1000);
+        big.advance(400);
+        assert_eq!(
+            transfers.at_stake().as_deref(),
+            Some("1 offer waiting for your answer and big.bin arriving (40%)")
+        );
+        let other = transfers.offered("other", 5, 8);
+        transfers.ask(other, 0, [0; 32]);
+        let accepted = transfers.offered("photos", 0, 9);
+        assert_eq!(
+            transfers.at_stake().as_deref(),
+            Some(
+                "2 offers waiting for your answer, big.bin arriving (40%) and photos arriving \
+                 (100%)"
+            )
+        );
+        transfers.decide(Some(offer), false).unwrap();
+        transfers.decide(Some(other), false).unwrap();
+        transfers.forget(accepted);
+        drop(big);
+        assert_eq!(transfers.at_stake(), None);
+    }
+
+    #[test]
     fn a_folder_counts_its_files() {
         let transfers = Transfers::default();
         let (screen, _) = captured();
@@ -683,14 +847,16 @@ mod tests {
         let transfers = Transfers::default();
         let (screen, sink) = captured();
         let mut meter = Meter::begin(&transfers, &screen, Direction::Receive, "big", 1 << 30);
-        meter.last_shown -= PROGRESS_INTERVAL;
+        meter.last_shown -= LIVE_INTERVAL;
         meter.advance(1 << 20);
+        meter.advance((1 << 30) - (1 << 20));
         assert_eq!(meter.summary(), None);
+        drop(meter);
         assert!(sink.lines().is_empty());
     }
 
     #[test]
-    fn interactive_mode_shows_progress_for_big_files_only() {
+    fn interactive_mode_keeps_one_live_line_for_big_files_only() {
         let transfers = Transfers::default();
         let look = Look {
             colour: false,
@@ -699,16 +865,26 @@ mod tests {
         let (screen, sink) = captured_with(look);
         let mut big = Meter::begin(&transfers, &screen, Direction::Receive, "big", 1 << 30);
         big.started -= Duration::from_secs(2);
-        big.last_shown -= PROGRESS_INTERVAL;
+        big.last_shown -= LIVE_INTERVAL;
         big.advance(1 << 20);
+        // Too soon for another update.
         big.advance(1 << 20);
         let mut small = Meter::begin(&transfers, &screen, Direction::Send, "small", 1000);
-        small.last_shown -= PROGRESS_INTERVAL;
-        small.advance(500);
+        small.last_shown -= LIVE_INTERVAL;
+        small.advance(1000);
         let lines = sink.lines();
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(
-            lines[0].starts_with("[System] Receiving big: 1.0 MiB / 1.0 GiB (0%), "),
+            lines[0].starts_with("Receiving big [>") && lines[0].ends_with(" left"),
+            "{lines:?}"
+        );
+        // The end is shown at once, in place.
+        big.advance((1 << 30) - (2 << 20));
+        let lines = sink.lines();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[1].starts_with("\x1b[1A\r\x1b[2K\x1b[B\x1b[1AReceiving big [====")
+                && lines[1].contains("] 1.0 GiB / 1.0 GiB (100%)"),
             "{lines:?}"
         );
         let summary = big.summary().unwrap();
@@ -717,6 +893,54 @@ mod tests {
             "{summary}"
         );
         assert_eq!(small.summary().unwrap(), "0.0s");
+        // Done, the live line goes, and the final line takes its place.
+        drop(big);
+        screen.system("File saved to received_files/big");
+        assert_eq!(
+            &sink.lines()[2..],
+            [
+                "\x1b[1A\r\x1b[2K\x1b[B\x1b[1A\x1b[A",
+                "[System] File saved to received_files/big"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_live_line_fits_the_terminal() {
+        let progress = "120.0 MiB / 300.0 MiB (40%), 30.0 MiB/s, 6.0s left";
+        let line = live_line("Receiving", "big.bin", 40, 100, progress, 120);
+        assert_eq!(
+            line,
+            format!("Receiving big.bin [========>           ] {progress}")
+        );
+        // On 80 columns, a shorter bar.
+        let line = live_line("Receiving", "big.bin", 40, 100, progress, 80);
+        assert_eq!(line, format!("Receiving big.bin [===>    ] {progress}"));
+        // A long name is shortened to leave room for a bar.
+        let long = format!("{}.bin", "n".repeat(200));
+        let line = live_line("Sending", &long, 0, 100, progress, 100);
+        assert_eq!(line.width(), 99, "{line}");
+        assert!(
+            line.contains("n…n") && line.contains(".bin [>    ]"),
+            "{line}"
+        );
+        // Too narrow for a bar: the name and the figures.
+        let line = live_line("Sending", "a.bin", 0, 100, progress, 66);
+        assert_eq!(line, format!("Sending a.bin {progress}"));
+        assert_eq!(bar(7, 0, 6), "[======]");
+        assert_eq!(bar(u64::MAX, 10, 6), "[======]");
+        assert_eq!(bar(0, 10, 6), "[>     ]");
+    }
+
+    proptest! {
+        #[test]
+        fn shortened_names_fit(name in "[a-z界é]{0,80}", columns in 12usize..100) {
+            let short = shorten(&name, columns);
+            prop_assert!(short.width() <= columns, "{} in {}", short, columns);
+            if name.width() <= columns {
+                prop_assert_eq!(short, name);
+            }
+        }
     }
 
     #[test]

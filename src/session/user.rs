@@ -37,6 +37,31 @@ pub struct UserSide<'a> {
     safety_code: Option<String>,
     /// Whether the peer said it hosts a room we are in.
     in_room: &'a AtomicBool,
+    /// Whether the user was told what leaving would lose, and has not done
+    /// anything since: asking to leave again then leaves.
+    warned: bool,
+}
+
+/// How the user asked to leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaving {
+    /// `/quit`.
+    Command,
+    /// Ctrl-C on an empty line.
+    CtrlC,
+    /// Ctrl-D on an empty line.
+    CtrlD,
+}
+
+impl Leaving {
+    /// What to do again to leave anyway.
+    fn again(self) -> &'static str {
+        match self {
+            Self::Command => "/quit again",
+            Self::CtrlC => "Ctrl-C again",
+            Self::CtrlD => "Ctrl-D again",
+        }
+    }
 }
 
 impl<'a> UserSide<'a> {
@@ -60,7 +85,93 @@ impl<'a> UserSide<'a> {
             queued_texts: false,
             safety_code,
             in_room,
+            warned: false,
         }
+    }
+
+    /// The user asked to leave; breaks when the chat should end. At a
+    /// terminal, when an offer waits for the user's answer or something is
+    /// arriving, the first asking says what leaving would lose, and only
+    /// the next one, with nothing done in between, leaves. (What is being
+    /// sent is not lost: leaving waits for it, and says so.) Scripts leave
+    /// at once.
+    pub fn leave(&mut self, how: Leaving) -> ControlFlow<()> {
+        if !self.screen.is_interactive() || std::mem::take(&mut self.warned) {
+            return ControlFlow::Break(());
+        }
+        match self.transfers.at_stake() {
+            Some(what) => {
+                self.screen
+                    .system(format!("{what} would be lost: {} to leave.", how.again()));
+                self.warned = true;
+                ControlFlow::Continue(())
+            }
+            None => ControlFlow::Break(()),
+        }
+    }
+
+    /// A block pasted at the terminal: one message whose lines are kept,
+    /// never a command, whatever its lines start with. The original wire
+    /// has no message of several lines, so there each line goes as one, as
+    /// typed ones do; each goes behind `[NAME] `, so none reads as a `/file`
+    /// header either. Blank lines around the block are left out.
+    pub fn paste(&mut self, text: &str) {
+        self.warned = false;
+        let lines: Vec<&str> = text.split('\n').collect();
+        let Some(first) = lines.iter().position(|l| !l.trim().is_empty()) else {
+            return;
+        };
+        let last = lines
+            .iter()
+            .rposition(|l| !l.trim().is_empty())
+            .unwrap_or(first);
+        let lines = &lines[first..=last];
+        if self.safety_code.is_none() {
+            let sending = self.sending_plain();
+            self.told_about_waiting &= sending;
+            for line in lines.iter().filter(|l| !l.trim().is_empty()) {
+                self.say(line, sending);
+            }
+            self.send_texts(None);
+            return;
+        }
+        let text = lines.join("\n");
+        let (len, limit) = self.measure(text.len() as u64);
+        if len > limit {
+            self.refuse_long(len, limit);
+            return;
+        }
+        self.screen.own_message(self.name, &text);
+        self.queue(Outgoing::Text(text));
+    }
+
+    /// Whether a message typed now waits for a file being sent, which only
+    /// happens on the original wire; told about at a terminal only, and
+    /// piped input can be a million lines: no look at the transfer list
+    /// per line there.
+    fn sending_plain(&self) -> bool {
+        self.screen.is_interactive() && self.safety_code.is_none() && self.transfers.sending()
+    }
+
+    /// Queues one line of text as a message, after saying when it waits for
+    /// a file being sent (`sending`).
+    fn say(&mut self, text: &str, sending: bool) {
+        // The peer drops lines over the limit; better to say so here.
+        let (len, limit) = self.measure(text.len() as u64);
+        if len > limit {
+            self.refuse_long(len, limit);
+            return;
+        }
+        // (`sending` is false in pipe mode, which keeps to the core event
+        // lines: scripts do not need telling.)
+        if sending && !self.told_about_waiting {
+            self.screen
+                .system("Messages typed now wait until the file transfer is done.");
+            self.told_about_waiting = true;
+        }
+        self.screen.own_message(self.name, text);
+        self.texts.extend_from_slice(text.as_bytes());
+        self.texts.push(b'\n');
     }
 
     /// Acts on a batch of input lines; breaks when the user leaves. A batch
@@ -128,15 +239,15 @@ impl<'a> UserSide<'a> {
     /// Acts on one line; breaks when the user leaves.
     fn act(&mut self, line: &str) -> ControlFlow<()> {
         let screen = self.screen;
-        // Only interactive mode tells about waiting files, and piped input
-        // can be a million lines: no look at the transfer list per line there.
         // On the encrypted wire nothing waits: messages go between chunks.
-        let sending =
-            screen.is_interactive() && self.safety_code.is_none() && self.transfers.sending();
+        let sending = self.sending_plain();
         self.told_about_waiting &= sending;
-        match command::parse(line) {
+        let command = command::parse(line);
+        // Anything done but leaving calls for a new warning before leaving.
+        self.warned &= matches!(command, UserCommand::Nothing | UserCommand::Quit);
+        match command {
             UserCommand::Nothing => {}
-            UserCommand::Quit => return ControlFlow::Break(()),
+            UserCommand::Quit => return self.leave(Leaving::Command),
             UserCommand::Usage(text) => screen.system(text),
             UserCommand::Help => show_help(screen),
             UserCommand::Code => match &self.safety_code {
@@ -210,23 +321,7 @@ impl<'a> UserSide<'a> {
                     n => format!("Discarded {n} kept transfers."),
                 });
             }
-            UserCommand::Say(text) => {
-                // The peer drops lines over the limit; better to say so here.
-                let (len, limit) = self.measure(text.len() as u64);
-                if len > limit {
-                    self.refuse_long(len, limit);
-                    return ControlFlow::Continue(());
-                }
-                // (`sending` is false in pipe mode, which keeps to the core
-                // event lines: scripts do not need telling.)
-                if sending && !self.told_about_waiting {
-                    screen.system("Messages typed now wait until the file transfer is done.");
-                    self.told_about_waiting = true;
-                }
-                screen.own_message(self.name, &text);
-                self.texts.extend_from_slice(text.as_bytes());
-                self.texts.push(b'\n');
-            }
+            UserCommand::Say(text) => self.say(&text, sending),
             UserCommand::Send(args) => {
                 for path in args.paths(|p| p.exists()) {
                     match OutgoingFile::open(&path) {

@@ -12,6 +12,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
@@ -72,9 +73,12 @@ impl Console {
                 colour,
                 interactive: true,
             };
+            let screen = Arc::new(Screen::new(printer, look));
+            let mut editor = Box::new(editor);
+            editor.show_lists_on(&screen);
             return Self {
-                screen: Arc::new(Screen::new(printer, look)),
-                input: Input::Editor(Box::new(editor)),
+                screen,
+                input: Input::Editor(editor),
             };
         }
         Self {
@@ -87,6 +91,8 @@ impl Console {
 /// Prints through the editor, above the line being typed.
 struct Printer {
     editor: Box<dyn ExternalPrinter + Send>,
+    /// How many live lines are drawn above the input, for [`ChatHelper`].
+    live_rows: Arc<AtomicUsize>,
     /// The width the editor last drew its input line at, kept by
     /// [`ChatHelper`]; 0 before the first.
     drawn_at: Arc<AtomicUsize>,
@@ -120,11 +126,39 @@ impl LineSink for Printer {
     fn put_control(&mut self, control: &str) {
         self.print(control.to_string());
     }
+
+    fn size(&self) -> (usize, usize) {
+        (columns(), rows())
+    }
+
+    fn live_rows(&mut self, rows: usize) {
+        self.live_rows.store(rows, Ordering::Relaxed);
+    }
+}
+
+/// What the user did at the prompt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// A line, ended with Enter. Only a paste (or Ctrl-V Ctrl-J) puts a
+    /// line break inside one.
+    Line(String),
+    /// Ctrl-C on an empty line.
+    Interrupt,
+    /// Ctrl-D on an empty line.
+    EndOfInput,
 }
 
 /// rustyline's editor with our completion and key bindings.
 pub struct LineEditor {
     editor: Editor<ChatHelper, DefaultHistory>,
+    /// Set once [`EditorStop::stop`] asks the editor to end: an interrupted
+    /// line is then the stop, not the user's Ctrl-C.
+    stopping: Arc<AtomicBool>,
+    /// Lists of candidates for Tab that go above the input (see
+    /// [`ChatHelper::list_above`]), until [`LineEditor::show_lists_on`]
+    /// hands them to the thread that shows them.
+    lists: Option<Receiver<String>>,
+    showing_lists: Option<std::thread::JoinHandle<()>>,
 }
 
 impl LineEditor {
@@ -141,8 +175,9 @@ impl LineEditor {
             .completion_type(CompletionType::List)
             .build();
         let mut editor = Editor::with_config(config)?;
-        let helper = ChatHelper::new(commands);
-        let drawn_at = helper.drawn_at.clone();
+        let (to_list, lists) = mpsc::channel();
+        let helper = ChatHelper::new(commands, to_list);
+        let (drawn_at, live_rows) = (helper.drawn_at.clone(), helper.live_rows.clone());
         editor.set_helper(Some(helper));
         editor.bind_sequence(
             KeyEvent::ctrl('C'),
@@ -150,38 +185,79 @@ impl LineEditor {
         );
         let printer = Printer {
             editor: Box::new(editor.create_external_printer()?),
+            live_rows,
             drawn_at,
         };
-        Ok((Self { editor }, printer))
+        let editor = Self {
+            editor,
+            stopping: Arc::new(AtomicBool::new(false)),
+            lists: Some(lists),
+            showing_lists: None,
+        };
+        Ok((editor, printer))
     }
 
-    /// Reads lines until the user leaves (Ctrl-D, Ctrl-C on an empty line)
-    /// or [`EditorStop::stop`] interrupts it, sending each line to `deliver`.
-    /// Each line typed is wiped from the screen once read, so that what
-    /// remains is the conversation (the session prints our messages back).
-    pub fn run(mut self, mut deliver: impl FnMut(String) -> bool) {
-        loop {
-            match self.editor.readline(PROMPT) {
+    /// Shows the lists of candidates that go above the input on `screen`,
+    /// from a thread of their own: the editor's thread must never wait for
+    /// the screen, which may be waiting for the editor to take a line.
+    fn show_lists_on(&mut self, screen: &Arc<Screen>) {
+        let (Some(lists), screen) = (self.lists.take(), screen.clone()) else {
+            return;
+        };
+        let showing = std::thread::Builder::new()
+            .name("lists".into())
+            .spawn(move || lists.iter().for_each(|list| screen.system(list)));
+        self.showing_lists = showing.ok();
+    }
+
+    /// Reads what the user does at the prompt until [`EditorStop::stop`]
+    /// ends it, handing each entry to `deliver`, or until `deliver` says
+    /// no more. Ctrl-C and Ctrl-D on an empty line are entries like lines:
+    /// the session decides whether they leave. Each line typed is wiped
+    /// from the screen once read, so that what remains is the conversation
+    /// (the session prints our messages back).
+    pub fn run(mut self, mut deliver: impl FnMut(Entry) -> bool) {
+        while !self.stopping.load(Ordering::SeqCst) {
+            let entry = match self.editor.readline(PROMPT) {
                 Ok(line) => {
                     wipe(rows_taken(&line, columns()));
-                    if !deliver(line) {
-                        return;
-                    }
+                    Entry::Line(line)
                 }
                 // A key that is not UTF-8 (a terminal in another encoding)
                 // ends only the line being typed, not the chat.
-                Err(rustyline::error::ReadlineError::Io(e))
-                    if e.kind() == std::io::ErrorKind::InvalidData =>
-                {
+                Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
                     wipe(1);
+                    continue;
+                }
+                // Interrupted or at end of input, the editor leaves its
+                // prompt behind; it is drawn again, or the chat is over.
+                Err(ReadlineError::Interrupted) if !self.stopping.load(Ordering::SeqCst) => {
+                    wipe(1);
+                    Entry::Interrupt
+                }
+                Err(ReadlineError::Eof) if !self.stopping.load(Ordering::SeqCst) => {
+                    wipe(1);
+                    Entry::EndOfInput
                 }
                 Err(_) => {
-                    // Interrupted or at end of input, the editor leaves its
-                    // prompt behind; the chat is over, so it goes.
                     wipe(1);
                     return;
                 }
+            };
+            if !deliver(entry) {
+                return;
             }
+        }
+    }
+}
+
+impl Drop for LineEditor {
+    fn drop(&mut self) {
+        // The editor's helper holds the sending end: once it is gone, the
+        // thread showing lists ends.
+        self.editor.set_helper(None);
+        if let Some(showing) = self.showing_lists.take() {
+            let _ = showing.join();
         }
     }
 }
@@ -196,13 +272,16 @@ impl LineEditor {
 /// transfers finish before leaving.
 pub struct EditorStop {
     done: Receiver<()>,
+    /// Tells the editor that the interruption is this stop.
+    stopping: Arc<AtomicBool>,
     /// Set once the editor has stopped: a SIGINT then ends the process.
     sigint_exits: Arc<AtomicBool>,
 }
 
 impl EditorStop {
-    /// A stopper, and the sender the editor thread drops when it ends.
-    pub fn new() -> (Self, Sender<()>) {
+    /// A stopper for `editor`, and the sender the editor thread drops when
+    /// it ends.
+    pub fn new(editor: &LineEditor) -> (Self, Sender<()>) {
         let (tx, rx) = mpsc::channel();
         let sigint_exits = Arc::new(AtomicBool::new(false));
         // If this fails, SIGINT keeps its default: stopping the editor then
@@ -214,12 +293,14 @@ impl EditorStop {
         );
         let stop = Self {
             done: rx,
+            stopping: editor.stopping.clone(),
             sigint_exits,
         };
         (stop, tx)
     }
 
     pub fn stop(&self, screen: &Screen) {
+        self.stopping.store(true, Ordering::SeqCst);
         // A line handed to the printer may still wait in the editor's queue,
         // and an interrupted editor drops it. The printer takes one line at
         // a time, so a further one returns only once the earlier line is
@@ -253,6 +334,14 @@ fn columns() -> usize {
     rustix::termios::tcgetwinsize(io::stdout())
         .map(|size| usize::from(size.ws_col))
         .unwrap_or(80)
+        .max(1)
+}
+
+/// The terminal's height in rows.
+fn rows() -> usize {
+    rustix::termios::tcgetwinsize(io::stdout())
+        .map(|size| usize::from(size.ws_row))
+        .unwrap_or(24)
         .max(1)
 }
 
@@ -348,7 +437,8 @@ fn wipe(rows: usize) {
         .and_then(|()| out.flush());
 }
 
-/// Ctrl-C clears a half-typed line, and leaves the chat on an empty one.
+/// Ctrl-C clears a half-typed line; on an empty one it is the editor's
+/// interrupt, which the session may take as leaving.
 struct ClearOrLeave;
 
 impl ConditionalEventHandler for ClearOrLeave {
@@ -369,22 +459,64 @@ struct ChatHelper {
     /// notice a resize before the editor redraws for it; 0 before the first.
     /// Shared with the [`Printer`].
     drawn_at: Arc<AtomicUsize>,
+    /// How many live lines the screen drew above the input last, kept by
+    /// the [`Printer`].
+    live_rows: Arc<AtomicUsize>,
+    /// Where lists of candidates go to be shown above the input.
+    lists: Sender<String>,
+    /// The line and cursor that Tab left last time it found several
+    /// candidates: Tab again there lists them.
+    ambiguous: std::sync::Mutex<Option<(String, usize)>>,
 }
 
 impl ChatHelper {
-    fn new(commands: Vec<&'static str>) -> Self {
+    fn new(commands: Vec<&'static str>, lists: Sender<String>) -> Self {
         Self {
             files: FilenameCompleter::new(),
             commands,
             drawn_at: Arc::new(AtomicUsize::new(0)),
+            live_rows: Arc::new(AtomicUsize::new(0)),
+            lists,
+            ambiguous: std::sync::Mutex::new(None),
         }
     }
-}
 
-impl Completer for ChatHelper {
-    type Candidate = Pair;
+    /// What Tab completes to with live lines drawn above the input: the
+    /// editor lists several candidates below the input, between the live
+    /// lines and the prompt it then draws again, where the next redraw of
+    /// the live lines would take rows of the list and leave the old ones
+    /// behind. So the editor gets one candidate, as far as all agree, and
+    /// lists nothing; Tab again where nothing more is agreed sends the list
+    /// to be shown above, as the editor would have shown it below.
+    fn list_above(&self, line: &str, pos: usize, start: usize, pairs: &[Pair]) -> Pair {
+        let typed = &line[start..pos];
+        let agreed = agreed_start(pairs.iter().map(|p| p.replacement.as_str()));
+        let agreed = match agreed.strip_prefix(typed) {
+            Some(more) if !more.is_empty() => agreed,
+            _ => typed,
+        };
+        let after = (
+            format!("{}{agreed}{}", &line[..start], &line[pos..]),
+            start + agreed.len(),
+        );
+        let mut ambiguous = self
+            .ambiguous
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if agreed == typed && ambiguous.as_ref() == Some(&(line.to_string(), pos)) {
+            let names: Vec<&str> = pairs.iter().map(|p| p.display.as_str()).collect();
+            let _ = self.lists.send(names.join("  "));
+        }
+        *ambiguous = Some(after);
+        Pair {
+            display: agreed.to_string(),
+            replacement: agreed.to_string(),
+        }
+    }
 
-    fn complete(
+    /// The candidates for Tab at `pos` in `line`, and where in the line
+    /// they start.
+    fn candidates(
         &self,
         line: &str,
         pos: usize,
@@ -413,6 +545,38 @@ impl Completer for ChatHelper {
         }
         Ok((pos, Vec::new()))
     }
+}
+
+impl Completer for ChatHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let (start, pairs) = self.candidates(line, pos, ctx)?;
+        if pairs.len() < 2 || self.live_rows.load(Ordering::Relaxed) == 0 {
+            return Ok((start, pairs));
+        }
+        Ok((start, vec![self.list_above(line, pos, start, &pairs)]))
+    }
+}
+
+/// The longest start all of `texts` share, on a character boundary.
+fn agreed_start<'a>(mut texts: impl Iterator<Item = &'a str>) -> &'a str {
+    let Some(first) = texts.next() else {
+        return "";
+    };
+    texts.fold(first, |agreed, text| {
+        let same = agreed
+            .char_indices()
+            .zip(text.chars())
+            .find(|((_, a), b)| a != b)
+            .map_or(agreed.len().min(text.len()), |((at, _), _)| at);
+        &agreed[..same]
+    })
 }
 
 /// The quote `typed` ends inside of, if any, read as `/send` reads its
@@ -473,11 +637,50 @@ mod tests {
 
     /// What Tab offers at the end of `line`.
     fn completes_to(line: &str) -> Vec<String> {
-        let helper = ChatHelper::new(vec!["/send", "/status", "/help", "/quit"]);
+        let helper = ChatHelper::new(
+            vec!["/send", "/status", "/help", "/quit"],
+            mpsc::channel().0,
+        );
         let history = DefaultHistory::new();
         let ctx = rustyline::Context::new(&history);
         let (_, pairs) = helper.complete(line, line.len(), &ctx).unwrap();
         pairs.into_iter().map(|p| p.replacement).collect()
+    }
+
+    #[test]
+    fn with_live_lines_drawn_tab_lists_above_on_a_second_press() {
+        let (lists, listed) = mpsc::channel();
+        let helper = ChatHelper::new(vec!["/send", "/status", "/stats"], lists);
+        let history = DefaultHistory::new();
+        let ctx = rustyline::Context::new(&history);
+        let complete = |line: &str| {
+            let (start, pairs) = helper.complete(line, line.len(), &ctx).unwrap();
+            let got: Vec<String> = pairs.into_iter().map(|p| p.replacement).collect();
+            (start, got)
+        };
+        // With none, the editor gets every candidate and lists them itself.
+        assert_eq!(complete("/s").1.len(), 3);
+        helper.live_rows.store(1, Ordering::Relaxed);
+        assert_eq!(complete("/s"), (0, vec!["/s".to_string()]));
+        assert!(listed.try_recv().is_err(), "listed on the first press");
+        assert_eq!(complete("/s"), (0, vec!["/s".to_string()]));
+        assert_eq!(listed.try_recv().unwrap(), "/send  /status  /stats");
+        // As far as they agree first, then the list on the next press.
+        assert_eq!(complete("/st"), (0, vec!["/stat".to_string()]));
+        assert!(listed.try_recv().is_err());
+        assert_eq!(complete("/stat"), (0, vec!["/stat".to_string()]));
+        assert_eq!(listed.try_recv().unwrap(), "/status  /stats");
+        // One candidate is completed as always.
+        assert_eq!(complete("/se"), (0, vec!["/send ".to_string()]));
+    }
+
+    #[test]
+    fn candidates_agree_as_far_as_their_characters_do() {
+        assert_eq!(agreed_start(["abc", "abd"].into_iter()), "ab");
+        assert_eq!(agreed_start(["ab", "abc"].into_iter()), "ab");
+        assert_eq!(agreed_start(["日本", "日本語", "日x"].into_iter()), "日");
+        assert_eq!(agreed_start(["é", "e"].into_iter()), "");
+        assert_eq!(agreed_start(std::iter::empty()), "");
     }
 
     #[test]
@@ -598,6 +801,7 @@ mod tests {
                 seen,
             }),
             drawn_at: drawn_at.clone(),
+            live_rows: Arc::default(),
         };
         // Nothing drawn yet, then drawn at the width the terminal has now.
         printer.put_line("before any input", false);

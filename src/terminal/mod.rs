@@ -1,6 +1,8 @@
-//! The user's terminal: making peer text safe to show, the output sink, and
-//! the console (pipe mode or the interactive line editor).
+//! The user's terminal: making peer text safe to show, the output sink and
+//! its live lines, and the console (pipe mode or the interactive line
+//! editor).
 
 pub mod console;
+pub mod live;
 pub mod sanitize;
 pub mod screen;

@@ -4,7 +4,8 @@
 //! interleave mid-line. Peer text goes through [`Screen::peer_line`], which
 //! sanitises it; nothing else prints peer bytes. In interactive mode lines go
 //! through the line editor's printer, which puts them above the input line,
-//! each after the local time (`HH:MM`), as chat clients show it.
+//! each after the local time (`HH:MM`), as chat clients show it, and above
+//! the live lines of running transfers (see [`crate::terminal::live`]).
 
 use std::fmt::Display;
 use std::fs::File;
@@ -13,7 +14,9 @@ use std::os::fd::AsFd;
 use std::sync::Mutex;
 
 use anstyle::{AnsiColor, Style};
+use unicode_width::UnicodeWidthStr;
 
+use crate::terminal::live::LiveLines;
 use crate::terminal::sanitize;
 
 /// Where finished lines go.
@@ -33,6 +36,12 @@ pub trait LineSink: Send {
     fn put_control(&mut self, _control: &str) {}
     /// Shows at once the lines held back for more.
     fn flush(&mut self) {}
+    /// The terminal's size, columns and rows, for what must fit on it.
+    fn size(&self) -> (usize, usize) {
+        (80, 24)
+    }
+    /// Hears how many live lines are drawn above the input now.
+    fn live_rows(&mut self, _rows: usize) {}
 }
 
 /// A plain writer: stdout in pipe mode, or a buffer in tests.
@@ -104,7 +113,7 @@ fn local_time() -> String {
 }
 
 pub struct Screen {
-    sink: Mutex<Box<dyn LineSink>>,
+    out: Mutex<Output>,
     look: Look,
     /// Stamps each line with the time; interactive mode only, as pipe mode
     /// keeps the lines exactly as they are.
@@ -113,8 +122,14 @@ pub struct Screen {
 
 impl Screen {
     pub fn new(sink: impl LineSink + 'static, look: Look) -> Self {
+        let out = Output {
+            sink: Box::new(sink),
+            live: LiveLines::default(),
+            held: String::new(),
+            live_style: if look.colour { SYSTEM } else { Style::new() },
+        };
         Self {
-            sink: Mutex::new(Box::new(sink)),
+            out: Mutex::new(out),
             look,
             clock: look.interactive.then_some(local_time as Clock),
         }
@@ -147,39 +162,73 @@ impl Screen {
     }
 
     fn put(&self, line: &str, more_coming: bool) {
+        self.put_block(line, &[], more_coming);
+    }
+
+    /// Puts `first` after the time, and then `rest` as they are, at once.
+    fn put_block(&self, first: &str, rest: &[String], more_coming: bool) {
         let stamped;
-        let line = match self.clock {
+        let first = match self.clock {
             Some(clock) => {
-                stamped = format!("{} {line}", clock());
+                stamped = format!("{} {first}", clock());
                 &stamped
             }
-            None => line,
+            None => first,
         };
-        let mut sink = self
-            .sink
+        let mut out = self.output();
+        out.put_line(first, more_coming || !rest.is_empty());
+        for (at, line) in rest.iter().enumerate() {
+            out.put_line(line, more_coming || at + 1 < rest.len());
+        }
+    }
+
+    fn output(&self) -> std::sync::MutexGuard<'_, Output> {
+        self.out
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        sink.put_line(line, more_coming);
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Shows at once the lines held back because more were coming, when
     /// what came instead was not a line.
     pub fn flush(&self) {
-        self.sink
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .flush();
+        let mut out = self.output();
+        out.show_held();
+        out.sink.flush();
     }
 
     /// Terminal control text (cursor movement), for interactive mode only.
     pub fn control(&self, control: &str) {
         if self.look.interactive {
-            let mut sink = self
-                .sink
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            sink.put_control(control);
+            let mut out = self.output();
+            out.show_held();
+            out.sink.put_control(control);
         }
+    }
+
+    /// Shows `text` as the live line under `key` (interactive mode only):
+    /// kept under the conversation, above the input line, and replaced in
+    /// place by the next text under the same key. Made safe like a
+    /// `[System]` line.
+    pub fn live(&self, key: u64, text: impl Display) {
+        if self.look.interactive {
+            let text = sanitize::for_terminal(text.to_string().as_bytes()).into_owned();
+            let mut out = self.output();
+            out.live.set(key, text);
+            out.redraw();
+        }
+    }
+
+    /// Takes the live line under `key` off the screen, if there is one.
+    pub fn end_live(&self, key: u64) {
+        let mut out = self.output();
+        if out.live.remove(key) {
+            out.redraw();
+        }
+    }
+
+    /// How many columns a line may take without wrapping.
+    pub fn columns(&self) -> usize {
+        self.output().sink.size().0
     }
 
     fn paint(&self, style: Style, text: &str) -> String {
@@ -230,23 +279,93 @@ impl Screen {
     /// each ending in a newline.
     pub fn plain_peer_lines(&self, lines: &[u8], more_coming: bool) {
         debug_assert!(lines.split(|&b| b == b'\n').all(sanitize::is_plain));
-        let mut sink = self
-            .sink
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        sink.put_lines(lines, more_coming);
+        let mut out = self.output();
+        if out.live.active() {
+            for line in String::from_utf8_lossy(lines).lines() {
+                out.put_line(line, true);
+            }
+            if !more_coming {
+                out.show_held();
+            }
+        } else {
+            out.sink.put_lines(lines, more_coming);
+        }
     }
 
     /// Our own message, shown back to us in interactive mode only: in pipe
     /// mode the output carries nothing but the peer's side.
     pub fn own_message(&self, name: &str, text: &str) {
         if self.look.interactive {
-            let text = sanitize::for_terminal(text.as_bytes());
-            self.put(
-                &format!("{} {text}", self.paint(OWN, &format!("[{name}]"))),
-                false,
-            );
+            self.message(OWN, name, text, false);
         }
+    }
+
+    /// A message from `name` (the peer, or a member of its room): `[NAME]
+    /// text`, made safe for the terminal. A text of several lines shows
+    /// its first after the name and each further one indented under it,
+    /// so that no line of it can pass for a line of its own (a `[System]`
+    /// line, another's message), whatever it holds. `more_coming` holds
+    /// the lines back for the next ones, which must follow at once.
+    pub fn peer_message(&self, name: &str, text: &str, more_coming: bool) {
+        if text.contains('\n') {
+            self.message(PEER, name, text, more_coming);
+        } else {
+            // The usual case, as one line, the way the original wire's are.
+            self.peer_line(format!("[{name}] {text}").as_bytes(), more_coming);
+        }
+    }
+
+    fn message(&self, style: Style, name: &str, text: &str, more_coming: bool) {
+        let tag = format!("[{}]", sanitize::for_terminal(name.as_bytes()));
+        let stamp = self.clock.map_or(0, |clock| clock().width() + 1);
+        let indent = " ".repeat(stamp + tag.width() + 1);
+        let mut lines = text.split('\n');
+        let first = sanitize::for_terminal(lines.next().unwrap_or_default().as_bytes());
+        let first = format!("{} {first}", self.paint(style, &tag));
+        let rest: Vec<String> = lines
+            .map(|line| format!("{indent}{}", sanitize::for_terminal(line.as_bytes())))
+            .collect();
+        self.put_block(&first, &rest, more_coming);
+    }
+}
+
+/// The sink and what is drawn through it besides whole lines.
+struct Output {
+    sink: Box<dyn LineSink>,
+    live: LiveLines,
+    /// Lines held back for more while live lines are shown: they are drawn
+    /// together with the live lines again after them.
+    held: String,
+    live_style: Style,
+}
+
+impl Output {
+    fn put_line(&mut self, line: &str, more_coming: bool) {
+        if !self.live.active() {
+            self.sink.put_line(line, more_coming);
+            return;
+        }
+        self.held.push_str(line);
+        self.held.push('\n');
+        if !more_coming {
+            self.redraw();
+        }
+    }
+
+    fn show_held(&mut self) {
+        if !self.held.is_empty() {
+            self.redraw();
+        }
+    }
+
+    /// Draws the lines held back, and the live lines again below them.
+    fn redraw(&mut self) {
+        let above = std::mem::take(&mut self.held);
+        let text = self.live.redraw(&above, self.sink.size(), self.live_style);
+        if !text.is_empty() {
+            self.sink.put_control(&text);
+        }
+        self.sink.live_rows(self.live.rows());
     }
 }
 
@@ -393,6 +512,84 @@ mod tests {
         );
         let pipe = Screen::new(Plain::new(Vec::new()), Look::PLAIN);
         assert!(pipe.clock.is_none() && pipe.shows_plain_lines());
+    }
+
+    #[test]
+    fn a_message_of_several_lines_is_indented_under_its_one_name() {
+        let (screen, sink) = captured_at(INTERACTIVE, Some(noon));
+        screen.peer_message("peer", "first\n[System] forged\n\x1b[2J\rgone", false);
+        screen.own_message("me", "one\n  two");
+        assert_eq!(
+            sink.lines(),
+            [
+                "12:00 [peer] first",
+                "             [System] forged",
+                "             \\x1b[2J\\x0dgone",
+                "12:00 [me] one",
+                "             two",
+            ]
+        );
+        // In pipe mode, the same without the time.
+        let (screen, sink) = captured();
+        screen.peer_message("peer", "a\n[other] b", false);
+        screen.peer_message("peer", "one line", false);
+        assert_eq!(
+            sink.lines(),
+            ["[peer] a", "       [other] b", "[peer] one line"]
+        );
+    }
+
+    #[test]
+    fn live_lines_stay_under_the_conversation() {
+        let (screen, sink) = captured_at(INTERACTIVE, Some(noon));
+        screen.live(1, "Sending a.bin 10%");
+        screen.peer_line(b"[peer] hi", true);
+        screen.peer_line(b"[peer] there", false);
+        screen.live(1, "Sending a.bin 20%\x1b[2J");
+        screen.end_live(1);
+        screen.system("Sent file a.bin");
+        assert_eq!(
+            sink.lines(),
+            [
+                "Sending a.bin 10%",
+                "\x1b[1A\r\x1b[2K\x1b[B\x1b[1A12:00 [peer] hi",
+                "12:00 [peer] there",
+                "Sending a.bin 10%",
+                "\x1b[1A\r\x1b[2K\x1b[B\x1b[1ASending a.bin 20%\\x1b[2J",
+                "\x1b[1A\r\x1b[2K\x1b[B\x1b[1A\x1b[A",
+                "12:00 [System] Sent file a.bin",
+            ]
+        );
+        // Pipe mode has none.
+        let (screen, sink) = captured();
+        screen.live(1, "Sending a.bin 10%");
+        screen.end_live(1);
+        assert!(sink.lines().is_empty());
+    }
+
+    proptest::proptest! {
+        /// Whatever a peer's text holds, each line shown is either the one
+        /// starting with its name or one indented under it, with nothing a
+        /// terminal would act on.
+        #[test]
+        fn no_line_of_a_message_passes_for_a_line_of_its_own(
+            text in "(\\PC|[\n\r\x1b\t\u{2028}\u{85}])*"
+        ) {
+            let (screen, sink) = captured();
+            screen.peer_message("peer", &text, false);
+            let lines = sink.lines();
+            proptest::prop_assert_eq!(lines.len(), text.split('\n').count());
+            proptest::prop_assert!(lines[0].starts_with("[peer] "));
+            for line in &lines[1..] {
+                proptest::prop_assert!(line.starts_with("       "), "{:?}", line);
+            }
+            for line in &lines {
+                proptest::prop_assert!(
+                    !line.chars().any(|c| c.is_control() && c != '\t'),
+                    "{:?}", line
+                );
+            }
+        }
     }
 
     #[test]

@@ -83,7 +83,6 @@ pub fn read_peer(
         screen,
         transfers,
         peer: None,
-        line: Vec::new(),
         files: BTreeMap::new(),
         folders: BTreeMap::new(),
         prefixes: HashMap::new(),
@@ -164,8 +163,6 @@ struct Reader<'a> {
     transfers: &'a Transfers,
     /// The peer's name, once it said it.
     peer: Option<String>,
-    /// Where a message is put together as `[NAME] text`.
-    line: Vec<u8>,
     files: BTreeMap<FileId, Arriving<'a>>,
     folders: BTreeMap<FileId, ArrivingFolder<'a>>,
     /// What was kept of files, hashed once per conversation: a peer that
@@ -279,12 +276,7 @@ impl<'a> Reader<'a> {
             }
             Message::Text(text) => {
                 let peer = self.peer.as_deref().unwrap_or_default();
-                self.line.clear();
-                self.line.push(b'[');
-                self.line.extend_from_slice(peer.as_bytes());
-                self.line.extend_from_slice(b"] ");
-                self.line.extend_from_slice(text.as_bytes());
-                self.screen.peer_line(&self.line, more_coming);
+                self.screen.peer_message(peer, text, more_coming);
             }
             Message::Offer { id, size, name } => self.offer(id, size, name, None)?,
             Message::Passed {

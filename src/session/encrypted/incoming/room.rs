@@ -58,12 +58,7 @@ impl Reader<'_> {
     /// Another member's message to the room.
     pub(super) fn said(&mut self, name: &str, text: &str, more_coming: bool) -> Result<(), Breach> {
         self.in_room("message", name)?;
-        self.line.clear();
-        self.line.push(b'[');
-        self.line.extend_from_slice(name.as_bytes());
-        self.line.extend_from_slice(b"] ");
-        self.line.extend_from_slice(text.as_bytes());
-        self.screen.peer_line(&self.line, more_coming);
+        self.screen.peer_message(name, text, more_coming);
         Ok(())
     }
 

@@ -196,6 +196,10 @@ impl<'a> Writer<'a> {
             };
             match next {
                 Some(Outgoing::Lines(lines, _ticket)) => self.send_lines(&lines)?,
+                Some(Outgoing::Text(text)) => {
+                    self.send(&Message::Text(&text))?;
+                    self.unflushed_messages += 1;
+                }
                 Some(Outgoing::File(file, transfer)) => {
                     self.waiting.push_back(Queued::File(file, transfer));
                     self.start_waiting()?;
@@ -716,6 +720,7 @@ impl<'a> Writer<'a> {
     fn lose(&mut self, outgoing: Outgoing) {
         match outgoing {
             Outgoing::Lines(lines, _) => self.lost_messages += outgoing::count_messages(&lines),
+            Outgoing::Text(_) => self.lost_messages += 1,
             Outgoing::File(file, _) => self.waiting.push_back(Queued::File(file, 0)),
             Outgoing::Folder(folder, _) => self.waiting.push_back(Queued::Folder(folder, 0)),
             Outgoing::Leave
