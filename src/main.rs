@@ -3,7 +3,7 @@
 use clap::Parser;
 
 use chat::cli::Cli;
-use chat::exit_codes::ExitCode;
+use chat::exit_codes::{ExitCode, Shown};
 
 fn main() -> std::process::ExitCode {
     let cli = match Cli::try_parse().and_then(|cli| cli.check().map(|()| cli)) {
@@ -22,7 +22,9 @@ fn main() -> std::process::ExitCode {
     match chat::run(cli) {
         Ok(()) => ExitCode::Success.into(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            if !e.is::<Shown>() {
+                eprintln!("error: {e:#}");
+            }
             ExitCode::Failure.into()
         }
     }

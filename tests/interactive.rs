@@ -921,6 +921,34 @@ fn the_peer_leaving_mid_typing_ends_the_chat_and_gives_the_terminal_back() {
 }
 
 #[test]
+fn a_lost_connection_is_said_once() {
+    let dir = TestDir::new("tty_lost_once");
+    let (term, mut peer) = listening_chat("lost_once", &dir, true);
+    term.enter("anyone there?");
+    peer.expect_line(&own("anyone there?"));
+    // Closing a socket with unread data makes the kernel answer with a
+    // reset instead of an orderly end of stream.
+    term.enter("still there?");
+    let mut unread = [0u8; 1];
+    assert_eq!(peer.stream.peek(&mut unread).unwrap(), 1, "nothing came");
+    drop(peer);
+    let code = term.wait_exit_code(TIMEOUT);
+    let screen = term.screen();
+    assert_eq!(code, 1, "unexpected exit code:\n{}", screen.dump());
+    let said: Vec<&String> = screen
+        .rows
+        .iter()
+        .filter(|r| r.contains("lost") || r.starts_with("error"))
+        .collect();
+    assert_eq!(
+        said,
+        ["[System] Connection lost: Connection reset by peer (os error 104)"],
+        "the loss is not said once:\n{}",
+        screen.dump()
+    );
+}
+
+#[test]
 fn commands_help_unknown_and_escaped_slash() {
     let dir = TestDir::new("tty_commands");
     let (term, mut peer) = listening_chat("commands", &dir, true);

@@ -33,6 +33,7 @@ use self::outgoing::{Outgoing, WriteError};
 use self::progress::Transfers;
 use self::stall::StallWatch;
 use self::user::UserSide;
+use crate::exit_codes::Shown;
 use crate::net::connect::{self, Established};
 use crate::net::discovery;
 use crate::net::secure::Protection;
@@ -460,23 +461,22 @@ impl Conversation<'_> {
                          --plain: both sides must use --plain, or neither. Disconnected from {peer}."
                     ),
                 });
-                match end {
-                    PeerEnd::Left => Ok(()),
-                    PeerEnd::Cut(_) if hosted => Ok(()),
-                    PeerEnd::Broken(why) => Err(anyhow!("connection with {peer} ended: {why}")),
+                let failure = match end {
+                    PeerEnd::Left => return Ok(()),
+                    PeerEnd::Cut(_) if hosted => return Ok(()),
+                    PeerEnd::Broken(why) => anyhow!("connection with {peer} ended: {why}"),
                     PeerEnd::Unwelcome(why) => {
-                        Err(anyhow!("the room at {peer} did not let us in: {why}"))
+                        anyhow!("the room at {peer} did not let us in: {why}")
                     }
-                    PeerEnd::SpeaksEncrypted => Err(anyhow!(
+                    PeerEnd::SpeaksEncrypted => anyhow!(
                         "{peer} speaks the encrypted protocol; leave out --plain to talk with it"
-                    )),
+                    ),
                     PeerEnd::Cut(e) => {
-                        Err(anyhow!(e).context(format!("connection with {peer} cut short")))
+                        anyhow!(e).context(format!("connection with {peer} cut short"))
                     }
-                    PeerEnd::Lost(e) => {
-                        Err(anyhow!(e).context(format!("connection with {peer} lost")))
-                    }
-                }
+                    PeerEnd::Lost(e) => anyhow!(e).context(format!("connection with {peer} lost")),
+                };
+                Err(self.shown(failure))
             }
             Ending::WriterFailed(e) => {
                 closer.close();
@@ -576,7 +576,18 @@ impl Conversation<'_> {
             WriteError::Source(_) => self.screen.system(format!("Sending stopped: {e}")),
             _ => self.screen.system(format!("Connection lost: {e}")),
         }
-        anyhow!(e).context(format!("connection with {peer} lost"))
+        self.shown(anyhow!(e).context(format!("connection with {peer} lost")))
+    }
+
+    /// A failure just said on the screen: at a terminal it is not said
+    /// again as the program exits. Without one, stderr still has it for
+    /// scripts.
+    fn shown(&self, failure: anyhow::Error) -> anyhow::Error {
+        if self.screen.is_interactive() {
+            Shown(failure).into()
+        } else {
+            failure
+        }
     }
 }
 
