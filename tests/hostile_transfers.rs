@@ -587,6 +587,48 @@ fn hostile_entry_paths_stay_inside_and_the_folder_does_not_complete() {
     );
 }
 
+/// A name cut to its 200 bytes can be dots alone (250 dots and a 20-byte
+/// tail, no extension to keep): such a path is refused like `..`, and
+/// nothing named only with dots is made anywhere.
+#[test]
+fn a_path_made_only_of_dots_once_cut_to_size_is_refused() {
+    let dir = TestDir::new("htr_dots_cut");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[folder(0, 3, 3, "pics")]);
+    peer.expect_message(&mut chat, accept_folder(0));
+    let dots = format!("{}{}", ".".repeat(250), "x".repeat(20));
+    let below = format!("a/{dots}/file");
+    for (id, path) in [(1, dots.as_str()), (2, below.as_str())] {
+        peer.send(&[entry(id, 0, 1, path)]);
+        let answer = peer.next_record(&mut chat);
+        if !matches!(Message::decode(&answer), Ok(Message::Refused { .. })) {
+            chat.fail(&format!(
+                "{:.20}...: {:?}",
+                path,
+                Message::decode(&answer)
+            ));
+        }
+        chat.expect_prefix("[System] Skipped pics/");
+        peer.send(&[Message::Cancel { id }]);
+    }
+    peer.send(&[entry(3, 0, 1, "fine")]);
+    peer.expect_message(&mut chat, accept_new(3));
+    peer.send(&[chunk(3, b"z"), end_of(3, b"z"), end_folder(0)]);
+    peer.expect_message(&mut chat, Message::Saved { id: 3 });
+    let answer = peer.next_record(&mut chat);
+    assert!(
+        matches!(Message::decode(&answer), Ok(Message::Refused { id: 0, .. })),
+        "{:?}",
+        Message::decode(&answer)
+    );
+    goodbye(&mut chat, &mut peer);
+    let dotted: Vec<String> = tree(&dir.join("received_files"))
+        .into_iter()
+        .filter(|p| p.split('/').any(|c| c.len() > 1 && c.chars().all(|c| c == '.')))
+        .collect();
+    assert!(dotted.is_empty(), "made: {dotted:?}");
+}
+
 /// With --ask-above 0, chunks and ends of a file or of a folder's
 /// files before the user accepted are a breach.
 #[test]
