@@ -602,11 +602,7 @@ fn a_path_made_only_of_dots_once_cut_to_size_is_refused() {
         peer.send(&[entry(id, 0, 1, path)]);
         let answer = peer.next_record(&mut chat);
         if !matches!(Message::decode(&answer), Ok(Message::Refused { .. })) {
-            chat.fail(&format!(
-                "{:.20}...: {:?}",
-                path,
-                Message::decode(&answer)
-            ));
+            chat.fail(&format!("{:.20}...: {:?}", path, Message::decode(&answer)));
         }
         chat.expect_prefix("[System] Skipped pics/");
         peer.send(&[Message::Cancel { id }]);
@@ -624,7 +620,10 @@ fn a_path_made_only_of_dots_once_cut_to_size_is_refused() {
     goodbye(&mut chat, &mut peer);
     let dotted: Vec<String> = tree(&dir.join("received_files"))
         .into_iter()
-        .filter(|p| p.split('/').any(|c| c.len() > 1 && c.chars().all(|c| c == '.')))
+        .filter(|p| {
+            p.split('/')
+                .any(|c| c.len() > 1 && c.chars().all(|c| c == '.'))
+        })
         .collect();
     assert!(dotted.is_empty(), "made: {dotted:?}");
 }

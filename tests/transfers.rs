@@ -418,6 +418,91 @@ fn a_folder_is_not_in_the_download_folder_until_it_arrived_whole() {
     leave(alice, bob);
 }
 
+/// A chain of folders `d/d/d/...` below `root`, made and removed one level
+/// at a time relative to the last: the whole path is too long for the
+/// system to name, and removing it by recursion would need a stack (and a
+/// descriptor) per level.
+struct DeepChain {
+    root: PathBuf,
+}
+
+impl DeepChain {
+    fn new(root: &Path, levels: usize) -> DeepChain {
+        use rustix::fs::{Mode, OFlags};
+        let mut level = rustix::fs::open(root, OFlags::DIRECTORY, Mode::empty()).unwrap();
+        for _ in 0..levels {
+            rustix::fs::mkdirat(&level, "d", Mode::from_raw_mode(0o755)).unwrap();
+            level = rustix::fs::openat(&level, "d", OFlags::DIRECTORY, Mode::empty()).unwrap();
+        }
+        DeepChain {
+            root: root.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for DeepChain {
+    fn drop(&mut self) {
+        use rustix::fs::{AtFlags, Mode, OFlags};
+        let open = |at: &rustix::fd::OwnedFd, name: &str| {
+            let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW;
+            rustix::fs::openat(at, name, flags, Mode::empty())
+        };
+        let Ok(mut level) = rustix::fs::open(&self.root, OFlags::DIRECTORY, Mode::empty()) else {
+            return;
+        };
+        let mut levels = 0;
+        while let Ok(below) = open(&level, "d") {
+            (level, levels) = (below, levels + 1);
+        }
+        for _ in 0..levels {
+            let Ok(up) = open(&level, "..") else { return };
+            let _ = rustix::fs::unlinkat(&up, "d", AtFlags::REMOVEDIR);
+            level = up;
+        }
+    }
+}
+
+/// Bob's chat runs with a small stack (256 KiB) and sends a folder nested
+/// 100,000 levels deep: the walk neither recurses nor sends what no peer
+/// takes. The levels a peer takes (64) arrive; Bob is told in one short
+/// line what is left out.
+#[test]
+fn a_folder_nested_a_hundred_thousand_deep_goes_down_to_what_a_peer_takes() {
+    let dir = TestDir::new("transfers_folder_deep");
+    let deep = dir.subdir("bob").join("deep");
+    make_folder(&deep, &[("top.txt", b"top".to_vec())], &[]);
+    let _chain = DeepChain::new(&deep, 100_000);
+    let (mut alice, port) =
+        Chat::listen_encrypted("alice", &dir.subdir("alice"), &["--name", "alice"]);
+    let small_stack = ["sh", "-c", "ulimit -s 256 && exec \"$0\" \"$@\""];
+    let port = port.to_string();
+    let connect = ["connect", "127.0.0.1", &port, "--name", "bob"];
+    let mut bob = Chat::spawn_through("bob", &dir.join("bob"), &small_stack, &connect);
+    for chat in [&mut alice, &mut bob] {
+        chat.expect_prefix("[System] Encrypted. Safety code: ");
+    }
+
+    bob.send_line("/send deep");
+    let note = bob.expect_prefix("[System] Not sending deep/");
+    assert_eq!(
+        note,
+        "[System] Not sending deep/what is inside d/…/d (64 levels) (nested too deep: a peer \
+         takes paths of at most 64 levels and 4096 bytes)."
+    );
+    alice.expect_exact("[System] Incoming folder deep (1 files, 3 bytes)...");
+    alice.expect_exact("[System] Folder saved to received_files/deep (1 files, 3 bytes)");
+    bob.expect_exact("[System] Sent folder deep (1 files, 3 bytes)");
+    let saved = dir.join("alice/received_files/deep");
+    let deepest = saved.join(vec!["d"; 64].join("/"));
+    assert!(
+        deepest.is_dir(),
+        "the 64 levels a peer takes did not arrive"
+    );
+    assert_eq!(dir_entries(&deepest), Vec::<String>::new());
+    assert_eq!(fs::read(saved.join("top.txt")).unwrap(), b"top");
+    leave(alice, bob);
+}
+
 // Accepting and declining.
 
 #[test]

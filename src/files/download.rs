@@ -28,7 +28,7 @@ const MAX_NAME_BYTES: usize = 200;
 
 /// Deepest path accepted inside a received folder, in components: deeper
 /// trees are rare, and each level is a folder to make.
-const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 64;
 
 /// Used when nothing usable is left of the peer's name.
 const FALLBACK_NAME: &str = "unnamed";
