@@ -309,6 +309,44 @@ fn declining_an_offer_keeps_what_was_kept_of_it_for_another_try() {
     );
 }
 
+/// Leaving with a transfer cut, the chat says how much is kept hidden and
+/// names the command that frees it without a peer; `chat discard` then
+/// removes it and says how much that freed.
+#[test]
+fn leaving_says_what_is_kept_and_chat_discard_frees_it() {
+    let dir = TestDir::new("htr_leaving_kept");
+    let data = common::pseudo_random_bytes(4096, 4);
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &["--download-dir", "my files"]);
+    peer.send(&[Message::Offer {
+        id: 0,
+        size: 1 << 20,
+        name: "half.bin",
+    }]);
+    peer.expect_message(&mut chat, accept_new(0));
+    peer.send(&[chunk(0, &data)]);
+    sync(&mut chat, &mut peer, "cut here");
+    peer.close();
+    chat.expect_prefix("[System] Transfer of half.bin incomplete");
+    chat.expect_exact(
+        "[System] 4.0 KiB of cut transfers is kept in my files/.chat-partial, so that sending \
+         them again resumes; `chat discard --download-dir 'my files'` frees it.",
+    );
+    chat.next_line_is("[System] Exiting.");
+    let _ = chat.wait_exit();
+    assert_eq!(dir_entries(&dir.join("my files")), [KEPT]);
+
+    for said in [
+        "Discarded 1 kept transfer (4.0 KiB) from my files/.chat-partial.",
+        "Nothing kept to discard in my files/.chat-partial.",
+    ] {
+        let args = ["discard", "--download-dir", "my files"];
+        let mut discard = Chat::spawn("discard", dir.path(), &args);
+        assert_eq!(discard.wait_exit(), 0, "{}", discard.report());
+        assert_eq!(discard.stdout_lines(), [said]);
+        assert_eq!(dir_entries(&dir.join("my files")), Vec::<String>::new());
+    }
+}
+
 /// Folders offered and not taken (no room, declined, or still waiting when
 /// the connection ends) leave nothing in `.chat-partial`: a peer that
 /// offers folders larger than the free space and withdraws them cannot

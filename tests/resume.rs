@@ -433,7 +433,10 @@ fn status_lists_what_is_kept_and_discard_removes_it() {
         shown(size)
     ));
     b.send_line("/discard");
-    b.expect_exact("[System] Discarded 1 kept transfer.");
+    b.expect_exact(&format!(
+        "[System] Discarded 1 kept transfer ({}).",
+        shown(cut.kept)
+    ));
     assert!(
         kept_parts(&b_dir).is_empty(),
         "a .part is left: {:?}",

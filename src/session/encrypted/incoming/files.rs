@@ -57,7 +57,7 @@ impl<'a> Reader<'a> {
                 return Ok(());
             }
         };
-        if let Some(why) = self.no_room(size, arriving.offset) {
+        if let Some(why) = self.no_room(size, arriving.offset, transfer) {
             self.decline_for(id, &arriving.name, why);
             self.transfers.forget(transfer);
             arriving.kept = None;

@@ -89,7 +89,7 @@ impl<'a> Reader<'a> {
                 return Ok(());
             }
         }
-        if let Some(why) = self.no_room(bytes, 0) {
+        if let Some(why) = self.no_room(bytes, 0, transfer) {
             self.decline_for(id, &folder.name, why);
             self.transfers.forget(transfer);
             folder.kept = None;

@@ -381,19 +381,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Why an offer of `size` bytes, of which `held` are here already,
-    /// cannot be taken for lack of room; `None` when it fits or nobody can
-    /// tell.
-    fn no_room(&self, size: u64, held: u64) -> Option<String> {
-        let free = self.downloads.free_space()?;
-        let needed = size.saturating_sub(held);
-        (needed > free).then(|| {
-            format!(
-                "not enough free space: it needs {} and {} has {} free",
-                progress::bytes(needed),
-                self.downloads.path().display(),
-                progress::bytes(free)
-            )
-        })
+    /// cannot be taken for lack of room beside what the other transfers
+    /// arriving (all but `transfer`, this one) still have to write; `None`
+    /// when it fits or nobody can tell.
+    fn no_room(&self, size: u64, held: u64, transfer: u64) -> Option<String> {
+        let promised = self.transfers.promised(transfer);
+        progress::no_room(self.downloads, size.saturating_sub(held), promised)
     }
 
     /// Whether an offer of `size` bytes waits for the user.
