@@ -49,6 +49,9 @@ pub struct Decision {
     /// Where an accepted file resumes, and the hash of what is before it.
     pub offset: u64,
     pub prefix: [u8; 32],
+    /// Whether those are still being worked out: the peer is then answered
+    /// once they are, by whoever works them out.
+    pub pending: bool,
 }
 
 /// A transfer the user asked to stop.
@@ -79,6 +82,8 @@ struct Entry {
     verdict: Verdict,
     /// What an accepted offer resumes from.
     resume: (u64, [u8; 32]),
+    /// Whether that is still being worked out (a hash of what is here).
+    hashing: bool,
     /// For a folder: files done, and in all.
     files: Option<(u64, u64)>,
     /// Bytes of `done` that were kept from an earlier try, not moved now.
@@ -113,6 +118,7 @@ impl Transfers {
             peer_id: None,
             verdict: Verdict::Accepted,
             resume: (0, [0; 32]),
+            hashing: false,
             files: None,
             kept: 0,
             awaiting_peer: false,
@@ -141,6 +147,28 @@ impl Transfers {
             e.verdict = Verdict::Waiting;
             e.resume = (offset, prefix);
         });
+    }
+
+    /// Makes the offer `id` wait for the user while what it resumes from is
+    /// still being worked out; [`Transfers::resolve`] says it.
+    pub fn ask_while_hashing(&self, id: u64) {
+        self.update(id, |e| {
+            e.verdict = Verdict::Waiting;
+            e.hashing = true;
+        });
+    }
+
+    /// What the offer `id` resumes from is known: returns the user's
+    /// verdict on it at this moment. An offer the user accepted meanwhile
+    /// was not answered (see [`Decision::pending`]): the caller answers it.
+    pub fn resolve(&self, id: u64, offset: u64, prefix: [u8; 32]) -> Verdict {
+        let mut verdict = Verdict::Cancelled;
+        self.update(id, |e| {
+            e.resume = (offset, prefix);
+            e.hashing = false;
+            verdict = e.verdict;
+        });
+        verdict
     }
 
     /// The offer `id` comes whole after all, from its first byte: nothing
@@ -216,6 +244,7 @@ impl Transfers {
             name: entry.name.clone(),
             offset: entry.resume.0,
             prefix: entry.resume.1,
+            pending: entry.hashing,
         };
         if accept {
             entry.verdict = Verdict::Accepted;

@@ -267,6 +267,10 @@ impl UserSide<'_> {
             Ok(decision) => {
                 let answer = if accept {
                     self.screen.system(format!("Accepted {}.", decision.name));
+                    if decision.pending {
+                        // Answered once what it resumes from is known.
+                        return;
+                    }
                     Answer::Accept {
                         id: decision.id,
                         offset: decision.offset,
