@@ -144,12 +144,22 @@ pub enum Command {
               value_parser = clap::value_parser!(u64).range(1..=60))]
         wait: u64,
     },
+    /// Remove what is kept of cut transfers in the download folder (as
+    /// /discard does in a chat), then exit; no peer is needed.
+    Discard {
+        /// The download folder whose kept transfers go.
+        #[arg(long, value_name = "DIR", default_value = DEFAULT_DOWNLOAD_DIR)]
+        download_dir: PathBuf,
+    },
     /// Print a shell completion script, e.g. `chat completions bash > ~/.local/share/bash-completion/completions/chat`.
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
 }
+
+/// Where received files go unless `--download-dir` says otherwise.
+pub const DEFAULT_DOWNLOAD_DIR: &str = "received_files";
 
 /// Options both subcommands take.
 #[derive(Debug, Args)]
@@ -158,7 +168,7 @@ pub struct Common {
     #[arg(long, value_parser = parse_name)]
     pub name: Option<String>,
     /// Folder received files are saved in; created when the first file arrives.
-    #[arg(long, value_name = "DIR", default_value = "received_files")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DOWNLOAD_DIR)]
     pub download_dir: PathBuf,
     /// Give up on a peer that takes less than 16 KiB of what we send in
     /// this many seconds.
@@ -230,6 +240,7 @@ pub fn parse_code(code: &str) -> Result<Code, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use std::path::Path;
 
     #[test]
     fn the_command_line_is_well_formed() {
@@ -264,6 +275,21 @@ mod tests {
             }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn discard_needs_no_peer_and_takes_a_download_folder() {
+        let cli = Cli::try_parse_from(["chat", "discard"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Discard { download_dir } if download_dir == Path::new(DEFAULT_DOWNLOAD_DIR)
+        ));
+        let cli = Cli::try_parse_from(["chat", "discard", "--download-dir", "in"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Discard { download_dir } if download_dir == Path::new("in")
+        ));
+        assert!(Cli::try_parse_from(["chat", "discard", "--name", "x"]).is_err());
     }
 
     #[test]

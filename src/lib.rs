@@ -17,10 +17,13 @@
 //! - `room`     — hosting a room: letting members in, one order for what
 //!   they say, each member's queue, throttle and keepalive
 //! - `peers`    — `chat peers`: the chats announced on the local network
+//! - `discard`  — `chat discard`: what is kept of cut transfers, removed
+//!   without a peer
 //! - `signals`  — leaving cleanly on SIGTERM, SIGHUP and SIGINT
 //! - `cli`, `settings`, `exit_codes` — the command line and what it yields
 
 pub mod cli;
+pub mod discard;
 pub mod exit_codes;
 pub mod files;
 pub mod net;
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let settings = match Action::new(cli, std::env::var("USER").ok()) {
         Action::Chat(settings) => settings,
         Action::Peers { json, wait } => return peers::list(json, wait),
+        Action::Discard(downloads) => return discard::run(&downloads),
         Action::Completions(shell) => {
             clap_complete::generate(shell, &mut Cli::command(), "chat", &mut io::stdout());
             return Ok(());

@@ -91,6 +91,8 @@ pub enum Action {
         wait: Duration,
     },
     Completions(clap_complete::Shell),
+    /// Remove what is kept of cut transfers in this download folder.
+    Discard(DownloadDir),
 }
 
 impl Action {
@@ -141,7 +143,26 @@ impl Action {
                 };
             }
             Command::Completions { shell } => return Self::Completions(shell),
+            Command::Discard { download_dir } => {
+                return Self::Discard(DownloadDir::new(download_dir));
+            }
         };
+        Self::Chat(Settings::new(role, code, common, login, room, announce))
+    }
+}
+
+impl Settings {
+    /// A chat's settings, from its role, its code (and whether it was made
+    /// here), the options every chat takes, the login name, and a
+    /// listener's room and announcing.
+    fn new(
+        role: Role,
+        code: Option<(Code, bool)>,
+        common: Common,
+        login: Option<String>,
+        room: Option<RoomSettings>,
+        announce: bool,
+    ) -> Self {
         let Common {
             name,
             download_dir,
@@ -153,7 +174,7 @@ impl Action {
         let name = name
             .or_else(|| login.and_then(|l| cli::parse_name(&l).ok()))
             .unwrap_or_else(|| ANONYMOUS.to_string());
-        Self::Chat(Settings {
+        Self {
             role,
             name,
             downloads: DownloadDir::new(download_dir),
@@ -173,7 +194,7 @@ impl Action {
                     code: code.map(|(code, _)| code),
                 }
             },
-        })
+        }
     }
 }
 

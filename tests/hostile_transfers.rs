@@ -309,6 +309,176 @@ fn declining_an_offer_keeps_what_was_kept_of_it_for_another_try() {
     );
 }
 
+/// Leaving with a transfer cut, the chat says how much is kept hidden and
+/// names the command that frees it without a peer; `chat discard` then
+/// removes it and says how much that freed.
+#[test]
+fn leaving_says_what_is_kept_and_chat_discard_frees_it() {
+    let dir = TestDir::new("htr_leaving_kept");
+    let data = common::pseudo_random_bytes(4096, 4);
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &["--download-dir", "my files"]);
+    peer.send(&[Message::Offer {
+        id: 0,
+        size: 1 << 20,
+        name: "half.bin",
+    }]);
+    peer.expect_message(&mut chat, accept_new(0));
+    peer.send(&[chunk(0, &data)]);
+    sync(&mut chat, &mut peer, "cut here");
+    peer.close();
+    chat.expect_prefix("[System] Transfer of half.bin incomplete");
+    chat.expect_exact(
+        "[System] 4.0 KiB of cut transfers is kept in my files/.chat-partial, so that sending \
+         them again resumes; `chat discard --download-dir 'my files'` frees it.",
+    );
+    chat.next_line_is("[System] Exiting.");
+    let _ = chat.wait_exit();
+    assert_eq!(dir_entries(&dir.join("my files")), [KEPT]);
+
+    for said in [
+        "Discarded 1 kept transfer (4.0 KiB) from my files/.chat-partial.",
+        "Nothing kept to discard in my files/.chat-partial.",
+    ] {
+        let args = ["discard", "--download-dir", "my files"];
+        let mut discard = Chat::spawn("discard", dir.path(), &args);
+        assert_eq!(discard.wait_exit(), 0, "{}", discard.report());
+        assert_eq!(discard.stdout_lines(), [said]);
+        assert_eq!(dir_entries(&dir.join("my files")), Vec::<String>::new());
+    }
+}
+
+/// An offer that waits for the user says in advance what accepting it
+/// would move: only the rest of a kept part, or nothing at all when a file
+/// of its name and size is here already and turns out to be the same. The
+/// answer carries what is here (its length and hash); the file here stays
+/// untouched.
+#[test]
+fn an_offer_waiting_for_the_user_says_what_is_here_already() {
+    let dir = TestDir::new("htr_prompt_here");
+    let data = common::pseudo_random_bytes(100, 5);
+    {
+        let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+        peer.send(&[Message::Offer {
+            id: 0,
+            size: 100,
+            name: "big.bin",
+        }]);
+        peer.expect_message(&mut chat, accept_new(0));
+        peer.send(&[chunk(0, &data[..60])]);
+        sync(&mut chat, &mut peer, "cut here");
+        peer.close();
+        chat.expect_prefix("[System] Transfer of big.bin incomplete");
+        let _ = chat.wait_exit();
+    }
+    let here = dir.join("received_files/here.bin");
+    fs::write(&here, &data[..50]).unwrap();
+    let before = fs::metadata(&here).unwrap().modified().unwrap();
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &["--ask-above", "0"]);
+    peer.send(&[Message::Offer {
+        id: 0,
+        size: 100,
+        name: "big.bin",
+    }]);
+    chat.expect_exact(
+        "[System] mallory offers big.bin (100 B, would resume: 60 B of 100 B kept): /accept 1 \
+         or /decline 1",
+    );
+    peer.send(&[Message::Offer {
+        id: 1,
+        size: 50,
+        name: "here.bin",
+    }]);
+    chat.expect_exact(
+        "[System] mallory offers here.bin (50 B, a file of this name and size is there already: \
+         if identical, nothing travels): /accept 2 or /decline 2",
+    );
+    chat.send_line("/accept 2");
+    chat.expect_exact("[System] Accepted here.bin.");
+    peer.expect_message(
+        &mut chat,
+        Message::Accept {
+            id: 1,
+            offset: 50,
+            prefix: hash(&data[..50]),
+        },
+    );
+    peer.send(&[Message::Begin { id: 1, offset: 50 }, end_of(1, &data[..50])]);
+    chat.expect_exact("[System] here.bin: already there, identical");
+    peer.expect_message(&mut chat, Message::Saved { id: 1 });
+    chat.send_line("/accept 1");
+    peer.expect_message(
+        &mut chat,
+        Message::Accept {
+            id: 0,
+            offset: 60,
+            prefix: hash(&data[..60]),
+        },
+    );
+    peer.send(&[
+        Message::Begin { id: 0, offset: 60 },
+        chunk(0, &data[60..]),
+        end_of(0, &data),
+    ]);
+    chat.expect_saved("received_files/big.bin");
+    assert_eq!(goodbye(&mut chat, &mut peer), 0);
+    assert_eq!(
+        saved_entries(&dir.join("received_files")),
+        ["big.bin", "here.bin"]
+    );
+    assert_eq!(fs::read(&here).unwrap(), &data[..50]);
+    assert_eq!(fs::metadata(&here).unwrap().modified().unwrap(), before);
+}
+
+/// A file here of the offered name and size is read whole to hash it,
+/// which takes a while when it is large: meanwhile the conversation goes
+/// on, a withdrawn offer stops the reading, and leaving does not wait for
+/// it. (The file is 64 GiB, sparse: it takes no room but is long to read.)
+#[test]
+fn hashing_a_large_file_here_does_not_hold_the_conversation_up() {
+    let dir = TestDir::new("htr_hash_aside");
+    let size: u64 = 64 << 30;
+    let here = dir.subdir("received_files").join("huge.bin");
+    fs::File::create(&here).unwrap().set_len(size).unwrap();
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[
+        Message::Offer {
+            id: 0,
+            size,
+            name: "huge.bin",
+        },
+        Message::Text("still there?"),
+    ]);
+    chat.expect_exact(&format!(
+        "[System] Incoming file huge.bin ({size} bytes)..."
+    ));
+    chat.expect_exact("[mallory] still there?");
+    if let Some(heard) = peer.heard_so_far() {
+        chat.fail(&format!(
+            "answered before 64 GiB could be read and hashed: {heard:?}"
+        ));
+    }
+    peer.send(&[Message::Cancel { id: 0 }]);
+    chat.expect_exact("[System] The peer withdrew its offer of huge.bin.");
+    sync(&mut chat, &mut peer, "never mind");
+    let left = std::time::Instant::now();
+    peer.close();
+    chat.expect_exact("[mallory] has left the chat.");
+    assert_eq!(chat.wait_exit(), 0, "{}", chat.report());
+    assert!(
+        left.elapsed() < std::time::Duration::from_secs(5),
+        "leaving took {:?}",
+        left.elapsed()
+    );
+    assert!(
+        matches!(
+            peer.heard_so_far(),
+            None | Some(common::hostile::Heard::Ended(_))
+        ),
+        "the withdrawn offer was answered"
+    );
+    assert_eq!(saved_entries(&dir.join("received_files")), ["huge.bin"]);
+}
+
 /// Folders offered and not taken (no room, declined, or still waiting when
 /// the connection ends) leave nothing in `.chat-partial`: a peer that
 /// offers folders larger than the free space and withdraws them cannot
@@ -585,6 +755,47 @@ fn hostile_entry_paths_stay_inside_and_the_folder_does_not_complete() {
             .filter(|p| p.contains("escape"))
             .collect::<Vec<_>>()
     );
+}
+
+/// A name cut to its 200 bytes can be dots alone (250 dots and a 20-byte
+/// tail, no extension to keep): such a path is refused like `..`, and
+/// nothing named only with dots is made anywhere.
+#[test]
+fn a_path_made_only_of_dots_once_cut_to_size_is_refused() {
+    let dir = TestDir::new("htr_dots_cut");
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    peer.send(&[folder(0, 3, 3, "pics")]);
+    peer.expect_message(&mut chat, accept_folder(0));
+    let dots = format!("{}{}", ".".repeat(250), "x".repeat(20));
+    let below = format!("a/{dots}/file");
+    for (id, path) in [(1, dots.as_str()), (2, below.as_str())] {
+        peer.send(&[entry(id, 0, 1, path)]);
+        let answer = peer.next_record(&mut chat);
+        if !matches!(Message::decode(&answer), Ok(Message::Refused { .. })) {
+            chat.fail(&format!("{:.20}...: {:?}", path, Message::decode(&answer)));
+        }
+        chat.expect_prefix("[System] Skipped pics/");
+        peer.send(&[Message::Cancel { id }]);
+    }
+    peer.send(&[entry(3, 0, 1, "fine")]);
+    peer.expect_message(&mut chat, accept_new(3));
+    peer.send(&[chunk(3, b"z"), end_of(3, b"z"), end_folder(0)]);
+    peer.expect_message(&mut chat, Message::Saved { id: 3 });
+    let answer = peer.next_record(&mut chat);
+    assert!(
+        matches!(Message::decode(&answer), Ok(Message::Refused { id: 0, .. })),
+        "{:?}",
+        Message::decode(&answer)
+    );
+    goodbye(&mut chat, &mut peer);
+    let dotted: Vec<String> = tree(&dir.join("received_files"))
+        .into_iter()
+        .filter(|p| {
+            p.split('/')
+                .any(|c| c.len() > 1 && c.chars().all(|c| c == '.'))
+        })
+        .collect();
+    assert!(dotted.is_empty(), "made: {dotted:?}");
 }
 
 /// With --ask-above 0, chunks and ends of a file or of a folder's

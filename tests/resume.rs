@@ -59,6 +59,11 @@ impl CountingRelay {
         }
     }
 
+    /// The bytes passed from the sender to the receiver so far.
+    fn so_far(&self) -> u64 {
+        self.forwarded.load(Ordering::Relaxed)
+    }
+
     /// The bytes passed from the sender to the receiver, once both sides
     /// have closed.
     fn finish(mut self) -> u64 {
@@ -433,7 +438,10 @@ fn status_lists_what_is_kept_and_discard_removes_it() {
         shown(size)
     ));
     b.send_line("/discard");
-    b.expect_exact("[System] Discarded 1 kept transfer.");
+    b.expect_exact(&format!(
+        "[System] Discarded 1 kept transfer ({}).",
+        shown(cut.kept)
+    ));
     assert!(
         kept_parts(&b_dir).is_empty(),
         "a .part is left: {:?}",
@@ -609,5 +617,74 @@ fn a_folder_cut_in_the_middle_resumes_file_by_file() {
         );
     }
     assert!(saved.join("empty").is_dir());
+    assert_nothing_kept(&b_dir);
+}
+
+/// Sending a file the receiver has already (same name, size and hash)
+/// moves none of its bytes and makes no copy: both sides say so.
+#[test]
+fn a_file_the_peer_has_already_is_not_sent_again() {
+    let dir = TestDir::new("resume_identical");
+    let (a_dir, b_dir) = (dir.subdir("a"), dir.subdir("b"));
+    let size = 16 * MIB;
+    let source = a_dir.join("big.bin");
+    write_big_file(&source, size, 21);
+    let (mut a, mut b, relay) = pair_through_relay(&a_dir, &b_dir, None);
+    a.send_line("/send big.bin");
+    b.expect_saved("received_files/big.bin");
+    a.expect_exact(&format!("[System] Sent file big.bin ({size} bytes)"));
+    let saved = b_dir.join("received_files/big.bin");
+    let first = fs::metadata(&saved).unwrap();
+    let before = relay.so_far();
+
+    a.send_line("/send big.bin");
+    b.expect_exact(&format!("[System] Incoming file big.bin ({size} bytes)..."));
+    b.expect_exact("[System] big.bin: already there, identical");
+    a.expect_exact("[System] big.bin: the peer already has it (identical); nothing sent");
+    let again = relay.so_far() - before;
+    leave(a, b);
+    relay.finish();
+    assert!(again < 64 * 1024, "{again} bytes crossed the second time");
+    assert_eq!(
+        dir_entries(&b_dir.join("received_files")),
+        vec!["big.bin".to_string()]
+    );
+    let now = fs::metadata(&saved).unwrap();
+    assert!(
+        now.modified().unwrap() == first.modified().unwrap(),
+        "the file there was written again"
+    );
+    assert!(same_contents(&source, &saved));
+}
+
+/// A file of the same name and size but other bytes comes whole and is
+/// saved beside the one there, which stays as it was.
+#[test]
+fn a_file_of_the_same_name_and_size_but_other_bytes_is_saved_beside_it() {
+    let dir = TestDir::new("resume_same_size");
+    let (a_dir, b_dir) = (dir.subdir("a"), dir.subdir("b"));
+    let size = 8 * MIB;
+    let source = a_dir.join("big.bin");
+    write_big_file(&source, size, 22);
+    let theirs = b_dir.join("received_files/big.bin");
+    fs::create_dir_all(theirs.parent().unwrap()).unwrap();
+    write_big_file(&theirs, size, 23);
+    let (mut a, mut b, relay) = pair_through_relay(&a_dir, &b_dir, None);
+    a.send_line("/send big.bin");
+    b.expect_saved("received_files/big (1).bin");
+    a.expect_exact(&format!("[System] Sent file big.bin ({size} bytes)"));
+    leave(a, b);
+    let relayed = relay.finish();
+    assert!(relayed >= size, "only {relayed} bytes crossed");
+    assert!(same_contents(
+        &source,
+        &b_dir.join("received_files/big (1).bin")
+    ));
+    let kept_as_it_was = b_dir.join("theirs.bin");
+    write_big_file(&kept_as_it_was, size, 23);
+    assert!(
+        same_contents(&kept_as_it_was, &theirs),
+        "the file there changed"
+    );
     assert_nothing_kept(&b_dir);
 }

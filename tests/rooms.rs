@@ -675,7 +675,12 @@ fn a_sender_that_leaves_mid_file_leaves_what_arrived_kept_to_resume() {
     assert!(held >= 4 << 20, "{held}");
     let mut sender = join(&dir, &mut host, port, "I056");
     sender.send_line(&format!("/send {}", path.display()));
-    host.expect_prefix("[System] I056 offers big.bin (256.0 MiB): /accept 2");
+    // The host kept part of it too, and its offer says so.
+    let offer = host.expect_prefix("[System] I056 offers big.bin (256.0 MiB, would resume: ");
+    assert!(
+        offer.ends_with(" of 256.0 MiB kept): /accept 2 or /decline 2"),
+        "{offer}"
+    );
     host.send_line("/decline 2");
     taker.expect_prefix("[System] Resuming big.bin: ");
     taker.set_timeout(Duration::from_secs(60));

@@ -418,6 +418,91 @@ fn a_folder_is_not_in_the_download_folder_until_it_arrived_whole() {
     leave(alice, bob);
 }
 
+/// A chain of folders `d/d/d/...` below `root`, made and removed one level
+/// at a time relative to the last: the whole path is too long for the
+/// system to name, and removing it by recursion would need a stack (and a
+/// descriptor) per level.
+struct DeepChain {
+    root: PathBuf,
+}
+
+impl DeepChain {
+    fn new(root: &Path, levels: usize) -> DeepChain {
+        use rustix::fs::{Mode, OFlags};
+        let mut level = rustix::fs::open(root, OFlags::DIRECTORY, Mode::empty()).unwrap();
+        for _ in 0..levels {
+            rustix::fs::mkdirat(&level, "d", Mode::from_raw_mode(0o755)).unwrap();
+            level = rustix::fs::openat(&level, "d", OFlags::DIRECTORY, Mode::empty()).unwrap();
+        }
+        DeepChain {
+            root: root.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for DeepChain {
+    fn drop(&mut self) {
+        use rustix::fs::{AtFlags, Mode, OFlags};
+        let open = |at: &rustix::fd::OwnedFd, name: &str| {
+            let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW;
+            rustix::fs::openat(at, name, flags, Mode::empty())
+        };
+        let Ok(mut level) = rustix::fs::open(&self.root, OFlags::DIRECTORY, Mode::empty()) else {
+            return;
+        };
+        let mut levels = 0;
+        while let Ok(below) = open(&level, "d") {
+            (level, levels) = (below, levels + 1);
+        }
+        for _ in 0..levels {
+            let Ok(up) = open(&level, "..") else { return };
+            let _ = rustix::fs::unlinkat(&up, "d", AtFlags::REMOVEDIR);
+            level = up;
+        }
+    }
+}
+
+/// Bob's chat runs with a small stack (256 KiB) and sends a folder nested
+/// 100,000 levels deep: the walk neither recurses nor sends what no peer
+/// takes. The levels a peer takes (64) arrive; Bob is told in one short
+/// line what is left out.
+#[test]
+fn a_folder_nested_a_hundred_thousand_deep_goes_down_to_what_a_peer_takes() {
+    let dir = TestDir::new("transfers_folder_deep");
+    let deep = dir.subdir("bob").join("deep");
+    make_folder(&deep, &[("top.txt", b"top".to_vec())], &[]);
+    let _chain = DeepChain::new(&deep, 100_000);
+    let (mut alice, port) =
+        Chat::listen_encrypted("alice", &dir.subdir("alice"), &["--name", "alice"]);
+    let small_stack = ["sh", "-c", "ulimit -s 256 && exec \"$0\" \"$@\""];
+    let port = port.to_string();
+    let connect = ["connect", "127.0.0.1", &port, "--name", "bob"];
+    let mut bob = Chat::spawn_through("bob", &dir.join("bob"), &small_stack, &connect);
+    for chat in [&mut alice, &mut bob] {
+        chat.expect_prefix("[System] Encrypted. Safety code: ");
+    }
+
+    bob.send_line("/send deep");
+    let note = bob.expect_prefix("[System] Not sending deep/");
+    assert_eq!(
+        note,
+        "[System] Not sending deep/what is inside d/…/d (64 levels) (nested too deep: a peer \
+         takes paths of at most 64 levels and 4096 bytes)."
+    );
+    alice.expect_exact("[System] Incoming folder deep (1 files, 3 bytes)...");
+    alice.expect_exact("[System] Folder saved to received_files/deep (1 files, 3 bytes)");
+    bob.expect_exact("[System] Sent folder deep (1 files, 3 bytes)");
+    let saved = dir.join("alice/received_files/deep");
+    let deepest = saved.join(vec!["d"; 64].join("/"));
+    assert!(
+        deepest.is_dir(),
+        "the 64 levels a peer takes did not arrive"
+    );
+    assert_eq!(dir_entries(&deepest), Vec::<String>::new());
+    assert_eq!(fs::read(saved.join("top.txt")).unwrap(), b"top");
+    leave(alice, bob);
+}
+
 // Accepting and declining.
 
 #[test]
@@ -627,6 +712,156 @@ fn an_offer_larger_than_the_free_space_is_declined_at_once() {
     assert_never_said(&mut alice, "the file was saved", |l| {
         l.starts_with("[System] File saved")
     });
+    leave(alice, bob);
+}
+
+/// How Alice's chat is run so that her download folder `downloads` is a
+/// file system of its own of `mib` MiB (a tmpfs, mounted in a mount
+/// namespace of her chat's alone, which goes with it). `None` where that
+/// cannot be made (not root, no `unshare`): the test is then skipped with a
+/// note, except in CI (`CI` set), where it fails.
+fn small_disk(downloads: &Path, mib: u64) -> Option<Vec<String>> {
+    fs::create_dir_all(downloads).unwrap();
+    let mount = format!("mount -t tmpfs -o size={mib}m chat-test \"$0\"");
+    let probe = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &mount])
+        .arg(downloads)
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => {}
+        other => {
+            let why = format!("cannot mount a small file system here: {other:?}");
+            assert!(std::env::var_os("CI").is_none(), "{why}");
+            eprintln!("skipped: {why}");
+            return None;
+        }
+    }
+    let script = format!(
+        "mount -t tmpfs -o size={mib}m chat-test '{}' && exec \"$0\" \"$@\"",
+        downloads.display()
+    );
+    let wrapper = [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+    ];
+    Some(wrapper.map(str::to_string).to_vec())
+}
+
+/// An 18 MiB folder and then a 15 MiB file, offered at once to a download
+/// folder on a 20 MiB disk: the folder is taken, and the file is refused
+/// at once on both sides, because the folder's bytes are promised though
+/// not yet written. Nothing fills the disk; nothing is kept.
+#[test]
+fn a_second_offer_does_not_get_the_space_promised_to_the_first() {
+    let dir = TestDir::new("transfers_promised");
+    let downloads = dir.subdir("alice").join("received_files");
+    let Some(wrapper) = small_disk(&downloads, 20) else {
+        return;
+    };
+    let bob_dir = dir.subdir("bob");
+    let album = bob_dir.join("album");
+    fs::create_dir_all(&album).unwrap();
+    for (name, seed) in [("a.bin", 1), ("b.bin", 2), ("c.bin", 3)] {
+        fs::write(album.join(name), pseudo_random_bytes(6 << 20, seed)).unwrap();
+    }
+    fs::write(bob_dir.join("big.bin"), pseudo_random_bytes(15 << 20, 4)).unwrap();
+    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+    let (mut alice, port) =
+        Chat::listen_through("alice", &dir.join("alice"), &wrapper, &["--name", "alice"]);
+    let mut bob = Chat::connect_encrypted("bob", &bob_dir, "127.0.0.1", port, &["--name", "bob"]);
+    for chat in [&mut alice, &mut bob] {
+        chat.expect_prefix("[System] Encrypted. Safety code: ");
+    }
+
+    bob.send_line("/send album big.bin");
+    let why = "not enough free space: it needs 15.0 MiB and received_files has 20.0 MiB free, \
+               18.0 MiB of it promised to transfers on their way";
+    alice.expect_exact("[System] Incoming folder album (3 files, 18874368 bytes)...");
+    alice.expect_exact("[System] Incoming file big.bin (15728640 bytes)...");
+    alice.expect_exact(&format!("[System] Declined big.bin: {why}."));
+    bob.expect_exact(&format!(
+        "[System] big.bin was not saved by the peer: {why}"
+    ));
+    alice.expect_exact("[System] Folder saved to received_files/album (3 files, 18874368 bytes)");
+    bob.expect_exact("[System] Sent folder album (3 files, 18874368 bytes)");
+
+    // Alice's disk, seen through her chat's own view of the mounts.
+    let hers = Path::new(&format!("/proc/{}/root", alice.pid())).join(
+        downloads
+            .strip_prefix("/")
+            .expect("the test folder is an absolute path"),
+    );
+    assert_eq!(dir_entries(&hers), ["album"], "nothing else, nothing kept");
+    assert_same_tree(&album, &hers.join("album"), &[]);
+    let disk = rustix::fs::statvfs(&hers).unwrap();
+    let free = disk.f_bavail * disk.f_frsize;
+    assert!(
+        ((3 << 20) / 2..=2 << 20).contains(&free),
+        "{free} bytes free after 18 MiB on a 20 MiB disk"
+    );
+    leave(alice, bob);
+}
+
+/// Offers that wait for the user are promised nothing until accepted; once
+/// one is, accepting another that would not fit beside it is refused and
+/// the offer waits on, until Alice declines it.
+#[test]
+fn accepting_an_offer_that_no_longer_fits_is_refused_and_it_waits_on() {
+    let dir = TestDir::new("transfers_promised_accept");
+    let downloads = dir.subdir("alice").join("received_files");
+    let Some(wrapper) = small_disk(&downloads, 20) else {
+        return;
+    };
+    let bob_dir = dir.subdir("bob");
+    let album = bob_dir.join("album");
+    fs::create_dir_all(&album).unwrap();
+    fs::write(album.join("a.bin"), pseudo_random_bytes(18 << 20, 1)).unwrap();
+    fs::write(bob_dir.join("big.bin"), pseudo_random_bytes(15 << 20, 2)).unwrap();
+    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+    let alice_args = ["--name", "alice", "--ask-above", "10M"];
+    let (mut alice, port) =
+        Chat::listen_through("alice", &dir.join("alice"), &wrapper, &alice_args);
+    let mut bob = Chat::connect_encrypted("bob", &bob_dir, "127.0.0.1", port, &["--name", "bob"]);
+    for chat in [&mut alice, &mut bob] {
+        chat.expect_prefix("[System] Encrypted. Safety code: ");
+    }
+
+    bob.send_line("/send album big.bin");
+    let folder = expect_offer(&mut alice, "album", "18.0 MiB");
+    let file = expect_offer(&mut alice, "big.bin", "15.0 MiB");
+    // Both at once: the folder's bytes have not begun to arrive.
+    alice.send_raw(format!("/accept {folder}\n/accept {file}\n").as_bytes());
+    alice.expect_exact("[System] Accepted album.");
+    let refused = alice.expect_prefix("[System] Cannot accept big.bin now: ");
+    let why = "[System] Cannot accept big.bin now: not enough free space: it needs 15.0 MiB and \
+               received_files has ";
+    let again = format!("Free some space and /accept {file} again, or /decline {file}.");
+    assert!(
+        refused.starts_with(why) && refused.ends_with(&again),
+        "{refused}"
+    );
+    alice.expect_exact("[System] Folder saved to received_files/album (1 files, 18874368 bytes)");
+    alice.send_line("/status");
+    alice.expect_exact(&format!(
+        "[System] #{file} Offered: big.bin (15.0 MiB): /accept {file} or /decline {file}"
+    ));
+    alice.send_line(&format!("/decline {file}"));
+    bob.expect_all_unordered(&[
+        "[System] big.bin was not saved by the peer: declined",
+        "[System] Sent folder album (1 files, 18874368 bytes)",
+    ]);
+    still_talking(&mut alice, &mut bob, "all there?");
+    let hers = Path::new(&format!("/proc/{}/root", alice.pid())).join(
+        downloads
+            .strip_prefix("/")
+            .expect("the test folder is an absolute path"),
+    );
+    assert_eq!(dir_entries(&hers), ["album"], "nothing else, nothing kept");
     leave(alice, bob);
 }
 

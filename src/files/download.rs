@@ -28,7 +28,7 @@ const MAX_NAME_BYTES: usize = 200;
 
 /// Deepest path accepted inside a received folder, in components: deeper
 /// trees are rare, and each level is a folder to make.
-const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 64;
 
 /// Used when nothing usable is left of the peer's name.
 const FALLBACK_NAME: &str = "unnamed";
@@ -52,20 +52,23 @@ pub fn safe_file_name(peer_name: &str) -> String {
     let trimmed = cleaned
         .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
         .trim_end();
+    // (Cutting may leave whitespace at the end again.)
     let name = truncate_keeping_extension(trimmed, MAX_NAME_BYTES);
+    let name = name.trim_end();
     if name.is_empty() {
         FALLBACK_NAME.to_string()
     } else {
-        name
+        name.to_string()
     }
 }
 
 /// The local relative path for a path a peer sent inside a folder, or
 /// `None` when nothing safe is left of it. Each component loses control and
 /// invisible characters and is cut to a usable length; `.` and empty ones
-/// are dropped, and one made only of dots (`..`) makes the whole path
-/// unsafe. Unlike a top-level name, a component may start with a dot: it
-/// can only shadow something inside the folder being received.
+/// are dropped, and one made only of dots (`..`), before or after it was
+/// cut, makes the whole path unsafe. Unlike a top-level name, a component
+/// may start with a dot: it can only shadow something inside the folder
+/// being received.
 pub fn safe_relative_path(peer_path: &str) -> Option<PathBuf> {
     let mut path = PathBuf::new();
     let mut depth = 0;
@@ -78,14 +81,17 @@ pub fn safe_relative_path(peer_path: &str) -> Option<PathBuf> {
         if cleaned.is_empty() || cleaned == "." {
             continue;
         }
-        if cleaned.chars().all(|c| c == '.' || c.is_whitespace()) {
+        // Cut first: a long run of dots cut short is dots alone.
+        let cut = truncate_keeping_extension(cleaned, MAX_NAME_BYTES);
+        let cut = cut.trim_end();
+        if cut.chars().all(|c| c == '.' || c.is_whitespace()) {
             return None;
         }
         depth += 1;
         if depth > MAX_DEPTH {
             return None;
         }
-        path.push(truncate_keeping_extension(cleaned, MAX_NAME_BYTES));
+        path.push(cut);
     }
     (!path.as_os_str().is_empty()).then_some(path)
 }
@@ -526,6 +532,7 @@ mod tests {
 
     #[test]
     fn hostile_names_become_plain_final_components() {
+        let spaced = format!("x{}yz", " ".repeat(250));
         let cases = [
             ("notes.txt", "notes.txt"),
             ("my notes.txt", "my notes.txt"),
@@ -554,6 +561,8 @@ mod tests {
             (". . .git", "git"),
             ("\u{3000}.\u{2003}.profile", "profile"),
             ("\u{200b}.hidden", "_.hidden"),
+            // Cut to 200 bytes, then trimmed again.
+            (&spaced, "x"),
         ];
         for (peer, local) in cases {
             assert_eq!(safe_file_name(peer), local, "peer name {peer:?}");
@@ -697,6 +706,8 @@ mod tests {
                 "\\PC{150,300}"
             )
                 .prop_map(|(lead, tail)| lead.concat() + &tail),
+            // Long runs of dots and spaces: what is left once cut to size.
+            ("[. ]{190,260}", "\\PC{0,30}").prop_map(|(run, tail)| run + &tail),
             any::<String>(),
         ]
     }
@@ -730,6 +741,7 @@ mod tests {
     #[test]
     fn relative_paths_from_a_peer_stay_inside_the_folder() {
         let deep = "d/".repeat(64);
+        let dots_txt = format!("{}.txt", ".".repeat(196));
         let cases: &[(&str, Option<&str>)] = &[
             (&deep, Some(deep.trim_end_matches('/'))),
             ("a/b/c.txt", Some("a/b/c.txt")),
@@ -745,6 +757,10 @@ mod tests {
             ("/", None),
             ("a/\u{202e}b\n", Some("a/_b_")),
             (&"d/".repeat(65), None),
+            // Only dots once cut to 200 bytes (the tail is no extension).
+            (&format!("a/{}{}", ".".repeat(250), "x".repeat(20)), None),
+            (&format!("{} {}", ".".repeat(199), "x".repeat(30)), None),
+            (&format!("{}.txt", ".".repeat(250)), Some(dots_txt.as_str())),
         ];
         for (peer, expected) in cases {
             assert_eq!(
@@ -769,7 +785,8 @@ mod tests {
                     };
                     let part = part.to_str().unwrap();
                     prop_assert!(!part.is_empty() && part.len() <= 255);
-                    prop_assert!(!part.chars().all(|c| c == '.'));
+                    prop_assert!(!part.chars().all(|c| c == '.' || c.is_whitespace()));
+                    prop_assert_eq!(part.trim_end(), part);
                     prop_assert!(!part.chars().any(sanitize::is_unsafe_char));
                 }
             }

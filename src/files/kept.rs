@@ -235,10 +235,15 @@ impl Kept {
         items.into_iter().map(|(_, item)| item).collect()
     }
 
+    /// Where the kept items are: the hidden folder.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
     /// Removes kept items not in use; with `expired_only`, only those older
-    /// than [`KEPT_FOR`]. Returns how many went.
-    pub fn discard(&self, expired_only: bool) -> usize {
-        let mut gone = 0;
+    /// than [`KEPT_FOR`]. Says how many went, and the bytes they held.
+    pub fn discard(&self, expired_only: bool) -> Discarded {
+        let mut gone = Discarded::default();
         for (info_path, key) in self.infos() {
             let Ok(info) = File::open(&info_path) else {
                 continue;
@@ -256,12 +261,18 @@ impl Kept {
             }
             // In use by a transfer (ours or another chat's): left alone.
             if rustix::fs::flock(&info, FlockOperation::NonBlockingLockExclusive).is_err() {
+                gone.in_use += usize::from(!is_private(&key));
                 continue;
             }
-            let _ = fs::remove_file(self.root.join(format!("{key}.part")));
-            let _ = fs::remove_dir_all(self.root.join(format!("{key}.folder")));
+            let (part, folder) = (
+                self.root.join(format!("{key}.part")),
+                self.root.join(format!("{key}.folder")),
+            );
+            gone.bytes += fs::symlink_metadata(&part).map_or(0, |m| m.len()) + tree_bytes(&folder);
+            let _ = fs::remove_file(part);
+            let _ = fs::remove_dir_all(folder);
             let _ = fs::remove_file(&info_path);
-            gone += 1;
+            gone.items += 1;
         }
         // Leaves no empty hidden folder behind.
         let _ = fs::remove_dir(&self.root);
@@ -280,6 +291,17 @@ impl Kept {
                 Some((entry.path(), key))
             })
     }
+}
+
+/// What [`Kept::discard`] removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Discarded {
+    /// Kept files and folders.
+    pub items: usize,
+    /// The bytes they held.
+    pub bytes: u64,
+    /// Those left alone because a transfer is using them.
+    pub in_use: usize,
 }
 
 /// Whether `key` is one of a single transfer (`KEY-PID-N`).
@@ -698,7 +720,15 @@ mod tests {
         let mut second = kept.file("a", 4).unwrap();
         assert_eq!(second.held(), 0, "a second transfer starts its own");
         second.write(b"cd").unwrap();
-        assert_eq!(kept.discard(false), 0);
+        assert_eq!(
+            kept.discard(false),
+            Discarded {
+                items: 0,
+                bytes: 0,
+                in_use: 1
+            },
+            "the second transfer's key is its own, and not kept"
+        );
         assert!(
             kept.list().is_empty(),
             "what is in use is not listed as kept"
@@ -708,7 +738,14 @@ mod tests {
         drop(first);
         let listed: Vec<_> = kept.list().into_iter().map(|i| i.held).collect();
         assert_eq!(listed, [2]);
-        assert_eq!(kept.discard(false), 1);
+        assert_eq!(
+            kept.discard(false),
+            Discarded {
+                items: 1,
+                bytes: 2,
+                in_use: 0
+            }
+        );
         assert!(kept.list().is_empty());
         assert!(!root.join(KEPT_FOLDER).exists());
         fs::remove_dir_all(root).unwrap();
@@ -733,7 +770,8 @@ mod tests {
             .unwrap()
             .set_modified(long_ago)
             .unwrap();
-        assert_eq!(kept.discard(true), 1);
+        let gone = kept.discard(true);
+        assert_eq!((gone.items, gone.bytes), (1, 1));
         let left: Vec<_> = kept.list().into_iter().map(|i| i.name).collect();
         assert_eq!(left, ["new"]);
         fs::remove_dir_all(root).unwrap();

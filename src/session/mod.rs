@@ -19,6 +19,7 @@ pub mod user;
 
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -34,6 +35,9 @@ use self::progress::Transfers;
 use self::stall::StallWatch;
 use self::user::UserSide;
 use crate::exit_codes::Shown;
+use crate::cli;
+use crate::files::download::DownloadDir;
+use crate::files::kept::Kept;
 use crate::net::connect::{self, Established};
 use crate::net::discovery;
 use crate::net::secure::Protection;
@@ -183,7 +187,9 @@ fn run_with(settings: &Settings, console: Console, ready: Option<Established>) -
                 inbox: &inbox,
                 events: &events,
             };
-            conversation.run(established, early, &mut user_input)
+            let result = conversation.run(established, early, &mut user_input);
+            say_what_is_kept(&settings.downloads, &screen);
+            result
         }
         None => {
             user_input.stop();
@@ -192,6 +198,26 @@ fn run_with(settings: &Settings, console: Console, ready: Option<Established>) -
     };
     screen.system("Exiting.");
     result
+}
+
+/// On leaving, says how much of the disk what is kept of cut transfers
+/// holds, and how to free it once no peer is there to `/discard` with.
+fn say_what_is_kept(downloads: &DownloadDir, screen: &Screen) {
+    let kept = Kept::of(downloads);
+    let held: u64 = kept.list().iter().map(|item| item.held).sum();
+    if held == 0 {
+        return;
+    }
+    let folder = match downloads.path() {
+        path if path == Path::new(cli::DEFAULT_DOWNLOAD_DIR) => String::new(),
+        path => format!(" --download-dir {}", shell_word(&path.to_string_lossy())),
+    };
+    screen.system(format!(
+        "{} of cut transfers is kept in {}, so that sending them again resumes; \
+         `chat discard{folder}` frees it.",
+        progress::bytes(held),
+        kept.path().display()
+    ));
 }
 
 /// The user's side of the input: stopped once, before the last lines, so

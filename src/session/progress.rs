@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::files::download::DownloadDir;
+use crate::files::kept::Discarded;
 use crate::terminal::screen::Screen;
 use crate::wire::message::FileId;
 
@@ -60,6 +62,9 @@ pub struct Decision {
     /// Where an accepted file resumes, and the hash of what is before it.
     pub offset: u64,
     pub prefix: [u8; 32],
+    /// Whether those are still being worked out: the peer is then answered
+    /// once they are, by whoever works them out.
+    pub pending: bool,
 }
 
 /// A transfer the user asked to stop.
@@ -90,6 +95,8 @@ struct Entry {
     verdict: Verdict,
     /// What an accepted offer resumes from.
     resume: (u64, [u8; 32]),
+    /// Whether that is still being worked out (a hash of what is here).
+    hashing: bool,
     /// For a folder: files done, and in all.
     files: Option<(u64, u64)>,
     /// Bytes of `done` that were kept from an earlier try, not moved now.
@@ -124,6 +131,7 @@ impl Transfers {
             peer_id: None,
             verdict: Verdict::Accepted,
             resume: (0, [0; 32]),
+            hashing: false,
             files: None,
             kept: 0,
             awaiting_peer: false,
@@ -154,6 +162,34 @@ impl Transfers {
         });
     }
 
+    /// Makes the offer `id` wait for the user while what it resumes from is
+    /// still being worked out; [`Transfers::resolve`] says it.
+    pub fn ask_while_hashing(&self, id: u64) {
+        self.update(id, |e| {
+            e.verdict = Verdict::Waiting;
+            e.hashing = true;
+        });
+    }
+
+    /// What the offer `id` resumes from is known: returns the user's
+    /// verdict on it at this moment. An offer the user accepted meanwhile
+    /// was not answered (see [`Decision::pending`]): the caller answers it.
+    pub fn resolve(&self, id: u64, offset: u64, prefix: [u8; 32]) -> Verdict {
+        let mut verdict = Verdict::Cancelled;
+        self.update(id, |e| {
+            e.resume = (offset, prefix);
+            e.hashing = false;
+            verdict = e.verdict;
+        });
+        verdict
+    }
+
+    /// The offer `id` comes whole after all, from its first byte: nothing
+    /// here was of use.
+    pub fn begins_whole(&self, id: u64) {
+        self.update(id, |e| e.resume = (0, [0; 32]));
+    }
+
     /// The user's verdict on the offer `id`; one no longer listed was
     /// cancelled.
     pub fn verdict(&self, id: u64) -> Verdict {
@@ -163,9 +199,26 @@ impl Transfers {
             .map_or(Verdict::Cancelled, |e| e.verdict)
     }
 
+    /// Bytes that the transfers arriving and accepted, all but `except`,
+    /// still have to write: free space the disk shows that is promised
+    /// already. An offer waiting for the user counts once accepted; a
+    /// transfer stops counting as it ends, fails or is cancelled, when it
+    /// leaves the list.
+    pub fn promised(&self, except: u64) -> u64 {
+        promised_in(&self.entries(), except)
+    }
+
     /// Accepts or declines the waiting offer `id`, or the only one when
-    /// `id` is `None`. A declined offer leaves the list.
-    pub fn decide(&self, id: Option<u64>, accept: bool) -> Result<Decision, String> {
+    /// `id` is `None`. A declined offer leaves the list. Accepting asks
+    /// `fits` whether the bytes it still needs fit beside those promised to
+    /// others (both given, in that order); an offer that does not fit stays
+    /// waiting, and the answer says why.
+    pub fn decide(
+        &self,
+        id: Option<u64>,
+        accept: bool,
+        fits: impl FnOnce(u64, u64) -> Result<(), String>,
+    ) -> Result<Decision, String> {
         let mut entries = self.entries();
         let waiting: Vec<usize> = entries
             .iter()
@@ -190,12 +243,21 @@ impl Transfers {
                 ));
             }
         };
+        if accept {
+            let entry = &entries[at];
+            let needed = entry.size.saturating_sub(entry.resume.0);
+            let (id, name) = (entry.id, entry.name.clone());
+            fits(needed, promised_in(&entries, id)).map_err(|why| {
+                format!("Cannot accept {name} now: {why}. Free some space and /accept {id} again, or /decline {id}.")
+            })?;
+        }
         let entry = &mut entries[at];
         let decision = Decision {
             id: entry.peer_id.unwrap_or_default(),
             name: entry.name.clone(),
             offset: entry.resume.0,
             prefix: entry.resume.1,
+            pending: entry.hashing,
         };
         if accept {
             entry.verdict = Verdict::Accepted;
@@ -345,6 +407,66 @@ impl Transfers {
             })
             .collect()
     }
+}
+
+/// [`Transfers::promised`] over `entries`, already locked.
+fn promised_in(entries: &[Entry], except: u64) -> u64 {
+    entries
+        .iter()
+        .filter(|e| {
+            e.direction == Direction::Receive && e.verdict == Verdict::Accepted && e.id != except
+        })
+        // What was kept from an earlier try is on the disk already.
+        .map(|e| e.size.saturating_sub(e.done.max(e.resume.0)))
+        .fold(0, u64::saturating_add)
+}
+
+/// Why `needed` more bytes do not fit in `downloads`, whose free space
+/// holds `promised` bytes promised to transfers arriving; `None` when they
+/// fit, or when the free space cannot be told.
+pub fn no_room(downloads: &DownloadDir, needed: u64, promised: u64) -> Option<String> {
+    let free = downloads.free_space()?;
+    if needed <= free.saturating_sub(promised) {
+        return None;
+    }
+    let (dir, needs) = (downloads.path().display(), bytes(needed));
+    Some(match promised {
+        0 => format!(
+            "not enough free space: it needs {needs} and {dir} has {} free",
+            bytes(free)
+        ),
+        _ => format!(
+            "not enough free space: it needs {needs} and {dir} has {} free, {} of it promised \
+             to transfers on their way",
+            bytes(free),
+            bytes(promised.min(free))
+        ),
+    })
+}
+
+/// What `/discard` and `chat discard` removed, for the user, and from
+/// where when `place` is given: `Discarded 2 kept transfers (33.0 MiB)`.
+pub fn discarded(gone: Discarded, place: Option<&std::path::Path>) -> String {
+    let (from, within) = match place {
+        Some(place) => (
+            format!(" from {}", place.display()),
+            format!(" in {}", place.display()),
+        ),
+        None => Default::default(),
+    };
+    let mut text = match gone.items {
+        0 => format!("Nothing kept to discard{within}"),
+        1 => format!("Discarded 1 kept transfer ({}){from}", bytes(gone.bytes)),
+        n => format!("Discarded {n} kept transfers ({}){from}", bytes(gone.bytes)),
+    };
+    match gone.in_use {
+        0 => {}
+        1 => text.push_str("; 1 more is in use by a transfer, and stays"),
+        n => {
+            let _ = write!(text, "; {n} more are in use by transfers, and stay");
+        }
+    }
+    text
 }
 
 /// Follows one running transfer.
@@ -716,11 +838,55 @@ mod tests {
         assert_eq!(transfers.status_lines(), ["#2 Queued: b.bin (10 B)"]);
     }
 
+    /// Every offer fits.
+    fn fits(_needed: u64, _promised: u64) -> Result<(), String> {
+        Ok(())
+    }
+
+    #[test]
+    fn what_accepted_transfers_still_write_is_promised_until_they_leave() {
+        let transfers = Transfers::default();
+        let (screen, _) = captured();
+        let folder = transfers.offered("photos", 18 << 20, 1);
+        let mut meter = Meter::start(&transfers, &screen, folder);
+        meter.advance(3 << 20);
+        let waiting = transfers.offered("big.bin", 15 << 20, 2);
+        transfers.ask(waiting, 5 << 20, [0; 32]);
+        transfers.enqueue(Direction::Send, "ours.bin", 1 << 30);
+        assert_eq!(
+            transfers.promised(0),
+            15 << 20,
+            "only what is left to write"
+        );
+        assert_eq!(transfers.promised(folder), 0);
+        // Accepting asks about what it still needs (its kept part aside)
+        // beside what is promised; one that does not fit keeps waiting.
+        let refused = transfers.decide(Some(waiting), true, |needed, promised| {
+            assert_eq!((needed, promised), (10 << 20, 15 << 20));
+            Err("not enough free space".into())
+        });
+        assert_eq!(
+            refused,
+            Err(
+                "Cannot accept big.bin now: not enough free space. Free some space and \
+                 /accept 2 again, or /decline 2."
+                    .into()
+            )
+        );
+        assert_eq!(transfers.verdict(waiting), Verdict::Waiting);
+        assert!(transfers.decide(Some(waiting), true, fits).is_ok());
+        assert_eq!(transfers.promised(0), 25 << 20);
+        drop(meter);
+        assert_eq!(transfers.promised(0), 10 << 20);
+        transfers.forget(waiting);
+        assert_eq!(transfers.promised(0), 0);
+    }
+
     #[test]
     fn offers_wait_for_the_user_and_are_named_when_several_wait() {
         let transfers = Transfers::default();
         assert_eq!(
-            transfers.decide(None, true),
+            transfers.decide(None, true, fits),
             Err("No offer waits for an answer.".into())
         );
         let big = transfers.offered("big.iso", 1 << 30, 7);
@@ -731,25 +897,25 @@ mod tests {
         );
         let other = transfers.offered("other", 1 << 30, 8);
         transfers.ask(other, 0, [0; 32]);
-        let several = transfers.decide(None, false).unwrap_err();
+        let several = transfers.decide(None, false, fits).unwrap_err();
         assert!(
             several.starts_with("Several offers wait (#1, #2)"),
             "{several}"
         );
-        let accepted = transfers.decide(Some(big), true).unwrap();
+        let accepted = transfers.decide(Some(big), true, fits).unwrap();
         assert_eq!(
             (accepted.id, accepted.offset, accepted.prefix),
             (7, 5, [1; 32])
         );
         assert_eq!(transfers.verdict(big), Verdict::Accepted);
-        assert_eq!(transfers.decide(None, false).unwrap().id, 8);
+        assert_eq!(transfers.decide(None, false, fits).unwrap().id, 8);
         assert_eq!(
             transfers.verdict(other),
             Verdict::Cancelled,
             "gone from the list"
         );
         assert_eq!(
-            transfers.decide(Some(big), true),
+            transfers.decide(Some(big), true, fits),
             Err("No offer #1 waits for an answer.".into())
         );
     }

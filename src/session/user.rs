@@ -315,11 +315,7 @@ impl<'a> UserSide<'a> {
             },
             UserCommand::Discard => {
                 let gone = Kept::of(self.downloads).discard(false);
-                screen.system(match gone {
-                    0 => "Nothing kept to discard.".to_string(),
-                    1 => "Discarded 1 kept transfer.".to_string(),
-                    n => format!("Discarded {n} kept transfers."),
-                });
+                screen.system(format!("{}.", progress::discarded(gone, None)));
             }
             UserCommand::Say(text) => self.say(&text, sending),
             UserCommand::Send(args) => {
@@ -357,10 +353,19 @@ impl<'a> UserSide<'a> {
 impl UserSide<'_> {
     /// Answers an offer of the peer's that waits for the user.
     fn decide(&mut self, id: Option<u64>, accept: bool) {
-        match self.transfers.decide(id, accept) {
+        let downloads = self.downloads;
+        let fits = |needed, promised| match progress::no_room(downloads, needed, promised) {
+            Some(why) => Err(why),
+            None => Ok(()),
+        };
+        match self.transfers.decide(id, accept, fits) {
             Ok(decision) => {
                 let answer = if accept {
                     self.screen.system(format!("Accepted {}.", decision.name));
+                    if decision.pending {
+                        // Answered once what it resumes from is known.
+                        return;
+                    }
                     Answer::Accept {
                         id: decision.id,
                         offset: decision.offset,

@@ -188,6 +188,12 @@ impl HostilePeer {
         }
     }
 
+    /// What the chat sent and was not read yet, without waiting: `None`
+    /// when nothing came.
+    pub fn heard_so_far(&self) -> Option<Heard> {
+        self.heard.try_recv().ok()
+    }
+
     /// The data of the chat's next record.
     pub fn next_record(&self, chat: &mut Chat) -> Vec<u8> {
         match self.next_heard(chat) {

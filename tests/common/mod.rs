@@ -103,6 +103,32 @@ impl Chat {
         Chat::spawn_command(label, cwd, command, args, &[])
     }
 
+    /// Like [`Chat::spawn`], run by `wrapper` (a program and its first
+    /// arguments, which end with the chat's path), to run it with a smaller
+    /// stack, say, or in a mount namespace of its own.
+    pub fn spawn_through(label: &str, cwd: &Path, wrapper: &[&str], args: &[&str]) -> Chat {
+        let mut command = Command::new(wrapper[0]);
+        command.args(&wrapper[1..]).arg(env!("CARGO_BIN_EXE_chat"));
+        Chat::spawn_command(label, cwd, command, args, &[])
+    }
+
+    /// [`Chat::listen_encrypted`] run by `wrapper`, as in
+    /// [`Chat::spawn_through`].
+    pub fn listen_through(
+        label: &str,
+        cwd: &Path,
+        wrapper: &[&str],
+        extra: &[&str],
+    ) -> (Chat, u16) {
+        let mut args = vec!["listen", "--host", "127.0.0.1", "--port", "0"];
+        args.extend_from_slice(extra);
+        let mut chat = Chat::spawn_through(label, cwd, wrapper, &args);
+        let line = chat.expect_prefix("[System] Listening on ");
+        let port = parse_listen_port(&line)
+            .unwrap_or_else(|| chat.fail(&format!("cannot read a port from {line:?}")));
+        (chat, port)
+    }
+
     fn spawn_command(
         label: &str,
         cwd: &Path,

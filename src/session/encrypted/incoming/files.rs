@@ -2,7 +2,10 @@
 //! (at once, or once the user accepts), resuming what was kept of them,
 //! their bytes, their hash at the end, and a cancel from either side.
 
-use super::{Arriving, Breach, MAX_PREFIXES, Owner, Reader, Stage, unknown};
+use std::sync::Arc;
+
+use super::hashing::{Found, Identity, Job, Pending, Reply, Source};
+use super::{Arriving, Breach, Here, Owner, Reader, Stage, unknown};
 use crate::files::download::{DownloadError, safe_file_name};
 use crate::files::kept::{Kept, KeptFile};
 use crate::session::incoming;
@@ -42,14 +45,14 @@ impl<'a> Reader<'a> {
             meter: None,
         };
         let mut arriving = Arriving::new(name, size, owner);
-        let prepared = if size == 0 {
+        let prepared = match size {
             // Nothing to keep or resume: it is made when it ends.
-            Ok(*blake3::hash(b"").as_bytes())
-        } else {
-            self.prepare(&mut arriving, |kept, name, size| kept.file(name, size))
+            0 => Ok(Here::Nothing),
+            _ => self.prepare(&mut arriving, |kept, name, size| kept.file(name, size)),
         };
-        let prefix = match prepared {
-            Ok(prefix) => prefix,
+        let here = match prepared {
+            Ok(Here::Nothing) if size > 0 => self.same_file_here(&arriving),
+            Ok(here) => here,
             Err(e) => {
                 self.cannot_save(id, &arriving.name, &e);
                 self.transfers.forget(transfer);
@@ -57,68 +60,152 @@ impl<'a> Reader<'a> {
                 return Ok(());
             }
         };
-        if let Some(why) = self.no_room(size, arriving.offset) {
-            self.decline_for(id, &arriving.name, why);
-            self.transfers.forget(transfer);
-            arriving.kept = None;
-        } else if self.asks(size) {
-            arriving.stage = Stage::Asked;
-            self.transfers.ask(transfer, arriving.offset, prefix);
-            self.ask(transfer, &arriving.name, size, from);
-        } else {
-            self.accept(id, &mut arriving, prefix);
-        }
+        self.take_offer(id, &mut arriving, here, from);
         self.files.insert(id, arriving);
         Ok(())
     }
 
-    /// Opens where a file is saved, resuming what was kept of it; returns
-    /// the hash of the kept part, as offered to the peer.
+    /// Refuses the offer for lack of room, asks the user about it, or
+    /// takes it. A file that may be here already needs no room unless it
+    /// turns out not to be (see [`Reader::begin`]).
+    fn take_offer(
+        &mut self,
+        id: FileId,
+        arriving: &mut Arriving<'a>,
+        here: Here,
+        from: Option<&str>,
+    ) {
+        let Owner::Lone { transfer, .. } = arriving.owner else {
+            return;
+        };
+        let held = match here {
+            Here::Kept(held) => held,
+            Here::Nothing => 0,
+            Here::There(_) => arriving.size,
+        };
+        if let Some(why) = self.no_room(arriving.size, held, transfer) {
+            self.decline_for(id, &arriving.name, why);
+            self.transfers.forget(transfer);
+            arriving.kept = None;
+        } else if self.asks(arriving.size) {
+            arriving.stage = Stage::Asked;
+            // Waiting in the list before the user is asked, so that an
+            // /accept right after the question finds it.
+            self.answer_when_known(id, arriving, here, Reply::Asked(transfer));
+            self.ask(transfer, &arriving.name, arriving.size, from, &here);
+        } else {
+            self.answer_when_known(id, arriving, here, Reply::Now);
+        }
+    }
+
+    /// A file of the offered name and size already in the download folder
+    /// (not through a link), which may be the very file.
+    fn same_file_here(&self, arriving: &Arriving<'_>) -> Here {
+        let path = self.downloads.path().join(&arriving.name);
+        match Identity::of_file(&path) {
+            Some(seen) if seen.len() == arriving.size => Here::There(seen),
+            _ => Here::Nothing,
+        }
+    }
+
+    /// Opens where a file is saved, resuming what was kept of it; says how
+    /// much was kept.
     pub(super) fn prepare(
         &mut self,
         arriving: &mut Arriving<'a>,
         open: impl FnOnce(&Kept, &str, u64) -> Result<KeptFile, DownloadError>,
-    ) -> Result<[u8; 32], DownloadError> {
+    ) -> Result<Here, DownloadError> {
         let kept = open(&self.kept, &arriving.name, arriving.size)?;
         let held = kept.held();
-        let hash = match self.prefixes.get(kept.path()) {
-            _ if held == 0 => blake3::Hasher::new(),
-            Some((len, hash)) if *len == held => hash.clone(),
-            _ => {
-                let hash = kept.hash_prefix(held)?;
-                if self.prefixes.len() >= MAX_PREFIXES {
-                    self.prefixes.clear();
-                }
-                self.prefixes
-                    .insert(kept.path().to_path_buf(), (held, hash.clone()));
-                hash
-            }
-        };
-        arriving.offset = held;
-        arriving.received = held;
-        let prefix = *hash.finalize().as_bytes();
-        arriving.hash = hash;
         arriving.kept = Some(kept);
-        Ok(prefix)
+        Ok(match held {
+            0 => Here::Nothing,
+            held => Here::Kept(held),
+        })
     }
 
-    /// Once a file is taken, what was kept of it changes: its hash must be
-    /// worked out anew next time.
-    pub(super) fn forget_prefix(&mut self, arriving: &Arriving<'_>) {
-        if let Some(kept) = &arriving.kept {
-            self.prefixes.remove(kept.path());
+    /// Answers the offer of `arriving` (`reply` says when) once what is here
+    /// of it is hashed: at once when nothing is, or its hash is known
+    /// already; else by the hashing worker, once it has read it.
+    pub(super) fn answer_when_known(
+        &mut self,
+        id: FileId,
+        arriving: &mut Arriving<'a>,
+        here: Here,
+        reply: Reply,
+    ) {
+        let source = match (here, &arriving.kept) {
+            (Here::Kept(held), Some(kept)) => match self.hashing.remembered(kept.path(), held) {
+                Some(hasher) => {
+                    return self.answer_found(id, arriving, Found { len: held, hasher }, reply);
+                }
+                None => Source::Kept {
+                    path: kept.path().to_path_buf(),
+                    held,
+                },
+            },
+            (Here::There(seen), _) => {
+                arriving.there = Some(seen);
+                Source::There {
+                    path: self.downloads.path().join(&arriving.name),
+                    seen,
+                }
+            }
+            _ => return self.answer_found(id, arriving, Found::nothing(), reply),
+        };
+        let pending = Arc::new(Pending::default());
+        arriving.pending = Some(pending.clone());
+        match reply {
+            // Taken now; where its chunks begin is known once it is hashed.
+            Reply::Now => self.take(arriving),
+            Reply::Asked(transfer) => self.transfers.ask_while_hashing(transfer),
+        }
+        let name = arriving.name.clone();
+        self.hashing.submit(Job {
+            id,
+            name,
+            source,
+            reply,
+            pending,
+        });
+    }
+
+    /// Answers the offer of `arriving`, of which `found` is here: at once,
+    /// or once the user accepts it.
+    fn answer_found(
+        &mut self,
+        id: FileId,
+        arriving: &mut Arriving<'a>,
+        found: Found,
+        reply: Reply,
+    ) {
+        let prefix = found.prefix();
+        set_found(arriving, found);
+        match reply {
+            Reply::Now => self.accept(id, arriving, prefix),
+            Reply::Asked(transfer) => self.transfers.ask(transfer, arriving.offset, prefix),
         }
     }
 
-    /// Takes a file, from what was kept of it.
-    pub(super) fn accept(&mut self, id: FileId, arriving: &mut Arriving<'a>, prefix: [u8; 32]) {
-        self.forget_prefix(arriving);
+    /// Takes a file, from what was kept of it: its bytes may come once the
+    /// peer is answered.
+    fn take(&mut self, arriving: &mut Arriving<'a>) {
+        // What is kept of it is about to change: its hash must be worked
+        // out anew next time.
+        if let Some(kept) = &arriving.kept {
+            self.hashing.forget(kept.path());
+        }
         arriving.stage = Stage::Accepted {
-            awaiting_begin: arriving.offset > 0,
+            awaiting_begin: arriving.offset > 0 || arriving.pending.is_some(),
         };
         if let Owner::Lone { transfer, meter } = &mut arriving.owner {
             *meter = Some(Meter::start(self.transfers, self.screen, *transfer));
         }
+    }
+
+    /// Takes a file, from what was kept of it, and tells the peer.
+    pub(super) fn accept(&mut self, id: FileId, arriving: &mut Arriving<'a>, prefix: [u8; 32]) {
+        self.take(arriving);
         self.answer(Answer::Accept {
             id,
             offset: arriving.offset,
@@ -143,6 +230,12 @@ impl<'a> Reader<'a> {
             }
         }
         let arriving = self.files.get_mut(&id).expect("found above");
+        if arriving.stage != Stage::Dropped && !settle(arriving) {
+            return Err(Breach::Protocol(format!(
+                "the peer sent {} before it was accepted",
+                arriving.name
+            )));
+        }
         if let Owner::Lone { transfer, meter } = &mut arriving.owner {
             match (arriving.stage, self.transfers.verdict(*transfer)) {
                 (Stage::Asked, Verdict::Waiting) => {
@@ -153,7 +246,7 @@ impl<'a> Reader<'a> {
                 }
                 (Stage::Asked, Verdict::Accepted) => {
                     if let Some(kept) = &arriving.kept {
-                        self.prefixes.remove(kept.path());
+                        self.hashing.forget(kept.path());
                     }
                     arriving.stage = Stage::Accepted {
                         awaiting_begin: arriving.offset > 0,
@@ -179,7 +272,6 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn begin(&mut self, id: FileId, offset: u64) -> Result<(), Breach> {
-        let screen = self.screen;
         let arriving = self.arriving(id)?;
         match arriving.stage {
             Stage::Accepted {
@@ -197,28 +289,7 @@ impl<'a> Reader<'a> {
             awaiting_begin: false,
         };
         if offset == arriving.offset {
-            match &mut arriving.owner {
-                Owner::Lone {
-                    meter: Some(meter), ..
-                } => {
-                    meter.resume_from(offset);
-                    screen.system(format!(
-                        "Resuming {}: {} of {} kept from before.",
-                        arriving.name,
-                        progress::bytes(offset),
-                        progress::bytes(arriving.size)
-                    ));
-                }
-                Owner::Lone { meter: None, .. } => {}
-                Owner::Entry(folder) => {
-                    let folder = *folder;
-                    if let Some(meter) =
-                        self.folders.get_mut(&folder).and_then(|f| f.meter.as_mut())
-                    {
-                        meter.resume_from(offset);
-                    }
-                }
-            }
+            self.resumed(id);
             return Ok(());
         }
         if offset != 0 {
@@ -227,17 +298,72 @@ impl<'a> Reader<'a> {
                 arriving.name
             )));
         }
-        // The peer's file changed since: it comes again whole.
+        self.comes_whole(id);
+        Ok(())
+    }
+
+    /// The chunks of `id` begin after what is here: that counts as done.
+    fn resumed(&mut self, id: FileId) {
+        let Some(arriving) = self.files.get_mut(&id) else {
+            return;
+        };
+        let offset = arriving.offset;
+        match &mut arriving.owner {
+            Owner::Lone {
+                meter: Some(meter), ..
+            } => {
+                meter.resume_from(offset);
+                // (A file here already is said to be so when it ends.)
+                if arriving.there.is_none() {
+                    self.screen.system(format!(
+                        "Resuming {}: {} of {} kept from before.",
+                        arriving.name,
+                        progress::bytes(offset),
+                        progress::bytes(arriving.size)
+                    ));
+                }
+            }
+            Owner::Lone { meter: None, .. } => {}
+            Owner::Entry(folder) => {
+                let folder = *folder;
+                if let Some(meter) = self.folders.get_mut(&folder).and_then(|f| f.meter.as_mut()) {
+                    meter.resume_from(offset);
+                }
+            }
+        }
+    }
+
+    /// The peer's file of `id` is not what is here (it changed since, or
+    /// is another of the same name and size): it comes whole, if there is
+    /// room for it.
+    fn comes_whole(&mut self, id: FileId) {
+        let Some(arriving) = self.files.get_mut(&id) else {
+            return;
+        };
         arriving.received = 0;
         arriving.hash = blake3::Hasher::new();
+        let (name, size, was_there) = (arriving.name.clone(), arriving.size, arriving.there.take());
+        if let Owner::Lone { transfer, .. } = arriving.owner {
+            self.transfers.begins_whole(transfer);
+            // Taken as the file here, it needed no room; now it does.
+            let no_room = was_there.and_then(|_| self.no_room(size, 0, transfer));
+            if let Some(why) = no_room {
+                self.decline_for(id, &name, why);
+                if let Some(arriving) = self.files.get_mut(&id) {
+                    (arriving.stage, arriving.kept) = (Stage::Dropped, None);
+                }
+                return;
+            }
+        }
+        let Some(arriving) = self.files.get_mut(&id) else {
+            return;
+        };
         if let Some(kept) = &mut arriving.kept
             && let Err(e) = kept.restart_at(0)
         {
             arriving.kept = None;
-            let name = arriving.name.clone();
             self.cannot_save(id, &name, &e);
         }
-        Ok(())
     }
 
     pub(super) fn chunk(&mut self, id: FileId, data: &[u8]) -> Result<(), Breach> {
@@ -314,6 +440,7 @@ impl<'a> Reader<'a> {
             kept,
             owner,
             stage,
+            there,
             ..
         } = arriving;
         // An empty file of its own was given no place to be kept.
@@ -338,36 +465,84 @@ impl<'a> Reader<'a> {
             ));
             return self.entry_settled(owner, None);
         }
-        let finished = |kept: Option<KeptFile>| match kept {
-            Some(kept) => kept.finish(self.downloads, &name),
-            None => self.downloads.save_empty(&name),
+        if let Owner::Lone { meter, .. } = owner {
+            let there = there.or_else(|| self.empty_here(&name, empty));
+            self.save_lone(id, &name, kept, meter, there);
+            return Ok(());
+        }
+        if let Some(kept) = kept {
+            kept.complete();
+        }
+        self.answer(Answer::Saved(id));
+        self.entry_settled(owner, Some(size))
+    }
+
+    /// An empty file of this name in the download folder, for an empty
+    /// file that arrived.
+    fn empty_here(&self, name: &str, empty: bool) -> Option<Identity> {
+        let path = self.downloads.path().join(name);
+        Identity::of_file(&path).filter(|seen| empty && seen.len() == 0)
+    }
+
+    /// Gives a file of its own that arrived whole its final name; one that
+    /// is the file `there` in the download folder already gets none.
+    fn save_lone(
+        &mut self,
+        id: FileId,
+        name: &str,
+        kept: Option<KeptFile>,
+        meter: Option<Meter<'a>>,
+        there: Option<Identity>,
+    ) {
+        if let Some(seen) = there {
+            return self.same_as_here(id, name, kept, meter, seen);
+        }
+        let saved = match kept {
+            Some(kept) => kept.finish(self.downloads, name),
+            None => self.downloads.save_empty(name),
         };
-        match owner {
-            Owner::Lone { meter, .. } => match finished(kept) {
-                Ok(path) => {
-                    if let Some(meter) = meter {
-                        incoming::say_saved(self.screen, &path, meter);
-                    }
-                    self.answer(Answer::Saved(id));
-                }
-                Err(e) => self.cannot_save(id, &name, &e),
-            },
-            Owner::Entry(_) => {
-                if let Some(kept) = kept {
-                    kept.complete();
+        match saved {
+            Ok(path) => {
+                if let Some(meter) = meter {
+                    incoming::say_saved(self.screen, &path, meter);
                 }
                 self.answer(Answer::Saved(id));
-                self.entry_settled(owner, Some(size))?;
             }
+            Err(e) => self.cannot_save(id, name, &e),
         }
-        Ok(())
+    }
+
+    /// The peer's file is the one `seen` here, by its size and hash: no
+    /// byte of it travelled, and that file stays as it is, if it did not
+    /// change while it was compared.
+    fn same_as_here(
+        &mut self,
+        id: FileId,
+        name: &str,
+        kept: Option<KeptFile>,
+        meter: Option<Meter<'a>>,
+        seen: Identity,
+    ) {
+        // (It holds nothing.)
+        if let Some(kept) = kept {
+            kept.discard();
+        }
+        // Off the list before the user reads that it is done.
+        drop(meter);
+        if Identity::of_file(&self.downloads.path().join(name)) != Some(seen) {
+            let why = "the file here changed while it was compared; nothing was saved";
+            self.screen.system(format!("{name}: {why}."));
+            return self.answer(Answer::Refused(id, why.into()));
+        }
+        self.screen
+            .system(format!("{name}: already there, identical"));
+        self.answer(Answer::Saved(id));
     }
 
     /// The peer stopped sending a file or folder: what arrived of it goes.
     pub(super) fn cancelled(&mut self, id: FileId) -> Result<(), Breach> {
         if let Some(folder) = self.folders.remove(&id) {
-            let of_folder = |a: &Arriving<'_>| matches!(a.owner, Owner::Entry(f) if f == id);
-            self.files.retain(|_, arriving| !of_folder(arriving));
+            self.drop_files_of(id);
             let verdict = self.transfers.verdict(folder.transfer);
             self.transfers.forget(folder.transfer);
             self.say_stopped(&folder.name, folder.stage, Some(verdict), "folder ");
@@ -378,7 +553,8 @@ impl<'a> Reader<'a> {
             }
             return Ok(());
         }
-        let arriving = self.files.remove(&id).ok_or_else(|| unknown(id))?;
+        let mut arriving = self.files.remove(&id).ok_or_else(|| unknown(id))?;
+        withdrawn(&mut arriving);
         let verdict = match &arriving.owner {
             Owner::Lone { transfer, .. } => {
                 let verdict = self.transfers.verdict(*transfer);
@@ -405,8 +581,7 @@ impl<'a> Reader<'a> {
     /// again resumes; a folder keeps what arrived of its files.
     pub(super) fn lost(&mut self, id: FileId) -> Result<(), Breach> {
         if let Some(folder) = self.folders.remove(&id) {
-            let of_folder = |a: &Arriving<'_>| matches!(a.owner, Owner::Entry(f) if f == id);
-            self.files.retain(|_, arriving| !of_folder(arriving));
+            self.drop_files_of(id);
             self.transfers.forget(folder.transfer);
             if matches!(folder.stage, Stage::Accepted { .. }) {
                 let resume = match &folder.kept {
@@ -422,7 +597,8 @@ impl<'a> Reader<'a> {
             }
             return Ok(());
         }
-        let arriving = self.files.remove(&id).ok_or_else(|| unknown(id))?;
+        let mut arriving = self.files.remove(&id).ok_or_else(|| unknown(id))?;
+        withdrawn(&mut arriving);
         if let Owner::Lone { transfer, .. } = &arriving.owner {
             self.transfers.forget(*transfer);
         }
@@ -445,5 +621,76 @@ impl<'a> Reader<'a> {
             _ => {}
         }
         self.entry_settled(arriving.owner, None)
+    }
+}
+
+impl Reader<'_> {
+    /// Forgets the files of the folder `id`, and stops hashing for them.
+    fn drop_files_of(&mut self, id: FileId) {
+        self.files.retain(|_, arriving| {
+            let of_folder = matches!(arriving.owner, Owner::Entry(f) if f == id);
+            if of_folder && let Some(pending) = &arriving.pending {
+                pending.cancel();
+            }
+            !of_folder
+        });
+    }
+
+    /// The conversation is over: files whose offers were not answered yet
+    /// (what is here of them still being hashed) were never taken.
+    pub(super) fn forget_unanswered(&mut self) {
+        for arriving in self.files.values_mut() {
+            withdrawn(arriving);
+        }
+    }
+}
+
+/// Counts `found` as held of `arriving`: its chunks begin after it.
+fn set_found(arriving: &mut Arriving<'_>, found: Found) {
+    arriving.offset = found.len;
+    arriving.received = found.len;
+    arriving.hash = found.hasher;
+}
+
+/// Takes in what the hashing worker found of `arriving`, once it did: the
+/// peer has been answered then (or is about to be), and may act on it.
+/// `false` while it is still hashing: nothing was answered.
+pub(super) fn settle(arriving: &mut Arriving<'_>) -> bool {
+    let Some(pending) = arriving.pending.clone() else {
+        return true;
+    };
+    match pending.take() {
+        None => return false,
+        Some(Ok(found)) => {
+            if found.len == 0 {
+                arriving.there = None;
+            }
+            set_found(arriving, found);
+            if let Stage::Accepted { .. } = arriving.stage {
+                arriving.stage = Stage::Accepted {
+                    awaiting_begin: arriving.offset > 0,
+                };
+            }
+        }
+        // Refused: what was kept could not be read (the peer was told).
+        Some(Err(_)) => {
+            arriving.stage = Stage::Dropped;
+            arriving.kept = None;
+        }
+    }
+    arriving.pending = None;
+    true
+}
+
+/// Stops hashing for `arriving`, which the peer withdrew or cannot send any
+/// more: unless the peer was answered already, it counts as an offer not
+/// taken, whatever was kept of it staying as it was.
+pub(super) fn withdrawn(arriving: &mut Arriving<'_>) {
+    if let Some(pending) = &arriving.pending {
+        pending.cancel();
+        if !settle(arriving) {
+            arriving.pending = None;
+            arriving.stage = Stage::Asked;
+        }
     }
 }

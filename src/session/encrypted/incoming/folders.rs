@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 
-use super::{Arriving, Breach, MAX_FOLDERS, Owner, Reader, Stage, unknown};
+use super::hashing::Reply;
+use super::{Arriving, Breach, Here, MAX_FOLDERS, Owner, Reader, Stage, unknown};
 use crate::files::download::{safe_file_name, safe_relative_path};
 use crate::files::kept::KeptFolder;
 use crate::session::outgoing::Answer;
@@ -89,14 +90,14 @@ impl<'a> Reader<'a> {
                 return Ok(());
             }
         }
-        if let Some(why) = self.no_room(bytes, 0) {
+        if let Some(why) = self.no_room(bytes, 0, transfer) {
             self.decline_for(id, &folder.name, why);
             self.transfers.forget(transfer);
             folder.kept = None;
         } else if self.asks(bytes) {
             folder.stage = Stage::Asked;
             self.transfers.ask(transfer, 0, [0; 32]);
-            self.ask(transfer, &folder.name, bytes, from);
+            self.ask(transfer, &folder.name, bytes, from, &Here::Nothing);
         } else {
             self.accept_folder(id, &mut folder);
         }
@@ -206,7 +207,7 @@ impl<'a> Reader<'a> {
             .expect("an accepted folder has its place");
         let opened = kept_folder.entry(&relative, size);
         match self.prepare(&mut arriving, |_, _, _| opened) {
-            Ok(prefix) => self.accept(id, &mut arriving, prefix),
+            Ok(here) => self.answer_when_known(id, &mut arriving, here, Reply::Now),
             Err(e) => self.cannot_save(id, &arriving.name, &e),
         }
         self.files.insert(id, arriving);

@@ -7,11 +7,12 @@
 
 mod files;
 mod folders;
+mod hashing;
 mod room;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 use std::time::Duration;
@@ -30,6 +31,7 @@ use crate::wire::frame;
 use crate::wire::message::{FileId, Message, MessageError};
 
 use self::folders::ArrivingFolder;
+use self::hashing::{Hashing, Identity, Pending, Tell};
 
 /// Files the peer may send at once, its own and inside folders; more is a
 /// breach of the protocol.
@@ -37,9 +39,6 @@ pub const MAX_INCOMING: usize = 64;
 
 /// Folders the peer may send at once; more is a breach of the protocol.
 pub const MAX_FOLDERS: usize = 16;
-
-/// Hashes of kept parts remembered at most (about 2 KiB each).
-const MAX_PREFIXES: usize = 256;
 
 /// Messages the reader may have handed the writer and not yet seen dealt
 /// with; past that, the reader waits, and so does the peer.
@@ -74,29 +73,39 @@ pub fn read_peer(
     let kept = Kept::of(&receiving.downloads);
     // A week is long enough to try again; what is older goes.
     kept.discard(true);
-    let mut reader = Reader {
-        outbox,
-        answers,
-        downloads: &receiving.downloads,
-        kept,
-        ask_above: receiving.ask_above,
-        screen,
-        transfers,
-        peer: None,
-        files: BTreeMap::new(),
-        folders: BTreeMap::new(),
-        prefixes: HashMap::new(),
-        holding: false,
-        own_name: receiving.name.clone(),
-        hosting: receiving.hosting,
-        may_join: receiving.may_join || receiving.hosting,
-        room: None,
-        new_read_timeout: None,
-        in_room,
-        said_anything: false,
-    };
-    let end = reader.read(records);
-    reader.report_unfinished(end)
+    std::thread::scope(|scope| {
+        let tell = Tell {
+            outbox: outbox.clone(),
+            answers: answers.clone(),
+            screen,
+            transfers,
+        };
+        let mut reader = Reader {
+            outbox,
+            answers,
+            downloads: &receiving.downloads,
+            kept,
+            ask_above: receiving.ask_above,
+            screen,
+            transfers,
+            peer: None,
+            files: BTreeMap::new(),
+            folders: BTreeMap::new(),
+            hashing: Hashing::start(scope, tell),
+            holding: false,
+            own_name: receiving.name.clone(),
+            hosting: receiving.hosting,
+            may_join: receiving.may_join || receiving.hosting,
+            room: None,
+            new_read_timeout: None,
+            in_room,
+            said_anything: false,
+        };
+        let end = reader.read(records);
+        reader.forget_unanswered();
+        reader.report_unfinished(end)
+        // (The hashing worker stops as the reader goes, and is joined.)
+    })
 }
 
 /// How far a file or folder the peer offered has got.
@@ -125,6 +134,13 @@ struct Arriving<'a> {
     offset: u64,
     stage: Stage,
     owner: Owner<'a>,
+    /// While what is here of it is being hashed: the peer is answered once
+    /// it is known.
+    pending: Option<Arc<Pending>>,
+    /// A file of its name and size in the download folder, as looked at,
+    /// offered to the peer as the file itself: if the peer's is the same,
+    /// nothing travels and that file stays as it is.
+    there: Option<Identity>,
 }
 
 impl<'a> Arriving<'a> {
@@ -139,8 +155,21 @@ impl<'a> Arriving<'a> {
             offset: 0,
             stage: Stage::Dropped,
             owner,
+            pending: None,
+            there: None,
         }
     }
+}
+
+/// What is here already of a file offered.
+#[derive(Clone, Copy)]
+enum Here {
+    Nothing,
+    /// This many of its first bytes, kept from an earlier try.
+    Kept(u64),
+    /// A file of its name and size in the download folder, as looked at:
+    /// perhaps the very file.
+    There(Identity),
 }
 
 /// Whose a file is: one of its own, with its meter once it runs, or one
@@ -165,10 +194,8 @@ struct Reader<'a> {
     peer: Option<String>,
     files: BTreeMap<FileId, Arriving<'a>>,
     folders: BTreeMap<FileId, ArrivingFolder<'a>>,
-    /// What was kept of files, hashed once per conversation: a peer that
-    /// offers the same file again and again (withdrawing it each time) must
-    /// not make us read it again and again.
-    prefixes: HashMap<PathBuf, (u64, blake3::Hasher)>,
+    /// Hashes what is here already of the files offered, off this thread.
+    hashing: Hashing,
     /// Whether the last line shown was held back for the next: a burst of
     /// lines costs one write, but a line followed by a chunk goes at once.
     holding: bool,
@@ -373,19 +400,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Why an offer of `size` bytes, of which `held` are here already,
-    /// cannot be taken for lack of room; `None` when it fits or nobody can
-    /// tell.
-    fn no_room(&self, size: u64, held: u64) -> Option<String> {
-        let free = self.downloads.free_space()?;
-        let needed = size.saturating_sub(held);
-        (needed > free).then(|| {
-            format!(
-                "not enough free space: it needs {} and {} has {} free",
-                progress::bytes(needed),
-                self.downloads.path().display(),
-                progress::bytes(free)
-            )
-        })
+    /// cannot be taken for lack of room beside what the other transfers
+    /// arriving (all but `transfer`, this one) still have to write; `None`
+    /// when it fits or nobody can tell.
+    fn no_room(&self, size: u64, held: u64, transfer: u64) -> Option<String> {
+        let promised = self.transfers.promised(transfer);
+        progress::no_room(self.downloads, size.saturating_sub(held), promised)
     }
 
     /// Whether an offer of `size` bytes waits for the user.
@@ -393,11 +413,23 @@ impl<'a> Reader<'a> {
         self.ask_above.is_some_and(|limit| size > limit)
     }
 
-    fn ask(&self, transfer: u64, name: &str, size: u64, from: Option<&str>) {
+    /// Asks the user about an offer; `here` says what is here of it
+    /// already, and so what accepting it would move.
+    fn ask(&self, transfer: u64, name: &str, size: u64, from: Option<&str>, here: &Here) {
         let peer = from.unwrap_or_else(|| self.peer.as_deref().unwrap_or_default());
+        let size = progress::bytes(size);
+        let note = match here {
+            Here::Nothing => String::new(),
+            Here::Kept(held) => {
+                format!(", would resume: {} of {size} kept", progress::bytes(*held))
+            }
+            Here::There(_) => {
+                ", a file of this name and size is there already: if identical, nothing travels"
+                    .to_string()
+            }
+        };
         self.screen.system(format!(
-            "{peer} offers {name} ({}): /accept {transfer} or /decline {transfer}",
-            progress::bytes(size)
+            "{peer} offers {name} ({size}{note}): /accept {transfer} or /decline {transfer}"
         ));
     }
 

@@ -40,7 +40,8 @@ const _: () = assert!(CHUNK_HEADER + CHUNK_DATA <= MAX_PLAINTEXT);
 /// the peer's user is asked.
 const UNANSWERED_NOTE: Duration = Duration::from_secs(1);
 
-/// Bytes read at a time to hash the start of a file the peer kept.
+/// Bytes read at a time to hash the start of a file the peer holds: one
+/// such block per turn, between chunks and messages.
 const PREFIX_READ: usize = 1024 * 1024;
 
 /// Sends our name, then what arrives on `queue`, until [`Outgoing::Leave`]
@@ -68,6 +69,7 @@ pub fn write_peer(
         next_id: 0,
         message: Vec::new(),
         unflushed_messages: 0,
+        block: Vec::new(),
         lost_messages: 0,
     };
     if let Err(e) = writer.run(name, &queue, patience) {
@@ -122,6 +124,19 @@ struct Sending<'a> {
     sent: u64,
     hash: blake3::Hasher,
     owner: Owner<'a>,
+    /// What the peer says it holds of the file already, while that is
+    /// being checked: nothing is sent before.
+    check: Option<Check>,
+    /// Bytes the peer held already, which did not travel.
+    held: u64,
+}
+
+/// The peer holds the first `offset` bytes of a file if they hash to
+/// `prefix`: checked a block at a time, `at` bytes so far.
+struct Check {
+    offset: u64,
+    prefix: [u8; 32],
+    at: u64,
 }
 
 /// A file sent whole, waiting for the peer to say it saved it.
@@ -129,6 +144,8 @@ struct Unconfirmed<'a> {
     name: String,
     size: u64,
     owner: Owner<'a>,
+    /// Whether the peer had all of it already: no byte of it travelled.
+    had_it: bool,
 }
 
 struct Writer<'a> {
@@ -147,6 +164,8 @@ struct Writer<'a> {
     message: Vec<u8>,
     /// Messages sealed since the last flush: lost if the connection fails.
     unflushed_messages: usize,
+    /// Where a block of a file is read to check what the peer holds of it.
+    block: Vec<u8>,
     lost_messages: usize,
 }
 
@@ -378,7 +397,8 @@ impl<'a> Writer<'a> {
     }
 
     /// The peer took the file or folder `id`; for a file, it holds its
-    /// first `offset` bytes already if their hash is `prefix`.
+    /// first `offset` bytes already if their hash is `prefix`, which is
+    /// checked before anything of it is sent.
     fn accepted(&mut self, id: FileId, offset: u64, prefix: &[u8; 32]) -> Result<(), WriteError> {
         if let Some(folder) = self.folders.get_mut(&id)
             && !folder.accepted
@@ -397,51 +417,89 @@ impl<'a> Writer<'a> {
         if let Owner::Lone(meter, _) = &mut owner {
             meter.restart();
         }
-        let mut hash = blake3::Hasher::new();
-        let mut from = 0;
-        if offset > 0 {
-            match kept_prefix(&file, offset, prefix) {
-                Ok(Some(matching)) => (hash, from) = (matching, offset),
-                Ok(None) => {}
-                Err(failure) => {
-                    let sending = Sending {
-                        id,
-                        file,
-                        sent: 0,
-                        hash,
-                        owner,
-                    };
-                    return self.stop_sending(sending, failure);
-                }
-            }
-            self.send(&Message::Begin { id, offset: from })?;
-            if from > 0 {
-                match &mut owner {
-                    Owner::Lone(meter, _) => {
-                        meter.resume_from(from);
-                        self.screen.system(format!(
-                            "Resuming {}: the peer has {} of {} already.",
-                            file.name(),
-                            progress::bytes(from),
-                            progress::bytes(file.size())
-                        ));
-                    }
-                    Owner::Entry(folder) => {
-                        if let Some(folder) = self.folders.get_mut(folder) {
-                            folder.meter.resume_from(from);
-                        }
-                    }
-                }
-            }
-        }
+        let check = (offset > 0).then_some(Check {
+            offset,
+            prefix: *prefix,
+            at: 0,
+        });
         self.active.push_back(Sending {
             id,
             file,
-            sent: from,
-            hash,
+            sent: 0,
+            hash: blake3::Hasher::new(),
             owner,
+            check,
+            held: 0,
         });
         Ok(())
+    }
+
+    /// Hashes the next block of what the peer says it holds of `sending`
+    /// (a block per turn, so that messages and other files go meanwhile);
+    /// once all of it is hashed, tells the peer where the chunks begin:
+    /// there if the hash is the same, else at the start.
+    fn check_next(&mut self, mut sending: Sending<'a>) -> Result<(), WriteError> {
+        let size = sending.file.size();
+        let Some(check) = &mut sending.check else {
+            return Ok(());
+        };
+        if check.offset <= size && check.at < check.offset {
+            let want = (check.offset - check.at).min(PREFIX_READ as u64) as usize;
+            self.block.resize(want, 0);
+            if let Err(failure) = sending.file.read_at(check.at, &mut self.block) {
+                return self.stop_sending(sending, failure);
+            }
+            sending.hash.update(&self.block);
+            check.at += want as u64;
+            if check.at < check.offset {
+                self.active.push_back(sending);
+                return Ok(());
+            }
+        }
+        // (The block is of no more use: memory stays flat between checks.)
+        self.block = Vec::new();
+        let same = check.offset <= size && *sending.hash.finalize().as_bytes() == check.prefix;
+        let from = if same { check.offset } else { 0 };
+        sending.check = None;
+        if !same {
+            // The peer's is another file, or this one changed since: it
+            // goes whole.
+            sending.hash = blake3::Hasher::new();
+        }
+        self.send(&Message::Begin {
+            id: sending.id,
+            offset: from,
+        })?;
+        (sending.sent, sending.held) = (from, from);
+        if from > 0 {
+            self.resumed(&mut sending);
+        }
+        self.active.push_back(sending);
+        Ok(())
+    }
+
+    /// The peer holds the first `held` bytes of `sending` already.
+    fn resumed(&mut self, sending: &mut Sending<'a>) {
+        let (held, size) = (sending.held, sending.file.size());
+        match &mut sending.owner {
+            Owner::Lone(meter, _) => {
+                meter.resume_from(held);
+                // (Said once the peer confirms, when it had all of it.)
+                if held < size {
+                    self.screen.system(format!(
+                        "Resuming {}: the peer has {} of {} already.",
+                        sending.file.name(),
+                        progress::bytes(held),
+                        progress::bytes(size)
+                    ));
+                }
+            }
+            Owner::Entry(folder) => {
+                if let Some(folder) = self.folders.get_mut(folder) {
+                    folder.meter.resume_from(held);
+                }
+            }
+        }
     }
 
     /// Sends the next chunk of the file whose turn it is; a file sent whole
@@ -450,6 +508,9 @@ impl<'a> Writer<'a> {
         let Some(mut sending) = self.active.pop_front() else {
             return Ok(());
         };
+        if sending.check.is_some() {
+            return self.check_next(sending);
+        }
         let left = sending.file.size() - sending.sent;
         if left > 0 {
             let want = left.min(CHUNK_DATA as u64) as usize;
@@ -498,6 +559,7 @@ impl<'a> Writer<'a> {
                 name: sending.file.name().to_string(),
                 size: sending.file.size(),
                 owner: sending.owner,
+                had_it: sending.held == sending.file.size() && sending.held > 0,
             },
         );
         self.start_waiting()
@@ -544,6 +606,9 @@ impl<'a> Writer<'a> {
             return match unconfirmed.owner {
                 Owner::Lone(meter, _) => {
                     let line = match (&refusal, meter.summary()) {
+                        (None, _) if unconfirmed.had_it => {
+                            format!("{name}: the peer already has it (identical); nothing sent")
+                        }
                         (None, Some(summary)) => {
                             format!("Sent file {name} ({size} bytes, {summary})")
                         }
@@ -774,26 +839,4 @@ impl<'a> Writer<'a> {
         }
         outgoing::say_not_sent(self.screen, self.lost_messages);
     }
-}
-/// A hasher that has seen the first `offset` bytes of `file` if their hash
-/// is `prefix`, the hash of what the peer kept; `None` if the file changed
-/// since (it is then sent whole).
-fn kept_prefix(
-    file: &OutgoingFile,
-    offset: u64,
-    prefix: &[u8; 32],
-) -> Result<Option<blake3::Hasher>, SendFailure> {
-    if offset > file.size() {
-        return Ok(None);
-    }
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0; PREFIX_READ];
-    let mut at = 0;
-    while at < offset {
-        let want = (offset - at).min(PREFIX_READ as u64) as usize;
-        file.read_at(at, &mut buf[..want])?;
-        hasher.update(&buf[..want]);
-        at += want as u64;
-    }
-    Ok((hasher.finalize().as_bytes() == prefix).then_some(hasher))
 }
