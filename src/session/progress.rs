@@ -950,8 +950,8 @@ mod tests {
                  (100%)"
             )
         );
-        transfers.decide(Some(offer), false).unwrap();
-        transfers.decide(Some(other), false).unwrap();
+        transfers.decide(Some(offer), false, |_, _| Ok(())).unwrap();
+        transfers.decide(Some(other), false, |_, _| Ok(())).unwrap();
         transfers.forget(accepted);
         drop(big);
         assert_eq!(transfers.at_stake(), None);
