@@ -24,14 +24,14 @@ Example session (the peer runs `chat connect 192.168.1.20 5050 --name I056`):
   14:03 [System] Encrypted. Safety code: 381-907 (the same on both screens means nobody is in between)
   14:03 [I056] Hi! I'm Daksh.
   14:03 [I049] Hello! Sending you the notes.
-  14:04 [System] Sent file lecture notes.pdf (48213 bytes, 0.1s at 460.2 KiB/s)
+  14:04 [System] Sent file lecture notes.pdf (47.1 KiB, 0.1s at 460.2 KiB/s)
   14:04 [System] Exiting.
 
 Read the safety code to each other: the same code on both screens means
 nobody is in between. Each line typed is replaced by `[NAME] text` once sent;
 commands (here `/send \"lecture notes.pdf\"`, then `/quit`) leave no trace. Without a terminal,
 lines have no time, your own messages are not shown and the final line of a
-transfer has no time and rate: `[System] Sent file lecture notes.pdf (48213 bytes)`.
+transfer has no time and rate: `[System] Sent file lecture notes.pdf (47.1 KiB)`.
 
 Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /who, /msg, /help, /quit
 With the original Python chat or nc, both sides add --plain (not encrypted).
@@ -46,7 +46,7 @@ Example session (the peer ran `chat listen --port 5050 --name I049`):
   14:03 [System] Encrypted. Safety code: 381-907 (the same on both screens means nobody is in between)
   14:03 [I056] Hi! I'm Daksh.
   14:03 [I049] Hello! Sending you the notes.
-  14:04 [System] Incoming file lecture notes.pdf (48213 bytes)...
+  14:04 [System] Incoming file lecture notes.pdf (47.1 KiB)...
   14:04 [System] File saved to received_files/lecture notes.pdf (0.1s at 460.2 KiB/s)
   14:04 [I049] has left the chat.
   14:04 [System] Peer disconnected.

@@ -30,7 +30,10 @@ fn one_send_takes_several_paths_quoted_or_escaped() {
     for (name, body) in &files {
         peer.expect_line(&format!("/file {name} {}", body.len()));
         assert_eq!(&peer.read_exact_bytes(body.len()), body, "{name}");
-        bob.expect_exact(&format!("[System] Sent file {name} ({} bytes)", body.len()));
+        bob.expect_exact(&format!(
+            "[System] Sent file {name} ({})",
+            common::size(body.len())
+        ));
     }
     // A missing path among good ones is refused alone.
     bob.send_line("/send one.txt nothing-here.txt");
@@ -83,8 +86,8 @@ fn text_typed_during_a_transfer_follows_the_file() {
     assert!(peer.read_exact_bytes(body.len()) == body, "payload differs");
     peer.expect_line("[bob] typed meanwhile");
     bob.expect_exact(&format!(
-        "[System] Sent file big.bin ({} bytes)",
-        body.len()
+        "[System] Sent file big.bin ({})",
+        common::size(body.len())
     ));
     leave(bob, peer);
 }

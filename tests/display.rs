@@ -17,7 +17,8 @@ fn status_of_a_sixteen_tib_download_is_shown_without_a_panic() {
     data.extend_from_slice(b"abc");
     peer.write_bytes(&data);
     chat.expect_exact(&format!(
-        "[System] Incoming file big ({LARGEST_FILE} bytes)..."
+        "[System] Incoming file big ({})...",
+        common::size(LARGEST_FILE)
     ));
 
     // Ask until the three bytes have arrived: the estimate of time left
@@ -68,7 +69,7 @@ fn tag_characters_and_hangul_fillers_are_shown_as_escapes() {
     let mut data = file_header("a\u{e0001}b\u{3164}.txt", 2);
     data.extend_from_slice(b"ok[X] done\n");
     peer.write_bytes(&data);
-    chat.expect_exact("[System] Incoming file a\\u{e0001}b\\u{3164}.txt (2 bytes)...");
+    chat.expect_exact("[System] Incoming file a\\u{e0001}b\\u{3164}.txt (2 B)...");
     chat.expect_saved("received_files/a_b_.txt");
     chat.expect_exact("[X] done");
     let raw_char = |l: &&Vec<u8>| {

@@ -42,7 +42,7 @@ fn a_chat_killed_mid_transfer_leaves_nothing_in_the_folder() {
     let mut wire = file_header("big.bin", 1 << 20);
     wire.extend(vec![7u8; 512 * 1024]);
     peer.write_bytes(&wire);
-    chat.expect_exact("[System] Incoming file big.bin (1048576 bytes)...");
+    chat.expect_exact("[System] Incoming file big.bin (1.0 MiB)...");
     let folder = dir.join("received_files");
     wait_for_open_file_in(chat.pid(), &folder);
 

@@ -214,11 +214,11 @@ fn nothing_of_the_conversation_crosses_the_wire_in_the_clear() {
     bob.expect_all_unordered(&[
         "[Wilhelmina] understood, over",
         "[System] File saved to received_files/answer-sheet.txt",
-        "[System] Sent file secret-recipe.txt (110000 bytes)",
+        "[System] Sent file secret-recipe.txt (107.4 KiB)",
     ]);
     alice.expect_all_unordered(&[
         "[System] File saved to received_files/secret-recipe.txt",
-        "[System] Sent file answer-sheet.txt (110000 bytes)",
+        "[System] Sent file answer-sheet.txt (107.4 KiB)",
     ]);
     bob.close_stdin();
     alice.expect_exact("[Bartholomew] has left the chat.");
@@ -349,7 +349,8 @@ fn a_line_typed_during_a_slow_transfer_overtakes_the_file() {
         pair_through_relay(&dir, Tamper::Nothing, Some(6_000_000), "alice", "bob");
     bob.send_line("/send movie.bin");
     alice.expect_exact(&format!(
-        "[System] Incoming file movie.bin ({size} bytes)..."
+        "[System] Incoming file movie.bin ({})...",
+        common::size(size)
     ));
     let typed = Instant::now();
     bob.send_line("this goes between the chunks");
@@ -365,7 +366,10 @@ fn a_line_typed_during_a_slow_transfer_overtakes_the_file() {
     eprintln!("a line during a throttled transfer took {took:?}");
     // A loose bound: the figure itself is for the benchmark.
     assert!(took < Duration::from_secs(2), "the line took {took:?}");
-    bob.expect_exact(&format!("[System] Sent file movie.bin ({size} bytes)"));
+    bob.expect_exact(&format!(
+        "[System] Sent file movie.bin ({})",
+        common::size(size)
+    ));
     bob.close_stdin();
     assert_eq!(bob.wait_exit(), 0, "{}", bob.report());
     assert_eq!(alice.wait_exit(), 0, "{}", alice.report());
@@ -388,9 +392,14 @@ fn several_files_cross_at_once_and_each_is_sent_only_once_saved() {
         pair_through_relay(&dir, Tamper::Nothing, Some(1_000_000), "alice", "bob");
     bob.send_line("/send f0.bin f1.bin f2.bin f3.bin f4.bin f5.bin empty");
     let mut sent: Vec<String> = (0..6)
-        .map(|i| format!("[System] Sent file f{i}.bin ({} bytes)", bodies[i].len()))
+        .map(|i| {
+            format!(
+                "[System] Sent file f{i}.bin ({})",
+                common::size(bodies[i].len())
+            )
+        })
         .collect();
-    sent.push("[System] Sent file empty (0 bytes)".into());
+    sent.push("[System] Sent file empty (0 B)".into());
     bob.expect_all_unordered(&sent.iter().map(String::as_str).collect::<Vec<_>>());
     // Every "Sent" came after the file was saved on the other side.
     for (i, body) in bodies.iter().enumerate() {
@@ -786,7 +795,8 @@ fn a_message_over_the_encrypted_limit_is_refused_with_its_own_length() {
     for len in [65_500, 65_537, 1 << 20] {
         bob.send_line(&"x".repeat(len));
         bob.expect_exact(&format!(
-            "[System] Message not sent: it is {len} bytes and the limit is 65472 bytes."
+            "[System] Message not sent: it is {} and the limit is 63.9 KiB.",
+            common::size(len)
         ));
     }
     let longest = "y".repeat(65_472);

@@ -129,8 +129,8 @@ fn input_without_a_newline_is_dropped_as_it_streams_in_bounded_memory() {
     });
     peer.expect_line("[bob] after the flood");
     chat.expect_exact(&format!(
-        "[System] Message not sent: it is {} bytes and the limit is 65536 bytes.",
-        (200u64 << 20) + 6
+        "[System] Message not sent: it is {} and the limit is 64.0 KiB.",
+        common::size((200u64 << 20) + 6)
     ));
     let peak = common::peak_rss_kib(chat.pid());
     assert!(peak < 32 * 1024, "peak RSS {peak} KiB for a 200 MiB line");

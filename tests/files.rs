@@ -27,8 +27,8 @@ fn file_lands_in_default_download_dir_created_on_first_arrival() {
     );
 
     bob.send_line("/send notes.txt");
-    bob.expect_exact("[System] Sent file notes.txt (18 bytes)");
-    alice.expect_exact("[System] Incoming file notes.txt (18 bytes)...");
+    bob.expect_exact("[System] Sent file notes.txt (18 B)");
+    alice.expect_exact("[System] Incoming file notes.txt (18 B)...");
     alice.expect_saved("received_files/notes.txt");
     assert_eq!(
         fs::read(alice_dir.join("received_files/notes.txt")).unwrap(),
@@ -69,8 +69,8 @@ fn listener_sends_binary_file_into_custom_download_dir() {
     fs::write(alice_dir.join("data/report.bin"), &content).unwrap();
 
     alice.send_line("/send data/report.bin");
-    alice.expect_exact("[System] Sent file report.bin (100256 bytes)");
-    bob.expect_exact("[System] Incoming file report.bin (100256 bytes)...");
+    alice.expect_exact("[System] Sent file report.bin (97.9 KiB)");
+    bob.expect_exact("[System] Incoming file report.bin (97.9 KiB)...");
     bob.expect_saved("incoming/nested/report.bin");
     assert!(fs::read(bob_dir.join("incoming/nested/report.bin")).unwrap() == content);
     assert!(!bob_dir.join("received_files").exists());
@@ -90,8 +90,8 @@ fn names_with_spaces_survive_the_transfer() {
     fs::write(bob_dir.join("my docs/summer holiday notes.txt"), b"sun").unwrap();
 
     bob.send_line("/send my docs/summer holiday notes.txt");
-    bob.expect_exact("[System] Sent file summer holiday notes.txt (3 bytes)");
-    alice.expect_exact("[System] Incoming file summer holiday notes.txt (3 bytes)...");
+    bob.expect_exact("[System] Sent file summer holiday notes.txt (3 B)");
+    alice.expect_exact("[System] Incoming file summer holiday notes.txt (3 B)...");
     alice.expect_saved("received_files/summer holiday notes.txt");
     assert_eq!(
         fs::read(alice_dir.join("received_files/summer holiday notes.txt")).unwrap(),
@@ -113,7 +113,7 @@ fn existing_files_are_never_overwritten() {
         fs::write(bob_dir.join("notes.txt"), &content).unwrap();
         bob.send_line("/send notes.txt");
         // Only rewrite the source once the chat says it has been sent.
-        bob.expect_exact("[System] Sent file notes.txt (9 bytes)");
+        bob.expect_exact("[System] Sent file notes.txt (9 B)");
         alice.expect_saved(&format!("received_files/notes ({round}).txt"));
         assert_eq!(
             fs::read_to_string(alice_dir.join(format!("received_files/notes ({round}).txt")))
@@ -145,7 +145,7 @@ fn empty_file_is_transferred() {
     fs::write(bob_dir.join("empty.txt"), b"").unwrap();
 
     bob.send_line("/send empty.txt");
-    bob.expect_exact("[System] Sent file empty.txt (0 bytes)");
+    bob.expect_exact("[System] Sent file empty.txt (0 B)");
     alice.expect_saved("received_files/empty.txt");
     assert_eq!(
         fs::read(alice_dir.join("received_files/empty.txt")).unwrap(),
@@ -177,11 +177,11 @@ fn both_sides_send_large_files_at_the_same_time() {
 
     // Each side finishes sending and receiving in whichever order the race goes.
     alice.expect_all_unordered(&[
-        &format!("[System] Sent file big_a.bin ({SIZE} bytes)"),
+        &format!("[System] Sent file big_a.bin ({})", common::size(SIZE)),
         "[System] File saved to received_files/big_b.bin",
     ]);
     bob.expect_all_unordered(&[
-        &format!("[System] Sent file big_b.bin ({SIZE} bytes)"),
+        &format!("[System] Sent file big_b.bin ({})", common::size(SIZE)),
         "[System] File saved to received_files/big_a.bin",
     ]);
     assert!(fs::read(alice_dir.join("received_files/big_b.bin")).unwrap() == from_bob);
@@ -216,7 +216,7 @@ fn text_and_files_use_the_documented_wire_format() {
     bob.send_line("hello");
     bob.send_line("");
     bob.send_line("/send a b.bin");
-    bob.expect_exact("[System] Sent file a b.bin (5000 bytes)");
+    bob.expect_exact("[System] Sent file a b.bin (4.9 KiB)");
     bob.send_line("after");
 
     peer.expect_line("[bob] hello");
@@ -268,7 +268,7 @@ fn file_header_from_a_peer_with_spaces_in_the_name() {
     let mut data = file_header("quarterly report 2024.pdf", 4);
     data.extend_from_slice(b"%PDF");
     peer.write_bytes(&data);
-    chat.expect_exact("[System] Incoming file quarterly report 2024.pdf (4 bytes)...");
+    chat.expect_exact("[System] Incoming file quarterly report 2024.pdf (4 B)...");
     chat.expect_saved("received_files/quarterly report 2024.pdf");
     assert_eq!(
         fs::read(dir.join("received_files/quarterly report 2024.pdf")).unwrap(),

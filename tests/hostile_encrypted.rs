@@ -477,12 +477,12 @@ fn more_bytes_than_offered_end_the_conversation_and_save_nothing() {
             encoded(&offer(0, 10, "ten.bin")),
             encoded(&chunk(0, &[1; 11])),
         ],
-        "the peer sent more of ten.bin than the 10 bytes it announced",
+        "the peer sent more of ten.bin than the 10 B it announced",
     );
     let lines = chat.stdout_lines();
     assert!(
         lines.contains(
-            &"[System] Transfer of ten.bin incomplete: received 0 of 10 bytes; nothing was saved."
+            &"[System] Transfer of ten.bin incomplete: received 0 B of 10 B; nothing was saved."
                 .to_string()
         ),
         "{lines:?}"
@@ -502,7 +502,7 @@ fn more_bytes_than_offered_in_several_chunks_end_the_conversation() {
                 hash: [0; 32],
             }),
         ],
-        "the peer sent more of ten.bin than the 10 bytes it announced",
+        "the peer sent more of ten.bin than the 10 B it announced",
     );
 }
 
@@ -516,7 +516,7 @@ fn an_end_before_all_bytes_ends_the_conversation_and_saves_nothing() {
             encoded(&chunk(0, &data)),
             encoded(&end_of(0, &data)),
         ],
-        "the peer ended hundred.bin after 50 of its 100 bytes",
+        "the peer ended hundred.bin after 50 B of its 100 B",
     );
 }
 
@@ -653,7 +653,11 @@ fn an_offer_over_16_tib_ends_the_conversation() {
         assert_breach_after(
             test,
             &[encoded(&offer(0, size, "huge.bin"))],
-            &format!("the peer offered a file of {size} bytes, over the limit of {MAX_FILE_SIZE}"),
+            &format!(
+                "the peer offered a file of {}, over the limit of {}",
+                common::size(size),
+                common::size(MAX_FILE_SIZE)
+            ),
         );
     }
 }
@@ -674,7 +678,7 @@ fn a_sixty_fifth_file_at_once_ends_the_conversation() {
     let incomplete = chat
         .stdout_lines()
         .into_iter()
-        .filter(|l| l.starts_with("[System] Transfer of f") && l.contains("received 0 of 10 bytes"))
+        .filter(|l| l.starts_with("[System] Transfer of f") && l.contains("received 0 B of 10 B"))
         .count();
     assert_eq!(incomplete, 64, "{:?}", chat.stdout_lines());
 }
@@ -701,7 +705,7 @@ fn a_cancelled_file_is_dropped_and_the_conversation_goes_on() {
         chunk(0, &[b'h'; 40]),
         Message::Cancel { id: 0 },
     ]);
-    chat.expect_exact("[System] Incoming file half.txt (100 bytes)...");
+    chat.expect_exact("[System] Incoming file half.txt (100 B)...");
     chat.next_line_is("[System] The peer stopped sending half.txt; nothing was saved.");
     // A large file is accepted, and can be cancelled before a byte came.
     peer.send(&[
@@ -709,7 +713,7 @@ fn a_cancelled_file_is_dropped_and_the_conversation_goes_on() {
         Message::Cancel { id: 1 },
         Message::Text("still here"),
     ]);
-    chat.expect_exact("[System] Incoming file huge.bin (1073741824 bytes)...");
+    chat.expect_exact("[System] Incoming file huge.bin (1.0 GiB)...");
     chat.next_line_is("[System] The peer stopped sending huge.bin; nothing was saved.");
     chat.next_line_is("[mallory] still here");
     assert_nothing_saved(&mut chat, dir.path());
@@ -733,11 +737,11 @@ fn a_goodbye_in_the_middle_of_a_file_saves_nothing_and_is_not_a_success() {
     let dir = TestDir::new("henc_close_mid_file");
     let (mut chat, mut peer) = alice_and_mallory(dir.path());
     peer.send(&[offer(0, 100, "half.bin"), chunk(0, &[7; 50])]);
-    chat.expect_exact("[System] Incoming file half.bin (100 bytes)...");
+    chat.expect_exact("[System] Incoming file half.bin (100 B)...");
     common::wait_for_open_file_in(chat.pid(), &dir.join("received_files"));
     peer.close();
     chat.expect_exact(
-        "[System] Transfer of half.bin incomplete: received 50 of 100 bytes; what arrived is kept, so \
+        "[System] Transfer of half.bin incomplete: received 50 B of 100 B; what arrived is kept, so \
          sending it again resumes.",
     );
     chat.expect_exact("[mallory] has left the chat.");
@@ -754,10 +758,10 @@ fn a_cut_in_the_middle_of_a_file_saves_nothing() {
     let dir = TestDir::new("henc_cut_mid_file");
     let (mut chat, mut peer) = alice_and_mallory(dir.path());
     peer.send(&[offer(0, 100, "half.bin"), chunk(0, &[7; 50])]);
-    chat.expect_exact("[System] Incoming file half.bin (100 bytes)...");
+    chat.expect_exact("[System] Incoming file half.bin (100 B)...");
     peer.cut();
     chat.expect_exact(
-        "[System] Transfer of half.bin incomplete: received 50 of 100 bytes; what arrived is kept, so \
+        "[System] Transfer of half.bin incomplete: received 50 B of 100 B; what arrived is kept, so \
          sending it again resumes.",
     );
     chat.expect_exact(
@@ -921,7 +925,7 @@ fn answers_about_files_the_chat_never_sent_are_ignored() {
     peer.expect_message(&mut chat, chunk(id, b"my own file"));
     peer.expect_message(&mut chat, end_of(id, b"my own file"));
     peer.send(&[Message::Saved { id }]);
-    chat.expect_exact("[System] Sent file mine.txt (11 bytes)");
+    chat.expect_exact("[System] Sent file mine.txt (11 B)");
     peer.close();
     chat.expect_exact("[mallory] has left the chat.");
     assert_eq!(chat.wait_exit(), 0, "{}", chat.report());

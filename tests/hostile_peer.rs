@@ -99,7 +99,7 @@ fn cut_transfer_is_reported_incomplete_and_leaves_no_file() {
     let mut data = file_header("lie.txt", 1000);
     data.extend_from_slice(b"only ten!!");
     peer.write_bytes(&data);
-    chat.expect_exact("[System] Incoming file lie.txt (1000 bytes)...");
+    chat.expect_exact("[System] Incoming file lie.txt (1000 B)...");
     // While bytes are missing, they sit in an unnamed temporary file: the
     // folder shows nothing, least of all the final name.
     let downloads = dir.join("received_files");
@@ -107,7 +107,7 @@ fn cut_transfer_is_reported_incomplete_and_leaves_no_file() {
     assert_eq!(dir_entries(&downloads), Vec::<String>::new());
     drop(peer);
 
-    chat.expect_prefix("[System] Transfer of lie.txt incomplete: received 10 of 1000 bytes");
+    chat.expect_prefix("[System] Transfer of lie.txt incomplete: received 10 B of 1000 B");
     let code = chat.wait_exit();
     chat.assert_failed_cleanly(code, "127.0.0.1");
     let leftovers = dir_entries(dir.path());
@@ -255,8 +255,8 @@ fn assert_mixed_stream_handled(split_bytewise: bool, name: &str) {
     }
     chat.next_line_is("[X] before");
     chat.next_line_is(&format!(
-        "[System] Incoming file co.bin ({} bytes)...",
-        payload.len()
+        "[System] Incoming file co.bin ({})...",
+        common::size(payload.len())
     ));
     chat.next_line_is("[System] File saved to received_files/co.bin");
     // Payload bytes that look like lines must not be shown.
@@ -310,7 +310,7 @@ fn a_file_that_cannot_be_saved_is_skipped_and_the_chat_goes_on() {
     data.extend_from_slice(b"12345[X] after the file\n");
     peer.write_bytes(&data);
 
-    chat.expect_exact("[System] Incoming file doc.txt (5 bytes)...");
+    chat.expect_exact("[System] Incoming file doc.txt (5 B)...");
     chat.expect_prefix("[System] Could not save file doc.txt: cannot create folder dl");
     chat.expect_exact("[X] after the file");
     assert_eq!(fs::read(dir.join("dl")).unwrap(), b"in the way");

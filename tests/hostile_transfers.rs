@@ -159,7 +159,7 @@ fn a_resumed_folder_holds_only_what_was_sent_again() {
     peer.expect_message(&mut chat, Message::Saved { id: 1 });
     peer.send(&[end_folder(0)]);
     peer.expect_message(&mut chat, Message::Saved { id: 0 });
-    chat.expect_prefix("[System] Folder saved to received_files/pics (1 files, 10 bytes");
+    chat.expect_prefix("[System] Folder saved to received_files/pics (1 files, 10 B");
     let saved = tree(&dir.join("received_files/pics"));
     goodbye(&mut chat, &mut peer);
     assert_eq!(
@@ -189,7 +189,7 @@ fn files_past_what_a_folder_announced_end_the_conversation() {
     assert_breach(
         &mut chat,
         &peer,
-        "the peer sent more of folder tiny than the 0 files and 0 bytes it announced",
+        "the peer sent more of folder tiny than the 0 files and 0 B it announced",
     );
     assert!(saved_entries(&dir.join("received_files")).is_empty());
     assert!(
@@ -235,7 +235,7 @@ fn a_file_inside_a_folder_cannot_pass_the_free_space_check() {
     assert_breach(
         &mut chat,
         &peer,
-        "the peer sent more of folder tiny than the 1 files and 0 bytes it announced",
+        "the peer sent more of folder tiny than the 1 files and 0 B it announced",
     );
 }
 
@@ -304,7 +304,7 @@ fn declining_an_offer_keeps_what_was_kept_of_it_for_another_try() {
         });
     assert!(
         resumed && !withdrew,
-        "after /decline: offered again, answered {answer:?} (60 bytes were kept); \
+        "after /decline: offered again, answered {answer:?} (60 B were kept); \
          told the peer withdrew: {withdrew}"
     );
 }
@@ -449,7 +449,8 @@ fn hashing_a_large_file_here_does_not_hold_the_conversation_up() {
         Message::Text("still there?"),
     ]);
     chat.expect_exact(&format!(
-        "[System] Incoming file huge.bin ({size} bytes)..."
+        "[System] Incoming file huge.bin ({})...",
+        common::size(size)
     ));
     chat.expect_exact("[mallory] still there?");
     if let Some(heard) = peer.heard_so_far() {

@@ -864,7 +864,7 @@ fn a_big_send_shows_progress_and_holds_typed_messages_until_the_file_is_out() {
         .join()
         .expect("the peer did not get what it expected");
 
-    let sent_prefix = format!("[System] Sent file big.bin ({BIG_SIZE} bytes, ");
+    let sent_prefix = format!("[System] Sent file big.bin ({}, ", common::size(BIG_SIZE));
     let screen = term.wait("the final line for small.txt", |s| {
         s.row_starting("[System] Sent file small.txt (").is_some()
     });
@@ -1099,7 +1099,7 @@ fn a_file_received_in_interactive_mode_is_saved_whole() {
         screen.dump()
     );
     assert!(
-        screen.has_row("[System] Incoming file x.bin (3000000 bytes)..."),
+        screen.has_row("[System] Incoming file x.bin (2.9 MiB)..."),
         "no incoming-file line:\n{}",
         screen.dump()
     );
@@ -1128,8 +1128,11 @@ fn send_takes_several_paths_quoted_when_they_have_spaces() {
     }
     for (name, size) in [("my notes.txt", notes.len()), ("b.bin", data.len())] {
         term.wait(&format!("the final line for {name}"), |s| {
-            s.row_starting(&format!("[System] Sent file {name} ({size} bytes, "))
-                .is_some()
+            s.row_starting(&format!(
+                "[System] Sent file {name} ({}, ",
+                common::size(size)
+            ))
+            .is_some()
         });
     }
 }
@@ -1557,7 +1560,7 @@ fn at_a_terminal_an_offer_over_100_mib_waits_for_accept_or_decline() {
         common::Chat::connect_encrypted("peer", &peer_dir, "127.0.0.1", port, &["--name", "daksh"]);
     peer.expect_prefix("[System] Encrypted. Safety code: ");
     peer.send_line("/send small.txt");
-    peer.expect_exact("[System] Sent file small.txt (19 bytes)");
+    peer.expect_exact("[System] Sent file small.txt (19 B)");
     peer.send_line("/send big.bin");
     term.wait_row("[System] daksh offers big.bin (101.0 MiB): /accept 2 or /decline 2");
     term.wait_prompt("the offer");
@@ -1571,7 +1574,7 @@ fn at_a_terminal_an_offer_over_100_mib_waits_for_accept_or_decline() {
     term.wait_row("[System] Accepted big.bin.");
     // 101 MiB written and synced: allow for a slow or busy disk.
     peer.set_timeout(Duration::from_secs(60));
-    peer.expect_exact("[System] Sent file big.bin (105906176 bytes)");
+    peer.expect_exact("[System] Sent file big.bin (101.0 MiB)");
     peer.set_timeout(common::TIMEOUT);
     assert_eq!(
         fs::metadata(dir.join("received_files/big.bin"))
@@ -1621,7 +1624,7 @@ fn at_a_terminal_an_offer_the_peer_does_not_answer_at_once_is_said_to_wait() {
     let accepted = Instant::now();
     peer.send_line("/accept");
     peer.expect_exact("[System] File saved to received_files/notes.txt");
-    let sent_line = "[System] Sent file notes.txt (5 bytes, ";
+    let sent_line = "[System] Sent file notes.txt (5 B, ";
     let sent = term.wait("the file to be sent", |s| {
         s.row_starting(sent_line).is_some()
     });
@@ -1905,7 +1908,7 @@ fn each_transfer_keeps_one_live_line_above_the_prompt_until_its_final_line() {
     let size = LIVE_SIZE;
     let finals: Vec<String> = LIVE_OUT
         .iter()
-        .map(|name| format!("[System] Sent file {name} ({size} bytes, "))
+        .map(|name| format!("[System] Sent file {name} ({}, ", common::size(size)))
         .chain(
             LIVE_IN
                 .iter()
@@ -2013,7 +2016,10 @@ fn ctrl_d_and_quit_with_a_file_arriving_say_what_would_be_lost_first() {
     let size = 10 * BLOCK;
     peer.send(format!("/file big.bin {size}\n").as_bytes());
     peer.send(&vec![b'x'; 4 * BLOCK]);
-    term.wait_row(&format!("[System] Incoming file big.bin ({size} bytes)..."));
+    term.wait_row(&format!(
+        "[System] Incoming file big.bin ({})...",
+        common::size(size)
+    ));
     // Asks until the chat has read all that was sent.
     let arrived = "[System] #1 Receiving big.bin: 4.0 MiB / 10.0 MiB (40%)";
     for asked in 1.. {

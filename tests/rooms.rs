@@ -522,7 +522,8 @@ fn a_file_goes_to_every_member_and_the_host() {
     let size = data.len();
     for chat in [&mut host, &mut members[1]] {
         chat.expect_exact(&format!(
-            "[System] Incoming file notes.bin ({size} bytes) from I056..."
+            "[System] Incoming file notes.bin ({}) from I056...",
+            common::size(size)
         ));
         chat.expect_exact("[System] File saved to received_files/notes.bin");
     }
@@ -532,7 +533,10 @@ fn a_file_goes_to_every_member_and_the_host() {
         "[System] Room: I057 saved notes.bin",
         "[System] Room: I058 saved notes.bin",
     ]);
-    members[0].expect_exact(&format!("[System] Sent file notes.bin ({size} bytes)"));
+    members[0].expect_exact(&format!(
+        "[System] Sent file notes.bin ({})",
+        common::size(size)
+    ));
     for saved in [
         dir.join("received_files/notes.bin"),
         dir.subdir("I057").join("received_files/notes.bin"),
@@ -708,7 +712,7 @@ fn files_pass_through_a_plain_room_in_the_original_format() {
     nc.expect_line("/file notes.txt 11");
     assert_eq!(nc.read_exact_bytes(11), b"hello world");
     chat.expect_exact("[System] File saved to received_files/notes.txt");
-    host.expect_exact("[System] Incoming file notes.txt (11 bytes) from I056...");
+    host.expect_exact("[System] Incoming file notes.txt (11 B) from I056...");
     host.expect_exact("[System] File saved to received_files/notes.txt");
     assert_eq!(
         std::fs::read(cwd.join("received_files/notes.txt")).unwrap(),
@@ -767,7 +771,7 @@ fn a_plain_file_cut_off_takes_its_receivers_out_and_the_room_goes_on() {
     python.write_bytes(&[7; 1000]);
     nc.expect_line("/file big.bin 1000000");
     assert_eq!(nc.read_exact_bytes(1000), vec![7; 1000]);
-    host.expect_exact("[System] Incoming file big.bin (1000000 bytes) from guest1...");
+    host.expect_exact("[System] Incoming file big.bin (976.6 KiB) from guest1...");
     python.shutdown_write();
     // nc's stream cannot be put back in step: it is let go.
     nc.expect_eof();
@@ -820,8 +824,8 @@ fn a_member_cut_off_mid_file_resumes_when_it_is_sent_again() {
     host.expect_prefix("[System] I056 offers big.bin (256.0 MiB): /accept 1");
     host.send_line("/decline 1");
     taker.expect_exact(&format!(
-        "[System] Incoming file big.bin ({} bytes) from I056...",
-        data.len()
+        "[System] Incoming file big.bin ({}) from I056...",
+        common::size(data.len())
     ));
     let taker_dir = dir.subdir("I057");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -919,10 +923,12 @@ fn a_folder_goes_to_every_member_whole() {
     let bytes = big.len() + 1;
     for chat in [&mut host, &mut taker] {
         chat.expect_exact(&format!(
-            "[System] Incoming folder album (3 files, {bytes} bytes) from I056..."
+            "[System] Incoming folder album (3 files, {}) from I056...",
+            common::size(bytes)
         ));
         chat.expect_exact(&format!(
-            "[System] Folder saved to received_files/album (3 files, {bytes} bytes)"
+            "[System] Folder saved to received_files/album (3 files, {})",
+            common::size(bytes)
         ));
     }
     sender.expect_all_unordered(&[
@@ -931,7 +937,8 @@ fn a_folder_goes_to_every_member_whole() {
         "[System] Room: I058 did not take album: declined",
     ]);
     sender.expect_exact(&format!(
-        "[System] Sent folder album (3 files, {bytes} bytes)"
+        "[System] Sent folder album (3 files, {})",
+        common::size(bytes)
     ));
     for saved in [
         dir.join("received_files/album"),
@@ -1127,12 +1134,8 @@ fn a_sender_that_lies_about_its_file_is_dropped_and_the_room_goes_on() {
     let dir = TestDir::new("room-liar");
     let (mut host, port, mut members) = room(&dir, &["I057"]);
     for (size, sent, why) in [
-        (
-            10,
-            20,
-            "it sent more of lie.bin than the 10 bytes it announced",
-        ),
-        (100_000, 20, "it ended lie.bin after 20 of its 100000 bytes"),
+        (10, 20, "it sent more of lie.bin than the 10 B it announced"),
+        (100_000, 20, "it ended lie.bin after 20 B of its 97.7 KiB"),
     ] {
         let _liar = lying_sender(port, size, sent);
         host.expect_exact(&format!("[System] liar was dropped from the room: {why}."));
@@ -1147,7 +1150,7 @@ fn a_sender_that_lies_about_its_file_is_dropped_and_the_room_goes_on() {
     .unwrap();
     host.expect_exact(
         "[System] huge was dropped from the room: it offered a file over the limit of \
-         17592186044416 bytes.",
+         16.0 TiB.",
     );
     // Nobody else was hurt, and nothing was saved.
     members[0].send_line("still here");

@@ -107,7 +107,10 @@ fn a_file_header_arrives_on_its_own() {
         let mut payload = vec![0u8; size - (n - header.len())];
         socket.read_exact(&mut payload).unwrap();
         assert!(payload.iter().all(|&b| b == b'z'));
-        chat.expect_exact(&format!("[System] Sent file big.bin ({size} bytes)"));
+        chat.expect_exact(&format!(
+            "[System] Sent file big.bin ({})",
+            common::size(size)
+        ));
     }
 }
 
@@ -150,8 +153,8 @@ fn a_sys_file_arrives_whole_and_the_chat_goes_on() {
     chat.send_line(&format!("/send {path}"));
     assert_eq!(show(&read_file(&mut wire, "online")), show(&expected));
     chat.expect_exact(&format!(
-        "[System] Sent file online ({} bytes)",
-        expected.len()
+        "[System] Sent file online ({})",
+        common::size(expected.len())
     ));
     chat.send_line("still here");
     let mut line = String::new();
@@ -167,7 +170,7 @@ fn an_empty_file_is_still_sent_as_empty() {
     let mut wire = BufReader::new(socket);
     chat.send_line("/send empty.txt");
     assert!(read_file(&mut wire, "empty.txt").is_empty());
-    chat.expect_exact("[System] Sent file empty.txt (0 bytes)");
+    chat.expect_exact("[System] Sent file empty.txt (0 B)");
 }
 
 #[test]

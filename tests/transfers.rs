@@ -269,13 +269,16 @@ fn a_folder_arrives_with_its_whole_tree_byte_for_byte() {
 
     bob.send_line("/send album");
     alice.expect_exact(&format!(
-        "[System] Incoming folder album (6 files, {bytes} bytes)..."
+        "[System] Incoming folder album (6 files, {})...",
+        common::size(bytes)
     ));
     alice.expect_exact(&format!(
-        "[System] Folder saved to received_files/album (6 files, {bytes} bytes)"
+        "[System] Folder saved to received_files/album (6 files, {})",
+        common::size(bytes)
     ));
     bob.expect_exact(&format!(
-        "[System] Sent folder album (6 files, {bytes} bytes)"
+        "[System] Sent folder album (6 files, {})",
+        common::size(bytes)
     ));
     assert_same_tree(&album, &dir.join("alice/received_files/album"), &[]);
     assert_eq!(
@@ -305,9 +308,9 @@ fn links_and_fifos_inside_a_folder_are_named_and_not_sent() {
         "[System] Not sending docs/pipe (not a regular file).",
         "[System] Not sending docs/sub/up (a symbolic link).",
     ]);
-    alice.expect_exact("[System] Incoming folder docs (1 files, 10 bytes)...");
-    alice.expect_exact("[System] Folder saved to received_files/docs (1 files, 10 bytes)");
-    bob.expect_exact("[System] Sent folder docs (1 files, 10 bytes)");
+    alice.expect_exact("[System] Incoming folder docs (1 files, 10 B)...");
+    alice.expect_exact("[System] Folder saved to received_files/docs (1 files, 10 B)");
+    bob.expect_exact("[System] Sent folder docs (1 files, 10 B)");
     let saved = dir.join("alice/received_files/docs");
     assert_same_tree(&docs, &saved, &["link", "pipe", "sub/up"]);
     assert_eq!(
@@ -333,14 +336,14 @@ fn a_folder_sent_twice_is_saved_beside_the_first_which_stays_untouched() {
     let downloads = dir.join("alice/received_files");
 
     bob.send_line("/send notes");
-    alice.expect_exact("[System] Folder saved to received_files/notes (2 files, 8 bytes)");
-    bob.expect_exact("[System] Sent folder notes (2 files, 8 bytes)");
+    alice.expect_exact("[System] Folder saved to received_files/notes (2 files, 8 B)");
+    bob.expect_exact("[System] Sent folder notes (2 files, 8 B)");
     let first = tree(&downloads.join("notes"));
     // The same folder with one file changed, its size the same.
     fs::write(notes.join("a.txt"), b"later").unwrap();
     bob.send_line("/send notes");
-    alice.expect_exact("[System] Folder saved to received_files/notes (1) (2 files, 8 bytes)");
-    bob.expect_exact("[System] Sent folder notes (2 files, 8 bytes)");
+    alice.expect_exact("[System] Folder saved to received_files/notes (1) (2 files, 8 B)");
+    bob.expect_exact("[System] Sent folder notes (2 files, 8 B)");
 
     assert_eq!(dir_entries(&downloads), ["notes", "notes (1)"]);
     assert_eq!(tree(&downloads.join("notes")), first);
@@ -366,7 +369,8 @@ fn a_folder_is_not_in_the_download_folder_until_it_arrived_whole() {
 
     bob.send_line("/send movie");
     alice.expect_exact(&format!(
-        "[System] Incoming folder movie (2 files, {bytes} bytes)..."
+        "[System] Incoming folder movie (2 files, {})...",
+        common::size(bytes)
     ));
     // Look at the download folder, then ask how far the folder got: if part
     // but not all of it had arrived by then, the look was taken while it
@@ -397,10 +401,12 @@ fn a_folder_is_not_in_the_download_folder_until_it_arrived_whole() {
         ));
     }
     alice.expect_exact(&format!(
-        "[System] Folder saved to received_files/movie (2 files, {bytes} bytes)"
+        "[System] Folder saved to received_files/movie (2 files, {})",
+        common::size(bytes)
     ));
     bob.expect_exact(&format!(
-        "[System] Sent folder movie (2 files, {bytes} bytes)"
+        "[System] Sent folder movie (2 files, {})",
+        common::size(bytes)
     ));
     assert_eq!(dir_entries(&downloads), ["movie"]);
     assert_eq!(
@@ -489,9 +495,9 @@ fn a_folder_nested_a_hundred_thousand_deep_goes_down_to_what_a_peer_takes() {
         "[System] Not sending deep/what is inside d/…/d (64 levels) (nested too deep: a peer \
          takes paths of at most 64 levels and 4096 bytes)."
     );
-    alice.expect_exact("[System] Incoming folder deep (1 files, 3 bytes)...");
-    alice.expect_exact("[System] Folder saved to received_files/deep (1 files, 3 bytes)");
-    bob.expect_exact("[System] Sent folder deep (1 files, 3 bytes)");
+    alice.expect_exact("[System] Incoming folder deep (1 files, 3 B)...");
+    alice.expect_exact("[System] Folder saved to received_files/deep (1 files, 3 B)");
+    bob.expect_exact("[System] Sent folder deep (1 files, 3 B)");
     let saved = dir.join("alice/received_files/deep");
     let deepest = saved.join(vec!["d"; 64].join("/"));
     assert!(
@@ -518,7 +524,7 @@ fn an_offer_over_the_limit_waits_for_accept_and_a_small_file_does_not() {
     bob.send_line("/send big.bin small.txt");
     let id = expect_offer(&mut alice, "big.bin", "2.0 MiB");
     alice.expect_exact("[System] File saved to received_files/small.txt");
-    bob.expect_exact("[System] Sent file small.txt (100000 bytes)");
+    bob.expect_exact("[System] Sent file small.txt (97.7 KiB)");
     assert_never_said(&mut alice, "an offer of small.txt", |l| {
         l.contains("offers small.txt")
     });
@@ -547,7 +553,7 @@ fn an_offer_over_the_limit_waits_for_accept_and_a_small_file_does_not() {
     alice.send_line(&format!("/accept {id}"));
     alice.expect_exact("[System] Accepted big.bin.");
     alice.expect_exact("[System] File saved to received_files/big.bin");
-    bob.expect_exact("[System] Sent file big.bin (2097152 bytes)");
+    bob.expect_exact("[System] Sent file big.bin (2.0 MiB)");
     assert!(fs::read(downloads.join("big.bin")).unwrap() == big);
     leave(alice, bob);
 }
@@ -610,7 +616,7 @@ fn with_two_offers_waiting_accept_and_decline_need_to_know_which() {
         "[System] File saved to received_files/two.bin",
     ]);
     bob.expect_all_unordered(&[
-        "[System] Sent file two.bin (2097152 bytes)",
+        "[System] Sent file two.bin (2.0 MiB)",
         "[System] one.bin was not saved by the peer: declined",
     ]);
     still_talking(&mut alice, &mut bob, "thanks");
@@ -637,7 +643,7 @@ fn a_folder_over_the_limit_is_asked_about_as_a_whole() {
     let downloads = dir.join("alice/received_files");
 
     bob.send_line("/send photos");
-    alice.expect_exact("[System] Incoming folder photos (3 files, 1572864 bytes)...");
+    alice.expect_exact("[System] Incoming folder photos (3 files, 1.5 MiB)...");
     let id = expect_offer(&mut alice, "photos", "1.5 MiB");
     still_talking(&mut alice, &mut bob, "a moment");
     let named: Vec<String> = dir_entries(&downloads)
@@ -647,8 +653,8 @@ fn a_folder_over_the_limit_is_asked_about_as_a_whole() {
     assert!(named.is_empty(), "saved before it was accepted: {named:?}");
     alice.send_line(&format!("/accept {id}"));
     alice.expect_exact("[System] Accepted photos.");
-    alice.expect_exact("[System] Folder saved to received_files/photos (3 files, 1572864 bytes)");
-    bob.expect_exact("[System] Sent folder photos (3 files, 1572864 bytes)");
+    alice.expect_exact("[System] Folder saved to received_files/photos (3 files, 1.5 MiB)");
+    bob.expect_exact("[System] Sent folder photos (3 files, 1.5 MiB)");
     let asked: Vec<String> = alice
         .stdout_lines()
         .into_iter()
@@ -676,11 +682,11 @@ fn accept_all_takes_every_offer_without_asking() {
     bob.send_line("/send big.bin folder");
     alice.expect_all_unordered(&[
         "[System] File saved to received_files/big.bin",
-        "[System] Folder saved to received_files/folder (1 files, 2097152 bytes)",
+        "[System] Folder saved to received_files/folder (1 files, 2.0 MiB)",
     ]);
     bob.expect_all_unordered(&[
-        "[System] Sent file big.bin (3145728 bytes)",
-        "[System] Sent folder folder (1 files, 2097152 bytes)",
+        "[System] Sent file big.bin (3.0 MiB)",
+        "[System] Sent folder folder (1 files, 2.0 MiB)",
     ]);
     assert_never_said(&mut alice, "an offer", |l| l.contains(" offers "));
     assert!(fs::read(downloads.join("big.bin")).unwrap() == big);
@@ -781,14 +787,14 @@ fn a_second_offer_does_not_get_the_space_promised_to_the_first() {
     bob.send_line("/send album big.bin");
     let why = "not enough free space: it needs 15.0 MiB and received_files has 20.0 MiB free, \
                18.0 MiB of it promised to transfers on their way";
-    alice.expect_exact("[System] Incoming folder album (3 files, 18874368 bytes)...");
-    alice.expect_exact("[System] Incoming file big.bin (15728640 bytes)...");
+    alice.expect_exact("[System] Incoming folder album (3 files, 18.0 MiB)...");
+    alice.expect_exact("[System] Incoming file big.bin (15.0 MiB)...");
     alice.expect_exact(&format!("[System] Declined big.bin: {why}."));
     bob.expect_exact(&format!(
         "[System] big.bin was not saved by the peer: {why}"
     ));
-    alice.expect_exact("[System] Folder saved to received_files/album (3 files, 18874368 bytes)");
-    bob.expect_exact("[System] Sent folder album (3 files, 18874368 bytes)");
+    alice.expect_exact("[System] Folder saved to received_files/album (3 files, 18.0 MiB)");
+    bob.expect_exact("[System] Sent folder album (3 files, 18.0 MiB)");
 
     // Alice's disk, seen through her chat's own view of the mounts.
     let hers = Path::new(&format!("/proc/{}/root", alice.pid())).join(
@@ -845,7 +851,7 @@ fn accepting_an_offer_that_no_longer_fits_is_refused_and_it_waits_on() {
         refused.starts_with(why) && refused.ends_with(&again),
         "{refused}"
     );
-    alice.expect_exact("[System] Folder saved to received_files/album (1 files, 18874368 bytes)");
+    alice.expect_exact("[System] Folder saved to received_files/album (1 files, 18.0 MiB)");
     alice.send_line("/status");
     alice.expect_exact(&format!(
         "[System] #{file} Offered: big.bin (15.0 MiB): /accept {file} or /decline {file}"
@@ -853,7 +859,7 @@ fn accepting_an_offer_that_no_longer_fits_is_refused_and_it_waits_on() {
     alice.send_line(&format!("/decline {file}"));
     bob.expect_all_unordered(&[
         "[System] big.bin was not saved by the peer: declined",
-        "[System] Sent folder album (1 files, 18874368 bytes)",
+        "[System] Sent folder album (1 files, 18.0 MiB)",
     ]);
     still_talking(&mut alice, &mut bob, "all there?");
     let hers = Path::new(&format!("/proc/{}/root", alice.pid())).join(
@@ -874,7 +880,7 @@ fn the_sender_cancels_a_file_on_its_way() {
     let (mut alice, mut bob) = pair(&dir, &[]);
 
     bob.send_line("/send big.bin");
-    alice.expect_exact("[System] Incoming file big.bin (536870912 bytes)...");
+    alice.expect_exact("[System] Incoming file big.bin (512.0 MiB)...");
     let id = transfer_id(&mut bob, "big.bin", State::Sending);
     bob.send_line(&format!("/cancel {id}"));
     bob.expect_exact("[System] Cancelled big.bin; the peer was told.");
@@ -923,7 +929,7 @@ fn the_receiver_cancels_a_file_on_its_way() {
     let (mut alice, mut bob) = pair(&dir, &[]);
 
     bob.send_line("/send big.bin");
-    alice.expect_exact("[System] Incoming file big.bin (536870912 bytes)...");
+    alice.expect_exact("[System] Incoming file big.bin (512.0 MiB)...");
     let id = transfer_id(&mut alice, "big.bin", State::Receiving);
     alice.send_line(&format!("/cancel {id}"));
     alice.expect_exact("[System] Cancelled big.bin; what arrived of it is removed.");
@@ -994,7 +1000,7 @@ fn a_queued_file_is_cancelled_before_it_starts() {
     alice.expect_all_unordered(&said.iter().map(String::as_str).collect::<Vec<_>>());
     let sent: Vec<String> = names[..4]
         .iter()
-        .map(|name| format!("[System] Sent file {name} (2097152 bytes)"))
+        .map(|name| format!("[System] Sent file {name} (2.0 MiB)"))
         .collect();
     bob.expect_all_unordered(&sent.iter().map(String::as_str).collect::<Vec<_>>());
     still_talking(&mut alice, &mut bob, "four of five");

@@ -66,8 +66,8 @@ fn a_file_replaced_by_a_link_after_the_walk_is_not_followed() {
     alice.expect_exact(
         "[System] Skipped album/photo.jpg: it was replaced since the folder was looked at",
     );
-    bob.expect_prefix("[System] Folder saved to received_files/album (1 files, 3 bytes");
-    alice.expect_prefix("[System] Sent folder album (1 files, 3 bytes");
+    bob.expect_prefix("[System] Folder saved to received_files/album (1 files, 3 B");
+    alice.expect_prefix("[System] Sent folder album (1 files, 3 B");
     alice.expect_exact("[System] Not in the folder sent, as said above: album/photo.jpg.");
     assert!(!dir.join("bob/received_files/album/photo.jpg").exists());
     assert_eq!(
@@ -100,7 +100,7 @@ fn a_file_that_shrank_is_not_skipped_as_one_that_grew() {
     // the folder within what was announced: the one that grew waits for
     // another /send, the one that shrank goes.
     alice.expect_exact("[System] Skipped notes/a_grows: it grew since the folder was looked at.");
-    bob.expect_prefix("[System] Folder saved to received_files/notes (1 files, 10 bytes");
+    bob.expect_prefix("[System] Folder saved to received_files/notes (1 files, 10 B");
     assert_eq!(
         fs::read(dir.join("bob/received_files/notes/b_shrinks")).unwrap(),
         vec![2u8; 10]
@@ -336,7 +336,7 @@ fn cancel_after_the_last_chunk_waits_for_the_answer() {
         "[System] Transfer #1 was sent whole already; it waits for the peer to confirm it.",
     );
     peer.send(&[Message::Saved { id: 0 }]);
-    chat.expect_exact("[System] Sent file whole.bin (200000 bytes)");
+    chat.expect_exact("[System] Sent file whole.bin (195.3 KiB)");
     chat.send_line("/cancel 1");
     chat.expect_exact("[System] No transfer #1; /status lists them.");
 }

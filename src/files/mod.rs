@@ -9,6 +9,7 @@ pub mod download;
 pub mod kept;
 pub mod receive;
 pub mod send;
+pub mod size;
 pub mod tree;
 
 /// Size of the copy buffer, in both directions, where the kernel cannot

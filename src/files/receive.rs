@@ -33,7 +33,7 @@ pub enum ReceiveError {
     #[error(transparent)]
     Save(DownloadError),
     /// The payload ended early: the connection closed or failed mid-file.
-    #[error("received {received} of {expected} bytes")]
+    #[error("received {} of {}", super::size::bytes(*received), super::size::bytes(*expected))]
     Incomplete { received: u64, expected: u64 },
 }
 

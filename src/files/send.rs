@@ -65,7 +65,10 @@ pub enum SendError {
     NotRegular,
     #[error("permission denied")]
     PermissionDenied,
-    #[error("{size} bytes is more than the {} TiB a peer accepts", frame::MAX_FILE_SIZE >> 40)]
+    #[error(
+        "it is larger than the {} a peer accepts",
+        super::size::bytes(frame::MAX_FILE_SIZE)
+    )]
     TooLarge { size: u64 },
     #[error(
         "its size is only known by reading it (a file of the kernel's), and it is over {} KiB",
@@ -429,7 +432,10 @@ mod tests {
         file.set_len(frame::MAX_FILE_SIZE + 1).unwrap();
         match OutgoingFile::open(&path) {
             Err(e @ SendError::TooLarge { .. }) => {
-                assert!(e.to_string().contains("16 TiB"), "{e}")
+                assert_eq!(
+                    e.to_string(),
+                    "it is larger than the 16.0 TiB a peer accepts"
+                )
             }
             other => panic!("expected TooLarge, got {other:?}"),
         }

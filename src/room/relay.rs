@@ -25,6 +25,7 @@ use super::hub::Hub;
 use super::link::{FileNews, Piece, PlainFile, Share, Turn};
 use super::roster::MemberId;
 use crate::files::download::safe_file_name;
+use crate::files::size;
 use crate::session::encrypted::incoming::{MAX_FOLDERS, MAX_INCOMING};
 use crate::wire::frame;
 use crate::wire::message::{Change, FileId, Message};
@@ -351,8 +352,8 @@ impl Hub {
         };
         if over {
             let why = format!(
-                "it offered a file over the limit of {} bytes",
-                frame::MAX_FILE_SIZE
+                "it offered a file over the limit of {}",
+                size::bytes(frame::MAX_FILE_SIZE)
             );
             self.remove(from, Change::Dropped, &why);
             return None;
@@ -714,8 +715,9 @@ impl Hub {
         relay.sent += piece.data.len() as u64;
         if relay.sent > relay.size {
             let why = format!(
-                "it sent more of {} than the {} bytes it announced",
-                relay.name, relay.size
+                "it sent more of {} than the {} it announced",
+                relay.name,
+                size::bytes(relay.size)
             );
             self.cancel_relay(relay_id);
             return self.remove(from, Change::Dropped, &why);
@@ -744,8 +746,10 @@ impl Hub {
         };
         if relay.kind != Kind::Folder && relay.sent != relay.size {
             let why = format!(
-                "it ended {} after {} of its {} bytes",
-                relay.name, relay.sent, relay.size
+                "it ended {} after {} of its {}",
+                relay.name,
+                size::bytes(relay.sent),
+                size::bytes(relay.size)
             );
             self.cancel_relay(relay_id);
             return self.remove(from, Change::Dropped, &why);

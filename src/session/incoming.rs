@@ -5,7 +5,7 @@
 use std::io::{self, BufReader};
 use std::path::Path;
 
-use super::progress::{Direction, Meter, Transfers};
+use super::progress::{Direction, Meter, Transfers, bytes};
 use crate::files::download::DownloadDir;
 use crate::files::receive::{self, ReceiveError};
 use crate::net::secure::handshake;
@@ -71,7 +71,7 @@ pub fn read_peer(
                 // follows the announcement sees it. (Names and all other peer
                 // text are sanitised by the screen.)
                 let mut meter = Meter::begin(transfers, screen, Direction::Receive, &name, size);
-                screen.system(format!("Incoming file {name} ({size} bytes)..."));
+                screen.system(format!("Incoming file {name} ({})...", bytes(size)));
                 let saved = receive::receive(frames.payload(), downloads, &name, &mut |n| {
                     meter.advance(n)
                 });
@@ -92,8 +92,9 @@ pub fn read_peer(
                 screen.system(format!("Ignored malformed file header from peer: {why}"));
             }
             Err(FrameError::LineTooLong { len }) => screen.system(format!(
-                "Dropped a line of {len} bytes from peer (the limit is {} bytes).",
-                frame::MAX_LINE
+                "Dropped a line of {} from peer (the limit is {}).",
+                bytes(len),
+                bytes(frame::MAX_LINE as u64)
             )),
             Err(FrameError::EndedMidLine { partial }) => {
                 // A last line without its newline (`printf hi | nc`) is still

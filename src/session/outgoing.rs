@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
 use super::input::Ticket;
-use super::progress::{Meter, Transfers};
+use super::progress::{Meter, Transfers, bytes};
 use crate::files::send;
 use crate::files::send::{OutgoingFile, SendFailure};
 use crate::files::tree::FolderTree;
@@ -257,8 +257,8 @@ impl Writer<'_> {
             return Err(e);
         }
         self.screen.system(match meter.summary() {
-            Some(summary) => format!("Sent file {shown} ({size} bytes, {summary})"),
-            None => format!("Sent file {shown} ({size} bytes)"),
+            Some(summary) => format!("Sent file {shown} ({}, {summary})", bytes(size)),
+            None => format!("Sent file {shown} ({})", bytes(size)),
         });
         Ok(())
     }

@@ -743,20 +743,8 @@ fn files_text(files: Option<(u64, u64)>) -> String {
     }
 }
 
-/// A byte count for people: `512 B`, `1.5 KiB`, `200.0 MiB`, `4.0 GiB`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
+/// A byte count for people, as every line shows one.
+pub use crate::files::size::bytes;
 
 /// The average rate, `None` while `elapsed` is too short to tell.
 fn rate(done: u64, elapsed: Duration) -> Option<String> {
@@ -791,15 +779,6 @@ mod tests {
     use crate::terminal::screen::Look;
     use crate::terminal::screen::testing::{captured, captured_with};
     use proptest::prelude::*;
-
-    #[test]
-    fn sizes_read_like_people_write_them() {
-        assert_eq!(bytes(0), "0 B");
-        assert_eq!(bytes(1023), "1023 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(200 * 1024 * 1024), "200.0 MiB");
-        assert_eq!(bytes(4 << 30), "4.0 GiB");
-    }
 
     #[test]
     fn durations_read_like_people_write_them() {

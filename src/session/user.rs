@@ -218,7 +218,9 @@ impl<'a> UserSide<'a> {
 
     fn refuse_long(&self, len: u64, limit: u64) {
         self.screen.system(format!(
-            "Message not sent: it is {len} bytes and the limit is {limit} bytes."
+            "Message not sent: it is {} and the limit is {}.",
+            progress::bytes(len),
+            progress::bytes(limit)
         ));
     }
 

@@ -126,8 +126,8 @@ impl<R: BufRead> FrameReader<R> {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!(
-                    "connection ended {} bytes before the end of a file",
-                    self.pending
+                    "connection ended {} before the end of a file",
+                    crate::files::size::bytes(self.pending)
                 ),
             ));
         }

@@ -20,6 +20,14 @@ pub mod room_member;
 /// How long any single expected event may take before the test gives up.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A size as the chat shows it (`18 B`, `286.1 MiB`).
+pub fn size<N: TryInto<u64>>(n: N) -> String
+where
+    N::Error: std::fmt::Debug,
+{
+    chat::files::size::bytes(n.try_into().expect("a size fits 64 bits"))
+}
+
 /// A fresh folder for one test, used as the working directory of its chats.
 /// Removed again when the test ends (declare it first so it is dropped last).
 pub struct TestDir {
@@ -639,7 +647,7 @@ pub fn listening_chat_receiving_half_a_file(cwd: &Path) -> (Chat, RawPeer) {
     let mut data = file_header("half.bin", 1_000_000);
     data.extend_from_slice(&[7; 5000]);
     peer.write_bytes(&data);
-    chat.expect_exact("[System] Incoming file half.bin (1000000 bytes)...");
+    chat.expect_exact("[System] Incoming file half.bin (976.6 KiB)...");
     (chat, peer)
 }
 

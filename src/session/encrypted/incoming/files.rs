@@ -10,7 +10,7 @@ use crate::files::download::{DownloadError, safe_file_name};
 use crate::files::kept::{Kept, KeptFile};
 use crate::session::incoming;
 use crate::session::outgoing::Answer;
-use crate::session::progress::{self, Meter, Verdict};
+use crate::session::progress::{self, Meter, Verdict, bytes};
 use crate::wire::frame;
 use crate::wire::message::FileId;
 
@@ -25,8 +25,9 @@ impl<'a> Reader<'a> {
     ) -> Result<(), Breach> {
         if size > frame::MAX_FILE_SIZE {
             return Err(Breach::Protocol(format!(
-                "the peer offered a file of {size} bytes, over the limit of {}",
-                frame::MAX_FILE_SIZE
+                "the peer offered a file of {}, over the limit of {}",
+                bytes(size),
+                bytes(frame::MAX_FILE_SIZE)
             )));
         }
         self.check_new(id)?;
@@ -37,8 +38,8 @@ impl<'a> Reader<'a> {
         // the announcement sees it.
         let transfer = self.transfers.offered(&name, size, id);
         self.screen.system(match from {
-            None => format!("Incoming file {name} ({size} bytes)..."),
-            Some(from) => format!("Incoming file {name} ({size} bytes) from {from}..."),
+            None => format!("Incoming file {name} ({})...", bytes(size)),
+            Some(from) => format!("Incoming file {name} ({}) from {from}...", bytes(size)),
         });
         let owner = Owner::Lone {
             transfer,
@@ -381,8 +382,9 @@ impl<'a> Reader<'a> {
         let len = data.len() as u64;
         if arriving.size - arriving.received < len {
             return Err(Breach::Protocol(format!(
-                "the peer sent more of {} than the {} bytes it announced",
-                arriving.name, arriving.size
+                "the peer sent more of {} than the {} it announced",
+                arriving.name,
+                bytes(arriving.size)
             )));
         }
         arriving.received += len;
@@ -429,8 +431,10 @@ impl<'a> Reader<'a> {
                 })
         {
             return Err(Breach::Protocol(format!(
-                "the peer ended {} after {} of its {} bytes",
-                arriving.name, arriving.received, arriving.size
+                "the peer ended {} after {} of its {}",
+                arriving.name,
+                bytes(arriving.received),
+                bytes(arriving.size)
             )));
         }
         let Arriving {

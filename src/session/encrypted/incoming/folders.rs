@@ -9,6 +9,7 @@ use super::hashing::Reply;
 use super::{Arriving, Breach, Here, MAX_FOLDERS, Owner, Reader, Stage, unknown};
 use crate::files::download::{safe_file_name, safe_relative_path};
 use crate::files::kept::KeptFolder;
+use crate::files::size;
 use crate::session::outgoing::Answer;
 use crate::session::progress::{Meter, Verdict};
 use crate::wire::frame;
@@ -59,9 +60,15 @@ impl<'a> Reader<'a> {
         let transfer = self.transfers.offered(&name, bytes, id);
         self.transfers.count_files(transfer, files);
         self.screen.system(match from {
-            None => format!("Incoming folder {name} ({files} files, {bytes} bytes)..."),
+            None => format!(
+                "Incoming folder {name} ({files} files, {})...",
+                size::bytes(bytes)
+            ),
             Some(from) => {
-                format!("Incoming folder {name} ({files} files, {bytes} bytes) from {from}...")
+                format!(
+                    "Incoming folder {name} ({files} files, {}) from {from}...",
+                    size::bytes(bytes)
+                )
             }
         });
         let mut folder = ArrivingFolder {
@@ -168,8 +175,9 @@ impl<'a> Reader<'a> {
     ) -> Result<(), Breach> {
         if size > frame::MAX_FILE_SIZE {
             return Err(Breach::Protocol(format!(
-                "the peer offered a file of {size} bytes, over the limit of {}",
-                frame::MAX_FILE_SIZE
+                "the peer offered a file of {}, over the limit of {}",
+                size::bytes(size),
+                size::bytes(frame::MAX_FILE_SIZE)
             )));
         }
         self.check_new(id)?;
@@ -178,8 +186,10 @@ impl<'a> Reader<'a> {
         folder.offered_bytes = folder.offered_bytes.saturating_add(size);
         if folder.offered_files > folder.files || folder.offered_bytes > folder.bytes {
             return Err(Breach::Protocol(format!(
-                "the peer sent more of folder {} than the {} files and {} bytes it announced",
-                folder.name, folder.files, folder.bytes
+                "the peer sent more of folder {} than the {} files and {} it announced",
+                folder.name,
+                folder.files,
+                size::bytes(folder.bytes)
             )));
         }
         folder.arriving += 1;
@@ -310,12 +320,14 @@ impl<'a> Reader<'a> {
                 drop(meter);
                 self.screen.system(match summary {
                     Some(summary) => format!(
-                        "Folder saved to {} ({saved} files, {bytes} bytes, {summary})",
-                        path.display()
+                        "Folder saved to {} ({saved} files, {}, {summary})",
+                        path.display(),
+                        size::bytes(bytes)
                     ),
                     None => format!(
-                        "Folder saved to {} ({saved} files, {bytes} bytes)",
-                        path.display()
+                        "Folder saved to {} ({saved} files, {})",
+                        path.display(),
+                        size::bytes(bytes)
                     ),
                 });
                 self.answer(Answer::Saved(id));

@@ -8,7 +8,7 @@ use super::{Offered, Owner, Writer};
 use crate::files::send::OutgoingFile;
 use crate::files::tree::TreeItem;
 use crate::session::outgoing::WriteError;
-use crate::session::progress::Meter;
+use crate::session::progress::{self, Meter};
 use crate::wire::message::{FileId, Message};
 
 /// Files of one folder offered and not yet answered: enough to keep the
@@ -147,9 +147,15 @@ impl<'a> Writer<'a> {
                 let (files, bytes) = (folder.saved, folder.saved_bytes);
                 self.screen.system(match summary {
                     Some(summary) => {
-                        format!("Sent folder {name} ({files} files, {bytes} bytes, {summary})")
+                        format!(
+                            "Sent folder {name} ({files} files, {}, {summary})",
+                            progress::bytes(bytes)
+                        )
                     }
-                    None => format!("Sent folder {name} ({files} files, {bytes} bytes)"),
+                    None => format!(
+                        "Sent folder {name} ({files} files, {})",
+                        progress::bytes(bytes)
+                    ),
                 });
                 if let Some(first) = folder.failed.first() {
                     let more = match folder.failed.len() {

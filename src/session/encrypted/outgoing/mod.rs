@@ -610,9 +610,9 @@ impl<'a> Writer<'a> {
                             format!("{name}: the peer already has it (identical); nothing sent")
                         }
                         (None, Some(summary)) => {
-                            format!("Sent file {name} ({size} bytes, {summary})")
+                            format!("Sent file {name} ({}, {summary})", progress::bytes(size))
                         }
-                        (None, None) => format!("Sent file {name} ({size} bytes)"),
+                        (None, None) => format!("Sent file {name} ({})", progress::bytes(size)),
                         (Some(reason), _) => format!("{name} was not saved by the peer: {reason}"),
                     };
                     // Off the list before the user reads that it is done.
