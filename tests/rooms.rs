@@ -605,9 +605,12 @@ fn a_file_nobody_takes_is_not_sent() {
     std::fs::write(&path, random_bytes(1000, 5)).unwrap();
     sender.send_line(&format!("/send {}", path.display()));
     host.expect_prefix("[System] I056 offers a.bin (1000 B): /accept 1");
+    // A member sends to the room, and waits for the room.
+    sender.send_line("/status");
+    sender.expect_exact("[System] #1 Offered: a.bin (1000 B), waiting for the room to accept it");
     host.send_line("/decline 1");
     sender.expect_exact("[System] Room: host did not take a.bin: declined");
-    sender.expect_exact("[System] a.bin was not saved by the peer: nobody in the room took it");
+    sender.expect_exact("[System] a.bin was not saved by the room: nobody in the room took it");
     // The room goes on.
     sender.send_line("ok then");
     host.expect_exact("[I056] ok then");
@@ -838,7 +841,7 @@ fn a_member_cut_off_mid_file_resumes_when_it_is_sent_again() {
     sender.set_timeout(Duration::from_secs(60));
     sender.expect_exact("[System] Room: I057 left before big.bin arrived");
     sender.expect_exact(
-        "[System] big.bin was not saved by the peer: nobody in the room is taking it any more",
+        "[System] big.bin was not saved by the room: nobody in the room is taking it any more",
     );
     let held = kept_bytes(&taker_dir);
     assert!(held >= 8 << 20 && held < data.len() as u64, "{held}");
@@ -849,7 +852,7 @@ fn a_member_cut_off_mid_file_resumes_when_it_is_sent_again() {
     host.expect_prefix("[System] I056 offers big.bin (256.0 MiB): /accept 2");
     host.send_line("/decline 2");
     taker.expect_prefix("[System] Resuming big.bin: ");
-    sender.expect_prefix("[System] Resuming big.bin: the peer has ");
+    sender.expect_prefix("[System] Resuming big.bin: the room has ");
     taker.set_timeout(Duration::from_secs(60));
     taker.expect_exact("[System] File saved to received_files/big.bin");
     sender.expect_exact("[System] Room: I057 saved big.bin");

@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -111,9 +111,26 @@ struct Entry {
 pub struct Transfers {
     entries: Mutex<Vec<Entry>>,
     next_id: AtomicU64,
+    /// Whether the other end is a room, which lines about transfers name
+    /// instead of a peer.
+    room: AtomicBool,
 }
 
 impl Transfers {
+    /// The other end turned out to be a room (its host's, or ours).
+    pub fn joined_room(&self) {
+        self.room.store(true, Ordering::Relaxed);
+    }
+
+    /// Who takes what we send and answers our offers, as lines name it.
+    pub fn counterpart(&self) -> &'static str {
+        if self.room.load(Ordering::Relaxed) {
+            "the room"
+        } else {
+            "the peer"
+        }
+    }
+
     fn entries(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -380,9 +397,10 @@ impl Transfers {
                 let id = e.id;
                 match (e.started, e.verdict) {
                     _ if e.awaiting_peer => format!(
-                        "#{id} Offered: {} ({}), waiting for the peer to accept it",
+                        "#{id} Offered: {} ({}), waiting for {} to accept it",
                         e.name,
-                        bytes(e.size)
+                        bytes(e.size),
+                        self.counterpart()
                     ),
                     (_, Verdict::Waiting) => format!(
                         "#{id} Offered: {} ({}): /accept {id} or /decline {id}",

@@ -305,7 +305,8 @@ impl<'a> UserSide<'a> {
                     name,
                     offered: true,
                 }) => {
-                    screen.system(format!("Declined {name}; the peer was told."));
+                    let who = self.transfers.counterpart();
+                    screen.system(format!("Declined {name}; {who} was told."));
                     self.queue(Outgoing::Reply(Answer::Refused(id, "declined".into())));
                 }
                 Ok(Cancelled::Theirs { id, name, .. }) => {
@@ -374,8 +375,9 @@ impl UserSide<'_> {
                         prefix: decision.prefix,
                     }
                 } else {
+                    let who = self.transfers.counterpart();
                     self.screen
-                        .system(format!("Declined {}; the peer was told.", decision.name));
+                        .system(format!("Declined {}; {who} was told.", decision.name));
                     Answer::Refused(decision.id, "declined".into())
                 };
                 self.queue(Outgoing::Reply(answer));

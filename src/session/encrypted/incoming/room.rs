@@ -31,6 +31,7 @@ impl Reader<'_> {
         self.room = Some(silence);
         self.new_read_timeout = Some(silence);
         self.in_room.store(true, Ordering::SeqCst);
+        self.transfers.joined_room();
         let host = self.peer.as_deref().unwrap_or_default();
         if self.hosting {
             return Ok(());

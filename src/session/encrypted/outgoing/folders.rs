@@ -168,8 +168,9 @@ impl<'a> Writer<'a> {
                 }
             }
             Some(reason) => {
+                let who = self.transfers.counterpart();
                 self.screen
-                    .system(format!("Folder {name} was not saved by the peer: {reason}"));
+                    .system(format!("Folder {name} was not saved by {who}: {reason}"));
                 if !folder.ended {
                     self.drop_entries_of(id);
                     self.send(&Message::Cancel { id })?;

@@ -261,6 +261,7 @@ impl<'a> Writer<'a> {
 
     /// Tells the user which offers wait for the peer's answer.
     fn tell_unanswered(&mut self) {
+        let who = self.transfers.counterpart();
         let mut lines = Vec::new();
         for (id, offered) in &mut self.offered {
             if !std::mem::replace(&mut offered.told, true) {
@@ -277,7 +278,7 @@ impl<'a> Writer<'a> {
         lines.sort();
         for (_, what) in lines {
             self.screen
-                .system(format!("Waiting for the peer to accept {what}."));
+                .system(format!("Waiting for {who} to accept {what}."));
         }
     }
 
@@ -480,6 +481,7 @@ impl<'a> Writer<'a> {
 
     /// The peer holds the first `held` bytes of `sending` already.
     fn resumed(&mut self, sending: &mut Sending<'a>) {
+        let who = self.transfers.counterpart();
         let (held, size) = (sending.held, sending.file.size());
         match &mut sending.owner {
             Owner::Lone(meter, _) => {
@@ -487,7 +489,7 @@ impl<'a> Writer<'a> {
                 // (Said once the peer confirms, when it had all of it.)
                 if held < size {
                     self.screen.system(format!(
-                        "Resuming {}: the peer has {} of {} already.",
+                        "Resuming {}: {who} has {} of {} already.",
                         sending.file.name(),
                         progress::bytes(held),
                         progress::bytes(size)
@@ -572,6 +574,7 @@ impl<'a> Writer<'a> {
         sending: Sending<'a>,
         failure: SendFailure,
     ) -> Result<(), WriteError> {
+        let who = self.transfers.counterpart();
         self.send(&Message::Cancel { id: sending.id })?;
         if let Owner::Entry(folder) = sending.owner {
             let shown = self.folders.get(&folder).map_or("", |f| f.name.as_str());
@@ -581,7 +584,7 @@ impl<'a> Writer<'a> {
             return self.entry_done(folder, Err(name));
         }
         self.screen.system(format!(
-            "Sending stopped: {failure}; the peer was told, and nothing was saved there."
+            "Sending stopped: {failure}; {who} was told, and nothing was saved there."
         ));
         self.start_waiting()
     }
@@ -601,19 +604,20 @@ impl<'a> Writer<'a> {
 
     /// The peer's answer about a file or folder of ours.
     fn settle(&mut self, id: FileId, refusal: Option<String>) -> Result<(), WriteError> {
+        let who = self.transfers.counterpart();
         if let Some(unconfirmed) = self.unconfirmed.remove(&id) {
             let (name, size) = (&unconfirmed.name, unconfirmed.size);
             return match unconfirmed.owner {
                 Owner::Lone(meter, _) => {
                     let line = match (&refusal, meter.summary()) {
                         (None, _) if unconfirmed.had_it => {
-                            format!("{name}: the peer already has it (identical); nothing sent")
+                            format!("{name}: {who} already has it (identical); nothing sent")
                         }
                         (None, Some(summary)) => {
                             format!("Sent file {name} ({}, {summary})", progress::bytes(size))
                         }
                         (None, None) => format!("Sent file {name} ({})", progress::bytes(size)),
-                        (Some(reason), _) => format!("{name} was not saved by the peer: {reason}"),
+                        (Some(reason), _) => format!("{name} was not saved by {who}: {reason}"),
                     };
                     // Off the list before the user reads that it is done.
                     drop(meter);
@@ -650,10 +654,8 @@ impl<'a> Writer<'a> {
         self.send(&Message::Cancel { id })?;
         match owner {
             Owner::Lone(..) => {
-                self.screen.system(format!(
-                    "{} was not saved by the peer: {reason}",
-                    file.name()
-                ));
+                self.screen
+                    .system(format!("{} was not saved by {who}: {reason}", file.name()));
                 self.start_waiting()
             }
             Owner::Entry(folder) => self.entry_done(folder, Err(file.name().to_string())),
@@ -662,6 +664,7 @@ impl<'a> Writer<'a> {
 
     /// The user's `/cancel` of the transfer `transfer`.
     fn cancel(&mut self, transfer: u64) -> Result<(), WriteError> {
+        let who = self.transfers.counterpart();
         if let Some(at) = self.waiting.iter().position(|q| q.transfer() == transfer) {
             let queued = self.waiting.remove(at).expect("position is in range");
             self.transfers.forget(transfer);
@@ -690,7 +693,7 @@ impl<'a> Writer<'a> {
             };
             self.send(&Message::Cancel { id })?;
             self.screen
-                .system(format!("Cancelled {name}; the peer was told."));
+                .system(format!("Cancelled {name}; {who} was told."));
             return self.start_waiting();
         }
         let folder = self
@@ -703,10 +706,8 @@ impl<'a> Writer<'a> {
                 let folder = self.folders.remove(&id).expect("found above");
                 self.drop_entries_of(id);
                 self.send(&Message::Cancel { id })?;
-                self.screen.system(format!(
-                    "Cancelled folder {}; the peer was told.",
-                    folder.name
-                ));
+                self.screen
+                    .system(format!("Cancelled folder {}; {who} was told.", folder.name));
                 self.start_waiting()
             }
             _ => {
@@ -717,7 +718,7 @@ impl<'a> Writer<'a> {
                         .any(|u| matches!(u.owner, Owner::Lone(_, t) if t == transfer));
                 self.screen.system(if sent_whole {
                     format!(
-                        "Transfer #{transfer} was sent whole already; it waits for the peer to \
+                        "Transfer #{transfer} was sent whole already; it waits for {who} to \
                          confirm it."
                     )
                 } else {
@@ -731,13 +732,13 @@ impl<'a> Writer<'a> {
     /// Leaving, with files and folders the peer has not answered for, and
     /// those queued behind them: said in the order they were sent.
     fn give_up_on_answers(&mut self, patience: Duration) {
+        let who = self.transfers.counterpart();
         let secs = patience.as_secs();
         let mut lines = Vec::new();
         for (id, offered) in self.offered.drain() {
             if let Owner::Lone(..) = offered.owner {
                 let name = offered.file.name();
-                let line =
-                    format!("{name} was not sent: the peer did not accept it within {secs} s.");
+                let line = format!("{name} was not sent: {who} did not accept it within {secs} s.");
                 lines.push((id, line));
             }
         }
@@ -745,7 +746,7 @@ impl<'a> Writer<'a> {
             if let Owner::Lone(..) = unconfirmed.owner {
                 let name = unconfirmed.name;
                 let line = format!(
-                    "{name} may not have been saved: the peer did not confirm it within {secs} s."
+                    "{name} may not have been saved: {who} did not confirm it within {secs} s."
                 );
                 lines.push((id, line));
             }
@@ -754,11 +755,11 @@ impl<'a> Writer<'a> {
             let name = folder.name;
             let line = if folder.accepted {
                 format!(
-                    "Folder {name} may not have been saved: the peer did not confirm it within \
+                    "Folder {name} may not have been saved: {who} did not confirm it within \
                      {secs} s."
                 )
             } else {
-                format!("Folder {name} was not sent: the peer did not accept it within {secs} s.")
+                format!("Folder {name} was not sent: {who} did not accept it within {secs} s.")
             };
             lines.push((id, line));
         }
@@ -768,7 +769,7 @@ impl<'a> Writer<'a> {
         }
         for queued in self.waiting.drain(..) {
             self.screen.system(format!(
-                "{} was not sent: it was queued behind offers the peer did not answer.",
+                "{} was not sent: it was queued behind offers {who} did not answer.",
                 queued.name()
             ));
         }
@@ -801,13 +802,14 @@ impl<'a> Writer<'a> {
     }
 
     fn report_lost(&mut self) {
+        let who = self.transfers.counterpart();
         for sending in std::mem::take(&mut self.active) {
             self.not_delivered(&sending);
         }
         for (_, offered) in self.offered.drain() {
             if let Owner::Lone(..) = offered.owner {
                 self.screen.system(format!(
-                    "{} was not delivered (the peer had not accepted it yet).",
+                    "{} was not delivered ({who} had not accepted it yet).",
                     offered.file.name()
                 ));
             }
@@ -815,7 +817,7 @@ impl<'a> Writer<'a> {
         for (_, unconfirmed) in self.unconfirmed.drain() {
             if let Owner::Lone(..) = unconfirmed.owner {
                 self.screen.system(format!(
-                    "{} was not delivered (sent whole, but the peer did not confirm it).",
+                    "{} was not delivered (sent whole, but {who} did not confirm it).",
                     unconfirmed.name
                 ));
             }
@@ -826,7 +828,7 @@ impl<'a> Writer<'a> {
                 outgoing::say_not_delivered(self.screen, &folder.name, done, folder.bytes);
             } else {
                 self.screen.system(format!(
-                    "{} was not delivered (the peer had not accepted it yet).",
+                    "{} was not delivered ({who} had not accepted it yet).",
                     folder.name
                 ));
             }
