@@ -1026,3 +1026,35 @@ fn discard_with_nothing_kept_says_so() {
     alice.expect_exact("[System] Nothing kept to discard.");
     leave(alice, bob);
 }
+
+/// Several files go at once, so a small one named after a large one is
+/// through first; what `/send` says of them still comes in the order it
+/// named them. (One that waits for the peer's word holds nothing back: see
+/// `an_offer_over_the_limit_waits_for_accept_and_a_small_file_does_not`.)
+#[test]
+fn send_says_how_each_file_went_in_the_order_it_named_them() {
+    let dir = TestDir::new("transfers_report_order");
+    let bob_dir = dir.subdir("bob");
+    fs::write(bob_dir.join("big.bin"), pseudo_random_bytes(32 << 20, 41)).unwrap();
+    fs::write(bob_dir.join("small.txt"), b"hi\n").unwrap();
+    fs::write(bob_dir.join("tiny.txt"), b"x").unwrap();
+    let (mut alice, mut bob) = pair(&dir, &[]);
+    bob.send_line("/send big.bin small.txt tiny.txt");
+    // The receiver has the small ones first.
+    alice.expect_exact("[System] File saved to received_files/small.txt");
+    alice.expect_exact("[System] File saved to received_files/big.bin");
+    let sent: Vec<String> = (0..3)
+        .map(|_| bob.expect_prefix("[System] Sent file "))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "[System] Sent file big.bin (32.0 MiB)",
+            "[System] Sent file small.txt (3 B)",
+            "[System] Sent file tiny.txt (1 B)"
+        ],
+        "{}",
+        bob.report()
+    );
+    leave(alice, bob);
+}

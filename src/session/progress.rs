@@ -8,6 +8,7 @@
 //! in place and taken away when the transfer ends, where its final line
 //! takes over.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -114,9 +115,26 @@ pub struct Transfers {
     /// Whether the other end is a room, which lines about transfers name
     /// instead of a peer.
     room: AtomicBool,
+    /// For each transfer that one `/send` named after another, that other.
+    named_after: Mutex<HashMap<u64, u64>>,
 }
 
 impl Transfers {
+    /// Records that the transfers `ids` were named in this order by one
+    /// `/send`, so that their last lines are said in it too.
+    pub fn in_order(&self, ids: &[u64]) {
+        let mut named_after = self.named_after.lock().unwrap_or_else(|p| p.into_inner());
+        for pair in ids.windows(2) {
+            named_after.insert(pair[1], pair[0]);
+        }
+    }
+
+    /// The transfer named just before `id` by the same `/send`, if any.
+    pub fn named_before(&self, id: u64) -> Option<u64> {
+        let named_after = self.named_after.lock().unwrap_or_else(|p| p.into_inner());
+        named_after.get(&id).copied()
+    }
+
     /// The other end turned out to be a room (its host's, or ours).
     pub fn joined_room(&self) {
         self.room.store(true, Ordering::Relaxed);

@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
-use super::command::{self, COMMANDS, UserCommand};
+use super::command::{self, COMMANDS, SendArgs, UserCommand};
 use super::input::Ticket;
 use super::outgoing::Answer;
 use super::outgoing::Outgoing;
@@ -321,33 +321,7 @@ impl<'a> UserSide<'a> {
                 screen.system(format!("{}.", progress::discarded(gone, None)));
             }
             UserCommand::Say(text) => self.say(&text, sending),
-            UserCommand::Send(args) => {
-                for path in args.paths(|p| p.exists()) {
-                    match OutgoingFile::open(&path) {
-                        Err(SendError::IsDirectory) if self.safety_code.is_some() => {
-                            self.send_folder(&path);
-                        }
-                        Ok(file) => {
-                            let transfers = self.transfers;
-                            let id = transfers.enqueue(Direction::Send, file.name(), file.size());
-                            if sending {
-                                screen.system(format!(
-                                    "Queued {} ({}); it goes out after the transfers before it.",
-                                    file.name(),
-                                    progress::bytes(file.size())
-                                ));
-                            }
-                            self.queue(Outgoing::File(file, id));
-                        }
-                        Err(SendError::IsDirectory) => screen.system(format!(
-                            "Cannot send {}: it is a folder, and the original wire (--plain) \
-                             carries files only",
-                            path.display()
-                        )),
-                        Err(e) => screen.system(format!("Cannot send {}: {e}", path.display())),
-                    }
-                }
-            }
+            UserCommand::Send(args) => self.send_paths(&args, sending),
         }
         ControlFlow::Continue(())
     }
@@ -386,15 +360,52 @@ impl UserSide<'_> {
         }
     }
 
-    /// Queues a folder, after saying what of it will not go.
-    fn send_folder(&mut self, path: &std::path::Path) {
+    /// Queues the files and folders `/send` named, in order; `sending` says
+    /// whether others go out before them. Their last lines are said in the
+    /// same order.
+    fn send_paths(&mut self, args: &SendArgs, sending: bool) {
+        let screen = self.screen;
+        let mut queued = Vec::new();
+        for path in args.paths(|p| p.exists()) {
+            match OutgoingFile::open(&path) {
+                Err(SendError::IsDirectory) if self.safety_code.is_some() => {
+                    queued.extend(self.send_folder(&path));
+                }
+                Ok(file) => {
+                    let id = self
+                        .transfers
+                        .enqueue(Direction::Send, file.name(), file.size());
+                    if sending {
+                        screen.system(format!(
+                            "Queued {} ({}); it goes out after the transfers before it.",
+                            file.name(),
+                            progress::bytes(file.size())
+                        ));
+                    }
+                    self.queue(Outgoing::File(file, id));
+                    queued.push(id);
+                }
+                Err(SendError::IsDirectory) => screen.system(format!(
+                    "Cannot send {}: it is a folder, and the original wire (--plain) \
+                     carries files only",
+                    path.display()
+                )),
+                Err(e) => screen.system(format!("Cannot send {}: {e}", path.display())),
+            }
+        }
+        self.transfers.in_order(&queued);
+    }
+
+    /// Queues a folder, after saying what of it will not go; returns its
+    /// id in the transfer list.
+    fn send_folder(&mut self, path: &std::path::Path) -> Option<u64> {
         let tree = match FolderTree::walk(path) {
             Ok(tree) => tree,
             Err(e) => {
                 let e = SendError::from(e);
                 self.screen
                     .system(format!("Cannot send {}: {e}", path.display()));
-                return;
+                return None;
             }
         };
         for skipped in &tree.skipped {
@@ -406,6 +417,7 @@ impl UserSide<'_> {
             .enqueue(Direction::Send, &tree.name, tree.bytes);
         self.transfers.count_files(id, tree.files);
         self.queue(Outgoing::Folder(tree, id));
+        Some(id)
     }
 
     /// Lists what is kept of cut transfers.

@@ -142,10 +142,12 @@ impl<'a> Writer<'a> {
         // Off the list before the user reads that it is done.
         drop(folder.meter);
         let name = &folder.name;
+        let mut lines = Vec::new();
+        let through = refusal.is_none();
         match refusal {
             None => {
                 let (files, bytes) = (folder.saved, folder.saved_bytes);
-                self.screen.system(match summary {
+                lines.push(match summary {
                     Some(summary) => {
                         format!(
                             "Sent folder {name} ({files} files, {}, {summary})",
@@ -162,21 +164,21 @@ impl<'a> Writer<'a> {
                         1 => String::new(),
                         n => format!(" and {} more", n - 1),
                     };
-                    self.screen.system(format!(
+                    lines.push(format!(
                         "Not in the folder sent, as said above: {name}/{first}{more}."
                     ));
                 }
             }
             Some(reason) => {
                 let who = self.transfers.counterpart();
-                self.screen
-                    .system(format!("Folder {name} was not saved by {who}: {reason}"));
+                lines.push(format!("Folder {name} was not saved by {who}: {reason}"));
                 if !folder.ended {
                     self.drop_entries_of(id);
                     self.send(&Message::Cancel { id })?;
                 }
             }
         }
+        self.say(folder.transfer, lines, through);
         self.start_waiting()
     }
 

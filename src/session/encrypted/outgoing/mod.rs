@@ -10,6 +10,7 @@
 //! for those answers (for at most the stall window after the last one).
 
 mod folders;
+mod reports;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -26,6 +27,7 @@ use crate::terminal::screen::Screen;
 use crate::wire::message::{self, CHUNK_HEADER, FileId, Message};
 
 use self::folders::FolderOut;
+use self::reports::Reports;
 
 /// Files and folders sent at once; those queued after them wait their turn.
 const IN_FLIGHT: usize = 4;
@@ -71,6 +73,7 @@ pub fn write_peer(
         unflushed_messages: 0,
         block: Vec::new(),
         lost_messages: 0,
+        reports: Reports::default(),
     };
     if let Err(e) = writer.run(name, &queue, patience) {
         failed(e);
@@ -167,6 +170,8 @@ struct Writer<'a> {
     /// Where a block of a file is read to check what the peer holds of it.
     block: Vec<u8>,
     lost_messages: usize,
+    /// The last lines of files and folders sent, in the order of each `/send`.
+    reports: Reports,
 }
 
 impl<'a> Writer<'a> {
@@ -280,6 +285,28 @@ impl<'a> Writer<'a> {
             self.screen
                 .system(format!("Waiting for {who} to accept {what}."));
         }
+    }
+
+    /// Says the last lines on `transfer`: lines of success wait for the
+    /// transfers its `/send` named before it that are still on their way
+    /// (`through`); others are news at once.
+    fn say(&mut self, transfer: u64, lines: Vec<String>, through: bool) {
+        let Writer {
+            reports,
+            active,
+            unconfirmed,
+            folders,
+            transfers,
+            screen,
+            ..
+        } = self;
+        let lone = |owner: &Owner<'_>, t| matches!(owner, Owner::Lone(_, of) if *of == t);
+        let on_its_way = |t| {
+            active.iter().any(|s| lone(&s.owner, t))
+                || unconfirmed.values().any(|u| lone(&u.owner, t))
+                || folders.values().any(|f| f.transfer == t && f.accepted)
+        };
+        reports.say(transfer, lines, through, on_its_way, transfers, screen);
     }
 
     /// Whether every file and folder sent has been answered for.
@@ -583,9 +610,11 @@ impl<'a> Writer<'a> {
             let name = sending.file.name().to_string();
             return self.entry_done(folder, Err(name));
         }
-        self.screen.system(format!(
-            "Sending stopped: {failure}; {who} was told, and nothing was saved there."
-        ));
+        if let Owner::Lone(_, transfer) = sending.owner {
+            let line =
+                format!("Sending stopped: {failure}; {who} was told, and nothing was saved there.");
+            self.say(transfer, vec![line], false);
+        }
         self.start_waiting()
     }
 
@@ -608,7 +637,7 @@ impl<'a> Writer<'a> {
         if let Some(unconfirmed) = self.unconfirmed.remove(&id) {
             let (name, size) = (&unconfirmed.name, unconfirmed.size);
             return match unconfirmed.owner {
-                Owner::Lone(meter, _) => {
+                Owner::Lone(meter, transfer) => {
                     let line = match (&refusal, meter.summary()) {
                         (None, _) if unconfirmed.had_it => {
                             format!("{name}: {who} already has it (identical); nothing sent")
@@ -621,7 +650,7 @@ impl<'a> Writer<'a> {
                     };
                     // Off the list before the user reads that it is done.
                     drop(meter);
-                    self.screen.system(line);
+                    self.say(transfer, vec![line], refusal.is_none());
                     Ok(())
                 }
                 Owner::Entry(folder) => {
@@ -653,9 +682,9 @@ impl<'a> Writer<'a> {
         };
         self.send(&Message::Cancel { id })?;
         match owner {
-            Owner::Lone(..) => {
-                self.screen
-                    .system(format!("{} was not saved by {who}: {reason}", file.name()));
+            Owner::Lone(_, transfer) => {
+                let line = format!("{} was not saved by {who}: {reason}", file.name());
+                self.say(transfer, vec![line], false);
                 self.start_waiting()
             }
             Owner::Entry(folder) => self.entry_done(folder, Err(file.name().to_string())),
@@ -668,8 +697,8 @@ impl<'a> Writer<'a> {
         if let Some(at) = self.waiting.iter().position(|q| q.transfer() == transfer) {
             let queued = self.waiting.remove(at).expect("position is in range");
             self.transfers.forget(transfer);
-            self.screen
-                .system(format!("Cancelled {} (not started).", queued.name()));
+            let line = format!("Cancelled {} (not started).", queued.name());
+            self.say(transfer, vec![line], false);
             return Ok(());
         }
         let lone = |owner: &Owner<'_>| matches!(owner, Owner::Lone(_, t) if *t == transfer);
@@ -692,8 +721,11 @@ impl<'a> Writer<'a> {
                 }
             };
             self.send(&Message::Cancel { id })?;
-            self.screen
-                .system(format!("Cancelled {name}; {who} was told."));
+            self.say(
+                transfer,
+                vec![format!("Cancelled {name}; {who} was told.")],
+                false,
+            );
             return self.start_waiting();
         }
         let folder = self
@@ -706,8 +738,8 @@ impl<'a> Writer<'a> {
                 let folder = self.folders.remove(&id).expect("found above");
                 self.drop_entries_of(id);
                 self.send(&Message::Cancel { id })?;
-                self.screen
-                    .system(format!("Cancelled folder {}; {who} was told.", folder.name));
+                let line = format!("Cancelled folder {}; {who} was told.", folder.name);
+                self.say(transfer, vec![line], false);
                 self.start_waiting()
             }
             _ => {
@@ -732,6 +764,7 @@ impl<'a> Writer<'a> {
     /// Leaving, with files and folders the peer has not answered for, and
     /// those queued behind them: said in the order they were sent.
     fn give_up_on_answers(&mut self, patience: Duration) {
+        self.reports.flush(self.screen);
         let who = self.transfers.counterpart();
         let secs = patience.as_secs();
         let mut lines = Vec::new();
@@ -802,6 +835,7 @@ impl<'a> Writer<'a> {
     }
 
     fn report_lost(&mut self) {
+        self.reports.flush(self.screen);
         let who = self.transfers.counterpart();
         for sending in std::mem::take(&mut self.active) {
             self.not_delivered(&sending);
