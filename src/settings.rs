@@ -28,6 +28,17 @@ pub enum Role {
     },
 }
 
+impl Role {
+    /// Whether this side made the connection, by address or by name: only
+    /// such a side may be let into a room by its peer.
+    pub fn connects(&self) -> bool {
+        match self {
+            Self::Connect { .. } | Self::Find { .. } => true,
+            Self::Listen { .. } => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub role: Role,
@@ -229,6 +240,13 @@ mod tests {
         );
         assert!(settings(&["chat", "listen"], None).announce);
         assert!(!settings(&["chat", "listen", "--no-announce"], None).announce);
+    }
+
+    #[test]
+    fn a_side_that_connects_by_name_or_address_may_join_a_room() {
+        assert!(settings(&["chat", "connect", "alice"], None).role.connects());
+        assert!(settings(&["chat", "connect", "h", "1"], None).role.connects());
+        assert!(!settings(&["chat", "listen"], None).role.connects());
     }
 
     #[test]

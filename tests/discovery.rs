@@ -313,3 +313,31 @@ fn two_chats_of_one_name_are_listed_not_guessed_and_a_room_says_so() {
         "{said}"
     );
 }
+
+#[test]
+fn a_room_is_joined_by_name_as_by_address() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    let dir = TestDir::new("disc-room");
+    let (mut alice, port) = listener(&lan, &dir, "alice", &["--room"]);
+    let mut bob = Chat::spawn_in(
+        &lan.b,
+        "bob",
+        &dir.subdir("bob"),
+        &["connect", "alice", "--name", "bob"],
+    );
+    bob.expect_exact(&format!(
+        "[System] Found alice at {} port {port}.",
+        lan.a_address
+    ));
+    bob.expect_prefix("[System] You are in alice's room, alone with the host");
+    alice.expect_prefix("[System] bob joined the room (");
+    bob.send_line("hello room");
+    alice.expect_exact("[bob] hello room");
+    alice.send_line("welcome");
+    bob.expect_exact("[alice] welcome");
+    bob.send_line("/quit");
+    assert_eq!(bob.wait_exit(), 0);
+    alice.expect_exact("[System] bob left the room.");
+}

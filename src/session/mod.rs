@@ -354,7 +354,7 @@ impl Conversation<'_> {
                 ask_above: self.settings.asking.limit(screen.is_interactive()),
                 name: self.settings.name.clone(),
                 hosting: self.settings.room.is_some(),
-                may_join: matches!(self.settings.role, Role::Connect { .. }),
+                may_join: self.settings.role.connects(),
             };
             let (screen, events, transfers, in_room) = (
                 screen.clone(),
