@@ -621,7 +621,9 @@ fn a_sender_that_leaves_mid_file_leaves_what_arrived_kept_to_resume() {
     let kept = "[System] Transfer of big.bin incomplete: its sender left the room; what arrived \
                 is kept, so sending it again resumes.";
     taker.expect_exact(kept);
-    taker.expect_prefix("[System] I056 left the room (connection lost: ");
+    taker.expect_exact(
+        "[System] I056 left the room (its chat closed the connection without a goodbye).",
+    );
     host.expect_prefix("[System] Transfer of big.bin incomplete: its sender left the room; ");
     assert!(!taker_dir.join("received_files/big.bin").exists());
     assert!(!dir.join("received_files/big.bin").exists());
@@ -1217,4 +1219,19 @@ fn a_plain_sender_that_stops_mid_file_is_not_waited_for() {
     p3.expect_line("[System] You are in host's room as guest1, alone with the host.");
     host.send_line("after");
     p3.expect_line("[host] after");
+}
+
+#[test]
+fn a_member_whose_chat_closes_without_a_goodbye_is_not_said_to_be_lost() {
+    let dir = TestDir::new("room-closed");
+    let (mut host, port) = host(&dir, &[]);
+    let mut watcher = join(&dir, &mut host, port, "I057");
+    // As an older chat that will not stay in a room does: it closes its
+    // connection at once, without the goodbye.
+    let mut leaver = hostile_room::Member::join(port, "older");
+    watcher.expect_exact("[System] older joined the room.");
+    leaver.cut();
+    let line = "older left the room (its chat closed the connection without a goodbye).";
+    host.expect_exact(&format!("[System] {line}"));
+    watcher.expect_exact(&format!("[System] {line}"));
 }

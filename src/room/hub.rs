@@ -343,6 +343,10 @@ impl Hub {
                 let said_goodbye = self.links.get(&id).is_some_and(|l| l.said_goodbye);
                 let (change, reason) = match gone {
                     Gone::Left => (Change::Left, String::new()),
+                    Gone::Closed => (
+                        Change::Left,
+                        "its chat closed the connection without a goodbye".to_string(),
+                    ),
                     Gone::Lost(_) if said_goodbye => (Change::Left, String::new()),
                     Gone::Lost(why) => (Change::Left, format!("connection lost: {why}")),
                     Gone::Silent(limit) => (

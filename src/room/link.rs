@@ -292,6 +292,9 @@ pub enum PlainFile {
 /// How a member's side of the connection ended.
 pub enum Gone {
     Left,
+    /// Its side ended without the goodbye: its chat stopped, or would not
+    /// stay.
+    Closed,
     Silent(Duration),
     Lost(String),
     Broke(String),
@@ -536,9 +539,9 @@ fn read_sealed(
                 return Gone::Silent(silence);
             }
             Err(RecordError::Io(e)) => return Gone::Lost(e.to_string()),
-            Err(RecordError::Cut) => {
-                return Gone::Lost("the connection was cut without a goodbye".into());
-            }
+            // Only the member's own end sends a FIN: its chat (or its
+            // machine) closed without the goodbye, the network did not.
+            Err(RecordError::Cut) => return Gone::Closed,
             Err(e) => return Gone::Broke(e.to_string()),
         };
         let heard = match Message::decode(record) {
