@@ -58,12 +58,8 @@ pub fn run(cli: Cli) -> Result<()> {
         .check()
         .with_context(|| format!("download folder {}", settings.downloads.path().display()))?;
     let console = Console::open(session::command::command_names());
-    let result = match settings.room {
+    match settings.room {
         Some(room) => room::run(&settings, room, console),
         None => session::run(&settings, console),
-    };
-    // What was typed while leaving is not for the shell that gets the
-    // terminal back.
-    terminal::console::discard_pending_input();
-    result
+    }
 }

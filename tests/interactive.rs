@@ -1676,3 +1676,36 @@ fn a_room_hosted_at_a_terminal_shows_everyone_and_who_lists_them() {
     }
     assert_left_cleanly(&term, TIMEOUT, "[me] (to asha) only you");
 }
+
+#[test]
+fn a_room_host_leaves_at_once_and_what_is_typed_after_reaches_the_shell() {
+    let dir = TestDir::new("tty_room_quit");
+    let args = [
+        "listen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--name",
+        NAME,
+        "--room",
+    ];
+    let term = Term::launch("room_quit", dir.path(), true, SHELL_AFTER, &args);
+    let port = term.listening_port();
+    let mut member = common::Chat::connect_encrypted(
+        "daksh",
+        &dir.subdir("daksh"),
+        "127.0.0.1",
+        port,
+        &["--name", "daksh"],
+    );
+    member.expect_prefix("[System] You are in me's room");
+    term.wait_prompt("daksh joined");
+    term.enter("/quit");
+    term.wait_row("[System] Exiting.");
+    // The chat said it is done: what is typed now is for the shell.
+    term.enter("echo TYPED-$((6*7))");
+    assert_eq!(term.wait_exit_code(TIMEOUT), 0, "{}", term.screen().dump());
+    term.wait_row("TYPED-42");
+    member.expect_exact("[System] The room is closed: its host left.");
+}

@@ -1235,3 +1235,24 @@ fn a_member_whose_chat_closes_without_a_goodbye_is_not_said_to_be_lost() {
     host.expect_exact(&format!("[System] {line}"));
     watcher.expect_exact(&format!("[System] {line}"));
 }
+
+#[test]
+fn the_host_leaves_a_room_at_once_and_the_members_get_its_last_words() {
+    let dir = TestDir::new("room-quick-quit");
+    let (mut host, _port, mut members) = room(&dir, &["I056", "I057"]);
+    members[0].send_line("my last words");
+    host.expect_exact("[I056] my last words");
+    host.send_raw(b"goodbye all\n/quit\n");
+    let asked = Instant::now();
+    assert_eq!(host.wait_exit_within(Duration::from_secs(10)), 0);
+    let took = asked.elapsed();
+    // A plain listener leaves in a few hundredths of a second; so does a
+    // room whose members read the goodbye and close.
+    assert!(took < Duration::from_secs(1), "the host took {took:?} to leave");
+    members[1].expect_exact("[I056] my last words");
+    for member in &mut members {
+        member.expect_exact("[host] goodbye all");
+        member.expect_exact("[System] The room is closed: its host left.");
+        assert_eq!(member.wait_exit(), 0, "{}", member.report());
+    }
+}

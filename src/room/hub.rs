@@ -597,6 +597,13 @@ impl Hub {
         }
     }
 
+    /// Lets go of the host's own seat once the room is closing, without
+    /// ending its connection: its writer still sends what is queued, the
+    /// goodbye last, and the room waits for the members alone.
+    pub fn unseat_host(&mut self) {
+        self.links.remove(&HOST);
+    }
+
     /// Ends every connection still open.
     pub fn cut_all(&mut self) {
         for (_, link) in self.links.drain() {

@@ -39,6 +39,7 @@ use crate::net::secure::Protection;
 use crate::net::transport::{Closer, Reading, Writing};
 use crate::settings::{Role, Settings};
 use crate::signals::SignalWatch;
+use crate::terminal;
 use crate::terminal::console::{Console, EditorStop, Input};
 use crate::terminal::screen::Screen;
 
@@ -168,7 +169,14 @@ fn run_with(settings: &Settings, console: Console, ready: Option<Established>) -
     };
     let established = match ready {
         Some(room) => Some((room, Vec::new())),
-        None => establish(settings, &inbox, &events, &screen, interactive)?,
+        None => match establish(settings, &inbox, &events, &screen, interactive) {
+            Ok(established) => established,
+            Err(e) => {
+                user_input.stop();
+                terminal::console::discard_pending_input();
+                return Err(e);
+            }
+        },
     };
     let result = match established {
         Some((established, early)) => {
@@ -185,6 +193,9 @@ fn run_with(settings: &Settings, console: Console, ready: Option<Established>) -
             Ok(())
         }
     };
+    // What was typed while the chat was leaving is not for the shell that
+    // gets the terminal back; what is typed once it said so is.
+    terminal::console::discard_pending_input();
     screen.system("Exiting.");
     result
 }
