@@ -244,8 +244,16 @@ mod tests {
 
     #[test]
     fn a_side_that_connects_by_name_or_address_may_join_a_room() {
-        assert!(settings(&["chat", "connect", "alice"], None).role.connects());
-        assert!(settings(&["chat", "connect", "h", "1"], None).role.connects());
+        assert!(
+            settings(&["chat", "connect", "alice"], None)
+                .role
+                .connects()
+        );
+        assert!(
+            settings(&["chat", "connect", "h", "1"], None)
+                .role
+                .connects()
+        );
         assert!(!settings(&["chat", "listen"], None).role.connects());
     }
 

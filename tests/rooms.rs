@@ -5,6 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use chat::wire::message::Message;
 use common::room_member as hostile_room;
 use common::{Chat, RawPeer, TestDir};
 
@@ -1248,11 +1249,43 @@ fn the_host_leaves_a_room_at_once_and_the_members_get_its_last_words() {
     let took = asked.elapsed();
     // A plain listener leaves in a few hundredths of a second; so does a
     // room whose members read the goodbye and close.
-    assert!(took < Duration::from_secs(1), "the host took {took:?} to leave");
+    assert!(
+        took < Duration::from_secs(1),
+        "the host took {took:?} to leave"
+    );
     members[1].expect_exact("[I056] my last words");
     for member in &mut members {
         member.expect_exact("[host] goodbye all");
         member.expect_exact("[System] The room is closed: its host left.");
         assert_eq!(member.wait_exit(), 0, "{}", member.report());
     }
+}
+
+#[test]
+fn a_member_held_back_is_said_to_be_once_an_episode() {
+    let dir = TestDir::new("room-flood-once");
+    let (mut host, port) = host(&dir, &[]);
+    let mut flooder = hostile_room::Member::join(port, "flood");
+    host.expect_prefix("[System] flood joined the room (");
+    // Chat lines far over the rate, each with a message that carries a
+    // transfer along (here cancelling one it never began), which has a
+    // budget of its own and is never held back.
+    let flooding = std::thread::spawn(move || {
+        for n in 0..150 {
+            flooder.say(&format!("spam {n}")).unwrap();
+            flooder.send(&Message::Cancel { id: n }).unwrap();
+        }
+        flooder
+    });
+    host.set_timeout(Duration::from_secs(30));
+    host.expect_exact("[flood] spam 149");
+    let said = host
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.contains("sends faster than the room allows"))
+        .count();
+    assert_eq!(said, 1, "{}", host.report());
+    let mut flooder = flooding.join().unwrap_or_else(|_| panic!("flooder"));
+    assert!(flooder.expect_notice().contains("slowed down"));
+    flooder.close();
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::Happening;
 use super::roster::{HOST, MemberId};
-use super::throttle::Throttle;
+use super::throttle::{Episodes, Throttle};
 use crate::net::connect::{self, HANDSHAKE_LIMIT};
 use crate::net::secure::Protection;
 use crate::net::secure::handshake::Side;
@@ -767,9 +767,8 @@ struct Pace<'a> {
     permits: &'a Permits,
     throttle: Throttle,
     transfers: Throttle,
-    /// Whether the host was told the member is held back, since it last
-    /// kept to the limits.
-    told: bool,
+    /// When the member is held back, told to the host once an episode.
+    episodes: Episodes,
 }
 
 impl<'a> Pace<'a> {
@@ -780,7 +779,7 @@ impl<'a> Pace<'a> {
             permits,
             throttle: Throttle::new(Instant::now()),
             transfers: Throttle::for_transfers(Instant::now()),
-            told: false,
+            episodes: Episodes::default(),
         }
     }
 
@@ -788,27 +787,26 @@ impl<'a> Pace<'a> {
     /// so the member is held back by its own connection. The host's own
     /// user is not held back.
     fn count(&mut self, len: usize) {
-        let wait = self.throttle.count(len, Instant::now());
-        self.hold_back(wait);
+        let now = Instant::now();
+        let wait = self.throttle.count(len, now);
+        self.hold_back(wait, now);
     }
 
     /// Counts a message that carries a transfer along.
     fn count_transfer(&mut self, len: usize) {
-        let wait = self.transfers.count(len, Instant::now());
-        self.hold_back(wait);
+        let now = Instant::now();
+        let wait = self.transfers.count(len, now);
+        self.hold_back(wait, now);
     }
 
     /// Waits before the next message is read, if the member is over its
-    /// limits; the host's own user never is.
-    fn hold_back(&mut self, wait: Duration) {
-        if self.id == HOST || self.permits.is_closed() {
+    /// limits; the host's own user never is. The host hears of it when an
+    /// episode begins.
+    fn hold_back(&mut self, wait: Duration, now: Instant) {
+        if self.id == HOST || self.permits.is_closed() || wait.is_zero() {
             return;
         }
-        if wait.is_zero() {
-            self.told = false;
-            return;
-        }
-        if !std::mem::replace(&mut self.told, true) {
+        if self.episodes.begins(wait, now) {
             let _ = self.events.send(Happening::Heard(self.id, Heard::Slowed));
         }
         std::thread::sleep(wait);
