@@ -1430,6 +1430,44 @@ fn ctrl_c_while_waiting_leaves_at_once() {
     assert_left_at_once(&term);
 }
 
+/// Starts `chat connect` to a loopback port nobody listens on, trying until
+/// stopped, and waits for its prompt below the line saying so.
+fn waiting_connect(test: &str, dir: &TestDir) -> Term {
+    let port = common::closed_port().to_string();
+    let args = ["connect", "127.0.0.1", &port, "--name", NAME, "--wait", "0"];
+    let term = Term::start(test, dir.path(), true, &args);
+    let waiting = format!("[System] Nobody listens on 127.0.0.1 {port} yet; trying again");
+    term.wait(
+        "the line saying it tries again, then an empty prompt",
+        |s| s.row_starting(&waiting).is_some() && s.last_row() == ">",
+    );
+    term
+}
+
+#[test]
+fn quit_while_connect_waits_leaves_at_once() {
+    let dir = TestDir::new("tty_connect_wait_quit");
+    let term = waiting_connect("connect_wait_quit", &dir);
+    term.enter("/quit");
+    assert_left_at_once(&term);
+}
+
+#[test]
+fn ctrl_d_while_connect_waits_leaves_at_once() {
+    let dir = TestDir::new("tty_connect_wait_ctrl_d");
+    let term = waiting_connect("connect_wait_ctrl_d", &dir);
+    term.press("C-d");
+    assert_left_at_once(&term);
+}
+
+#[test]
+fn ctrl_c_while_connect_waits_leaves_at_once() {
+    let dir = TestDir::new("tty_connect_wait_ctrl_c");
+    let term = waiting_connect("connect_wait_ctrl_c", &dir);
+    term.press("C-c");
+    assert_left_at_once(&term);
+}
+
 #[test]
 fn lines_typed_ahead_in_one_burst_all_reach_the_peer_in_order() {
     let dir = TestDir::new("tty_typeahead");

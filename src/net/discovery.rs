@@ -1,8 +1,9 @@
 //! Finding each other on the local network without typed addresses: a
 //! listening chat announces itself with DNS-SD over multicast DNS
 //! (`_chat._tcp.local.`, the user's name as the instance, a few TXT keys),
-//! and `chat peers` or `chat connect NAME` look for announcements. The
-//! multicast DNS daemon runs on a thread of its own.
+//! and `chat peers` or `chat connect NAME` look for announcements (the
+//! latter as long as `--wait` allows). The multicast DNS daemon runs on a
+//! thread of its own.
 //!
 //! Anyone on the network can announce any name: what is found is only an
 //! address to try. The safety code, or `--code`, proves who answers.
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 use mdns_sd::{ServiceDaemon, ServiceEvent, ServiceInfo};
+
+use crate::net::patience::{Patience, Trying};
 
 /// The service type chats announce.
 pub const SERVICE: &str = "_chat._tcp.local.";
@@ -138,6 +141,14 @@ fn host_name() -> String {
     if name.is_empty() { "chat".into() } else { name }
 }
 
+/// How long `chat connect NAME` looks before it says it goes on looking:
+/// answers on a local network come well within it.
+const QUIET_LOOK: Duration = Duration::from_secs(2);
+
+/// Once a chat of the name wanted answered, how long others of that name
+/// have to answer too.
+const OTHERS_GRACE: Duration = Duration::from_millis(1500);
+
 /// Looks for chats for `wait`, or until `grace` after `enough` first says
 /// what was found is enough (others may answer a moment later); returns
 /// them by name.
@@ -146,22 +157,75 @@ pub fn look(
     enough: impl Fn(&[Found]) -> bool,
     grace: Duration,
 ) -> Result<Vec<Found>> {
-    let daemon = ServiceDaemon::new().context("cannot start multicast DNS")?;
-    let events = daemon
-        .browse(SERVICE)
-        .context("cannot look for chats on the network")?;
-    let mut deadline = Instant::now() + wait;
-    let mut satisfied = false;
-    let mut found: BTreeMap<String, Found> = BTreeMap::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
+    let mut looking = Looking::start()?;
+    looking.gather(Instant::now().checked_add(wait), &enough, grace);
+    Ok(looking.list())
+}
+
+/// A look for chats under way: the multicast DNS daemon browsing, and what
+/// answered so far. Dropping it stops the daemon.
+struct Looking {
+    daemon: ServiceDaemon,
+    events: mdns_sd::Receiver<ServiceEvent>,
+    /// Keyed by full name, host and port: two machines may announce one
+    /// name.
+    found: BTreeMap<String, Found>,
+    /// When what was found first was enough.
+    enough_since: Option<Instant>,
+}
+
+impl Looking {
+    fn start() -> Result<Self> {
+        let daemon = ServiceDaemon::new().context("cannot start multicast DNS")?;
+        let events = daemon
+            .browse(SERVICE)
+            .context("cannot look for chats on the network")?;
+        Ok(Self {
+            daemon,
+            events,
+            found: BTreeMap::new(),
+            enough_since: None,
+        })
+    }
+
+    /// Takes answers until `until` (`None`: no end), or, once `enough` says
+    /// what was found is enough, until `grace` after that; returns whether
+    /// it was.
+    fn gather(
+        &mut self,
+        until: Option<Instant>,
+        enough: &impl Fn(&[Found]) -> bool,
+        grace: Duration,
+    ) -> bool {
+        loop {
+            let end = self.enough_since.map(|since| since + grace).or(until);
+            let event = match end {
+                Some(end) => {
+                    let left = end.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    self.events.recv_timeout(left).ok()
+                }
+                None => self.events.recv().ok(),
+            };
+            let Some(event) = event else {
+                break;
+            };
+            self.take(event);
+            if self.enough_since.is_none() && enough(&self.list()) {
+                self.enough_since = Some(Instant::now());
+            }
         }
-        match events.recv_timeout(left) {
-            Ok(ServiceEvent::ServiceResolved(service)) => {
+        self.enough_since.is_some()
+    }
+
+    /// Notes a chat that answered, or one withdrawn.
+    fn take(&mut self, event: ServiceEvent) {
+        match event {
+            ServiceEvent::ServiceResolved(service) => {
                 let Some(name) = instance_name(&service.fullname) else {
-                    continue;
+                    return;
                 };
                 let property = |key: &str| service.txt_properties.get_property_val_str(key);
                 let traits = Traits {
@@ -173,39 +237,41 @@ pub fn look(
                     service.addresses.iter().map(|a| a.to_ip_addr()).collect();
                 addresses.sort();
                 let entry = Found {
-                    name: name.clone(),
+                    name,
                     host: service.host.clone(),
                     addresses,
                     port: service.port,
                     traits,
                 };
-                // Keyed by host and port too: two machines may announce one
-                // name.
                 let key = format!("{}\n{}\n{}", service.fullname, service.host, service.port);
-                found.insert(key, entry);
-                let list: Vec<Found> = found.values().cloned().collect();
-                if !satisfied && enough(&list) {
-                    satisfied = true;
-                    deadline = deadline.min(Instant::now() + grace);
-                }
+                self.found.insert(key, entry);
             }
-            Ok(ServiceEvent::ServiceRemoved(_, fullname)) => {
-                found.retain(|key, _| key.split('\n').next() != Some(fullname.as_str()));
+            ServiceEvent::ServiceRemoved(_, fullname) => {
+                self.found
+                    .retain(|key, _| key.split('\n').next() != Some(fullname.as_str()));
             }
-            Ok(_) => {}
-            Err(_) => break,
+            _ => {}
         }
     }
-    let _ = daemon.stop_browse(SERVICE);
-    if let Ok(done) = daemon.shutdown() {
-        let _ = done.recv_timeout(WITHDRAW_WITHIN);
+
+    fn list(&self) -> Vec<Found> {
+        self.found.values().cloned().collect()
     }
-    Ok(found.into_values().collect())
 }
 
-/// Finds the chat called `name` (in any case): its address and port, or
-/// why not.
-pub fn find(name: &str, wait: Duration) -> Result<(IpAddr, u16)> {
+impl Drop for Looking {
+    fn drop(&mut self) {
+        let _ = self.daemon.stop_browse(SERVICE);
+        if let Ok(done) = self.daemon.shutdown() {
+            let _ = done.recv_timeout(WITHDRAW_WITHIN);
+        }
+    }
+}
+
+/// Finds the chat called `name` (in any case), looking as long as `trying`
+/// allows: its address and port, or why not. `still_looking` is called
+/// once, when it does not answer at once.
+pub fn find(name: &str, trying: &Trying, still_looking: impl FnOnce()) -> Result<(IpAddr, u16)> {
     let wanted = name.to_lowercase();
     // `alice` also matches the `alice (2)` a second alice was announced as.
     let numbered = format!("{wanted} (");
@@ -224,17 +290,37 @@ pub fn find(name: &str, wait: Duration) -> Result<(IpAddr, u16)> {
     };
     // Others of the same name may answer a moment later; an address one
     // can connect to (not only IPv6 link-local) is what is waited for.
-    let found = look(
-        wait,
-        |list| matches(list).iter().any(|f| usable(f).is_some()),
-        Duration::from_millis(1500),
-    )?;
-    let same = matches(&found);
-    match &same[..] {
+    let enough = |list: &[Found]| matches(list).iter().any(|f| usable(f).is_some());
+    let found = {
+        let mut looking = Looking::start()?;
+        let quiet = Instant::now() + QUIET_LOOK;
+        let first = trying
+            .deadline()
+            .map_or(quiet, |deadline| deadline.min(quiet));
+        let time_left = |trying: &Trying| trying.left() != Some(Duration::ZERO);
+        if !looking.gather(Some(first), &enough, OTHERS_GRACE)
+            && time_left(trying)
+            && !trying.stopped()
+        {
+            still_looking();
+            looking.gather(trying.deadline(), &enough, OTHERS_GRACE);
+        }
+        looking.list()
+    };
+    chosen(name, &matches(&found), trying.patience())
+}
+
+/// The one chat of those found under the name wanted, or why there is not
+/// one.
+fn chosen(name: &str, same: &[Found], patience: Patience) -> Result<(IpAddr, u16)> {
+    match same {
         [] => Err(anyhow!(
-            "no chat called {name} announces itself on this network (looked for {} s); \
+            "no chat called {name} announces itself on this network ({}); \
              `chat peers` lists those that do, or connect with HOST PORT",
-            wait.as_secs()
+            match patience.limit() {
+                Some(limit) => format!("looked for {} s", limit.as_secs()),
+                None => "stopped looking".to_string(),
+            }
         )),
         [one] => {
             let address = usable(one)

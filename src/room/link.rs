@@ -530,19 +530,7 @@ fn read_sealed(
         let record = match records.next_record() {
             Ok(Some(record)) => record,
             Ok(None) => return Gone::Left,
-            Err(RecordError::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Gone::Silent(silence);
-            }
-            Err(RecordError::Io(e)) => return Gone::Lost(e.to_string()),
-            // Only the member's own end sends a FIN: its chat (or its
-            // machine) closed without the goodbye, the network did not.
-            Err(RecordError::Cut) => return Gone::Closed,
-            Err(e) => return Gone::Broke(e.to_string()),
+            Err(e) => return unreadable(e, silence),
         };
         let heard = match Message::decode(record) {
             Ok(Message::Text(text)) => {
@@ -596,6 +584,26 @@ fn read_sealed(
         if !pace.tell(heard) {
             return Gone::Left;
         }
+    }
+}
+
+/// How a member whose records cannot be read on is gone; `silence` is how
+/// long it may say nothing.
+fn unreadable(e: RecordError, silence: Duration) -> Gone {
+    match e {
+        RecordError::Io(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Gone::Silent(silence)
+        }
+        RecordError::Io(e) => Gone::Lost(e.to_string()),
+        // Only the member's own end sends a FIN: its chat (or its machine)
+        // closed without the goodbye, the network did not.
+        RecordError::Cut => Gone::Closed,
+        e => Gone::Broke(e.to_string()),
     }
 }
 
