@@ -241,3 +241,70 @@ fn a_room_is_joined_by_name_as_by_address() {
     assert_eq!(bob.wait_exit(), 0);
     alice.expect_exact("[System] bob left the room.");
 }
+
+#[test]
+fn two_listeners_started_at_once_under_one_name_end_up_distinct_and_the_renamed_says_so() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    let dir = TestDir::new("disc-clash");
+    let start = |ns: &str, label: &str| {
+        let args = ["listen", "--port", "0", "--name", "alice"];
+        let mut chat = Chat::spawn_in(ns, label, &dir.subdir(label), &args);
+        let line = chat.expect_prefix("[System] Listening on ");
+        let port = common::parse_listen_port(&line).expect("a port");
+        (chat, port)
+    };
+    // Two terminals of one machine: both look for the name before
+    // announcing it, at the same moment, so neither sees the other and
+    // both take `alice`.
+    let (mut one, port_one) = start(&lan.a, "one");
+    let (mut two, port_two) = start(&lan.a, "two");
+    for chat in [&mut one, &mut two] {
+        chat.expect_exact(
+            "[System] Announced as alice on the local network: others can `chat connect alice`.",
+        );
+    }
+    // The network settles it: the other machine lists one of them as
+    // `alice (2)`.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let renamed_port = loop {
+        let table = lan.peers(&["--wait", "2"]);
+        let rows = |name: &str| -> Vec<Vec<String>> {
+            table
+                .lines()
+                .filter_map(|l| l.strip_prefix(name))
+                .filter(|rest| rest.starts_with(' '))
+                .map(|rest| rest.split_whitespace().map(String::from).collect())
+                .collect()
+        };
+        let (plain, numbered) = (rows("alice"), rows("alice (2)"));
+        let plain: Vec<_> = plain.iter().filter(|cells| cells[0] != "(2)").collect();
+        if let ([_], [numbered]) = (&plain[..], &numbered[..]) {
+            // Name, addresses, port.
+            break numbered[1].parse::<u16>().expect("a port");
+        }
+        assert!(Instant::now() < deadline, "listed:\n{table}");
+    };
+    let (mut renamed, mut kept) = if renamed_port == port_one {
+        (one, two)
+    } else {
+        assert_eq!(renamed_port, port_two);
+        (two, one)
+    };
+    // Its owner is told, and the other one is not.
+    renamed.expect_exact(
+        "[System] Another chat on the network also announced alice: you are listed as \
+         `alice (2)` (others connect with `chat connect 'alice (2)'`).",
+    );
+    kept.signal("TERM");
+    kept.wait_exit();
+    assert!(
+        !kept
+            .stdout_lines()
+            .iter()
+            .any(|l| l.contains("also announced")),
+        "{}",
+        kept.report()
+    );
+}

@@ -10,10 +10,11 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use mdns_sd::{ServiceDaemon, ServiceEvent, ServiceInfo};
+use mdns_sd::{DaemonEvent, ServiceDaemon, ServiceEvent, ServiceInfo};
 
 use crate::net::patience::{Patience, Trying};
 
@@ -55,14 +56,24 @@ pub struct Announcement {
     /// The name it went out under: the user's, or `NAME (2)` when another
     /// chat on the network has that one already.
     pub name: String,
+    /// Watches for the network renaming it; ends with the daemon.
+    watching: Option<JoinHandle<()>>,
 }
 
 impl Announcement {
     /// Announces `name` listening on `port`, on every interface with an
     /// address. Two chats may not share an instance name on the network
     /// (multicast DNS would take them for one), so a name someone else
-    /// announces already is numbered, as DNS-SD does: `alice (2)`.
-    pub fn start(name: &str, port: u16, traits: Traits) -> Result<Self> {
+    /// announces already is numbered, as DNS-SD does: `alice (2)`. Two
+    /// announcing one name at the same moment find out only afterwards,
+    /// when multicast DNS renames one of them: `renamed` then hears the
+    /// name it went out under and the new one.
+    pub fn start(
+        name: &str,
+        port: u16,
+        traits: Traits,
+        renamed: impl Fn(&str, &str) + Send + 'static,
+    ) -> Result<Self> {
         let taken: Vec<String> = look(NAME_CHECK, |_| false, Duration::ZERO)?
             .into_iter()
             .map(|f| f.name.to_lowercase())
@@ -75,41 +86,86 @@ impl Announcement {
             .find(|candidate| !taken.contains(&candidate.to_lowercase()))
             .unwrap_or_else(|| name.to_string());
         let daemon = ServiceDaemon::new().context("cannot start multicast DNS")?;
-        let host = host_name();
-        let yes_no = |b: bool| if b { "yes" } else { "no" };
-        let properties = [
-            ("v", "1"),
-            (
-                "wire",
-                if traits.encrypted {
-                    "encrypted"
-                } else {
-                    "plain"
-                },
-            ),
-            ("room", yes_no(traits.room)),
-            ("code", yes_no(traits.code)),
-        ];
-        let info = ServiceInfo::new(
-            SERVICE,
-            &name,
-            &format!("{host}.local."),
-            "",
-            port,
-            &properties[..],
-        )
-        .context("cannot describe this chat for multicast DNS")?
-        .enable_addr_auto();
+        let info = describe(&name, port, traits)?;
         let fullname = info.get_fullname().to_string();
+        // Watched before announcing, so that no renaming goes unheard.
+        let changes = daemon
+            .monitor()
+            .context("cannot announce this chat on the network")?;
         daemon
             .register(info)
             .context("cannot announce this chat on the network")?;
+        let watching = watch_renames(changes, fullname.clone(), renamed)
+            .context("cannot start watching the announcement")?;
         Ok(Self {
             daemon,
             fullname,
             name,
+            watching: Some(watching),
         })
     }
+}
+
+/// The service record of a chat called `name` listening on `port`.
+fn describe(name: &str, port: u16, traits: Traits) -> Result<ServiceInfo> {
+    let host = host_name();
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let properties = [
+        ("v", "1"),
+        (
+            "wire",
+            if traits.encrypted {
+                "encrypted"
+            } else {
+                "plain"
+            },
+        ),
+        ("room", yes_no(traits.room)),
+        ("code", yes_no(traits.code)),
+    ];
+    let info = ServiceInfo::new(
+        SERVICE,
+        name,
+        &format!("{host}.local."),
+        "",
+        port,
+        &properties[..],
+    )
+    .context("cannot describe this chat for multicast DNS")?
+    .enable_addr_auto();
+    Ok(info)
+}
+
+/// Tells `renamed` each new name multicast DNS gives the announcement
+/// `fullname` (with the name it had) when another on the network answers
+/// for its name (RFC 6762, section 9), until the daemon stops.
+fn watch_renames(
+    changes: mdns_sd::Receiver<DaemonEvent>,
+    fullname: String,
+    renamed: impl Fn(&str, &str) + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("announcement".into())
+        .spawn(move || {
+            let was = instance_name(&fullname).unwrap_or_default();
+            let mut told = Vec::new();
+            for event in changes.iter() {
+                let DaemonEvent::NameChange(change) = event else {
+                    continue;
+                };
+                // Its host name may be renamed too, which nobody types.
+                if change.original != fullname {
+                    continue;
+                }
+                // Said once, however many interfaces and records it hears of.
+                if let Some(name) = instance_name(&change.new_name)
+                    && !told.contains(&name)
+                {
+                    renamed(&was, &name);
+                    told.push(name);
+                }
+            }
+        })
 }
 
 impl Drop for Announcement {
@@ -117,8 +173,14 @@ impl Drop for Announcement {
         if let Ok(done) = self.daemon.unregister(&self.fullname) {
             let _ = done.recv_timeout(WITHDRAW_WITHIN);
         }
-        if let Ok(done) = self.daemon.shutdown() {
-            let _ = done.recv_timeout(WITHDRAW_WITHIN);
+        // The watcher ends once the daemon has: joined only then, so that a
+        // daemon slow to stop does not hold the program up.
+        let stopped = match self.daemon.shutdown() {
+            Ok(done) => done.recv_timeout(WITHDRAW_WITHIN).is_ok(),
+            Err(_) => true,
+        };
+        if let (true, Some(watching)) = (stopped, self.watching.take()) {
+            let _ = watching.join();
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::terminal::screen::Screen;
 pub(crate) fn announce(
     settings: &Settings,
     port: u16,
-    screen: &Screen,
+    screen: &Arc<Screen>,
 ) -> Option<discovery::Announcement> {
     let loopback = match &settings.role {
         Role::Listen { host, .. } => {
@@ -42,7 +42,9 @@ pub(crate) fn announce(
         room: settings.room.is_some(),
         code: matches!(settings.protection, Protection::Encrypted { code: Some(_) }),
     };
-    match discovery::Announcement::start(&settings.name, port, traits) {
+    let on_screen = screen.clone();
+    let renamed = move |was: &str, name: &str| on_screen.system(renamed_line(was, name));
+    match discovery::Announcement::start(&settings.name, port, traits, renamed) {
         Ok(announcement) => {
             let name = &announcement.name;
             screen.system(format!(
@@ -56,6 +58,16 @@ pub(crate) fn announce(
             None
         }
     }
+}
+
+/// What the owner of an announcement hears when the network renames it:
+/// another chat announced the same name, `was`, at the same moment.
+fn renamed_line(was: &str, name: &str) -> String {
+    format!(
+        "Another chat on the network also announced {was}: you are listed as `{name}` \
+         (others connect with `chat connect {}`).",
+        shell_word(name)
+    )
 }
 
 /// A name as a shell command line takes it: quoted when it must be.
