@@ -482,6 +482,43 @@ mod tests {
     }
 
     #[test]
+    fn only_a_peer_not_there_yet_is_tried_again() {
+        use io::ErrorKind::*;
+        for kind in [
+            ConnectionRefused,
+            HostUnreachable,
+            NetworkUnreachable,
+            TimedOut,
+        ] {
+            assert!(not_there_yet(&kind.into()), "{kind:?}");
+        }
+        for kind in [
+            PermissionDenied,
+            AddrNotAvailable,
+            InvalidInput,
+            ConnectionReset,
+        ] {
+            assert!(!not_there_yet(&kind.into()), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn the_waiting_line_says_what_is_missing_and_for_how_long() {
+        let refused = io::ErrorKind::ConnectionRefused.into();
+        assert_eq!(
+            waiting_line("192.168.1.20", 5050, &refused, Patience::from_secs(30)),
+            "Nobody listens on 192.168.1.20 5050 yet; trying again for up to 30 s (Ctrl-C stops)."
+        );
+        let unreachable = io::Error::from(io::ErrorKind::HostUnreachable);
+        let line = waiting_line("box", 6000, &unreachable, Patience::Endless);
+        assert!(
+            line.starts_with("Cannot reach box 6000 yet (")
+                && line.ends_with("; trying again until it answers (Ctrl-C stops)."),
+            "{line}"
+        );
+    }
+
+    #[test]
     fn a_stopped_wait_ends_without_a_peer() {
         let (screen, _) = crate::terminal::screen::testing::captured();
         let waiting = bind("127.0.0.1", 0, &screen).unwrap();
