@@ -55,32 +55,19 @@ Example session (the peer ran `chat listen --port 5050 --name I049`):
 Without a terminal, lines have no time, your own messages are not shown and
 the final line of a transfer has no time and rate.
 
+Either side may start first: while nobody listens there yet, it says so once
+and tries again for up to 30 s (--wait SECS; 0 until Ctrl-C):
+  $ chat connect 192.168.1.20 --name I056
+  [System] Nobody listens on 192.168.1.20 5050 yet; trying again for up to 30 s (Ctrl-C stops).
+An address alone, as here, takes port 5050. On the same network, a name
+alone finds the chat that announces it: `chat connect I049`.
+
 Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /who, /msg, /help, /quit
 With the original Python chat or nc, both sides add --plain (not encrypted).
 The same command joins a room (`chat listen --room`); /who and /msg work there.";
 
-impl Cli {
-    /// What clap cannot check alone: `chat connect ADDRESS` with no port
-    /// is a port forgotten, not a name to look for.
-    pub fn check(&self) -> Result<(), clap::Error> {
-        use clap::CommandFactory;
-        if let Command::Connect {
-            host, port: None, ..
-        } = &self.command
-            && host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok()
-        {
-            return Err(Cli::command().error(
-                clap::error::ErrorKind::MissingRequiredArgument,
-                format!("`chat connect {host}` needs the port after the address"),
-            ));
-        }
-        Ok(())
-    }
-}
+/// The port a chat listens on, and connects to, unless told otherwise.
+pub const DEFAULT_PORT: u16 = 5050;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -91,7 +78,7 @@ pub enum Command {
         #[arg(long, default_value = "0.0.0.0")]
         host: String,
         /// Port to listen on; 0 picks a free one.
-        #[arg(long, default_value_t = 5050)]
+        #[arg(long, default_value_t = DEFAULT_PORT)]
         port: u16,
         /// Let in only a peer that gives the same code (`chat connect ...
         /// --code CODE`); with no value, a new code is made and shown.
@@ -122,10 +109,17 @@ pub enum Command {
     #[command(after_help = CONNECT_EXAMPLE)]
     Connect {
         /// The peer's IPv4 or IPv6 address, or a host name; alone, without
-        /// a port, the name a chat on the local network announces.
+        /// a port, an address is taken with port 5050, and anything else is
+        /// the name a chat on the local network announces.
         host: String,
-        /// The peer's port.
+        /// The peer's port [default: 5050 after an address].
         port: Option<u16>,
+        /// How long to keep trying while the peer is not there yet (its
+        /// name not announced, or nobody listening at the address); 0 keeps
+        /// trying until Ctrl-C.
+        #[arg(long, value_name = "SECS", default_value_t = 30,
+              value_parser = clap::value_parser!(u64).range(0..=86_400))]
+        wait: u64,
         /// The code the listening side gave: proves to each side that the
         /// other has it, with nobody in between.
         #[arg(long, value_name = "CODE", value_parser = parse_code, conflicts_with = "plain")]
@@ -314,6 +308,9 @@ mod tests {
             &["chat", "listen", "--name", ""],
             &["chat", "listen", "--name", "a]b"],
             &["chat", "listen", "--name", "bell\x07"],
+            &["chat", "connect", "alice", "--wait", "-1"],
+            &["chat", "connect", "alice", "--wait", "soon"],
+            &["chat", "connect", "alice", "--wait", "86401"],
         ] {
             let err = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");

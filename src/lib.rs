@@ -5,8 +5,9 @@
 //! - `wire`     — the bytes on the wire: frames of the original format, typed
 //!   messages of the encrypted one (pure codecs)
 //! - `terminal` — sanitising peer text, the output sink, the console and line editor
-//! - `net`      — listening for or connecting to the one peer, finding it on
-//!   the local network (multicast DNS); the encrypted
+//! - `net`      — listening for or connecting to the one peer (trying again
+//!   while it is not there yet), finding it on the local network (multicast
+//!   DNS); the encrypted
 //!   channel (handshake, codes, sealed records); the transport (reader,
 //!   writer, closer) a conversation runs over, plain or sealed
 //! - `files`    — the download folder and its safe names; what is kept of cut
@@ -62,12 +63,8 @@ pub fn run(cli: Cli) -> Result<()> {
         .check()
         .with_context(|| format!("download folder {}", settings.downloads.path().display()))?;
     let console = Console::open(session::command::command_names());
-    let result = match settings.room {
+    match settings.room {
         Some(room) => room::run(&settings, room, console),
         None => session::run(&settings, console),
-    };
-    // What was typed while leaving is not for the shell that gets the
-    // terminal back.
-    terminal::console::discard_pending_input();
-    result
+    }
 }

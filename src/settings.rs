@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::cli::{self, Cli, Command, Common};
 use crate::files::download::DownloadDir;
+use crate::net::patience::Patience;
 use crate::net::secure::Protection;
 use crate::net::secure::code::Code;
 
@@ -18,14 +19,55 @@ pub enum Role {
         host: String,
         port: u16,
     },
+    /// Connect to `host:port`, trying again while nobody listens there, as
+    /// long as `wait` allows.
     Connect {
         host: String,
         port: u16,
+        wait: Patience,
     },
-    /// Connect to the chat that announces this name on the local network.
+    /// Connect to the chat that announces this name on the local network,
+    /// looking for it as long as `wait` allows.
     Find {
         name: String,
+        wait: Patience,
     },
+}
+
+/// Whether `host` is an IP address, bare or in brackets (`[::1]`), rather
+/// than a name.
+fn is_address(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.parse::<std::net::IpAddr>().is_ok()
+}
+
+impl Role {
+    /// How `chat connect HOST [PORT]` connects: to the address and port;
+    /// to an address alone on the port a listener takes; to a name alone
+    /// by looking for it on the network.
+    fn connecting(host: String, port: Option<u16>, wait: Patience) -> Self {
+        match port {
+            Some(port) => Self::Connect { host, port, wait },
+            None if is_address(&host) => Self::Connect {
+                host,
+                port: cli::DEFAULT_PORT,
+                wait,
+            },
+            None => Self::Find { name: host, wait },
+        }
+    }
+
+    /// Whether this side made the connection, by address or by name: only
+    /// such a side may be let into a room by its peer.
+    pub fn connects(&self) -> bool {
+        match self {
+            Self::Connect { .. } | Self::Find { .. } => true,
+            Self::Listen { .. } => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -126,13 +168,11 @@ impl Action {
             Command::Connect {
                 host,
                 port,
+                wait,
                 code,
                 common,
             } => (
-                match port {
-                    Some(port) => Role::Connect { host, port },
-                    None => Role::Find { name: host },
-                },
+                Role::connecting(host, port, Patience::from_secs(wait)),
                 code.map(|code| (code, false)),
                 common,
             ),
@@ -232,7 +272,8 @@ mod tests {
             s.role,
             Role::Connect {
                 host: "localhost".into(),
-                port: 6000
+                port: 6000,
+                wait: Patience::UpTo(Duration::from_secs(30)),
             }
         );
         assert_eq!(s.downloads.path(), std::path::Path::new("received_files"));
@@ -245,11 +286,55 @@ mod tests {
         assert_eq!(
             s.role,
             Role::Find {
-                name: "alice".into()
+                name: "alice".into(),
+                wait: Patience::UpTo(Duration::from_secs(30)),
             }
         );
         assert!(settings(&["chat", "listen"], None).announce);
         assert!(!settings(&["chat", "listen", "--no-announce"], None).announce);
+    }
+
+    #[test]
+    fn an_address_alone_takes_the_port_a_listener_takes() {
+        for (host, shown) in [
+            ("192.168.1.20", "192.168.1.20"),
+            ("::1", "::1"),
+            ("[::1]", "[::1]"),
+        ] {
+            let s = settings(&["chat", "connect", host, "--wait", "0"], None);
+            assert_eq!(
+                s.role,
+                Role::Connect {
+                    host: shown.into(),
+                    port: 5050,
+                    wait: Patience::Endless,
+                }
+            );
+        }
+        // A name, even one that looks like a host's, is looked for.
+        let s = settings(&["chat", "connect", "alice.local", "--wait", "5"], None);
+        assert_eq!(
+            s.role,
+            Role::Find {
+                name: "alice.local".into(),
+                wait: Patience::UpTo(Duration::from_secs(5)),
+            }
+        );
+    }
+
+    #[test]
+    fn a_side_that_connects_by_name_or_address_may_join_a_room() {
+        assert!(
+            settings(&["chat", "connect", "alice"], None)
+                .role
+                .connects()
+        );
+        assert!(
+            settings(&["chat", "connect", "h", "1"], None)
+                .role
+                .connects()
+        );
+        assert!(!settings(&["chat", "listen"], None).role.connects());
     }
 
     #[test]

@@ -61,8 +61,8 @@ fn usage_errors_exit_two() {
         &["listen", "--port", "70000"],
         &["listen", "--frobnicate"],
         &["connect"],
-        &["connect", "127.0.0.1"],
         &["connect", "127.0.0.1", "abc"],
+        &["connect", "127.0.0.1", "--wait", "never"],
         &["connect", "127.0.0.1", "5050", "extra"],
     ];
     for args in bad {
@@ -81,7 +81,8 @@ fn usage_errors_exit_two() {
 fn connection_refused_names_the_address() {
     let dir = TestDir::new("cli_refused");
     let port = closed_port();
-    let (mut chat, code) = run(&dir, &["connect", "127.0.0.1", &port.to_string()]);
+    let port = port.to_string();
+    let (mut chat, code) = run(&dir, &["connect", "127.0.0.1", &port, "--wait", "1"]);
     chat.assert_failed_cleanly(code, &format!("127.0.0.1:{port}"));
 }
 

@@ -1,174 +1,15 @@
 //! Finding each other on the network: `chat listen` announces itself with
 //! multicast DNS, `chat peers` lists what it hears, `chat connect NAME`
 //! connects by name. There is no real LAN here, so each test makes its own:
-//! two network namespaces joined by a veth pair, one chat in each. Where
-//! namespaces cannot be made (not root, no `ip`), the tests say so and pass
-//! without running.
+//! two network namespaces joined by a veth pair, one chat in each (see
+//! `common::netns` for where they cannot be made).
 
 mod common;
 
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use common::netns::Lan;
 use common::{Chat, TestDir};
-
-/// Two network namespaces joined by a veth pair: `a` at 10.X.Y.1, `b` at
-/// 10.X.Y.2. Dropping it removes both (and the pair with them).
-struct Lan {
-    a: String,
-    b: String,
-    a_address: String,
-}
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-impl Lan {
-    /// A new LAN, or `None` (said on stderr) where namespaces cannot be made.
-    fn new() -> Option<Lan> {
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let id = std::process::id() % 10_000;
-        let (a, b) = (format!("chat-{id}-{n}a"), format!("chat-{id}-{n}b"));
-        let (veth_a, veth_b) = (format!("cv{id}x{n}a"), format!("cv{id}x{n}b"));
-        let subnet = format!("10.{}.{}", 100 + id % 100, n % 250);
-        let lan = Lan {
-            a: a.clone(),
-            b: b.clone(),
-            a_address: format!("{subnet}.1"),
-        };
-        let steps: Vec<Vec<String>> = vec![
-            vec!["netns".into(), "add".into(), a.clone()],
-            vec!["netns".into(), "add".into(), b.clone()],
-            vec![
-                "link".into(),
-                "add".into(),
-                veth_a.clone(),
-                "type".into(),
-                "veth".into(),
-                "peer".into(),
-                "name".into(),
-                veth_b.clone(),
-            ],
-            vec![
-                "link".into(),
-                "set".into(),
-                veth_a.clone(),
-                "netns".into(),
-                a.clone(),
-            ],
-            vec![
-                "link".into(),
-                "set".into(),
-                veth_b.clone(),
-                "netns".into(),
-                b.clone(),
-            ],
-            vec![
-                "-n".into(),
-                a.clone(),
-                "addr".into(),
-                "add".into(),
-                format!("{subnet}.1/24"),
-                "dev".into(),
-                veth_a.clone(),
-            ],
-            vec![
-                "-n".into(),
-                b.clone(),
-                "addr".into(),
-                "add".into(),
-                format!("{subnet}.2/24"),
-                "dev".into(),
-                veth_b.clone(),
-            ],
-            vec![
-                "-n".into(),
-                a.clone(),
-                "link".into(),
-                "set".into(),
-                "lo".into(),
-                "up".into(),
-            ],
-            vec![
-                "-n".into(),
-                b.clone(),
-                "link".into(),
-                "set".into(),
-                "lo".into(),
-                "up".into(),
-            ],
-            vec![
-                "-n".into(),
-                a.clone(),
-                "link".into(),
-                "set".into(),
-                veth_a,
-                "up".into(),
-            ],
-            vec![
-                "-n".into(),
-                b.clone(),
-                "link".into(),
-                "set".into(),
-                veth_b,
-                "up".into(),
-            ],
-        ];
-        for step in steps {
-            let done = Command::new("ip").args(&step).output();
-            match done {
-                Ok(out) if out.status.success() => {}
-                Ok(out) => {
-                    eprintln!(
-                        "skipped: cannot make a test network (`ip {}`: {}); run as root \
-                         with iproute2 to test discovery",
-                        step.join(" "),
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    );
-                    return None;
-                }
-                Err(e) => {
-                    eprintln!("skipped: cannot run `ip` ({e}); install iproute2 and run as root");
-                    return None;
-                }
-            }
-        }
-        Some(lan)
-    }
-
-    /// Checks that `chat peers --wait SECS`, run in `b`, hears nobody.
-    fn assert_none_listed(&self, secs: &str) {
-        assert_eq!(
-            self.peers(&["--wait", secs]),
-            "No chats announce themselves on this network.\n"
-        );
-    }
-
-    /// `chat peers ARGS...` run in namespace `b`: its standard output.
-    fn peers(&self, args: &[&str]) -> String {
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.b,
-                env!("CARGO_BIN_EXE_chat"),
-                "peers",
-            ])
-            .args(args)
-            .output()
-            .expect("cannot run chat peers");
-        assert!(out.status.success(), "chat peers failed: {out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Lan {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-    }
-}
 
 /// A chat listening in `lan.a` as `name`, announced; its port.
 fn listener(lan: &Lan, dir: &TestDir, name: &str, extra: &[&str]) -> (Chat, u16) {
@@ -239,7 +80,7 @@ fn a_listener_is_listed_found_by_name_and_withdrawn_once_its_peer_is_in() {
 }
 
 #[test]
-fn a_name_nobody_announces_fails_quickly_and_clearly() {
+fn a_name_nobody_announces_is_looked_for_as_long_as_asked_then_fails_clearly() {
     let Some(lan) = Lan::new() else {
         return;
     };
@@ -249,19 +90,78 @@ fn a_name_nobody_announces_fails_quickly_and_clearly() {
         &lan.b,
         "bob",
         dir.path(),
-        &["connect", "nobody", "--name", "bob"],
+        &["connect", "nobody", "--name", "bob", "--wait", "4"],
+    );
+    bob.expect_exact(
+        "[System] No chat called nobody yet; still looking (up to 4 s, Ctrl-C stops).",
     );
     let code = bob.wait_exit();
     bob.assert_failed_cleanly(
         code,
-        "no chat called nobody announces itself on this network",
+        "no chat called nobody announces itself on this network (looked for 4 s)",
     );
+    let took = started.elapsed();
     assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "{:?}",
-        started.elapsed()
+        took >= Duration::from_secs(4) && took < Duration::from_secs(10),
+        "{took:?}"
     );
     lan.assert_none_listed("1");
+}
+
+#[test]
+fn connect_by_name_started_first_finds_the_chat_once_it_listens() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    let dir = TestDir::new("disc-first");
+    let mut bob = Chat::spawn_in(
+        &lan.b,
+        "bob",
+        &dir.subdir("bob"),
+        &["connect", "alice", "--name", "bob"],
+    );
+    bob.expect_exact(
+        "[System] No chat called alice yet; still looking (up to 30 s, Ctrl-C stops).",
+    );
+    let (mut alice, port) = listener(&lan, &dir, "alice", &[]);
+    bob.expect_exact(&format!(
+        "[System] Found alice at {} port {port}.",
+        lan.a_address
+    ));
+    let code = bob.expect_prefix("[System] Encrypted. Safety code: ");
+    alice.expect_exact(&code);
+    bob.send_line("there you are");
+    alice.expect_exact("[bob] there you are");
+    bob.send_line("/quit");
+    assert_eq!(bob.wait_exit(), 0);
+}
+
+#[test]
+fn an_address_alone_is_connected_to_on_port_5050() {
+    // Port 5050 on a network of the test's own, whatever else on this
+    // machine listens on it.
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    let dir = TestDir::new("disc-5050");
+    let mut alice = Chat::spawn_in(
+        &lan.a,
+        "alice",
+        &dir.subdir("alice"),
+        &["listen", "--name", "alice", "--no-announce"],
+    );
+    alice.expect_exact("[System] Listening on 0.0.0.0:5050 ...");
+    let mut bob = Chat::spawn_in(
+        &lan.b,
+        "bob",
+        &dir.subdir("bob"),
+        &["connect", &lan.a_address, "--name", "bob"],
+    );
+    bob.expect_exact(&format!("[System] Connected to {}:5050", lan.a_address));
+    bob.send_line("no port needed");
+    alice.expect_exact("[bob] no port needed");
+    bob.send_line("/quit");
+    assert_eq!(bob.wait_exit(), 0);
 }
 
 #[test]
@@ -311,5 +211,100 @@ fn two_chats_of_one_name_are_listed_not_guessed_and_a_room_says_so() {
         said.contains(&format!("chat connect {} {port_one}", lan.a_address))
             && said.contains(&format!("chat connect {} {port_two}", lan.a_address)),
         "{said}"
+    );
+}
+
+#[test]
+fn a_room_is_joined_by_name_as_by_address() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    let dir = TestDir::new("disc-room");
+    let (mut alice, port) = listener(&lan, &dir, "alice", &["--room"]);
+    let mut bob = Chat::spawn_in(
+        &lan.b,
+        "bob",
+        &dir.subdir("bob"),
+        &["connect", "alice", "--name", "bob"],
+    );
+    bob.expect_exact(&format!(
+        "[System] Found alice at {} port {port}.",
+        lan.a_address
+    ));
+    bob.expect_prefix("[System] You are in alice's room, alone with the host");
+    alice.expect_prefix("[System] bob joined the room (");
+    bob.send_line("hello room");
+    alice.expect_exact("[bob] hello room");
+    alice.send_line("welcome");
+    bob.expect_exact("[alice] welcome");
+    bob.send_line("/quit");
+    assert_eq!(bob.wait_exit(), 0);
+    alice.expect_exact("[System] bob left the room.");
+}
+
+#[test]
+fn two_listeners_started_at_once_under_one_name_end_up_distinct_and_the_renamed_says_so() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    let dir = TestDir::new("disc-clash");
+    let start = |ns: &str, label: &str| {
+        let args = ["listen", "--port", "0", "--name", "alice"];
+        let mut chat = Chat::spawn_in(ns, label, &dir.subdir(label), &args);
+        let line = chat.expect_prefix("[System] Listening on ");
+        let port = common::parse_listen_port(&line).expect("a port");
+        (chat, port)
+    };
+    // Two terminals of one machine: both look for the name before
+    // announcing it, at the same moment, so neither sees the other and
+    // both take `alice`.
+    let (mut one, port_one) = start(&lan.a, "one");
+    let (mut two, port_two) = start(&lan.a, "two");
+    for chat in [&mut one, &mut two] {
+        chat.expect_exact(
+            "[System] Announced as alice on the local network: others can `chat connect alice`.",
+        );
+    }
+    // The network settles it: the other machine lists one of them as
+    // `alice (2)`.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let renamed_port = loop {
+        let table = lan.peers(&["--wait", "2"]);
+        let rows = |name: &str| -> Vec<Vec<String>> {
+            table
+                .lines()
+                .filter_map(|l| l.strip_prefix(name))
+                .filter(|rest| rest.starts_with(' '))
+                .map(|rest| rest.split_whitespace().map(String::from).collect())
+                .collect()
+        };
+        let (plain, numbered) = (rows("alice"), rows("alice (2)"));
+        let plain: Vec<_> = plain.iter().filter(|cells| cells[0] != "(2)").collect();
+        if let ([_], [numbered]) = (&plain[..], &numbered[..]) {
+            // Name, addresses, port.
+            break numbered[1].parse::<u16>().expect("a port");
+        }
+        assert!(Instant::now() < deadline, "listed:\n{table}");
+    };
+    let (mut renamed, mut kept) = if renamed_port == port_one {
+        (one, two)
+    } else {
+        assert_eq!(renamed_port, port_two);
+        (two, one)
+    };
+    // Its owner is told, and the other one is not.
+    renamed.expect_exact(
+        "[System] Another chat on the network also announced alice: you are listed as \
+         `alice (2)` (others connect with `chat connect 'alice (2)'`).",
+    );
+    kept.signal("TERM");
+    kept.wait_exit();
+    assert!(
+        !kept
+            .stdout_lines()
+            .iter()
+            .any(|l| l.contains("also announced")),
+        "{}",
+        kept.report()
     );
 }

@@ -1461,6 +1461,44 @@ fn ctrl_c_while_waiting_leaves_at_once() {
     assert_left_at_once(&term);
 }
 
+/// Starts `chat connect` to a loopback port nobody listens on, trying until
+/// stopped, and waits for its prompt below the line saying so.
+fn waiting_connect(test: &str, dir: &TestDir) -> Term {
+    let port = common::closed_port().to_string();
+    let args = ["connect", "127.0.0.1", &port, "--name", NAME, "--wait", "0"];
+    let term = Term::start(test, dir.path(), true, &args);
+    let waiting = format!("[System] Nobody listens on 127.0.0.1 {port} yet; trying again");
+    term.wait(
+        "the line saying it tries again, then an empty prompt",
+        |s| s.row_starting(&waiting).is_some() && s.last_row() == ">",
+    );
+    term
+}
+
+#[test]
+fn quit_while_connect_waits_leaves_at_once() {
+    let dir = TestDir::new("tty_connect_wait_quit");
+    let term = waiting_connect("connect_wait_quit", &dir);
+    term.enter("/quit");
+    assert_left_at_once(&term);
+}
+
+#[test]
+fn ctrl_d_while_connect_waits_leaves_at_once() {
+    let dir = TestDir::new("tty_connect_wait_ctrl_d");
+    let term = waiting_connect("connect_wait_ctrl_d", &dir);
+    term.press("C-d");
+    assert_left_at_once(&term);
+}
+
+#[test]
+fn ctrl_c_while_connect_waits_leaves_at_once() {
+    let dir = TestDir::new("tty_connect_wait_ctrl_c");
+    let term = waiting_connect("connect_wait_ctrl_c", &dir);
+    term.press("C-c");
+    assert_left_at_once(&term);
+}
+
 #[test]
 fn lines_typed_ahead_in_one_burst_all_reach_the_peer_in_order() {
     let dir = TestDir::new("tty_typeahead");
@@ -2268,4 +2306,37 @@ fn tab_lists_the_candidates_above_a_live_line_not_under_the_input() {
     term.press("C-u");
     term.enter("/quit");
     term.expect_sent(&mut peer, &own("has left the chat."));
+}
+
+#[test]
+fn a_room_host_leaves_at_once_and_what_is_typed_after_reaches_the_shell() {
+    let dir = TestDir::new("tty_room_quit");
+    let args = [
+        "listen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--name",
+        NAME,
+        "--room",
+    ];
+    let term = Term::launch("room_quit", dir.path(), true, SHELL_AFTER, &args);
+    let port = term.listening_port();
+    let mut member = common::Chat::connect_encrypted(
+        "daksh",
+        &dir.subdir("daksh"),
+        "127.0.0.1",
+        port,
+        &["--name", "daksh"],
+    );
+    member.expect_prefix("[System] You are in me's room");
+    term.wait_prompt("daksh joined");
+    term.enter("/quit");
+    term.wait_row("[System] Exiting.");
+    // The chat said it is done: what is typed now is for the shell.
+    term.enter("echo TYPED-$((6*7))");
+    assert_eq!(term.wait_exit_code(TIMEOUT), 0, "{}", term.screen().dump());
+    term.wait_row("TYPED-42");
+    member.expect_exact("[System] The room is closed: its host left.");
 }

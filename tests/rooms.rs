@@ -5,6 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use chat::wire::message::Message;
 use common::room_member as hostile_room;
 use common::{Chat, RawPeer, TestDir};
 
@@ -672,7 +673,9 @@ fn a_sender_that_leaves_mid_file_leaves_what_arrived_kept_to_resume() {
     let kept = "[System] Transfer of big.bin incomplete: its sender left the room; what arrived \
                 is kept, so sending it again resumes.";
     taker.expect_exact(kept);
-    taker.expect_prefix("[System] I056 left the room (connection lost: ");
+    taker.expect_exact(
+        "[System] I056 left the room (its chat closed the connection without a goodbye).",
+    );
     host.expect_prefix("[System] Transfer of big.bin incomplete: its sender left the room; ");
     assert!(!taker_dir.join("received_files/big.bin").exists());
     assert!(!dir.join("received_files/big.bin").exists());
@@ -1272,4 +1275,72 @@ fn a_plain_sender_that_stops_mid_file_is_not_waited_for() {
     p3.expect_line("[System] You are in host's room as guest1, alone with the host.");
     host.send_line("after");
     p3.expect_line("[host] after");
+}
+
+#[test]
+fn a_member_whose_chat_closes_without_a_goodbye_is_not_said_to_be_lost() {
+    let dir = TestDir::new("room-closed");
+    let (mut host, port) = host(&dir, &[]);
+    let mut watcher = join(&dir, &mut host, port, "I057");
+    // As an older chat that will not stay in a room does: it closes its
+    // connection at once, without the goodbye.
+    let mut leaver = hostile_room::Member::join(port, "older");
+    watcher.expect_exact("[System] older joined the room.");
+    leaver.cut();
+    let line = "older left the room (its chat closed the connection without a goodbye).";
+    host.expect_exact(&format!("[System] {line}"));
+    watcher.expect_exact(&format!("[System] {line}"));
+}
+
+#[test]
+fn the_host_leaves_a_room_at_once_and_the_members_get_its_last_words() {
+    let dir = TestDir::new("room-quick-quit");
+    let (mut host, _port, mut members) = room(&dir, &["I056", "I057"]);
+    members[0].send_line("my last words");
+    host.expect_exact("[I056] my last words");
+    host.send_raw(b"goodbye all\n/quit\n");
+    let asked = Instant::now();
+    assert_eq!(host.wait_exit_within(Duration::from_secs(10)), 0);
+    let took = asked.elapsed();
+    // A plain listener leaves in a few hundredths of a second; so does a
+    // room whose members read the goodbye and close.
+    assert!(
+        took < Duration::from_secs(1),
+        "the host took {took:?} to leave"
+    );
+    members[1].expect_exact("[I056] my last words");
+    for member in &mut members {
+        member.expect_exact("[host] goodbye all");
+        member.expect_exact("[System] The room is closed: its host left.");
+        assert_eq!(member.wait_exit(), 0, "{}", member.report());
+    }
+}
+
+#[test]
+fn a_member_held_back_is_said_to_be_once_an_episode() {
+    let dir = TestDir::new("room-flood-once");
+    let (mut host, port) = host(&dir, &[]);
+    let mut flooder = hostile_room::Member::join(port, "flood");
+    host.expect_prefix("[System] flood joined the room (");
+    // Chat lines far over the rate, each with a message that carries a
+    // transfer along (here cancelling one it never began), which has a
+    // budget of its own and is never held back.
+    let flooding = std::thread::spawn(move || {
+        for n in 0..150 {
+            flooder.say(&format!("spam {n}")).unwrap();
+            flooder.send(&Message::Cancel { id: n }).unwrap();
+        }
+        flooder
+    });
+    host.set_timeout(Duration::from_secs(30));
+    host.expect_exact("[flood] spam 149");
+    let said = host
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.contains("sends faster than the room allows"))
+        .count();
+    assert_eq!(said, 1, "{}", host.report());
+    let mut flooder = flooding.join().unwrap_or_else(|_| panic!("flooder"));
+    assert!(flooder.expect_notice().contains("slowed down"));
+    flooder.close();
 }

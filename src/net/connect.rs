@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use crate::net::patience::{Patience, Trying};
 use crate::net::secure::Protection;
 use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{Agreed, HandshakeError, Side};
@@ -20,6 +21,12 @@ use crate::terminal::screen::Screen;
 
 /// How long to try each of a host's addresses before moving on.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The first pause before trying a peer that is not there yet again, and
+/// the longest: one that starts listening meanwhile is reached within
+/// about a second.
+const FIRST_PAUSE: Duration = Duration::from_millis(100);
+const LONGEST_PAUSE: Duration = Duration::from_secs(1);
 
 /// How long a peer has to complete the handshake. The original program
 /// and `nc` say nothing until their user types, so silence this long
@@ -270,16 +277,18 @@ pub fn safety_code_line(agreed: &Agreed) -> String {
     format!("Safety code: {} {SAFETY_CODE_NOTE}", agreed.safety_code)
 }
 
-/// Connects to `host:port`, trying each address the host resolves to,
-/// then runs the handshake `protection` asks for. `host` may be written in
-/// brackets, `[::1]`, as addresses are shown.
+/// Connects to `host:port`, trying each address the host resolves to (and
+/// trying again while nobody listens there yet, as long as `trying`
+/// allows), then runs the handshake `protection` asks for. `host` may be
+/// written in brackets, `[::1]`, as addresses are shown.
 pub fn connect(
     host: &str,
     port: u16,
     screen: &Screen,
     protection: &Protection,
+    trying: &Trying,
 ) -> Result<Established> {
-    let (stream, addr) = reach(host, port)?;
+    let (stream, addr) = reach(host, port, screen, trying)?;
     let addr = shown(addr);
     let mut connection = Connection::tcp(stream).context("cannot set up the connection")?;
     let agreed = match protection {
@@ -311,22 +320,102 @@ pub fn connect(
 }
 
 /// Opens a TCP connection to the first of `host`'s addresses that answers.
-fn reach(host: &str, port: u16) -> Result<(TcpStream, SocketAddr)> {
+/// While none does because nobody listens there yet, or it cannot be
+/// reached yet, tries again as long as `trying` allows, and says so once.
+/// A name that does not resolve is not tried again.
+fn reach(
+    host: &str,
+    port: u16,
+    screen: &Screen,
+    trying: &Trying,
+) -> Result<(TcpStream, SocketAddr)> {
     let host = unbracket(host);
-    let mut last_error = None;
-    for addr in resolve(host, port)? {
-        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
-            Ok(stream) => return Ok((stream, addr)),
-            Err(e) => last_error = Some((addr, e)),
+    let addrs = resolve(host, port)?;
+    let mut pause = FIRST_PAUSE;
+    let mut waited = false;
+    loop {
+        let (addr, e) = match first_to_answer(&addrs, trying) {
+            Ok(reached) => return Ok(reached),
+            Err(failed) => failed,
+        };
+        if !not_there_yet(&e) || trying.stopped() {
+            return Err(cannot_connect(host, addr, e, None));
         }
+        if !waited {
+            screen.system(waiting_line(host, port, &e, trying.patience()));
+            waited = true;
+        }
+        if !trying.pause(pause) {
+            return Err(cannot_connect(host, addr, e, trying.patience().limit()));
+        }
+        pause = (pause * 2).min(LONGEST_PAUSE);
     }
-    let (addr, e) = last_error.expect("resolve returns at least one address");
+}
+
+/// Why `host` could not be reached at `addr`, and for how long it was
+/// tried, if it was tried again.
+fn cannot_connect(
+    host: &str,
+    addr: SocketAddr,
+    e: io::Error,
+    tried: Option<Duration>,
+) -> anyhow::Error {
     let target = if addr.ip().to_string() == host {
         shown(addr).to_string()
     } else {
         format!("{host} ({})", shown(addr))
     };
-    Err(e).with_context(|| format!("cannot connect to {target}"))
+    let tried = tried.map_or(String::new(), |limit| {
+        format!(" (tried for {} s)", limit.as_secs())
+    });
+    anyhow!(e).context(format!("cannot connect to {target}{tried}"))
+}
+
+/// Tries each address in turn; the first connection made, or the last
+/// address and why it failed.
+fn first_to_answer(
+    addrs: &[SocketAddr],
+    trying: &Trying,
+) -> Result<(TcpStream, SocketAddr), (SocketAddr, io::Error)> {
+    let mut last_error = None;
+    for &addr in addrs {
+        // Not past the time to give up, and never zero, which is refused.
+        let limit = trying
+            .left()
+            .map_or(CONNECT_TIMEOUT, |left| left.min(CONNECT_TIMEOUT))
+            .max(Duration::from_millis(10));
+        match TcpStream::connect_timeout(&addr, limit) {
+            Ok(stream) => return Ok((stream, addr)),
+            Err(e) => last_error = Some((addr, e)),
+        }
+    }
+    Err(last_error.expect("resolve returns at least one address"))
+}
+
+/// Whether a failed connection means the peer may be there later: nobody
+/// listens yet, or its machine or network cannot be reached yet.
+fn not_there_yet(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::NetworkDown
+            | io::ErrorKind::TimedOut
+    )
+}
+
+/// What the user is told, once, while `chat connect HOST PORT` waits.
+fn waiting_line(host: &str, port: u16, e: &io::Error, patience: Patience) -> String {
+    let how_long = match patience {
+        Patience::UpTo(limit) => format!("for up to {} s", limit.as_secs()),
+        Patience::Endless => "until it answers".to_string(),
+    };
+    let what = match e.kind() {
+        io::ErrorKind::ConnectionRefused => format!("Nobody listens on {host} {port} yet"),
+        _ => format!("Cannot reach {host} {port} yet ({e})"),
+    };
+    format!("{what}; trying again {how_long} (Ctrl-C stops).")
 }
 
 /// `[::1]` as `::1`; anything else as it is.
@@ -405,6 +494,43 @@ mod tests {
         let any = addresses_to_give("::".parse().unwrap());
         let first_v6 = any.iter().position(IpAddr::is_ipv6).unwrap_or(any.len());
         assert!(any[first_v6..].iter().all(IpAddr::is_ipv6));
+    }
+
+    #[test]
+    fn only_a_peer_not_there_yet_is_tried_again() {
+        use io::ErrorKind::*;
+        for kind in [
+            ConnectionRefused,
+            HostUnreachable,
+            NetworkUnreachable,
+            TimedOut,
+        ] {
+            assert!(not_there_yet(&kind.into()), "{kind:?}");
+        }
+        for kind in [
+            PermissionDenied,
+            AddrNotAvailable,
+            InvalidInput,
+            ConnectionReset,
+        ] {
+            assert!(!not_there_yet(&kind.into()), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn the_waiting_line_says_what_is_missing_and_for_how_long() {
+        let refused = io::ErrorKind::ConnectionRefused.into();
+        assert_eq!(
+            waiting_line("192.168.1.20", 5050, &refused, Patience::from_secs(30)),
+            "Nobody listens on 192.168.1.20 5050 yet; trying again for up to 30 s (Ctrl-C stops)."
+        );
+        let unreachable = io::Error::from(io::ErrorKind::HostUnreachable);
+        let line = waiting_line("box", 6000, &unreachable, Patience::Endless);
+        assert!(
+            line.starts_with("Cannot reach box 6000 yet (")
+                && line.ends_with("; trying again until it answers (Ctrl-C stops)."),
+            "{line}"
+        );
     }
 
     #[test]

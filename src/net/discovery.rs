@@ -1,18 +1,22 @@
 //! Finding each other on the local network without typed addresses: a
 //! listening chat announces itself with DNS-SD over multicast DNS
 //! (`_chat._tcp.local.`, the user's name as the instance, a few TXT keys),
-//! and `chat peers` or `chat connect NAME` look for announcements. The
-//! multicast DNS daemon runs on a thread of its own.
+//! and `chat peers` or `chat connect NAME` look for announcements (the
+//! latter as long as `--wait` allows). The multicast DNS daemon runs on a
+//! thread of its own.
 //!
 //! Anyone on the network can announce any name: what is found is only an
 //! address to try. The safety code, or `--code`, proves who answers.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use mdns_sd::{ServiceDaemon, ServiceEvent, ServiceInfo};
+use mdns_sd::{DaemonEvent, ServiceDaemon, ServiceEvent, ServiceInfo};
+
+use crate::net::patience::{Patience, Trying};
 
 /// The service type chats announce.
 pub const SERVICE: &str = "_chat._tcp.local.";
@@ -52,14 +56,24 @@ pub struct Announcement {
     /// The name it went out under: the user's, or `NAME (2)` when another
     /// chat on the network has that one already.
     pub name: String,
+    /// Watches for the network renaming it; ends with the daemon.
+    watching: Option<JoinHandle<()>>,
 }
 
 impl Announcement {
     /// Announces `name` listening on `port`, on every interface with an
     /// address. Two chats may not share an instance name on the network
     /// (multicast DNS would take them for one), so a name someone else
-    /// announces already is numbered, as DNS-SD does: `alice (2)`.
-    pub fn start(name: &str, port: u16, traits: Traits) -> Result<Self> {
+    /// announces already is numbered, as DNS-SD does: `alice (2)`. Two
+    /// announcing one name at the same moment find out only afterwards,
+    /// when multicast DNS renames one of them: `renamed` then hears the
+    /// name it went out under and the new one.
+    pub fn start(
+        name: &str,
+        port: u16,
+        traits: Traits,
+        renamed: impl Fn(&str, &str) + Send + 'static,
+    ) -> Result<Self> {
         let taken: Vec<String> = look(NAME_CHECK, |_| false, Duration::ZERO)?
             .into_iter()
             .map(|f| f.name.to_lowercase())
@@ -72,41 +86,86 @@ impl Announcement {
             .find(|candidate| !taken.contains(&candidate.to_lowercase()))
             .unwrap_or_else(|| name.to_string());
         let daemon = ServiceDaemon::new().context("cannot start multicast DNS")?;
-        let host = host_name();
-        let yes_no = |b: bool| if b { "yes" } else { "no" };
-        let properties = [
-            ("v", "1"),
-            (
-                "wire",
-                if traits.encrypted {
-                    "encrypted"
-                } else {
-                    "plain"
-                },
-            ),
-            ("room", yes_no(traits.room)),
-            ("code", yes_no(traits.code)),
-        ];
-        let info = ServiceInfo::new(
-            SERVICE,
-            &name,
-            &format!("{host}.local."),
-            "",
-            port,
-            &properties[..],
-        )
-        .context("cannot describe this chat for multicast DNS")?
-        .enable_addr_auto();
+        let info = describe(&name, port, traits)?;
         let fullname = info.get_fullname().to_string();
+        // Watched before announcing, so that no renaming goes unheard.
+        let changes = daemon
+            .monitor()
+            .context("cannot announce this chat on the network")?;
         daemon
             .register(info)
             .context("cannot announce this chat on the network")?;
+        let watching = watch_renames(changes, fullname.clone(), renamed)
+            .context("cannot start watching the announcement")?;
         Ok(Self {
             daemon,
             fullname,
             name,
+            watching: Some(watching),
         })
     }
+}
+
+/// The service record of a chat called `name` listening on `port`.
+fn describe(name: &str, port: u16, traits: Traits) -> Result<ServiceInfo> {
+    let host = host_name();
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let properties = [
+        ("v", "1"),
+        (
+            "wire",
+            if traits.encrypted {
+                "encrypted"
+            } else {
+                "plain"
+            },
+        ),
+        ("room", yes_no(traits.room)),
+        ("code", yes_no(traits.code)),
+    ];
+    let info = ServiceInfo::new(
+        SERVICE,
+        name,
+        &format!("{host}.local."),
+        "",
+        port,
+        &properties[..],
+    )
+    .context("cannot describe this chat for multicast DNS")?
+    .enable_addr_auto();
+    Ok(info)
+}
+
+/// Tells `renamed` each new name multicast DNS gives the announcement
+/// `fullname` (with the name it had) when another on the network answers
+/// for its name (RFC 6762, section 9), until the daemon stops.
+fn watch_renames(
+    changes: mdns_sd::Receiver<DaemonEvent>,
+    fullname: String,
+    renamed: impl Fn(&str, &str) + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("announcement".into())
+        .spawn(move || {
+            let was = instance_name(&fullname).unwrap_or_default();
+            let mut told = Vec::new();
+            for event in changes.iter() {
+                let DaemonEvent::NameChange(change) = event else {
+                    continue;
+                };
+                // Its host name may be renamed too, which nobody types.
+                if change.original != fullname {
+                    continue;
+                }
+                // Said once, however many interfaces and records it hears of.
+                if let Some(name) = instance_name(&change.new_name)
+                    && !told.contains(&name)
+                {
+                    renamed(&was, &name);
+                    told.push(name);
+                }
+            }
+        })
 }
 
 impl Drop for Announcement {
@@ -114,8 +173,14 @@ impl Drop for Announcement {
         if let Ok(done) = self.daemon.unregister(&self.fullname) {
             let _ = done.recv_timeout(WITHDRAW_WITHIN);
         }
-        if let Ok(done) = self.daemon.shutdown() {
-            let _ = done.recv_timeout(WITHDRAW_WITHIN);
+        // The watcher ends once the daemon has: joined only then, so that a
+        // daemon slow to stop does not hold the program up.
+        let stopped = match self.daemon.shutdown() {
+            Ok(done) => done.recv_timeout(WITHDRAW_WITHIN).is_ok(),
+            Err(_) => true,
+        };
+        if let (true, Some(watching)) = (stopped, self.watching.take()) {
+            let _ = watching.join();
         }
     }
 }
@@ -138,6 +203,14 @@ fn host_name() -> String {
     if name.is_empty() { "chat".into() } else { name }
 }
 
+/// How long `chat connect NAME` looks before it says it goes on looking:
+/// answers on a local network come well within it.
+const QUIET_LOOK: Duration = Duration::from_secs(2);
+
+/// Once a chat of the name wanted answered, how long others of that name
+/// have to answer too.
+const OTHERS_GRACE: Duration = Duration::from_millis(1500);
+
 /// Looks for chats for `wait`, or until `grace` after `enough` first says
 /// what was found is enough (others may answer a moment later); returns
 /// them by name.
@@ -146,22 +219,75 @@ pub fn look(
     enough: impl Fn(&[Found]) -> bool,
     grace: Duration,
 ) -> Result<Vec<Found>> {
-    let daemon = ServiceDaemon::new().context("cannot start multicast DNS")?;
-    let events = daemon
-        .browse(SERVICE)
-        .context("cannot look for chats on the network")?;
-    let mut deadline = Instant::now() + wait;
-    let mut satisfied = false;
-    let mut found: BTreeMap<String, Found> = BTreeMap::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
+    let mut looking = Looking::start()?;
+    looking.gather(Instant::now().checked_add(wait), &enough, grace);
+    Ok(looking.list())
+}
+
+/// A look for chats under way: the multicast DNS daemon browsing, and what
+/// answered so far. Dropping it stops the daemon.
+struct Looking {
+    daemon: ServiceDaemon,
+    events: mdns_sd::Receiver<ServiceEvent>,
+    /// Keyed by full name, host and port: two machines may announce one
+    /// name.
+    found: BTreeMap<String, Found>,
+    /// When what was found first was enough.
+    enough_since: Option<Instant>,
+}
+
+impl Looking {
+    fn start() -> Result<Self> {
+        let daemon = ServiceDaemon::new().context("cannot start multicast DNS")?;
+        let events = daemon
+            .browse(SERVICE)
+            .context("cannot look for chats on the network")?;
+        Ok(Self {
+            daemon,
+            events,
+            found: BTreeMap::new(),
+            enough_since: None,
+        })
+    }
+
+    /// Takes answers until `until` (`None`: no end), or, once `enough` says
+    /// what was found is enough, until `grace` after that; returns whether
+    /// it was.
+    fn gather(
+        &mut self,
+        until: Option<Instant>,
+        enough: &impl Fn(&[Found]) -> bool,
+        grace: Duration,
+    ) -> bool {
+        loop {
+            let end = self.enough_since.map(|since| since + grace).or(until);
+            let event = match end {
+                Some(end) => {
+                    let left = end.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    self.events.recv_timeout(left).ok()
+                }
+                None => self.events.recv().ok(),
+            };
+            let Some(event) = event else {
+                break;
+            };
+            self.take(event);
+            if self.enough_since.is_none() && enough(&self.list()) {
+                self.enough_since = Some(Instant::now());
+            }
         }
-        match events.recv_timeout(left) {
-            Ok(ServiceEvent::ServiceResolved(service)) => {
+        self.enough_since.is_some()
+    }
+
+    /// Notes a chat that answered, or one withdrawn.
+    fn take(&mut self, event: ServiceEvent) {
+        match event {
+            ServiceEvent::ServiceResolved(service) => {
                 let Some(name) = instance_name(&service.fullname) else {
-                    continue;
+                    return;
                 };
                 let property = |key: &str| service.txt_properties.get_property_val_str(key);
                 let traits = Traits {
@@ -173,39 +299,41 @@ pub fn look(
                     service.addresses.iter().map(|a| a.to_ip_addr()).collect();
                 addresses.sort();
                 let entry = Found {
-                    name: name.clone(),
+                    name,
                     host: service.host.clone(),
                     addresses,
                     port: service.port,
                     traits,
                 };
-                // Keyed by host and port too: two machines may announce one
-                // name.
                 let key = format!("{}\n{}\n{}", service.fullname, service.host, service.port);
-                found.insert(key, entry);
-                let list: Vec<Found> = found.values().cloned().collect();
-                if !satisfied && enough(&list) {
-                    satisfied = true;
-                    deadline = deadline.min(Instant::now() + grace);
-                }
+                self.found.insert(key, entry);
             }
-            Ok(ServiceEvent::ServiceRemoved(_, fullname)) => {
-                found.retain(|key, _| key.split('\n').next() != Some(fullname.as_str()));
+            ServiceEvent::ServiceRemoved(_, fullname) => {
+                self.found
+                    .retain(|key, _| key.split('\n').next() != Some(fullname.as_str()));
             }
-            Ok(_) => {}
-            Err(_) => break,
+            _ => {}
         }
     }
-    let _ = daemon.stop_browse(SERVICE);
-    if let Ok(done) = daemon.shutdown() {
-        let _ = done.recv_timeout(WITHDRAW_WITHIN);
+
+    fn list(&self) -> Vec<Found> {
+        self.found.values().cloned().collect()
     }
-    Ok(found.into_values().collect())
 }
 
-/// Finds the chat called `name` (in any case): its address and port, or
-/// why not.
-pub fn find(name: &str, wait: Duration) -> Result<(IpAddr, u16)> {
+impl Drop for Looking {
+    fn drop(&mut self) {
+        let _ = self.daemon.stop_browse(SERVICE);
+        if let Ok(done) = self.daemon.shutdown() {
+            let _ = done.recv_timeout(WITHDRAW_WITHIN);
+        }
+    }
+}
+
+/// Finds the chat called `name` (in any case), looking as long as `trying`
+/// allows: its address and port, or why not. `still_looking` is called
+/// once, when it does not answer at once.
+pub fn find(name: &str, trying: &Trying, still_looking: impl FnOnce()) -> Result<(IpAddr, u16)> {
     let wanted = name.to_lowercase();
     // `alice` also matches the `alice (2)` a second alice was announced as.
     let numbered = format!("{wanted} (");
@@ -224,17 +352,37 @@ pub fn find(name: &str, wait: Duration) -> Result<(IpAddr, u16)> {
     };
     // Others of the same name may answer a moment later; an address one
     // can connect to (not only IPv6 link-local) is what is waited for.
-    let found = look(
-        wait,
-        |list| matches(list).iter().any(|f| usable(f).is_some()),
-        Duration::from_millis(1500),
-    )?;
-    let same = matches(&found);
-    match &same[..] {
+    let enough = |list: &[Found]| matches(list).iter().any(|f| usable(f).is_some());
+    let found = {
+        let mut looking = Looking::start()?;
+        let quiet = Instant::now() + QUIET_LOOK;
+        let first = trying
+            .deadline()
+            .map_or(quiet, |deadline| deadline.min(quiet));
+        let time_left = |trying: &Trying| trying.left() != Some(Duration::ZERO);
+        if !looking.gather(Some(first), &enough, OTHERS_GRACE)
+            && time_left(trying)
+            && !trying.stopped()
+        {
+            still_looking();
+            looking.gather(trying.deadline(), &enough, OTHERS_GRACE);
+        }
+        looking.list()
+    };
+    chosen(name, &matches(&found), trying.patience())
+}
+
+/// The one chat of those found under the name wanted, or why there is not
+/// one.
+fn chosen(name: &str, same: &[Found], patience: Patience) -> Result<(IpAddr, u16)> {
+    match same {
         [] => Err(anyhow!(
-            "no chat called {name} announces itself on this network (looked for {} s); \
+            "no chat called {name} announces itself on this network ({}); \
              `chat peers` lists those that do, or connect with HOST PORT",
-            wait.as_secs()
+            match patience.limit() {
+                Some(limit) => format!("looked for {} s", limit.as_secs()),
+                None => "stopped looking".to_string(),
+            }
         )),
         [one] => {
             let address = usable(one)

@@ -1,7 +1,8 @@
-//! Reaching the peer: listening for or connecting to it, and the connection
-//! a conversation runs over.
+//! Reaching the peer: listening for or connecting to it (trying again while
+//! it is not there yet), and the connection a conversation runs over.
 
 pub mod connect;
 pub mod discovery;
+pub mod patience;
 pub mod secure;
 pub mod transport;

@@ -343,6 +343,10 @@ impl Hub {
                 let said_goodbye = self.links.get(&id).is_some_and(|l| l.said_goodbye);
                 let (change, reason) = match gone {
                     Gone::Left => (Change::Left, String::new()),
+                    Gone::Closed => (
+                        Change::Left,
+                        "its chat closed the connection without a goodbye".to_string(),
+                    ),
                     Gone::Lost(_) if said_goodbye => (Change::Left, String::new()),
                     Gone::Lost(why) => (Change::Left, format!("connection lost: {why}")),
                     Gone::Silent(limit) => (
@@ -591,6 +595,13 @@ impl Hub {
             }
             link.permits.close();
         }
+    }
+
+    /// Lets go of the host's own seat once the room is closing, without
+    /// ending its connection: its writer still sends what is queued, the
+    /// goodbye last, and the room waits for the members alone.
+    pub fn unseat_host(&mut self) {
+        self.links.remove(&HOST);
     }
 
     /// Ends every connection still open.

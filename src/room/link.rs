@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::Happening;
 use super::roster::{HOST, MemberId};
-use super::throttle::Throttle;
+use super::throttle::{Episodes, Throttle};
 use crate::net::connect::{self, HANDSHAKE_LIMIT};
 use crate::net::secure::Protection;
 use crate::net::secure::guesses::Guesses;
@@ -293,6 +293,9 @@ pub enum PlainFile {
 /// How a member's side of the connection ended.
 pub enum Gone {
     Left,
+    /// Its side ended without the goodbye: its chat stopped, or would not
+    /// stay.
+    Closed,
     Silent(Duration),
     Lost(String),
     Broke(String),
@@ -533,19 +536,7 @@ fn read_sealed(
         let record = match records.next_record() {
             Ok(Some(record)) => record,
             Ok(None) => return Gone::Left,
-            Err(RecordError::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Gone::Silent(silence);
-            }
-            Err(RecordError::Io(e)) => return Gone::Lost(e.to_string()),
-            Err(RecordError::Cut) => {
-                return Gone::Lost("the connection was cut without a goodbye".into());
-            }
-            Err(e) => return Gone::Broke(e.to_string()),
+            Err(e) => return unreadable(e, silence),
         };
         let heard = match Message::decode(record) {
             Ok(Message::Text(text)) => {
@@ -599,6 +590,26 @@ fn read_sealed(
         if !pace.tell(heard) {
             return Gone::Left;
         }
+    }
+}
+
+/// How a member whose records cannot be read on is gone; `silence` is how
+/// long it may say nothing.
+fn unreadable(e: RecordError, silence: Duration) -> Gone {
+    match e {
+        RecordError::Io(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Gone::Silent(silence)
+        }
+        RecordError::Io(e) => Gone::Lost(e.to_string()),
+        // Only the member's own end sends a FIN: its chat (or its machine)
+        // closed without the goodbye, the network did not.
+        RecordError::Cut => Gone::Closed,
+        e => Gone::Broke(e.to_string()),
     }
 }
 
@@ -770,9 +781,8 @@ struct Pace<'a> {
     permits: &'a Permits,
     throttle: Throttle,
     transfers: Throttle,
-    /// Whether the host was told the member is held back, since it last
-    /// kept to the limits.
-    told: bool,
+    /// When the member is held back, told to the host once an episode.
+    episodes: Episodes,
 }
 
 impl<'a> Pace<'a> {
@@ -783,7 +793,7 @@ impl<'a> Pace<'a> {
             permits,
             throttle: Throttle::new(Instant::now()),
             transfers: Throttle::for_transfers(Instant::now()),
-            told: false,
+            episodes: Episodes::default(),
         }
     }
 
@@ -791,27 +801,26 @@ impl<'a> Pace<'a> {
     /// so the member is held back by its own connection. The host's own
     /// user is not held back.
     fn count(&mut self, len: usize) {
-        let wait = self.throttle.count(len, Instant::now());
-        self.hold_back(wait);
+        let now = Instant::now();
+        let wait = self.throttle.count(len, now);
+        self.hold_back(wait, now);
     }
 
     /// Counts a message that carries a transfer along.
     fn count_transfer(&mut self, len: usize) {
-        let wait = self.transfers.count(len, Instant::now());
-        self.hold_back(wait);
+        let now = Instant::now();
+        let wait = self.transfers.count(len, now);
+        self.hold_back(wait, now);
     }
 
     /// Waits before the next message is read, if the member is over its
-    /// limits; the host's own user never is.
-    fn hold_back(&mut self, wait: Duration) {
-        if self.id == HOST || self.permits.is_closed() {
+    /// limits; the host's own user never is. The host hears of it when an
+    /// episode begins.
+    fn hold_back(&mut self, wait: Duration, now: Instant) {
+        if self.id == HOST || self.permits.is_closed() || wait.is_zero() {
             return;
         }
-        if wait.is_zero() {
-            self.told = false;
-            return;
-        }
-        if !std::mem::replace(&mut self.told, true) {
+        if self.episodes.begins(wait, now) {
             let _ = self.events.send(Happening::Heard(self.id, Heard::Slowed));
         }
         std::thread::sleep(wait);

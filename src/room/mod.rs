@@ -155,6 +155,9 @@ fn host_room(
     main_loop(hub, inbox, waiting, crew);
     waiting.stop();
     hub.close();
+    // The host's own user has left, which is what ends the room: its seat
+    // has its goodbye queued like everyone's, and nothing more to wait for.
+    hub.unseat_host();
     // The members read our goodbye and close; whoever does not is cut.
     let deadline = Instant::now() + LINGER;
     while !hub.is_empty() {

@@ -1,6 +1,7 @@
 //! How fast one member may talk: a token bucket for messages and one for
 //! their bytes. A member over the limit is not cut off; its messages are
-//! read more slowly, so it is held back by its own connection.
+//! read more slowly, so it is held back by its own connection. Being held
+//! back is news once per episode, not once per message.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,10 @@ pub const BYTES_PER_SECOND: f64 = 128.0 * 1024.0;
 /// waits on the protocol's own windows anyway.
 pub const BURST_TRANSFER_MESSAGES: f64 = 5000.0;
 pub const TRANSFER_MESSAGES_PER_SECOND: f64 = 2000.0;
+
+/// How long a member must keep to the limits before being held back again
+/// begins a new episode.
+pub const CALM: Duration = Duration::from_secs(10);
 
 /// One bucket: it holds up to `capacity` tokens and gains `rate` a second.
 #[derive(Debug, Clone)]
@@ -99,6 +104,31 @@ impl Throttle {
     }
 }
 
+/// The episodes of a member being held back: one begins the first time a
+/// message of its waits, and lasts until it has kept to the limits (nothing
+/// of its waiting) for [`CALM`], whichever budget held it back.
+#[derive(Debug, Clone, Default)]
+pub struct Episodes {
+    /// When the last message held back was let through.
+    held_until: Option<Instant>,
+}
+
+impl Episodes {
+    /// Notes that a message counted at `now` waits `wait`; `true` when this
+    /// begins an episode, which is when it is worth saying.
+    pub fn begins(&mut self, wait: Duration, now: Instant) -> bool {
+        if wait.is_zero() {
+            return false;
+        }
+        let calm_since =
+            |until: Instant| now.checked_duration_since(until).is_some_and(|d| d >= CALM);
+        let begins = self.held_until.is_none_or(calm_since);
+        let until = now + wait;
+        self.held_until = Some(self.held_until.map_or(until, |last| last.max(until)));
+        begins
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +161,46 @@ mod tests {
         assert_eq!(throttle.count(1000, start), Duration::ZERO);
         let wait = throttle.count(500, start);
         assert!((wait.as_secs_f64() - 0.5).abs() < 1e-9, "{wait:?}");
+    }
+
+    #[test]
+    fn an_episode_is_said_once_and_ends_after_a_calm() {
+        let start = Instant::now();
+        let mut episodes = Episodes::default();
+        let ms = Duration::from_millis;
+        assert!(!episodes.begins(Duration::ZERO, start));
+        assert!(episodes.begins(ms(40), start));
+        // Held again and again, with messages that went at once between
+        // (another budget, or a moment under the rate): the same episode.
+        let mut now = start;
+        for _ in 0..500 {
+            now += ms(40);
+            assert!(!episodes.begins(Duration::ZERO, now));
+            assert!(!episodes.begins(ms(40), now));
+        }
+        // Kept to the limits for less than the calm: still the same one.
+        now += ms(40) + CALM - ms(1);
+        assert!(!episodes.begins(ms(40), now));
+        // For the whole calm: a new one.
+        now += ms(40) + CALM;
+        assert!(episodes.begins(ms(40), now));
+    }
+
+    #[test]
+    fn a_flood_with_a_transfer_alongside_is_one_episode() {
+        let start = Instant::now();
+        let mut messages = Throttle::new(start);
+        let mut transfers = Throttle::for_transfers(start);
+        let mut episodes = Episodes::default();
+        let mut now = start;
+        let mut said = 0;
+        for _ in 0..1000 {
+            for wait in [messages.count(10, now), transfers.count(0, now)] {
+                said += usize::from(episodes.begins(wait, now));
+                now += wait;
+            }
+        }
+        assert_eq!(said, 1);
     }
 
     proptest! {

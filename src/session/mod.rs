@@ -7,6 +7,7 @@
 //! goes to the writer through an unbounded channel, and only the reading
 //! of piped input is held back (see [`input`]).
 
+mod approach;
 pub mod command;
 pub mod encrypted;
 pub mod incoming;
@@ -28,6 +29,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
+use self::approach::Approach;
+pub(crate) use self::approach::announce;
 use self::incoming::PeerEnd;
 use self::input::{Ticket, Tickets};
 use self::outgoing::{Outgoing, WriteError};
@@ -39,11 +42,10 @@ use crate::exit_codes::Shown;
 use crate::files::download::DownloadDir;
 use crate::files::kept::Kept;
 use crate::net::connect::{self, Established};
-use crate::net::discovery;
-use crate::net::secure::Protection;
 use crate::net::transport::{Closer, Reading, Writing};
-use crate::settings::{Role, Settings};
+use crate::settings::Settings;
 use crate::signals::SignalWatch;
+use crate::terminal;
 use crate::terminal::console::{Console, EditorStop, Input};
 use crate::terminal::screen::Screen;
 
@@ -56,63 +58,6 @@ const LINGER: Duration = Duration::from_secs(2);
 /// batches of about 64 KiB, about 1 MiB in all. Input piped faster than the
 /// peer takes it so waits in the pipe, not in memory.
 const INPUT_QUEUE: usize = 16;
-
-/// How long `chat connect NAME` looks for NAME on the network.
-const FIND_WITHIN: Duration = Duration::from_secs(3);
-
-/// Announces a listening chat on the local network, unless the user said
-/// not to; a failure to announce is said, and the chat listens anyway.
-pub(crate) fn announce(
-    settings: &Settings,
-    port: u16,
-    screen: &Screen,
-) -> Option<discovery::Announcement> {
-    let loopback = match &settings.role {
-        Role::Listen { host, .. } => {
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            host == "localhost"
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
-        _ => true,
-    };
-    // Nobody on the network could reach a chat that listens on loopback.
-    if !settings.announce || loopback {
-        return None;
-    }
-    let traits = discovery::Traits {
-        encrypted: matches!(settings.protection, Protection::Encrypted { .. }),
-        room: settings.room.is_some(),
-        code: matches!(settings.protection, Protection::Encrypted { code: Some(_) }),
-    };
-    match discovery::Announcement::start(&settings.name, port, traits) {
-        Ok(announcement) => {
-            let name = &announcement.name;
-            screen.system(format!(
-                "Announced as {name} on the local network: others can `chat connect {}`.",
-                shell_word(name)
-            ));
-            Some(announcement)
-        }
-        Err(e) => {
-            screen.system(format!("Not announced on the local network: {e:#}."));
-            None
-        }
-    }
-}
-
-/// A name as a shell command line takes it: quoted when it must be.
-fn shell_word(name: &str) -> String {
-    if name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
-    {
-        name.to_string()
-    } else {
-        format!("'{}'", name.replace('\'', "'\\''"))
-    }
-}
 
 /// What `/code` says to a room's host: there is one code per member.
 const HOSTS_SAFETY_CODES: &str = "Each member has its own safety code with you: it is shown \
@@ -177,7 +122,14 @@ fn run_with(settings: &Settings, console: Console, ready: Option<Established>) -
     };
     let established = match ready {
         Some(room) => Some((room, Vec::new())),
-        None => establish(settings, &inbox, &events, &screen, interactive)?,
+        None => match establish(settings, &inbox, &events, &screen, interactive) {
+            Ok(established) => established,
+            Err(e) => {
+                user_input.stop();
+                terminal::console::discard_pending_input();
+                return Err(e);
+            }
+        },
     };
     let result = match established {
         Some((established, early)) => {
@@ -196,6 +148,9 @@ fn run_with(settings: &Settings, console: Console, ready: Option<Established>) -
             Ok(())
         }
     };
+    // What was typed while the chat was leaving is not for the shell that
+    // gets the terminal back; what is typed once it said so is.
+    terminal::console::discard_pending_input();
     screen.system("Exiting.");
     result
 }
@@ -210,7 +165,10 @@ fn say_what_is_kept(downloads: &DownloadDir, screen: &Screen) {
     }
     let folder = match downloads.path() {
         path if path == Path::new(cli::DEFAULT_DOWNLOAD_DIR) => String::new(),
-        path => format!(" --download-dir {}", shell_word(&path.to_string_lossy())),
+        path => format!(
+            " --download-dir {}",
+            approach::shell_word(&path.to_string_lossy())
+        ),
     };
     screen.system(format!(
         "{} of cut transfers is kept in {}, so that sending them again resumes; \
@@ -266,52 +224,7 @@ fn establish(
     screen: &Arc<Screen>,
     interactive: bool,
 ) -> Result<Option<(Established, Vec<Event>)>> {
-    let protection = settings.protection.clone();
-    // Withdrawn once the one peer is in (or the wait ends).
-    let mut announcement = None;
-    let (waiting, accepting) = match &settings.role {
-        Role::Listen { host, port } => {
-            let waiting = connect::bind(host, *port, screen)?;
-            announcement = announce(settings, waiting.port(), screen);
-            if let (true, Protection::Encrypted { code: Some(code) }) =
-                (settings.made_code, &settings.protection)
-            {
-                screen.system(format!(
-                    "Code for your peer: {code} (it connects with --code {code})"
-                ));
-            }
-            let stopper = waiting.clone();
-            let (screen, events) = (screen.clone(), events.clone());
-            let accepting = spawn("accept", move || {
-                let _ = events.send(Event::Connected(waiting.accept(&screen, &protection)));
-            })?;
-            (Some(stopper), Some(accepting))
-        }
-        Role::Connect { host, port } => {
-            // A thread blocked connecting cannot be interrupted portably; it
-            // gives up on its own (the handshake within its time limit), and
-            // is not joined when the user leaves first.
-            let (host, port) = (host.clone(), *port);
-            let (screen, events) = (screen.clone(), events.clone());
-            spawn("connect", move || {
-                let connected = connect::connect(&host, port, &screen, &protection).map(Some);
-                let _ = events.send(Event::Connected(connected));
-            })?;
-            (None, None)
-        }
-        Role::Find { name } => {
-            let name = name.clone();
-            let (screen, events) = (screen.clone(), events.clone());
-            spawn("connect", move || {
-                let connected = discovery::find(&name, FIND_WITHIN).and_then(|(address, port)| {
-                    screen.system(format!("Found {name} at {address} port {port}."));
-                    connect::connect(&address.to_string(), port, &screen, &protection).map(Some)
-                });
-                let _ = events.send(Event::Connected(connected));
-            })?;
-            (None, None)
-        }
-    };
+    let approach = Approach::start(settings, events, screen)?;
     let mut early = Vec::new();
     // Until connected, or until the user leaves (any `break`).
     loop {
@@ -320,10 +233,7 @@ fn establish(
         };
         match event {
             Event::Connected(connected) => {
-                drop(announcement);
-                if let Some(accepting) = accepting {
-                    join(accepting)?;
-                }
+                approach.finish()?;
                 return Ok(connected?.map(|established| (established, early)));
             }
             Event::Signal => break,
@@ -344,12 +254,7 @@ fn establish(
             Event::PeerEnded(_) | Event::WriterFailed(_) | Event::WriterDone => {}
         }
     }
-    if let Some(waiting) = waiting {
-        waiting.stop();
-    }
-    if let Some(accepting) = accepting {
-        join(accepting)?;
-    }
+    approach.stop()?;
     Ok(None)
 }
 
@@ -385,7 +290,7 @@ impl Conversation<'_> {
                 ask_above: self.settings.asking.limit(screen.is_interactive()),
                 name: self.settings.name.clone(),
                 hosting: self.settings.room.is_some(),
-                may_join: matches!(self.settings.role, Role::Connect { .. }),
+                may_join: self.settings.role.connects(),
             };
             let (screen, events, transfers, in_room) = (
                 screen.clone(),

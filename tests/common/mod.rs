@@ -15,6 +15,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub mod hostile;
+pub mod netns;
 pub mod room_member;
 
 /// How long any single expected event may take before the test gives up.

@@ -138,6 +138,12 @@ impl Member {
         }
     }
 
+    /// Ends the connection without the goodbye, as a chat that will not
+    /// stay, or that stopped, does.
+    pub fn cut(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
     /// Says goodbye and ends the connection.
     pub fn close(&mut self) {
         let _ = self.records.close();

@@ -1,0 +1,212 @@
+//! Getting to the peer while the user may already type: listening for it,
+//! announced on the local network, or connecting to it by address or by
+//! name, trying as long as `--wait` allows.
+
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::thread::JoinHandle;
+
+use anyhow::Result;
+
+use super::{Event, join, spawn};
+use crate::net::connect::{self, Established};
+use crate::net::discovery;
+use crate::net::patience::{Patience, StopTrying, Trying};
+use crate::net::secure::Protection;
+use crate::settings::{Role, Settings};
+use crate::terminal::screen::Screen;
+
+/// Announces a listening chat on the local network, unless the user said
+/// not to; a failure to announce is said, and the chat listens anyway.
+pub(crate) fn announce(
+    settings: &Settings,
+    port: u16,
+    screen: &Arc<Screen>,
+) -> Option<discovery::Announcement> {
+    let loopback = match &settings.role {
+        Role::Listen { host, .. } => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => true,
+    };
+    // Nobody on the network could reach a chat that listens on loopback.
+    if !settings.announce || loopback {
+        return None;
+    }
+    let traits = discovery::Traits {
+        encrypted: matches!(settings.protection, Protection::Encrypted { .. }),
+        room: settings.room.is_some(),
+        code: matches!(settings.protection, Protection::Encrypted { code: Some(_) }),
+    };
+    let on_screen = screen.clone();
+    let renamed = move |was: &str, name: &str| on_screen.system(renamed_line(was, name));
+    match discovery::Announcement::start(&settings.name, port, traits, renamed) {
+        Ok(announcement) => {
+            let name = &announcement.name;
+            screen.system(format!(
+                "Announced as {name} on the local network: others can `chat connect {}`.",
+                shell_word(name)
+            ));
+            Some(announcement)
+        }
+        Err(e) => {
+            screen.system(format!("Not announced on the local network: {e:#}."));
+            None
+        }
+    }
+}
+
+/// What the owner of an announcement hears when the network renames it:
+/// another chat announced the same name, `was`, at the same moment.
+fn renamed_line(was: &str, name: &str) -> String {
+    format!(
+        "Another chat on the network also announced {was}: you are listed as `{name}` \
+         (others connect with `chat connect {}`).",
+        shell_word(name)
+    )
+}
+
+/// A name as a shell command line takes it: quoted when it must be.
+pub(crate) fn shell_word(name: &str) -> String {
+    if name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+    {
+        name.to_string()
+    } else {
+        format!("'{}'", name.replace('\'', "'\\''"))
+    }
+}
+
+/// What waiting for the peer set going: a listening socket, the thread
+/// taking the one peer and the chat's announcement; or, on a side that
+/// connects, its trying, which stops when this is dropped.
+pub(super) struct Approach {
+    listening: Option<(connect::Waiting, JoinHandle<()>)>,
+    announcement: Option<discovery::Announcement>,
+    _stop_trying: Option<StopTrying>,
+}
+
+impl Approach {
+    /// Listens for the peer, or starts connecting to it, on a thread that
+    /// tells `events` once connected.
+    pub(super) fn start(
+        settings: &Settings,
+        events: &Sender<Event>,
+        screen: &Arc<Screen>,
+    ) -> Result<Self> {
+        let protection = settings.protection.clone();
+        let thread_screen = screen.clone();
+        match &settings.role {
+            Role::Listen { host, port } => Self::listen(settings, host, *port, events, screen),
+            Role::Connect { host, port, wait } => {
+                let (host, port) = (host.clone(), *port);
+                Self::connecting(*wait, events, move |trying| {
+                    connect::connect(&host, port, &thread_screen, &protection, trying)
+                })
+            }
+            Role::Find { name, wait } => {
+                let name = name.clone();
+                Self::connecting(*wait, events, move |trying| {
+                    let screen = thread_screen;
+                    let still_looking = || screen.system(still_looking(&name, trying.patience()));
+                    let (address, port) = discovery::find(&name, trying, still_looking)?;
+                    screen.system(format!("Found {name} at {address} port {port}."));
+                    connect::connect(&address.to_string(), port, &screen, &protection, trying)
+                })
+            }
+        }
+    }
+
+    /// Connects on a thread of its own, trying as long as `wait` allows or
+    /// until this is dropped.
+    fn connecting(
+        wait: Patience,
+        events: &Sender<Event>,
+        work: impl FnOnce(&Trying) -> Result<Established> + Send + 'static,
+    ) -> Result<Self> {
+        let (trying, stop) = Trying::start(wait);
+        let events = events.clone();
+        // Its trying stops once this is dropped, when the user leaves
+        // first; a connection attempt or handshake under way cannot be
+        // interrupted portably and ends within its own limit, so the thread
+        // is not joined.
+        spawn("connect", move || {
+            let connected = work(&trying).map(Some);
+            let _ = events.send(Event::Connected(connected));
+        })?;
+        Ok(Self {
+            listening: None,
+            announcement: None,
+            _stop_trying: Some(stop),
+        })
+    }
+
+    /// Binds, announces, and takes the one peer on a thread of its own.
+    fn listen(
+        settings: &Settings,
+        host: &str,
+        port: u16,
+        events: &Sender<Event>,
+        screen: &Arc<Screen>,
+    ) -> Result<Self> {
+        let waiting = connect::bind(host, port, screen)?;
+        // Withdrawn once the one peer is in (or the wait ends).
+        let announcement = announce(settings, waiting.port(), screen);
+        if let (true, Protection::Encrypted { code: Some(code) }) =
+            (settings.made_code, &settings.protection)
+        {
+            screen.system(format!(
+                "Code for your peer: {code} (it connects with --code {code})"
+            ));
+        }
+        let stopper = waiting.clone();
+        let protection = settings.protection.clone();
+        let (screen, events) = (screen.clone(), events.clone());
+        let accepting = spawn("accept", move || {
+            let _ = events.send(Event::Connected(waiting.accept(&screen, &protection)));
+        })?;
+        Ok(Self {
+            listening: Some((stopper, accepting)),
+            announcement,
+            _stop_trying: None,
+        })
+    }
+
+    /// Once the peer is in: the announcement is withdrawn and the thread
+    /// that took the peer joined.
+    pub(super) fn finish(self) -> Result<()> {
+        drop(self.announcement);
+        match self.listening {
+            Some((_, accepting)) => join(accepting),
+            None => Ok(()),
+        }
+    }
+
+    /// The user left first: stops listening, or trying.
+    pub(super) fn stop(self) -> Result<()> {
+        match self.listening {
+            Some((waiting, accepting)) => {
+                waiting.stop();
+                join(accepting)
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// What `chat connect NAME` says, once, when the name does not answer at
+/// once.
+fn still_looking(name: &str, patience: Patience) -> String {
+    match patience {
+        Patience::UpTo(limit) => format!(
+            "No chat called {name} yet; still looking (up to {} s, Ctrl-C stops).",
+            limit.as_secs()
+        ),
+        Patience::Endless => format!("No chat called {name} yet; still looking (Ctrl-C stops)."),
+    }
+}
