@@ -1247,30 +1247,39 @@ fn one_file_table(work: &Path, source: &Path, mib: u64, rounds: usize) {
     let (mut as_folder, mut alone) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let out = work.join(format!("one-file-out-{round}"));
-        fresh_folder(&out);
-        let sent = chat_send(&folder, &out, FOLDER_SAVED, FOLDER_SENT);
-        if let Err(why) = same_tree(&folder, &out.join("one-file")) {
-            panic!(
-                "chat, folder: {why}; the receiver said:\n{}",
-                sent.receiver_said
-            );
+        // Every other round starts with the file alone, as the transfer
+        // table rotates its tools: the first turn of a round follows
+        // whatever the machine did between rounds, and no row should
+        // always be the one that does.
+        let folder_first = round % 2 == 0;
+        for folder_turn in [folder_first, !folder_first] {
+            fresh_folder(&out);
+            if folder_turn {
+                let sent = chat_send(&folder, &out, FOLDER_SAVED, FOLDER_SENT);
+                if let Err(why) = same_tree(&folder, &out.join("one-file")) {
+                    panic!(
+                        "chat, folder: {why}; the receiver said:\n{}",
+                        sent.receiver_said
+                    );
+                }
+                as_folder.push(sent.seconds);
+            } else {
+                let sent = chat_send(source, &out, FILE_SAVED, FILE_SENT);
+                if !same_bytes(source, &out.join("source.bin")) {
+                    panic!(
+                        "chat, file: received copy differs; the receiver said:\n{}",
+                        sent.receiver_said
+                    );
+                }
+                alone.push(sent.seconds);
+            }
         }
-        as_folder.push(sent.seconds);
-        fresh_folder(&out);
-        let sent = chat_send(source, &out, FILE_SAVED, FILE_SENT);
-        if !same_bytes(source, &out.join("source.bin")) {
-            panic!(
-                "chat, file: received copy differs; the receiver said:\n{}",
-                sent.receiver_said
-            );
-        }
-        alone.push(sent.seconds);
         fs::remove_dir_all(&out).unwrap();
     }
 
     println!(
-        "one {mib} MiB file, {} ({rounds} interleaved rounds, from typing `/send` to the \
-         receiver's saved line):",
+        "one {mib} MiB file, {} ({rounds} interleaved rounds, the even ones starting with the \
+         file alone; from typing `/send` to the receiver's saved line):",
         Wire::Encrypted.row()
     );
     print_rounds(

@@ -509,6 +509,68 @@ fn a_folder_nested_a_hundred_thousand_deep_goes_down_to_what_a_peer_takes() {
     leave(alice, bob);
 }
 
+/// What a process read and wrote so far, by `/proc/PID/io`: system calls
+/// and bytes.
+fn io_of(chat: &Chat) -> BTreeMap<String, u64> {
+    let text = fs::read_to_string(format!("/proc/{}/io", chat.pid())).unwrap();
+    text.lines()
+        .filter_map(|line| line.split_once(": "))
+        .filter_map(|(key, value)| Some((key.to_string(), value.parse().ok()?)))
+        .collect()
+}
+
+/// How much more of `key` the chat did between `before` and `after`.
+fn grew(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>, key: &str) -> u64 {
+    after[key] - before[key]
+}
+
+/// A file sent inside a folder takes the same reads and writes on both
+/// sides as the same file sent alone: the same chunks, no second pass
+/// over its bytes, no smaller writes.
+#[test]
+fn a_file_in_a_folder_takes_the_reads_and_writes_of_the_file_alone() {
+    let dir = TestDir::new("transfers_folder_cost");
+    let size = 32 << 20;
+    let bob_dir = dir.subdir("bob");
+    fs::write(bob_dir.join("alone.bin"), pseudo_random_bytes(size, 1)).unwrap();
+    fs::create_dir_all(bob_dir.join("box")).unwrap();
+    fs::write(bob_dir.join("box/inside.bin"), pseudo_random_bytes(size, 2)).unwrap();
+    let (mut alice, mut bob) = pair(&dir, &[]);
+    let (alice_0, bob_0) = (io_of(&alice), io_of(&bob));
+    bob.send_line("/send alone.bin");
+    alice.expect_saved("received_files/alone.bin");
+    bob.expect_exact(&format!("[System] Sent file alone.bin ({size} bytes)"));
+    let (alice_1, bob_1) = (io_of(&alice), io_of(&bob));
+    bob.send_line("/send box");
+    alice.expect_exact(&format!(
+        "[System] Folder saved to received_files/box (1 files, {size} bytes)"
+    ));
+    bob.expect_exact(&format!("[System] Sent folder box (1 files, {size} bytes)"));
+    let (alice_2, bob_2) = (io_of(&alice), io_of(&bob));
+    // What a folder adds: a few messages, a few folders made and named.
+    // (Socket reads and writes are not counted here; file reads and
+    // writes are.)
+    for (side, zero, one, two) in [
+        ("receiver", &alice_0, &alice_1, &alice_2),
+        ("sender", &bob_0, &bob_1, &bob_2),
+    ] {
+        for (key, slack) in [("syscw", 16), ("wchar", 64 << 10), ("rchar", 1 << 20)] {
+            let (alone, folder) = (grew(zero, one, key), grew(one, two, key));
+            assert!(
+                folder <= alone + slack,
+                "{side}: {key} {folder} for the folder, {alone} for the file alone"
+            );
+        }
+    }
+    // The sender reads the file once, a chunk per read, whichever way.
+    let (alone, folder) = (grew(&bob_0, &bob_1, "syscr"), grew(&bob_1, &bob_2, "syscr"));
+    assert!(
+        folder <= alone + 16,
+        "sender: {folder} reads for the folder, {alone} for the file alone"
+    );
+    leave(alice, bob);
+}
+
 // Accepting and declining.
 
 #[test]

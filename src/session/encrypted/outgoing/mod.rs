@@ -469,6 +469,7 @@ impl<'a> Writer<'a> {
     fn check_next(&mut self, mut sending: Sending<'a>) -> Result<(), WriteError> {
         let size = sending.file.size();
         let Some(check) = &mut sending.check else {
+            self.active.push_back(sending);
             return Ok(());
         };
         if check.offset <= size && check.at < check.offset {
