@@ -159,7 +159,7 @@ fn a_resumed_folder_holds_only_what_was_sent_again() {
     peer.expect_message(&mut chat, Message::Saved { id: 1 });
     peer.send(&[end_folder(0)]);
     peer.expect_message(&mut chat, Message::Saved { id: 0 });
-    chat.expect_prefix("[System] Folder saved to received_files/pics (1 files, 10 B");
+    chat.expect_prefix("[System] Folder saved to received_files/pics (1 file, 10 B");
     let saved = tree(&dir.join("received_files/pics"));
     goodbye(&mut chat, &mut peer);
     assert_eq!(

@@ -308,9 +308,9 @@ fn links_and_fifos_inside_a_folder_are_named_and_not_sent() {
         "[System] Not sending docs/pipe (not a regular file).",
         "[System] Not sending docs/sub/up (a symbolic link).",
     ]);
-    alice.expect_exact("[System] Incoming folder docs (1 files, 10 B)...");
-    alice.expect_exact("[System] Folder saved to received_files/docs (1 files, 10 B)");
-    bob.expect_exact("[System] Sent folder docs (1 files, 10 B)");
+    alice.expect_exact("[System] Incoming folder docs (1 file, 10 B)...");
+    alice.expect_exact("[System] Folder saved to received_files/docs (1 file, 10 B)");
+    bob.expect_exact("[System] Sent folder docs (1 file, 10 B)");
     let saved = dir.join("alice/received_files/docs");
     assert_same_tree(&docs, &saved, &["link", "pipe", "sub/up"]);
     assert_eq!(
@@ -495,9 +495,9 @@ fn a_folder_nested_a_hundred_thousand_deep_goes_down_to_what_a_peer_takes() {
         "[System] Not sending deep/what is inside d/…/d (64 levels) (nested too deep: a peer \
          takes paths of at most 64 levels and 4096 bytes)."
     );
-    alice.expect_exact("[System] Incoming folder deep (1 files, 3 B)...");
-    alice.expect_exact("[System] Folder saved to received_files/deep (1 files, 3 B)");
-    bob.expect_exact("[System] Sent folder deep (1 files, 3 B)");
+    alice.expect_exact("[System] Incoming folder deep (1 file, 3 B)...");
+    alice.expect_exact("[System] Folder saved to received_files/deep (1 file, 3 B)");
+    bob.expect_exact("[System] Sent folder deep (1 file, 3 B)");
     let saved = dir.join("alice/received_files/deep");
     let deepest = saved.join(vec!["d"; 64].join("/"));
     assert!(
@@ -539,13 +539,20 @@ fn a_file_in_a_folder_takes_the_reads_and_writes_of_the_file_alone() {
     let (alice_0, bob_0) = (io_of(&alice), io_of(&bob));
     bob.send_line("/send alone.bin");
     alice.expect_saved("received_files/alone.bin");
-    bob.expect_exact(&format!("[System] Sent file alone.bin ({size} bytes)"));
+    bob.expect_exact(&format!(
+        "[System] Sent file alone.bin ({})",
+        common::size(size)
+    ));
     let (alice_1, bob_1) = (io_of(&alice), io_of(&bob));
     bob.send_line("/send box");
     alice.expect_exact(&format!(
-        "[System] Folder saved to received_files/box (1 files, {size} bytes)"
+        "[System] Folder saved to received_files/box (1 file, {})",
+        common::size(size)
     ));
-    bob.expect_exact(&format!("[System] Sent folder box (1 files, {size} bytes)"));
+    bob.expect_exact(&format!(
+        "[System] Sent folder box (1 file, {})",
+        common::size(size)
+    ));
     let (alice_2, bob_2) = (io_of(&alice), io_of(&bob));
     // What a folder adds: a few messages, a few folders made and named.
     // (Socket reads and writes are not counted here; file reads and
@@ -744,11 +751,11 @@ fn accept_all_takes_every_offer_without_asking() {
     bob.send_line("/send big.bin folder");
     alice.expect_all_unordered(&[
         "[System] File saved to received_files/big.bin",
-        "[System] Folder saved to received_files/folder (1 files, 2.0 MiB)",
+        "[System] Folder saved to received_files/folder (1 file, 2.0 MiB)",
     ]);
     bob.expect_all_unordered(&[
         "[System] Sent file big.bin (3.0 MiB)",
-        "[System] Sent folder folder (1 files, 2.0 MiB)",
+        "[System] Sent folder folder (1 file, 2.0 MiB)",
     ]);
     assert_never_said(&mut alice, "an offer", |l| l.contains(" offers "));
     assert!(fs::read(downloads.join("big.bin")).unwrap() == big);
@@ -913,7 +920,7 @@ fn accepting_an_offer_that_no_longer_fits_is_refused_and_it_waits_on() {
         refused.starts_with(why) && refused.ends_with(&again),
         "{refused}"
     );
-    alice.expect_exact("[System] Folder saved to received_files/album (1 files, 18.0 MiB)");
+    alice.expect_exact("[System] Folder saved to received_files/album (1 file, 18.0 MiB)");
     alice.send_line("/status");
     alice.expect_exact(&format!(
         "[System] #{file} Offered: big.bin (15.0 MiB): /accept {file} or /decline {file}"
@@ -921,7 +928,7 @@ fn accepting_an_offer_that_no_longer_fits_is_refused_and_it_waits_on() {
     alice.send_line(&format!("/decline {file}"));
     bob.expect_all_unordered(&[
         "[System] big.bin was not saved by the peer: declined",
-        "[System] Sent folder album (1 files, 18.0 MiB)",
+        "[System] Sent folder album (1 file, 18.0 MiB)",
     ]);
     still_talking(&mut alice, &mut bob, "all there?");
     let hers = Path::new(&format!("/proc/{}/root", alice.pid())).join(

@@ -66,8 +66,8 @@ fn a_file_replaced_by_a_link_after_the_walk_is_not_followed() {
     alice.expect_exact(
         "[System] Skipped album/photo.jpg: it was replaced since the folder was looked at",
     );
-    bob.expect_prefix("[System] Folder saved to received_files/album (1 files, 3 B");
-    alice.expect_prefix("[System] Sent folder album (1 files, 3 B");
+    bob.expect_prefix("[System] Folder saved to received_files/album (1 file, 3 B");
+    alice.expect_prefix("[System] Sent folder album (1 file, 3 B");
     alice.expect_exact("[System] Not in the folder sent, as said above: album/photo.jpg.");
     assert!(!dir.join("bob/received_files/album/photo.jpg").exists());
     assert_eq!(
@@ -100,7 +100,7 @@ fn a_file_that_shrank_is_not_skipped_as_one_that_grew() {
     // the folder within what was announced: the one that grew waits for
     // another /send, the one that shrank goes.
     alice.expect_exact("[System] Skipped notes/a_grows: it grew since the folder was looked at.");
-    bob.expect_prefix("[System] Folder saved to received_files/notes (1 files, 10 B");
+    bob.expect_prefix("[System] Folder saved to received_files/notes (1 file, 10 B");
     assert_eq!(
         fs::read(dir.join("bob/received_files/notes/b_shrinks")).unwrap(),
         vec![2u8; 10]

@@ -1,4 +1,5 @@
-//! Sizes as people read them: `18 B`, `1.5 KiB`, `300.0 MiB`.
+//! Sizes as people read them: `18 B`, `1.5 KiB`, `300.0 MiB`; and counts
+//! of files.
 
 /// A byte count for people: `512 B`, `1.5 KiB`, `200.0 MiB`, `4.0 GiB`.
 pub fn bytes(n: u64) -> String {
@@ -16,6 +17,14 @@ pub fn bytes(n: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// A count of files for people: `1 file`, `3 files`.
+pub fn files(n: u64) -> String {
+    match n {
+        1 => "1 file".to_string(),
+        n => format!("{n} files"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,5 +39,8 @@ mod tests {
         assert_eq!(bytes((1 << 20) - 1), "1.0 MiB");
         assert_eq!(bytes(300_000_000), "286.1 MiB");
         assert_eq!(bytes(u64::MAX), "16.0 EiB");
+        assert_eq!(files(0), "0 files");
+        assert_eq!(files(1), "1 file");
+        assert_eq!(files(2), "2 files");
     }
 }

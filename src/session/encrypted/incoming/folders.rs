@@ -61,12 +61,14 @@ impl<'a> Reader<'a> {
         self.transfers.count_files(transfer, files);
         self.screen.system(match from {
             None => format!(
-                "Incoming folder {name} ({files} files, {})...",
+                "Incoming folder {name} ({}, {})...",
+                size::files(files),
                 size::bytes(bytes)
             ),
             Some(from) => {
                 format!(
-                    "Incoming folder {name} ({files} files, {}) from {from}...",
+                    "Incoming folder {name} ({}, {}) from {from}...",
+                    size::files(files),
                     size::bytes(bytes)
                 )
             }
@@ -320,13 +322,15 @@ impl<'a> Reader<'a> {
                 drop(meter);
                 self.screen.system(match summary {
                     Some(summary) => format!(
-                        "Folder saved to {} ({saved} files, {}, {summary})",
+                        "Folder saved to {} ({}, {}, {summary})",
                         path.display(),
+                        size::files(saved),
                         size::bytes(bytes)
                     ),
                     None => format!(
-                        "Folder saved to {} ({saved} files, {})",
+                        "Folder saved to {} ({}, {})",
                         path.display(),
+                        size::files(saved),
                         size::bytes(bytes)
                     ),
                 });

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 
 use super::{Offered, Owner, Writer};
 use crate::files::send::OutgoingFile;
+use crate::files::size;
 use crate::files::tree::TreeItem;
 use crate::session::outgoing::WriteError;
 use crate::session::progress::{self, Meter};
@@ -150,12 +151,14 @@ impl<'a> Writer<'a> {
                 lines.push(match summary {
                     Some(summary) => {
                         format!(
-                            "Sent folder {name} ({files} files, {}, {summary})",
+                            "Sent folder {name} ({}, {}, {summary})",
+                            size::files(files),
                             progress::bytes(bytes)
                         )
                     }
                     None => format!(
-                        "Sent folder {name} ({files} files, {})",
+                        "Sent folder {name} ({}, {})",
+                        size::files(files),
                         progress::bytes(bytes)
                     ),
                 });
