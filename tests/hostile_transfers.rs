@@ -239,6 +239,23 @@ fn a_file_inside_a_folder_cannot_pass_the_free_space_check() {
     );
 }
 
+/// A first try at sending `big.bin` (`data`, 100 bytes) to a chat in
+/// `dir`, cut after 60 bytes: what arrived is kept there.
+fn keep_the_first_60_bytes(dir: &Path, data: &[u8]) {
+    let (mut chat, mut peer) = alice_and_mallory(dir, &[]);
+    peer.send(&[Message::Offer {
+        id: 0,
+        size: 100,
+        name: "big.bin",
+    }]);
+    peer.expect_message(&mut chat, accept_new(0));
+    peer.send(&[chunk(0, &data[..60])]);
+    sync(&mut chat, &mut peer, "cut here");
+    peer.close();
+    chat.expect_prefix("[System] Transfer of big.bin incomplete");
+    let _ = chat.wait_exit();
+}
+
 /// Declining an offer keeps what was kept of it from a cut transfer, also
 /// once the Cancel every sender sends after a refusal (PROTOCOL.md 3.5.7)
 /// comes, and the user is not told that the peer withdrew an offer the
@@ -247,21 +264,7 @@ fn a_file_inside_a_folder_cannot_pass_the_free_space_check() {
 fn declining_an_offer_keeps_what_was_kept_of_it_for_another_try() {
     let dir = TestDir::new("htr_decline_kept");
     let data = common::pseudo_random_bytes(100, 3);
-    {
-        let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
-        peer.send(&[Message::Offer {
-            id: 0,
-            size: 100,
-            name: "big.bin",
-        }]);
-        peer.expect_message(&mut chat, accept_new(0));
-        // (the first try, cut at 60 of 100 bytes)
-        peer.send(&[chunk(0, &data[..60])]);
-        sync(&mut chat, &mut peer, "cut here");
-        peer.close();
-        chat.expect_prefix("[System] Transfer of big.bin incomplete");
-        let _ = chat.wait_exit();
-    }
+    keep_the_first_60_bytes(dir.path(), &data);
     let withdrew = {
         let (mut chat, mut peer) = alice_and_mallory(dir.path(), &["--ask-above", "0"]);
         peer.send(&[Message::Offer {
@@ -356,20 +359,7 @@ fn leaving_says_what_is_kept_and_chat_discard_frees_it() {
 fn an_offer_waiting_for_the_user_says_what_is_here_already() {
     let dir = TestDir::new("htr_prompt_here");
     let data = common::pseudo_random_bytes(100, 5);
-    {
-        let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
-        peer.send(&[Message::Offer {
-            id: 0,
-            size: 100,
-            name: "big.bin",
-        }]);
-        peer.expect_message(&mut chat, accept_new(0));
-        peer.send(&[chunk(0, &data[..60])]);
-        sync(&mut chat, &mut peer, "cut here");
-        peer.close();
-        chat.expect_prefix("[System] Transfer of big.bin incomplete");
-        let _ = chat.wait_exit();
-    }
+    keep_the_first_60_bytes(dir.path(), &data);
     let here = dir.join("received_files/here.bin");
     fs::write(&here, &data[..50]).unwrap();
     let before = fs::metadata(&here).unwrap().modified().unwrap();
