@@ -1260,9 +1260,11 @@ fn text_typed_while_leaving_does_not_reach_the_shell() {
     term.wait_row(
         "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
     );
-    // The editor has stopped: the terminal itself shows what is typed now.
+    // The prompt stays, so Ctrl-C can leave at once; what is entered now is
+    // not sent, and says so.
     term.enter("echo SHOULD-NOT-$((6*7))");
-    term.wait_row("echo SHOULD-NOT-$((6*7))");
+    term.wait_row("[System] Leaving: nothing typed now is sent (Ctrl-C leaves at once).");
+    term.type_text("echo SHOULD-NOT-$((6*7))");
     go_on.send(()).unwrap();
     reader
         .join()
@@ -2029,7 +2031,8 @@ fn ctrl_c_with_an_offer_waiting_says_it_would_be_lost_and_a_second_one_leaves() 
     term.wait_row("[System] daksh offers big.bin (101.0 MiB): /accept 1 or /decline 1");
     term.wait_prompt("the offer");
 
-    let warning = "[System] 1 offer waiting for your answer would be lost: Ctrl-C again to leave.";
+    let warning =
+        "[System] Leaving now declines 1 offer waiting for your answer: Ctrl-C again to leave.";
     term.press("C-c");
     term.wait("the warning above the prompt", |s| {
         s.has_row(warning) && s.last_row() == ">"
@@ -2072,9 +2075,8 @@ fn ctrl_d_and_quit_with_a_file_arriving_say_what_would_be_lost_first() {
     }
 
     term.press("C-d");
-    let warning = |again: &str| {
-        format!("[System] big.bin arriving (40%) would be lost: {again} again to leave.")
-    };
+    let warning =
+        |again: &str| format!("[System] Leaving now stops big.bin at 40%: {again} again to leave.");
     term.wait("the warning for Ctrl-D", |s| {
         s.has_row(&warning("Ctrl-D")) && s.last_row() == ">"
     });
@@ -2339,4 +2341,61 @@ fn a_room_host_leaves_at_once_and_what_is_typed_after_reaches_the_shell() {
     assert_eq!(term.wait_exit_code(TIMEOUT), 0, "{}", term.screen().dump());
     term.wait_row("TYPED-42");
     member.expect_exact("[System] The room is closed: its host left.");
+}
+
+/// Leaving while a file goes keeps the prompt: what is typed meanwhile is
+/// not sent and says so, and Ctrl-C then leaves at once, cleanly: the file
+/// is cancelled, the peer told and given the goodbye, and both end well.
+#[test]
+fn ctrl_c_while_leaving_stops_the_files_and_says_goodbye() {
+    let dir = TestDir::new("tty_leave_at_once");
+    let peer_dir = dir.subdir("peer");
+    fs::write(dir.join("big.bin"), pseudo_random_bytes(LIVE_SIZE, 3)).unwrap();
+    let (mut peer, port) = common::Chat::listen_encrypted("peer", &peer_dir, &["--name", "daksh"]);
+    let link = SlowLink::start(port, LIVE_RATE / 4);
+    let link_port = link.port.to_string();
+    let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
+    let term = Term::launch("leave_at_once", dir.path(), true, SHELL_AFTER, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+
+    term.enter("/send big.bin");
+    term.wait("the file on its way", |s| {
+        !LiveWatch::progress_rows(s, "big.bin").is_empty()
+    });
+    term.enter("/quit");
+    term.wait_row(
+        "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
+    );
+    term.enter("one more thing");
+    term.wait_row("[System] Leaving: nothing typed now is sent (Ctrl-C leaves at once).");
+    // The prompt is still there, and the live line above it.
+    let screen = term.wait_prompt("the note");
+    assert_eq!(
+        LiveWatch::progress_rows(&screen, "big.bin").len(),
+        1,
+        "{}",
+        screen.dump()
+    );
+    term.press("C-c");
+    term.wait_row("[System] Cancelled big.bin; the peer was told.");
+    assert_eq!(term.wait_exit_code(TIMEOUT), 0, "{}", term.screen().dump());
+    let screen = term.screen();
+    assert!(
+        LiveWatch::progress_rows(&screen, "big.bin").is_empty()
+            && !screen.rows.iter().any(|r| r.contains("one more thing")),
+        "{}",
+        screen.dump()
+    );
+    peer.expect_exact(&own("has left the chat."));
+    peer.expect_exact("[System] Peer disconnected.");
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+    assert!(
+        !peer
+            .stdout_lines()
+            .iter()
+            .any(|l| l.contains("one more thing")),
+        "{}",
+        peer.report()
+    );
 }

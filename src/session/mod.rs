@@ -352,19 +352,24 @@ impl Conversation<'_> {
             );
             self.main_loop(early, &mut user, &closer, &mut stall)
         };
-        // Whatever ended the chat, the prompt goes first, so the last lines
+        // A user leaving while files go keeps the prompt, to leave at once
+        // with Ctrl-C; otherwise the prompt goes first, so the last lines
         // are not drawn around it.
-        user_input.stop();
+        let waits_for_files =
+            matches!(ending, Ending::Quit) && transfers.sending() && screen.is_interactive();
+        if !waits_for_files {
+            user_input.stop();
+        }
         match ending {
             Ending::Quit => {
-                if transfers.sending() && screen.is_interactive() {
+                if waits_for_files {
                     screen.system(
                         "Leaving once the files being sent are through (Ctrl-C leaves at once).",
                     );
                 }
                 let _ = outbox.send(Outgoing::Leave);
-                drop(outbox);
-                let failure = self.finish_sending(&closer, &mut stall);
+                let failure = self.finish_sending(&closer, &mut stall, outbox, connection_sealed);
+                user_input.stop();
                 threads.finish()?;
                 match failure {
                     None => Ok(()),
@@ -459,16 +464,47 @@ impl Conversation<'_> {
     /// After the goodbye was queued: waits for the writer to be through with
     /// what is queued before it (still watching for a stall), then lets the
     /// reader run until the peer closes too, or [`LINGER`] passes. Returns
-    /// a failure worth reporting, if any.
-    fn finish_sending(&self, closer: &Closer, stall: &mut StallWatch) -> Option<WriteError> {
+    /// a failure worth reporting, if any. Meanwhile the user may leave at
+    /// once (Ctrl-C, Ctrl-D or `/quit` again, or a signal): on the encrypted
+    /// wire what is being sent is then cancelled and the goodbye goes at
+    /// once; the original wire cannot stop a file midway, so the
+    /// connection is cut. `outbox` is let go once nothing more is sent: a
+    /// writer that failed waits for it to close.
+    fn finish_sending(
+        &self,
+        closer: &Closer,
+        stall: &mut StallWatch,
+        outbox: Sender<Outgoing>,
+        sealed: bool,
+    ) -> Option<WriteError> {
+        let mut outbox = Some(outbox);
         let mut failure = None;
         let mut peer_gone = false;
+        let (mut told_typing, mut stopped) = (false, false);
         loop {
             match self.inbox.recv_timeout(stall::CHECK_INTERVAL) {
                 Ok(Event::WriterDone) | Err(RecvTimeoutError::Disconnected) => break,
-                // Once the peer is gone, the writer fails because we closed.
-                Ok(Event::WriterFailed(e)) if !peer_gone => {
-                    failure.get_or_insert(e);
+                Ok(Event::Leave(_) | Event::Signal) if !stopped => {
+                    stopped = true;
+                    self.leave_at_once(outbox.take(), closer, sealed);
+                }
+                Ok(Event::Input(lines, _)) if is_quit(&lines) && !stopped => {
+                    stopped = true;
+                    self.leave_at_once(outbox.take(), closer, sealed);
+                }
+                Ok(Event::Input(..) | Event::Pasted(_) | Event::InputTooLong(_)) => {
+                    if !std::mem::replace(&mut told_typing, true) {
+                        self.screen
+                            .system("Leaving: nothing typed now is sent (Ctrl-C leaves at once).");
+                    }
+                }
+                // Once the peer is gone, or the user cut the original wire
+                // short, the writer fails because we closed.
+                Ok(Event::WriterFailed(e)) => {
+                    outbox = None;
+                    if !peer_gone && (sealed || !stopped) {
+                        failure.get_or_insert(e);
+                    }
                 }
                 // Once we gave up, the reader ends because we closed.
                 Ok(Event::PeerEnded(_)) if failure.is_none() => {
@@ -501,6 +537,21 @@ impl Conversation<'_> {
         failure
     }
 
+    /// The user leaves without waiting for the files being sent: on the
+    /// encrypted wire they are cancelled, the peer told; the original wire
+    /// cannot stop a file midway, so the connection is cut.
+    fn leave_at_once(&self, outbox: Option<Sender<Outgoing>>, closer: &Closer, sealed: bool) {
+        if sealed {
+            if let Some(outbox) = outbox {
+                let _ = outbox.send(Outgoing::StopSending);
+            }
+        } else {
+            self.screen
+                .system("Leaving at once: the file being sent is cut off.");
+            closer.close();
+        }
+    }
+
     /// Says why sending failed, and makes the program's error of it.
     fn write_failure(&self, e: WriteError, peer: SocketAddr) -> anyhow::Error {
         match e {
@@ -520,6 +571,13 @@ impl Conversation<'_> {
             failure
         }
     }
+}
+
+/// Whether typed lines are `/quit` again.
+fn is_quit(lines: &[u8]) -> bool {
+    String::from_utf8_lossy(lines)
+        .trim()
+        .eq_ignore_ascii_case("/quit")
 }
 
 /// Acts on one event of the conversation; breaks with how it ended.

@@ -76,6 +76,10 @@ pub enum Outgoing {
     Reply(Answer),
     /// Say goodbye and shut our write half down.
     Leave,
+    /// The user leaves at once: stop the files and folders being sent or
+    /// waiting to be, telling the peer, and wait for no more answers
+    /// (encrypted wire only; the original one cannot stop a file midway).
+    StopSending,
     /// Our answer about a file the peer sent (encrypted wire only). The
     /// reader holds a ticket for each message it hands the writer, so a
     /// peer that sends without reading ours cannot make them pile up.
@@ -185,6 +189,7 @@ impl Writer<'_> {
                 | Outgoing::Who
                 | Outgoing::Pong(_)
                 | Outgoing::Reply(_)
+                | Outgoing::StopSending
                 | Outgoing::Cancel(_) => {}
                 Outgoing::Folder(folder, _) => self.screen.system(format!(
                     "Cannot send {}: folders go on the encrypted wire only",
@@ -341,6 +346,7 @@ impl Lost {
                 screen.system(format!("{} was not delivered (not started).", folder.name));
             }
             Outgoing::Leave
+            | Outgoing::StopSending
             | Outgoing::Answer(..)
             | Outgoing::Settled { .. }
             | Outgoing::Accepted { .. }

@@ -366,9 +366,9 @@ impl Transfers {
             .any(|e| e.direction == Direction::Send)
     }
 
-    /// What leaving now would lose, said for the user: the peer's offers
-    /// waiting for an answer, and what is arriving (`1 offer waiting for
-    /// your answer and big.bin arriving (40%)`); `None` when nothing.
+    /// What leaving now would do to the peer's offers waiting for an answer
+    /// and to what is arriving, said for the user (`declines 1 offer waiting
+    /// for your answer and stops big.bin at 40%`); `None` when nothing.
     pub fn at_stake(&self) -> Option<String> {
         let entries = self.entries();
         let mut parts = Vec::new();
@@ -378,24 +378,18 @@ impl Transfers {
             .count()
         {
             0 => {}
-            1 => parts.push("1 offer waiting for your answer".to_string()),
-            n => parts.push(format!("{n} offers waiting for your answer")),
+            1 => parts.push("declines 1 offer waiting for your answer".to_string()),
+            n => parts.push(format!("declines {n} offers waiting for your answer")),
         }
-        let arriving = entries
+        let arriving: Vec<String> = entries
             .iter()
-            .filter(|e| e.direction == Direction::Receive && e.verdict != Verdict::Waiting);
-        for e in arriving {
-            parts.push(format!(
-                "{} arriving ({}%)",
-                e.name,
-                percent(e.done, e.size)
-            ));
+            .filter(|e| e.direction == Direction::Receive && e.verdict != Verdict::Waiting)
+            .map(|e| format!("{} at {}%", e.name, percent(e.done, e.size)))
+            .collect();
+        if !arriving.is_empty() {
+            parts.push(format!("stops {}", in_words(arriving)));
         }
-        let last = parts.pop()?;
-        Some(match parts.is_empty() {
-            true => last,
-            false => format!("{} and {last}", parts.join(", ")),
-        })
+        (!parts.is_empty()).then(|| in_words(parts))
     }
 
     /// One line per transfer for `/status`, or a single line saying there
@@ -809,6 +803,15 @@ fn duration(d: Duration) -> String {
     }
 }
 
+/// `a`, `a and b`, `a, b and c`.
+fn in_words(mut parts: Vec<String>) -> String {
+    let last = parts.pop().unwrap_or_default();
+    match parts.is_empty() {
+        true => last,
+        false => format!("{} and {last}", parts.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -946,14 +949,14 @@ mod tests {
         transfers.ask(offer, 0, [0; 32]);
         assert_eq!(
             transfers.at_stake().as_deref(),
-            Some("1 offer waiting for your answer")
+            Some("declines 1 offer waiting for your answer")
         );
         let (screen, _) = captured();
         let mut big = Meter::begin(&transfers, &screen, Direction::Receive, "big.bin", 1000);
         big.advance(400);
         assert_eq!(
             transfers.at_stake().as_deref(),
-            Some("1 offer waiting for your answer and big.bin arriving (40%)")
+            Some("declines 1 offer waiting for your answer and stops big.bin at 40%")
         );
         let other = transfers.offered("other", 5, 8);
         transfers.ask(other, 0, [0; 32]);
@@ -961,8 +964,8 @@ mod tests {
         assert_eq!(
             transfers.at_stake().as_deref(),
             Some(
-                "2 offers waiting for your answer, big.bin arriving (40%) and photos arriving \
-                 (100%)"
+                "declines 2 offers waiting for your answer and stops big.bin at 40% and photos \
+                 at 100%"
             )
         );
         transfers.decide(Some(offer), false, |_, _| Ok(())).unwrap();

@@ -102,7 +102,7 @@ impl<'a> UserSide<'a> {
         match self.transfers.at_stake() {
             Some(what) => {
                 self.screen
-                    .system(format!("{what} would be lost: {} to leave.", how.again()));
+                    .system(format!("Leaving now {what}: {} to leave.", how.again()));
                 self.warned = true;
                 ControlFlow::Continue(())
             }

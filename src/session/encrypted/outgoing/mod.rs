@@ -234,6 +234,7 @@ impl<'a> Writer<'a> {
                 }
                 Some(Outgoing::Cancel(transfer)) => self.cancel(transfer)?,
                 Some(Outgoing::Leave) => leaving = true,
+                Some(Outgoing::StopSending) => self.stop_all()?,
                 // (Each ticket is given back once its message is dealt with.)
                 Some(Outgoing::Answer(answer, _ticket)) => self.answer(answer)?,
                 Some(Outgoing::Reply(answer)) => self.answer(answer)?,
@@ -762,6 +763,40 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// The user leaves at once: every file and folder of ours still queued,
+    /// offered or on its way is cancelled, the peer told; those sent whole
+    /// are not waited for.
+    fn stop_all(&mut self) -> Result<(), WriteError> {
+        let who = self.transfers.counterpart();
+        for queued in std::mem::take(&mut self.waiting) {
+            self.transfers.forget(queued.transfer());
+            let line = format!("{} was not sent: you left first.", queued.name());
+            self.say(queued.transfer(), vec![line], false);
+        }
+        let lone = |owner: &Owner<'_>| match owner {
+            Owner::Lone(_, transfer) => Some(*transfer),
+            Owner::Entry(_) => None,
+        };
+        let mut ours: Vec<u64> = (self.offered.values().filter_map(|o| lone(&o.owner)))
+            .chain(self.active.iter().filter_map(|s| lone(&s.owner)))
+            .chain(self.folders.values().map(|f| f.transfer))
+            .collect();
+        ours.sort_unstable();
+        for transfer in ours {
+            self.cancel(transfer)?;
+        }
+        for (_, unconfirmed) in std::mem::take(&mut self.unconfirmed) {
+            if let Owner::Lone(_, transfer) = unconfirmed.owner {
+                let line = format!(
+                    "{} was sent whole; you left before {who} said it was saved.",
+                    unconfirmed.name
+                );
+                self.say(transfer, vec![line], false);
+            }
+        }
+        Ok(())
+    }
+
     /// Leaving, with files and folders the peer has not answered for, and
     /// those queued behind them: said in the order they were sent.
     fn give_up_on_answers(&mut self, patience: Duration) {
@@ -824,6 +859,7 @@ impl<'a> Writer<'a> {
             Outgoing::File(file, _) => self.waiting.push_back(Queued::File(file, 0)),
             Outgoing::Folder(folder, _) => self.waiting.push_back(Queued::Folder(folder, 0)),
             Outgoing::Leave
+            | Outgoing::StopSending
             | Outgoing::Answer(..)
             | Outgoing::Reply(_)
             | Outgoing::Cancel(_)
