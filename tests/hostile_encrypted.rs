@@ -189,16 +189,19 @@ fn names_that_break_the_rules_end_the_conversation() {
         ),
         // Look-alikes: Cyrillic у, fullwidth letters, a modifier letter.
         (
-            hello("Sуstem".as_bytes()),
+            hello("ЅУЅТЕМ".as_bytes()),
             refused("the name System is the program's own"),
+        ),
+        (
+            hello("Sуstem".as_bytes()),
+            refused("the name mixes letters of several scripts"),
         ),
         (
             hello("Ｓｙｓｔｅｍ".as_bytes()),
-            refused("the name System is the program's own"),
-        ),
-        (
-            hello("ˢystem".as_bytes()),
-            refused("the name System is the program's own"),
+            refused(
+                "the name may not contain 'Ｓ' (U+FF33): only letters and marks in common use, \
+                 digits, punctuation, spaces and emoji",
+            ),
         ),
         (hello(b"a]b"), brackets),
         (hello(b"bad\x1bname"), control.clone()),

@@ -2,8 +2,11 @@
 //! two look alike on a screen, by their confusable skeleton (Unicode TS #39).
 
 use icu_casemap::CaseMapper;
+use icu_properties::CodePointSetData;
+use icu_properties::props::ExtendedPictographic;
 use unicode_normalization::UnicodeNormalization;
 use unicode_security::confusable_detection::skeleton;
+use unicode_security::{GeneralSecurityProfile, RestrictionLevel, RestrictionLevelDetection};
 
 /// Longest name accepted, in characters.
 pub const MAX_CHARS: usize = 32;
@@ -23,11 +26,22 @@ pub fn parse(name: &str) -> Result<String, String> {
     if name.chars().count() > MAX_CHARS {
         return Err(format!("the name is longer than {MAX_CHARS} characters"));
     }
-    if name.contains(['[', ']']) {
-        return Err("the name may not contain [ or ]".into());
-    }
     if name.chars().any(crate::terminal::sanitize::is_unsafe_char) {
         return Err("the name may not contain control characters".into());
+    }
+    // (Fullwidth brackets are brackets too.)
+    if name.nfkc().any(|c| c == '[' || c == ']') {
+        return Err("the name may not contain [ or ]".into());
+    }
+    if let Some(odd) = name.chars().find(|c| !usual(*c)) {
+        return Err(format!(
+            "the name may not contain {:?} (U+{:04X}): only letters and marks in common \
+             use, digits, punctuation, spaces and emoji",
+            odd, odd as u32
+        ));
+    }
+    if !one_script(name) {
+        return Err("the name mixes letters of several scripts".into());
     }
     if looks_alike(name, SYSTEM) {
         return Err("the name System is the program's own".into());
@@ -35,22 +49,42 @@ pub fn parse(name: &str) -> Result<String, String> {
     Ok(name.to_string())
 }
 
-/// Whether two names would pass for one another on a screen: the same
-/// letters in another case, in another script that looks the same
-/// (Cyrillic `А` for Latin `A`), in a compatibility form (fullwidth `Ａ`,
-/// superscript `ᴬ`), or as look-alike sequences (`rn` for `m`).
-pub fn looks_alike(a: &str, b: &str) -> bool {
-    let (a, b) = (Looks::of(a), Looks::of(b));
-    a.as_written == b.as_written || a.in_lower_case == b.in_lower_case
+/// Whether a character may be in a name: one that Unicode recommends for
+/// identifiers (letters, digits and marks of scripts in common use, not
+/// look-alike forms such as small capitals, nor invisible ones), printable
+/// ASCII, or an emoji.
+fn usual(c: char) -> bool {
+    c.is_ascii_graphic()
+        || c == ' '
+        || c.identifier_allowed()
+        || CodePointSetData::new::<ExtendedPictographic>().contains(c)
 }
 
-/// How a name looks, for comparison: its skeleton taken as written (where
-/// a capital `I` passes for an `l`) and case-folded (where `I` and `i` are
-/// one letter), each after NFKC and itself case-folded.
-struct Looks {
-    as_written: String,
-    in_lower_case: String,
+/// Whether the letters of a name are of one script (or of the scripts
+/// written together, such as Han with Hiragana and Katakana), as Unicode
+/// TS #39's highly restrictive level has it: `Sуstem` with a Cyrillic `у`
+/// mixes two. Digits, punctuation and emoji belong to any script.
+fn one_script(name: &str) -> bool {
+    let letters: String = name.chars().filter(|c| c.identifier_allowed()).collect();
+    letters.as_str().detect_restriction_level() <= RestrictionLevel::HighlyRestrictive
 }
+
+/// Whether two names would pass for one another on a screen: the same
+/// letters in another case, in another script that looks the same
+/// (Cyrillic `А` for Latin `A`, Greek `Ε` for `E`), in a compatibility form
+/// (fullwidth `Ａ`, superscript `ᴬ`), or as look-alike sequences (`rn` for
+/// `m`).
+pub fn looks_alike(a: &str, b: &str) -> bool {
+    let (a, b) = (Looks::of(a), Looks::of(b));
+    a.0.iter().zip(&b.0).any(|(a, b)| a == b)
+}
+
+/// How a name looks, for comparison: its confusable skeleton (Unicode TS
+/// #39) after NFKC, case-folded, taken three ways, since the table maps
+/// letters of one case only: as written (where a capital `I` passes for an
+/// `l`), case-folded first (where `I` and `i` are one letter), and in
+/// capitals first (where Cyrillic and Greek capitals meet Latin ones).
+struct Looks([String; 3]);
 
 impl Looks {
     fn of(name: &str) -> Self {
@@ -60,12 +94,13 @@ impl Looks {
                 .nfkc()
                 .collect::<String>()
         };
-        let normal: String = name.trim().nfkc().collect();
         let sketch = |text: &str| fold(&skeleton(text).collect::<String>());
-        Self {
-            as_written: sketch(&normal),
-            in_lower_case: sketch(&fold(&normal)),
-        }
+        let normal: String = name.trim().nfkc().collect();
+        Self([
+            sketch(&normal),
+            sketch(&fold(&normal)),
+            sketch(&normal.to_uppercase()),
+        ])
     }
 }
 
@@ -88,14 +123,51 @@ mod tests {
     #[test]
     fn look_alikes_of_system_are_the_programs_own() {
         for fake in [
-            "Sуstem",       // Cyrillic у
-            "ЅYSTEM",       // Cyrillic Ѕ
-            "Ｓｙｓｔｅｍ", // fullwidth
-            "Syѕtem",       // Cyrillic ѕ
-            "Systern",      // rn for m
-            "ˢystem",       // modifier letter
+            "Sуstem",         // Cyrillic у
+            "ЅYSTEM",         // Cyrillic Ѕ
+            "Ｓｙｓｔｅｍ",   // fullwidth
+            "Syѕtem",         // Cyrillic ѕ
+            "Systern",        // rn for m
+            "ˢystem",         // modifier letter
+            "SYSTΕM",         // Greek capital Epsilon
+            "ЅYЅТЕМ",         // Cyrillic capitals
+            "Sysτem",         // Greek tau
+            "Sуѕтем",         // Cyrillic small letters
+            "Systeᴍ",         // small capital
+            "ꜱʏꜱᴛᴇᴍ",         // small capitals
+            "System\u{2800}", // braille blank
+            "System］",       // fullwidth bracket
+            "System\u{358}",  // a combining mark not in common use
+            "System\u{cbc}",
+            "System\u{1dff}",
+            "System\u{e000}", // private use
+            "System\u{378}",  // unassigned
+            "ЅУЅТЕМ",         // all Cyrillic capitals
         ] {
             assert!(parse(fake).is_err(), "{fake} was taken as a name");
+        }
+    }
+
+    #[test]
+    fn names_in_one_script_of_common_letters_are_taken() {
+        for name in [
+            "Daksh Ü",
+            "Zoë",
+            "Zoe\u{308}",
+            "Ελένη",
+            "Дарья",
+            "山田 太郎",
+            "やまだ",
+            "김민준",
+            "O'Brien-Smith",
+            "anna.k",
+            "Ana 🎉",
+            "I049",
+        ] {
+            assert_eq!(parse(name).as_deref(), Ok(name), "{name}");
+        }
+        for odd in ["Tom\u{16fe4}", "TOΜ", "Ali\u{0441}e", "Bob\u{200d}"] {
+            assert!(parse(odd).is_err(), "{odd:?} was taken as a name");
         }
     }
 
@@ -112,6 +184,9 @@ mod tests {
             ("bob", "b0b"),
             ("emma", "ernma"),
             ("Zoë", "Zoe\u{308}"), // composed and not
+            ("Tom", "ТОМ"),        // Cyrillic capitals
+            ("Tom", "TOΜ"),        // Greek capital Mu
+            ("Tom", "TOM"),
         ] {
             assert!(looks_alike(a, b), "{a} and {b}");
             assert!(looks_alike(b, a), "{b} and {a}");
