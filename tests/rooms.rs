@@ -1170,17 +1170,39 @@ fn a_member_is_never_offered_more_files_at_once_than_it_takes() {
     use chat::wire::message::Message;
     let dir = TestDir::new("room-offer-flood");
     let (mut host, port, mut members) = room(&dir, &["I057"]);
+    // One sender offering more at once than a member takes breaks the
+    // rules itself.
     let mut flooder = hostile_room::Member::join(port, "flood");
-    for id in 1..=70 {
-        flooder
-            .send(&Message::Offer {
+    for id in 1..=65 {
+        let _ = flooder.send(&Message::Offer {
+            id,
+            size: 1,
+            name: "f.bin",
+        });
+    }
+    let why = "it offered more than 64 files at once";
+    host.expect_exact(&dropped("flood", why));
+    members[0].expect_exact(&dropped("flood", why));
+    // Two senders whose offers add up to more than a member takes at once,
+    // the first's all in before the second's.
+    let offers = |flooder: &mut hostile_room::Member| {
+        for id in 1..=40 {
+            let offer = Message::Offer {
                 id,
                 size: 1,
                 name: "f.bin",
-            })
-            .unwrap();
+            };
+            flooder.send(&offer).unwrap();
+        }
+    };
+    let mut first = hostile_room::Member::join(port, "flood1");
+    let mut second = hostile_room::Member::join(port, "flood2");
+    offers(&mut first);
+    for _ in 0..40 {
+        host.expect_exact("[System] Incoming file f.bin (1 B) from flood1...");
     }
-    while !flooder
+    offers(&mut second);
+    while !second
         .expect_notice()
         .contains("has too many files on their way to it already")
     {}
@@ -1343,4 +1365,322 @@ fn a_member_held_back_is_said_to_be_once_an_episode() {
     let mut flooder = flooding.join().unwrap_or_else(|_| panic!("flooder"));
     assert!(flooder.expect_notice().contains("slowed down"));
     flooder.close();
+}
+
+/// The line everyone in the room sees when `name` is dropped for `why`.
+fn dropped(name: &str, why: &str) -> String {
+    format!("[System] {name} was dropped from the room: {why}.")
+}
+
+#[test]
+fn a_member_breaking_a_folders_rules_is_dropped_and_the_room_goes_on() {
+    let dir = TestDir::new("room-folder-rules");
+    let (mut host, port, mut members) = room(&dir, &["I057"]);
+    // A folder of nothing, and then a file of it.
+    let mut liar = hostile_room::Member::join(port, "liar");
+    let empty = Message::Folder {
+        id: 1,
+        files: 0,
+        bytes: 0,
+        name: "pics",
+    };
+    liar.send(&empty).unwrap();
+    assert_eq!(liar.answer_to(1), Some(0));
+    let entry = Message::Entry {
+        id: 2,
+        folder: 1,
+        size: 5,
+        path: "a.jpg",
+    };
+    liar.send(&entry).unwrap();
+    let why = "it sent more of folder pics than the 0 files and 0 B it announced";
+    host.expect_exact(&dropped("liar", why));
+    members[0].expect_exact(&dropped("liar", why));
+    // A folder ended while a file of it is still on its way.
+    let mut liar = hostile_room::Member::join(port, "liar");
+    let five = Message::Folder {
+        id: 1,
+        files: 5,
+        bytes: 5,
+        name: "pics",
+    };
+    liar.send(&five).unwrap();
+    assert_eq!(liar.answer_to(1), Some(0));
+    liar.send(&entry).unwrap();
+    assert_eq!(liar.answer_to(2), Some(0));
+    liar.send(&Message::End {
+        id: 1,
+        hash: [0; 32],
+    })
+    .unwrap();
+    let why = "it ended folder pics with files of it still on their way";
+    host.expect_exact(&dropped("liar", why));
+    members[0].expect_exact(&dropped("liar", why));
+    // Nobody else was hurt.
+    members[0].send_line("still here");
+    host.expect_exact("[I057] still here");
+    host.send_line("and me");
+    members[0].expect_exact("[host] and me");
+}
+
+/// Waits until each of `dirs` (a chat's working folder) keeps `bytes` of
+/// a cut file.
+fn wait_until_kept(dirs: &[&std::path::Path], bytes: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while dirs.iter().any(|dir| kept_bytes(dir) < bytes) {
+        assert!(Instant::now() < deadline, "not kept in time");
+        // Polling a file size: nothing tells when it grows.
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_member_resuming_out_of_turn_is_dropped_and_the_file_still_resumes() {
+    let dir = TestDir::new("room-resume-rules");
+    let (mut host, port, mut members) = room(&dir, &["I057"]);
+    let data = random_bytes(200_000, 71);
+    let offer = Message::Offer {
+        id: 1,
+        size: data.len() as u64,
+        name: "f.bin",
+    };
+    // A first try, cut after a chunk: everyone keeps it.
+    let mut sender = hostile_room::Member::join(port, "sender");
+    sender.send(&offer).unwrap();
+    assert_eq!(sender.answer_to(1), Some(0));
+    let first = Message::Chunk {
+        id: 1,
+        data: &data[..65_536],
+    };
+    sender.send(&first).unwrap();
+    wait_until_kept(&[dir.path(), &dir.subdir("I057")], 65_536);
+    sender.close();
+    let kept = "[System] Transfer of f.bin incomplete: its sender left the room; what arrived \
+                is kept, so sending it again resumes.";
+    host.expect_exact(kept);
+    members[0].expect_exact(kept);
+    // Offered again, everyone holds the same start; the sender then
+    // begins elsewhere, or not at all.
+    let wrong = Message::Begin {
+        id: 1,
+        offset: 65_537,
+    };
+    for (step, why) in [
+        (
+            &wrong,
+            "it began f.bin at byte 65537, neither 0 nor where it was asked",
+        ),
+        (&first, "it sent f.bin without saying where it begins"),
+    ] {
+        let mut sender = hostile_room::Member::join(port, "sender");
+        sender.send(&offer).unwrap();
+        assert_eq!(sender.answer_to(1), Some(65_536));
+        sender.send(step).unwrap();
+        host.expect_exact(&dropped("sender", why));
+        members[0].expect_exact(&dropped("sender", why));
+    }
+    // What was kept is still there: sent as it should be, it resumes.
+    let mut sender = hostile_room::Member::join(port, "sender");
+    sender.send(&offer).unwrap();
+    assert_eq!(sender.answer_to(1), Some(65_536));
+    sender
+        .send(&Message::Begin {
+            id: 1,
+            offset: 65_536,
+        })
+        .unwrap();
+    for piece in data[65_536..].chunks(65_536) {
+        sender.send(&Message::Chunk { id: 1, data: piece }).unwrap();
+    }
+    sender
+        .send(&Message::End {
+            id: 1,
+            hash: *blake3::hash(&data).as_bytes(),
+        })
+        .unwrap();
+    for chat in [&mut host, &mut members[0]] {
+        chat.expect_prefix("[System] Resuming f.bin: 64.0 KiB of ");
+        chat.expect_exact("[System] File saved to received_files/f.bin");
+    }
+    assert!(std::fs::read(dir.join("received_files/f.bin")).unwrap() == data);
+    assert!(std::fs::read(dir.subdir("I057").join("received_files/f.bin")).unwrap() == data);
+}
+
+/// A small deterministic source of choices for the fuzzing member.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: u64) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % sides
+    }
+
+    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+        from[self.roll(from.len() as u64) as usize]
+    }
+}
+
+/// What the fuzzing member sent so far, and what the room answered.
+#[derive(Default)]
+struct Fuzzed {
+    next_id: u32,
+    files: Vec<u32>,
+    folders: Vec<u32>,
+    accepted: Vec<(u32, u64)>,
+}
+
+impl Fuzzed {
+    /// A number for something new: mostly a fresh one, sometimes one in
+    /// use.
+    fn new_id(&mut self, dice: &mut Dice) -> u32 {
+        let used: Vec<u32> = self.files.iter().chain(&self.folders).copied().collect();
+        if used.is_empty() || dice.roll(5) > 0 {
+            self.next_id += 1;
+            return self.next_id;
+        }
+        dice.pick(&used)
+    }
+
+    /// A number to go on with: mostly one the room accepted.
+    fn going_id(&self, dice: &mut Dice, among: &[u32]) -> u32 {
+        match (self.accepted.is_empty(), among.is_empty(), dice.roll(4)) {
+            (false, _, 0..=2) => dice.pick(&self.accepted).0,
+            (_, false, _) => dice.pick(among),
+            _ => 1 + dice.roll(4) as u32,
+        }
+    }
+
+    fn offset_of(&self, id: u32) -> u64 {
+        self.accepted
+            .iter()
+            .find(|(of, _)| *of == id)
+            .map_or(0, |(_, offset)| *offset)
+    }
+}
+
+/// One turn of the fuzzing member: a message about a file or folder,
+/// mostly about what it offered and the room answered, sometimes not;
+/// `false` once the room let it go.
+fn fuzz_step(member: &mut hostile_room::Member, dice: &mut Dice, fuzzed: &mut Fuzzed) -> bool {
+    use hostile_room::Answer;
+    let bytes = vec![7; dice.pick(&[1, 5, 100, 65_536]) as usize];
+    let path = format!("e{}.txt", dice.roll(3));
+    let (files, folders) = (fuzzed.files.clone(), fuzzed.folders.clone());
+    // Mostly, something is offered first.
+    let fresh = files.is_empty() && folders.is_empty() && dice.roll(5) > 0;
+    let message = match if fresh { dice.roll(2) } else { dice.roll(10) } {
+        0 => {
+            let id = fuzzed.new_id(dice);
+            fuzzed.files.push(id);
+            Message::Offer {
+                id,
+                size: dice.pick(&[0, 5, 100, 70_000]),
+                name: "f.bin",
+            }
+        }
+        1 => {
+            let id = fuzzed.new_id(dice);
+            fuzzed.folders.push(id);
+            Message::Folder {
+                id,
+                files: dice.roll(3),
+                bytes: dice.pick(&[0, 5, 105, 70_000]),
+                name: "d",
+            }
+        }
+        2 | 3 => {
+            let folder = fuzzed.going_id(dice, &folders);
+            let id = fuzzed.new_id(dice);
+            fuzzed.files.push(id);
+            Message::Entry {
+                id,
+                folder,
+                size: dice.pick(&[0, 5, 100]),
+                path: &path,
+            }
+        }
+        4 => Message::Subfolder {
+            folder: fuzzed.going_id(dice, &folders),
+            path: "sub",
+        },
+        5 => {
+            let id = fuzzed.going_id(dice, &files);
+            let taken = fuzzed.offset_of(id);
+            Message::Begin {
+                id,
+                offset: dice.pick(&[0, 1, taken, taken]),
+            }
+        }
+        6 | 7 => Message::Chunk {
+            id: fuzzed.going_id(dice, &files),
+            data: &bytes,
+        },
+        8 => Message::End {
+            id: fuzzed.going_id(dice, &[files, folders].concat()),
+            hash: [0; 32],
+        },
+        _ => Message::Cancel {
+            id: fuzzed.going_id(dice, &[files, folders].concat()),
+        },
+    };
+    if member.send(&message).is_err() {
+        return false;
+    }
+    let wait = Duration::from_millis(dice.pick(&[0, 5, 30]));
+    let Some(answers) = member.poll(wait) else {
+        return false;
+    };
+    for answer in answers {
+        match answer {
+            Answer::Accepted { id, offset } => fuzzed.accepted.push((id, offset)),
+            Answer::Refused { id } => fuzzed.accepted.retain(|(of, _)| *of != id),
+        }
+    }
+    true
+}
+
+/// A member sends file messages at random, as many rounds as
+/// `CHAT_FUZZ_ROUNDS` says (60 by default), from the seed
+/// `CHAT_FUZZ_SEED` (a fixed one by default): the room drops it when it
+/// breaks a rule, and nobody else hears of a breach.
+#[test]
+fn a_member_sending_file_messages_at_random_never_ends_the_room() {
+    let dir = TestDir::new("room-fuzz");
+    let (mut host, port, mut members) = room(&dir, &["I057"]);
+    let setting = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let mut dice = Dice(setting("CHAT_FUZZ_SEED", 0x5eed_1234_abcd_0001) | 1);
+    for round in 0..setting("CHAT_FUZZ_ROUNDS", 60) {
+        let mut member = hostile_room::Member::join(port, "fuzz");
+        let mut fuzzed = Fuzzed::default();
+        for _ in 0..dice.pick(&[3, 8, 20, 40]) {
+            if !fuzz_step(&mut member, &mut dice, &mut fuzzed) {
+                break;
+            }
+        }
+        member.close();
+        // Whatever it did, the others still talk.
+        host.send_line(&format!("round {round}"));
+        members[0].expect_exact(&format!("[host] round {round}"));
+    }
+    members[0].send_line("still here");
+    host.expect_exact("[I057] still here");
+    if std::env::var("CHAT_FUZZ_SHOW").is_ok() {
+        eprintln!("{}", host.stdout_lines().join("\n"));
+    }
+    for chat in [&host, &members[0]] {
+        let broken: Vec<String> = chat
+            .stdout_lines()
+            .into_iter()
+            .filter(|l| l.contains("broke the protocol") || l.contains("Connection"))
+            .collect();
+        assert!(broken.is_empty(), "{broken:?}");
+    }
 }

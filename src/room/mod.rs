@@ -10,6 +10,7 @@
 //! through one channel of [`Happening`]s, and the main loop never waits on
 //! any member.
 
+mod course;
 mod hub;
 mod inside;
 pub mod link;

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::course::{Announced, Breach, Course};
 use super::hub::Hub;
 use super::link::{FileNews, Piece, PlainFile, Share, Turn};
 use super::roster::MemberId;
@@ -73,6 +74,18 @@ impl Relays {
         }
         *self = Self::default();
     }
+
+    /// Forgets the sender's number for the transfer `relay_id`; `false`
+    /// when it no longer stood for it (the transfer ended, and the number
+    /// may be in use again).
+    fn unlink_sender(&mut self, relay: &Relay, relay_id: RelayId) -> bool {
+        let key = (relay.from, relay.id);
+        let linked = self.by_sender.get(&key) == Some(&relay_id);
+        if linked {
+            self.by_sender.remove(&key);
+        }
+        linked
+    }
 }
 
 /// What goes: a file, a folder, or a file inside a folder that goes.
@@ -111,14 +124,12 @@ struct Relay {
     name: String,
     size: u64,
     opened: Instant,
-    /// Its pieces go to those taking it.
-    flowing: bool,
-    /// Its end went out, and when.
-    ended: bool,
+    /// Where it stands, as its sender keeps to the rules: once it goes, its
+    /// pieces go to those taking it; never more than its size, and all of
+    /// it by its end.
+    course: Course,
+    /// When its end went out.
     ended_at: Option<Instant>,
-    /// Bytes of it passed on so far, counted from where it (re)started:
-    /// never more than its size, and all of it by its end.
-    sent: u64,
     receivers: BTreeMap<MemberId, Receiver>,
     /// Receivers that saved it, or (on the original wire) got it whole.
     saved: usize,
@@ -150,6 +161,16 @@ enum Taking {
 }
 
 impl Relay {
+    /// Its pieces go to those taking it.
+    fn flowing(&self) -> bool {
+        self.course.is_going()
+    }
+
+    /// Its end went out.
+    fn ended(&self) -> bool {
+        self.course.is_ended()
+    }
+
     fn has(&self, taking: impl Fn(Taking) -> bool) -> bool {
         self.receivers.values().any(|r| taking(r.taking))
     }
@@ -269,11 +290,10 @@ impl Hub {
 
     /// A member on the encrypted wire offers a file or a folder.
     fn offered(&mut self, from: MemberId, id: FileId, offering: Offering<'_>) {
-        if self.relays.by_sender.contains_key(&(from, id)) {
-            let why = format!("it offered file {id} again while sending it");
+        let folder = matches!(offering, Offering::Folder { .. });
+        if let Err(why) = self.may_open(from, id, folder) {
             return self.remove(from, Change::Dropped, &why);
         }
-        let folder = matches!(offering, Offering::Folder { .. });
         let others = self
             .links
             .iter()
@@ -292,6 +312,32 @@ impl Hub {
         }
     }
 
+    /// Whether member `from` may start a file (of its own or in a folder)
+    /// or a folder numbered `id`: not one in progress, and no more at once
+    /// than a receiver takes (PROTOCOL.md 3.5, 3 and 4). `Err` says why not.
+    fn may_open(&mut self, from: MemberId, id: FileId, folder: bool) -> Result<(), String> {
+        if self.relays.by_sender.contains_key(&(from, id)) {
+            return Err(format!("it offered file {id} again while sending it"));
+        }
+        let open = self
+            .relays
+            .list
+            .values()
+            .filter(|r| r.from == from && !r.ended() && (r.kind == Kind::Folder) == folder)
+            .count();
+        let (limit, what) = match folder {
+            true => (MAX_FOLDERS, "folders"),
+            false => (MAX_INCOMING, "files"),
+        };
+        if open >= limit {
+            return Err(format!("it offered more than {limit} {what} at once"));
+        }
+        // A number the room stopped taking is in use again: what still
+        // comes under it belongs to the new one.
+        self.relays.stopped.remove(&(from, id));
+        Ok(())
+    }
+
     /// A file inside a folder that goes: offered to everyone taking the
     /// folder, and answered by each at once.
     fn entry(&mut self, from: MemberId, id: FileId, folder: FileId, size: u64, path: &str) {
@@ -302,14 +348,15 @@ impl Hub {
             }
             return;
         };
-        let flowing = self
-            .relays
-            .list
-            .get(&folder_id)
-            .is_some_and(|f| f.kind == Kind::Folder && f.flowing && !f.ended);
-        if !flowing || self.relays.by_sender.contains_key(&(from, id)) {
-            let why = "it sent a file of a folder out of turn";
-            return self.remove(from, Change::Dropped, why);
+        let Some(relay) = self.relays.list.get_mut(&folder_id) else {
+            return;
+        };
+        let within = relay
+            .course
+            .entry(size)
+            .map_err(|breach| breach.to_string());
+        if let Err(why) = within.and_then(|()| self.may_open(from, id, false)) {
+            return self.remove(from, Change::Dropped, &why);
         }
         let offering = Offering::Entry {
             folder: folder_id,
@@ -324,11 +371,14 @@ impl Hub {
     /// A folder inside a folder that goes: made by everyone taking it.
     fn subfolder(&mut self, from: MemberId, folder: FileId, path: &str) {
         let Some(relay) = self.relay_of_sender(from, folder) else {
+            if !self.relays.stopped.contains(&(from, folder)) {
+                let why = "it sent a folder inside a folder nobody accepted";
+                self.remove(from, Change::Dropped, why);
+            }
             return;
         };
-        if relay.kind != Kind::Folder || !relay.flowing {
-            let why = "it sent a folder's content before it was accepted";
-            return self.remove(from, Change::Dropped, why);
+        if let Err(breach) = relay.course.subfolder() {
+            return self.remove(from, Change::Dropped, &breach.to_string());
         }
         for (member, rid, ..) in relay.taking() {
             self.send_message(member, &Message::Subfolder { folder: rid, path });
@@ -443,6 +493,13 @@ impl Hub {
             self.relays.by_receiver.insert((member, rid), relay_id);
         }
         self.relays.by_sender.insert((from, id), relay_id);
+        let course = match offering {
+            _ if plain_sender => Course::going(&name, size),
+            Offering::Folder { files, bytes, .. } => {
+                Course::offered(&name, Announced::Folder { files, bytes })
+            }
+            _ => Course::offered(&name, Announced::File { size }),
+        };
         let relay = Relay {
             kind,
             from,
@@ -451,10 +508,8 @@ impl Hub {
             name: name.clone(),
             size,
             opened: Instant::now(),
-            flowing: plain_sender,
-            ended: false,
+            course,
             ended_at: None,
-            sent: 0,
             receivers,
             saved: 0,
             hasher: blake3::Hasher::new(),
@@ -542,7 +597,7 @@ impl Hub {
             return;
         }
         receiver.taking = Taking::Accepted { offset, prefix };
-        if !relay.flowing {
+        if !relay.course.is_going() {
             return self.maybe_start(relay_id);
         }
         if !relay.plain_sender {
@@ -583,7 +638,7 @@ impl Hub {
             return;
         };
         let waiting = relay.has(|t| t == Taking::Asked);
-        if relay.flowing || (waiting && relay.opened.elapsed() < ANSWER_WITHIN) {
+        if relay.flowing() || (waiting && relay.opened.elapsed() < ANSWER_WITHIN) {
             return;
         }
         self.answer_late(relay_id);
@@ -605,7 +660,7 @@ impl Hub {
         if relay.kind == Kind::Folder {
             let (from, id) = (relay.from, relay.id);
             if let Some(relay) = self.relays.list.get_mut(&relay_id) {
-                relay.flowing = true;
+                relay.course.go(0);
             }
             let prefix = [0; 32];
             return self.send_message(
@@ -633,7 +688,6 @@ impl Hub {
         let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
-        relay.flowing = true;
         let (from, id) = (relay.from, relay.id);
         // Everyone holding the same start resumes from it; otherwise all
         // start from the beginning.
@@ -642,6 +696,7 @@ impl Hub {
         } else {
             (0, [0; 32])
         };
+        relay.course.go(offset);
         if offset == 0 {
             for (member, rid) in relay.resuming() {
                 self.send_message(member, &Message::Begin { id: rid, offset: 0 });
@@ -690,7 +745,9 @@ impl Hub {
         let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
-        relay.sent = offset.min(relay.size);
+        if let Err(breach) = relay.course.begin(offset) {
+            return self.sender_broke(relay_id, from, &breach);
+        }
         for (member, rid) in relay.resuming() {
             self.send_message(member, &Message::Begin { id: rid, offset });
         }
@@ -708,19 +765,8 @@ impl Hub {
         let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
-        if !relay.flowing {
-            let why = "it sent part of a file before it was accepted";
-            return self.remove(from, Change::Dropped, why);
-        }
-        relay.sent += piece.data.len() as u64;
-        if relay.sent > relay.size {
-            let why = format!(
-                "it sent more of {} than the {} it announced",
-                relay.name,
-                size::bytes(relay.size)
-            );
-            self.cancel_relay(relay_id);
-            return self.remove(from, Change::Dropped, &why);
+        if let Err(breach) = relay.course.chunk(piece.data.len() as u64) {
+            return self.sender_broke(relay_id, from, &breach);
         }
         if relay.plain_sender {
             relay.hasher.update(&piece.data);
@@ -735,26 +781,40 @@ impl Hub {
         }
     }
 
+    /// Drops a sender that broke a rule of its transfer, saying why. Its
+    /// takers keep what arrived, as when a sender leaves, unless what came
+    /// cannot be the file it announced: then it is cancelled for them.
+    fn sender_broke(&mut self, relay_id: RelayId, from: MemberId, breach: &Breach) {
+        if matches!(breach, Breach::TooLong { .. } | Breach::TooShort { .. }) {
+            self.cancel_relay(relay_id);
+        }
+        self.remove(from, Change::Dropped, &breach.to_string());
+    }
+
     /// The sender sent the whole file: its hash goes to everyone on the
     /// encrypted wire taking it, and the plain members' streams are free.
     fn sender_ends(&mut self, from: MemberId, id: FileId, hash: Option<[u8; 32]>) {
         let Some(relay_id) = self.relays.by_sender.get(&(from, id)).copied() else {
             return;
         };
+        // A folder ends once none of its files is still on its way.
+        let unfinished = self
+            .relays
+            .list
+            .values()
+            .any(|r| r.kind == Kind::Entry { folder: relay_id } && !r.ended());
         let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
-        if relay.kind != Kind::Folder && relay.sent != relay.size {
-            let why = format!(
-                "it ended {} after {} of its {}",
-                relay.name,
-                size::bytes(relay.sent),
-                size::bytes(relay.size)
-            );
-            self.cancel_relay(relay_id);
-            return self.remove(from, Change::Dropped, &why);
+        if let Err(breach) = relay.course.end(unfinished) {
+            return self.sender_broke(relay_id, from, &breach);
         }
-        relay.ended = true;
+        // Its number is the sender's to use again; the answers to come are
+        // the receivers'.
+        self.relays.by_sender.remove(&(from, id));
+        let Some(relay) = self.relays.list.get_mut(&relay_id) else {
+            return;
+        };
         relay.ended_at = Some(Instant::now());
         let hash = hash.unwrap_or_else(|| *relay.hasher.finalize().as_bytes());
         relay.hash = Some(hash);
@@ -809,19 +869,20 @@ impl Hub {
             self.forget_entries(relay_id);
         }
         self.give_back_turn(relay_id);
-        self.relays.by_sender.remove(&(relay.from, relay.id));
+        self.relays.unlink_sender(&relay, relay_id);
         let why = format!(
             "{}'s {} stopped on its way, and the original wire cannot say so",
             self.name(relay.from),
             relay.name
         );
+        let flowing = relay.flowing();
         for (member, receiver) in relay.receivers {
             self.relays.by_receiver.remove(&(member, receiver.id));
             receiver.share.stopped.store(true, Ordering::SeqCst);
             match (receiver.taking, receiver.plain) {
                 (Taking::Done, _) => {}
                 (_, false) => self.send_message(member, &Message::Cancel { id: receiver.id }),
-                (_, true) if relay.flowing => self.remove(member, Change::Dropped, &why),
+                (_, true) if flowing => self.remove(member, Change::Dropped, &why),
                 (_, true) => {}
             }
         }
@@ -858,8 +919,12 @@ impl Hub {
         let Some(receiver) = relay.receivers.get(&member) else {
             return;
         };
-        let (from, name, ended, was) =
-            (relay.from, relay.name.clone(), relay.ended, receiver.taking);
+        let (from, name, ended, was) = (
+            relay.from,
+            relay.name.clone(),
+            relay.ended(),
+            receiver.taking,
+        );
         if refusal.is_none() && !ended {
             // Saved before the end: not how the protocol goes.
             return;
@@ -900,8 +965,10 @@ impl Hub {
             let Some(relay) = self.relays.list.remove(&entry) else {
                 continue;
             };
-            self.relays.by_sender.remove(&(relay.from, relay.id));
-            self.relays.stopped.insert((relay.from, relay.id));
+            // What of it is still on its way is dropped.
+            if self.relays.unlink_sender(&relay, entry) {
+                self.relays.stopped.insert((relay.from, relay.id));
+            }
             for (member, receiver) in relay.receivers {
                 receiver.share.stopped.store(true, Ordering::SeqCst);
                 self.relays.by_receiver.remove(&(member, receiver.id));
@@ -955,11 +1022,11 @@ impl Hub {
         let Some(relay) = self.relays.list.get(&relay_id) else {
             return;
         };
-        if !relay.flowing {
+        if !relay.flowing() {
             return self.maybe_start(relay_id);
         }
         let open = relay.has(|t| t != Taking::Done);
-        if relay.ended {
+        if relay.ended() {
             self.maybe_settle(relay_id);
         } else if !open && !relay.plain_sender {
             self.nobody_takes(relay_id, "nobody in the room is taking it any more");
@@ -972,8 +1039,11 @@ impl Hub {
         let Some(relay) = self.relays.list.remove(&relay_id) else {
             return;
         };
+        if relay.kind == Kind::Folder {
+            self.forget_entries(relay_id);
+        }
         self.give_back_turn(relay_id);
-        self.relays.by_sender.remove(&(relay.from, relay.id));
+        self.relays.unlink_sender(&relay, relay_id);
         for (member, receiver) in &relay.receivers {
             self.relays.by_receiver.remove(&(*member, receiver.id));
         }
@@ -991,13 +1061,13 @@ impl Hub {
         let Some(relay) = self.relays.list.get(&relay_id) else {
             return;
         };
-        if !relay.ended || relay.has(|t| t != Taking::Done) {
+        if !relay.ended() || relay.has(|t| t != Taking::Done) {
             return;
         }
         let Some(relay) = self.relays.list.remove(&relay_id) else {
             return;
         };
-        self.relays.by_sender.remove(&(relay.from, relay.id));
+        self.relays.unlink_sender(&relay, relay_id);
         if relay.plain_sender {
             return;
         }
@@ -1017,7 +1087,7 @@ impl Hub {
             .relays
             .list
             .iter()
-            .filter(|(_, r)| r.from == member && !r.ended)
+            .filter(|(_, r)| r.from == member && !r.ended())
             .map(|(id, _)| *id)
             .collect();
         for relay_id in sent {
@@ -1054,13 +1124,13 @@ impl Hub {
             let Some(relay) = self.relays.list.get(&relay_id) else {
                 continue;
             };
-            if !relay.flowing {
+            if !relay.flowing() {
                 self.maybe_start(relay_id);
                 continue;
             }
             let (late, ended) = (
                 relay.plain_sender && relay.has(|t| t == Taking::Asked),
-                relay.ended,
+                relay.ended(),
             );
             if late {
                 self.answer_late(relay_id);

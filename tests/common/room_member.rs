@@ -4,12 +4,20 @@
 
 use std::io::{self, BufReader, Write};
 use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
 
 use chat::net::secure::handshake::{Side, handshake};
-use chat::net::secure::record::{RecordReader, RecordWriter};
+use chat::net::secure::record::{RecordError, RecordReader, RecordWriter};
 use chat::wire::message::Message;
 
 use super::TIMEOUT;
+
+/// What the room answered about a file or folder the member sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accepted { id: u32, offset: u64 },
+    Refused { id: u32 },
+}
 
 pub struct Member {
     stream: TcpStream,
@@ -93,6 +101,46 @@ impl Member {
                 _ => {}
             }
         }
+    }
+
+    /// Reads what the room says for `wait`, answering its pings, and
+    /// returns its answers about the member's files; `None` once the room
+    /// ended the connection.
+    pub fn poll(&mut self, wait: Duration) -> Option<Vec<Answer>> {
+        let deadline = Instant::now() + wait;
+        let mut answers = Vec::new();
+        let heard = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Some(answers);
+            }
+            self.stream.set_read_timeout(Some(left)).ok()?;
+            let record = match self.reader.next_record() {
+                Ok(Some(record)) => record,
+                Err(RecordError::Io(e))
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break Some(answers);
+                }
+                Ok(None) | Err(_) => break None,
+            };
+            match Message::decode(record) {
+                Ok(Message::Accept { id, offset, .. }) => {
+                    answers.push(Answer::Accepted { id, offset });
+                }
+                Ok(Message::Refused { id, .. }) => answers.push(Answer::Refused { id }),
+                Ok(Message::Ping) => {
+                    let _ = self.send(&Message::Pong);
+                }
+                Ok(_) => {}
+                Err(e) => panic!("member: the room sent what does not decode: {e}"),
+            }
+        };
+        self.stream.set_read_timeout(Some(TIMEOUT)).ok()?;
+        heard
     }
 
     /// Reads until the host's next notice, answering nothing, and returns it.
