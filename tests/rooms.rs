@@ -1530,6 +1530,8 @@ struct Fuzzed {
     files: Vec<u32>,
     folders: Vec<u32>,
     accepted: Vec<(u32, u64)>,
+    /// What the room offered it, and what of that ended.
+    offered: Vec<u32>,
 }
 
 impl Fuzzed {
@@ -1565,13 +1567,13 @@ impl Fuzzed {
 /// mostly about what it offered and the room answered, sometimes not;
 /// `false` once the room let it go.
 fn fuzz_step(member: &mut hostile_room::Member, dice: &mut Dice, fuzzed: &mut Fuzzed) -> bool {
-    use hostile_room::Answer;
+    use hostile_room::FileNews;
     let bytes = vec![7; dice.pick(&[1, 5, 100, 65_536]) as usize];
     let path = format!("e{}.txt", dice.roll(3));
     let (files, folders) = (fuzzed.files.clone(), fuzzed.folders.clone());
     // Mostly, something is offered first.
     let fresh = files.is_empty() && folders.is_empty() && dice.roll(5) > 0;
-    let message = match if fresh { dice.roll(2) } else { dice.roll(10) } {
+    let message = match if fresh { dice.roll(2) } else { dice.roll(14) } {
         0 => {
             let id = fuzzed.new_id(dice);
             fuzzed.files.push(id);
@@ -1622,8 +1624,21 @@ fn fuzz_step(member: &mut hostile_room::Member, dice: &mut Dice, fuzzed: &mut Fu
             id: fuzzed.going_id(dice, &[files, folders].concat()),
             hash: [0; 32],
         },
-        _ => Message::Cancel {
+        9 => Message::Cancel {
             id: fuzzed.going_id(dice, &[files, folders].concat()),
+        },
+        // As a receiver of the others' files.
+        10 | 11 => Message::Accept {
+            id: offered_id(dice, &fuzzed.offered),
+            offset: dice.pick(&[0, 0, 1, 65_536, 1 << 40]),
+            prefix: dice.pick(&[[0; 32], *blake3::hash(b"").as_bytes()]),
+        },
+        12 => Message::Refused {
+            id: offered_id(dice, &fuzzed.offered),
+            reason: "no",
+        },
+        _ => Message::Saved {
+            id: offered_id(dice, &fuzzed.offered),
         },
     };
     if member.send(&message).is_err() {
@@ -1633,13 +1648,23 @@ fn fuzz_step(member: &mut hostile_room::Member, dice: &mut Dice, fuzzed: &mut Fu
     let Some(answers) = member.poll(wait) else {
         return false;
     };
-    for answer in answers {
-        match answer {
-            Answer::Accepted { id, offset } => fuzzed.accepted.push((id, offset)),
-            Answer::Refused { id } => fuzzed.accepted.retain(|(of, _)| *of != id),
+    for news in answers {
+        match news {
+            FileNews::Accepted { id, offset } => fuzzed.accepted.push((id, offset)),
+            FileNews::Refused { id } => fuzzed.accepted.retain(|(of, _)| *of != id),
+            FileNews::Offered { id } | FileNews::Ended { id } => fuzzed.offered.push(id),
         }
     }
     true
+}
+
+/// A number the room gave a file it offered, mostly.
+fn offered_id(dice: &mut Dice, offered: &[u32]) -> u32 {
+    match offered {
+        [] => 1 + dice.roll(3) as u32,
+        _ if dice.roll(8) == 0 => 1 + dice.roll(3) as u32,
+        _ => dice.pick(offered),
+    }
 }
 
 /// A member sends file messages at random, as many rounds as
@@ -1657,8 +1682,21 @@ fn a_member_sending_file_messages_at_random_never_ends_the_room() {
             .unwrap_or(default)
     };
     let mut dice = Dice(setting("CHAT_FUZZ_SEED", 0x5eed_1234_abcd_0001) | 1);
+    // Files and a folder for I057 to send meanwhile, for the fuzzing
+    // member to answer as it likes.
+    let small = dir.join("small.txt");
+    std::fs::write(&small, b"small").unwrap();
+    let big = dir.join("big.bin");
+    std::fs::write(&big, random_bytes(200_000, 81)).unwrap();
+    let folder = dir.subdir("pics");
+    std::fs::write(folder.join("a.jpg"), b"a").unwrap();
+    std::fs::write(folder.join("b.jpg"), random_bytes(70_000, 82)).unwrap();
     for round in 0..setting("CHAT_FUZZ_ROUNDS", 60) {
         let mut member = hostile_room::Member::join(port, "fuzz");
+        if round % 3 == 0 {
+            let path = dice.pick(&[&small, &big, &folder]);
+            members[0].send_line(&format!("/send {}", path.display()));
+        }
         let mut fuzzed = Fuzzed::default();
         for _ in 0..dice.pick(&[3, 8, 20, 40]) {
             if !fuzz_step(&mut member, &mut dice, &mut fuzzed) {

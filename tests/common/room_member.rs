@@ -12,11 +12,25 @@ use chat::wire::message::Message;
 
 use super::TIMEOUT;
 
-/// What the room answered about a file or folder the member sends.
+/// What the room said about files: its answers about those the member
+/// sends, and those it offers the member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    Accepted { id: u32, offset: u64 },
-    Refused { id: u32 },
+pub enum FileNews {
+    Accepted {
+        id: u32,
+        offset: u64,
+    },
+    Refused {
+        id: u32,
+    },
+    /// A file, folder or file of a folder offered to the member.
+    Offered {
+        id: u32,
+    },
+    /// The end of one the member takes.
+    Ended {
+        id: u32,
+    },
 }
 
 pub struct Member {
@@ -104,9 +118,9 @@ impl Member {
     }
 
     /// Reads what the room says for `wait`, answering its pings, and
-    /// returns its answers about the member's files; `None` once the room
-    /// ended the connection.
-    pub fn poll(&mut self, wait: Duration) -> Option<Vec<Answer>> {
+    /// returns what it said about files; `None` once the room ended the
+    /// connection.
+    pub fn poll(&mut self, wait: Duration) -> Option<Vec<FileNews>> {
         let deadline = Instant::now() + wait;
         let mut answers = Vec::new();
         let heard = loop {
@@ -129,9 +143,15 @@ impl Member {
             };
             match Message::decode(record) {
                 Ok(Message::Accept { id, offset, .. }) => {
-                    answers.push(Answer::Accepted { id, offset });
+                    answers.push(FileNews::Accepted { id, offset });
                 }
-                Ok(Message::Refused { id, .. }) => answers.push(Answer::Refused { id }),
+                Ok(Message::Refused { id, .. }) => answers.push(FileNews::Refused { id }),
+                Ok(
+                    Message::Passed { id, .. }
+                    | Message::PassedFolder { id, .. }
+                    | Message::Entry { id, .. },
+                ) => answers.push(FileNews::Offered { id }),
+                Ok(Message::End { id, .. }) => answers.push(FileNews::Ended { id }),
                 Ok(Message::Ping) => {
                     let _ = self.send(&Message::Pong);
                 }
