@@ -1722,3 +1722,61 @@ fn a_member_sending_file_messages_at_random_never_ends_the_room() {
         assert!(broken.is_empty(), "{broken:?}");
     }
 }
+
+#[test]
+fn a_member_sending_when_the_host_leaves_hears_the_room_close() {
+    use chat::net::secure::record::RecordError;
+    let dir = TestDir::new("room-close-while-sending");
+    let (mut host, port, mut members) = room(&dir, &["I057"]);
+    let mut sender = hostile_room::Member::join(port, "sender");
+    host.expect_prefix("[System] sender joined the room (");
+    sender
+        .send(&Message::Offer {
+            id: 1,
+            size: 1 << 30,
+            name: "big.bin",
+        })
+        .unwrap();
+    assert_eq!(sender.answer_to(1), Some(0));
+    let (mut records, mut reader, stream) = sender.split();
+    // What the room sends it waits in the room, not in the kernel, while it
+    // reads slowly.
+    rustix::net::sockopt::set_socket_recv_buffer_size(&stream, 16 << 10).unwrap();
+    let sending = std::thread::spawn(move || {
+        use std::io::Write;
+        let piece = vec![7; 65_536];
+        let mut chunk = Vec::new();
+        Message::Chunk {
+            id: 1,
+            data: &piece,
+        }
+        .encode(&mut chunk);
+        while records.send(&chunk).and_then(|()| records.flush()).is_ok() {}
+    });
+    // The host says a lot, then leaves while the file goes.
+    let line = "x".repeat(1000);
+    for _ in 0..400 {
+        host.send_line(&line);
+    }
+    host.send_line("/quit");
+    let ended = loop {
+        // A slow reader: the room's goodbye is still to come when the host
+        // decides to leave.
+        std::thread::sleep(Duration::from_millis(1));
+        match reader.next_record() {
+            Ok(Some(_)) => {}
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    assert!(
+        matches!(ended, Ok(())),
+        "the room ended without its goodbye: {:?}",
+        ended.map_err(|e: RecordError| e.to_string())
+    );
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    sending.join().unwrap();
+    assert_eq!(host.wait_exit(), 0, "{}", host.report());
+    members[0].expect_exact("[System] The room is closed: its host left.");
+    assert_eq!(members[0].wait_exit(), 0);
+}

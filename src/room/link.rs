@@ -464,10 +464,18 @@ pub fn be_member(
                 let _ = events.send(Happening::WriterFailed(id, e));
             }
         });
-    let gone = match reading {
-        Reading::Sealed(records) => read_sealed(*records, id, permits, door),
+    let mut reading = reading;
+    let gone = match &mut reading {
+        Reading::Sealed(records) => read_sealed(records, id, permits, door),
         Reading::Plain(half) => read_plain(half, id, permits, door),
     };
+    if permits.is_closed() {
+        // Out of the room, or the room is closing: what the member still
+        // sends is read past until it closes, so that the connection ends
+        // after our goodbye has reached it, not before (a cut), nor with
+        // its bytes unread (a reset).
+        read_to_end(&mut reading);
+    }
     let _ = door.events.send(Happening::Heard(id, Heard::Ended(gone)));
     match writer {
         Ok(writer) => {
@@ -522,7 +530,7 @@ fn refuse(writing: Writing, host: &str, why: &str) {
 
 /// Reads an encrypted member's messages until its side ends.
 fn read_sealed(
-    mut records: RecordReader<ReadHalf>,
+    records: &mut RecordReader<ReadHalf>,
     id: MemberId,
     permits: &Arc<Permits>,
     door: &Door,
@@ -589,6 +597,17 @@ fn read_sealed(
         };
         if !pace.tell(heard) {
             return Gone::Left;
+        }
+    }
+}
+
+/// Reads what comes until the member's side of the connection ends (or
+/// the room cuts it), dropping it.
+fn read_to_end(reading: &mut Reading) {
+    match reading {
+        Reading::Sealed(records) => while let Ok(Some(_)) = records.next_record() {},
+        Reading::Plain(half) => {
+            let _ = io::copy(half, &mut io::sink());
         }
     }
 }
@@ -669,7 +688,7 @@ fn kind(message: &Message<'_>) -> &'static str {
 
 /// Reads a plain member's lines until its side ends. Files are read past:
 /// the original wire has no way to say no to them.
-fn read_plain(half: ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &Door) -> Gone {
+fn read_plain(half: &mut ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &Door) -> Gone {
     let mut frames = FrameReader::new(BufReader::with_capacity(64 * 1024, half));
     let mut pace = Pace::new(id, &door.events, permits);
     loop {
@@ -719,7 +738,7 @@ fn read_plain(half: ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &Door)
 
 /// Hands the room a plain member's file, piece by piece, as it comes.
 fn pass_file(
-    frames: &mut FrameReader<BufReader<ReadHalf>>,
+    frames: &mut FrameReader<BufReader<&mut ReadHalf>>,
     name: String,
     size: u64,
     permits: &Arc<Permits>,

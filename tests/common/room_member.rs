@@ -206,6 +206,18 @@ impl Member {
         }
     }
 
+    /// The member's two directions apart, for a test that sends on one
+    /// thread and reads on another, and the connection itself.
+    pub fn split(
+        self,
+    ) -> (
+        RecordWriter<TcpStream>,
+        RecordReader<BufReader<TcpStream>>,
+        TcpStream,
+    ) {
+        (self.records, self.reader, self.stream)
+    }
+
     /// Ends the connection without the goodbye, as a chat that will not
     /// stay, or that stopped, does.
     pub fn cut(&mut self) {
