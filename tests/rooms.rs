@@ -772,15 +772,21 @@ fn a_plain_file_cut_off_takes_its_receivers_out_and_the_room_goes_on() {
     python.expect_line("[System] You are in host's room as guest1, alone with the host.");
     let mut nc = RawPeer::connect(port);
     nc.expect_line("[System] You are in host's room as guest2, with the host and 1 other.");
-    // A file of a million bytes, of which a thousand come.
-    python.write_bytes(b"/file big.bin 1000000\n");
-    python.write_bytes(&[7; 1000]);
-    nc.expect_line("/file big.bin 1000000");
-    assert_eq!(nc.read_exact_bytes(1000), vec![7; 1000]);
-    host.expect_exact("[System] Incoming file big.bin (976.6 KiB) from guest1...");
-    python.shutdown_write();
-    // nc's stream cannot be put back in step: it is let go.
+    // A file of ten million bytes, of which one and a half million come:
+    // enough for it to start for nc before it is cut off.
+    let mut python = python.into_stream();
+    let sending = std::thread::spawn(move || {
+        use std::io::Write;
+        python.write_all(b"/file big.bin 10000000\n").unwrap();
+        python.write_all(&[7; 1_500_000]).unwrap();
+        python.shutdown(std::net::Shutdown::Write).unwrap();
+        python
+    });
+    host.expect_exact("[System] Incoming file big.bin (9.5 MiB) from guest1...");
+    // It started for nc, whose stream cannot be put back in step: nc is let
+    // go (with what of it reached nc before).
     nc.expect_eof();
+    let _python = sending.join().unwrap();
     // (Whether the host's side had taken it yet when it was cut decides
     // which.)
     host.expect_line("the file's end", |l| {
@@ -1274,10 +1280,9 @@ fn a_plain_senders_second_file_goes_whole_while_the_first_waits_for_the_host() {
     skip_to(&mut p2, "[host] after");
 }
 
-#[test]
-fn a_plain_sender_that_stops_mid_file_is_not_waited_for() {
-    let dir = TestDir::new("room-plain-stalled");
-    let (mut host, port) = Chat::listen(
+/// A plain room whose host's stall timeout is 2 s, and two plain members.
+fn plain_room_of_two(dir: &TestDir) -> (Chat, u16, RawPeer, RawPeer) {
+    let (host, port) = Chat::listen(
         "host",
         dir.path(),
         &["--room", "--name", "host", "--stall-timeout", "2"],
@@ -1286,17 +1291,87 @@ fn a_plain_sender_that_stops_mid_file_is_not_waited_for() {
     p1.expect_line("[System] You are in host's room as guest1, alone with the host.");
     let mut p2 = RawPeer::connect(port);
     p2.expect_line("[System] You are in host's room as guest2, with the host and 1 other.");
+    (host, port, p1, p2)
+}
+
+const TRICKLED: &str = "[System] guest1 was dropped from the room: it sent less than 16.0 KiB \
+                        of its file in 2 s.";
+
+#[test]
+fn a_plain_sender_that_stops_mid_file_is_not_waited_for() {
+    let dir = TestDir::new("room-plain-stalled");
+    let (mut host, port, mut p1, mut p2) = plain_room_of_two(&dir);
     p1.write_bytes(b"/file stuck.bin 1000\nabc");
-    p2.expect_line("/file stuck.bin 1000");
-    host.expect_prefix(
-        "[System] guest1 left the room (connection lost: it sent nothing more of its file",
-    );
-    // p2's stream was inside the file: it is let go; the room goes on.
-    p2.expect_eof();
+    host.expect_exact(TRICKLED);
+    // The file never started for p2: its stream is in step, and goes on.
+    p2.expect_line(TRICKLED);
+    p1.expect_eof();
     let mut p3 = RawPeer::connect(port);
-    p3.expect_line("[System] You are in host's room as guest1, alone with the host.");
+    p3.expect_line("[System] You are in host's room as guest1, with the host and 1 other.");
+    p2.expect_line("[System] guest1 joined the room.");
     host.send_line("after");
+    p2.expect_line("[host] after");
     p3.expect_line("[host] after");
+}
+
+/// Sends `data` on `stream` a byte at a time, `pause` apart, until it is
+/// sent or the connection ends.
+fn trickle(mut stream: std::net::TcpStream, data: Vec<u8>, pause: Duration) {
+    use std::io::Write;
+    for byte in data {
+        // A slow sender is the behaviour under test.
+        std::thread::sleep(pause);
+        if stream.write_all(&[byte]).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_plain_sender_that_trickles_its_file_is_dropped_and_holds_nobody_up() {
+    let dir = TestDir::new("room-plain-trickle");
+    let (mut host, _port, p1, mut p2) = plain_room_of_two(&dir);
+    let mut p1 = p1.into_stream();
+    {
+        use std::io::Write;
+        p1.write_all(b"/file slow.bin 1000\n").unwrap();
+    }
+    // A byte every 300 ms: each is progress, none is enough.
+    let clone = p1.try_clone().unwrap();
+    let trickling = std::thread::spawn(move || trickle(clone, vec![7; 1000], ms(300)));
+    host.send_line("while it trickles");
+    p2.expect_line("[host] while it trickles");
+    host.expect_exact(TRICKLED);
+    p2.expect_line(TRICKLED);
+    trickling.join().unwrap();
+    host.send_line("after");
+    p2.expect_line("[host] after");
+    assert!(!dir.join("received_files/slow.bin").exists());
+}
+
+#[test]
+fn a_plain_sender_that_trickles_a_file_under_way_is_dropped() {
+    let dir = TestDir::new("room-plain-trickle-big");
+    let (mut host, _port, p1, mut p2) = plain_room_of_two(&dir);
+    let p1 = p1.into_stream();
+    let clone = p1.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut stream = clone;
+        stream.write_all(b"/file big.bin 10000000\n").unwrap();
+        stream.write_all(&[7; 1_500_000]).unwrap();
+        trickle(stream, vec![7; 1000], ms(300));
+    });
+    // It started for p2, whose stream is then out of step: p2 is let go.
+    p2.expect_line("/file big.bin 10000000");
+    host.expect_exact(TRICKLED);
+    p2.expect_eof();
+    sending.join().unwrap();
+    drop(p1);
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
 }
 
 #[test]

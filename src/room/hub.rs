@@ -353,6 +353,14 @@ impl Hub {
                         Change::Dropped,
                         format!("no answer to the keepalive for {} s", limit.as_secs()),
                     ),
+                    Gone::Trickled(limit) => (
+                        Change::Dropped,
+                        format!(
+                            "it sent less than {} of its file in {} s",
+                            crate::files::size::bytes(crate::session::stall::MIN_PROGRESS),
+                            limit.as_secs()
+                        ),
+                    ),
                     Gone::Broke(why) => (Change::Dropped, why),
                 };
                 self.remove(id, change, &reason);

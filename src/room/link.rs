@@ -14,6 +14,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::Happening;
+use super::inflow::Inflow;
 use super::roster::{HOST, MemberId};
 use super::throttle::{Episodes, Throttle};
 use crate::net::connect::{self, HANDSHAKE_LIMIT};
@@ -297,6 +298,8 @@ pub enum Gone {
     /// stay.
     Closed,
     Silent(Duration),
+    /// Its file on the original wire came slower than 16 KiB in this long.
+    Trickled(Duration),
     Lost(String),
     Broke(String),
 }
@@ -702,17 +705,9 @@ fn read_plain(half: &mut ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &
                 pace.count(name.len());
                 // The room hears the file's end before anyone else's start.
                 door.plain_turn.take();
-                // Others' lines wait while it goes: a sender that stops
-                // sending its file is not waited for longer than the stall
-                // limit.
-                let timed = frames
-                    .get_ref()
-                    .get_ref()
-                    .set_read_timeout(Some(door.stall));
-                let passed = match timed {
-                    Ok(()) => pass_file(&mut frames, name, size, permits, &pace),
-                    Err(e) => Err(Gone::Lost(e.to_string())),
-                };
+                // Others' lines wait while it goes: a sender that trickles
+                // its file is not waited for.
+                let passed = pass_file(&mut frames, name, size, permits, &pace, door.stall);
                 door.plain_turn.give_back();
                 if let Err(e) = frames.get_ref().get_ref().set_read_timeout(None) {
                     return Gone::Lost(e.to_string());
@@ -736,24 +731,41 @@ fn read_plain(half: &mut ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &
     }
 }
 
-/// Hands the room a plain member's file, piece by piece, as it comes.
+/// Hands the room a plain member's file, piece by piece, as it comes,
+/// as long as it comes fast enough (see [`Inflow`]).
 fn pass_file(
     frames: &mut FrameReader<BufReader<&mut ReadHalf>>,
     name: String,
     size: u64,
     permits: &Arc<Permits>,
     pace: &Pace<'_>,
+    stall: Duration,
 ) -> Result<(), Gone> {
     if !pace.tell(Heard::Plain(PlainFile::Start { name, size })) {
         return Err(Gone::Left);
     }
-    let mut payload = frames.payload();
-    while payload.remaining() > 0 {
+    let mut inflow = Inflow::new(stall, size, Instant::now());
+    loop {
+        let remaining = frames.payload().remaining();
+        if remaining == 0 {
+            break;
+        }
+        let waiting = Instant::now();
         let permit = permits.take().ok_or(Gone::Left)?;
-        let want = usize::try_from(payload.remaining()).map_or(PIECE, |left| left.min(PIECE));
+        inflow.waited(waiting.elapsed());
+        let want = usize::try_from(remaining).map_or(PIECE, |left| left.min(PIECE));
         let mut data = vec![0; want];
-        let got = match payload.read(&mut data) {
-            Ok(0) => Err("the connection ended in the middle of a file".to_string()),
+        let got = match inflow.left(Instant::now()) {
+            Some(left) => match frames.get_ref().get_ref().set_read_timeout(Some(left)) {
+                Ok(()) => frames.payload().read(&mut data),
+                Err(e) => Err(e),
+            },
+            None => Err(io::ErrorKind::TimedOut.into()),
+        };
+        let n = match got {
+            Ok(0) => Err(Gone::Lost(
+                "the connection ended in the middle of a file".to_string(),
+            )),
             Ok(n) => Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e)
@@ -762,17 +774,14 @@ fn pass_file(
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                Err("it sent nothing more of its file for the stall limit".to_string())
+                Err(Gone::Trickled(inflow.limit()))
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(Gone::Lost(e.to_string())),
         };
-        let n = match got {
-            Ok(n) => n,
-            Err(why) => {
-                pace.tell(Heard::Plain(PlainFile::Cut));
-                return Err(Gone::Lost(why));
-            }
-        };
+        let n = n.inspect_err(|_| {
+            pace.tell(Heard::Plain(PlainFile::Cut));
+        })?;
+        inflow.came(n as u64, remaining - n as u64, Instant::now());
         data.truncate(n);
         let piece = Arc::new(Piece {
             data,

@@ -12,6 +12,7 @@
 
 mod course;
 mod hub;
+mod inflow;
 mod inside;
 pub mod link;
 pub mod plain;

@@ -40,12 +40,24 @@ pub const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 pub const MAX_LAG: u64 = 2 << 20;
 pub const LAG_FOR: Duration = Duration::from_secs(5);
 
+/// A plain sender's file reaches the members on the original wire once
+/// it is whole or the room holds this much of it (pieces, bytes): a file
+/// cut off before it started for them leaves their streams in step, so a
+/// small one that never comes whole holds nobody up. (Less than
+/// [`MAX_LAG`], so that they are not behind by waiting.)
+const PLAIN_HOLD_PIECES: usize = super::link::PIECES_IN_FLIGHT / 2;
+const PLAIN_HOLD_BYTES: usize = 1 << 20;
+
 /// Plain members' files go by numbers from here up, one per file, since
 /// the original wire gives them none (a sender's earlier file may still
 /// wait for answers while its next one goes).
 const PLAIN_FILES: FileId = 1 << 31;
 
 type RelayId = u64;
+
+/// A receiver to ask about a transfer: who, its number for it, and its
+/// number for the folder it is in.
+type Asked = (MemberId, FileId, Option<FileId>);
 
 /// The transfers under way in the room.
 #[derive(Default)]
@@ -115,6 +127,40 @@ enum Offering<'a> {
     },
 }
 
+impl Offering<'_> {
+    /// The offer as the room passes it on to a receiver, as its file
+    /// `rid` (in its folder `folder_rid`, for a folder's file).
+    fn as_passed<'m>(
+        &self,
+        rid: FileId,
+        folder_rid: Option<FileId>,
+        sender: &'m str,
+        name: &'m str,
+    ) -> Message<'m> {
+        match *self {
+            Self::File { size, .. } => Message::Passed {
+                id: rid,
+                size,
+                from: sender,
+                name,
+            },
+            Self::Folder { files, bytes, .. } => Message::PassedFolder {
+                id: rid,
+                files,
+                bytes,
+                from: sender,
+                name,
+            },
+            Self::Entry { size, .. } => Message::Entry {
+                id: rid,
+                folder: folder_rid.unwrap_or_default(),
+                size,
+                path: name,
+            },
+        }
+    }
+}
+
 struct Relay {
     kind: Kind,
     from: MemberId,
@@ -134,10 +180,14 @@ struct Relay {
     /// Receivers that saved it, or (on the original wire) got it whole.
     saved: usize,
     /// A plain sender's file: its hash so far, its hash once whole, and
-    /// its pieces kept for receivers still deciding.
+    /// its pieces kept for receivers still deciding and for those on the
+    /// original wire until it starts for them.
     hasher: blake3::Hasher,
     hash: Option<[u8; 32]>,
     early: Vec<Arc<Piece>>,
+    /// Its header went to the members on the original wire taking it:
+    /// their streams carry it to its end.
+    plain_started: bool,
 }
 
 struct Receiver {
@@ -173,6 +223,19 @@ impl Relay {
 
     fn has(&self, taking: impl Fn(Taking) -> bool) -> bool {
         self.receivers.values().any(|r| taking(r.taking))
+    }
+
+    /// Whether its first pieces are kept: receivers still decide, or those
+    /// on the original wire have yet to get it.
+    fn keeps_early(&self) -> bool {
+        self.has(|t| t == Taking::Asked) || (self.plain_sender && !self.plain_started)
+    }
+
+    /// Whether a plain sender's file has come far enough, without its end,
+    /// to start for the members on the original wire.
+    fn holds_enough(&self) -> bool {
+        let held: usize = self.early.iter().map(|p| p.data.len()).sum();
+        self.early.len() >= PLAIN_HOLD_PIECES || held >= PLAIN_HOLD_BYTES
     }
 
     /// Receivers that took it holding its start already, with their
@@ -263,9 +326,9 @@ impl Hub {
                     name: &name,
                     plain_sender: true,
                 };
-                if let Some(relay_id) = self.open_relay(from, id, offering) {
-                    self.start_plain_receivers(relay_id);
-                }
+                // It starts for the members on the original wire once it
+                // comes whole or far enough.
+                self.open_relay(from, id, offering);
             }
             PlainFile::Piece(piece) => {
                 if let Some(id) = self.relays.plain_current.get(&from).copied() {
@@ -422,76 +485,11 @@ impl Hub {
                 (Kind::Entry { folder }, path.to_string(), size, false)
             }
         };
-        // Who it goes to, with their number for the folder it is in.
-        let others: Vec<(MemberId, Option<FileId>)> = match offering {
-            Offering::Entry { folder, .. } => self
-                .relays
-                .list
-                .get(&folder)
-                .map(|f| {
-                    f.taking()
-                        .into_iter()
-                        .map(|(m, rid, ..)| (m, Some(rid)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Offering::Folder { .. } => self
-                .links
-                .iter()
-                .filter(|(m, link)| **m != from && link.sealed)
-                .map(|(m, _)| (*m, None))
-                .collect(),
-            Offering::File { .. } => self
-                .links
-                .keys()
-                .filter(|m| **m != from)
-                .map(|m| (*m, None))
-                .collect(),
-        };
-        // A member takes only so many files and folders at once (a breach
-        // otherwise): one that has as many on their way is left out.
-        let (busy, others): (Vec<_>, Vec<_>) = others
-            .into_iter()
-            .partition(|(member, _)| self.receiving(*member, kind) >= limit_of(kind));
+        let others = self.recipients(from, &offering);
+        let others = self.leave_out_busy(from, others, kind, &name);
         let relay_id = self.relays.next;
         self.relays.next += 1;
-        let mut receivers = BTreeMap::new();
-        let mut offers = Vec::new();
-        for (member, _) in busy {
-            if !matches!(kind, Kind::Entry { .. }) {
-                let why = format!(
-                    "{} has too many files on their way to it already: {name} was not offered",
-                    self.name(member)
-                );
-                self.notify(from, &why);
-            }
-        }
-        for (member, folder_rid) in others {
-            let Some(link) = self.links.get_mut(&member) else {
-                continue;
-            };
-            let rid = link.next_file;
-            link.next_file = link.next_file.wrapping_add(1);
-            let plain = !link.sealed;
-            let taking = if plain {
-                Taking::Accepted {
-                    offset: 0,
-                    prefix: [0; 32],
-                }
-            } else {
-                offers.push((member, rid, folder_rid));
-                Taking::Asked
-            };
-            let receiver = Receiver {
-                id: rid,
-                plain,
-                taking,
-                share: Arc::default(),
-                behind_since: None,
-            };
-            receivers.insert(member, receiver);
-            self.relays.by_receiver.insert((member, rid), relay_id);
-        }
+        let (receivers, offers) = self.enlist(relay_id, others);
         self.relays.by_sender.insert((from, id), relay_id);
         let course = match offering {
             _ if plain_sender => Course::going(&name, size),
@@ -515,33 +513,113 @@ impl Hub {
             hasher: blake3::Hasher::new(),
             hash: None,
             early: Vec::new(),
+            plain_started: false,
         };
         self.relays.list.insert(relay_id, relay);
         for (member, rid, folder_rid) in offers {
-            let offer = match offering {
-                Offering::File { .. } => Message::Passed {
-                    id: rid,
-                    size,
-                    from: &sender,
-                    name: &name,
-                },
-                Offering::Folder { files, bytes, .. } => Message::PassedFolder {
-                    id: rid,
-                    files,
-                    bytes,
-                    from: &sender,
-                    name: &name,
-                },
-                Offering::Entry { .. } => Message::Entry {
-                    id: rid,
-                    folder: folder_rid.unwrap_or_default(),
-                    size,
-                    path: &name,
-                },
-            };
+            let offer = offering.as_passed(rid, folder_rid, &sender, &name);
             self.send_message(member, &offer);
         }
         self.relays.list.contains_key(&relay_id).then_some(relay_id)
+    }
+
+    /// Who what `from` offers goes to, with their number for the folder it
+    /// is in: a file to everyone else, a folder to everyone else on the
+    /// encrypted wire, a folder's file to those taking the folder.
+    fn recipients(
+        &self,
+        from: MemberId,
+        offering: &Offering<'_>,
+    ) -> Vec<(MemberId, Option<FileId>)> {
+        match offering {
+            Offering::Entry { folder, .. } => self
+                .relays
+                .list
+                .get(folder)
+                .map(|f| {
+                    f.taking()
+                        .into_iter()
+                        .map(|(m, rid, ..)| (m, Some(rid)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Offering::Folder { .. } => self
+                .links
+                .iter()
+                .filter(|(m, link)| **m != from && link.sealed)
+                .map(|(m, _)| (*m, None))
+                .collect(),
+            Offering::File { .. } => self
+                .links
+                .keys()
+                .filter(|m| **m != from)
+                .map(|m| (*m, None))
+                .collect(),
+        }
+    }
+
+    /// Leaves out of `others` those that have as many files or folders on
+    /// their way as a member takes at once (more would be a breach), and
+    /// tells the sender of a file or folder so.
+    fn leave_out_busy(
+        &mut self,
+        from: MemberId,
+        others: Vec<(MemberId, Option<FileId>)>,
+        kind: Kind,
+        name: &str,
+    ) -> Vec<(MemberId, Option<FileId>)> {
+        let (busy, others): (Vec<_>, Vec<_>) = others
+            .into_iter()
+            .partition(|(member, _)| self.receiving(*member, kind) >= limit_of(kind));
+        for (member, _) in busy {
+            if !matches!(kind, Kind::Entry { .. }) {
+                let why = format!(
+                    "{} has too many files on their way to it already: {name} was not offered",
+                    self.name(member)
+                );
+                self.notify(from, &why);
+            }
+        }
+        others
+    }
+
+    /// Counts `members` in as receivers of the transfer `relay_id`, each
+    /// under a number of its own: those on the original wire take it,
+    /// the others are to be asked (returned with their numbers).
+    fn enlist(
+        &mut self,
+        relay_id: RelayId,
+        members: Vec<(MemberId, Option<FileId>)>,
+    ) -> (BTreeMap<MemberId, Receiver>, Vec<Asked>) {
+        let mut receivers = BTreeMap::new();
+        let mut asked = Vec::new();
+        for (member, folder_rid) in members {
+            let Some(link) = self.links.get_mut(&member) else {
+                continue;
+            };
+            let rid = link.next_file;
+            link.next_file = link.next_file.wrapping_add(1);
+            let plain = !link.sealed;
+            let taking = if plain {
+                Taking::Accepted {
+                    offset: 0,
+                    prefix: [0; 32],
+                }
+            } else {
+                asked.push((member, rid, folder_rid));
+                Taking::Asked
+            };
+            let receiver = Receiver {
+                id: rid,
+                plain,
+                taking,
+                share: Arc::default(),
+                behind_since: None,
+            };
+            receivers.insert(member, receiver);
+            self.relays.by_receiver.insert((member, rid), relay_id);
+        }
+        (receivers, asked)
     }
 
     /// How many files (of their own or in folders), or folders, `member`
@@ -560,26 +638,34 @@ impl Hub {
             .count()
     }
 
-    /// Sends the file's header to the plain members taking it; their
-    /// streams carry nothing else until its end.
+    /// Sends the file's header to the plain members taking it, and what
+    /// came of it so far; their streams carry nothing else until its end.
     fn start_plain_receivers(&mut self, relay_id: RelayId) {
-        let Some(relay) = self.relays.list.get(&relay_id) else {
+        let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
+        relay.plain_started = true;
         let mut header = Vec::new();
         let _ = frame::write_file_header(&mut header, &relay.name, relay.size);
-        let plain: Vec<MemberId> = relay
+        let plain: Vec<(MemberId, FileId, Arc<Share>)> = relay
             .taking()
             .into_iter()
             .filter(|(_, _, plain, _)| *plain)
-            .map(|(member, ..)| member)
+            .map(|(member, rid, _, share)| (member, rid, share))
             .collect();
+        let early = match relay.keeps_early() {
+            true => relay.early.clone(),
+            false => std::mem::take(&mut relay.early),
+        };
         let header: Arc<[u8]> = Arc::from(header);
-        for member in plain {
+        for (member, rid, share) in plain {
             if let Some(link) = self.links.get_mut(&member) {
                 // (Nothing is held yet: one file goes at a time.)
                 link.outbox.put(&header);
                 link.held = Some((Vec::new(), 0));
+                for piece in &early {
+                    link.outbox.put_piece(rid, piece, &share);
+                }
             }
         }
     }
@@ -615,7 +701,7 @@ impl Hub {
         let share = receiver.share.clone();
         let early = relay.early.clone();
         let hash = relay.hash;
-        if !relay.has(|t| t == Taking::Asked) {
+        if !relay.keeps_early() {
             relay.early.clear();
         }
         if offset > 0 {
@@ -713,7 +799,6 @@ impl Hub {
         if relay.opened.elapsed() < ANSWER_WITHIN {
             return;
         }
-        relay.early.clear();
         let (name, from) = (relay.name.clone(), relay.from);
         let late: Vec<(MemberId, FileId)> = relay
             .receivers
@@ -770,14 +855,20 @@ impl Hub {
         }
         if relay.plain_sender {
             relay.hasher.update(&piece.data);
-            if relay.has(|t| t == Taking::Asked) {
+            if relay.keeps_early() {
                 relay.early.push(piece.clone());
             }
         }
-        for (member, rid, _, share) in relay.taking() {
-            if let Some(link) = self.links.get(&member) {
+        let to_plain = relay.plain_started;
+        for (member, rid, plain, share) in relay.taking() {
+            if let Some(link) = self.links.get(&member)
+                && (to_plain || !plain)
+            {
                 link.outbox.put_piece(rid, piece, &share);
             }
+        }
+        if relay.plain_sender && !relay.plain_started && relay.holds_enough() {
+            self.start_plain_receivers(relay_id);
         }
     }
 
@@ -812,6 +903,10 @@ impl Hub {
         // Its number is the sender's to use again; the answers to come are
         // the receivers'.
         self.relays.by_sender.remove(&(from, id));
+        if relay.plain_sender && !relay.plain_started {
+            // Whole: it goes to the members on the original wire now.
+            self.start_plain_receivers(relay_id);
+        }
         let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
@@ -875,14 +970,15 @@ impl Hub {
             self.name(relay.from),
             relay.name
         );
-        let flowing = relay.flowing();
+        // (Those on the original wire it never started for are in step.)
+        let started = relay.plain_started;
         for (member, receiver) in relay.receivers {
             self.relays.by_receiver.remove(&(member, receiver.id));
             receiver.share.stopped.store(true, Ordering::SeqCst);
             match (receiver.taking, receiver.plain) {
                 (Taking::Done, _) => {}
                 (_, false) => self.send_message(member, &Message::Cancel { id: receiver.id }),
-                (_, true) if flowing => self.remove(member, Change::Dropped, &why),
+                (_, true) if started => self.remove(member, Change::Dropped, &why),
                 (_, true) => {}
             }
         }
@@ -991,7 +1087,7 @@ impl Hub {
         }
         self.count_out(relay_id, member, true);
         if let Some(relay) = self.relays.list.get_mut(&relay_id)
-            && !relay.has(|t| t == Taking::Asked)
+            && !relay.keeps_early()
         {
             relay.early.clear();
         }
@@ -1206,6 +1302,9 @@ impl Hub {
         let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return Vec::new();
         };
+        // (Those on the original wire it has not started for yet are not
+        // behind.)
+        let started = relay.plain_started;
         let fastest = relay
             .receivers
             .values()
@@ -1215,7 +1314,7 @@ impl Hub {
             .unwrap_or(0);
         let mut laggards = Vec::new();
         for (member, receiver) in &mut relay.receivers {
-            if !accepted(receiver.taking) {
+            if !accepted(receiver.taking) || (receiver.plain && !started) {
                 continue;
             }
             let written = receiver.share.written.load(Ordering::SeqCst);
