@@ -1752,6 +1752,34 @@ fn a_room_hosted_at_a_terminal_shows_everyone_and_who_lists_them() {
     assert_left_cleanly(&term, TIMEOUT, "[me] (to asha) only you");
 }
 
+#[test]
+fn a_private_message_shows_once_it_went_and_one_to_nobody_only_says_so() {
+    let dir = TestDir::new("tty_room_msg");
+    let (mut host, port) =
+        common::Chat::listen_encrypted("host", &dir.subdir("host"), &["--room", "--name", "host"]);
+    let port = port.to_string();
+    let args = ["connect", "127.0.0.1", &port, "--name", NAME];
+    let term = Term::start_encrypted("room_msg", &dir.subdir("me"), true, &args);
+    term.wait_row("[System] You are in host's room, alone with the host: /who lists the members, /msg NAME text speaks to one.");
+    term.wait_prompt("in the room");
+    term.enter("/msg dave x");
+    let screen =
+        term.wait_row("[System] Room: nobody called dave is in the room; /who lists who is.");
+    assert!(
+        screen.rows_starting("[me] (to dave)").is_empty(),
+        "{}",
+        screen.dump()
+    );
+    term.enter("/msg host only you");
+    host.expect_exact("[me] (to you) only you");
+    let screen = term.wait_row("[me] (to host) only you");
+    assert!(
+        screen.rows_starting("[me] (to dave)").is_empty(),
+        "{}",
+        screen.dump()
+    );
+}
+
 // Progress at a terminal: one live line per transfer, above the prompt and under the
 // conversation, updated in place and replaced by the transfer's final line.
 

@@ -245,7 +245,7 @@ fn who_lists_the_members_and_msg_reaches_one_only() {
     members[1].expect_exact("[host] (to you) from the host");
     members[0].send_line("/msg nobody hello?");
     members[0]
-        .expect_exact("[System] Room: nobody called nobody is in the room; /who lists who is");
+        .expect_exact("[System] Room: nobody called nobody is in the room; /who lists who is.");
     // A marker after the private messages: had anyone else seen one, it
     // would show before the marker.
     members[0].send_line("marker");
@@ -989,6 +989,11 @@ fn plain_members_use_who_and_msg_and_leave_as_the_original_program_does() {
     );
     python.write_bytes(b"[I056] /msg I058 just you\n");
     chat.expect_exact("[I056] (to you) just you");
+    python.write_bytes(b"[I056] /msg dave x\n");
+    skip_to(
+        &mut python,
+        "[System] Room: nobody called dave is in the room; /who lists who is.",
+    );
     // The last line, even without its newline, and then the original
     // program's goodbye, which ends its membership whether or not it
     // closes: the others stay.

@@ -554,7 +554,7 @@ impl Hub {
     fn whisper(&mut self, from: MemberId, to: &str, text: &str) {
         let words = format!("{to} {text}");
         let Some((target, text)) = self.addressee(&words) else {
-            let why = format!("nobody called {to} is in the room; /who lists who is");
+            let why = format!("nobody called {to} is in the room; /who lists who is.");
             return self.notify(from, &why);
         };
         if target == from {
@@ -566,6 +566,10 @@ impl Hub {
             text,
         };
         self.tell(target, &words);
+        // The sender sees it once it went (a member on the original wire
+        // sees what it typed).
+        let name = self.name(target);
+        self.send_message(from, &Message::Whispered { name: &name, text });
     }
 
     /// The member whose name the words start with (the longest such

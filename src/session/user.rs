@@ -292,7 +292,7 @@ impl<'a> UserSide<'a> {
                     self.refuse_long(len, limit);
                     return ControlFlow::Continue(());
                 }
-                screen.own_message(self.name, &format!("(to {to}) {text}"));
+                // Shown once the room says whom it reached.
                 self.queue(Outgoing::Whisper { to, text });
             }
             UserCommand::Accept(id) => self.decide(id, true),
