@@ -1860,3 +1860,22 @@ fn a_member_sending_when_the_host_leaves_hears_the_room_close() {
     members[0].expect_exact("[System] The room is closed: its host left.");
     assert_eq!(members[0].wait_exit(), 0);
 }
+
+#[test]
+fn a_room_host_is_told_where_others_join_and_how_many() {
+    let dir = TestDir::new("room-words");
+    let (mut host, port) = Chat::listen_on(
+        "host",
+        dir.path(),
+        "0.0.0.0",
+        &["--room", "--name", "host", "--max-peers", "1"],
+    );
+    let join_at = host.expect_prefix("[System] Others can join at ");
+    assert!(join_at.ends_with(&format!(" {port}")), "{join_at}");
+    host.expect_exact(
+        "[System] Hosting a room for up to 1 other: they join with `chat connect` --plain, \
+         the original chat or nc.",
+    );
+    let lines = host.stdout_lines();
+    assert!(!lines.iter().any(|l| l.contains("Your peer")), "{lines:?}");
+}

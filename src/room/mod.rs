@@ -83,7 +83,7 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
     let Role::Listen { host, port } = &settings.role else {
         return Err(anyhow!("only a listening chat hosts a room"));
     };
-    let waiting = connect::bind(host, *port, &screen)?;
+    let waiting = connect::bind_for(host, *port, &screen, connect::Joiners::Room)?;
     // Withdrawn when the room ends.
     let _announcement = session::announce(settings, waiting.port(), &screen);
     if let (true, Protection::Encrypted { code: Some(code) }) =
@@ -94,8 +94,11 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
         ));
     }
     screen.system(format!(
-        "Hosting a room for up to {} others: they join with `chat connect`{}.",
-        room.max_peers,
+        "Hosting a room for up to {}: they join with `chat connect`{}.",
+        match room.max_peers {
+            1 => "1 other".to_string(),
+            n => format!("{n} others"),
+        },
         match settings.protection {
             Protection::Plain => " --plain, the original chat or nc",
             Protection::Encrypted { .. } => "",
