@@ -20,7 +20,7 @@ use super::roster::{HOST, MemberId, Roster};
 use super::words::{Forms, Words};
 use crate::net::transport::{Closer, Connection, Reading};
 use crate::session::command::UserCommand;
-use crate::session::members;
+use crate::session::members::{self, Occupancy};
 use crate::settings::{RoomSettings, Settings};
 use crate::wire::message::{Change, MemberList, Message};
 
@@ -97,6 +97,8 @@ pub struct Hub {
     /// Lines about connections turned away: when the last window of
     /// [`TURNED_AWAY_WINDOW`] began, lines shown in it, lines left out.
     turned_away: (Instant, usize, usize),
+    /// What the room holds, for its host's user to be told on leaving.
+    occupancy: Arc<Occupancy>,
 }
 
 /// At most this many lines about connections turned away show in a window:
@@ -110,6 +112,7 @@ impl Hub {
         room: RoomSettings,
         lines: Sender<String>,
         turn: Arc<Turn>,
+        occupancy: Arc<Occupancy>,
     ) -> Self {
         Self {
             roster: Roster::new(settings.name.clone(), room.max_peers, Instant::now()),
@@ -119,7 +122,15 @@ impl Hub {
             keepalive: room.keepalive,
             turn,
             turned_away: (Instant::now(), 0, 0),
+            occupancy,
         }
+    }
+
+    /// Tells the host's user what the room holds now: its members, and
+    /// the files they send through it.
+    pub fn tally(&self) {
+        let members = self.links.keys().filter(|id| **id != HOST).count();
+        self.occupancy.set(members, self.relays.from_members());
     }
 
     pub(super) fn plain_turn(&self) -> &Arc<Turn> {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use super::course::{Announced, Breach, Course};
 use super::hub::Hub;
 use super::link::{FileNews, Piece, PlainFile, Share, Turn};
-use super::roster::MemberId;
+use super::roster::{HOST, MemberId};
 use crate::files::download::safe_file_name;
 use crate::files::size;
 use crate::session::encrypted::incoming::{MAX_FOLDERS, MAX_INCOMING};
@@ -85,6 +85,15 @@ impl Relays {
             turn.give_back();
         }
         *self = Self::default();
+    }
+
+    /// Files and folders that members (not the host's user) are sending
+    /// through the room now.
+    pub fn from_members(&self) -> usize {
+        self.list
+            .values()
+            .filter(|r| r.from != HOST && !r.ended() && !matches!(r.kind, Kind::Entry { .. }))
+            .count()
     }
 
     /// Forgets the sender's number for the transfer `relay_id`; `false`
