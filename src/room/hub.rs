@@ -130,7 +130,7 @@ impl Hub {
     /// the files they send through it.
     pub fn tally(&self) {
         let members = self.links.keys().filter(|id| **id != HOST).count();
-        self.occupancy.set(members, self.relays.from_members());
+        self.occupancy.set(members, self.relays.sent_by_members());
     }
 
     pub(super) fn plain_turn(&self) -> &Arc<Turn> {

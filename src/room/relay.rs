@@ -89,7 +89,7 @@ impl Relays {
 
     /// Files and folders that members (not the host's user) are sending
     /// through the room now.
-    pub fn from_members(&self) -> usize {
+    pub fn sent_by_members(&self) -> usize {
         self.list
             .values()
             .filter(|r| r.from != HOST && !r.ended() && !matches!(r.kind, Kind::Entry { .. }))
