@@ -1752,6 +1752,100 @@ fn a_room_hosted_at_a_terminal_shows_everyone_and_who_lists_them() {
     assert_left_cleanly(&term, TIMEOUT, "[me] (to asha) only you");
 }
 
+#[test]
+fn a_private_message_shows_once_it_went_and_one_to_nobody_only_says_so() {
+    let dir = TestDir::new("tty_room_msg");
+    let (mut host, port) =
+        common::Chat::listen_encrypted("host", &dir.subdir("host"), &["--room", "--name", "host"]);
+    let port = port.to_string();
+    let args = ["connect", "127.0.0.1", &port, "--name", NAME];
+    let term = Term::start_encrypted("room_msg", &dir.subdir("me"), true, &args);
+    term.wait_row("[System] You are in host's room, alone with the host: /who lists the members, /msg NAME text speaks to one.");
+    term.wait_prompt("in the room");
+    term.enter("/msg dave x");
+    let screen =
+        term.wait_row("[System] Room: nobody called dave is in the room; /who lists who is.");
+    assert!(
+        screen.rows_starting("[me] (to dave)").is_empty(),
+        "{}",
+        screen.dump()
+    );
+    term.enter("/msg host only you");
+    host.expect_exact("[me] (to you) only you");
+    let screen = term.wait_row("[me] (to host) only you");
+    assert!(
+        screen.rows_starting("[me] (to dave)").is_empty(),
+        "{}",
+        screen.dump()
+    );
+}
+
+#[test]
+fn a_room_host_leaving_is_told_it_closes_the_room_and_cuts_its_files() {
+    use chat::wire::message::Message;
+    let dir = TestDir::new("tty_room_leave");
+    let args = [
+        "listen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--name",
+        NAME,
+        "--room",
+    ];
+    let term = Term::start_encrypted("room_leave", dir.path(), true, &args);
+    let port = term.listening_port();
+    let mut dave = common::Chat::connect_encrypted(
+        "dave",
+        &dir.subdir("dave"),
+        "127.0.0.1",
+        port,
+        &["--name", "dave"],
+    );
+    dave.expect_prefix("[System] You are in me's room");
+    // bob's file comes to everyone, and stops after its first chunk.
+    let mut bob = common::room_member::Member::join(port, "bob");
+    bob.send(&Message::Offer {
+        id: 1,
+        size: 10_000_000,
+        name: "big-bob.bin",
+    })
+    .unwrap();
+    assert_eq!(bob.answer_to(1), Some(0));
+    bob.send(&Message::Chunk {
+        id: 1,
+        data: &[7; 65_536],
+    })
+    .unwrap();
+    dave.expect_exact("[System] Incoming file big-bob.bin (9.5 MiB) from bob...");
+    term.wait_prompt("big-bob.bin arriving");
+    term.enter("/quit");
+    let warning = "[System] Leaving now stops big-bob.bin at 0%, and closes the room for its 2 \
+                   members, cutting the 1 file going through it: /quit again to leave.";
+    // (Wider than the terminal: it takes two rows, wherever they break.)
+    let bare = |text: &str| text.split_whitespace().collect::<String>();
+    term.wait(&format!("the warning {warning:?}"), |screen| {
+        let at = screen
+            .rows
+            .iter()
+            .position(|r| r.starts_with("[System] Leaving now"));
+        at.is_some_and(|at| {
+            bare(
+                &screen.rows[at..]
+                    .iter()
+                    .take(2)
+                    .cloned()
+                    .collect::<String>(),
+            ) == bare(warning)
+        })
+    });
+    term.enter("/quit");
+    dave.expect_exact("[System] The room is closed: its host left.");
+    assert_eq!(dave.wait_exit(), 0, "{}", dave.report());
+    bob.close();
+}
+
 // Progress at a terminal: one live line per transfer, above the prompt and under the
 // conversation, updated in place and replaced by the transfer's final line.
 

@@ -255,7 +255,7 @@ fn who_lists_the_members_and_msg_reaches_one_only() {
     members[1].expect_exact("[host] (to you) from the host");
     members[0].send_line("/msg nobody hello?");
     members[0]
-        .expect_exact("[System] Room: nobody called nobody is in the room; /who lists who is");
+        .expect_exact("[System] Room: nobody called nobody is in the room; /who lists who is.");
     // A marker after the private messages: had anyone else seen one, it
     // would show before the marker.
     members[0].send_line("marker");
@@ -782,15 +782,21 @@ fn a_plain_file_cut_off_takes_its_receivers_out_and_the_room_goes_on() {
     python.expect_line("[System] You are in host's room as guest1, alone with the host.");
     let mut nc = RawPeer::connect(port);
     nc.expect_line("[System] You are in host's room as guest2, with the host and 1 other.");
-    // A file of a million bytes, of which a thousand come.
-    python.write_bytes(b"/file big.bin 1000000\n");
-    python.write_bytes(&[7; 1000]);
-    nc.expect_line("/file big.bin 1000000");
-    assert_eq!(nc.read_exact_bytes(1000), vec![7; 1000]);
-    host.expect_exact("[System] Incoming file big.bin (976.6 KiB) from guest1...");
-    python.shutdown_write();
-    // nc's stream cannot be put back in step: it is let go.
+    // A file of ten million bytes, of which one and a half million come:
+    // enough for it to start for nc before it is cut off.
+    let mut python = python.into_stream();
+    let sending = std::thread::spawn(move || {
+        use std::io::Write;
+        python.write_all(b"/file big.bin 10000000\n").unwrap();
+        python.write_all(&[7; 1_500_000]).unwrap();
+        python.shutdown(std::net::Shutdown::Write).unwrap();
+        python
+    });
+    host.expect_exact("[System] Incoming file big.bin (9.5 MiB) from guest1...");
+    // It started for nc, whose stream cannot be put back in step: nc is let
+    // go (with what of it reached nc before).
     nc.expect_eof();
+    let _python = sending.join().unwrap();
     // (Whether the host's side had taken it yet when it was cut decides
     // which.)
     host.expect_line("the file's end", |l| {
@@ -993,6 +999,11 @@ fn plain_members_use_who_and_msg_and_leave_as_the_original_program_does() {
     );
     python.write_bytes(b"[I056] /msg I058 just you\n");
     chat.expect_exact("[I056] (to you) just you");
+    python.write_bytes(b"[I056] /msg dave x\n");
+    skip_to(
+        &mut python,
+        "[System] Room: nobody called dave is in the room; /who lists who is.",
+    );
     // The last line, even without its newline, and then the original
     // program's goodbye, which ends its membership whether or not it
     // closes: the others stay.
@@ -1180,17 +1191,39 @@ fn a_member_is_never_offered_more_files_at_once_than_it_takes() {
     use chat::wire::message::Message;
     let dir = TestDir::new("room-offer-flood");
     let (mut host, port, mut members) = room(&dir, &["I057"]);
+    // One sender offering more at once than a member takes breaks the
+    // rules itself.
     let mut flooder = hostile_room::Member::join(port, "flood");
-    for id in 1..=70 {
-        flooder
-            .send(&Message::Offer {
+    for id in 1..=65 {
+        let _ = flooder.send(&Message::Offer {
+            id,
+            size: 1,
+            name: "f.bin",
+        });
+    }
+    let why = "it offered more than 64 files at once";
+    host.expect_exact(&dropped("flood", why));
+    members[0].expect_exact(&dropped("flood", why));
+    // Two senders whose offers add up to more than a member takes at once,
+    // the first's all in before the second's.
+    let offers = |flooder: &mut hostile_room::Member| {
+        for id in 1..=40 {
+            let offer = Message::Offer {
                 id,
                 size: 1,
                 name: "f.bin",
-            })
-            .unwrap();
+            };
+            flooder.send(&offer).unwrap();
+        }
+    };
+    let mut first = hostile_room::Member::join(port, "flood1");
+    let mut second = hostile_room::Member::join(port, "flood2");
+    offers(&mut first);
+    for _ in 0..40 {
+        host.expect_exact("[System] Incoming file f.bin (1 B) from flood1...");
     }
-    while !flooder
+    offers(&mut second);
+    while !second
         .expect_notice()
         .contains("has too many files on their way to it already")
     {}
@@ -1262,10 +1295,9 @@ fn a_plain_senders_second_file_goes_whole_while_the_first_waits_for_the_host() {
     skip_to(&mut p2, "[host] after");
 }
 
-#[test]
-fn a_plain_sender_that_stops_mid_file_is_not_waited_for() {
-    let dir = TestDir::new("room-plain-stalled");
-    let (mut host, port) = Chat::listen(
+/// A plain room whose host's stall timeout is 2 s, and two plain members.
+fn plain_room_of_two(dir: &TestDir) -> (Chat, u16, RawPeer, RawPeer) {
+    let (host, port) = Chat::listen(
         "host",
         dir.path(),
         &["--room", "--name", "host", "--stall-timeout", "2"],
@@ -1274,17 +1306,87 @@ fn a_plain_sender_that_stops_mid_file_is_not_waited_for() {
     p1.expect_line("[System] You are in host's room as guest1, alone with the host.");
     let mut p2 = RawPeer::connect(port);
     p2.expect_line("[System] You are in host's room as guest2, with the host and 1 other.");
+    (host, port, p1, p2)
+}
+
+const TRICKLED: &str = "[System] guest1 was dropped from the room: it sent less than 16.0 KiB \
+                        of its file in 2 s.";
+
+#[test]
+fn a_plain_sender_that_stops_mid_file_is_not_waited_for() {
+    let dir = TestDir::new("room-plain-stalled");
+    let (mut host, port, mut p1, mut p2) = plain_room_of_two(&dir);
     p1.write_bytes(b"/file stuck.bin 1000\nabc");
-    p2.expect_line("/file stuck.bin 1000");
-    host.expect_prefix(
-        "[System] guest1 left the room (connection lost: it sent nothing more of its file",
-    );
-    // p2's stream was inside the file: it is let go; the room goes on.
-    p2.expect_eof();
+    host.expect_exact(TRICKLED);
+    // The file never started for p2: its stream is in step, and goes on.
+    p2.expect_line(TRICKLED);
+    p1.expect_eof();
     let mut p3 = RawPeer::connect(port);
-    p3.expect_line("[System] You are in host's room as guest1, alone with the host.");
+    p3.expect_line("[System] You are in host's room as guest1, with the host and 1 other.");
+    p2.expect_line("[System] guest1 joined the room.");
     host.send_line("after");
+    p2.expect_line("[host] after");
     p3.expect_line("[host] after");
+}
+
+/// Sends `data` on `stream` a byte at a time, `pause` apart, until it is
+/// sent or the connection ends.
+fn trickle(mut stream: std::net::TcpStream, data: Vec<u8>, pause: Duration) {
+    use std::io::Write;
+    for byte in data {
+        // A slow sender is the behaviour under test.
+        std::thread::sleep(pause);
+        if stream.write_all(&[byte]).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_plain_sender_that_trickles_its_file_is_dropped_and_holds_nobody_up() {
+    let dir = TestDir::new("room-plain-trickle");
+    let (mut host, _port, p1, mut p2) = plain_room_of_two(&dir);
+    let mut p1 = p1.into_stream();
+    {
+        use std::io::Write;
+        p1.write_all(b"/file slow.bin 1000\n").unwrap();
+    }
+    // A byte every 300 ms: each is progress, none is enough.
+    let clone = p1.try_clone().unwrap();
+    let trickling = std::thread::spawn(move || trickle(clone, vec![7; 1000], ms(300)));
+    host.send_line("while it trickles");
+    p2.expect_line("[host] while it trickles");
+    host.expect_exact(TRICKLED);
+    p2.expect_line(TRICKLED);
+    trickling.join().unwrap();
+    host.send_line("after");
+    p2.expect_line("[host] after");
+    assert!(!dir.join("received_files/slow.bin").exists());
+}
+
+#[test]
+fn a_plain_sender_that_trickles_a_file_under_way_is_dropped() {
+    let dir = TestDir::new("room-plain-trickle-big");
+    let (mut host, _port, p1, mut p2) = plain_room_of_two(&dir);
+    let p1 = p1.into_stream();
+    let clone = p1.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut stream = clone;
+        stream.write_all(b"/file big.bin 10000000\n").unwrap();
+        stream.write_all(&[7; 1_500_000]).unwrap();
+        trickle(stream, vec![7; 1000], ms(300));
+    });
+    // It started for p2, whose stream is then out of step: p2 is let go.
+    p2.expect_line("/file big.bin 10000000");
+    host.expect_exact(TRICKLED);
+    p2.expect_eof();
+    sending.join().unwrap();
+    drop(p1);
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
 }
 
 #[test]
@@ -1353,4 +1455,437 @@ fn a_member_held_back_is_said_to_be_once_an_episode() {
     let mut flooder = flooding.join().unwrap_or_else(|_| panic!("flooder"));
     assert!(flooder.expect_notice().contains("slowed down"));
     flooder.close();
+}
+
+/// The line everyone in the room sees when `name` is dropped for `why`.
+fn dropped(name: &str, why: &str) -> String {
+    format!("[System] {name} was dropped from the room: {why}.")
+}
+
+#[test]
+fn a_member_breaking_a_folders_rules_is_dropped_and_the_room_goes_on() {
+    let dir = TestDir::new("room-folder-rules");
+    let (mut host, port, mut members) = room(&dir, &["I057"]);
+    // A folder of nothing, and then a file of it.
+    let mut liar = hostile_room::Member::join(port, "liar");
+    let empty = Message::Folder {
+        id: 1,
+        files: 0,
+        bytes: 0,
+        name: "pics",
+    };
+    liar.send(&empty).unwrap();
+    assert_eq!(liar.answer_to(1), Some(0));
+    let entry = Message::Entry {
+        id: 2,
+        folder: 1,
+        size: 5,
+        path: "a.jpg",
+    };
+    liar.send(&entry).unwrap();
+    let why = "it sent more of folder pics than the 0 files and 0 B it announced";
+    host.expect_exact(&dropped("liar", why));
+    members[0].expect_exact(&dropped("liar", why));
+    // A folder ended while a file of it is still on its way.
+    let mut liar = hostile_room::Member::join(port, "liar");
+    let five = Message::Folder {
+        id: 1,
+        files: 5,
+        bytes: 5,
+        name: "pics",
+    };
+    liar.send(&five).unwrap();
+    assert_eq!(liar.answer_to(1), Some(0));
+    liar.send(&entry).unwrap();
+    assert_eq!(liar.answer_to(2), Some(0));
+    liar.send(&Message::End {
+        id: 1,
+        hash: [0; 32],
+    })
+    .unwrap();
+    let why = "it ended folder pics with files of it still on their way";
+    host.expect_exact(&dropped("liar", why));
+    members[0].expect_exact(&dropped("liar", why));
+    // Nobody else was hurt.
+    members[0].send_line("still here");
+    host.expect_exact("[I057] still here");
+    host.send_line("and me");
+    members[0].expect_exact("[host] and me");
+}
+
+/// Waits until each of `dirs` (a chat's working folder) keeps `bytes` of
+/// a cut file.
+fn wait_until_kept(dirs: &[&std::path::Path], bytes: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while dirs.iter().any(|dir| kept_bytes(dir) < bytes) {
+        assert!(Instant::now() < deadline, "not kept in time");
+        // Polling a file size: nothing tells when it grows.
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_member_resuming_out_of_turn_is_dropped_and_the_file_still_resumes() {
+    let dir = TestDir::new("room-resume-rules");
+    let (mut host, port, mut members) = room(&dir, &["I057"]);
+    let data = random_bytes(200_000, 71);
+    let offer = Message::Offer {
+        id: 1,
+        size: data.len() as u64,
+        name: "f.bin",
+    };
+    // A first try, cut after a chunk: everyone keeps it.
+    let mut sender = hostile_room::Member::join(port, "sender");
+    sender.send(&offer).unwrap();
+    assert_eq!(sender.answer_to(1), Some(0));
+    let first = Message::Chunk {
+        id: 1,
+        data: &data[..65_536],
+    };
+    sender.send(&first).unwrap();
+    wait_until_kept(&[dir.path(), &dir.subdir("I057")], 65_536);
+    sender.close();
+    let kept = "[System] Transfer of f.bin incomplete: its sender left the room; what arrived \
+                is kept, so sending it again resumes.";
+    host.expect_exact(kept);
+    members[0].expect_exact(kept);
+    // Offered again, everyone holds the same start; the sender then
+    // begins elsewhere, or not at all.
+    let wrong = Message::Begin {
+        id: 1,
+        offset: 65_537,
+    };
+    for (step, why) in [
+        (
+            &wrong,
+            "it began f.bin at byte 65537, neither 0 nor where it was asked",
+        ),
+        (&first, "it sent f.bin without saying where it begins"),
+    ] {
+        let mut sender = hostile_room::Member::join(port, "sender");
+        sender.send(&offer).unwrap();
+        assert_eq!(sender.answer_to(1), Some(65_536));
+        sender.send(step).unwrap();
+        host.expect_exact(&dropped("sender", why));
+        members[0].expect_exact(&dropped("sender", why));
+    }
+    // What was kept is still there: sent as it should be, it resumes.
+    let mut sender = hostile_room::Member::join(port, "sender");
+    sender.send(&offer).unwrap();
+    assert_eq!(sender.answer_to(1), Some(65_536));
+    sender
+        .send(&Message::Begin {
+            id: 1,
+            offset: 65_536,
+        })
+        .unwrap();
+    for piece in data[65_536..].chunks(65_536) {
+        sender.send(&Message::Chunk { id: 1, data: piece }).unwrap();
+    }
+    sender
+        .send(&Message::End {
+            id: 1,
+            hash: *blake3::hash(&data).as_bytes(),
+        })
+        .unwrap();
+    for chat in [&mut host, &mut members[0]] {
+        chat.expect_prefix("[System] Resuming f.bin: 64.0 KiB of ");
+        chat.expect_exact("[System] File saved to received_files/f.bin");
+    }
+    assert!(std::fs::read(dir.join("received_files/f.bin")).unwrap() == data);
+    assert!(std::fs::read(dir.subdir("I057").join("received_files/f.bin")).unwrap() == data);
+}
+
+/// A small deterministic source of choices for the fuzzing member.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: u64) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % sides
+    }
+
+    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+        from[self.roll(from.len() as u64) as usize]
+    }
+}
+
+/// What the fuzzing member sent so far, and what the room answered.
+#[derive(Default)]
+struct Fuzzed {
+    next_id: u32,
+    files: Vec<u32>,
+    folders: Vec<u32>,
+    accepted: Vec<(u32, u64)>,
+    /// What the room offered it, and what of that ended.
+    offered: Vec<u32>,
+}
+
+impl Fuzzed {
+    /// A number for something new: mostly a fresh one, sometimes one in
+    /// use.
+    fn new_id(&mut self, dice: &mut Dice) -> u32 {
+        let used: Vec<u32> = self.files.iter().chain(&self.folders).copied().collect();
+        if used.is_empty() || dice.roll(5) > 0 {
+            self.next_id += 1;
+            return self.next_id;
+        }
+        dice.pick(&used)
+    }
+
+    /// A number to go on with: mostly one the room accepted.
+    fn going_id(&self, dice: &mut Dice, among: &[u32]) -> u32 {
+        match (self.accepted.is_empty(), among.is_empty(), dice.roll(4)) {
+            (false, _, 0..=2) => dice.pick(&self.accepted).0,
+            (_, false, _) => dice.pick(among),
+            _ => 1 + dice.roll(4) as u32,
+        }
+    }
+
+    fn offset_of(&self, id: u32) -> u64 {
+        self.accepted
+            .iter()
+            .find(|(of, _)| *of == id)
+            .map_or(0, |(_, offset)| *offset)
+    }
+}
+
+/// One turn of the fuzzing member: a message about a file or folder,
+/// mostly about what it offered and the room answered, sometimes not;
+/// `false` once the room let it go.
+fn fuzz_step(member: &mut hostile_room::Member, dice: &mut Dice, fuzzed: &mut Fuzzed) -> bool {
+    use hostile_room::FileNews;
+    let bytes = vec![7; dice.pick(&[1, 5, 100, 65_536]) as usize];
+    let path = format!("e{}.txt", dice.roll(3));
+    let (files, folders) = (fuzzed.files.clone(), fuzzed.folders.clone());
+    // Mostly, something is offered first.
+    let fresh = files.is_empty() && folders.is_empty() && dice.roll(5) > 0;
+    let message = match if fresh { dice.roll(2) } else { dice.roll(14) } {
+        0 => {
+            let id = fuzzed.new_id(dice);
+            fuzzed.files.push(id);
+            Message::Offer {
+                id,
+                size: dice.pick(&[0, 5, 100, 70_000]),
+                name: "f.bin",
+            }
+        }
+        1 => {
+            let id = fuzzed.new_id(dice);
+            fuzzed.folders.push(id);
+            Message::Folder {
+                id,
+                files: dice.roll(3),
+                bytes: dice.pick(&[0, 5, 105, 70_000]),
+                name: "d",
+            }
+        }
+        2 | 3 => {
+            let folder = fuzzed.going_id(dice, &folders);
+            let id = fuzzed.new_id(dice);
+            fuzzed.files.push(id);
+            Message::Entry {
+                id,
+                folder,
+                size: dice.pick(&[0, 5, 100]),
+                path: &path,
+            }
+        }
+        4 => Message::Subfolder {
+            folder: fuzzed.going_id(dice, &folders),
+            path: "sub",
+        },
+        5 => {
+            let id = fuzzed.going_id(dice, &files);
+            let taken = fuzzed.offset_of(id);
+            Message::Begin {
+                id,
+                offset: dice.pick(&[0, 1, taken, taken]),
+            }
+        }
+        6 | 7 => Message::Chunk {
+            id: fuzzed.going_id(dice, &files),
+            data: &bytes,
+        },
+        8 => Message::End {
+            id: fuzzed.going_id(dice, &[files, folders].concat()),
+            hash: [0; 32],
+        },
+        9 => Message::Cancel {
+            id: fuzzed.going_id(dice, &[files, folders].concat()),
+        },
+        // As a receiver of the others' files.
+        10 | 11 => Message::Accept {
+            id: offered_id(dice, &fuzzed.offered),
+            offset: dice.pick(&[0, 0, 1, 65_536, 1 << 40]),
+            prefix: dice.pick(&[[0; 32], *blake3::hash(b"").as_bytes()]),
+        },
+        12 => Message::Refused {
+            id: offered_id(dice, &fuzzed.offered),
+            reason: "no",
+        },
+        _ => Message::Saved {
+            id: offered_id(dice, &fuzzed.offered),
+        },
+    };
+    if member.send(&message).is_err() {
+        return false;
+    }
+    let wait = Duration::from_millis(dice.pick(&[0, 5, 30]));
+    let Some(answers) = member.poll(wait) else {
+        return false;
+    };
+    for news in answers {
+        match news {
+            FileNews::Accepted { id, offset } => fuzzed.accepted.push((id, offset)),
+            FileNews::Refused { id } => fuzzed.accepted.retain(|(of, _)| *of != id),
+            FileNews::Offered { id } | FileNews::Ended { id } => fuzzed.offered.push(id),
+        }
+    }
+    true
+}
+
+/// A number the room gave a file it offered, mostly.
+fn offered_id(dice: &mut Dice, offered: &[u32]) -> u32 {
+    match offered {
+        [] => 1 + dice.roll(3) as u32,
+        _ if dice.roll(8) == 0 => 1 + dice.roll(3) as u32,
+        _ => dice.pick(offered),
+    }
+}
+
+/// A member sends file messages at random, as many rounds as
+/// `CHAT_FUZZ_ROUNDS` says (60 by default), from the seed
+/// `CHAT_FUZZ_SEED` (a fixed one by default): the room drops it when it
+/// breaks a rule, and nobody else hears of a breach.
+#[test]
+fn a_member_sending_file_messages_at_random_never_ends_the_room() {
+    let dir = TestDir::new("room-fuzz");
+    let (mut host, port, mut members) = room(&dir, &["I057"]);
+    let setting = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let mut dice = Dice(setting("CHAT_FUZZ_SEED", 0x5eed_1234_abcd_0001) | 1);
+    // Files and a folder for I057 to send meanwhile, for the fuzzing
+    // member to answer as it likes.
+    let small = dir.join("small.txt");
+    std::fs::write(&small, b"small").unwrap();
+    let big = dir.join("big.bin");
+    std::fs::write(&big, random_bytes(200_000, 81)).unwrap();
+    let folder = dir.subdir("pics");
+    std::fs::write(folder.join("a.jpg"), b"a").unwrap();
+    std::fs::write(folder.join("b.jpg"), random_bytes(70_000, 82)).unwrap();
+    for round in 0..setting("CHAT_FUZZ_ROUNDS", 60) {
+        let mut member = hostile_room::Member::join(port, "fuzz");
+        if round % 3 == 0 {
+            let path = dice.pick(&[&small, &big, &folder]);
+            members[0].send_line(&format!("/send {}", path.display()));
+        }
+        let mut fuzzed = Fuzzed::default();
+        for _ in 0..dice.pick(&[3, 8, 20, 40]) {
+            if !fuzz_step(&mut member, &mut dice, &mut fuzzed) {
+                break;
+            }
+        }
+        member.close();
+        // Whatever it did, the others still talk.
+        host.send_line(&format!("round {round}"));
+        members[0].expect_exact(&format!("[host] round {round}"));
+    }
+    members[0].send_line("still here");
+    host.expect_exact("[I057] still here");
+    if std::env::var("CHAT_FUZZ_SHOW").is_ok() {
+        eprintln!("{}", host.stdout_lines().join("\n"));
+    }
+    for chat in [&host, &members[0]] {
+        let broken: Vec<String> = chat
+            .stdout_lines()
+            .into_iter()
+            .filter(|l| l.contains("broke the protocol") || l.contains("Connection"))
+            .collect();
+        assert!(broken.is_empty(), "{broken:?}");
+    }
+}
+
+#[test]
+fn a_member_sending_when_the_host_leaves_hears_the_room_close() {
+    use chat::net::secure::record::RecordError;
+    let dir = TestDir::new("room-close-while-sending");
+    let (mut host, port, mut members) = room(&dir, &["I057"]);
+    let mut sender = hostile_room::Member::join(port, "sender");
+    host.expect_prefix("[System] sender joined the room (");
+    sender
+        .send(&Message::Offer {
+            id: 1,
+            size: 1 << 30,
+            name: "big.bin",
+        })
+        .unwrap();
+    assert_eq!(sender.answer_to(1), Some(0));
+    let (mut records, mut reader, stream) = sender.split();
+    // What the room sends it waits in the room, not in the kernel, while it
+    // reads slowly.
+    rustix::net::sockopt::set_socket_recv_buffer_size(&stream, 16 << 10).unwrap();
+    let sending = std::thread::spawn(move || {
+        use std::io::Write;
+        let piece = vec![7; 65_536];
+        let mut chunk = Vec::new();
+        Message::Chunk {
+            id: 1,
+            data: &piece,
+        }
+        .encode(&mut chunk);
+        while records.send(&chunk).and_then(|()| records.flush()).is_ok() {}
+    });
+    // The host says a lot, then leaves while the file goes.
+    let line = "x".repeat(1000);
+    for _ in 0..400 {
+        host.send_line(&line);
+    }
+    host.send_line("/quit");
+    let ended = loop {
+        // A slow reader: the room's goodbye is still to come when the host
+        // decides to leave.
+        std::thread::sleep(Duration::from_millis(1));
+        match reader.next_record() {
+            Ok(Some(_)) => {}
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    assert!(
+        matches!(ended, Ok(())),
+        "the room ended without its goodbye: {:?}",
+        ended.map_err(|e: RecordError| e.to_string())
+    );
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    sending.join().unwrap();
+    assert_eq!(host.wait_exit(), 0, "{}", host.report());
+    members[0].expect_exact("[System] The room is closed: its host left.");
+    assert_eq!(members[0].wait_exit(), 0);
+}
+
+#[test]
+fn a_room_host_is_told_where_others_join_and_how_many() {
+    let dir = TestDir::new("room-words");
+    let (mut host, port) = Chat::listen_on(
+        "host",
+        dir.path(),
+        "0.0.0.0",
+        &["--room", "--name", "host", "--max-peers", "1"],
+    );
+    let join_at = host.expect_prefix("[System] Others can join at ");
+    assert!(join_at.ends_with(&format!(" {port}")), "{join_at}");
+    host.expect_exact(
+        "[System] Hosting a room for up to 1 other: they join with `chat connect` --plain, \
+         the original chat or nc.",
+    );
+    let lines = host.stdout_lines();
+    assert!(!lines.iter().any(|l| l.contains("Your peer")), "{lines:?}");
 }

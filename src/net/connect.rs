@@ -56,9 +56,23 @@ pub struct Waiting {
     guesses: Guesses,
 }
 
+/// Who a listening chat waits for, as its lines say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joiners {
+    /// One peer.
+    Peer,
+    /// The members of a room.
+    Room,
+}
+
 /// Binds `host:port` and says where it listens, and, when it listens on
 /// every interface, which addresses a peer on the network can use.
 pub fn bind(host: &str, port: u16, screen: &Screen) -> Result<Waiting> {
+    bind_for(host, port, screen, Joiners::Peer)
+}
+
+/// [`bind`], saying the addresses to give to `joiners`.
+pub fn bind_for(host: &str, port: u16, screen: &Screen, joiners: Joiners) -> Result<Waiting> {
     let host = unbracket(host);
     let addrs = resolve(host, port)?;
     // A name may resolve to several addresses; the first that binds serves.
@@ -72,7 +86,11 @@ pub fn bind(host: &str, port: u16, screen: &Screen) -> Result<Waiting> {
     screen.system(format!("Listening on {local} ..."));
     if local.ip().is_unspecified() {
         for ip in addresses_to_give(local.ip()) {
-            screen.system(format!("Your peer can connect to {ip} {}", local.port()));
+            let port = local.port();
+            screen.system(match joiners {
+                Joiners::Peer => format!("Your peer can connect to {ip} {port}"),
+                Joiners::Room => format!("Others can join at {ip} {port}"),
+            });
         }
     }
     Ok(Waiting {

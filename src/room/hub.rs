@@ -20,7 +20,7 @@ use super::roster::{HOST, MemberId, Roster};
 use super::words::{Forms, Words};
 use crate::net::transport::{Closer, Connection, Reading};
 use crate::session::command::UserCommand;
-use crate::session::members;
+use crate::session::members::{self, Occupancy};
 use crate::settings::{RoomSettings, Settings};
 use crate::wire::message::{Change, MemberList, Message};
 
@@ -97,6 +97,8 @@ pub struct Hub {
     /// Lines about connections turned away: when the last window of
     /// [`TURNED_AWAY_WINDOW`] began, lines shown in it, lines left out.
     turned_away: (Instant, usize, usize),
+    /// What the room holds, for its host's user to be told on leaving.
+    occupancy: Arc<Occupancy>,
 }
 
 /// At most this many lines about connections turned away show in a window:
@@ -110,6 +112,7 @@ impl Hub {
         room: RoomSettings,
         lines: Sender<String>,
         turn: Arc<Turn>,
+        occupancy: Arc<Occupancy>,
     ) -> Self {
         Self {
             roster: Roster::new(settings.name.clone(), room.max_peers, Instant::now()),
@@ -119,7 +122,15 @@ impl Hub {
             keepalive: room.keepalive,
             turn,
             turned_away: (Instant::now(), 0, 0),
+            occupancy,
         }
+    }
+
+    /// Tells the host's user what the room holds now: its members, and
+    /// the files they send through it.
+    pub fn tally(&self) {
+        let members = self.links.keys().filter(|id| **id != HOST).count();
+        self.occupancy.set(members, self.relays.sent_by_members());
     }
 
     pub(super) fn plain_turn(&self) -> &Arc<Turn> {
@@ -353,6 +364,14 @@ impl Hub {
                         Change::Dropped,
                         format!("no answer to the keepalive for {} s", limit.as_secs()),
                     ),
+                    Gone::Trickled(limit) => (
+                        Change::Dropped,
+                        format!(
+                            "it sent less than {} of its file in {} s",
+                            crate::files::size::bytes(crate::session::stall::MIN_PROGRESS),
+                            limit.as_secs()
+                        ),
+                    ),
                     Gone::Broke(why) => (Change::Dropped, why),
                 };
                 self.remove(id, change, &reason);
@@ -546,7 +565,7 @@ impl Hub {
     fn whisper(&mut self, from: MemberId, to: &str, text: &str) {
         let words = format!("{to} {text}");
         let Some((target, text)) = self.addressee(&words) else {
-            let why = format!("nobody called {to} is in the room; /who lists who is");
+            let why = format!("nobody called {to} is in the room; /who lists who is.");
             return self.notify(from, &why);
         };
         if target == from {
@@ -558,6 +577,10 @@ impl Hub {
             text,
         };
         self.tell(target, &words);
+        // The sender sees it once it went (a member on the original wire
+        // sees what it typed).
+        let name = self.name(target);
+        self.send_message(from, &Message::Whispered { name: &name, text });
     }
 
     /// The member whose name the words start with (the longest such

@@ -14,6 +14,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::Happening;
+use super::inflow::Inflow;
 use super::roster::{HOST, MemberId};
 use super::throttle::{Episodes, Throttle};
 use crate::net::connect::{self, HANDSHAKE_LIMIT};
@@ -297,6 +298,8 @@ pub enum Gone {
     /// stay.
     Closed,
     Silent(Duration),
+    /// Its file on the original wire came slower than 16 KiB in this long.
+    Trickled(Duration),
     Lost(String),
     Broke(String),
 }
@@ -464,10 +467,18 @@ pub fn be_member(
                 let _ = events.send(Happening::WriterFailed(id, e));
             }
         });
-    let gone = match reading {
-        Reading::Sealed(records) => read_sealed(*records, id, permits, door),
+    let mut reading = reading;
+    let gone = match &mut reading {
+        Reading::Sealed(records) => read_sealed(records, id, permits, door),
         Reading::Plain(half) => read_plain(half, id, permits, door),
     };
+    if permits.is_closed() {
+        // Out of the room, or the room is closing: what the member still
+        // sends is read past until it closes, so that the connection ends
+        // after our goodbye has reached it, not before (a cut), nor with
+        // its bytes unread (a reset).
+        read_to_end(&mut reading);
+    }
     let _ = door.events.send(Happening::Heard(id, Heard::Ended(gone)));
     match writer {
         Ok(writer) => {
@@ -522,7 +533,7 @@ fn refuse(writing: Writing, host: &str, why: &str) {
 
 /// Reads an encrypted member's messages until its side ends.
 fn read_sealed(
-    mut records: RecordReader<ReadHalf>,
+    records: &mut RecordReader<ReadHalf>,
     id: MemberId,
     permits: &Arc<Permits>,
     door: &Door,
@@ -589,6 +600,17 @@ fn read_sealed(
         };
         if !pace.tell(heard) {
             return Gone::Left;
+        }
+    }
+}
+
+/// Reads what comes until the member's side of the connection ends (or
+/// the room cuts it), dropping it.
+fn read_to_end(reading: &mut Reading) {
+    match reading {
+        Reading::Sealed(records) => while let Ok(Some(_)) = records.next_record() {},
+        Reading::Plain(half) => {
+            let _ = io::copy(half, &mut io::sink());
         }
     }
 }
@@ -669,7 +691,7 @@ fn kind(message: &Message<'_>) -> &'static str {
 
 /// Reads a plain member's lines until its side ends. Files are read past:
 /// the original wire has no way to say no to them.
-fn read_plain(half: ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &Door) -> Gone {
+fn read_plain(half: &mut ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &Door) -> Gone {
     let mut frames = FrameReader::new(BufReader::with_capacity(64 * 1024, half));
     let mut pace = Pace::new(id, &door.events, permits);
     loop {
@@ -683,17 +705,9 @@ fn read_plain(half: ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &Door)
                 pace.count(name.len());
                 // The room hears the file's end before anyone else's start.
                 door.plain_turn.take();
-                // Others' lines wait while it goes: a sender that stops
-                // sending its file is not waited for longer than the stall
-                // limit.
-                let timed = frames
-                    .get_ref()
-                    .get_ref()
-                    .set_read_timeout(Some(door.stall));
-                let passed = match timed {
-                    Ok(()) => pass_file(&mut frames, name, size, permits, &pace),
-                    Err(e) => Err(Gone::Lost(e.to_string())),
-                };
+                // Others' lines wait while it goes: a sender that trickles
+                // its file is not waited for.
+                let passed = pass_file(&mut frames, name, size, permits, &pace, door.stall);
                 door.plain_turn.give_back();
                 if let Err(e) = frames.get_ref().get_ref().set_read_timeout(None) {
                     return Gone::Lost(e.to_string());
@@ -717,24 +731,41 @@ fn read_plain(half: ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &Door)
     }
 }
 
-/// Hands the room a plain member's file, piece by piece, as it comes.
+/// Hands the room a plain member's file, piece by piece, as it comes,
+/// as long as it comes fast enough (see [`Inflow`]).
 fn pass_file(
-    frames: &mut FrameReader<BufReader<ReadHalf>>,
+    frames: &mut FrameReader<BufReader<&mut ReadHalf>>,
     name: String,
     size: u64,
     permits: &Arc<Permits>,
     pace: &Pace<'_>,
+    stall: Duration,
 ) -> Result<(), Gone> {
     if !pace.tell(Heard::Plain(PlainFile::Start { name, size })) {
         return Err(Gone::Left);
     }
-    let mut payload = frames.payload();
-    while payload.remaining() > 0 {
+    let mut inflow = Inflow::new(stall, size, Instant::now());
+    loop {
+        let remaining = frames.payload().remaining();
+        if remaining == 0 {
+            break;
+        }
+        let waiting = Instant::now();
         let permit = permits.take().ok_or(Gone::Left)?;
-        let want = usize::try_from(payload.remaining()).map_or(PIECE, |left| left.min(PIECE));
+        inflow.waited(waiting.elapsed());
+        let want = usize::try_from(remaining).map_or(PIECE, |left| left.min(PIECE));
         let mut data = vec![0; want];
-        let got = match payload.read(&mut data) {
-            Ok(0) => Err("the connection ended in the middle of a file".to_string()),
+        let got = match inflow.left(Instant::now()) {
+            Some(left) => match frames.get_ref().get_ref().set_read_timeout(Some(left)) {
+                Ok(()) => frames.payload().read(&mut data),
+                Err(e) => Err(e),
+            },
+            None => Err(io::ErrorKind::TimedOut.into()),
+        };
+        let n = match got {
+            Ok(0) => Err(Gone::Lost(
+                "the connection ended in the middle of a file".to_string(),
+            )),
             Ok(n) => Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e)
@@ -743,17 +774,14 @@ fn pass_file(
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                Err("it sent nothing more of its file for the stall limit".to_string())
+                Err(Gone::Trickled(inflow.limit()))
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(Gone::Lost(e.to_string())),
         };
-        let n = match got {
-            Ok(n) => n,
-            Err(why) => {
-                pace.tell(Heard::Plain(PlainFile::Cut));
-                return Err(Gone::Lost(why));
-            }
-        };
+        let n = n.inspect_err(|_| {
+            pace.tell(Heard::Plain(PlainFile::Cut));
+        })?;
+        inflow.came(n as u64, remaining - n as u64, Instant::now());
         data.truncate(n);
         let piece = Arc::new(Piece {
             data,

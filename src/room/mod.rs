@@ -10,7 +10,9 @@
 //! through one channel of [`Happening`]s, and the main loop never waits on
 //! any member.
 
+mod course;
 mod hub;
+mod inflow;
 mod inside;
 pub mod link;
 pub mod plain;
@@ -29,11 +31,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 
 use self::hub::Hub;
-use self::link::{Door, Heard, Knock};
+use self::link::{Door, FileNews, Heard, Knock, PlainFile};
 use self::roster::MemberId;
 use crate::net::connect;
 use crate::net::secure::Protection;
 use crate::session;
+use crate::session::members::Occupancy;
 use crate::settings::{Role, RoomSettings, Settings};
 use crate::terminal::console::Console;
 
@@ -81,7 +84,7 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
     let Role::Listen { host, port } = &settings.role else {
         return Err(anyhow!("only a listening chat hosts a room"));
     };
-    let waiting = connect::bind(host, *port, &screen)?;
+    let waiting = connect::bind_for(host, *port, &screen, connect::Joiners::Room)?;
     // Withdrawn when the room ends.
     let _announcement = session::announce(settings, waiting.port(), &screen);
     if let (true, Protection::Encrypted { code: Some(code) }) =
@@ -92,8 +95,11 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
         ));
     }
     screen.system(format!(
-        "Hosting a room for up to {} others: they join with `chat connect`{}.",
-        room.max_peers,
+        "Hosting a room for up to {}: they join with `chat connect`{}.",
+        match room.max_peers {
+            1 => "1 other".to_string(),
+            n => format!("{n} others"),
+        },
         match settings.protection {
             Protection::Plain => " --plain, the original chat or nc",
             Protection::Encrypted { .. } => "",
@@ -126,15 +132,17 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
             }
         })?
     };
+    let occupancy = Arc::new(Occupancy::default());
     let hosting = {
         let (settings, waiting, crew) = (settings.clone(), waiting.clone(), crew.clone());
+        let occupancy = occupancy.clone();
         session::spawn("room", move || {
-            let mut hub = Hub::new(&settings, room, lines, door.plain_turn.clone());
+            let mut hub = Hub::new(&settings, room, lines, door.plain_turn.clone(), occupancy);
             hub.seat_host(rooms_end, &door, &crew);
             host_room(&mut hub, &inbox, &waiting, &crew);
         })?
     };
-    let result = session::run_hosting(settings, console, users_end);
+    let result = session::run_hosting(settings, console, users_end, occupancy);
     let _ = events.send(Happening::Close);
     session::join(hosting)?;
     session::join(showing)?;
@@ -188,7 +196,10 @@ fn main_loop(
             .saturating_sub(last_ping.elapsed())
             .min(hub::CHECK_EVERY.saturating_sub(last_check.elapsed()));
         match inbox.recv_timeout(wait) {
-            Ok(Happening::Knock(knock)) => hub.knock(knock),
+            Ok(Happening::Knock(knock)) => {
+                hub.knock(knock);
+                hub.tally();
+            }
             Ok(Happening::TurnedAway { address, why }) => hub.turned_away(address, &why),
             Ok(Happening::WrongCode {
                 address,
@@ -207,8 +218,16 @@ fn main_loop(
                 }
             }
             Ok(Happening::Heard(id, heard)) => {
+                // (A piece of a file changes nothing the host's user is told.)
+                let piece = matches!(
+                    heard,
+                    Heard::File(FileNews::Piece { .. }) | Heard::Plain(PlainFile::Piece(_))
+                );
                 if hub.heard(id, heard).is_break() {
                     return;
+                }
+                if !piece {
+                    hub.tally();
                 }
             }
             Ok(Happening::WriterFailed(id, e)) => {
@@ -225,6 +244,7 @@ fn main_loop(
         if last_check.elapsed() >= hub::CHECK_EVERY {
             last_check = Instant::now();
             hub.check_transfers();
+            hub.tally();
             crew.reap();
         }
         if last_ping.elapsed() >= keepalive {

@@ -21,9 +21,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::course::{Announced, Breach, Course};
 use super::hub::Hub;
 use super::link::{FileNews, Piece, PlainFile, Share, Turn};
-use super::roster::MemberId;
+use super::roster::{HOST, MemberId};
 use crate::files::download::safe_file_name;
 use crate::files::size;
 use crate::session::encrypted::incoming::{MAX_FOLDERS, MAX_INCOMING};
@@ -39,12 +40,24 @@ pub const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 pub const MAX_LAG: u64 = 2 << 20;
 pub const LAG_FOR: Duration = Duration::from_secs(5);
 
+/// A plain sender's file reaches the members on the original wire once
+/// it is whole or the room holds this much of it (pieces, bytes): a file
+/// cut off before it started for them leaves their streams in step, so a
+/// small one that never comes whole holds nobody up. (Less than
+/// [`MAX_LAG`], so that they are not behind by waiting.)
+const PLAIN_HOLD_PIECES: usize = super::link::PIECES_IN_FLIGHT / 2;
+const PLAIN_HOLD_BYTES: usize = 1 << 20;
+
 /// Plain members' files go by numbers from here up, one per file, since
 /// the original wire gives them none (a sender's earlier file may still
 /// wait for answers while its next one goes).
 const PLAIN_FILES: FileId = 1 << 31;
 
 type RelayId = u64;
+
+/// A receiver to ask about a transfer: who, its number for it, and its
+/// number for the folder it is in.
+type Asked = (MemberId, FileId, Option<FileId>);
 
 /// The transfers under way in the room.
 #[derive(Default)]
@@ -72,6 +85,27 @@ impl Relays {
             turn.give_back();
         }
         *self = Self::default();
+    }
+
+    /// Files and folders that members (not the host's user) are sending
+    /// through the room now.
+    pub fn sent_by_members(&self) -> usize {
+        self.list
+            .values()
+            .filter(|r| r.from != HOST && !r.ended() && !matches!(r.kind, Kind::Entry { .. }))
+            .count()
+    }
+
+    /// Forgets the sender's number for the transfer `relay_id`; `false`
+    /// when it no longer stood for it (the transfer ended, and the number
+    /// may be in use again).
+    fn unlink_sender(&mut self, relay: &Relay, relay_id: RelayId) -> bool {
+        let key = (relay.from, relay.id);
+        let linked = self.by_sender.get(&key) == Some(&relay_id);
+        if linked {
+            self.by_sender.remove(&key);
+        }
+        linked
     }
 }
 
@@ -102,6 +136,40 @@ enum Offering<'a> {
     },
 }
 
+impl Offering<'_> {
+    /// The offer as the room passes it on to a receiver, as its file
+    /// `rid` (in its folder `folder_rid`, for a folder's file).
+    fn as_passed<'m>(
+        &self,
+        rid: FileId,
+        folder_rid: Option<FileId>,
+        sender: &'m str,
+        name: &'m str,
+    ) -> Message<'m> {
+        match *self {
+            Self::File { size, .. } => Message::Passed {
+                id: rid,
+                size,
+                from: sender,
+                name,
+            },
+            Self::Folder { files, bytes, .. } => Message::PassedFolder {
+                id: rid,
+                files,
+                bytes,
+                from: sender,
+                name,
+            },
+            Self::Entry { size, .. } => Message::Entry {
+                id: rid,
+                folder: folder_rid.unwrap_or_default(),
+                size,
+                path: name,
+            },
+        }
+    }
+}
+
 struct Relay {
     kind: Kind,
     from: MemberId,
@@ -111,22 +179,24 @@ struct Relay {
     name: String,
     size: u64,
     opened: Instant,
-    /// Its pieces go to those taking it.
-    flowing: bool,
-    /// Its end went out, and when.
-    ended: bool,
+    /// Where it stands, as its sender keeps to the rules: once it goes, its
+    /// pieces go to those taking it; never more than its size, and all of
+    /// it by its end.
+    course: Course,
+    /// When its end went out.
     ended_at: Option<Instant>,
-    /// Bytes of it passed on so far, counted from where it (re)started:
-    /// never more than its size, and all of it by its end.
-    sent: u64,
     receivers: BTreeMap<MemberId, Receiver>,
     /// Receivers that saved it, or (on the original wire) got it whole.
     saved: usize,
     /// A plain sender's file: its hash so far, its hash once whole, and
-    /// its pieces kept for receivers still deciding.
+    /// its pieces kept for receivers still deciding and for those on the
+    /// original wire until it starts for them.
     hasher: blake3::Hasher,
     hash: Option<[u8; 32]>,
     early: Vec<Arc<Piece>>,
+    /// Its header went to the members on the original wire taking it:
+    /// their streams carry it to its end.
+    plain_started: bool,
 }
 
 struct Receiver {
@@ -150,8 +220,31 @@ enum Taking {
 }
 
 impl Relay {
+    /// Its pieces go to those taking it.
+    fn flowing(&self) -> bool {
+        self.course.is_going()
+    }
+
+    /// Its end went out.
+    fn ended(&self) -> bool {
+        self.course.is_ended()
+    }
+
     fn has(&self, taking: impl Fn(Taking) -> bool) -> bool {
         self.receivers.values().any(|r| taking(r.taking))
+    }
+
+    /// Whether its first pieces are kept: receivers still decide, or those
+    /// on the original wire have yet to get it.
+    fn keeps_early(&self) -> bool {
+        self.has(|t| t == Taking::Asked) || (self.plain_sender && !self.plain_started)
+    }
+
+    /// Whether a plain sender's file has come far enough, without its end,
+    /// to start for the members on the original wire.
+    fn holds_enough(&self) -> bool {
+        let held: usize = self.early.iter().map(|p| p.data.len()).sum();
+        self.early.len() >= PLAIN_HOLD_PIECES || held >= PLAIN_HOLD_BYTES
     }
 
     /// Receivers that took it holding its start already, with their
@@ -242,9 +335,9 @@ impl Hub {
                     name: &name,
                     plain_sender: true,
                 };
-                if let Some(relay_id) = self.open_relay(from, id, offering) {
-                    self.start_plain_receivers(relay_id);
-                }
+                // It starts for the members on the original wire once it
+                // comes whole or far enough.
+                self.open_relay(from, id, offering);
             }
             PlainFile::Piece(piece) => {
                 if let Some(id) = self.relays.plain_current.get(&from).copied() {
@@ -269,11 +362,10 @@ impl Hub {
 
     /// A member on the encrypted wire offers a file or a folder.
     fn offered(&mut self, from: MemberId, id: FileId, offering: Offering<'_>) {
-        if self.relays.by_sender.contains_key(&(from, id)) {
-            let why = format!("it offered file {id} again while sending it");
+        let folder = matches!(offering, Offering::Folder { .. });
+        if let Err(why) = self.may_open(from, id, folder) {
             return self.remove(from, Change::Dropped, &why);
         }
-        let folder = matches!(offering, Offering::Folder { .. });
         let others = self
             .links
             .iter()
@@ -292,6 +384,32 @@ impl Hub {
         }
     }
 
+    /// Whether member `from` may start a file (of its own or in a folder)
+    /// or a folder numbered `id`: not one in progress, and no more at once
+    /// than a receiver takes (PROTOCOL.md 3.5, 3 and 4). `Err` says why not.
+    fn may_open(&mut self, from: MemberId, id: FileId, folder: bool) -> Result<(), String> {
+        if self.relays.by_sender.contains_key(&(from, id)) {
+            return Err(format!("it offered file {id} again while sending it"));
+        }
+        let open = self
+            .relays
+            .list
+            .values()
+            .filter(|r| r.from == from && !r.ended() && (r.kind == Kind::Folder) == folder)
+            .count();
+        let (limit, what) = match folder {
+            true => (MAX_FOLDERS, "folders"),
+            false => (MAX_INCOMING, "files"),
+        };
+        if open >= limit {
+            return Err(format!("it offered more than {limit} {what} at once"));
+        }
+        // A number the room stopped taking is in use again: what still
+        // comes under it belongs to the new one.
+        self.relays.stopped.remove(&(from, id));
+        Ok(())
+    }
+
     /// A file inside a folder that goes: offered to everyone taking the
     /// folder, and answered by each at once.
     fn entry(&mut self, from: MemberId, id: FileId, folder: FileId, size: u64, path: &str) {
@@ -302,14 +420,15 @@ impl Hub {
             }
             return;
         };
-        let flowing = self
-            .relays
-            .list
-            .get(&folder_id)
-            .is_some_and(|f| f.kind == Kind::Folder && f.flowing && !f.ended);
-        if !flowing || self.relays.by_sender.contains_key(&(from, id)) {
-            let why = "it sent a file of a folder out of turn";
-            return self.remove(from, Change::Dropped, why);
+        let Some(relay) = self.relays.list.get_mut(&folder_id) else {
+            return;
+        };
+        let within = relay
+            .course
+            .entry(size)
+            .map_err(|breach| breach.to_string());
+        if let Err(why) = within.and_then(|()| self.may_open(from, id, false)) {
+            return self.remove(from, Change::Dropped, &why);
         }
         let offering = Offering::Entry {
             folder: folder_id,
@@ -324,11 +443,14 @@ impl Hub {
     /// A folder inside a folder that goes: made by everyone taking it.
     fn subfolder(&mut self, from: MemberId, folder: FileId, path: &str) {
         let Some(relay) = self.relay_of_sender(from, folder) else {
+            if !self.relays.stopped.contains(&(from, folder)) {
+                let why = "it sent a folder inside a folder nobody accepted";
+                self.remove(from, Change::Dropped, why);
+            }
             return;
         };
-        if relay.kind != Kind::Folder || !relay.flowing {
-            let why = "it sent a folder's content before it was accepted";
-            return self.remove(from, Change::Dropped, why);
+        if let Err(breach) = relay.course.subfolder() {
+            return self.remove(from, Change::Dropped, &breach.to_string());
         }
         for (member, rid, ..) in relay.taking() {
             self.send_message(member, &Message::Subfolder { folder: rid, path });
@@ -372,12 +494,57 @@ impl Hub {
                 (Kind::Entry { folder }, path.to_string(), size, false)
             }
         };
-        // Who it goes to, with their number for the folder it is in.
-        let others: Vec<(MemberId, Option<FileId>)> = match offering {
+        let others = self.recipients(from, &offering);
+        let others = self.leave_out_busy(from, others, kind, &name);
+        let relay_id = self.relays.next;
+        self.relays.next += 1;
+        let (receivers, offers) = self.enlist(relay_id, others);
+        self.relays.by_sender.insert((from, id), relay_id);
+        let course = match offering {
+            _ if plain_sender => Course::going(&name, size),
+            Offering::Folder { files, bytes, .. } => {
+                Course::offered(&name, Announced::Folder { files, bytes })
+            }
+            _ => Course::offered(&name, Announced::File { size }),
+        };
+        let relay = Relay {
+            kind,
+            from,
+            id,
+            plain_sender,
+            name: name.clone(),
+            size,
+            opened: Instant::now(),
+            course,
+            ended_at: None,
+            receivers,
+            saved: 0,
+            hasher: blake3::Hasher::new(),
+            hash: None,
+            early: Vec::new(),
+            plain_started: false,
+        };
+        self.relays.list.insert(relay_id, relay);
+        for (member, rid, folder_rid) in offers {
+            let offer = offering.as_passed(rid, folder_rid, &sender, &name);
+            self.send_message(member, &offer);
+        }
+        self.relays.list.contains_key(&relay_id).then_some(relay_id)
+    }
+
+    /// Who what `from` offers goes to, with their number for the folder it
+    /// is in: a file to everyone else, a folder to everyone else on the
+    /// encrypted wire, a folder's file to those taking the folder.
+    fn recipients(
+        &self,
+        from: MemberId,
+        offering: &Offering<'_>,
+    ) -> Vec<(MemberId, Option<FileId>)> {
+        match offering {
             Offering::Entry { folder, .. } => self
                 .relays
                 .list
-                .get(&folder)
+                .get(folder)
                 .map(|f| {
                     f.taking()
                         .into_iter()
@@ -397,16 +564,22 @@ impl Hub {
                 .filter(|m| **m != from)
                 .map(|m| (*m, None))
                 .collect(),
-        };
-        // A member takes only so many files and folders at once (a breach
-        // otherwise): one that has as many on their way is left out.
+        }
+    }
+
+    /// Leaves out of `others` those that have as many files or folders on
+    /// their way as a member takes at once (more would be a breach), and
+    /// tells the sender of a file or folder so.
+    fn leave_out_busy(
+        &mut self,
+        from: MemberId,
+        others: Vec<(MemberId, Option<FileId>)>,
+        kind: Kind,
+        name: &str,
+    ) -> Vec<(MemberId, Option<FileId>)> {
         let (busy, others): (Vec<_>, Vec<_>) = others
             .into_iter()
             .partition(|(member, _)| self.receiving(*member, kind) >= limit_of(kind));
-        let relay_id = self.relays.next;
-        self.relays.next += 1;
-        let mut receivers = BTreeMap::new();
-        let mut offers = Vec::new();
         for (member, _) in busy {
             if !matches!(kind, Kind::Entry { .. }) {
                 let why = format!(
@@ -416,7 +589,20 @@ impl Hub {
                 self.notify(from, &why);
             }
         }
-        for (member, folder_rid) in others {
+        others
+    }
+
+    /// Counts `members` in as receivers of the transfer `relay_id`, each
+    /// under a number of its own: those on the original wire take it,
+    /// the others are to be asked (returned with their numbers).
+    fn enlist(
+        &mut self,
+        relay_id: RelayId,
+        members: Vec<(MemberId, Option<FileId>)>,
+    ) -> (BTreeMap<MemberId, Receiver>, Vec<Asked>) {
+        let mut receivers = BTreeMap::new();
+        let mut asked = Vec::new();
+        for (member, folder_rid) in members {
             let Some(link) = self.links.get_mut(&member) else {
                 continue;
             };
@@ -429,7 +615,7 @@ impl Hub {
                     prefix: [0; 32],
                 }
             } else {
-                offers.push((member, rid, folder_rid));
+                asked.push((member, rid, folder_rid));
                 Taking::Asked
             };
             let receiver = Receiver {
@@ -442,51 +628,7 @@ impl Hub {
             receivers.insert(member, receiver);
             self.relays.by_receiver.insert((member, rid), relay_id);
         }
-        self.relays.by_sender.insert((from, id), relay_id);
-        let relay = Relay {
-            kind,
-            from,
-            id,
-            plain_sender,
-            name: name.clone(),
-            size,
-            opened: Instant::now(),
-            flowing: plain_sender,
-            ended: false,
-            ended_at: None,
-            sent: 0,
-            receivers,
-            saved: 0,
-            hasher: blake3::Hasher::new(),
-            hash: None,
-            early: Vec::new(),
-        };
-        self.relays.list.insert(relay_id, relay);
-        for (member, rid, folder_rid) in offers {
-            let offer = match offering {
-                Offering::File { .. } => Message::Passed {
-                    id: rid,
-                    size,
-                    from: &sender,
-                    name: &name,
-                },
-                Offering::Folder { files, bytes, .. } => Message::PassedFolder {
-                    id: rid,
-                    files,
-                    bytes,
-                    from: &sender,
-                    name: &name,
-                },
-                Offering::Entry { .. } => Message::Entry {
-                    id: rid,
-                    folder: folder_rid.unwrap_or_default(),
-                    size,
-                    path: &name,
-                },
-            };
-            self.send_message(member, &offer);
-        }
-        self.relays.list.contains_key(&relay_id).then_some(relay_id)
+        (receivers, asked)
     }
 
     /// How many files (of their own or in folders), or folders, `member`
@@ -505,26 +647,34 @@ impl Hub {
             .count()
     }
 
-    /// Sends the file's header to the plain members taking it; their
-    /// streams carry nothing else until its end.
+    /// Sends the file's header to the plain members taking it, and what
+    /// came of it so far; their streams carry nothing else until its end.
     fn start_plain_receivers(&mut self, relay_id: RelayId) {
-        let Some(relay) = self.relays.list.get(&relay_id) else {
+        let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
+        relay.plain_started = true;
         let mut header = Vec::new();
         let _ = frame::write_file_header(&mut header, &relay.name, relay.size);
-        let plain: Vec<MemberId> = relay
+        let plain: Vec<(MemberId, FileId, Arc<Share>)> = relay
             .taking()
             .into_iter()
             .filter(|(_, _, plain, _)| *plain)
-            .map(|(member, ..)| member)
+            .map(|(member, rid, _, share)| (member, rid, share))
             .collect();
+        let early = match relay.keeps_early() {
+            true => relay.early.clone(),
+            false => std::mem::take(&mut relay.early),
+        };
         let header: Arc<[u8]> = Arc::from(header);
-        for member in plain {
+        for (member, rid, share) in plain {
             if let Some(link) = self.links.get_mut(&member) {
                 // (Nothing is held yet: one file goes at a time.)
                 link.outbox.put(&header);
                 link.held = Some((Vec::new(), 0));
+                for piece in &early {
+                    link.outbox.put_piece(rid, piece, &share);
+                }
             }
         }
     }
@@ -542,7 +692,7 @@ impl Hub {
             return;
         }
         receiver.taking = Taking::Accepted { offset, prefix };
-        if !relay.flowing {
+        if !relay.course.is_going() {
             return self.maybe_start(relay_id);
         }
         if !relay.plain_sender {
@@ -560,7 +710,7 @@ impl Hub {
         let share = receiver.share.clone();
         let early = relay.early.clone();
         let hash = relay.hash;
-        if !relay.has(|t| t == Taking::Asked) {
+        if !relay.keeps_early() {
             relay.early.clear();
         }
         if offset > 0 {
@@ -583,7 +733,7 @@ impl Hub {
             return;
         };
         let waiting = relay.has(|t| t == Taking::Asked);
-        if relay.flowing || (waiting && relay.opened.elapsed() < ANSWER_WITHIN) {
+        if relay.flowing() || (waiting && relay.opened.elapsed() < ANSWER_WITHIN) {
             return;
         }
         self.answer_late(relay_id);
@@ -605,7 +755,7 @@ impl Hub {
         if relay.kind == Kind::Folder {
             let (from, id) = (relay.from, relay.id);
             if let Some(relay) = self.relays.list.get_mut(&relay_id) {
-                relay.flowing = true;
+                relay.course.go(0);
             }
             let prefix = [0; 32];
             return self.send_message(
@@ -633,7 +783,6 @@ impl Hub {
         let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
-        relay.flowing = true;
         let (from, id) = (relay.from, relay.id);
         // Everyone holding the same start resumes from it; otherwise all
         // start from the beginning.
@@ -642,6 +791,7 @@ impl Hub {
         } else {
             (0, [0; 32])
         };
+        relay.course.go(offset);
         if offset == 0 {
             for (member, rid) in relay.resuming() {
                 self.send_message(member, &Message::Begin { id: rid, offset: 0 });
@@ -658,7 +808,6 @@ impl Hub {
         if relay.opened.elapsed() < ANSWER_WITHIN {
             return;
         }
-        relay.early.clear();
         let (name, from) = (relay.name.clone(), relay.from);
         let late: Vec<(MemberId, FileId)> = relay
             .receivers
@@ -690,7 +839,9 @@ impl Hub {
         let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
-        relay.sent = offset.min(relay.size);
+        if let Err(breach) = relay.course.begin(offset) {
+            return self.sender_broke(relay_id, from, &breach);
+        }
         for (member, rid) in relay.resuming() {
             self.send_message(member, &Message::Begin { id: rid, offset });
         }
@@ -708,31 +859,36 @@ impl Hub {
         let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
-        if !relay.flowing {
-            let why = "it sent part of a file before it was accepted";
-            return self.remove(from, Change::Dropped, why);
-        }
-        relay.sent += piece.data.len() as u64;
-        if relay.sent > relay.size {
-            let why = format!(
-                "it sent more of {} than the {} it announced",
-                relay.name,
-                size::bytes(relay.size)
-            );
-            self.cancel_relay(relay_id);
-            return self.remove(from, Change::Dropped, &why);
+        if let Err(breach) = relay.course.chunk(piece.data.len() as u64) {
+            return self.sender_broke(relay_id, from, &breach);
         }
         if relay.plain_sender {
             relay.hasher.update(&piece.data);
-            if relay.has(|t| t == Taking::Asked) {
+            if relay.keeps_early() {
                 relay.early.push(piece.clone());
             }
         }
-        for (member, rid, _, share) in relay.taking() {
-            if let Some(link) = self.links.get(&member) {
+        let to_plain = relay.plain_started;
+        for (member, rid, plain, share) in relay.taking() {
+            if let Some(link) = self.links.get(&member)
+                && (to_plain || !plain)
+            {
                 link.outbox.put_piece(rid, piece, &share);
             }
         }
+        if relay.plain_sender && !relay.plain_started && relay.holds_enough() {
+            self.start_plain_receivers(relay_id);
+        }
+    }
+
+    /// Drops a sender that broke a rule of its transfer, saying why. Its
+    /// takers keep what arrived, as when a sender leaves, unless what came
+    /// cannot be the file it announced: then it is cancelled for them.
+    fn sender_broke(&mut self, relay_id: RelayId, from: MemberId, breach: &Breach) {
+        if matches!(breach, Breach::TooLong { .. } | Breach::TooShort { .. }) {
+            self.cancel_relay(relay_id);
+        }
+        self.remove(from, Change::Dropped, &breach.to_string());
     }
 
     /// The sender sent the whole file: its hash goes to everyone on the
@@ -741,20 +897,28 @@ impl Hub {
         let Some(relay_id) = self.relays.by_sender.get(&(from, id)).copied() else {
             return;
         };
+        // A folder ends once none of its files is still on its way.
+        let unfinished = self
+            .relays
+            .list
+            .values()
+            .any(|r| r.kind == Kind::Entry { folder: relay_id } && !r.ended());
         let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return;
         };
-        if relay.kind != Kind::Folder && relay.sent != relay.size {
-            let why = format!(
-                "it ended {} after {} of its {}",
-                relay.name,
-                size::bytes(relay.sent),
-                size::bytes(relay.size)
-            );
-            self.cancel_relay(relay_id);
-            return self.remove(from, Change::Dropped, &why);
+        if let Err(breach) = relay.course.end(unfinished) {
+            return self.sender_broke(relay_id, from, &breach);
         }
-        relay.ended = true;
+        // Its number is the sender's to use again; the answers to come are
+        // the receivers'.
+        self.relays.by_sender.remove(&(from, id));
+        if relay.plain_sender && !relay.plain_started {
+            // Whole: it goes to the members on the original wire now.
+            self.start_plain_receivers(relay_id);
+        }
+        let Some(relay) = self.relays.list.get_mut(&relay_id) else {
+            return;
+        };
         relay.ended_at = Some(Instant::now());
         let hash = hash.unwrap_or_else(|| *relay.hasher.finalize().as_bytes());
         relay.hash = Some(hash);
@@ -809,19 +973,21 @@ impl Hub {
             self.forget_entries(relay_id);
         }
         self.give_back_turn(relay_id);
-        self.relays.by_sender.remove(&(relay.from, relay.id));
+        self.relays.unlink_sender(&relay, relay_id);
         let why = format!(
             "{}'s {} stopped on its way, and the original wire cannot say so",
             self.name(relay.from),
             relay.name
         );
+        // (Those on the original wire it never started for are in step.)
+        let started = relay.plain_started;
         for (member, receiver) in relay.receivers {
             self.relays.by_receiver.remove(&(member, receiver.id));
             receiver.share.stopped.store(true, Ordering::SeqCst);
             match (receiver.taking, receiver.plain) {
                 (Taking::Done, _) => {}
                 (_, false) => self.send_message(member, &Message::Cancel { id: receiver.id }),
-                (_, true) if relay.flowing => self.remove(member, Change::Dropped, &why),
+                (_, true) if started => self.remove(member, Change::Dropped, &why),
                 (_, true) => {}
             }
         }
@@ -858,8 +1024,12 @@ impl Hub {
         let Some(receiver) = relay.receivers.get(&member) else {
             return;
         };
-        let (from, name, ended, was) =
-            (relay.from, relay.name.clone(), relay.ended, receiver.taking);
+        let (from, name, ended, was) = (
+            relay.from,
+            relay.name.clone(),
+            relay.ended(),
+            receiver.taking,
+        );
         if refusal.is_none() && !ended {
             // Saved before the end: not how the protocol goes.
             return;
@@ -900,8 +1070,10 @@ impl Hub {
             let Some(relay) = self.relays.list.remove(&entry) else {
                 continue;
             };
-            self.relays.by_sender.remove(&(relay.from, relay.id));
-            self.relays.stopped.insert((relay.from, relay.id));
+            // What of it is still on its way is dropped.
+            if self.relays.unlink_sender(&relay, entry) {
+                self.relays.stopped.insert((relay.from, relay.id));
+            }
             for (member, receiver) in relay.receivers {
                 receiver.share.stopped.store(true, Ordering::SeqCst);
                 self.relays.by_receiver.remove(&(member, receiver.id));
@@ -924,7 +1096,7 @@ impl Hub {
         }
         self.count_out(relay_id, member, true);
         if let Some(relay) = self.relays.list.get_mut(&relay_id)
-            && !relay.has(|t| t == Taking::Asked)
+            && !relay.keeps_early()
         {
             relay.early.clear();
         }
@@ -955,11 +1127,11 @@ impl Hub {
         let Some(relay) = self.relays.list.get(&relay_id) else {
             return;
         };
-        if !relay.flowing {
+        if !relay.flowing() {
             return self.maybe_start(relay_id);
         }
         let open = relay.has(|t| t != Taking::Done);
-        if relay.ended {
+        if relay.ended() {
             self.maybe_settle(relay_id);
         } else if !open && !relay.plain_sender {
             self.nobody_takes(relay_id, "nobody in the room is taking it any more");
@@ -972,8 +1144,11 @@ impl Hub {
         let Some(relay) = self.relays.list.remove(&relay_id) else {
             return;
         };
+        if relay.kind == Kind::Folder {
+            self.forget_entries(relay_id);
+        }
         self.give_back_turn(relay_id);
-        self.relays.by_sender.remove(&(relay.from, relay.id));
+        self.relays.unlink_sender(&relay, relay_id);
         for (member, receiver) in &relay.receivers {
             self.relays.by_receiver.remove(&(*member, receiver.id));
         }
@@ -991,13 +1166,13 @@ impl Hub {
         let Some(relay) = self.relays.list.get(&relay_id) else {
             return;
         };
-        if !relay.ended || relay.has(|t| t != Taking::Done) {
+        if !relay.ended() || relay.has(|t| t != Taking::Done) {
             return;
         }
         let Some(relay) = self.relays.list.remove(&relay_id) else {
             return;
         };
-        self.relays.by_sender.remove(&(relay.from, relay.id));
+        self.relays.unlink_sender(&relay, relay_id);
         if relay.plain_sender {
             return;
         }
@@ -1017,7 +1192,7 @@ impl Hub {
             .relays
             .list
             .iter()
-            .filter(|(_, r)| r.from == member && !r.ended)
+            .filter(|(_, r)| r.from == member && !r.ended())
             .map(|(id, _)| *id)
             .collect();
         for relay_id in sent {
@@ -1054,13 +1229,13 @@ impl Hub {
             let Some(relay) = self.relays.list.get(&relay_id) else {
                 continue;
             };
-            if !relay.flowing {
+            if !relay.flowing() {
                 self.maybe_start(relay_id);
                 continue;
             }
             let (late, ended) = (
                 relay.plain_sender && relay.has(|t| t == Taking::Asked),
-                relay.ended,
+                relay.ended(),
             );
             if late {
                 self.answer_late(relay_id);
@@ -1136,6 +1311,9 @@ impl Hub {
         let Some(relay) = self.relays.list.get_mut(&relay_id) else {
             return Vec::new();
         };
+        // (Those on the original wire it has not started for yet are not
+        // behind.)
+        let started = relay.plain_started;
         let fastest = relay
             .receivers
             .values()
@@ -1145,7 +1323,7 @@ impl Hub {
             .unwrap_or(0);
         let mut laggards = Vec::new();
         for (member, receiver) in &mut relay.receivers {
-            if !accepted(receiver.taking) {
+            if !accepted(receiver.taking) || (receiver.plain && !started) {
                 continue;
             }
             let written = receiver.share.written.load(Ordering::SeqCst);

@@ -66,7 +66,7 @@ impl Words<'_> {
                 reason,
             } => plain::system(&members::presence_line(change, name, reason)),
             Self::Whisper { name, text } => plain::whisper(name, text),
-            Self::Notice(text) => plain::system(&format!("Room: {text}.")),
+            Self::Notice(text) => plain::system(&format!("Room: {}.", text.trim_end_matches('.'))),
             Self::Typed(_) => return None,
         };
         Some(Arc::from(bytes))

@@ -2,7 +2,52 @@
 //! and a member's: comings and goings, the list `/who` shows, private
 //! messages.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::wire::message::{Change, Member};
+
+/// What the room a user hosts holds now, kept up to date by the room for
+/// its host's user: leaving ends the room for its members, and cuts the
+/// files on their way through it.
+#[derive(Debug, Default)]
+pub struct Occupancy {
+    members: AtomicUsize,
+    files: AtomicUsize,
+}
+
+impl Occupancy {
+    /// The room holds `members` besides its host, and `files` (or
+    /// folders) that members send are on their way through it.
+    pub fn set(&self, members: usize, files: usize) {
+        self.members.store(members, Ordering::SeqCst);
+        self.files.store(files, Ordering::SeqCst);
+    }
+
+    /// What leaving would do to the room, said for its host (`closes the
+    /// room for its 2 members, cutting the 1 file going through it`);
+    /// `None` when nobody is in it.
+    pub fn at_stake(&self) -> Option<String> {
+        let (members, files) = (
+            self.members.load(Ordering::SeqCst),
+            self.files.load(Ordering::SeqCst),
+        );
+        let members = match members {
+            0 => return None,
+            1 => "its 1 member".to_string(),
+            n => format!("its {n} members"),
+        };
+        Some(match files {
+            0 => format!("closes the room for {members}"),
+            1 => format!("closes the room for {members}, cutting the 1 file going through it"),
+            n => format!("closes the room for {members}, cutting the {n} files going through it"),
+        })
+    }
+
+    /// Whether files members send are on their way through the room.
+    pub fn has_files(&self) -> bool {
+        self.files.load(Ordering::SeqCst) > 0
+    }
+}
 
 /// The line for someone coming or going: `I056 joined the room.`
 pub fn presence_line(change: Change, name: &str, reason: &str) -> String {
@@ -64,6 +109,26 @@ pub fn since(seconds: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leaving_a_room_says_whom_it_closes_for_and_what_it_cuts() {
+        let room = Occupancy::default();
+        assert_eq!(room.at_stake(), None);
+        room.set(1, 0);
+        assert_eq!(room.at_stake().unwrap(), "closes the room for its 1 member");
+        assert!(!room.has_files());
+        room.set(2, 1);
+        assert_eq!(
+            room.at_stake().unwrap(),
+            "closes the room for its 2 members, cutting the 1 file going through it"
+        );
+        room.set(3, 2);
+        assert_eq!(
+            room.at_stake().unwrap(),
+            "closes the room for its 3 members, cutting the 2 files going through it"
+        );
+        assert!(room.has_files());
+    }
 
     #[test]
     fn presence_lines_say_who_and_why() {

@@ -33,6 +33,7 @@ use self::approach::Approach;
 pub(crate) use self::approach::announce;
 use self::incoming::PeerEnd;
 use self::input::{Ticket, Tickets};
+use self::members::Occupancy;
 use self::outgoing::{Outgoing, WriteError};
 use self::progress::Transfers;
 use self::stall::StallWatch;
@@ -104,12 +105,21 @@ pub fn run(settings: &Settings, console: Console) -> Result<()> {
 }
 
 /// Runs the conversation of a room's host with its own room, over a
-/// connection made inside the program.
-pub fn run_hosting(settings: &Settings, console: Console, room: Established) -> Result<()> {
-    run_with(settings, console, Some(room))
+/// connection made inside the program; `occupancy` is what the room holds.
+pub fn run_hosting(
+    settings: &Settings,
+    console: Console,
+    room: Established,
+    occupancy: Arc<Occupancy>,
+) -> Result<()> {
+    run_with(settings, console, Some((room, occupancy)))
 }
 
-fn run_with(settings: &Settings, console: Console, ready: Option<Established>) -> Result<()> {
+fn run_with(
+    settings: &Settings,
+    console: Console,
+    ready: Option<(Established, Arc<Occupancy>)>,
+) -> Result<()> {
     let Console { input, screen } = console;
     let interactive = matches!(input, Input::Editor(_));
     let (events, inbox) = mpsc::channel();
@@ -120,8 +130,9 @@ fn run_with(settings: &Settings, console: Console, ready: Option<Established>) -
             let _ = events.send(Event::Signal);
         })?
     };
+    let hosted = ready.as_ref().map(|(_, occupancy)| occupancy.clone());
     let established = match ready {
-        Some(room) => Some((room, Vec::new())),
+        Some((room, _)) => Some((room, Vec::new())),
         None => match establish(settings, &inbox, &events, &screen, interactive) {
             Ok(established) => established,
             Err(e) => {
@@ -138,6 +149,7 @@ fn run_with(settings: &Settings, console: Console, ready: Option<Established>) -
                 screen: &screen,
                 inbox: &inbox,
                 events: &events,
+                hosted: hosted.as_deref(),
             };
             let result = conversation.run(established, early, &mut user_input);
             say_what_is_kept(&settings.downloads, &screen);
@@ -264,6 +276,8 @@ struct Conversation<'a> {
     screen: &'a Arc<Screen>,
     inbox: &'a Receiver<Event>,
     events: &'a Sender<Event>,
+    /// The room the user hosts, when it does.
+    hosted: Option<&'a Occupancy>,
 }
 
 impl Conversation<'_> {
@@ -349,7 +363,8 @@ impl Conversation<'_> {
                 &self.settings.downloads,
                 safety_code,
                 &in_room,
-            );
+            )
+            .hosting(self.hosted);
             self.main_loop(early, &mut user, &closer, &mut stall)
         };
         // A user leaving while files go keeps the prompt, to leave at once

@@ -8,6 +8,7 @@ use std::sync::mpsc::Sender;
 
 use super::command::{self, COMMANDS, SendArgs, UserCommand};
 use super::input::Ticket;
+use super::members::Occupancy;
 use super::outgoing::Answer;
 use super::outgoing::Outgoing;
 use super::progress::{self, Cancelled, Direction, Transfers};
@@ -40,6 +41,8 @@ pub struct UserSide<'a> {
     /// Whether the user was told what leaving would lose, and has not done
     /// anything since: asking to leave again then leaves.
     warned: bool,
+    /// The room the user hosts, which leaving closes.
+    hosted: Option<&'a Occupancy>,
 }
 
 /// How the user asked to leave.
@@ -86,7 +89,14 @@ impl<'a> UserSide<'a> {
             safety_code,
             in_room,
             warned: false,
+            hosted: None,
         }
+    }
+
+    /// The user hosts the room `hosted`: leaving closes it.
+    pub fn hosting(mut self, hosted: Option<&'a Occupancy>) -> Self {
+        self.hosted = hosted;
+        self
     }
 
     /// The user asked to leave; breaks when the chat should end. At a
@@ -99,15 +109,22 @@ impl<'a> UserSide<'a> {
         if !self.screen.is_interactive() || std::mem::take(&mut self.warned) {
             return ControlFlow::Break(());
         }
-        match self.transfers.at_stake() {
-            Some(what) => {
-                self.screen
-                    .system(format!("Leaving now {what}: {} to leave.", how.again()));
-                self.warned = true;
-                ControlFlow::Continue(())
-            }
-            None => ControlFlow::Break(()),
+        // A host is warned when files would be cut, its own or its
+        // members', and told what leaving does to its room then.
+        let ours = self.transfers.at_stake();
+        if ours.is_none() && !self.hosted.is_some_and(Occupancy::has_files) {
+            return ControlFlow::Break(());
         }
+        let what = match (ours, self.hosted.and_then(Occupancy::at_stake)) {
+            (None, None) => return ControlFlow::Break(()),
+            (Some(ours), None) => ours,
+            (None, Some(room)) => room,
+            (Some(ours), Some(room)) => format!("{ours}, and {room}"),
+        };
+        self.screen
+            .system(format!("Leaving now {what}: {} to leave.", how.again()));
+        self.warned = true;
+        ControlFlow::Continue(())
     }
 
     /// A block pasted at the terminal: one message whose lines are kept,
@@ -292,7 +309,7 @@ impl<'a> UserSide<'a> {
                     self.refuse_long(len, limit);
                     return ControlFlow::Continue(());
                 }
-                screen.own_message(self.name, &format!("(to {to}) {text}"));
+                // Shown once the room says whom it reached.
                 self.queue(Outgoing::Whisper { to, text });
             }
             UserCommand::Accept(id) => self.decide(id, true),

@@ -32,6 +32,8 @@
 //! | 25   | PassedFolder | id (u32), files (u64), bytes (u64), sender name |
 //! |      |         | length (u8), sender name, folder name: a member's folder |
 //! | 26   | Lost    | id (u32): its sender left the room before its end     |
+//! | 27   | Whispered | name length (u8), name, text: our private message |
+//! |      |         | went to that member                                   |
 //!
 //! Integers are big-endian. Leaving is not a message: it is the channel's
 //! closing record. Decoding borrows from the record and never allocates.
@@ -79,6 +81,7 @@ const NOTICE: u8 = 23;
 const PASSED: u8 = 24;
 const PASSED_FOLDER: u8 = 25;
 const LOST: u8 = 26;
+const WHISPERED: u8 = 27;
 
 /// How many keepalive intervals of silence mean the other side of a room's
 /// connection is gone.
@@ -172,6 +175,12 @@ pub enum Message<'a> {
     },
     /// A private message: to a room's host, for `name`; from it, by `name`.
     Whisper {
+        name: &'a str,
+        text: &'a str,
+    },
+    /// From a room's host: our private message went to `name` (one to
+    /// nobody gets a Notice instead).
+    Whispered {
         name: &'a str,
         text: &'a str,
     },
@@ -446,6 +455,13 @@ impl<'a> Message<'a> {
                     text: self::text("whisper", text, 0, MAX_TEXT)?,
                 }
             }
+            WHISPERED => {
+                let (name, text) = counted("whispered", body, 1, MAX_NAME)?;
+                Self::Whispered {
+                    name,
+                    text: self::text("whispered", text, 0, MAX_TEXT)?,
+                }
+            }
             PRESENCE => {
                 let (&change, rest) = body
                     .split_first()
@@ -592,6 +608,11 @@ impl<'a> Message<'a> {
             }
             Self::Whisper { name, text } => {
                 out.push(WHISPER);
+                put_counted(out, name, MAX_NAME);
+                out.extend_from_slice(cut(text, MAX_TEXT).as_bytes());
+            }
+            Self::Whispered { name, text } => {
+                out.push(WHISPERED);
                 put_counted(out, name, MAX_NAME);
                 out.extend_from_slice(cut(text, MAX_TEXT).as_bytes());
             }
@@ -808,6 +829,10 @@ mod tests {
             name: "I057",
             text: "",
         });
+        round_trip(Message::Whispered {
+            name: "I058",
+            text: "only you",
+        });
         round_trip(Message::Presence {
             change: Change::Dropped,
             name: "I058",
@@ -889,7 +914,7 @@ mod tests {
         let table: &[(&[u8], MessageError)] = &[
             (b"", Empty),
             (b"\x00", UnknownType(0)),
-            (b"\x1bx", UnknownType(27)),
+            (b"\x1cx", UnknownType(28)),
             (b"\x1a\0\0\0\x01\0", BadLength("lost")),
             (b"\x19\0\0\0\x01", BadLength("passed folder")),
             (

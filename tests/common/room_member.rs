@@ -4,12 +4,34 @@
 
 use std::io::{self, BufReader, Write};
 use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
 
 use chat::net::secure::handshake::{Side, handshake};
-use chat::net::secure::record::{RecordReader, RecordWriter};
+use chat::net::secure::record::{RecordError, RecordReader, RecordWriter};
 use chat::wire::message::Message;
 
 use super::TIMEOUT;
+
+/// What the room said about files: its answers about those the member
+/// sends, and those it offers the member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileNews {
+    Accepted {
+        id: u32,
+        offset: u64,
+    },
+    Refused {
+        id: u32,
+    },
+    /// A file, folder or file of a folder offered to the member.
+    Offered {
+        id: u32,
+    },
+    /// The end of one the member takes.
+    Ended {
+        id: u32,
+    },
+}
 
 pub struct Member {
     stream: TcpStream,
@@ -95,6 +117,52 @@ impl Member {
         }
     }
 
+    /// Reads what the room says for `wait`, answering its pings, and
+    /// returns what it said about files; `None` once the room ended the
+    /// connection.
+    pub fn poll(&mut self, wait: Duration) -> Option<Vec<FileNews>> {
+        let deadline = Instant::now() + wait;
+        let mut answers = Vec::new();
+        let heard = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Some(answers);
+            }
+            self.stream.set_read_timeout(Some(left)).ok()?;
+            let record = match self.reader.next_record() {
+                Ok(Some(record)) => record,
+                Err(RecordError::Io(e))
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break Some(answers);
+                }
+                Ok(None) | Err(_) => break None,
+            };
+            match Message::decode(record) {
+                Ok(Message::Accept { id, offset, .. }) => {
+                    answers.push(FileNews::Accepted { id, offset });
+                }
+                Ok(Message::Refused { id, .. }) => answers.push(FileNews::Refused { id }),
+                Ok(
+                    Message::Passed { id, .. }
+                    | Message::PassedFolder { id, .. }
+                    | Message::Entry { id, .. },
+                ) => answers.push(FileNews::Offered { id }),
+                Ok(Message::End { id, .. }) => answers.push(FileNews::Ended { id }),
+                Ok(Message::Ping) => {
+                    let _ = self.send(&Message::Pong);
+                }
+                Ok(_) => {}
+                Err(e) => panic!("member: the room sent what does not decode: {e}"),
+            }
+        };
+        self.stream.set_read_timeout(Some(TIMEOUT)).ok()?;
+        heard
+    }
+
     /// Reads until the host's next notice, answering nothing, and returns it.
     pub fn expect_notice(&mut self) -> String {
         loop {
@@ -136,6 +204,18 @@ impl Member {
                 _ => {}
             }
         }
+    }
+
+    /// The member's two directions apart, for a test that sends on one
+    /// thread and reads on another, and the connection itself.
+    pub fn split(
+        self,
+    ) -> (
+        RecordWriter<TcpStream>,
+        RecordReader<BufReader<TcpStream>>,
+        TcpStream,
+    ) {
+        (self.records, self.reader, self.stream)
     }
 
     /// Ends the connection without the goodbye, as a chat that will not

@@ -274,6 +274,7 @@ impl<'a> Reader<'a> {
             Message::Room { .. } => {}
             Message::Said { name, text } => self.said(name, text, more_coming)?,
             Message::Whisper { name, text } => self.whispered(name, text)?,
+            Message::Whispered { name, text } => self.whisper_went(name, text)?,
             Message::Presence {
                 change,
                 name,

@@ -71,6 +71,15 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// The host passed our private message on to `name`: it shows as we
+    /// wrote it (one that reached nobody gets a notice instead).
+    pub(super) fn whisper_went(&mut self, name: &str, text: &str) -> Result<(), Breach> {
+        self.in_room("private message", name)?;
+        self.screen
+            .own_message(&self.own_name, &format!("(to {name}) {text}"));
+        Ok(())
+    }
+
     pub(super) fn presence(
         &mut self,
         change: Change,
