@@ -308,3 +308,29 @@ fn two_listeners_started_at_once_under_one_name_end_up_distinct_and_the_renamed_
         kept.report()
     );
 }
+
+#[test]
+fn peers_as_json_escapes_what_a_hostile_name_would_do_to_a_terminal() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    // An 8-bit CSI (U+009B) and a right-to-left override (U+202E), which no chat
+    // would announce, but anyone on the network can.
+    let _hostile = lan.announce_raw("evil\u{9b}2J\u{202e}gpj.exe", 5050);
+    let mut json = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !json.contains("evil") {
+        assert!(Instant::now() < deadline, "never listed: {json}");
+        json = lan.peers(&["--json", "--wait", "2"]);
+    }
+    assert!(
+        json.contains("\"name\":\"evil\\u009b2J\\u202egpj.exe\""),
+        "{json:?}"
+    );
+    assert!(
+        !json.contains(['\u{9b}', '\u{202e}']),
+        "printed unescaped: {json:?}"
+    );
+    let table = lan.peers(&["--wait", "2"]);
+    assert!(table.contains("evil\\x9b2J\\u{202e}gpj.exe"), "{table:?}");
+}
