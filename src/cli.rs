@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::net::secure::code::Code;
+use crate::net::target::{self, Given};
 
 /// Peer-to-peer terminal chat with file transfer over one direct TCP
 /// connection: no server, no account.
@@ -59,8 +60,12 @@ Either side may start first: while nobody listens there yet, it says so once
 and tries again for up to 30 s (--wait SECS; 0 until Ctrl-C):
   $ chat connect 192.168.1.20 --name I056
   [System] Nobody listens on 192.168.1.20 5050 yet; trying again for up to 30 s (Ctrl-C stops).
-An address alone, as here, takes port 5050. On the same network, a name
-alone finds the chat that announces it: `chat connect I049`.
+An address alone, as here, takes port 5050; a port goes after a colon
+(192.168.1.20:6000, [::1]:6000, localhost:6000), after the address, or
+with --port. `localhost`, and a dotted host name that resolves
+(box.local), are hosts; a one-word host name needs its port
+(`chat connect raspberrypi 5050`). On the same network, a name alone finds
+the chat that announces it: `chat connect I049`.
 
 Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /who, /msg, /help, /quit
 With the original Python chat or nc, both sides add --plain (not encrypted).
@@ -108,12 +113,23 @@ pub enum Command {
     /// Connect to a listening peer and chat with it.
     #[command(after_help = CONNECT_EXAMPLE)]
     Connect {
-        /// The peer's IPv4 or IPv6 address, or a host name; alone, without
-        /// a port, an address is taken with port 5050, and anything else is
-        /// the name a chat on the local network announces.
-        host: String,
+        /// The peer's address: an IPv4 or IPv6 address, `localhost` or a
+        /// host name, with its port as HOST:PORT or [V6]:PORT or given
+        /// apart (5050 if none); or the name a chat on the local network
+        /// announces. A dotted host name without a port is a host if it
+        /// resolves, else a name; a one-word one needs its port.
+        #[arg(value_name = "HOST|NAME", value_parser = parse_target)]
+        host: Given,
         /// The peer's port [default: 5050 after an address].
         port: Option<u16>,
+        /// The peer's port, as `listen` takes it (the same as PORT).
+        #[arg(
+            long = "port",
+            id = "port_option",
+            value_name = "PORT",
+            conflicts_with = "port"
+        )]
+        port_option: Option<u16>,
         /// How long to keep trying while the peer is not there yet (its
         /// name not announced, or nobody listening at the address); 0 keeps
         /// trying until Ctrl-C.
@@ -225,6 +241,32 @@ pub fn parse_name(name: &str) -> Result<String, String> {
     crate::wire::name::parse(name)
 }
 
+/// `chat connect`'s first argument, with the port it may carry.
+fn parse_target(text: &str) -> Result<Given, String> {
+    target::given(text)
+}
+
+impl Cli {
+    /// The command line, with what clap cannot check alone: a port given
+    /// both after a colon and apart.
+    pub fn checked(self) -> Result<Self, clap::Error> {
+        if let Command::Connect {
+            host,
+            port,
+            port_option,
+            ..
+        } = &self.command
+            && let (Some(own), Some(apart)) = (host.port, port.or(*port_option))
+        {
+            let message = format!(
+                "the port is given twice ({own} after the colon, and {apart}): give it once"
+            );
+            return Err(Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message));
+        }
+        Ok(self)
+    }
+}
+
 /// A code as given on the command line.
 pub fn parse_code(code: &str) -> Result<Code, String> {
     Code::new(code).map_err(|e| e.to_string())
@@ -264,11 +306,46 @@ mod tests {
             Command::Connect {
                 host, port, common, ..
             } => {
-                assert_eq!((host.as_str(), port), ("::1", Some(5050)));
+                assert_eq!((host.text.as_str(), port), ("::1", Some(5050)));
                 assert_eq!(common.name.as_deref(), Some("I056"));
             }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn connect_takes_the_port_after_a_colon_or_as_listen_does() {
+        let port_of = |args: &[&str]| match Cli::try_parse_from(args).unwrap().checked() {
+            Ok(Cli {
+                command:
+                    Command::Connect {
+                        host,
+                        port,
+                        port_option,
+                        ..
+                    },
+            }) => Ok((host.text, host.port.or(port).or(port_option))),
+            Ok(other) => panic!("parsed as {other:?}"),
+            Err(e) => Err(e.exit_code()),
+        };
+        let local = |port| Ok(("127.0.0.1".to_string(), Some(port)));
+        assert_eq!(port_of(&["chat", "connect", "127.0.0.1:6000"]), local(6000));
+        assert_eq!(
+            port_of(&["chat", "connect", "127.0.0.1", "--port", "6000"]),
+            local(6000)
+        );
+        assert_eq!(
+            port_of(&["chat", "connect", "127.0.0.1:6000", "6000"]),
+            Err(2)
+        );
+        assert_eq!(
+            port_of(&["chat", "connect", "127.0.0.1:6000", "--port", "6000"]),
+            Err(2)
+        );
+        let both = Cli::try_parse_from(["chat", "connect", "h", "1", "--port", "2"]);
+        assert_eq!(both.unwrap_err().exit_code(), 2);
+        let bad = Cli::try_parse_from(["chat", "connect", "127.0.0.1:70000"]);
+        assert_eq!(bad.unwrap_err().exit_code(), 2);
     }
 
     #[test]

@@ -131,3 +131,97 @@ fn a_wrong_code_is_not_tried_again() {
     );
     alice.expect_prefix("[System] Turned away 127.0.0.1:");
 }
+
+// The ways people write an address: HOST:PORT, [V6]:PORT, a port given as `listen`
+// takes it, `localhost`.
+
+/// Connects `chat connect ARGS...` to a chat listening on `host`, where the test's
+/// `args` name the port the listener reports (`{port}` in them), and checks the two
+/// talk: the address was taken as one, not looked for as a chat's name.
+fn connects_with(test: &str, host: &str, args: &[&str], connected_to: &str) {
+    let dir = TestDir::new(test);
+    let (mut alice, port) =
+        Chat::listen_wire_on("alice", &dir.subdir("alice"), host, &["--name", "alice"]);
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.replace("{port}", &port.to_string()))
+        .collect();
+    let mut all: Vec<&str> = vec!["connect"];
+    all.extend(args.iter().map(String::as_str));
+    all.extend(["--name", "bob", "--wait", "5"]);
+    let mut bob = Chat::spawn("bob", &dir.subdir("bob"), &all);
+    bob.expect_exact(&format!(
+        "[System] Connected to {}",
+        connected_to.replace("{port}", &port.to_string())
+    ));
+    let code = bob.expect_prefix("[System] Encrypted. Safety code: ");
+    alice.expect_exact(&code);
+    bob.send_line("by address");
+    alice.expect_exact("[bob] by address");
+    bob.send_line("/quit");
+    assert_eq!(bob.wait_exit(), 0, "{}", bob.report());
+}
+
+#[test]
+fn host_colon_port_is_an_address() {
+    connects_with(
+        "connect-colon",
+        "127.0.0.1",
+        &["127.0.0.1:{port}"],
+        "127.0.0.1:{port}",
+    );
+}
+
+#[test]
+fn localhost_colon_port_is_an_address() {
+    connects_with(
+        "connect-localhost-colon",
+        "127.0.0.1",
+        &["localhost:{port}"],
+        "127.0.0.1:{port}",
+    );
+}
+
+#[test]
+fn a_bracketed_ipv6_address_takes_its_port_after_the_bracket() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: no IPv6 loopback here");
+        return;
+    }
+    connects_with("connect-v6-colon", "::1", &["[::1]:{port}"], "[::1]:{port}");
+}
+
+#[test]
+fn connect_takes_port_as_listen_does() {
+    connects_with(
+        "connect-port-option",
+        "127.0.0.1",
+        &["127.0.0.1", "--port", "{port}"],
+        "127.0.0.1:{port}",
+    );
+}
+
+#[test]
+fn a_port_given_twice_or_out_of_range_is_a_usage_error() {
+    let dir = TestDir::new("connect-bad-port");
+    for (args, said) in [
+        (
+            &["connect", "127.0.0.1:6000", "6001"][..],
+            "the port is given twice (6000 after the colon, and 6001): give it once",
+        ),
+        (
+            &["connect", "127.0.0.1:6000", "--port", "6000"],
+            "the port is given twice",
+        ),
+        (
+            &["connect", "127.0.0.1:70000"],
+            "\"70000\" is not a port (1 to 65535)",
+        ),
+    ] {
+        let mut chat = Chat::spawn("bob", dir.path(), args);
+        assert_eq!(chat.wait_exit(), 2, "{args:?}: {}", chat.report());
+        let stderr = chat.stderr_text();
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+        assert!(!stderr.contains("tip:"), "{args:?}: {stderr}");
+    }
+}

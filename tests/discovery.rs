@@ -334,3 +334,71 @@ fn peers_as_json_escapes_what_a_hostile_name_would_do_to_a_terminal() {
     let table = lan.peers(&["--wait", "2"]);
     assert!(table.contains("evil\\x9b2J\\u{202e}gpj.exe"), "{table:?}");
 }
+
+#[test]
+fn localhost_alone_is_an_address_on_port_5050() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    let dir = TestDir::new("disc-localhost");
+    let mut alice = Chat::spawn_in(
+        &lan.a,
+        "alice",
+        &dir.subdir("alice"),
+        &["listen", "--name", "alice", "--no-announce"],
+    );
+    alice.expect_exact("[System] Listening on 0.0.0.0:5050 ...");
+    let mut bob = Chat::spawn_in(
+        &lan.a,
+        "bob",
+        &dir.subdir("bob"),
+        &["connect", "localhost", "--name", "bob", "--wait", "5"],
+    );
+    bob.expect_exact("[System] Connected to 127.0.0.1:5050");
+    bob.send_line("no name lookup");
+    alice.expect_exact("[bob] no name lookup");
+    bob.send_line("/quit");
+    assert_eq!(bob.wait_exit(), 0, "{}", bob.report());
+}
+
+#[test]
+fn a_dotted_host_name_is_a_host_when_it_resolves_and_a_name_when_not() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    lan.name_a_in_b("box.test");
+    let dir = TestDir::new("disc-dotted");
+    let mut alice = Chat::spawn_in(
+        &lan.a,
+        "alice",
+        &dir.subdir("alice"),
+        &["listen", "--name", "alice", "--no-announce"],
+    );
+    alice.expect_exact("[System] Listening on 0.0.0.0:5050 ...");
+    let mut bob = Chat::spawn_in(
+        &lan.b,
+        "bob",
+        &dir.subdir("bob"),
+        &["connect", "box.test", "--name", "bob", "--wait", "5"],
+    );
+    bob.expect_exact(&format!("[System] Connected to {}:5050", lan.a_address));
+    bob.send_line("/quit");
+    assert_eq!(bob.wait_exit(), 0, "{}", bob.report());
+    // A chat whose name is written like a host's, and which no host has, is found
+    // by its name.
+    let (mut named, port) = listener(&lan, &dir, "d.k.", &[]);
+    let mut carol = Chat::spawn_in(
+        &lan.b,
+        "carol",
+        &dir.subdir("carol"),
+        &["connect", "d.k.", "--name", "carol", "--wait", "10"],
+    );
+    carol.expect_exact(&format!(
+        "[System] Found d.k. at {} port {port}.",
+        lan.a_address
+    ));
+    let code = carol.expect_prefix("[System] Encrypted. Safety code: ");
+    named.expect_exact(&code);
+    carol.send_line("/quit");
+    assert_eq!(carol.wait_exit(), 0, "{}", carol.report());
+}

@@ -455,6 +455,14 @@ fn usable_from(bound: IpAddr, ip: IpAddr) -> bool {
     }
 }
 
+/// Whether `host` is a host name that resolves to an address (`host` is
+/// unbracketed first).
+pub fn resolves(host: &str, port: u16) -> bool {
+    (unbracket(host), port)
+        .to_socket_addrs()
+        .is_ok_and(|mut addrs| addrs.next().is_some())
+}
+
 fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()

@@ -5,4 +5,5 @@ pub mod connect;
 pub mod discovery;
 pub mod patience;
 pub mod secure;
+pub mod target;
 pub mod transport;

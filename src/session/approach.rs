@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use anyhow::Result;
 
 use super::{Event, join, spawn};
+use crate::cli::DEFAULT_PORT;
 use crate::net::connect::{self, Established};
 use crate::net::discovery;
 use crate::net::patience::{Patience, StopTrying, Trying};
@@ -109,10 +110,17 @@ impl Approach {
                     connect::connect(&host, port, &thread_screen, &protection, trying)
                 })
             }
-            Role::Find { name, wait } => {
-                let name = name.clone();
+            Role::Find {
+                name,
+                may_be_host,
+                wait,
+            } => {
+                let (name, may_be_host) = (name.clone(), *may_be_host);
                 Self::connecting(*wait, events, move |trying| {
                     let screen = thread_screen;
+                    if may_be_host && connect::resolves(&name, DEFAULT_PORT) {
+                        return connect::connect(&name, DEFAULT_PORT, &screen, &protection, trying);
+                    }
                     let still_looking = || screen.system(still_looking(&name, trying.patience()));
                     let (address, port) = discovery::find(&name, trying, still_looking)?;
                     screen.system(format!("Found {name} at {address} port {port}."));

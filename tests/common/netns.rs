@@ -170,10 +170,22 @@ impl Drop for RawAnnouncement {
     }
 }
 
+impl Lan {
+    /// Makes `name` a host name of `a`'s address for programs run in `b`: `ip netns
+    /// exec` puts `/etc/netns/B/hosts` in place of `/etc/hosts`.
+    pub fn name_a_in_b(&self, name: &str) {
+        let dir = format!("/etc/netns/{}", self.b);
+        std::fs::create_dir_all(&dir).expect("cannot make /etc/netns/B");
+        let hosts = format!("127.0.0.1 localhost\n{} {name}\n", self.a_address);
+        std::fs::write(format!("{dir}/hosts"), hosts).expect("cannot write B's hosts");
+    }
+}
+
 impl Drop for Lan {
     fn drop(&mut self) {
         for ns in [&self.a, &self.b] {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
+            let _ = std::fs::remove_dir_all(format!("/etc/netns/{ns}"));
         }
     }
 }
