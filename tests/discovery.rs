@@ -402,3 +402,57 @@ fn a_dotted_host_name_is_a_host_when_it_resolves_and_a_name_when_not() {
     carol.send_line("/quit");
     assert_eq!(carol.wait_exit(), 0, "{}", carol.report());
 }
+
+#[test]
+fn a_mistyped_name_is_told_which_chats_are_announced_once() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    let dir = TestDir::new("disc-typo");
+    let (_alice, _port) = listener(&lan, &dir, "alice", &[]);
+    let mut bob = Chat::spawn_in(
+        &lan.b,
+        "bob",
+        &dir.subdir("bob"),
+        &["connect", "alcie", "--name", "bob", "--wait", "4"],
+    );
+    bob.expect_exact(
+        "[System] No chat called alcie yet; alice is announced (chat connect alice). Still \
+         looking (up to 4 s, Ctrl-C stops).",
+    );
+    let code = bob.wait_exit();
+    bob.assert_failed_cleanly(code, "no chat called alcie announces itself");
+    let said = bob
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.contains("alice is announced"))
+        .count();
+    assert_eq!(said, 1, "{}", bob.report());
+}
+
+#[test]
+fn a_chat_announced_while_looking_for_another_name_is_said_once() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    let dir = TestDir::new("disc-typo-later");
+    let mut bob = Chat::spawn_in(
+        &lan.b,
+        "bob",
+        &dir.subdir("bob"),
+        &["connect", "alcie", "--name", "bob", "--wait", "8"],
+    );
+    bob.expect_exact("[System] No chat called alcie yet; still looking (up to 8 s, Ctrl-C stops).");
+    let (_alice, _port) = listener(&lan, &dir, "alice", &[]);
+    bob.expect_exact(
+        "[System] Meanwhile alice is announced (chat connect alice); still looking for alcie.",
+    );
+    let code = bob.wait_exit();
+    bob.assert_failed_cleanly(code, "no chat called alcie announces itself");
+    let said = bob
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.contains("is announced"))
+        .count();
+    assert_eq!(said, 1, "{}", bob.report());
+}
