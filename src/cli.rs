@@ -71,8 +71,7 @@ Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/d
 With the original Python chat or nc, both sides add --plain (not encrypted).
 The same command joins a room (`chat listen --room`); /who and /msg work there.";
 
-/// The port a chat listens on, and connects to, unless told otherwise.
-pub const DEFAULT_PORT: u16 = 5050;
+pub use crate::net::connect::DEFAULT_PORT;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -225,3 +225,76 @@ fn a_port_given_twice_or_out_of_range_is_a_usage_error() {
         assert!(!stderr.contains("tip:"), "{args:?}: {stderr}");
     }
 }
+
+// A port where something else answers: said for what it is, not taken for a chat
+// that needs --plain.
+
+/// A server on a free loopback port that answers one connection with `reply`: at once
+/// (a banner, as SSH sends) or after the first line it reads (a web server answering
+/// what it takes for a request). It closes once it has read that line, so that
+/// nothing it was sent is left unread (which would reset the connection). Its port.
+fn fake_service(reply: &'static [u8], at_once: bool) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut stream = common::accept_within_timeout(&listener);
+        if at_once {
+            let _ = std::io::Write::write_all(&mut stream, reply);
+        }
+        let mut line = Vec::new();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let _ = std::io::BufRead::read_until(&mut reader, b'\n', &mut line);
+        if !at_once {
+            let _ = std::io::Write::write_all(&mut stream, reply);
+        }
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    });
+    port
+}
+
+fn assert_said_to_be(reply: &'static [u8], at_once: bool, what: &str) {
+    let dir = TestDir::new("connect-stranger");
+    let port = fake_service(reply, at_once);
+    let mut bob = Chat::connect_encrypted("bob", dir.path(), "127.0.0.1", port, &["--wait", "2"]);
+    let code = bob.wait_exit();
+    bob.assert_failed_cleanly(
+        code,
+        &format!(
+            "127.0.0.1:{port}: this port answers like {what}, not a chat; check the address \
+             and the port (chat listen takes 5050 unless told otherwise)"
+        ),
+    );
+    assert!(!bob.stderr_text().contains("--plain"), "{}", bob.report());
+}
+
+#[test]
+fn a_web_server_on_the_port_is_said_to_be_one() {
+    // What Python's http.server answers to the greeting, which it reads as a request
+    // of HTTP/0.9: a page without a status line.
+    let python = b"<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        <title>Error \
+                   response</title>\n    </head>\n</html>\n";
+    assert_said_to_be(python, false, "a web server (HTTP)");
+    let nginx = b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n";
+    assert_said_to_be(nginx, false, "a web server (HTTP)");
+}
+
+#[test]
+fn an_ssh_or_tls_server_on_the_port_is_said_to_be_one() {
+    assert_said_to_be(b"SSH-2.0-OpenSSH_9.6p1\r\n", true, "an SSH server");
+    // A TLS alert record: what a TLS server says to bytes it cannot read.
+    let alert: &'static [u8] = &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32];
+    assert_said_to_be(alert, false, "a TLS service (HTTPS or the like)");
+}
+
+#[test]
+fn a_browser_at_a_listening_chat_is_turned_away_as_one() {
+    let dir = TestDir::new("listen-browser");
+    let (mut alice, port) = Chat::listen_encrypted("alice", dir.path(), &[]);
+    let mut browser = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let from = browser.local_addr().unwrap().port();
+    std::io::Write::write_all(&mut browser, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    alice.expect_exact(&format!(
+        "[System] Turned away 127.0.0.1:{from}: it spoke like a web browser or HTTP client, \
+         not a chat. Still waiting for a peer."
+    ));
+}

@@ -9,8 +9,7 @@ use std::thread::JoinHandle;
 use anyhow::Result;
 
 use super::{Event, join, spawn};
-use crate::cli::DEFAULT_PORT;
-use crate::net::connect::{self, Established};
+use crate::net::connect::{self, DEFAULT_PORT, Established};
 use crate::net::discovery;
 use crate::net::patience::{Patience, StopTrying, Trying};
 use crate::net::secure::Protection;
