@@ -264,6 +264,31 @@ impl Term {
         self.wait(&format!("the row {row:?}"), |s| s.has_row(row))
     }
 
+    /// Waits for a line of the chat exactly equal to `line`, however many rows it
+    /// takes: see [`Screen::lines`].
+    fn wait_line(&self, line: &str) -> Screen {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let screen = self.joined_screen();
+            if screen.lines().iter().any(|l| l == line) {
+                return screen;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out waiting for the line {line:?}; the terminal shows:\n{}",
+                    screen.dump()
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// The whole pane as [`Term::screen`] has it, but with each row that the terminal
+    /// wrapped joined to the one before it.
+    fn joined_screen(&self) -> Screen {
+        Screen::new(&self.checked(&["capture-pane", "-p", "-J", "-S", "-"]))
+    }
+
     /// The port from `[System] Listening on 127.0.0.1:PORT ...`.
     fn listening_port(&self) -> u16 {
         let prefix = "[System] Listening on 127.0.0.1:";
@@ -390,6 +415,24 @@ impl Screen {
             .map(|r| without_time(r).unwrap_or(r).to_string())
             .collect();
         Screen { rows, stamped }
+    }
+
+    /// The lines of the chat, each whole, from a capture whose rows the terminal
+    /// wrapped are joined already ([`Term::joined_screen`]): a row that starts with
+    /// blanks goes on the line above it, after one space, as the chat indents the rows
+    /// it wraps a long line into.
+    fn lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = Vec::new();
+        for row in &self.rows {
+            match lines.last_mut() {
+                Some(last) if row.starts_with(' ') && !row.trim().is_empty() => {
+                    last.push(' ');
+                    last.push_str(row.trim_start());
+                }
+                _ => lines.push(row.clone()),
+            }
+        }
+        lines
     }
 
     fn has_row(&self, row: &str) -> bool {
@@ -2346,6 +2389,41 @@ fn a_room_host_leaves_at_once_and_what_is_typed_after_reaches_the_shell() {
 /// Leaving while a file goes keeps the prompt: what is typed meanwhile is
 /// not sent and says so, and Ctrl-C then leaves at once, cleanly: the file
 /// is cancelled, the peer told and given the goodbye, and both end well.
+#[test]
+fn leaving_with_an_offer_unanswered_says_it_waits_for_the_answer_and_ctrl_c_leaves() {
+    let dir = TestDir::new("tty_leave_unanswered");
+    fs::write(dir.join("big.bin"), pseudo_random_bytes(2 * BLOCK, 5)).unwrap();
+    let (mut peer, port) = common::Chat::listen_encrypted(
+        "peer",
+        &dir.subdir("peer"),
+        &["--name", "daksh", "--ask-above", "1M"],
+    );
+    let port = port.to_string();
+    let args = ["connect", "127.0.0.1", &port, "--name", NAME];
+    let term = Term::start_encrypted("leave_unanswered", dir.path(), true, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+    term.enter("/send big.bin");
+    peer.expect_prefix(&format!("[System] {NAME} offers big.bin (2.0 MiB)"));
+    term.wait_row("[System] Waiting for the peer to accept big.bin (2.0 MiB).");
+    term.enter("/quit");
+    term.wait_line(
+        "[System] Leaving once the files being sent are through; the peer has not answered \
+         the offer of big.bin yet, and is waited for up to 30 s (Ctrl-C leaves at once).",
+    );
+    term.wait_prompt("the leaving line");
+    let asked = Instant::now();
+    term.press("C-c");
+    assert_eq!(term.wait_exit_code(TIMEOUT), 0, "{}", term.screen().dump());
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+}
+
 #[test]
 fn ctrl_c_while_leaving_stops_the_files_and_says_goodbye() {
     let dir = TestDir::new("tty_leave_at_once");

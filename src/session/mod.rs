@@ -363,9 +363,7 @@ impl Conversation<'_> {
         match ending {
             Ending::Quit => {
                 if waits_for_files {
-                    screen.system(
-                        "Leaving once the files being sent are through (Ctrl-C leaves at once).",
-                    );
+                    screen.system(transfers.leaving_line(self.settings.stall));
                 }
                 let _ = outbox.send(Outgoing::Leave);
                 let failure = self.finish_sending(&closer, &mut stall, outbox, connection_sealed);

@@ -392,6 +392,36 @@ impl Transfers {
         (!parts.is_empty()).then(|| in_words(parts))
     }
 
+    /// What the user is told on leaving while files of ours go: leaving
+    /// waits for them, and for the answer to offers the counterpart has not
+    /// answered yet, each for up to `patience`.
+    pub fn leaving_line(&self, patience: Duration) -> String {
+        let unanswered: Vec<String> = self
+            .entries()
+            .iter()
+            .filter(|e| e.awaiting_peer)
+            .map(|e| match e.files {
+                Some(_) => format!("folder {}", e.name),
+                None => e.name.clone(),
+            })
+            .collect();
+        let offers = match unanswered.len() {
+            0 => {
+                return "Leaving once the files being sent are through (Ctrl-C leaves at once)."
+                    .to_string();
+            }
+            1 => "the offer of",
+            _ => "the offers of",
+        };
+        format!(
+            "Leaving once the files being sent are through; {} has not answered {offers} {} \
+             yet, and is waited for up to {} s (Ctrl-C leaves at once).",
+            self.counterpart(),
+            in_words(unanswered),
+            patience.as_secs()
+        )
+    }
+
     /// One line per transfer for `/status`, or a single line saying there
     /// are none.
     pub fn status_lines(&self) -> Vec<String> {
@@ -973,6 +1003,38 @@ mod tests {
         transfers.forget(accepted);
         drop(big);
         assert_eq!(transfers.at_stake(), None);
+    }
+
+    #[test]
+    fn leaving_says_which_offers_it_waits_to_be_answered_and_how_long() {
+        let transfers = Transfers::default();
+        let (screen, _) = captured();
+        let thirty = Duration::from_secs(30);
+        let going = transfers.enqueue(Direction::Send, "going.bin", 10);
+        let _going = Meter::start(&transfers, &screen, going);
+        assert_eq!(
+            transfers.leaving_line(thirty),
+            "Leaving once the files being sent are through (Ctrl-C leaves at once)."
+        );
+        let big = transfers.enqueue(Direction::Send, "big.bin", 1 << 30);
+        let big = Meter::start(&transfers, &screen, big);
+        big.await_peer();
+        assert_eq!(
+            transfers.leaving_line(thirty),
+            "Leaving once the files being sent are through; the peer has not answered the \
+             offer of big.bin yet, and is waited for up to 30 s (Ctrl-C leaves at once)."
+        );
+        let photos = transfers.enqueue(Direction::Send, "photos", 1 << 20);
+        transfers.count_files(photos, 3);
+        let photos = Meter::start(&transfers, &screen, photos);
+        photos.await_peer();
+        transfers.joined_room();
+        assert_eq!(
+            transfers.leaving_line(Duration::from_secs(5)),
+            "Leaving once the files being sent are through; the room has not answered the \
+             offers of big.bin and folder photos yet, and is waited for up to 5 s (Ctrl-C \
+             leaves at once)."
+        );
     }
 
     #[test]
