@@ -12,7 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -1803,28 +1803,43 @@ fn a_room_hosted_at_a_terminal_shows_everyone_and_who_lists_them() {
 /// however fast the machine. It ends by itself once both sides have closed.
 struct SlowLink {
     port: u16,
+    /// Whether the link holds what it gets instead of passing it on, as a network
+    /// that stopped does; and the way to wake it when that changes.
+    held: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl SlowLink {
     fn start(target: u16, rate: u64) -> SlowLink {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
+        let held = Arc::new((Mutex::new(false), Condvar::new()));
+        let (held_out, held_back) = (held.clone(), held.clone());
         thread::spawn(move || {
             let near = common::accept_within_timeout(&listener);
             let far = TcpStream::connect(("127.0.0.1", target)).unwrap();
             let (from_far, to_near) = (far.try_clone().unwrap(), near.try_clone().unwrap());
-            let back = thread::spawn(move || pass_at(from_far, to_near, rate));
-            pass_at(near, far, rate);
+            let back = thread::spawn(move || pass_at(from_far, to_near, rate, &held_back));
+            pass_at(near, far, rate, &held_out);
             let _ = back.join();
         });
-        SlowLink { port }
+        SlowLink { port, held }
+    }
+
+    /// Stops passing bytes on, each way, until [`SlowLink::go_on`].
+    fn hold(&self) {
+        *self.held.0.lock().unwrap() = true;
+    }
+
+    fn go_on(&self) {
+        *self.held.0.lock().unwrap() = false;
+        self.held.1.notify_all();
     }
 }
 
 /// Copies `from` to `to` at `rate` bytes a second until either ends, then tells `to`
-/// that nothing more comes.
-fn pass_at(mut from: TcpStream, mut to: TcpStream, rate: u64) {
-    let started = Instant::now();
+/// that nothing more comes. While `held` says so, what was read waits.
+fn pass_at(mut from: TcpStream, mut to: TcpStream, rate: u64, held: &(Mutex<bool>, Condvar)) {
+    let mut started = Instant::now();
     let mut passed = 0u64;
     let mut buf = vec![0; 16 * 1024];
     loop {
@@ -1832,6 +1847,15 @@ fn pass_at(mut from: TcpStream, mut to: TcpStream, rate: u64) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        let mut holding = held.0.lock().unwrap();
+        if *holding {
+            while *holding {
+                holding = held.1.wait(holding).unwrap();
+            }
+            // The pace starts again from here.
+            (started, passed) = (Instant::now(), 0);
+        }
+        drop(holding);
         // Pacing, as a link of this speed does; nothing waits for an event here.
         let due = Duration::from_secs_f64((passed + n as u64) as f64 / rate as f64);
         if let Some(wait) = due.checked_sub(started.elapsed()) {
@@ -2476,4 +2500,150 @@ fn ctrl_c_while_leaving_stops_the_files_and_says_goodbye() {
         "{}",
         peer.report()
     );
+}
+
+// Live lines under pressure: narrow terminals, and a transfer that stops moving.
+
+/// Checks that a progress row is made of whole parts (`Sending NAME [bar] SIZES (N%),
+/// RATE, TIME left`, any of the bar, sizes, rate and time left left out, the name maybe
+/// shortened): nothing cut inside a figure.
+fn assert_whole_parts(row: &str, screen: &Screen) {
+    let fail = |why: &str| panic!("{why} in {row:?}; the terminal shows:\n{}", screen.dump());
+    let rest = row
+        .strip_prefix("Sending ")
+        .or_else(|| row.strip_prefix("Receiving "))
+        .unwrap_or_else(|| fail("no verb"));
+    let mut words = rest.split(' ').peekable();
+    words.next().unwrap_or_else(|| fail("no name"));
+    let is_size = |number: &str, unit: &str| {
+        number.parse::<f64>().is_ok() && ["B", "KiB", "MiB", "GiB"].contains(&unit)
+    };
+    if words.peek().is_some_and(|w| w.starts_with('[')) {
+        while !words
+            .next()
+            .unwrap_or_else(|| fail("an open bar"))
+            .ends_with(']')
+        {}
+    }
+    if words.peek().is_some_and(|w| !w.starts_with('(')) {
+        let size: Vec<&str> = words.by_ref().take(5).collect();
+        if size.len() != 5
+            || !is_size(size[0], size[1])
+            || size[2] != "/"
+            || !is_size(size[3], size[4])
+        {
+            fail("cut sizes");
+        }
+    }
+    let percent = words.next().unwrap_or_else(|| fail("no percentage"));
+    let percent = percent.trim_end_matches(',');
+    if !(percent.starts_with('(') && percent.ends_with("%)")) {
+        fail("a cut percentage");
+    }
+    let rest: Vec<&str> = words.collect();
+    let rest = rest.join(" ");
+    for part in rest.split(", ").filter(|p| !p.is_empty()) {
+        let fields: Vec<&str> = part.trim_start_matches(", ").split(' ').collect();
+        let whole = match fields.as_slice() {
+            [number, rate] => rate
+                .strip_suffix("/s")
+                .is_some_and(|unit| is_size(number, unit)),
+            [time, "left"] => time.ends_with('s'),
+            ["stalled", time] => time.ends_with('s'),
+            _ => false,
+        };
+        if !whole {
+            fail(&format!("the cut part {part:?}"));
+        }
+    }
+}
+
+#[test]
+fn live_lines_at_narrow_widths_leave_out_whole_parts_and_cut_none() {
+    let dir = TestDir::new("tty_narrow_live");
+    let peer_dir = dir.subdir("peer");
+    fs::write(
+        dir.join("big-bob.bin"),
+        pseudo_random_bytes(3 * LIVE_SIZE, 4),
+    )
+    .unwrap();
+    let (mut peer, port) = common::Chat::listen_encrypted("peer", &peer_dir, &["--name", "daksh"]);
+    let link = SlowLink::start(port, LIVE_RATE / 4);
+    let link_port = link.port.to_string();
+    let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
+    let term = Term::start_encrypted("narrow_live", dir.path(), true, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+    term.enter("/send big-bob.bin");
+    for columns in [60u16, 50, 40, 30] {
+        term.checked(&["resize-window", "-x", &columns.to_string()]);
+        term.wait_columns(columns);
+        // Until the next update, the terminal shows the line drawn for the old width,
+        // which it re-wrapped; the one drawn at the new width is right above the
+        // prompt, in one row.
+        let screen = term.wait(&format!("a live line drawn for {columns} columns"), |s| {
+            let rows = LiveWatch::progress_rows(s, "big-bob.bin");
+            rows.len() == 1
+                && rows[0].0 + 2 == s.rows.len()
+                && s.last_row() == ">"
+                && rows[0].1.chars().count() < usize::from(columns)
+        });
+        let rows = LiveWatch::progress_rows(&screen, "big-bob.bin");
+        assert_whole_parts(rows[0].1, &screen);
+    }
+    term.checked(&["resize-window", "-x", "120"]);
+    term.wait_columns(120);
+    term.press("C-d");
+    term.wait_row(
+        "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
+    );
+    term.press("C-c");
+    term.wait_row("[System] Cancelled big-bob.bin; the peer was told.");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+}
+
+#[test]
+fn a_transfer_that_stops_moving_says_it_stalled_and_recovers_when_it_moves() {
+    let dir = TestDir::new("tty_stalled");
+    let peer_dir = dir.subdir("peer");
+    fs::write(dir.join("big.bin"), pseudo_random_bytes(6 * LIVE_SIZE, 6)).unwrap();
+    let (mut peer, port) = common::Chat::listen_encrypted("peer", &peer_dir, &["--name", "daksh"]);
+    let link = SlowLink::start(port, LIVE_RATE);
+    let link_port = link.port.to_string();
+    let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
+    let term = Term::start_encrypted("stalled", dir.path(), true, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+    term.enter("/send big.bin");
+    term.wait("a rate on the live line", |s| {
+        LiveWatch::progress_rows(s, "big.bin")
+            .iter()
+            .any(|(_, row)| row.contains("/s, "))
+    });
+    link.hold();
+    let stalled = term.wait("the live line to say it stalled", |s| {
+        LiveWatch::progress_rows(s, "big.bin")
+            .iter()
+            .any(|(_, row)| row.contains("), stalled "))
+    });
+    let rows = LiveWatch::progress_rows(&stalled, "big.bin");
+    assert_eq!(rows.len(), 1, "{}", stalled.dump());
+    assert!(
+        !rows[0].1.contains("/s"),
+        "a rate beside the stall: {}",
+        stalled.dump()
+    );
+    link.go_on();
+    term.wait("the live line to move again", |s| {
+        LiveWatch::progress_rows(s, "big.bin")
+            .iter()
+            .any(|(_, row)| row.contains("/s") && !row.contains("stalled"))
+    });
+    term.wait("the file to be sent", |s| {
+        s.row_starting("[System] Sent file big.bin (").is_some()
+    });
+    term.press("C-d");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
 }

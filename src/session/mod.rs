@@ -350,7 +350,7 @@ impl Conversation<'_> {
                 safety_code,
                 &in_room,
             );
-            self.main_loop(early, &mut user, &closer, &mut stall)
+            self.main_loop(early, &mut user, &closer, &mut stall, &transfers)
         };
         // A user leaving while files go keeps the prompt, to leave at once
         // with Ctrl-C; otherwise the prompt goes first, so the last lines
@@ -366,7 +366,8 @@ impl Conversation<'_> {
                     screen.system(transfers.leaving_line(self.settings.stall));
                 }
                 let _ = outbox.send(Outgoing::Leave);
-                let failure = self.finish_sending(&closer, &mut stall, outbox, connection_sealed);
+                let failure =
+                    self.finish_sending(&closer, &mut stall, &transfers, outbox, connection_sealed);
                 user_input.stop();
                 threads.finish()?;
                 match failure {
@@ -429,6 +430,7 @@ impl Conversation<'_> {
         user: &mut UserSide,
         closer: &Closer,
         stall: &mut StallWatch,
+        transfers: &Transfers,
     ) -> Ending {
         for event in early {
             if let ControlFlow::Break(ending) = act(event, user) {
@@ -450,6 +452,7 @@ impl Conversation<'_> {
             }
             if last_check.elapsed() >= stall::CHECK_INTERVAL {
                 last_check = Instant::now();
+                transfers.show_stalled(self.screen);
                 if stall.stalled(last_check, closer.sending()) {
                     return Ending::WriterFailed(WriteError::Stalled {
                         window: stall.window(),
@@ -472,6 +475,7 @@ impl Conversation<'_> {
         &self,
         closer: &Closer,
         stall: &mut StallWatch,
+        transfers: &Transfers,
         outbox: Sender<Outgoing>,
         sealed: bool,
     ) -> Option<WriteError> {
@@ -512,6 +516,7 @@ impl Conversation<'_> {
                 }
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
             }
+            transfers.show_stalled(self.screen);
             if failure.is_none() && stall.stalled(Instant::now(), closer.sending()) {
                 failure = Some(WriteError::Stalled {
                     window: stall.window(),

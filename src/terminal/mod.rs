@@ -6,3 +6,4 @@ pub mod console;
 pub mod live;
 pub mod sanitize;
 pub mod screen;
+pub mod wrap;

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use anstyle::{AnsiColor, Style};
 use unicode_width::UnicodeWidthStr;
 
-use crate::terminal::live::LiveLines;
+use crate::terminal::live::{LiveLines, Status};
 use crate::terminal::sanitize;
 
 /// Where finished lines go.
@@ -205,15 +205,16 @@ impl Screen {
         }
     }
 
-    /// Shows `text` as the live line under `key` (interactive mode only):
-    /// kept under the conversation, above the input line, and replaced in
-    /// place by the next text under the same key. Made safe like a
-    /// `[System]` line.
-    pub fn live(&self, key: u64, text: impl Display) {
+    /// Shows `status` as the live line under `key` (interactive mode only):
+    /// kept under the conversation, above the input line, fitted to the
+    /// width each time it is drawn, and replaced in place by the next
+    /// status under the same key. Made safe like a `[System]` line.
+    pub fn live(&self, key: u64, status: Status) {
         if self.look.interactive {
-            let text = sanitize::for_terminal(text.to_string().as_bytes()).into_owned();
+            let status =
+                status.map_text(|text| sanitize::for_terminal(text.as_bytes()).into_owned());
             let mut out = self.output();
-            out.live.set(key, text);
+            out.live.set(key, status);
             out.redraw();
         }
     }
@@ -542,10 +543,10 @@ mod tests {
     #[test]
     fn live_lines_stay_under_the_conversation() {
         let (screen, sink) = captured_at(INTERACTIVE, Some(noon));
-        screen.live(1, "Sending a.bin 10%");
+        screen.live(1, "Sending a.bin 10%".into());
         screen.peer_line(b"[peer] hi", true);
         screen.peer_line(b"[peer] there", false);
-        screen.live(1, "Sending a.bin 20%\x1b[2J");
+        screen.live(1, "Sending a.bin 20%\x1b[2J".into());
         screen.end_live(1);
         screen.system("Sent file a.bin");
         assert_eq!(
@@ -562,7 +563,7 @@ mod tests {
         );
         // Pipe mode has none.
         let (screen, sink) = captured();
-        screen.live(1, "Sending a.bin 10%");
+        screen.live(1, "Sending a.bin 10%".into());
         screen.end_live(1);
         assert!(sink.lines().is_empty());
     }
