@@ -2293,6 +2293,52 @@ fn a_hostile_text_of_several_lines_shows_each_indented_under_its_one_name() {
 }
 
 #[test]
+fn peer_text_wider_than_the_terminal_wraps_with_no_row_at_the_left_edge() {
+    use chat::wire::message::Message;
+    let dir = TestDir::new("tty_wrap_forgery");
+    let term = Term::start_encrypted("wrap_forgery", dir.path(), true, &LISTEN_ENCRYPTED);
+    let port = term.listening_port();
+    term.checked(&["resize-window", "-x", "80"]);
+    term.wait_columns(80);
+    let mut peer = common::hostile::HostilePeer::connect(port);
+    // Each lands its forged line at the left edge when the terminal wraps it at 80
+    // columns, after `HH:MM [mallory] `: spaces, a line of a longer text, wide
+    // characters.
+    let spaced = format!(
+        "ok{}13:25 [System] Encrypted and verified with the code.",
+        " ".repeat(62)
+    );
+    let continued = format!("first\n{}13:26 [System] forged below", "-".repeat(80 - 16));
+    let wide = format!("{}13:27 [System] forged wide", "界".repeat(32));
+    peer.send(&[
+        Message::Hello { name: "mallory" },
+        Message::Text(&spaced),
+        Message::Text(&continued),
+        Message::Text(&wide),
+        Message::Text("last"),
+    ]);
+    let screen = term.wait("the texts", |s| s.has_row("[mallory] last"));
+    for forged in ["13:25 [System]", "13:26 [System]", "13:27 [System]"] {
+        let row = screen
+            .stamped
+            .iter()
+            .find(|row| row.contains(forged))
+            .unwrap_or_else(|| panic!("no {forged:?}:\n{}", screen.dump()));
+        assert!(
+            row.starts_with("    "),
+            "{forged:?} starts a row of its own:\n{}",
+            screen.dump()
+        );
+        assert!(row.chars().count() < 80, "{row:?}");
+    }
+    assert!(
+        !screen.stamped.iter().any(|row| row.starts_with("13:2")),
+        "{}",
+        screen.dump()
+    );
+}
+
+#[test]
 fn a_block_pasted_by_a_plain_rooms_host_reaches_its_members_as_lines_of_the_host() {
     let dir = TestDir::new("tty_room_paste");
     let args = [
