@@ -2693,3 +2693,102 @@ fn a_transfer_that_stops_moving_says_it_stalled_and_recovers_when_it_moves() {
     peer.expect_exact(&own("has left the chat."));
     assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
 }
+
+/// Runs the chat as a shell with job control runs a command: in a process group of
+/// its own, so that Ctrl-Z stops it; stopped, the shell says so and goes on with it at
+/// once (`fg`, which prints the command), as a user typing `fg` would.
+const JOB_CONTROL: &str = r#"set -m; "$@"; code=$?
+while [ $code -eq 148 ]; do echo "[1]+  Stopped"; fg; code=$?; done
+echo EXIT=$code; read x; echo GOT=$x"#;
+
+#[test]
+fn after_ctrl_z_and_fg_the_live_line_is_drawn_again_above_the_input_and_none_stays_behind() {
+    let dir = TestDir::new("tty_suspend");
+    let peer_dir = dir.subdir("peer");
+    fs::write(dir.join("big.bin"), pseudo_random_bytes(3 * LIVE_SIZE, 8)).unwrap();
+    let (mut peer, port) = common::Chat::listen_encrypted("peer", &peer_dir, &["--name", "daksh"]);
+    let link = SlowLink::start(port, LIVE_RATE / 4);
+    let link_port = link.port.to_string();
+    let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
+    let term = Term::launch("suspend", dir.path(), true, JOB_CONTROL, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+    term.enter("/send big.bin");
+    term.wait("the live line", |s| {
+        !LiveWatch::progress_rows(s, "big.bin").is_empty() && s.last_row() == ">"
+    });
+    term.press("C-z");
+    // The shell's lines, then the live line again above the input, once.
+    let screen = term.wait("one live line, above the input again", |s| {
+        let rows = LiveWatch::progress_rows(s, "big.bin");
+        let fg = s.row_index("\"${@}\"");
+        rows.len() == 1 && fg.is_some_and(|fg| rows[0].0 > fg) && s.last_row() == ">"
+    });
+    // Where the live line and the input were, the shell's lines; nothing left behind.
+    let stopped = screen.row_index("[1]+  Stopped");
+    assert!(
+        stopped.is_some_and(|at| screen.rows[at - 1].starts_with("[System] Encrypted.")),
+        "{}",
+        screen.dump()
+    );
+    term.press("C-d");
+    term.wait_row(
+        "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
+    );
+    term.press("C-c");
+    term.wait_row("[System] Cancelled big.bin; the peer was told.");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+}
+
+#[test]
+fn on_a_terminal_of_three_rows_one_live_line_shows_and_says_how_many_more() {
+    let dir = TestDir::new("tty_three_rows");
+    let peer_dir = dir.subdir("peer");
+    for (seed, name) in LIVE_OUT.iter().enumerate() {
+        fs::write(
+            dir.join(name),
+            pseudo_random_bytes(2 * LIVE_SIZE, seed as u64),
+        )
+        .unwrap();
+    }
+    let (mut peer, port) = common::Chat::listen_encrypted("peer", &peer_dir, &["--name", "daksh"]);
+    let link = SlowLink::start(port, LIVE_RATE / 4);
+    let link_port = link.port.to_string();
+    let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
+    let term = Term::start_encrypted("three_rows", dir.path(), true, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+    term.enter("/send one.bin two.bin three.bin");
+    term.wait("three live lines", |s| {
+        LIVE_OUT
+            .iter()
+            .all(|name| !LiveWatch::progress_rows(s, name).is_empty())
+    });
+    term.checked(&["resize-window", "-y", "3"]);
+    let screen = term.wait("one live line that says how many more", |s| {
+        let above = s.rows.len().checked_sub(2).map(|at| s.rows[at].as_str());
+        s.last_row() == ">"
+            && above.is_some_and(|row| {
+                row.starts_with("Sending ") && row.ends_with(" (+2 more: /status)")
+            })
+    });
+    assert!(
+        !screen
+            .rows
+            .iter()
+            .rev()
+            .take(2)
+            .any(|r| r.starts_with("... and")),
+        "{}",
+        screen.dump()
+    );
+    term.checked(&["resize-window", "-y", "40"]);
+    term.press("C-d");
+    term.wait_row(
+        "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
+    );
+    term.press("C-c");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+}

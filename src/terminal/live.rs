@@ -13,11 +13,20 @@
 //! the widths drawn, at the width the terminal has when they are erased: a
 //! terminal that re-wraps its rows on resizing (tmux, VTE, kitty, iTerm2,
 //! Windows Terminal; see `console::rewrap_fix`) has made a row wider than
-//! itself into several. Two things no escape can mend: on a terminal that
+//! itself into several. Things no escape can mend: on a terminal that
 //! does not re-wrap (xterm), narrowing it also takes rows above the live
-//! lines; and tmux, narrowed, keeps the cursor's row and pushes what grew
+//! lines; tmux, narrowed, keeps the cursor's row and pushes what grew
 //! into the scrollback, which may take part of the live lines with it when
-//! the conversation above is shorter than what they grew by.
+//! the conversation above is shorter than what they grew by; and a terminal
+//! made lower than the live lines need pushes the top ones into its
+//! scrollback, out of reach, where they stay as stale copies (tmux brings
+//! them back into view when it grows again).
+//!
+//! On a terminal too low for them all, the live lines that leave a row for
+//! the conversation are shown, the last summing up the rest; with room for
+//! one only, it says how many more there are. Ctrl-Z takes them off the
+//! screen before the chat stops, and they are drawn again above the input
+//! once it goes on (see `console::TakeLiveOff`).
 
 use anstyle::Style;
 use unicode_width::UnicodeWidthStr;
@@ -230,6 +239,12 @@ impl LiveLines {
         let before = self.lines.len();
         self.lines.retain(|(k, _)| *k != key);
         self.lines.len() != before
+    }
+
+    /// Forgets the rows drawn last, taken off the screen by other means:
+    /// the next draw does not go up over them.
+    pub fn forget_drawn(&mut self) {
+        self.drawn.clear();
     }
 
     /// How many rows the live lines took when last drawn.

@@ -43,6 +43,11 @@ pub trait LineSink: Send {
     }
     /// Hears how many live lines are drawn above the input now.
     fn live_rows(&mut self, _rows: usize) {}
+    /// Whether the live lines were taken off the screen by other means
+    /// since they were drawn (Ctrl-Z): they are then not erased again.
+    fn live_taken_off(&mut self) -> bool {
+        false
+    }
 }
 
 /// A plain writer: stdout in pipe mode, or a buffer in tests.
@@ -238,6 +243,15 @@ impl Screen {
         }
     }
 
+    /// Draws the live lines again, as they are: after the chat went on
+    /// from Ctrl-Z, above the input where the editor draws it now.
+    pub fn redraw_live(&self) {
+        let mut out = self.output();
+        if out.live.active() {
+            out.redraw();
+        }
+    }
+
     /// Takes the live line under `key` off the screen, if there is one.
     pub fn end_live(&self, key: u64) {
         let mut out = self.output();
@@ -372,6 +386,9 @@ impl Output {
 
     /// Draws the lines held back, and the live lines again below them.
     fn redraw(&mut self) {
+        if self.sink.live_taken_off() {
+            self.live.forget_drawn();
+        }
         let above = std::mem::take(&mut self.held);
         let text = self.live.redraw(&above, self.sink.size(), self.live_style);
         if !text.is_empty() {
