@@ -2591,11 +2591,11 @@ fn assert_whole_parts(row: &str, screen: &Screen) {
     for part in rest.split(", ").filter(|p| !p.is_empty()) {
         let fields: Vec<&str> = part.trim_start_matches(", ").split(' ').collect();
         let whole = match fields.as_slice() {
+            [time, "left"] => time.ends_with('s'),
+            ["stalled", time] => time.ends_with('s'),
             [number, rate] => rate
                 .strip_suffix("/s")
                 .is_some_and(|unit| is_size(number, unit)),
-            [time, "left"] => time.ends_with('s'),
-            ["stalled", time] => time.ends_with('s'),
             _ => false,
         };
         if !whole {
