@@ -112,23 +112,8 @@ pub enum Command {
     /// Connect to a listening peer and chat with it.
     #[command(after_help = CONNECT_EXAMPLE)]
     Connect {
-        /// The peer's address: an IPv4 or IPv6 address, `localhost` or a
-        /// host name, with its port as HOST:PORT or [V6]:PORT or given
-        /// apart (5050 if none); or the name a chat on the local network
-        /// announces. A dotted host name without a port is a host if it
-        /// resolves, else a name; a one-word one needs its port.
-        #[arg(value_name = "HOST|NAME", value_parser = parse_target)]
-        host: Given,
-        /// The peer's port [default: 5050 after an address].
-        port: Option<u16>,
-        /// The peer's port, as `listen` takes it (the same as PORT).
-        #[arg(
-            long = "port",
-            id = "port_option",
-            value_name = "PORT",
-            conflicts_with = "port"
-        )]
-        port_option: Option<u16>,
+        #[command(flatten)]
+        peer: PeerAddress,
         /// How long to keep trying while the peer is not there yet (its
         /// name not announced, or nobody listening at the address); 0 keeps
         /// trying until Ctrl-C.
@@ -165,6 +150,36 @@ pub enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+}
+
+/// Where `chat connect` goes, as typed. (Arguments of their own: built
+/// apart, they keep the stack that parsing takes small.)
+#[derive(Debug, Args)]
+pub struct PeerAddress {
+    /// The peer's address: an IPv4 or IPv6 address, `localhost` or a
+    /// host name, with its port as HOST:PORT or [V6]:PORT or given
+    /// apart (5050 if none); or the name a chat on the local network
+    /// announces. A dotted host name without a port is a host if it
+    /// resolves, else a name; a one-word one needs its port.
+    #[arg(value_name = "HOST|NAME", value_parser = parse_target)]
+    pub host: Given,
+    /// The peer's port [default: 5050 after an address].
+    pub port: Option<u16>,
+    /// The peer's port, as `listen` takes it (the same as PORT).
+    #[arg(
+        long = "port",
+        id = "port_option",
+        value_name = "PORT",
+        conflicts_with = "port"
+    )]
+    pub port_option: Option<u16>,
+}
+
+impl PeerAddress {
+    /// The port given apart from the host, either way.
+    pub fn port(&self) -> Option<u16> {
+        self.port.or(self.port_option)
+    }
 }
 
 /// Where received files go unless `--download-dir` says otherwise.
@@ -249,13 +264,8 @@ impl Cli {
     /// The command line, with what clap cannot check alone: a port given
     /// both after a colon and apart.
     pub fn checked(self) -> Result<Self, clap::Error> {
-        if let Command::Connect {
-            host,
-            port,
-            port_option,
-            ..
-        } = &self.command
-            && let (Some(own), Some(apart)) = (host.port, port.or(*port_option))
+        if let Command::Connect { peer, .. } = &self.command
+            && let (Some(own), Some(apart)) = (peer.host.port, peer.port())
         {
             let message = format!(
                 "the port is given twice ({own} after the colon, and {apart}): give it once"
@@ -302,10 +312,8 @@ mod tests {
         let cli =
             Cli::try_parse_from(["chat", "connect", "::1", "5050", "--name", "I056"]).unwrap();
         match cli.command {
-            Command::Connect {
-                host, port, common, ..
-            } => {
-                assert_eq!((host.text.as_str(), port), ("::1", Some(5050)));
+            Command::Connect { peer, common, .. } => {
+                assert_eq!((peer.host.text.as_str(), peer.port), ("::1", Some(5050)));
                 assert_eq!(common.name.as_deref(), Some("I056"));
             }
             other => panic!("parsed as {other:?}"),
@@ -316,14 +324,8 @@ mod tests {
     fn connect_takes_the_port_after_a_colon_or_as_listen_does() {
         let port_of = |args: &[&str]| match Cli::try_parse_from(args).unwrap().checked() {
             Ok(Cli {
-                command:
-                    Command::Connect {
-                        host,
-                        port,
-                        port_option,
-                        ..
-                    },
-            }) => Ok((host.text, host.port.or(port).or(port_option))),
+                command: Command::Connect { peer, .. },
+            }) => Ok((peer.host.text.clone(), peer.host.port.or(peer.port()))),
             Ok(other) => panic!("parsed as {other:?}"),
             Err(e) => Err(e.exit_code()),
         };

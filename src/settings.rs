@@ -158,14 +158,12 @@ impl Action {
                 (Role::Listen { host, port }, code, common)
             }
             Command::Connect {
-                host,
-                port,
-                port_option,
+                peer,
                 wait,
                 code,
                 common,
             } => (
-                Role::connecting(host, port.or(port_option), Patience::from_secs(wait)),
+                Role::connecting(peer.host.clone(), peer.port(), Patience::from_secs(wait)),
                 code.map(|code| (code, false)),
                 common,
             ),
