@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::net::secure::code::Code;
+use crate::net::target::{self, Given};
 
 /// Peer-to-peer terminal chat with file transfer over one direct TCP
 /// connection: no server, no account.
@@ -59,15 +60,18 @@ Either side may start first: while nobody listens there yet, it says so once
 and tries again for up to 30 s (--wait SECS; 0 until Ctrl-C):
   $ chat connect 192.168.1.20 --name I056
   [System] Nobody listens on 192.168.1.20 5050 yet; trying again for up to 30 s (Ctrl-C stops).
-An address alone, as here, takes port 5050. On the same network, a name
-alone finds the chat that announces it: `chat connect I049`.
+An address alone, as here, takes port 5050; a port goes after a colon
+(192.168.1.20:6000, [::1]:6000, localhost:6000), after the address, or
+with --port. `localhost`, and a dotted host name that resolves
+(box.local), are hosts; a one-word host name needs its port
+(`chat connect raspberrypi 5050`). On the same network, a name alone finds
+the chat that announces it: `chat connect I049`.
 
 Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /who, /msg, /help, /quit
 With the original Python chat or nc, both sides add --plain (not encrypted).
 The same command joins a room (`chat listen --room`); /who and /msg work there.";
 
-/// The port a chat listens on, and connects to, unless told otherwise.
-pub const DEFAULT_PORT: u16 = 5050;
+pub use crate::net::connect::DEFAULT_PORT;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -108,12 +112,8 @@ pub enum Command {
     /// Connect to a listening peer and chat with it.
     #[command(after_help = CONNECT_EXAMPLE)]
     Connect {
-        /// The peer's IPv4 or IPv6 address, or a host name; alone, without
-        /// a port, an address is taken with port 5050, and anything else is
-        /// the name a chat on the local network announces.
-        host: String,
-        /// The peer's port [default: 5050 after an address].
-        port: Option<u16>,
+        #[command(flatten)]
+        peer: PeerAddress,
         /// How long to keep trying while the peer is not there yet (its
         /// name not announced, or nobody listening at the address); 0 keeps
         /// trying until Ctrl-C.
@@ -150,6 +150,36 @@ pub enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+}
+
+/// Where `chat connect` goes, as typed. (Arguments of their own: built
+/// apart, they keep the stack that parsing takes small.)
+#[derive(Debug, Args)]
+pub struct PeerAddress {
+    /// The peer's address: an IPv4 or IPv6 address, `localhost` or a
+    /// host name, with its port as HOST:PORT or [V6]:PORT or given
+    /// apart (5050 if none); or the name a chat on the local network
+    /// announces. A dotted host name without a port is a host if it
+    /// resolves, else a name; a one-word one needs its port.
+    #[arg(value_name = "HOST|NAME", value_parser = parse_target)]
+    pub host: Given,
+    /// The peer's port [default: 5050 after an address].
+    pub port: Option<u16>,
+    /// The peer's port, as `listen` takes it (the same as PORT).
+    #[arg(
+        long = "port",
+        id = "port_option",
+        value_name = "PORT",
+        conflicts_with = "port"
+    )]
+    pub port_option: Option<u16>,
+}
+
+impl PeerAddress {
+    /// The port given apart from the host, either way.
+    pub fn port(&self) -> Option<u16> {
+        self.port.or(self.port_option)
+    }
 }
 
 /// Where received files go unless `--download-dir` says otherwise.
@@ -225,6 +255,27 @@ pub fn parse_name(name: &str) -> Result<String, String> {
     crate::wire::name::parse(name)
 }
 
+/// `chat connect`'s first argument, with the port it may carry.
+fn parse_target(text: &str) -> Result<Given, String> {
+    target::given(text)
+}
+
+impl Cli {
+    /// The command line, with what clap cannot check alone: a port given
+    /// both after a colon and apart.
+    pub fn checked(self) -> Result<Self, clap::Error> {
+        if let Command::Connect { peer, .. } = &self.command
+            && let (Some(own), Some(apart)) = (peer.host.port, peer.port())
+        {
+            let message = format!(
+                "the port is given twice ({own} after the colon, and {apart}): give it once"
+            );
+            return Err(Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message));
+        }
+        Ok(self)
+    }
+}
+
 /// A code as given on the command line.
 pub fn parse_code(code: &str) -> Result<Code, String> {
     Code::new(code).map_err(|e| e.to_string())
@@ -261,14 +312,41 @@ mod tests {
         let cli =
             Cli::try_parse_from(["chat", "connect", "::1", "5050", "--name", "I056"]).unwrap();
         match cli.command {
-            Command::Connect {
-                host, port, common, ..
-            } => {
-                assert_eq!((host.as_str(), port), ("::1", Some(5050)));
+            Command::Connect { peer, common, .. } => {
+                assert_eq!((peer.host.text.as_str(), peer.port), ("::1", Some(5050)));
                 assert_eq!(common.name.as_deref(), Some("I056"));
             }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn connect_takes_the_port_after_a_colon_or_as_listen_does() {
+        let port_of = |args: &[&str]| match Cli::try_parse_from(args).unwrap().checked() {
+            Ok(Cli {
+                command: Command::Connect { peer, .. },
+            }) => Ok((peer.host.text.clone(), peer.host.port.or(peer.port()))),
+            Ok(other) => panic!("parsed as {other:?}"),
+            Err(e) => Err(e.exit_code()),
+        };
+        let local = |port| Ok(("127.0.0.1".to_string(), Some(port)));
+        assert_eq!(port_of(&["chat", "connect", "127.0.0.1:6000"]), local(6000));
+        assert_eq!(
+            port_of(&["chat", "connect", "127.0.0.1", "--port", "6000"]),
+            local(6000)
+        );
+        assert_eq!(
+            port_of(&["chat", "connect", "127.0.0.1:6000", "6000"]),
+            Err(2)
+        );
+        assert_eq!(
+            port_of(&["chat", "connect", "127.0.0.1:6000", "--port", "6000"]),
+            Err(2)
+        );
+        let both = Cli::try_parse_from(["chat", "connect", "h", "1", "--port", "2"]);
+        assert_eq!(both.unwrap_err().exit_code(), 2);
+        let bad = Cli::try_parse_from(["chat", "connect", "127.0.0.1:70000"]);
+        assert_eq!(bad.unwrap_err().exit_code(), 2);
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! Layout, by layer from the bottom up (upper layers use lower ones):
 //! - `wire`     — the bytes on the wire: frames of the original format, typed
 //!   messages of the encrypted one (pure codecs)
-//! - `terminal` — sanitising peer text, the output sink, the console and line editor
-//! - `net`      — listening for or connecting to the one peer (trying again
-//!   while it is not there yet), finding it on the local network (multicast
-//!   DNS); the encrypted
+//! - `terminal` — sanitising peer text, wrapping lines and fitting live lines
+//!   to the width, the output sink, the console and line editor
+//! - `net`      — what `chat connect` is pointed at (an address or a name);
+//!   listening for or connecting to the one peer (trying again while it is
+//!   not there yet, telling a web or SSH server on the port for what it
+//!   is), finding it on the local network (multicast DNS); the encrypted
 //!   channel (handshake, codes, sealed records); the transport (reader,
 //!   writer, closer) a conversation runs over, plain or sealed
 //! - `files`    — the download folder and its safe names; what is kept of cut

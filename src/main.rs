@@ -6,7 +6,7 @@ use chat::cli::Cli;
 use chat::exit_codes::{ExitCode, Shown};
 
 fn main() -> std::process::ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse().and_then(Cli::checked) {
         Ok(cli) => cli,
         Err(e) => {
             // `--help` and `--version` arrive here too, as successes.

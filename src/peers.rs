@@ -2,6 +2,7 @@
 //! as a table for people or JSON for scripts. Names come from the network,
 //! so they are made safe before they are shown.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::time::Duration;
 
@@ -94,7 +95,11 @@ fn as_json(found: &[Found]) -> String {
     format!("[{}]\n", items.join(","))
 }
 
-/// A JSON string: quotes, backslashes and control characters escaped.
+/// A JSON string: quotes and backslashes escaped, and every character a
+/// terminal would act on or that does not show (controls, C1 codes such as
+/// U+009B, bidi overrides, zero-width characters), the ones the table view
+/// makes visible, written as `\u` escapes: the JSON is as safe to print as
+/// the table, and a parser reads the name back as announced.
 fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
@@ -102,8 +107,12 @@ fn json_string(text: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
+            c if c.is_control() || sanitize::is_unsafe_char(c) => {
+                // Beyond the first plane, as the UTF-16 pair JSON spells it.
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
             }
             c => out.push(c),
         }
@@ -139,6 +148,58 @@ mod tests {
              \"encrypted\":true,\"code\":false,\"room\":true}]\n"
         );
         assert_eq!(as_json(&[]), "[]\n");
+    }
+
+    #[test]
+    fn json_escapes_what_a_terminal_would_act_on_or_not_show() {
+        let cases = [
+            ("csi \u{9b}31m", "\"csi \\u009b31m\""),
+            ("evil\u{202e}txt", "\"evil\\u202etxt\""),
+            ("a\u{200b}b\u{feff}", "\"a\\u200bb\\ufeff\""),
+            ("tab\tdel\u{7f}", "\"tab\\u0009del\\u007f\""),
+            ("tag\u{e0041}", "\"tag\\udb40\\udc41\""),
+            ("Daksh Ü 日本 ❤", "\"Daksh Ü 日本 ❤\""),
+        ];
+        for (name, json) in cases {
+            assert_eq!(json_string(name), json, "{name:?}");
+        }
+    }
+
+    /// Reads a JSON string as [`json_string`] writes it, for the property
+    /// below: `None` if it is not one.
+    fn read_json_string(json: &str) -> Option<String> {
+        let inner = json.strip_prefix('"')?.strip_suffix('"')?;
+        let mut units = Vec::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                units.extend(c.encode_utf16(&mut [0; 2]).iter());
+                continue;
+            }
+            match chars.next()? {
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    units.push(u16::from_str_radix(&hex, 16).ok()?);
+                }
+                c @ ('"' | '\\') => units.push(c as u16),
+                _ => return None,
+            }
+        }
+        String::from_utf16(&units).ok()
+    }
+
+    proptest::proptest! {
+        /// Whatever a name holds, its JSON reads back as the name, and holds
+        /// nothing the table view would have escaped.
+        #[test]
+        fn json_names_read_back_and_are_safe_to_print(name in "(\\PC|\\pC|[\"\\\\\u{9b}\u{202e}])*") {
+            let json = json_string(&name);
+            proptest::prop_assert_eq!(read_json_string(&json), Some(name));
+            proptest::prop_assert!(
+                !json.chars().any(sanitize::is_unsafe_char),
+                "{:?}", json
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::files::download::DownloadDir;
 use crate::net::patience::Patience;
 use crate::net::secure::Protection;
 use crate::net::secure::code::Code;
+use crate::net::target::{self, Given, Target};
 
 /// Used when no name is given and the login name is unusable.
 const ANONYMOUS: &str = "Anonymous";
@@ -27,36 +28,27 @@ pub enum Role {
         wait: Patience,
     },
     /// Connect to the chat that announces this name on the local network,
-    /// looking for it as long as `wait` allows.
+    /// looking for it as long as `wait` allows; first to the host of that
+    /// name, when `may_be_host` and it resolves.
     Find {
         name: String,
+        may_be_host: bool,
         wait: Patience,
     },
 }
 
-/// Whether `host` is an IP address, bare or in brackets (`[::1]`), rather
-/// than a name.
-fn is_address(host: &str) -> bool {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    bare.parse::<std::net::IpAddr>().is_ok()
-}
-
 impl Role {
-    /// How `chat connect HOST [PORT]` connects: to the address and port;
-    /// to an address alone on the port a listener takes; to a name alone
-    /// by looking for it on the network.
-    fn connecting(host: String, port: Option<u16>, wait: Patience) -> Self {
-        match port {
-            Some(port) => Self::Connect { host, port, wait },
-            None if is_address(&host) => Self::Connect {
-                host,
-                port: cli::DEFAULT_PORT,
+    /// How `chat connect HOST [PORT]` connects (see [`crate::net::target`]):
+    /// to an address, with its port or on the port a listener takes; to a
+    /// name by looking for it on the network.
+    fn connecting(given: Given, port: Option<u16>, wait: Patience) -> Self {
+        match target::target(given, port, cli::DEFAULT_PORT) {
+            Target::Address { host, port } => Self::Connect { host, port, wait },
+            Target::Name { name, may_be_host } => Self::Find {
+                name,
+                may_be_host,
                 wait,
             },
-            None => Self::Find { name: host, wait },
         }
     }
 
@@ -166,13 +158,12 @@ impl Action {
                 (Role::Listen { host, port }, code, common)
             }
             Command::Connect {
-                host,
-                port,
+                peer,
                 wait,
                 code,
                 common,
             } => (
-                Role::connecting(host, port, Patience::from_secs(wait)),
+                Role::connecting(peer.host.clone(), peer.port(), Patience::from_secs(wait)),
                 code.map(|code| (code, false)),
                 common,
             ),
@@ -287,6 +278,7 @@ mod tests {
             s.role,
             Role::Find {
                 name: "alice".into(),
+                may_be_host: false,
                 wait: Patience::UpTo(Duration::from_secs(30)),
             }
         );
@@ -300,6 +292,7 @@ mod tests {
             ("192.168.1.20", "192.168.1.20"),
             ("::1", "::1"),
             ("[::1]", "[::1]"),
+            ("localhost", "localhost"),
         ] {
             let s = settings(&["chat", "connect", host, "--wait", "0"], None);
             assert_eq!(
@@ -311,15 +304,31 @@ mod tests {
                 }
             );
         }
-        // A name, even one that looks like a host's, is looked for.
+        // A dotted name is a host's if it resolves, else looked for.
         let s = settings(&["chat", "connect", "alice.local", "--wait", "5"], None);
         assert_eq!(
             s.role,
             Role::Find {
                 name: "alice.local".into(),
+                may_be_host: true,
                 wait: Patience::UpTo(Duration::from_secs(5)),
             }
         );
+        // With its port after a colon, or given as listen takes it.
+        for args in [
+            &["chat", "connect", "127.0.0.1:6000"][..],
+            &["chat", "connect", "127.0.0.1", "--port", "6000"],
+        ] {
+            let s = settings(args, None);
+            assert_eq!(
+                s.role,
+                Role::Connect {
+                    host: "127.0.0.1".into(),
+                    port: 6000,
+                    wait: Patience::UpTo(Duration::from_secs(30)),
+                }
+            );
+        }
     }
 
     #[test]

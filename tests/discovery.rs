@@ -308,3 +308,151 @@ fn two_listeners_started_at_once_under_one_name_end_up_distinct_and_the_renamed_
         kept.report()
     );
 }
+
+#[test]
+fn peers_as_json_escapes_what_a_hostile_name_would_do_to_a_terminal() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    // An 8-bit CSI (U+009B) and a right-to-left override (U+202E), which no chat
+    // would announce, but anyone on the network can.
+    let _hostile = lan.announce_raw("evil\u{9b}2J\u{202e}gpj.exe", 5050);
+    let mut json = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !json.contains("evil") {
+        assert!(Instant::now() < deadline, "never listed: {json}");
+        json = lan.peers(&["--json", "--wait", "2"]);
+    }
+    assert!(
+        json.contains("\"name\":\"evil\\u009b2J\\u202egpj.exe\""),
+        "{json:?}"
+    );
+    assert!(
+        !json.contains(['\u{9b}', '\u{202e}']),
+        "printed unescaped: {json:?}"
+    );
+    let table = lan.peers(&["--wait", "2"]);
+    assert!(table.contains("evil\\x9b2J\\u{202e}gpj.exe"), "{table:?}");
+}
+
+#[test]
+fn localhost_alone_is_an_address_on_port_5050() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    let dir = TestDir::new("disc-localhost");
+    let mut alice = Chat::spawn_in(
+        &lan.a,
+        "alice",
+        &dir.subdir("alice"),
+        &["listen", "--name", "alice", "--no-announce"],
+    );
+    alice.expect_exact("[System] Listening on 0.0.0.0:5050 ...");
+    let mut bob = Chat::spawn_in(
+        &lan.a,
+        "bob",
+        &dir.subdir("bob"),
+        &["connect", "localhost", "--name", "bob", "--wait", "5"],
+    );
+    bob.expect_exact("[System] Connected to 127.0.0.1:5050");
+    bob.send_line("no name lookup");
+    alice.expect_exact("[bob] no name lookup");
+    bob.send_line("/quit");
+    assert_eq!(bob.wait_exit(), 0, "{}", bob.report());
+}
+
+#[test]
+fn a_dotted_host_name_is_a_host_when_it_resolves_and_a_name_when_not() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    lan.name_a_in_b("box.test");
+    let dir = TestDir::new("disc-dotted");
+    let mut alice = Chat::spawn_in(
+        &lan.a,
+        "alice",
+        &dir.subdir("alice"),
+        &["listen", "--name", "alice", "--no-announce"],
+    );
+    alice.expect_exact("[System] Listening on 0.0.0.0:5050 ...");
+    let mut bob = Chat::spawn_in(
+        &lan.b,
+        "bob",
+        &dir.subdir("bob"),
+        &["connect", "box.test", "--name", "bob", "--wait", "5"],
+    );
+    bob.expect_exact(&format!("[System] Connected to {}:5050", lan.a_address));
+    bob.send_line("/quit");
+    assert_eq!(bob.wait_exit(), 0, "{}", bob.report());
+    // A chat whose name is written like a host's, and which no host has, is found
+    // by its name.
+    let (mut named, port) = listener(&lan, &dir, "d.k.", &[]);
+    let mut carol = Chat::spawn_in(
+        &lan.b,
+        "carol",
+        &dir.subdir("carol"),
+        &["connect", "d.k.", "--name", "carol", "--wait", "10"],
+    );
+    carol.expect_exact(&format!(
+        "[System] Found d.k. at {} port {port}.",
+        lan.a_address
+    ));
+    let code = carol.expect_prefix("[System] Encrypted. Safety code: ");
+    named.expect_exact(&code);
+    carol.send_line("/quit");
+    assert_eq!(carol.wait_exit(), 0, "{}", carol.report());
+}
+
+#[test]
+fn a_mistyped_name_is_told_which_chats_are_announced_once() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    let dir = TestDir::new("disc-typo");
+    let (_alice, _port) = listener(&lan, &dir, "alice", &[]);
+    let mut bob = Chat::spawn_in(
+        &lan.b,
+        "bob",
+        &dir.subdir("bob"),
+        &["connect", "alcie", "--name", "bob", "--wait", "4"],
+    );
+    bob.expect_exact(
+        "[System] No chat called alcie yet; alice is announced (chat connect alice). Still \
+         looking (up to 4 s, Ctrl-C stops).",
+    );
+    let code = bob.wait_exit();
+    bob.assert_failed_cleanly(code, "no chat called alcie announces itself");
+    let said = bob
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.contains("alice is announced"))
+        .count();
+    assert_eq!(said, 1, "{}", bob.report());
+}
+
+#[test]
+fn a_chat_announced_while_looking_for_another_name_is_said_once() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    let dir = TestDir::new("disc-typo-later");
+    let mut bob = Chat::spawn_in(
+        &lan.b,
+        "bob",
+        &dir.subdir("bob"),
+        &["connect", "alcie", "--name", "bob", "--wait", "8"],
+    );
+    bob.expect_exact("[System] No chat called alcie yet; still looking (up to 8 s, Ctrl-C stops).");
+    let (_alice, _port) = listener(&lan, &dir, "alice", &[]);
+    bob.expect_exact(
+        "[System] Meanwhile alice is announced (chat connect alice); still looking for alcie.",
+    );
+    let code = bob.wait_exit();
+    bob.assert_failed_cleanly(code, "no chat called alcie announces itself");
+    let said = bob
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.contains("is announced"))
+        .count();
+    assert_eq!(said, 1, "{}", bob.report());
+}

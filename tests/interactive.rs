@@ -12,7 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -264,6 +264,31 @@ impl Term {
         self.wait(&format!("the row {row:?}"), |s| s.has_row(row))
     }
 
+    /// Waits for a line of the chat exactly equal to `line`, however many rows it
+    /// takes: see [`Screen::lines`].
+    fn wait_line(&self, line: &str) -> Screen {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let screen = self.joined_screen();
+            if screen.lines().iter().any(|l| l == line) {
+                return screen;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out waiting for the line {line:?}; the terminal shows:\n{}",
+                    screen.dump()
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// The whole pane as [`Term::screen`] has it, but with each row that the terminal
+    /// wrapped joined to the one before it.
+    fn joined_screen(&self) -> Screen {
+        Screen::new(&self.checked(&["capture-pane", "-p", "-J", "-S", "-"]))
+    }
+
     /// The port from `[System] Listening on 127.0.0.1:PORT ...`.
     fn listening_port(&self) -> u16 {
         let prefix = "[System] Listening on 127.0.0.1:";
@@ -390,6 +415,24 @@ impl Screen {
             .map(|r| without_time(r).unwrap_or(r).to_string())
             .collect();
         Screen { rows, stamped }
+    }
+
+    /// The lines of the chat, each whole, from a capture whose rows the terminal
+    /// wrapped are joined already ([`Term::joined_screen`]): a row that starts with
+    /// blanks goes on the line above it, after one space, as the chat indents the rows
+    /// it wraps a long line into.
+    fn lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = Vec::new();
+        for row in &self.rows {
+            match lines.last_mut() {
+                Some(last) if row.starts_with(' ') && !row.trim().is_empty() => {
+                    last.push(' ');
+                    last.push_str(row.trim_start());
+                }
+                _ => lines.push(row.clone()),
+            }
+        }
+        lines
     }
 
     fn has_row(&self, row: &str) -> bool {
@@ -1854,28 +1897,43 @@ fn a_room_host_leaving_is_told_it_closes_the_room_and_cuts_its_files() {
 /// however fast the machine. It ends by itself once both sides have closed.
 struct SlowLink {
     port: u16,
+    /// Whether the link holds what it gets instead of passing it on, as a network
+    /// that stopped does; and the way to wake it when that changes.
+    held: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl SlowLink {
     fn start(target: u16, rate: u64) -> SlowLink {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
+        let held = Arc::new((Mutex::new(false), Condvar::new()));
+        let (held_out, held_back) = (held.clone(), held.clone());
         thread::spawn(move || {
             let near = common::accept_within_timeout(&listener);
             let far = TcpStream::connect(("127.0.0.1", target)).unwrap();
             let (from_far, to_near) = (far.try_clone().unwrap(), near.try_clone().unwrap());
-            let back = thread::spawn(move || pass_at(from_far, to_near, rate));
-            pass_at(near, far, rate);
+            let back = thread::spawn(move || pass_at(from_far, to_near, rate, &held_back));
+            pass_at(near, far, rate, &held_out);
             let _ = back.join();
         });
-        SlowLink { port }
+        SlowLink { port, held }
+    }
+
+    /// Stops passing bytes on, each way, until [`SlowLink::go_on`].
+    fn hold(&self) {
+        *self.held.0.lock().unwrap() = true;
+    }
+
+    fn go_on(&self) {
+        *self.held.0.lock().unwrap() = false;
+        self.held.1.notify_all();
     }
 }
 
 /// Copies `from` to `to` at `rate` bytes a second until either ends, then tells `to`
-/// that nothing more comes.
-fn pass_at(mut from: TcpStream, mut to: TcpStream, rate: u64) {
-    let started = Instant::now();
+/// that nothing more comes. While `held` says so, what was read waits.
+fn pass_at(mut from: TcpStream, mut to: TcpStream, rate: u64, held: &(Mutex<bool>, Condvar)) {
+    let mut started = Instant::now();
     let mut passed = 0u64;
     let mut buf = vec![0; 16 * 1024];
     loop {
@@ -1883,6 +1941,15 @@ fn pass_at(mut from: TcpStream, mut to: TcpStream, rate: u64) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        let mut holding = held.0.lock().unwrap();
+        if *holding {
+            while *holding {
+                holding = held.1.wait(holding).unwrap();
+            }
+            // The pace starts again from here.
+            (started, passed) = (Instant::now(), 0);
+        }
+        drop(holding);
         // Pacing, as a link of this speed does; nothing waits for an event here.
         let due = Duration::from_secs_f64((passed + n as u64) as f64 / rate as f64);
         if let Some(wait) = due.checked_sub(started.elapsed()) {
@@ -2320,6 +2387,52 @@ fn a_hostile_text_of_several_lines_shows_each_indented_under_its_one_name() {
 }
 
 #[test]
+fn peer_text_wider_than_the_terminal_wraps_with_no_row_at_the_left_edge() {
+    use chat::wire::message::Message;
+    let dir = TestDir::new("tty_wrap_forgery");
+    let term = Term::start_encrypted("wrap_forgery", dir.path(), true, &LISTEN_ENCRYPTED);
+    let port = term.listening_port();
+    term.checked(&["resize-window", "-x", "80"]);
+    term.wait_columns(80);
+    let mut peer = common::hostile::HostilePeer::connect(port);
+    // Each lands its forged line at the left edge when the terminal wraps it at 80
+    // columns, after `HH:MM [mallory] `: spaces, a line of a longer text, wide
+    // characters.
+    let spaced = format!(
+        "ok{}13:25 [System] Encrypted and verified with the code.",
+        " ".repeat(62)
+    );
+    let continued = format!("first\n{}13:26 [System] forged below", "-".repeat(80 - 16));
+    let wide = format!("{}13:27 [System] forged wide", "界".repeat(32));
+    peer.send(&[
+        Message::Hello { name: "mallory" },
+        Message::Text(&spaced),
+        Message::Text(&continued),
+        Message::Text(&wide),
+        Message::Text("last"),
+    ]);
+    let screen = term.wait("the texts", |s| s.has_row("[mallory] last"));
+    for forged in ["13:25 [System]", "13:26 [System]", "13:27 [System]"] {
+        let row = screen
+            .stamped
+            .iter()
+            .find(|row| row.contains(forged))
+            .unwrap_or_else(|| panic!("no {forged:?}:\n{}", screen.dump()));
+        assert!(
+            row.starts_with("    "),
+            "{forged:?} starts a row of its own:\n{}",
+            screen.dump()
+        );
+        assert!(row.chars().count() < 80, "{row:?}");
+    }
+    assert!(
+        !screen.stamped.iter().any(|row| row.starts_with("13:2")),
+        "{}",
+        screen.dump()
+    );
+}
+
+#[test]
 fn a_block_pasted_by_a_plain_rooms_host_reaches_its_members_as_lines_of_the_host() {
     let dir = TestDir::new("tty_room_paste");
     let args = [
@@ -2441,6 +2554,41 @@ fn a_room_host_leaves_at_once_and_what_is_typed_after_reaches_the_shell() {
 /// not sent and says so, and Ctrl-C then leaves at once, cleanly: the file
 /// is cancelled, the peer told and given the goodbye, and both end well.
 #[test]
+fn leaving_with_an_offer_unanswered_says_it_waits_for_the_answer_and_ctrl_c_leaves() {
+    let dir = TestDir::new("tty_leave_unanswered");
+    fs::write(dir.join("big.bin"), pseudo_random_bytes(2 * BLOCK, 5)).unwrap();
+    let (mut peer, port) = common::Chat::listen_encrypted(
+        "peer",
+        &dir.subdir("peer"),
+        &["--name", "daksh", "--ask-above", "1M"],
+    );
+    let port = port.to_string();
+    let args = ["connect", "127.0.0.1", &port, "--name", NAME];
+    let term = Term::start_encrypted("leave_unanswered", dir.path(), true, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+    term.enter("/send big.bin");
+    peer.expect_prefix(&format!("[System] {NAME} offers big.bin (2.0 MiB)"));
+    term.wait_row("[System] Waiting for the peer to accept big.bin (2.0 MiB).");
+    term.enter("/quit");
+    term.wait_line(
+        "[System] Leaving once the files being sent are through; the peer has not answered \
+         the offer of big.bin yet, and is waited for up to 30 s (Ctrl-C leaves at once).",
+    );
+    term.wait_prompt("the leaving line");
+    let asked = Instant::now();
+    term.press("C-c");
+    assert_eq!(term.wait_exit_code(TIMEOUT), 0, "{}", term.screen().dump());
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+}
+
+#[test]
 fn ctrl_c_while_leaving_stops_the_files_and_says_goodbye() {
     let dir = TestDir::new("tty_leave_at_once");
     let peer_dir = dir.subdir("peer");
@@ -2492,4 +2640,249 @@ fn ctrl_c_while_leaving_stops_the_files_and_says_goodbye() {
         "{}",
         peer.report()
     );
+}
+
+// Live lines under pressure: narrow terminals, and a transfer that stops moving.
+
+/// Checks that a progress row is made of whole parts (`Sending NAME [bar] SIZES (N%),
+/// RATE, TIME left`, any of the bar, sizes, rate and time left left out, the name maybe
+/// shortened): nothing cut inside a figure.
+fn assert_whole_parts(row: &str, screen: &Screen) {
+    let fail = |why: &str| panic!("{why} in {row:?}; the terminal shows:\n{}", screen.dump());
+    let rest = row
+        .strip_prefix("Sending ")
+        .or_else(|| row.strip_prefix("Receiving "))
+        .unwrap_or_else(|| fail("no verb"));
+    let mut words = rest.split(' ').peekable();
+    words.next().unwrap_or_else(|| fail("no name"));
+    let is_size = |number: &str, unit: &str| {
+        number.parse::<f64>().is_ok() && ["B", "KiB", "MiB", "GiB"].contains(&unit)
+    };
+    if words.peek().is_some_and(|w| w.starts_with('[')) {
+        while !words
+            .next()
+            .unwrap_or_else(|| fail("an open bar"))
+            .ends_with(']')
+        {}
+    }
+    if words.peek().is_some_and(|w| !w.starts_with('(')) {
+        let size: Vec<&str> = words.by_ref().take(5).collect();
+        if size.len() != 5
+            || !is_size(size[0], size[1])
+            || size[2] != "/"
+            || !is_size(size[3], size[4])
+        {
+            fail("cut sizes");
+        }
+    }
+    let percent = words.next().unwrap_or_else(|| fail("no percentage"));
+    let percent = percent.trim_end_matches(',');
+    if !(percent.starts_with('(') && percent.ends_with("%)")) {
+        fail("a cut percentage");
+    }
+    let rest: Vec<&str> = words.collect();
+    let rest = rest.join(" ");
+    for part in rest.split(", ").filter(|p| !p.is_empty()) {
+        let fields: Vec<&str> = part.trim_start_matches(", ").split(' ').collect();
+        let whole = match fields.as_slice() {
+            [time, "left"] => time.ends_with('s'),
+            ["stalled", time] => time.ends_with('s'),
+            [number, rate] => rate
+                .strip_suffix("/s")
+                .is_some_and(|unit| is_size(number, unit)),
+            _ => false,
+        };
+        if !whole {
+            fail(&format!("the cut part {part:?}"));
+        }
+    }
+}
+
+#[test]
+fn live_lines_at_narrow_widths_leave_out_whole_parts_and_cut_none() {
+    let dir = TestDir::new("tty_narrow_live");
+    let peer_dir = dir.subdir("peer");
+    fs::write(
+        dir.join("big-bob.bin"),
+        pseudo_random_bytes(3 * LIVE_SIZE, 4),
+    )
+    .unwrap();
+    let (mut peer, port) = common::Chat::listen_encrypted("peer", &peer_dir, &["--name", "daksh"]);
+    let link = SlowLink::start(port, LIVE_RATE / 4);
+    let link_port = link.port.to_string();
+    let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
+    let term = Term::start_encrypted("narrow_live", dir.path(), true, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+    term.enter("/send big-bob.bin");
+    for columns in [60u16, 50, 40, 30] {
+        term.checked(&["resize-window", "-x", &columns.to_string()]);
+        term.wait_columns(columns);
+        // Until the next update, the terminal shows the line drawn for the old width,
+        // which it re-wrapped; the one drawn at the new width is right above the
+        // prompt, in one row.
+        let screen = term.wait(&format!("a live line drawn for {columns} columns"), |s| {
+            let rows = LiveWatch::progress_rows(s, "big-bob.bin");
+            rows.len() == 1
+                && rows[0].0 + 2 == s.rows.len()
+                && s.last_row() == ">"
+                && rows[0].1.chars().count() < usize::from(columns)
+        });
+        let rows = LiveWatch::progress_rows(&screen, "big-bob.bin");
+        assert_whole_parts(rows[0].1, &screen);
+    }
+    term.checked(&["resize-window", "-x", "120"]);
+    term.wait_columns(120);
+    term.press("C-d");
+    term.wait_row(
+        "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
+    );
+    term.press("C-c");
+    term.wait_row("[System] Cancelled big-bob.bin; the peer was told.");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+}
+
+#[test]
+fn a_transfer_that_stops_moving_says_it_stalled_and_recovers_when_it_moves() {
+    let dir = TestDir::new("tty_stalled");
+    let peer_dir = dir.subdir("peer");
+    fs::write(dir.join("big.bin"), pseudo_random_bytes(6 * LIVE_SIZE, 6)).unwrap();
+    let (mut peer, port) = common::Chat::listen_encrypted("peer", &peer_dir, &["--name", "daksh"]);
+    let link = SlowLink::start(port, LIVE_RATE);
+    let link_port = link.port.to_string();
+    let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
+    let term = Term::start_encrypted("stalled", dir.path(), true, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+    term.enter("/send big.bin");
+    term.wait("a rate on the live line", |s| {
+        LiveWatch::progress_rows(s, "big.bin")
+            .iter()
+            .any(|(_, row)| row.contains("/s, "))
+    });
+    link.hold();
+    let stalled = term.wait("the live line to say it stalled", |s| {
+        LiveWatch::progress_rows(s, "big.bin")
+            .iter()
+            .any(|(_, row)| row.contains("), stalled "))
+    });
+    let rows = LiveWatch::progress_rows(&stalled, "big.bin");
+    assert_eq!(rows.len(), 1, "{}", stalled.dump());
+    assert!(
+        !rows[0].1.contains("/s"),
+        "a rate beside the stall: {}",
+        stalled.dump()
+    );
+    link.go_on();
+    term.wait("the live line to move again", |s| {
+        LiveWatch::progress_rows(s, "big.bin")
+            .iter()
+            .any(|(_, row)| row.contains("/s") && !row.contains("stalled"))
+    });
+    term.wait("the file to be sent", |s| {
+        s.row_starting("[System] Sent file big.bin (").is_some()
+    });
+    term.press("C-d");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+}
+
+/// Runs the chat as a shell with job control runs a command: in a process group of
+/// its own, so that Ctrl-Z stops it; stopped, the shell says so and goes on with it at
+/// once (`fg`, which prints the command), as a user typing `fg` would.
+const JOB_CONTROL: &str = r#"set -m; "$@"; code=$?
+while [ $code -eq 148 ]; do echo "[1]+  Stopped"; fg; code=$?; done
+echo EXIT=$code; read x; echo GOT=$x"#;
+
+#[test]
+fn after_ctrl_z_and_fg_the_live_line_is_drawn_again_above_the_input_and_none_stays_behind() {
+    let dir = TestDir::new("tty_suspend");
+    let peer_dir = dir.subdir("peer");
+    fs::write(dir.join("big.bin"), pseudo_random_bytes(3 * LIVE_SIZE, 8)).unwrap();
+    let (mut peer, port) = common::Chat::listen_encrypted("peer", &peer_dir, &["--name", "daksh"]);
+    let link = SlowLink::start(port, LIVE_RATE / 4);
+    let link_port = link.port.to_string();
+    let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
+    let term = Term::launch("suspend", dir.path(), true, JOB_CONTROL, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+    term.enter("/send big.bin");
+    term.wait("the live line", |s| {
+        !LiveWatch::progress_rows(s, "big.bin").is_empty() && s.last_row() == ">"
+    });
+    term.press("C-z");
+    // The shell's lines, then the live line again above the input, once.
+    let screen = term.wait("one live line, above the input again", |s| {
+        let rows = LiveWatch::progress_rows(s, "big.bin");
+        let fg = s.row_index("\"${@}\"");
+        rows.len() == 1 && fg.is_some_and(|fg| rows[0].0 > fg) && s.last_row() == ">"
+    });
+    // Where the live line and the input were, the shell's lines; nothing left behind.
+    let stopped = screen.row_index("[1]+  Stopped");
+    assert!(
+        stopped.is_some_and(|at| screen.rows[at - 1].starts_with("[System] Encrypted.")),
+        "{}",
+        screen.dump()
+    );
+    term.press("C-d");
+    term.wait_row(
+        "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
+    );
+    term.press("C-c");
+    term.wait_row("[System] Cancelled big.bin; the peer was told.");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+}
+
+#[test]
+fn on_a_terminal_of_three_rows_one_live_line_shows_and_says_how_many_more() {
+    let dir = TestDir::new("tty_three_rows");
+    let peer_dir = dir.subdir("peer");
+    for (seed, name) in LIVE_OUT.iter().enumerate() {
+        fs::write(
+            dir.join(name),
+            pseudo_random_bytes(2 * LIVE_SIZE, seed as u64),
+        )
+        .unwrap();
+    }
+    let (mut peer, port) = common::Chat::listen_encrypted("peer", &peer_dir, &["--name", "daksh"]);
+    let link = SlowLink::start(port, LIVE_RATE / 4);
+    let link_port = link.port.to_string();
+    let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
+    let term = Term::start_encrypted("three_rows", dir.path(), true, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+    term.enter("/send one.bin two.bin three.bin");
+    term.wait("three live lines", |s| {
+        LIVE_OUT
+            .iter()
+            .all(|name| !LiveWatch::progress_rows(s, name).is_empty())
+    });
+    term.checked(&["resize-window", "-y", "3"]);
+    let screen = term.wait("one live line that says how many more", |s| {
+        let above = s.rows.len().checked_sub(2).map(|at| s.rows[at].as_str());
+        s.last_row() == ">"
+            && above.is_some_and(|row| {
+                row.starts_with("Sending ") && row.ends_with(" (+2 more: /status)")
+            })
+    });
+    assert!(
+        !screen
+            .rows
+            .iter()
+            .rev()
+            .take(2)
+            .any(|r| r.starts_with("... and")),
+        "{}",
+        screen.dump()
+    );
+    term.checked(&["resize-window", "-y", "40"]);
+    term.press("C-d");
+    term.wait_row(
+        "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
+    );
+    term.press("C-c");
+    peer.expect_exact(&own("has left the chat."));
+    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
 }

@@ -16,8 +16,12 @@ use crate::net::patience::{Patience, Trying};
 use crate::net::secure::Protection;
 use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{Agreed, HandshakeError, Side};
+use crate::net::stranger::sounds_like;
 use crate::net::transport::{Connection, shown};
 use crate::terminal::screen::Screen;
+
+/// The port a chat listens on, and connects to, unless told otherwise.
+pub const DEFAULT_PORT: u16 = 5050;
 
 /// How long to try each of a host's addresses before moving on.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -242,6 +246,12 @@ fn turned_away(refusal: &Refusal) -> String {
             | HandshakeError::CodeUnexpected
             | HandshakeError::BadCodeMessage),
         ) => format!("{e}; both sides must give the same --code"),
+        Refusal::Handshake(HandshakeError::NotEncrypted { first })
+            if sounds_like(first).is_some() =>
+        {
+            let what = sounds_like(first).unwrap_or_default();
+            format!("it spoke like {what}, not a chat")
+        }
         Refusal::Handshake(e) => format!("{}. {}", not_encrypted(e), PLAIN_HINT),
     }
 }
@@ -323,6 +333,13 @@ pub fn connect(
                     | HandshakeError::CodeUnexpected
                     | HandshakeError::BadCodeMessage => {
                         anyhow!("{addr}: {e}; both sides must give the same --code")
+                    }
+                    HandshakeError::NotEncrypted { first } if sounds_like(&first).is_some() => {
+                        anyhow!(
+                            "{addr}: this port answers like {}, not a chat; check the address \
+                             and the port (chat listen takes {DEFAULT_PORT} unless told otherwise)",
+                            sounds_like(&first).unwrap_or_default()
+                        )
                     }
                     e => anyhow!(
                         "{addr}: {}. Nothing was sent in the clear. {PLAIN_HINT}",
@@ -471,6 +488,14 @@ fn usable_from(bound: IpAddr, ip: IpAddr) -> bool {
         (IpAddr::V6(_), IpAddr::V6(v6)) => !v6.is_unicast_link_local(),
         (IpAddr::V4(_), IpAddr::V6(_)) => false,
     }
+}
+
+/// Whether `host` is a host name that resolves to an address (`host` is
+/// unbracketed first).
+pub fn resolves(host: &str, port: u16) -> bool {
+    (unbracket(host), port)
+        .to_socket_addrs()
+        .is_ok_and(|mut addrs| addrs.next().is_some())
 }
 
 fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>> {

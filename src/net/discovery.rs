@@ -220,7 +220,12 @@ pub fn look(
     grace: Duration,
 ) -> Result<Vec<Found>> {
     let mut looking = Looking::start()?;
-    looking.gather(Instant::now().checked_add(wait), &enough, grace);
+    looking.gather(
+        Instant::now().checked_add(wait),
+        &enough,
+        grace,
+        &mut |_| {},
+    );
     Ok(looking.list())
 }
 
@@ -252,12 +257,13 @@ impl Looking {
 
     /// Takes answers until `until` (`None`: no end), or, once `enough` says
     /// what was found is enough, until `grace` after that; returns whether
-    /// it was.
+    /// it was. `heard` sees what was found after each answer.
     fn gather(
         &mut self,
         until: Option<Instant>,
         enough: &impl Fn(&[Found]) -> bool,
         grace: Duration,
+        heard: &mut impl FnMut(&[Found]),
     ) -> bool {
         loop {
             let end = self.enough_since.map(|since| since + grace).or(until);
@@ -275,9 +281,11 @@ impl Looking {
                 break;
             };
             self.take(event);
-            if self.enough_since.is_none() && enough(&self.list()) {
+            let list = self.list();
+            if self.enough_since.is_none() && enough(&list) {
                 self.enough_since = Some(Instant::now());
             }
+            heard(&list);
         }
         self.enough_since.is_some()
     }
@@ -331,9 +339,15 @@ impl Drop for Looking {
 }
 
 /// Finds the chat called `name` (in any case), looking as long as `trying`
-/// allows: its address and port, or why not. `still_looking` is called
-/// once, when it does not answer at once.
-pub fn find(name: &str, trying: &Trying, still_looking: impl FnOnce()) -> Result<(IpAddr, u16)> {
+/// allows: its address and port, or why not. When it does not answer at
+/// once, `still_looking` hears the names other chats announce (maybe none:
+/// a typo is easy to make); when there were none then, it hears them once
+/// more, the first time others answer while the name wanted has not.
+pub fn find(
+    name: &str,
+    trying: &Trying,
+    mut still_looking: impl FnMut(&[String]),
+) -> Result<(IpAddr, u16)> {
     let wanted = name.to_lowercase();
     // `alice` also matches the `alice (2)` a second alice was announced as.
     let numbered = format!("{wanted} (");
@@ -353,6 +367,14 @@ pub fn find(name: &str, trying: &Trying, still_looking: impl FnOnce()) -> Result
     // Others of the same name may answer a moment later; an address one
     // can connect to (not only IPv6 link-local) is what is waited for.
     let enough = |list: &[Found]| matches(list).iter().any(|f| usable(f).is_some());
+    let others = |list: &[Found]| -> Vec<String> {
+        let mut names: Vec<String> = match matches(list).is_empty() {
+            true => list.iter().map(|f| f.name.clone()).collect(),
+            false => Vec::new(),
+        };
+        names.dedup();
+        names
+    };
     let found = {
         let mut looking = Looking::start()?;
         let quiet = Instant::now() + QUIET_LOOK;
@@ -360,12 +382,20 @@ pub fn find(name: &str, trying: &Trying, still_looking: impl FnOnce()) -> Result
             .deadline()
             .map_or(quiet, |deadline| deadline.min(quiet));
         let time_left = |trying: &Trying| trying.left() != Some(Duration::ZERO);
-        if !looking.gather(Some(first), &enough, OTHERS_GRACE)
+        if !looking.gather(Some(first), &enough, OTHERS_GRACE, &mut |_| {})
             && time_left(trying)
             && !trying.stopped()
         {
-            still_looking();
-            looking.gather(trying.deadline(), &enough, OTHERS_GRACE);
+            let mut told = others(&looking.list());
+            still_looking(&told);
+            looking.gather(trying.deadline(), &enough, OTHERS_GRACE, &mut |list| {
+                if told.is_empty() {
+                    told = others(list);
+                    if !told.is_empty() {
+                        still_looking(&told);
+                    }
+                }
+            });
         }
         looking.list()
     };

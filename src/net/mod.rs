@@ -5,4 +5,6 @@ pub mod connect;
 pub mod discovery;
 pub mod patience;
 pub mod secure;
+pub mod stranger;
+pub mod target;
 pub mod transport;

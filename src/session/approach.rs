@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use anyhow::Result;
 
 use super::{Event, join, spawn};
-use crate::net::connect::{self, Established};
+use crate::net::connect::{self, DEFAULT_PORT, Established};
 use crate::net::discovery;
 use crate::net::patience::{Patience, StopTrying, Trying};
 use crate::net::secure::Protection;
@@ -109,11 +109,26 @@ impl Approach {
                     connect::connect(&host, port, &thread_screen, &protection, trying)
                 })
             }
-            Role::Find { name, wait } => {
-                let name = name.clone();
+            Role::Find {
+                name,
+                may_be_host,
+                wait,
+            } => {
+                let (name, may_be_host) = (name.clone(), *may_be_host);
                 Self::connecting(*wait, events, move |trying| {
                     let screen = thread_screen;
-                    let still_looking = || screen.system(still_looking(&name, trying.patience()));
+                    if may_be_host && connect::resolves(&name, DEFAULT_PORT) {
+                        return connect::connect(&name, DEFAULT_PORT, &screen, &protection, trying);
+                    }
+                    let mut said = false;
+                    let still_looking = |others: &[String]| {
+                        let patience = trying.patience();
+                        let again = std::mem::replace(&mut said, true);
+                        screen.system(match again {
+                            false => still_looking(&name, others, patience),
+                            true => announced_meanwhile(&name, others),
+                        });
+                    };
                     let (address, port) = discovery::find(&name, trying, still_looking)?;
                     screen.system(format!("Found {name} at {address} port {port}."));
                     connect::connect(&address.to_string(), port, &screen, &protection, trying)
@@ -200,13 +215,123 @@ impl Approach {
 }
 
 /// What `chat connect NAME` says, once, when the name does not answer at
-/// once.
-fn still_looking(name: &str, patience: Patience) -> String {
-    match patience {
-        Patience::UpTo(limit) => format!(
-            "No chat called {name} yet; still looking (up to {} s, Ctrl-C stops).",
-            limit.as_secs()
+/// once, naming the chats that `others` are, if any: the name may be
+/// mistyped.
+fn still_looking(name: &str, others: &[String], patience: Patience) -> String {
+    let how_long = match patience {
+        Patience::UpTo(limit) => format!("up to {} s, Ctrl-C stops", limit.as_secs()),
+        Patience::Endless => "Ctrl-C stops".to_string(),
+    };
+    match others {
+        [] => format!("No chat called {name} yet; still looking ({how_long})."),
+        _ => format!(
+            "No chat called {name} yet; {}. Still looking ({how_long}).",
+            announced(name, others)
         ),
-        Patience::Endless => format!("No chat called {name} yet; still looking (Ctrl-C stops)."),
+    }
+}
+
+/// What `chat connect NAME` says, once, when others answer while it looks.
+fn announced_meanwhile(name: &str, others: &[String]) -> String {
+    format!(
+        "Meanwhile {}; still looking for {name}.",
+        announced(name, others)
+    )
+}
+
+/// Most names of other chats said while looking for one.
+const OTHERS_SAID: usize = 3;
+
+/// `alice is announced (chat connect alice)`: the chats announced instead
+/// of `name`, those that look most like it first.
+fn announced(name: &str, others: &[String]) -> String {
+    let mut others: Vec<&String> = others.iter().collect();
+    others.sort_by_key(|other| (distance(name, other), other.to_lowercase()));
+    let command = |other: &str| format!("chat connect {}", shell_word(other));
+    match others.as_slice() {
+        [one] => format!("{one} is announced ({})", command(one)),
+        [a, b] => format!(
+            "{a} and {b} are announced ({} or {})",
+            command(a),
+            command(b)
+        ),
+        many => {
+            let said: Vec<&str> = many[..OTHERS_SAID].iter().map(|s| s.as_str()).collect();
+            let more = many.len() - OTHERS_SAID;
+            let names = match more {
+                0 => format!("{} and {}", said[..2].join(", "), said[2]),
+                n => format!("{} and {n} more", said.join(", ")),
+            };
+            format!("{names} are announced (`chat peers` lists them)")
+        }
+    }
+}
+
+/// How many characters to change, add or take away to go from `a` to `b`,
+/// in any case (Levenshtein's distance).
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (
+        a.to_lowercase().chars().collect(),
+        b.to_lowercase().chars().collect(),
+    );
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn looking_on_names_the_chats_announced_instead() {
+        let wait = Patience::UpTo(Duration::from_secs(30));
+        assert_eq!(
+            still_looking("nobody", &[], wait),
+            "No chat called nobody yet; still looking (up to 30 s, Ctrl-C stops)."
+        );
+        assert_eq!(
+            still_looking("alcie", &names(&["alice"]), wait),
+            "No chat called alcie yet; alice is announced (chat connect alice). Still looking \
+             (up to 30 s, Ctrl-C stops)."
+        );
+        assert_eq!(
+            still_looking("bob", &names(&["Daksh K", "bobby"]), Patience::Endless),
+            "No chat called bob yet; bobby and Daksh K are announced (chat connect bobby or \
+             chat connect 'Daksh K'). Still looking (Ctrl-C stops)."
+        );
+        assert_eq!(
+            announced_meanwhile("alcie", &names(&["zed", "alice", "carol", "dave"])),
+            "Meanwhile alice, dave, carol and 1 more are announced (`chat peers` lists them); \
+             still looking for alcie."
+        );
+        assert_eq!(
+            announced("x", &names(&["a", "b", "c"])),
+            "a, b and c are announced (`chat peers` lists them)"
+        );
+    }
+
+    #[test]
+    fn names_are_told_apart_by_the_characters_to_change() {
+        assert_eq!(distance("alcie", "alice"), 2);
+        assert_eq!(distance("Alice", "alice"), 0);
+        assert_eq!(distance("", "abc"), 3);
+        assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(distance("日本", "日本語"), 1);
     }
 }

@@ -365,7 +365,7 @@ impl Conversation<'_> {
                 &in_room,
             )
             .hosting(self.hosted);
-            self.main_loop(early, &mut user, &closer, &mut stall)
+            self.main_loop(early, &mut user, &closer, &mut stall, &transfers)
         };
         // A user leaving while files go keeps the prompt, to leave at once
         // with Ctrl-C; otherwise the prompt goes first, so the last lines
@@ -378,12 +378,11 @@ impl Conversation<'_> {
         match ending {
             Ending::Quit => {
                 if waits_for_files {
-                    screen.system(
-                        "Leaving once the files being sent are through (Ctrl-C leaves at once).",
-                    );
+                    screen.system(transfers.leaving_line(self.settings.stall));
                 }
                 let _ = outbox.send(Outgoing::Leave);
-                let failure = self.finish_sending(&closer, &mut stall, outbox, connection_sealed);
+                let failure =
+                    self.finish_sending(&closer, &mut stall, &transfers, outbox, connection_sealed);
                 user_input.stop();
                 threads.finish()?;
                 match failure {
@@ -446,6 +445,7 @@ impl Conversation<'_> {
         user: &mut UserSide,
         closer: &Closer,
         stall: &mut StallWatch,
+        transfers: &Transfers,
     ) -> Ending {
         for event in early {
             if let ControlFlow::Break(ending) = act(event, user) {
@@ -467,6 +467,7 @@ impl Conversation<'_> {
             }
             if last_check.elapsed() >= stall::CHECK_INTERVAL {
                 last_check = Instant::now();
+                transfers.show_stalled(self.screen);
                 if stall.stalled(last_check, closer.sending()) {
                     return Ending::WriterFailed(WriteError::Stalled {
                         window: stall.window(),
@@ -489,6 +490,7 @@ impl Conversation<'_> {
         &self,
         closer: &Closer,
         stall: &mut StallWatch,
+        transfers: &Transfers,
         outbox: Sender<Outgoing>,
         sealed: bool,
     ) -> Option<WriteError> {
@@ -529,6 +531,7 @@ impl Conversation<'_> {
                 }
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
             }
+            transfers.show_stalled(self.screen);
             if failure.is_none() && stall.stalled(Instant::now(), closer.sending()) {
                 failure = Some(WriteError::Stalled {
                     window: stall.window(),

@@ -14,10 +14,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
-
 use crate::files::download::DownloadDir;
 use crate::files::kept::Discarded;
+use crate::terminal::live::{ALWAYS, Status};
 use crate::terminal::screen::Screen;
 use crate::wire::message::FileId;
 
@@ -28,14 +27,21 @@ pub const PROGRESS_THRESHOLD: u64 = 1024 * 1024;
 /// the live lines and the input line, so the pace stays modest.
 const LIVE_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Cells of a live line's bar.
-const BAR_CELLS: usize = 20;
+/// How long nothing moves before a transfer's live line and `/status` say
+/// that it stalled, in place of a rate that would still look like motion.
+pub const STALLED_AFTER: Duration = Duration::from_secs(3);
 
-/// Fewest cells of a bar worth showing.
-const MIN_BAR: usize = 5;
-
-/// Fewest columns a file name is shortened to, to make a live line fit.
-const MIN_NAME: usize = 12;
+/// The ranks of a live line's parts: when it does not fit, the lowest go
+/// first (see [`Status`]): the bar, then the time left, the rate, the
+/// count of files, the sizes; the name is shortened meanwhile, and goes
+/// last but for the verb and the percentage.
+const BAR_RANK: u8 = 0;
+const TIME_LEFT_RANK: u8 = 10;
+const RATE_RANK: u8 = 20;
+const FILES_RANK: u8 = 30;
+const SIZES_RANK: u8 = 40;
+const STALLED_RANK: u8 = 50;
+const NAME_RANK: u8 = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -104,6 +110,62 @@ struct Entry {
     kept: u64,
     /// One of ours offered, waiting for the peer to accept it.
     awaiting_peer: bool,
+    /// When bytes last moved, or it started.
+    moved_at: Instant,
+    /// Whether its live line is shown, and the whole seconds of stall it
+    /// said last.
+    live: bool,
+    stall_shown: Option<u64>,
+}
+
+impl Entry {
+    fn verb(&self) -> &'static str {
+        match self.direction {
+            Direction::Send => "Sending",
+            Direction::Receive => "Receiving",
+        }
+    }
+
+    /// How long nothing moved, once that is long enough to say so: not
+    /// before it started, nor once every byte is there.
+    fn stalled(&self, now: Instant) -> Option<Duration> {
+        let still = now.saturating_duration_since(self.moved_at);
+        (self.started.is_some() && self.done < self.size && still >= STALLED_AFTER).then_some(still)
+    }
+
+    /// Its progress so far, `stalled` for as long as that says.
+    fn figures(&self, stalled: Option<Duration>) -> Figures {
+        let elapsed = self.started.map_or(Duration::ZERO, |s| s.elapsed());
+        figures(self.done, self.kept, self.size, elapsed, stalled)
+    }
+
+    /// Its live line: `Receiving big.bin [=====>        ] 120.0 MiB / 300.0
+    /// MiB (40%), 30.0 MiB/s, 6.0s left`, made to fit by leaving out whole
+    /// parts (see the ranks above).
+    fn live_status(&self, stalled: Option<Duration>) -> Status {
+        let figures = self.figures(stalled);
+        let mut status = Status::default()
+            .text("", self.verb(), ALWAYS)
+            .name(" ", self.name.clone(), NAME_RANK)
+            .bar(" ", self.done, self.size, BAR_RANK)
+            .text(" ", figures.sizes, SIZES_RANK)
+            .text(" ", format!("({}%)", figures.percent), ALWAYS);
+        status = match figures.pace {
+            Pace::Unmeasured => status,
+            Pace::Moving { rate, left } => {
+                let status = status.text(", ", rate, RATE_RANK);
+                match left {
+                    Some(left) => status.text(", ", left, TIME_LEFT_RANK),
+                    None => status,
+                }
+            }
+            Pace::Stalled(still) => status.text(", ", still, STALLED_RANK),
+        };
+        match self.files {
+            Some(files) => status.text(", ", files_count(files), FILES_RANK),
+            None => status,
+        }
+    }
 }
 
 /// Every transfer the conversation knows of, in the order they were queued.
@@ -170,8 +232,31 @@ impl Transfers {
             files: None,
             kept: 0,
             awaiting_peer: false,
+            moved_at: Instant::now(),
+            live: false,
+            stall_shown: None,
         });
         id
+    }
+
+    /// Says, on the live line of each transfer under way that nothing moved
+    /// for [`STALLED_AFTER`], how long it has been: once a second at most,
+    /// until bytes move again and its [`Meter`] shows them. Drawn while
+    /// the list is held, so that a transfer that ends meanwhile (and takes
+    /// its line away) is not drawn again.
+    pub fn show_stalled(&self, screen: &Screen) {
+        let now = Instant::now();
+        let mut entries = self.entries();
+        for entry in entries.iter_mut().filter(|e| e.live) {
+            let Some(still) = entry.stalled(now) else {
+                continue;
+            };
+            let secs = still.as_secs();
+            if entry.stall_shown != Some(secs) {
+                entry.stall_shown = Some(secs);
+                screen.live(entry.id, entry.live_status(Some(still)));
+            }
+        }
     }
 
     /// Makes the transfer `id` a folder of `files` files, counted as they
@@ -392,6 +477,36 @@ impl Transfers {
         (!parts.is_empty()).then(|| in_words(parts))
     }
 
+    /// What the user is told on leaving while files of ours go: leaving
+    /// waits for them, and for the answer to offers the counterpart has not
+    /// answered yet, each for up to `patience`.
+    pub fn leaving_line(&self, patience: Duration) -> String {
+        let unanswered: Vec<String> = self
+            .entries()
+            .iter()
+            .filter(|e| e.awaiting_peer)
+            .map(|e| match e.files {
+                Some(_) => format!("folder {}", e.name),
+                None => e.name.clone(),
+            })
+            .collect();
+        let offers = match unanswered.len() {
+            0 => {
+                return "Leaving once the files being sent are through (Ctrl-C leaves at once)."
+                    .to_string();
+            }
+            1 => "the offer of",
+            _ => "the offers of",
+        };
+        format!(
+            "Leaving once the files being sent are through; {} has not answered {offers} {} \
+             yet, and is waited for up to {} s (Ctrl-C leaves at once).",
+            self.counterpart(),
+            in_words(unanswered),
+            patience.as_secs()
+        )
+    }
+
     /// One line per transfer for `/status`, or a single line saying there
     /// are none.
     pub fn status_lines(&self) -> Vec<String> {
@@ -399,13 +514,11 @@ impl Transfers {
         if entries.is_empty() {
             return vec!["No transfers in progress or queued.".to_string()];
         }
+        let now = Instant::now();
         entries
             .iter()
             .map(|e| {
-                let verb = match e.direction {
-                    Direction::Send => "Sending",
-                    Direction::Receive => "Receiving",
-                };
+                let verb = e.verb();
                 let id = e.id;
                 match (e.started, e.verdict) {
                     _ if e.awaiting_peer => format!(
@@ -427,10 +540,10 @@ impl Transfers {
                         files_text(e.files)
                     ),
                     (None, _) => format!("#{id} Queued: {} ({})", e.name, bytes(e.size)),
-                    (Some(started), _) => format!(
+                    (Some(_), _) => format!(
                         "#{id} {verb} {}: {}{}",
                         e.name,
-                        progress_text(e.done, e.kept, e.size, started.elapsed()),
+                        e.figures(e.stalled(now)).text(),
                         files_text(e.files)
                     ),
                 }
@@ -504,8 +617,6 @@ pub struct Meter<'a> {
     transfers: &'a Transfers,
     screen: &'a Screen,
     id: u64,
-    verb: &'static str,
-    name: String,
     size: u64,
     done: u64,
     /// Bytes of `done` kept from an earlier try.
@@ -521,26 +632,21 @@ impl<'a> Meter<'a> {
     /// Starts the transfer `id` (already queued) now.
     pub fn start(transfers: &'a Transfers, screen: &'a Screen, id: u64) -> Self {
         let now = Instant::now();
-        let (direction, name, size) = {
+        let size = {
             let mut entries = transfers.entries();
             let entry = entries.iter_mut().find(|e| e.id == id);
             match entry {
                 Some(e) => {
-                    e.started = Some(now);
-                    (e.direction, e.name.clone(), e.size)
+                    (e.started, e.moved_at) = (Some(now), now);
+                    e.size
                 }
-                None => (Direction::Send, String::new(), 0),
+                None => 0,
             }
         };
         Self {
             transfers,
             screen,
             id,
-            verb: match direction {
-                Direction::Send => "Sending",
-                Direction::Receive => "Receiving",
-            },
-            name,
             size,
             done: 0,
             kept: 0,
@@ -580,7 +686,7 @@ impl<'a> Meter<'a> {
         (self.started, self.last_shown) = (now, now);
         self.transfers.update(self.id, |e| {
             e.awaiting_peer = false;
-            e.started = Some(now);
+            (e.started, e.moved_at) = (Some(now), now);
         });
     }
 
@@ -606,25 +712,25 @@ impl<'a> Meter<'a> {
     pub fn advance(&mut self, n: u64) {
         self.done = self.done.saturating_add(n);
         let done = self.done;
-        let mut files = None;
-        self.transfers.update(self.id, |e| {
-            e.done = done;
-            files = e.files;
-        });
         // The end is shown at once: the final line may wait for the peer.
         let due = self.last_shown.elapsed() >= LIVE_INTERVAL
             || (done >= self.size && self.shown_done != Some(done));
-        if self.show && due {
+        let show = self.show && due;
+        let mut status = None;
+        self.transfers.update(self.id, |e| {
+            e.done = done;
+            if n > 0 {
+                (e.moved_at, e.stall_shown) = (Instant::now(), None);
+            }
+            if show {
+                e.live = true;
+                status = Some(e.live_status(None));
+            }
+        });
+        if let Some(status) = status {
             self.last_shown = Instant::now();
             self.shown_done = Some(done);
-            let progress = format!(
-                "{}{}",
-                progress_text(done, self.kept, self.size, self.started.elapsed()),
-                files_text(files)
-            );
-            let columns = self.screen.columns();
-            let line = live_line(self.verb, &self.name, done, self.size, &progress, columns);
-            self.screen.live(self.id, line);
+            self.screen.live(self.id, status);
         }
     }
 
@@ -642,10 +748,11 @@ impl<'a> Meter<'a> {
 
 impl Drop for Meter<'_> {
     fn drop(&mut self) {
+        // Off the list first: a stall shown meanwhile would draw it again.
+        self.transfers.remove(self.id);
         if self.shown_done.is_some() {
             self.screen.end_live(self.id);
         }
-        self.transfers.remove(self.id);
     }
 }
 
@@ -665,94 +772,94 @@ fn summary_text(done: u64, elapsed: Duration) -> String {
     }
 }
 
+/// The figures of a transfer's progress, as shown.
+struct Figures {
+    /// `12.0 MiB / 200.0 MiB`.
+    sizes: String,
+    percent: u128,
+    pace: Pace,
+}
+
+/// How fast a transfer goes, as shown.
+enum Pace {
+    /// Too early to tell.
+    Unmeasured,
+    /// `85.3 MiB/s`, and `2s left` unless it is all there.
+    Moving { rate: String, left: Option<String> },
+    /// `stalled 8s`: nothing moved for that long.
+    Stalled(String),
+}
+
+impl Figures {
+    /// `12.0 MiB / 200.0 MiB (6%), 85.3 MiB/s, 2s left`.
+    fn text(self) -> String {
+        let mut text = format!("{} ({}%)", self.sizes, self.percent);
+        match self.pace {
+            Pace::Unmeasured => {}
+            Pace::Moving { rate, left } => {
+                let _ = write!(text, ", {rate}");
+                if let Some(left) = left {
+                    let _ = write!(text, ", {left}");
+                }
+            }
+            Pace::Stalled(still) => {
+                let _ = write!(text, ", {still}");
+            }
+        }
+        text
+    }
+}
+
 /// `12.0 MiB / 200.0 MiB (6%), 85.3 MiB/s, 2s left`; the rate and time left
 /// only once the transfer has run long enough to measure them, and from
 /// the bytes moved now: `kept` of `done` were there from an earlier try.
 /// `done` and `size` come from the peer's header and may be anything.
 fn progress_text(done: u64, kept: u64, size: u64, elapsed: Duration) -> String {
-    let percent = percent(done, size);
-    let mut text = format!("{} / {} ({percent}%)", bytes(done), bytes(size));
+    figures(done, kept, size, elapsed, None).text()
+}
+
+/// The figures of [`progress_text`]; `stalled` says how long nothing moved
+/// when that is to be said instead of the rate and time left.
+fn figures(
+    done: u64,
+    kept: u64,
+    size: u64,
+    elapsed: Duration,
+    stalled: Option<Duration>,
+) -> Figures {
+    let (sizes, percent) = (
+        format!("{} / {}", bytes(done), bytes(size)),
+        percent(done, size),
+    );
+    let pace = |pace| Figures {
+        sizes: sizes.clone(),
+        percent,
+        pace,
+    };
+    if let Some(still) = stalled {
+        return pace(Pace::Stalled(format!("stalled {}", whole_seconds(still))));
+    }
     // What was kept from an earlier try did not move now.
     let moved = done.saturating_sub(kept);
     let Some(rate) = rate(moved, elapsed) else {
-        return text;
+        return pace(Pace::Unmeasured);
     };
-    let _ = write!(text, ", {rate}");
-    if moved > 0 && done < size {
+    let left = (moved > 0 && done < size).then(|| {
         let left = (size - done) as f64 * elapsed.as_secs_f64() / moved as f64;
         match Duration::try_from_secs_f64(left) {
-            Ok(left) if left <= MAX_TIME_LEFT => {
-                let _ = write!(text, ", {} left", duration(left));
-            }
-            _ => text.push_str(", more than 99 days left"),
+            Ok(left) if left <= MAX_TIME_LEFT => format!("{} left", duration(left)),
+            _ => "more than 99 days left".to_string(),
         }
-    }
-    text
+    });
+    pace(Pace::Moving { rate, left })
 }
 
-/// `Receiving big.bin [=====>        ] 120.0 MiB / 300.0 MiB (40%),
-/// 30.0 MiB/s, 6.0s left`, within `columns` when it can be: the bar takes
-/// the room left (up to [`BAR_CELLS`]), a long name is shortened in its
-/// middle to leave room for a bar, and on a narrow terminal the bar goes.
-fn live_line(
-    verb: &str,
-    name: &str,
-    done: u64,
-    size: u64,
-    progress: &str,
-    columns: usize,
-) -> String {
-    let room = columns.saturating_sub(1);
-    // The verb, the name and the figures, with a space between each.
-    let fixed = verb.width() + 2 + progress.width();
-    // And a bar: brackets, cells and a space.
-    let for_name = room.saturating_sub(fixed + 3 + MIN_BAR).max(MIN_NAME);
-    let name = shorten(name, for_name);
-    let cells = room.saturating_sub(fixed + name.width() + 3).min(BAR_CELLS);
-    if cells >= MIN_BAR {
-        return format!("{verb} {name} {} {progress}", bar(done, size, cells));
+/// `8s`, `2m05s`: a time counted in whole seconds.
+fn whole_seconds(d: Duration) -> String {
+    match d.as_secs() {
+        s if s < 60 => format!("{s}s"),
+        _ => duration(Duration::from_secs(d.as_secs())),
     }
-    format!("{verb} {name} {progress}")
-}
-
-/// `[=======>     ]`: how much of `size` is done, in `cells`.
-fn bar(done: u64, size: u64, cells: usize) -> String {
-    let filled = match size {
-        0 => cells,
-        _ => (u128::from(done.min(size)) * cells as u128 / u128::from(size)) as usize,
-    };
-    let head = if filled < cells { ">" } else { "" };
-    let blank = cells.saturating_sub(filled + 1);
-    format!("[{}{head}{}]", "=".repeat(filled), " ".repeat(blank))
-}
-
-/// `name` within `columns`, its middle replaced by `…` when it is wider.
-fn shorten(name: &str, columns: usize) -> String {
-    if name.width() <= columns {
-        return name.to_string();
-    }
-    let keep = columns.saturating_sub(1);
-    let (mut start, mut end) = (String::new(), Vec::new());
-    let (mut width, mut end_width) = (0, 0);
-    for c in name.chars() {
-        let w = c.width().unwrap_or(0);
-        if width + w > keep - keep / 2 {
-            break;
-        }
-        width += w;
-        start.push(c);
-    }
-    for c in name.chars().rev() {
-        let w = c.width().unwrap_or(0);
-        if end_width + w > keep / 2 {
-            break;
-        }
-        end_width += w;
-        end.push(c);
-    }
-    start.push('…');
-    start.extend(end.into_iter().rev());
-    start
 }
 
 /// How much of `size` is done, in percent, at most 100. `done` and `size`
@@ -768,9 +875,14 @@ fn percent(done: u64, size: u64) -> u128 {
 /// `, 3 of 10 files` for a folder, nothing for a file.
 fn files_text(files: Option<(u64, u64)>) -> String {
     match files {
-        Some((done, all)) => format!(", {done} of {all} files"),
+        Some(files) => format!(", {}", files_count(files)),
         None => String::new(),
     }
+}
+
+/// `3 of 10 files`.
+fn files_count((done, all): (u64, u64)) -> String {
+    format!("{done} of {all} files")
 }
 
 /// A byte count for people, as every line shows one.
@@ -817,6 +929,7 @@ mod tests {
     use super::*;
     use crate::terminal::screen::Look;
     use crate::terminal::screen::testing::{captured, captured_with};
+    use crate::terminal::wrap::cautious_width;
     use proptest::prelude::*;
 
     #[test]
@@ -976,6 +1089,38 @@ mod tests {
     }
 
     #[test]
+    fn leaving_says_which_offers_it_waits_to_be_answered_and_how_long() {
+        let transfers = Transfers::default();
+        let (screen, _) = captured();
+        let thirty = Duration::from_secs(30);
+        let going = transfers.enqueue(Direction::Send, "going.bin", 10);
+        let _going = Meter::start(&transfers, &screen, going);
+        assert_eq!(
+            transfers.leaving_line(thirty),
+            "Leaving once the files being sent are through (Ctrl-C leaves at once)."
+        );
+        let big = transfers.enqueue(Direction::Send, "big.bin", 1 << 30);
+        let big = Meter::start(&transfers, &screen, big);
+        big.await_peer();
+        assert_eq!(
+            transfers.leaving_line(thirty),
+            "Leaving once the files being sent are through; the peer has not answered the \
+             offer of big.bin yet, and is waited for up to 30 s (Ctrl-C leaves at once)."
+        );
+        let photos = transfers.enqueue(Direction::Send, "photos", 1 << 20);
+        transfers.count_files(photos, 3);
+        let photos = Meter::start(&transfers, &screen, photos);
+        photos.await_peer();
+        transfers.joined_room();
+        assert_eq!(
+            transfers.leaving_line(Duration::from_secs(5)),
+            "Leaving once the files being sent are through; the room has not answered the \
+             offers of big.bin and folder photos yet, and is waited for up to 5 s (Ctrl-C \
+             leaves at once)."
+        );
+    }
+
+    #[test]
     fn a_folder_counts_its_files() {
         let transfers = Transfers::default();
         let (screen, _) = captured();
@@ -1049,6 +1194,7 @@ mod tests {
         let (screen, sink) = captured_with(look);
         let mut big = Meter::begin(&transfers, &screen, Direction::Receive, "big", 1 << 30);
         big.started -= Duration::from_secs(2);
+        transfers.update(big.id, |e| e.started = Some(big.started));
         big.last_shown -= LIVE_INTERVAL;
         big.advance(1 << 20);
         // Too soon for another update.
@@ -1089,41 +1235,162 @@ mod tests {
         );
     }
 
+    /// A transfer of 300 MiB, 120 MiB of it done in 4 s, as its live line
+    /// is fitted to a terminal `columns` wide.
+    fn live_at(name: &str, files: Option<(u64, u64)>, stalled: bool, columns: usize) -> String {
+        let transfers = Transfers::default();
+        let id = transfers.enqueue(Direction::Receive, name, 300 << 20);
+        let now = Instant::now();
+        transfers.update(id, |e| {
+            e.started = now.checked_sub(Duration::from_secs(4));
+            e.done = 120 << 20;
+            e.files = files;
+        });
+        let entries = transfers.entries();
+        let stalled = stalled.then_some(Duration::from_secs(8));
+        entries[0].live_status(stalled).fit(columns - 1)
+    }
+
     #[test]
-    fn a_live_line_fits_the_terminal() {
-        let progress = "120.0 MiB / 300.0 MiB (40%), 30.0 MiB/s, 6.0s left";
-        let line = live_line("Receiving", "big.bin", 40, 100, progress, 120);
+    fn a_live_line_fits_the_terminal_by_leaving_out_whole_parts() {
+        let figures = "120.0 MiB / 300.0 MiB (40%), 30.0 MiB/s, 6.0s left";
         assert_eq!(
-            line,
-            format!("Receiving big.bin [========>           ] {progress}")
+            live_at("big.bin", None, false, 120),
+            format!("Receiving big.bin [========>           ] {figures}")
         );
-        // On 80 columns, a shorter bar.
-        let line = live_line("Receiving", "big.bin", 40, 100, progress, 80);
-        assert_eq!(line, format!("Receiving big.bin [===>    ] {progress}"));
+        // On 80 columns, a shorter bar; then none.
+        assert_eq!(
+            live_at("big.bin", None, false, 80),
+            format!("Receiving big.bin [===>    ] {figures}")
+        );
+        assert_eq!(
+            live_at("big.bin", None, false, 70),
+            format!("Receiving big.bin {figures}")
+        );
+        // Then the time left, the rate, the sizes: never a part cut.
+        let at = |columns| live_at("big2.bin", None, false, columns);
+        assert_eq!(
+            at(66),
+            "Receiving big2.bin 120.0 MiB / 300.0 MiB (40%), 30.0 MiB/s"
+        );
+        assert_eq!(
+            at(60),
+            "Receiving big2.bin 120.0 MiB / 300.0 MiB (40%), 30.0 MiB/s"
+        );
+        assert_eq!(at(58), "Receiving big2.bin 120.0 MiB / 300.0 MiB (40%)");
+        assert_eq!(at(50), "Receiving big2.bin 120.0 MiB / 300.0 MiB (40%)");
+        assert_eq!(at(40), "Receiving big2.bin (40%)");
+        // The name is shortened, down to a few characters at last.
+        assert_eq!(
+            live_at("a-rather-long-name.bin", None, false, 25),
+            "Receiving a-r…bin (40%)"
+        );
+        assert_eq!(live_at("big2.bin", None, false, 16), "Receiving (40%)");
+        assert_eq!(live_at("big2.bin", None, false, 12), "");
         // A long name is shortened to leave room for a bar.
         let long = format!("{}.bin", "n".repeat(200));
-        let line = live_line("Sending", &long, 0, 100, progress, 100);
-        assert_eq!(line.width(), 99, "{line}");
+        let line = live_at(&long, None, false, 100);
         assert!(
-            line.contains("n…n") && line.contains(".bin [>    ]"),
+            line.contains("n…n") && line.contains(".bin [==>  ] 120.0"),
             "{line}"
         );
-        // Too narrow for a bar: the name and the figures.
-        let line = live_line("Sending", "a.bin", 0, 100, progress, 66);
-        assert_eq!(line, format!("Sending a.bin {progress}"));
-        assert_eq!(bar(7, 0, 6), "[======]");
-        assert_eq!(bar(u64::MAX, 10, 6), "[======]");
-        assert_eq!(bar(0, 10, 6), "[>     ]");
+        assert!(cautious_width(&line) <= 99, "{line}");
+        // A folder's count of files goes after the rate, before the sizes.
+        let folder = |columns| live_at("photos", Some((3, 10)), false, columns);
+        assert_eq!(
+            folder(85),
+            format!("Receiving photos {figures}, 3 of 10 files")
+        );
+        assert_eq!(
+            folder(60),
+            "Receiving photos 120.0 MiB / 300.0 MiB (40%), 3 of 10 files"
+        );
+    }
+
+    #[test]
+    fn a_stalled_transfer_says_so_in_place_of_its_rate() {
+        assert_eq!(
+            live_at("big.bin", None, true, 120),
+            "Receiving big.bin [========>           ] 120.0 MiB / 300.0 MiB (40%), stalled 8s"
+        );
+        // Kept longer than the sizes.
+        assert_eq!(
+            live_at("big.bin", None, true, 40),
+            "Receiving big.bin (40%), stalled 8s"
+        );
+        assert_eq!(whole_seconds(Duration::from_millis(65_900)), "1m05s");
+    }
+
+    #[test]
+    fn a_transfer_that_stops_moving_is_said_to_stall_until_bytes_move() {
+        let transfers = Transfers::default();
+        let look = Look {
+            colour: false,
+            interactive: true,
+        };
+        let (screen, sink) = captured_with(look);
+        let mut meter = Meter::begin(&transfers, &screen, Direction::Send, "big", 1 << 30);
+        meter.last_shown -= LIVE_INTERVAL;
+        meter.advance(1 << 20);
+        transfers.show_stalled(&screen);
+        assert_eq!(sink.lines().len(), 1, "not stalled yet");
+        transfers.update(meter.id, |e| e.moved_at -= STALLED_AFTER);
+        transfers.show_stalled(&screen);
+        transfers.show_stalled(&screen);
+        let lines = sink.lines();
+        assert_eq!(lines.len(), 2, "once a second: {lines:?}");
+        assert!(lines[1].ends_with("(0%), stalled 3s"), "{lines:?}");
+        assert!(transfers.status_lines()[0].ends_with(", stalled 3s"));
+        // Bytes move: the rate is back.
+        meter.last_shown -= LIVE_INTERVAL;
+        meter.advance(1 << 20);
+        let lines = sink.lines();
+        assert!(!lines[2].contains("stalled"), "{lines:?}");
+        transfers.show_stalled(&screen);
+        assert_eq!(sink.lines().len(), 3);
+        // Once it ends, nothing draws it again.
+        transfers.update(meter.id, |e| e.moved_at -= STALLED_AFTER * 2);
+        let id = meter.id;
+        drop(meter);
+        transfers.show_stalled(&screen);
+        assert!(!sink.lines().last().unwrap().contains("stalled"));
+        assert_eq!(transfers.verdict(id), Verdict::Cancelled, "off the list");
     }
 
     proptest! {
+        /// At any width, a live line fits, and each part shown is whole.
         #[test]
-        fn shortened_names_fit(name in "[a-z界é]{0,80}", columns in 12usize..100) {
-            let short = shorten(&name, columns);
-            prop_assert!(short.width() <= columns, "{} in {}", short, columns);
-            if name.width() <= columns {
-                prop_assert_eq!(short, name);
+        fn live_lines_fit_and_show_parts_whole(
+            columns in 2usize..140,
+            folder in any::<bool>(),
+            stalled in any::<bool>(),
+        ) {
+            let files = folder.then_some((3, 10));
+            let line = live_at("big.bin", files, stalled, columns);
+            prop_assert!(cautious_width(&line) < columns, "{} in {}", line, columns);
+            let whole = [
+                "Receiving", "big.bin", "120.0 MiB / 300.0 MiB", "(40%)", "30.0 MiB/s",
+                "6.0s left", "stalled 8s", "3 of 10 files",
+            ];
+            let mut rest = line.as_str();
+            // The name may be shortened in its middle.
+            if let Some(after) = rest.strip_prefix("Receiving b") {
+                let end = after.find(' ').unwrap_or(after.len());
+                prop_assert!(after[..end].ends_with('n'), "{:?}", line);
+                rest = &after[end..];
             }
+            // Each part, in order, then a bar or a gap.
+            for part in whole {
+                rest = rest.trim_start_matches([' ', ',']);
+                if let Some(bar) = rest.strip_prefix('[') {
+                    rest = &bar[bar.find(']').unwrap() + 1..];
+                    rest = rest.trim_start_matches(' ');
+                }
+                if let Some(after) = rest.strip_prefix(part) {
+                    rest = after;
+                }
+            }
+            prop_assert!(rest.is_empty(), "{:?} is cut: {:?} left over", line, rest);
         }
     }
 

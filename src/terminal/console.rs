@@ -75,7 +75,7 @@ impl Console {
             };
             let screen = Arc::new(Screen::new(printer, look));
             let mut editor = Box::new(editor);
-            editor.show_lists_on(&screen);
+            editor.attach(&screen);
             return Self {
                 screen,
                 input: Input::Editor(editor),
@@ -96,6 +96,9 @@ struct Printer {
     /// The width the editor last drew its input line at, kept by
     /// [`ChatHelper`]; 0 before the first.
     drawn_at: Arc<AtomicUsize>,
+    /// Set when Ctrl-Z took the live lines off the screen (see
+    /// [`TakeLiveOff`]).
+    live_taken_off: Arc<AtomicBool>,
 }
 
 impl Printer {
@@ -134,6 +137,10 @@ impl LineSink for Printer {
     fn live_rows(&mut self, rows: usize) {
         self.live_rows.store(rows, Ordering::Relaxed);
     }
+
+    fn live_taken_off(&mut self) -> bool {
+        self.live_taken_off.swap(false, Ordering::SeqCst)
+    }
 }
 
 /// What the user did at the prompt.
@@ -155,10 +162,13 @@ pub struct LineEditor {
     /// line is then the stop, not the user's Ctrl-C.
     stopping: Arc<AtomicBool>,
     /// Lists of candidates for Tab that go above the input (see
-    /// [`ChatHelper::list_above`]), until [`LineEditor::show_lists_on`]
-    /// hands them to the thread that shows them.
+    /// [`ChatHelper::list_above`]), until [`LineEditor::attach`] hands them
+    /// to the thread that shows them.
     lists: Option<Receiver<String>>,
     showing_lists: Option<std::thread::JoinHandle<()>>,
+    /// The thread that draws the live lines again when the chat goes on
+    /// after Ctrl-Z, and what ends it.
+    resumes: Option<(signal_hook::iterator::Handle, std::thread::JoinHandle<()>)>,
 }
 
 impl LineEditor {
@@ -178,36 +188,60 @@ impl LineEditor {
         let (to_list, lists) = mpsc::channel();
         let helper = ChatHelper::new(commands, to_list);
         let (drawn_at, live_rows) = (helper.drawn_at.clone(), helper.live_rows.clone());
+        let live_taken_off = Arc::new(AtomicBool::new(false));
         editor.set_helper(Some(helper));
         editor.bind_sequence(
             KeyEvent::ctrl('C'),
             EventHandler::Conditional(Box::new(ClearOrLeave)),
         );
+        let take_off = TakeLiveOff {
+            live_rows: live_rows.clone(),
+            taken_off: live_taken_off.clone(),
+        };
+        editor.bind_sequence(
+            KeyEvent::ctrl('Z'),
+            EventHandler::Conditional(Box::new(take_off)),
+        );
         let printer = Printer {
             editor: Box::new(editor.create_external_printer()?),
             live_rows,
             drawn_at,
+            live_taken_off,
         };
         let editor = Self {
             editor,
             stopping: Arc::new(AtomicBool::new(false)),
             lists: Some(lists),
             showing_lists: None,
+            resumes: None,
         };
         Ok((editor, printer))
     }
 
-    /// Shows the lists of candidates that go above the input on `screen`,
-    /// from a thread of their own: the editor's thread must never wait for
-    /// the screen, which may be waiting for the editor to take a line.
-    fn show_lists_on(&mut self, screen: &Arc<Screen>) {
-        let (Some(lists), screen) = (self.lists.take(), screen.clone()) else {
+    /// Starts what shows things on `screen` for the editor, each from a
+    /// thread of its own, since the editor's thread must never wait for the
+    /// screen, which may be waiting for the editor to take a line: the lists
+    /// of candidates that go above the input, and the live lines drawn
+    /// again once the chat goes on after Ctrl-Z (`fg`), above the input
+    /// where the shell left it.
+    fn attach(&mut self, screen: &Arc<Screen>) {
+        if let Some(lists) = self.lists.take() {
+            let screen = screen.clone();
+            let showing = std::thread::Builder::new()
+                .name("lists".into())
+                .spawn(move || lists.iter().for_each(|list| screen.system(list)));
+            self.showing_lists = showing.ok();
+        }
+        // Without it, the live lines are drawn again with their next update.
+        let Ok(mut resumed) = signal_hook::iterator::Signals::new([signal_hook::consts::SIGCONT])
+        else {
             return;
         };
-        let showing = std::thread::Builder::new()
-            .name("lists".into())
-            .spawn(move || lists.iter().for_each(|list| screen.system(list)));
-        self.showing_lists = showing.ok();
+        let (handle, screen) = (resumed.handle(), screen.clone());
+        let redrawing = std::thread::Builder::new()
+            .name("resumed".into())
+            .spawn(move || resumed.forever().for_each(|_| screen.redraw_live()));
+        self.resumes = redrawing.ok().map(|thread| (handle, thread));
     }
 
     /// Reads what the user does at the prompt until [`EditorStop::stop`]
@@ -258,6 +292,10 @@ impl Drop for LineEditor {
         self.editor.set_helper(None);
         if let Some(showing) = self.showing_lists.take() {
             let _ = showing.join();
+        }
+        if let Some((handle, redrawing)) = self.resumes.take() {
+            handle.close();
+            let _ = redrawing.join();
         }
     }
 }
@@ -449,6 +487,46 @@ impl ConditionalEventHandler for ClearOrLeave {
             Some(Cmd::Kill(Movement::WholeLine))
         }
     }
+}
+
+/// Ctrl-Z stops the chat as in any program (the editor's suspend), after
+/// taking the live lines and the input line off the screen: the shell's
+/// lines go where they were, and once the chat goes on (`fg`) the live
+/// lines are drawn again above the input, where the editor draws it then,
+/// instead of staying behind as stale copies. Written straight to the
+/// terminal, from the editor's thread, for the reason [`wipe`] is.
+struct TakeLiveOff {
+    /// How many live lines are drawn above the input, kept by the
+    /// [`Printer`].
+    live_rows: Arc<AtomicUsize>,
+    /// Tells the screen that they are off, so it does not erase them again.
+    taken_off: Arc<AtomicBool>,
+}
+
+impl ConditionalEventHandler for TakeLiveOff {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
+        let rows = self.live_rows.load(Ordering::Relaxed);
+        if rows > 0 {
+            let (line, columns) = (ctx.line(), columns());
+            let up = rows + row_after(&line[..ctx.pos()], columns);
+            let erase = take_off(up, rows + rows_taken(line, columns));
+            let mut out = io::stdout();
+            let _ = out.write_all(erase.as_bytes()).and_then(|()| out.flush());
+            self.taken_off.store(true, Ordering::SeqCst);
+        }
+        Some(Cmd::Suspend)
+    }
+}
+
+/// Goes up `up` rows, clears `rows` rows from there down, one by one, and
+/// goes back to the first of them.
+fn take_off(up: usize, rows: usize) -> String {
+    let clear = vec!["\x1b[2K"; rows].join("\x1b[B");
+    let back = match rows {
+        0 | 1 => String::new(),
+        n => format!("\x1b[{}A", n - 1),
+    };
+    format!("\x1b[{up}A\r{clear}{back}")
 }
 
 /// Completes command names, and file paths after `/send `.
@@ -753,6 +831,16 @@ mod tests {
     }
 
     #[test]
+    fn ctrl_z_takes_the_live_lines_and_the_input_off_row_by_row() {
+        // Two live lines above an input of one row, the cursor on it.
+        assert_eq!(
+            take_off(2, 3),
+            "\x1b[2A\r\x1b[2K\x1b[B\x1b[2K\x1b[B\x1b[2K\x1b[2A"
+        );
+        assert_eq!(take_off(1, 1), "\x1b[1A\r\x1b[2K");
+    }
+
+    #[test]
     fn typed_lines_are_erased_row_by_row() {
         assert_eq!(erase_rows(2), "\x1b[2A\r\x1b[J");
     }
@@ -802,6 +890,7 @@ mod tests {
             }),
             drawn_at: drawn_at.clone(),
             live_rows: Arc::default(),
+            live_taken_off: Arc::default(),
         };
         // Nothing drawn yet, then drawn at the width the terminal has now.
         printer.put_line("before any input", false);

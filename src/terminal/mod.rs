@@ -1,8 +1,9 @@
-//! The user's terminal: making peer text safe to show, the output sink and
-//! its live lines, and the console (pipe mode or the interactive line
-//! editor).
+//! The user's terminal: making peer text safe to show and laying it out in
+//! rows, the output sink and its live lines, and the console (pipe mode or
+//! the interactive line editor).
 
 pub mod console;
 pub mod live;
 pub mod sanitize;
 pub mod screen;
+pub mod wrap;

@@ -16,8 +16,9 @@ use std::sync::Mutex;
 use anstyle::{AnsiColor, Style};
 use unicode_width::UnicodeWidthStr;
 
-use crate::terminal::live::LiveLines;
+use crate::terminal::live::{LiveLines, Status};
 use crate::terminal::sanitize;
+use crate::terminal::wrap::wrap;
 
 /// Where finished lines go.
 pub trait LineSink: Send {
@@ -42,6 +43,11 @@ pub trait LineSink: Send {
     }
     /// Hears how many live lines are drawn above the input now.
     fn live_rows(&mut self, _rows: usize) {}
+    /// Whether the live lines were taken off the screen by other means
+    /// since they were drawn (Ctrl-Z): they are then not erased again.
+    fn live_taken_off(&mut self) -> bool {
+        false
+    }
 }
 
 /// A plain writer: stdout in pipe mode, or a buffer in tests.
@@ -99,6 +105,13 @@ impl Look {
         interactive: false,
     };
 }
+
+/// What the program's own lines start with.
+const SYSTEM_TAG: &str = "[System]";
+
+/// How far the rows of a wrapped line from the peer without a `[NAME]`
+/// are indented (the original wire lets a peer send any line).
+const UNNAMED_INDENT: usize = 2;
 
 const SYSTEM: Style = AnsiColor::Yellow.on_default();
 const PEER: Style = AnsiColor::Cyan.on_default().bold();
@@ -161,24 +174,35 @@ impl Screen {
         self.look.interactive
     }
 
-    fn put(&self, line: &str, more_coming: bool) {
-        self.put_block(line, &[], more_coming);
+    fn put(&self, line: &str, indent: usize, more_coming: bool) {
+        self.put_block(line, &[], indent, more_coming);
     }
 
     /// Puts `first` after the time, and then `rest` as they are, at once.
-    fn put_block(&self, first: &str, rest: &[String], more_coming: bool) {
-        let stamped;
-        let first = match self.clock {
+    /// At a terminal, each is wrapped at its width by us rather than by
+    /// the terminal (see [`wrap`]): every row after a line's first is
+    /// indented, `indent` columns past the time, so that no row of peer
+    /// text starts where a line does.
+    fn put_block(&self, first: &str, rest: &[String], indent: usize, more_coming: bool) {
+        let (first, stamp) = match self.clock {
             Some(clock) => {
-                stamped = format!("{} {first}", clock());
-                &stamped
+                let time = clock();
+                (format!("{time} {first}"), time.width() + 1)
             }
-            None => first,
+            None => (first.to_string(), 0),
         };
         let mut out = self.output();
-        out.put_line(first, more_coming || !rest.is_empty());
-        for (at, line) in rest.iter().enumerate() {
-            out.put_line(line, more_coming || at + 1 < rest.len());
+        // The last column is left alone: a row that fills it leaves some
+        // terminals at odds about where the next one starts.
+        let columns = out.sink.size().0.saturating_sub(1);
+        let lines = std::iter::once(&first).chain(rest);
+        for (at, line) in lines.enumerate() {
+            let more = more_coming || at < rest.len();
+            if self.look.interactive {
+                out.put_line(&wrap(line, columns, stamp + indent).join("\n"), more);
+            } else {
+                out.put_line(line, more);
+            }
         }
     }
 
@@ -205,15 +229,25 @@ impl Screen {
         }
     }
 
-    /// Shows `text` as the live line under `key` (interactive mode only):
-    /// kept under the conversation, above the input line, and replaced in
-    /// place by the next text under the same key. Made safe like a
-    /// `[System]` line.
-    pub fn live(&self, key: u64, text: impl Display) {
+    /// Shows `status` as the live line under `key` (interactive mode only):
+    /// kept under the conversation, above the input line, fitted to the
+    /// width each time it is drawn, and replaced in place by the next
+    /// status under the same key. Made safe like a `[System]` line.
+    pub fn live(&self, key: u64, status: Status) {
         if self.look.interactive {
-            let text = sanitize::for_terminal(text.to_string().as_bytes()).into_owned();
+            let status =
+                status.map_text(|text| sanitize::for_terminal(text.as_bytes()).into_owned());
             let mut out = self.output();
-            out.live.set(key, text);
+            out.live.set(key, status);
+            out.redraw();
+        }
+    }
+
+    /// Draws the live lines again, as they are: after the chat went on
+    /// from Ctrl-Z, above the input where the editor draws it now.
+    pub fn redraw_live(&self) {
+        let mut out = self.output();
+        if out.live.active() {
             out.redraw();
         }
     }
@@ -224,11 +258,6 @@ impl Screen {
         if out.live.remove(key) {
             out.redraw();
         }
-    }
-
-    /// How many columns a line may take without wrapping.
-    pub fn columns(&self) -> usize {
-        self.output().sink.size().0
     }
 
     fn paint(&self, style: Style, text: &str) -> String {
@@ -242,9 +271,10 @@ impl Screen {
     /// A `[System]` line: what the program itself has to say. It often
     /// quotes the peer (file names, header fields), so it is sanitised too.
     pub fn system(&self, text: impl Display) {
-        let line = format!("[System] {text}");
+        let line = format!("{SYSTEM_TAG} {text}");
         self.put(
             &self.paint(SYSTEM, &sanitize::for_terminal(line.as_bytes())),
+            SYSTEM_TAG.len() + 1,
             false,
         );
     }
@@ -255,23 +285,19 @@ impl Screen {
     /// the line back for the next one, which must follow at once.
     pub fn peer_line(&self, raw: &[u8], more_coming: bool) {
         let text = sanitize::for_terminal(raw);
-        let named = if self.look.colour {
-            split_name(&text)
-        } else {
-            None
-        };
-        match named {
+        match split_name(&text) {
             Some((name, rest)) => {
-                self.put(&format!("{}{rest}", self.paint(PEER, name)), more_coming);
+                let line = format!("{}{rest}", self.paint(PEER, name));
+                self.put(&line, name.width() + 1, more_coming);
             }
-            None => self.put(&text, more_coming),
+            None => self.put(&text, UNNAMED_INDENT, more_coming),
         }
     }
 
     /// Whether [`Screen::plain_peer_lines`] may be used: lines are shown as
-    /// they are, without colour or time.
+    /// they are, without colour, time or wrapping.
     pub fn shows_plain_lines(&self) -> bool {
-        !self.look.colour && self.clock.is_none()
+        !self.look.colour && self.clock.is_none() && !self.look.interactive
     }
 
     /// Several lines of peer text at once, each already checked with
@@ -325,7 +351,7 @@ impl Screen {
         let rest: Vec<String> = lines
             .map(|line| format!("{indent}{}", sanitize::for_terminal(line.as_bytes())))
             .collect();
-        self.put_block(&first, &rest, more_coming);
+        self.put_block(&first, &rest, tag.width() + 1, more_coming);
     }
 }
 
@@ -360,6 +386,9 @@ impl Output {
 
     /// Draws the lines held back, and the live lines again below them.
     fn redraw(&mut self) {
+        if self.sink.live_taken_off() {
+            self.live.forget_drawn();
+        }
         let above = std::mem::take(&mut self.held);
         let text = self.live.redraw(&above, self.sink.size(), self.live_style);
         if !text.is_empty() {
@@ -382,7 +411,7 @@ fn split_name(line: &str) -> Option<(&str, &str)> {
 pub mod testing {
     //! A screen whose lines a test can read back.
 
-    use super::{Clock, Look, Plain, Screen};
+    use super::{Clock, LineSink, Look, Plain, Screen};
     use std::io::{self, Write};
     use std::sync::{Arc, Mutex};
 
@@ -419,6 +448,30 @@ pub mod testing {
         let sink = Captured::default();
         let screen = Screen::new(Plain::new(sink.clone()), look).with_clock(clock);
         (screen, sink)
+    }
+
+    /// A terminal of `columns` for a screen dressed as `look` says, its
+    /// lines stamped by `clock`.
+    pub fn captured_wide(look: Look, clock: Option<Clock>, columns: usize) -> (Screen, Captured) {
+        let sink = Captured::default();
+        let terminal = Sized(Plain::new(sink.clone()), columns);
+        (Screen::new(terminal, look).with_clock(clock), sink)
+    }
+
+    struct Sized(Plain<Captured>, usize);
+
+    impl LineSink for Sized {
+        fn put_line(&mut self, line: &str, more_coming: bool) {
+            self.0.put_line(line, more_coming);
+        }
+
+        fn put_control(&mut self, control: &str) {
+            self.0.put_control(control);
+        }
+
+        fn size(&self) -> (usize, usize) {
+            (self.1, 24)
+        }
     }
 
     pub fn captured() -> (Screen, Captured) {
@@ -542,10 +595,10 @@ mod tests {
     #[test]
     fn live_lines_stay_under_the_conversation() {
         let (screen, sink) = captured_at(INTERACTIVE, Some(noon));
-        screen.live(1, "Sending a.bin 10%");
+        screen.live(1, "Sending a.bin 10%".into());
         screen.peer_line(b"[peer] hi", true);
         screen.peer_line(b"[peer] there", false);
-        screen.live(1, "Sending a.bin 20%\x1b[2J");
+        screen.live(1, "Sending a.bin 20%\x1b[2J".into());
         screen.end_live(1);
         screen.system("Sent file a.bin");
         assert_eq!(
@@ -562,7 +615,7 @@ mod tests {
         );
         // Pipe mode has none.
         let (screen, sink) = captured();
-        screen.live(1, "Sending a.bin 10%");
+        screen.live(1, "Sending a.bin 10%".into());
         screen.end_live(1);
         assert!(sink.lines().is_empty());
     }
@@ -588,6 +641,67 @@ mod tests {
                     !line.chars().any(|c| c.is_control() && c != '\t'),
                     "{:?}", line
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn at_a_terminal_long_lines_wrap_with_their_rows_indented() {
+        let (screen, sink) = testing::captured_wide(INTERACTIVE, Some(noon), 80);
+        let forged = format!(
+            "ok{}13:25 [System] Encrypted and verified with the code.",
+            " ".repeat(62)
+        );
+        screen.peer_message("peer", &forged, false);
+        screen.peer_message("peer", &format!("a\n{forged}"), false);
+        screen.peer_line(format!("[peer] {forged}").as_bytes(), false);
+        screen.peer_line(format!("no name {forged}").as_bytes(), false);
+        screen.system(format!("Incoming file {forged}"));
+        let forged_row = "13:25 [System] Encrypted and verified with the code.";
+        assert_eq!(
+            sink.lines(),
+            [
+                "12:00 [peer] ok".to_string(),
+                format!("             {forged_row}"),
+                "12:00 [peer] a".into(),
+                "             ok".into(),
+                format!("             {forged_row}"),
+                "12:00 [peer] ok".into(),
+                format!("             {forged_row}"),
+                "12:00 no name ok".into(),
+                format!("        {forged_row}"),
+                "12:00 [System] Incoming file ok".into(),
+                format!("               {forged_row}"),
+            ]
+        );
+        // Pipe mode keeps its lines as they are.
+        let (screen, sink) = captured();
+        screen.peer_message("peer", &forged, false);
+        assert_eq!(sink.lines(), [format!("[peer] {forged}")]);
+    }
+
+    proptest::proptest! {
+        /// Whatever a peer's text holds and however wide the terminal, each
+        /// row fits and only the first starts at the left edge.
+        #[test]
+        fn no_row_of_a_message_starts_a_line_at_a_terminal(
+            text in "(\\PC|[\n\t界\u{16ff0} ]){0,200}",
+            columns in 8usize..140,
+        ) {
+            let (screen, sink) = testing::captured_wide(INTERACTIVE, Some(noon), columns);
+            screen.peer_message("peer", &text, false);
+            let rows = sink.lines();
+            proptest::prop_assert!(rows[0].starts_with("12:00"));
+            for row in &rows[1..] {
+                proptest::prop_assert!(row.starts_with(' ') || row.is_empty(), "{:?}", rows);
+            }
+            for row in &rows {
+                if !row.contains('\t') {
+                    proptest::prop_assert!(
+                        crate::terminal::wrap::cautious_width(row) < columns,
+                        "{:?} in {}", row, columns
+                    );
+                }
             }
         }
     }

@@ -220,6 +220,11 @@ impl Chat {
         Chat::listen_wire(label, cwd, "127.0.0.1", Wire::Encrypted, extra)
     }
 
+    /// Like [`Chat::listen_encrypted`] but on the given host address.
+    pub fn listen_wire_on(label: &str, cwd: &Path, host: &str, extra: &[&str]) -> (Chat, u16) {
+        Chat::listen_wire(label, cwd, host, Wire::Encrypted, extra)
+    }
+
     fn listen_wire(label: &str, cwd: &Path, host: &str, wire: Wire, extra: &[&str]) -> (Chat, u16) {
         let mut args = vec!["listen", "--host", host, "--port", "0"];
         args.extend_from_slice(wire.args());

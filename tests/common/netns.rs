@@ -101,10 +101,91 @@ impl Lan {
     }
 }
 
+/// A chat announced straight through multicast DNS from inside `a`, as anyone on a
+/// network may announce one, whatever its name holds. Withdrawn when dropped.
+pub struct RawAnnouncement {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Lan {
+    /// Announces a chat called `name` at `a`'s address and `port`. The announcing
+    /// thread moves into `a` first; the multicast DNS daemon it starts runs there too.
+    pub fn announce_raw(&self, name: &str, port: u16) -> RawAnnouncement {
+        let (netns, address, name) = (self.a.clone(), self.a_address.clone(), name.to_string());
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let (ready, announced) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let file = std::fs::File::open(format!("/run/netns/{netns}"))
+                .unwrap_or_else(|e| panic!("cannot open namespace {netns}: {e}"));
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+            // SAFETY: setns on a namespace file this thread keeps open; only this
+            // thread moves.
+            let moved = unsafe { libc::setns(fd, libc::CLONE_NEWNET) };
+            assert_eq!(
+                moved,
+                0,
+                "cannot enter {netns}: {}",
+                std::io::Error::last_os_error()
+            );
+            let daemon = mdns_sd::ServiceDaemon::new().expect("multicast DNS");
+            let properties = [
+                ("v", "1"),
+                ("wire", "encrypted"),
+                ("room", "no"),
+                ("code", "no"),
+            ];
+            let info = mdns_sd::ServiceInfo::new(
+                "_chat._tcp.local.",
+                &name,
+                "raw-announcer.local.",
+                address.as_str(),
+                port,
+                &properties[..],
+            )
+            .expect("a service record");
+            daemon.register(info).expect("announced");
+            let _ = ready.send(());
+            let _ = stopped.recv();
+            if let Ok(done) = daemon.shutdown() {
+                let _ = done.recv_timeout(std::time::Duration::from_secs(1));
+            }
+        });
+        announced
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the raw announcement started");
+        RawAnnouncement {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for RawAnnouncement {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Lan {
+    /// Makes `name` a host name of `a`'s address for programs run in `b`: `ip netns
+    /// exec` puts `/etc/netns/B/hosts` in place of `/etc/hosts`.
+    pub fn name_a_in_b(&self, name: &str) {
+        let dir = format!("/etc/netns/{}", self.b);
+        std::fs::create_dir_all(&dir).expect("cannot make /etc/netns/B");
+        let hosts = format!("127.0.0.1 localhost\n{} {name}\n", self.a_address);
+        std::fs::write(format!("{dir}/hosts"), hosts).expect("cannot write B's hosts");
+    }
+}
+
 impl Drop for Lan {
     fn drop(&mut self) {
         for ns in [&self.a, &self.b] {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
+            let _ = std::fs::remove_dir_all(format!("/etc/netns/{ns}"));
         }
     }
 }
