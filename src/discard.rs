@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::files::download::DownloadDir;
 use crate::files::kept::Kept;
@@ -12,8 +12,18 @@ use crate::session::progress;
 
 /// Removes what is kept, and says how much that freed.
 pub fn run(downloads: &DownloadDir) -> Result<()> {
+    let folder = downloads.path();
+    // A folder named wrong is not one with nothing kept in it.
+    match folder.metadata() {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => bail!("{} is not a directory", folder.display()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            bail!("download folder {} does not exist", folder.display())
+        }
+        Err(e) => bail!("cannot read the download folder {}: {e}", folder.display()),
+    }
     let kept = Kept::of(downloads);
-    let gone = kept.discard(false);
+    let gone = kept.discard(false).context("nothing was discarded")?;
     let line = format!("{}.\n", progress::discarded(gone, Some(kept.path())));
     io::stdout()
         .write_all(line.as_bytes())

@@ -12,8 +12,9 @@
 //!   is), finding it on the local network (multicast DNS); the encrypted
 //!   channel (handshake, codes, sealed records); the transport (reader,
 //!   writer, closer) a conversation runs over, plain or sealed
-//! - `files`    — the download folder and its safe names; what is kept of cut
-//!   transfers; folders to send; sending and receiving file contents
+//! - `files`    — the download folder and its safe names, and the room on
+//!   its disk; what is kept of cut transfers; folders to send; sending and
+//!   receiving file contents
 //! - `session`  — waiting, the threads of a conversation and its main loop, the
 //!   user's commands, transfers and their progress, stall watch; the reader
 //!   and writer of each wire

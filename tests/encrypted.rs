@@ -444,9 +444,10 @@ fn a_file_the_peer_cannot_save_is_not_reported_sent() {
     let _ = fs::remove_dir_all(alice_dir.join("received_files"));
     fs::write(alice_dir.join("received_files"), b"").unwrap();
     bob.send_line("/send notes.txt");
-    alice.expect_prefix("[System] Could not save file notes.txt: ");
-    let refused = bob.expect_prefix("[System] notes.txt was not saved by the peer: ");
-    assert!(refused.contains("received_files"), "{refused}");
+    let here = alice.expect_prefix("[System] Could not save file notes.txt (10 B): ");
+    assert!(here.contains("received_files"), "{here}");
+    // The peer is told why in short, not where files go here.
+    bob.expect_exact("[System] notes.txt was not saved by the peer: it cannot be saved here");
     bob.send_line("still talking");
     alice.expect_exact("[bob] still talking");
     bob.close_stdin();

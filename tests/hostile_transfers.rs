@@ -330,17 +330,29 @@ fn leaving_says_what_is_kept_and_chat_discard_frees_it() {
     sync(&mut chat, &mut peer, "cut here");
     peer.close();
     chat.expect_prefix("[System] Transfer of half.bin incomplete");
-    chat.expect_exact(
-        "[System] 4.0 KiB of cut transfers is kept in my files/.chat-partial, so that sending \
-         them again resumes; `chat discard --download-dir 'my files'` frees it.",
-    );
+    let said = chat.expect_line("what is kept", |l| l.contains(" of cut transfers is kept "));
     chat.next_line_is("[System] Exiting.");
     let _ = chat.wait_exit();
     assert_eq!(dir_entries(&dir.join("my files")), [KEPT]);
+    // What it takes on the disk: the part, and the note beside it.
+    let hidden = dir.join("my files").join(KEPT);
+    let on_disk = common::disk_usage(&hidden) - common::disk_usage_of(&hidden);
+    assert!(on_disk >= 4096, "{on_disk}");
+    assert_eq!(
+        said,
+        format!(
+            "[System] {} of cut transfers is kept in my files/.chat-partial, so that sending \
+             them again resumes; `chat discard --download-dir 'my files'` frees it.",
+            common::size(on_disk)
+        )
+    );
 
     for said in [
-        "Discarded 1 kept transfer (4.0 KiB) from my files/.chat-partial.",
-        "Nothing kept to discard in my files/.chat-partial.",
+        format!(
+            "Discarded 1 kept transfer ({}) from my files/.chat-partial.",
+            common::size(on_disk)
+        ),
+        "Nothing kept to discard in my files/.chat-partial.".to_string(),
     ] {
         let args = ["discard", "--download-dir", "my files"];
         let mut discard = Chat::spawn("discard", dir.path(), &args);
@@ -439,7 +451,7 @@ fn hashing_a_large_file_here_does_not_hold_the_conversation_up() {
         Message::Text("still there?"),
     ]);
     chat.expect_exact(&format!(
-        "[System] Incoming file huge.bin ({})...",
+        "[System] Checking huge.bin ({}) against the file of that name here...",
         common::size(size)
     ));
     chat.expect_exact("[mallory] still there?");
@@ -524,7 +536,7 @@ fn offers_waiting_when_the_peer_leaves_leave_nothing_kept() {
             name: "asked.bin",
         },
     ]);
-    offered_id(&mut chat, "asked");
+    offered_id(&mut chat, "folder asked");
     offered_id(&mut chat, "asked.bin");
     goodbye(&mut chat, &mut peer);
     let left = dir_entries(&dir.join("received_files").join(KEPT));
@@ -634,13 +646,17 @@ fn a_link_planted_in_the_kept_folder_is_not_followed() {
         size: 10,
         name: "a.txt",
     }]);
-    let answer = peer.next_record(&mut chat);
-    assert!(
-        matches!(Message::decode(&answer), Ok(Message::Refused { id: 0, .. })),
-        "{:?}",
-        Message::decode(&answer)
+    // Told why in short: where the chat keeps its files, and what is
+    // there, is none of the peer's business.
+    peer.expect_message(
+        &mut chat,
+        Message::Refused {
+            id: 0,
+            reason: "it cannot be saved here",
+        },
     );
-    chat.expect_prefix("[System] Could not save file a.txt: ");
+    let here = chat.expect_prefix("[System] Could not save file a.txt (10 B): ");
+    assert!(here.contains(KEPT), "{here}");
     peer.send(&[Message::Cancel { id: 0 }]);
     sync(&mut chat, &mut peer, "sent");
     goodbye(&mut chat, &mut peer);

@@ -1701,9 +1701,14 @@ fn at_a_terminal_an_offer_the_peer_does_not_answer_at_once_is_said_to_wait() {
     peer.expect_exact(&format!(
         "[System] {NAME} offers notes.txt (5 B): /accept 1 or /decline 1"
     ));
-    term.wait_row("[System] Waiting for the peer to accept notes.txt (5 B).");
+    // (The peer may be checking a copy it has rather than asking: the
+    // line is true either way.)
+    term.wait_row(
+        "[System] Waiting for the peer's answer to notes.txt (5 B): it may be asking its user, \
+         or checking a copy it has.",
+    );
     term.enter("/status");
-    term.wait_row("[System] #1 Offered: notes.txt (5 B), waiting for the peer to accept it");
+    term.wait_row("[System] #1 Offered: notes.txt (5 B), waiting for the peer's answer");
     let accepted = Instant::now();
     peer.send_line("/accept");
     peer.expect_exact("[System] File saved to received_files/notes.txt");
@@ -2209,6 +2214,62 @@ fn ctrl_c_with_an_offer_waiting_says_it_would_be_lost_and_a_second_one_leaves() 
     peer.expect_exact(&own("has left the chat."));
     assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
     assert_left_cleanly(&term, TIMEOUT, &own("still here"));
+}
+
+/// A file resumed from a part the receiver kept is timed by what moved
+/// now, and both sides say how much was there from before, which is not
+/// in the rate.
+#[test]
+fn a_resumed_file_says_how_much_was_there_already_on_both_sides() {
+    let dir = TestDir::new("tty_resumed_rate");
+    let size = 4 * BLOCK;
+    let data = common::pseudo_random_bytes(size, 9);
+    fs::write(dir.subdir("sender").join("big.bin"), &data).unwrap();
+    // What a cut first try kept: its first 3 MiB, with the note beside it.
+    let kept = dir.subdir("receiver/received_files/.chat-partial");
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"file\0");
+    hasher.update(&(size as u64).to_be_bytes());
+    hasher.update(b"big.bin");
+    let key = hasher.finalize().to_hex()[..32].to_string();
+    fs::write(kept.join(format!("{key}.part")), &data[..3 * BLOCK]).unwrap();
+    fs::write(
+        kept.join(format!("{key}.info")),
+        format!("file\t{size}\tbig.bin\n"),
+    )
+    .unwrap();
+    let listen = [
+        "listen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--name",
+        "rx",
+    ];
+    let receiver = Term::start_encrypted("resumed_rx", &dir.join("receiver"), true, &listen);
+    let port = receiver.listening_port().to_string();
+    let connect = ["connect", "127.0.0.1", &port, "--name", NAME];
+    let sender = Term::start_encrypted("resumed_tx", &dir.join("sender"), true, &connect);
+    sender.wait_prompt("the connection");
+    sender.enter("/send big.bin");
+    let saved = "[System] File saved to received_files/big.bin (3.0 MiB of it kept from before; \
+                 1.0 MiB moved in ";
+    receiver.wait(&format!("a row starting with {saved:?}"), |s| {
+        s.row_starting(saved).is_some()
+    });
+    let sent = "[System] Sent file big.bin (4.0 MiB, 3.0 MiB of it there already; 1.0 MiB moved \
+                in ";
+    sender.wait(&format!("a row starting with {sent:?}"), |s| {
+        s.row_starting(sent).is_some()
+    });
+    assert_eq!(
+        fs::read(dir.join("receiver/received_files/big.bin")).unwrap(),
+        data
+    );
+    sender.press("C-d");
+    let code = sender.wait_exit_code(TIMEOUT);
+    assert_eq!(code, 0, "unexpected exit code:\n{}", sender.screen().dump());
 }
 
 #[test]

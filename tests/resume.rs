@@ -448,10 +448,18 @@ fn status_lists_what_is_kept_and_discard_removes_it() {
         shown(cut.kept),
         shown(size)
     ));
+    // What it frees is what it takes on the disk, its note included.
+    let hidden = kept_folder(&b_dir);
+    let on_disk = common::disk_usage(&hidden) - common::disk_usage_of(&hidden);
+    assert!(
+        on_disk >= cut.kept,
+        "{on_disk} bytes on disk for {}",
+        cut.kept
+    );
     b.send_line("/discard");
     b.expect_exact(&format!(
         "[System] Discarded 1 kept transfer ({}).",
-        shown(cut.kept)
+        shown(on_disk)
     ));
     assert!(
         kept_parts(&b_dir).is_empty(),
@@ -653,12 +661,19 @@ fn a_file_the_peer_has_already_is_not_sent_again() {
     let before = relay.so_far();
 
     a.send_line("/send big.bin");
+    // Nothing is said to be incoming: it is checked first.
     b.expect_exact(&format!(
-        "[System] Incoming file big.bin ({})...",
+        "[System] Checking big.bin ({}) against the file of that name here...",
         shown(size)
     ));
     b.expect_exact("[System] big.bin: already there, identical");
     a.expect_exact("[System] big.bin: the peer already has it (identical); nothing sent");
+    let incoming = b
+        .stdout_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("[System] Incoming file big.bin"))
+        .count();
+    assert_eq!(incoming, 1, "only the first time: {}", b.report());
     let again = relay.so_far() - before;
     leave(a, b);
     relay.finish();
@@ -689,6 +704,14 @@ fn a_file_of_the_same_name_and_size_but_other_bytes_is_saved_beside_it() {
     write_big_file(&theirs, size, 23);
     let (mut a, mut b, relay) = pair_through_relay(&a_dir, &b_dir, None);
     a.send_line("/send big.bin");
+    b.expect_exact(&format!(
+        "[System] Checking big.bin ({}) against the file of that name here...",
+        shown(size)
+    ));
+    b.expect_exact(&format!(
+        "[System] Incoming file big.bin ({}): it differs from the file of that name here...",
+        shown(size)
+    ));
     b.expect_saved("received_files/big (1).bin");
     a.expect_exact(&format!("[System] Sent file big.bin ({})", shown(size)));
     leave(a, b);

@@ -618,7 +618,7 @@ fn a_file_nobody_takes_is_not_sent() {
     host.expect_prefix("[System] I056 offers a.bin (1000 B): /accept 1");
     // A member sends to the room, and waits for the room.
     sender.send_line("/status");
-    sender.expect_exact("[System] #1 Offered: a.bin (1000 B), waiting for the room to accept it");
+    sender.expect_exact("[System] #1 Offered: a.bin (1000 B), waiting for the room's answer");
     host.send_line("/decline 1");
     sender.expect_exact("[System] Room: host did not take a.bin: declined");
     sender.expect_exact("[System] a.bin was not saved by the room: nobody in the room took it");
@@ -939,7 +939,8 @@ fn a_folder_goes_to_every_member_whole() {
     std::fs::write(album.join("2024/big.bin"), &big).unwrap();
     std::fs::write(album.join(".hidden"), b"").unwrap();
     sender.send_line(&format!("/send {}", album.display()));
-    let offer = decliner.expect_prefix("[System] I056 offers album (3.0 MiB): /accept ");
+    let offer =
+        decliner.expect_prefix("[System] I056 offers folder album (3 files, 3.0 MiB): /accept ");
     assert!(offer.ends_with("/decline 1"), "{offer}");
     decliner.send_line("/decline 1");
     let bytes = big.len() + 1;
@@ -1117,7 +1118,7 @@ fn a_folder_of_many_small_files_is_not_held_back_by_the_throttle() {
         std::fs::write(folder.join(format!("{n}.txt")), n.to_string()).unwrap();
     }
     sender.send_line(&format!("/send {}", folder.display()));
-    host.expect_prefix("[System] I056 offers many (");
+    host.expect_prefix("[System] I056 offers folder many (");
     host.send_line("/decline");
     // 600 files cost some 2,400 messages through the room: at the pace
     // allowed for chat lines they would take over a minute.

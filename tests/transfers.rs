@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use common::disk::SmallDisk;
 use common::{Chat, TIMEOUT, TestDir, dir_entries, encrypted_pair, pseudo_random_bytes};
 
 /// The hidden folder inside the download folder where transfers on their
@@ -489,10 +490,10 @@ fn a_folder_nested_a_hundred_thousand_deep_goes_down_to_what_a_peer_takes() {
     }
 
     bob.send_line("/send deep");
-    let note = bob.expect_prefix("[System] Not sending deep/");
+    let note = bob.expect_prefix("[System] Not sending what is inside deep/");
     assert_eq!(
         note,
-        "[System] Not sending deep/what is inside d/…/d (64 levels) (nested too deep: a peer \
+        "[System] Not sending what is inside deep/d/…/d (64 levels) (nested too deep: a peer \
          takes paths of at most 64 levels and 4096 bytes)."
     );
     alice.expect_exact("[System] Incoming folder deep (1 file, 3 B)...");
@@ -592,7 +593,12 @@ fn an_offer_over_the_limit_waits_for_accept_and_a_small_file_does_not() {
 
     bob.send_line("/send big.bin small.txt");
     let id = expect_offer(&mut alice, "big.bin", "2.0 MiB");
+    alice.expect_exact("[System] Incoming file small.txt (97.7 KiB)...");
     alice.expect_exact("[System] File saved to received_files/small.txt");
+    // An offer that waits is one line: nothing of it comes yet.
+    assert_never_said(&mut alice, "big.bin as incoming", |l| {
+        l.starts_with("[System] Incoming file big.bin")
+    });
     bob.expect_exact("[System] Sent file small.txt (97.7 KiB)");
     assert_never_said(&mut alice, "an offer of small.txt", |l| {
         l.contains("offers small.txt")
@@ -609,9 +615,7 @@ fn an_offer_over_the_limit_waits_for_accept_and_a_small_file_does_not() {
     let (id_here, status) = transfer(&mut bob, "big.bin", State::Offered);
     assert_eq!(
         status,
-        format!(
-            "[System] #{id_here} Offered: big.bin (2.0 MiB), waiting for the peer to accept it"
-        )
+        format!("[System] #{id_here} Offered: big.bin (2.0 MiB), waiting for the peer's answer")
     );
     let named: Vec<String> = dir_entries(&downloads)
         .into_iter()
@@ -712,8 +716,7 @@ fn a_folder_over_the_limit_is_asked_about_as_a_whole() {
     let downloads = dir.join("alice/received_files");
 
     bob.send_line("/send photos");
-    alice.expect_exact("[System] Incoming folder photos (3 files, 1.5 MiB)...");
-    let id = expect_offer(&mut alice, "photos", "1.5 MiB");
+    let id = expect_offer(&mut alice, "folder photos", "3 files, 1.5 MiB");
     still_talking(&mut alice, &mut bob, "a moment");
     let named: Vec<String> = dir_entries(&downloads)
         .into_iter()
@@ -730,6 +733,10 @@ fn a_folder_over_the_limit_is_asked_about_as_a_whole() {
         .filter(|l| l.contains(" offers "))
         .collect();
     assert_eq!(asked.len(), 1, "asked more than once: {asked:?}");
+    // Nothing was said to be incoming before it was accepted.
+    assert_never_said(&mut alice, "an incoming folder", |l| {
+        l.starts_with("[System] Incoming")
+    });
     assert_same_tree(&photos, &downloads.join("photos"), &[]);
     leave(alice, bob);
 }
@@ -765,66 +772,33 @@ fn accept_all_takes_every_offer_without_asking() {
 
 // Free space.
 
+/// An offer larger than the free space is declined at once: the receiver
+/// is told how much it needs and how much is free where; the sender only
+/// that there is not enough room, and nothing of the receiver's folder or
+/// disk.
 #[test]
 fn an_offer_larger_than_the_free_space_is_declined_at_once() {
     let dir = TestDir::new("transfers_no_room");
     let huge = HugeFile::new(&dir, "huge.bin", 8 << 40);
-    let (mut alice, mut bob) = pair(&dir, &[]);
+    let downloads = dir.subdir("alice").join("my downloads");
+    let at = downloads.to_str().unwrap();
+    let (mut alice, mut bob) = pair(&dir, &["--download-dir", at]);
 
     bob.send_line(&format!("/send {}", huge.path.display()));
-    let declined =
-        alice.expect_prefix("[System] Declined huge.bin: not enough free space: it needs ");
-    assert!(declined.contains("8.0 TiB"), "{declined}");
-    let told = bob.expect_prefix("[System] huge.bin was not saved by the peer: ");
+    bob.expect_exact("[System] huge.bin was not saved by the peer: not enough free space");
+    let declined = alice.expect_prefix(
+        "[System] Declined huge.bin (8.0 TiB): not enough free space: it needs 8.0 TiB and ",
+    );
     assert!(
-        told.starts_with(
-            "[System] huge.bin was not saved by the peer: not enough free space: it needs "
-        ),
-        "{told}"
+        declined.contains(&format!("and {at} has only ")) && declined.ends_with(" free."),
+        "{declined}"
     );
     still_talking(&mut alice, &mut bob, "too big for you?");
-    assert_nothing_saved(&mut alice, &dir.join("alice/received_files"));
+    assert_nothing_saved(&mut alice, &downloads);
     assert_never_said(&mut alice, "the file was saved", |l| {
         l.starts_with("[System] File saved")
     });
     leave(alice, bob);
-}
-
-/// How Alice's chat is run so that her download folder `downloads` is a
-/// file system of its own of `mib` MiB (a tmpfs, mounted in a mount
-/// namespace of her chat's alone, which goes with it). `None` where that
-/// cannot be made (not root, no `unshare`): the test is then skipped with a
-/// note, except in CI (`CI` set), where it fails.
-fn small_disk(downloads: &Path, mib: u64) -> Option<Vec<String>> {
-    fs::create_dir_all(downloads).unwrap();
-    let mount = format!("mount -t tmpfs -o size={mib}m chat-test \"$0\"");
-    let probe = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c", &mount])
-        .arg(downloads)
-        .output();
-    match probe {
-        Ok(out) if out.status.success() => {}
-        other => {
-            let why = format!("cannot mount a small file system here: {other:?}");
-            assert!(std::env::var_os("CI").is_none(), "{why}");
-            eprintln!("skipped: {why}");
-            return None;
-        }
-    }
-    let script = format!(
-        "mount -t tmpfs -o size={mib}m chat-test '{}' && exec \"$0\" \"$@\"",
-        downloads.display()
-    );
-    let wrapper = [
-        "unshare",
-        "-m",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        &script,
-    ];
-    Some(wrapper.map(str::to_string).to_vec())
 }
 
 /// An 18 MiB folder and then a 15 MiB file, offered at once to a download
@@ -835,7 +809,7 @@ fn small_disk(downloads: &Path, mib: u64) -> Option<Vec<String>> {
 fn a_second_offer_does_not_get_the_space_promised_to_the_first() {
     let dir = TestDir::new("transfers_promised");
     let downloads = dir.subdir("alice").join("received_files");
-    let Some(wrapper) = small_disk(&downloads, 20) else {
+    let Some(disk) = SmallDisk::tmpfs(&downloads, 20) else {
         return;
     };
     let bob_dir = dir.subdir("bob");
@@ -845,7 +819,7 @@ fn a_second_offer_does_not_get_the_space_promised_to_the_first() {
         fs::write(album.join(name), pseudo_random_bytes(6 << 20, seed)).unwrap();
     }
     fs::write(bob_dir.join("big.bin"), pseudo_random_bytes(15 << 20, 4)).unwrap();
-    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+    let wrapper = disk.wrapper();
     let (mut alice, port) =
         Chat::listen_through("alice", &dir.join("alice"), &wrapper, &["--name", "alice"]);
     let mut bob = Chat::connect_encrypted("bob", &bob_dir, "127.0.0.1", port, &["--name", "bob"]);
@@ -854,23 +828,19 @@ fn a_second_offer_does_not_get_the_space_promised_to_the_first() {
     }
 
     bob.send_line("/send album big.bin");
-    let why = "not enough free space: it needs 15.0 MiB and received_files has 20.0 MiB free, \
-               18.0 MiB of it promised to transfers on their way";
+    // What is left once the folder's bytes, and a block for each of its
+    // files, are promised.
+    let why = "not enough free space: it needs 15.0 MiB and only 2.0 MiB is left in \
+               received_files (20.0 MiB free, 18.0 MiB of it promised to transfers on their way)";
     alice.expect_exact("[System] Incoming folder album (3 files, 18.0 MiB)...");
-    alice.expect_exact("[System] Incoming file big.bin (15.0 MiB)...");
-    alice.expect_exact(&format!("[System] Declined big.bin: {why}."));
-    bob.expect_exact(&format!(
-        "[System] big.bin was not saved by the peer: {why}"
-    ));
+    alice.expect_exact(&format!("[System] Declined big.bin (15.0 MiB): {why}."));
+    // The peer learns nothing of the disk, nor where files go.
+    bob.expect_exact("[System] big.bin was not saved by the peer: not enough free space");
     alice.expect_exact("[System] Folder saved to received_files/album (3 files, 18.0 MiB)");
     bob.expect_exact("[System] Sent folder album (3 files, 18.0 MiB)");
 
     // Alice's disk, seen through her chat's own view of the mounts.
-    let hers = Path::new(&format!("/proc/{}/root", alice.pid())).join(
-        downloads
-            .strip_prefix("/")
-            .expect("the test folder is an absolute path"),
-    );
+    let hers = disk.seen_by(alice.pid());
     assert_eq!(dir_entries(&hers), ["album"], "nothing else, nothing kept");
     assert_same_tree(&album, &hers.join("album"), &[]);
     let disk = rustix::fs::statvfs(&hers).unwrap();
@@ -889,7 +859,7 @@ fn a_second_offer_does_not_get_the_space_promised_to_the_first() {
 fn accepting_an_offer_that_no_longer_fits_is_refused_and_it_waits_on() {
     let dir = TestDir::new("transfers_promised_accept");
     let downloads = dir.subdir("alice").join("received_files");
-    let Some(wrapper) = small_disk(&downloads, 20) else {
+    let Some(disk) = SmallDisk::tmpfs(&downloads, 20) else {
         return;
     };
     let bob_dir = dir.subdir("bob");
@@ -897,7 +867,7 @@ fn accepting_an_offer_that_no_longer_fits_is_refused_and_it_waits_on() {
     fs::create_dir_all(&album).unwrap();
     fs::write(album.join("a.bin"), pseudo_random_bytes(18 << 20, 1)).unwrap();
     fs::write(bob_dir.join("big.bin"), pseudo_random_bytes(15 << 20, 2)).unwrap();
-    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+    let wrapper = disk.wrapper();
     let alice_args = ["--name", "alice", "--ask-above", "10M"];
     let (mut alice, port) =
         Chat::listen_through("alice", &dir.join("alice"), &wrapper, &alice_args);
@@ -907,17 +877,19 @@ fn accepting_an_offer_that_no_longer_fits_is_refused_and_it_waits_on() {
     }
 
     bob.send_line("/send album big.bin");
-    let folder = expect_offer(&mut alice, "album", "18.0 MiB");
+    let folder = expect_offer(&mut alice, "folder album", "1 file, 18.0 MiB");
     let file = expect_offer(&mut alice, "big.bin", "15.0 MiB");
     // Both at once: the folder's bytes have not begun to arrive.
     alice.send_raw(format!("/accept {folder}\n/accept {file}\n").as_bytes());
     alice.expect_exact("[System] Accepted album.");
     let refused = alice.expect_prefix("[System] Cannot accept big.bin now: ");
     let why = "[System] Cannot accept big.bin now: not enough free space: it needs 15.0 MiB and \
-               received_files has ";
+               only ";
     let again = format!("Free some space and /accept {file} again, or /decline {file}.");
     assert!(
-        refused.starts_with(why) && refused.ends_with(&again),
+        refused.starts_with(why)
+            && refused.contains(" is left in received_files (")
+            && refused.ends_with(&again),
         "{refused}"
     );
     alice.expect_exact("[System] Folder saved to received_files/album (1 file, 18.0 MiB)");
@@ -931,11 +903,7 @@ fn accepting_an_offer_that_no_longer_fits_is_refused_and_it_waits_on() {
         "[System] Sent folder album (1 file, 18.0 MiB)",
     ]);
     still_talking(&mut alice, &mut bob, "all there?");
-    let hers = Path::new(&format!("/proc/{}/root", alice.pid())).join(
-        downloads
-            .strip_prefix("/")
-            .expect("the test folder is an absolute path"),
-    );
+    let hers = disk.seen_by(alice.pid());
     assert_eq!(dir_entries(&hers), ["album"], "nothing else, nothing kept");
     leave(alice, bob);
 }

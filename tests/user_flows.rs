@@ -57,7 +57,7 @@ fn a_file_replaced_by_a_link_after_the_walk_is_not_followed() {
         &["--ask-above", "0"],
     );
     alice.send_line(&format!("/send {}", src.display()));
-    bob.expect_prefix("[System] alice offers album (");
+    bob.expect_prefix("[System] alice offers folder album (");
     // Between the walk and the file being opened, somebody who can write
     // in the folder plants a link to a file of the sender's.
     fs::remove_file(src.join("photo.jpg")).unwrap();
@@ -92,7 +92,7 @@ fn a_file_that_shrank_is_not_skipped_as_one_that_grew() {
         &["--ask-above", "0"],
     );
     alice.send_line(&format!("/send {}", src.display()));
-    bob.expect_prefix("[System] alice offers notes (");
+    bob.expect_prefix("[System] alice offers folder notes (");
     fs::write(src.join("a_grows"), vec![1u8; 110]).unwrap();
     fs::write(src.join("b_shrinks"), vec![2u8; 10]).unwrap();
     bob.send_line("/accept");
@@ -339,4 +339,85 @@ fn cancel_after_the_last_chunk_waits_for_the_answer() {
     chat.expect_exact("[System] Sent file whole.bin (195.3 KiB)");
     chat.send_line("/cancel 1");
     chat.expect_exact("[System] No transfer #1; /status lists them.");
+}
+
+/// How a chat is run so that it cannot read what its user may not: as
+/// root, whom no permission stops, it runs as `nobody`; otherwise as the
+/// user running the tests. `None` (said on stderr) where root cannot
+/// become `nobody`; under CI, a failure instead.
+fn without_root_rights() -> Option<Vec<&'static str>> {
+    if !rustix::process::getuid().is_root() {
+        return Some(Vec::new());
+    }
+    let nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    match std::process::Command::new(nobody[0])
+        .args(&nobody[1..])
+        .arg("true")
+        .output()
+    {
+        Ok(out) if out.status.success() => Some(nobody.to_vec()),
+        other => {
+            let why = format!("cannot run a chat as nobody: {other:?}");
+            assert!(std::env::var_os("CI").is_none(), "{why}");
+            eprintln!("skipped: {why}");
+            None
+        }
+    }
+}
+
+/// A folder with a file and a subfolder its sender cannot read: the
+/// sender's last line names both as left out, and the receiver, whose
+/// folder comes without a file it was announced, is told so.
+#[test]
+fn what_a_sender_cannot_read_of_a_folder_is_said_on_both_sides() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TestDir::new("flows-unreadable");
+    let Some(wrapper) = without_root_rights() else {
+        return;
+    };
+    let bob_dir = dir.subdir("bob");
+    let folder = bob_dir.join("dir");
+    fs::create_dir_all(folder.join("closed")).unwrap();
+    fs::write(folder.join("a.txt"), b"abc").unwrap();
+    fs::write(folder.join("closed/x.txt"), b"xyz").unwrap();
+    fs::write(folder.join("locked.txt"), b"locked away!").unwrap();
+    for (path, mode) in [(bob_dir.as_path(), 0o777), (&folder, 0o755)] {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    for path in ["a.txt", "closed/x.txt"] {
+        fs::set_permissions(folder.join(path), fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    for path in ["locked.txt", "closed"] {
+        fs::set_permissions(folder.join(path), fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let (mut alice, port) = Chat::listen_encrypted("alice", &dir.subdir("alice"), &[]);
+    let port = port.to_string();
+    let args = ["connect", "127.0.0.1", &port, "--name", "bob"];
+    let mut bob = Chat::spawn_through("bob", &bob_dir, &wrapper, &args);
+    bob.expect_prefix("[System] Encrypted. Safety code: ");
+    bob.send_line("/send dir");
+    alice.expect_exact("[System] Incoming folder dir (2 files, 15 B)...");
+    alice.expect_exact("[System] Folder saved to received_files/dir (1 file, 3 B)");
+    alice.expect_exact(
+        "[System] Folder dir came without 1 file of the 2 announced (12 B): the sender left it \
+         out.",
+    );
+    bob.expect_exact("[System] Not sending what is inside dir/closed (permission denied).");
+    bob.expect_prefix("[System] Skipped dir/locked.txt: permission denied");
+    bob.expect_exact("[System] Sent folder dir (1 file, 3 B)");
+    bob.expect_exact(
+        "[System] Not in the folder sent, as said above: what is inside dir/closed and \
+         dir/locked.txt.",
+    );
+    bob.close_stdin();
+    assert_eq!(bob.wait_exit(), 0, "{}", bob.report());
+    assert_eq!(alice.wait_exit(), 0, "{}", alice.report());
+    let saved = dir.join("alice/received_files/dir");
+    assert!(saved.join("closed").is_dir() && saved.join("a.txt").is_file());
+    assert!(!saved.join("locked.txt").exists());
 }

@@ -20,6 +20,7 @@ use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::pipe::SpliceFlags;
 
+use crate::files::space::Space;
 use crate::terminal::sanitize;
 
 /// Longest file name we create before numbering, in bytes. Common file
@@ -29,6 +30,22 @@ const MAX_NAME_BYTES: usize = 200;
 /// Deepest path accepted inside a received folder, in components: deeper
 /// trees are rare, and each level is a folder to make.
 pub const MAX_DEPTH: usize = 64;
+
+/// Most files a received folder may hold: each is a block of the disk and
+/// an inode, whatever its size, and a name to remember until it ends.
+pub const MAX_FOLDER_FILES: u64 = 1_000_000;
+
+/// Folders a received folder may hold beyond one for each of its files.
+/// Nobody is asked about its folders (an offer names its files and bytes),
+/// so they are held to what real trees have: seldom more folders than
+/// files, and few empty ones.
+pub const SPARE_FOLDERS: u64 = 1_000;
+
+/// Most folders a received folder of `files` files may hold inside it,
+/// every level of every path counted once.
+pub fn folders_allowed(files: u64) -> u64 {
+    files.min(MAX_FOLDER_FILES) + SPARE_FOLDERS
+}
 
 /// Used when nothing usable is left of the peer's name.
 const FALLBACK_NAME: &str = "unnamed";
@@ -174,6 +191,42 @@ pub enum DownloadError {
     Name { path: PathBuf, cause: io::Error },
     #[error("too many files named like {0}")]
     NoFreeName(String),
+    #[error("cannot read {}: {cause}", path.display())]
+    Read { path: PathBuf, cause: io::Error },
+    #[error(
+        "{} is a symbolic link, and what is kept of cut transfers is never reached through one",
+        .0.display()
+    )]
+    KeptLink(PathBuf),
+    #[error(
+        "{} is a symbolic link put where the download folder was being made: it is not followed",
+        .0.display()
+    )]
+    LinkInTheWay(PathBuf),
+}
+
+impl DownloadError {
+    /// What the peer is told of it, in short: where our files go, and
+    /// what is there, is none of its business.
+    pub fn for_peer(&self) -> &'static str {
+        let cause = match self {
+            Self::NotWritable { cause, .. }
+            | Self::CreateFolder { cause, .. }
+            | Self::CreateFile { cause, .. }
+            | Self::Write { cause, .. }
+            | Self::Read { cause, .. }
+            | Self::Name { cause, .. } => cause,
+            Self::NoFreeName(_) => return "too many files of that name",
+            _ => return "it cannot be saved here",
+        };
+        match cause.raw_os_error() {
+            Some(libc::ENOSPC | libc::EDQUOT) => "not enough free space",
+            Some(libc::EACCES | libc::EPERM | libc::EROFS) => {
+                "the download folder cannot be written to"
+            }
+            _ => "it cannot be saved here",
+        }
+    }
 }
 
 /// The folder received files are saved in. It is created when the first
@@ -181,6 +234,10 @@ pub enum DownloadError {
 #[derive(Debug, Clone)]
 pub struct DownloadDir {
     path: PathBuf,
+    /// The part of the path there when the chat started: the user's own,
+    /// followed wherever it leads. What is made below it is made by us,
+    /// and is never a link somebody put in its place.
+    there: PathBuf,
     numbering: Arc<Mutex<Numbering>>,
 }
 
@@ -207,10 +264,59 @@ pub struct Partial {
 
 impl DownloadDir {
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let there = path
+            .ancestors()
+            .find(|p| p.as_os_str().is_empty() || p.exists())
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
         Self {
-            path: path.into(),
+            path,
+            there,
             numbering: Arc::default(),
         }
+    }
+
+    /// Makes the folder, and those above it, where they are not there, a
+    /// level at a time: what is made below what was there when the chat
+    /// started must be a folder, never a symbolic link somebody put in
+    /// its place meanwhile (in a folder others can write to).
+    pub fn make(&self) -> Result<(), DownloadError> {
+        let mut levels: Vec<&Path> = self
+            .path
+            .ancestors()
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        levels.reverse();
+        for dir in levels {
+            let ours = !self.there.starts_with(dir);
+            let failed = |cause| DownloadError::CreateFolder {
+                path: dir.to_path_buf(),
+                cause,
+            };
+            let meta = match dir.symlink_metadata() {
+                Ok(_) if !ours => continue,
+                Ok(meta) => meta,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(dir) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                        return Err(failed(e));
+                    }
+                    _ => dir.symlink_metadata().map_err(failed)?,
+                },
+                Err(cause) => return Err(failed(cause)),
+            };
+            if meta.file_type().is_symlink() {
+                return Err(DownloadError::LinkInTheWay(dir.to_path_buf()));
+            }
+            if !meta.is_dir() {
+                return Err(DownloadError::NotADirectory(dir.to_path_buf()));
+            }
+        }
+        // (The user's own folder, followed where it leads.)
+        if !self.path.is_dir() {
+            return Err(DownloadError::NotADirectory(self.path.clone()));
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -247,10 +353,7 @@ impl DownloadDir {
     /// Starts receiving a file the peer calls `peer_name`: creates the folder
     /// if needed and a temporary file inside it.
     pub fn start(&self, peer_name: &str) -> Result<Partial, DownloadError> {
-        fs::create_dir_all(&self.path).map_err(|cause| DownloadError::CreateFolder {
-            path: self.path.clone(),
-            cause,
-        })?;
+        self.make()?;
         let name = safe_file_name(peer_name);
         let create_error = |cause| DownloadError::CreateFile {
             path: self.path.clone(),
@@ -347,10 +450,7 @@ impl DownloadDir {
 
     /// Saves an empty file under the final name `name`, numbered if taken.
     pub fn save_empty(&self, name: &str) -> Result<PathBuf, DownloadError> {
-        fs::create_dir_all(&self.path).map_err(|cause| DownloadError::CreateFolder {
-            path: self.path.clone(),
-            cause,
-        })?;
+        self.make()?;
         self.claim_name(name, |target| {
             OpenOptions::new()
                 .write(true)
@@ -360,16 +460,10 @@ impl DownloadDir {
         })
     }
 
-    /// Bytes free for us on the file system the folder is (or will be) on;
-    /// `None` when that cannot be told.
-    pub fn free_space(&self) -> Option<u64> {
-        let existing = self
-            .path
-            .ancestors()
-            .find(|p| !p.as_os_str().is_empty() && p.exists())
-            .unwrap_or(Path::new("."));
-        let stat = rustix::fs::statvfs(existing).ok()?;
-        Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+    /// The disk the folder is (or will be) on, as it is now; `None` when
+    /// that cannot be told.
+    pub fn space(&self) -> Option<Space> {
+        Space::of(&self.path)
     }
 
     /// Names tried so far by [`Partial::finish`] in this folder.
@@ -658,6 +752,29 @@ mod tests {
         assert!(!root.join("a").exists());
         receive(&dir, "x", b"x");
         assert!(root.join("a/b/x").is_file());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_link_put_where_the_folder_is_being_made_is_not_followed() {
+        let root = scratch("planted");
+        let elsewhere = root.join("elsewhere");
+        fs::create_dir_all(&elsewhere).unwrap();
+        // Nothing of `a/b` is there when the chat starts.
+        let dir = DownloadDir::new(root.join("a/b"));
+        std::os::unix::fs::symlink(&elsewhere, root.join("a")).unwrap();
+        assert!(
+            matches!(dir.start("x"), Err(DownloadError::LinkInTheWay(p)) if p == root.join("a"))
+        );
+        assert!(matches!(
+            dir.save_empty("x"),
+            Err(DownloadError::LinkInTheWay(_))
+        ));
+        assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+        // A link that was there from the start is the user's own.
+        let mine = DownloadDir::new(root.join("a/c"));
+        receive(&mine, "x", b"x");
+        assert_eq!(fs::read(elsewhere.join("c/x")).unwrap(), b"x");
         fs::remove_dir_all(root).unwrap();
     }
 

@@ -1,7 +1,8 @@
 //! What arrived of transfers that were cut, kept so that sending the same
 //! file or folder again moves only what is missing.
 //!
-//! Everything lives hidden in the download folder's `.chat-partial/`, never
+//! Everything lives hidden in the download folder's `.chat-partial/` (never
+//! reached through a symbolic link: one in its place is refused), never
 //! under a final name: a file as `KEY.part`, a folder as `KEY.folder/` with
 //! its tree inside, each beside a `KEY.info` that says what it is (and whose
 //! lock says it is in use). The key comes from the name and, for a file, the
@@ -14,14 +15,15 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use rustix::fs::{FlockOperation, RenameFlags};
+use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
-use super::download::{DownloadDir, DownloadError};
+use super::download::{DownloadDir, DownloadError, MAX_DEPTH};
 
 /// The hidden folder inside the download folder.
 pub const KEPT_FOLDER: &str = ".chat-partial";
@@ -51,6 +53,8 @@ pub struct KeptItem {
     /// Bytes held, and the size offered.
     pub held: u64,
     pub size: u64,
+    /// What it takes on the disk: its blocks, its folders' and its info's.
+    pub disk: u64,
     /// Time left before it expires.
     pub left: Duration,
 }
@@ -58,6 +62,7 @@ pub struct KeptItem {
 /// The store of kept items of one download folder.
 #[derive(Debug, Clone)]
 pub struct Kept {
+    downloads: DownloadDir,
     root: PathBuf,
 }
 
@@ -76,7 +81,55 @@ fn key(kind: KeptKind, name: &str, size: u64) -> String {
 impl Kept {
     pub fn of(downloads: &DownloadDir) -> Self {
         Self {
+            downloads: downloads.clone(),
             root: downloads.path().join(KEPT_FOLDER),
+        }
+    }
+
+    /// Whether the hidden folder is there, refusing it when it is a
+    /// symbolic link (or anything but a folder): put there by somebody
+    /// who can write in the download folder, it would send what we keep,
+    /// and what we discard, somewhere else.
+    fn root_is_there(&self) -> Result<bool, DownloadError> {
+        match self.root.symlink_metadata() {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                Err(DownloadError::KeptLink(self.root.clone()))
+            }
+            Ok(meta) if meta.is_dir() => Ok(true),
+            Ok(_) => Err(DownloadError::NotADirectory(self.root.clone())),
+            // (Nor is the download folder, or it is no folder: making it
+            // says so.)
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(cause) => Err(DownloadError::Read {
+                path: self.root.clone(),
+                cause,
+            }),
+        }
+    }
+
+    /// The hidden folder, opened without following a link; `None` when it
+    /// is not there.
+    fn open_root(&self) -> Result<Option<OwnedFd>, DownloadError> {
+        if !self.root_is_there()? {
+            return Ok(None);
+        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match rustix::fs::open(&self.root, flags, Mode::empty()) {
+            Ok(dir) => Ok(Some(dir)),
+            Err(Errno::NOENT) => Ok(None),
+            // Made a link since it was looked at.
+            Err(Errno::LOOP | Errno::NOTDIR) => Err(DownloadError::KeptLink(self.root.clone())),
+            Err(e) => Err(DownloadError::Read {
+                path: self.root.clone(),
+                cause: e.into(),
+            }),
         }
     }
 
@@ -151,6 +204,7 @@ impl Kept {
     fn open_info(&self, path: &Path) -> Result<File, DownloadError> {
         let name = path.file_name().unwrap_or_default();
         loop {
+            self.root_is_there()?;
             match open_no_link(path) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 opened => return opened.map_err(|e| self.create_error(e)),
@@ -159,6 +213,7 @@ impl Kept {
             let staging = self
                 .root
                 .with_file_name(format!("{KEPT_FOLDER}-{}-{serial}", std::process::id()));
+            self.downloads.make()?;
             make_folder(&staging)?;
             let made = open_no_link(&staging.join(name))
                 .and_then(|info| rename_new(&staging, &self.root).map(|()| info));
@@ -198,6 +253,10 @@ impl Kept {
     /// Every kept item that a resend would find, oldest first; not those a
     /// transfer is using now.
     pub fn list(&self) -> Vec<KeptItem> {
+        // (A hidden folder that is a link holds nothing of ours.)
+        if !self.root_is_there().unwrap_or(false) {
+            return Vec::new();
+        }
         let mut items: Vec<(SystemTime, KeptItem)> = self
             .infos()
             .filter(|(info, key)| !is_private(key) && !in_use(info))
@@ -207,17 +266,22 @@ impl Kept {
                 let mut fields = text.trim_end_matches('\n').splitn(3, '\t');
                 let (kind, size, name) = (fields.next()?, fields.next()?, fields.next()?);
                 let size = size.parse().ok()?;
+                let (part, folder) = (
+                    self.root.join(format!("{key}.part")),
+                    self.root.join(format!("{key}.folder")),
+                );
                 let (kind, held) = match kind {
                     "file" => (
                         KeptKind::File,
-                        fs::metadata(self.root.join(format!("{key}.part"))).map_or(0, |m| m.len()),
+                        fs::symlink_metadata(&part).map_or(0, |m| m.len()),
                     ),
-                    "folder" => (
-                        KeptKind::Folder,
-                        tree_bytes(&self.root.join(format!("{key}.folder"))),
-                    ),
+                    "folder" => (KeptKind::Folder, tree_bytes(&folder)),
                     _ => return None,
                 };
+                let disk = [info.as_path(), &part, &folder]
+                    .iter()
+                    .map(|path| disk_usage(path))
+                    .fold(0, u64::saturating_add);
                 let age = modified.elapsed().unwrap_or_default();
                 Some((
                     modified,
@@ -226,6 +290,7 @@ impl Kept {
                         name: name.to_string(),
                         held,
                         size,
+                        disk,
                         left: KEPT_FOR.saturating_sub(age),
                     },
                 ))
@@ -241,13 +306,22 @@ impl Kept {
     }
 
     /// Removes kept items not in use; with `expired_only`, only those older
-    /// than [`KEPT_FOR`]. Says how many went, and the bytes they held.
-    pub fn discard(&self, expired_only: bool) -> Discarded {
+    /// than [`KEPT_FOR`]. Says how many went, and what they took on the
+    /// disk. Nothing is reached through a symbolic link: a hidden folder
+    /// that is one is refused, and one that becomes one meanwhile is not
+    /// followed.
+    pub fn discard(&self, expired_only: bool) -> Result<Discarded, DownloadError> {
         let mut gone = Discarded::default();
-        for (info_path, key) in self.infos() {
-            let Ok(info) = File::open(&info_path) else {
+        let Some(root) = self.open_root()? else {
+            return Ok(gone);
+        };
+        for (info_name, key) in infos_in(&root) {
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let Ok(info) = rustix::fs::openat(&root, info_name.as_str(), flags, Mode::empty())
+            else {
                 continue;
             };
+            let info = File::from(info);
             // A private item of a chat that ended can never be resumed.
             if expired_only && !is_private(&key) {
                 let age = info
@@ -264,19 +338,16 @@ impl Kept {
                 gone.in_use += usize::from(!is_private(&key));
                 continue;
             }
-            let (part, folder) = (
-                self.root.join(format!("{key}.part")),
-                self.root.join(format!("{key}.folder")),
-            );
-            gone.bytes += fs::symlink_metadata(&part).map_or(0, |m| m.len()) + tree_bytes(&folder);
-            let _ = fs::remove_file(part);
-            let _ = fs::remove_dir_all(folder);
-            let _ = fs::remove_file(&info_path);
+            for name in [format!("{key}.part"), format!("{key}.folder"), info_name] {
+                gone.bytes = gone.bytes.saturating_add(usage_at(&root, &name, 0));
+                remove_at(&root, &name, 0);
+            }
             gone.items += 1;
         }
-        // Leaves no empty hidden folder behind.
+        // Leaves no empty hidden folder behind (a link is not removed
+        // this way, nor followed).
         let _ = fs::remove_dir(&self.root);
-        gone
+        Ok(gone)
     }
 
     /// The info files, with their keys.
@@ -298,7 +369,7 @@ impl Kept {
 pub struct Discarded {
     /// Kept files and folders.
     pub items: usize,
-    /// The bytes they held.
+    /// What they took on the disk.
     pub bytes: u64,
     /// Those left alone because a transfer is using them.
     pub in_use: usize,
@@ -352,6 +423,93 @@ fn open_no_link(path: &Path) -> io::Result<File> {
         .truncate(false)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
+}
+
+/// The info files in the hidden folder opened as `root`, with their keys.
+fn infos_in(root: &OwnedFd) -> Vec<(String, String)> {
+    let Ok(dir) = rustix::fs::Dir::read_from(root) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_str().ok()?.to_string();
+            let key = name.strip_suffix(".info")?.to_string();
+            Some((name, key))
+        })
+        .collect()
+}
+
+/// Deepest a walk below the hidden folder goes: a kept folder is at most
+/// [`MAX_DEPTH`] deep; what is deeper was not made by a chat.
+const DEEPEST: usize = MAX_DEPTH + 2;
+
+/// What `name` in the folder `dir` takes on the disk, with all below it,
+/// never following a link.
+fn usage_at(dir: &OwnedFd, name: &str, depth: usize) -> u64 {
+    let Ok(stat) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
+        return 0;
+    };
+    let own = u64::try_from(stat.st_blocks)
+        .unwrap_or(0)
+        .saturating_mul(512);
+    let below = match open_folder_at(dir, name, depth) {
+        Some((sub, names)) => names
+            .iter()
+            .map(|name| usage_at(&sub, name, depth + 1))
+            .fold(0, u64::saturating_add),
+        None => 0,
+    };
+    own.saturating_add(below)
+}
+
+/// Removes `name` in the folder `dir`, with all below it, never following
+/// a link.
+fn remove_at(dir: &OwnedFd, name: &str, depth: usize) {
+    if let Some((sub, names)) = open_folder_at(dir, name, depth) {
+        for below in &names {
+            remove_at(&sub, below, depth + 1);
+        }
+        let _ = rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR);
+    } else {
+        let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+    }
+}
+
+/// The folder `name` in `dir` (not a link to one), opened, and the names
+/// in it; `None` for anything else, or too deep.
+fn open_folder_at(dir: &OwnedFd, name: &str, depth: usize) -> Option<(OwnedFd, Vec<String>)> {
+    if depth > DEEPEST {
+        return None;
+    }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let sub = rustix::fs::openat(dir, name, flags, Mode::empty()).ok()?;
+    let names = rustix::fs::Dir::read_from(&sub)
+        .ok()?
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_str().ok()?;
+            (name != "." && name != "..").then(|| name.to_string())
+        })
+        .collect();
+    Some((sub, names))
+}
+
+/// What `path` takes on the disk, with all below it, not following links.
+fn disk_usage(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = path.symlink_metadata() else {
+        return 0;
+    };
+    let below = match meta.is_dir() {
+        true => fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| disk_usage(&entry.path()))
+            .fold(0, u64::saturating_add),
+        false => 0,
+    };
+    meta.blocks().saturating_mul(512).saturating_add(below)
 }
 
 /// Bytes of the regular files below `dir`, not following links.
@@ -678,6 +836,74 @@ mod tests {
     use super::*;
     use crate::files::scratch;
 
+    /// What the hidden folder `root` takes on the disk itself.
+    fn disk_usage_of_root_alone(root: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        root.symlink_metadata().unwrap().blocks() * 512
+    }
+
+    #[test]
+    fn a_hidden_folder_that_is_a_link_is_neither_followed_nor_emptied() {
+        let root = scratch("kept-link");
+        let precious = root.join("precious");
+        fs::create_dir_all(&precious).unwrap();
+        let downloads = DownloadDir::new(root.join("dl"));
+        let kept = Kept::of(&downloads);
+        // What a chat would have kept there, had it followed the link.
+        let there = key(KeptKind::File, "important", 10);
+        for name in [
+            format!("{there}.info"),
+            format!("{there}.part"),
+            "notes.info".into(),
+        ] {
+            fs::write(precious.join(name), b"mine").unwrap();
+        }
+        fs::create_dir_all(root.join("dl")).unwrap();
+        std::os::unix::fs::symlink(&precious, root.join("dl").join(KEPT_FOLDER)).unwrap();
+        let refused = kept.discard(false).unwrap_err();
+        assert!(matches!(refused, DownloadError::KeptLink(_)), "{refused}");
+        assert!(
+            matches!(kept.file("important", 10), Err(DownloadError::KeptLink(_))),
+            "a transfer kept its part through the link"
+        );
+        assert!(matches!(
+            kept.folder("photos", 10),
+            Err(DownloadError::KeptLink(_))
+        ));
+        assert!(kept.list().is_empty());
+        let mut left: Vec<String> = fs::read_dir(&precious)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), 3, "{left:?}");
+        assert!(fs::read(precious.join("notes.info")).unwrap() == b"mine");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn what_is_kept_is_counted_as_it_takes_the_disk() {
+        let root = scratch("kept-usage");
+        let downloads = DownloadDir::new(&root);
+        let kept = Kept::of(&downloads);
+        let folder = kept.folder("empty-ish", 1).unwrap();
+        for i in 0..50 {
+            folder.subfolder(Path::new(&format!("d{i}/e"))).unwrap();
+        }
+        let mut entry = folder.entry(Path::new("f"), 1).unwrap();
+        entry.write(b"x").unwrap();
+        entry.complete();
+        drop(folder);
+        let listed = kept.list();
+        assert_eq!(listed.len(), 1);
+        let on_disk = disk_usage(&kept.root) - disk_usage_of_root_alone(&kept.root);
+        assert_eq!((listed[0].held, listed[0].disk), (1, on_disk));
+        let gone = kept.discard(false).unwrap();
+        assert_eq!((gone.items, gone.bytes), (1, on_disk));
+        assert!(!kept.root.exists());
+        fs::remove_dir_all(root).unwrap();
+    }
+
     #[test]
     fn a_cut_file_is_kept_hidden_and_resumed_from_where_it_stopped() {
         let root = scratch("kept-file");
@@ -721,7 +947,7 @@ mod tests {
         assert_eq!(second.held(), 0, "a second transfer starts its own");
         second.write(b"cd").unwrap();
         assert_eq!(
-            kept.discard(false),
+            kept.discard(false).unwrap(),
             Discarded {
                 items: 0,
                 bytes: 0,
@@ -736,16 +962,15 @@ mod tests {
         // Under a key nothing would find again, it is not kept.
         drop(second);
         drop(first);
-        let listed: Vec<_> = kept.list().into_iter().map(|i| i.held).collect();
-        assert_eq!(listed, [2]);
+        let listed: Vec<_> = kept.list().into_iter().map(|i| (i.held, i.disk)).collect();
+        let on_disk = disk_usage(&kept.root);
         assert_eq!(
-            kept.discard(false),
-            Discarded {
-                items: 1,
-                bytes: 2,
-                in_use: 0
-            }
+            listed,
+            [(2, on_disk - disk_usage_of_root_alone(&kept.root))]
         );
+        let gone = kept.discard(false).unwrap();
+        assert_eq!((gone.items, gone.in_use), (1, 0));
+        assert_eq!(gone.bytes, listed[0].1, "what it took on the disk");
         assert!(kept.list().is_empty());
         assert!(!root.join(KEPT_FOLDER).exists());
         fs::remove_dir_all(root).unwrap();
@@ -770,8 +995,8 @@ mod tests {
             .unwrap()
             .set_modified(long_ago)
             .unwrap();
-        let gone = kept.discard(true);
-        assert_eq!((gone.items, gone.bytes), (1, 1));
+        let gone = kept.discard(true).unwrap();
+        assert_eq!(gone.items, 1);
         let left: Vec<_> = kept.list().into_iter().map(|i| i.name).collect();
         assert_eq!(left, ["new"]);
         fs::remove_dir_all(root).unwrap();
@@ -837,7 +1062,7 @@ mod tests {
             let (kept, done) = (kept.clone(), done.clone());
             std::thread::spawn(move || {
                 while !done.load(Ordering::Relaxed) {
-                    kept.discard(false);
+                    kept.discard(false).unwrap();
                 }
             })
         };
@@ -855,7 +1080,7 @@ mod tests {
         tidier.join().unwrap();
         assert_eq!(failed, 0, "transfers that could not start");
         // Nothing was kept where a discard cannot find it.
-        kept.discard(false);
+        kept.discard(false).unwrap();
         let left: Vec<_> = fs::read_dir(&root).unwrap().flatten().collect();
         assert!(left.is_empty(), "left behind: {left:?}");
         fs::remove_dir_all(root).unwrap();

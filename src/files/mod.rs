@@ -1,6 +1,6 @@
-//! Files on this machine: the download folder with its safe names, what is
-//! kept of cut transfers, folders to send, and streaming file contents out
-//! to and in from a connection.
+//! Files on this machine: the download folder with its safe names and the
+//! room on its disk, what is kept of cut transfers, folders to send, and
+//! streaming file contents out to and in from a connection.
 //!
 //! Both directions copy in bounded chunks, so memory stays flat whatever
 //! the size of the file.
@@ -10,6 +10,7 @@ pub mod kept;
 pub mod receive;
 pub mod send;
 pub mod size;
+pub mod space;
 pub mod tree;
 
 /// Size of the copy buffer, in both directions, where the kernel cannot

@@ -1,14 +1,15 @@
 //! A local folder to send: walked once, before anything goes on the wire,
 //! into the subfolders and files the peer will receive. Symbolic links are
 //! not followed and special files (devices, sockets, FIFOs) are left out;
-//! each is named in a note for the user.
+//! each is named in a note for the user. A folder of more files, or more
+//! folders, than a peer takes is not sent at all.
 
 use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::files::download::{MAX_DEPTH, safe_file_name};
+use crate::files::download::{MAX_DEPTH, MAX_FOLDER_FILES, folders_allowed, safe_file_name};
 use crate::files::send::FileIdentity;
 use crate::wire::frame;
 use crate::wire::message::MAX_PATH;
@@ -23,7 +24,29 @@ pub struct FolderTree {
     pub files: u64,
     pub bytes: u64,
     /// What was left out, and why, for the user.
-    pub skipped: Vec<String>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Something inside the folder that is not sent, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Its '/'-separated path below the folder, shortened to be read.
+    pub path: String,
+    /// Whether what is left out is what is inside that folder (which
+    /// itself goes, empty).
+    pub inside: bool,
+    pub why: String,
+}
+
+impl Skipped {
+    /// What is left out, in the folder `name`: `photos/latest`, or `what
+    /// is inside photos/private`.
+    pub fn shown(&self, name: &str) -> String {
+        match self.inside {
+            true => format!("what is inside {name}/{}", self.path),
+            false => format!("{name}/{}", self.path),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -65,20 +88,31 @@ impl FolderTree {
             depth: 0,
             left: sorted_entries(&root)?,
         }];
+        let mut folders = 0;
         while let Some(level) = open.last_mut() {
             let Some(entry) = level.left.pop() else {
                 open.pop();
                 continue;
             };
+            // Checked as it goes: what a peer does not take is not held.
+            if tree.files > MAX_FOLDER_FILES || folders > folders_allowed(MAX_FOLDER_FILES) {
+                return Err(too_many(tree.files, folders));
+            }
             let name = entry.file_name().to_string_lossy().into_owned();
             let below = match level.relative.as_str() {
                 "" => name,
                 above => format!("{above}/{name}"),
             };
             let depth = level.depth + 1;
+            let items = tree.items.len();
             if let Some(deeper) = tree.take(&entry, below, depth) {
                 open.push(deeper);
             }
+            let made_a_folder = matches!(tree.items.get(items), Some(TreeItem::Folder(_)));
+            folders += u64::from(made_a_folder);
+        }
+        if folders > folders_allowed(tree.files) {
+            return Err(too_many(tree.files, folders));
         }
         Ok(tree)
     }
@@ -88,22 +122,22 @@ impl FolderTree {
     fn take(&mut self, entry: &fs::DirEntry, below: String, depth: usize) -> Option<Level> {
         if below.len() > MAX_PATH || depth > MAX_DEPTH {
             // Not even looked at: the depth alone bounds the walk.
-            return self.skip(&below, &too_deep());
+            return self.skip(&below, false, &too_deep());
         }
         let meta = match entry.path().symlink_metadata() {
             Ok(meta) => meta,
-            Err(e) => return self.skip(&below, &why_not(&e)),
+            Err(e) => return self.skip(&below, false, &why_not(&e)),
         };
         let kind = meta.file_type();
         if kind.is_symlink() {
-            self.skip(&below, "a symbolic link")
+            self.skip(&below, false, "a symbolic link")
         } else if kind.is_dir() {
             self.items.push(TreeItem::Folder(below.clone()));
             self.look_into(entry, below, depth)
         } else if !kind.is_file() {
-            self.skip(&below, "not a regular file")
+            self.skip(&below, false, "not a regular file")
         } else if meta.len() > frame::MAX_FILE_SIZE {
-            self.skip(&below, "over 16 TiB")
+            self.skip(&below, false, "over 16 TiB")
         } else {
             self.files += 1;
             self.bytes += meta.len();
@@ -123,22 +157,25 @@ impl FolderTree {
     /// The subfolder `below` to look through next, unless what is in it
     /// would be deeper than a peer takes, or cannot be read.
     fn look_into(&mut self, entry: &fs::DirEntry, below: String, depth: usize) -> Option<Level> {
-        let inside = format!("what is inside {below}");
         match sorted_entries(&entry.path()) {
             Ok(left) if left.is_empty() => None,
-            Ok(_) if depth == MAX_DEPTH => self.skip(&inside, &too_deep()),
+            Ok(_) if depth == MAX_DEPTH => self.skip(&below, true, &too_deep()),
             Ok(left) => Some(Level {
                 relative: below,
                 depth,
                 left,
             }),
-            Err(e) => self.skip(&inside, &why_not(&e)),
+            Err(e) => self.skip(&below, true, &why_not(&e)),
         }
     }
 
-    /// Notes that `what` is left out, and why.
-    fn skip(&mut self, what: &str, why: &str) -> Option<Level> {
-        self.skipped.push(format!("{} ({why})", shortened(what)));
+    /// Notes that `path` is left out (or what is inside it), and why.
+    fn skip(&mut self, path: &str, inside: bool, why: &str) -> Option<Level> {
+        self.skipped.push(Skipped {
+            path: shortened(path),
+            inside,
+            why: why.to_string(),
+        });
         None
     }
 }
@@ -152,11 +189,26 @@ fn too_deep() -> String {
     )
 }
 
+/// Why a folder is not sent at all: it holds more files, or more folders
+/// for its files, than a peer takes (PROTOCOL.md 3.5).
+fn too_many(files: u64, folders: u64) -> io::Error {
+    io::Error::other(if files > MAX_FOLDER_FILES {
+        format!("it holds more than the {MAX_FOLDER_FILES} files a peer takes in a folder")
+    } else {
+        format!(
+            "it holds {folders} folders, more than the {} a peer takes in a folder of {}",
+            folders_allowed(files),
+            crate::files::size::files(files)
+        )
+    })
+}
+
 /// Why what the walk found could not be looked at; a path too long for
 /// this system to name is too deep for a peer too.
 fn why_not(e: &io::Error) -> String {
     match e.raw_os_error() {
         Some(libc::ENAMETOOLONG) => too_deep(),
+        Some(libc::EACCES | libc::EPERM) => "permission denied".to_string(),
         _ => e.to_string(),
     }
 }
@@ -264,13 +316,14 @@ mod tests {
         assert_eq!(folders.iter().filter(|p| p.starts_with('n')).count(), 20);
         assert_eq!((tree.files, tree.bytes), (1, 3));
         assert_eq!(tree.skipped.len(), 2, "{:?}", tree.skipped);
-        assert!(
-            tree.skipped[0].starts_with("what is inside d/…/d (64 levels) (nested too deep: ")
-                && tree.skipped[1].starts_with("nnnn"),
-            "{:?}",
-            tree.skipped
+        let deepest = &tree.skipped[0];
+        assert_eq!(
+            deepest.shown("deep"),
+            "what is inside deep/d/…/d (64 levels)"
         );
-        assert!(tree.skipped.iter().all(|note| note.len() < 250));
+        assert!(deepest.why.starts_with("nested too deep: "), "{deepest:?}");
+        assert!(tree.skipped[1].path.starts_with("nnnn"));
+        assert!(tree.skipped.iter().all(|note| note.path.len() < 250));
         // Removed from the bottom, where whole paths can be named again.
         for _ in 0..21 {
             let up = rustix::fs::openat(&level, "..", OFlags::DIRECTORY, Mode::empty()).unwrap();
@@ -278,6 +331,31 @@ mod tests {
             rustix::fs::unlinkat(&up, long.as_str(), AtFlags::REMOVEDIR).unwrap();
             level = up;
         }
+        fs::remove_dir_all(root.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_folder_of_more_folders_than_a_peer_takes_is_not_sent() {
+        let root = scratch("tree-many-folders").join("skeleton");
+        let allowed = folders_allowed(1);
+        for i in 0..allowed {
+            fs::create_dir_all(root.join(format!("{}/{i}", i % 10))).unwrap();
+        }
+        fs::write(root.join("0/one.txt"), b"1").unwrap();
+        // Ten folders above the `allowed` ones inside them.
+        let refused = FolderTree::walk(&root).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "it holds {} folders, more than the {allowed} a peer takes in a folder of 1 file",
+                allowed + 10
+            )
+        );
+        for i in 0..11 {
+            fs::remove_dir(root.join(format!("{}/{i}", i % 10))).unwrap();
+        }
+        let tree = FolderTree::walk(&root).unwrap();
+        assert_eq!(tree.files, 1);
         fs::remove_dir_all(root.parent().unwrap()).unwrap();
     }
 
@@ -304,9 +382,17 @@ mod tests {
             })
             .collect();
         assert_eq!(items, ["a/", "a/.hidden 2", "a/empty/", "b.txt 3"]);
+        let skipped: Vec<String> = tree
+            .skipped
+            .iter()
+            .map(|s| format!("{} ({})", s.shown("notes"), s.why))
+            .collect();
         assert_eq!(
-            tree.skipped,
-            ["fifo (not a regular file)", "link (a symbolic link)"]
+            skipped,
+            [
+                "notes/fifo (not a regular file)",
+                "notes/link (a symbolic link)"
+            ]
         );
         fs::remove_dir_all(root.parent().unwrap()).unwrap();
     }

@@ -171,7 +171,9 @@ fn run_with(
 /// holds, and how to free it once no peer is there to `/discard` with.
 fn say_what_is_kept(downloads: &DownloadDir, screen: &Screen) {
     let kept = Kept::of(downloads);
-    let held: u64 = kept.list().iter().map(|item| item.held).sum();
+    // What it takes on the disk: a folder of empty folders holds no byte,
+    // and still takes a block for each.
+    let held: u64 = kept.list().iter().map(|item| item.disk).sum();
     if held == 0 {
         return;
     }

@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::files::download::DownloadDir;
 use crate::files::kept::Discarded;
+use crate::files::space::Owed;
 use crate::terminal::live::{ALWAYS, Status};
 use crate::terminal::screen::Screen;
 use crate::wire::message::FileId;
@@ -283,12 +283,21 @@ impl Transfers {
     }
 
     /// Makes the offer `id` wait for the user while what it resumes from is
-    /// still being worked out; [`Transfers::resolve`] says it.
-    pub fn ask_while_hashing(&self, id: u64) {
+    /// still being worked out, counting `held` bytes as here until then;
+    /// [`Transfers::resolve`] says what is.
+    pub fn ask_while_hashing(&self, id: u64, held: u64) {
         self.update(id, |e| {
             e.verdict = Verdict::Waiting;
             e.hashing = true;
+            e.resume.0 = held;
         });
+    }
+
+    /// The offer `id`, taken, counts its first `held` bytes as here (kept,
+    /// or the file of its name here): they are not promised, unless it
+    /// comes whole after all ([`Transfers::begins_whole`]).
+    pub fn counts_held(&self, id: u64, held: u64) {
+        self.update(id, |e| e.resume.0 = held);
     }
 
     /// What the offer `id` resumes from is known: returns the user's
@@ -319,25 +328,25 @@ impl Transfers {
             .map_or(Verdict::Cancelled, |e| e.verdict)
     }
 
-    /// Bytes that the transfers arriving and accepted, all but `except`,
-    /// still have to write: free space the disk shows that is promised
+    /// What the transfers arriving and accepted, all but `except`, still
+    /// have to put on the disk: free space the disk shows that is promised
     /// already. An offer waiting for the user counts once accepted; a
     /// transfer stops counting as it ends, fails or is cancelled, when it
     /// leaves the list.
-    pub fn promised(&self, except: u64) -> u64 {
+    pub fn promised(&self, except: u64) -> Owed {
         promised_in(&self.entries(), except)
     }
 
     /// Accepts or declines the waiting offer `id`, or the only one when
     /// `id` is `None`. A declined offer leaves the list. Accepting asks
-    /// `fits` whether the bytes it still needs fit beside those promised to
+    /// `fits` whether what it still needs fits beside what is promised to
     /// others (both given, in that order); an offer that does not fit stays
     /// waiting, and the answer says why.
     pub fn decide(
         &self,
         id: Option<u64>,
         accept: bool,
-        fits: impl FnOnce(u64, u64) -> Result<(), String>,
+        fits: impl FnOnce(Owed, Owed) -> Result<(), String>,
     ) -> Result<Decision, String> {
         let mut entries = self.entries();
         let waiting: Vec<usize> = entries
@@ -365,7 +374,7 @@ impl Transfers {
         };
         if accept {
             let entry = &entries[at];
-            let needed = entry.size.saturating_sub(entry.resume.0);
+            let needed = owed(entry);
             let (id, name) = (entry.id, entry.name.clone());
             fits(needed, promised_in(&entries, id)).map_err(|why| {
                 format!("Cannot accept {name} now: {why}. Free some space and /accept {id} again, or /decline {id}.")
@@ -522,7 +531,7 @@ impl Transfers {
                 let id = e.id;
                 match (e.started, e.verdict) {
                     _ if e.awaiting_peer => format!(
-                        "#{id} Offered: {} ({}), waiting for {} to accept it",
+                        "#{id} Offered: {} ({}), waiting for {}'s answer",
                         e.name,
                         bytes(e.size),
                         self.counterpart()
@@ -553,38 +562,24 @@ impl Transfers {
 }
 
 /// [`Transfers::promised`] over `entries`, already locked.
-fn promised_in(entries: &[Entry], except: u64) -> u64 {
+fn promised_in(entries: &[Entry], except: u64) -> Owed {
     entries
         .iter()
         .filter(|e| {
             e.direction == Direction::Receive && e.verdict == Verdict::Accepted && e.id != except
         })
-        // What was kept from an earlier try is on the disk already.
-        .map(|e| e.size.saturating_sub(e.done.max(e.resume.0)))
-        .fold(0, u64::saturating_add)
+        .map(owed)
+        .fold(Owed::default(), Owed::plus)
 }
 
-/// Why `needed` more bytes do not fit in `downloads`, whose free space
-/// holds `promised` bytes promised to transfers arriving; `None` when they
-/// fit, or when the free space cannot be told.
-pub fn no_room(downloads: &DownloadDir, needed: u64, promised: u64) -> Option<String> {
-    let free = downloads.free_space()?;
-    if needed <= free.saturating_sub(promised) {
-        return None;
+/// What the peer's transfer `e` still has to put on the disk: the bytes
+/// not there yet (what was kept from an earlier try, or is the file here,
+/// is on the disk already) and, for a folder, the files not done yet.
+fn owed(e: &Entry) -> Owed {
+    Owed {
+        bytes: e.size.saturating_sub(e.done.max(e.resume.0)),
+        files: e.files.map_or(0, |(done, all)| all.saturating_sub(done)),
     }
-    let (dir, needs) = (downloads.path().display(), bytes(needed));
-    Some(match promised {
-        0 => format!(
-            "not enough free space: it needs {needs} and {dir} has {} free",
-            bytes(free)
-        ),
-        _ => format!(
-            "not enough free space: it needs {needs} and {dir} has {} free, {} of it promised \
-             to transfers on their way",
-            bytes(free),
-            bytes(promised.min(free))
-        ),
-    })
 }
 
 /// What `/discard` and `chat discard` removed, for the user, and from
@@ -621,6 +616,7 @@ pub struct Meter<'a> {
     done: u64,
     /// Bytes of `done` kept from an earlier try.
     kept: u64,
+    direction: Direction,
     started: Instant,
     last_shown: Instant,
     /// Bytes done when the live line was last updated.
@@ -632,15 +628,15 @@ impl<'a> Meter<'a> {
     /// Starts the transfer `id` (already queued) now.
     pub fn start(transfers: &'a Transfers, screen: &'a Screen, id: u64) -> Self {
         let now = Instant::now();
-        let size = {
+        let (size, direction) = {
             let mut entries = transfers.entries();
             let entry = entries.iter_mut().find(|e| e.id == id);
             match entry {
                 Some(e) => {
                     (e.started, e.moved_at) = (Some(now), now);
-                    e.size
+                    (e.size, e.direction)
                 }
-                None => 0,
+                None => (0, Direction::Receive),
             }
         };
         Self {
@@ -650,6 +646,7 @@ impl<'a> Meter<'a> {
             size,
             done: 0,
             kept: 0,
+            direction,
             started: now,
             last_shown: now,
             shown_done: None,
@@ -737,12 +734,26 @@ impl<'a> Meter<'a> {
     /// The time taken and average rate, for the final line in interactive
     /// mode; `None` in pipe mode, whose lines are a contract. A transfer
     /// done in an instant gets its time only: a rate measured over a few
-    /// milliseconds says nothing.
+    /// milliseconds says nothing. A resumed one says how much was there
+    /// from before, which did not move and is not in the rate.
     pub fn summary(&self) -> Option<String> {
         if !self.screen.is_interactive() {
             return None;
         }
-        Some(summary_text(self.done - self.kept, self.started.elapsed()))
+        let moved = self.done.saturating_sub(self.kept);
+        let timing = summary_text(moved, self.started.elapsed());
+        let there = match self.direction {
+            Direction::Send => "there already",
+            Direction::Receive => "kept from before",
+        };
+        Some(match self.kept {
+            0 => timing,
+            kept => format!(
+                "{} of it {there}; {} moved in {timing}",
+                bytes(kept),
+                bytes(moved)
+            ),
+        })
     }
 }
 
@@ -970,8 +981,12 @@ mod tests {
     }
 
     /// Every offer fits.
-    fn fits(_needed: u64, _promised: u64) -> Result<(), String> {
+    fn fits(_needed: Owed, _promised: Owed) -> Result<(), String> {
         Ok(())
+    }
+
+    fn bytes_owed(bytes: u64) -> Owed {
+        Owed { bytes, files: 0 }
     }
 
     #[test]
@@ -986,14 +1001,17 @@ mod tests {
         transfers.enqueue(Direction::Send, "ours.bin", 1 << 30);
         assert_eq!(
             transfers.promised(0),
-            15 << 20,
+            bytes_owed(15 << 20),
             "only what is left to write"
         );
-        assert_eq!(transfers.promised(folder), 0);
+        assert_eq!(transfers.promised(folder), Owed::default());
         // Accepting asks about what it still needs (its kept part aside)
         // beside what is promised; one that does not fit keeps waiting.
         let refused = transfers.decide(Some(waiting), true, |needed, promised| {
-            assert_eq!((needed, promised), (10 << 20, 15 << 20));
+            assert_eq!(
+                (needed, promised),
+                (bytes_owed(10 << 20), bytes_owed(15 << 20))
+            );
             Err("not enough free space".into())
         });
         assert_eq!(
@@ -1006,11 +1024,45 @@ mod tests {
         );
         assert_eq!(transfers.verdict(waiting), Verdict::Waiting);
         assert!(transfers.decide(Some(waiting), true, fits).is_ok());
-        assert_eq!(transfers.promised(0), 25 << 20);
+        assert_eq!(transfers.promised(0), bytes_owed(25 << 20));
         drop(meter);
-        assert_eq!(transfers.promised(0), 10 << 20);
+        assert_eq!(transfers.promised(0), bytes_owed(10 << 20));
         transfers.forget(waiting);
-        assert_eq!(transfers.promised(0), 0);
+        assert_eq!(transfers.promised(0), Owed::default());
+    }
+
+    #[test]
+    fn what_is_here_already_is_not_promised_and_a_folder_owes_its_files() {
+        let transfers = Transfers::default();
+        // The file here is counted as the one offered until it comes whole.
+        let same = transfers.offered("video.mp4", 30 << 20, 1);
+        transfers.counts_held(same, 30 << 20);
+        let kept = transfers.offered("big.bin", 10 << 20, 2);
+        transfers.counts_held(kept, 4 << 20);
+        assert_eq!(transfers.promised(0), bytes_owed(6 << 20));
+        transfers.begins_whole(same);
+        assert_eq!(transfers.promised(0), bytes_owed(36 << 20));
+        // Waiting for the user while what is here is hashed: it counts
+        // as here when accepted, until the hash says otherwise.
+        let asked = transfers.offered("same.iso", 1 << 30, 3);
+        transfers.ask_while_hashing(asked, 1 << 30);
+        let needed = transfers.decide(Some(asked), true, |needed, _| {
+            assert_eq!(needed, Owed::default());
+            Ok(())
+        });
+        assert!(needed.is_ok());
+        let (screen, _) = captured();
+        let folder = transfers.offered("photos", 5 << 20, 4);
+        transfers.count_files(folder, 300);
+        let meter = Meter::start(&transfers, &screen, folder);
+        meter.file_done();
+        assert_eq!(
+            transfers.promised(same),
+            Owed {
+                bytes: (6 << 20) + (5 << 20),
+                files: 299
+            }
+        );
     }
 
     #[test]
@@ -1249,6 +1301,31 @@ mod tests {
         let entries = transfers.entries();
         let stalled = stalled.then_some(Duration::from_secs(8));
         entries[0].live_status(stalled).fit(columns - 1)
+    }
+
+    #[test]
+    fn a_resumed_transfer_says_what_was_there_and_times_what_moved() {
+        let transfers = Transfers::default();
+        let look = Look {
+            colour: false,
+            interactive: true,
+        };
+        let (screen, _) = captured_with(look);
+        for (direction, there) in [
+            (Direction::Receive, "kept from before"),
+            (Direction::Send, "there already"),
+        ] {
+            let mut meter = Meter::begin(&transfers, &screen, direction, "big", 2 << 30);
+            meter.started -= Duration::from_secs(2);
+            meter.resume_from(3 << 29);
+            meter.advance(1 << 29);
+            let summary = meter.summary().unwrap();
+            let moved = format!("1.5 GiB of it {there}; 512.0 MiB moved in 2.0s at 2");
+            assert!(
+                summary.starts_with(&moved) && summary.ends_with(" MiB/s"),
+                "{summary}"
+            );
+        }
     }
 
     #[test]

@@ -314,29 +314,8 @@ impl<'a> UserSide<'a> {
             }
             UserCommand::Accept(id) => self.decide(id, true),
             UserCommand::Decline(id) => self.decide(id, false),
-            UserCommand::Cancel(id) => match self.transfers.cancel(id) {
-                Ok(Cancelled::Ours { id, .. }) => self.queue(Outgoing::Cancel(id)),
-                // Still only offered: a decline.
-                Ok(Cancelled::Theirs {
-                    id,
-                    name,
-                    offered: true,
-                }) => {
-                    let who = self.transfers.counterpart();
-                    screen.system(format!("Declined {name}; {who} was told."));
-                    self.queue(Outgoing::Reply(Answer::Refused(id, "declined".into())));
-                }
-                Ok(Cancelled::Theirs { id, name, .. }) => {
-                    screen.system(format!("Cancelled {name}; what arrived of it is removed."));
-                    let why = "cancelled by the receiver".to_string();
-                    self.queue(Outgoing::Reply(Answer::Refused(id, why)));
-                }
-                Err(why) => screen.system(why),
-            },
-            UserCommand::Discard => {
-                let gone = Kept::of(self.downloads).discard(false);
-                screen.system(format!("{}.", progress::discarded(gone, None)));
-            }
+            UserCommand::Cancel(id) => self.cancel(id),
+            UserCommand::Discard => self.discard_kept(),
             UserCommand::Say(text) => self.say(&text, sending),
             UserCommand::Send(args) => self.send_paths(&args, sending),
         }
@@ -348,8 +327,10 @@ impl UserSide<'_> {
     /// Answers an offer of the peer's that waits for the user.
     fn decide(&mut self, id: Option<u64>, accept: bool) {
         let downloads = self.downloads;
-        let fits = |needed, promised| match progress::no_room(downloads, needed, promised) {
-            Some(why) => Err(why),
+        let fits = |needed, promised| match downloads.space() {
+            Some(space) => space
+                .check(needed, promised, downloads.path())
+                .map_err(|why| why.to_string()),
             None => Ok(()),
         };
         match self.transfers.decide(id, accept, fits) {
@@ -426,8 +407,11 @@ impl UserSide<'_> {
             }
         };
         for skipped in &tree.skipped {
-            self.screen
-                .system(format!("Not sending {}/{skipped}.", tree.name));
+            self.screen.system(format!(
+                "Not sending {} ({}).",
+                skipped.shown(&tree.name),
+                skipped.why
+            ));
         }
         let id = self
             .transfers
@@ -435,6 +419,41 @@ impl UserSide<'_> {
         self.transfers.count_files(id, tree.files);
         self.queue(Outgoing::Folder(tree, id));
         Some(id)
+    }
+
+    /// Stops the transfer `id`, or the only one: one of ours is stopped by
+    /// the writer; one of the peer's is declined or refused.
+    fn cancel(&mut self, id: Option<u64>) {
+        match self.transfers.cancel(id) {
+            Ok(Cancelled::Ours { id, .. }) => self.queue(Outgoing::Cancel(id)),
+            // Still only offered: a decline.
+            Ok(Cancelled::Theirs {
+                id,
+                name,
+                offered: true,
+            }) => {
+                let who = self.transfers.counterpart();
+                self.screen
+                    .system(format!("Declined {name}; {who} was told."));
+                self.queue(Outgoing::Reply(Answer::Refused(id, "declined".into())));
+            }
+            Ok(Cancelled::Theirs { id, name, .. }) => {
+                self.screen
+                    .system(format!("Cancelled {name}; what arrived of it is removed."));
+                let why = "cancelled by the receiver".to_string();
+                self.queue(Outgoing::Reply(Answer::Refused(id, why)));
+            }
+            Err(why) => self.screen.system(why),
+        }
+    }
+
+    /// Removes what is kept of cut transfers, and says how much that freed.
+    fn discard_kept(&self) {
+        self.screen
+            .system(match Kept::of(self.downloads).discard(false) {
+                Ok(gone) => format!("{}.", progress::discarded(gone, None)),
+                Err(e) => format!("Nothing was discarded: {e}."),
+            });
     }
 
     /// Lists what is kept of cut transfers.

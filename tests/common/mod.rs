@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+pub mod disk;
 pub mod hostile;
 pub mod netns;
 pub mod room_member;
@@ -27,6 +28,31 @@ where
     N::Error: std::fmt::Debug,
 {
     chat::files::size::bytes(n.try_into().expect("a size fits 64 bits"))
+}
+
+/// What `path` takes on the disk, with everything below it (its blocks,
+/// as `du` counts them), not following links.
+pub fn disk_usage(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = path.symlink_metadata() else {
+        return 0;
+    };
+    let below: u64 = match meta.is_dir() {
+        true => fs::read_dir(path)
+            .unwrap()
+            .map(|entry| disk_usage(&entry.unwrap().path()))
+            .sum(),
+        false => 0,
+    };
+    meta.blocks() * 512 + below
+}
+
+/// What the file or folder `path` itself takes on the disk, without what
+/// is below it.
+pub fn disk_usage_of(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    path.symlink_metadata()
+        .map_or(0, |meta| meta.blocks() * 512)
 }
 
 /// A fresh folder for one test, used as the working directory of its chats.

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use super::hashing::{Found, Identity, Job, Pending, Reply, Source};
-use super::{Arriving, Breach, Here, Owner, Reader, Stage, unknown};
+use super::{Arriving, Breach, Here, Offered, Owner, Reader, Stage, unknown};
 use crate::files::download::{DownloadError, safe_file_name};
 use crate::files::kept::{Kept, KeptFile};
+use crate::files::space::{NoRoom, Owed};
 use crate::session::incoming;
 use crate::session::outgoing::Answer;
 use crate::session::progress::{self, Meter, Verdict, bytes};
@@ -37,15 +38,17 @@ impl<'a> Reader<'a> {
         // In the list before it is announced, so a `/status` that follows
         // the announcement sees it.
         let transfer = self.transfers.offered(&name, size, id);
-        self.screen.system(match from {
-            None => format!("Incoming file {name} ({})...", bytes(size)),
-            Some(from) => format!("Incoming file {name} ({}) from {from}...", bytes(size)),
-        });
         let owner = Owner::Lone {
             transfer,
             meter: None,
         };
-        let mut arriving = Arriving::new(name, size, owner);
+        let mut arriving = Arriving::new(name.clone(), size, owner);
+        let what = Offered {
+            name: &name,
+            size,
+            files: None,
+            from,
+        };
         let prepared = match size {
             // Nothing to keep or resume: it is made when it ends.
             0 => Ok(Here::Nothing),
@@ -55,46 +58,50 @@ impl<'a> Reader<'a> {
             Ok(Here::Nothing) if size > 0 => self.same_file_here(&arriving),
             Ok(here) => here,
             Err(e) => {
-                self.cannot_save(id, &arriving.name, &e);
+                self.cannot_save(id, &format!("file {}", what.shown()), &e);
                 self.transfers.forget(transfer);
                 self.files.insert(id, arriving);
                 return Ok(());
             }
         };
-        self.take_offer(id, &mut arriving, here, from);
+        self.take_offer(id, &mut arriving, here, &what);
         self.files.insert(id, arriving);
         Ok(())
     }
 
     /// Refuses the offer for lack of room, asks the user about it, or
-    /// takes it. A file that may be here already needs no room unless it
+    /// takes it, and says which: only an offer taken at once is said to be
+    /// incoming, and one that may be the file here already is said to be
+    /// checked first. A file that may be here needs no room unless it
     /// turns out not to be (see [`Reader::begin`]).
-    fn take_offer(
-        &mut self,
-        id: FileId,
-        arriving: &mut Arriving<'a>,
-        here: Here,
-        from: Option<&str>,
-    ) {
+    fn take_offer(&mut self, id: FileId, arriving: &mut Arriving<'a>, here: Here, what: &Offered) {
         let Owner::Lone { transfer, .. } = arriving.owner else {
             return;
         };
-        let held = match here {
-            Here::Kept(held) => held,
-            Here::Nothing => 0,
-            Here::There(_) => arriving.size,
+        let held = here.held(arriving.size);
+        let needed = Owed {
+            bytes: arriving.size - held,
+            files: 0,
         };
-        if let Some(why) = self.no_room(arriving.size, held, transfer) {
-            self.decline_for(id, &arriving.name, why);
+        if let Some(why) = self.no_room(needed, transfer) {
+            self.decline_for(id, &what.shown(), &why, NoRoom::FOR_PEER);
             self.transfers.forget(transfer);
             arriving.kept = None;
-        } else if self.asks(arriving.size) {
+        } else if self.asks(arriving.size, 1) {
             arriving.stage = Stage::Asked;
             // Waiting in the list before the user is asked, so that an
             // /accept right after the question finds it.
             self.answer_when_known(id, arriving, here, Reply::Asked(transfer));
-            self.ask(transfer, &arriving.name, arriving.size, from, &here);
+            self.ask(transfer, what, &here);
         } else {
+            self.transfers.counts_held(transfer, held);
+            self.screen.system(match here {
+                Here::There(_) => format!(
+                    "Checking {} against the file of that name here...",
+                    what.shown()
+                ),
+                _ => format!("Incoming file {}...", what.shown()),
+            });
             self.answer_when_known(id, arriving, here, Reply::Now);
         }
     }
@@ -159,7 +166,9 @@ impl<'a> Reader<'a> {
         match reply {
             // Taken now; where its chunks begin is known once it is hashed.
             Reply::Now => self.take(arriving),
-            Reply::Asked(transfer) => self.transfers.ask_while_hashing(transfer),
+            Reply::Asked(transfer) => self
+                .transfers
+                .ask_while_hashing(transfer, here.held(arriving.size)),
         }
         let name = arriving.name.clone();
         self.hashing.submit(Job {
@@ -231,12 +240,19 @@ impl<'a> Reader<'a> {
             }
         }
         let arriving = self.files.get_mut(&id).expect("found above");
+        let was_there = arriving.there.is_some();
         if arriving.stage != Stage::Dropped && !settle(arriving) {
             return Err(Breach::Protocol(format!(
                 "the peer sent {} before it was accepted",
                 arriving.name
             )));
         }
+        if was_there && arriving.there.is_none() {
+            // The file here could not be compared (it changed, or cannot be
+            // read): the peer was asked for all of it.
+            self.comes_whole(id, true);
+        }
+        let arriving = self.files.get_mut(&id).expect("found above");
         if let Owner::Lone { transfer, meter } = &mut arriving.owner {
             match (arriving.stage, self.transfers.verdict(*transfer)) {
                 (Stage::Asked, Verdict::Waiting) => {
@@ -299,7 +315,8 @@ impl<'a> Reader<'a> {
                 arriving.name
             )));
         }
-        self.comes_whole(id);
+        let was_there = arriving.there.take().is_some();
+        self.comes_whole(id, was_there);
         Ok(())
     }
 
@@ -336,24 +353,36 @@ impl<'a> Reader<'a> {
 
     /// The peer's file of `id` is not what is here (it changed since, or
     /// is another of the same name and size): it comes whole, if there is
-    /// room for it.
-    fn comes_whole(&mut self, id: FileId) {
+    /// room for it. One taken for the file of its name in the download
+    /// folder (`was_there`) needed no room until now, and was not said to
+    /// be incoming.
+    fn comes_whole(&mut self, id: FileId, was_there: bool) {
         let Some(arriving) = self.files.get_mut(&id) else {
             return;
         };
         arriving.received = 0;
         arriving.hash = blake3::Hasher::new();
-        let (name, size, was_there) = (arriving.name.clone(), arriving.size, arriving.there.take());
+        let (name, size) = (arriving.name.clone(), arriving.size);
         if let Owner::Lone { transfer, .. } = arriving.owner {
             self.transfers.begins_whole(transfer);
-            // Taken as the file here, it needed no room; now it does.
-            let no_room = was_there.and_then(|_| self.no_room(size, 0, transfer));
+            let shown = format!("{name} ({})", bytes(size));
+            let needed = Owed {
+                bytes: size,
+                files: 0,
+            };
+            let no_room = was_there.then(|| self.no_room(needed, transfer)).flatten();
             if let Some(why) = no_room {
-                self.decline_for(id, &name, why);
+                let what = format!("{shown}, which differs from the file of that name here");
+                self.decline_for(id, &what, &why, NoRoom::FOR_PEER);
                 if let Some(arriving) = self.files.get_mut(&id) {
                     (arriving.stage, arriving.kept) = (Stage::Dropped, None);
                 }
                 return;
+            }
+            if was_there {
+                self.screen.system(format!(
+                    "Incoming file {shown}: it differs from the file of that name here..."
+                ));
             }
         }
         let Some(arriving) = self.files.get_mut(&id) else {
@@ -363,7 +392,7 @@ impl<'a> Reader<'a> {
             && let Err(e) = kept.restart_at(0)
         {
             arriving.kept = None;
-            self.cannot_save(id, &name, &e);
+            self.cannot_save(id, &format!("file {name}"), &e);
         }
     }
 
@@ -407,7 +436,7 @@ impl<'a> Reader<'a> {
         if let Some(e) = failed {
             arriving.kept = None;
             let name = arriving.name.clone();
-            self.cannot_save(id, &name, &e);
+            self.cannot_save(id, &format!("file {name}"), &e);
         }
         if let Some(meter) = folder
             .and_then(|folder| self.folders.get_mut(&folder))
@@ -512,7 +541,7 @@ impl<'a> Reader<'a> {
                 }
                 self.answer(Answer::Saved(id));
             }
-            Err(e) => self.cannot_save(id, name, &e),
+            Err(e) => self.cannot_save(id, &format!("file {name}"), &e),
         }
     }
 

@@ -4,12 +4,16 @@
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
+use std::path::Path;
 
 use super::hashing::Reply;
-use super::{Arriving, Breach, Here, MAX_FOLDERS, Owner, Reader, Stage, unknown};
-use crate::files::download::{safe_file_name, safe_relative_path};
+use super::{Arriving, Breach, Here, MAX_FOLDERS, Offered, Owner, Reader, Stage, unknown};
+use crate::files::download::{
+    MAX_FOLDER_FILES, folders_allowed, safe_file_name, safe_relative_path,
+};
 use crate::files::kept::KeptFolder;
 use crate::files::size;
+use crate::files::space::{NoRoom, Owed};
 use crate::session::outgoing::Answer;
 use crate::session::progress::{Meter, Verdict};
 use crate::wire::frame;
@@ -38,6 +42,34 @@ pub(super) struct ArrivingFolder<'a> {
     pub(super) saved: u64,
     pub(super) saved_bytes: u64,
     pub(super) failed: u64,
+    /// Folders made inside it so far, by the hash of their paths: each is
+    /// counted once, against what it may hold.
+    pub(super) dirs: HashSet<u64>,
+}
+
+impl ArrivingFolder<'_> {
+    /// A folder just offered: nowhere to be saved and not taken, until it
+    /// is.
+    fn new(name: String, files: u64, bytes: u64, transfer: u64) -> Self {
+        Self {
+            name,
+            files,
+            bytes,
+            transfer,
+            stage: Stage::Dropped,
+            kept: None,
+            meter: None,
+            paths: HashSet::new(),
+            seed: RandomState::new(),
+            offered_files: 0,
+            offered_bytes: 0,
+            arriving: 0,
+            saved: 0,
+            saved_bytes: 0,
+            failed: 0,
+            dirs: HashSet::new(),
+        }
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -59,55 +91,40 @@ impl<'a> Reader<'a> {
         let name = safe_file_name(name);
         let transfer = self.transfers.offered(&name, bytes, id);
         self.transfers.count_files(transfer, files);
-        self.screen.system(match from {
-            None => format!(
-                "Incoming folder {name} ({}, {})...",
-                size::files(files),
-                size::bytes(bytes)
-            ),
-            Some(from) => {
-                format!(
-                    "Incoming folder {name} ({}, {}) from {from}...",
-                    size::files(files),
-                    size::bytes(bytes)
-                )
-            }
-        });
-        let mut folder = ArrivingFolder {
-            name,
-            files,
-            bytes,
-            transfer,
-            stage: Stage::Dropped,
-            kept: None,
-            meter: None,
-            paths: HashSet::new(),
-            seed: RandomState::new(),
-            offered_files: 0,
-            offered_bytes: 0,
-            arriving: 0,
-            saved: 0,
-            saved_bytes: 0,
-            failed: 0,
+        let what = Offered {
+            name: &name,
+            size: bytes,
+            files: Some(files),
+            from,
         };
+        let mut folder = ArrivingFolder::new(name.clone(), files, bytes, transfer);
+        if files > MAX_FOLDER_FILES {
+            let why = format!("it has more than the {MAX_FOLDER_FILES} files a folder may have");
+            self.decline_for(id, &what.shown(), &why, &why);
+            self.transfers.forget(transfer);
+            self.folders.insert(id, folder);
+            return Ok(());
+        }
         match self.kept.folder(&folder.name, bytes) {
             Ok(kept) => folder.kept = Some(kept),
             Err(e) => {
-                self.cannot_save(id, &folder.name, &e);
+                self.cannot_save(id, &what.shown(), &e);
                 self.transfers.forget(transfer);
                 self.folders.insert(id, folder);
                 return Ok(());
             }
         }
-        if let Some(why) = self.no_room(bytes, 0, transfer) {
-            self.decline_for(id, &folder.name, why);
+        // Each file takes an inode, and may take a block beyond its bytes.
+        if let Some(why) = self.no_room(Owed { bytes, files }, transfer) {
+            self.decline_for(id, &what.shown(), &why, NoRoom::FOR_PEER);
             self.transfers.forget(transfer);
             folder.kept = None;
-        } else if self.asks(bytes) {
+        } else if self.asks(bytes, files) {
             folder.stage = Stage::Asked;
             self.transfers.ask(transfer, 0, [0; 32]);
-            self.ask(transfer, &folder.name, bytes, from, &Here::Nothing);
+            self.ask(transfer, &what, &Here::Nothing);
         } else {
+            self.screen.system(format!("Incoming {}...", what.shown()));
             self.accept_folder(id, &mut folder);
         }
         self.folders.insert(id, folder);
@@ -213,14 +230,21 @@ impl<'a> Reader<'a> {
             self.files.insert(id, arriving);
             return Ok(());
         };
-        let kept_folder = folder
-            .kept
-            .as_ref()
-            .expect("an accepted folder has its place");
+        let room = match relative.parent() {
+            Some(parent) => self.room_for_folders(folder_id, parent),
+            None => true,
+        };
+        let kept_folder = self.folders.get(&folder_id).and_then(|f| f.kept.as_ref());
+        let Some(kept_folder) = kept_folder.filter(|_| room) else {
+            // Refused meanwhile: the peer cancels what it still offers.
+            arriving.stage = Stage::Dropped;
+            self.files.insert(id, arriving);
+            return Ok(());
+        };
         let opened = kept_folder.entry(&relative, size);
         match self.prepare(&mut arriving, |_, _, _| opened) {
             Ok(here) => self.answer_when_known(id, &mut arriving, here, Reply::Now),
-            Err(e) => self.cannot_save(id, &arriving.name, &e),
+            Err(e) => self.cannot_save(id, &format!("file {}", arriving.name), &e),
         }
         self.files.insert(id, arriving);
         Ok(())
@@ -228,9 +252,9 @@ impl<'a> Reader<'a> {
 
     pub(super) fn subfolder(&mut self, folder_id: FileId, path: &str) -> Result<(), Breach> {
         let folder = self.accepted_folder(folder_id)?;
-        let Some(kept) = &folder.kept else {
+        if folder.kept.is_none() {
             return Ok(());
-        };
+        }
         let Some(relative) = safe_relative_path(path) else {
             // The folder is not what was sent: it does not complete.
             folder.failed += 1;
@@ -241,13 +265,85 @@ impl<'a> Reader<'a> {
         };
         // (Named twice, it is made once.)
         folder.paths.insert(folder.seed.hash_one(&relative));
-        if let Err(e) = kept.subfolder(&relative) {
+        if !self.room_for_folders(folder_id, &relative) {
+            return Ok(());
+        }
+        let folder = self.accepted_folder(folder_id)?;
+        let made = match &folder.kept {
+            Some(kept) => kept.subfolder(&relative),
+            None => return Ok(()),
+        };
+        if let Err(e) = made {
             folder.failed += 1;
             let name = folder.name.clone();
             self.screen
                 .system(format!("Could not save folder {name}: {e}"));
         }
         Ok(())
+    }
+
+    /// Counts the folders that `relative` (the path of a folder inside the
+    /// folder `id`) makes that were not made yet, each a block and an inode
+    /// of the disk: within what a folder of its files may hold and what
+    /// the disk has left, or the folder is refused. Says whether they fit.
+    fn room_for_folders(&mut self, id: FileId, relative: &Path) -> bool {
+        let Some(folder) = self.folders.get(&id) else {
+            return false;
+        };
+        // Once a folder is known, so are those above it.
+        let new: Vec<u64> = relative
+            .ancestors()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .map(|dir| folder.seed.hash_one(dir))
+            .take_while(|hash| !folder.dirs.contains(hash))
+            .collect();
+        if new.is_empty() {
+            return true;
+        }
+        let (files, made) = (folder.files, folder.dirs.len() as u64);
+        let allowed = folders_allowed(files);
+        if made + new.len() as u64 > allowed {
+            let why = format!(
+                "it makes more folders than the {allowed} a folder of {} may hold",
+                size::files(files)
+            );
+            self.refuse_folder(id, &why, &why);
+            return false;
+        }
+        let needed = Owed {
+            bytes: 0,
+            files: new.len() as u64,
+        };
+        // (What its own files still need is promised, and counted.)
+        if let Some(why) = self.no_room(needed, 0) {
+            self.refuse_folder(id, &why, NoRoom::FOR_PEER);
+            return false;
+        }
+        if let Some(folder) = self.folders.get_mut(&id) {
+            folder.dirs.extend(new);
+        }
+        true
+    }
+
+    /// Refuses the folder `id` while it arrives, for a reason of ours
+    /// said in full here and as `for_peer` to the peer: what arrived of it
+    /// goes, and what still comes of it is dropped.
+    fn refuse_folder(&mut self, id: FileId, why: &dyn std::fmt::Display, for_peer: &str) {
+        let Some(folder) = self.folders.get_mut(&id) else {
+            return;
+        };
+        folder.stage = Stage::Dropped;
+        // Off the list before the user reads of it.
+        folder.meter = None;
+        self.transfers.forget(folder.transfer);
+        if let Some(kept) = folder.kept.take() {
+            kept.discard();
+        }
+        let name = folder.name.clone();
+        self.screen.system(format!(
+            "Refused folder {name}: {why}; what arrived of it was removed."
+        ));
+        self.answer(Answer::Refused(id, for_peer.to_string()));
     }
 
     /// Counts a file of a folder as done with: saved, with its size, or not.
@@ -284,6 +380,11 @@ impl<'a> Reader<'a> {
             )));
         }
         let folder = self.folders.remove(&id).expect("found above");
+        let left_out = LeftOut {
+            files: folder.files.saturating_sub(folder.offered_files),
+            bytes: folder.bytes.saturating_sub(folder.offered_bytes),
+            announced: folder.files,
+        };
         let ArrivingFolder {
             name,
             kept,
@@ -334,11 +435,40 @@ impl<'a> Reader<'a> {
                         size::bytes(bytes)
                     ),
                 });
+                if let Some(line) = left_out.line(&name) {
+                    self.screen.system(line);
+                }
                 self.answer(Answer::Saved(id));
             }
-            Err(e) => self.cannot_save(id, &name, &e),
+            Err(e) => self.cannot_save(id, &format!("folder {name}"), &e),
         }
         Ok(())
+    }
+}
+
+/// What of a folder its sender announced and never offered: files it
+/// could not read, or that changed since it looked.
+struct LeftOut {
+    files: u64,
+    bytes: u64,
+    announced: u64,
+}
+
+impl LeftOut {
+    /// `Folder dir came without 1 file of the 2 announced (12 B): the
+    /// sender left it out.`, when it did.
+    fn line(&self, name: &str) -> Option<String> {
+        let them = match self.files {
+            0 => return None,
+            1 => "it",
+            _ => "them",
+        };
+        Some(format!(
+            "Folder {name} came without {} of the {} announced ({}): the sender left {them} out.",
+            size::files(self.files),
+            self.announced,
+            size::bytes(self.bytes)
+        ))
     }
 }
 

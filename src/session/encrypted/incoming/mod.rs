@@ -20,6 +20,8 @@ use std::time::Duration;
 use crate::files::download::{DownloadDir, DownloadError};
 use crate::files::kept::{Kept, KeptFile};
 use crate::files::receive::ReceiveError;
+use crate::files::size;
+use crate::files::space::{NoRoom, Owed};
 use crate::net::secure::record::{RecordError, RecordReader};
 use crate::net::transport::ReadHalf;
 use crate::session::incoming::PeerEnd;
@@ -39,6 +41,11 @@ pub const MAX_INCOMING: usize = 64;
 
 /// Folders the peer may send at once; more is a breach of the protocol.
 pub const MAX_FOLDERS: usize = 16;
+
+/// Folders of more files than this wait for the user as big offers do
+/// (when offers wait for the user at all): each file takes a block of the
+/// disk and an inode, whatever its size.
+pub const ASK_FILES: u64 = 10_000;
 
 /// Messages the reader may have handed the writer and not yet seen dealt
 /// with; past that, the reader waits, and so does the peer.
@@ -72,7 +79,11 @@ pub fn read_peer(
 ) -> PeerEnd {
     let kept = Kept::of(&receiving.downloads);
     // A week is long enough to try again; what is older goes.
-    kept.discard(true);
+    if let Err(e) = kept.discard(true) {
+        screen.system(format!(
+            "{e}: files offered are refused until it is removed."
+        ));
+    }
     std::thread::scope(|scope| {
         let tell = Tell {
             outbox: outbox.clone(),
@@ -161,6 +172,43 @@ impl<'a> Arriving<'a> {
     }
 }
 
+/// A file or folder offered, as the user is shown it.
+struct Offered<'m> {
+    name: &'m str,
+    size: u64,
+    /// For a folder, its files.
+    files: Option<u64>,
+    /// In a room: the member it is from.
+    from: Option<&'m str>,
+}
+
+impl Offered<'_> {
+    /// `folder ` for a folder, nothing for a file.
+    fn kind(&self) -> &'static str {
+        match self.files {
+            Some(_) => "folder ",
+            None => "",
+        }
+    }
+
+    /// `notes.pdf (1.0 MiB NOTE)` or `photos (3 files, 1.0 MiB NOTE)`.
+    fn sized(&self, note: &str) -> String {
+        let size = progress::bytes(self.size);
+        match self.files {
+            Some(files) => format!("{} ({}, {size}{note})", self.name, size::files(files)),
+            None => format!("{} ({size}{note})", self.name),
+        }
+    }
+
+    /// `notes.pdf (1.0 MiB)`, and whom it is from in a room.
+    fn shown(&self) -> String {
+        match self.from {
+            Some(from) => format!("{}{} from {from}", self.kind(), self.sized("")),
+            None => format!("{}{}", self.kind(), self.sized("")),
+        }
+    }
+}
+
 /// What is here already of a file offered.
 #[derive(Clone, Copy)]
 enum Here {
@@ -170,6 +218,18 @@ enum Here {
     /// A file of its name and size in the download folder, as looked at:
     /// perhaps the very file.
     There(Identity),
+}
+
+impl Here {
+    /// Bytes of a file of `size` counted as here: not promised, unless it
+    /// comes whole after all.
+    fn held(&self, size: u64) -> u64 {
+        match self {
+            Here::Nothing => 0,
+            Here::Kept(held) => *held,
+            Here::There(_) => size,
+        }
+    }
 }
 
 /// Whose a file is: one of its own, with its meter once it runs, or one
@@ -374,11 +434,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Says that the peer's file `id` cannot be saved, here and to the peer.
-    fn cannot_save(&self, id: FileId, name: &str, e: &DownloadError) {
-        self.screen
-            .system(format!("Could not save file {name}: {e}"));
-        self.answer(Answer::Refused(id, e.to_string()));
+    /// Says that the peer's file or folder `id`, `what` as shown (`file
+    /// notes.pdf`), cannot be saved, here in full and to the peer in short:
+    /// where our files go is none of its business.
+    fn cannot_save(&self, id: FileId, what: &str, e: &DownloadError) {
+        self.screen.system(format!("Could not save {what}: {e}"));
+        self.answer(Answer::Refused(id, e.for_peer().to_string()));
     }
 
     fn answer(&self, answer: Answer) {
@@ -400,44 +461,53 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// Why an offer of `size` bytes, of which `held` are here already,
-    /// cannot be taken for lack of room beside what the other transfers
-    /// arriving (all but `transfer`, this one) still have to write; `None`
-    /// when it fits or nobody can tell.
-    fn no_room(&self, size: u64, held: u64, transfer: u64) -> Option<String> {
+    /// Why `needed` cannot be taken for lack of room beside what the other
+    /// transfers arriving (all but `transfer`, this one) still have to put
+    /// on the disk; `None` when it fits or nobody can tell.
+    fn no_room(&self, needed: Owed, transfer: u64) -> Option<NoRoom> {
+        let space = self.downloads.space()?;
         let promised = self.transfers.promised(transfer);
-        progress::no_room(self.downloads, size.saturating_sub(held), promised)
+        space.check(needed, promised, self.downloads.path()).err()
     }
 
-    /// Whether an offer of `size` bytes waits for the user.
-    fn asks(&self, size: u64) -> bool {
-        self.ask_above.is_some_and(|limit| size > limit)
+    /// Whether an offer of `size` bytes in `files` files waits for the
+    /// user: a folder of very many files, as a big one does.
+    fn asks(&self, size: u64, files: u64) -> bool {
+        self.ask_above
+            .is_some_and(|limit| size > limit || files > ASK_FILES)
     }
 
-    /// Asks the user about an offer; `here` says what is here of it
-    /// already, and so what accepting it would move.
-    fn ask(&self, transfer: u64, name: &str, size: u64, from: Option<&str>, here: &Here) {
-        let peer = from.unwrap_or_else(|| self.peer.as_deref().unwrap_or_default());
-        let size = progress::bytes(size);
+    /// Asks the user about an offer, `what` as shown (`notes.pdf (1.0
+    /// MiB)`); `here` says what is here of it already, and so what
+    /// accepting it would move.
+    fn ask(&self, transfer: u64, what: &Offered, here: &Here) {
+        let peer = what
+            .from
+            .unwrap_or_else(|| self.peer.as_deref().unwrap_or_default());
         let note = match here {
             Here::Nothing => String::new(),
-            Here::Kept(held) => {
-                format!(", would resume: {} of {size} kept", progress::bytes(*held))
-            }
+            Here::Kept(held) => format!(
+                ", would resume: {} of {} kept",
+                progress::bytes(*held),
+                progress::bytes(what.size)
+            ),
             Here::There(_) => {
                 ", a file of this name and size is there already: if identical, nothing travels"
                     .to_string()
             }
         };
         self.screen.system(format!(
-            "{peer} offers {name} ({size}{note}): /accept {transfer} or /decline {transfer}"
+            "{peer} offers {}{}: /accept {transfer} or /decline {transfer}",
+            what.kind(),
+            what.sized(&note)
         ));
     }
 
-    /// Refuses an offer at once for a reason of ours, and says so.
-    fn decline_for(&self, id: FileId, name: &str, why: String) {
-        self.screen.system(format!("Declined {name}: {why}."));
-        self.answer(Answer::Refused(id, why));
+    /// Refuses an offer at once for a reason of ours, said in full here
+    /// and as `for_peer` to the peer.
+    fn decline_for(&self, id: FileId, what: &str, why: &dyn std::fmt::Display, for_peer: &str) {
+        self.screen.system(format!("Declined {what}: {why}."));
+        self.answer(Answer::Refused(id, for_peer.to_string()));
     }
 
     /// Tells the user the peer stopped sending `name`, unless the user
@@ -461,10 +531,9 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Says what of the peer's files did not arrive, and how the stream
-    /// ended. What arrived of a file or folder accepted is kept, hidden,
-    /// for sending it again to resume.
-    fn report_unfinished(&mut self, end: Result<(), Breach>) -> PeerEnd {
+    /// Says which files of their own that were arriving did not arrive
+    /// whole; returns the first.
+    fn report_cut_files(&mut self) -> Option<ReceiveError> {
         let mut first_cut = None;
         for arriving in std::mem::take(&mut self.files).into_values() {
             let Owner::Lone { transfer, .. } = arriving.owner else {
@@ -478,6 +547,19 @@ impl<'a> Reader<'a> {
             }
             if self.transfers.verdict(transfer) == Verdict::Cancelled {
                 kept.discard();
+                continue;
+            }
+            if arriving.there.is_some() {
+                // Taken for the file of its name here: no byte came yet.
+                self.screen.system(format!(
+                    "Transfer of {} incomplete: nothing arrived, and the file of that name here \
+                     is untouched.",
+                    arriving.name
+                ));
+                first_cut.get_or_insert(ReceiveError::Incomplete {
+                    received: 0,
+                    expected: arriving.size,
+                });
                 continue;
             }
             let cut = ReceiveError::Incomplete {
@@ -495,6 +577,13 @@ impl<'a> Reader<'a> {
             ));
             first_cut.get_or_insert(cut);
         }
+        first_cut
+    }
+
+    /// Says which folders that were arriving did not arrive whole; returns
+    /// the first.
+    fn report_cut_folders(&mut self) -> Option<ReceiveError> {
+        let mut first_cut = None;
         for folder in std::mem::take(&mut self.folders).into_values() {
             let Some(kept) = folder.kept else {
                 continue;
@@ -522,6 +611,17 @@ impl<'a> Reader<'a> {
             ));
             first_cut.get_or_insert(cut);
         }
+        first_cut
+    }
+
+    /// Says what of the peer's files did not arrive, and how the stream
+    /// ended. What arrived of a file or folder accepted is kept, hidden,
+    /// for sending it again to resume.
+    fn report_unfinished(&mut self, end: Result<(), Breach>) -> PeerEnd {
+        // (Both are said, whichever was cut first.)
+        let files_cut = self.report_cut_files();
+        let folders_cut = self.report_cut_folders();
+        let first_cut = files_cut.or(folders_cut);
         match end {
             Ok(()) => {
                 // (A room's host hears its own room close as it leaves.)

@@ -30,8 +30,11 @@ pub(super) struct FolderOut<'a> {
     pub(super) outstanding: usize,
     pub(super) saved: u64,
     pub(super) saved_bytes: u64,
-    /// Files that did not make it, with why.
+    /// Files that did not make it, by their paths below it.
     pub(super) failed: Vec<String>,
+    /// What the walk left out (links, what could not be read), as shown:
+    /// `photos/latest`, `what is inside photos/private`.
+    pub(super) left_out: Vec<String>,
     /// Whether its end went out: then it waits for the peer's answer.
     pub(super) ended: bool,
     /// Whether the user was told that it waits for the peer to accept it.
@@ -162,13 +165,12 @@ impl<'a> Writer<'a> {
                         progress::bytes(bytes)
                     ),
                 });
-                if let Some(first) = folder.failed.first() {
-                    let more = match folder.failed.len() {
-                        1 => String::new(),
-                        n => format!(" and {} more", n - 1),
-                    };
+                let failed = folder.failed.iter().map(|path| format!("{name}/{path}"));
+                let not_sent: Vec<String> = folder.left_out.into_iter().chain(failed).collect();
+                if !not_sent.is_empty() {
                     lines.push(format!(
-                        "Not in the folder sent, as said above: {name}/{first}{more}."
+                        "Not in the folder sent, as said above: {}.",
+                        listed(not_sent)
                     ));
                 }
             }
@@ -191,5 +193,35 @@ impl<'a> Writer<'a> {
         self.offered.retain(|_, o| !of_folder(&o.owner));
         self.active.retain(|s| !of_folder(&s.owner));
         self.unconfirmed.retain(|_, u| !of_folder(&u.owner));
+    }
+}
+
+/// The first few of `items` for a line: `a`, `a and b`, `a, b, c, d, e
+/// and 7 more`.
+fn listed(mut items: Vec<String>) -> String {
+    const SHOWN: usize = 5;
+    let more = items.len().saturating_sub(SHOWN);
+    items.truncate(SHOWN);
+    if more > 0 {
+        return format!("{} and {more} more", items.join(", "));
+    }
+    let last = items.pop().unwrap_or_default();
+    match items.is_empty() {
+        true => last,
+        false => format!("{} and {last}", items.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_was_left_out_is_listed_in_short() {
+        let items = |n: usize| (1..=n).map(|i| format!("d/{i}")).collect::<Vec<_>>();
+        assert_eq!(listed(items(1)), "d/1");
+        assert_eq!(listed(items(3)), "d/1, d/2 and d/3");
+        assert_eq!(listed(items(5)), "d/1, d/2, d/3, d/4 and d/5");
+        assert_eq!(listed(items(8)), "d/1, d/2, d/3, d/4, d/5 and 3 more");
     }
 }

@@ -269,22 +269,31 @@ impl<'a> Writer<'a> {
     fn tell_unanswered(&mut self) {
         let who = self.transfers.counterpart();
         let mut lines = Vec::new();
+        // The protocol has no word for "checking": the line is true
+        // whichever it is.
         for (id, offered) in &mut self.offered {
             if !std::mem::replace(&mut offered.told, true) {
                 let (name, size) = (offered.file.name(), offered.file.size());
-                lines.push((*id, format!("{name} ({})", progress::bytes(size))));
+                lines.push((
+                    *id,
+                    format!(
+                        "{name} ({}): it may be asking its user, or checking a copy it has",
+                        progress::bytes(size)
+                    ),
+                ));
             }
         }
         for (id, folder) in &mut self.folders {
             if !folder.accepted && !std::mem::replace(&mut folder.told, true) {
                 let size = progress::bytes(folder.bytes);
-                lines.push((*id, format!("folder {} ({size})", folder.name)));
+                let what = format!("folder {} ({size}): it may be asking its user", folder.name);
+                lines.push((*id, what));
             }
         }
         lines.sort();
         for (_, what) in lines {
             self.screen
-                .system(format!("Waiting for {who} to accept {what}."));
+                .system(format!("Waiting for {who}'s answer to {what}."));
         }
     }
 
@@ -403,6 +412,7 @@ impl<'a> Writer<'a> {
                         bytes: tree.bytes,
                         name: &tree.name,
                     })?;
+                    let left_out = tree.skipped.iter().map(|s| s.shown(&tree.name)).collect();
                     let folder = FolderOut {
                         transfer,
                         name: tree.name,
@@ -413,6 +423,7 @@ impl<'a> Writer<'a> {
                         saved: 0,
                         saved_bytes: 0,
                         failed: Vec::new(),
+                        left_out,
                         ended: false,
                         told: false,
                         meter: Meter::start(self.transfers, self.screen, transfer),
