@@ -787,7 +787,7 @@ fn a_cut_in_the_middle_of_a_file_saves_nothing() {
 #[test]
 fn a_message_of_unknown_type_ends_the_conversation() {
     for (test, record) in [
-        ("henc_type_27", &b"\x1bhello"[..]),
+        ("henc_type_28", &b"\x1chello"[..]),
         ("henc_type_0", b"\x00"),
         ("henc_type_255", b"\xff\xff\xff\xff"),
     ] {

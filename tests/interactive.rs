@@ -2630,7 +2630,10 @@ fn leaving_with_an_offer_unanswered_says_it_waits_for_the_answer_and_ctrl_c_leav
     term.wait_prompt("the connection");
     term.enter("/send big.bin");
     peer.expect_prefix(&format!("[System] {NAME} offers big.bin (2.0 MiB)"));
-    term.wait_row("[System] Waiting for the peer to accept big.bin (2.0 MiB).");
+    term.wait_line(
+        "[System] Waiting for the peer's answer to big.bin (2.0 MiB): it may be asking its user, \
+         or checking a copy it has.",
+    );
     term.enter("/quit");
     term.wait_line(
         "[System] Leaving once the files being sent are through; the peer has not answered \
