@@ -24,6 +24,7 @@ use rustyline::{
 use unicode_width::UnicodeWidthChar;
 
 use crate::terminal::screen::{LineSink, Look, Screen};
+use crate::terminal::suspend::Cooked;
 
 pub const PROMPT: &str = "> ";
 
@@ -197,6 +198,7 @@ impl LineEditor {
         let take_off = TakeLiveOff {
             live_rows: live_rows.clone(),
             taken_off: live_taken_off.clone(),
+            cooked: Cooked::now(),
         };
         editor.bind_sequence(
             KeyEvent::ctrl('Z'),
@@ -489,7 +491,7 @@ impl ConditionalEventHandler for ClearOrLeave {
     }
 }
 
-/// Ctrl-Z stops the chat as in any program (the editor's suspend), after
+/// Ctrl-Z stops the chat as in any program (see [`Cooked::stop_here`]), after
 /// taking the live lines and the input line off the screen: the shell's
 /// lines go where they were, and once the chat goes on (`fg`) the live
 /// lines are drawn again above the input, where the editor draws it then,
@@ -501,6 +503,8 @@ struct TakeLiveOff {
     live_rows: Arc<AtomicUsize>,
     /// Tells the screen that they are off, so it does not erase them again.
     taken_off: Arc<AtomicBool>,
+    /// The terminal's modes to stop in.
+    cooked: Cooked,
 }
 
 impl ConditionalEventHandler for TakeLiveOff {
@@ -514,7 +518,12 @@ impl ConditionalEventHandler for TakeLiveOff {
             let _ = out.write_all(erase.as_bytes()).and_then(|()| out.flush());
             self.taken_off.store(true, Ordering::SeqCst);
         }
-        Some(Cmd::Suspend)
+        // Stopped here, nothing is drawn before the stop; the editor draws
+        // its line again once the chat goes on.
+        match self.cooked.stop_here() {
+            true => Some(Cmd::Repaint),
+            false => Some(Cmd::Suspend),
+        }
     }
 }
 

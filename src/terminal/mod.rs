@@ -6,4 +6,5 @@ pub mod console;
 pub mod live;
 pub mod sanitize;
 pub mod screen;
+mod suspend;
 pub mod wrap;
