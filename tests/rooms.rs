@@ -147,9 +147,10 @@ fn a_name_that_is_taken_is_refused_not_renamed() {
     let dir = TestDir::new("room-names");
     let (mut host, port, mut members) = room(&dir, &["I056", "Tom"]);
     // The same name in another case, or in letters of another script that
-    // look the same (Cyrillic capitals). (A name that mixes scripts, as
-    // `Аlice` with a Cyrillic `А` does, is no name at all.)
-    for taken in ["i056", "host", "TOM", "ТОМ"] {
+    // look the same (Cyrillic capitals), or with a mark under a letter that
+    // is easily missed. (A name that mixes scripts, as `Аlice` with a
+    // Cyrillic `А` does, is no name at all.)
+    for taken in ["i056", "host", "TOM", "ТОМ", "To\u{323}m"] {
         let mut late = Chat::connect_encrypted(
             "late",
             &dir.subdir("late"),
@@ -187,6 +188,7 @@ fn a_name_that_looks_like_the_programs_is_refused() {
     for (fake, why) in [
         ("ЅУЅТЕМ", "the name System is the program's own"),
         ("Sуstem", "the name mixes letters of several scripts"),
+        ("System\u{331}", "the name System is the program's own"),
     ] {
         let refused = hostile_room::Member::try_join(port, fake).map(drop);
         assert!(refused.is_err(), "a member named {fake} was let in");

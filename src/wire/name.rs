@@ -2,14 +2,19 @@
 //! two look alike on a screen, by their confusable skeleton (Unicode TS #39).
 
 use icu_casemap::CaseMapper;
-use icu_properties::CodePointSetData;
-use icu_properties::props::ExtendedPictographic;
+use icu_properties::props::{ExtendedPictographic, GeneralCategory};
+use icu_properties::{CodePointMapData, CodePointSetData};
 use unicode_normalization::UnicodeNormalization;
 use unicode_security::confusable_detection::skeleton;
 use unicode_security::{GeneralSecurityProfile, RestrictionLevel, RestrictionLevelDetection};
 
 /// Longest name accepted, in characters.
 pub const MAX_CHARS: usize = 32;
+
+/// Most combining marks one letter of a name may carry (after NFC, where
+/// most accented letters are one character): two are enough for the tone
+/// and vowel of Thai or Vietnamese; more only stack into a smear.
+const MAX_MARKS: usize = 2;
 
 /// The name of the program's own lines, `[System] ...`, which nobody may
 /// take nor imitate.
@@ -43,6 +48,7 @@ pub fn parse(name: &str) -> Result<String, String> {
     if !one_script(name) {
         return Err("the name mixes letters of several scripts".into());
     }
+    marks_on_letters(name)?;
     if looks_alike(name, SYSTEM) {
         return Err("the name System is the program's own".into());
     }
@@ -60,6 +66,43 @@ fn usual(c: char) -> bool {
         || CodePointSetData::new::<ExtendedPictographic>().contains(c)
 }
 
+/// Checks that every combining mark of a name sits on a letter, and that
+/// no letter carries a pile of them.
+fn marks_on_letters(name: &str) -> Result<(), String> {
+    let mut in_a_row = 0;
+    for c in name.nfc() {
+        in_a_row = if is_mark(c) { in_a_row + 1 } else { 0 };
+        if in_a_row > MAX_MARKS || (in_a_row == 1 && name.nfc().next() == Some(c)) {
+            return Err(format!(
+                "the name may not start with a combining mark nor put more than {MAX_MARKS} \
+                 on one letter"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a character is a combining mark (one drawn on the character
+/// before it, or beside it as a vowel sign is).
+fn is_mark(c: char) -> bool {
+    matches!(
+        CodePointMapData::<GeneralCategory>::new().get(c),
+        GeneralCategory::NonspacingMark
+            | GeneralCategory::SpacingMark
+            | GeneralCategory::EnclosingMark
+    )
+}
+
+/// Whether a character is a mark drawn over or under the one before it,
+/// which a reader may not notice: `System` with a dot under its `m` passes
+/// for `System`.
+fn is_drawn_over(c: char) -> bool {
+    matches!(
+        CodePointMapData::<GeneralCategory>::new().get(c),
+        GeneralCategory::NonspacingMark | GeneralCategory::EnclosingMark
+    )
+}
+
 /// Whether the letters of a name are of one script (or of the scripts
 /// written together, such as Han with Hiragana and Katakana), as Unicode
 /// TS #39's highly restrictive level has it: `Sуstem` with a Cyrillic `у`
@@ -72,8 +115,8 @@ fn one_script(name: &str) -> bool {
 /// Whether two names would pass for one another on a screen: the same
 /// letters in another case, in another script that looks the same
 /// (Cyrillic `А` for Latin `A`, Greek `Ε` for `E`), in a compatibility form
-/// (fullwidth `Ａ`, superscript `ᴬ`), or as look-alike sequences (`rn` for
-/// `m`).
+/// (fullwidth `Ａ`, superscript `ᴬ`), as look-alike sequences (`rn` for
+/// `m`), or with marks over or under letters (`Zoë` for `Zoe`).
 pub fn looks_alike(a: &str, b: &str) -> bool {
     let (a, b) = (Looks::of(a), Looks::of(b));
     a.0.iter().zip(&b.0).any(|(a, b)| a == b)
@@ -94,7 +137,10 @@ impl Looks {
                 .nfkc()
                 .collect::<String>()
         };
-        let sketch = |text: &str| fold(&skeleton(text).collect::<String>());
+        // Marks go after the case is changed: some become letters then
+        // (the Greek iota written under a letter is a capital I beside it).
+        let bare = |text: &str| -> String { text.nfd().filter(|c| !is_drawn_over(*c)).collect() };
+        let sketch = |text: &str| fold(&skeleton(&bare(text)).collect::<String>());
         let normal: String = name.trim().nfkc().collect();
         Self([
             sketch(&normal),
@@ -143,6 +189,10 @@ mod tests {
             "System\u{e000}", // private use
             "System\u{378}",  // unassigned
             "ЅУЅТЕМ",         // all Cyrillic capitals
+            "System\u{331}",  // a line under the m
+            "System\u{323}",  // a dot under it
+            "Sys\u{307}tem",  // a dot over the s
+            "SYSTEM\u{301}",  // an acute accent
         ] {
             assert!(parse(fake).is_err(), "{fake} was taken as a name");
         }
@@ -163,10 +213,21 @@ mod tests {
             "anna.k",
             "Ana 🎉",
             "I049",
+            "Nguyễn",
+            "สมชาย",
+            "देवी",
         ] {
             assert_eq!(parse(name).as_deref(), Ok(name), "{name}");
         }
-        for odd in ["Tom\u{16fe4}", "TOΜ", "Ali\u{0441}e", "Bob\u{200d}"] {
+        for odd in [
+            "Tom\u{16fe4}",
+            "TOΜ",
+            "Ali\u{0441}e",
+            "Bob\u{200d}",
+            "\u{301}",
+            "\u{301}Bob",
+            "Bob\u{300}\u{300}\u{300}",
+        ] {
             assert!(parse(odd).is_err(), "{odd:?} was taken as a name");
         }
     }
@@ -191,7 +252,13 @@ mod tests {
             assert!(looks_alike(a, b), "{a} and {b}");
             assert!(looks_alike(b, a), "{b} and {a}");
         }
-        for (a, b) in [("Alice", "Alicia"), ("I049", "I056"), ("Zoë", "Zoe")] {
+        for (a, b) in [("Zoë", "Zoé"), ("Zoë", "Zoe"), ("System", "System\u{331}")] {
+            assert!(
+                looks_alike(a, b),
+                "{a} and {b}: marks over letters are easily missed"
+            );
+        }
+        for (a, b) in [("Alice", "Alicia"), ("I049", "I056"), ("Zoe", "Zoey")] {
             assert!(!looks_alike(a, b), "{a} and {b}");
         }
     }
