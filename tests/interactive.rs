@@ -2684,7 +2684,10 @@ fn ctrl_c_while_leaving_stops_the_files_and_says_goodbye() {
         screen.dump()
     );
     term.press("C-c");
-    term.wait_row("[System] Cancelled big.bin; the peer was told.");
+    term.wait_row(
+        "[System] Stopped sending big.bin: the peer keeps what arrived, so sending it again \
+         resumes.",
+    );
     assert_eq!(term.wait_exit_code(TIMEOUT), 0, "{}", term.screen().dump());
     let screen = term.screen();
     assert!(
@@ -2693,9 +2696,21 @@ fn ctrl_c_while_leaving_stops_the_files_and_says_goodbye() {
         "{}",
         screen.dump()
     );
+    // Cut, not cancelled: the peer keeps what arrived, to resume from.
+    peer.expect_line("the cut file kept", |l| {
+        l.starts_with("[System] Transfer of big.bin incomplete: received ")
+            && l.ends_with("; what arrived is kept, so sending it again resumes.")
+    });
     peer.expect_exact(&own("has left the chat."));
     peer.expect_exact("[System] Peer disconnected.");
-    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+    assert_eq!(peer.wait_exit(), 1, "{}", peer.report());
+    let kept = fs::read_dir(peer_dir.join("received_files/.chat-partial"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "part"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum::<u64>();
+    assert!(kept > 0, "nothing kept: {}", peer.report());
     assert!(
         !peer
             .stdout_lines()
@@ -2802,9 +2817,13 @@ fn live_lines_at_narrow_widths_leave_out_whole_parts_and_cut_none() {
         "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
     );
     term.press("C-c");
-    term.wait_row("[System] Cancelled big-bob.bin; the peer was told.");
+    term.wait_row(
+        "[System] Stopped sending big-bob.bin: the peer keeps what arrived, so sending it again \
+         resumes.",
+    );
     peer.expect_exact(&own("has left the chat."));
-    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+    // (Cut short: what did not arrive whole makes the exit code 1.)
+    assert_eq!(peer.wait_exit(), 1, "{}", peer.report());
 }
 
 #[test]
@@ -2894,9 +2913,13 @@ fn after_ctrl_z_and_fg_the_live_line_is_drawn_again_above_the_input_and_none_sta
         "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
     );
     term.press("C-c");
-    term.wait_row("[System] Cancelled big.bin; the peer was told.");
+    term.wait_row(
+        "[System] Stopped sending big.bin: the peer keeps what arrived, so sending it again \
+         resumes.",
+    );
     peer.expect_exact(&own("has left the chat."));
-    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+    // (Cut short: what did not arrive whole makes the exit code 1.)
+    assert_eq!(peer.wait_exit(), 1, "{}", peer.report());
 }
 
 #[test]
@@ -2948,5 +2971,5 @@ fn on_a_terminal_of_three_rows_one_live_line_shows_and_says_how_many_more() {
     );
     term.press("C-c");
     peer.expect_exact(&own("has left the chat."));
-    assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
+    assert_eq!(peer.wait_exit(), 1, "{}", peer.report());
 }

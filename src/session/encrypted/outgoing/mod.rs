@@ -774,9 +774,12 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// The user leaves at once: every file and folder of ours still queued,
-    /// offered or on its way is cancelled, the peer told; those sent whole
-    /// are not waited for.
+    /// The user leaves at once: files and folders of ours still queued are
+    /// not sent, offers not yet answered are withdrawn (the peer told), and
+    /// those on their way stop where they are, untold: leaving then cuts
+    /// them, and the peer keeps what arrived for sending them again to
+    /// resume, where a Cancel would have made it throw that away. Those
+    /// sent whole are not waited for.
     fn stop_all(&mut self) -> Result<(), WriteError> {
         let who = self.transfers.counterpart();
         for queued in std::mem::take(&mut self.waiting) {
@@ -788,13 +791,33 @@ impl<'a> Writer<'a> {
             Owner::Lone(_, transfer) => Some(*transfer),
             Owner::Entry(_) => None,
         };
-        let mut ours: Vec<u64> = (self.offered.values().filter_map(|o| lone(&o.owner)))
-            .chain(self.active.iter().filter_map(|s| lone(&s.owner)))
-            .chain(self.folders.values().map(|f| f.transfer))
+        let mut offered: Vec<u64> = self
+            .offered
+            .values()
+            .filter_map(|o| lone(&o.owner))
             .collect();
-        ours.sort_unstable();
-        for transfer in ours {
+        offered.sort_unstable();
+        for transfer in offered {
             self.cancel(transfer)?;
+        }
+        // (What is left on offer are files of folders on their way.)
+        self.offered.clear();
+        let mut going: Vec<(u64, String)> = (self.active.iter())
+            .filter_map(|s| Some((lone(&s.owner)?, s.file.name().to_string())))
+            .chain(
+                self.folders
+                    .values()
+                    .map(|f| (f.transfer, format!("folder {}", f.name))),
+            )
+            .collect();
+        going.sort_unstable();
+        self.active.clear();
+        self.folders.clear();
+        for (transfer, name) in going {
+            let line = format!(
+                "Stopped sending {name}: {who} keeps what arrived, so sending it again resumes."
+            );
+            self.say(transfer, vec![line], false);
         }
         for (_, unconfirmed) in std::mem::take(&mut self.unconfirmed) {
             if let Owner::Lone(_, transfer) = unconfirmed.owner {
