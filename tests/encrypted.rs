@@ -585,6 +585,20 @@ fn a_listener_turns_away_clear_text_peers_and_waits_for_a_real_chat() {
     );
     assert_eq!(plain.wait_exit(), 1, "{}", plain.report());
     alice.expect_prefix("[System] Turned away 127.0.0.1:");
+    // So does a script with nothing to say, which leaves at once.
+    let mut script = Chat::connect(
+        "script",
+        &dir.subdir("script"),
+        "127.0.0.1",
+        port,
+        &["--name", "s"],
+    );
+    script.close_stdin();
+    script.expect_prefix(
+        "[System] The peer's chat is encrypted (the default), and this side uses --plain",
+    );
+    assert_eq!(script.wait_exit(), 1, "{}", script.report());
+    alice.expect_prefix("[System] Turned away 127.0.0.1:");
     // Then a real chat gets in.
     let mut bob = Chat::connect_encrypted(
         "bob",

@@ -383,11 +383,17 @@ impl Conversation<'_> {
                     screen.system(transfers.leaving_line(self.settings.stall));
                 }
                 let _ = outbox.send(Outgoing::Leave);
-                let failure =
+                let (failure, encrypted) =
                     self.finish_sending(&closer, &mut stall, &transfers, outbox, connection_sealed);
                 user_input.stop();
                 threads.finish()?;
                 match failure {
+                    // (On the original wire, the peer's greeting may come
+                    // only as we leave: a script with nothing to say.)
+                    None if encrypted => {
+                        screen.system(speaks_encrypted(peer));
+                        Err(self.shown(speaks_encrypted_failure(peer)))
+                    }
                     None => Ok(()),
                     Some(e) => Err(self.write_failure(e, peer)),
                 }
@@ -408,10 +414,7 @@ impl Conversation<'_> {
                     PeerEnd::Left | PeerEnd::Cut(_) => "Peer disconnected.".to_string(),
                     PeerEnd::Broken(why) => format!("Connection ended: {why}."),
                     PeerEnd::Unwelcome(why) => format!("Not let into the room: {why}."),
-                    PeerEnd::SpeaksEncrypted => format!(
-                        "The peer's chat is encrypted (the default), and this side uses \
-                         --plain: both sides must use --plain, or neither. Disconnected from {peer}."
-                    ),
+                    PeerEnd::SpeaksEncrypted => speaks_encrypted(peer),
                 });
                 let failure = match end {
                     PeerEnd::Left => return Ok(()),
@@ -420,9 +423,7 @@ impl Conversation<'_> {
                     PeerEnd::Unwelcome(why) => {
                         anyhow!("the room at {peer} did not let us in: {why}")
                     }
-                    PeerEnd::SpeaksEncrypted => anyhow!(
-                        "{peer} speaks the encrypted protocol; leave out --plain to talk with it"
-                    ),
+                    PeerEnd::SpeaksEncrypted => speaks_encrypted_failure(peer),
                     PeerEnd::Cut(e) => {
                         anyhow!(e).context(format!("connection with {peer} cut short"))
                     }
@@ -482,7 +483,8 @@ impl Conversation<'_> {
     /// After the goodbye was queued: waits for the writer to be through with
     /// what is queued before it (still watching for a stall), then lets the
     /// reader run until the peer closes too, or [`LINGER`] passes. Returns
-    /// a failure worth reporting, if any. Meanwhile the user may leave at
+    /// a failure worth reporting, if any, and whether the peer turned out
+    /// to speak the encrypted protocol meanwhile. Meanwhile the user may leave at
     /// once (Ctrl-C, Ctrl-D or `/quit` again, or a signal): on the encrypted
     /// wire what is being sent is then cancelled and the goodbye goes at
     /// once; the original wire cannot stop a file midway, so the
@@ -495,10 +497,10 @@ impl Conversation<'_> {
         transfers: &Transfers,
         outbox: Sender<Outgoing>,
         sealed: bool,
-    ) -> Option<WriteError> {
+    ) -> (Option<WriteError>, bool) {
         let mut outbox = Some(outbox);
         let mut failure = None;
-        let mut peer_gone = false;
+        let (mut peer_gone, mut encrypted) = (false, false);
         let (mut told_typing, mut stopped) = (false, false);
         loop {
             match self.inbox.recv_timeout(stall::CHECK_INTERVAL) {
@@ -526,9 +528,10 @@ impl Conversation<'_> {
                     }
                 }
                 // Once we gave up, the reader ends because we closed.
-                Ok(Event::PeerEnded(_)) if failure.is_none() => {
+                Ok(Event::PeerEnded(end)) if failure.is_none() => {
                     // Nobody reads what is still queued: stop sending it.
                     peer_gone = true;
+                    encrypted = matches!(end, PeerEnd::SpeaksEncrypted);
                     closer.close();
                 }
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
@@ -544,17 +547,21 @@ impl Conversation<'_> {
         if failure.is_some() || peer_gone {
             // Ending the connection ended the reader too; or the peer left
             // first, and what it did not get has been said.
-            return failure;
+            return (failure, encrypted);
         }
         let deadline = Instant::now() + LINGER;
         while failure.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.inbox.recv_timeout(left) {
-                Ok(Event::PeerEnded(_)) | Err(_) => break,
+                Ok(Event::PeerEnded(end)) => {
+                    encrypted = matches!(end, PeerEnd::SpeaksEncrypted);
+                    break;
+                }
+                Err(_) => break,
                 Ok(_) => {}
             }
         }
-        failure
+        (failure, encrypted)
     }
 
     /// The user leaves without waiting for the files being sent: on the
@@ -674,4 +681,18 @@ pub(crate) fn join(handle: JoinHandle<()>) -> Result<()> {
     handle
         .join()
         .map_err(|_| anyhow!("internal error: the {name} thread failed"))
+}
+
+/// What the user is told when a peer met with `--plain` turned out to speak
+/// the encrypted protocol.
+fn speaks_encrypted(peer: SocketAddr) -> String {
+    format!(
+        "The peer's chat is encrypted (the default), and this side uses --plain: both sides \
+         must use --plain, or neither. Disconnected from {peer}."
+    )
+}
+
+/// The program's error for the same.
+fn speaks_encrypted_failure(peer: SocketAddr) -> anyhow::Error {
+    anyhow!("{peer} speaks the encrypted protocol; leave out --plain to talk with it")
 }
