@@ -219,35 +219,8 @@ impl<'a> Writer<'a> {
                 }
             };
             match next {
-                Some(Outgoing::Lines(lines, _ticket)) => self.send_lines(&lines)?,
-                Some(Outgoing::Text(text)) => {
-                    self.send(&Message::Text(&text))?;
-                    self.unflushed_messages += 1;
-                }
-                Some(Outgoing::File(file, transfer)) => {
-                    self.waiting.push_back(Queued::File(file, transfer));
-                    self.start_waiting()?;
-                }
-                Some(Outgoing::Folder(folder, transfer)) => {
-                    self.waiting.push_back(Queued::Folder(folder, transfer));
-                    self.start_waiting()?;
-                }
-                Some(Outgoing::Cancel(transfer)) => self.cancel(transfer)?,
                 Some(Outgoing::Leave) => leaving = true,
-                Some(Outgoing::StopSending) => self.stop_all()?,
-                // (Each ticket is given back once its message is dealt with.)
-                Some(Outgoing::Answer(answer, _ticket)) => self.answer(answer)?,
-                Some(Outgoing::Reply(answer)) => self.answer(answer)?,
-                Some(Outgoing::Settled { id, refusal, .. }) => self.settle(id, refusal)?,
-                Some(Outgoing::Accepted {
-                    id, offset, prefix, ..
-                }) => self.accepted(id, offset, &prefix)?,
-                Some(Outgoing::Whisper { to, text }) => self.send(&Message::Whisper {
-                    name: &to,
-                    text: &text,
-                })?,
-                Some(Outgoing::Who) => self.send(&Message::Who)?,
-                Some(Outgoing::Pong(_ticket)) => self.send(&Message::Pong)?,
+                Some(outgoing) => self.handle(outgoing)?,
                 None => self.send_next_chunk()?,
             }
         }
@@ -255,6 +228,43 @@ impl<'a> Writer<'a> {
             .close()
             .and_then(|()| self.out.get_ref().finish())
             .map_err(|e| self.lose_messages(e))
+    }
+
+    /// Does what the session asked for (all but leaving, which `run`
+    /// keeps track of).
+    fn handle(&mut self, outgoing: Outgoing) -> Result<(), WriteError> {
+        match outgoing {
+            Outgoing::Lines(lines, _ticket) => self.send_lines(&lines)?,
+            Outgoing::Text(text) => {
+                self.send(&Message::Text(&text))?;
+                self.unflushed_messages += 1;
+            }
+            Outgoing::File(file, transfer) => {
+                self.waiting.push_back(Queued::File(file, transfer));
+                self.start_waiting()?;
+            }
+            Outgoing::Folder(folder, transfer) => {
+                self.waiting.push_back(Queued::Folder(folder, transfer));
+                self.start_waiting()?;
+            }
+            Outgoing::Cancel(transfer) => self.cancel(transfer)?,
+            Outgoing::StopSending => self.stop_all()?,
+            // (Each ticket is given back once its message is dealt with.)
+            Outgoing::Answer(answer, _ticket) => self.answer(answer)?,
+            Outgoing::Reply(answer) => self.answer(answer)?,
+            Outgoing::Settled { id, refusal, .. } => self.settle(id, refusal)?,
+            Outgoing::Accepted {
+                id, offset, prefix, ..
+            } => self.accepted(id, offset, &prefix)?,
+            Outgoing::Whisper { to, text } => self.send(&Message::Whisper {
+                name: &to,
+                text: &text,
+            })?,
+            Outgoing::Who => self.send(&Message::Who)?,
+            Outgoing::Pong(_ticket) => self.send(&Message::Pong)?,
+            Outgoing::Leave => {}
+        }
+        Ok(())
     }
 
     /// Whether offers wait for the peer that the user at a terminal was not
