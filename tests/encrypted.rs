@@ -821,3 +821,27 @@ fn a_message_over_the_encrypted_limit_is_refused_with_its_own_length() {
     assert_eq!(bob.wait_exit(), 0, "{}", bob.report());
     assert_eq!(alice.wait_exit(), 0, "{}", alice.report());
 }
+
+#[test]
+fn a_receiver_killed_mid_file_is_said_to_be_cut_in_plain_words() {
+    let dir = TestDir::new("enc_receiver_killed");
+    let sender_dir = dir.subdir("sender");
+    fs::write(
+        sender_dir.join("big.bin"),
+        pseudo_random_bytes(64 << 20, 11),
+    )
+    .unwrap();
+    let (mut receiver, port) =
+        Chat::listen_encrypted("receiver", &dir.subdir("receiver"), &["--name", "r"]);
+    let mut sender =
+        Chat::connect_encrypted("sender", &sender_dir, "127.0.0.1", port, &["--name", "s"]);
+    sender.send_line("/send big.bin");
+    receiver.expect_exact("[System] Incoming file big.bin (64.0 MiB)...");
+    receiver.signal("KILL");
+    // The system's words ("Connection reset by peer (os error 104)",
+    // "Broken pipe") would say the same less plainly.
+    sender.expect_exact(
+        "[System] Connection lost: the connection was cut without the peer saying goodbye",
+    );
+    assert_eq!(sender.wait_exit(), 1, "{}", sender.report());
+}

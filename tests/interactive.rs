@@ -985,7 +985,7 @@ fn a_lost_connection_is_said_once() {
         .collect();
     assert_eq!(
         said,
-        ["[System] Connection lost: Connection reset by peer (os error 104)"],
+        ["[System] Connection lost: the connection was cut without the peer saying goodbye"],
         "the loss is not said once:\n{}",
         screen.dump()
     );

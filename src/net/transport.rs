@@ -371,6 +371,22 @@ fn tcp_info(socket: impl AsFd) -> Option<libc::tcp_info> {
     (done == 0).then_some(info)
 }
 
+/// What a peer that vanished without a goodbye does to a connection
+/// (killed, or its machine gone), in words: the system's "Connection reset
+/// by peer (os error 104)" or "Broken pipe" says the same less plainly.
+pub const CUT: &str = "the connection was cut without the peer saying goodbye";
+
+/// `e` in the words of [`CUT`] when it is a connection the peer cut; as it
+/// is otherwise.
+pub fn in_words(e: io::Error) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => io::Error::new(e.kind(), CUT),
+        _ => e,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,7 +102,7 @@ pub fn read_peer(
                 screen.peer_line(&partial, false);
                 return PeerEnd::Left;
             }
-            Err(FrameError::Io(e)) => return PeerEnd::Lost(e),
+            Err(FrameError::Io(e)) => return PeerEnd::Lost(crate::net::transport::in_words(e)),
         }
     }
 }

@@ -41,7 +41,7 @@ pub enum WriteError {
 
 impl From<io::Error> for WriteError {
     fn from(e: io::Error) -> Self {
-        Self::Connection(e)
+        Self::Connection(crate::net::transport::in_words(e))
     }
 }
 

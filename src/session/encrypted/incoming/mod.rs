@@ -23,6 +23,7 @@ use crate::files::receive::ReceiveError;
 use crate::files::size;
 use crate::files::space::{NoRoom, Owed};
 use crate::net::secure::record::{RecordError, RecordReader};
+use crate::net::transport;
 use crate::net::transport::ReadHalf;
 use crate::session::incoming::PeerEnd;
 use crate::session::input::{Ticket, Tickets};
@@ -646,12 +647,11 @@ impl<'a> Reader<'a> {
                     format!("the room's host was silent for {silence} s"),
                 ))
             }
-            Err(Breach::Record(RecordError::Io(e))) => PeerEnd::Lost(e),
+            Err(Breach::Record(RecordError::Io(e))) => PeerEnd::Lost(transport::in_words(e)),
             Err(Breach::Unwelcome(why)) => PeerEnd::Unwelcome(why),
-            Err(Breach::Record(RecordError::Cut)) => PeerEnd::Lost(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the connection was cut without the peer saying goodbye",
-            )),
+            Err(Breach::Record(RecordError::Cut)) => {
+                PeerEnd::Lost(io::Error::new(io::ErrorKind::UnexpectedEof, transport::CUT))
+            }
             Err(Breach::Record(e)) => PeerEnd::Broken(e.to_string()),
             Err(Breach::Protocol(why)) => {
                 PeerEnd::Broken(format!("the peer broke the protocol: {why}"))
