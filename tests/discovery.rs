@@ -456,3 +456,25 @@ fn a_chat_announced_while_looking_for_another_name_is_said_once() {
         .count();
     assert_eq!(said, 1, "{}", bob.report());
 }
+
+#[test]
+fn a_listener_with_a_code_says_the_code_is_needed_to_connect_by_name() {
+    let Some(lan) = Lan::new() else {
+        return;
+    };
+    let dir = TestDir::new("disc-code-hint");
+    let args = [
+        "listen",
+        "--port",
+        "0",
+        "--name",
+        "alice",
+        "--code",
+        "7-ocean-lamp",
+    ];
+    let mut alice = Chat::spawn_in(&lan.a, "alice", &dir.subdir("alice"), &args);
+    alice.expect_exact(
+        "[System] Announced as alice on the local network: others can \
+         `chat connect alice --code CODE`, with the code.",
+    );
+}

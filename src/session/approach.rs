@@ -43,13 +43,14 @@ pub(crate) fn announce(
         code: matches!(settings.protection, Protection::Encrypted { code: Some(_) }),
     };
     let on_screen = screen.clone();
-    let renamed = move |was: &str, name: &str| on_screen.system(renamed_line(was, name));
+    let code = traits.code;
+    let renamed = move |was: &str, name: &str| on_screen.system(renamed_line(was, name, code));
     match discovery::Announcement::start(&settings.name, port, traits, renamed) {
         Ok(announcement) => {
             let name = &announcement.name;
             screen.system(format!(
-                "Announced as {name} on the local network: others can `chat connect {}`.",
-                shell_word(name)
+                "Announced as {name} on the local network: others can {}.",
+                how_to_connect(name, code)
             ));
             Some(announcement)
         }
@@ -62,12 +63,25 @@ pub(crate) fn announce(
 
 /// What the owner of an announcement hears when the network renames it:
 /// another chat announced the same name, `was`, at the same moment.
-fn renamed_line(was: &str, name: &str) -> String {
+fn renamed_line(was: &str, name: &str, code: bool) -> String {
     format!(
         "Another chat on the network also announced {was}: you are listed as `{name}` \
-         (others connect with `chat connect {}`).",
-        shell_word(name)
+         (others connect with {}).",
+        how_to_connect(name, code)
     )
+}
+
+/// The command others type to connect by name: `chat connect alice`, and
+/// with the code when one is asked for (the code itself is not shown
+/// again: whoever is given it types it).
+fn how_to_connect(name: &str, code: bool) -> String {
+    match code {
+        true => format!(
+            "`chat connect {} --code CODE`, with the code",
+            shell_word(name)
+        ),
+        false => format!("`chat connect {}`", shell_word(name)),
+    }
 }
 
 /// A name as a shell command line takes it: quoted when it must be.
