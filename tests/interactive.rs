@@ -633,6 +633,10 @@ fn listening_chat(test: &str, dir: &TestDir, no_color: bool) -> (Term, Peer) {
     let connected = format!("[System] Connected by 127.0.0.1:{}", peer.local_port());
     term.wait_prompt(&format!("the row {connected:?}"));
     term.wait_row(&connected);
+    term.wait_row(
+        "[System] Not encrypted (--plain): anyone on the network in between can read and \
+         change what is sent.",
+    );
     (term, peer)
 }
 

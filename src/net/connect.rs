@@ -296,9 +296,16 @@ fn announce(screen: &Screen, agreed: Option<&Agreed>) {
             "Encrypted. Safety code: {} {SAFETY_CODE_NOTE}",
             agreed.safety_code
         )),
+        // (Pipe mode's lines stay those a script of the original knows.)
+        None if screen.is_interactive() => screen.system(PLAIN_NOTE),
         None => {}
     }
 }
+
+/// What a user at a terminal is told of a conversation on the original
+/// wire, which has no encryption to announce.
+const PLAIN_NOTE: &str =
+    "Not encrypted (--plain): anyone on the network in between can read and change what is sent.";
 
 /// The line that shows the safety code again.
 pub fn safety_code_line(agreed: &Agreed) -> String {
