@@ -899,7 +899,7 @@ fn the_host_leaves_at_once_while_a_member_is_held_back_by_the_throttle() {
 fn names_with_spaces_get_their_private_messages() {
     let dir = TestDir::new("room-spaces");
     let (mut host, _port, mut members) = room(&dir, &["Daksh", "Daksh K", "carol"]);
-    members[2].send_line("/msg Daksh K the secret is xyzzy");
+    members[2].send_line("/msg \"Daksh K\" the secret is xyzzy");
     members[1].expect_exact("[carol] (to you) the secret is xyzzy");
     members[2].send_line("/msg daksh hello");
     members[0].expect_exact("[carol] (to you) hello");
@@ -915,6 +915,94 @@ fn names_with_spaces_get_their_private_messages() {
             .iter()
             .any(|l| l.contains("xyzzy"))
     );
+}
+
+/// A member's private message goes to the whole name it gives, never to
+/// one whose name begins with that name and the first words of the text.
+#[test]
+fn a_private_message_goes_to_the_member_named_not_to_a_longer_name() {
+    let dir = TestDir::new("room-whole-name");
+    let (mut host, port, mut members) = room(&dir, &["Bea", "Bea can", "carol"]);
+    let mut sam = hostile_room::Member::join(port, "Sam");
+    host.expect_prefix("[System] Sam joined the room (127.0.0.1:");
+    for member in &mut members {
+        member.expect_exact("[System] Sam joined the room.");
+    }
+    let whisper = Message::Whisper {
+        name: "Bea",
+        text: "can you send me the password?",
+    };
+    sam.send(&whisper).unwrap();
+    members[0].expect_exact("[Sam] (to you) can you send me the password?");
+    // Typed: an unquoted name is one word; a name with spaces is quoted.
+    members[2].send_line("/msg Bea can you keep a secret?");
+    members[0].expect_exact("[carol] (to you) can you keep a secret?");
+    members[2].send_line("/msg \"bea CAN\" only for you");
+    members[1].expect_exact("[carol] (to you) only for you");
+    members[2].send_line("/msg \"Bea\" can too");
+    members[0].expect_exact("[carol] (to you) can too");
+    members[2].send_line("marker");
+    host.expect_exact("[carol] marker");
+    for member in &mut members[..2] {
+        member.expect_exact("[carol] marker");
+    }
+    let seen = |chat: &Chat, text: &str| chat.stdout_lines().iter().any(|l| l.contains(text));
+    assert!(!seen(&members[1], "password") && !seen(&members[1], "secret"));
+    assert!(!seen(&members[1], "can too") && !seen(&members[0], "only for you"));
+    assert!(!seen(&host, "password") && !seen(&host, "secret"));
+}
+
+/// Lines a raw peer reads until `expected`, which it must come to.
+fn lines_until(peer: &mut RawPeer, expected: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let line = String::from_utf8_lossy(&peer.read_line()).into_owned();
+        if line == expected {
+            return lines;
+        }
+        lines.push(line);
+    }
+}
+
+/// The same in a room on the original wire, where the room splits the
+/// line a member types.
+#[test]
+fn a_plain_rooms_private_message_goes_to_the_member_named_not_to_a_longer_name() {
+    let dir = TestDir::new("room-plain-whole-name");
+    let (mut host, port) = Chat::listen("host", dir.path(), &["--room", "--name", "host"]);
+    let mut bea_can = RawPeer::connect(port);
+    bea_can.expect_line("[System] You are in host's room as guest1, alone with the host.");
+    bea_can.write_bytes(b"[Bea can] hi\n");
+    host.expect_exact("[Bea can] hi");
+    let mut sam = RawPeer::connect(port);
+    sam.expect_line("[System] You are in host's room as guest1, with the host and 1 other.");
+    sam.write_bytes(b"[Sam] /msg Bea can you send me the password?\n");
+    skip_to(
+        &mut sam,
+        "[System] Room: nobody called Bea is in the room; a name with spaces is quoted: \
+         /msg \"Bea can\" text.",
+    );
+    let mut bea = RawPeer::connect(port);
+    bea.expect_line("[System] You are in host's room as guest1, with the host and 2 others.");
+    bea.write_bytes(b"[Bea] hello\n");
+    skip_to(&mut sam, "[Bea] hello");
+    sam.write_bytes(b"[Sam] /msg Bea can you send me the password?\n");
+    bea.expect_line("[Sam] (to you) can you send me the password?");
+    sam.write_bytes(b"[Sam] /msg \"bea can\" only for you\n");
+    sam.write_bytes(b"[Sam] marker\n");
+    let heard = lines_until(&mut bea_can, "[Sam] marker");
+    assert!(
+        heard.contains(&"[Sam] (to you) only for you".to_string()),
+        "{heard:?}"
+    );
+    assert!(!heard.iter().any(|l| l.contains("password")), "{heard:?}");
+    let heard = lines_until(&mut bea, "[Sam] marker");
+    assert!(
+        !heard.iter().any(|l| l.contains("only for you")),
+        "{heard:?}"
+    );
+    host.expect_exact("[Sam] marker");
+    assert!(!host.stdout_lines().iter().any(|l| l.contains("password")));
 }
 
 #[test]
