@@ -1122,6 +1122,75 @@ fn plain_members_use_who_and_msg_and_leave_as_the_original_program_does() {
     chat.expect_exact("[guest1] bye now");
 }
 
+/// What a plain room answers from `nc`, it answers from `chat --plain`:
+/// `/who` and `/msg` go out as those lines.
+#[test]
+fn a_plain_chat_in_a_plain_room_uses_who_and_msg() {
+    let dir = TestDir::new("room-plain-chat-commands");
+    let (mut host, port) = Chat::listen("host", dir.path(), &["--room", "--name", "host"]);
+    let mut bob = RawPeer::connect(port);
+    bob.expect_line("[System] You are in host's room as guest1, alone with the host.");
+    bob.write_bytes(b"[bob] hi\n");
+    host.expect_exact("[bob] hi");
+    let mut bea_can = RawPeer::connect(port);
+    bea_can.expect_line("[System] You are in host's room as guest1, with the host and 1 other.");
+    bea_can.write_bytes(b"[Bea can] hi\n");
+    host.expect_exact("[Bea can] hi");
+    let cwd = dir.subdir("c");
+    let mut carol = Chat::connect("carol", &cwd, "127.0.0.1", port, &["--name", "carol"]);
+    carol.expect_exact("[System] You are in host's room as guest1, with the host and 2 others.");
+    carol.send_line("/who");
+    carol.expect_exact(
+        "[System] On the original wire (--plain), /who and /msg go out as lines that a room \
+         answers; a peer that is not a room sees them as messages.",
+    );
+    carol.expect_exact("[System] 4 in the room:");
+    carol.expect_prefix("[System]   host ");
+    carol.expect_prefix("[System]   bob ");
+    carol.expect_prefix("[System]   Bea can ");
+    carol.expect_line("its own line", |l| {
+        l.starts_with("[System]   carol ") && l.ends_with("(you)")
+    });
+    carol.send_line("/msg bob psst");
+    skip_to(&mut bob, "[carol] (to you) psst");
+    carol.send_line("/msg \"Bea can\" just you");
+    skip_to(&mut bea_can, "[carol] (to you) just you");
+    carol.send_line("/msg dave x");
+    carol.expect_exact("[System] Room: nobody called dave is in the room; /who lists who is.");
+    carol.send_line("public");
+    skip_to(&mut bob, "[carol] public");
+    host.expect_exact("[carol] public");
+    assert!(!host.stdout_lines().iter().any(|l| l.contains("psst")));
+    let notes = carol.stdout_lines();
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|l| l.contains("On the original wire"))
+            .count(),
+        1,
+        "{notes:?}"
+    );
+}
+
+/// A peer on the original wire that is not a room gets `/msg` and `/who`
+/// as the lines they are, in the original format.
+#[test]
+fn a_plain_peer_that_is_no_room_gets_who_and_msg_as_lines() {
+    let dir = TestDir::new("plain-commands-one-peer");
+    let (mut chat, mut peer) = common::listening_chat_with_raw_peer(dir.path(), &[]);
+    chat.send_line("/who");
+    chat.send_line("/msg bob psst");
+    chat.send_line("/msg \"Bea can\" hi");
+    let name = "alice";
+    for line in ["/who", "/msg bob psst", "/msg \"Bea can\" hi"] {
+        assert_eq!(
+            String::from_utf8(peer.read_line()).unwrap(),
+            format!("[{name}] {line}")
+        );
+    }
+    chat.expect_prefix("[System] On the original wire (--plain), /who and /msg go out");
+}
+
 #[test]
 fn an_encrypted_chat_in_a_plain_room_is_let_go() {
     let dir = TestDir::new("room-plain-greeting");
