@@ -2977,3 +2977,27 @@ fn on_a_terminal_of_three_rows_one_live_line_shows_and_says_how_many_more() {
     peer.expect_exact(&own("has left the chat."));
     assert_eq!(peer.wait_exit(), 1, "{}", peer.report());
 }
+
+/// On the original wire a private message goes out as the `/msg` line a
+/// room there reads, typed or as `//msg` (the line is the same); either
+/// shows as the private message it is to a room, never as a public one.
+#[test]
+fn a_private_message_on_the_original_wire_shows_as_one() {
+    let dir = TestDir::new("tty_plain_msg");
+    let (term, mut peer) = listening_chat("plain_msg", &dir, true);
+    term.enter("/msg bob psst");
+    term.expect_sent(&mut peer, &own("/msg bob psst"));
+    term.wait_line(
+        "[System] On the original wire (--plain), /who and /msg go out as lines that a room \
+         answers; a peer that is not a room sees them as messages.",
+    );
+    term.wait_row(&own("(to bob) psst"));
+    term.enter("//msg bob again");
+    term.expect_sent(&mut peer, &own("/msg bob again"));
+    let screen = term.wait_row(&own("(to bob) again"));
+    for public in ["/msg bob psst", "/msg bob again"] {
+        assert!(!screen.has_row(&own(public)), "{}", screen.dump());
+    }
+    let notes = screen.rows_starting("[System] On the original wire").len();
+    assert_eq!(notes, 1, "{}", screen.dump());
+}

@@ -914,7 +914,7 @@ fn the_host_leaves_at_once_while_a_member_is_held_back_by_the_throttle() {
 fn names_with_spaces_get_their_private_messages() {
     let dir = TestDir::new("room-spaces");
     let (mut host, _port, mut members) = room(&dir, &["Daksh", "Daksh K", "carol"]);
-    members[2].send_line("/msg Daksh K the secret is xyzzy");
+    members[2].send_line("/msg \"Daksh K\" the secret is xyzzy");
     members[1].expect_exact("[carol] (to you) the secret is xyzzy");
     members[2].send_line("/msg daksh hello");
     members[0].expect_exact("[carol] (to you) hello");
@@ -930,6 +930,94 @@ fn names_with_spaces_get_their_private_messages() {
             .iter()
             .any(|l| l.contains("xyzzy"))
     );
+}
+
+/// A member's private message goes to the whole name it gives, never to
+/// one whose name begins with that name and the first words of the text.
+#[test]
+fn a_private_message_goes_to_the_member_named_not_to_a_longer_name() {
+    let dir = TestDir::new("room-whole-name");
+    let (mut host, port, mut members) = room(&dir, &["Bea", "Bea can", "carol"]);
+    let mut sam = hostile_room::Member::join(port, "Sam");
+    host.expect_prefix("[System] Sam joined the room (127.0.0.1:");
+    for member in &mut members {
+        member.expect_exact("[System] Sam joined the room.");
+    }
+    let whisper = Message::Whisper {
+        name: "Bea",
+        text: "can you send me the password?",
+    };
+    sam.send(&whisper).unwrap();
+    members[0].expect_exact("[Sam] (to you) can you send me the password?");
+    // Typed: an unquoted name is one word; a name with spaces is quoted.
+    members[2].send_line("/msg Bea can you keep a secret?");
+    members[0].expect_exact("[carol] (to you) can you keep a secret?");
+    members[2].send_line("/msg \"bea CAN\" only for you");
+    members[1].expect_exact("[carol] (to you) only for you");
+    members[2].send_line("/msg \"Bea\" can too");
+    members[0].expect_exact("[carol] (to you) can too");
+    members[2].send_line("marker");
+    host.expect_exact("[carol] marker");
+    for member in &mut members[..2] {
+        member.expect_exact("[carol] marker");
+    }
+    let seen = |chat: &Chat, text: &str| chat.stdout_lines().iter().any(|l| l.contains(text));
+    assert!(!seen(&members[1], "password") && !seen(&members[1], "secret"));
+    assert!(!seen(&members[1], "can too") && !seen(&members[0], "only for you"));
+    assert!(!seen(&host, "password") && !seen(&host, "secret"));
+}
+
+/// Lines a raw peer reads until `expected`, which it must come to.
+fn lines_until(peer: &mut RawPeer, expected: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let line = String::from_utf8_lossy(&peer.read_line()).into_owned();
+        if line == expected {
+            return lines;
+        }
+        lines.push(line);
+    }
+}
+
+/// The same in a room on the original wire, where the room splits the
+/// line a member types.
+#[test]
+fn a_plain_rooms_private_message_goes_to_the_member_named_not_to_a_longer_name() {
+    let dir = TestDir::new("room-plain-whole-name");
+    let (mut host, port) = Chat::listen("host", dir.path(), &["--room", "--name", "host"]);
+    let mut bea_can = RawPeer::connect(port);
+    bea_can.expect_line("[System] You are in host's room as guest1, alone with the host.");
+    bea_can.write_bytes(b"[Bea can] hi\n");
+    host.expect_exact("[Bea can] hi");
+    let mut sam = RawPeer::connect(port);
+    sam.expect_line("[System] You are in host's room as guest1, with the host and 1 other.");
+    sam.write_bytes(b"[Sam] /msg Bea can you send me the password?\n");
+    skip_to(
+        &mut sam,
+        "[System] Room: nobody called Bea is in the room; a name with spaces is quoted: \
+         /msg \"Bea can\" text.",
+    );
+    let mut bea = RawPeer::connect(port);
+    bea.expect_line("[System] You are in host's room as guest1, with the host and 2 others.");
+    bea.write_bytes(b"[Bea] hello\n");
+    skip_to(&mut sam, "[Bea] hello");
+    sam.write_bytes(b"[Sam] /msg Bea can you send me the password?\n");
+    bea.expect_line("[Sam] (to you) can you send me the password?");
+    sam.write_bytes(b"[Sam] /msg \"bea can\" only for you\n");
+    sam.write_bytes(b"[Sam] marker\n");
+    let heard = lines_until(&mut bea_can, "[Sam] marker");
+    assert!(
+        heard.contains(&"[Sam] (to you) only for you".to_string()),
+        "{heard:?}"
+    );
+    assert!(!heard.iter().any(|l| l.contains("password")), "{heard:?}");
+    let heard = lines_until(&mut bea, "[Sam] marker");
+    assert!(
+        !heard.iter().any(|l| l.contains("only for you")),
+        "{heard:?}"
+    );
+    host.expect_exact("[Sam] marker");
+    assert!(!host.stdout_lines().iter().any(|l| l.contains("password")));
 }
 
 #[test]
@@ -1047,6 +1135,75 @@ fn plain_members_use_who_and_msg_and_leave_as_the_original_program_does() {
     last.write_bytes(b"bye now");
     last.shutdown_write();
     chat.expect_exact("[guest1] bye now");
+}
+
+/// What a plain room answers from `nc`, it answers from `chat --plain`:
+/// `/who` and `/msg` go out as those lines.
+#[test]
+fn a_plain_chat_in_a_plain_room_uses_who_and_msg() {
+    let dir = TestDir::new("room-plain-chat-commands");
+    let (mut host, port) = Chat::listen("host", dir.path(), &["--room", "--name", "host"]);
+    let mut bob = RawPeer::connect(port);
+    bob.expect_line("[System] You are in host's room as guest1, alone with the host.");
+    bob.write_bytes(b"[bob] hi\n");
+    host.expect_exact("[bob] hi");
+    let mut bea_can = RawPeer::connect(port);
+    bea_can.expect_line("[System] You are in host's room as guest1, with the host and 1 other.");
+    bea_can.write_bytes(b"[Bea can] hi\n");
+    host.expect_exact("[Bea can] hi");
+    let cwd = dir.subdir("c");
+    let mut carol = Chat::connect("carol", &cwd, "127.0.0.1", port, &["--name", "carol"]);
+    carol.expect_exact("[System] You are in host's room as guest1, with the host and 2 others.");
+    carol.send_line("/who");
+    carol.expect_exact(
+        "[System] On the original wire (--plain), /who and /msg go out as lines that a room \
+         answers; a peer that is not a room sees them as messages.",
+    );
+    carol.expect_exact("[System] 4 in the room:");
+    carol.expect_prefix("[System]   host ");
+    carol.expect_prefix("[System]   bob ");
+    carol.expect_prefix("[System]   Bea can ");
+    carol.expect_line("its own line", |l| {
+        l.starts_with("[System]   carol ") && l.ends_with("(you)")
+    });
+    carol.send_line("/msg bob psst");
+    skip_to(&mut bob, "[carol] (to you) psst");
+    carol.send_line("/msg \"Bea can\" just you");
+    skip_to(&mut bea_can, "[carol] (to you) just you");
+    carol.send_line("/msg dave x");
+    carol.expect_exact("[System] Room: nobody called dave is in the room; /who lists who is.");
+    carol.send_line("public");
+    skip_to(&mut bob, "[carol] public");
+    host.expect_exact("[carol] public");
+    assert!(!host.stdout_lines().iter().any(|l| l.contains("psst")));
+    let notes = carol.stdout_lines();
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|l| l.contains("On the original wire"))
+            .count(),
+        1,
+        "{notes:?}"
+    );
+}
+
+/// A peer on the original wire that is not a room gets `/msg` and `/who`
+/// as the lines they are, in the original format.
+#[test]
+fn a_plain_peer_that_is_no_room_gets_who_and_msg_as_lines() {
+    let dir = TestDir::new("plain-commands-one-peer");
+    let (mut chat, mut peer) = common::listening_chat_with_raw_peer(dir.path(), &[]);
+    chat.send_line("/who");
+    chat.send_line("/msg bob psst");
+    chat.send_line("/msg \"Bea can\" hi");
+    let name = "alice";
+    for line in ["/who", "/msg bob psst", "/msg \"Bea can\" hi"] {
+        assert_eq!(
+            String::from_utf8(peer.read_line()).unwrap(),
+            format!("[{name}] {line}")
+        );
+    }
+    chat.expect_prefix("[System] On the original wire (--plain), /who and /msg go out");
 }
 
 #[test]

@@ -23,6 +23,7 @@ use crate::session::command::UserCommand;
 use crate::session::members::{self, Occupancy};
 use crate::settings::{RoomSettings, Settings};
 use crate::wire::message::{Change, MemberList, Message};
+use crate::wire::name::looks_alike;
 
 /// How often transfers are looked at for members that fall behind.
 pub const CHECK_EVERY: Duration = Duration::from_millis(250);
@@ -308,9 +309,10 @@ impl Hub {
             .unwrap_or_default()
     }
 
-    /// The member called `name` (the host too), in any case.
+    /// The member called `name` (the host too), as the room tells names
+    /// apart: in any case, and by look-alike letters.
     fn find(&self, name: &str) -> Option<MemberId> {
-        if name.to_lowercase() == self.roster.host().to_lowercase() {
+        if looks_alike(self.roster.host(), name) {
             return Some(HOST);
         }
         self.roster.find(name)
@@ -545,8 +547,10 @@ impl Hub {
             Some(claimed) if claimed == name => said.text,
             _ => &line,
         };
-        // What a plain member types as a command works as in a room's chat.
-        match crate::session::command::parse(text) {
+        // What a plain member types as a command works as in a room's chat,
+        // also from a `chat --plain` whose name was taken, which puts that
+        // name in front of each line: a command speaks for nobody else.
+        match crate::session::command::parse(said.text) {
             UserCommand::Who => return self.who(id),
             UserCommand::Msg { to, text } => return self.whisper(id, &to, &text),
             _ => {}
@@ -559,14 +563,13 @@ impl Hub {
         self.broadcast(&[id], &words);
     }
 
-    /// A private message from member `from` to the member called `to`.
-    /// Names may hold spaces, which `/msg NAME text` cannot tell from the
-    /// one after the name: the longest name the words start with is taken.
+    /// A private message from member `from` to the member called `to`:
+    /// the name is the whole name (PROTOCOL.md 4.4), never split again
+    /// with the text, so nobody else gets a message because their name
+    /// begins with it.
     fn whisper(&mut self, from: MemberId, to: &str, text: &str) {
-        let words = format!("{to} {text}");
-        let Some((target, text)) = self.addressee(&words) else {
-            let why = format!("nobody called {to} is in the room; /who lists who is.");
-            return self.notify(from, &why);
+        let Some(target) = self.find(to) else {
+            return self.notify(from, &self.nobody_called(to));
         };
         if target == from {
             return self.notify(from, "that is you: a private message goes to someone else");
@@ -583,19 +586,22 @@ impl Hub {
         self.send_message(from, &Message::Whispered { name: &name, text });
     }
 
-    /// The member whose name the words start with (the longest such
-    /// name, in any case), and the text after it.
-    fn addressee<'w>(&self, words: &'w str) -> Option<(MemberId, &'w str)> {
+    /// Why a private message to `to` reached nobody, with a hint when a
+    /// name with spaces begins with it: the user may have meant that one.
+    fn nobody_called(&self, to: &str) -> String {
         let everyone = std::iter::once(HOST).chain(self.roster.ids());
-        everyone
-            .filter_map(|id| {
-                let name = self.name(id);
-                let head = words.get(..name.len())?;
-                let rest = words[name.len()..].strip_prefix(' ')?;
-                (head.to_lowercase() == name.to_lowercase()).then_some((id, name.len(), rest))
-            })
-            .max_by_key(|(_, len, _)| *len)
-            .map(|(id, _, rest)| (id, rest))
+        let longer = everyone.map(|id| self.name(id)).find(|name| {
+            name.get(..to.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(to))
+                && name[to.len()..].starts_with(' ')
+        });
+        match longer {
+            Some(name) => format!(
+                "nobody called {to} is in the room; a name with spaces is quoted: /msg {} text",
+                crate::session::command::quoted_name(&name)
+            ),
+            None => format!("nobody called {to} is in the room; /who lists who is."),
+        }
     }
 
     /// Pings every member on the encrypted wire; one that does not answer

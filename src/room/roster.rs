@@ -121,12 +121,12 @@ impl Roster {
         self.seats.get(&id)
     }
 
-    /// The member called `name`, in any case.
+    /// The member called `name`, by the rule that keeps names unique: in
+    /// any case, and by look-alike letters (so there is at most one).
     pub fn find(&self, name: &str) -> Option<MemberId> {
-        let name = name.to_lowercase();
         self.seats
             .iter()
-            .find(|(_, seat)| seat.name.to_lowercase() == name)
+            .find(|(_, seat)| looks_alike(&seat.name, name))
             .map(|(id, _)| *id)
     }
 

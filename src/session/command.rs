@@ -24,7 +24,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("/discard", "remove what is kept of cut transfers"),
     ("/who", "in a room: list its members"),
-    ("/msg NAME TEXT", "in a room: send TEXT to NAME alone"),
+    (
+        "/msg NAME TEXT",
+        "in a room: send TEXT to NAME alone; quote a name with spaces (\"Bea K\")",
+    ),
     (
         "/code",
         "show the safety code again: compare it with your peer's",
@@ -159,7 +162,7 @@ const NAMES: [&str; 11] = [
     "msg",
 ];
 
-const MSG_USAGE: &str = "Usage: /msg NAME TEXT";
+const MSG_USAGE: &str = "Usage: /msg NAME TEXT (quote a name with spaces: /msg \"Bea K\" hi)";
 
 /// Interprets one line of input (its line ending already removed or not).
 /// Command words may be typed in any case (`/QUIT`, `/Send`); their
@@ -197,12 +200,13 @@ pub fn parse(line: &str) -> UserCommand<'_> {
         "code" if rest.is_empty() => UserCommand::Code,
         "discard" if rest.is_empty() => UserCommand::Discard,
         "who" if rest.is_empty() => UserCommand::Who,
-        "msg" => match rest.split_once(char::is_whitespace) {
-            Some((to, text)) if !text.trim().is_empty() => UserCommand::Msg {
-                to: to.to_string(),
-                text: text.trim_start().to_string(),
+        "msg" => match msg_name(rest) {
+            Ok((to, text)) if !to.is_empty() && !text.is_empty() => UserCommand::Msg {
+                to,
+                text: text.to_string(),
             },
-            _ => UserCommand::Usage(MSG_USAGE.into()),
+            Ok(_) => UserCommand::Usage(MSG_USAGE.into()),
+            Err(why) => UserCommand::Usage(format!("{why}. {MSG_USAGE}")),
         },
         "accept" | "decline" | "cancel" => match transfer_id(rest) {
             Ok(id) if name == "accept" => UserCommand::Accept(id),
@@ -267,6 +271,49 @@ pub fn parse_unconnected(line: &str) -> UserCommand<'_> {
 }
 
 pub const NOT_CONNECTED: &str = "Nobody is connected yet; /quit leaves.";
+
+/// The name `/msg` is given, and the text after it (from its first
+/// non-blank). A name with spaces is quoted, `"Bea K"` or `'Bea K'` (a
+/// backslash in double quotes escapes the next character, as in `/send`);
+/// an unquoted name is the first word as typed, `O'Brien` too. So which
+/// member is meant never depends on who else is in the room.
+fn msg_name(text: &str) -> Result<(String, &str), &'static str> {
+    let text = text.trim_start();
+    let Some(quote) = text.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+        let end = text.find(char::is_whitespace).unwrap_or(text.len());
+        return Ok((text[..end].to_string(), text[end..].trim_start()));
+    };
+    let unclosed = if quote == '"' {
+        "A \" quote is not closed"
+    } else {
+        "A ' quote is not closed"
+    };
+    let mut name = String::new();
+    let mut chars = text.char_indices().skip(1);
+    loop {
+        match chars.next().ok_or(unclosed)? {
+            (at, c) if c == quote => {
+                let rest = &text[at + 1..];
+                if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+                    return Err("A quoted name is followed by a space");
+                }
+                return Ok((name, rest.trim_start()));
+            }
+            (_, '\\') if quote == '"' => name.push(chars.next().ok_or(unclosed)?.1),
+            (_, c) => name.push(c),
+        }
+    }
+}
+
+/// `name` as `/msg` takes it back: quoted when it holds a blank or starts
+/// with a quote, which would otherwise split or change it.
+pub fn quoted_name(name: &str) -> Cow<'_, str> {
+    if !name.contains(char::is_whitespace) && !name.starts_with(['"', '\'']) {
+        return Cow::Borrowed(name);
+    }
+    let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+    Cow::Owned(format!("\"{escaped}\""))
+}
 
 /// Splits a command's arguments into words the way a shell does for the
 /// simple cases: whitespace separates, `"..."` and `'...'` group, and a
@@ -558,7 +605,53 @@ mod tests {
         );
     }
 
+    fn msg(to: &str, text: &str) -> UserCommand<'static> {
+        UserCommand::Msg {
+            to: to.into(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn a_private_messages_name_is_one_word_or_quoted() {
+        let usage = |why: &str| UserCommand::Usage(format!("{why}. {MSG_USAGE}"));
+        let cases = [
+            ("/msg Bea can you?", msg("Bea", "can you?")),
+            ("/msg  Bea   hi ", msg("Bea", "hi")),
+            ("/msg \"Bea can\" you?", msg("Bea can", "you?")),
+            ("/msg 'Bea can' you?", msg("Bea can", "you?")),
+            ("/msg \"Bea\" can you?", msg("Bea", "can you?")),
+            ("/msg \"say \\\"hi\\\"\" x", msg("say \"hi\"", "x")),
+            ("/msg O'Brien hi", msg("O'Brien", "hi")),
+            ("/msg a\\b hi", msg("a\\b", "hi")),
+            ("/msg \"Bea can\"", UserCommand::Usage(MSG_USAGE.into())),
+            ("/msg \"\" hi", UserCommand::Usage(MSG_USAGE.into())),
+            ("/msg Bea", UserCommand::Usage(MSG_USAGE.into())),
+            ("/msg \"Bea can you", usage("A \" quote is not closed")),
+            ("/msg 'Bea can you", usage("A ' quote is not closed")),
+            (
+                "/msg \"Bea\"can",
+                usage("A quoted name is followed by a space"),
+            ),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(parse(line), expected, "line {line:?}");
+        }
+    }
+
     proptest::proptest! {
+        /// Any name, given back as [`quoted_name`] writes it, is the name
+        /// `/msg` takes, and the text after it is all the message.
+        #[test]
+        fn a_quoted_name_is_taken_back_whole(
+            name in "[^\\s]([\"' \\\\a-zA-Z]{0,8}[^\\s])?",
+            text in "[^\\s][\\PC ]{0,20}",
+        ) {
+            let line = format!("/msg {} {text}", quoted_name(&name));
+            let text = text.trim_end();
+            proptest::prop_assert_eq!(parse(&line), msg(&name, text));
+        }
+
         #[test]
         fn any_case_of_a_command_word_means_the_same(
             name in proptest::sample::select(&NAMES[..]),

@@ -28,6 +28,9 @@ pub struct UserSide<'a> {
     downloads: &'a DownloadDir,
     /// Whether the user was told that messages wait for the file being sent.
     told_about_waiting: bool,
+    /// Whether the user was told, on the original wire, that `/who` and
+    /// `/msg` go out as lines only a room answers.
+    told_about_room_lines: bool,
     /// Messages not yet handed to the writer, encoded: lines that arrive
     /// together go to it together.
     texts: Vec<u8>,
@@ -84,6 +87,7 @@ impl<'a> UserSide<'a> {
             transfers,
             downloads,
             told_about_waiting: false,
+            told_about_room_lines: false,
             texts: Vec::new(),
             queued_texts: false,
             safety_code,
@@ -186,9 +190,32 @@ impl<'a> UserSide<'a> {
                 .system("Messages typed now wait until the file transfer is done.");
             self.told_about_waiting = true;
         }
-        self.screen.own_message(self.name, text);
+        self.screen.own_message(self.name, &self.plain_echo(text));
         self.texts.extend_from_slice(text.as_bytes());
         self.texts.push(b'\n');
+    }
+
+    /// How a line of ours on the original wire shows on our screen: a room
+    /// there reads `/msg NAME text` (typed, or as `//msg`: the line is the
+    /// same) as a private message, so it shows as one, and the first such
+    /// line, or `/who`, says what a peer that is not a room makes of it.
+    fn plain_echo<'t>(&mut self, text: &'t str) -> Cow<'t, str> {
+        if self.safety_code.is_some() || !text.trim_start().starts_with('/') {
+            return Cow::Borrowed(text);
+        }
+        let echo = match command::parse(text) {
+            UserCommand::Msg { to, text } => Cow::Owned(format!("(to {to}) {text}")),
+            UserCommand::Who => Cow::Borrowed(text),
+            _ => return Cow::Borrowed(text),
+        };
+        if !self.told_about_room_lines {
+            self.told_about_room_lines = true;
+            self.screen.system(
+                "On the original wire (--plain), /who and /msg go out as lines that a room \
+                 answers; a peer that is not a room sees them as messages.",
+            );
+        }
+        echo
     }
 
     /// Acts on a batch of input lines; breaks when the user leaves. A batch
@@ -294,13 +321,17 @@ impl<'a> UserSide<'a> {
                      files: it has no way to say so.",
                 );
             }
+            // The original wire cannot say whether the peer is a room: the
+            // commands go as the lines a room on it answers.
+            UserCommand::Who if self.safety_code.is_none() => self.say("/who", sending),
+            UserCommand::Msg { to, text } if self.safety_code.is_none() => {
+                let line = format!("/msg {} {text}", command::quoted_name(&to));
+                self.say(&line, sending);
+            }
             UserCommand::Who | UserCommand::Msg { .. } if !self.in_room.load(Ordering::SeqCst) => {
-                screen.system(if self.safety_code.is_some() {
-                    "/who and /msg work in a room (chat listen --room); here there is one peer."
-                } else {
-                    "/who and /msg work in an encrypted room: the original wire (--plain) \
-                     cannot carry them."
-                });
+                screen.system(
+                    "/who and /msg work in a room (chat listen --room); here there is one peer.",
+                );
             }
             UserCommand::Who => self.queue(Outgoing::Who),
             UserCommand::Msg { to, text } => {
