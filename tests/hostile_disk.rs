@@ -377,6 +377,23 @@ fn discard_in_a_folder_that_does_not_exist_fails() {
     );
 }
 
+/// On a machine where no file ever arrived (no `received_files`, none
+/// named), `chat discard` says that nothing is kept, and succeeds.
+#[test]
+fn discard_before_any_file_arrived_finds_nothing_kept() {
+    let dir = TestDir::new("hd_discard_fresh");
+    let mut discard = Chat::spawn("discard", dir.path(), &["discard"]);
+    assert_eq!(discard.wait_exit(), 0, "{}", discard.report());
+    assert_eq!(
+        discard.stdout_lines(),
+        ["Nothing kept to discard in received_files."],
+        "{}",
+        discard.report()
+    );
+    assert_eq!(discard.stderr_text(), "");
+    assert!(!dir.join("received_files").exists());
+}
+
 /// An offer taken for the file of its name and size here needs no room
 /// while the peer has not said that its file comes whole: another offer
 /// that fits beside what else is promised is taken. Cut before the peer
