@@ -127,7 +127,10 @@ pub enum Action {
     Completions(clap_complete::Shell),
     /// Remove what is kept of cut transfers in this download folder;
     /// `named` when the user gave it (then it must exist).
-    Discard { downloads: DownloadDir, named: bool },
+    Discard {
+        downloads: DownloadDir,
+        named: bool,
+    },
 }
 
 impl Action {

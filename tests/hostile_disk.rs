@@ -377,6 +377,59 @@ fn discard_in_a_folder_that_does_not_exist_fails() {
     );
 }
 
+/// Many one-byte offers on a disk of few inodes: a kept file takes two
+/// (the part and what says what it is), so the offers that fit are
+/// taken and the rest are declined for lack of room, none fails half-made
+/// and leaves a stray behind, and leaving says nothing of cut transfers.
+#[test]
+fn offers_past_the_inodes_left_are_declined_and_leave_nothing() {
+    let dir = TestDir::new("hd_inodes");
+    let downloads = dir.join("received_files");
+    let Some(disk) = SmallDisk::tmpfs_with_inodes(&downloads, 16, 100) else {
+        return;
+    };
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), Some(&disk), &[]);
+    let names: Vec<String> = (0..64).map(|i| format!("f{i}")).collect();
+    let offers: Vec<Message> = names
+        .iter()
+        .enumerate()
+        .map(|(id, name)| Message::Offer {
+            id: id as FileId,
+            size: 1,
+            name,
+        })
+        .collect();
+    peer.send(&offers);
+    sync(&mut chat, &mut peer, "all offered");
+    let kept = dir_entries(&disk.seen_by(chat.pid()).join(KEPT));
+    let infos = kept.iter().filter(|n| n.ends_with(".info")).count();
+    let parts = kept.iter().filter(|n| n.ends_with(".part")).count();
+    assert_eq!(infos, parts, "{kept:?}\n{}", chat.report());
+    assert!(infos > 0, "{}", chat.report());
+    peer.close();
+    chat.expect_exact("[mallory] has left the chat.");
+    let _ = chat.wait_exit();
+    chat.assert_no_panic();
+    let lines = chat.stdout_lines();
+    let declined: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("[System] Declined f"))
+        .collect();
+    assert_eq!(infos + declined.len(), 64, "{}", chat.report());
+    assert!(
+        declined[0].contains(": not enough room for more files: it makes 2 files and folders"),
+        "{}",
+        chat.report()
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("Could not save") || l.contains("cut transfers")),
+        "{}",
+        chat.report()
+    );
+}
+
 /// On a machine where no file ever arrived (no `received_files`, none
 /// named), `chat discard` says that nothing is kept, and succeeds.
 #[test]

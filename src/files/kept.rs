@@ -234,9 +234,30 @@ impl Kept {
     pub fn file(&self, name: &str, size: u64) -> Result<KeptFile, DownloadError> {
         let (key, claim) = self.claim(KeptKind::File, name, size)?;
         let path = self.root.join(format!("{key}.part"));
-        let mut kept = KeptFile::open(&path, size)?;
-        kept.claim = Some(claim);
-        Ok(kept)
+        match KeptFile::open(&path, size) {
+            Ok(mut kept) => {
+                kept.claim = Some(claim);
+                Ok(kept)
+            }
+            Err(e) => {
+                // (No room for the part, say: its info alone would be a
+                // kept item of nothing.)
+                if path.symlink_metadata().is_err() {
+                    claim.release();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether something of the file `name` of `size` bytes is kept: if
+    /// not, keeping it makes two files, its part and its info.
+    pub fn holds_file(&self, name: &str, size: u64) -> bool {
+        let key = key(KeptKind::File, name, size);
+        self.root
+            .join(format!("{key}.part"))
+            .symlink_metadata()
+            .is_ok()
     }
 
     /// Starts or resumes receiving the folder `name` of `bytes` bytes.

@@ -49,6 +49,17 @@ impl<'a> Reader<'a> {
             files: None,
             from,
         };
+        // Keeping a file makes two (its part and its info): there must be
+        // room for them before they are made.
+        if size > 0 && !self.kept.holds_file(&name, size) {
+            let needed = Owed { bytes: 0, files: 2 };
+            if let Some(why) = self.no_room(needed, transfer) {
+                self.decline_for(id, &what.shown(), &why, NoRoom::FOR_PEER);
+                self.transfers.forget(transfer);
+                self.files.insert(id, arriving);
+                return Ok(());
+            }
+        }
         let prepared = match size {
             // Nothing to keep or resume: it is made when it ends.
             0 => Ok(Here::Nothing),
