@@ -43,6 +43,7 @@ impl<'a> Reader<'a> {
             meter: None,
         };
         let mut arriving = Arriving::new(name.clone(), size, owner);
+        arriving.from = from.map(str::to_string);
         let what = Offered {
             name: &name,
             size,
@@ -326,8 +327,12 @@ impl<'a> Reader<'a> {
                 arriving.name
             )));
         }
-        let was_there = arriving.there.take().is_some();
-        self.comes_whole(id, was_there);
+        let there = arriving.there.take();
+        if let Some(seen) = there {
+            // Hashed whole to answer the offer: compared at the end.
+            arriving.compared = Some((*arriving.hash.finalize().as_bytes(), seen));
+        }
+        self.comes_whole(id, there.is_some());
         Ok(())
     }
 
@@ -390,10 +395,17 @@ impl<'a> Reader<'a> {
                 }
                 return;
             }
-            if was_there {
-                self.screen.system(format!(
+            let from = self.files.get(&id).and_then(|a| a.from.clone());
+            match (was_there, from) {
+                (false, _) => {}
+                // The host sends it whole when another member needs it all.
+                (true, Some(from)) => self.screen.system(format!(
+                    "Incoming file {shown} from {from}: it comes whole, and is compared with \
+                     the file of that name here at its end..."
+                )),
+                (true, None) => self.screen.system(format!(
                     "Incoming file {shown}: it differs from the file of that name here..."
-                ));
+                )),
             }
         }
         let Some(arriving) = self.files.get_mut(&id) else {
@@ -485,6 +497,8 @@ impl<'a> Reader<'a> {
             owner,
             stage,
             there,
+            compared,
+            from,
             ..
         } = arriving;
         // An empty file of its own was given no place to be kept.
@@ -510,8 +524,26 @@ impl<'a> Reader<'a> {
             return self.entry_settled(owner, None);
         }
         if let Owner::Lone { meter, .. } = owner {
+            let shown = match &from {
+                Some(from) => format!("{name} from {from}"),
+                None => name.clone(),
+            };
+            // (Changed since it was hashed, the file here is not this one:
+            // what arrived is saved beside it.)
+            let path = self.downloads.path().join(&name);
+            let same = |(here, seen): &([u8; 32], Identity)| {
+                here == hash && Identity::of_file(&path).as_ref() == Some(seen)
+            };
+            if let Some((_, seen)) = compared.filter(same) {
+                let note = match from {
+                    Some(_) => " (it came whole: others in the room needed it)",
+                    None => " (it came whole)",
+                };
+                self.same_as_here(id, (&name, &shown, note), kept, meter, seen);
+                return Ok(());
+            }
             let there = there.or_else(|| self.empty_here(&name, empty));
-            self.save_lone(id, &name, kept, meter, there);
+            self.save_lone(id, (&name, &shown), kept, meter, there);
             return Ok(());
         }
         if let Some(kept) = kept {
@@ -533,13 +565,13 @@ impl<'a> Reader<'a> {
     fn save_lone(
         &mut self,
         id: FileId,
-        name: &str,
+        (name, shown): (&str, &str),
         kept: Option<KeptFile>,
         meter: Option<Meter<'a>>,
         there: Option<Identity>,
     ) {
         if let Some(seen) = there {
-            return self.same_as_here(id, name, kept, meter, seen);
+            return self.same_as_here(id, (name, shown, ""), kept, meter, seen);
         }
         let saved = match kept {
             Some(kept) => kept.finish(self.downloads, name),
@@ -557,12 +589,13 @@ impl<'a> Reader<'a> {
     }
 
     /// The peer's file is the one `seen` here, by its size and hash: no
-    /// byte of it travelled, and that file stays as it is, if it did not
-    /// change while it was compared.
+    /// byte of it travelled (or, with a `note` saying why, it came whole
+    /// and is not kept twice), and that file stays as it is, if it did not
+    /// change while it was compared. `shown` names it and whom it is from.
     fn same_as_here(
         &mut self,
         id: FileId,
-        name: &str,
+        (name, shown, note): (&str, &str, &str),
         kept: Option<KeptFile>,
         meter: Option<Meter<'a>>,
         seen: Identity,
@@ -575,11 +608,11 @@ impl<'a> Reader<'a> {
         drop(meter);
         if Identity::of_file(&self.downloads.path().join(name)) != Some(seen) {
             let why = "the file here changed while it was compared; nothing was saved";
-            self.screen.system(format!("{name}: {why}."));
+            self.screen.system(format!("{shown}: {why}."));
             return self.answer(Answer::Refused(id, why.into()));
         }
         self.screen
-            .system(format!("{name}: already there, identical"));
+            .system(format!("{shown}: already there, identical{note}"));
         self.answer(Answer::Saved(id));
     }
 
