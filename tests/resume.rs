@@ -747,8 +747,7 @@ fn in_a_room_a_file_that_came_whole_but_is_here_already_is_not_saved_twice() {
     let mut members = Vec::new();
     for name in ["bob", "carol"] {
         let cwd = dir.subdir(name);
-        let mut member =
-            Chat::connect_encrypted(name, &cwd, "127.0.0.1", port, &["--name", name]);
+        let mut member = Chat::connect_encrypted(name, &cwd, "127.0.0.1", port, &["--name", name]);
         member.expect_prefix("[System] You are in alice's room");
         alice.expect_prefix(&format!("[System] {name} joined the room (127.0.0.1:"));
         members.push(member);

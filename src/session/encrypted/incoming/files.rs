@@ -178,9 +178,11 @@ impl<'a> Reader<'a> {
         match reply {
             // Taken now; where its chunks begin is known once it is hashed.
             Reply::Now => self.take(arriving),
-            Reply::Asked(transfer) => self
-                .transfers
-                .ask_while_hashing(transfer, here.held(arriving.size)),
+            Reply::Asked(transfer) => self.transfers.ask_while_hashing(
+                transfer,
+                here.held(arriving.size),
+                matches!(here, Here::There(_)),
+            ),
         }
         let name = arriving.name.clone();
         self.hashing.submit(Job {
