@@ -327,6 +327,79 @@ fn a_hidden_folder_that_is_a_link_is_refused_and_never_followed() {
     );
 }
 
+/// Somebody who can write in the download folder swaps links in while a
+/// folder arrives: one put inside the folder being kept, and one in place
+/// of `.chat-partial` itself. Later files of the folder are never opened,
+/// hashed or removed through them: nothing outside is read (no Accept
+/// carries its hash) or touched, even when the folder is cancelled.
+#[test]
+fn links_swapped_in_while_a_folder_arrives_are_never_followed() {
+    let dir = TestDir::new("hd_swapped_links");
+    let downloads = dir.join("received_files");
+    let secret = b"a secret of somebody else";
+    let size = secret.len() as u64;
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), None, &[]);
+    peer.send(&[folder(0, 3, 1 + 2 * size, "album")]);
+    peer.expect_message(&mut chat, accept_folder(0));
+    peer.send(&[Message::Entry {
+        id: 1,
+        folder: 0,
+        size: 1,
+        path: "a.txt",
+    }]);
+    peer.expect_message(&mut chat, accept_new(1));
+    peer.send(&[chunk(1, b"x"), end_of(1, b"x")]);
+    peer.expect_message(&mut chat, Message::Saved { id: 1 });
+    let kept = downloads.join(KEPT);
+    let folder = names_in(&kept)
+        .into_iter()
+        .find(|name| name.ends_with(".folder"))
+        .expect("the folder is kept hidden");
+    // A link inside the kept folder, to a folder of somebody else's.
+    let outside = dir.subdir("outside");
+    fs::write(outside.join("secret.txt"), secret).unwrap();
+    symlink(&outside, kept.join(&folder).join("b")).unwrap();
+    // And the hidden folder itself moved away, a link in its place to
+    // another folder that holds what the next file would resume.
+    let elsewhere = dir.subdir("elsewhere");
+    fs::create_dir_all(elsewhere.join(&folder).join("c")).unwrap();
+    fs::write(elsewhere.join(&folder).join("c/secret.txt"), secret).unwrap();
+    fs::rename(&kept, dir.join("moved")).unwrap();
+    symlink(&elsewhere, &kept).unwrap();
+    for (id, path) in [(2, "b/secret.txt"), (3, "c/secret.txt")] {
+        peer.send(&[Message::Entry {
+            id,
+            folder: 0,
+            size,
+            path,
+        }]);
+        sync(&mut chat, &mut peer, path);
+    }
+    peer.send(&[Message::Cancel { id: 0 }]);
+    sync(&mut chat, &mut peer, "cancelled");
+    peer.cut();
+    let _ = chat.wait_exit();
+    chat.assert_no_panic();
+    let mut heard = Vec::new();
+    while let Some(common::hostile::Heard::Record(data)) = peer.heard_so_far() {
+        heard.push(data);
+    }
+    for data in &heard {
+        if let Ok(Message::Accept { offset, prefix, .. }) = Message::decode(data) {
+            assert!(
+                offset == 0 && prefix != hash(secret),
+                "a file outside was read: {:?}\n{}",
+                Message::decode(data),
+                chat.report()
+            );
+        }
+    }
+    assert_eq!(fs::read(outside.join("secret.txt")).unwrap(), secret);
+    assert_eq!(names_in(&outside), ["secret.txt"]);
+    let there = elsewhere.join(&folder).join("c/secret.txt");
+    assert_eq!(fs::read(there).unwrap(), secret, "{}", chat.report());
+}
+
 /// A download folder that was not there when the chat started is made when
 /// the first file comes: a symbolic link somebody put in its way meanwhile
 /// is refused, not followed.

@@ -160,6 +160,7 @@ impl<'a> Reader<'a> {
                     return self.answer_found(id, arriving, Found { len: held, hasher }, reply);
                 }
                 None => Source::Kept {
+                    file: kept.reader(),
                     path: kept.path().to_path_buf(),
                     held,
                 },
@@ -530,13 +531,7 @@ impl<'a> Reader<'a> {
                 Some(from) => format!("{name} from {from}"),
                 None => name.clone(),
             };
-            // (Changed since it was hashed, the file here is not this one:
-            // what arrived is saved beside it.)
-            let path = self.downloads.path().join(&name);
-            let same = |(here, seen): &([u8; 32], Identity)| {
-                here == hash && Identity::of_file(&path).as_ref() == Some(seen)
-            };
-            if let Some((_, seen)) = compared.filter(same) {
+            if let Some(seen) = self.identical_after_all(&name, compared, hash) {
                 let note = match from {
                     Some(_) => " (it came whole: others in the room needed it)",
                     None => " (it came whole)",
@@ -553,6 +548,21 @@ impl<'a> Reader<'a> {
         }
         self.answer(Answer::Saved(id));
         self.entry_settled(owner, Some(size))
+    }
+
+    /// The file `name` here, when one that came whole although it was
+    /// taken for it (`compared`: its hash, and the file as looked at) has
+    /// its `hash` and is still as it was looked at; if it changed since,
+    /// what arrived is saved beside it.
+    fn identical_after_all(
+        &self,
+        name: &str,
+        compared: Option<([u8; 32], Identity)>,
+        hash: &[u8; 32],
+    ) -> Option<Identity> {
+        let (_, seen) = compared.filter(|(here, _)| here == hash)?;
+        let now = Identity::of_file(&self.downloads.path().join(name));
+        (now == Some(seen)).then_some(seen)
     }
 
     /// An empty file of this name in the download folder, for an empty
