@@ -503,6 +503,46 @@ fn offers_past_the_inodes_left_are_declined_and_leave_nothing() {
     );
 }
 
+/// A folder that would make one more folder where the disk has no inode
+/// left is refused, and the line says so in the singular.
+#[test]
+fn a_folder_refused_for_one_more_folder_says_it_in_the_singular() {
+    let dir = TestDir::new("hd_one_inode");
+    let downloads = dir.join("received_files");
+    let Some(disk) = SmallDisk::tmpfs_with_inodes(&downloads, 16, 100) else {
+        return;
+    };
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), Some(&disk), &[]);
+    peer.send(&[folder(0, 1, 1, "album")]);
+    peer.expect_message(&mut chat, accept_folder(0));
+    // Offers take what inodes are left.
+    let names: Vec<String> = (1..64).map(|i| format!("f{i}")).collect();
+    let offers: Vec<Message> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Message::Offer {
+            id: i as FileId + 1,
+            size: 1,
+            name,
+        })
+        .collect();
+    peer.send(&offers);
+    sync(&mut chat, &mut peer, "all offered");
+    // The last inodes, but for the one the folder's own file needs.
+    for path in ["more", "again", "and again"] {
+        peer.send(&[Message::Subfolder { folder: 0, path }]);
+    }
+    chat.expect_line("the folder refused", |line| {
+        line.starts_with(
+            "[System] Refused folder album: not enough room for more files: it makes 1 file or \
+             folder and the disk of received_files has room for only ",
+        )
+    });
+    peer.cut();
+    let _ = chat.wait_exit();
+    chat.assert_no_panic();
+}
+
 /// On a machine where no file ever arrived (no `received_files`, none
 /// named), `chat discard` says that nothing is kept, and succeeds.
 #[test]
