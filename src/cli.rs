@@ -141,9 +141,10 @@ pub enum Command {
     /// Remove what is kept of cut transfers in the download folder (as
     /// /discard does in a chat), then exit; no peer is needed.
     Discard {
-        /// The download folder whose kept transfers go.
-        #[arg(long, value_name = "DIR", default_value = DEFAULT_DOWNLOAD_DIR)]
-        download_dir: PathBuf,
+        /// The download folder whose kept transfers go [default:
+        /// received_files]. Named, it must exist; the default need not.
+        #[arg(long, value_name = "DIR")]
+        download_dir: Option<PathBuf>,
     },
     /// Print a shell completion script, e.g. `chat completions bash > ~/.local/share/bash-completion/completions/chat`.
     Completions {
@@ -354,12 +355,12 @@ mod tests {
         let cli = Cli::try_parse_from(["chat", "discard"]).unwrap();
         assert!(matches!(
             cli.command,
-            Command::Discard { download_dir } if download_dir == Path::new(DEFAULT_DOWNLOAD_DIR)
+            Command::Discard { download_dir: None }
         ));
         let cli = Cli::try_parse_from(["chat", "discard", "--download-dir", "in"]).unwrap();
         assert!(matches!(
             cli.command,
-            Command::Discard { download_dir } if download_dir == Path::new("in")
+            Command::Discard { download_dir: Some(dir) } if dir == Path::new("in")
         ));
         assert!(Cli::try_parse_from(["chat", "discard", "--name", "x"]).is_err());
     }

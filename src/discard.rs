@@ -7,25 +7,31 @@ use std::io::{self, Write};
 use anyhow::{Context, Result, bail};
 
 use crate::files::download::DownloadDir;
-use crate::files::kept::Kept;
+use crate::files::kept::{Discarded, Kept};
 use crate::session::progress;
 
-/// Removes what is kept, and says how much that freed.
-pub fn run(downloads: &DownloadDir) -> Result<()> {
+/// Removes what is kept, and says how much that freed. A download folder
+/// the user `named` must exist; the default one is made only when a first
+/// file arrives, so its absence means only that nothing is kept.
+pub fn run(downloads: &DownloadDir, named: bool) -> Result<()> {
     let folder = downloads.path();
     // A folder named wrong is not one with nothing kept in it.
-    match folder.metadata() {
-        Ok(meta) if meta.is_dir() => {}
+    let line = match folder.metadata() {
+        Ok(meta) if meta.is_dir() => {
+            let kept = Kept::of(downloads);
+            let gone = kept.discard(false).context("nothing was discarded")?;
+            progress::discarded(gone, Some(kept.path()))
+        }
         Ok(_) => bail!("{} is not a directory", folder.display()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !named => {
+            progress::discarded(Discarded::default(), Some(folder))
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             bail!("download folder {} does not exist", folder.display())
         }
         Err(e) => bail!("cannot read the download folder {}: {e}", folder.display()),
-    }
-    let kept = Kept::of(downloads);
-    let gone = kept.discard(false).context("nothing was discarded")?;
-    let line = format!("{}.\n", progress::discarded(gone, Some(kept.path())));
+    };
     io::stdout()
-        .write_all(line.as_bytes())
+        .write_all(format!("{line}.\n").as_bytes())
         .context("cannot write what was discarded")
 }

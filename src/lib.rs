@@ -55,7 +55,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let settings = match Action::new(cli, std::env::var("USER").ok()) {
         Action::Chat(settings) => settings,
         Action::Peers { json, wait } => return peers::list(json, wait),
-        Action::Discard(downloads) => return discard::run(&downloads),
+        Action::Discard { downloads, named } => return discard::run(&downloads, named),
         Action::Completions(shell) => {
             clap_complete::generate(shell, &mut Cli::command(), "chat", &mut io::stdout());
             return Ok(());

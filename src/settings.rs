@@ -125,8 +125,12 @@ pub enum Action {
         wait: Duration,
     },
     Completions(clap_complete::Shell),
-    /// Remove what is kept of cut transfers in this download folder.
-    Discard(DownloadDir),
+    /// Remove what is kept of cut transfers in this download folder;
+    /// `named` when the user gave it (then it must exist).
+    Discard {
+        downloads: DownloadDir,
+        named: bool,
+    },
 }
 
 impl Action {
@@ -175,7 +179,12 @@ impl Action {
             }
             Command::Completions { shell } => return Self::Completions(shell),
             Command::Discard { download_dir } => {
-                return Self::Discard(DownloadDir::new(download_dir));
+                return Self::Discard {
+                    named: download_dir.is_some(),
+                    downloads: DownloadDir::new(
+                        download_dir.unwrap_or_else(|| cli::DEFAULT_DOWNLOAD_DIR.into()),
+                    ),
+                };
             }
         };
         Self::Chat(Settings::new(role, code, common, login, room, announce))

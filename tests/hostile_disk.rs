@@ -327,6 +327,79 @@ fn a_hidden_folder_that_is_a_link_is_refused_and_never_followed() {
     );
 }
 
+/// Somebody who can write in the download folder swaps links in while a
+/// folder arrives: one put inside the folder being kept, and one in place
+/// of `.chat-partial` itself. Later files of the folder are never opened,
+/// hashed or removed through them: nothing outside is read (no Accept
+/// carries its hash) or touched, even when the folder is cancelled.
+#[test]
+fn links_swapped_in_while_a_folder_arrives_are_never_followed() {
+    let dir = TestDir::new("hd_swapped_links");
+    let downloads = dir.join("received_files");
+    let secret = b"a secret of somebody else";
+    let size = secret.len() as u64;
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), None, &[]);
+    peer.send(&[folder(0, 3, 1 + 2 * size, "album")]);
+    peer.expect_message(&mut chat, accept_folder(0));
+    peer.send(&[Message::Entry {
+        id: 1,
+        folder: 0,
+        size: 1,
+        path: "a.txt",
+    }]);
+    peer.expect_message(&mut chat, accept_new(1));
+    peer.send(&[chunk(1, b"x"), end_of(1, b"x")]);
+    peer.expect_message(&mut chat, Message::Saved { id: 1 });
+    let kept = downloads.join(KEPT);
+    let folder = names_in(&kept)
+        .into_iter()
+        .find(|name| name.ends_with(".folder"))
+        .expect("the folder is kept hidden");
+    // A link inside the kept folder, to a folder of somebody else's.
+    let outside = dir.subdir("outside");
+    fs::write(outside.join("secret.txt"), secret).unwrap();
+    symlink(&outside, kept.join(&folder).join("b")).unwrap();
+    // And the hidden folder itself moved away, a link in its place to
+    // another folder that holds what the next file would resume.
+    let elsewhere = dir.subdir("elsewhere");
+    fs::create_dir_all(elsewhere.join(&folder).join("c")).unwrap();
+    fs::write(elsewhere.join(&folder).join("c/secret.txt"), secret).unwrap();
+    fs::rename(&kept, dir.join("moved")).unwrap();
+    symlink(&elsewhere, &kept).unwrap();
+    for (id, path) in [(2, "b/secret.txt"), (3, "c/secret.txt")] {
+        peer.send(&[Message::Entry {
+            id,
+            folder: 0,
+            size,
+            path,
+        }]);
+        sync(&mut chat, &mut peer, path);
+    }
+    peer.send(&[Message::Cancel { id: 0 }]);
+    sync(&mut chat, &mut peer, "cancelled");
+    peer.cut();
+    let _ = chat.wait_exit();
+    chat.assert_no_panic();
+    let mut heard = Vec::new();
+    while let Some(common::hostile::Heard::Record(data)) = peer.heard_so_far() {
+        heard.push(data);
+    }
+    for data in &heard {
+        if let Ok(Message::Accept { offset, prefix, .. }) = Message::decode(data) {
+            assert!(
+                offset == 0 && prefix != hash(secret),
+                "a file outside was read: {:?}\n{}",
+                Message::decode(data),
+                chat.report()
+            );
+        }
+    }
+    assert_eq!(fs::read(outside.join("secret.txt")).unwrap(), secret);
+    assert_eq!(names_in(&outside), ["secret.txt"]);
+    let there = elsewhere.join(&folder).join("c/secret.txt");
+    assert_eq!(fs::read(there).unwrap(), secret, "{}", chat.report());
+}
+
 /// A download folder that was not there when the chat started is made when
 /// the first file comes: a symbolic link somebody put in its way meanwhile
 /// is refused, not followed.
@@ -375,6 +448,116 @@ fn discard_in_a_folder_that_does_not_exist_fails() {
         discard.stderr_text(),
         format!("error: download folder {} does not exist\n", typo.display())
     );
+}
+
+/// Many one-byte offers on a disk of few inodes: a kept file takes two
+/// (the part and what says what it is), so the offers that fit are
+/// taken and the rest are declined for lack of room, none fails half-made
+/// and leaves a stray behind, and leaving says nothing of cut transfers.
+#[test]
+fn offers_past_the_inodes_left_are_declined_and_leave_nothing() {
+    let dir = TestDir::new("hd_inodes");
+    let downloads = dir.join("received_files");
+    let Some(disk) = SmallDisk::tmpfs_with_inodes(&downloads, 16, 100) else {
+        return;
+    };
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), Some(&disk), &[]);
+    let names: Vec<String> = (0..64).map(|i| format!("f{i}")).collect();
+    let offers: Vec<Message> = names
+        .iter()
+        .enumerate()
+        .map(|(id, name)| Message::Offer {
+            id: id as FileId,
+            size: 1,
+            name,
+        })
+        .collect();
+    peer.send(&offers);
+    sync(&mut chat, &mut peer, "all offered");
+    let kept = dir_entries(&disk.seen_by(chat.pid()).join(KEPT));
+    let infos = kept.iter().filter(|n| n.ends_with(".info")).count();
+    let parts = kept.iter().filter(|n| n.ends_with(".part")).count();
+    assert_eq!(infos, parts, "{kept:?}\n{}", chat.report());
+    assert!(infos > 0, "{}", chat.report());
+    peer.close();
+    chat.expect_exact("[mallory] has left the chat.");
+    let _ = chat.wait_exit();
+    chat.assert_no_panic();
+    let lines = chat.stdout_lines();
+    let declined: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("[System] Declined f"))
+        .collect();
+    assert_eq!(infos + declined.len(), 64, "{}", chat.report());
+    assert!(
+        declined[0].contains(": not enough room for more files: it makes 2 files and folders"),
+        "{}",
+        chat.report()
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("Could not save") || l.contains("cut transfers")),
+        "{}",
+        chat.report()
+    );
+}
+
+/// A folder that would make one more folder where the disk has no inode
+/// left is refused, and the line says so in the singular.
+#[test]
+fn a_folder_refused_for_one_more_folder_says_it_in_the_singular() {
+    let dir = TestDir::new("hd_one_inode");
+    let downloads = dir.join("received_files");
+    let Some(disk) = SmallDisk::tmpfs_with_inodes(&downloads, 16, 100) else {
+        return;
+    };
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), Some(&disk), &[]);
+    peer.send(&[folder(0, 1, 1, "album")]);
+    peer.expect_message(&mut chat, accept_folder(0));
+    // Offers take what inodes are left.
+    let names: Vec<String> = (1..64).map(|i| format!("f{i}")).collect();
+    let offers: Vec<Message> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Message::Offer {
+            id: i as FileId + 1,
+            size: 1,
+            name,
+        })
+        .collect();
+    peer.send(&offers);
+    sync(&mut chat, &mut peer, "all offered");
+    // The last inodes, but for the one the folder's own file needs.
+    for path in ["more", "again", "and again"] {
+        peer.send(&[Message::Subfolder { folder: 0, path }]);
+    }
+    chat.expect_line("the folder refused", |line| {
+        line.starts_with(
+            "[System] Refused folder album: not enough room for more files: it makes 1 file or \
+             folder and the disk of received_files has room for only ",
+        )
+    });
+    peer.cut();
+    let _ = chat.wait_exit();
+    chat.assert_no_panic();
+}
+
+/// On a machine where no file ever arrived (no `received_files`, none
+/// named), `chat discard` says that nothing is kept, and succeeds.
+#[test]
+fn discard_before_any_file_arrived_finds_nothing_kept() {
+    let dir = TestDir::new("hd_discard_fresh");
+    let mut discard = Chat::spawn("discard", dir.path(), &["discard"]);
+    assert_eq!(discard.wait_exit(), 0, "{}", discard.report());
+    assert_eq!(
+        discard.stdout_lines(),
+        ["Nothing kept to discard in received_files."],
+        "{}",
+        discard.report()
+    );
+    assert_eq!(discard.stderr_text(), "");
+    assert!(!dir.join("received_files").exists());
 }
 
 /// An offer taken for the file of its name and size here needs no room

@@ -482,6 +482,35 @@ fn hashing_a_large_file_here_does_not_hold_the_conversation_up() {
     assert_eq!(saved_entries(&dir.join("received_files")), ["huge.bin"]);
 }
 
+/// An offer the user accepts while the file of its name here is still
+/// being read to compare them (a large one takes a while) says so, as one
+/// taken without a question does. (The file is 64 GiB, sparse.)
+#[test]
+fn accepting_an_offer_still_compared_with_the_file_here_says_it_is_checked() {
+    let dir = TestDir::new("htr_hash_accepted");
+    let size: u64 = 64 << 30;
+    let here = dir.subdir("received_files").join("huge.bin");
+    fs::File::create(&here).unwrap().set_len(size).unwrap();
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &["--ask-above", "0"]);
+    peer.send(&[Message::Offer {
+        id: 0,
+        size,
+        name: "huge.bin",
+    }]);
+    chat.expect_prefix("[System] mallory offers huge.bin (64.0 GiB, a file of this name");
+    chat.send_line("/accept 1");
+    chat.expect_exact("[System] Accepted huge.bin.");
+    chat.next_line_is(
+        "[System] Checking huge.bin (64.0 GiB) against the file of that name here...",
+    );
+    peer.send(&[Message::Cancel { id: 0 }]);
+    sync(&mut chat, &mut peer, "never mind");
+    peer.close();
+    chat.expect_exact("[mallory] has left the chat.");
+    assert_eq!(chat.wait_exit(), 0, "{}", chat.report());
+    assert_eq!(saved_entries(&dir.join("received_files")), ["huge.bin"]);
+}
+
 /// Folders offered and not taken (no room, declined, or still waiting when
 /// the connection ends) leave nothing in `.chat-partial`: a peer that
 /// offers folders larger than the free space and withdraws them cannot

@@ -729,3 +729,48 @@ fn a_file_of_the_same_name_and_size_but_other_bytes_is_saved_beside_it() {
     );
     assert_nothing_kept(&b_dir);
 }
+
+/// In a room, a file the receiver has already comes whole all the same
+/// when another member needs all of it: it is compared at its end, kept
+/// once, and said to be there already, and whom it is from.
+#[test]
+fn in_a_room_a_file_that_came_whole_but_is_here_already_is_not_saved_twice() {
+    let dir = TestDir::new("resume_room_identical");
+    let notes = b"twelve bytes";
+    let (alice_dir, bob_dir, carol_dir) =
+        (dir.subdir("alice"), dir.subdir("bob"), dir.subdir("carol"));
+    fs::create_dir_all(bob_dir.join("received_files")).unwrap();
+    fs::write(bob_dir.join("received_files/notes.txt"), notes).unwrap();
+    fs::write(carol_dir.join("notes.txt"), notes).unwrap();
+    let (mut alice, port) =
+        Chat::listen_encrypted("alice", &alice_dir, &["--room", "--name", "alice"]);
+    let mut members = Vec::new();
+    for name in ["bob", "carol"] {
+        let cwd = dir.subdir(name);
+        let mut member = Chat::connect_encrypted(name, &cwd, "127.0.0.1", port, &["--name", name]);
+        member.expect_prefix("[System] You are in alice's room");
+        alice.expect_prefix(&format!("[System] {name} joined the room (127.0.0.1:"));
+        members.push(member);
+    }
+    let [mut bob, mut carol] = <[Chat; 2]>::try_from(members).ok().unwrap();
+    bob.expect_exact("[System] carol joined the room.");
+    carol.send_line("/send notes.txt");
+    alice.expect_saved("received_files/notes.txt");
+    bob.expect_exact(
+        "[System] Incoming file notes.txt (12 B) from carol: it comes whole, and is compared \
+         with the file of that name here at its end...",
+    );
+    bob.expect_exact(
+        "[System] notes.txt from carol: already there, identical (it came whole: others in \
+         the room needed it)",
+    );
+    carol.expect_all_unordered(&[
+        "[System] Room: alice saved notes.txt",
+        "[System] Room: bob saved notes.txt",
+    ]);
+    assert_eq!(
+        dir_entries(&bob_dir.join("received_files")),
+        vec!["notes.txt".to_string()]
+    );
+    assert!(fs::read(bob_dir.join("received_files/notes.txt")).unwrap() == notes);
+}

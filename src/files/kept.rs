@@ -1,26 +1,36 @@
 //! What arrived of transfers that were cut, kept so that sending the same
 //! file or folder again moves only what is missing.
 //!
-//! Everything lives hidden in the download folder's `.chat-partial/` (never
-//! reached through a symbolic link: one in its place is refused), never
+//! Everything lives hidden in the download folder's `.chat-partial/`, never
 //! under a final name: a file as `KEY.part`, a folder as `KEY.folder/` with
 //! its tree inside, each beside a `KEY.info` that says what it is (and whose
-//! lock says it is in use). The key comes from the name and, for a file, the
-//! size offered, so the same offer finds what was kept; whether the kept
-//! bytes are still the sender's is checked by hash before anything is
-//! resumed. Kept items expire a week after they were last used. A transfer
-//! that finds its key in use by another chat sharing the download folder
-//! gets a private key (`KEY-PID-N`), which nothing could find again: what
-//! it holds is not kept.
+//! lock says it is in use). Nothing in it is reached through a symbolic
+//! link, at any moment: the hidden folder is opened once (one that is a
+//! link is refused) and everything below it is opened, made, renamed and
+//! removed from the folder above it, by name and without following a link
+//! (PROTOCOL.md 3.5, 8). Somebody who can write in the download folder
+//! may still swap things in it, but what a chat then writes, reads,
+//! hashes or removes stays inside the folders it opened.
+//!
+//! The key comes from the name and, for a file, the size offered, so the
+//! same offer finds what was kept; whether the kept bytes are still the
+//! sender's is checked by hash before anything is resumed. Kept items
+//! expire a week after they were last used. A transfer that finds its key
+//! in use by another chat sharing the download folder gets a private key
+//! (`KEY-PID-N`), which nothing could find again: what it holds is not
+//! kept.
 
-use std::fs::{self, File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, RenameFlags};
+use rustix::fs::{AtFlags, CWD, FileType, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use super::download::{DownloadDir, DownloadError, MAX_DEPTH};
@@ -37,6 +47,9 @@ static SERIAL: AtomicU64 = AtomicU64::new(0);
 
 /// Buffer for hashing what was kept.
 const HASH_BUFFER: usize = 1024 * 1024;
+
+/// A folder held open: what is in it is reached from it by name.
+type Dir = Arc<OwnedFd>;
 
 /// A file or a folder, as kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,8 +133,7 @@ impl Kept {
         if !self.root_is_there()? {
             return Ok(None);
         }
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        match rustix::fs::open(&self.root, flags, Mode::empty()) {
+        match rustix::fs::open(&self.root, dir_flags(), Mode::empty()) {
             Ok(dir) => Ok(Some(dir)),
             Err(Errno::NOENT) => Ok(None),
             // Made a link since it was looked at.
@@ -159,12 +171,12 @@ impl Kept {
         };
         let mut key = base.clone();
         loop {
-            let path = self.root.join(format!("{key}.info"));
-            let mut info = self.open_info(&path)?;
+            let info_name = format!("{key}.info");
+            let (root, mut info) = self.open_info(&info_name)?;
             match rustix::fs::flock(&info, FlockOperation::NonBlockingLockExclusive) {
                 // Discarded by another chat between our opening and locking
                 // it: a lock on a file nobody can find again is no claim.
-                Ok(()) if !still_named(&info, &path) => {}
+                Ok(()) if !still_named(&info, &root, &info_name) => {}
                 Ok(()) => {
                     let kind = match kind {
                         KeptKind::File => "file",
@@ -176,15 +188,14 @@ impl Kept {
                             info.write_all(format!("{kind}\t{size}\t{name}\n").as_bytes())
                         })
                         .map_err(|e| self.create_error(e))?;
-                    let private = key != base;
-                    return Ok((
-                        key,
-                        Claim {
-                            path,
-                            private,
-                            _lock: info,
-                        },
-                    ));
+                    let claim = Claim {
+                        root,
+                        name: info_name,
+                        root_path: self.root.clone(),
+                        private: key != base,
+                        _lock: info,
+                    };
+                    return Ok((key, claim));
                 }
                 Err(Errno::WOULDBLOCK) => {
                     let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
@@ -195,32 +206,45 @@ impl Kept {
         }
     }
 
-    /// Opens the info file at `path` in the hidden folder, creating both.
+    /// Opens the info file `name` in the hidden folder, creating both;
+    /// returns the hidden folder, open, with it.
     ///
     /// Another chat sharing the download folder removes the hidden folder
     /// the moment it holds nothing. Made empty and then filled, it could go
     /// in between; so a missing hidden folder is made elsewhere with the
     /// info file already inside, and moved into place whole.
-    fn open_info(&self, path: &Path) -> Result<File, DownloadError> {
-        let name = path.file_name().unwrap_or_default();
+    fn open_info(&self, name: &str) -> Result<(Dir, File), DownloadError> {
         loop {
-            self.root_is_there()?;
-            match open_no_link(path) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                opened => return opened.map_err(|e| self.create_error(e)),
+            if let Some(root) = self.open_root()? {
+                match open_file_at(&root, name) {
+                    // (Removed since it was opened: made anew below.)
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    opened => {
+                        return opened
+                            .map(|info| (Arc::new(root), info))
+                            .map_err(|e| self.create_error(e));
+                    }
+                }
             }
-            let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
-            let staging = self
-                .root
-                .with_file_name(format!("{KEPT_FOLDER}-{}-{serial}", std::process::id()));
             self.downloads.make()?;
-            make_folder(&staging)?;
-            let made = open_no_link(&staging.join(name))
-                .and_then(|info| rename_new(&staging, &self.root).map(|()| info));
+            let downloads = rustix::fs::open(
+                self.downloads.path(),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| self.create_error(e.into()))?;
+            let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+            let staging = format!("{KEPT_FOLDER}-{}-{serial}", std::process::id());
+            let made = make_dir_at(&downloads, OsStr::new(&staging)).and_then(|dir| {
+                let info = open_file_at(&dir, name)?;
+                let to = Path::new(KEPT_FOLDER);
+                rename_new_at(&downloads, OsStr::new(&staging), downloads.as_fd(), to)?;
+                Ok((dir, info))
+            });
             match made {
-                Ok(info) => return Ok(info),
+                Ok((dir, info)) => return Ok((Arc::new(dir), info)),
                 Err(cause) => {
-                    let _ = fs::remove_dir_all(&staging);
+                    remove_at(&downloads, OsStr::new(&staging), 0);
                     // Made by another chat meanwhile: that one is used.
                     if cause.kind() != io::ErrorKind::AlreadyExists {
                         return Err(self.create_error(cause));
@@ -233,68 +257,66 @@ impl Kept {
     /// Starts or resumes receiving the file `name` of `size` bytes.
     pub fn file(&self, name: &str, size: u64) -> Result<KeptFile, DownloadError> {
         let (key, claim) = self.claim(KeptKind::File, name, size)?;
-        let path = self.root.join(format!("{key}.part"));
-        let mut kept = KeptFile::open(&path, size)?;
-        kept.claim = Some(claim);
-        Ok(kept)
+        let part = OsString::from(format!("{key}.part"));
+        let path = self.root.join(&part);
+        match KeptFile::open_in(claim.root.clone(), part.clone(), path, size) {
+            Ok(mut kept) => {
+                kept.claim = Some(claim);
+                Ok(kept)
+            }
+            Err(e) => {
+                // (No room for the part, say: its info alone would be a
+                // kept item of nothing.)
+                if rustix::fs::statat(&*claim.root, &part, AtFlags::SYMLINK_NOFOLLOW).is_err() {
+                    claim.release();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether something of the file `name` of `size` bytes is kept: if
+    /// not, keeping it makes two files, its part and its info.
+    pub fn holds_file(&self, name: &str, size: u64) -> bool {
+        let part = format!("{}.part", key(KeptKind::File, name, size));
+        self.open_root().ok().flatten().is_some_and(|root| {
+            rustix::fs::statat(&root, part.as_str(), AtFlags::SYMLINK_NOFOLLOW).is_ok()
+        })
     }
 
     /// Starts or resumes receiving the folder `name` of `bytes` bytes.
     pub fn folder(&self, name: &str, bytes: u64) -> Result<KeptFolder, DownloadError> {
         let (key, claim) = self.claim(KeptKind::Folder, name, bytes)?;
-        let path = self.root.join(format!("{key}.folder"));
-        make_folder(&path)?;
-        Ok(KeptFolder {
-            path,
-            claim: Some(claim),
-        })
+        let folder = OsString::from(format!("{key}.folder"));
+        let path = self.root.join(&folder);
+        match make_dir_at(&claim.root, &folder) {
+            Ok(dir) => Ok(KeptFolder {
+                path,
+                root: claim.root.clone(),
+                name: folder,
+                dir: Arc::new(dir),
+                claim: Some(claim),
+            }),
+            Err(cause) => {
+                if rustix::fs::statat(&*claim.root, &folder, AtFlags::SYMLINK_NOFOLLOW).is_err() {
+                    claim.release();
+                }
+                Err(folder_error(&path, cause))
+            }
+        }
     }
 
     /// Every kept item that a resend would find, oldest first; not those a
     /// transfer is using now.
     pub fn list(&self) -> Vec<KeptItem> {
         // (A hidden folder that is a link holds nothing of ours.)
-        if !self.root_is_there().unwrap_or(false) {
+        let Ok(Some(root)) = self.open_root() else {
             return Vec::new();
-        }
-        let mut items: Vec<(SystemTime, KeptItem)> = self
-            .infos()
-            .filter(|(info, key)| !is_private(key) && !in_use(info))
-            .filter_map(|(info, key)| {
-                let modified = fs::metadata(&info).and_then(|m| m.modified()).ok()?;
-                let text = fs::read_to_string(&info).ok()?;
-                let mut fields = text.trim_end_matches('\n').splitn(3, '\t');
-                let (kind, size, name) = (fields.next()?, fields.next()?, fields.next()?);
-                let size = size.parse().ok()?;
-                let (part, folder) = (
-                    self.root.join(format!("{key}.part")),
-                    self.root.join(format!("{key}.folder")),
-                );
-                let (kind, held) = match kind {
-                    "file" => (
-                        KeptKind::File,
-                        fs::symlink_metadata(&part).map_or(0, |m| m.len()),
-                    ),
-                    "folder" => (KeptKind::Folder, tree_bytes(&folder)),
-                    _ => return None,
-                };
-                let disk = [info.as_path(), &part, &folder]
-                    .iter()
-                    .map(|path| disk_usage(path))
-                    .fold(0, u64::saturating_add);
-                let age = modified.elapsed().unwrap_or_default();
-                Some((
-                    modified,
-                    KeptItem {
-                        kind,
-                        name: name.to_string(),
-                        held,
-                        size,
-                        disk,
-                        left: KEPT_FOR.saturating_sub(age),
-                    },
-                ))
-            })
+        };
+        let mut items: Vec<(SystemTime, KeptItem)> = infos_in(&root)
+            .into_iter()
+            .filter(|(_, key)| !is_private(key))
+            .filter_map(|(info, key)| listed(&root, &info, &key))
             .collect();
         items.sort_by_key(|(modified, _)| *modified);
         items.into_iter().map(|(_, item)| item).collect()
@@ -339,8 +361,9 @@ impl Kept {
                 continue;
             }
             for name in [format!("{key}.part"), format!("{key}.folder"), info_name] {
-                gone.bytes = gone.bytes.saturating_add(usage_at(&root, &name, 0));
-                remove_at(&root, &name, 0);
+                let name = OsStr::new(&name);
+                gone.bytes = gone.bytes.saturating_add(usage_at(&root, name, 0));
+                remove_at(&root, name, 0);
             }
             gone.items += 1;
         }
@@ -349,19 +372,51 @@ impl Kept {
         let _ = fs::remove_dir(&self.root);
         Ok(gone)
     }
+}
 
-    /// The info files, with their keys.
-    fn infos(&self) -> impl Iterator<Item = (PathBuf, String)> {
-        fs::read_dir(&self.root)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| {
-                let name = entry.file_name().into_string().ok()?;
-                let key = name.strip_suffix(".info")?.to_string();
-                Some((entry.path(), key))
-            })
+/// The kept item of the info file `info` (of `key`) in the hidden folder
+/// `root`, with when it was last used; `None` while a transfer uses it.
+fn listed(root: &OwnedFd, info: &str, key: &str) -> Option<(SystemTime, KeptItem)> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut file = File::from(rustix::fs::openat(root, info, flags, Mode::empty()).ok()?);
+    if rustix::fs::flock(&file, FlockOperation::NonBlockingLockShared) == Err(Errno::WOULDBLOCK) {
+        return None;
     }
+    let modified = file.metadata().and_then(|m| m.modified()).ok()?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).ok()?;
+    let mut fields = text.trim_end_matches('\n').splitn(3, '\t');
+    let (kind, size, name) = (fields.next()?, fields.next()?, fields.next()?);
+    let size = size.parse().ok()?;
+    let (part, folder) = (format!("{key}.part"), format!("{key}.folder"));
+    let (kind, held) = match kind {
+        "file" => (
+            KeptKind::File,
+            rustix::fs::statat(root, part.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+                .ok()
+                .filter(|s| FileType::from_raw_mode(s.st_mode) == FileType::RegularFile)
+                .map_or(0, |s| u64::try_from(s.st_size).unwrap_or(0)),
+        ),
+        "folder" => (
+            KeptKind::Folder,
+            tree_bytes_at(root, OsStr::new(&folder), 0),
+        ),
+        _ => return None,
+    };
+    let disk = [info, &part, &folder]
+        .iter()
+        .map(|name| usage_at(root, OsStr::new(name), 0))
+        .fold(0, u64::saturating_add);
+    let age = modified.elapsed().unwrap_or_default();
+    let item = KeptItem {
+        kind,
+        name: name.to_string(),
+        held,
+        size,
+        disk,
+        left: KEPT_FOR.saturating_sub(age),
+    };
+    Some((modified, item))
 }
 
 /// What [`Kept::discard`] removed.
@@ -380,59 +435,72 @@ fn is_private(key: &str) -> bool {
     key.contains('-')
 }
 
-/// Whether `path` still names the open file `file`.
-fn still_named(file: &File, path: &Path) -> bool {
+/// Whether `name` in the folder `dir` still names the open file `file`.
+fn still_named(file: &File, dir: &OwnedFd, name: &str) -> bool {
     use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), path.symlink_metadata()) {
-        (Ok(open), Ok(named)) => (open.dev(), open.ino()) == (named.dev(), named.ino()),
+    match (
+        file.metadata(),
+        rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW),
+    ) {
+        (Ok(open), Ok(named)) => (open.dev(), open.ino()) == (named.st_dev, named.st_ino),
         _ => false,
     }
 }
 
-/// Whether a transfer holds the lock of the info file at `path`.
-fn in_use(path: &Path) -> bool {
-    File::open(path).is_ok_and(|info| {
-        rustix::fs::flock(&info, FlockOperation::NonBlockingLockShared) == Err(Errno::WOULDBLOCK)
-    })
+/// How a folder is opened: never through a link.
+fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
 }
 
-/// Makes the folder `path` (and those above it), which must be a folder
-/// of its own and not a link to one elsewhere: somebody else who can write
-/// in a shared download folder must not redirect what we write.
-fn make_folder(path: &Path) -> Result<(), DownloadError> {
-    let failed = |cause| DownloadError::CreateFolder {
-        path: path.to_path_buf(),
-        cause,
-    };
-    fs::create_dir_all(path).map_err(failed)?;
-    match path.symlink_metadata() {
-        Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(_) => Err(failed(io::ErrorKind::NotADirectory.into())),
-        Err(cause) => Err(failed(cause)),
+/// Opens the folder `name` in `dir`, never through a link.
+fn open_dir_at(dir: &OwnedFd, name: &OsStr) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::openat(dir, name, dir_flags(), Mode::empty())?)
+}
+
+/// Makes the folder `name` in `dir` unless it is there, and opens it:
+/// a folder of its own, not a link to one elsewhere (that fails with
+/// `ELOOP` or `ENOTDIR`).
+fn make_dir_at(dir: &OwnedFd, name: &OsStr) -> io::Result<OwnedFd> {
+    match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o777)) {
+        Ok(()) | Err(Errno::EXIST) => open_dir_at(dir, name),
+        Err(e) => Err(e.into()),
     }
 }
 
-/// Opens `path` to read and write, creating it, but never through a
-/// symbolic link.
-fn open_no_link(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+/// Opens the file `name` in `dir` to read and write, creating it, but
+/// never through a symbolic link.
+fn open_file_at(dir: &OwnedFd, name: impl rustix::path::Arg) -> io::Result<File> {
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(File::from(rustix::fs::openat(
+        dir,
+        name,
+        flags,
+        Mode::from_raw_mode(0o666),
+    )?))
+}
+
+/// Whether `cause` is what opening a link without following it gives.
+fn is_link_error(cause: &io::Error) -> bool {
+    matches!(cause.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR))
+}
+
+/// Why the folder at `path` cannot be made or opened.
+fn folder_error(path: &Path, cause: io::Error) -> DownloadError {
+    match is_link_error(&cause) {
+        true => DownloadError::KeptLink(path.to_path_buf()),
+        false => DownloadError::CreateFolder {
+            path: path.to_path_buf(),
+            cause,
+        },
+    }
 }
 
 /// The info files in the hidden folder opened as `root`, with their keys.
 fn infos_in(root: &OwnedFd) -> Vec<(String, String)> {
-    let Ok(dir) = rustix::fs::Dir::read_from(root) else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().to_str().ok()?.to_string();
+    names_in(root)
+        .into_iter()
+        .filter_map(|name| {
+            let name = name.into_string().ok()?;
             let key = name.strip_suffix(".info")?.to_string();
             Some((name, key))
         })
@@ -443,9 +511,15 @@ fn infos_in(root: &OwnedFd) -> Vec<(String, String)> {
 /// [`MAX_DEPTH`] deep; what is deeper was not made by a chat.
 const DEEPEST: usize = MAX_DEPTH + 2;
 
+/// The type of `name` in `dir`, not following a link.
+fn type_at(dir: &OwnedFd, name: &OsStr) -> Option<FileType> {
+    let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    Some(FileType::from_raw_mode(stat.st_mode))
+}
+
 /// What `name` in the folder `dir` takes on the disk, with all below it,
 /// never following a link.
-fn usage_at(dir: &OwnedFd, name: &str, depth: usize) -> u64 {
+fn usage_at(dir: &OwnedFd, name: &OsStr, depth: usize) -> u64 {
     let Ok(stat) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
         return 0;
     };
@@ -453,7 +527,7 @@ fn usage_at(dir: &OwnedFd, name: &str, depth: usize) -> u64 {
         .unwrap_or(0)
         .saturating_mul(512);
     let below = match open_folder_at(dir, name, depth) {
-        Some((sub, names)) => names
+        Some(sub) => names_in(&sub)
             .iter()
             .map(|name| usage_at(&sub, name, depth + 1))
             .fold(0, u64::saturating_add),
@@ -462,11 +536,28 @@ fn usage_at(dir: &OwnedFd, name: &str, depth: usize) -> u64 {
     own.saturating_add(below)
 }
 
+/// Bytes of the regular files at and below `name` in `dir`, never
+/// following a link.
+fn tree_bytes_at(dir: &OwnedFd, name: &OsStr, depth: usize) -> u64 {
+    match type_at(dir, name) {
+        Some(FileType::RegularFile) => rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_or(0, |s| u64::try_from(s.st_size).unwrap_or(0)),
+        Some(FileType::Directory) => match open_folder_at(dir, name, depth) {
+            Some(sub) => names_in(&sub)
+                .iter()
+                .map(|name| tree_bytes_at(&sub, name, depth + 1))
+                .fold(0, u64::saturating_add),
+            None => 0,
+        },
+        _ => 0,
+    }
+}
+
 /// Removes `name` in the folder `dir`, with all below it, never following
 /// a link.
-fn remove_at(dir: &OwnedFd, name: &str, depth: usize) {
-    if let Some((sub, names)) = open_folder_at(dir, name, depth) {
-        for below in &names {
+fn remove_at(dir: &OwnedFd, name: &OsStr, depth: usize) {
+    if let Some(sub) = open_folder_at(dir, name, depth) {
+        for below in &names_in(&sub) {
             remove_at(&sub, below, depth + 1);
         }
         let _ = rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR);
@@ -475,63 +566,35 @@ fn remove_at(dir: &OwnedFd, name: &str, depth: usize) {
     }
 }
 
-/// The folder `name` in `dir` (not a link to one), opened, and the names
-/// in it; `None` for anything else, or too deep.
-fn open_folder_at(dir: &OwnedFd, name: &str, depth: usize) -> Option<(OwnedFd, Vec<String>)> {
+/// The folder `name` in `dir` (not a link to one), opened; `None` for
+/// anything else, or too deep.
+fn open_folder_at(dir: &OwnedFd, name: &OsStr, depth: usize) -> Option<OwnedFd> {
     if depth > DEEPEST {
         return None;
     }
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let sub = rustix::fs::openat(dir, name, flags, Mode::empty()).ok()?;
-    let names = rustix::fs::Dir::read_from(&sub)
-        .ok()?
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().to_str().ok()?;
-            (name != "." && name != "..").then(|| name.to_string())
-        })
-        .collect();
-    Some((sub, names))
+    open_dir_at(dir, name).ok()
 }
 
-/// What `path` takes on the disk, with all below it, not following links.
-fn disk_usage(path: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = path.symlink_metadata() else {
-        return 0;
+/// The names in the folder `dir`.
+fn names_in(dir: &OwnedFd) -> Vec<OsString> {
+    let Ok(read) = rustix::fs::Dir::read_from(dir) else {
+        return Vec::new();
     };
-    let below = match meta.is_dir() {
-        true => fs::read_dir(path)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|entry| disk_usage(&entry.path()))
-            .fold(0, u64::saturating_add),
-        false => 0,
-    };
-    meta.blocks().saturating_mul(512).saturating_add(below)
-}
-
-/// Bytes of the regular files below `dir`, not following links.
-fn tree_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| match entry.file_type() {
-            Ok(t) if t.is_dir() => tree_bytes(&entry.path()),
-            Ok(t) if t.is_file() => entry.metadata().map_or(0, |m| m.len()),
-            _ => 0,
-        })
-        .sum()
+    read.flatten()
+        .map(|entry| entry.file_name().to_bytes().to_vec())
+        .filter(|name| name != b"." && name != b"..")
+        .map(OsString::from_vec)
+        .collect()
 }
 
 /// A kept item's info file, locked while a transfer uses it: the lock goes
 /// with the descriptor.
 #[derive(Debug)]
 struct Claim {
-    path: PathBuf,
+    /// The hidden folder it is in, open.
+    root: Dir,
+    name: String,
+    root_path: PathBuf,
     /// Under a key of this transfer alone: not worth keeping.
     private: bool,
     _lock: File,
@@ -542,23 +605,22 @@ impl Claim {
     /// hidden folder once nothing is kept in it, so a download folder
     /// without cut transfers looks as it always did.
     fn release(self) {
-        let _ = fs::remove_file(&self.path);
-        if let Some(root) = self.path.parent() {
-            // Fails, as it should, while anything is inside.
-            let _ = fs::remove_dir(root);
-        }
+        let _ = rustix::fs::unlinkat(&*self.root, self.name.as_str(), AtFlags::empty());
+        // Fails, as it should, while anything is inside (and for a link).
+        let _ = fs::remove_dir(&self.root_path);
     }
 }
 
-/// Gives what is at `from` (a file or a folder) its final name `name` in
-/// the download folder, numbered if taken. Like `cp`, this leaves writing
-/// to the disk to the kernel.
+/// Gives `from` in the folder `dir` (a file or a folder) its final name
+/// `name` in the download folder, numbered if taken. Like `cp`, this
+/// leaves writing to the disk to the kernel.
 fn name_finally(
-    from: &Path,
+    dir: &OwnedFd,
+    from: &OsStr,
     downloads: &DownloadDir,
     name: &str,
 ) -> Result<PathBuf, DownloadError> {
-    downloads.claim_name(name, |target| rename_new(from, target))
+    downloads.claim_name(name, |target| rename_new_at(dir, from, CWD, target))
 }
 
 /// A file being received that survives a cut: what was written stays on
@@ -566,7 +628,10 @@ fn name_finally(
 #[derive(Debug)]
 pub struct KeptFile {
     file: File,
+    /// Where it is, as shown; it is reached as `name` in `dir`.
     path: PathBuf,
+    dir: Dir,
+    name: OsString,
     /// The bytes it holds.
     len: u64,
     /// For a file of its own (not inside a folder): its claim.
@@ -574,21 +639,27 @@ pub struct KeptFile {
 }
 
 impl KeptFile {
-    /// Opens `path` for receiving a file of `size` bytes, keeping what it
-    /// already holds unless that is more than `size`.
-    pub fn open(path: &Path, size: u64) -> Result<Self, DownloadError> {
-        let create_error = |cause| DownloadError::CreateFile {
-            path: path.parent().unwrap_or(path).to_path_buf(),
-            cause,
+    /// Opens `name` in `dir` (shown as `path`) for receiving a file of
+    /// `size` bytes, keeping what it already holds unless that is more
+    /// than `size`.
+    fn open_in(dir: Dir, name: OsString, path: PathBuf, size: u64) -> Result<Self, DownloadError> {
+        let create_error = |cause: io::Error| match is_link_error(&cause) {
+            true => DownloadError::KeptLink(path.clone()),
+            false => DownloadError::CreateFile {
+                path: path.parent().unwrap_or(&path).to_path_buf(),
+                cause,
+            },
         };
-        let file = open_no_link(path).map_err(create_error)?;
+        let file = open_file_at(&dir, name.as_os_str()).map_err(create_error)?;
         let meta = file.metadata().map_err(create_error)?;
         if !meta.is_file() {
             return Err(create_error(io::ErrorKind::InvalidInput.into()));
         }
         let mut kept = Self {
             file,
-            path: path.to_path_buf(),
+            path,
+            dir,
+            name,
             len: meta.len(),
             claim: None,
         };
@@ -609,6 +680,11 @@ impl KeptFile {
     /// The bytes held already.
     pub fn held(&self) -> u64 {
         self.len
+    }
+
+    /// The file, opened again to be read (by position) elsewhere.
+    pub fn reader(&self) -> io::Result<File> {
+        self.file.try_clone()
     }
 
     /// A hasher that has seen the first `len` bytes held.
@@ -663,7 +739,7 @@ impl KeptFile {
     /// Gives a file of its own its final name in the download folder,
     /// numbered if taken.
     pub fn finish(mut self, downloads: &DownloadDir, name: &str) -> Result<PathBuf, DownloadError> {
-        let saved = name_finally(&self.path, downloads, name)?;
+        let saved = name_finally(&self.dir, &self.name, downloads, name)?;
         self.forget();
         Ok(saved)
     }
@@ -675,8 +751,12 @@ impl KeptFile {
 
     /// Removes what was received: cancelled, or damaged.
     pub fn discard(mut self) {
-        let _ = fs::remove_file(&self.path);
+        self.remove();
         self.forget();
+    }
+
+    fn remove(&self) {
+        let _ = rustix::fs::unlinkat(&*self.dir, self.name.as_os_str(), AtFlags::empty());
     }
 
     /// Done with: dropping it leaves the file as it is.
@@ -693,7 +773,7 @@ impl Drop for KeptFile {
         // Nothing worth keeping: no trace is left.
         let private = self.claim.as_ref().is_some_and(|c| c.private);
         if self.len == 0 || private {
-            let _ = fs::remove_file(&self.path);
+            self.remove();
             self.forget();
         }
     }
@@ -703,7 +783,12 @@ impl Drop for KeptFile {
 /// Dropped holding no file, it leaves no trace.
 #[derive(Debug)]
 pub struct KeptFolder {
+    /// Where it is, as shown; it is `name` in the hidden folder `root`,
+    /// open as `dir`.
     path: PathBuf,
+    root: Dir,
+    name: OsString,
+    dir: Dir,
     /// `None` once it was given its final name or discarded.
     claim: Option<Claim>,
 }
@@ -712,25 +797,37 @@ impl KeptFolder {
     /// Starts or resumes the file at `relative` (already made safe) inside
     /// the folder.
     pub fn entry(&self, relative: &Path, size: u64) -> Result<KeptFile, DownloadError> {
-        let path = self.path.join(relative);
-        if let Some(parent) = path.parent() {
-            self.make(parent)?;
-        }
-        KeptFile::open(&path, size)
+        let parent = relative.parent().unwrap_or(Path::new(""));
+        let dir = self.walk(parent)?;
+        let Some(name) = relative.file_name() else {
+            let path = self.path.join(relative);
+            return Err(folder_error(&path, io::ErrorKind::InvalidInput.into()));
+        };
+        KeptFile::open_in(dir, name.to_os_string(), self.path.join(relative), size)
     }
 
     /// Makes the folder at `relative` (already made safe) inside it.
     pub fn subfolder(&self, relative: &Path) -> Result<(), DownloadError> {
-        self.make(&self.path.join(relative))
+        self.walk(relative).map(drop)
     }
 
-    fn make(&self, dir: &Path) -> Result<(), DownloadError> {
-        make_folder(dir)
+    /// Opens the folder at `relative` inside it, making what is missing,
+    /// one folder at a time and never through a link.
+    fn walk(&self, relative: &Path) -> Result<Dir, DownloadError> {
+        let (mut dir, mut at) = (self.dir.clone(), self.path.clone());
+        for part in relative.components() {
+            let Component::Normal(part) = part else {
+                return Err(folder_error(&at, io::ErrorKind::InvalidInput.into()));
+            };
+            at.push(part);
+            dir = Arc::new(make_dir_at(&dir, part).map_err(|e| folder_error(&at, e))?);
+        }
+        Ok(dir)
     }
 
     /// Whether any file is in it (what a resend would resume).
     pub fn holds_a_file(&self) -> bool {
-        holds_a_file(&self.path)
+        holds_a_file(&self.dir, 0)
     }
 
     /// Removes what the folder holds from an earlier try but not at
@@ -738,13 +835,13 @@ impl KeptFolder {
     /// [`KeptFolder::subfolder`]): the folder that takes its final name is
     /// the one sent this time, not a mix.
     pub fn keep_only(&self, wanted: impl Fn(&Path) -> bool) {
-        prune(&self.path, Path::new(""), &wanted);
+        prune(&self.dir, Path::new(""), &wanted, 0);
     }
 
     /// Gives the folder its final name in the download folder, numbered if
     /// taken (`photos (1)`).
     pub fn finish(mut self, downloads: &DownloadDir, name: &str) -> Result<PathBuf, DownloadError> {
-        let saved = name_finally(&self.path, downloads, name)?;
+        let saved = name_finally(&self.root, &self.name, downloads, name)?;
         if let Some(claim) = self.claim.take() {
             claim.release();
         }
@@ -753,7 +850,7 @@ impl KeptFolder {
 
     /// Removes the folder and what arrived of it.
     pub fn discard(mut self) {
-        let _ = fs::remove_dir_all(&self.path);
+        remove_at(&self.root, &self.name, 0);
         if let Some(claim) = self.claim.take() {
             claim.release();
         }
@@ -763,8 +860,8 @@ impl KeptFolder {
 impl Drop for KeptFolder {
     fn drop(&mut self) {
         let private = self.claim.as_ref().is_some_and(|c| c.private);
-        if self.claim.is_some() && (private || !holds_a_file(&self.path)) {
-            let _ = fs::remove_dir_all(&self.path);
+        if self.claim.is_some() && (private || !holds_a_file(&self.dir, 0)) {
+            remove_at(&self.root, &self.name, 0);
             if let Some(claim) = self.claim.take() {
                 claim.release();
             }
@@ -773,58 +870,57 @@ impl Drop for KeptFolder {
 }
 
 /// Whether a regular file is anywhere below `dir` (an empty one counts).
-fn holds_a_file(dir: &Path) -> bool {
-    fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|entry| match entry.file_type() {
-            Ok(t) if t.is_dir() => holds_a_file(&entry.path()),
-            Ok(t) => t.is_file(),
-            Err(_) => false,
-        })
+fn holds_a_file(dir: &OwnedFd, depth: usize) -> bool {
+    names_in(dir).iter().any(|name| match type_at(dir, name) {
+        Some(FileType::Directory) => {
+            open_folder_at(dir, name, depth + 1).is_some_and(|sub| holds_a_file(&sub, depth + 1))
+        }
+        Some(FileType::RegularFile) => true,
+        _ => false,
+    })
 }
 
 /// Removes below `dir` (at `relative` in its folder) every file not
 /// `wanted`, and every folder neither wanted nor holding a wanted file.
 /// Returns whether anything is left in `dir`.
-fn prune(dir: &Path, relative: &Path, wanted: &impl Fn(&Path) -> bool) -> bool {
+fn prune(dir: &OwnedFd, relative: &Path, wanted: &impl Fn(&Path) -> bool, depth: usize) -> bool {
     let mut left = false;
-    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
-        let below = relative.join(entry.file_name());
-        let path = entry.path();
-        let keep = match entry.file_type() {
-            Ok(t) if t.is_dir() => prune(&path, &below, wanted) || wanted(&below),
-            _ => wanted(&below),
+    for name in names_in(dir) {
+        let below = relative.join(&name);
+        let sub = match type_at(dir, &name) {
+            Some(FileType::Directory) => open_folder_at(dir, &name, depth + 1),
+            _ => None,
+        };
+        let keep = match sub {
+            Some(sub) => prune(&sub, &below, wanted, depth + 1) || wanted(&below),
+            None => wanted(&below),
         };
         if keep {
             left = true;
-        } else if path.is_dir() && !path.is_symlink() {
-            let _ = fs::remove_dir_all(&path);
         } else {
-            let _ = fs::remove_file(&path);
+            remove_at(dir, &name, depth + 1);
         }
     }
     left
 }
 
-/// Renames `from` to `to`, never replacing what `to` names.
-fn rename_new(from: &Path, to: &Path) -> io::Result<()> {
-    use rustix::fs::CWD;
-    match rustix::fs::renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+/// Renames `from` in the folder `dir` to `to` (relative to `to_dir`),
+/// never replacing what `to` names.
+fn rename_new_at(dir: &OwnedFd, from: &OsStr, to_dir: BorrowedFd<'_>, to: &Path) -> io::Result<()> {
+    match rustix::fs::renameat_with(dir, from, to_dir, to, RenameFlags::NOREPLACE) {
         Ok(()) => Ok(()),
         Err(Errno::EXIST) => Err(io::ErrorKind::AlreadyExists.into()),
         // A file system without the flag: a link fails if the name is
         // taken, atomically; a folder is checked first.
         Err(Errno::INVAL | Errno::NOSYS) => {
-            if from.is_dir() {
-                if to.symlink_metadata().is_ok() {
+            if type_at(dir, from) == Some(FileType::Directory) {
+                if rustix::fs::statat(to_dir, to, AtFlags::SYMLINK_NOFOLLOW).is_ok() {
                     return Err(io::ErrorKind::AlreadyExists.into());
                 }
-                fs::rename(from, to)
+                Ok(rustix::fs::renameat(dir, from, to_dir, to)?)
             } else {
-                fs::hard_link(from, to)?;
-                fs::remove_file(from)
+                rustix::fs::linkat(dir, from, to_dir, to, AtFlags::empty())?;
+                Ok(rustix::fs::unlinkat(dir, from, AtFlags::empty())?)
             }
         }
         Err(e) => Err(e.into()),
@@ -835,6 +931,25 @@ fn rename_new(from: &Path, to: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::files::scratch;
+
+    /// What `path` takes on the disk, with all below it, not following
+    /// links.
+    fn disk_usage(path: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = path.symlink_metadata() else {
+            return 0;
+        };
+        let below = match meta.is_dir() {
+            true => fs::read_dir(path)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|entry| disk_usage(&entry.path()))
+                .fold(0, u64::saturating_add),
+            false => 0,
+        };
+        meta.blocks().saturating_mul(512).saturating_add(below)
+    }
 
     /// What the hidden folder `root` takes on the disk itself.
     fn disk_usage_of_root_alone(root: &Path) -> u64 {

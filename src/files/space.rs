@@ -155,8 +155,9 @@ impl fmt::Display for NoRoom {
                 promised: 0,
             } => write!(
                 f,
-                "not enough room for more files: it makes {needed} files and folders and the \
-                 disk of {place} has room for only {free} more"
+                "not enough room for more files: it makes {} and the disk of {place} has room \
+                 for only {free} more",
+                made(needed)
             ),
             Lacking::Files {
                 needed,
@@ -164,12 +165,21 @@ impl fmt::Display for NoRoom {
                 promised,
             } => write!(
                 f,
-                "not enough room for more files: it makes {needed} files and folders and the \
-                 disk of {place} has room for only {} more ({free}, {promised} of them promised \
-                 to transfers on their way)",
+                "not enough room for more files: it makes {} and the disk of {place} has room \
+                 for only {} more ({free}, {promised} of them promised to transfers on their \
+                 way)",
+                made(needed),
                 free - promised
             ),
         }
+    }
+}
+
+/// `1 file or folder`, `2 files and folders`.
+fn made(n: u64) -> String {
+    match n {
+        1 => "1 file or folder".to_string(),
+        n => format!("{n} files and folders"),
     }
 }
 
@@ -243,6 +253,12 @@ mod tests {
             "not enough room for more files: it makes 50001 files and folders and the disk of \
              dl has room for only 50000 more (60000, 10000 of them promised to transfers on \
              their way)"
+        );
+        let refused = disk(u64::MAX, Some(0)).check(owed(0, 1), Owed::default(), place);
+        assert_eq!(
+            refused.unwrap_err().to_string(),
+            "not enough room for more files: it makes 1 file or folder and the disk of dl has \
+             room for only 0 more"
         );
         // A file system without a count of inodes runs out of blocks only.
         let space = disk(u64::MAX, None);

@@ -72,6 +72,9 @@ pub struct Decision {
     /// Whether those are still being worked out: the peer is then answered
     /// once they are, by whoever works them out.
     pub pending: bool,
+    /// While the file of its name here is still being compared with it:
+    /// its size (a big one takes a while, and the user is told).
+    pub checking_here: Option<u64>,
 }
 
 /// A transfer the user asked to stop.
@@ -104,6 +107,9 @@ struct Entry {
     resume: (u64, [u8; 32]),
     /// Whether that is still being worked out (a hash of what is here).
     hashing: bool,
+    /// Whether what is hashed is the file of its name in the download
+    /// folder (rather than what was kept of it).
+    compares_here: bool,
     /// For a folder: files done, and in all.
     files: Option<(u64, u64)>,
     /// Bytes of `done` that were kept from an earlier try, not moved now.
@@ -229,6 +235,7 @@ impl Transfers {
             verdict: Verdict::Accepted,
             resume: (0, [0; 32]),
             hashing: false,
+            compares_here: false,
             files: None,
             kept: 0,
             awaiting_peer: false,
@@ -284,11 +291,13 @@ impl Transfers {
 
     /// Makes the offer `id` wait for the user while what it resumes from is
     /// still being worked out, counting `held` bytes as here until then;
-    /// [`Transfers::resolve`] says what is.
-    pub fn ask_while_hashing(&self, id: u64, held: u64) {
+    /// [`Transfers::resolve`] says what is. `here` when it is compared with
+    /// the file of its name in the download folder.
+    pub fn ask_while_hashing(&self, id: u64, held: u64, here: bool) {
         self.update(id, |e| {
             e.verdict = Verdict::Waiting;
             e.hashing = true;
+            e.compares_here = here;
             e.resume.0 = held;
         });
     }
@@ -387,6 +396,7 @@ impl Transfers {
             offset: entry.resume.0,
             prefix: entry.resume.1,
             pending: entry.hashing,
+            checking_here: (entry.hashing && entry.compares_here).then_some(entry.size),
         };
         if accept {
             entry.verdict = Verdict::Accepted;
@@ -1045,7 +1055,7 @@ mod tests {
         // Waiting for the user while what is here is hashed: it counts
         // as here when accepted, until the hash says otherwise.
         let asked = transfers.offered("same.iso", 1 << 30, 3);
-        transfers.ask_while_hashing(asked, 1 << 30);
+        transfers.ask_while_hashing(asked, 1 << 30, true);
         let needed = transfers.decide(Some(asked), true, |needed, _| {
             assert_eq!(needed, Owed::default());
             Ok(())

@@ -368,6 +368,13 @@ impl UserSide<'_> {
             Ok(decision) => {
                 let answer = if accept {
                     self.screen.system(format!("Accepted {}.", decision.name));
+                    if let Some(size) = decision.checking_here {
+                        self.screen.system(format!(
+                            "Checking {} ({}) against the file of that name here...",
+                            decision.name,
+                            progress::bytes(size)
+                        ));
+                    }
                     if decision.pending {
                         // Answered once what it resumes from is known.
                         return;

@@ -24,6 +24,13 @@ impl SmallDisk {
         SmallDisk::made(downloads, &mount)
     }
 
+    /// A tmpfs of `mib` MiB with room for `inodes` files and folders at
+    /// `downloads`, or `None` (said on stderr) where it cannot be made.
+    pub fn tmpfs_with_inodes(downloads: &Path, mib: u64, inodes: u64) -> Option<SmallDisk> {
+        let mount = format!("mount -t tmpfs -o size={mib}m,nr_inodes={inodes} chat-test");
+        SmallDisk::made(downloads, &mount)
+    }
+
     /// An ext4 file system of `mib` MiB with about `inodes` inodes (a
     /// block of 1 KiB, as `mkfs` gives so small a disk) at `downloads`, its
     /// image kept in `image`; or `None` (said on stderr) where it cannot be

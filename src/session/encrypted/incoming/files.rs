@@ -43,12 +43,24 @@ impl<'a> Reader<'a> {
             meter: None,
         };
         let mut arriving = Arriving::new(name.clone(), size, owner);
+        arriving.from = from.map(str::to_string);
         let what = Offered {
             name: &name,
             size,
             files: None,
             from,
         };
+        // Keeping a file makes two (its part and its info): there must be
+        // room for them before they are made.
+        if size > 0 && !self.kept.holds_file(&name, size) {
+            let needed = Owed { bytes: 0, files: 2 };
+            if let Some(why) = self.no_room(needed, transfer) {
+                self.decline_for(id, &what.shown(), &why, NoRoom::FOR_PEER);
+                self.transfers.forget(transfer);
+                self.files.insert(id, arriving);
+                return Ok(());
+            }
+        }
         let prepared = match size {
             // Nothing to keep or resume: it is made when it ends.
             0 => Ok(Here::Nothing),
@@ -148,6 +160,7 @@ impl<'a> Reader<'a> {
                     return self.answer_found(id, arriving, Found { len: held, hasher }, reply);
                 }
                 None => Source::Kept {
+                    file: kept.reader(),
                     path: kept.path().to_path_buf(),
                     held,
                 },
@@ -166,9 +179,11 @@ impl<'a> Reader<'a> {
         match reply {
             // Taken now; where its chunks begin is known once it is hashed.
             Reply::Now => self.take(arriving),
-            Reply::Asked(transfer) => self
-                .transfers
-                .ask_while_hashing(transfer, here.held(arriving.size)),
+            Reply::Asked(transfer) => self.transfers.ask_while_hashing(
+                transfer,
+                here.held(arriving.size),
+                matches!(here, Here::There(_)),
+            ),
         }
         let name = arriving.name.clone();
         self.hashing.submit(Job {
@@ -315,8 +330,12 @@ impl<'a> Reader<'a> {
                 arriving.name
             )));
         }
-        let was_there = arriving.there.take().is_some();
-        self.comes_whole(id, was_there);
+        let there = arriving.there.take();
+        if let Some(seen) = there {
+            // Hashed whole to answer the offer: compared at the end.
+            arriving.compared = Some((*arriving.hash.finalize().as_bytes(), seen));
+        }
+        self.comes_whole(id, there.is_some());
         Ok(())
     }
 
@@ -379,10 +398,17 @@ impl<'a> Reader<'a> {
                 }
                 return;
             }
-            if was_there {
-                self.screen.system(format!(
+            let from = self.files.get(&id).and_then(|a| a.from.clone());
+            match (was_there, from) {
+                (false, _) => {}
+                // The host sends it whole when another member needs it all.
+                (true, Some(from)) => self.screen.system(format!(
+                    "Incoming file {shown} from {from}: it comes whole, and is compared with \
+                     the file of that name here at its end..."
+                )),
+                (true, None) => self.screen.system(format!(
                     "Incoming file {shown}: it differs from the file of that name here..."
-                ));
+                )),
             }
         }
         let Some(arriving) = self.files.get_mut(&id) else {
@@ -474,6 +500,8 @@ impl<'a> Reader<'a> {
             owner,
             stage,
             there,
+            compared,
+            from,
             ..
         } = arriving;
         // An empty file of its own was given no place to be kept.
@@ -499,8 +527,20 @@ impl<'a> Reader<'a> {
             return self.entry_settled(owner, None);
         }
         if let Owner::Lone { meter, .. } = owner {
+            let shown = match &from {
+                Some(from) => format!("{name} from {from}"),
+                None => name.clone(),
+            };
+            if let Some(seen) = self.identical_after_all(&name, compared, hash) {
+                let note = match from {
+                    Some(_) => " (it came whole: others in the room needed it)",
+                    None => " (it came whole)",
+                };
+                self.same_as_here(id, (&name, &shown, note), kept, meter, seen);
+                return Ok(());
+            }
             let there = there.or_else(|| self.empty_here(&name, empty));
-            self.save_lone(id, &name, kept, meter, there);
+            self.save_lone(id, (&name, &shown), kept, meter, there);
             return Ok(());
         }
         if let Some(kept) = kept {
@@ -508,6 +548,21 @@ impl<'a> Reader<'a> {
         }
         self.answer(Answer::Saved(id));
         self.entry_settled(owner, Some(size))
+    }
+
+    /// The file `name` here, when one that came whole although it was
+    /// taken for it (`compared`: its hash, and the file as looked at) has
+    /// its `hash` and is still as it was looked at; if it changed since,
+    /// what arrived is saved beside it.
+    fn identical_after_all(
+        &self,
+        name: &str,
+        compared: Option<([u8; 32], Identity)>,
+        hash: &[u8; 32],
+    ) -> Option<Identity> {
+        let (_, seen) = compared.filter(|(here, _)| here == hash)?;
+        let now = Identity::of_file(&self.downloads.path().join(name));
+        (now == Some(seen)).then_some(seen)
     }
 
     /// An empty file of this name in the download folder, for an empty
@@ -522,13 +577,13 @@ impl<'a> Reader<'a> {
     fn save_lone(
         &mut self,
         id: FileId,
-        name: &str,
+        (name, shown): (&str, &str),
         kept: Option<KeptFile>,
         meter: Option<Meter<'a>>,
         there: Option<Identity>,
     ) {
         if let Some(seen) = there {
-            return self.same_as_here(id, name, kept, meter, seen);
+            return self.same_as_here(id, (name, shown, ""), kept, meter, seen);
         }
         let saved = match kept {
             Some(kept) => kept.finish(self.downloads, name),
@@ -546,12 +601,13 @@ impl<'a> Reader<'a> {
     }
 
     /// The peer's file is the one `seen` here, by its size and hash: no
-    /// byte of it travelled, and that file stays as it is, if it did not
-    /// change while it was compared.
+    /// byte of it travelled (or, with a `note` saying why, it came whole
+    /// and is not kept twice), and that file stays as it is, if it did not
+    /// change while it was compared. `shown` names it and whom it is from.
     fn same_as_here(
         &mut self,
         id: FileId,
-        name: &str,
+        (name, shown, note): (&str, &str, &str),
         kept: Option<KeptFile>,
         meter: Option<Meter<'a>>,
         seen: Identity,
@@ -564,11 +620,11 @@ impl<'a> Reader<'a> {
         drop(meter);
         if Identity::of_file(&self.downloads.path().join(name)) != Some(seen) {
             let why = "the file here changed while it was compared; nothing was saved";
-            self.screen.system(format!("{name}: {why}."));
+            self.screen.system(format!("{shown}: {why}."));
             return self.answer(Answer::Refused(id, why.into()));
         }
         self.screen
-            .system(format!("{name}: already there, identical"));
+            .system(format!("{shown}: already there, identical{note}"));
         self.answer(Answer::Saved(id));
     }
 

@@ -87,8 +87,14 @@ impl Identity {
 
 /// What to hash.
 pub(super) enum Source {
-    /// The part kept of the offer, of which the first `held` bytes count.
-    Kept { path: PathBuf, held: u64 },
+    /// The part kept of the offer, of which the first `held` bytes count:
+    /// open already (what is kept is never reached by a path that could
+    /// lead through a link), and known by its `path`.
+    Kept {
+        file: io::Result<File>,
+        path: PathBuf,
+        held: u64,
+    },
     /// A file of the offered name and size in the download folder, as
     /// looked at when offered: if it is no longer that file, or cannot be
     /// read, nothing is here.
@@ -269,27 +275,29 @@ impl Shared {
     /// reader is done.
     fn hash(&self, job: &Job) -> Option<Result<Found, String>> {
         match &job.source {
-            Source::Kept { path, held } => self
-                .hash_file(job, path, *held, None)
+            Source::Kept { file, path, held } => self
+                .hash_file(job, reopen(file), path, *held, None)
                 .map(|read| read.map_err(|e| format!("cannot read what was kept of it: {e}"))),
             Source::There { path, seen } => {
-                let read = self.hash_file(job, path, seen.len, Some(seen))?;
+                let read = self.hash_file(job, open_here(path), path, seen.len, Some(seen))?;
                 // Unreadable, or not the file seen: nothing is here.
                 Some(Ok(read.unwrap_or_else(|_| Found::nothing())))
             }
         }
     }
 
-    /// The hash of the first `len` bytes of the file at `path`, which must
-    /// be the one `seen` when given; `None` once nobody needs it.
+    /// The hash of the first `len` bytes of the file `opened`, known by
+    /// `path`, which must be the one `seen` when given; `None` once nobody
+    /// needs it.
     fn hash_file(
         &self,
         job: &Job,
+        opened: io::Result<File>,
         path: &Path,
         len: u64,
         seen: Option<&Identity>,
     ) -> Option<io::Result<Found>> {
-        let file = match open_here(path) {
+        let file = match opened {
             Ok(file) => file,
             Err(e) => return Some(Err(e)),
         };
@@ -375,6 +383,14 @@ impl Shared {
         if let Some(ticket) = go.then(|| tell.answers.take()).flatten() {
             let _ = tell.outbox.send(Outgoing::Answer(answer, ticket));
         }
+    }
+}
+
+/// The kept file `file` again, or why it could not be opened.
+fn reopen(file: &io::Result<File>) -> io::Result<File> {
+    match file {
+        Ok(file) => file.try_clone(),
+        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
     }
 }
 

@@ -153,6 +153,12 @@ struct Arriving<'a> {
     /// offered to the peer as the file itself: if the peer's is the same,
     /// nothing travels and that file stays as it is.
     there: Option<Identity>,
+    /// That file, and its hash, when the peer's came whole all the same
+    /// (in a room, because another member needed all of it): if what
+    /// arrives is the same, it is not kept twice.
+    compared: Option<([u8; 32], Identity)>,
+    /// In a room: the member it is from.
+    from: Option<String>,
 }
 
 impl<'a> Arriving<'a> {
@@ -169,6 +175,8 @@ impl<'a> Arriving<'a> {
             owner,
             pending: None,
             there: None,
+            compared: None,
+            from: None,
         }
     }
 }
