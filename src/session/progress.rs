@@ -937,7 +937,7 @@ fn duration(d: Duration) -> String {
 }
 
 /// `a`, `a and b`, `a, b and c`.
-fn in_words(mut parts: Vec<String>) -> String {
+pub(crate) fn in_words(mut parts: Vec<String>) -> String {
     let last = parts.pop().unwrap_or_default();
     match parts.is_empty() {
         true => last,

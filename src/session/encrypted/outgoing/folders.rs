@@ -205,11 +205,7 @@ fn listed(mut items: Vec<String>) -> String {
     if more > 0 {
         return format!("{} and {more} more", items.join(", "));
     }
-    let last = items.pop().unwrap_or_default();
-    match items.is_empty() {
-        true => last,
-        false => format!("{} and {last}", items.join(", ")),
-    }
+    progress::in_words(items)
 }
 
 #[cfg(test)]
