@@ -140,7 +140,9 @@ impl Looks {
         // Marks go after the case is changed: some become letters then
         // (the Greek iota written under a letter is a capital I beside it).
         let bare = |text: &str| -> String { text.nfd().filter(|c| !is_drawn_over(*c)).collect() };
-        let sketch = |text: &str| fold(&skeleton(&bare(text)).collect::<String>());
+        // And again after the skeleton, which writes some letters as one
+        // with a mark (`ŧ` as `t` with a stroke).
+        let sketch = |text: &str| fold(&bare(&skeleton(&bare(text)).collect::<String>()));
         let normal: String = name.trim().nfkc().collect();
         Self([
             sketch(&normal),
@@ -193,6 +195,9 @@ mod tests {
             "System\u{323}",  // a dot under it
             "Sys\u{307}tem",  // a dot over the s
             "SYSTEM\u{301}",  // an acute accent
+            "Sysŧem",         // a t with a stroke
+            "SysŦem",
+            "Sƴstem", // a y with a hook
         ] {
             assert!(parse(fake).is_err(), "{fake} was taken as a name");
         }
