@@ -655,9 +655,12 @@ fn files_of_a_folder_the_user_cancelled_are_dropped() {
 /// shared download folder could plant a link at `.chat-partial/KEY.part`:
 /// it is never followed. The file is refused and what the link points to
 /// is untouched.
-#[test]
-fn a_link_planted_in_the_kept_folder_is_not_followed() {
-    let dir = TestDir::new("htr_planted_link");
+/// A file of someone else's reached from the kept folder, by a link put
+/// where a kept part of the peer's offer would be (`plant` puts it), is
+/// neither cut short, written, nor fingerprinted for the peer: the offer is
+/// refused, and the file is as it was.
+fn planted_part_is_not_used(test: &str, plant: fn(&Path, &Path)) {
+    let dir = TestDir::new(test);
     let victim = dir.join("victim.txt");
     fs::write(&victim, b"precious contents that are longer than ten").unwrap();
     let kept = dir.join("received_files").join(KEPT);
@@ -668,7 +671,7 @@ fn a_link_planted_in_the_kept_folder_is_not_followed() {
     hasher.update(&10u64.to_be_bytes());
     hasher.update(b"a.txt");
     let key = hasher.finalize().to_hex()[..32].to_string();
-    symlink(&victim, kept.join(format!("{key}.part"))).unwrap();
+    plant(&victim, &kept.join(format!("{key}.part")));
     let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
     peer.send(&[Message::Offer {
         id: 0,
@@ -692,6 +695,43 @@ fn a_link_planted_in_the_kept_folder_is_not_followed() {
     assert!(fs::symlink_metadata(dir.join("received_files/a.txt")).is_err());
     let victim_now = String::from_utf8_lossy(&fs::read(&victim).unwrap()).into_owned();
     assert_eq!(victim_now, "precious contents that are longer than ten");
+}
+
+#[test]
+fn a_link_planted_in_the_kept_folder_is_not_followed() {
+    planted_part_is_not_used("htr_planted_link", |victim, part| {
+        symlink(victim, part).unwrap()
+    });
+}
+
+#[test]
+fn a_hard_link_planted_in_the_kept_folder_is_not_written() {
+    planted_part_is_not_used("htr_planted_hard_link", |victim, part| {
+        fs::hard_link(victim, part).unwrap()
+    });
+}
+
+/// A FIFO where the note of a kept item would be holds up neither `chat
+/// discard` nor `/status`, which would wait forever to read it.
+#[test]
+fn a_fifo_planted_in_the_kept_folder_holds_nothing_up() {
+    let dir = TestDir::new("htr_planted_fifo");
+    let kept = dir.join("received_files").join(KEPT);
+    fs::create_dir_all(&kept).unwrap();
+    let fifo = kept.join("0123456789abcdef0123456789abcdef.info");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let mut discard = Chat::spawn("discard", dir.path(), &["discard"]);
+    discard.expect_prefix("Nothing kept to discard");
+    assert_eq!(discard.wait_exit(), 0, "{}", discard.report());
+    let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
+    chat.send_line("/status");
+    chat.expect_exact("[System] No transfers in progress or queued.");
+    sync(&mut chat, &mut peer, "after the status");
+    goodbye(&mut chat, &mut peer);
 }
 
 // ---------------------------------------------------------------------------

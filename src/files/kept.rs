@@ -338,12 +338,9 @@ impl Kept {
             return Ok(gone);
         };
         for (info_name, key) in infos_in(&root) {
-            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            let Ok(info) = rustix::fs::openat(&root, info_name.as_str(), flags, Mode::empty())
-            else {
+            let Ok(info) = open_info_at(&root, &info_name) else {
                 continue;
             };
-            let info = File::from(info);
             // A private item of a chat that ended can never be resumed.
             if expired_only && !is_private(&key) {
                 let age = info
@@ -377,8 +374,7 @@ impl Kept {
 /// The kept item of the info file `info` (of `key`) in the hidden folder
 /// `root`, with when it was last used; `None` while a transfer uses it.
 fn listed(root: &OwnedFd, info: &str, key: &str) -> Option<(SystemTime, KeptItem)> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let mut file = File::from(rustix::fs::openat(root, info, flags, Mode::empty()).ok()?);
+    let mut file = open_info_at(root, info).ok()?;
     if rustix::fs::flock(&file, FlockOperation::NonBlockingLockShared) == Err(Errno::WOULDBLOCK) {
         return None;
     }
@@ -468,15 +464,52 @@ fn make_dir_at(dir: &OwnedFd, name: &OsStr) -> io::Result<OwnedFd> {
 }
 
 /// Opens the file `name` in `dir` to read and write, creating it, but
-/// never through a symbolic link.
+/// never through a symbolic link, and only if it is a regular file of its
+/// own: a hard link to a file elsewhere (someone else's, say) would be
+/// cut short, written to and fingerprinted through it, and a FIFO or a
+/// device would hold the chat up.
 fn open_file_at(dir: &OwnedFd, name: impl rustix::path::Arg) -> io::Result<File> {
-    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    Ok(File::from(rustix::fs::openat(
+    let flags =
+        OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = File::from(rustix::fs::openat(
         dir,
         name,
         flags,
         Mode::from_raw_mode(0o666),
-    )?))
+    )?);
+    own_regular(file)
+}
+
+/// `file` if it is a regular file with one name only; an error saying what
+/// it is otherwise.
+fn own_regular(file: File) -> io::Result<File> {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other(
+            "it is not a regular file, and nothing else is kept there",
+        ));
+    }
+    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+        return Err(io::Error::other(
+            "it is a hard link to a file that has another name too, and is never written",
+        ));
+    }
+    // Reads and writes wait as usual again.
+    rustix::fs::fcntl_setfl(&file, OFlags::empty())?;
+    Ok(file)
+}
+
+/// Opens the info file `name` in `dir` to read it, if it is a regular file
+/// of its own (see [`own_regular`]); never through a link, and never
+/// waiting on a FIFO put there.
+fn open_info_at(dir: &OwnedFd, name: &str) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = File::from(rustix::fs::openat(dir, name, flags, Mode::empty())?);
+    let meta = file.metadata()?;
+    match meta.is_file() && std::os::unix::fs::MetadataExt::nlink(&meta) == 1 {
+        true => Ok(file),
+        false => Err(io::ErrorKind::InvalidInput.into()),
+    }
 }
 
 /// Whether `cause` is what opening a link without following it gives.
