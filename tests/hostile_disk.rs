@@ -28,17 +28,13 @@ fn alice_and_mallory(cwd: &Path, disk: Option<&SmallDisk>, extra: &[&str]) -> (C
         Some(disk) => Chat::listen_through("alice", cwd, &disk.wrapper(), &args),
         None => Chat::listen_encrypted("alice", cwd, &args),
     };
-    let mut peer = HostilePeer::connect(port);
-    chat.expect_prefix("[System] Encrypted. Safety code: ");
-    peer.expect_message(&mut chat, Message::Hello { name: "alice" });
-    peer.send(&[Message::Hello { name: "mallory" }]);
+    let peer = HostilePeer::mallory_meets_alice(&mut chat, port);
     (chat, peer)
 }
 
 /// Everything sent before has been dealt with by the chat.
 fn sync(chat: &mut Chat, peer: &mut HostilePeer, tag: &str) {
-    peer.send(&[Message::Text(tag)]);
-    chat.expect_exact(&format!("[mallory] {tag}"));
+    peer.sync(chat, tag);
 }
 
 fn folder(id: FileId, files: u64, bytes: u64, name: &str) -> Message<'_> {

@@ -42,6 +42,23 @@ pub struct HostilePeer {
 }
 
 impl HostilePeer {
+    /// Connects to `chat`, listening on `port`, and greets it as `mallory`
+    /// once the chat showed its safety code and said hello as `alice`.
+    pub fn mallory_meets_alice(chat: &mut Chat, port: u16) -> HostilePeer {
+        let mut peer = HostilePeer::connect(port);
+        chat.expect_prefix("[System] Encrypted. Safety code: ");
+        peer.expect_message(chat, Message::Hello { name: "alice" });
+        peer.send(&[Message::Hello { name: "mallory" }]);
+        peer
+    }
+
+    /// Returns once everything sent before has been dealt with by `chat`:
+    /// a text sent after it is shown.
+    pub fn sync(&mut self, chat: &mut Chat, tag: &str) {
+        self.send(&[Message::Text(tag)]);
+        chat.expect_exact(&format!("[mallory] {tag}"));
+    }
+
     /// Connects to a chat listening on `port` and runs the handshake as the
     /// connecting side, without a code.
     pub fn connect(port: u16) -> HostilePeer {
