@@ -195,9 +195,49 @@ pub fn handshake(
     let mut transcript = Sha256::new();
     transcript.update(greeting); // the connecting side's
     transcript.update(greeting); // the listening side's
-    let theirs = match side {
+    let theirs = exchange_shares(
+        side,
+        stream,
+        &ours,
+        our_message,
+        their_message,
+        &mut transcript,
+    )?;
+    let shared = secret.diffie_hellman(&theirs);
+    if !shared.was_contributory() {
+        return Err(HandshakeError::WeakKey);
+    }
+    let transcript = transcript.finalize();
+    let Some(exchange) = exchange else {
+        let keys = Hkdf::<Sha256>::new(Some(&transcript), shared.as_bytes());
+        return Ok(agree(side, &keys, false));
+    };
+    let code_key = exchange
+        .spake
+        .finish(their_message)
+        .map_err(|_| HandshakeError::BadCodeMessage)?;
+    let mut secrets = shared.as_bytes().to_vec();
+    secrets.extend_from_slice(&code_key);
+    let keys = Hkdf::<Sha256>::new(Some(&transcript), &secrets);
+    confirm(side, stream, &keys, &transcript, guesses)?;
+    Ok(agree(side, &keys, true))
+}
+
+/// Sends our key share and SPAKE2 message and reads the peer's, in the
+/// order `side` has them (the connecting side commits to its share first,
+/// and the listening side checks the commitment), adding each to
+/// `transcript` in the one order both sides use. Returns the peer's share.
+fn exchange_shares(
+    side: Side,
+    stream: &mut (impl Read + Write),
+    ours: &PublicKey,
+    our_message: &[u8],
+    their_message: &mut [u8],
+    transcript: &mut Sha256,
+) -> Result<PublicKey, HandshakeError> {
+    Ok(match side {
         Side::Connecting => {
-            let commitment = commit(&ours);
+            let commitment = commit(ours);
             stream.write_all(&commitment)?;
             stream.flush()?;
             let theirs = read_share(stream)?;
@@ -230,25 +270,7 @@ pub fn handshake(
             transcript.update(&*their_message);
             theirs
         }
-    };
-    let shared = secret.diffie_hellman(&theirs);
-    if !shared.was_contributory() {
-        return Err(HandshakeError::WeakKey);
-    }
-    let transcript = transcript.finalize();
-    let Some(exchange) = exchange else {
-        let keys = Hkdf::<Sha256>::new(Some(&transcript), shared.as_bytes());
-        return Ok(agree(side, &keys, false));
-    };
-    let code_key = exchange
-        .spake
-        .finish(their_message)
-        .map_err(|_| HandshakeError::BadCodeMessage)?;
-    let mut secrets = shared.as_bytes().to_vec();
-    secrets.extend_from_slice(&code_key);
-    let keys = Hkdf::<Sha256>::new(Some(&transcript), &secrets);
-    confirm(side, stream, &keys, &transcript, guesses)?;
-    Ok(agree(side, &keys, true))
+    })
 }
 
 /// Our half of SPAKE2 with the code as password, and its message.
