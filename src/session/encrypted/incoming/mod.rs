@@ -375,6 +375,26 @@ impl<'a> Reader<'a> {
                 let peer = self.peer.as_deref().unwrap_or_default();
                 self.screen.peer_message(peer, text, more_coming);
             }
+            file @ (Message::Offer { .. }
+            | Message::Passed { .. }
+            | Message::Folder { .. }
+            | Message::PassedFolder { .. }
+            | Message::Entry { .. }
+            | Message::Subfolder { .. }
+            | Message::Begin { .. }
+            | Message::Chunk { .. }
+            | Message::End { .. }
+            | Message::Cancel { .. }
+            | Message::Saved { .. }
+            | Message::Refused { .. }
+            | Message::Accept { .. }) => self.act_on_file(file)?,
+        }
+        Ok(())
+    }
+
+    /// Acts on a message about files: offers, their bytes, their answers.
+    fn act_on_file(&mut self, message: Message<'_>) -> Result<(), Breach> {
+        match message {
             Message::Offer { id, size, name } => self.offer(id, size, name, None)?,
             Message::Passed {
                 id,
@@ -430,6 +450,8 @@ impl<'a> Reader<'a> {
                     ticket,
                 })
             }
+            // (`act` hands over the messages above only.)
+            _ => {}
         }
         Ok(())
     }
