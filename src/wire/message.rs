@@ -352,88 +352,16 @@ impl<'a> Message<'a> {
                 name: text("hello", body, 1, MAX_NAME)?,
             },
             TEXT => Self::Text(text("text", body, 0, MAX_TEXT)?),
-            OFFER => {
-                let (id, rest) = id("offer", body)?;
-                let (size, name) = rest
-                    .split_at_checked(8)
-                    .ok_or(MessageError::BadLength("offer"))?;
-                Self::Offer {
-                    id,
-                    size: u64::from_be_bytes(size.try_into().expect("8 bytes")),
-                    name: text("offer", name, 1, MAX_FILE_NAME)?,
-                }
-            }
-            CHUNK => {
-                let (id, data) = id("chunk", body)?;
-                if data.is_empty() {
-                    return Err(MessageError::BadLength("chunk"));
-                }
-                Self::Chunk { id, data }
-            }
-            END => {
-                let (id, hash) = id("end", body)?;
-                let hash = hash
-                    .try_into()
-                    .map_err(|_| MessageError::BadLength("end"))?;
-                Self::End { id, hash }
-            }
-            SAVED => Self::Saved {
-                id: bare_id("saved", body)?,
-            },
-            REFUSED => {
-                let (id, reason) = id("refused", body)?;
-                Self::Refused {
-                    id,
-                    reason: text("refused", reason, 0, MAX_REASON)?,
-                }
-            }
-            CANCEL => Self::Cancel {
-                id: bare_id("cancel", body)?,
-            },
-            ACCEPT => {
-                let (id, rest) = id("accept", body)?;
-                let (offset, prefix) = u64_field("accept", rest)?;
-                let prefix = prefix
-                    .try_into()
-                    .map_err(|_| MessageError::BadLength("accept"))?;
-                Self::Accept { id, offset, prefix }
-            }
-            BEGIN => {
-                let (id, rest) = id("begin", body)?;
-                match u64_field("begin", rest)? {
-                    (offset, []) => Self::Begin { id, offset },
-                    _ => return Err(MessageError::BadLength("begin")),
-                }
-            }
-            FOLDER => {
-                let (id, rest) = id("folder", body)?;
-                let (files, rest) = u64_field("folder", rest)?;
-                let (bytes, name) = u64_field("folder", rest)?;
-                Self::Folder {
-                    id,
-                    files,
-                    bytes,
-                    name: text("folder", name, 1, MAX_FILE_NAME)?,
-                }
-            }
-            ENTRY => {
-                let (id, rest) = id("entry", body)?;
-                let (folder, rest) = self::id("entry", rest)?;
-                let (size, path) = u64_field("entry", rest)?;
-                Self::Entry {
-                    id,
-                    folder,
-                    size,
-                    path: text("entry", path, 1, MAX_PATH)?,
-                }
-            }
-            SUBFOLDER => {
-                let (folder, path) = id("subfolder", body)?;
-                Self::Subfolder {
-                    folder,
-                    path: text("subfolder", path, 1, MAX_PATH)?,
-                }
-            }
+            ROOM | SAID | WHISPER | WHISPERED | PRESENCE | WHO | MEMBERS | UNWELCOME | PING
+            | PONG | NOTICE | LOST => Self::decode_room(kind, body)?,
+            _ => Self::decode_file(kind, body)?,
+        })
+    }
+
+    /// Reads a room's message of type `kind` (14–27, but for the files
+    /// passed on).
+    fn decode_room(kind: u8, body: &'a [u8]) -> Result<Self, MessageError> {
+        Ok(match kind {
             ROOM => match body {
                 &[a, b, c, d] => Self::Room {
                     keepalive: u16::from_be_bytes([a, b]),
@@ -488,6 +416,107 @@ impl<'a> Message<'a> {
             LOST => Self::Lost {
                 id: bare_id("lost", body)?,
             },
+            other => return Err(MessageError::UnknownType(other)),
+        })
+    }
+
+    /// Reads a message about files of type `kind`, their bytes and their
+    /// answers (or fails on a type that is none).
+    fn decode_file(kind: u8, body: &'a [u8]) -> Result<Self, MessageError> {
+        Ok(match kind {
+            CHUNK => {
+                let (id, data) = id("chunk", body)?;
+                if data.is_empty() {
+                    return Err(MessageError::BadLength("chunk"));
+                }
+                Self::Chunk { id, data }
+            }
+            END => {
+                let (id, hash) = id("end", body)?;
+                let hash = hash
+                    .try_into()
+                    .map_err(|_| MessageError::BadLength("end"))?;
+                Self::End { id, hash }
+            }
+            SAVED => Self::Saved {
+                id: bare_id("saved", body)?,
+            },
+            REFUSED => {
+                let (id, reason) = id("refused", body)?;
+                Self::Refused {
+                    id,
+                    reason: text("refused", reason, 0, MAX_REASON)?,
+                }
+            }
+            CANCEL => Self::Cancel {
+                id: bare_id("cancel", body)?,
+            },
+            ACCEPT => {
+                let (id, rest) = id("accept", body)?;
+                let (offset, prefix) = u64_field("accept", rest)?;
+                let prefix = prefix
+                    .try_into()
+                    .map_err(|_| MessageError::BadLength("accept"))?;
+                Self::Accept { id, offset, prefix }
+            }
+            BEGIN => {
+                let (id, rest) = id("begin", body)?;
+                match u64_field("begin", rest)? {
+                    (offset, []) => Self::Begin { id, offset },
+                    _ => return Err(MessageError::BadLength("begin")),
+                }
+            }
+            OFFER | FOLDER | ENTRY | SUBFOLDER | PASSED | PASSED_FOLDER => {
+                Self::decode_offer(kind, body)?
+            }
+            other => return Err(MessageError::UnknownType(other)),
+        })
+    }
+
+    /// Reads an offer of type `kind`: a file or folder, a folder's entry or
+    /// subfolder, or one passed on in a room.
+    fn decode_offer(kind: u8, body: &'a [u8]) -> Result<Self, MessageError> {
+        Ok(match kind {
+            OFFER => {
+                let (id, rest) = id("offer", body)?;
+                let (size, name) = rest
+                    .split_at_checked(8)
+                    .ok_or(MessageError::BadLength("offer"))?;
+                Self::Offer {
+                    id,
+                    size: u64::from_be_bytes(size.try_into().expect("8 bytes")),
+                    name: text("offer", name, 1, MAX_FILE_NAME)?,
+                }
+            }
+            FOLDER => {
+                let (id, rest) = id("folder", body)?;
+                let (files, rest) = u64_field("folder", rest)?;
+                let (bytes, name) = u64_field("folder", rest)?;
+                Self::Folder {
+                    id,
+                    files,
+                    bytes,
+                    name: text("folder", name, 1, MAX_FILE_NAME)?,
+                }
+            }
+            ENTRY => {
+                let (id, rest) = id("entry", body)?;
+                let (folder, rest) = self::id("entry", rest)?;
+                let (size, path) = u64_field("entry", rest)?;
+                Self::Entry {
+                    id,
+                    folder,
+                    size,
+                    path: text("entry", path, 1, MAX_PATH)?,
+                }
+            }
+            SUBFOLDER => {
+                let (folder, path) = id("subfolder", body)?;
+                Self::Subfolder {
+                    folder,
+                    path: text("subfolder", path, 1, MAX_PATH)?,
+                }
+            }
             PASSED_FOLDER => {
                 let (id, rest) = id("passed folder", body)?;
                 let (files, rest) = u64_field("passed folder", rest)?;
@@ -528,74 +557,37 @@ impl<'a> Message<'a> {
                 out.push(TEXT);
                 out.extend_from_slice(cut(text, MAX_TEXT).as_bytes());
             }
-            Self::Offer { id, size, name } => {
-                out.push(OFFER);
-                out.extend_from_slice(&id.to_be_bytes());
-                out.extend_from_slice(&size.to_be_bytes());
-                out.extend_from_slice(cut(name, MAX_FILE_NAME).as_bytes());
-            }
-            Self::Chunk { id, data } => {
-                out.extend_from_slice(&chunk_header(*id));
-                out.extend_from_slice(data);
-            }
-            Self::End { id, hash } => {
-                out.push(END);
-                out.extend_from_slice(&id.to_be_bytes());
-                out.extend_from_slice(hash);
-            }
-            Self::Saved { id } => {
-                out.push(SAVED);
-                out.extend_from_slice(&id.to_be_bytes());
-            }
-            Self::Refused { id, reason } => {
-                out.push(REFUSED);
-                out.extend_from_slice(&id.to_be_bytes());
-                out.extend_from_slice(cut(reason, MAX_REASON).as_bytes());
-            }
-            Self::Cancel { id } => {
-                out.push(CANCEL);
-                out.extend_from_slice(&id.to_be_bytes());
-            }
-            Self::Accept { id, offset, prefix } => {
-                out.push(ACCEPT);
-                out.extend_from_slice(&id.to_be_bytes());
-                out.extend_from_slice(&offset.to_be_bytes());
-                out.extend_from_slice(prefix);
-            }
-            Self::Begin { id, offset } => {
-                out.push(BEGIN);
-                out.extend_from_slice(&id.to_be_bytes());
-                out.extend_from_slice(&offset.to_be_bytes());
-            }
-            Self::Folder {
-                id,
-                files,
-                bytes,
-                name,
-            } => {
-                out.push(FOLDER);
-                out.extend_from_slice(&id.to_be_bytes());
-                out.extend_from_slice(&files.to_be_bytes());
-                out.extend_from_slice(&bytes.to_be_bytes());
-                out.extend_from_slice(cut(name, MAX_FILE_NAME).as_bytes());
-            }
-            Self::Entry {
-                id,
-                folder,
-                size,
-                path,
-            } => {
-                out.push(ENTRY);
-                out.extend_from_slice(&id.to_be_bytes());
-                out.extend_from_slice(&folder.to_be_bytes());
-                out.extend_from_slice(&size.to_be_bytes());
-                out.extend_from_slice(cut(path, MAX_PATH).as_bytes());
-            }
-            Self::Subfolder { folder, path } => {
-                out.push(SUBFOLDER);
-                out.extend_from_slice(&folder.to_be_bytes());
-                out.extend_from_slice(cut(path, MAX_PATH).as_bytes());
-            }
+            Self::Room { .. }
+            | Self::Said { .. }
+            | Self::Whisper { .. }
+            | Self::Whispered { .. }
+            | Self::Presence { .. }
+            | Self::Who
+            | Self::Members(..)
+            | Self::Unwelcome { .. }
+            | Self::Ping
+            | Self::Pong
+            | Self::Notice { .. }
+            | Self::Lost { .. } => self.encode_room(out),
+            Self::Offer { .. }
+            | Self::Folder { .. }
+            | Self::Entry { .. }
+            | Self::Subfolder { .. }
+            | Self::Passed { .. }
+            | Self::PassedFolder { .. } => self.encode_offer(out),
+            Self::Chunk { .. }
+            | Self::End { .. }
+            | Self::Saved { .. }
+            | Self::Refused { .. }
+            | Self::Cancel { .. }
+            | Self::Accept { .. }
+            | Self::Begin { .. } => self.encode_file(out),
+        }
+    }
+
+    /// [`Message::encode`] for a room's messages.
+    fn encode_room(&self, out: &mut Vec<u8>) {
+        match self {
             Self::Room { keepalive, members } => {
                 out.push(ROOM);
                 out.extend_from_slice(&keepalive.to_be_bytes());
@@ -645,6 +637,50 @@ impl<'a> Message<'a> {
                 out.push(LOST);
                 out.extend_from_slice(&id.to_be_bytes());
             }
+            // (`encode` hands over the messages above only.)
+            _ => {}
+        }
+    }
+
+    /// [`Message::encode`] for offers of files and folders and what they
+    /// hold, and those passed on in a room.
+    fn encode_offer(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Offer { id, size, name } => {
+                out.push(OFFER);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&size.to_be_bytes());
+                out.extend_from_slice(cut(name, MAX_FILE_NAME).as_bytes());
+            }
+            Self::Folder {
+                id,
+                files,
+                bytes,
+                name,
+            } => {
+                out.push(FOLDER);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&files.to_be_bytes());
+                out.extend_from_slice(&bytes.to_be_bytes());
+                out.extend_from_slice(cut(name, MAX_FILE_NAME).as_bytes());
+            }
+            Self::Entry {
+                id,
+                folder,
+                size,
+                path,
+            } => {
+                out.push(ENTRY);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&folder.to_be_bytes());
+                out.extend_from_slice(&size.to_be_bytes());
+                out.extend_from_slice(cut(path, MAX_PATH).as_bytes());
+            }
+            Self::Subfolder { folder, path } => {
+                out.push(SUBFOLDER);
+                out.extend_from_slice(&folder.to_be_bytes());
+                out.extend_from_slice(cut(path, MAX_PATH).as_bytes());
+            }
             Self::PassedFolder {
                 id,
                 files,
@@ -671,6 +707,49 @@ impl<'a> Message<'a> {
                 put_counted(out, from, MAX_NAME);
                 out.extend_from_slice(cut(name, MAX_FILE_NAME).as_bytes());
             }
+            // (`encode` hands over the messages above only.)
+            _ => {}
+        }
+    }
+
+    /// [`Message::encode`] for a file's bytes and the answers about it.
+    fn encode_file(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Chunk { id, data } => {
+                out.extend_from_slice(&chunk_header(*id));
+                out.extend_from_slice(data);
+            }
+            Self::End { id, hash } => {
+                out.push(END);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(hash);
+            }
+            Self::Saved { id } => {
+                out.push(SAVED);
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+            Self::Refused { id, reason } => {
+                out.push(REFUSED);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(cut(reason, MAX_REASON).as_bytes());
+            }
+            Self::Cancel { id } => {
+                out.push(CANCEL);
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+            Self::Accept { id, offset, prefix } => {
+                out.push(ACCEPT);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&offset.to_be_bytes());
+                out.extend_from_slice(prefix);
+            }
+            Self::Begin { id, offset } => {
+                out.push(BEGIN);
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&offset.to_be_bytes());
+            }
+            // (`encode` hands over the messages above only.)
+            _ => {}
         }
     }
 }
