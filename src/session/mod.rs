@@ -43,6 +43,7 @@ use crate::exit_codes::Shown;
 use crate::files::download::DownloadDir;
 use crate::files::kept::Kept;
 use crate::net::connect::{self, Established};
+use crate::net::secure::handshake::Agreed;
 use crate::net::transport::{Closer, Reading, Writing};
 use crate::settings::Settings;
 use crate::signals::SignalWatch;
@@ -299,64 +300,12 @@ impl Conversation<'_> {
         let in_room = Arc::new(AtomicBool::new(false));
         let (outbox, queue) = mpsc::channel();
         let mut threads = Threads::new(closer.clone());
-        {
-            let downloads = self.settings.downloads.clone();
-            let receiving = encrypted::incoming::Receiving {
-                downloads: downloads.clone(),
-                ask_above: self.settings.asking.limit(screen.is_interactive()),
-                name: self.settings.name.clone(),
-                hosting: self.settings.room.is_some(),
-                may_join: self.settings.role.connects(),
-            };
-            let (screen, events, transfers, in_room) = (
-                screen.clone(),
-                self.events.clone(),
-                transfers.clone(),
-                in_room.clone(),
-            );
-            let outbox = outbox.clone();
-            let answers = Tickets::new(encrypted::incoming::ANSWERS_IN_FLIGHT);
-            threads.spawn("reader", move || {
-                let end = match reading {
-                    Reading::Plain(reader) => {
-                        incoming::read_peer(reader, &downloads, &screen, &transfers)
-                    }
-                    Reading::Sealed(records) => encrypted::incoming::read_peer(
-                        *records, outbox, answers, &receiving, &screen, &transfers, &in_room,
-                    ),
-                };
-                let _ = events.send(Event::PeerEnded(end));
-            })?;
-        }
-        {
-            let name = self.settings.name.clone();
-            let patience = self.settings.stall;
-            let (screen, events, transfers) =
-                (screen.clone(), self.events.clone(), transfers.clone());
-            let closer = closer.clone();
-            threads.spawn("writer", move || {
-                let failed = |e| {
-                    let _ = events.send(Event::WriterFailed(e));
-                };
-                match writing {
-                    Writing::Plain(writer) => outgoing::write_peer(
-                        writer, closer, &name, queue, &screen, &transfers, failed,
-                    ),
-                    Writing::Sealed(records) => encrypted::outgoing::write_peer(
-                        *records, &name, queue, &screen, &transfers, patience, failed,
-                    ),
-                }
-                let _ = events.send(Event::WriterDone);
-            })?;
-        }
+        self.spawn_reader(&mut threads, reading, outbox.clone(), &transfers, &in_room)?;
+        self.spawn_writer(&mut threads, writing, queue, closer.clone(), &transfers)?;
 
         let mut stall = StallWatch::new(self.settings.stall);
         let ending = {
-            let safety_code = match (&agreed, &self.settings.room) {
-                (Some(agreed), _) => Some(connect::safety_code_line(agreed)),
-                (None, Some(_)) if connection_sealed => Some(HOSTS_SAFETY_CODES.to_string()),
-                (None, _) => None,
-            };
+            let safety_code = self.safety_code(agreed.as_ref(), connection_sealed);
             let mut user = UserSide::new(
                 &outbox,
                 &self.settings.name,
@@ -405,31 +354,7 @@ impl Conversation<'_> {
                 drop(outbox);
                 threads.finish()?;
                 let hosted = in_room.load(std::sync::atomic::Ordering::SeqCst);
-                screen.system(match &end {
-                    // (What did not arrive whole was said, and is kept.)
-                    PeerEnd::Left | PeerEnd::Cut(_) if hosted => {
-                        "The room is closed: its host left.".to_string()
-                    }
-                    PeerEnd::Lost(e) => format!("Connection lost: {e}"),
-                    PeerEnd::Left | PeerEnd::Cut(_) => "Peer disconnected.".to_string(),
-                    PeerEnd::Broken(why) => format!("Connection ended: {why}."),
-                    PeerEnd::Unwelcome(why) => format!("Not let into the room: {why}."),
-                    PeerEnd::SpeaksEncrypted => speaks_encrypted(peer),
-                });
-                let failure = match end {
-                    PeerEnd::Left => return Ok(()),
-                    PeerEnd::Cut(_) if hosted => return Ok(()),
-                    PeerEnd::Broken(why) => anyhow!("connection with {peer} ended: {why}"),
-                    PeerEnd::Unwelcome(why) => {
-                        anyhow!("the room at {peer} did not let us in: {why}")
-                    }
-                    PeerEnd::SpeaksEncrypted => speaks_encrypted_failure(peer),
-                    PeerEnd::Cut(e) => {
-                        anyhow!(e).context(format!("connection with {peer} cut short"))
-                    }
-                    PeerEnd::Lost(e) => anyhow!(e).context(format!("connection with {peer} lost")),
-                };
-                Err(self.shown(failure))
+                self.peer_ended(end, peer, hosted)
             }
             Ending::WriterFailed(e) => {
                 closer.close();
@@ -438,6 +363,115 @@ impl Conversation<'_> {
                 Err(self.write_failure(e, peer))
             }
         }
+    }
+
+    /// What `/code` shows: the safety code of this connection, what a
+    /// room's host has instead, or nothing on the original wire.
+    fn safety_code(&self, agreed: Option<&Agreed>, sealed: bool) -> Option<String> {
+        match (agreed, &self.settings.room) {
+            (Some(agreed), _) => Some(connect::safety_code_line(agreed)),
+            (None, Some(_)) if sealed => Some(HOSTS_SAFETY_CODES.to_string()),
+            (None, _) => None,
+        }
+    }
+
+    /// Starts the thread that reads what the peer sends, and tells the
+    /// main loop how the peer's end went.
+    fn spawn_reader(
+        &self,
+        threads: &mut Threads,
+        reading: Reading,
+        outbox: Sender<Outgoing>,
+        transfers: &Arc<Transfers>,
+        in_room: &Arc<AtomicBool>,
+    ) -> Result<()> {
+        let downloads = self.settings.downloads.clone();
+        let receiving = encrypted::incoming::Receiving {
+            downloads: downloads.clone(),
+            ask_above: self.settings.asking.limit(self.screen.is_interactive()),
+            name: self.settings.name.clone(),
+            hosting: self.settings.room.is_some(),
+            may_join: self.settings.role.connects(),
+        };
+        let (screen, events, transfers, in_room) = (
+            self.screen.clone(),
+            self.events.clone(),
+            transfers.clone(),
+            in_room.clone(),
+        );
+        let answers = Tickets::new(encrypted::incoming::ANSWERS_IN_FLIGHT);
+        threads.spawn("reader", move || {
+            let end = match reading {
+                Reading::Plain(reader) => {
+                    incoming::read_peer(reader, &downloads, &screen, &transfers)
+                }
+                Reading::Sealed(records) => encrypted::incoming::read_peer(
+                    *records, outbox, answers, &receiving, &screen, &transfers, &in_room,
+                ),
+            };
+            let _ = events.send(Event::PeerEnded(end));
+        })?;
+        Ok(())
+    }
+
+    /// Starts the thread that sends what `queue` brings to the peer, and
+    /// tells the main loop when it is through or failed.
+    fn spawn_writer(
+        &self,
+        threads: &mut Threads,
+        writing: Writing,
+        queue: Receiver<Outgoing>,
+        closer: Closer,
+        transfers: &Arc<Transfers>,
+    ) -> Result<()> {
+        let name = self.settings.name.clone();
+        let patience = self.settings.stall;
+        let (screen, events, transfers) =
+            (self.screen.clone(), self.events.clone(), transfers.clone());
+        threads.spawn("writer", move || {
+            let failed = |e| {
+                let _ = events.send(Event::WriterFailed(e));
+            };
+            match writing {
+                Writing::Plain(writer) => {
+                    outgoing::write_peer(writer, closer, &name, queue, &screen, &transfers, failed)
+                }
+                Writing::Sealed(records) => encrypted::outgoing::write_peer(
+                    *records, &name, queue, &screen, &transfers, patience, failed,
+                ),
+            }
+            let _ = events.send(Event::WriterDone);
+        })?;
+        Ok(())
+    }
+
+    /// Says how the peer's end of the conversation went, and makes the
+    /// program's error of it when it failed. `hosted`: we were in a room
+    /// (whose host left).
+    fn peer_ended(&self, end: PeerEnd, peer: SocketAddr, hosted: bool) -> Result<()> {
+        self.screen.system(match &end {
+            // (What did not arrive whole was said, and is kept.)
+            PeerEnd::Left | PeerEnd::Cut(_) if hosted => {
+                "The room is closed: its host left.".to_string()
+            }
+            PeerEnd::Lost(e) => format!("Connection lost: {e}"),
+            PeerEnd::Left | PeerEnd::Cut(_) => "Peer disconnected.".to_string(),
+            PeerEnd::Broken(why) => format!("Connection ended: {why}."),
+            PeerEnd::Unwelcome(why) => format!("Not let into the room: {why}."),
+            PeerEnd::SpeaksEncrypted => speaks_encrypted(peer),
+        });
+        let failure = match end {
+            PeerEnd::Left => return Ok(()),
+            PeerEnd::Cut(_) if hosted => return Ok(()),
+            PeerEnd::Broken(why) => anyhow!("connection with {peer} ended: {why}"),
+            PeerEnd::Unwelcome(why) => {
+                anyhow!("the room at {peer} did not let us in: {why}")
+            }
+            PeerEnd::SpeaksEncrypted => speaks_encrypted_failure(peer),
+            PeerEnd::Cut(e) => anyhow!(e).context(format!("connection with {peer} cut short")),
+            PeerEnd::Lost(e) => anyhow!(e).context(format!("connection with {peer} lost")),
+        };
+        Err(self.shown(failure))
     }
 
     /// The main loop: acts on the user's lines until the user quits or the
