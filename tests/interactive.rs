@@ -362,7 +362,12 @@ impl Drop for Term {
         if let Ok(shell) = String::from_utf8_lossy(&pane.stdout).trim().parse() {
             for pid in children_of(shell) {
                 let _ = Command::new("sh")
-                    .args(["-c", r#"kill -KILL "$1""#, "sh", &pid.to_string()])
+                    .args([
+                        "-c",
+                        r#"kill -KILL "$1" 2>/dev/null"#,
+                        "sh",
+                        &pid.to_string(),
+                    ])
                     .status();
             }
         }
