@@ -4,11 +4,10 @@
 //! not a missing listener (a wrong code, a peer that does not speak the
 //! protocol, a name that does not resolve) is not tried again.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Chat, TestDir, closed_port};
+use crate::common;
+use crate::common::{Chat, TestDir, closed_port};
 
 /// Starts `chat connect 127.0.0.1 PORT --name bob EXTRA...` to a port
 /// nobody listens on yet, and waits for it to say it tries again.

@@ -5,15 +5,14 @@
 //!
 //! Each test names the defence it proves.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
+use crate::common;
+use crate::common::hostile::{HostilePeer, chunk, end_of, hash};
+use crate::common::{Chat, TestDir, dir_entries, saved_entries};
 use chat::wire::message::{FileId, Message};
-use common::hostile::{HostilePeer, chunk, end_of, hash};
-use common::{Chat, TestDir, dir_entries, saved_entries};
 
 const KEPT: &str = ".chat-partial";
 

@@ -2,9 +2,8 @@
 //! several files per `/send`, quoting, `//text`, unknown commands, `/help`,
 //! `/status`, and text typed during a transfer going out after it.
 
-mod common;
-
-use common::{Chat, RawPeer, TestDir, pseudo_random_bytes};
+use crate::common;
+use crate::common::{Chat, RawPeer, TestDir, pseudo_random_bytes};
 use std::fs;
 
 fn leave(mut bob: Chat, mut peer: RawPeer) {

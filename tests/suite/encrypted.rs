@@ -2,8 +2,6 @@
 //! tampering does, peers that speak the original wire or nothing at all,
 //! `--code`, and files interleaved with messages.
 
-mod common;
-
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -11,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::common;
+use crate::common::{Chat, RawPeer, TestDir, encrypted_pair, pseudo_random_bytes, saved_entries};
 use chat::net::secure::handshake::GREETING;
-use common::{Chat, RawPeer, TestDir, encrypted_pair, pseudo_random_bytes, saved_entries};
 
 /// What a relay does to the records the connecting side sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

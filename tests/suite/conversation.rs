@@ -1,9 +1,8 @@
 //! Two chats talking to each other: messages both ways, leaving, exit codes, long piped
 //! input, the one-peer rule and the supported ways to name the listening host.
 
-mod common;
-
-use common::{Chat, RawPeer, TestDir, connected_pair};
+use crate::common;
+use crate::common::{Chat, RawPeer, TestDir, connected_pair};
 use std::io::{ErrorKind, Read};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};

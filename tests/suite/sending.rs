@@ -1,9 +1,8 @@
 //! `/send` as a peer sees it on the wire: a header on its own before the
 //! payload, files of the kernel's with their true size.
 
-mod common;
-
-use common::{Chat, TestDir, accept_within_timeout, show};
+use crate::common;
+use crate::common::{Chat, TestDir, accept_within_timeout, show};
 use std::fs;
 use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::net::{TcpListener, TcpStream};

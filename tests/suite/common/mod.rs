@@ -1,9 +1,6 @@
 //! Shared harness: scratch folders, spawned `chat` processes with line-by-line output
 //! capture, scripted raw TCP peers and deterministic test data.
 
-// Every test file pulls in this module but none uses all of it.
-#![allow(dead_code)]
-
 use std::fs;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

@@ -4,12 +4,11 @@
 //! two network namespaces joined by a veth pair, one chat in each (see
 //! `common::netns` for where they cannot be made).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::netns::Lan;
-use common::{Chat, TestDir};
+use crate::common;
+use crate::common::netns::Lan;
+use crate::common::{Chat, TestDir};
 
 /// A chat listening in `lan.a` as `name`, announced; its port.
 fn listener(lan: &Lan, dir: &TestDir, name: &str, extra: &[&str]) -> (Chat, u16) {

@@ -1,9 +1,8 @@
 //! Peers that stall, vanish or leave in the original's way, input that never
 //! ends its line, and the time before anyone is connected.
 
-mod common;
-
-use common::{Chat, RawPeer, TestDir};
+use crate::common;
+use crate::common::{Chat, RawPeer, TestDir};
 use std::fs::File;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};

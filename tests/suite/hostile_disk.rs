@@ -6,16 +6,15 @@
 //!
 //! Each test names the defence it proves.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
+use crate::common;
+use crate::common::disk::SmallDisk;
+use crate::common::hostile::{HostilePeer, chunk, end_of, hash};
+use crate::common::{Chat, TestDir, dir_entries};
 use chat::wire::message::{FileId, Message};
-use common::disk::SmallDisk;
-use common::hostile::{HostilePeer, chunk, end_of, hash};
-use common::{Chat, TestDir, dir_entries};
 
 const KEPT: &str = ".chat-partial";
 

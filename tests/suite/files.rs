@@ -1,9 +1,8 @@
 //! File transfer between chats: where files land, names with spaces, never overwriting,
 //! big simultaneous transfers, the exact wire format and `/send` errors.
 
-mod common;
-
-use common::{
+use crate::common;
+use crate::common::{
     Chat, RawPeer, TestDir, connected_pair, dir_entries, file_header, pseudo_random_bytes,
 };
 use std::fs;

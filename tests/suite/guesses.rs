@@ -2,16 +2,14 @@
 //! however many addresses, a listener or a room checks three wrong codes
 //! and no more; a right code that comes after them is refused too.
 
-mod common;
-
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle};
 
+use crate::common::{Chat, TIMEOUT, TestDir};
 use chat::net::secure::code::Code;
 use chat::net::secure::handshake::{CODE_GREETING, HandshakeError, Side, handshake};
-use common::{Chat, TIMEOUT, TestDir};
 
 const CODE: &str = "7-ocean-lamp";
 

@@ -4,8 +4,6 @@
 //! /status and the final lines tell each side.
 //! Each test asserts what each user sees.
 
-mod common;
-
 use std::fs;
 use std::io::{BufReader, Write};
 use std::net::{Shutdown, TcpStream};
@@ -15,10 +13,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::common::{Chat, TIMEOUT, TestDir, pseudo_random_bytes};
 use chat::net::secure::handshake::{Side, handshake};
 use chat::net::secure::record::{RecordReader, RecordWriter};
 use chat::wire::message::{FileId, Message};
-use common::{Chat, TIMEOUT, TestDir, pseudo_random_bytes};
 
 /// Alice listening in `alice_dir`, Bob connected from `bob_dir`, both past
 /// the safety code.

@@ -5,8 +5,6 @@
 //!
 //! In every test Alice listens and receives, Bob connects and sends.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -14,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use common::disk::SmallDisk;
-use common::{Chat, TIMEOUT, TestDir, dir_entries, encrypted_pair, pseudo_random_bytes};
+use crate::common;
+use crate::common::disk::SmallDisk;
+use crate::common::{Chat, TIMEOUT, TestDir, dir_entries, encrypted_pair, pseudo_random_bytes};
 
 /// The hidden folder inside the download folder where transfers on their
 /// way (and those cut) are kept.

@@ -1,9 +1,8 @@
 //! What reaches the screen: progress of absurd transfers, invisible characters
 //! from the peer, and commands typed in any case.
 
-mod common;
-
-use common::{TestDir, file_header, listening_chat_with_raw_peer, show};
+use crate::common;
+use crate::common::{TestDir, file_header, listening_chat_with_raw_peer, show};
 use std::time::Instant;
 
 /// The largest size a header may announce (16 TiB).

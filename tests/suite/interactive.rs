@@ -3,9 +3,8 @@
 //! commands, progress and queued messages during a big transfer, colour, files, and the
 //! terminal left usable.
 
-mod common;
-
-use common::{TestDir, pseudo_random_bytes};
+use crate::common;
+use crate::common::{TestDir, pseudo_random_bytes};
 use std::fs;
 use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};

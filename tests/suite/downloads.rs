@@ -2,9 +2,7 @@
 //! make hidden, nothing left behind by a killed chat, a file size limit that
 //! is a save failure rather than death, cheap numbering, OS errors named once.
 
-mod common;
-
-use common::{
+use crate::common::{
     Chat, TestDir, dir_entries, file_header, listening_chat_with_raw_peer, wait_for_open_file_in,
 };
 use std::fs;

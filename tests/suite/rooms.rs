@@ -1,13 +1,12 @@
 //! Rooms: one `chat listen --room` and several `chat connect`s, each a real
 //! process over loopback, on the encrypted wire and the original one.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common;
+use crate::common::room_member as hostile_room;
+use crate::common::{Chat, RawPeer, TestDir};
 use chat::wire::message::Message;
-use common::room_member as hostile_room;
-use common::{Chat, RawPeer, TestDir};
 
 /// Starts a room host called `host` with `extra` options; returns it and
 /// its port.

@@ -3,8 +3,6 @@
 //! a changed file starts over; `/status` lists what is kept, `/discard`
 //! removes it, and a week-old item goes when a conversation starts.
 
-mod common;
-
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -14,7 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{Chat, TestDir, dir_entries, pseudo_random_bytes};
+use crate::common;
+use crate::common::{Chat, TestDir, dir_entries, pseudo_random_bytes};
 
 /// Time allowed for each expected event: a gibibyte takes a while in a
 /// debug build.

@@ -4,18 +4,17 @@
 //! about sizes, hostile names and text, garbage) and reads the chat's
 //! answers.
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 
+use crate::common;
+use crate::common::hostile::{HostilePeer, chunk, end_of};
+use crate::common::{Chat, TestDir, dir_entries, saved_entries};
 use chat::net::secure::handshake::{Side, handshake};
 use chat::net::secure::record::RecordWriter;
 use chat::wire::message::{FileId, Message};
-use common::hostile::{HostilePeer, chunk, end_of};
-use common::{Chat, TestDir, dir_entries, saved_entries};
 
 /// The largest file a peer may offer: 16 TiB.
 const MAX_FILE_SIZE: u64 = 1 << 44;

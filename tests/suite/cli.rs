@@ -1,9 +1,7 @@
 //! Command line surface: help and version, usage errors, and failures at startup that
 //! must be reported as one clean `error:` line with exit code 1.
 
-mod common;
-
-use common::{Chat, TestDir, closed_port};
+use crate::common::{Chat, TestDir, closed_port};
 use std::fs;
 use std::net::TcpListener;
 

@@ -1,9 +1,8 @@
 //! A scripted raw TCP peer sends hostile or unusual bytes: dangerous file names, broken
 //! headers, lying sizes, resets, huge lines, terminal escapes, and oddly split frames.
 
-mod common;
-
-use common::{
+use crate::common;
+use crate::common::{
     RawPeer, TestDir, dir_entries, file_header, listening_chat_with_raw_peer, peak_rss_kib, show,
 };
 use std::fs;

@@ -1,0 +1,26 @@
+//! The integration tests: the `chat` binary driven as users and peers
+//! drive it, one module per area, linked into one test program.
+
+mod common;
+
+mod cli;
+mod commands;
+mod connecting;
+mod conversation;
+mod discovery;
+mod display;
+mod downloads;
+mod encrypted;
+mod faults;
+mod files;
+mod guesses;
+mod hostile_disk;
+mod hostile_encrypted;
+mod hostile_peer;
+mod hostile_transfers;
+mod interactive;
+mod resume;
+mod rooms;
+mod sending;
+mod transfers;
+mod user_flows;
