@@ -50,8 +50,29 @@ impl Member {
     /// Joins the room at `port` as `name`, or returns the host's reason
     /// for not letting it in.
     pub fn try_join(port: u16, name: &str) -> Result<Member, String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", port))
+        let stream = TcpStream::connect(("127.0.0.1", port))
             .unwrap_or_else(|e| panic!("member cannot connect to 127.0.0.1:{port}: {e}"));
+        Self::try_join_over(stream, name)
+    }
+
+    /// Joins the room at `port` as `name` over a connection whose receive
+    /// buffer is 16 KiB from the start, so that what the room sends it
+    /// waits in the room, not in the kernel, while it reads slowly. (Made
+    /// small once connected, the window the kernel advertises can stay shut
+    /// for seconds.)
+    pub fn join_reading_little(port: u16, name: &str) -> Member {
+        use rustix::net::{AddressFamily, SocketType, sockopt};
+        let socket = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        sockopt::set_socket_recv_buffer_size(&socket, 16 << 10).unwrap();
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        rustix::net::connect(&socket, &address)
+            .unwrap_or_else(|e| panic!("member cannot connect to {address}: {e}"));
+        Self::try_join_over(TcpStream::from(socket), name)
+            .unwrap_or_else(|why| panic!("member {name}: not let into the room: {why}"))
+    }
+
+    /// Joins the room as `name` over `stream`, connected to it.
+    fn try_join_over(mut stream: TcpStream, name: &str) -> Result<Member, String> {
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
         // A small receive buffer, so a member that does not read is found
