@@ -504,12 +504,12 @@ fn own_regular(file: File) -> io::Result<File> {
 /// waiting on a FIFO put there.
 fn open_info_at(dir: &OwnedFd, name: &str) -> io::Result<File> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let file = File::from(rustix::fs::openat(dir, name, flags, Mode::empty())?);
-    let meta = file.metadata()?;
-    match meta.is_file() && std::os::unix::fs::MetadataExt::nlink(&meta) == 1 {
-        true => Ok(file),
-        false => Err(io::ErrorKind::InvalidInput.into()),
-    }
+    own_regular(File::from(rustix::fs::openat(
+        dir,
+        name,
+        flags,
+        Mode::empty(),
+    )?))
 }
 
 /// Whether `cause` is what opening a link without following it gives.
@@ -684,10 +684,8 @@ impl KeptFile {
             },
         };
         let file = open_file_at(&dir, name.as_os_str()).map_err(create_error)?;
+        // (A regular file of its own: `open_file_at` made sure.)
         let meta = file.metadata().map_err(create_error)?;
-        if !meta.is_file() {
-            return Err(create_error(io::ErrorKind::InvalidInput.into()));
-        }
         let mut kept = Self {
             file,
             path,
