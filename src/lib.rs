@@ -28,6 +28,7 @@
 
 pub mod cli;
 pub mod discard;
+pub mod engine;
 pub mod exit_codes;
 pub mod files;
 pub mod net;

@@ -12,13 +12,18 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::net::patience::{Patience, Trying};
+use crate::net::events::{
+    Joiners, LinkEvent, NotEncrypted, PLAIN_HINT, Protection as Shield, Refusal,
+};
+use crate::net::patience::Trying;
 use crate::net::secure::Protection;
 use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{Agreed, HandshakeError, Side};
 use crate::net::stranger::sounds_like;
 use crate::net::transport::{Connection, shown};
-use crate::terminal::screen::Screen;
+
+/// Where `net` tells what happens while the connection is set up.
+pub type Report<'r> = &'r (dyn Fn(LinkEvent<'_>) + Sync);
 
 /// The port a chat listens on, and connects to, unless told otherwise.
 pub const DEFAULT_PORT: u16 = 5050;
@@ -36,9 +41,6 @@ const LONGEST_PAUSE: Duration = Duration::from_secs(1);
 /// and `nc` say nothing until their user types, so silence this long
 /// means the peer does not speak the encrypted protocol.
 pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
-
-/// What the handshake says to the people on each side.
-const SAFETY_CODE_NOTE: &str = "(the same on both screens means nobody is in between)";
 
 /// A connection with its peer, ready for a conversation.
 pub struct Established {
@@ -60,23 +62,14 @@ pub struct Waiting {
     guesses: Guesses,
 }
 
-/// Who a listening chat waits for, as its lines say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Joiners {
-    /// One peer.
-    Peer,
-    /// The members of a room.
-    Room,
-}
-
 /// Binds `host:port` and says where it listens, and, when it listens on
 /// every interface, which addresses a peer on the network can use.
-pub fn bind(host: &str, port: u16, screen: &Screen) -> Result<Waiting> {
-    bind_for(host, port, screen, Joiners::Peer)
+pub fn bind(host: &str, port: u16, report: Report) -> Result<Waiting> {
+    bind_for(host, port, report, Joiners::Peer)
 }
 
 /// [`bind`], saying the addresses to give to `joiners`.
-pub fn bind_for(host: &str, port: u16, screen: &Screen, joiners: Joiners) -> Result<Waiting> {
+pub fn bind_for(host: &str, port: u16, report: Report, joiners: Joiners) -> Result<Waiting> {
     let host = unbracket(host);
     let addrs = resolve(host, port)?;
     // A name may resolve to several addresses; the first that binds serves.
@@ -87,14 +80,11 @@ pub fn bind_for(host: &str, port: u16, screen: &Screen, joiners: Joiners) -> Res
     let local = listener
         .local_addr()
         .with_context(|| format!("cannot listen on {host} port {port}"))?;
-    screen.system(format!("Listening on {local} ..."));
+    report(LinkEvent::Listening(local));
     if local.ip().is_unspecified() {
         for ip in addresses_to_give(local.ip()) {
             let port = local.port();
-            screen.system(match joiners {
-                Joiners::Peer => format!("Your peer can connect to {ip} {port}"),
-                Joiners::Room => format!("Others can join at {ip} {port}"),
-            });
+            report(LinkEvent::ReachableAt { ip, port, joiners });
         }
     }
     Ok(Waiting {
@@ -112,7 +102,7 @@ impl Waiting {
     /// listening socket is closed as soon as one peer is in, so anyone
     /// else who tries is refused and cannot disturb the conversation.
     /// `Ok(None)` when [`Waiting::stop`] ended the wait.
-    pub fn accept(self, screen: &Screen, protection: &Protection) -> Result<Option<Established>> {
+    pub fn accept(self, report: Report, protection: &Protection) -> Result<Option<Established>> {
         loop {
             let (stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
@@ -129,13 +119,13 @@ impl Waiting {
                     // No longer listening from this moment, whoever else
                     // still holds the socket: a second peer is refused.
                     self.stop();
-                    screen.system(format!("Connected by {peer}"));
-                    announce(screen, established.agreed.as_ref());
+                    report(LinkEvent::ConnectedBy(peer));
+                    announce(report, established.agreed.as_ref());
                     return Ok(Some(established));
                 }
                 Err(_) if self.stopped() => return Ok(None),
                 Err(Refusal::Handshake(HandshakeError::WrongCode { nth, allowed })) => {
-                    screen.system(wrong_code(peer, nth, allowed));
+                    report(LinkEvent::WrongCode { peer, nth, allowed });
                     if nth >= allowed {
                         self.stop();
                         bail!(
@@ -148,10 +138,7 @@ impl Waiting {
                     self.stop();
                     bail!("{allowed} attempts with a wrong code: stopped listening");
                 }
-                Err(e) => screen.system(format!(
-                    "Turned away {peer}: {}. Still waiting for a peer.",
-                    turned_away(&e)
-                )),
+                Err(why) => report(LinkEvent::TurnedAway { peer, why: &why }),
             }
         }
     }
@@ -226,90 +213,13 @@ impl Waiting {
     }
 }
 
-/// Why an accepted peer was not taken.
-enum Refusal {
-    Setup(io::Error),
-    Handshake(HandshakeError),
-}
-
-/// The listening user's line for the `nth` wrong code of the `allowed`.
-pub fn wrong_code(peer: SocketAddr, nth: u32, allowed: u32) -> String {
-    format!("Turned away {peer}: the code did not match ({nth} of {allowed} attempts).")
-}
-
-/// Why a peer was turned away, for the listening user.
-fn turned_away(refusal: &Refusal) -> String {
-    match refusal {
-        Refusal::Setup(e) => format!("the connection could not be set up ({e})"),
-        Refusal::Handshake(
-            e @ (HandshakeError::CodeExpected
-            | HandshakeError::CodeUnexpected
-            | HandshakeError::BadCodeMessage),
-        ) => format!("{e}; both sides must give the same --code"),
-        Refusal::Handshake(HandshakeError::NotEncrypted { first })
-            if sounds_like(first).is_some() =>
-        {
-            let what = sounds_like(first).unwrap_or_default();
-            format!("it spoke like {what}, not a chat")
-        }
-        Refusal::Handshake(e) => format!("{}. {}", not_encrypted(e), PLAIN_HINT),
-    }
-}
-
-/// Why a peer whose handshake failed was turned away, for the listening
-/// user.
-pub fn handshake_refused(e: HandshakeError) -> String {
-    turned_away(&Refusal::Handshake(e))
-}
-
-/// Says how a connection is protected, right after the line that says who
-/// connected.
-pub fn announce_protection(screen: &Screen, agreed: Option<&Agreed>) {
-    announce(screen, agreed);
-}
-
-const PLAIN_HINT: &str = "To talk with a peer that is not encrypted, both sides must use --plain";
-
-/// What a failed handshake says about the peer.
-fn not_encrypted(e: &HandshakeError) -> String {
-    match e {
-        HandshakeError::NotEncrypted { .. } => {
-            "it sent plain text instead of the encrypted greeting (the original chat, or nc?)"
-                .to_string()
-        }
-        HandshakeError::Io(e) if e.kind() == io::ErrorKind::TimedOut => format!(
-            "it did not answer as an encrypted chat within {} s (the original chat, or nc?)",
-            HANDSHAKE_LIMIT.as_secs()
-        ),
-        HandshakeError::Cut => {
-            "it closed the connection during the handshake (a chat using --plain?)".to_string()
-        }
-        e => e.to_string(),
-    }
-}
-
 /// Says how the conversation is protected, right after the connected line.
-fn announce(screen: &Screen, agreed: Option<&Agreed>) {
-    match agreed {
-        Some(agreed) if agreed.verified => screen.system("Encrypted and verified with the code."),
-        Some(agreed) => screen.system(format!(
-            "Encrypted. Safety code: {} {SAFETY_CODE_NOTE}",
-            agreed.safety_code
-        )),
-        // (Pipe mode's lines stay those a script of the original knows.)
-        None if screen.is_interactive() => screen.system(PLAIN_NOTE),
-        None => {}
-    }
-}
-
-/// What a user at a terminal is told of a conversation on the original
-/// wire, which has no encryption to announce.
-const PLAIN_NOTE: &str =
-    "Not encrypted (--plain): anyone on the network in between can read and change what is sent.";
-
-/// The line that shows the safety code again.
-pub fn safety_code_line(agreed: &Agreed) -> String {
-    format!("Safety code: {} {SAFETY_CODE_NOTE}", agreed.safety_code)
+fn announce(report: Report, agreed: Option<&Agreed>) {
+    report(LinkEvent::Protected(match agreed {
+        Some(agreed) if agreed.verified => Shield::Verified,
+        Some(agreed) => Shield::SafetyCode(&agreed.safety_code),
+        None => Shield::Plain,
+    }));
 }
 
 /// Connects to `host:port`, trying each address the host resolves to (and
@@ -319,11 +229,11 @@ pub fn safety_code_line(agreed: &Agreed) -> String {
 pub fn connect(
     host: &str,
     port: u16,
-    screen: &Screen,
+    report: Report,
     protection: &Protection,
     trying: &Trying,
 ) -> Result<Established> {
-    let (stream, addr) = reach(host, port, screen, trying)?;
+    let (stream, addr) = reach(host, port, report, trying)?;
     let addr = shown(addr);
     let mut connection = Connection::tcp(stream).context("cannot set up the connection")?;
     let agreed = match protection {
@@ -350,14 +260,14 @@ pub fn connect(
                     }
                     e => anyhow!(
                         "{addr}: {}. Nothing was sent in the clear. {PLAIN_HINT}",
-                        not_encrypted(&e)
+                        NotEncrypted(&e)
                     ),
                 })?;
             Some(agreed)
         }
     };
-    screen.system(format!("Connected to {addr}"));
-    announce(screen, agreed.as_ref());
+    report(LinkEvent::ConnectedTo(addr));
+    announce(report, agreed.as_ref());
     Ok(Established { connection, agreed })
 }
 
@@ -368,7 +278,7 @@ pub fn connect(
 fn reach(
     host: &str,
     port: u16,
-    screen: &Screen,
+    report: Report,
     trying: &Trying,
 ) -> Result<(TcpStream, SocketAddr)> {
     let host = unbracket(host);
@@ -384,7 +294,12 @@ fn reach(
             return Err(cannot_connect(host, addr, e, None));
         }
         if !waited {
-            screen.system(waiting_line(host, port, &e, trying.patience()));
+            report(LinkEvent::NotThereYet {
+                host,
+                port,
+                why: &e,
+                patience: trying.patience(),
+            });
             waited = true;
         }
         if !trying.pause(pause) {
@@ -445,19 +360,6 @@ fn not_there_yet(e: &io::Error) -> bool {
             | io::ErrorKind::NetworkDown
             | io::ErrorKind::TimedOut
     )
-}
-
-/// What the user is told, once, while `chat connect HOST PORT` waits.
-fn waiting_line(host: &str, port: u16, e: &io::Error, patience: Patience) -> String {
-    let how_long = match patience {
-        Patience::UpTo(limit) => format!("for up to {} s", limit.as_secs()),
-        Patience::Endless => "until it answers".to_string(),
-    };
-    let what = match e.kind() {
-        io::ErrorKind::ConnectionRefused => format!("Nobody listens on {host} {port} yet"),
-        _ => format!("Cannot reach {host} {port} yet ({e})"),
-    };
-    format!("{what}; trying again {how_long} (Ctrl-C stops).")
 }
 
 /// `[::1]` as `::1`; anything else as it is.
@@ -568,30 +470,12 @@ mod tests {
     }
 
     #[test]
-    fn the_waiting_line_says_what_is_missing_and_for_how_long() {
-        let refused = io::ErrorKind::ConnectionRefused.into();
-        assert_eq!(
-            waiting_line("192.168.1.20", 5050, &refused, Patience::from_secs(30)),
-            "Nobody listens on 192.168.1.20 5050 yet; trying again for up to 30 s (Ctrl-C stops)."
-        );
-        let unreachable = io::Error::from(io::ErrorKind::HostUnreachable);
-        let line = waiting_line("box", 6000, &unreachable, Patience::Endless);
-        assert!(
-            line.starts_with("Cannot reach box 6000 yet (")
-                && line.ends_with("; trying again until it answers (Ctrl-C stops)."),
-            "{line}"
-        );
-    }
-
-    #[test]
     fn a_stopped_wait_ends_without_a_peer() {
-        let (screen, _) = crate::terminal::screen::testing::captured();
-        let waiting = bind("127.0.0.1", 0, &screen).unwrap();
+        let waiting = bind("127.0.0.1", 0, &|_| {}).unwrap();
         let stopper = waiting.clone();
         let waiter = std::thread::spawn(move || {
-            let (screen, _) = crate::terminal::screen::testing::captured();
             waiting
-                .accept(&screen, &Protection::Encrypted { code: None })
+                .accept(&|_| {}, &Protection::Encrypted { code: None })
                 .map(|s| s.is_none())
         });
         stopper.stop();

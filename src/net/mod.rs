@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod discovery;
+pub mod events;
 pub mod patience;
 pub mod secure;
 pub mod stranger;

@@ -17,7 +17,8 @@ use super::Happening;
 use super::inflow::Inflow;
 use super::roster::{HOST, MemberId};
 use super::throttle::{Episodes, Throttle};
-use crate::net::connect::{self, HANDSHAKE_LIMIT};
+use crate::net::connect::HANDSHAKE_LIMIT;
+use crate::net::events::Refusal;
 use crate::net::secure::Protection;
 use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{HandshakeError, Side};
@@ -380,7 +381,7 @@ fn knock(
     };
     let mut connection = match Connection::tcp(stream) {
         Ok(connection) => connection,
-        Err(e) => return turn_away(format!("the connection could not be set up ({e})")),
+        Err(e) => return turn_away(Refusal::Setup(e).to_string()),
     };
     let agreed = match &door.protection {
         Protection::Plain => None,
@@ -403,13 +404,13 @@ fn knock(
                 }
                 // The room said once that it takes nobody new.
                 Err(HandshakeError::GuessesSpent(_)) => return None,
-                Err(e) => return turn_away(connect::handshake_refused(e)),
+                Err(e) => return turn_away(Refusal::Handshake(e).to_string()),
             }
         }
     };
     let (reading, writing, closer) = match connection.split() {
         Ok(parts) => parts,
-        Err(e) => return turn_away(format!("the connection could not be set up ({e})")),
+        Err(e) => return turn_away(Refusal::Setup(e).to_string()),
     };
     let sealed = matches!(reading, Reading::Sealed(_));
     let (reading, name) = match reading {

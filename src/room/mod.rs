@@ -33,7 +33,9 @@ use anyhow::{Context, Result, anyhow};
 use self::hub::Hub;
 use self::link::{Door, FileNews, Heard, Knock, PlainFile};
 use self::roster::MemberId;
+use crate::engine::{Front, link_report};
 use crate::net::connect;
+use crate::net::events::Joiners;
 use crate::net::secure::Protection;
 use crate::session;
 use crate::session::members::Occupancy;
@@ -84,16 +86,11 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
     let Role::Listen { host, port } = &settings.role else {
         return Err(anyhow!("only a listening chat hosts a room"));
     };
-    let waiting = connect::bind_for(host, *port, &screen, connect::Joiners::Room)?;
+    let front: Front = screen.clone();
+    let waiting = connect::bind_for(host, *port, &link_report(&*front), Joiners::Room)?;
     // Withdrawn when the room ends.
-    let _announcement = session::announce(settings, waiting.port(), &screen);
-    if let (true, Protection::Encrypted { code: Some(code) }) =
-        (settings.made_code, &settings.protection)
-    {
-        screen.system(format!(
-            "Code for the room: {code} (everyone joins with --code {code})"
-        ));
-    }
+    let _announcement = session::announce(settings, waiting.port(), &front);
+    session::give_code(settings, &front, Joiners::Room);
     screen.system(format!(
         "Hosting a room for up to {}: they join with `chat connect`{}.",
         match room.max_peers {
@@ -208,7 +205,9 @@ fn main_loop(
             }) => {
                 // Each count comes once, however many handshakes ran at
                 // once, so this is said once.
-                hub.say(connect::wrong_code(address, nth, allowed));
+                hub.say(format!(
+                    "Turned away {address}: the code did not match ({nth} of {allowed} attempts)."
+                ));
                 if nth >= allowed {
                     waiting.stop();
                     hub.say(format!(

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 
 use self::approach::Approach;
-pub(crate) use self::approach::announce;
+pub(crate) use self::approach::{announce, give_code};
 use self::incoming::PeerEnd;
 use self::input::{Ticket, Tickets};
 use self::members::Occupancy;
@@ -39,16 +39,18 @@ use self::progress::Transfers;
 use self::stall::StallWatch;
 use self::user::UserSide;
 use crate::cli;
+use crate::engine::Front;
 use crate::exit_codes::Shown;
 use crate::files::download::DownloadDir;
 use crate::files::kept::Kept;
-use crate::net::connect::{self, Established};
+use crate::net::connect::Established;
 use crate::net::secure::handshake::Agreed;
 use crate::net::transport::{Closer, Reading, Writing};
 use crate::settings::Settings;
 use crate::signals::SignalWatch;
 use crate::terminal;
 use crate::terminal::console::{Console, EditorStop, Input};
+use crate::terminal::render;
 use crate::terminal::screen::Screen;
 
 /// How long to wait for the peer to close after we have said goodbye. Closing
@@ -182,7 +184,7 @@ fn say_what_is_kept(downloads: &DownloadDir, screen: &Screen) {
         path if path == Path::new(cli::DEFAULT_DOWNLOAD_DIR) => String::new(),
         path => format!(
             " --download-dir {}",
-            approach::shell_word(&path.to_string_lossy())
+            render::shell_word(&path.to_string_lossy())
         ),
     };
     screen.system(format!(
@@ -239,7 +241,8 @@ fn establish(
     screen: &Arc<Screen>,
     interactive: bool,
 ) -> Result<Option<(Established, Vec<Event>)>> {
-    let approach = Approach::start(settings, events, screen)?;
+    let front: Front = screen.clone();
+    let approach = Approach::start(settings, events, &front)?;
     let mut early = Vec::new();
     // Until connected, or until the user leaves (any `break`).
     loop {
@@ -369,7 +372,7 @@ impl Conversation<'_> {
     /// room's host has instead, or nothing on the original wire.
     fn safety_code(&self, agreed: Option<&Agreed>, sealed: bool) -> Option<String> {
         match (agreed, &self.settings.room) {
-            (Some(agreed), _) => Some(connect::safety_code_line(agreed)),
+            (Some(agreed), _) => Some(render::safety_code_line(&agreed.safety_code)),
             (None, Some(_)) if sealed => Some(HOSTS_SAFETY_CODES.to_string()),
             (None, _) => None,
         }

@@ -4,6 +4,7 @@
 
 pub mod console;
 pub mod live;
+pub mod render;
 pub mod sanitize;
 pub mod screen;
 mod suspend;

@@ -1,0 +1,17 @@
+//! The engine's vocabulary with its front ends: it tells them what happens
+//! as typed [`Event`]s, never as text for a screen, so the terminal is one
+//! front end among others that attach the same way.
+
+pub mod event;
+
+use crate::net;
+
+pub use self::event::{Event, Frontend};
+
+/// The front ends a conversation shows itself to, shared by its threads.
+pub type Front = std::sync::Arc<dyn Frontend>;
+
+/// What reaching the peer reports, shown by `front`.
+pub fn link_report(front: &dyn Frontend) -> impl Fn(net::events::LinkEvent<'_>) + Sync + '_ {
+    move |event| front.show(Event::Link(event))
+}

@@ -1,0 +1,156 @@
+//! What reaching the peer tells its user, as typed values: the layers above
+//! turn them into the engine's events for the front ends, so `net` never
+//! writes to a screen.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::net::connect::HANDSHAKE_LIMIT;
+use crate::net::patience::Patience;
+use crate::net::secure::code::Code;
+use crate::net::secure::handshake::HandshakeError;
+use crate::net::stranger::sounds_like;
+
+/// One step of setting up the connection.
+#[derive(Debug)]
+pub enum LinkEvent<'a> {
+    /// Listening on this address.
+    Listening(SocketAddr),
+    /// A listener on every interface can be reached at this address, by
+    /// the peer or by the members of a room.
+    ReachableAt {
+        ip: IpAddr,
+        port: u16,
+        joiners: Joiners,
+    },
+    /// The peer connected to us, from this address.
+    ConnectedBy(SocketAddr),
+    /// We connected to the peer at this address.
+    ConnectedTo(SocketAddr),
+    /// How the connection just made is protected: right after the
+    /// connected line.
+    Protected(Protection<'a>),
+    /// A peer was turned away, and the listener waits on.
+    TurnedAway { peer: SocketAddr, why: &'a Refusal },
+    /// A peer gave a wrong code: the `nth` of the `allowed`.
+    WrongCode {
+        peer: SocketAddr,
+        nth: u32,
+        allowed: u32,
+    },
+    /// Nobody answers at `host` `port` yet (`why`); trying again as long
+    /// as `patience` allows.
+    NotThereYet {
+        host: &'a str,
+        port: u16,
+        why: &'a io::Error,
+        patience: Patience,
+    },
+    /// The code the peer (or the room's members) must give, made for this
+    /// chat.
+    CodeToGive { code: &'a Code, joiners: Joiners },
+    /// Announced on the local network as `name`; `code` when connecting
+    /// takes a code too.
+    Announced { name: &'a str, code: bool },
+    /// Not announced on the local network, for this reason; the chat
+    /// listens anyway.
+    NotAnnounced(&'a anyhow::Error),
+    /// Another chat announced the same name, `was`, at the same moment:
+    /// this one is listed as `name` now.
+    Renamed {
+        was: &'a str,
+        name: &'a str,
+        code: bool,
+    },
+    /// No chat called `name` answers yet: `others` answer instead (maybe
+    /// the name is mistyped); still looking as long as `patience` allows.
+    StillLooking {
+        name: &'a str,
+        others: &'a [String],
+        patience: Patience,
+    },
+    /// Meanwhile these `others` answered, not `name`.
+    AnnouncedMeanwhile { name: &'a str, others: &'a [String] },
+    /// The chat called `name` is at `address`, `port`.
+    Found {
+        name: &'a str,
+        address: IpAddr,
+        port: u16,
+    },
+}
+
+/// Who a listening chat waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joiners {
+    /// One peer.
+    Peer,
+    /// The members of a room.
+    Room,
+}
+
+/// How a conversation is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection<'a> {
+    /// Encrypted, and both sides proved they hold the same code.
+    Verified,
+    /// Encrypted; the people compare this safety code to know nobody is in
+    /// between.
+    SafetyCode(&'a str),
+    /// The original wire: not encrypted.
+    Plain,
+}
+
+/// Why an accepted peer was not taken.
+#[derive(Debug)]
+pub enum Refusal {
+    Setup(io::Error),
+    Handshake(HandshakeError),
+}
+
+/// Says why, for the listening user: "Turned away PEER: {why}".
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Setup(e) => write!(f, "the connection could not be set up ({e})"),
+            Self::Handshake(
+                e @ (HandshakeError::CodeExpected
+                | HandshakeError::CodeUnexpected
+                | HandshakeError::BadCodeMessage),
+            ) => write!(f, "{e}; both sides must give the same --code"),
+            Self::Handshake(HandshakeError::NotEncrypted { first })
+                if sounds_like(first).is_some() =>
+            {
+                let what = sounds_like(first).unwrap_or_default();
+                write!(f, "it spoke like {what}, not a chat")
+            }
+            Self::Handshake(e) => write!(f, "{}. {PLAIN_HINT}", NotEncrypted(e)),
+        }
+    }
+}
+
+/// What tells a user how to talk with a peer that is not encrypted.
+pub const PLAIN_HINT: &str =
+    "To talk with a peer that is not encrypted, both sides must use --plain";
+
+/// What a failed handshake says about the peer.
+pub struct NotEncrypted<'a>(pub &'a HandshakeError);
+
+impl fmt::Display for NotEncrypted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            HandshakeError::NotEncrypted { .. } => f.write_str(
+                "it sent plain text instead of the encrypted greeting (the original chat, or nc?)",
+            ),
+            HandshakeError::Io(e) if e.kind() == io::ErrorKind::TimedOut => write!(
+                f,
+                "it did not answer as an encrypted chat within {} s (the original chat, or nc?)",
+                HANDSHAKE_LIMIT.as_secs()
+            ),
+            HandshakeError::Cut => {
+                f.write_str("it closed the connection during the handshake (a chat using --plain?)")
+            }
+            e => write!(f, "{e}"),
+        }
+    }
+}
