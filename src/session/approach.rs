@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 
 use anyhow::Result;
 
-use super::{Event, join, spawn};
+use super::{News, join, spawn};
 use crate::engine::{Event as Shown, Front, link_report};
 use crate::net::connect::{self, DEFAULT_PORT, Established};
 use crate::net::discovery;
@@ -82,7 +82,7 @@ impl Approach {
     /// tells `events` once connected.
     pub(super) fn start(
         settings: &Settings,
-        events: &Sender<Event>,
+        events: &Sender<News>,
         front: &Front,
     ) -> Result<Self> {
         let protection = settings.protection.clone();
@@ -135,7 +135,7 @@ impl Approach {
     /// until this is dropped.
     fn connecting(
         wait: Patience,
-        events: &Sender<Event>,
+        events: &Sender<News>,
         work: impl FnOnce(&Trying) -> Result<Established> + Send + 'static,
     ) -> Result<Self> {
         let (trying, stop) = Trying::start(wait);
@@ -146,7 +146,7 @@ impl Approach {
         // is not joined.
         spawn("connect", move || {
             let connected = work(&trying).map(Some);
-            let _ = events.send(Event::Connected(connected));
+            let _ = events.send(News::Connected(connected));
         })?;
         Ok(Self {
             listening: None,
@@ -160,7 +160,7 @@ impl Approach {
         settings: &Settings,
         host: &str,
         port: u16,
-        events: &Sender<Event>,
+        events: &Sender<News>,
         front: &Front,
     ) -> Result<Self> {
         let waiting = connect::bind(host, port, &link_report(&**front))?;
@@ -172,7 +172,7 @@ impl Approach {
         let (front, events) = (front.clone(), events.clone());
         let accepting = spawn("accept", move || {
             let report = link_report(&*front);
-            let _ = events.send(Event::Connected(waiting.accept(&report, &protection)));
+            let _ = events.send(News::Connected(waiting.accept(&report, &protection)));
         })?;
         Ok(Self {
             listening: Some((stopper, accepting)),

@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use anyhow::Result;
 
 use super::user::Leaving;
-use super::{Event, spawn};
+use super::{News, spawn};
 use crate::terminal::console::{EditorStop, Entry, Input, LineEditor};
 
 /// Bytes of input handed to the main loop in one batch, at most (plus the
@@ -30,7 +30,7 @@ pub const MAX_INPUT_LINE: usize = crate::wire::frame::MAX_LINE;
 /// pipe mode the thread is not joined: it ends with the process.
 pub fn spawn_input(
     input: Input,
-    events: Sender<Event>,
+    events: Sender<News>,
     tickets: Tickets,
 ) -> Result<Option<EditorStop>> {
     match input {
@@ -104,7 +104,7 @@ impl Tickets {
 
 fn read_lines(
     mut lines: BufReader<Box<dyn Read + Send>>,
-    events: &Sender<Event>,
+    events: &Sender<News>,
     tickets: &Tickets,
 ) {
     loop {
@@ -138,16 +138,16 @@ fn read_lines(
                 break false;
             }
         };
-        if !batch.is_empty() && events.send(Event::Input(batch, Some(ticket))).is_err() {
+        if !batch.is_empty() && events.send(News::Input(batch, Some(ticket))).is_err() {
             return;
         }
         for len in too_long {
-            if events.send(Event::InputTooLong(len)).is_err() {
+            if events.send(News::InputTooLong(len)).is_err() {
                 return;
             }
         }
         if ended {
-            let _ = events.send(Event::InputEnded);
+            let _ = events.send(News::InputEnded);
             return;
         }
     }
@@ -220,25 +220,25 @@ fn take_line(input: &mut impl BufRead, batch: &mut Vec<u8>, limit: usize) -> io:
     }
 }
 
-fn edit_lines(editor: LineEditor, events: &Sender<Event>) {
+fn edit_lines(editor: LineEditor, events: &Sender<News>) {
     // A person types far slower than any peer reads: lines from the editor
     // need no tickets, and the editor never waits for one.
     editor.run(|entry| events.send(event_of(entry)).is_ok());
-    let _ = events.send(Event::InputEnded);
+    let _ = events.send(News::InputEnded);
 }
 
 /// What the main loop hears of what the user did at the prompt. A line
 /// with a line break inside was pasted, and goes whole.
-fn event_of(entry: Entry) -> Event {
+fn event_of(entry: Entry) -> News {
     match entry {
-        Entry::Line(line) if line.contains('\n') => Event::Pasted(line),
+        Entry::Line(line) if line.contains('\n') => News::Pasted(line),
         Entry::Line(line) => {
             let mut line = line.into_bytes();
             line.push(b'\n');
-            Event::Input(line, None)
+            News::Input(line, None)
         }
-        Entry::Interrupt => Event::Leave(Leaving::CtrlC),
-        Entry::EndOfInput => Event::Leave(Leaving::CtrlD),
+        Entry::Interrupt => News::Leave(Leaving::CtrlC),
+        Entry::EndOfInput => News::Leave(Leaving::CtrlD),
     }
 }
 

@@ -1,7 +1,7 @@
 //! A conversation, from waiting for the peer to saying goodbye: the input,
 //! reader and writer threads, and the main loop that acts on their events.
 //!
-//! Every thread reports to the main loop through one channel of [`Event`]s,
+//! Every thread reports to the main loop through one channel of [`News`],
 //! so the loop notices the peer leaving at once, without waiting for the
 //! user to type, and it never waits on the writer: what the user queues
 //! goes to the writer through an unbounded channel, and only the reading
@@ -67,8 +67,9 @@ const INPUT_QUEUE: usize = 16;
 const HOSTS_SAFETY_CODES: &str = "Each member has its own safety code with you: it is shown \
      when the member joins, and /who shows them all.";
 
-/// What the main loop hears about.
-pub enum Event {
+/// What the main loop hears about: news from the user's input, the reader,
+/// the writer and signals.
+pub enum News {
     /// Whole lines the user typed (or piped), as many as arrived together,
     /// with the ticket of a piped batch.
     Input(Vec<u8>, Option<Ticket>),
@@ -130,7 +131,7 @@ fn run_with(
     let _signals = {
         let events = events.clone();
         SignalWatch::start(!interactive, move || {
-            let _ = events.send(Event::Signal);
+            let _ = events.send(News::Signal);
         })?
     };
     let hosted = ready.as_ref().map(|(_, occupancy)| occupancy.clone());
@@ -205,7 +206,7 @@ pub(crate) struct UserInput {
 
 impl UserInput {
     /// Starts reading the user's input, handing it to `events`.
-    pub(crate) fn start(input: Input, events: Sender<Event>, screen: &Arc<Screen>) -> Result<Self> {
+    pub(crate) fn start(input: Input, events: Sender<News>, screen: &Arc<Screen>) -> Result<Self> {
         let tickets = Tickets::new(INPUT_QUEUE);
         let editor = input::spawn_input(input, events, tickets.clone())?;
         Ok(Self {
@@ -236,11 +237,11 @@ impl Drop for UserInput {
 /// input read meanwhile), or `None` when the user left first.
 fn establish(
     settings: &Settings,
-    inbox: &Receiver<Event>,
-    events: &Sender<Event>,
+    inbox: &Receiver<News>,
+    events: &Sender<News>,
     screen: &Arc<Screen>,
     interactive: bool,
-) -> Result<Option<(Established, Vec<Event>)>> {
+) -> Result<Option<(Established, Vec<News>)>> {
     let front: Front = screen.clone();
     let approach = Approach::start(settings, events, &front)?;
     let mut early = Vec::new();
@@ -250,15 +251,15 @@ fn establish(
             break;
         };
         match event {
-            Event::Connected(connected) => {
+            News::Connected(connected) => {
                 approach.finish()?;
                 return Ok(connected?.map(|established| (established, early)));
             }
-            Event::Signal => break,
+            News::Signal => break,
             // Piped input waits for the peer: a script's lines are meant
             // for it. A person is answered at once.
             event if !interactive => early.push(event),
-            Event::Input(lines, _) => {
+            News::Input(lines, _) => {
                 let lines = String::from_utf8_lossy(&lines);
                 if lines
                     .split_inclusive('\n')
@@ -267,9 +268,9 @@ fn establish(
                     break;
                 }
             }
-            Event::InputEnded | Event::Leave(_) => break,
-            Event::InputTooLong(_) | Event::Pasted(_) => screen.system(command::NOT_CONNECTED),
-            Event::PeerEnded(_) | Event::WriterFailed(_) | Event::WriterDone => {}
+            News::InputEnded | News::Leave(_) => break,
+            News::InputTooLong(_) | News::Pasted(_) => screen.system(command::NOT_CONNECTED),
+            News::PeerEnded(_) | News::WriterFailed(_) | News::WriterDone => {}
         }
     }
     approach.stop()?;
@@ -280,8 +281,8 @@ fn establish(
 struct Conversation<'a> {
     settings: &'a Settings,
     screen: &'a Arc<Screen>,
-    inbox: &'a Receiver<Event>,
-    events: &'a Sender<Event>,
+    inbox: &'a Receiver<News>,
+    events: &'a Sender<News>,
     /// The room the user hosts, when it does.
     hosted: Option<&'a Occupancy>,
 }
@@ -290,7 +291,7 @@ impl Conversation<'_> {
     fn run(
         &self,
         established: Established,
-        early: Vec<Event>,
+        early: Vec<News>,
         user_input: &mut UserInput,
     ) -> Result<()> {
         let Established { connection, agreed } = established;
@@ -412,7 +413,7 @@ impl Conversation<'_> {
                     *records, outbox, answers, &receiving, &screen, &transfers, &in_room,
                 ),
             };
-            let _ = events.send(Event::PeerEnded(end));
+            let _ = events.send(News::PeerEnded(end));
         })?;
         Ok(())
     }
@@ -433,7 +434,7 @@ impl Conversation<'_> {
             (self.screen.clone(), self.events.clone(), transfers.clone());
         threads.spawn("writer", move || {
             let failed = |e| {
-                let _ = events.send(Event::WriterFailed(e));
+                let _ = events.send(News::WriterFailed(e));
             };
             match writing {
                 Writing::Plain(writer) => {
@@ -443,7 +444,7 @@ impl Conversation<'_> {
                     *records, &name, queue, &screen, &transfers, patience, failed,
                 ),
             }
-            let _ = events.send(Event::WriterDone);
+            let _ = events.send(News::WriterDone);
         })?;
         Ok(())
     }
@@ -481,7 +482,7 @@ impl Conversation<'_> {
     /// connection ends, and gives up on a peer that stopped reading.
     fn main_loop(
         &self,
-        early: Vec<Event>,
+        early: Vec<News>,
         user: &mut UserSide,
         closer: &Closer,
         stall: &mut StallWatch,
@@ -541,16 +542,16 @@ impl Conversation<'_> {
         let (mut told_typing, mut stopped) = (false, false);
         loop {
             match self.inbox.recv_timeout(stall::CHECK_INTERVAL) {
-                Ok(Event::WriterDone) | Err(RecvTimeoutError::Disconnected) => break,
-                Ok(Event::Leave(_) | Event::Signal) if !stopped => {
+                Ok(News::WriterDone) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(News::Leave(_) | News::Signal) if !stopped => {
                     stopped = true;
                     self.leave_at_once(outbox.take(), closer, sealed);
                 }
-                Ok(Event::Input(lines, _)) if is_quit(&lines) && !stopped => {
+                Ok(News::Input(lines, _)) if is_quit(&lines) && !stopped => {
                     stopped = true;
                     self.leave_at_once(outbox.take(), closer, sealed);
                 }
-                Ok(Event::Input(..) | Event::Pasted(_) | Event::InputTooLong(_)) => {
+                Ok(News::Input(..) | News::Pasted(_) | News::InputTooLong(_)) => {
                     if !std::mem::replace(&mut told_typing, true) {
                         self.screen
                             .system("Leaving: nothing typed now is sent (Ctrl-C leaves at once).");
@@ -558,14 +559,14 @@ impl Conversation<'_> {
                 }
                 // Once the peer is gone, or the user cut the original wire
                 // short, the writer fails because we closed.
-                Ok(Event::WriterFailed(e)) => {
+                Ok(News::WriterFailed(e)) => {
                     outbox = None;
                     if !peer_gone && (sealed || !stopped) {
                         failure.get_or_insert(e);
                     }
                 }
                 // Once we gave up, the reader ends because we closed.
-                Ok(Event::PeerEnded(end)) if failure.is_none() => {
+                Ok(News::PeerEnded(end)) if failure.is_none() => {
                     // Nobody reads what is still queued: stop sending it.
                     peer_gone = true;
                     encrypted = matches!(end, PeerEnd::SpeaksEncrypted);
@@ -590,7 +591,7 @@ impl Conversation<'_> {
         while failure.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.inbox.recv_timeout(left) {
-                Ok(Event::PeerEnded(end)) => {
+                Ok(News::PeerEnded(end)) => {
                     encrypted = matches!(end, PeerEnd::SpeaksEncrypted);
                     break;
                 }
@@ -645,24 +646,24 @@ fn is_quit(lines: &[u8]) -> bool {
 }
 
 /// Acts on one event of the conversation; breaks with how it ended.
-fn act(event: Event, user: &mut UserSide) -> ControlFlow<Ending> {
+fn act(event: News, user: &mut UserSide) -> ControlFlow<Ending> {
     match event {
-        Event::Input(lines, ticket) => {
+        News::Input(lines, ticket) => {
             if user.act_on_batch(&lines, ticket).is_break() {
                 return ControlFlow::Break(Ending::Quit);
             }
         }
-        Event::Pasted(text) => user.paste(&text),
-        Event::Leave(how) => {
+        News::Pasted(text) => user.paste(&text),
+        News::Leave(how) => {
             if user.leave(how).is_break() {
                 return ControlFlow::Break(Ending::Quit);
             }
         }
-        Event::InputTooLong(len) => user.too_long(len),
-        Event::InputEnded | Event::Signal => return ControlFlow::Break(Ending::Quit),
-        Event::PeerEnded(end) => return ControlFlow::Break(Ending::Peer(end)),
-        Event::WriterFailed(e) => return ControlFlow::Break(Ending::WriterFailed(e)),
-        Event::WriterDone | Event::Connected(_) => {}
+        News::InputTooLong(len) => user.too_long(len),
+        News::InputEnded | News::Signal => return ControlFlow::Break(Ending::Quit),
+        News::PeerEnded(end) => return ControlFlow::Break(Ending::Peer(end)),
+        News::WriterFailed(e) => return ControlFlow::Break(Ending::WriterFailed(e)),
+        News::WriterDone | News::Connected(_) => {}
     }
     ControlFlow::Continue(())
 }
