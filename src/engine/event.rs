@@ -2,12 +2,17 @@
 //! front end that shows them.
 
 use crate::net::events::LinkEvent;
+use crate::session::events::{ChatEvent, ReceiveEvent};
 
 /// Something that happened, for the front ends to show.
 #[derive(Debug)]
 pub enum Event<'a> {
     /// A step of reaching the peer.
     Link(LinkEvent<'a>),
+    /// A step of the conversation.
+    Chat(ChatEvent<'a>),
+    /// A step of a file or folder arriving.
+    Receive(ReceiveEvent<'a>),
 }
 
 /// What shows a conversation to its user: the terminal, or a page.
@@ -17,4 +22,14 @@ pub trait Frontend: Send + Sync {
     /// Whether a person follows the conversation as it happens (and can be
     /// asked, and watches progress), rather than a script reading lines.
     fn attended(&self) -> bool;
+
+    /// Shows a step of the conversation.
+    fn chat(&self, event: ChatEvent<'_>) {
+        self.show(Event::Chat(event));
+    }
+
+    /// Shows a step of a file or folder arriving.
+    fn receive(&self, event: ReceiveEvent<'_>) {
+        self.show(Event::Receive(event));
+    }
 }

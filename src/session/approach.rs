@@ -80,11 +80,7 @@ pub(super) struct Approach {
 impl Approach {
     /// Listens for the peer, or starts connecting to it, on a thread that
     /// tells `events` once connected.
-    pub(super) fn start(
-        settings: &Settings,
-        events: &Sender<News>,
-        front: &Front,
-    ) -> Result<Self> {
+    pub(super) fn start(settings: &Settings, events: &Sender<News>, front: &Front) -> Result<Self> {
         let protection = settings.protection.clone();
         let thread_front = front.clone();
         match &settings.role {

@@ -5,7 +5,9 @@
 use std::io::{self, BufReader};
 use std::path::Path;
 
-use super::progress::{Direction, Meter, Transfers, bytes};
+use super::events::{ChatEvent, ReceiveEvent};
+use super::progress::{Direction, Meter, Transfers};
+use crate::engine::Frontend;
 use crate::files::download::DownloadDir;
 use crate::files::receive::{self, ReceiveError};
 use crate::net::secure::handshake;
@@ -45,16 +47,18 @@ pub fn read_peer(
     let mut frames = FrameReader::new(BufReader::with_capacity(READ_BUFFER, stream));
     let mut run = Vec::new();
     loop {
-        if screen.shows_plain_lines() {
-            // A burst of plain lines goes to the screen in one piece.
-            run.clear();
-            // (A goodbye is left out of a burst, to be seen below.)
-            frames.take_text_run(&mut run, |line| {
-                sanitize::is_plain(line) && !frame::is_leave_line(line) && !is_greeting(line)
+        // A burst of plain lines goes to the screen in one piece.
+        run.clear();
+        // (A goodbye is left out of a burst, to be seen below.)
+        frames.take_text_run(&mut run, |line| {
+            sanitize::is_plain(line) && !frame::is_leave_line(line) && !is_greeting(line)
+        });
+        if !run.is_empty() {
+            let more_coming = frames.has_buffered_line();
+            screen.chat(ChatEvent::PeerLines {
+                raw: &run,
+                more_coming,
             });
-            if !run.is_empty() {
-                screen.plain_peer_lines(&run, frames.has_buffered_line());
-            }
         }
         match frames.next_frame() {
             Ok(None) => return PeerEnd::Left,
@@ -62,44 +66,54 @@ pub fn read_peer(
             Ok(Some(Frame::Text(line))) if frame::is_leave_line(&line) => {
                 // The original program says goodbye but keeps its side open
                 // until ours closes: its goodbye is the end.
-                screen.peer_line(&line, false);
+                screen.chat(ChatEvent::PeerLine {
+                    raw: &line,
+                    more_coming: false,
+                });
                 return PeerEnd::Left;
             }
-            Ok(Some(Frame::Text(line))) => screen.peer_line(&line, frames.has_buffered_line()),
+            Ok(Some(Frame::Text(line))) => screen.chat(ChatEvent::PeerLine {
+                raw: &line,
+                more_coming: frames.has_buffered_line(),
+            }),
             Ok(Some(Frame::File { name, size })) => {
                 // In the list before it is announced, so a `/status` that
                 // follows the announcement sees it. (Names and all other peer
                 // text are sanitised by the screen.)
                 let mut meter = Meter::begin(transfers, screen, Direction::Receive, &name, size);
-                screen.system(format!("Incoming file {name} ({})...", bytes(size)));
+                screen.receive(ReceiveEvent::Incoming { name: &name, size });
                 let saved = receive::receive(frames.payload(), downloads, &name, &mut |n| {
                     meter.advance(n)
                 });
                 match saved {
                     Ok(path) => say_saved(screen, &path, meter),
-                    Err(ReceiveError::Save(e)) => {
-                        screen.system(format!("Could not save file {name}: {e}"));
-                    }
+                    Err(ReceiveError::Save(e)) => screen.receive(ReceiveEvent::NotSaved {
+                        name: &name,
+                        why: &e,
+                    }),
                     Err(e @ ReceiveError::Incomplete { .. }) => {
-                        screen.system(format!(
-                            "Transfer of {name} incomplete: {e}; nothing was saved."
-                        ));
+                        screen.receive(ReceiveEvent::Incomplete {
+                            name: &name,
+                            why: &e,
+                        });
                         return PeerEnd::Cut(e);
                     }
                 }
             }
             Err(FrameError::MalformedHeader(why)) => {
-                screen.system(format!("Ignored malformed file header from peer: {why}"));
+                screen.chat(ChatEvent::MalformedHeader(&why));
             }
-            Err(FrameError::LineTooLong { len }) => screen.system(format!(
-                "Dropped a line of {} from peer (the limit is {}).",
-                bytes(len),
-                bytes(frame::MAX_LINE as u64)
-            )),
+            Err(FrameError::LineTooLong { len }) => screen.chat(ChatEvent::LineTooLong {
+                len,
+                limit: frame::MAX_LINE as u64,
+            }),
             Err(FrameError::EndedMidLine { partial }) => {
                 // A last line without its newline (`printf hi | nc`) is still
                 // text the peer meant to send.
-                screen.peer_line(&partial, false);
+                screen.chat(ChatEvent::PeerLine {
+                    raw: &partial,
+                    more_coming: false,
+                });
                 return PeerEnd::Left;
             }
             Err(FrameError::Io(e)) => return PeerEnd::Lost(crate::net::transport::in_words(e)),

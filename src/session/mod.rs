@@ -10,6 +10,7 @@
 mod approach;
 pub mod command;
 pub mod encrypted;
+pub mod events;
 pub mod incoming;
 pub mod input;
 pub mod members;
@@ -20,7 +21,6 @@ pub mod user;
 
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -31,6 +31,7 @@ use anyhow::{Context, Result, anyhow};
 
 use self::approach::Approach;
 pub(crate) use self::approach::{announce, give_code};
+use self::events::ChatEvent;
 use self::incoming::PeerEnd;
 use self::input::{Ticket, Tickets};
 use self::members::Occupancy;
@@ -38,8 +39,7 @@ use self::outgoing::{Outgoing, WriteError};
 use self::progress::Transfers;
 use self::stall::StallWatch;
 use self::user::UserSide;
-use crate::cli;
-use crate::engine::Front;
+use crate::engine::{Front, Frontend};
 use crate::exit_codes::Shown;
 use crate::files::download::DownloadDir;
 use crate::files::kept::Kept;
@@ -167,7 +167,7 @@ fn run_with(
     // What was typed while the chat was leaving is not for the shell that
     // gets the terminal back; what is typed once it said so is.
     terminal::console::discard_pending_input();
-    screen.system("Exiting.");
+    screen.chat(ChatEvent::Over);
     result
 }
 
@@ -181,19 +181,11 @@ fn say_what_is_kept(downloads: &DownloadDir, screen: &Screen) {
     if held == 0 {
         return;
     }
-    let folder = match downloads.path() {
-        path if path == Path::new(cli::DEFAULT_DOWNLOAD_DIR) => String::new(),
-        path => format!(
-            " --download-dir {}",
-            render::shell_word(&path.to_string_lossy())
-        ),
-    };
-    screen.system(format!(
-        "{} of cut transfers is kept in {}, so that sending them again resumes; \
-         `chat discard{folder}` frees it.",
-        progress::bytes(held),
-        kept.path().display()
-    ));
+    screen.chat(ChatEvent::KeptOnDisk {
+        held,
+        kept: kept.path(),
+        downloads: downloads.path(),
+    });
 }
 
 /// The user's side of the input: stopped once, before the last lines, so
@@ -269,7 +261,7 @@ fn establish(
                 }
             }
             News::InputEnded | News::Leave(_) => break,
-            News::InputTooLong(_) | News::Pasted(_) => screen.system(command::NOT_CONNECTED),
+            News::InputTooLong(_) | News::Pasted(_) => screen.chat(ChatEvent::NotConnectedYet),
             News::PeerEnded(_) | News::WriterFailed(_) | News::WriterDone => {}
         }
     }
@@ -344,7 +336,7 @@ impl Conversation<'_> {
                     // (On the original wire, the peer's greeting may come
                     // only as we leave: a script with nothing to say.)
                     None if encrypted => {
-                        screen.system(speaks_encrypted(peer));
+                        screen.chat(ChatEvent::SpeaksEncrypted(peer));
                         Err(self.shown(speaks_encrypted_failure(peer)))
                     }
                     None => Ok(()),
@@ -453,16 +445,10 @@ impl Conversation<'_> {
     /// program's error of it when it failed. `hosted`: we were in a room
     /// (whose host left).
     fn peer_ended(&self, end: PeerEnd, peer: SocketAddr, hosted: bool) -> Result<()> {
-        self.screen.system(match &end {
-            // (What did not arrive whole was said, and is kept.)
-            PeerEnd::Left | PeerEnd::Cut(_) if hosted => {
-                "The room is closed: its host left.".to_string()
-            }
-            PeerEnd::Lost(e) => format!("Connection lost: {e}"),
-            PeerEnd::Left | PeerEnd::Cut(_) => "Peer disconnected.".to_string(),
-            PeerEnd::Broken(why) => format!("Connection ended: {why}."),
-            PeerEnd::Unwelcome(why) => format!("Not let into the room: {why}."),
-            PeerEnd::SpeaksEncrypted => speaks_encrypted(peer),
+        self.screen.chat(ChatEvent::PeerEnded {
+            end: &end,
+            peer,
+            hosted,
         });
         let failure = match end {
             PeerEnd::Left => return Ok(()),
@@ -553,8 +539,7 @@ impl Conversation<'_> {
                 }
                 Ok(News::Input(..) | News::Pasted(_) | News::InputTooLong(_)) => {
                     if !std::mem::replace(&mut told_typing, true) {
-                        self.screen
-                            .system("Leaving: nothing typed now is sent (Ctrl-C leaves at once).");
+                        self.screen.chat(ChatEvent::NotSentWhileLeaving);
                     }
                 }
                 // Once the peer is gone, or the user cut the original wire
@@ -611,18 +596,14 @@ impl Conversation<'_> {
                 let _ = outbox.send(Outgoing::StopSending);
             }
         } else {
-            self.screen
-                .system("Leaving at once: the file being sent is cut off.");
+            self.screen.chat(ChatEvent::LeavingAtOnce);
             closer.close();
         }
     }
 
     /// Says why sending failed, and makes the program's error of it.
     fn write_failure(&self, e: WriteError, peer: SocketAddr) -> anyhow::Error {
-        match e {
-            WriteError::Source(_) => self.screen.system(format!("Sending stopped: {e}")),
-            _ => self.screen.system(format!("Connection lost: {e}")),
-        }
+        self.screen.chat(ChatEvent::WriteFailed(&e));
         self.shown(anyhow!(e).context(format!("connection with {peer} lost")))
     }
 
@@ -630,7 +611,7 @@ impl Conversation<'_> {
     /// again as the program exits. Without one, stderr still has it for
     /// scripts.
     fn shown(&self, failure: anyhow::Error) -> anyhow::Error {
-        if self.screen.is_interactive() {
+        if self.screen.attended() {
             Shown(failure).into()
         } else {
             failure
@@ -719,15 +700,6 @@ pub(crate) fn join(handle: JoinHandle<()>) -> Result<()> {
     handle
         .join()
         .map_err(|_| anyhow!("internal error: the {name} thread failed"))
-}
-
-/// What the user is told when a peer met with `--plain` turned out to speak
-/// the encrypted protocol.
-fn speaks_encrypted(peer: SocketAddr) -> String {
-    format!(
-        "The peer's chat is encrypted (the default), and this side uses --plain: both sides \
-         must use --plain, or neither. Disconnected from {peer}."
-    )
 }
 
 /// The program's error for the same.

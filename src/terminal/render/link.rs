@@ -15,10 +15,10 @@ const SAFETY_CODE_NOTE: &str = "(the same on both screens means nobody is in bet
 const PLAIN_NOTE: &str =
     "Not encrypted (--plain): anyone on the network in between can read and change what is sent.";
 
-/// The line an event of reaching the peer shows; an empty one shows
-/// nothing. `attended`: a person reads it, not a script.
-pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> String {
-    match event {
+/// The line an event of reaching the peer shows, if any. `attended`: a
+/// person reads it, not a script.
+pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> Option<String> {
+    Some(match event {
         LinkEvent::Listening(local) => format!("Listening on {local} ..."),
         LinkEvent::ReachableAt { ip, port, joiners } => match joiners {
             Joiners::Peer => format!("Your peer can connect to {ip} {port}"),
@@ -26,7 +26,7 @@ pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> String {
         },
         LinkEvent::ConnectedBy(peer) => format!("Connected by {peer}"),
         LinkEvent::ConnectedTo(peer) => format!("Connected to {peer}"),
-        LinkEvent::Protected(protection) => protected(protection, attended),
+        LinkEvent::Protected(protection) => return protected(protection, attended),
         LinkEvent::TurnedAway { peer, why } => {
             format!("Turned away {peer}: {why}. Still waiting for a peer.")
         }
@@ -57,7 +57,7 @@ pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> String {
             address,
             port,
         } => format!("Found {name} at {address} port {port}."),
-    }
+    })
 }
 
 /// The code made for this chat, and how the others give it.
@@ -69,16 +69,16 @@ fn code_to_give(code: &Code, joiners: Joiners) -> String {
 }
 
 /// How the conversation is protected, right after the connected line.
-fn protected(protection: Protection<'_>, attended: bool) -> String {
-    match protection {
+fn protected(protection: Protection<'_>, attended: bool) -> Option<String> {
+    Some(match protection {
         Protection::Verified => "Encrypted and verified with the code.".to_string(),
         Protection::SafetyCode(code) => {
             format!("Encrypted. Safety code: {code} {SAFETY_CODE_NOTE}")
         }
         // (Pipe mode's lines stay those a script of the original knows.)
         Protection::Plain if attended => PLAIN_NOTE.to_string(),
-        Protection::Plain => String::new(),
-    }
+        Protection::Plain => return None,
+    })
 }
 
 /// The line that shows the safety code again.

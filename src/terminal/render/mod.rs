@@ -1,7 +1,9 @@
 //! The terminal as a front end: each event of the engine rendered as the
 //! line a person or a script reads.
 
+mod chat;
 mod link;
+mod receive;
 
 pub use self::link::{safety_code_line, shell_word};
 
@@ -11,7 +13,13 @@ use crate::terminal::screen::Screen;
 impl Frontend for Screen {
     fn show(&self, event: Event<'_>) {
         match event {
-            Event::Link(event) => self.system(link::line(event, self.is_interactive())),
+            Event::Link(event) => {
+                if let Some(line) = link::line(event, self.is_interactive()) {
+                    self.system(line);
+                }
+            }
+            Event::Chat(event) => chat::show(self, event),
+            Event::Receive(event) => self.system(receive::line(event)),
         }
     }
 
