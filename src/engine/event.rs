@@ -2,7 +2,7 @@
 //! front end that shows them.
 
 use crate::net::events::LinkEvent;
-use crate::session::events::{ChatEvent, ReceiveEvent};
+use crate::session::events::{ChatEvent, ReceiveEvent, SendEvent};
 
 /// Something that happened, for the front ends to show.
 #[derive(Debug)]
@@ -13,6 +13,8 @@ pub enum Event<'a> {
     Chat(ChatEvent<'a>),
     /// A step of a file or folder arriving.
     Receive(ReceiveEvent<'a>),
+    /// A step of a file or folder going out.
+    Send(&'a SendEvent),
 }
 
 /// What shows a conversation to its user: the terminal, or a page.
@@ -26,6 +28,11 @@ pub trait Frontend: Send + Sync {
     /// Shows a step of the conversation.
     fn chat(&self, event: ChatEvent<'_>) {
         self.show(Event::Chat(event));
+    }
+
+    /// Shows a step of a file or folder going out.
+    fn sending(&self, event: &SendEvent) {
+        self.show(Event::Send(event));
     }
 
     /// Shows a step of a file or folder arriving.

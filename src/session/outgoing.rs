@@ -11,8 +11,10 @@ use std::os::fd::AsFd;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
+use super::events::SendEvent;
 use super::input::Ticket;
-use super::progress::{Meter, Transfers, bytes};
+use super::progress::{Meter, Transfers};
+use crate::engine::Frontend;
 use crate::files::send;
 use crate::files::send::{OutgoingFile, SendFailure};
 use crate::files::tree::FolderTree;
@@ -191,10 +193,9 @@ impl Writer<'_> {
                 | Outgoing::Reply(_)
                 | Outgoing::StopSending
                 | Outgoing::Cancel(_) => {}
-                Outgoing::Folder(folder, _) => self.screen.system(format!(
-                    "Cannot send {}: folders go on the encrypted wire only",
-                    folder.name
-                )),
+                Outgoing::Folder(folder, _) => self
+                    .screen
+                    .sending(&SendEvent::FolderOnPlain { name: folder.name }),
                 Outgoing::File(file, id) => self.send_file(file, id)?,
                 Outgoing::Leave => {
                     frame::write_text(&mut self.out, name, frame::LEAVE_MESSAGE)
@@ -258,12 +259,18 @@ impl Writer<'_> {
             .and_then(|()| delivery.wait_for_all(closer, &mut meter));
         if let Err(e) = result {
             delivery.update(closer, &mut meter);
-            say_not_delivered(self.screen, &shown, delivery.taken, size);
+            self.screen.sending(&SendEvent::NotDelivered {
+                name: shown,
+                done: delivery.taken,
+                size,
+            });
             return Err(e);
         }
-        self.screen.system(match meter.summary() {
-            Some(summary) => format!("Sent file {shown} ({}, {summary})", bytes(size)),
-            None => format!("Sent file {shown} ({})", bytes(size)),
+        let summary = meter.summary();
+        self.screen.sending(&SendEvent::Sent {
+            name: shown,
+            size,
+            summary,
         });
         Ok(())
     }
@@ -339,12 +346,12 @@ impl Lost {
         match outgoing {
             Outgoing::Lines(lines, _) => self.messages += count_messages(lines),
             Outgoing::Text(_) => self.messages += 1,
-            Outgoing::File(file, _) => {
-                screen.system(format!("{} was not delivered (not started).", file.name()));
-            }
-            Outgoing::Folder(folder, _) => {
-                screen.system(format!("{} was not delivered (not started).", folder.name));
-            }
+            Outgoing::File(file, _) => screen.sending(&SendEvent::NotStarted {
+                name: file.name().to_string(),
+            }),
+            Outgoing::Folder(folder, _) => screen.sending(&SendEvent::NotStarted {
+                name: folder.name.clone(),
+            }),
             Outgoing::Leave
             | Outgoing::StopSending
             | Outgoing::Answer(..)
@@ -359,27 +366,7 @@ impl Lost {
     }
 
     fn report(&self, screen: &Screen) {
-        say_not_sent(screen, self.messages);
-    }
-}
-
-/// Says that a file stopped after the peer took `done` of its `size` bytes.
-pub(crate) fn say_not_delivered(screen: &Screen, name: &str, done: u64, size: u64) {
-    let percent = done.saturating_mul(100).checked_div(size).unwrap_or(0);
-    screen.system(format!(
-        "{name} was not delivered (stopped at {}%).",
-        percent.min(99)
-    ));
-}
-
-/// Says how many messages never went out, if any.
-pub(crate) fn say_not_sent(screen: &Screen, messages: usize) {
-    match messages {
-        0 => {}
-        1 => screen.system("1 message was not sent: the connection ended first."),
-        n => screen.system(format!(
-            "{n} messages were not sent: the connection ended first."
-        )),
+        screen.sending(&SendEvent::MessagesNotSent(self.messages));
     }
 }
 

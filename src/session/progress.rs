@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::files::kept::Discarded;
 use crate::files::space::Owed;
+use crate::session::events::Counterpart;
 use crate::terminal::live::{ALWAYS, Status};
 use crate::terminal::screen::Screen;
 use crate::wire::message::FileId;
@@ -214,6 +215,14 @@ impl Transfers {
             "the room"
         } else {
             "the peer"
+        }
+    }
+
+    /// Who takes what we send and answers our offers.
+    pub fn to_whom(&self) -> Counterpart {
+        match self.room.load(Ordering::Relaxed) {
+            true => Counterpart::Room,
+            false => Counterpart::Peer,
         }
     }
 

@@ -6,13 +6,21 @@ mod receive;
 mod send;
 
 pub use self::receive::ReceiveEvent;
-pub use self::send::SendEvent;
+pub use self::send::{Outbound, SendEvent};
 
 use std::net::SocketAddr;
 use std::path::Path;
 
 use crate::session::incoming::PeerEnd;
 use crate::session::outgoing::WriteError;
+
+/// Who takes what we send and answers our offers: the peer, or the room
+/// it hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counterpart {
+    Peer,
+    Room,
+}
 
 /// A step of the conversation itself.
 #[derive(Debug)]

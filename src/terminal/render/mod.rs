@@ -4,6 +4,7 @@
 mod chat;
 mod link;
 mod receive;
+mod send;
 
 pub use self::link::{safety_code_line, shell_word};
 
@@ -20,6 +21,11 @@ impl Frontend for Screen {
             }
             Event::Chat(event) => chat::show(self, event),
             Event::Receive(event) => self.system(receive::line(event)),
+            Event::Send(event) => {
+                if let Some(line) = send::line(event) {
+                    self.system(line);
+                }
+            }
         }
     }
 

@@ -5,11 +5,12 @@
 use std::collections::VecDeque;
 
 use super::{Offered, Owner, Writer};
+use crate::engine::Frontend;
 use crate::files::send::OutgoingFile;
-use crate::files::size;
 use crate::files::tree::TreeItem;
+use crate::session::events::SendEvent;
 use crate::session::outgoing::WriteError;
-use crate::session::progress::{self, Meter};
+use crate::session::progress::Meter;
 use crate::wire::message::{FileId, Message};
 
 /// Files of one folder offered and not yet answered: enough to keep the
@@ -81,10 +82,11 @@ impl<'a> Writer<'a> {
                     // Each file stays within its size when walked, so the
                     // folder within what was announced.
                     Ok(file) if file.size() > size => {
-                        self.screen.system(format!(
-                            "Skipped {}/{relative}: it grew since the folder was looked at.",
-                            folder.name
-                        ));
+                        self.screen.sending(&SendEvent::Skipped {
+                            folder: folder.name.clone(),
+                            entry: relative.clone(),
+                            why: None,
+                        });
                         folder.failed.push(relative);
                     }
                     Ok(file) => {
@@ -101,8 +103,11 @@ impl<'a> Writer<'a> {
                         folder.outstanding += 1;
                     }
                     Err(e) => {
-                        self.screen
-                            .system(format!("Skipped {}/{relative}: {e}", folder.name));
+                        self.screen.sending(&SendEvent::Skipped {
+                            folder: folder.name.clone(),
+                            entry: relative.clone(),
+                            why: Some(Box::new(e)),
+                        });
                         folder.failed.push(relative);
                     }
                 },
@@ -150,33 +155,22 @@ impl<'a> Writer<'a> {
         let through = refusal.is_none();
         match refusal {
             None => {
-                let (files, bytes) = (folder.saved, folder.saved_bytes);
-                lines.push(match summary {
-                    Some(summary) => {
-                        format!(
-                            "Sent folder {name} ({}, {}, {summary})",
-                            size::files(files),
-                            progress::bytes(bytes)
-                        )
-                    }
-                    None => format!(
-                        "Sent folder {name} ({}, {})",
-                        size::files(files),
-                        progress::bytes(bytes)
-                    ),
+                lines.push(SendEvent::SentFolder {
+                    name: name.clone(),
+                    files: folder.saved,
+                    bytes: folder.saved_bytes,
+                    summary,
                 });
                 let failed = folder.failed.iter().map(|path| format!("{name}/{path}"));
                 let not_sent: Vec<String> = folder.left_out.into_iter().chain(failed).collect();
                 if !not_sent.is_empty() {
-                    lines.push(format!(
-                        "Not in the folder sent, as said above: {}.",
-                        listed(not_sent)
-                    ));
+                    lines.push(SendEvent::LeftOut(not_sent));
                 }
             }
             Some(reason) => {
-                let who = self.transfers.counterpart();
-                lines.push(format!("Folder {name} was not saved by {who}: {reason}"));
+                let to = self.transfers.to_whom();
+                let what = super::folder_named(name);
+                lines.push(SendEvent::NotSaved { what, to, reason });
                 if !folder.ended {
                     self.drop_entries_of(id);
                     self.send(&Message::Cancel { id })?;
@@ -193,31 +187,5 @@ impl<'a> Writer<'a> {
         self.offered.retain(|_, o| !of_folder(&o.owner));
         self.active.retain(|s| !of_folder(&s.owner));
         self.unconfirmed.retain(|_, u| !of_folder(&u.owner));
-    }
-}
-
-/// The first few of `items` for a line: `a`, `a and b`, `a, b, c, d, e
-/// and 7 more`.
-fn listed(mut items: Vec<String>) -> String {
-    const SHOWN: usize = 5;
-    let more = items.len().saturating_sub(SHOWN);
-    items.truncate(SHOWN);
-    if more > 0 {
-        return format!("{} and {more} more", items.join(", "));
-    }
-    progress::in_words(items)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn what_was_left_out_is_listed_in_short() {
-        let items = |n: usize| (1..=n).map(|i| format!("d/{i}")).collect::<Vec<_>>();
-        assert_eq!(listed(items(1)), "d/1");
-        assert_eq!(listed(items(3)), "d/1, d/2 and d/3");
-        assert_eq!(listed(items(5)), "d/1, d/2, d/3, d/4 and d/5");
-        assert_eq!(listed(items(8)), "d/1, d/2, d/3, d/4, d/5 and 3 more");
     }
 }

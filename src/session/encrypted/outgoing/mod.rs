@@ -17,12 +17,14 @@ use std::io::Write;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Duration;
 
+use crate::engine::Frontend;
 use crate::files::send::{OutgoingFile, SendFailure};
 use crate::files::tree::FolderTree;
 use crate::net::secure::record::{MAX_PLAINTEXT, RecordWriter};
 use crate::net::transport::WriteHalf;
+use crate::session::events::{Outbound, SendEvent};
 use crate::session::outgoing::{self, Answer, Outgoing, WriteError};
-use crate::session::progress::{self, Meter, Transfers};
+use crate::session::progress::{Meter, Transfers};
 use crate::terminal::screen::Screen;
 use crate::wire::message::{self, CHUNK_HEADER, FileId, Message};
 
@@ -102,6 +104,29 @@ impl Queued {
         match self {
             Self::File(_, id) | Self::Folder(_, id) => *id,
         }
+    }
+
+    fn outbound(&self) -> Outbound {
+        match self {
+            Self::File(file, _) => self::file(file.name()),
+            Self::Folder(folder, _) => folder_named(&folder.name),
+        }
+    }
+}
+
+/// A file of ours, as events name it.
+fn file(name: &str) -> Outbound {
+    Outbound {
+        name: name.to_string(),
+        folder: false,
+    }
+}
+
+/// A folder of ours, as events name it.
+fn folder_named(name: &str) -> Outbound {
+    Outbound {
+        name: name.to_string(),
+        folder: true,
     }
 }
 
@@ -270,47 +295,37 @@ impl<'a> Writer<'a> {
     /// Whether offers wait for the peer that the user at a terminal was not
     /// told of.
     fn untold_offers(&self) -> bool {
-        self.screen.is_interactive()
+        self.screen.attended()
             && (self.offered.values().any(|o| !o.told)
                 || self.folders.values().any(|f| !f.accepted && !f.told))
     }
 
     /// Tells the user which offers wait for the peer's answer.
     fn tell_unanswered(&mut self) {
-        let who = self.transfers.counterpart();
-        let mut lines = Vec::new();
-        // The protocol has no word for "checking": the line is true
-        // whichever it is.
+        let to = self.transfers.to_whom();
+        let mut waiting = Vec::new();
         for (id, offered) in &mut self.offered {
             if !std::mem::replace(&mut offered.told, true) {
                 let (name, size) = (offered.file.name(), offered.file.size());
-                lines.push((
-                    *id,
-                    format!(
-                        "{name} ({}): it may be asking its user, or checking a copy it has",
-                        progress::bytes(size)
-                    ),
-                ));
+                waiting.push((*id, file(name), size));
             }
         }
         for (id, folder) in &mut self.folders {
             if !folder.accepted && !std::mem::replace(&mut folder.told, true) {
-                let size = progress::bytes(folder.bytes);
-                let what = format!("folder {} ({size}): it may be asking its user", folder.name);
-                lines.push((*id, what));
+                waiting.push((*id, folder_named(&folder.name), folder.bytes));
             }
         }
-        lines.sort();
-        for (_, what) in lines {
+        waiting.sort_by_key(|(id, ..)| *id);
+        for (_, what, size) in waiting {
             self.screen
-                .system(format!("Waiting for {who}'s answer to {what}."));
+                .sending(&SendEvent::Unanswered { what, size, to });
         }
     }
 
     /// Says the last lines on `transfer`: lines of success wait for the
     /// transfers its `/send` named before it that are still on their way
     /// (`through`); others are news at once.
-    fn say(&mut self, transfer: u64, lines: Vec<String>, through: bool) {
+    fn say(&mut self, transfer: u64, lines: Vec<SendEvent>, through: bool) {
         let Writer {
             reports,
             active,
@@ -531,19 +546,19 @@ impl<'a> Writer<'a> {
 
     /// The peer holds the first `held` bytes of `sending` already.
     fn resumed(&mut self, sending: &mut Sending<'a>) {
-        let who = self.transfers.counterpart();
+        let to = self.transfers.to_whom();
         let (held, size) = (sending.held, sending.file.size());
         match &mut sending.owner {
             Owner::Lone(meter, _) => {
                 meter.resume_from(held);
                 // (Said once the peer confirms, when it had all of it.)
                 if held < size {
-                    self.screen.system(format!(
-                        "Resuming {}: {who} has {} of {} already.",
-                        sending.file.name(),
-                        progress::bytes(held),
-                        progress::bytes(size)
-                    ));
+                    self.screen.sending(&SendEvent::Resuming {
+                        name: sending.file.name().to_string(),
+                        to,
+                        held,
+                        size,
+                    });
                 }
             }
             Owner::Entry(folder) => {
@@ -624,19 +639,20 @@ impl<'a> Writer<'a> {
         sending: Sending<'a>,
         failure: SendFailure,
     ) -> Result<(), WriteError> {
-        let who = self.transfers.counterpart();
+        let to = self.transfers.to_whom();
         self.send(&Message::Cancel { id: sending.id })?;
         if let Owner::Entry(folder) = sending.owner {
             let shown = self.folders.get(&folder).map_or("", |f| f.name.as_str());
-            self.screen
-                .system(format!("Skipped in folder {shown}: {failure}."));
+            self.screen.sending(&SendEvent::SkippedInFolder {
+                folder: shown.to_string(),
+                why: failure,
+            });
             let name = sending.file.name().to_string();
             return self.entry_done(folder, Err(name));
         }
         if let Owner::Lone(_, transfer) = sending.owner {
-            let line =
-                format!("Sending stopped: {failure}; {who} was told, and nothing was saved there.");
-            self.say(transfer, vec![line], false);
+            let stopped = SendEvent::Stopped { why: failure, to };
+            self.say(transfer, vec![stopped], false);
         }
         self.start_waiting()
     }
@@ -656,24 +672,31 @@ impl<'a> Writer<'a> {
 
     /// The peer's answer about a file or folder of ours.
     fn settle(&mut self, id: FileId, refusal: Option<String>) -> Result<(), WriteError> {
-        let who = self.transfers.counterpart();
+        let to = self.transfers.to_whom();
         if let Some(unconfirmed) = self.unconfirmed.remove(&id) {
             let (name, size) = (&unconfirmed.name, unconfirmed.size);
             return match unconfirmed.owner {
                 Owner::Lone(meter, transfer) => {
-                    let line = match (&refusal, meter.summary()) {
-                        (None, _) if unconfirmed.had_it => {
-                            format!("{name}: {who} already has it (identical); nothing sent")
-                        }
-                        (None, Some(summary)) => {
-                            format!("Sent file {name} ({}, {summary})", progress::bytes(size))
-                        }
-                        (None, None) => format!("Sent file {name} ({})", progress::bytes(size)),
-                        (Some(reason), _) => format!("{name} was not saved by {who}: {reason}"),
+                    let through = refusal.is_none();
+                    let said = match (refusal, meter.summary()) {
+                        (None, _) if unconfirmed.had_it => SendEvent::AlreadyThere {
+                            name: name.clone(),
+                            to,
+                        },
+                        (None, summary) => SendEvent::Sent {
+                            name: name.clone(),
+                            size,
+                            summary,
+                        },
+                        (Some(reason), _) => SendEvent::NotSaved {
+                            what: file(name),
+                            to,
+                            reason,
+                        },
                     };
                     // Off the list before the user reads that it is done.
                     drop(meter);
-                    self.say(transfer, vec![line], refusal.is_none());
+                    self.say(transfer, vec![said], through);
                     Ok(())
                 }
                 Owner::Entry(folder) => {
@@ -706,8 +729,9 @@ impl<'a> Writer<'a> {
         self.send(&Message::Cancel { id })?;
         match owner {
             Owner::Lone(_, transfer) => {
-                let line = format!("{} was not saved by {who}: {reason}", file.name());
-                self.say(transfer, vec![line], false);
+                let what = self::file(file.name());
+                let said = SendEvent::NotSaved { what, to, reason };
+                self.say(transfer, vec![said], false);
                 self.start_waiting()
             }
             Owner::Entry(folder) => self.entry_done(folder, Err(file.name().to_string())),
@@ -716,12 +740,16 @@ impl<'a> Writer<'a> {
 
     /// The user's `/cancel` of the transfer `transfer`.
     fn cancel(&mut self, transfer: u64) -> Result<(), WriteError> {
-        let who = self.transfers.counterpart();
+        let to = self.transfers.to_whom();
         if let Some(at) = self.waiting.iter().position(|q| q.transfer() == transfer) {
             let queued = self.waiting.remove(at).expect("position is in range");
             self.transfers.forget(transfer);
-            let line = format!("Cancelled {} (not started).", queued.name());
-            self.say(transfer, vec![line], false);
+            let what = queued.outbound();
+            self.say(
+                transfer,
+                vec![SendEvent::Cancelled { what, to: None }],
+                false,
+            );
             return Ok(());
         }
         let lone = |owner: &Owner<'_>| matches!(owner, Owner::Lone(_, t) if *t == transfer);
@@ -744,11 +772,9 @@ impl<'a> Writer<'a> {
                 }
             };
             self.send(&Message::Cancel { id })?;
-            self.say(
-                transfer,
-                vec![format!("Cancelled {name}; {who} was told.")],
-                false,
-            );
+            let what = file(&name);
+            let said = SendEvent::Cancelled { what, to: Some(to) };
+            self.say(transfer, vec![said], false);
             return self.start_waiting();
         }
         let folder = self
@@ -761,8 +787,9 @@ impl<'a> Writer<'a> {
                 let folder = self.folders.remove(&id).expect("found above");
                 self.drop_entries_of(id);
                 self.send(&Message::Cancel { id })?;
-                let line = format!("Cancelled folder {}; {who} was told.", folder.name);
-                self.say(transfer, vec![line], false);
+                let what = folder_named(&folder.name);
+                let said = SendEvent::Cancelled { what, to: Some(to) };
+                self.say(transfer, vec![said], false);
                 self.start_waiting()
             }
             _ => {
@@ -771,14 +798,9 @@ impl<'a> Writer<'a> {
                         .unconfirmed
                         .values()
                         .any(|u| matches!(u.owner, Owner::Lone(_, t) if t == transfer));
-                self.screen.system(if sent_whole {
-                    format!(
-                        "Transfer #{transfer} was sent whole already; it waits for {who} to \
-                         confirm it."
-                    )
-                } else {
-                    format!("Transfer #{transfer} is over already.")
-                });
+                let to = sent_whole.then_some(to);
+                self.screen
+                    .sending(&SendEvent::NotCancelled { transfer, to });
                 Ok(())
             }
         }
@@ -791,11 +813,15 @@ impl<'a> Writer<'a> {
     /// resume, where a Cancel would have made it throw that away. Those
     /// sent whole are not waited for.
     fn stop_all(&mut self) -> Result<(), WriteError> {
-        let who = self.transfers.counterpart();
+        let to = self.transfers.to_whom();
         for queued in std::mem::take(&mut self.waiting) {
             self.transfers.forget(queued.transfer());
-            let line = format!("{} was not sent: you left first.", queued.name());
-            self.say(queued.transfer(), vec![line], false);
+            let name = queued.name().to_string();
+            self.say(
+                queued.transfer(),
+                vec![SendEvent::LeftFirst { name }],
+                false,
+            );
         }
         let lone = |owner: &Owner<'_>| match owner {
             Owner::Lone(_, transfer) => Some(*transfer),
@@ -812,30 +838,26 @@ impl<'a> Writer<'a> {
         }
         // (What is left on offer are files of folders on their way.)
         self.offered.clear();
-        let mut going: Vec<(u64, String)> = (self.active.iter())
-            .filter_map(|s| Some((lone(&s.owner)?, s.file.name().to_string())))
+        let mut going: Vec<(u64, Outbound)> = (self.active.iter())
+            .filter_map(|s| Some((lone(&s.owner)?, file(s.file.name()))))
             .chain(
                 self.folders
                     .values()
-                    .map(|f| (f.transfer, format!("folder {}", f.name))),
+                    .map(|f| (f.transfer, folder_named(&f.name))),
             )
             .collect();
-        going.sort_unstable();
+        going.sort_unstable_by_key(|(transfer, what)| (*transfer, what.name.clone()));
         self.active.clear();
         self.folders.clear();
-        for (transfer, name) in going {
-            let line = format!(
-                "Stopped sending {name}: {who} keeps what arrived, so sending it again resumes."
-            );
-            self.say(transfer, vec![line], false);
+        for (transfer, what) in going {
+            let said = SendEvent::StoppedLeaving { what, to };
+            self.say(transfer, vec![said], false);
         }
         for (_, unconfirmed) in std::mem::take(&mut self.unconfirmed) {
             if let Owner::Lone(_, transfer) = unconfirmed.owner {
-                let line = format!(
-                    "{} was sent whole; you left before {who} said it was saved.",
-                    unconfirmed.name
-                );
-                self.say(transfer, vec![line], false);
+                let name = unconfirmed.name;
+                let said = SendEvent::UnconfirmedLeaving { name, to };
+                self.say(transfer, vec![said], false);
             }
         }
         Ok(())
@@ -845,53 +867,44 @@ impl<'a> Writer<'a> {
     /// those queued behind them: said in the order they were sent.
     fn give_up_on_answers(&mut self, patience: Duration) {
         self.reports.flush(self.screen);
-        let who = self.transfers.counterpart();
-        let secs = patience.as_secs();
-        let mut lines = Vec::new();
+        let to = self.transfers.to_whom();
+        let mut unanswered = Vec::new();
         for (id, offered) in self.offered.drain() {
             if let Owner::Lone(..) = offered.owner {
-                let name = offered.file.name();
-                let line = format!("{name} was not sent: {who} did not accept it within {secs} s.");
-                lines.push((id, line));
+                unanswered.push((id, file(offered.file.name()), false));
             }
         }
         for (id, unconfirmed) in self.unconfirmed.drain() {
             if let Owner::Lone(..) = unconfirmed.owner {
-                let name = unconfirmed.name;
-                let line = format!(
-                    "{name} may not have been saved: {who} did not confirm it within {secs} s."
-                );
-                lines.push((id, line));
+                unanswered.push((id, file(&unconfirmed.name), true));
             }
         }
         for (id, folder) in self.folders.drain() {
-            let name = folder.name;
-            let line = if folder.accepted {
-                format!(
-                    "Folder {name} may not have been saved: {who} did not confirm it within \
-                     {secs} s."
-                )
-            } else {
-                format!("Folder {name} was not sent: {who} did not accept it within {secs} s.")
-            };
-            lines.push((id, line));
+            unanswered.push((id, folder_named(&folder.name), folder.accepted));
         }
-        lines.sort_by_key(|(id, _)| *id);
-        for (_, line) in lines {
-            self.screen.system(line);
+        unanswered.sort_by_key(|(id, ..)| *id);
+        for (_, what, accepted) in unanswered {
+            self.screen.sending(&SendEvent::GaveUp {
+                what,
+                accepted,
+                to,
+                patience,
+            });
         }
         for queued in self.waiting.drain(..) {
-            self.screen.system(format!(
-                "{} was not sent: it was queued behind offers {who} did not answer.",
-                queued.name()
-            ));
+            let name = queued.name().to_string();
+            self.screen.sending(&SendEvent::QueuedBehind { name, to });
         }
     }
 
     fn not_delivered(&self, sending: &Sending<'_>) {
         if let Owner::Lone(..) = sending.owner {
             let file = &sending.file;
-            outgoing::say_not_delivered(self.screen, file.name(), sending.sent, file.size());
+            self.screen.sending(&SendEvent::NotDelivered {
+                name: file.name().to_string(),
+                done: sending.sent,
+                size: file.size(),
+            });
         }
     }
 
@@ -917,43 +930,40 @@ impl<'a> Writer<'a> {
 
     fn report_lost(&mut self) {
         self.reports.flush(self.screen);
-        let who = self.transfers.counterpart();
+        let to = self.transfers.to_whom();
         for sending in std::mem::take(&mut self.active) {
             self.not_delivered(&sending);
         }
+        let unanswered = |name: &str, sent_whole| SendEvent::NotAnswered {
+            name: name.to_string(),
+            to,
+            sent_whole,
+        };
         for (_, offered) in self.offered.drain() {
             if let Owner::Lone(..) = offered.owner {
-                self.screen.system(format!(
-                    "{} was not delivered ({who} had not accepted it yet).",
-                    offered.file.name()
-                ));
+                self.screen.sending(&unanswered(offered.file.name(), false));
             }
         }
         for (_, unconfirmed) in self.unconfirmed.drain() {
             if let Owner::Lone(..) = unconfirmed.owner {
-                self.screen.system(format!(
-                    "{} was not delivered (sent whole, but {who} did not confirm it).",
-                    unconfirmed.name
-                ));
+                self.screen.sending(&unanswered(&unconfirmed.name, true));
             }
         }
         for (_, folder) in self.folders.drain() {
-            if folder.accepted {
-                let done = folder.meter.done();
-                outgoing::say_not_delivered(self.screen, &folder.name, done, folder.bytes);
-            } else {
-                self.screen.system(format!(
-                    "{} was not delivered ({who} had not accepted it yet).",
-                    folder.name
-                ));
-            }
+            self.screen.sending(&match folder.accepted {
+                true => SendEvent::NotDelivered {
+                    done: folder.meter.done(),
+                    size: folder.bytes,
+                    name: folder.name,
+                },
+                false => unanswered(&folder.name, false),
+            });
         }
         for queued in self.waiting.drain(..) {
-            self.screen.system(format!(
-                "{} was not delivered (not started).",
-                queued.name()
-            ));
+            let name = queued.name().to_string();
+            self.screen.sending(&SendEvent::NotStarted { name });
         }
-        outgoing::say_not_sent(self.screen, self.lost_messages);
+        self.screen
+            .sending(&SendEvent::MessagesNotSent(self.lost_messages));
     }
 }

@@ -5,13 +5,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::engine::Frontend;
+use crate::session::events::SendEvent;
 use crate::session::progress::Transfers;
 use crate::terminal::screen::Screen;
 
 #[derive(Default)]
 pub(super) struct Reports {
     /// Lines waiting for a transfer named before theirs to be through.
-    held: BTreeMap<u64, Vec<String>>,
+    held: BTreeMap<u64, Vec<SendEvent>>,
     /// Transfers whose last word was said.
     said: HashSet<u64>,
 }
@@ -23,7 +25,7 @@ impl Reports {
     pub(super) fn say(
         &mut self,
         transfer: u64,
-        lines: Vec<String>,
+        lines: Vec<SendEvent>,
         wait: bool,
         on_its_way: impl Fn(u64) -> bool,
         transfers: &Transfers,
@@ -72,9 +74,9 @@ impl Reports {
     }
 }
 
-fn show(screen: &Screen, lines: Vec<String>) {
+fn show(screen: &Screen, lines: Vec<SendEvent>) {
     for line in lines {
-        screen.system(line);
+        screen.sending(&line);
     }
 }
 
@@ -83,6 +85,12 @@ mod tests {
     use super::*;
     use crate::session::progress::Direction;
     use crate::terminal::screen::testing::captured;
+
+    /// A last word on a transfer, as the tests tell them apart.
+    fn said(name: &str) -> SendEvent {
+        let name = name.to_string();
+        SendEvent::NotStarted { name }
+    }
 
     fn queued(transfers: &Transfers, names: &[&str]) -> Vec<u64> {
         let ids: Vec<u64> = names
@@ -101,7 +109,7 @@ mod tests {
         let alone = transfers.enqueue(Direction::Send, "alone", 1);
         let mut reports = Reports::default();
         let big_on_its_way = |t| t == ids[0];
-        let line = |text: &str| vec![text.to_string()];
+        let line = |text: &str| vec![said(text)];
         reports.say(
             ids[2],
             line("tiny"),
@@ -126,17 +134,20 @@ mod tests {
             &transfers,
             &screen,
         );
-        assert_eq!(shown.lines(), ["[System] alone"]);
-        let big = vec!["big".into(), "big, more".into()];
+        assert_eq!(
+            shown.lines(),
+            ["[System] alone was not delivered (not started)."]
+        );
+        let big = vec![said("big"), said("big, more")];
         reports.say(ids[0], big, true, |_| false, &transfers, &screen);
         assert_eq!(
             shown.lines(),
             [
-                "[System] alone",
-                "[System] big",
-                "[System] big, more",
-                "[System] small",
-                "[System] tiny"
+                "[System] alone was not delivered (not started).",
+                "[System] big was not delivered (not started).",
+                "[System] big, more was not delivered (not started).",
+                "[System] small was not delivered (not started).",
+                "[System] tiny was not delivered (not started)."
             ]
         );
     }
@@ -148,7 +159,7 @@ mod tests {
         let ids = queued(&transfers, &["waits for the peer", "goes", "refused"]);
         let mut reports = Reports::default();
         let nothing_on_its_way = |_| false;
-        let line = |text: &str| vec![text.to_string()];
+        let line = |text: &str| vec![said(text)];
         reports.say(
             ids[1],
             line("goes"),
@@ -165,7 +176,13 @@ mod tests {
             &transfers,
             &screen,
         );
-        assert_eq!(shown.lines(), ["[System] goes", "[System] refused"]);
+        assert_eq!(
+            shown.lines(),
+            [
+                "[System] goes was not delivered (not started).",
+                "[System] refused was not delivered (not started)."
+            ]
+        );
     }
 
     #[test]
@@ -175,7 +192,7 @@ mod tests {
         let ids = queued(&transfers, &["first", "second", "third"]);
         let mut reports = Reports::default();
         let first_on_its_way = |t| t == ids[0];
-        let line = |text: &str| vec![text.to_string()];
+        let line = |text: &str| vec![said(text)];
         reports.say(
             ids[2],
             line("third"),
@@ -193,6 +210,12 @@ mod tests {
             &screen,
         );
         reports.flush(&screen);
-        assert_eq!(shown.lines(), ["[System] second", "[System] third"]);
+        assert_eq!(
+            shown.lines(),
+            [
+                "[System] second was not delivered (not started).",
+                "[System] third was not delivered (not started)."
+            ]
+        );
     }
 }
