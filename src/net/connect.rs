@@ -19,6 +19,7 @@ use crate::net::secure::handshake::{Agreed, HandshakeError, Side};
 use crate::net::stranger::sounds_like;
 use crate::net::transport::{Connection, shown};
 use crate::terminal::screen::Screen;
+use crate::wire::limits::HANDSHAKE_LIMIT;
 
 /// The port a chat listens on, and connects to, unless told otherwise.
 pub const DEFAULT_PORT: u16 = 5050;
@@ -31,11 +32,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// about a second.
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 const LONGEST_PAUSE: Duration = Duration::from_secs(1);
-
-/// How long a peer has to complete the handshake. The original program
-/// and `nc` say nothing until their user types, so silence this long
-/// means the peer does not speak the encrypted protocol.
-pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 
 /// What the handshake says to the people on each side.
 const SAFETY_CODE_NOTE: &str = "(the same on both screens means nobody is in between)";

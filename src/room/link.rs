@@ -17,18 +17,15 @@ use super::Happening;
 use super::inflow::Inflow;
 use super::roster::{HOST, MemberId};
 use super::throttle::{Episodes, Throttle};
-use crate::net::connect::{self, HANDSHAKE_LIMIT};
+use crate::net::connect;
 use crate::net::secure::Protection;
 use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{HandshakeError, Side};
 use crate::net::secure::record::{RecordError, RecordReader};
 use crate::net::transport::{Closer, Connection, ReadHalf, Reading, Writing};
 use crate::wire::frame::{Frame, FrameError, FrameReader};
-use crate::wire::message::{FileId, Message, SILENT_INTERVALS, chunk_header};
-
-/// Most bytes queued for one member and not yet sent: past that, it is
-/// too far behind the room and is dropped.
-pub const MAX_BACKLOG: usize = 4 << 20;
+use crate::wire::limits::{HANDSHAKE_LIMIT, MAX_BACKLOG, SILENT_INTERVALS};
+use crate::wire::message::{FileId, Message, chunk_header};
 
 /// Pieces of files one member may have on their way through the room at
 /// once: they are what the room holds of its files, 4 MiB per sender.

@@ -13,6 +13,7 @@ use crate::net::transport::ReadHalf;
 use crate::terminal::sanitize;
 use crate::terminal::screen::Screen;
 use crate::wire::frame::{self, Frame, FrameError, FrameReader};
+use crate::wire::limits;
 
 /// Read buffer size: large enough that files arrive in big chunks.
 const READ_BUFFER: usize = 64 * 1024;
@@ -94,7 +95,7 @@ pub fn read_peer(
             Err(FrameError::LineTooLong { len }) => screen.system(format!(
                 "Dropped a line of {} from peer (the limit is {}).",
                 bytes(len),
-                bytes(frame::MAX_LINE as u64)
+                bytes(limits::MAX_LINE as u64)
             )),
             Err(FrameError::EndedMidLine { partial }) => {
                 // A last line without its newline (`printf hi | nc`) is still

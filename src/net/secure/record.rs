@@ -13,11 +13,7 @@ use std::ops::Range;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
-/// Most data bytes one record carries: a 64 KiB piece of a file with the
-/// header of its message, or a room's longest message (a member's name and
-/// the longest text). Pieces of exactly 64 KiB keep file reads aligned and
-/// let BLAKE3 hash at full width (a third faster than odd sizes).
-pub const MAX_PLAINTEXT: usize = 64 * 1024 + 256;
+use crate::wire::limits::MAX_PLAINTEXT;
 
 const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 4;

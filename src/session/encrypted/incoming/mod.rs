@@ -31,17 +31,11 @@ use crate::session::outgoing::{Answer, Outgoing};
 use crate::session::progress::{self, Meter, Transfers, Verdict};
 use crate::terminal::screen::Screen;
 use crate::wire::frame;
+use crate::wire::limits::MAX_INCOMING;
 use crate::wire::message::{FileId, Message, MessageError};
 
 use self::folders::ArrivingFolder;
 use self::hashing::{Hashing, Identity, Pending, Tell};
-
-/// Files the peer may send at once, its own and inside folders; more is a
-/// breach of the protocol.
-pub const MAX_INCOMING: usize = 64;
-
-/// Folders the peer may send at once; more is a breach of the protocol.
-pub const MAX_FOLDERS: usize = 16;
 
 /// Folders of more files than this wait for the user as big offers do
 /// (when offers wait for the user at all): each file takes a block of the
