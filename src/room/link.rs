@@ -21,7 +21,7 @@ use crate::net::connect;
 use crate::net::secure::Protection;
 use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{HandshakeError, Side};
-use crate::net::secure::record::{RecordError, RecordReader};
+use crate::net::secure::record::{Ending, RecordError, RecordReader};
 use crate::net::transport::{Closer, Connection, ReadHalf, Reading, Writing};
 use crate::wire::frame::{Frame, FrameError, FrameReader};
 use crate::wire::limits::{HANDSHAKE_LIMIT, MAX_BACKLOG, SILENT_INTERVALS};
@@ -615,20 +615,13 @@ fn read_to_end(reading: &mut Reading) {
 /// How a member whose records cannot be read on is gone; `silence` is how
 /// long it may say nothing.
 fn unreadable(e: RecordError, silence: Duration) -> Gone {
-    match e {
-        RecordError::Io(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            Gone::Silent(silence)
-        }
-        RecordError::Io(e) => Gone::Lost(e.to_string()),
+    match e.ending() {
+        Ending::Silent(_) => Gone::Silent(silence),
+        Ending::Lost(e) => Gone::Lost(e.to_string()),
         // Only the member's own end sends a FIN: its chat (or its machine)
         // closed without the goodbye, the network did not.
-        RecordError::Cut => Gone::Closed,
-        e => Gone::Broke(e.to_string()),
+        Ending::Cut => Gone::Closed,
+        Ending::Broken(e) => Gone::Broke(e.to_string()),
     }
 }
 

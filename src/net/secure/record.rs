@@ -55,6 +55,40 @@ impl From<RecordError> for io::Error {
     }
 }
 
+/// What a failed read of records says of the peer's side, for the reader
+/// to tell in its own words.
+#[derive(Debug)]
+pub enum Ending {
+    /// Nothing came within the read timeout set on the stream.
+    Silent(io::Error),
+    /// The connection failed.
+    Lost(io::Error),
+    /// The stream ended without the closing record.
+    Cut,
+    /// What came cannot be trusted or read on.
+    Broken(RecordError),
+}
+
+impl RecordError {
+    /// What this error says of the peer's side. (A read timeout shows as
+    /// either kind, by platform.)
+    pub fn ending(self) -> Ending {
+        match self {
+            Self::Io(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ending::Silent(e)
+            }
+            Self::Io(e) => Ending::Lost(e),
+            Self::Cut => Ending::Cut,
+            e => Ending::Broken(e),
+        }
+    }
+}
+
 /// The nonce of record number `count`: four zero bytes, then the count.
 fn nonce(count: u64) -> Nonce {
     let mut bytes = [0u8; 12];
@@ -409,6 +443,28 @@ mod tests {
             at += HEADER_LEN + len;
         }
         out
+    }
+
+    #[test]
+    fn a_read_timeout_is_silence_and_an_end_without_close_a_cut() {
+        let io = |kind| RecordError::Io(io::Error::from(kind));
+        assert!(matches!(
+            io(io::ErrorKind::WouldBlock).ending(),
+            Ending::Silent(_)
+        ));
+        assert!(matches!(
+            io(io::ErrorKind::TimedOut).ending(),
+            Ending::Silent(_)
+        ));
+        assert!(matches!(
+            io(io::ErrorKind::ConnectionReset).ending(),
+            Ending::Lost(_)
+        ));
+        assert!(matches!(RecordError::Cut.ending(), Ending::Cut));
+        assert!(matches!(
+            RecordError::Forged.ending(),
+            Ending::Broken(RecordError::Forged)
+        ));
     }
 
     #[test]
