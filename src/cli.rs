@@ -6,6 +6,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::net::secure::code::Code;
 use crate::net::target::{self, Given};
+use crate::wire::limits::MAX_PEERS;
 
 /// Peer-to-peer terminal chat with file transfer over one direct TCP
 /// connection: no server, no account.
@@ -243,13 +244,6 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .checked_mul(1 << shift)
         .ok_or_else(|| format!("{text} is too large"))
 }
-
-/// Most members a room may have besides its host: their list must fit one
-/// record.
-pub const MAX_PEERS: u16 = 256;
-
-/// Longest name accepted, in characters.
-pub const MAX_NAME_CHARS: usize = crate::wire::name::MAX_CHARS;
 
 /// A name as the command line takes it: as any name (PROTOCOL.md 3.6).
 pub fn parse_name(name: &str) -> Result<String, String> {

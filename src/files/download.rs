@@ -22,24 +22,11 @@ use rustix::pipe::SpliceFlags;
 
 use crate::files::space::Space;
 use crate::terminal::sanitize;
+use crate::wire::limits::{MAX_DEPTH, MAX_FOLDER_FILES, SPARE_FOLDERS};
 
 /// Longest file name we create before numbering, in bytes. Common file
 /// systems allow 255; numbering adds at most ` (4294967295)`, 13 bytes.
 const MAX_NAME_BYTES: usize = 200;
-
-/// Deepest path accepted inside a received folder, in components: deeper
-/// trees are rare, and each level is a folder to make.
-pub const MAX_DEPTH: usize = 64;
-
-/// Most files a received folder may hold: each is a block of the disk and
-/// an inode, whatever its size, and a name to remember until it ends.
-pub const MAX_FOLDER_FILES: u64 = 1_000_000;
-
-/// Folders a received folder may hold beyond one for each of its files.
-/// Nobody is asked about its folders (an offer names its files and bytes),
-/// so they are held to what real trees have: seldom more folders than
-/// files, and few empty ones.
-pub const SPARE_FOLDERS: u64 = 1_000;
 
 /// Most folders a received folder of `files` files may hold inside it,
 /// every level of every path counted once.

@@ -33,7 +33,8 @@ use std::time::{Duration, SystemTime};
 use rustix::fs::{AtFlags, CWD, FileType, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
-use super::download::{DownloadDir, DownloadError, MAX_DEPTH};
+use super::download::{DownloadDir, DownloadError};
+use crate::wire::limits::MAX_DEPTH;
 
 /// The hidden folder inside the download folder.
 pub const KEPT_FOLDER: &str = ".chat-partial";

@@ -13,6 +13,7 @@ use rustix::io::Errno;
 use super::CHUNK;
 use crate::files::download::safe_file_name;
 use crate::wire::frame::{self};
+use crate::wire::limits;
 
 /// Bounds of what one `sendfile` call is asked to move. Calls grow towards
 /// the largest while the link keeps up, which keeps system calls few on a
@@ -67,7 +68,7 @@ pub enum SendError {
     PermissionDenied,
     #[error(
         "it is larger than the {} a peer accepts",
-        super::size::bytes(frame::MAX_FILE_SIZE)
+        super::size::bytes(limits::MAX_FILE_SIZE)
     )]
     TooLarge { size: u64 },
     #[error(
@@ -188,7 +189,7 @@ impl OutgoingFile {
         } else {
             (Contents::File(file), meta.len())
         };
-        if size > frame::MAX_FILE_SIZE {
+        if size > limits::MAX_FILE_SIZE {
             return Err(SendError::TooLarge { size });
         }
         let base = path
@@ -429,7 +430,7 @@ mod tests {
         let path = Path::new("/dev/shm").join(format!("chat-huge-{}.img", std::process::id()));
         let file = File::create(&path).unwrap();
         // Sparse: no disk space is used.
-        file.set_len(frame::MAX_FILE_SIZE + 1).unwrap();
+        file.set_len(limits::MAX_FILE_SIZE + 1).unwrap();
         match OutgoingFile::open(&path) {
             Err(e @ SendError::TooLarge { .. }) => {
                 assert_eq!(
@@ -439,10 +440,10 @@ mod tests {
             }
             other => panic!("expected TooLarge, got {other:?}"),
         }
-        file.set_len(frame::MAX_FILE_SIZE).unwrap();
+        file.set_len(limits::MAX_FILE_SIZE).unwrap();
         assert_eq!(
             OutgoingFile::open(&path).unwrap().size(),
-            frame::MAX_FILE_SIZE
+            limits::MAX_FILE_SIZE
         );
         fs::remove_file(path).unwrap();
     }

@@ -9,10 +9,9 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::files::download::{MAX_DEPTH, MAX_FOLDER_FILES, folders_allowed, safe_file_name};
+use crate::files::download::{folders_allowed, safe_file_name};
 use crate::files::send::FileIdentity;
-use crate::wire::frame;
-use crate::wire::message::MAX_PATH;
+use crate::wire::limits::{self, MAX_DEPTH, MAX_FOLDER_FILES, MAX_PATH};
 
 /// What a folder holds, in the order it is sent: every subfolder before
 /// what is inside it.
@@ -136,7 +135,7 @@ impl FolderTree {
             self.look_into(entry, below, depth)
         } else if !kind.is_file() {
             self.skip(&below, false, "not a regular file")
-        } else if meta.len() > frame::MAX_FILE_SIZE {
+        } else if meta.len() > limits::MAX_FILE_SIZE {
             self.skip(&below, false, "over 16 TiB")
         } else {
             self.files += 1;

@@ -21,6 +21,7 @@ use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{Agreed, HandshakeError, Side};
 use crate::net::stranger::sounds_like;
 use crate::net::transport::{Connection, shown};
+use crate::wire::limits::HANDSHAKE_LIMIT;
 
 /// Where `net` tells what happens while the connection is set up.
 pub type Report<'r> = &'r (dyn Fn(LinkEvent<'_>) + Sync);
@@ -36,11 +37,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// about a second.
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 const LONGEST_PAUSE: Duration = Duration::from_secs(1);
-
-/// How long a peer has to complete the handshake. The original program
-/// and `nc` say nothing until their user types, so silence this long
-/// means the peer does not speak the encrypted protocol.
-pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 
 /// A connection with its peer, ready for a conversation.
 pub struct Established {

@@ -6,11 +6,11 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::net::connect::HANDSHAKE_LIMIT;
 use crate::net::patience::Patience;
 use crate::net::secure::code::Code;
 use crate::net::secure::handshake::HandshakeError;
 use crate::net::stranger::sounds_like;
+use crate::wire::limits::HANDSHAKE_LIMIT;
 
 /// One step of setting up the connection.
 #[derive(Debug)]

@@ -22,6 +22,7 @@ use crate::net::transport::{Closer, Connection, Reading};
 use crate::session::command::UserCommand;
 use crate::session::members::{self, Occupancy};
 use crate::settings::{RoomSettings, Settings};
+use crate::wire::limits;
 use crate::wire::message::{Change, MemberList, Message};
 use crate::wire::name::looks_alike;
 
@@ -69,7 +70,7 @@ impl Link {
             Some((held, size)) => {
                 *size += bytes.len();
                 held.push(bytes.clone());
-                *size <= link::MAX_BACKLOG
+                *size <= limits::MAX_BACKLOG
             }
             None => self.outbox.put(bytes),
         }
@@ -370,7 +371,7 @@ impl Hub {
                         Change::Dropped,
                         format!(
                             "it sent less than {} of its file in {} s",
-                            crate::files::size::bytes(crate::session::stall::MIN_PROGRESS),
+                            crate::files::size::bytes(limits::MIN_PROGRESS),
                             limit.as_secs()
                         ),
                     ),

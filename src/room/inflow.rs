@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::session::stall::MIN_PROGRESS;
+use crate::wire::limits::MIN_PROGRESS;
 
 /// One file's progress, measured in windows of the stall timeout.
 #[derive(Debug)]

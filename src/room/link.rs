@@ -17,19 +17,15 @@ use super::Happening;
 use super::inflow::Inflow;
 use super::roster::{HOST, MemberId};
 use super::throttle::{Episodes, Throttle};
-use crate::net::connect::HANDSHAKE_LIMIT;
 use crate::net::events::Refusal;
 use crate::net::secure::Protection;
 use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{HandshakeError, Side};
-use crate::net::secure::record::{RecordError, RecordReader};
+use crate::net::secure::record::{Ending, RecordError, RecordReader};
 use crate::net::transport::{Closer, Connection, ReadHalf, Reading, Writing};
 use crate::wire::frame::{Frame, FrameError, FrameReader};
-use crate::wire::message::{FileId, Message, SILENT_INTERVALS, chunk_header};
-
-/// Most bytes queued for one member and not yet sent: past that, it is
-/// too far behind the room and is dropped.
-pub const MAX_BACKLOG: usize = 4 << 20;
+use crate::wire::limits::{HANDSHAKE_LIMIT, MAX_BACKLOG, SILENT_INTERVALS};
+use crate::wire::message::{FileId, Message, chunk_header};
 
 /// Pieces of files one member may have on their way through the room at
 /// once: they are what the room holds of its files, 4 MiB per sender.
@@ -619,20 +615,13 @@ fn read_to_end(reading: &mut Reading) {
 /// How a member whose records cannot be read on is gone; `silence` is how
 /// long it may say nothing.
 fn unreadable(e: RecordError, silence: Duration) -> Gone {
-    match e {
-        RecordError::Io(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            Gone::Silent(silence)
-        }
-        RecordError::Io(e) => Gone::Lost(e.to_string()),
+    match e.ending() {
+        Ending::Silent(_) => Gone::Silent(silence),
+        Ending::Lost(e) => Gone::Lost(e.to_string()),
         // Only the member's own end sends a FIN: its chat (or its machine)
         // closed without the goodbye, the network did not.
-        RecordError::Cut => Gone::Closed,
-        e => Gone::Broke(e.to_string()),
+        Ending::Cut => Gone::Closed,
+        Ending::Broken(e) => Gone::Broke(e.to_string()),
     }
 }
 

@@ -41,20 +41,10 @@ use crate::session;
 use crate::session::members::Occupancy;
 use crate::settings::{Role, RoomSettings, Settings};
 use crate::terminal::console::Console;
+use crate::wire::limits::{KNOCK_LIMIT, MAX_KNOCKING, MAX_KNOCKING_FROM_ONE};
 
 /// How long the members have to close once the host said goodbye.
 const LINGER: Duration = Duration::from_secs(2);
-
-/// Connections in their handshake at once, at most, and from one address:
-/// more are closed at once, so a flood of silent connections costs no more
-/// than this, and one machine cannot keep everyone else out.
-const MAX_KNOCKING: usize = 32;
-const MAX_KNOCKING_FROM_ONE: usize = 8;
-
-/// How long a connection may take to be let in, all told: the handshake
-/// and the name each have their own limit, and one that trickles its name
-/// a byte at a time is cut here.
-const KNOCK_LIMIT: Duration = Duration::from_secs(25);
 
 /// What the room's main loop hears about.
 pub enum Happening {

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use crate::terminal::sanitize;
 use crate::wire::frame;
+use crate::wire::limits;
 
 /// A line from a plain member, made safe to show and to pass on.
 #[derive(Debug, PartialEq, Eq)]
@@ -65,7 +66,7 @@ pub fn message(name: &str, text: &str) -> Vec<u8> {
         } else {
             line
         };
-        let room = frame::MAX_LINE.saturating_sub(name.len() + 3);
+        let room = limits::MAX_LINE.saturating_sub(name.len() + 3);
         let mut end = line.len().min(room);
         while !line.is_char_boundary(end) {
             end -= 1;
@@ -138,8 +139,8 @@ mod tests {
     fn what_the_room_passes_on_never_reads_as_a_goodbye_or_runs_over() {
         let line = message("I049", "has left the chat.");
         assert!(!frame::is_leave_line(line.strip_suffix(b"\n").unwrap()));
-        let long = message("I049", &"é".repeat(frame::MAX_LINE));
-        assert!(long.len() <= frame::MAX_LINE + 1);
+        let long = message("I049", &"é".repeat(limits::MAX_LINE));
+        assert!(long.len() <= limits::MAX_LINE + 1);
         assert!(std::str::from_utf8(&long).is_ok());
     }
 

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::course::{Announced, Breach, Course};
 use super::hub::Hub;
@@ -27,18 +27,9 @@ use super::link::{FileNews, Piece, PlainFile, Share, Turn};
 use super::roster::{HOST, MemberId};
 use crate::files::download::safe_file_name;
 use crate::files::size;
-use crate::session::encrypted::incoming::{MAX_FOLDERS, MAX_INCOMING};
 use crate::wire::frame;
+use crate::wire::limits::{self, ANSWER_WITHIN, LAG_FOR, MAX_FOLDERS, MAX_INCOMING, MAX_LAG};
 use crate::wire::message::{Change, FileId, Message};
-
-/// How long members have to answer an offer before it goes without those
-/// who did not.
-pub const ANSWER_WITHIN: Duration = Duration::from_secs(60);
-
-/// How far behind the fastest receiver one may be, and for how long,
-/// before it is dropped from the transfer.
-pub const MAX_LAG: u64 = 2 << 20;
-pub const LAG_FOR: Duration = Duration::from_secs(5);
 
 /// A plain sender's file reaches the members on the original wire once
 /// it is whole or the room holds this much of it (pieces, bytes): a file
@@ -468,14 +459,14 @@ impl Hub {
     ) -> Option<RelayId> {
         let over = match offering {
             Offering::File { size, .. } | Offering::Entry { size, .. } => {
-                size > frame::MAX_FILE_SIZE
+                size > limits::MAX_FILE_SIZE
             }
             Offering::Folder { .. } => false,
         };
         if over {
             let why = format!(
                 "it offered a file over the limit of {}",
-                size::bytes(frame::MAX_FILE_SIZE)
+                size::bytes(limits::MAX_FILE_SIZE)
             );
             self.remove(from, Change::Dropped, &why);
             return None;

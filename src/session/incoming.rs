@@ -15,6 +15,7 @@ use crate::net::transport::ReadHalf;
 use crate::terminal::sanitize;
 use crate::terminal::screen::Screen;
 use crate::wire::frame::{self, Frame, FrameError, FrameReader};
+use crate::wire::limits;
 
 /// Read buffer size: large enough that files arrive in big chunks.
 const READ_BUFFER: usize = 64 * 1024;
@@ -105,7 +106,7 @@ pub fn read_peer(
             }
             Err(FrameError::LineTooLong { len }) => screen.chat(ChatEvent::LineTooLong {
                 len,
-                limit: frame::MAX_LINE as u64,
+                limit: limits::MAX_LINE as u64,
             }),
             Err(FrameError::EndedMidLine { partial }) => {
                 // A last line without its newline (`printf hi | nc`) is still

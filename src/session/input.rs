@@ -21,7 +21,7 @@ const INPUT_BATCH: usize = 64 * 1024;
 
 /// Longest line of input taken, newline excluded: a longer one could not
 /// be sent anyway, so it is skipped as it streams in, never held whole.
-pub const MAX_INPUT_LINE: usize = crate::wire::frame::MAX_LINE;
+pub const MAX_INPUT_LINE: usize = crate::wire::limits::MAX_LINE;
 
 /// Starts reading `input`. Returns the means to stop the line editor in
 /// interactive mode.

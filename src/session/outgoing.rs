@@ -21,6 +21,7 @@ use crate::files::tree::FolderTree;
 use crate::net::transport::{Closer, Sending, WriteHalf};
 use crate::terminal::screen::Screen;
 use crate::wire::frame;
+use crate::wire::limits;
 use crate::wire::message::FileId;
 
 /// Write buffer size: file chunks and batches of queued lines fit whole.
@@ -31,7 +32,7 @@ const WRITE_BUFFER: usize = 64 * 1024;
 pub enum WriteError {
     /// Too little of what we sent was taken within the stall window.
     #[error("the peer stopped reading: less than {} went out in {} s",
-        crate::session::progress::bytes(crate::session::stall::MIN_PROGRESS), .window.as_secs())]
+        crate::session::progress::bytes(limits::MIN_PROGRESS), .window.as_secs())]
     Stalled { window: Duration },
     #[error(transparent)]
     Connection(io::Error),

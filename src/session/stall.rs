@@ -8,9 +8,7 @@
 use std::time::{Duration, Instant};
 
 use crate::net::transport::Sending;
-
-/// Least progress within one window that counts as the peer still reading.
-pub const MIN_PROGRESS: u64 = 16 * 1024;
+use crate::wire::limits::MIN_PROGRESS;
 
 /// How often the session looks.
 pub const CHECK_INTERVAL: Duration = Duration::from_millis(500);

@@ -17,7 +17,7 @@ use crate::files::kept::{Kept, KeptKind};
 use crate::files::send::{OutgoingFile, SendError};
 use crate::files::tree::FolderTree;
 use crate::terminal::screen::Screen;
-use crate::wire::{frame, message};
+use crate::wire::limits;
 
 /// What the main loop keeps between the user's lines.
 pub struct UserSide<'a> {
@@ -255,8 +255,8 @@ impl<'a> UserSide<'a> {
     /// the original wire counts the whole line, name and all.
     fn measure(&self, len: u64) -> (u64, u64) {
         match self.safety_code {
-            Some(_) => (len, message::MAX_TEXT as u64),
-            None => (self.name.len() as u64 + len + 3, frame::MAX_LINE as u64),
+            Some(_) => (len, limits::MAX_TEXT as u64),
+            None => (self.name.len() as u64 + len + 3, limits::MAX_LINE as u64),
         }
     }
 

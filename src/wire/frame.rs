@@ -10,13 +10,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 
-/// Longest text line accepted from a peer, newline excluded. Longer lines
-/// are skipped without being held in memory.
-pub const MAX_LINE: usize = 64 * 1024;
-
-/// Largest file size a header may announce (16 TiB). Anything bigger is taken
-/// as a malformed header rather than a promise to stream for days.
-pub const MAX_FILE_SIZE: u64 = 1 << 44;
+use crate::wire::limits::{MAX_FILE_SIZE, MAX_LINE};
 
 const FILE_COMMAND: &[u8] = b"/file";
 

@@ -40,17 +40,7 @@
 
 use thiserror::Error;
 
-/// Longest text of one message, in bytes: what a record holds, less the
-/// type byte and room to spare.
-pub const MAX_TEXT: usize = 64 * 1024 - 64;
-
-/// Longest name, file name and reason, in bytes.
-pub const MAX_NAME: usize = 128;
-pub const MAX_FILE_NAME: usize = 1024;
-pub const MAX_REASON: usize = 1024;
-
-/// Longest relative path inside a folder, in bytes.
-pub const MAX_PATH: usize = 4096;
+use crate::wire::limits::{MAX_ADDRESS, MAX_FILE_NAME, MAX_NAME, MAX_PATH, MAX_REASON, MAX_TEXT};
 
 /// Bytes of a chunk message before its data.
 pub const CHUNK_HEADER: usize = 5;
@@ -82,14 +72,6 @@ const PASSED: u8 = 24;
 const PASSED_FOLDER: u8 = 25;
 const LOST: u8 = 26;
 const WHISPERED: u8 = 27;
-
-/// How many keepalive intervals of silence mean the other side of a room's
-/// connection is gone.
-pub const SILENT_INTERVALS: u32 = 3;
-
-/// Longest address in a list of members, in bytes: an IPv6 address with a
-/// scope and a port fits.
-pub const MAX_ADDRESS: usize = 64;
 
 /// A file's number in one direction of one conversation, chosen by its
 /// sender.
@@ -975,7 +957,7 @@ mod tests {
             text: &text,
         }
         .encode(&mut bytes);
-        assert!(bytes.len() <= crate::net::secure::record::MAX_PLAINTEXT);
+        assert!(bytes.len() <= crate::wire::limits::MAX_PLAINTEXT);
         let many = (0..2000).map(|_| Member {
             name: &name,
             address: "255.255.255.255:65535",
@@ -983,7 +965,7 @@ mod tests {
         });
         let mut bytes = vec![MEMBERS];
         MemberList::encode(many, &mut bytes);
-        assert!(bytes.len() <= crate::net::secure::record::MAX_PLAINTEXT);
+        assert!(bytes.len() <= crate::wire::limits::MAX_PLAINTEXT);
         assert!(Message::decode(&bytes).is_ok());
     }
 

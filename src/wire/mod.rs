@@ -2,5 +2,6 @@
 //! or the terminal.
 
 pub mod frame;
+pub mod limits;
 pub mod message;
 pub mod name;

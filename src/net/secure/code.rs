@@ -4,8 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// Longest code accepted, in bytes once normalised.
-pub const MAX_CODE: usize = 128;
+use crate::wire::limits::MAX_CODE;
 
 /// A code as both sides compare it: without surrounding whitespace and with
 /// ASCII letters in lower case, so that `7-Guitar-Revenge` and

@@ -4,9 +4,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Wrong codes a listening side allows before it checks no more: each one
-/// is a guess of the code.
-pub const ALLOWED: u32 = 3;
+use crate::wire::limits::WRONG_CODES;
 
 /// The guesses left to everyone who tries a listening side's code. Clones
 /// share the count.
@@ -58,7 +56,7 @@ impl Guesses {
 
 impl Default for Guesses {
     fn default() -> Self {
-        Self::new(ALLOWED)
+        Self::new(WRONG_CODES)
     }
 }
 

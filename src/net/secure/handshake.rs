@@ -73,7 +73,8 @@ use spake2::{Ed25519Group, Identity, Password, Spake2};
 use x25519_dalek::{EphemeralSecret, PublicKey};
 
 use super::code::Code;
-use super::guesses::{self, Guess, Guesses};
+use super::guesses::{Guess, Guesses};
+use crate::wire::limits::{MAX_GREETING, WRONG_CODES};
 
 /// The greeting line; it names the protocol and its version, and reads as
 /// a plain sentence on a peer that does not speak it.
@@ -82,9 +83,6 @@ pub const GREETING: &[u8] = b"chat-encrypted/1: this chat is encrypted; the othe
 /// The greeting line of a side given a code: it differs from [`GREETING`]
 /// so that two sides started differently tell so at once.
 pub const CODE_GREETING: &[u8] = b"chat-encrypted/1 code: this chat is encrypted and needs a code; the other side must run chat with the same --code\n";
-
-/// Longest greeting line read from a peer.
-const MAX_GREETING: usize = 256;
 
 const SHARE_LEN: usize = 32;
 /// A SPAKE2 message: the side's letter and a compressed Edwards point.
@@ -345,7 +343,7 @@ fn confirm(
                 Guess::Wrong { nth, allowed } => {
                     return Err(HandshakeError::WrongCode { nth, allowed });
                 }
-                Guess::Spent => return Err(HandshakeError::GuessesSpent(guesses::ALLOWED)),
+                Guess::Spent => return Err(HandshakeError::GuessesSpent(WRONG_CODES)),
             }
             stream.write_all(&confirmation(ours).finalize().into_bytes())?;
             stream.flush()?;

@@ -13,11 +13,7 @@ use std::ops::Range;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
-/// Most data bytes one record carries: a 64 KiB piece of a file with the
-/// header of its message, or a room's longest message (a member's name and
-/// the longest text). Pieces of exactly 64 KiB keep file reads aligned and
-/// let BLAKE3 hash at full width (a third faster than odd sizes).
-pub const MAX_PLAINTEXT: usize = 64 * 1024 + 256;
+use crate::wire::limits::MAX_PLAINTEXT;
 
 const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 4;
@@ -55,6 +51,40 @@ impl From<RecordError> for io::Error {
             RecordError::Io(e) => e,
             RecordError::Cut => io::Error::new(io::ErrorKind::UnexpectedEof, e),
             e => io::Error::new(io::ErrorKind::InvalidData, e),
+        }
+    }
+}
+
+/// What a failed read of records says of the peer's side, for the reader
+/// to tell in its own words.
+#[derive(Debug)]
+pub enum Ending {
+    /// Nothing came within the read timeout set on the stream.
+    Silent(io::Error),
+    /// The connection failed.
+    Lost(io::Error),
+    /// The stream ended without the closing record.
+    Cut,
+    /// What came cannot be trusted or read on.
+    Broken(RecordError),
+}
+
+impl RecordError {
+    /// What this error says of the peer's side. (A read timeout shows as
+    /// either kind, by platform.)
+    pub fn ending(self) -> Ending {
+        match self {
+            Self::Io(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ending::Silent(e)
+            }
+            Self::Io(e) => Ending::Lost(e),
+            Self::Cut => Ending::Cut,
+            e => Ending::Broken(e),
         }
     }
 }
@@ -413,6 +443,28 @@ mod tests {
             at += HEADER_LEN + len;
         }
         out
+    }
+
+    #[test]
+    fn a_read_timeout_is_silence_and_an_end_without_close_a_cut() {
+        let io = |kind| RecordError::Io(io::Error::from(kind));
+        assert!(matches!(
+            io(io::ErrorKind::WouldBlock).ending(),
+            Ending::Silent(_)
+        ));
+        assert!(matches!(
+            io(io::ErrorKind::TimedOut).ending(),
+            Ending::Silent(_)
+        ));
+        assert!(matches!(
+            io(io::ErrorKind::ConnectionReset).ending(),
+            Ending::Lost(_)
+        ));
+        assert!(matches!(RecordError::Cut.ending(), Ending::Cut));
+        assert!(matches!(
+            RecordError::Forged.ending(),
+            Ending::Broken(RecordError::Forged)
+        ));
     }
 
     #[test]

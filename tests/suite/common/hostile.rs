@@ -8,7 +8,8 @@ use std::thread::{self, JoinHandle};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use chat::net::secure::handshake::{Side, handshake};
-use chat::net::secure::record::{MAX_PLAINTEXT, RecordError, RecordReader, RecordWriter};
+use chat::net::secure::record::{RecordError, RecordReader, RecordWriter};
+use chat::wire::limits::MAX_PLAINTEXT;
 use chat::wire::message::{FileId, Message};
 
 use super::{Chat, TIMEOUT};

@@ -12,7 +12,7 @@ use crate::files::space::{NoRoom, Owed};
 use crate::session::incoming;
 use crate::session::outgoing::Answer;
 use crate::session::progress::{self, Meter, Verdict, bytes};
-use crate::wire::frame;
+use crate::wire::limits;
 use crate::wire::message::FileId;
 
 impl<'a> Reader<'a> {
@@ -24,11 +24,11 @@ impl<'a> Reader<'a> {
         name: &str,
         from: Option<&str>,
     ) -> Result<(), Breach> {
-        if size > frame::MAX_FILE_SIZE {
+        if size > limits::MAX_FILE_SIZE {
             return Err(Breach::Protocol(format!(
                 "the peer offered a file of {}, over the limit of {}",
                 bytes(size),
-                bytes(frame::MAX_FILE_SIZE)
+                bytes(limits::MAX_FILE_SIZE)
             )));
         }
         self.check_new(id)?;

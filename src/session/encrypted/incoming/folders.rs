@@ -7,16 +7,14 @@ use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 
 use super::hashing::Reply;
-use super::{Arriving, Breach, Here, MAX_FOLDERS, Offered, Owner, Reader, Stage, unknown};
-use crate::files::download::{
-    MAX_FOLDER_FILES, folders_allowed, safe_file_name, safe_relative_path,
-};
+use super::{Arriving, Breach, Here, Offered, Owner, Reader, Stage, unknown};
+use crate::files::download::{folders_allowed, safe_file_name, safe_relative_path};
 use crate::files::kept::KeptFolder;
 use crate::files::size;
 use crate::files::space::{NoRoom, Owed};
 use crate::session::outgoing::Answer;
 use crate::session::progress::{Meter, Verdict};
-use crate::wire::frame;
+use crate::wire::limits::{self, MAX_FOLDER_FILES, MAX_FOLDERS};
 use crate::wire::message::FileId;
 
 /// A folder arriving.
@@ -192,11 +190,11 @@ impl<'a> Reader<'a> {
         size: u64,
         path: &str,
     ) -> Result<(), Breach> {
-        if size > frame::MAX_FILE_SIZE {
+        if size > limits::MAX_FILE_SIZE {
             return Err(Breach::Protocol(format!(
                 "the peer offered a file of {}, over the limit of {}",
                 size::bytes(size),
-                size::bytes(frame::MAX_FILE_SIZE)
+                size::bytes(limits::MAX_FILE_SIZE)
             )));
         }
         self.check_new(id)?;

@@ -22,7 +22,7 @@ use crate::files::kept::{Kept, KeptFile};
 use crate::files::receive::ReceiveError;
 use crate::files::size;
 use crate::files::space::{NoRoom, Owed};
-use crate::net::secure::record::{RecordError, RecordReader};
+use crate::net::secure::record::{Ending, RecordError, RecordReader};
 use crate::net::transport;
 use crate::net::transport::ReadHalf;
 use crate::session::incoming::PeerEnd;
@@ -31,17 +31,11 @@ use crate::session::outgoing::{Answer, Outgoing};
 use crate::session::progress::{self, Meter, Transfers, Verdict};
 use crate::terminal::screen::Screen;
 use crate::wire::frame;
+use crate::wire::limits::MAX_INCOMING;
 use crate::wire::message::{FileId, Message, MessageError};
 
 use self::folders::ArrivingFolder;
 use self::hashing::{Hashing, Identity, Pending, Tell};
-
-/// Files the peer may send at once, its own and inside folders; more is a
-/// breach of the protocol.
-pub const MAX_INCOMING: usize = 64;
-
-/// Folders the peer may send at once; more is a breach of the protocol.
-pub const MAX_FOLDERS: usize = 16;
 
 /// Folders of more files than this wait for the user as big offers do
 /// (when offers wait for the user at all): each file takes a block of the
@@ -665,24 +659,18 @@ impl<'a> Reader<'a> {
                     None => PeerEnd::Left,
                 }
             }
-            Err(Breach::Record(RecordError::Io(e)))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) && self.room.is_some() =>
-            {
-                let silence = self.room.unwrap_or_default().as_secs();
-                PeerEnd::Lost(io::Error::new(
+            Err(Breach::Record(e)) => match (e.ending(), self.room) {
+                (Ending::Silent(_), Some(silence)) => PeerEnd::Lost(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("the room's host was silent for {silence} s"),
-                ))
-            }
-            Err(Breach::Record(RecordError::Io(e))) => PeerEnd::Lost(transport::in_words(e)),
+                    format!("the room's host was silent for {} s", silence.as_secs()),
+                )),
+                (Ending::Silent(e) | Ending::Lost(e), _) => PeerEnd::Lost(transport::in_words(e)),
+                (Ending::Cut, _) => {
+                    PeerEnd::Lost(io::Error::new(io::ErrorKind::UnexpectedEof, transport::CUT))
+                }
+                (Ending::Broken(e), _) => PeerEnd::Broken(e.to_string()),
+            },
             Err(Breach::Unwelcome(why)) => PeerEnd::Unwelcome(why),
-            Err(Breach::Record(RecordError::Cut)) => {
-                PeerEnd::Lost(io::Error::new(io::ErrorKind::UnexpectedEof, transport::CUT))
-            }
-            Err(Breach::Record(e)) => PeerEnd::Broken(e.to_string()),
             Err(Breach::Protocol(why)) => {
                 PeerEnd::Broken(format!("the peer broke the protocol: {why}"))
             }

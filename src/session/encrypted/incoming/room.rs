@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::{Breach, Reader};
 use crate::session::members;
 use crate::session::outgoing::Outgoing;
-use crate::wire::message::{Change, MemberList, SILENT_INTERVALS};
+use crate::wire::limits::SILENT_INTERVALS;
+use crate::wire::message::{Change, MemberList};
 
 impl Reader<'_> {
     /// The host says this is a room: from now on its messages come from

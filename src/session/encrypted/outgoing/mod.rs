@@ -20,12 +20,13 @@ use std::time::Duration;
 use crate::engine::Frontend;
 use crate::files::send::{OutgoingFile, SendFailure};
 use crate::files::tree::FolderTree;
-use crate::net::secure::record::{MAX_PLAINTEXT, RecordWriter};
+use crate::net::secure::record::RecordWriter;
 use crate::net::transport::WriteHalf;
 use crate::session::events::{Outbound, SendEvent};
 use crate::session::outgoing::{self, Answer, Outgoing, WriteError};
 use crate::session::progress::{Meter, Transfers};
 use crate::terminal::screen::Screen;
+use crate::wire::limits::MAX_PLAINTEXT;
 use crate::wire::message::{self, CHUNK_HEADER, FileId, Message};
 
 use self::folders::FolderOut;
