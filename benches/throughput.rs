@@ -105,7 +105,7 @@ fn main() {
     // turn follows, and writes into memory freed a moment before. Memory
     // left free for a few seconds is handed back to the hypervisor on
     // virtual machines that report free pages, and the first write into it
-    // costs the kernel half as much again (see the README), whichever tool
+    // costs the kernel half as much again (see docs/performance.md), whichever tool
     // comes first.
     if !contenders.is_empty() {
         let out = work.join("warm-up");

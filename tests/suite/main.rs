@@ -9,6 +9,7 @@ mod connecting;
 mod conversation;
 mod discovery;
 mod display;
+mod docs;
 mod downloads;
 mod encrypted;
 mod faults;

@@ -39,7 +39,7 @@ fn alice_and_bob(
 
 /// A file inside a folder that is replaced by a symbolic link after /send
 /// walked the folder (here: while the peer's user decides) must not be
-/// followed: the README says links inside a folder are never sent.
+/// followed: docs/files.md says links inside a folder are never sent.
 #[test]
 fn a_file_replaced_by_a_link_after_the_walk_is_not_followed() {
     let dir = TestDir::new("flows-link-after-walk");
