@@ -8,6 +8,7 @@
 //! of piped input is held back (see [`input`]).
 
 mod approach;
+pub mod capabilities;
 pub mod command;
 pub mod encrypted;
 pub mod events;
@@ -31,6 +32,7 @@ use anyhow::{Context, Result, anyhow};
 
 use self::approach::Approach;
 pub(crate) use self::approach::{announce, give_code};
+use self::capabilities::{Capabilities, Safety};
 use self::events::ChatEvent;
 use self::incoming::PeerEnd;
 use self::input::{Ticket, Tickets};
@@ -50,7 +52,6 @@ use crate::settings::Settings;
 use crate::signals::SignalWatch;
 use crate::terminal;
 use crate::terminal::console::{Console, EditorStop, Input};
-use crate::terminal::render;
 use crate::terminal::screen::Screen;
 
 /// How long to wait for the peer to close after we have said goodbye. Closing
@@ -62,10 +63,6 @@ const LINGER: Duration = Duration::from_secs(2);
 /// batches of about 64 KiB, about 1 MiB in all. Input piped faster than the
 /// peer takes it so waits in the pipe, not in memory.
 const INPUT_QUEUE: usize = 16;
-
-/// What `/code` says to a room's host: there is one code per member.
-const HOSTS_SAFETY_CODES: &str = "Each member has its own safety code with you: it is shown \
-     when the member joins, and /who shows them all.";
 
 /// What the main loop hears about: news from the user's input, the reader,
 /// the writer and signals.
@@ -301,14 +298,14 @@ impl Conversation<'_> {
 
         let mut stall = StallWatch::new(self.settings.stall);
         let ending = {
-            let safety_code = self.safety_code(agreed.as_ref(), connection_sealed);
+            let caps = self.capabilities(agreed.as_ref(), connection_sealed);
             let mut user = UserSide::new(
                 &outbox,
                 &self.settings.name,
                 screen,
                 &transfers,
                 &self.settings.downloads,
-                safety_code,
+                caps,
                 &in_room,
             )
             .hosting(self.hosted);
@@ -318,7 +315,7 @@ impl Conversation<'_> {
         // with Ctrl-C; otherwise the prompt goes first, so the last lines
         // are not drawn around it.
         let waits_for_files =
-            matches!(ending, Ending::Quit) && transfers.sending() && screen.is_interactive();
+            matches!(ending, Ending::Quit) && transfers.sending() && screen.attended();
         if !waits_for_files {
             user_input.stop();
         }
@@ -361,13 +358,17 @@ impl Conversation<'_> {
         }
     }
 
-    /// What `/code` shows: the safety code of this connection, what a
-    /// room's host has instead, or nothing on the original wire.
-    fn safety_code(&self, agreed: Option<&Agreed>, sealed: bool) -> Option<String> {
+    /// What the wire of this conversation can do, and what its people
+    /// compare: the safety code of this connection, or, for a room's host,
+    /// one per member.
+    fn capabilities(&self, agreed: Option<&Agreed>, sealed: bool) -> Capabilities {
         match (agreed, &self.settings.room) {
-            (Some(agreed), _) => Some(render::safety_code_line(&agreed.safety_code)),
-            (None, Some(_)) if sealed => Some(HOSTS_SAFETY_CODES.to_string()),
-            (None, _) => None,
+            (Some(agreed), _) => Capabilities::encrypted(Safety::Code {
+                code: agreed.safety_code.clone(),
+                verified: agreed.verified,
+            }),
+            (None, Some(_)) if sealed => Capabilities::encrypted(Safety::EachMember),
+            (None, _) => Capabilities::plain(),
         }
     }
 
@@ -384,7 +385,7 @@ impl Conversation<'_> {
         let downloads = self.settings.downloads.clone();
         let receiving = encrypted::incoming::Receiving {
             downloads: downloads.clone(),
-            ask_above: self.settings.asking.limit(self.screen.is_interactive()),
+            ask_above: self.settings.asking.limit(self.screen.attended()),
             name: self.settings.name.clone(),
             hosting: self.settings.room.is_some(),
             may_join: self.settings.role.connects(),

@@ -6,12 +6,15 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
+use super::capabilities::Capabilities;
 use super::command::{self, COMMANDS, SendArgs, UserCommand};
+use super::events::{ChatEvent, SendEvent};
 use super::input::Ticket;
 use super::members::Occupancy;
 use super::outgoing::Answer;
 use super::outgoing::Outgoing;
 use super::progress::{self, Cancelled, Direction, Transfers};
+use crate::engine::Frontend;
 use crate::files::download::DownloadDir;
 use crate::files::kept::{Kept, KeptKind};
 use crate::files::send::{OutgoingFile, SendError};
@@ -36,9 +39,8 @@ pub struct UserSide<'a> {
     texts: Vec<u8>,
     /// Whether the batch being acted on has queued messages.
     queued_texts: bool,
-    /// The safety code line, on the encrypted wire; `None` on the original
-    /// one, where messages also wait for the file being sent.
-    safety_code: Option<String>,
+    /// What the wire can do.
+    caps: Capabilities,
     /// Whether the peer said it hosts a room we are in.
     in_room: &'a AtomicBool,
     /// Whether the user was told what leaving would lose, and has not done
@@ -77,7 +79,7 @@ impl<'a> UserSide<'a> {
         screen: &'a Screen,
         transfers: &'a Transfers,
         downloads: &'a DownloadDir,
-        safety_code: Option<String>,
+        caps: Capabilities,
         in_room: &'a AtomicBool,
     ) -> Self {
         Self {
@@ -90,7 +92,7 @@ impl<'a> UserSide<'a> {
             told_about_room_lines: false,
             texts: Vec::new(),
             queued_texts: false,
-            safety_code,
+            caps,
             in_room,
             warned: false,
             hosted: None,
@@ -147,7 +149,7 @@ impl<'a> UserSide<'a> {
             .rposition(|l| !l.trim().is_empty())
             .unwrap_or(first);
         let lines = &lines[first..=last];
-        if self.safety_code.is_none() {
+        if !self.caps.typed {
             let sending = self.sending_plain();
             self.told_about_waiting &= sending;
             for line in lines.iter().filter(|l| !l.trim().is_empty()) {
@@ -162,7 +164,10 @@ impl<'a> UserSide<'a> {
             self.refuse_long(len, limit);
             return;
         }
-        self.screen.own_message(self.name, &text);
+        self.screen.chat(ChatEvent::Said {
+            name: self.name,
+            text: &text,
+        });
         self.queue(Outgoing::Text(text));
     }
 
@@ -171,7 +176,7 @@ impl<'a> UserSide<'a> {
     /// piped input can be a million lines: no look at the transfer list
     /// per line there.
     fn sending_plain(&self) -> bool {
-        self.screen.is_interactive() && self.safety_code.is_none() && self.transfers.sending()
+        self.screen.attended() && !self.caps.typed && self.transfers.sending()
     }
 
     /// Queues one line of text as a message, after saying when it waits for
@@ -186,11 +191,14 @@ impl<'a> UserSide<'a> {
         // (`sending` is false in pipe mode, which keeps to the core event
         // lines: scripts do not need telling.)
         if sending && !self.told_about_waiting {
-            self.screen
-                .system("Messages typed now wait until the file transfer is done.");
+            self.screen.chat(ChatEvent::MessagesWait);
             self.told_about_waiting = true;
         }
-        self.screen.own_message(self.name, &self.plain_echo(text));
+        let echo = self.plain_echo(text);
+        self.screen.chat(ChatEvent::Said {
+            name: self.name,
+            text: &echo,
+        });
         self.texts.extend_from_slice(text.as_bytes());
         self.texts.push(b'\n');
     }
@@ -200,7 +208,7 @@ impl<'a> UserSide<'a> {
     /// same) as a private message, so it shows as one, and the first such
     /// line, or `/who`, says what a peer that is not a room makes of it.
     fn plain_echo<'t>(&mut self, text: &'t str) -> Cow<'t, str> {
-        if self.safety_code.is_some() || !text.trim_start().starts_with('/') {
+        if self.caps.typed || !text.trim_start().starts_with('/') {
             return Cow::Borrowed(text);
         }
         let echo = match command::parse(text) {
@@ -210,10 +218,7 @@ impl<'a> UserSide<'a> {
         };
         if !self.told_about_room_lines {
             self.told_about_room_lines = true;
-            self.screen.system(
-                "On the original wire (--plain), /who and /msg go out as lines that a room \
-                 answers; a peer that is not a room sees them as messages.",
-            );
+            self.screen.chat(ChatEvent::RoomLinesOnPlain);
         }
         echo
     }
@@ -254,18 +259,14 @@ impl<'a> UserSide<'a> {
     /// A message of `len` bytes as the wire counts it, and the wire's limit:
     /// the original wire counts the whole line, name and all.
     fn measure(&self, len: u64) -> (u64, u64) {
-        match self.safety_code {
-            Some(_) => (len, limits::MAX_TEXT as u64),
-            None => (self.name.len() as u64 + len + 3, limits::MAX_LINE as u64),
+        match self.caps.typed {
+            true => (len, limits::MAX_TEXT as u64),
+            false => (self.name.len() as u64 + len + 3, limits::MAX_LINE as u64),
         }
     }
 
     fn refuse_long(&self, len: u64, limit: u64) {
-        self.screen.system(format!(
-            "Message not sent: it is {} and the limit is {}.",
-            progress::bytes(len),
-            progress::bytes(limit)
-        ));
+        self.screen.chat(ChatEvent::TooLong { len, limit });
     }
 
     fn queue(&mut self, outgoing: Outgoing) {
@@ -296,17 +297,12 @@ impl<'a> UserSide<'a> {
             UserCommand::Quit => return self.leave(Leaving::Command),
             UserCommand::Usage(text) => screen.system(text),
             UserCommand::Help => show_help(screen),
-            UserCommand::Code => match &self.safety_code {
-                Some(line) => screen.system(line),
-                None => screen.system(
-                    "This conversation is not encrypted (--plain): there is no safety code.",
-                ),
-            },
+            UserCommand::Code => screen.chat(ChatEvent::SafetyCode(&self.caps.safety)),
             UserCommand::Status => {
                 for line in self.transfers.status_lines() {
                     screen.system(line);
                 }
-                if self.safety_code.is_some() {
+                if self.caps.answers {
                     self.show_kept();
                 }
             }
@@ -314,24 +310,19 @@ impl<'a> UserSide<'a> {
             | UserCommand::Decline(_)
             | UserCommand::Cancel(_)
             | UserCommand::Discard
-                if self.safety_code.is_none() =>
+                if !self.caps.answers =>
             {
-                screen.system(
-                    "The original wire (--plain) cannot accept, decline, cancel or resume \
-                     files: it has no way to say so.",
-                );
+                screen.chat(ChatEvent::NoAnswers);
             }
             // The original wire cannot say whether the peer is a room: the
             // commands go as the lines a room on it answers.
-            UserCommand::Who if self.safety_code.is_none() => self.say("/who", sending),
-            UserCommand::Msg { to, text } if self.safety_code.is_none() => {
+            UserCommand::Who if !self.caps.typed => self.say("/who", sending),
+            UserCommand::Msg { to, text } if !self.caps.typed => {
                 let line = format!("/msg {} {text}", command::quoted_name(&to));
                 self.say(&line, sending);
             }
             UserCommand::Who | UserCommand::Msg { .. } if !self.in_room.load(Ordering::SeqCst) => {
-                screen.system(
-                    "/who and /msg work in a room (chat listen --room); here there is one peer.",
-                );
+                screen.chat(ChatEvent::NotInRoom);
             }
             UserCommand::Who => self.queue(Outgoing::Who),
             UserCommand::Msg { to, text } => {
@@ -404,7 +395,7 @@ impl UserSide<'_> {
         let mut queued = Vec::new();
         for path in args.paths(|p| p.exists()) {
             match OutgoingFile::open(&path) {
-                Err(SendError::IsDirectory) if self.safety_code.is_some() => {
+                Err(SendError::IsDirectory) if self.caps.folders => {
                     queued.extend(self.send_folder(&path));
                 }
                 Ok(file) => {
@@ -412,21 +403,14 @@ impl UserSide<'_> {
                         .transfers
                         .enqueue(Direction::Send, file.name(), file.size());
                     if sending {
-                        screen.system(format!(
-                            "Queued {} ({}); it goes out after the transfers before it.",
-                            file.name(),
-                            progress::bytes(file.size())
-                        ));
+                        let (name, size) = (file.name().to_string(), file.size());
+                        screen.sending(&SendEvent::Queued { name, size });
                     }
                     self.queue(Outgoing::File(file, id));
                     queued.push(id);
                 }
-                Err(SendError::IsDirectory) => screen.system(format!(
-                    "Cannot send {}: it is a folder, and the original wire (--plain) \
-                     carries files only",
-                    path.display()
-                )),
-                Err(e) => screen.system(format!("Cannot send {}: {e}", path.display())),
+                Err(SendError::IsDirectory) => screen.sending(&SendEvent::NoFolders { path }),
+                Err(why) => screen.sending(&SendEvent::CannotSend { path, why }),
             }
         }
         self.transfers.in_order(&queued);
@@ -438,18 +422,16 @@ impl UserSide<'_> {
         let tree = match FolderTree::walk(path) {
             Ok(tree) => tree,
             Err(e) => {
-                let e = SendError::from(e);
-                self.screen
-                    .system(format!("Cannot send {}: {e}", path.display()));
+                let (path, why) = (path.to_path_buf(), SendError::from(e));
+                self.screen.sending(&SendEvent::CannotSend { path, why });
                 return None;
             }
         };
         for skipped in &tree.skipped {
-            self.screen.system(format!(
-                "Not sending {} ({}).",
-                skipped.shown(&tree.name),
-                skipped.why
-            ));
+            self.screen.sending(&SendEvent::NotSending {
+                folder: tree.name.clone(),
+                skipped: skipped.clone(),
+            });
         }
         let id = self
             .transfers

@@ -11,8 +11,10 @@ pub use self::send::{Outbound, SendEvent};
 use std::net::SocketAddr;
 use std::path::Path;
 
+use crate::session::capabilities::Safety;
 use crate::session::incoming::PeerEnd;
 use crate::session::outgoing::WriteError;
+use crate::wire::message::{Change, MemberList};
 
 /// Who takes what we send and answers our offers: the peer, or the room
 /// it hosts.
@@ -34,6 +36,29 @@ pub enum ChatEvent<'a> {
     },
     /// A message of ours, as sent.
     Said { name: &'a str, text: &'a str },
+    /// We are in the room `host` hosts, with `others` members besides it.
+    InRoom { host: &'a str, others: u16 },
+    /// A member's message to us alone.
+    Whispered { name: &'a str, text: &'a str },
+    /// Our message to `to` alone reached it.
+    WhisperWent {
+        own: &'a str,
+        to: &'a str,
+        text: &'a str,
+    },
+    /// A member came or went; `reason` in its or the host's words.
+    Presence {
+        change: Change,
+        name: &'a str,
+        reason: &'a str,
+    },
+    /// The room's members, as its host listed them; `me` is ours.
+    Members {
+        list: &'a MemberList<'a>,
+        me: &'a str,
+    },
+    /// What the room's host has to tell us, in its words.
+    RoomNotice(&'a str),
     /// A line of the peer's on the original wire, as it came: the front end
     /// makes it safe to show.
     PeerLine { raw: &'a [u8], more_coming: bool },
@@ -70,4 +95,18 @@ pub enum ChatEvent<'a> {
     },
     /// The conversation is over and the program ends.
     Over,
+    /// What the people compare to know nobody is in between (`/code`).
+    SafetyCode(&'a Safety),
+    /// The wire cannot accept, decline, cancel or resume files.
+    NoAnswers,
+    /// `/who` and `/msg` outside a room.
+    NotInRoom,
+    /// On the original wire, messages typed now wait for the file being
+    /// sent.
+    MessagesWait,
+    /// On the original wire, `/who` and `/msg` go out as lines a room
+    /// answers.
+    RoomLinesOnPlain,
+    /// A message of ours of `len` bytes was not sent: the limit is `limit`.
+    TooLong { len: u64, limit: u64 },
 }

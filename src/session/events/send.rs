@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use crate::files::send::SendFailure;
+use std::path::PathBuf;
+
+use crate::files::send::{SendError, SendFailure};
+use crate::files::tree::Skipped;
 use crate::session::events::Counterpart;
 
 /// A file or folder of ours, by the name it is sent under.
@@ -106,6 +109,14 @@ pub enum SendEvent {
     },
     /// Messages that never went out, the connection ended first.
     MessagesNotSent(usize),
-    /// The original wire carries files only.
+    /// The original wire carries files only: a folder queued is not sent.
     FolderOnPlain { name: String },
+    /// `/send` named a folder, which the original wire cannot carry.
+    NoFolders { path: PathBuf },
+    /// `/send` named what cannot be sent.
+    CannotSend { path: PathBuf, why: SendError },
+    /// Queued behind the transfers before it.
+    Queued { name: String, size: u64 },
+    /// Something inside the folder `folder` is left out.
+    NotSending { folder: String, skipped: Skipped },
 }

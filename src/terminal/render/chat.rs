@@ -5,9 +5,11 @@ use std::path::Path;
 
 use crate::cli;
 use crate::files::size::bytes;
+use crate::session::capabilities::Safety;
 use crate::session::command;
 use crate::session::events::ChatEvent;
 use crate::session::incoming::PeerEnd;
+use crate::session::members;
 use crate::session::outgoing::WriteError;
 use crate::terminal::render::shell_word;
 use crate::terminal::sanitize;
@@ -21,6 +23,24 @@ pub(super) fn show(screen: &Screen, event: ChatEvent<'_>) {
             more_coming,
         } => screen.peer_message(name, text, more_coming),
         ChatEvent::Said { name, text } => screen.own_message(name, text),
+        ChatEvent::InRoom { host, others } => screen.system(in_room(host, others)),
+        ChatEvent::Whispered { name, text } => {
+            screen.peer_line(members::whisper_from(name, text).as_bytes(), false);
+        }
+        ChatEvent::WhisperWent { own, to, text } => {
+            screen.own_message(own, &format!("(to {to}) {text}"));
+        }
+        ChatEvent::Presence {
+            change,
+            name,
+            reason,
+        } => screen.system(members::presence_line(change, name, reason)),
+        ChatEvent::Members { list, me } => {
+            for line in members::member_lines(list.iter(), me) {
+                screen.system(line);
+            }
+        }
+        ChatEvent::RoomNotice(text) => screen.system(format!("Room: {text}")),
         ChatEvent::PeerLine { raw, more_coming } => screen.peer_line(raw, more_coming),
         ChatEvent::PeerLines { raw, more_coming } => peer_lines(screen, raw, more_coming),
         ChatEvent::LineTooLong { len, limit } => screen.system(format!(
@@ -53,6 +73,51 @@ pub(super) fn show(screen: &Screen, event: ChatEvent<'_>) {
             downloads,
         } => screen.system(kept_on_disk(held, kept, downloads)),
         ChatEvent::Over => screen.system("Exiting."),
+        ChatEvent::SafetyCode(safety) => screen.system(safety_code(safety)),
+        ChatEvent::NoAnswers => screen.system(
+            "The original wire (--plain) cannot accept, decline, cancel or resume files: it has \
+             no way to say so.",
+        ),
+        ChatEvent::NotInRoom => {
+            screen.system(
+                "/who and /msg work in a room (chat listen --room); here there is one peer.",
+            );
+        }
+        ChatEvent::MessagesWait => {
+            screen.system("Messages typed now wait until the file transfer is done.");
+        }
+        ChatEvent::RoomLinesOnPlain => screen.system(
+            "On the original wire (--plain), /who and /msg go out as lines that a room answers; \
+             a peer that is not a room sees them as messages.",
+        ),
+        ChatEvent::TooLong { len, limit } => screen.system(format!(
+            "Message not sent: it is {} and the limit is {}.",
+            bytes(len),
+            bytes(limit)
+        )),
+    }
+}
+
+/// Being let into a room.
+fn in_room(host: &str, others: u16) -> String {
+    let (with, them) = match others {
+        0 => ("alone with the host".to_string(), "the members"),
+        1 => ("with the host and 1 other".to_string(), "them"),
+        n => (format!("with the host and {n} others"), "them"),
+    };
+    format!("You are in {host}'s room, {with}: /who lists {them}, /msg NAME text speaks to one.")
+}
+
+/// What `/code` shows.
+fn safety_code(safety: &Safety) -> String {
+    match safety {
+        Safety::Code { code, .. } => super::safety_code_line(code),
+        Safety::EachMember => "Each member has its own safety code with you: it is shown when \
+                               the member joins, and /who shows them all."
+            .to_string(),
+        Safety::Nothing => {
+            "This conversation is not encrypted (--plain): there is no safety code.".to_string()
+        }
     }
 }
 
@@ -99,4 +164,58 @@ fn kept_on_disk(held: u64, kept: &Path, downloads: &Path) -> String {
         bytes(held),
         kept.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn being_let_into_a_room_says_who_else_is_there() {
+        assert_eq!(
+            in_room("Ana", 0),
+            "You are in Ana's room, alone with the host: /who lists the members, /msg NAME \
+             text speaks to one."
+        );
+        assert_eq!(
+            in_room("Ana", 1),
+            "You are in Ana's room, with the host and 1 other: /who lists them, /msg NAME text \
+             speaks to one."
+        );
+        assert_eq!(
+            in_room("Ana", 3),
+            "You are in Ana's room, with the host and 3 others: /who lists them, /msg NAME \
+             text speaks to one."
+        );
+    }
+
+    #[test]
+    fn the_peers_end_is_said_as_it_went() {
+        let peer = "127.0.0.1:5050".parse().unwrap();
+        assert_eq!(
+            peer_ended(&PeerEnd::Left, peer, false),
+            "Peer disconnected."
+        );
+        assert_eq!(
+            peer_ended(&PeerEnd::Left, peer, true),
+            "The room is closed: its host left."
+        );
+        assert_eq!(
+            peer_ended(&PeerEnd::Unwelcome("full".into()), peer, false),
+            "Not let into the room: full."
+        );
+    }
+
+    #[test]
+    fn what_is_kept_names_the_download_folder_only_when_it_is_not_the_default() {
+        let kept = Path::new("received_files/.chat-partial");
+        let default = Path::new(cli::DEFAULT_DOWNLOAD_DIR);
+        assert!(kept_on_disk(2048, kept, default).ends_with("`chat discard` frees it."));
+        let line = kept_on_disk(2048, kept, Path::new("my files"));
+        assert!(
+            line.starts_with("2.0 KiB of cut transfers is kept in received_files/.chat-partial")
+                && line.ends_with("`chat discard --download-dir 'my files'` frees it."),
+            "{line}"
+        );
+    }
 }

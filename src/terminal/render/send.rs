@@ -101,6 +101,18 @@ pub(super) fn line(event: &SendEvent) -> Option<String> {
         SendEvent::FolderOnPlain { name } => {
             format!("Cannot send {name}: folders go on the encrypted wire only")
         }
+        SendEvent::NoFolders { path } => format!(
+            "Cannot send {}: it is a folder, and the original wire (--plain) carries files only",
+            path.display()
+        ),
+        SendEvent::CannotSend { path, why } => format!("Cannot send {}: {why}", path.display()),
+        SendEvent::Queued { name, size } => format!(
+            "Queued {name} ({}); it goes out after the transfers before it.",
+            bytes(*size)
+        ),
+        SendEvent::NotSending { folder, skipped } => {
+            format!("Not sending {} ({}).", skipped.shown(folder), skipped.why)
+        }
     })
 }
 

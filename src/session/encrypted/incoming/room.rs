@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{Breach, Reader};
-use crate::session::members;
+use crate::engine::Frontend;
+use crate::session::events::ChatEvent;
 use crate::session::outgoing::Outgoing;
 use crate::wire::limits::SILENT_INTERVALS;
 use crate::wire::message::{Change, MemberList};
@@ -37,10 +38,7 @@ impl Reader<'_> {
         if self.hosting {
             return Ok(());
         }
-        self.screen.system(match others {
-            0 => format!("You are in {host}'s room, alone with the host: /who lists the members, /msg NAME text speaks to one."),
-            n => format!("You are in {host}'s room, with the host and {n} other{}: /who lists them, /msg NAME text speaks to one.", if n == 1 { "" } else { "s" }),
-        });
+        self.screen.chat(ChatEvent::InRoom { host, others });
         Ok(())
     }
 
@@ -60,15 +58,18 @@ impl Reader<'_> {
     /// Another member's message to the room.
     pub(super) fn said(&mut self, name: &str, text: &str, more_coming: bool) -> Result<(), Breach> {
         self.in_room("message", name)?;
-        self.screen.peer_message(name, text, more_coming);
+        self.screen.chat(ChatEvent::PeerSaid {
+            name,
+            text,
+            more_coming,
+        });
         Ok(())
     }
 
     /// A member's message to us alone.
     pub(super) fn whispered(&mut self, name: &str, text: &str) -> Result<(), Breach> {
         self.in_room("private message", name)?;
-        let line = members::whisper_from(name, text);
-        self.screen.peer_line(line.as_bytes(), false);
+        self.screen.chat(ChatEvent::Whispered { name, text });
         Ok(())
     }
 
@@ -76,8 +77,11 @@ impl Reader<'_> {
     /// wrote it (one that reached nobody gets a notice instead).
     pub(super) fn whisper_went(&mut self, name: &str, text: &str) -> Result<(), Breach> {
         self.in_room("private message", name)?;
-        self.screen
-            .own_message(&self.own_name, &format!("(to {name}) {text}"));
+        self.screen.chat(ChatEvent::WhisperWent {
+            own: &self.own_name,
+            to: name,
+            text,
+        });
         Ok(())
     }
 
@@ -88,8 +92,11 @@ impl Reader<'_> {
         reason: &str,
     ) -> Result<(), Breach> {
         self.in_room("news of a member", name)?;
-        self.screen
-            .system(members::presence_line(change, name, reason));
+        self.screen.chat(ChatEvent::Presence {
+            change,
+            name,
+            reason,
+        });
         Ok(())
     }
 
@@ -99,9 +106,7 @@ impl Reader<'_> {
             self.in_room("member list", member.name)?;
         }
         let me = self.own_name.as_str();
-        for line in members::member_lines(list.iter(), me) {
-            self.screen.system(line);
-        }
+        self.screen.chat(ChatEvent::Members { list: &list, me });
         Ok(())
     }
 
@@ -112,7 +117,7 @@ impl Reader<'_> {
                 "the peer sent a room's notice outside a room".into(),
             ));
         }
-        self.screen.system(format!("Room: {text}"));
+        self.screen.chat(ChatEvent::RoomNotice(text));
         Ok(())
     }
 
