@@ -2,6 +2,7 @@
 //! line a person or a script reads.
 
 mod link;
+mod room;
 
 pub use self::link::{safety_code_line, shell_word};
 
@@ -12,6 +13,7 @@ impl Frontend for Screen {
     fn show(&self, event: Event<'_>) {
         match event {
             Event::Link(event) => self.system(link::line(event, self.is_interactive())),
+            Event::Room(event) => self.system(room::line(event)),
         }
     }
 
