@@ -639,3 +639,53 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use crate::settings::Action;
+    use clap::Parser;
+    use std::sync::mpsc::{self, Receiver};
+
+    /// A room's hub with nobody in it, and what it tells its host.
+    fn hub() -> (Hub, Receiver<RoomEvent>) {
+        let Action::Chat(settings) =
+            Action::new(Cli::parse_from(["chat", "listen", "--room"]), None)
+        else {
+            panic!("`chat listen --room` is a chat");
+        };
+        let room = settings.room.expect("a room's settings");
+        let (reports, told) = mpsc::channel();
+        let hub = Hub::new(&settings, room, reports, Arc::default(), Arc::default());
+        (hub, told)
+    }
+
+    /// How many were left out before each connection the host is told of.
+    fn told(told: &Receiver<RoomEvent>) -> Vec<usize> {
+        told.try_iter()
+            .map(|event| match event {
+                RoomEvent::TurnedAway { earlier, .. } => earlier,
+                other => panic!("told {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_flood_of_connections_turned_away_is_counted_not_told_one_by_one() {
+        let (mut hub, host) = hub();
+        let address: SocketAddr = "10.0.0.7:40000".parse().unwrap();
+        let crowded = || Unheard::Crowded { limit: 32 };
+        for _ in 0..TURNED_AWAY_LINES + 3 {
+            hub.turned_away(address, crowded());
+        }
+        assert_eq!(told(&host), vec![0; TURNED_AWAY_LINES]);
+        // Once the window has passed, the next one comes with the count.
+        hub.turned_away.0 = Instant::now()
+            .checked_sub(TURNED_AWAY_WINDOW)
+            .expect("a clock that ran for the window");
+        hub.turned_away(address, crowded());
+        hub.turned_away(address, crowded());
+        assert_eq!(told(&host), vec![3, 0]);
+    }
+}
