@@ -2,6 +2,7 @@
 //! front end that shows them.
 
 use crate::net::events::LinkEvent;
+use crate::room::events::RoomEvent;
 use crate::session::events::{ChatEvent, ReceiveEvent, SendEvent};
 
 /// Something that happened, for the front ends to show.
@@ -15,6 +16,8 @@ pub enum Event<'a> {
     Receive(ReceiveEvent<'a>),
     /// A step of a file or folder going out.
     Send(&'a SendEvent),
+    /// What a room tells its host.
+    Room(RoomEvent),
 }
 
 /// What shows a conversation to its user: the terminal, or a page.

@@ -13,6 +13,7 @@ use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use super::Crew;
+use super::events::{RoomEvent, Turned, Unheard, Unreachable, Unwelcome};
 use super::link::{self, Answer, Door, Gone, Heard, Knock, Outbox, Permits, Turn};
 use super::plain;
 use super::relay::Relays;
@@ -89,21 +90,22 @@ pub struct Hub {
     pub(super) roster: Roster,
     pub(super) links: HashMap<MemberId, Link>,
     pub(super) relays: Relays,
-    /// The room's own lines for the host's screen, written by a thread of
-    /// their own: a screen that stops taking them (a terminal paused with
-    /// Ctrl-S, a full pipe) must not stop the room.
-    lines: Sender<String>,
+    /// What the room tells its host, shown by a thread of its own: a
+    /// screen that stops taking lines (a terminal paused with Ctrl-S, a
+    /// full pipe) must not stop the room.
+    reports: Sender<RoomEvent>,
     keepalive: Duration,
     /// The turn to pass a file to members on the original wire.
     turn: Arc<Turn>,
-    /// Lines about connections turned away: when the last window of
-    /// [`TURNED_AWAY_WINDOW`] began, lines shown in it, lines left out.
+    /// Connections turned away: when the last window of
+    /// [`TURNED_AWAY_WINDOW`] began, those the host was told of in it,
+    /// those left out.
     turned_away: (Instant, usize, usize),
     /// What the room holds, for its host's user to be told on leaving.
     occupancy: Arc<Occupancy>,
 }
 
-/// At most this many lines about connections turned away show in a window:
+/// At most this many connections turned away are told in a window:
 /// a flood of connections must not flood the host's screen.
 const TURNED_AWAY_LINES: usize = 5;
 const TURNED_AWAY_WINDOW: Duration = Duration::from_secs(10);
@@ -112,7 +114,7 @@ impl Hub {
     pub fn new(
         settings: &Settings,
         room: RoomSettings,
-        lines: Sender<String>,
+        reports: Sender<RoomEvent>,
         turn: Arc<Turn>,
         occupancy: Arc<Occupancy>,
     ) -> Self {
@@ -120,7 +122,7 @@ impl Hub {
             roster: Roster::new(settings.name.clone(), room.max_peers, Instant::now()),
             links: HashMap::new(),
             relays: Relays::default(),
-            lines,
+            reports,
             keepalive: room.keepalive,
             turn,
             turned_away: (Instant::now(), 0, 0),
@@ -147,18 +149,19 @@ impl Hub {
         self.links.is_empty()
     }
 
-    /// A line of the room's own, on the host's screen only.
-    pub fn say(&self, text: impl std::fmt::Display) {
-        let _ = self.lines.send(text.to_string());
+    /// Tells the room's host, and nobody else.
+    pub fn report(&self, event: RoomEvent) {
+        let _ = self.reports.send(event);
     }
 
-    pub fn turned_away(&mut self, address: SocketAddr, why: &str) {
-        self.say_turned_away(format!("Turned away {address}: {why}."));
+    /// A connection was turned away before it could ask to be let in.
+    pub fn turned_away(&mut self, address: SocketAddr, why: Unheard) {
+        self.report_turned_away(Turned::Connection { address, why });
     }
 
-    /// Says a connection was turned away, unless many were just now: those
-    /// are counted, and the count comes with the next line shown.
-    fn say_turned_away(&mut self, line: String) {
+    /// Tells the host a connection was turned away, unless many were just
+    /// now: those are counted, and the count comes with the next one told.
+    fn report_turned_away(&mut self, turned: Turned) {
         let (since, shown, left_out) = &mut self.turned_away;
         if since.elapsed() >= TURNED_AWAY_WINDOW {
             (*since, *shown) = (Instant::now(), 0);
@@ -168,10 +171,8 @@ impl Hub {
             return;
         }
         *shown += 1;
-        match std::mem::take(left_out) {
-            0 => self.say(line),
-            n => self.say(format!("{line} ({n} more were turned away before it.)")),
-        }
+        let earlier = std::mem::take(left_out);
+        self.report(RoomEvent::TurnedAway { turned, earlier });
     }
 
     /// Seats the host's own user, on the room's end of the connection
@@ -181,7 +182,7 @@ impl Hub {
         let permits = Permits::new();
         let (reading, writing, closer) = match connection.split() {
             Ok(parts) => parts,
-            Err(e) => return self.say(format!("The room cannot reach its host: {e}.")),
+            Err(e) => return self.report(RoomEvent::HostUnreachable(Unreachable::Split(e))),
         };
         let link = Link::new(outbox, closer, permits.clone(), true);
         self.greet(&link, 0);
@@ -203,7 +204,7 @@ impl Hub {
         });
         match spawned {
             Ok(handle) => crew.hire(handle),
-            Err(e) => self.say(format!("The room cannot reach its host: {e:#}.")),
+            Err(e) => self.report(RoomEvent::HostUnreachable(Unreachable::NoThread(e))),
         }
     }
 
@@ -236,7 +237,7 @@ impl Hub {
         };
         let id = match self.roster.admit(&name, knock.address, Instant::now()) {
             Ok(id) => id,
-            Err(refusal) => return self.turn_away(knock, &refusal.to_string()),
+            Err(refusal) => return self.turn_away(knock, Unwelcome::Refused(refusal)),
         };
         let (outbox, inbox) = link::queue();
         let permits = Permits::new();
@@ -250,18 +251,13 @@ impl Hub {
             self.roster.leave(id);
             return;
         }
-        let safety = match &knock.safety_code {
-            Some(code) => format!(
-                " Safety code: {code} (the same on {name}'s screen means nobody is in between)"
-            ),
-            None => String::new(),
-        };
-        self.say(format!(
-            "{name} joined the room ({}).{safety}",
-            knock.address
-        ));
+        self.report(RoomEvent::Joined {
+            name: name.clone(),
+            address: knock.address,
+            safety_code: knock.safety_code,
+        });
         self.links.insert(id, link);
-        // (The host saw the line above.)
+        // (The host was told above.)
         let words = Words::Presence {
             change: Change::Joined,
             name: &name,
@@ -286,10 +282,14 @@ impl Hub {
     }
 
     /// Tells a connection it is not let in.
-    pub fn turn_away(&mut self, knock: Knock, why: &str) {
-        let who = knock.name.as_deref().unwrap_or("a peer");
-        self.say_turned_away(format!("Turned away {who} ({}): {why}.", knock.address));
-        let _ = knock.answer.send(Answer::Refused(why.to_string()));
+    pub fn turn_away(&mut self, knock: Knock, why: Unwelcome) {
+        let told = why.to_string();
+        self.report_turned_away(Turned::Knock {
+            name: knock.name,
+            address: knock.address,
+            why,
+        });
+        let _ = knock.answer.send(Answer::Refused(told));
     }
 
     /// A name for a plain member until it gives one.
@@ -342,9 +342,7 @@ impl Hub {
             Heard::Plain(file) => self.plain_file(id, file),
             Heard::Slowed => {
                 let name = self.name(id);
-                self.say(format!(
-                    "{name} sends faster than the room allows; its messages are slowed down."
-                ));
+                self.report(RoomEvent::Slowed { name });
                 self.notify(
                     id,
                     "you are sending faster than the room allows; your messages are slowed down",
@@ -640,5 +638,55 @@ impl Hub {
             link.closer.close();
             link.permits.close();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use crate::settings::Action;
+    use clap::Parser;
+    use std::sync::mpsc::{self, Receiver};
+
+    /// A room's hub with nobody in it, and what it tells its host.
+    fn hub() -> (Hub, Receiver<RoomEvent>) {
+        let Action::Chat(settings) =
+            Action::new(Cli::parse_from(["chat", "listen", "--room"]), None)
+        else {
+            panic!("`chat listen --room` is a chat");
+        };
+        let room = settings.room.expect("a room's settings");
+        let (reports, told) = mpsc::channel();
+        let hub = Hub::new(&settings, room, reports, Arc::default(), Arc::default());
+        (hub, told)
+    }
+
+    /// How many were left out before each connection the host is told of.
+    fn told(told: &Receiver<RoomEvent>) -> Vec<usize> {
+        told.try_iter()
+            .map(|event| match event {
+                RoomEvent::TurnedAway { earlier, .. } => earlier,
+                other => panic!("told {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_flood_of_connections_turned_away_is_counted_not_told_one_by_one() {
+        let (mut hub, host) = hub();
+        let address: SocketAddr = "10.0.0.7:40000".parse().unwrap();
+        let crowded = || Unheard::Crowded { limit: 32 };
+        for _ in 0..TURNED_AWAY_LINES + 3 {
+            hub.turned_away(address, crowded());
+        }
+        assert_eq!(told(&host), vec![0; TURNED_AWAY_LINES]);
+        // Once the window has passed, the next one comes with the count.
+        hub.turned_away.0 = Instant::now()
+            .checked_sub(TURNED_AWAY_WINDOW)
+            .expect("a clock that ran for the window");
+        hub.turned_away(address, crowded());
+        hub.turned_away(address, crowded());
+        assert_eq!(told(&host), vec![3, 0]);
     }
 }

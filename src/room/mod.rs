@@ -11,6 +11,7 @@
 //! any member.
 
 mod course;
+pub mod events;
 mod hub;
 mod inflow;
 mod inside;
@@ -30,10 +31,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
+use self::events::{RoomEvent, Shut, Unheard, Unwelcome};
 use self::hub::Hub;
 use self::link::{Door, FileNews, Heard, Knock, PlainFile};
 use self::roster::MemberId;
-use crate::engine::{Front, link_report};
+use crate::engine::{Event, Front, link_report};
 use crate::net::connect;
 use crate::net::events::Joiners;
 use crate::net::secure::Protection;
@@ -50,8 +52,11 @@ const LINGER: Duration = Duration::from_secs(2);
 pub enum Happening {
     /// A connection completed its handshake and waits to be let in.
     Knock(Knock),
-    /// A connection was turned away before it could knock.
+    /// A connection was turned away before it could knock: its set-up,
+    /// handshake or name failed, as `why` says.
     TurnedAway { address: SocketAddr, why: String },
+    /// A connection was turned away before its handshake began.
+    Unheard { address: SocketAddr, why: Unheard },
     /// A joiner gave the `nth` wrong code of the `allowed` ones.
     WrongCode {
         address: SocketAddr,
@@ -72,26 +77,18 @@ pub enum Happening {
 /// conversation with the room, over a connection inside the program, so
 /// the host reads, writes, sends and receives as every member does.
 pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<()> {
-    let screen = console.screen.clone();
     let Role::Listen { host, port } = &settings.role else {
         return Err(anyhow!("only a listening chat hosts a room"));
     };
-    let front: Front = screen.clone();
+    let front: Front = console.screen.clone();
     let waiting = connect::bind_for(host, *port, &link_report(&*front), Joiners::Room)?;
     // Withdrawn when the room ends.
     let _announcement = session::announce(settings, waiting.port(), &front);
     session::give_code(settings, &front, Joiners::Room);
-    screen.system(format!(
-        "Hosting a room for up to {}: they join with `chat connect`{}.",
-        match room.max_peers {
-            1 => "1 other".to_string(),
-            n => format!("{n} others"),
-        },
-        match settings.protection {
-            Protection::Plain => " --plain, the original chat or nc",
-            Protection::Encrypted { .. } => "",
-        }
-    ));
+    front.show(Event::Room(RoomEvent::Hosting {
+        max_peers: room.max_peers,
+        plain: matches!(settings.protection, Protection::Plain),
+    }));
     // The host's own side always speaks the encrypted wire: typed messages
     // say what lines cannot (who is in, a file's offer and its hash).
     let (rooms_end, users_end) = inside::pair().context("cannot set up the room")?;
@@ -110,12 +107,12 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
         let (waiting, door, crew) = (waiting.clone(), door.clone(), crew.clone());
         session::spawn("accept", move || take_connections(&waiting, &door, &crew))?
     };
-    let (lines, to_show) = mpsc::channel::<String>();
+    let (reports, to_show) = mpsc::channel();
     let showing = {
-        let screen = screen.clone();
+        let front = front.clone();
         session::spawn("room lines", move || {
-            for line in to_show {
-                screen.system(line);
+            for event in to_show {
+                front.show(Event::Room(event));
             }
         })?
     };
@@ -124,7 +121,7 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
         let (settings, waiting, crew) = (settings.clone(), waiting.clone(), crew.clone());
         let occupancy = occupancy.clone();
         session::spawn("room", move || {
-            let mut hub = Hub::new(&settings, room, lines, door.plain_turn.clone(), occupancy);
+            let mut hub = Hub::new(&settings, room, reports, door.plain_turn.clone(), occupancy);
             hub.seat_host(rooms_end, &door, &crew);
             host_room(&mut hub, &inbox, &waiting, &crew);
         })?
@@ -160,7 +157,7 @@ fn host_room(
         match inbox.recv_timeout(left) {
             Ok(Happening::Heard(id, Heard::Ended(_))) => hub.forget(id),
             Ok(Happening::WriterFailed(id, _)) => hub.forget(id),
-            Ok(Happening::Knock(knock)) => hub.turn_away(knock, "the room is closing"),
+            Ok(Happening::Knock(knock)) => hub.turn_away(knock, Unwelcome::Closing),
             Ok(_) => {}
             Err(_) => break,
         }
@@ -187,7 +184,10 @@ fn main_loop(
                 hub.knock(knock);
                 hub.tally();
             }
-            Ok(Happening::TurnedAway { address, why }) => hub.turned_away(address, &why),
+            Ok(Happening::TurnedAway { address, why }) => {
+                hub.turned_away(address, Unheard::Failed(why));
+            }
+            Ok(Happening::Unheard { address, why }) => hub.turned_away(address, why),
             Ok(Happening::WrongCode {
                 address,
                 nth,
@@ -195,15 +195,14 @@ fn main_loop(
             }) => {
                 // Each count comes once, however many handshakes ran at
                 // once, so this is said once.
-                hub.say(format!(
-                    "Turned away {address}: the code did not match ({nth} of {allowed} attempts)."
-                ));
+                hub.report(RoomEvent::WrongCode {
+                    address,
+                    nth,
+                    allowed,
+                });
                 if nth >= allowed {
                     waiting.stop();
-                    hub.say(format!(
-                        "{allowed} attempts with a wrong code: the room takes nobody \
-                         new from now on, since each one is a guess (those in it stay)."
-                    ));
+                    hub.report(RoomEvent::Shut(Shut::Guessed { allowed }));
                 }
             }
             Ok(Happening::Heard(id, heard)) => {
@@ -224,9 +223,7 @@ fn main_loop(
                     return;
                 }
             }
-            Ok(Happening::ListenFailed(e)) => {
-                hub.say(format!("The room takes nobody new: {e:#}."));
-            }
+            Ok(Happening::ListenFailed(e)) => hub.report(RoomEvent::Shut(Shut::ListenFailed(e))),
             Ok(Happening::Close) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {}
         }
@@ -257,7 +254,7 @@ fn take_connections(waiting: &connect::Waiting, door: &Door, crew: &Crew) {
         let ticket = match crew.knocking(&stream, address) {
             Ok(ticket) => ticket,
             Err(why) => {
-                let _ = door.events.send(Happening::TurnedAway { address, why });
+                let _ = door.events.send(Happening::Unheard { address, why });
                 continue;
             }
         };
@@ -269,9 +266,9 @@ fn take_connections(waiting: &connect::Waiting, door: &Door, crew: &Crew) {
         match spawned {
             Ok(handle) => crew.hire(handle),
             Err(e) => {
-                let _ = door.events.send(Happening::TurnedAway {
+                let _ = door.events.send(Happening::Unheard {
                     address,
-                    why: e.to_string(),
+                    why: Unheard::NoThread(e),
                 });
             }
         }
@@ -307,12 +304,12 @@ impl Crew {
 
     /// Counts a connection into its handshake, unless too many are, or
     /// too many from its address; `Err` says why not.
-    fn knocking(&self, stream: &TcpStream, address: SocketAddr) -> Result<u64, String> {
+    fn knocking(&self, stream: &TcpStream, address: SocketAddr) -> Result<u64, Unheard> {
         let mut inner = self.lock();
         if inner.knocking.len() >= MAX_KNOCKING {
-            return Err(format!(
-                "{MAX_KNOCKING} others are still in their handshake"
-            ));
+            return Err(Unheard::Crowded {
+                limit: MAX_KNOCKING,
+            });
         }
         let from_there = inner
             .knocking
@@ -320,12 +317,12 @@ impl Crew {
             .filter(|(_, from, _)| from.ip() == address.ip())
             .count();
         if from_there >= MAX_KNOCKING_FROM_ONE {
-            return Err(format!(
-                "{MAX_KNOCKING_FROM_ONE} others from {} are still in their handshake",
-                address.ip()
-            ));
+            return Err(Unheard::CrowdedFrom {
+                ip: address.ip(),
+                limit: MAX_KNOCKING_FROM_ONE,
+            });
         }
-        let clone = stream.try_clone().map_err(|e| e.to_string())?;
+        let clone = stream.try_clone().map_err(Unheard::Untracked)?;
         inner.next_knock += 1;
         let ticket = inner.next_knock;
         inner

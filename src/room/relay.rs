@@ -22,6 +22,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::course::{Announced, Breach, Course};
+use super::events::RoomEvent;
 use super::hub::Hub;
 use super::link::{FileNews, Piece, PlainFile, Share, Turn};
 use super::roster::{HOST, MemberId};
@@ -1244,9 +1245,10 @@ impl Hub {
             let (from, name) = (relay.from, relay.name.clone());
             for (member, rid, plain) in laggards {
                 let who = self.name(member);
-                self.say(format!(
-                    "{who} fell too far behind and was dropped from {name}."
-                ));
+                self.report(RoomEvent::FellBehind {
+                    name: who.clone(),
+                    file: name.clone(),
+                });
                 if plain {
                     let why = format!("it fell too far behind the others taking {name}");
                     self.remove(member, Change::Dropped, &why);

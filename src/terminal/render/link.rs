@@ -30,9 +30,7 @@ pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> Option<String> {
         LinkEvent::TurnedAway { peer, why } => {
             format!("Turned away {peer}: {why}. Still waiting for a peer.")
         }
-        LinkEvent::WrongCode { peer, nth, allowed } => {
-            format!("Turned away {peer}: the code did not match ({nth} of {allowed} attempts).")
-        }
+        LinkEvent::WrongCode { peer, nth, allowed } => wrong_code(peer, nth, allowed),
         LinkEvent::NotThereYet {
             host,
             port,
@@ -66,6 +64,11 @@ fn code_to_give(code: &Code, joiners: Joiners) -> String {
         Joiners::Peer => format!("Code for your peer: {code} (it connects with --code {code})"),
         Joiners::Room => format!("Code for the room: {code} (everyone joins with --code {code})"),
     }
+}
+
+/// The listening user's line for the `nth` wrong code of the `allowed`.
+pub(super) fn wrong_code(peer: std::net::SocketAddr, nth: u32, allowed: u32) -> String {
+    format!("Turned away {peer}: the code did not match ({nth} of {allowed} attempts).")
 }
 
 /// How the conversation is protected, right after the connected line.

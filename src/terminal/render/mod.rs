@@ -4,6 +4,7 @@
 mod chat;
 mod link;
 mod receive;
+mod room;
 mod send;
 
 pub use self::link::{safety_code_line, shell_word};
@@ -26,6 +27,7 @@ impl Frontend for Screen {
                     self.system(line);
                 }
             }
+            Event::Room(event) => self.system(room::line(event)),
         }
     }
 
