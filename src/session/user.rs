@@ -16,7 +16,7 @@ use super::outgoing::Outgoing;
 use super::progress::{self, Cancelled, Direction, Transfers};
 use crate::engine::Frontend;
 use crate::files::download::DownloadDir;
-use crate::files::kept::{Kept, KeptKind};
+use crate::files::kept::Kept;
 use crate::files::send::{OutgoingFile, SendError};
 use crate::files::tree::FolderTree;
 use crate::terminal::screen::Screen;
@@ -479,19 +479,7 @@ impl UserSide<'_> {
     /// Lists what is kept of cut transfers.
     fn show_kept(&self) {
         for item in Kept::of(self.downloads).list() {
-            let what = match item.kind {
-                KeptKind::File => "",
-                KeptKind::Folder => "folder ",
-            };
-            let days = item.left.as_secs().div_ceil(24 * 3600);
-            self.screen.system(format!(
-                "Kept: {what}{} ({} of {}), for {days} more day{}; sending it again resumes, \
-                 /discard removes it",
-                item.name,
-                progress::bytes(item.held),
-                progress::bytes(item.size),
-                if days == 1 { "" } else { "s" }
-            ));
+            self.screen.chat(ChatEvent::Kept(&item));
         }
     }
 }

@@ -11,6 +11,7 @@ pub use self::send::{Outbound, SendEvent};
 use std::net::SocketAddr;
 use std::path::Path;
 
+use crate::files::kept::KeptItem;
 use crate::session::capabilities::Safety;
 use crate::session::incoming::PeerEnd;
 use crate::session::outgoing::WriteError;
@@ -107,6 +108,8 @@ pub enum ChatEvent<'a> {
     /// On the original wire, `/who` and `/msg` go out as lines a room
     /// answers.
     RoomLinesOnPlain,
+    /// What is kept of a cut transfer (`/status`).
+    Kept(&'a KeptItem),
     /// A message of ours of `len` bytes was not sent: the limit is `limit`.
     TooLong { len: u64, limit: u64 },
 }

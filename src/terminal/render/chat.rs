@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::cli;
+use crate::files::kept::{KeptItem, KeptKind};
 use crate::files::size::bytes;
 use crate::session::capabilities::Safety;
 use crate::session::command;
@@ -90,6 +91,7 @@ pub(super) fn show(screen: &Screen, event: ChatEvent<'_>) {
             "On the original wire (--plain), /who and /msg go out as lines that a room answers; \
              a peer that is not a room sees them as messages.",
         ),
+        ChatEvent::Kept(item) => screen.system(kept(item)),
         ChatEvent::TooLong { len, limit } => screen.system(format!(
             "Message not sent: it is {} and the limit is {}.",
             bytes(len),
@@ -106,6 +108,23 @@ fn in_room(host: &str, others: u16) -> String {
         n => (format!("with the host and {n} others"), "them"),
     };
     format!("You are in {host}'s room, {with}: /who lists {them}, /msg NAME text speaks to one.")
+}
+
+/// A line of `/status` on what is kept of a cut transfer.
+fn kept(item: &KeptItem) -> String {
+    let what = match item.kind {
+        KeptKind::File => "",
+        KeptKind::Folder => "folder ",
+    };
+    let days = item.left.as_secs().div_ceil(24 * 3600);
+    format!(
+        "Kept: {what}{} ({} of {}), for {days} more day{}; sending it again resumes, /discard \
+         removes it",
+        item.name,
+        bytes(item.held),
+        bytes(item.size),
+        if days == 1 { "" } else { "s" }
+    )
 }
 
 /// What `/code` shows.
@@ -216,6 +235,23 @@ mod tests {
             line.starts_with("2.0 KiB of cut transfers is kept in received_files/.chat-partial")
                 && line.ends_with("`chat discard --download-dir 'my files'` frees it."),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn what_is_kept_is_listed_with_the_days_it_stays() {
+        let item = KeptItem {
+            kind: KeptKind::Folder,
+            name: "photos".into(),
+            held: 1024,
+            size: 4096,
+            disk: 8192,
+            left: std::time::Duration::from_secs(24 * 3600 + 1),
+        };
+        assert_eq!(
+            kept(&item),
+            "Kept: folder photos (1.0 KiB of 4.0 KiB), for 2 more days; sending it again \
+             resumes, /discard removes it"
         );
     }
 }
