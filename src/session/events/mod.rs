@@ -5,7 +5,7 @@
 mod receive;
 mod send;
 
-pub use self::receive::ReceiveEvent;
+pub use self::receive::{Here, Offered, ReceiveEvent, Refusal, Unsaved};
 pub use self::send::SendEvent;
 
 use std::net::SocketAddr;
