@@ -281,3 +281,270 @@ fn refusal(why: Refusal<'_>) -> String {
 fn resume(kept: bool) -> &'static str {
     if kept { RESUMES } else { NOTHING_SAVED }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::files::download::DownloadError;
+    use crate::files::receive::ReceiveError;
+    use crate::files::space::{NoRoom, Owed, Space};
+
+    const FILE: Offered<'static> = Offered {
+        name: "notes.pdf",
+        size: 1536,
+        files: None,
+        from: None,
+    };
+    const FOLDER: Offered<'static> = Offered {
+        name: "photos",
+        size: 3 << 20,
+        files: Some(3),
+        from: Some("ann"),
+    };
+
+    fn no_room() -> NoRoom {
+        let disk = Space {
+            free: 100,
+            inodes: None,
+            block: 1,
+        };
+        let needed = Owed {
+            bytes: 2000,
+            files: 0,
+        };
+        disk.check(needed, Owed::default(), Path::new("dl"))
+            .expect_err("it does not fit")
+    }
+
+    #[test]
+    fn an_offer_that_waits_says_what_is_here_of_it_and_how_to_answer() {
+        let ask = |offered, here| {
+            line(ReceiveEvent::Asked {
+                offered,
+                peer: "bob",
+                transfer: 4,
+                here,
+            })
+        };
+        assert_eq!(
+            ask(FILE, Here::Nothing),
+            "bob offers notes.pdf (1.5 KiB): /accept 4 or /decline 4"
+        );
+        assert_eq!(
+            ask(FILE, Here::Kept(1024)),
+            "bob offers notes.pdf (1.5 KiB, would resume: 1.0 KiB of 1.5 KiB kept): \
+             /accept 4 or /decline 4"
+        );
+        assert_eq!(
+            ask(FILE, Here::There),
+            "bob offers notes.pdf (1.5 KiB, a file of this name and size is there already: \
+             if identical, nothing travels): /accept 4 or /decline 4"
+        );
+        // In a room, the member it is from offers it.
+        assert_eq!(
+            ask(FOLDER, Here::Nothing),
+            "ann offers folder photos (3 files, 3.0 MiB): /accept 4 or /decline 4"
+        );
+    }
+
+    #[test]
+    fn an_offer_taken_refused_or_not_saved_is_named_with_its_size_and_sender() {
+        assert_eq!(
+            line(ReceiveEvent::Arriving(FILE)),
+            "Incoming file notes.pdf (1.5 KiB)..."
+        );
+        assert_eq!(
+            line(ReceiveEvent::Arriving(FOLDER)),
+            "Incoming folder photos (3 files, 3.0 MiB) from ann..."
+        );
+        assert_eq!(
+            line(ReceiveEvent::Checking(FILE)),
+            "Checking notes.pdf (1.5 KiB) against the file of that name here..."
+        );
+        let why = no_room();
+        assert_eq!(
+            line(ReceiveEvent::Declined {
+                offered: FILE,
+                why: Refusal::NoRoom(&why),
+            }),
+            "Declined notes.pdf (1.5 KiB): not enough free space: it needs 2.0 KiB and dl has \
+             only 100 B free."
+        );
+        assert_eq!(
+            line(ReceiveEvent::Declined {
+                offered: FOLDER,
+                why: Refusal::TooManyFiles { limit: 2 },
+            }),
+            "Declined folder photos (3 files, 3.0 MiB) from ann: it has more than the 2 files \
+             a folder may have."
+        );
+        assert_eq!(
+            line(ReceiveEvent::DiffersNoRoom {
+                name: "a.bin",
+                size: 5,
+                why: &why,
+            }),
+            "Declined a.bin (5 B), which differs from the file of that name here: not enough \
+             free space: it needs 2.0 KiB and dl has only 100 B free."
+        );
+        let why = DownloadError::NoFreeName("a.bin".into());
+        let cannot = |what| line(ReceiveEvent::CannotSave { what, why: &why });
+        assert_eq!(
+            cannot(Unsaved::Offer(FILE)),
+            "Could not save file notes.pdf (1.5 KiB): too many files named like a.bin"
+        );
+        assert_eq!(
+            cannot(Unsaved::Offer(FOLDER)),
+            "Could not save folder photos (3 files, 3.0 MiB) from ann: too many files named \
+             like a.bin"
+        );
+        assert_eq!(
+            cannot(Unsaved::File("photos/a.bin")),
+            "Could not save file photos/a.bin: too many files named like a.bin"
+        );
+        assert_eq!(
+            cannot(Unsaved::Folder("photos")),
+            "Could not save folder photos: too many files named like a.bin"
+        );
+    }
+
+    #[test]
+    fn a_file_the_same_as_the_one_here_says_whether_it_came_whole_and_why() {
+        let same = |from, came_whole| {
+            line(ReceiveEvent::AlreadyThere {
+                name: "a.bin",
+                from,
+                came_whole,
+            })
+        };
+        assert_eq!(same(None, false), "a.bin: already there, identical");
+        assert_eq!(
+            same(None, true),
+            "a.bin: already there, identical (it came whole)"
+        );
+        assert_eq!(
+            same(Some("ann"), true),
+            "a.bin from ann: already there, identical (it came whole: others in the room \
+             needed it)"
+        );
+        assert_eq!(
+            line(ReceiveEvent::ChangedWhileCompared {
+                name: "a.bin",
+                from: Some("ann"),
+            }),
+            "a.bin from ann: the file here changed while it was compared; nothing was saved."
+        );
+    }
+
+    #[test]
+    fn what_was_cut_says_whether_what_arrived_is_kept() {
+        let why = ReceiveError::Incomplete {
+            received: 10,
+            expected: 2048,
+        };
+        let name = "a.bin";
+        assert_eq!(
+            line(ReceiveEvent::Incomplete { name, why: &why }),
+            "Transfer of a.bin incomplete: received 10 B of 2.0 KiB; nothing was saved."
+        );
+        assert_eq!(
+            line(ReceiveEvent::IncompleteKept { name, why: &why }),
+            "Transfer of a.bin incomplete: received 10 B of 2.0 KiB; what arrived is kept, so \
+             sending it again resumes."
+        );
+        assert_eq!(
+            line(ReceiveEvent::FolderIncomplete {
+                name: "photos",
+                why: &why,
+                saved: 1,
+                files: 3,
+                kept: true,
+            }),
+            "Folder photos incomplete: received 10 B of 2.0 KiB (1 of 3 files); what arrived \
+             is kept, so sending it again resumes."
+        );
+        assert_eq!(
+            line(ReceiveEvent::FolderSenderLeft {
+                name: "photos",
+                saved: 0,
+                files: 3,
+                kept: false,
+            }),
+            "Folder photos incomplete: its sender left the room (0 of 3 files); nothing was \
+             saved."
+        );
+        assert_eq!(
+            line(ReceiveEvent::Stopped {
+                name,
+                folder: false
+            }),
+            "The peer stopped sending a.bin; nothing was saved."
+        );
+        assert_eq!(
+            line(ReceiveEvent::Stopped {
+                name: "photos",
+                folder: true,
+            }),
+            "The peer stopped sending folder photos; what arrived of it was removed."
+        );
+    }
+
+    #[test]
+    fn a_folder_saved_counts_its_files_and_what_its_sender_left_out() {
+        let saved = |summary| {
+            line(ReceiveEvent::FolderSaved {
+                path: Path::new("dl/photos"),
+                files: 1,
+                bytes: 12,
+                summary,
+            })
+        };
+        assert_eq!(saved(None), "Folder saved to dl/photos (1 file, 12 B)");
+        assert_eq!(
+            saved(Some("in 1 s")),
+            "Folder saved to dl/photos (1 file, 12 B, in 1 s)"
+        );
+        let left_out = |files| {
+            line(ReceiveEvent::LeftOut {
+                name: "dir",
+                files,
+                bytes: 12,
+                announced: 3,
+            })
+        };
+        assert_eq!(
+            left_out(1),
+            "Folder dir came without 1 file of the 3 announced (12 B): the sender left it out."
+        );
+        assert_eq!(
+            left_out(2),
+            "Folder dir came without 2 files of the 3 announced (12 B): the sender left them \
+             out."
+        );
+        let missing = |failed| {
+            line(ReceiveEvent::FolderMissing {
+                name: "dir",
+                failed,
+            })
+        };
+        assert_eq!(
+            missing(1),
+            "Folder dir incomplete: 1 file did not arrive; what arrived is kept, so sending it \
+             again resumes."
+        );
+        assert!(missing(2).starts_with("Folder dir incomplete: 2 files did not arrive;"));
+        assert_eq!(
+            line(ReceiveEvent::FolderRefused {
+                name: "dir",
+                why: Refusal::TooManyFolders {
+                    allowed: 4,
+                    files: 1,
+                },
+            }),
+            "Refused folder dir: it makes more folders than the 4 a folder of 1 file may hold; \
+             what arrived of it was removed."
+        );
+    }
+}
