@@ -11,7 +11,7 @@ use std::os::fd::AsFd;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
-use super::events::SendEvent;
+use super::events::{SendEvent, Undelivered};
 use super::input::Ticket;
 use super::progress::{Meter, Transfers};
 use crate::engine::Frontend;
@@ -260,11 +260,12 @@ impl Writer<'_> {
             .and_then(|()| delivery.wait_for_all(closer, &mut meter));
         if let Err(e) = result {
             delivery.update(closer, &mut meter);
-            self.screen.sending(&SendEvent::NotDelivered {
-                name: shown,
-                done: delivery.taken,
-                size,
-            });
+            self.screen
+                .sending(&SendEvent::Undelivered(Undelivered::NotDelivered {
+                    name: shown,
+                    done: delivery.taken,
+                    size,
+                }));
             return Err(e);
         }
         let summary = meter.summary();
@@ -347,12 +348,16 @@ impl Lost {
         match outgoing {
             Outgoing::Lines(lines, _) => self.messages += count_messages(lines),
             Outgoing::Text(_) => self.messages += 1,
-            Outgoing::File(file, _) => screen.sending(&SendEvent::NotStarted {
-                name: file.name().to_string(),
-            }),
-            Outgoing::Folder(folder, _) => screen.sending(&SendEvent::NotStarted {
-                name: folder.name.clone(),
-            }),
+            Outgoing::File(file, _) => {
+                screen.sending(&SendEvent::Undelivered(Undelivered::NotStarted {
+                    name: file.name().to_string(),
+                }))
+            }
+            Outgoing::Folder(folder, _) => {
+                screen.sending(&SendEvent::Undelivered(Undelivered::NotStarted {
+                    name: folder.name.clone(),
+                }))
+            }
             Outgoing::Leave
             | Outgoing::StopSending
             | Outgoing::Answer(..)
@@ -367,7 +372,9 @@ impl Lost {
     }
 
     fn report(&self, screen: &Screen) {
-        screen.sending(&SendEvent::MessagesNotSent(self.messages));
+        screen.sending(&SendEvent::Undelivered(Undelivered::MessagesNotSent(
+            self.messages,
+        )));
     }
 }
 

@@ -5,8 +5,8 @@
 mod receive;
 mod send;
 
-pub use self::receive::ReceiveEvent;
-pub use self::send::{Outbound, SendEvent};
+pub use self::receive::{Here, Offered, ReceiveEvent, Refusal, Unsaved};
+pub use self::send::{Outbound, SendEvent, Undelivered};
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -85,6 +85,23 @@ pub enum SendEvent {
     StoppedLeaving { what: Outbound, to: Counterpart },
     /// Leaving at once: sent whole, but not confirmed yet.
     UnconfirmedLeaving { name: String, to: Counterpart },
+    /// What did not arrive, as the conversation ended.
+    Undelivered(Undelivered),
+    /// The original wire carries files only: a folder queued is not sent.
+    FolderOnPlain { name: String },
+    /// `/send` named a folder, which the original wire cannot carry.
+    NoFolders { path: PathBuf },
+    /// `/send` named what cannot be sent.
+    CannotSend { path: PathBuf, why: SendError },
+    /// Queued behind the transfers before it.
+    Queued { name: String, size: u64 },
+    /// Something inside the folder `folder` is left out.
+    NotSending { folder: String, skipped: Skipped },
+}
+
+/// What did not reach the peer as the conversation ended.
+#[derive(Debug)]
+pub enum Undelivered {
     /// Leaving: `to` did not accept (or, `accepted`, did not confirm) it
     /// within `patience`.
     GaveUp {
@@ -109,14 +126,4 @@ pub enum SendEvent {
     },
     /// Messages that never went out, the connection ended first.
     MessagesNotSent(usize),
-    /// The original wire carries files only: a folder queued is not sent.
-    FolderOnPlain { name: String },
-    /// `/send` named a folder, which the original wire cannot carry.
-    NoFolders { path: PathBuf },
-    /// `/send` named what cannot be sent.
-    CannotSend { path: PathBuf, why: SendError },
-    /// Queued behind the transfers before it.
-    Queued { name: String, size: u64 },
-    /// Something inside the folder `folder` is left out.
-    NotSending { folder: String, skipped: Skipped },
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::files::size::{self, bytes};
-use crate::session::events::{Counterpart, Outbound, SendEvent};
+use crate::session::events::{Counterpart, Outbound, SendEvent, Undelivered};
 use crate::session::progress::in_words;
 
 impl fmt::Display for Counterpart {
@@ -81,23 +81,7 @@ pub(super) fn line(event: &SendEvent) -> Option<String> {
         SendEvent::UnconfirmedLeaving { name, to } => {
             format!("{name} was sent whole; you left before {to} said it was saved.")
         }
-        SendEvent::GaveUp {
-            what,
-            accepted,
-            to,
-            patience,
-        } => gave_up(what, *accepted, *to, patience.as_secs()),
-        SendEvent::QueuedBehind { name, to } => {
-            format!("{name} was not sent: it was queued behind offers {to} did not answer.")
-        }
-        SendEvent::NotDelivered { name, done, size } => not_delivered(name, *done, *size),
-        SendEvent::NotStarted { name } => format!("{name} was not delivered (not started)."),
-        SendEvent::NotAnswered {
-            name,
-            to,
-            sent_whole,
-        } => not_answered(name, *to, *sent_whole),
-        SendEvent::MessagesNotSent(n) => return messages_not_sent(*n),
+        SendEvent::Undelivered(what) => return undelivered(what),
         SendEvent::FolderOnPlain { name } => {
             format!("Cannot send {name}: folders go on the encrypted wire only")
         }
@@ -113,6 +97,29 @@ pub(super) fn line(event: &SendEvent) -> Option<String> {
         SendEvent::NotSending { folder, skipped } => {
             format!("Not sending {} ({}).", skipped.shown(folder), skipped.why)
         }
+    })
+}
+
+/// The line of what did not reach the peer as the conversation ended.
+fn undelivered(what: &Undelivered) -> Option<String> {
+    Some(match what {
+        Undelivered::GaveUp {
+            what,
+            accepted,
+            to,
+            patience,
+        } => gave_up(what, *accepted, *to, patience.as_secs()),
+        Undelivered::QueuedBehind { name, to } => {
+            format!("{name} was not sent: it was queued behind offers {to} did not answer.")
+        }
+        Undelivered::NotDelivered { name, done, size } => not_delivered(name, *done, *size),
+        Undelivered::NotStarted { name } => format!("{name} was not delivered (not started)."),
+        Undelivered::NotAnswered {
+            name,
+            to,
+            sent_whole,
+        } => not_answered(name, *to, *sent_whole),
+        Undelivered::MessagesNotSent(n) => return messages_not_sent(*n),
     })
 }
 
@@ -230,9 +237,9 @@ mod tests {
 
     #[test]
     fn no_line_says_that_no_message_was_lost() {
-        assert_eq!(line(&SendEvent::MessagesNotSent(0)), None);
+        assert_eq!(undelivered(&Undelivered::MessagesNotSent(0)), None);
         assert_eq!(
-            line(&SendEvent::MessagesNotSent(2)).as_deref(),
+            undelivered(&Undelivered::MessagesNotSent(2)).as_deref(),
             Some("2 messages were not sent: the connection ended first.")
         );
     }

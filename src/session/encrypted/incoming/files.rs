@@ -5,13 +5,15 @@
 use std::sync::Arc;
 
 use super::hashing::{Found, Identity, Job, Pending, Reply, Source};
-use super::{Arriving, Breach, Here, Offered, Owner, Reader, Stage, unknown};
+use super::{Arriving, Breach, Here, Owner, Reader, Stage, unknown};
+use crate::engine::Frontend;
 use crate::files::download::{DownloadError, safe_file_name};
 use crate::files::kept::{Kept, KeptFile};
 use crate::files::space::{NoRoom, Owed};
+use crate::session::events::{Offered, ReceiveEvent, Refusal, Unsaved};
 use crate::session::incoming;
 use crate::session::outgoing::Answer;
-use crate::session::progress::{self, Meter, Verdict, bytes};
+use crate::session::progress::{Meter, Verdict, bytes};
 use crate::wire::limits;
 use crate::wire::message::FileId;
 
@@ -55,7 +57,7 @@ impl<'a> Reader<'a> {
         if size > 0 && !self.kept.holds_file(&name, size) {
             let needed = Owed { bytes: 0, files: 2 };
             if let Some(why) = self.no_room(needed, transfer) {
-                self.decline_for(id, &what.shown(), &why, NoRoom::FOR_PEER);
+                self.decline_for(id, what, Refusal::NoRoom(&why), NoRoom::FOR_PEER);
                 self.transfers.forget(transfer);
                 self.files.insert(id, arriving);
                 return Ok(());
@@ -70,13 +72,13 @@ impl<'a> Reader<'a> {
             Ok(Here::Nothing) if size > 0 => self.same_file_here(&arriving),
             Ok(here) => here,
             Err(e) => {
-                self.cannot_save(id, &format!("file {}", what.shown()), &e);
+                self.cannot_save(id, Unsaved::Offer(what), &e);
                 self.transfers.forget(transfer);
                 self.files.insert(id, arriving);
                 return Ok(());
             }
         };
-        self.take_offer(id, &mut arriving, here, &what);
+        self.take_offer(id, &mut arriving, here, what);
         self.files.insert(id, arriving);
         Ok(())
     }
@@ -86,7 +88,13 @@ impl<'a> Reader<'a> {
     /// incoming, and one that may be the file here already is said to be
     /// checked first. A file that may be here needs no room unless it
     /// turns out not to be (see [`Reader::begin`]).
-    fn take_offer(&mut self, id: FileId, arriving: &mut Arriving<'a>, here: Here, what: &Offered) {
+    fn take_offer(
+        &mut self,
+        id: FileId,
+        arriving: &mut Arriving<'a>,
+        here: Here,
+        what: Offered<'_>,
+    ) {
         let Owner::Lone { transfer, .. } = arriving.owner else {
             return;
         };
@@ -96,7 +104,7 @@ impl<'a> Reader<'a> {
             files: 0,
         };
         if let Some(why) = self.no_room(needed, transfer) {
-            self.decline_for(id, &what.shown(), &why, NoRoom::FOR_PEER);
+            self.decline_for(id, what, Refusal::NoRoom(&why), NoRoom::FOR_PEER);
             self.transfers.forget(transfer);
             arriving.kept = None;
         } else if self.asks(arriving.size, 1) {
@@ -107,12 +115,9 @@ impl<'a> Reader<'a> {
             self.ask(transfer, what, &here);
         } else {
             self.transfers.counts_held(transfer, held);
-            self.screen.system(match here {
-                Here::There(_) => format!(
-                    "Checking {} against the file of that name here...",
-                    what.shown()
-                ),
-                _ => format!("Incoming file {}...", what.shown()),
+            self.screen.receive(match here {
+                Here::There(_) => ReceiveEvent::Checking(what),
+                _ => ReceiveEvent::Arriving(what),
             });
             self.answer_when_known(id, arriving, here, Reply::Now);
         }
@@ -352,12 +357,11 @@ impl<'a> Reader<'a> {
                 meter.resume_from(offset);
                 // (A file here already is said to be so when it ends.)
                 if arriving.there.is_none() {
-                    self.screen.system(format!(
-                        "Resuming {}: {} of {} kept from before.",
-                        arriving.name,
-                        progress::bytes(offset),
-                        progress::bytes(arriving.size)
-                    ));
+                    self.screen.receive(ReceiveEvent::Resuming {
+                        name: &arriving.name,
+                        kept: offset,
+                        size: arriving.size,
+                    });
                 }
             }
             Owner::Lone { meter: None, .. } => {}
@@ -384,15 +388,20 @@ impl<'a> Reader<'a> {
         let (name, size) = (arriving.name.clone(), arriving.size);
         if let Owner::Lone { transfer, .. } = arriving.owner {
             self.transfers.begins_whole(transfer);
-            let shown = format!("{name} ({})", bytes(size));
             let needed = Owed {
                 bytes: size,
                 files: 0,
             };
             let no_room = was_there.then(|| self.no_room(needed, transfer)).flatten();
             if let Some(why) = no_room {
-                let what = format!("{shown}, which differs from the file of that name here");
-                self.decline_for(id, &what, &why, NoRoom::FOR_PEER);
+                let name = &name;
+                let differs = ReceiveEvent::DiffersNoRoom {
+                    name,
+                    size,
+                    why: &why,
+                };
+                self.screen.receive(differs);
+                self.answer(Answer::Refused(id, NoRoom::FOR_PEER.to_string()));
                 if let Some(arriving) = self.files.get_mut(&id) {
                     (arriving.stage, arriving.kept) = (Stage::Dropped, None);
                 }
@@ -402,13 +411,14 @@ impl<'a> Reader<'a> {
             match (was_there, from) {
                 (false, _) => {}
                 // The host sends it whole when another member needs it all.
-                (true, Some(from)) => self.screen.system(format!(
-                    "Incoming file {shown} from {from}: it comes whole, and is compared with \
-                     the file of that name here at its end..."
-                )),
-                (true, None) => self.screen.system(format!(
-                    "Incoming file {shown}: it differs from the file of that name here..."
-                )),
+                (true, Some(from)) => self.screen.receive(ReceiveEvent::ComesWhole {
+                    name: &name,
+                    size,
+                    from: &from,
+                }),
+                (true, None) => self
+                    .screen
+                    .receive(ReceiveEvent::Differs { name: &name, size }),
             }
         }
         let Some(arriving) = self.files.get_mut(&id) else {
@@ -418,7 +428,7 @@ impl<'a> Reader<'a> {
             && let Err(e) = kept.restart_at(0)
         {
             arriving.kept = None;
-            self.cannot_save(id, &format!("file {name}"), &e);
+            self.cannot_save(id, Unsaved::File(&name), &e);
         }
     }
 
@@ -462,7 +472,7 @@ impl<'a> Reader<'a> {
         if let Some(e) = failed {
             arriving.kept = None;
             let name = arriving.name.clone();
-            self.cannot_save(id, &format!("file {name}"), &e);
+            self.cannot_save(id, Unsaved::File(&name), &e);
         }
         if let Some(meter) = folder
             .and_then(|folder| self.folders.get_mut(&folder))
@@ -513,9 +523,7 @@ impl<'a> Reader<'a> {
             return self.entry_settled(owner, None);
         }
         if hasher.finalize() != *hash {
-            self.screen.system(format!(
-                "{name} arrived damaged (its hash does not match); nothing was saved."
-            ));
+            self.screen.receive(ReceiveEvent::Damaged { name: &name });
             // What was kept is what did not match: it goes.
             if let Some(kept) = kept {
                 kept.discard();
@@ -527,20 +535,13 @@ impl<'a> Reader<'a> {
             return self.entry_settled(owner, None);
         }
         if let Owner::Lone { meter, .. } = owner {
-            let shown = match &from {
-                Some(from) => format!("{name} from {from}"),
-                None => name.clone(),
-            };
+            let from = from.as_deref();
             if let Some(seen) = self.identical_after_all(&name, compared, hash) {
-                let note = match from {
-                    Some(_) => " (it came whole: others in the room needed it)",
-                    None => " (it came whole)",
-                };
-                self.same_as_here(id, (&name, &shown, note), kept, meter, seen);
+                self.same_as_here(id, (&name, from, true), kept, meter, seen);
                 return Ok(());
             }
             let there = there.or_else(|| self.empty_here(&name, empty));
-            self.save_lone(id, (&name, &shown), kept, meter, there);
+            self.save_lone(id, (&name, from), kept, meter, there);
             return Ok(());
         }
         if let Some(kept) = kept {
@@ -572,18 +573,19 @@ impl<'a> Reader<'a> {
         Identity::of_file(&path).filter(|seen| empty && seen.len() == 0)
     }
 
-    /// Gives a file of its own that arrived whole its final name; one that
-    /// is the file `there` in the download folder already gets none.
+    /// Gives a file of its own (`from` a member, in a room) that arrived
+    /// whole its final name; one that is the file `there` in the download
+    /// folder already gets none.
     fn save_lone(
         &mut self,
         id: FileId,
-        (name, shown): (&str, &str),
+        (name, from): (&str, Option<&str>),
         kept: Option<KeptFile>,
         meter: Option<Meter<'a>>,
         there: Option<Identity>,
     ) {
         if let Some(seen) = there {
-            return self.same_as_here(id, (name, shown, ""), kept, meter, seen);
+            return self.same_as_here(id, (name, from, false), kept, meter, seen);
         }
         let saved = match kept {
             Some(kept) => kept.finish(self.downloads, name),
@@ -596,18 +598,18 @@ impl<'a> Reader<'a> {
                 }
                 self.answer(Answer::Saved(id));
             }
-            Err(e) => self.cannot_save(id, &format!("file {name}"), &e),
+            Err(e) => self.cannot_save(id, Unsaved::File(name), &e),
         }
     }
 
     /// The peer's file is the one `seen` here, by its size and hash: no
-    /// byte of it travelled (or, with a `note` saying why, it came whole
-    /// and is not kept twice), and that file stays as it is, if it did not
-    /// change while it was compared. `shown` names it and whom it is from.
+    /// byte of it travelled (or it `came_whole` and is not kept twice), and
+    /// that file stays as it is, if it did not change while it was
+    /// compared. `from`: the member it is from, in a room.
     fn same_as_here(
         &mut self,
         id: FileId,
-        (name, shown, note): (&str, &str, &str),
+        (name, from, came_whole): (&str, Option<&str>, bool),
         kept: Option<KeptFile>,
         meter: Option<Meter<'a>>,
         seen: Identity,
@@ -620,11 +622,15 @@ impl<'a> Reader<'a> {
         drop(meter);
         if Identity::of_file(&self.downloads.path().join(name)) != Some(seen) {
             let why = "the file here changed while it was compared; nothing was saved";
-            self.screen.system(format!("{shown}: {why}."));
+            self.screen
+                .receive(ReceiveEvent::ChangedWhileCompared { name, from });
             return self.answer(Answer::Refused(id, why.into()));
         }
-        self.screen
-            .system(format!("{shown}: already there, identical{note}"));
+        self.screen.receive(ReceiveEvent::AlreadyThere {
+            name,
+            from,
+            came_whole,
+        });
         self.answer(Answer::Saved(id));
     }
 
@@ -634,7 +640,7 @@ impl<'a> Reader<'a> {
             self.drop_files_of(id);
             let verdict = self.transfers.verdict(folder.transfer);
             self.transfers.forget(folder.transfer);
-            self.say_stopped(&folder.name, folder.stage, Some(verdict), "folder ");
+            self.say_stopped(&folder.name, folder.stage, Some(verdict), true);
             if let Some(kept) = folder.kept
                 && folder.stage != Stage::Asked
             {
@@ -653,7 +659,7 @@ impl<'a> Reader<'a> {
             Owner::Entry(_) => None,
         };
         if arriving.kept.is_some() {
-            self.say_stopped(&arriving.name, arriving.stage, verdict, "");
+            self.say_stopped(&arriving.name, arriving.stage, verdict, false);
         }
         // Offered and not taken, what was kept from an earlier try stays;
         // taken, what arrived goes.
@@ -673,16 +679,12 @@ impl<'a> Reader<'a> {
             self.drop_files_of(id);
             self.transfers.forget(folder.transfer);
             if matches!(folder.stage, Stage::Accepted { .. }) {
-                let resume = match &folder.kept {
-                    Some(kept) if kept.holds_a_file() => {
-                        "what arrived is kept, so sending it again resumes"
-                    }
-                    _ => "nothing was saved",
-                };
-                self.screen.system(format!(
-                    "Folder {} incomplete: its sender left the room ({} of {} files); {resume}.",
-                    folder.name, folder.saved, folder.files
-                ));
+                self.screen.receive(ReceiveEvent::FolderSenderLeft {
+                    name: &folder.name,
+                    saved: folder.saved,
+                    files: folder.files,
+                    kept: folder.kept.as_ref().is_some_and(|kept| kept.holds_a_file()),
+                });
             }
             return Ok(());
         }
@@ -693,20 +695,14 @@ impl<'a> Reader<'a> {
         }
         match (&arriving.kept, arriving.stage) {
             (Some(kept), Stage::Accepted { .. }) => {
-                let resume = if kept.held() > 0 {
-                    "what arrived is kept, so sending it again resumes"
-                } else {
-                    "nothing was saved"
-                };
-                self.screen.system(format!(
-                    "Transfer of {} incomplete: its sender left the room; {resume}.",
-                    arriving.name
-                ));
+                self.screen.receive(ReceiveEvent::SenderLeft {
+                    name: &arriving.name,
+                    kept: kept.held() > 0,
+                });
             }
-            (_, Stage::Asked) => self.screen.system(format!(
-                "The offer of {} is over: its sender left the room.",
-                arriving.name
-            )),
+            (_, Stage::Asked) => self.screen.receive(ReceiveEvent::OfferSenderLeft {
+                name: &arriving.name,
+            }),
             _ => {}
         }
         self.entry_settled(arriving.owner, None)

@@ -7,11 +7,13 @@ use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 
 use super::hashing::Reply;
-use super::{Arriving, Breach, Here, Offered, Owner, Reader, Stage, unknown};
+use super::{Arriving, Breach, Here, Owner, Reader, Stage, unknown};
+use crate::engine::Frontend;
 use crate::files::download::{folders_allowed, safe_file_name, safe_relative_path};
 use crate::files::kept::KeptFolder;
 use crate::files::size;
 use crate::files::space::{NoRoom, Owed};
+use crate::session::events::{Offered, ReceiveEvent, Refusal, Unsaved};
 use crate::session::outgoing::Answer;
 use crate::session::progress::{Meter, Verdict};
 use crate::wire::limits::{self, MAX_FOLDER_FILES, MAX_FOLDERS};
@@ -97,8 +99,12 @@ impl<'a> Reader<'a> {
         };
         let mut folder = ArrivingFolder::new(name.clone(), files, bytes, transfer);
         if files > MAX_FOLDER_FILES {
-            let why = format!("it has more than the {MAX_FOLDER_FILES} files a folder may have");
-            self.decline_for(id, &what.shown(), &why, &why);
+            let for_peer =
+                format!("it has more than the {MAX_FOLDER_FILES} files a folder may have");
+            let refusal = Refusal::TooManyFiles {
+                limit: MAX_FOLDER_FILES,
+            };
+            self.decline_for(id, what, refusal, &for_peer);
             self.transfers.forget(transfer);
             self.folders.insert(id, folder);
             return Ok(());
@@ -106,7 +112,7 @@ impl<'a> Reader<'a> {
         match self.kept.folder(&folder.name, bytes) {
             Ok(kept) => folder.kept = Some(kept),
             Err(e) => {
-                self.cannot_save(id, &what.shown(), &e);
+                self.cannot_save(id, Unsaved::Offer(what), &e);
                 self.transfers.forget(transfer);
                 self.folders.insert(id, folder);
                 return Ok(());
@@ -114,15 +120,15 @@ impl<'a> Reader<'a> {
         }
         // Each file takes an inode, and may take a block beyond its bytes.
         if let Some(why) = self.no_room(Owed { bytes, files }, transfer) {
-            self.decline_for(id, &what.shown(), &why, NoRoom::FOR_PEER);
+            self.decline_for(id, what, Refusal::NoRoom(&why), NoRoom::FOR_PEER);
             self.transfers.forget(transfer);
             folder.kept = None;
         } else if self.asks(bytes, files) {
             folder.stage = Stage::Asked;
             self.transfers.ask(transfer, 0, [0; 32]);
-            self.ask(transfer, &what, &Here::Nothing);
+            self.ask(transfer, what, &Here::Nothing);
         } else {
-            self.screen.system(format!("Incoming {}...", what.shown()));
+            self.screen.receive(ReceiveEvent::Arriving(what));
             self.accept_folder(id, &mut folder);
         }
         self.folders.insert(id, folder);
@@ -222,8 +228,8 @@ impl<'a> Reader<'a> {
             safe_relative_path(path).filter(|rel| folder.paths.insert(folder.seed.hash_one(rel)));
         let Some(relative) = relative else {
             let why = "its path is unsafe or names another file of the folder";
-            self.screen
-                .system(format!("Skipped {}: {why}.", arriving.name));
+            let path = &arriving.name;
+            self.screen.receive(ReceiveEvent::SkippedFile { path });
             self.answer(Answer::Refused(id, why.into()));
             self.files.insert(id, arriving);
             return Ok(());
@@ -242,7 +248,7 @@ impl<'a> Reader<'a> {
         let opened = kept_folder.entry(&relative, size);
         match self.prepare(&mut arriving, |_, _, _| opened) {
             Ok(here) => self.answer_when_known(id, &mut arriving, here, Reply::Now),
-            Err(e) => self.cannot_save(id, &format!("file {}", arriving.name), &e),
+            Err(e) => self.cannot_save(id, Unsaved::File(&arriving.name), &e),
         }
         self.files.insert(id, arriving);
         Ok(())
@@ -256,9 +262,8 @@ impl<'a> Reader<'a> {
         let Some(relative) = safe_relative_path(path) else {
             // The folder is not what was sent: it does not complete.
             folder.failed += 1;
-            let shown = safe_shown_path(&format!("{}/{path}", folder.name));
-            self.screen
-                .system(format!("Skipped {shown}: its path is unsafe."));
+            let path = &safe_shown_path(&format!("{}/{path}", folder.name));
+            self.screen.receive(ReceiveEvent::SkippedSubfolder { path });
             return Ok(());
         };
         // (Named twice, it is made once.)
@@ -274,8 +279,9 @@ impl<'a> Reader<'a> {
         if let Err(e) = made {
             folder.failed += 1;
             let name = folder.name.clone();
+            let what = Unsaved::Folder(&name);
             self.screen
-                .system(format!("Could not save folder {name}: {e}"));
+                .receive(ReceiveEvent::CannotSave { what, why: &e });
         }
         Ok(())
     }
@@ -301,11 +307,11 @@ impl<'a> Reader<'a> {
         let (files, made) = (folder.files, folder.dirs.len() as u64);
         let allowed = folders_allowed(files);
         if made + new.len() as u64 > allowed {
-            let why = format!(
+            let for_peer = format!(
                 "it makes more folders than the {allowed} a folder of {} may hold",
                 size::files(files)
             );
-            self.refuse_folder(id, &why, &why);
+            self.refuse_folder(id, Refusal::TooManyFolders { allowed, files }, &for_peer);
             return false;
         }
         let needed = Owed {
@@ -314,7 +320,7 @@ impl<'a> Reader<'a> {
         };
         // (What its own files still need is promised, and counted.)
         if let Some(why) = self.no_room(needed, 0) {
-            self.refuse_folder(id, &why, NoRoom::FOR_PEER);
+            self.refuse_folder(id, Refusal::NoRoom(&why), NoRoom::FOR_PEER);
             return false;
         }
         if let Some(folder) = self.folders.get_mut(&id) {
@@ -326,7 +332,7 @@ impl<'a> Reader<'a> {
     /// Refuses the folder `id` while it arrives, for a reason of ours
     /// said in full here and as `for_peer` to the peer: what arrived of it
     /// goes, and what still comes of it is dropped.
-    fn refuse_folder(&mut self, id: FileId, why: &dyn std::fmt::Display, for_peer: &str) {
+    fn refuse_folder(&mut self, id: FileId, why: Refusal<'_>, for_peer: &str) {
         let Some(folder) = self.folders.get_mut(&id) else {
             return;
         };
@@ -337,10 +343,9 @@ impl<'a> Reader<'a> {
         if let Some(kept) = folder.kept.take() {
             kept.discard();
         }
-        let name = folder.name.clone();
-        self.screen.system(format!(
-            "Refused folder {name}: {why}; what arrived of it was removed."
-        ));
+        let name = &folder.name;
+        self.screen
+            .receive(ReceiveEvent::FolderRefused { name, why });
         self.answer(Answer::Refused(id, for_peer.to_string()));
     }
 
@@ -402,10 +407,9 @@ impl<'a> Reader<'a> {
         kept.keep_only(|path| paths.contains(&seed.hash_one(path)));
         if failed > 0 {
             let files = if failed == 1 { "file" } else { "files" };
-            self.screen.system(format!(
-                "Folder {name} incomplete: {failed} {files} did not arrive; what arrived is kept, \
-                 so sending it again resumes."
-            ));
+            let name = &name;
+            self.screen
+                .receive(ReceiveEvent::FolderMissing { name, failed });
             drop(kept);
             self.answer(Answer::Refused(
                 id,
@@ -415,30 +419,21 @@ impl<'a> Reader<'a> {
         }
         match kept.finish(self.downloads, &name) {
             Ok(path) => {
-                let bytes = saved_bytes;
                 let summary = meter.as_ref().and_then(Meter::summary);
                 // Off the list before the user reads that it is done.
                 drop(meter);
-                self.screen.system(match summary {
-                    Some(summary) => format!(
-                        "Folder saved to {} ({}, {}, {summary})",
-                        path.display(),
-                        size::files(saved),
-                        size::bytes(bytes)
-                    ),
-                    None => format!(
-                        "Folder saved to {} ({}, {})",
-                        path.display(),
-                        size::files(saved),
-                        size::bytes(bytes)
-                    ),
+                self.screen.receive(ReceiveEvent::FolderSaved {
+                    path: &path,
+                    files: saved,
+                    bytes: saved_bytes,
+                    summary: summary.as_deref(),
                 });
-                if let Some(line) = left_out.line(&name) {
-                    self.screen.system(line);
+                if left_out.files > 0 {
+                    self.screen.receive(left_out.event(&name));
                 }
                 self.answer(Answer::Saved(id));
             }
-            Err(e) => self.cannot_save(id, &format!("folder {name}"), &e),
+            Err(e) => self.cannot_save(id, Unsaved::Folder(&name), &e),
         }
         Ok(())
     }
@@ -453,20 +448,14 @@ struct LeftOut {
 }
 
 impl LeftOut {
-    /// `Folder dir came without 1 file of the 2 announced (12 B): the
-    /// sender left it out.`, when it did.
-    fn line(&self, name: &str) -> Option<String> {
-        let them = match self.files {
-            0 => return None,
-            1 => "it",
-            _ => "them",
-        };
-        Some(format!(
-            "Folder {name} came without {} of the {} announced ({}): the sender left {them} out.",
-            size::files(self.files),
-            self.announced,
-            size::bytes(self.bytes)
-        ))
+    /// What the user is told of it, of the folder `name`.
+    fn event<'e>(&self, name: &'e str) -> ReceiveEvent<'e> {
+        ReceiveEvent::LeftOut {
+            name,
+            files: self.files,
+            bytes: self.bytes,
+            announced: self.announced,
+        }
     }
 }
 

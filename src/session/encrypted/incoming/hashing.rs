@@ -17,6 +17,8 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::Scope;
 
+use crate::engine::Frontend;
+use crate::session::events::ReceiveEvent;
 use crate::session::input::Tickets;
 use crate::session::outgoing::{Answer, Outgoing};
 use crate::session::progress::{Transfers, Verdict};
@@ -51,6 +53,12 @@ impl Found {
         *self.hasher.finalize().as_bytes()
     }
 }
+
+/// Why what was kept of a file offered cannot be read: the offer is
+/// refused, and the peer told so in these words.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot read what was kept of it: {0}")]
+pub(super) struct KeptUnreadable(Arc<io::Error>);
 
 /// A file as it was looked at: one changed since looks different.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,19 +132,19 @@ pub(super) struct Job {
 /// or cancels it.
 #[derive(Default)]
 pub(super) struct Pending {
-    found: Mutex<Option<Result<Found, String>>>,
+    found: Mutex<Option<Result<Found, KeptUnreadable>>>,
     cancelled: AtomicBool,
 }
 
 impl Pending {
-    fn found(&self) -> MutexGuard<'_, Option<Result<Found, String>>> {
+    fn found(&self) -> MutexGuard<'_, Option<Result<Found, KeptUnreadable>>> {
         self.found.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// What was found, or why what was kept cannot be read (the peer was
     /// told), once the worker is done: from then on the peer may act on
     /// our answer.
-    pub fn take(&self) -> Option<Result<Found, String>> {
+    pub fn take(&self) -> Option<Result<Found, KeptUnreadable>> {
         self.found().take()
     }
 
@@ -273,11 +281,11 @@ impl Shared {
 
     /// What is here of `job`'s file; `None` when it was cancelled or the
     /// reader is done.
-    fn hash(&self, job: &Job) -> Option<Result<Found, String>> {
+    fn hash(&self, job: &Job) -> Option<Result<Found, KeptUnreadable>> {
         match &job.source {
             Source::Kept { file, path, held } => self
                 .hash_file(job, reopen(file), path, *held, None)
-                .map(|read| read.map_err(|e| format!("cannot read what was kept of it: {e}"))),
+                .map(|read| read.map_err(|e| KeptUnreadable(Arc::new(e)))),
             Source::There { path, seen } => {
                 let read = self.hash_file(job, open_here(path), path, seen.len, Some(seen))?;
                 // Unreadable, or not the file seen: nothing is here.
@@ -347,7 +355,8 @@ impl Shared {
 
     /// Records what was found, then answers the peer: at once, or once the
     /// user accepted. Nothing is answered for a job cancelled meanwhile.
-    fn answer(&self, job: Job, found: Result<Found, String>, tell: &Tell<'_>) {
+    fn answer(&self, job: Job, found: Result<Found, KeptUnreadable>, tell: &Tell<'_>) {
+        let unreadable = found.as_ref().err().cloned();
         let answer = {
             let mut slot = job.pending.found();
             if job.pending.cancelled() {
@@ -359,7 +368,7 @@ impl Shared {
                     offset: found.len,
                     prefix: found.prefix(),
                 },
-                Err(why) => Answer::Refused(job.id, why.clone()),
+                Err(why) => Answer::Refused(job.id, why.to_string()),
             };
             *slot = Some(found);
             answer
@@ -368,12 +377,14 @@ impl Shared {
             (Answer::Accept { offset, prefix, .. }, Reply::Asked(transfer)) => {
                 tell.transfers.resolve(transfer, *offset, *prefix) == Verdict::Accepted
             }
-            (Answer::Refused(_, why), reply) => {
+            (Answer::Refused(..), reply) => {
                 if let Reply::Asked(transfer) = reply {
                     tell.transfers.forget(transfer);
                 }
-                tell.screen
-                    .system(format!("Could not save file {}: {why}", job.name));
+                if let Some(why) = &unreadable {
+                    let name = &job.name;
+                    tell.screen.receive(ReceiveEvent::NotSaved { name, why });
+                }
                 true
             }
             _ => true,

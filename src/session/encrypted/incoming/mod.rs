@@ -17,18 +17,19 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
+use crate::engine::Frontend;
 use crate::files::download::{DownloadDir, DownloadError};
 use crate::files::kept::{Kept, KeptFile};
 use crate::files::receive::ReceiveError;
-use crate::files::size;
 use crate::files::space::{NoRoom, Owed};
 use crate::net::secure::record::{Ending, RecordError, RecordReader};
 use crate::net::transport;
 use crate::net::transport::ReadHalf;
+use crate::session::events::{self, ChatEvent, Offered, ReceiveEvent, Refusal, Unsaved};
 use crate::session::incoming::PeerEnd;
 use crate::session::input::{Ticket, Tickets};
 use crate::session::outgoing::{Answer, Outgoing};
-use crate::session::progress::{self, Meter, Transfers, Verdict};
+use crate::session::progress::{Meter, Transfers, Verdict};
 use crate::terminal::screen::Screen;
 use crate::wire::frame;
 use crate::wire::limits::MAX_INCOMING;
@@ -75,9 +76,7 @@ pub fn read_peer(
     let kept = Kept::of(&receiving.downloads);
     // A week is long enough to try again; what is older goes.
     if let Err(e) = kept.discard(true) {
-        screen.system(format!(
-            "{e}: files offered are refused until it is removed."
-        ));
+        screen.receive(ReceiveEvent::KeptUnusable(&e));
     }
     std::thread::scope(|scope| {
         let tell = Tell {
@@ -175,43 +174,6 @@ impl<'a> Arriving<'a> {
     }
 }
 
-/// A file or folder offered, as the user is shown it.
-struct Offered<'m> {
-    name: &'m str,
-    size: u64,
-    /// For a folder, its files.
-    files: Option<u64>,
-    /// In a room: the member it is from.
-    from: Option<&'m str>,
-}
-
-impl Offered<'_> {
-    /// `folder ` for a folder, nothing for a file.
-    fn kind(&self) -> &'static str {
-        match self.files {
-            Some(_) => "folder ",
-            None => "",
-        }
-    }
-
-    /// `notes.pdf (1.0 MiB NOTE)` or `photos (3 files, 1.0 MiB NOTE)`.
-    fn sized(&self, note: &str) -> String {
-        let size = progress::bytes(self.size);
-        match self.files {
-            Some(files) => format!("{} ({}, {size}{note})", self.name, size::files(files)),
-            None => format!("{} ({size}{note})", self.name),
-        }
-    }
-
-    /// `notes.pdf (1.0 MiB)`, and whom it is from in a room.
-    fn shown(&self) -> String {
-        match self.from {
-            Some(from) => format!("{}{} from {from}", self.kind(), self.sized("")),
-            None => format!("{}{}", self.kind(), self.sized("")),
-        }
-    }
-}
-
 /// What is here already of a file offered.
 #[derive(Clone, Copy)]
 enum Here {
@@ -231,6 +193,15 @@ impl Here {
             Here::Nothing => 0,
             Here::Kept(held) => *held,
             Here::There(_) => size,
+        }
+    }
+
+    /// As the user is told of it.
+    fn shown(&self) -> events::Here {
+        match *self {
+            Here::Nothing => events::Here::Nothing,
+            Here::Kept(held) => events::Here::Kept(held),
+            Here::There(_) => events::Here::There,
         }
     }
 }
@@ -367,7 +338,11 @@ impl<'a> Reader<'a> {
             }
             Message::Text(text) => {
                 let peer = self.peer.as_deref().unwrap_or_default();
-                self.screen.peer_message(peer, text, more_coming);
+                self.screen.chat(ChatEvent::PeerSaid {
+                    name: peer,
+                    text,
+                    more_coming,
+                });
             }
             file @ (Message::Offer { .. }
             | Message::Passed { .. }
@@ -459,11 +434,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Says that the peer's file or folder `id`, `what` as shown (`file
-    /// notes.pdf`), cannot be saved, here in full and to the peer in short:
-    /// where our files go is none of its business.
-    fn cannot_save(&self, id: FileId, what: &str, e: &DownloadError) {
-        self.screen.system(format!("Could not save {what}: {e}"));
+    /// Says that the peer's file or folder `id`, `what`, cannot be saved,
+    /// here in full and to the peer in short: where our files go is none of
+    /// its business.
+    fn cannot_save(&self, id: FileId, what: Unsaved<'_>, e: &DownloadError) {
+        self.screen
+            .receive(ReceiveEvent::CannotSave { what, why: e });
         self.answer(Answer::Refused(id, e.for_peer().to_string()));
     }
 
@@ -502,55 +478,35 @@ impl<'a> Reader<'a> {
             .is_some_and(|limit| size > limit || files > ASK_FILES)
     }
 
-    /// Asks the user about an offer, `what` as shown (`notes.pdf (1.0
-    /// MiB)`); `here` says what is here of it already, and so what
-    /// accepting it would move.
-    fn ask(&self, transfer: u64, what: &Offered, here: &Here) {
-        let peer = what
-            .from
-            .unwrap_or_else(|| self.peer.as_deref().unwrap_or_default());
-        let note = match here {
-            Here::Nothing => String::new(),
-            Here::Kept(held) => format!(
-                ", would resume: {} of {} kept",
-                progress::bytes(*held),
-                progress::bytes(what.size)
-            ),
-            Here::There(_) => {
-                ", a file of this name and size is there already: if identical, nothing travels"
-                    .to_string()
-            }
-        };
-        self.screen.system(format!(
-            "{peer} offers {}{}: /accept {transfer} or /decline {transfer}",
-            what.kind(),
-            what.sized(&note)
-        ));
+    /// Asks the user about an offer; `here` says what is here of it
+    /// already, and so what accepting it would move.
+    fn ask(&self, transfer: u64, offered: Offered<'_>, here: &Here) {
+        self.screen.receive(ReceiveEvent::Asked {
+            offered,
+            peer: self.peer.as_deref().unwrap_or_default(),
+            transfer,
+            here: here.shown(),
+        });
     }
 
     /// Refuses an offer at once for a reason of ours, said in full here
     /// and as `for_peer` to the peer.
-    fn decline_for(&self, id: FileId, what: &str, why: &dyn std::fmt::Display, for_peer: &str) {
-        self.screen.system(format!("Declined {what}: {why}."));
+    fn decline_for(&self, id: FileId, offered: Offered<'_>, why: Refusal<'_>, for_peer: &str) {
+        self.screen.receive(ReceiveEvent::Declined { offered, why });
         self.answer(Answer::Refused(id, for_peer.to_string()));
     }
 
-    /// Tells the user the peer stopped sending `name`, unless the user
-    /// stopped it first (and was told then): `verdict` is the user's, for a
-    /// transfer the user could decide on.
-    fn say_stopped(&self, name: &str, stage: Stage, verdict: Option<Verdict>, what: &str) {
+    /// Tells the user the peer stopped sending `name`, a `folder` or a
+    /// file, unless the user stopped it first (and was told then):
+    /// `verdict` is the user's, for a transfer the user could decide on.
+    fn say_stopped(&self, name: &str, stage: Stage, verdict: Option<Verdict>, folder: bool) {
         match (stage, verdict) {
             // (Accepted by the user, but withdrawn before the peer knew.)
-            (Stage::Asked, Some(Verdict::Waiting | Verdict::Accepted)) => self
-                .screen
-                .system(format!("The peer withdrew its offer of {name}.")),
+            (Stage::Asked, Some(Verdict::Waiting | Verdict::Accepted)) => {
+                self.screen.receive(ReceiveEvent::Withdrawn { name });
+            }
             (Stage::Accepted { .. }, Some(Verdict::Accepted) | None) => {
-                self.screen.system(match what {
-                    "" => format!("The peer stopped sending {name}; nothing was saved."),
-                    _ => format!(
-                        "The peer stopped sending {what}{name}; what arrived of it was removed."
-                    ),
-                })
+                self.screen.receive(ReceiveEvent::Stopped { name, folder });
             }
             _ => {}
         }
@@ -576,11 +532,9 @@ impl<'a> Reader<'a> {
             }
             if arriving.there.is_some() {
                 // Taken for the file of its name here: no byte came yet.
-                self.screen.system(format!(
-                    "Transfer of {} incomplete: nothing arrived, and the file of that name here \
-                     is untouched.",
-                    arriving.name
-                ));
+                self.screen.receive(ReceiveEvent::IncompleteUntouched {
+                    name: &arriving.name,
+                });
                 first_cut.get_or_insert(ReceiveError::Incomplete {
                     received: 0,
                     expected: arriving.size,
@@ -591,15 +545,11 @@ impl<'a> Reader<'a> {
                 received: arriving.received,
                 expected: arriving.size,
             };
-            let resume = if kept.held() > 0 {
-                "what arrived is kept, so sending it again resumes"
-            } else {
-                "nothing was saved"
-            };
-            self.screen.system(format!(
-                "Transfer of {} incomplete: {cut}; {resume}.",
-                arriving.name
-            ));
+            let (name, why) = (arriving.name.as_str(), &cut);
+            self.screen.receive(match kept.held() {
+                0 => ReceiveEvent::Incomplete { name, why },
+                _ => ReceiveEvent::IncompleteKept { name, why },
+            });
             first_cut.get_or_insert(cut);
         }
         first_cut
@@ -625,15 +575,13 @@ impl<'a> Reader<'a> {
                 received: done,
                 expected: folder.bytes,
             };
-            let resume = if kept.holds_a_file() {
-                "what arrived is kept, so sending it again resumes"
-            } else {
-                "nothing was saved"
-            };
-            self.screen.system(format!(
-                "Folder {} incomplete: {cut} ({} of {} files); {resume}.",
-                folder.name, folder.saved, folder.files
-            ));
+            self.screen.receive(ReceiveEvent::FolderIncomplete {
+                name: &folder.name,
+                why: &cut,
+                saved: folder.saved,
+                files: folder.files,
+                kept: kept.holds_a_file(),
+            });
             first_cut.get_or_insert(cut);
         }
         first_cut
@@ -652,7 +600,10 @@ impl<'a> Reader<'a> {
                 // (A room's host hears its own room close as it leaves.)
                 if let Some(peer) = self.peer.as_ref().filter(|_| !self.hosting) {
                     let line = format!("[{peer}] {}", frame::LEAVE_MESSAGE);
-                    self.screen.peer_line(line.as_bytes(), false);
+                    self.screen.chat(ChatEvent::PeerLine {
+                        raw: line.as_bytes(),
+                        more_coming: false,
+                    });
                 }
                 match first_cut {
                     Some(cut) => PeerEnd::Cut(cut),

@@ -22,7 +22,7 @@ use crate::files::send::{OutgoingFile, SendFailure};
 use crate::files::tree::FolderTree;
 use crate::net::secure::record::RecordWriter;
 use crate::net::transport::WriteHalf;
-use crate::session::events::{Outbound, SendEvent};
+use crate::session::events::{Outbound, SendEvent, Undelivered};
 use crate::session::outgoing::{self, Answer, Outgoing, WriteError};
 use crate::session::progress::{Meter, Transfers};
 use crate::terminal::screen::Screen;
@@ -885,27 +885,33 @@ impl<'a> Writer<'a> {
         }
         unanswered.sort_by_key(|(id, ..)| *id);
         for (_, what, accepted) in unanswered {
-            self.screen.sending(&SendEvent::GaveUp {
-                what,
-                accepted,
-                to,
-                patience,
-            });
+            self.screen
+                .sending(&SendEvent::Undelivered(Undelivered::GaveUp {
+                    what,
+                    accepted,
+                    to,
+                    patience,
+                }));
         }
         for queued in self.waiting.drain(..) {
             let name = queued.name().to_string();
-            self.screen.sending(&SendEvent::QueuedBehind { name, to });
+            self.screen
+                .sending(&SendEvent::Undelivered(Undelivered::QueuedBehind {
+                    name,
+                    to,
+                }));
         }
     }
 
     fn not_delivered(&self, sending: &Sending<'_>) {
         if let Owner::Lone(..) = sending.owner {
             let file = &sending.file;
-            self.screen.sending(&SendEvent::NotDelivered {
-                name: file.name().to_string(),
-                done: sending.sent,
-                size: file.size(),
-            });
+            self.screen
+                .sending(&SendEvent::Undelivered(Undelivered::NotDelivered {
+                    name: file.name().to_string(),
+                    done: sending.sent,
+                    size: file.size(),
+                }));
         }
     }
 
@@ -935,10 +941,12 @@ impl<'a> Writer<'a> {
         for sending in std::mem::take(&mut self.active) {
             self.not_delivered(&sending);
         }
-        let unanswered = |name: &str, sent_whole| SendEvent::NotAnswered {
-            name: name.to_string(),
-            to,
-            sent_whole,
+        let unanswered = |name: &str, sent_whole| {
+            SendEvent::Undelivered(Undelivered::NotAnswered {
+                name: name.to_string(),
+                to,
+                sent_whole,
+            })
         };
         for (_, offered) in self.offered.drain() {
             if let Owner::Lone(..) = offered.owner {
@@ -952,19 +960,22 @@ impl<'a> Writer<'a> {
         }
         for (_, folder) in self.folders.drain() {
             self.screen.sending(&match folder.accepted {
-                true => SendEvent::NotDelivered {
+                true => SendEvent::Undelivered(Undelivered::NotDelivered {
                     done: folder.meter.done(),
                     size: folder.bytes,
                     name: folder.name,
-                },
+                }),
                 false => unanswered(&folder.name, false),
             });
         }
         for queued in self.waiting.drain(..) {
             let name = queued.name().to_string();
-            self.screen.sending(&SendEvent::NotStarted { name });
+            self.screen
+                .sending(&SendEvent::Undelivered(Undelivered::NotStarted { name }));
         }
         self.screen
-            .sending(&SendEvent::MessagesNotSent(self.lost_messages));
+            .sending(&SendEvent::Undelivered(Undelivered::MessagesNotSent(
+                self.lost_messages,
+            )));
     }
 }

@@ -83,13 +83,14 @@ fn show(screen: &Screen, lines: Vec<SendEvent>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::events::Undelivered;
     use crate::session::progress::Direction;
     use crate::terminal::screen::testing::captured;
 
     /// A last word on a transfer, as the tests tell them apart.
     fn said(name: &str) -> SendEvent {
         let name = name.to_string();
-        SendEvent::NotStarted { name }
+        SendEvent::Undelivered(Undelivered::NotStarted { name })
     }
 
     fn queued(transfers: &Transfers, names: &[&str]) -> Vec<u64> {
