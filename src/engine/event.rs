@@ -2,12 +2,15 @@
 //! front end that shows them.
 
 use crate::net::events::LinkEvent;
+use crate::session::progress::ProgressEvent;
 
 /// Something that happened, for the front ends to show.
 #[derive(Debug)]
 pub enum Event<'a> {
     /// A step of reaching the peer.
     Link(LinkEvent<'a>),
+    /// Transfers: their progress, the list, what leaving waits for.
+    Progress(ProgressEvent<'a>),
 }
 
 /// What shows a conversation to its user: the terminal, or a page.

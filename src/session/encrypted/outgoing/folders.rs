@@ -205,7 +205,7 @@ fn listed(mut items: Vec<String>) -> String {
     if more > 0 {
         return format!("{} and {more} more", items.join(", "));
     }
-    progress::in_words(items)
+    crate::terminal::render::in_words(items)
 }
 
 #[cfg(test)]
