@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::files::download::DownloadDir;
 use crate::files::kept::{Discarded, Kept};
-use crate::session::progress;
+use crate::terminal::render;
 
 /// Removes what is kept, and says how much that freed. A download folder
 /// the user `named` must exist; the default one is made only when a first
@@ -20,11 +20,11 @@ pub fn run(downloads: &DownloadDir, named: bool) -> Result<()> {
         Ok(meta) if meta.is_dir() => {
             let kept = Kept::of(downloads);
             let gone = kept.discard(false).context("nothing was discarded")?;
-            progress::discarded(gone, Some(kept.path()))
+            render::discarded(gone, Some(kept.path()))
         }
         Ok(_) => bail!("{} is not a directory", folder.display()),
         Err(e) if e.kind() == io::ErrorKind::NotFound && !named => {
-            progress::discarded(Discarded::default(), Some(folder))
+            render::discarded(Discarded::default(), Some(folder))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             bail!("download folder {} does not exist", folder.display())

@@ -4,6 +4,7 @@
 use crate::net::events::LinkEvent;
 use crate::room::events::RoomEvent;
 use crate::session::events::{ChatEvent, ReceiveEvent, SendEvent};
+use crate::session::progress::ProgressEvent;
 
 /// Something that happened, for the front ends to show.
 #[derive(Debug)]
@@ -18,6 +19,8 @@ pub enum Event<'a> {
     Send(&'a SendEvent),
     /// What a room tells its host.
     Room(RoomEvent),
+    /// Transfers: their progress, the list, what leaving waits for.
+    Progress(ProgressEvent<'a>),
 }
 
 /// What shows a conversation to its user: the terminal, or a page.

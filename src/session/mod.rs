@@ -322,7 +322,7 @@ impl Conversation<'_> {
         match ending {
             Ending::Quit => {
                 if waits_for_files {
-                    screen.system(transfers.leaving_line(self.settings.stall));
+                    transfers.show_departure(screen.as_ref(), self.settings.stall);
                 }
                 let _ = outbox.send(Outgoing::Leave);
                 let (failure, encrypted) =
@@ -495,7 +495,7 @@ impl Conversation<'_> {
             }
             if last_check.elapsed() >= stall::CHECK_INTERVAL {
                 last_check = Instant::now();
-                transfers.show_stalled(self.screen);
+                transfers.show_stalled(self.screen.as_ref());
                 if stall.stalled(last_check, closer.sending()) {
                     return Ending::WriterFailed(WriteError::Stalled {
                         window: stall.window(),
@@ -560,7 +560,7 @@ impl Conversation<'_> {
                 }
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
             }
-            transfers.show_stalled(self.screen);
+            transfers.show_stalled(self.screen.as_ref());
             if failure.is_none() && stall.stalled(Instant::now(), closer.sending()) {
                 failure = Some(WriteError::Stalled {
                     window: stall.window(),

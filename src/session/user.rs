@@ -123,7 +123,7 @@ impl<'a> UserSide<'a> {
         }
         let what = match (ours, self.hosted.and_then(Occupancy::at_stake)) {
             (None, None) => return ControlFlow::Break(()),
-            (Some(ours), None) => ours,
+            (Some(ours), None) => ours.to_string(),
             (None, Some(room)) => room,
             (Some(ours), Some(room)) => format!("{ours}, and {room}"),
         };
@@ -299,9 +299,7 @@ impl<'a> UserSide<'a> {
             UserCommand::Help => show_help(screen),
             UserCommand::Code => screen.chat(ChatEvent::SafetyCode(&self.caps.safety)),
             UserCommand::Status => {
-                for line in self.transfers.status_lines() {
-                    screen.system(line);
-                }
+                self.transfers.show_status(screen);
                 if self.caps.answers {
                     self.show_kept();
                 }
@@ -471,7 +469,7 @@ impl UserSide<'_> {
     fn discard_kept(&self) {
         self.screen
             .system(match Kept::of(self.downloads).discard(false) {
-                Ok(gone) => format!("{}.", progress::discarded(gone, None)),
+                Ok(gone) => format!("{}.", crate::terminal::render::discarded(gone, None)),
                 Err(e) => format!("Nothing was discarded: {e}."),
             });
     }

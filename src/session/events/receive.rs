@@ -5,6 +5,7 @@ use std::path::Path;
 use crate::files::download::DownloadError;
 use crate::files::receive::ReceiveError;
 use crate::files::space::NoRoom;
+use crate::session::progress::Summary;
 
 /// A step of a file or folder arriving.
 #[derive(Debug)]
@@ -137,7 +138,7 @@ pub enum ReceiveEvent<'a> {
         path: &'a Path,
         files: u64,
         bytes: u64,
-        summary: Option<&'a str>,
+        summary: Option<&'a Summary>,
     },
     /// A folder came without `files` files of `bytes` bytes of the
     /// `announced` ones: its sender left them out.

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use crate::files::send::{SendError, SendFailure};
 use crate::files::tree::Skipped;
 use crate::session::events::Counterpart;
+use crate::session::progress::Summary;
 
 /// A file or folder of ours, by the name it is sent under.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,14 +25,14 @@ pub enum SendEvent {
     Sent {
         name: String,
         size: u64,
-        summary: Option<String>,
+        summary: Option<Summary>,
     },
     /// A folder went out: `files` files of `bytes` saved by `to`.
     SentFolder {
         name: String,
         files: u64,
         bytes: u64,
-        summary: Option<String>,
+        summary: Option<Summary>,
     },
     /// What of a folder sent did not go (said above, one by one).
     LeftOut(Vec<String>),

@@ -3,11 +3,13 @@
 
 mod chat;
 mod link;
+mod progress;
 mod receive;
 mod room;
 mod send;
 
 pub use self::link::{safety_code_line, shell_word};
+pub use self::progress::{discarded, in_words};
 
 use crate::engine::{Event, Frontend};
 use crate::terminal::screen::Screen;
@@ -28,6 +30,7 @@ impl Frontend for Screen {
                 }
             }
             Event::Room(event) => self.system(room::line(event)),
+            Event::Progress(event) => progress::show(self, event),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use crate::files::size::{bytes, files};
 use crate::session::events::{Here, Offered, ReceiveEvent, Refusal, Unsaved};
+use crate::session::progress::Summary;
 
 /// What becomes of what arrived of a transfer that was cut.
 const RESUMES: &str = "what arrived is kept, so sending it again resumes";
@@ -176,7 +177,12 @@ fn folder_missing(name: &str, failed: u64) -> String {
     format!("Folder {name} incomplete: {failed} {them} did not arrive; {RESUMES}.")
 }
 
-fn folder_saved(path: &std::path::Path, saved: u64, size: u64, summary: Option<&str>) -> String {
+fn folder_saved(
+    path: &std::path::Path,
+    saved: u64,
+    size: u64,
+    summary: Option<&Summary>,
+) -> String {
     let (path, saved, size) = (path.display(), files(saved), bytes(size));
     match summary {
         Some(summary) => format!("Folder saved to {path} ({saved}, {size}, {summary})"),
@@ -508,9 +514,16 @@ mod tests {
             })
         };
         assert_eq!(saved(None), "Folder saved to dl/photos (1 file, 12 B)");
+        let summary = Summary {
+            direction: crate::session::progress::Direction::Receive,
+            kept: 0,
+            moved: 12,
+            elapsed: std::time::Duration::from_secs(1),
+            rate: None,
+        };
         assert_eq!(
-            saved(Some("in 1 s")),
-            "Folder saved to dl/photos (1 file, 12 B, in 1 s)"
+            saved(Some(&summary)),
+            "Folder saved to dl/photos (1 file, 12 B, 1.0s)"
         );
         let left_out = |files| {
             line(ReceiveEvent::LeftOut {

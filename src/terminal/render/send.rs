@@ -2,18 +2,10 @@
 
 use std::fmt;
 
+use super::in_words;
 use crate::files::size::{self, bytes};
 use crate::session::events::{Counterpart, Outbound, SendEvent, Undelivered};
-use crate::session::progress::in_words;
-
-impl fmt::Display for Counterpart {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Peer => "the peer",
-            Self::Room => "the room",
-        })
-    }
-}
+use crate::session::progress::Summary;
 
 /// `notes.pdf`, or `folder photos`.
 impl fmt::Display for Outbound {
@@ -124,7 +116,7 @@ fn undelivered(what: &Undelivered) -> Option<String> {
 }
 
 /// `Sent file notes.pdf (1.0 MiB, SUMMARY)`.
-fn sent(what: &str, figures: &[String], summary: &Option<String>) -> String {
+fn sent(what: &str, figures: &[String], summary: &Option<Summary>) -> String {
     let mut figures = figures.join(", ");
     if let Some(summary) = summary {
         figures = format!("{figures}, {summary}");

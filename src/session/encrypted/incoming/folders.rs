@@ -426,7 +426,7 @@ impl<'a> Reader<'a> {
                     path: &path,
                     files: saved,
                     bytes: saved_bytes,
-                    summary: summary.as_deref(),
+                    summary: summary.as_ref(),
                 });
                 if left_out.files > 0 {
                     self.screen.receive(left_out.event(&name));

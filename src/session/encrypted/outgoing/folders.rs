@@ -168,7 +168,7 @@ impl<'a> Writer<'a> {
                 }
             }
             Some(reason) => {
-                let to = self.transfers.to_whom();
+                let to = self.transfers.counterpart();
                 let what = super::folder_named(name);
                 lines.push(SendEvent::NotSaved { what, to, reason });
                 if !folder.ended {

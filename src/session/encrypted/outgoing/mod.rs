@@ -303,7 +303,7 @@ impl<'a> Writer<'a> {
 
     /// Tells the user which offers wait for the peer's answer.
     fn tell_unanswered(&mut self) {
-        let to = self.transfers.to_whom();
+        let to = self.transfers.counterpart();
         let mut waiting = Vec::new();
         for (id, offered) in &mut self.offered {
             if !std::mem::replace(&mut offered.told, true) {
@@ -547,7 +547,7 @@ impl<'a> Writer<'a> {
 
     /// The peer holds the first `held` bytes of `sending` already.
     fn resumed(&mut self, sending: &mut Sending<'a>) {
-        let to = self.transfers.to_whom();
+        let to = self.transfers.counterpart();
         let (held, size) = (sending.held, sending.file.size());
         match &mut sending.owner {
             Owner::Lone(meter, _) => {
@@ -640,7 +640,7 @@ impl<'a> Writer<'a> {
         sending: Sending<'a>,
         failure: SendFailure,
     ) -> Result<(), WriteError> {
-        let to = self.transfers.to_whom();
+        let to = self.transfers.counterpart();
         self.send(&Message::Cancel { id: sending.id })?;
         if let Owner::Entry(folder) = sending.owner {
             let shown = self.folders.get(&folder).map_or("", |f| f.name.as_str());
@@ -673,7 +673,7 @@ impl<'a> Writer<'a> {
 
     /// The peer's answer about a file or folder of ours.
     fn settle(&mut self, id: FileId, refusal: Option<String>) -> Result<(), WriteError> {
-        let to = self.transfers.to_whom();
+        let to = self.transfers.counterpart();
         if let Some(unconfirmed) = self.unconfirmed.remove(&id) {
             let (name, size) = (&unconfirmed.name, unconfirmed.size);
             return match unconfirmed.owner {
@@ -741,7 +741,7 @@ impl<'a> Writer<'a> {
 
     /// The user's `/cancel` of the transfer `transfer`.
     fn cancel(&mut self, transfer: u64) -> Result<(), WriteError> {
-        let to = self.transfers.to_whom();
+        let to = self.transfers.counterpart();
         if let Some(at) = self.waiting.iter().position(|q| q.transfer() == transfer) {
             let queued = self.waiting.remove(at).expect("position is in range");
             self.transfers.forget(transfer);
@@ -814,7 +814,7 @@ impl<'a> Writer<'a> {
     /// resume, where a Cancel would have made it throw that away. Those
     /// sent whole are not waited for.
     fn stop_all(&mut self) -> Result<(), WriteError> {
-        let to = self.transfers.to_whom();
+        let to = self.transfers.counterpart();
         for queued in std::mem::take(&mut self.waiting) {
             self.transfers.forget(queued.transfer());
             let name = queued.name().to_string();
@@ -868,7 +868,7 @@ impl<'a> Writer<'a> {
     /// those queued behind them: said in the order they were sent.
     fn give_up_on_answers(&mut self, patience: Duration) {
         self.reports.flush(self.screen);
-        let to = self.transfers.to_whom();
+        let to = self.transfers.counterpart();
         let mut unanswered = Vec::new();
         for (id, offered) in self.offered.drain() {
             if let Owner::Lone(..) = offered.owner {
@@ -937,7 +937,7 @@ impl<'a> Writer<'a> {
 
     fn report_lost(&mut self) {
         self.reports.flush(self.screen);
-        let to = self.transfers.to_whom();
+        let to = self.transfers.counterpart();
         for sending in std::mem::take(&mut self.active) {
             self.not_delivered(&sending);
         }
