@@ -2,6 +2,8 @@
 //! connection.
 //!
 //! Layout, by layer from the bottom up (upper layers use lower ones):
+//! - `permits`  — at most so many things on their way at once, each permit
+//!   given back when dropped; closing turns every taker away
 //! - `wire`     — the bytes on the wire: frames of the original format, typed
 //!   messages of the encrypted one (pure codecs)
 //! - `terminal` — sanitising peer text, wrapping lines and fitting live lines
@@ -33,6 +35,7 @@ pub mod exit_codes;
 pub mod files;
 pub mod net;
 pub mod peers;
+pub mod permits;
 pub mod room;
 pub mod session;
 pub mod settings;

@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 
 use super::Crew;
 use super::events::{RoomEvent, Turned, Unheard, Unreachable, Unwelcome};
-use super::link::{self, Answer, Door, Gone, Heard, Knock, Outbox, Permits, Turn};
+use super::link::{self, Answer, Door, Gone, Heard, Knock, Outbox, Turn};
 use super::plain;
 use super::relay::Relays;
 use super::roster::{HOST, MemberId, Roster};
 use super::words::{Forms, Words};
 use crate::net::transport::{Closer, Connection, Reading};
+use crate::permits::Permits;
 use crate::session::command::UserCommand;
 use crate::session::members::{self, Occupancy};
 use crate::settings::{RoomSettings, Settings};
@@ -34,7 +35,7 @@ pub const CHECK_EVERY: Duration = Duration::from_millis(250);
 pub(super) struct Link {
     pub outbox: Outbox,
     closer: Closer,
-    pub permits: Arc<Permits>,
+    pub permits: Permits,
     /// Whether it speaks the encrypted wire (typed messages).
     pub sealed: bool,
     safety_code: Option<String>,
@@ -50,7 +51,7 @@ pub(super) struct Link {
 }
 
 impl Link {
-    fn new(outbox: Outbox, closer: Closer, permits: Arc<Permits>, sealed: bool) -> Self {
+    fn new(outbox: Outbox, closer: Closer, permits: Permits, sealed: bool) -> Self {
         Self {
             outbox,
             closer,
@@ -179,7 +180,7 @@ impl Hub {
     /// inside the program; its threads are the crew's.
     pub(super) fn seat_host(&mut self, connection: Connection, door: &Door, crew: &Crew) {
         let (outbox, inbox) = link::queue();
-        let permits = Permits::new();
+        let permits = Permits::new(link::PIECES_IN_FLIGHT);
         let (reading, writing, closer) = match connection.split() {
             Ok(parts) => parts,
             Err(e) => return self.report(RoomEvent::HostUnreachable(Unreachable::Split(e))),
@@ -240,7 +241,7 @@ impl Hub {
             Err(refusal) => return self.turn_away(knock, Unwelcome::Refused(refusal)),
         };
         let (outbox, inbox) = link::queue();
-        let permits = Permits::new();
+        let permits = Permits::new(link::PIECES_IN_FLIGHT);
         let mut link = Link::new(outbox, knock.closer, permits.clone(), knock.sealed);
         link.named = knock.name.is_some();
         link.safety_code = knock.safety_code.clone();

@@ -10,7 +10,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
-use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::Happening;
@@ -23,12 +22,15 @@ use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{HandshakeError, Side};
 use crate::net::secure::record::{Ending, RecordError, RecordReader};
 use crate::net::transport::{Closer, Connection, ReadHalf, Reading, Writing};
+use crate::permits::{Permit, Permits};
 use crate::wire::frame::{Frame, FrameError, FrameReader};
 use crate::wire::limits::{HANDSHAKE_LIMIT, MAX_BACKLOG, SILENT_INTERVALS};
 use crate::wire::message::{FileId, Message, chunk_header};
 
 /// Pieces of files one member may have on their way through the room at
-/// once: they are what the room holds of its files, 4 MiB per sender.
+/// once: they are what the room holds of its files, 4 MiB per sender. The
+/// member's reader waits for one of its [`Permits`] before it reads on, so
+/// a sender goes as fast as its receivers take.
 pub const PIECES_IN_FLIGHT: usize = 64;
 
 /// What the host hands a member's writer.
@@ -59,62 +61,6 @@ pub struct Piece {
 pub struct Share {
     pub written: AtomicU64,
     pub stopped: AtomicBool,
-}
-
-/// How many pieces a sender may have on their way; its reader waits for a
-/// free one before it reads on, so a sender goes as fast as its receivers
-/// take, and the room holds no more of a file than this.
-pub struct Permits {
-    state: Mutex<(usize, bool)>,
-    freed: Condvar,
-}
-
-struct Permit(Arc<Permits>);
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        let mut state = self.0.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.0 += 1;
-        self.0.freed.notify_one();
-    }
-}
-
-impl Permits {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self {
-            state: Mutex::new((PIECES_IN_FLIGHT, false)),
-            freed: Condvar::new(),
-        })
-    }
-
-    /// Waits for a free permit; `None` once [`Permits::close`] was called.
-    fn take(self: &Arc<Self>) -> Option<Permit> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if state.1 {
-                return None;
-            }
-            if state.0 > 0 {
-                state.0 -= 1;
-                return Some(Permit(self.clone()));
-            }
-            state = self
-                .freed
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    /// Whether the member is gone.
-    fn is_closed(&self) -> bool {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).1
-    }
-
-    /// Frees whoever waits: the member is gone.
-    pub fn close(&self) {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
-        self.freed.notify_all();
-    }
 }
 
 /// The host's end of a member's queue.
@@ -197,7 +143,7 @@ pub enum Answer {
     Welcome {
         id: MemberId,
         inbox: Inbox,
-        permits: Arc<Permits>,
+        permits: Permits,
     },
     /// Not let in, and why.
     Refused(String),
@@ -320,35 +266,25 @@ pub struct Door {
 
 /// The room's turn to pass a file to members on the original wire: a
 /// plain sender's reader waits for it; the room takes it for an encrypted
-/// sender's file only when it is free.
-#[derive(Default)]
-pub struct Turn {
-    taken: Mutex<bool>,
-    freed: Condvar,
+/// sender's file only when it is free. It is one permit, never closed, and
+/// given back when its holder drops it.
+pub struct Turn(Permits);
+
+impl Default for Turn {
+    fn default() -> Self {
+        Self(Permits::new(1))
+    }
 }
 
 impl Turn {
     /// Waits for the turn.
-    pub fn take(&self) {
-        let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
-        while *taken {
-            taken = self
-                .freed
-                .wait(taken)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        *taken = true;
+    pub fn take(&self) -> Permit {
+        self.0.take().expect("the turn is never closed")
     }
 
     /// Takes the turn if it is free.
-    pub fn try_take(&self) -> bool {
-        let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
-        !std::mem::replace(&mut *taken, true)
-    }
-
-    pub fn give_back(&self) {
-        *self.taken.lock().unwrap_or_else(PoisonError::into_inner) = false;
-        self.freed.notify_one();
+    pub fn try_take(&self) -> Option<Permit> {
+        self.0.try_take()
     }
 }
 
@@ -370,7 +306,7 @@ fn knock(
     stream: TcpStream,
     address: SocketAddr,
     door: &Door,
-) -> Option<(MemberId, Reading, Writing, Inbox, Arc<Permits>)> {
+) -> Option<(MemberId, Reading, Writing, Inbox, Permits)> {
     let turn_away = |why: String| {
         let _ = door.events.send(Happening::TurnedAway { address, why });
         None
@@ -452,7 +388,7 @@ pub fn be_member(
     id: MemberId,
     (reading, writing): (Reading, Writing),
     inbox: Inbox,
-    permits: &Arc<Permits>,
+    permits: &Permits,
     door: &Door,
 ) {
     let events = door.events.clone();
@@ -532,7 +468,7 @@ fn refuse(writing: Writing, host: &str, why: &str) {
 fn read_sealed(
     records: &mut RecordReader<ReadHalf>,
     id: MemberId,
-    permits: &Arc<Permits>,
+    permits: &Permits,
     door: &Door,
 ) -> Gone {
     let silence = door.keepalive * SILENT_INTERVALS;
@@ -681,7 +617,7 @@ fn kind(message: &Message<'_>) -> &'static str {
 
 /// Reads a plain member's lines until its side ends. Files are read past:
 /// the original wire has no way to say no to them.
-fn read_plain(half: &mut ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &Door) -> Gone {
+fn read_plain(half: &mut ReadHalf, id: MemberId, permits: &Permits, door: &Door) -> Gone {
     let mut frames = FrameReader::new(BufReader::with_capacity(64 * 1024, half));
     let mut pace = Pace::new(id, &door.events, permits);
     loop {
@@ -694,11 +630,11 @@ fn read_plain(half: &mut ReadHalf, id: MemberId, permits: &Arc<Permits>, door: &
             Ok(Some(Frame::File { name, size })) => {
                 pace.count(name.len());
                 // The room hears the file's end before anyone else's start.
-                door.plain_turn.take();
+                let turn = door.plain_turn.take();
                 // Others' lines wait while it goes: a sender that trickles
                 // its file is not waited for.
                 let passed = pass_file(&mut frames, name, size, permits, &pace, door.stall);
-                door.plain_turn.give_back();
+                drop(turn);
                 if let Err(e) = frames.get_ref().get_ref().set_read_timeout(None) {
                     return Gone::Lost(e.to_string());
                 }
@@ -727,7 +663,7 @@ fn pass_file(
     frames: &mut FrameReader<BufReader<&mut ReadHalf>>,
     name: String,
     size: u64,
-    permits: &Arc<Permits>,
+    permits: &Permits,
     pace: &Pace<'_>,
     stall: Duration,
 ) -> Result<(), Gone> {

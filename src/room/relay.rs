@@ -24,10 +24,11 @@ use std::time::Instant;
 use super::course::{Announced, Breach, Course};
 use super::events::RoomEvent;
 use super::hub::Hub;
-use super::link::{FileNews, Piece, PlainFile, Share, Turn};
+use super::link::{FileNews, Piece, PlainFile, Share};
 use super::roster::{HOST, MemberId};
 use crate::files::download::safe_file_name;
 use crate::files::size;
+use crate::permits::Permit;
 use crate::wire::frame;
 use crate::wire::limits::{self, ANSWER_WITHIN, LAG_FOR, MAX_FOLDERS, MAX_INCOMING, MAX_LAG};
 use crate::wire::message::{Change, FileId, Message};
@@ -67,15 +68,12 @@ pub struct Relays {
     next_plain: FileId,
     /// The room's turn to pass files to plain members, while the room
     /// holds it for an encrypted sender's file.
-    turn: Option<(Arc<Turn>, RelayId)>,
+    turn: Option<(Permit, RelayId)>,
 }
 
 impl Relays {
     /// Forgets every transfer, giving back the turn the room holds.
     pub fn clear(&mut self) {
-        if let Some((turn, _)) = self.turn.take() {
-            turn.give_back();
-        }
         *self = Self::default();
     }
 
@@ -765,10 +763,9 @@ impl Hub {
             if self.links.values().any(|l| l.held.is_some()) {
                 return;
             }
-            let turn = self.plain_turn().clone();
-            if !turn.try_take() {
+            let Some(turn) = self.plain_turn().try_take() else {
                 return;
-            }
+            };
             self.relays.turn = Some((turn, relay_id));
             self.start_plain_receivers(relay_id);
         }
@@ -1330,11 +1327,9 @@ impl Hub {
     }
 
     /// Gives back the turn to pass files to plain members, if the room
-    /// holds it for this transfer.
+    /// holds it for this transfer: its permit, dropped, gives it back.
     fn give_back_turn(&mut self, relay_id: RelayId) {
-        if let Some((turn, _)) = self.relays.turn.take_if(|(_, r)| *r == relay_id) {
-            turn.give_back();
-        }
+        self.relays.turn.take_if(|(_, r)| *r == relay_id);
     }
 
     /// The transfer `member` receives as its file `rid`. Answers about

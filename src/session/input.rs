@@ -7,13 +7,18 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use anyhow::Result;
 
 use super::user::Leaving;
 use super::{News, spawn};
 use crate::terminal::console::{EditorStop, Entry, Input, LineEditor};
+
+/// Tickets for batches of piped input, a fixed number (the reader of a
+/// conversation has its own for the answers it hands the writer). A
+/// ticket is given back when dropped, by whoever holds it last; closed,
+/// the tickets free a reader waiting for one.
+pub use crate::permits::{Permit as Ticket, Permits as Tickets};
 
 /// Bytes of input handed to the main loop in one batch, at most (plus the
 /// line that crosses the mark).
@@ -46,59 +51,6 @@ pub fn spawn_input(
             })?;
             Ok(Some(stop))
         }
-    }
-}
-
-/// A counted permission to have one batch of piped input in flight. It is
-/// given back when dropped, by whoever holds it last.
-pub struct Ticket(Tickets);
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        let (state, freed) = &*self.0.0;
-        state.lock().unwrap_or_else(PoisonError::into_inner).free += 1;
-        freed.notify_one();
-    }
-}
-
-/// The tickets for batches of piped input: at most a fixed number are out
-/// at once.
-#[derive(Clone)]
-pub struct Tickets(Arc<(Mutex<TicketState>, Condvar)>);
-
-struct TicketState {
-    free: usize,
-    closed: bool,
-}
-
-impl Tickets {
-    pub fn new(count: usize) -> Self {
-        let state = TicketState {
-            free: count,
-            closed: false,
-        };
-        Self(Arc::new((Mutex::new(state), Condvar::new())))
-    }
-
-    /// Waits for a free ticket; `None` once the tickets are closed.
-    pub fn take(&self) -> Option<Ticket> {
-        let (state, freed) = &*self.0;
-        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-        while state.free == 0 && !state.closed {
-            state = freed.wait(state).unwrap_or_else(PoisonError::into_inner);
-        }
-        if state.closed {
-            return None;
-        }
-        state.free -= 1;
-        Some(Ticket(self.clone()))
-    }
-
-    /// No more input is wanted: frees a reader waiting for a ticket.
-    pub fn close(&self) {
-        let (state, freed) = &*self.0;
-        state.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
-        freed.notify_all();
     }
 }
 
@@ -330,25 +282,5 @@ mod tests {
             prop_assert_eq!(kept, expected_kept);
             prop_assert_eq!(dropped, expected_dropped);
         }
-    }
-
-    #[test]
-    fn closed_tickets_free_a_waiting_reader() {
-        let tickets = Tickets::new(1);
-        let held = tickets.take().unwrap();
-        let waiter = {
-            let tickets = tickets.clone();
-            std::thread::spawn(move || tickets.take().is_none())
-        };
-        tickets.close();
-        assert!(waiter.join().unwrap());
-        drop(held);
-    }
-
-    #[test]
-    fn a_returned_ticket_can_be_taken_again() {
-        let tickets = Tickets::new(1);
-        drop(tickets.take().unwrap());
-        assert!(tickets.take().is_some());
     }
 }
