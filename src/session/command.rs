@@ -78,11 +78,28 @@ pub enum UserCommand<'a> {
     Help,
     /// Leave the chat.
     Quit,
-    /// A command used wrongly, or one that does not exist; the text says
-    /// what to do instead.
-    Usage(String),
+    /// A command used wrongly, or one that does not exist.
+    Usage(Usage),
     /// A blank line: nothing to do.
     Nothing,
+}
+
+/// A command used wrongly, or one that does not exist: the front end says
+/// what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Usage {
+    /// `/WORD` is no command, spelled as typed.
+    Unknown(String),
+    /// The command takes no arguments.
+    NoArguments(&'static str),
+    /// `/accept`, `/decline` or `/cancel` with something else than an id.
+    Id(&'static str),
+    /// `/send` without paths, or with quoting that went wrong (why).
+    Send(Option<&'static str>),
+    /// `/msg` without a name and a text, or with quoting that went wrong.
+    Msg(Option<&'static str>),
+    /// Nobody is connected yet: only `/help` and `/quit` do something.
+    NotConnected,
 }
 
 /// The arguments of `/send`, as typed and as split into words.
@@ -154,15 +171,11 @@ fn expand_tilde(path: &str, tilde: bool, home: Option<&Path>) -> PathBuf {
     }
 }
 
-const SEND_USAGE: &str = "Usage: /send PATH... (quote paths that contain spaces)";
-
 /// The command words, as `/help` spells them.
 const NAMES: [&str; 11] = [
     "quit", "help", "status", "send", "code", "accept", "decline", "cancel", "discard", "who",
     "msg",
 ];
-
-const MSG_USAGE: &str = "Usage: /msg NAME TEXT (quote a name with spaces: /msg \"Bea K\" hi)";
 
 /// Interprets one line of input (its line ending already removed or not).
 /// Command words may be typed in any case (`/QUIT`, `/Send`); their
@@ -188,10 +201,7 @@ pub fn parse(line: &str) -> UserCommand<'_> {
         .split_once(char::is_whitespace)
         .map_or((command, ""), |(w, r)| (w, r.trim()));
     let Some(name) = NAMES.into_iter().find(|n| word.eq_ignore_ascii_case(n)) else {
-        return UserCommand::Usage(format!(
-            "Unknown command /{word}: nothing was sent. /help lists the commands; \
-             //{word} sends it as a message."
-        ));
+        return UserCommand::Usage(Usage::Unknown(word.to_string()));
     };
     match name {
         "quit" if rest.is_empty() => UserCommand::Quit,
@@ -205,26 +215,24 @@ pub fn parse(line: &str) -> UserCommand<'_> {
                 to,
                 text: text.to_string(),
             },
-            Ok(_) => UserCommand::Usage(MSG_USAGE.into()),
-            Err(why) => UserCommand::Usage(format!("{why}. {MSG_USAGE}")),
+            Ok(_) => UserCommand::Usage(Usage::Msg(None)),
+            Err(why) => UserCommand::Usage(Usage::Msg(Some(why))),
         },
         "accept" | "decline" | "cancel" => match transfer_id(rest) {
             Ok(id) if name == "accept" => UserCommand::Accept(id),
             Ok(id) if name == "decline" => UserCommand::Decline(id),
             Ok(id) => UserCommand::Cancel(id),
-            Err(()) => UserCommand::Usage(format!(
-                "Usage: /{name} [ID], with ID a number from /status (#3 or 3)."
-            )),
+            Err(()) => UserCommand::Usage(Usage::Id(name)),
         },
         "send" => match split_words(rest) {
             Ok(words) if !words.is_empty() => UserCommand::Send(SendArgs {
                 raw: rest.to_string(),
                 words,
             }),
-            Ok(_) => UserCommand::Usage(SEND_USAGE.into()),
-            Err(why) => UserCommand::Usage(format!("{why}. {SEND_USAGE}")),
+            Ok(_) => UserCommand::Usage(Usage::Send(None)),
+            Err(why) => UserCommand::Usage(Usage::Send(Some(why))),
         },
-        _ => UserCommand::Usage(format!("/{name} takes no arguments.")),
+        _ => UserCommand::Usage(Usage::NoArguments(name)),
     }
 }
 
@@ -265,12 +273,10 @@ fn transfer_id(rest: &str) -> Result<Option<u64>, ()> {
 /// can be acted on yet.
 pub fn parse_unconnected(line: &str) -> UserCommand<'_> {
     match parse(line) {
-        command if command.needs_peer() => UserCommand::Usage(NOT_CONNECTED.into()),
+        command if command.needs_peer() => UserCommand::Usage(Usage::NotConnected),
         command => command,
     }
 }
-
-pub const NOT_CONNECTED: &str = "Nobody is connected yet; /quit leaves.";
 
 /// The name `/msg` is given, and the text after it (from its first
 /// non-blank). A name with spaces is quoted, `"Bea K"` or `'Bea K'` (a
@@ -396,7 +402,7 @@ mod tests {
 
     #[test]
     fn lines_are_interpreted() {
-        let usage = |s: &str| UserCommand::Usage(s.to_string());
+        let usage = UserCommand::Usage;
         let cases = [
             ("hello\n", UserCommand::Say("hello".into())),
             (
@@ -417,30 +423,18 @@ mod tests {
             ("/discard", UserCommand::Discard),
             (
                 "/cancel x",
-                usage("Usage: /cancel [ID], with ID a number from /status (#3 or 3)."),
+                usage(Usage::Id("cancel")),
             ),
-            ("/discard all", usage("/discard takes no arguments.")),
+            ("/discard all", usage(Usage::NoArguments("discard"))),
             ("//quit", UserCommand::Say("/quit".into())),
             ("//", UserCommand::Say("/".into())),
             ("/ shrug", UserCommand::Say("/ shrug".into())),
             ("/-)", UserCommand::Say("/-)".into())),
-            ("/send", usage(SEND_USAGE)),
-            ("/send   ", usage(SEND_USAGE)),
-            ("/quit now", usage("/quit takes no arguments.")),
-            (
-                "/quitting",
-                usage(
-                    "Unknown command /quitting: nothing was sent. /help lists the commands; \
-                     //quitting sends it as a message.",
-                ),
-            ),
-            (
-                "/file x 3",
-                usage(
-                    "Unknown command /file: nothing was sent. /help lists the commands; \
-                     //file sends it as a message.",
-                ),
-            ),
+            ("/send", usage(Usage::Send(None))),
+            ("/send   ", usage(Usage::Send(None))),
+            ("/quit now", usage(Usage::NoArguments("quit"))),
+            ("/quitting", usage(Usage::Unknown("quitting".into()))),
+            ("/file x 3", usage(Usage::Unknown("file".into()))),
         ];
         for (line, expected) in cases {
             assert_eq!(parse(line), expected, "line {line:?}");
@@ -466,7 +460,7 @@ mod tests {
     fn broken_quoting_is_a_usage_error() {
         for line in ["/send \"open", "/send 'open", "/send end\\"] {
             match parse(line) {
-                UserCommand::Usage(text) => assert!(text.ends_with(SEND_USAGE), "{text}"),
+                UserCommand::Usage(Usage::Send(Some(_))) => {}
                 other => panic!("{line:?} parsed as {other:?}"),
             }
         }
@@ -507,17 +501,10 @@ mod tests {
             ("/HELP", UserCommand::Help),
             ("/Status", UserCommand::Status),
             ("//QUIT", UserCommand::Say("/QUIT".into())),
-            (
-                "/QUIT now",
-                UserCommand::Usage("/quit takes no arguments.".into()),
-            ),
+            ("/QUIT now", UserCommand::Usage(Usage::NoArguments("quit"))),
             (
                 "/QUITTING",
-                UserCommand::Usage(
-                    "Unknown command /QUITTING: nothing was sent. /help lists the commands; \
-                     //QUITTING sends it as a message."
-                        .into(),
-                ),
+                UserCommand::Usage(Usage::Unknown("QUITTING".into())),
             ),
         ];
         for (line, expected) in cases {
@@ -536,13 +523,13 @@ mod tests {
         for line in ["hello", "//quit", "/send a.txt", "/status"] {
             assert_eq!(
                 parse_unconnected(line),
-                UserCommand::Usage(NOT_CONNECTED.into()),
+                UserCommand::Usage(Usage::NotConnected),
                 "line {line:?}"
             );
         }
         assert_eq!(
             parse_unconnected("/quit now"),
-            UserCommand::Usage("/quit takes no arguments.".into())
+            UserCommand::Usage(Usage::NoArguments("quit"))
         );
     }
 
@@ -614,7 +601,7 @@ mod tests {
 
     #[test]
     fn a_private_messages_name_is_one_word_or_quoted() {
-        let usage = |why: &str| UserCommand::Usage(format!("{why}. {MSG_USAGE}"));
+        let usage = |why| UserCommand::Usage(Usage::Msg(Some(why)));
         let cases = [
             ("/msg Bea can you?", msg("Bea", "can you?")),
             ("/msg  Bea   hi ", msg("Bea", "hi")),
@@ -624,9 +611,9 @@ mod tests {
             ("/msg \"say \\\"hi\\\"\" x", msg("say \"hi\"", "x")),
             ("/msg O'Brien hi", msg("O'Brien", "hi")),
             ("/msg a\\b hi", msg("a\\b", "hi")),
-            ("/msg \"Bea can\"", UserCommand::Usage(MSG_USAGE.into())),
-            ("/msg \"\" hi", UserCommand::Usage(MSG_USAGE.into())),
-            ("/msg Bea", UserCommand::Usage(MSG_USAGE.into())),
+            ("/msg \"Bea can\"", UserCommand::Usage(Usage::Msg(None))),
+            ("/msg \"\" hi", UserCommand::Usage(Usage::Msg(None))),
+            ("/msg Bea", UserCommand::Usage(Usage::Msg(None))),
             ("/msg \"Bea can you", usage("A \" quote is not closed")),
             ("/msg 'Bea can you", usage("A ' quote is not closed")),
             (

@@ -128,9 +128,9 @@ pub fn read_peer(
 pub(crate) fn say_saved(screen: &Screen, path: &Path, meter: Meter<'_>) {
     let summary = meter.summary();
     drop(meter);
-    screen.system(match summary {
-        Some(summary) => format!("File saved to {} ({summary})", path.display()),
-        None => format!("File saved to {}", path.display()),
+    screen.receive(ReceiveEvent::Saved {
+        path,
+        summary: summary.as_ref(),
     });
 }
 

@@ -6,6 +6,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::wire::message::{Change, Member};
 
+/// What leaving would do to a room the user hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomStake {
+    /// Members it is closed for.
+    pub members: usize,
+    /// Files (or folders) on their way through it, cut.
+    pub files: usize,
+}
+
 /// What the room a user hosts holds now, kept up to date by the room for
 /// its host's user: leaving ends the room for its members, and cuts the
 /// files on their way through it.
@@ -23,24 +32,12 @@ impl Occupancy {
         self.files.store(files, Ordering::SeqCst);
     }
 
-    /// What leaving would do to the room, said for its host (`closes the
-    /// room for its 2 members, cutting the 1 file going through it`);
-    /// `None` when nobody is in it.
-    pub fn at_stake(&self) -> Option<String> {
-        let (members, files) = (
-            self.members.load(Ordering::SeqCst),
-            self.files.load(Ordering::SeqCst),
-        );
-        let members = match members {
-            0 => return None,
-            1 => "its 1 member".to_string(),
-            n => format!("its {n} members"),
-        };
-        Some(match files {
-            0 => format!("closes the room for {members}"),
-            1 => format!("closes the room for {members}, cutting the 1 file going through it"),
-            n => format!("closes the room for {members}, cutting the {n} files going through it"),
-        })
+    /// What leaving would do to the room: close it for its members, and
+    /// cut the files on their way through it; `None` when nobody is in it.
+    pub fn at_stake(&self) -> Option<RoomStake> {
+        let members = self.members.load(Ordering::SeqCst);
+        let files = self.files.load(Ordering::SeqCst);
+        (members > 0).then_some(RoomStake { members, files })
     }
 
     /// Whether files members send are on their way through the room.
@@ -115,16 +112,16 @@ mod tests {
         let room = Occupancy::default();
         assert_eq!(room.at_stake(), None);
         room.set(1, 0);
-        assert_eq!(room.at_stake().unwrap(), "closes the room for its 1 member");
+        assert_eq!(room.at_stake().unwrap().to_string(), "closes the room for its 1 member");
         assert!(!room.has_files());
         room.set(2, 1);
         assert_eq!(
-            room.at_stake().unwrap(),
+            room.at_stake().unwrap().to_string(),
             "closes the room for its 2 members, cutting the 1 file going through it"
         );
         room.set(3, 2);
         assert_eq!(
-            room.at_stake().unwrap(),
+            room.at_stake().unwrap().to_string(),
             "closes the room for its 3 members, cutting the 2 files going through it"
         );
         assert!(room.has_files());

@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
 use super::capabilities::Capabilities;
-use super::command::{self, COMMANDS, SendArgs, UserCommand};
-use super::events::{ChatEvent, SendEvent};
+use super::command::{self, SendArgs, UserCommand};
+use super::events::{ChatEvent, Offered, ReceiveEvent, SendEvent};
 use super::input::Ticket;
 use super::members::Occupancy;
 use super::outgoing::Answer;
 use super::outgoing::Outgoing;
-use super::progress::{self, Cancelled, Direction, Transfers};
+use super::progress::{Cancelled, Direction, Transfers};
 use crate::engine::Frontend;
 use crate::files::download::DownloadDir;
 use crate::files::kept::Kept;
@@ -61,17 +61,6 @@ pub enum Leaving {
     CtrlD,
 }
 
-impl Leaving {
-    /// What to do again to leave anyway.
-    fn again(self) -> &'static str {
-        match self {
-            Self::Command => "/quit again",
-            Self::CtrlC => "Ctrl-C again",
-            Self::CtrlD => "Ctrl-D again",
-        }
-    }
-}
-
 impl<'a> UserSide<'a> {
     pub fn new(
         outbox: &'a Sender<Outgoing>,
@@ -112,7 +101,7 @@ impl<'a> UserSide<'a> {
     /// sent is not lost: leaving waits for it, and says so.) Scripts leave
     /// at once.
     pub fn leave(&mut self, how: Leaving) -> ControlFlow<()> {
-        if !self.screen.is_interactive() || std::mem::take(&mut self.warned) {
+        if !self.screen.attended() || std::mem::take(&mut self.warned) {
             return ControlFlow::Break(());
         }
         // A host is warned when files would be cut, its own or its
@@ -121,14 +110,15 @@ impl<'a> UserSide<'a> {
         if ours.is_none() && !self.hosted.is_some_and(Occupancy::has_files) {
             return ControlFlow::Break(());
         }
-        let what = match (ours, self.hosted.and_then(Occupancy::at_stake)) {
-            (None, None) => return ControlFlow::Break(()),
-            (Some(ours), None) => ours.to_string(),
-            (None, Some(room)) => room,
-            (Some(ours), Some(room)) => format!("{ours}, and {room}"),
-        };
-        self.screen
-            .system(format!("Leaving now {what}: {} to leave.", how.again()));
+        let room = self.hosted.and_then(Occupancy::at_stake);
+        if ours.is_none() && room.is_none() {
+            return ControlFlow::Break(());
+        }
+        self.screen.chat(ChatEvent::LeavingWouldCut {
+            ours: ours.as_ref(),
+            room,
+            again: how,
+        });
         self.warned = true;
         ControlFlow::Continue(())
     }
@@ -295,8 +285,8 @@ impl<'a> UserSide<'a> {
         match command {
             UserCommand::Nothing => {}
             UserCommand::Quit => return self.leave(Leaving::Command),
-            UserCommand::Usage(text) => screen.system(text),
-            UserCommand::Help => show_help(screen),
+            UserCommand::Usage(usage) => screen.chat(ChatEvent::Usage(&usage)),
+            UserCommand::Help => screen.chat(ChatEvent::Help),
             UserCommand::Code => screen.chat(ChatEvent::SafetyCode(&self.caps.safety)),
             UserCommand::Status => {
                 self.transfers.show_status(screen);
@@ -348,21 +338,22 @@ impl UserSide<'_> {
     fn decide(&mut self, id: Option<u64>, accept: bool) {
         let downloads = self.downloads;
         let fits = |needed, promised| match downloads.space() {
-            Some(space) => space
-                .check(needed, promised, downloads.path())
-                .map_err(|why| why.to_string()),
+            Some(space) => space.check(needed, promised, downloads.path()),
             None => Ok(()),
         };
         match self.transfers.decide(id, accept, fits) {
             Ok(decision) => {
+                let name = decision.name.as_str();
                 let answer = if accept {
-                    self.screen.system(format!("Accepted {}.", decision.name));
+                    self.screen.receive(ReceiveEvent::Accepted { name });
                     if let Some(size) = decision.checking_here {
-                        self.screen.system(format!(
-                            "Checking {} ({}) against the file of that name here...",
-                            decision.name,
-                            progress::bytes(size)
-                        ));
+                        let offered = Offered {
+                            name,
+                            size,
+                            files: None,
+                            from: None,
+                        };
+                        self.screen.receive(ReceiveEvent::Checking(offered));
                     }
                     if decision.pending {
                         // Answered once what it resumes from is known.
@@ -374,14 +365,13 @@ impl UserSide<'_> {
                         prefix: decision.prefix,
                     }
                 } else {
-                    let who = self.transfers.counterpart();
-                    self.screen
-                        .system(format!("Declined {}; {who} was told.", decision.name));
+                    let to = self.transfers.counterpart();
+                    self.screen.receive(ReceiveEvent::DeclinedByUs { name, to });
                     Answer::Refused(decision.id, "declined".into())
                 };
                 self.queue(Outgoing::Reply(answer));
             }
-            Err(why) => self.screen.system(why),
+            Err(why) => self.screen.chat(ChatEvent::Undecided(&why)),
         }
     }
 
@@ -450,28 +440,25 @@ impl UserSide<'_> {
                 name,
                 offered: true,
             }) => {
-                let who = self.transfers.counterpart();
+                let to = self.transfers.counterpart();
                 self.screen
-                    .system(format!("Declined {name}; {who} was told."));
+                    .receive(ReceiveEvent::DeclinedByUs { name: &name, to });
                 self.queue(Outgoing::Reply(Answer::Refused(id, "declined".into())));
             }
             Ok(Cancelled::Theirs { id, name, .. }) => {
                 self.screen
-                    .system(format!("Cancelled {name}; what arrived of it is removed."));
+                    .receive(ReceiveEvent::CancelledByUs { name: &name });
                 let why = "cancelled by the receiver".to_string();
                 self.queue(Outgoing::Reply(Answer::Refused(id, why)));
             }
-            Err(why) => self.screen.system(why),
+            Err(why) => self.screen.chat(ChatEvent::NotCancelled(&why)),
         }
     }
 
     /// Removes what is kept of cut transfers, and says how much that freed.
     fn discard_kept(&self) {
-        self.screen
-            .system(match Kept::of(self.downloads).discard(false) {
-                Ok(gone) => format!("{}.", crate::terminal::render::discarded(gone, None)),
-                Err(e) => format!("Nothing was discarded: {e}."),
-            });
+        let discarded = Kept::of(self.downloads).discard(false);
+        self.screen.chat(ChatEvent::Discarded(discarded.as_ref()));
     }
 
     /// Lists what is kept of cut transfers.
@@ -482,20 +469,13 @@ impl UserSide<'_> {
     }
 }
 
-/// Lists the commands.
-pub fn show_help(screen: &Screen) {
-    for (usage, what) in COMMANDS {
-        screen.system(format!("{usage:<14} {what}"));
-    }
-}
-
 /// Answers a line typed while nobody is connected yet; breaks when the
 /// user leaves.
 pub fn act_while_waiting(line: &str, screen: &Screen) -> ControlFlow<()> {
     match command::parse_unconnected(line) {
         UserCommand::Quit => return ControlFlow::Break(()),
-        UserCommand::Help => show_help(screen),
-        UserCommand::Usage(text) => screen.system(text),
+        UserCommand::Help => screen.chat(ChatEvent::Help),
+        UserCommand::Usage(usage) => screen.chat(ChatEvent::Usage(&usage)),
         _ => {}
     }
     ControlFlow::Continue(())

@@ -11,7 +11,13 @@ pub use self::send::{Outbound, SendEvent, Undelivered};
 use std::net::SocketAddr;
 use std::path::Path;
 
-use crate::files::kept::KeptItem;
+use crate::files::download::DownloadError;
+use crate::files::kept::{Discarded, KeptItem};
+use crate::files::space::NoRoom;
+use crate::session::command::Usage;
+use crate::session::members::RoomStake;
+use crate::session::progress::{AtStake, NotCancelled, Undecided};
+use crate::session::user::Leaving;
 use crate::session::capabilities::Safety;
 use crate::session::incoming::PeerEnd;
 use crate::session::outgoing::WriteError;
@@ -108,6 +114,24 @@ pub enum ChatEvent<'a> {
     /// On the original wire, `/who` and `/msg` go out as lines a room
     /// answers.
     RoomLinesOnPlain,
+    /// Leaving now would cut `ours` (arriving, or offers waiting for the
+    /// user's answer) and close the `room` the user hosts: doing `again`
+    /// what asked to leave leaves anyway.
+    LeavingWouldCut {
+        ours: Option<&'a AtStake>,
+        room: Option<RoomStake>,
+        again: Leaving,
+    },
+    /// The commands, asked for (`/help`).
+    Help,
+    /// A command used wrongly, or one that does not exist.
+    Usage(&'a Usage),
+    /// `/accept` or `/decline` answered nothing.
+    Undecided(&'a Undecided<NoRoom>),
+    /// `/cancel` stopped nothing.
+    NotCancelled(&'a NotCancelled),
+    /// `/discard` removed what is kept, or could not.
+    Discarded(Result<&'a Discarded, &'a DownloadError>),
     /// What is kept of a cut transfer (`/status`).
     Kept(&'a KeptItem),
     /// A message of ours of `len` bytes was not sent: the limit is `limit`.

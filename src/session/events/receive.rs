@@ -5,11 +5,23 @@ use std::path::Path;
 use crate::files::download::DownloadError;
 use crate::files::receive::ReceiveError;
 use crate::files::space::NoRoom;
+use crate::session::events::Counterpart;
 use crate::session::progress::Summary;
 
 /// A step of a file or folder arriving.
 #[derive(Debug)]
 pub enum ReceiveEvent<'a> {
+    /// A file was saved at `path`; `summary` says how fast.
+    Saved {
+        path: &'a Path,
+        summary: Option<&'a Summary>,
+    },
+    /// The user accepted the offer of `name`.
+    Accepted { name: &'a str },
+    /// The user declined the offer of `name`, and `to` was told.
+    DeclinedByUs { name: &'a str, to: Counterpart },
+    /// The user cancelled `name` as it arrived: what arrived goes.
+    CancelledByUs { name: &'a str },
     /// A file of `size` bytes starts arriving on the original wire.
     Incoming { name: &'a str, size: u64 },
     /// A file could not be saved; the rest of it was read and dropped.

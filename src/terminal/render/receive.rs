@@ -12,6 +12,13 @@ const NOTHING_SAVED: &str = "nothing was saved";
 pub(super) fn line(event: ReceiveEvent<'_>) -> String {
     use ReceiveEvent as R;
     match event {
+        R::Saved { path, summary } => match summary {
+            Some(summary) => format!("File saved to {} ({summary})", path.display()),
+            None => format!("File saved to {}", path.display()),
+        },
+        R::Accepted { name } => format!("Accepted {name}."),
+        R::DeclinedByUs { name, to } => format!("Declined {name}; {to} was told."),
+        R::CancelledByUs { name } => format!("Cancelled {name}; what arrived of it is removed."),
         R::Incoming { name, size } => format!("Incoming file {name} ({})...", bytes(size)),
         R::NotSaved { name, why } => format!("Could not save file {name}: {why}"),
         R::Incomplete { name, why } => {
