@@ -30,6 +30,9 @@ pub trait Frontend: Send + Sync {
     /// Whether a person follows the conversation as it happens (and can be
     /// asked, and watches progress), rather than a script reading lines.
     fn attended(&self) -> bool;
+    /// Shows at once what was held back because more was coming: the
+    /// engine has nothing more to show for now.
+    fn flush(&self) {}
 
     /// Shows a step of the conversation.
     fn chat(&self, event: ChatEvent<'_>) {
@@ -44,5 +47,20 @@ pub trait Frontend: Send + Sync {
     /// Shows a step of a file or folder arriving.
     fn receive(&self, event: ReceiveEvent<'_>) {
         self.show(Event::Receive(event));
+    }
+}
+
+/// A front end shared between threads is the front end.
+impl<F: Frontend + ?Sized> Frontend for std::sync::Arc<F> {
+    fn show(&self, event: Event<'_>) {
+        (**self).show(event);
+    }
+
+    fn attended(&self) -> bool {
+        (**self).attended()
+    }
+
+    fn flush(&self) {
+        (**self).flush();
     }
 }

@@ -421,10 +421,7 @@ mod tests {
             ("/cancel", UserCommand::Cancel(None)),
             ("/cancel  4 ", UserCommand::Cancel(Some(4))),
             ("/discard", UserCommand::Discard),
-            (
-                "/cancel x",
-                usage(Usage::Id("cancel")),
-            ),
+            ("/cancel x", usage(Usage::Id("cancel"))),
             ("/discard all", usage(Usage::NoArguments("discard"))),
             ("//quit", UserCommand::Say("/quit".into())),
             ("//", UserCommand::Say("/".into())),

@@ -13,7 +13,6 @@ use crate::files::receive::{self, ReceiveError};
 use crate::net::secure::handshake;
 use crate::net::transport::ReadHalf;
 use crate::terminal::sanitize;
-use crate::terminal::screen::Screen;
 use crate::wire::frame::{self, Frame, FrameError, FrameReader};
 use crate::wire::limits;
 
@@ -42,13 +41,13 @@ pub enum PeerEnd {
 pub fn read_peer(
     stream: ReadHalf,
     downloads: &DownloadDir,
-    screen: &Screen,
+    front: &dyn Frontend,
     transfers: &Transfers,
 ) -> PeerEnd {
     let mut frames = FrameReader::new(BufReader::with_capacity(READ_BUFFER, stream));
     let mut run = Vec::new();
     loop {
-        // A burst of plain lines goes to the screen in one piece.
+        // A burst of plain lines goes to the front in one piece.
         run.clear();
         // (A goodbye is left out of a burst, to be seen below.)
         frames.take_text_run(&mut run, |line| {
@@ -56,7 +55,7 @@ pub fn read_peer(
         });
         if !run.is_empty() {
             let more_coming = frames.has_buffered_line();
-            screen.chat(ChatEvent::PeerLines {
+            front.chat(ChatEvent::PeerLines {
                 raw: &run,
                 more_coming,
             });
@@ -67,33 +66,33 @@ pub fn read_peer(
             Ok(Some(Frame::Text(line))) if frame::is_leave_line(&line) => {
                 // The original program says goodbye but keeps its side open
                 // until ours closes: its goodbye is the end.
-                screen.chat(ChatEvent::PeerLine {
+                front.chat(ChatEvent::PeerLine {
                     raw: &line,
                     more_coming: false,
                 });
                 return PeerEnd::Left;
             }
-            Ok(Some(Frame::Text(line))) => screen.chat(ChatEvent::PeerLine {
+            Ok(Some(Frame::Text(line))) => front.chat(ChatEvent::PeerLine {
                 raw: &line,
                 more_coming: frames.has_buffered_line(),
             }),
             Ok(Some(Frame::File { name, size })) => {
                 // In the list before it is announced, so a `/status` that
                 // follows the announcement sees it. (Names and all other peer
-                // text are sanitised by the screen.)
-                let mut meter = Meter::begin(transfers, screen, Direction::Receive, &name, size);
-                screen.receive(ReceiveEvent::Incoming { name: &name, size });
+                // text are sanitised by the front.)
+                let mut meter = Meter::begin(transfers, front, Direction::Receive, &name, size);
+                front.receive(ReceiveEvent::Incoming { name: &name, size });
                 let saved = receive::receive(frames.payload(), downloads, &name, &mut |n| {
                     meter.advance(n)
                 });
                 match saved {
-                    Ok(path) => say_saved(screen, &path, meter),
-                    Err(ReceiveError::Save(e)) => screen.receive(ReceiveEvent::NotSaved {
+                    Ok(path) => say_saved(front, &path, meter),
+                    Err(ReceiveError::Save(e)) => front.receive(ReceiveEvent::NotSaved {
                         name: &name,
                         why: &e,
                     }),
                     Err(e @ ReceiveError::Incomplete { .. }) => {
-                        screen.receive(ReceiveEvent::Incomplete {
+                        front.receive(ReceiveEvent::Incomplete {
                             name: &name,
                             why: &e,
                         });
@@ -102,16 +101,16 @@ pub fn read_peer(
                 }
             }
             Err(FrameError::MalformedHeader(why)) => {
-                screen.chat(ChatEvent::MalformedHeader(&why));
+                front.chat(ChatEvent::MalformedHeader(&why));
             }
-            Err(FrameError::LineTooLong { len }) => screen.chat(ChatEvent::LineTooLong {
+            Err(FrameError::LineTooLong { len }) => front.chat(ChatEvent::LineTooLong {
                 len,
                 limit: limits::MAX_LINE as u64,
             }),
             Err(FrameError::EndedMidLine { partial }) => {
                 // A last line without its newline (`printf hi | nc`) is still
                 // text the peer meant to send.
-                screen.chat(ChatEvent::PeerLine {
+                front.chat(ChatEvent::PeerLine {
                     raw: &partial,
                     more_coming: false,
                 });
@@ -125,10 +124,10 @@ pub fn read_peer(
 /// Says where a received file was saved (and, on a terminal, how fast),
 /// once it is off the list of transfers: nothing the user types after
 /// reading it finds it still arriving.
-pub(crate) fn say_saved(screen: &Screen, path: &Path, meter: Meter<'_>) {
+pub(crate) fn say_saved(front: &dyn Frontend, path: &Path, meter: Meter<'_>) {
     let summary = meter.summary();
     drop(meter);
-    screen.receive(ReceiveEvent::Saved {
+    front.receive(ReceiveEvent::Saved {
         path,
         summary: summary.as_ref(),
     });

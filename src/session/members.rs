@@ -112,7 +112,10 @@ mod tests {
         let room = Occupancy::default();
         assert_eq!(room.at_stake(), None);
         room.set(1, 0);
-        assert_eq!(room.at_stake().unwrap().to_string(), "closes the room for its 1 member");
+        assert_eq!(
+            room.at_stake().unwrap().to_string(),
+            "closes the room for its 1 member"
+        );
         assert!(!room.has_files());
         room.set(2, 1);
         assert_eq!(

@@ -122,6 +122,7 @@ fn run_with(
     ready: Option<(Established, Arc<Occupancy>)>,
 ) -> Result<()> {
     let Console { input, screen } = console;
+    let front: Front = screen.clone();
     let interactive = matches!(input, Input::Editor(_));
     let (events, inbox) = mpsc::channel();
     let mut user_input = UserInput::start(input, events.clone(), &screen)?;
@@ -134,7 +135,7 @@ fn run_with(
     let hosted = ready.as_ref().map(|(_, occupancy)| occupancy.clone());
     let established = match ready {
         Some((room, _)) => Some((room, Vec::new())),
-        None => match establish(settings, &inbox, &events, &screen, interactive) {
+        None => match establish(settings, &inbox, &events, &front, interactive) {
             Ok(established) => established,
             Err(e) => {
                 user_input.stop();
@@ -147,13 +148,13 @@ fn run_with(
         Some((established, early)) => {
             let conversation = Conversation {
                 settings,
-                screen: &screen,
+                front: &front,
                 inbox: &inbox,
                 events: &events,
                 hosted: hosted.as_deref(),
             };
             let result = conversation.run(established, early, &mut user_input);
-            say_what_is_kept(&settings.downloads, &screen);
+            say_what_is_kept(&settings.downloads, &*front);
             result
         }
         None => {
@@ -164,13 +165,13 @@ fn run_with(
     // What was typed while the chat was leaving is not for the shell that
     // gets the terminal back; what is typed once it said so is.
     terminal::console::discard_pending_input();
-    screen.chat(ChatEvent::Over);
+    front.chat(ChatEvent::Over);
     result
 }
 
 /// On leaving, says how much of the disk what is kept of cut transfers
 /// holds, and how to free it once no peer is there to `/discard` with.
-fn say_what_is_kept(downloads: &DownloadDir, screen: &Screen) {
+fn say_what_is_kept(downloads: &DownloadDir, front: &dyn Frontend) {
     let kept = Kept::of(downloads);
     // What it takes on the disk: a folder of empty folders holds no byte,
     // and still takes a block for each.
@@ -178,7 +179,7 @@ fn say_what_is_kept(downloads: &DownloadDir, screen: &Screen) {
     if held == 0 {
         return;
     }
-    screen.chat(ChatEvent::KeptOnDisk {
+    front.chat(ChatEvent::KeptOnDisk {
         held,
         kept: kept.path(),
         downloads: downloads.path(),
@@ -228,11 +229,10 @@ fn establish(
     settings: &Settings,
     inbox: &Receiver<News>,
     events: &Sender<News>,
-    screen: &Arc<Screen>,
+    front: &Front,
     interactive: bool,
 ) -> Result<Option<(Established, Vec<News>)>> {
-    let front: Front = screen.clone();
-    let approach = Approach::start(settings, events, &front)?;
+    let approach = Approach::start(settings, events, front)?;
     let mut early = Vec::new();
     // Until connected, or until the user leaves (any `break`).
     loop {
@@ -252,13 +252,13 @@ fn establish(
                 let lines = String::from_utf8_lossy(&lines);
                 if lines
                     .split_inclusive('\n')
-                    .any(|line| user::act_while_waiting(line, screen).is_break())
+                    .any(|line| user::act_while_waiting(line, &**front).is_break())
                 {
                     break;
                 }
             }
             News::InputEnded | News::Leave(_) => break,
-            News::InputTooLong(_) | News::Pasted(_) => screen.chat(ChatEvent::NotConnectedYet),
+            News::InputTooLong(_) | News::Pasted(_) => front.chat(ChatEvent::NotConnectedYet),
             News::PeerEnded(_) | News::WriterFailed(_) | News::WriterDone => {}
         }
     }
@@ -269,7 +269,7 @@ fn establish(
 /// What a connected conversation runs with.
 struct Conversation<'a> {
     settings: &'a Settings,
-    screen: &'a Arc<Screen>,
+    front: &'a Front,
     inbox: &'a Receiver<News>,
     events: &'a Sender<News>,
     /// The room the user hosts, when it does.
@@ -288,7 +288,7 @@ impl Conversation<'_> {
         let connection_sealed = connection.is_encrypted();
         let (reading, writing, closer) =
             connection.split().context("cannot share the connection")?;
-        let screen = self.screen;
+        let front = self.front;
         let transfers = Arc::new(Transfers::default());
         let in_room = Arc::new(AtomicBool::new(false));
         let (outbox, queue) = mpsc::channel();
@@ -302,7 +302,7 @@ impl Conversation<'_> {
             let mut user = UserSide::new(
                 &outbox,
                 &self.settings.name,
-                screen,
+                front,
                 &transfers,
                 &self.settings.downloads,
                 caps,
@@ -315,14 +315,14 @@ impl Conversation<'_> {
         // with Ctrl-C; otherwise the prompt goes first, so the last lines
         // are not drawn around it.
         let waits_for_files =
-            matches!(ending, Ending::Quit) && transfers.sending() && screen.attended();
+            matches!(ending, Ending::Quit) && transfers.sending() && front.attended();
         if !waits_for_files {
             user_input.stop();
         }
         match ending {
             Ending::Quit => {
                 if waits_for_files {
-                    transfers.show_departure(screen.as_ref(), self.settings.stall);
+                    transfers.show_departure(front.as_ref(), self.settings.stall);
                 }
                 let _ = outbox.send(Outgoing::Leave);
                 let (failure, encrypted) =
@@ -333,7 +333,7 @@ impl Conversation<'_> {
                     // (On the original wire, the peer's greeting may come
                     // only as we leave: a script with nothing to say.)
                     None if encrypted => {
-                        screen.chat(ChatEvent::SpeaksEncrypted(peer));
+                        front.chat(ChatEvent::SpeaksEncrypted(peer));
                         Err(self.shown(speaks_encrypted_failure(peer)))
                     }
                     None => Ok(()),
@@ -385,13 +385,13 @@ impl Conversation<'_> {
         let downloads = self.settings.downloads.clone();
         let receiving = encrypted::incoming::Receiving {
             downloads: downloads.clone(),
-            ask_above: self.settings.asking.limit(self.screen.attended()),
+            ask_above: self.settings.asking.limit(self.front.attended()),
             name: self.settings.name.clone(),
             hosting: self.settings.room.is_some(),
             may_join: self.settings.role.connects(),
         };
-        let (screen, events, transfers, in_room) = (
-            self.screen.clone(),
+        let (front, events, transfers, in_room) = (
+            self.front.clone(),
             self.events.clone(),
             transfers.clone(),
             in_room.clone(),
@@ -400,10 +400,10 @@ impl Conversation<'_> {
         threads.spawn("reader", move || {
             let end = match reading {
                 Reading::Plain(reader) => {
-                    incoming::read_peer(reader, &downloads, &screen, &transfers)
+                    incoming::read_peer(reader, &downloads, &front, &transfers)
                 }
                 Reading::Sealed(records) => encrypted::incoming::read_peer(
-                    *records, outbox, answers, &receiving, &screen, &transfers, &in_room,
+                    *records, outbox, answers, &receiving, &front, &transfers, &in_room,
                 ),
             };
             let _ = events.send(News::PeerEnded(end));
@@ -423,18 +423,18 @@ impl Conversation<'_> {
     ) -> Result<()> {
         let name = self.settings.name.clone();
         let patience = self.settings.stall;
-        let (screen, events, transfers) =
-            (self.screen.clone(), self.events.clone(), transfers.clone());
+        let (front, events, transfers) =
+            (self.front.clone(), self.events.clone(), transfers.clone());
         threads.spawn("writer", move || {
             let failed = |e| {
                 let _ = events.send(News::WriterFailed(e));
             };
             match writing {
                 Writing::Plain(writer) => {
-                    outgoing::write_peer(writer, closer, &name, queue, &screen, &transfers, failed)
+                    outgoing::write_peer(writer, closer, &name, queue, &front, &transfers, failed)
                 }
                 Writing::Sealed(records) => encrypted::outgoing::write_peer(
-                    *records, &name, queue, &screen, &transfers, patience, failed,
+                    *records, &name, queue, &front, &transfers, patience, failed,
                 ),
             }
             let _ = events.send(News::WriterDone);
@@ -446,7 +446,7 @@ impl Conversation<'_> {
     /// program's error of it when it failed. `hosted`: we were in a room
     /// (whose host left).
     fn peer_ended(&self, end: PeerEnd, peer: SocketAddr, hosted: bool) -> Result<()> {
-        self.screen.chat(ChatEvent::PeerEnded {
+        self.front.chat(ChatEvent::PeerEnded {
             end: &end,
             peer,
             hosted,
@@ -495,7 +495,7 @@ impl Conversation<'_> {
             }
             if last_check.elapsed() >= stall::CHECK_INTERVAL {
                 last_check = Instant::now();
-                transfers.show_stalled(self.screen.as_ref());
+                transfers.show_stalled(self.front.as_ref());
                 if stall.stalled(last_check, closer.sending()) {
                     return Ending::WriterFailed(WriteError::Stalled {
                         window: stall.window(),
@@ -540,7 +540,7 @@ impl Conversation<'_> {
                 }
                 Ok(News::Input(..) | News::Pasted(_) | News::InputTooLong(_)) => {
                     if !std::mem::replace(&mut told_typing, true) {
-                        self.screen.chat(ChatEvent::NotSentWhileLeaving);
+                        self.front.chat(ChatEvent::NotSentWhileLeaving);
                     }
                 }
                 // Once the peer is gone, or the user cut the original wire
@@ -560,7 +560,7 @@ impl Conversation<'_> {
                 }
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
             }
-            transfers.show_stalled(self.screen.as_ref());
+            transfers.show_stalled(self.front.as_ref());
             if failure.is_none() && stall.stalled(Instant::now(), closer.sending()) {
                 failure = Some(WriteError::Stalled {
                     window: stall.window(),
@@ -597,14 +597,14 @@ impl Conversation<'_> {
                 let _ = outbox.send(Outgoing::StopSending);
             }
         } else {
-            self.screen.chat(ChatEvent::LeavingAtOnce);
+            self.front.chat(ChatEvent::LeavingAtOnce);
             closer.close();
         }
     }
 
     /// Says why sending failed, and makes the program's error of it.
     fn write_failure(&self, e: WriteError, peer: SocketAddr) -> anyhow::Error {
-        self.screen.chat(ChatEvent::WriteFailed(&e));
+        self.front.chat(ChatEvent::WriteFailed(&e));
         self.shown(anyhow!(e).context(format!("connection with {peer} lost")))
     }
 
@@ -612,7 +612,7 @@ impl Conversation<'_> {
     /// again as the program exits. Without one, stderr still has it for
     /// scripts.
     fn shown(&self, failure: anyhow::Error) -> anyhow::Error {
-        if self.screen.attended() {
+        if self.front.attended() {
             Shown(failure).into()
         } else {
             failure

@@ -19,7 +19,6 @@ use crate::files::send;
 use crate::files::send::{OutgoingFile, SendFailure};
 use crate::files::tree::FolderTree;
 use crate::net::transport::{Closer, Sending, WriteHalf};
-use crate::terminal::screen::Screen;
 use crate::wire::frame;
 use crate::wire::limits;
 use crate::wire::message::FileId;
@@ -131,14 +130,14 @@ pub fn write_peer(
     closer: Closer,
     name: &str,
     queue: Receiver<Outgoing>,
-    screen: &Screen,
+    front: &dyn Frontend,
     transfers: &Transfers,
     failed: impl FnOnce(WriteError),
 ) {
     let mut writer = Writer {
         out: BufWriter::with_capacity(WRITE_BUFFER, writer),
         closer,
-        screen,
+        front,
         transfers,
         unflushed_messages: 0,
         lines_since_file: false,
@@ -147,16 +146,16 @@ pub fn write_peer(
     if let Err(e) = writer.send_queue(name, &queue) {
         failed(e);
         for outgoing in queue.iter() {
-            writer.lost.add(&outgoing, screen);
+            writer.lost.add(&outgoing, front);
         }
-        writer.lost.report(screen);
+        writer.lost.report(front);
     }
 }
 
 struct Writer<'a> {
     out: BufWriter<WriteHalf>,
     closer: Closer,
-    screen: &'a Screen,
+    front: &'a dyn Frontend,
     transfers: &'a Transfers,
     /// Messages written into the buffer since it was last flushed.
     unflushed_messages: usize,
@@ -195,7 +194,7 @@ impl Writer<'_> {
                 | Outgoing::StopSending
                 | Outgoing::Cancel(_) => {}
                 Outgoing::Folder(folder, _) => self
-                    .screen
+                    .front
                     .sending(&SendEvent::FolderOnPlain { name: folder.name }),
                 Outgoing::File(file, id) => self.send_file(file, id)?,
                 Outgoing::Leave => {
@@ -247,7 +246,7 @@ impl Writer<'_> {
             send::let_arrive(self.out.get_ref().as_fd());
         }
         let (shown, size) = (file.name().to_string(), file.size());
-        let mut meter = Meter::start(self.transfers, self.screen, id);
+        let mut meter = Meter::start(self.transfers, self.front, id);
         let closer = &self.closer;
         let mut delivery = Delivery::start(closer);
         let result = file
@@ -260,7 +259,7 @@ impl Writer<'_> {
             .and_then(|()| delivery.wait_for_all(closer, &mut meter));
         if let Err(e) = result {
             delivery.update(closer, &mut meter);
-            self.screen
+            self.front
                 .sending(&SendEvent::Undelivered(Undelivered::NotDelivered {
                     name: shown,
                     done: delivery.taken,
@@ -269,7 +268,7 @@ impl Writer<'_> {
             return Err(e);
         }
         let summary = meter.summary();
-        self.screen.sending(&SendEvent::Sent {
+        self.front.sending(&SendEvent::Sent {
             name: shown,
             size,
             summary,
@@ -344,17 +343,17 @@ struct Lost {
 }
 
 impl Lost {
-    fn add(&mut self, outgoing: &Outgoing, screen: &Screen) {
+    fn add(&mut self, outgoing: &Outgoing, front: &dyn Frontend) {
         match outgoing {
             Outgoing::Lines(lines, _) => self.messages += count_messages(lines),
             Outgoing::Text(_) => self.messages += 1,
             Outgoing::File(file, _) => {
-                screen.sending(&SendEvent::Undelivered(Undelivered::NotStarted {
+                front.sending(&SendEvent::Undelivered(Undelivered::NotStarted {
                     name: file.name().to_string(),
                 }))
             }
             Outgoing::Folder(folder, _) => {
-                screen.sending(&SendEvent::Undelivered(Undelivered::NotStarted {
+                front.sending(&SendEvent::Undelivered(Undelivered::NotStarted {
                     name: folder.name.clone(),
                 }))
             }
@@ -371,8 +370,8 @@ impl Lost {
         }
     }
 
-    fn report(&self, screen: &Screen) {
-        screen.sending(&SendEvent::Undelivered(Undelivered::MessagesNotSent(
+    fn report(&self, front: &dyn Frontend) {
+        front.sending(&SendEvent::Undelivered(Undelivered::MessagesNotSent(
             self.messages,
         )));
     }

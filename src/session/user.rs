@@ -19,14 +19,13 @@ use crate::files::download::DownloadDir;
 use crate::files::kept::Kept;
 use crate::files::send::{OutgoingFile, SendError};
 use crate::files::tree::FolderTree;
-use crate::terminal::screen::Screen;
 use crate::wire::limits;
 
 /// What the main loop keeps between the user's lines.
 pub struct UserSide<'a> {
     outbox: &'a Sender<Outgoing>,
     name: &'a str,
-    screen: &'a Screen,
+    front: &'a dyn Frontend,
     transfers: &'a Transfers,
     downloads: &'a DownloadDir,
     /// Whether the user was told that messages wait for the file being sent.
@@ -65,7 +64,7 @@ impl<'a> UserSide<'a> {
     pub fn new(
         outbox: &'a Sender<Outgoing>,
         name: &'a str,
-        screen: &'a Screen,
+        front: &'a dyn Frontend,
         transfers: &'a Transfers,
         downloads: &'a DownloadDir,
         caps: Capabilities,
@@ -74,7 +73,7 @@ impl<'a> UserSide<'a> {
         Self {
             outbox,
             name,
-            screen,
+            front,
             transfers,
             downloads,
             told_about_waiting: false,
@@ -101,7 +100,7 @@ impl<'a> UserSide<'a> {
     /// sent is not lost: leaving waits for it, and says so.) Scripts leave
     /// at once.
     pub fn leave(&mut self, how: Leaving) -> ControlFlow<()> {
-        if !self.screen.attended() || std::mem::take(&mut self.warned) {
+        if !self.front.attended() || std::mem::take(&mut self.warned) {
             return ControlFlow::Break(());
         }
         // A host is warned when files would be cut, its own or its
@@ -114,7 +113,7 @@ impl<'a> UserSide<'a> {
         if ours.is_none() && room.is_none() {
             return ControlFlow::Break(());
         }
-        self.screen.chat(ChatEvent::LeavingWouldCut {
+        self.front.chat(ChatEvent::LeavingWouldCut {
             ours: ours.as_ref(),
             room,
             again: how,
@@ -154,7 +153,7 @@ impl<'a> UserSide<'a> {
             self.refuse_long(len, limit);
             return;
         }
-        self.screen.chat(ChatEvent::Said {
+        self.front.chat(ChatEvent::Said {
             name: self.name,
             text: &text,
         });
@@ -166,7 +165,7 @@ impl<'a> UserSide<'a> {
     /// piped input can be a million lines: no look at the transfer list
     /// per line there.
     fn sending_plain(&self) -> bool {
-        self.screen.attended() && !self.caps.typed && self.transfers.sending()
+        self.front.attended() && !self.caps.typed && self.transfers.sending()
     }
 
     /// Queues one line of text as a message, after saying when it waits for
@@ -181,11 +180,11 @@ impl<'a> UserSide<'a> {
         // (`sending` is false in pipe mode, which keeps to the core event
         // lines: scripts do not need telling.)
         if sending && !self.told_about_waiting {
-            self.screen.chat(ChatEvent::MessagesWait);
+            self.front.chat(ChatEvent::MessagesWait);
             self.told_about_waiting = true;
         }
         let echo = self.plain_echo(text);
-        self.screen.chat(ChatEvent::Said {
+        self.front.chat(ChatEvent::Said {
             name: self.name,
             text: &echo,
         });
@@ -193,7 +192,7 @@ impl<'a> UserSide<'a> {
         self.texts.push(b'\n');
     }
 
-    /// How a line of ours on the original wire shows on our screen: a room
+    /// How a line of ours on the original wire shows on our front: a room
     /// there reads `/msg NAME text` (typed, or as `//msg`: the line is the
     /// same) as a private message, so it shows as one, and the first such
     /// line, or `/who`, says what a peer that is not a room makes of it.
@@ -208,7 +207,7 @@ impl<'a> UserSide<'a> {
         };
         if !self.told_about_room_lines {
             self.told_about_room_lines = true;
-            self.screen.chat(ChatEvent::RoomLinesOnPlain);
+            self.front.chat(ChatEvent::RoomLinesOnPlain);
         }
         echo
     }
@@ -256,7 +255,7 @@ impl<'a> UserSide<'a> {
     }
 
     fn refuse_long(&self, len: u64, limit: u64) {
-        self.screen.chat(ChatEvent::TooLong { len, limit });
+        self.front.chat(ChatEvent::TooLong { len, limit });
     }
 
     fn queue(&mut self, outgoing: Outgoing) {
@@ -275,7 +274,7 @@ impl<'a> UserSide<'a> {
 
     /// Acts on one line; breaks when the user leaves.
     fn act(&mut self, line: &str) -> ControlFlow<()> {
-        let screen = self.screen;
+        let front = self.front;
         // On the encrypted wire nothing waits: messages go between chunks.
         let sending = self.sending_plain();
         self.told_about_waiting &= sending;
@@ -285,11 +284,11 @@ impl<'a> UserSide<'a> {
         match command {
             UserCommand::Nothing => {}
             UserCommand::Quit => return self.leave(Leaving::Command),
-            UserCommand::Usage(usage) => screen.chat(ChatEvent::Usage(&usage)),
-            UserCommand::Help => screen.chat(ChatEvent::Help),
-            UserCommand::Code => screen.chat(ChatEvent::SafetyCode(&self.caps.safety)),
+            UserCommand::Usage(usage) => front.chat(ChatEvent::Usage(&usage)),
+            UserCommand::Help => front.chat(ChatEvent::Help),
+            UserCommand::Code => front.chat(ChatEvent::SafetyCode(&self.caps.safety)),
             UserCommand::Status => {
-                self.transfers.show_status(screen);
+                self.transfers.show_status(front);
                 if self.caps.answers {
                     self.show_kept();
                 }
@@ -300,7 +299,7 @@ impl<'a> UserSide<'a> {
             | UserCommand::Discard
                 if !self.caps.answers =>
             {
-                screen.chat(ChatEvent::NoAnswers);
+                front.chat(ChatEvent::NoAnswers);
             }
             // The original wire cannot say whether the peer is a room: the
             // commands go as the lines a room on it answers.
@@ -310,7 +309,7 @@ impl<'a> UserSide<'a> {
                 self.say(&line, sending);
             }
             UserCommand::Who | UserCommand::Msg { .. } if !self.in_room.load(Ordering::SeqCst) => {
-                screen.chat(ChatEvent::NotInRoom);
+                front.chat(ChatEvent::NotInRoom);
             }
             UserCommand::Who => self.queue(Outgoing::Who),
             UserCommand::Msg { to, text } => {
@@ -345,7 +344,7 @@ impl UserSide<'_> {
             Ok(decision) => {
                 let name = decision.name.as_str();
                 let answer = if accept {
-                    self.screen.receive(ReceiveEvent::Accepted { name });
+                    self.front.receive(ReceiveEvent::Accepted { name });
                     if let Some(size) = decision.checking_here {
                         let offered = Offered {
                             name,
@@ -353,7 +352,7 @@ impl UserSide<'_> {
                             files: None,
                             from: None,
                         };
-                        self.screen.receive(ReceiveEvent::Checking(offered));
+                        self.front.receive(ReceiveEvent::Checking(offered));
                     }
                     if decision.pending {
                         // Answered once what it resumes from is known.
@@ -366,12 +365,12 @@ impl UserSide<'_> {
                     }
                 } else {
                     let to = self.transfers.counterpart();
-                    self.screen.receive(ReceiveEvent::DeclinedByUs { name, to });
+                    self.front.receive(ReceiveEvent::DeclinedByUs { name, to });
                     Answer::Refused(decision.id, "declined".into())
                 };
                 self.queue(Outgoing::Reply(answer));
             }
-            Err(why) => self.screen.chat(ChatEvent::Undecided(&why)),
+            Err(why) => self.front.chat(ChatEvent::Undecided(&why)),
         }
     }
 
@@ -379,7 +378,7 @@ impl UserSide<'_> {
     /// whether others go out before them. Their last lines are said in the
     /// same order.
     fn send_paths(&mut self, args: &SendArgs, sending: bool) {
-        let screen = self.screen;
+        let front = self.front;
         let mut queued = Vec::new();
         for path in args.paths(|p| p.exists()) {
             match OutgoingFile::open(&path) {
@@ -392,13 +391,13 @@ impl UserSide<'_> {
                         .enqueue(Direction::Send, file.name(), file.size());
                     if sending {
                         let (name, size) = (file.name().to_string(), file.size());
-                        screen.sending(&SendEvent::Queued { name, size });
+                        front.sending(&SendEvent::Queued { name, size });
                     }
                     self.queue(Outgoing::File(file, id));
                     queued.push(id);
                 }
-                Err(SendError::IsDirectory) => screen.sending(&SendEvent::NoFolders { path }),
-                Err(why) => screen.sending(&SendEvent::CannotSend { path, why }),
+                Err(SendError::IsDirectory) => front.sending(&SendEvent::NoFolders { path }),
+                Err(why) => front.sending(&SendEvent::CannotSend { path, why }),
             }
         }
         self.transfers.in_order(&queued);
@@ -411,12 +410,12 @@ impl UserSide<'_> {
             Ok(tree) => tree,
             Err(e) => {
                 let (path, why) = (path.to_path_buf(), SendError::from(e));
-                self.screen.sending(&SendEvent::CannotSend { path, why });
+                self.front.sending(&SendEvent::CannotSend { path, why });
                 return None;
             }
         };
         for skipped in &tree.skipped {
-            self.screen.sending(&SendEvent::NotSending {
+            self.front.sending(&SendEvent::NotSending {
                 folder: tree.name.clone(),
                 skipped: skipped.clone(),
             });
@@ -441,41 +440,41 @@ impl UserSide<'_> {
                 offered: true,
             }) => {
                 let to = self.transfers.counterpart();
-                self.screen
+                self.front
                     .receive(ReceiveEvent::DeclinedByUs { name: &name, to });
                 self.queue(Outgoing::Reply(Answer::Refused(id, "declined".into())));
             }
             Ok(Cancelled::Theirs { id, name, .. }) => {
-                self.screen
+                self.front
                     .receive(ReceiveEvent::CancelledByUs { name: &name });
                 let why = "cancelled by the receiver".to_string();
                 self.queue(Outgoing::Reply(Answer::Refused(id, why)));
             }
-            Err(why) => self.screen.chat(ChatEvent::NotCancelled(&why)),
+            Err(why) => self.front.chat(ChatEvent::NotCancelled(&why)),
         }
     }
 
     /// Removes what is kept of cut transfers, and says how much that freed.
     fn discard_kept(&self) {
         let discarded = Kept::of(self.downloads).discard(false);
-        self.screen.chat(ChatEvent::Discarded(discarded.as_ref()));
+        self.front.chat(ChatEvent::Discarded(discarded.as_ref()));
     }
 
     /// Lists what is kept of cut transfers.
     fn show_kept(&self) {
         for item in Kept::of(self.downloads).list() {
-            self.screen.chat(ChatEvent::Kept(&item));
+            self.front.chat(ChatEvent::Kept(&item));
         }
     }
 }
 
 /// Answers a line typed while nobody is connected yet; breaks when the
 /// user leaves.
-pub fn act_while_waiting(line: &str, screen: &Screen) -> ControlFlow<()> {
+pub fn act_while_waiting(line: &str, front: &dyn Frontend) -> ControlFlow<()> {
     match command::parse_unconnected(line) {
         UserCommand::Quit => return ControlFlow::Break(()),
-        UserCommand::Help => screen.chat(ChatEvent::Help),
-        UserCommand::Usage(usage) => screen.chat(ChatEvent::Usage(&usage)),
+        UserCommand::Help => front.chat(ChatEvent::Help),
+        UserCommand::Usage(usage) => front.chat(ChatEvent::Usage(&usage)),
         _ => {}
     }
     ControlFlow::Continue(())

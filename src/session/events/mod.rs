@@ -14,13 +14,13 @@ use std::path::Path;
 use crate::files::download::DownloadError;
 use crate::files::kept::{Discarded, KeptItem};
 use crate::files::space::NoRoom;
+use crate::session::capabilities::Safety;
 use crate::session::command::Usage;
+use crate::session::incoming::PeerEnd;
 use crate::session::members::RoomStake;
+use crate::session::outgoing::WriteError;
 use crate::session::progress::{AtStake, NotCancelled, Undecided};
 use crate::session::user::Leaving;
-use crate::session::capabilities::Safety;
-use crate::session::incoming::PeerEnd;
-use crate::session::outgoing::WriteError;
 use crate::wire::message::{Change, MemberList};
 
 /// Who takes what we send and answers our offers: the peer, or the room

@@ -9,14 +9,14 @@ use crate::files::kept::{KeptItem, KeptKind};
 use crate::files::size::bytes;
 use crate::session::capabilities::Safety;
 use crate::session::command::{self, Usage};
-use crate::session::members::RoomStake;
-use crate::session::progress::AtStake;
-use crate::session::user::Leaving;
-use crate::terminal::render::discarded;
 use crate::session::events::ChatEvent;
 use crate::session::incoming::PeerEnd;
 use crate::session::members;
+use crate::session::members::RoomStake;
 use crate::session::outgoing::WriteError;
+use crate::session::progress::AtStake;
+use crate::session::user::Leaving;
+use crate::terminal::render::discarded;
 use crate::terminal::render::shell_word;
 use crate::terminal::sanitize;
 use crate::terminal::screen::Screen;
@@ -352,7 +352,10 @@ mod tests {
                 "A ' quote is not closed. Usage: /msg NAME TEXT (quote a name with spaces: \
                  /msg \"Bea K\" hi)",
             ),
-            (Usage::NotConnected, "Nobody is connected yet; /quit leaves."),
+            (
+                Usage::NotConnected,
+                "Nobody is connected yet; /quit leaves.",
+            ),
         ];
         for (usage, words) in cases {
             assert_eq!(usage.to_string(), words);

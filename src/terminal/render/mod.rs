@@ -37,4 +37,8 @@ impl Frontend for Screen {
     fn attended(&self) -> bool {
         self.is_interactive()
     }
+
+    fn flush(&self) {
+        Screen::flush(self);
+    }
 }

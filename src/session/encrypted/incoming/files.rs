@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::hashing::{Found, Identity, Job, Pending, Reply, Source};
 use super::{Arriving, Breach, Here, Owner, Reader, Stage, unknown};
-use crate::engine::Frontend;
 use crate::files::download::{DownloadError, safe_file_name};
 use crate::files::kept::{Kept, KeptFile};
 use crate::files::space::{NoRoom, Owed};
@@ -35,7 +34,7 @@ impl<'a> Reader<'a> {
         }
         self.check_new(id)?;
         // Shown as it will be saved: what a peer puts in a name (a path, a
-        // look-alike of our own lines) never reaches the screen.
+        // look-alike of our own lines) never reaches the front.
         let name = safe_file_name(name);
         // In the list before it is announced, so a `/status` that follows
         // the announcement sees it.
@@ -115,7 +114,7 @@ impl<'a> Reader<'a> {
             self.ask(transfer, what, &here);
         } else {
             self.transfers.counts_held(transfer, held);
-            self.screen.receive(match here {
+            self.front.receive(match here {
                 Here::There(_) => ReceiveEvent::Checking(what),
                 _ => ReceiveEvent::Arriving(what),
             });
@@ -229,7 +228,7 @@ impl<'a> Reader<'a> {
             awaiting_begin: arriving.offset > 0 || arriving.pending.is_some(),
         };
         if let Owner::Lone { transfer, meter } = &mut arriving.owner {
-            *meter = Some(Meter::start(self.transfers, self.screen, *transfer));
+            *meter = Some(Meter::start(self.transfers, self.front, *transfer));
         }
     }
 
@@ -288,7 +287,7 @@ impl<'a> Reader<'a> {
                     arriving.stage = Stage::Accepted {
                         awaiting_begin: arriving.offset > 0,
                     };
-                    *meter = Some(Meter::start(self.transfers, self.screen, *transfer));
+                    *meter = Some(Meter::start(self.transfers, self.front, *transfer));
                 }
                 // Declined: what was kept from before stays for another try.
                 (Stage::Asked, _) => {
@@ -357,7 +356,7 @@ impl<'a> Reader<'a> {
                 meter.resume_from(offset);
                 // (A file here already is said to be so when it ends.)
                 if arriving.there.is_none() {
-                    self.screen.receive(ReceiveEvent::Resuming {
+                    self.front.receive(ReceiveEvent::Resuming {
                         name: &arriving.name,
                         kept: offset,
                         size: arriving.size,
@@ -400,7 +399,7 @@ impl<'a> Reader<'a> {
                     size,
                     why: &why,
                 };
-                self.screen.receive(differs);
+                self.front.receive(differs);
                 self.answer(Answer::Refused(id, NoRoom::FOR_PEER.to_string()));
                 if let Some(arriving) = self.files.get_mut(&id) {
                     (arriving.stage, arriving.kept) = (Stage::Dropped, None);
@@ -411,13 +410,13 @@ impl<'a> Reader<'a> {
             match (was_there, from) {
                 (false, _) => {}
                 // The host sends it whole when another member needs it all.
-                (true, Some(from)) => self.screen.receive(ReceiveEvent::ComesWhole {
+                (true, Some(from)) => self.front.receive(ReceiveEvent::ComesWhole {
                     name: &name,
                     size,
                     from: &from,
                 }),
                 (true, None) => self
-                    .screen
+                    .front
                     .receive(ReceiveEvent::Differs { name: &name, size }),
             }
         }
@@ -523,7 +522,7 @@ impl<'a> Reader<'a> {
             return self.entry_settled(owner, None);
         }
         if hasher.finalize() != *hash {
-            self.screen.receive(ReceiveEvent::Damaged { name: &name });
+            self.front.receive(ReceiveEvent::Damaged { name: &name });
             // What was kept is what did not match: it goes.
             if let Some(kept) = kept {
                 kept.discard();
@@ -594,7 +593,7 @@ impl<'a> Reader<'a> {
         match saved {
             Ok(path) => {
                 if let Some(meter) = meter {
-                    incoming::say_saved(self.screen, &path, meter);
+                    incoming::say_saved(self.front, &path, meter);
                 }
                 self.answer(Answer::Saved(id));
             }
@@ -622,11 +621,11 @@ impl<'a> Reader<'a> {
         drop(meter);
         if Identity::of_file(&self.downloads.path().join(name)) != Some(seen) {
             let why = "the file here changed while it was compared; nothing was saved";
-            self.screen
+            self.front
                 .receive(ReceiveEvent::ChangedWhileCompared { name, from });
             return self.answer(Answer::Refused(id, why.into()));
         }
-        self.screen.receive(ReceiveEvent::AlreadyThere {
+        self.front.receive(ReceiveEvent::AlreadyThere {
             name,
             from,
             came_whole,
@@ -679,7 +678,7 @@ impl<'a> Reader<'a> {
             self.drop_files_of(id);
             self.transfers.forget(folder.transfer);
             if matches!(folder.stage, Stage::Accepted { .. }) {
-                self.screen.receive(ReceiveEvent::FolderSenderLeft {
+                self.front.receive(ReceiveEvent::FolderSenderLeft {
                     name: &folder.name,
                     saved: folder.saved,
                     files: folder.files,
@@ -695,12 +694,12 @@ impl<'a> Reader<'a> {
         }
         match (&arriving.kept, arriving.stage) {
             (Some(kept), Stage::Accepted { .. }) => {
-                self.screen.receive(ReceiveEvent::SenderLeft {
+                self.front.receive(ReceiveEvent::SenderLeft {
                     name: &arriving.name,
                     kept: kept.held() > 0,
                 });
             }
-            (_, Stage::Asked) => self.screen.receive(ReceiveEvent::OfferSenderLeft {
+            (_, Stage::Asked) => self.front.receive(ReceiveEvent::OfferSenderLeft {
                 name: &arriving.name,
             }),
             _ => {}

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use super::hashing::Reply;
 use super::{Arriving, Breach, Here, Owner, Reader, Stage, unknown};
-use crate::engine::Frontend;
 use crate::files::download::{folders_allowed, safe_file_name, safe_relative_path};
 use crate::files::kept::KeptFolder;
 use crate::files::size;
@@ -128,7 +127,7 @@ impl<'a> Reader<'a> {
             self.transfers.ask(transfer, 0, [0; 32]);
             self.ask(transfer, what, &Here::Nothing);
         } else {
-            self.screen.receive(ReceiveEvent::Arriving(what));
+            self.front.receive(ReceiveEvent::Arriving(what));
             self.accept_folder(id, &mut folder);
         }
         self.folders.insert(id, folder);
@@ -139,7 +138,7 @@ impl<'a> Reader<'a> {
         folder.stage = Stage::Accepted {
             awaiting_begin: false,
         };
-        folder.meter = Some(Meter::start(self.transfers, self.screen, folder.transfer));
+        folder.meter = Some(Meter::start(self.transfers, self.front, folder.transfer));
         self.answer(Answer::Accept {
             id,
             offset: 0,
@@ -163,7 +162,7 @@ impl<'a> Reader<'a> {
                     )));
                 }
                 Verdict::Accepted => {
-                    folder.meter = Some(Meter::start(self.transfers, self.screen, folder.transfer));
+                    folder.meter = Some(Meter::start(self.transfers, self.front, folder.transfer));
                     Stage::Accepted {
                         awaiting_begin: false,
                     }
@@ -229,7 +228,7 @@ impl<'a> Reader<'a> {
         let Some(relative) = relative else {
             let why = "its path is unsafe or names another file of the folder";
             let path = &arriving.name;
-            self.screen.receive(ReceiveEvent::SkippedFile { path });
+            self.front.receive(ReceiveEvent::SkippedFile { path });
             self.answer(Answer::Refused(id, why.into()));
             self.files.insert(id, arriving);
             return Ok(());
@@ -263,7 +262,7 @@ impl<'a> Reader<'a> {
             // The folder is not what was sent: it does not complete.
             folder.failed += 1;
             let path = &safe_shown_path(&format!("{}/{path}", folder.name));
-            self.screen.receive(ReceiveEvent::SkippedSubfolder { path });
+            self.front.receive(ReceiveEvent::SkippedSubfolder { path });
             return Ok(());
         };
         // (Named twice, it is made once.)
@@ -280,7 +279,7 @@ impl<'a> Reader<'a> {
             folder.failed += 1;
             let name = folder.name.clone();
             let what = Unsaved::Folder(&name);
-            self.screen
+            self.front
                 .receive(ReceiveEvent::CannotSave { what, why: &e });
         }
         Ok(())
@@ -344,7 +343,7 @@ impl<'a> Reader<'a> {
             kept.discard();
         }
         let name = &folder.name;
-        self.screen
+        self.front
             .receive(ReceiveEvent::FolderRefused { name, why });
         self.answer(Answer::Refused(id, for_peer.to_string()));
     }
@@ -408,7 +407,7 @@ impl<'a> Reader<'a> {
         if failed > 0 {
             let files = if failed == 1 { "file" } else { "files" };
             let name = &name;
-            self.screen
+            self.front
                 .receive(ReceiveEvent::FolderMissing { name, failed });
             drop(kept);
             self.answer(Answer::Refused(
@@ -422,14 +421,14 @@ impl<'a> Reader<'a> {
                 let summary = meter.as_ref().and_then(Meter::summary);
                 // Off the list before the user reads that it is done.
                 drop(meter);
-                self.screen.receive(ReceiveEvent::FolderSaved {
+                self.front.receive(ReceiveEvent::FolderSaved {
                     path: &path,
                     files: saved,
                     bytes: saved_bytes,
                     summary: summary.as_ref(),
                 });
                 if left_out.files > 0 {
-                    self.screen.receive(left_out.event(&name));
+                    self.front.receive(left_out.event(&name));
                 }
                 self.answer(Answer::Saved(id));
             }

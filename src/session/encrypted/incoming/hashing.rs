@@ -22,7 +22,6 @@ use crate::session::events::ReceiveEvent;
 use crate::session::input::Tickets;
 use crate::session::outgoing::{Answer, Outgoing};
 use crate::session::progress::{Transfers, Verdict};
-use crate::terminal::screen::Screen;
 use crate::wire::message::FileId;
 
 /// Bytes read at a time; between two reads the worker sees a cancel.
@@ -164,7 +163,7 @@ impl Pending {
 pub(super) struct Tell<'a> {
     pub outbox: Sender<Outgoing>,
     pub answers: Tickets,
-    pub screen: &'a Screen,
+    pub front: &'a dyn Frontend,
     pub transfers: &'a Transfers,
 }
 
@@ -383,7 +382,7 @@ impl Shared {
                 }
                 if let Some(why) = &unreadable {
                     let name = &job.name;
-                    tell.screen.receive(ReceiveEvent::NotSaved { name, why });
+                    tell.front.receive(ReceiveEvent::NotSaved { name, why });
                 }
                 true
             }

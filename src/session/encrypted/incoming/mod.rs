@@ -30,7 +30,6 @@ use crate::session::incoming::PeerEnd;
 use crate::session::input::{Ticket, Tickets};
 use crate::session::outgoing::{Answer, Outgoing};
 use crate::session::progress::{Meter, Transfers, Verdict};
-use crate::terminal::screen::Screen;
 use crate::wire::frame;
 use crate::wire::limits::MAX_INCOMING;
 use crate::wire::message::{FileId, Message, MessageError};
@@ -69,20 +68,20 @@ pub fn read_peer(
     outbox: Sender<Outgoing>,
     answers: Tickets,
     receiving: &Receiving,
-    screen: &Screen,
+    front: &dyn Frontend,
     transfers: &Transfers,
     in_room: &AtomicBool,
 ) -> PeerEnd {
     let kept = Kept::of(&receiving.downloads);
     // A week is long enough to try again; what is older goes.
     if let Err(e) = kept.discard(true) {
-        screen.receive(ReceiveEvent::KeptUnusable(&e));
+        front.receive(ReceiveEvent::KeptUnusable(&e));
     }
     std::thread::scope(|scope| {
         let tell = Tell {
             outbox: outbox.clone(),
             answers: answers.clone(),
-            screen,
+            front,
             transfers,
         };
         let mut reader = Reader {
@@ -91,7 +90,7 @@ pub fn read_peer(
             downloads: &receiving.downloads,
             kept,
             ask_above: receiving.ask_above,
-            screen,
+            front,
             transfers,
             peer: None,
             files: BTreeMap::new(),
@@ -222,7 +221,7 @@ struct Reader<'a> {
     downloads: &'a DownloadDir,
     kept: Kept,
     ask_above: Option<u64>,
-    screen: &'a Screen,
+    front: &'a dyn Frontend,
     transfers: &'a Transfers,
     /// The peer's name, once it said it.
     peer: Option<String>,
@@ -271,7 +270,7 @@ impl<'a> Reader<'a> {
             let message = Message::decode(record)?;
             let text = matches!(message, Message::Text(_) | Message::Said { .. });
             if self.holding && !text {
-                self.screen.flush();
+                self.front.flush();
             }
             self.holding = text && more_coming;
             self.act(message, more_coming)?;
@@ -338,7 +337,7 @@ impl<'a> Reader<'a> {
             }
             Message::Text(text) => {
                 let peer = self.peer.as_deref().unwrap_or_default();
-                self.screen.chat(ChatEvent::PeerSaid {
+                self.front.chat(ChatEvent::PeerSaid {
                     name: peer,
                     text,
                     more_coming,
@@ -438,7 +437,7 @@ impl<'a> Reader<'a> {
     /// here in full and to the peer in short: where our files go is none of
     /// its business.
     fn cannot_save(&self, id: FileId, what: Unsaved<'_>, e: &DownloadError) {
-        self.screen
+        self.front
             .receive(ReceiveEvent::CannotSave { what, why: e });
         self.answer(Answer::Refused(id, e.for_peer().to_string()));
     }
@@ -481,7 +480,7 @@ impl<'a> Reader<'a> {
     /// Asks the user about an offer; `here` says what is here of it
     /// already, and so what accepting it would move.
     fn ask(&self, transfer: u64, offered: Offered<'_>, here: &Here) {
-        self.screen.receive(ReceiveEvent::Asked {
+        self.front.receive(ReceiveEvent::Asked {
             offered,
             peer: self.peer.as_deref().unwrap_or_default(),
             transfer,
@@ -492,7 +491,7 @@ impl<'a> Reader<'a> {
     /// Refuses an offer at once for a reason of ours, said in full here
     /// and as `for_peer` to the peer.
     fn decline_for(&self, id: FileId, offered: Offered<'_>, why: Refusal<'_>, for_peer: &str) {
-        self.screen.receive(ReceiveEvent::Declined { offered, why });
+        self.front.receive(ReceiveEvent::Declined { offered, why });
         self.answer(Answer::Refused(id, for_peer.to_string()));
     }
 
@@ -503,10 +502,10 @@ impl<'a> Reader<'a> {
         match (stage, verdict) {
             // (Accepted by the user, but withdrawn before the peer knew.)
             (Stage::Asked, Some(Verdict::Waiting | Verdict::Accepted)) => {
-                self.screen.receive(ReceiveEvent::Withdrawn { name });
+                self.front.receive(ReceiveEvent::Withdrawn { name });
             }
             (Stage::Accepted { .. }, Some(Verdict::Accepted) | None) => {
-                self.screen.receive(ReceiveEvent::Stopped { name, folder });
+                self.front.receive(ReceiveEvent::Stopped { name, folder });
             }
             _ => {}
         }
@@ -532,7 +531,7 @@ impl<'a> Reader<'a> {
             }
             if arriving.there.is_some() {
                 // Taken for the file of its name here: no byte came yet.
-                self.screen.receive(ReceiveEvent::IncompleteUntouched {
+                self.front.receive(ReceiveEvent::IncompleteUntouched {
                     name: &arriving.name,
                 });
                 first_cut.get_or_insert(ReceiveError::Incomplete {
@@ -546,7 +545,7 @@ impl<'a> Reader<'a> {
                 expected: arriving.size,
             };
             let (name, why) = (arriving.name.as_str(), &cut);
-            self.screen.receive(match kept.held() {
+            self.front.receive(match kept.held() {
                 0 => ReceiveEvent::Incomplete { name, why },
                 _ => ReceiveEvent::IncompleteKept { name, why },
             });
@@ -575,7 +574,7 @@ impl<'a> Reader<'a> {
                 received: done,
                 expected: folder.bytes,
             };
-            self.screen.receive(ReceiveEvent::FolderIncomplete {
+            self.front.receive(ReceiveEvent::FolderIncomplete {
                 name: &folder.name,
                 why: &cut,
                 saved: folder.saved,
@@ -600,7 +599,7 @@ impl<'a> Reader<'a> {
                 // (A room's host hears its own room close as it leaves.)
                 if let Some(peer) = self.peer.as_ref().filter(|_| !self.hosting) {
                     let line = format!("[{peer}] {}", frame::LEAVE_MESSAGE);
-                    self.screen.chat(ChatEvent::PeerLine {
+                    self.front.chat(ChatEvent::PeerLine {
                         raw: line.as_bytes(),
                         more_coming: false,
                     });

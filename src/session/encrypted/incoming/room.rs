@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{Breach, Reader};
-use crate::engine::Frontend;
 use crate::session::events::ChatEvent;
 use crate::session::outgoing::Outgoing;
 use crate::wire::limits::SILENT_INTERVALS;
@@ -38,7 +37,7 @@ impl Reader<'_> {
         if self.hosting {
             return Ok(());
         }
-        self.screen.chat(ChatEvent::InRoom { host, others });
+        self.front.chat(ChatEvent::InRoom { host, others });
         Ok(())
     }
 
@@ -58,7 +57,7 @@ impl Reader<'_> {
     /// Another member's message to the room.
     pub(super) fn said(&mut self, name: &str, text: &str, more_coming: bool) -> Result<(), Breach> {
         self.in_room("message", name)?;
-        self.screen.chat(ChatEvent::PeerSaid {
+        self.front.chat(ChatEvent::PeerSaid {
             name,
             text,
             more_coming,
@@ -69,7 +68,7 @@ impl Reader<'_> {
     /// A member's message to us alone.
     pub(super) fn whispered(&mut self, name: &str, text: &str) -> Result<(), Breach> {
         self.in_room("private message", name)?;
-        self.screen.chat(ChatEvent::Whispered { name, text });
+        self.front.chat(ChatEvent::Whispered { name, text });
         Ok(())
     }
 
@@ -77,7 +76,7 @@ impl Reader<'_> {
     /// wrote it (one that reached nobody gets a notice instead).
     pub(super) fn whisper_went(&mut self, name: &str, text: &str) -> Result<(), Breach> {
         self.in_room("private message", name)?;
-        self.screen.chat(ChatEvent::WhisperWent {
+        self.front.chat(ChatEvent::WhisperWent {
             own: &self.own_name,
             to: name,
             text,
@@ -92,7 +91,7 @@ impl Reader<'_> {
         reason: &str,
     ) -> Result<(), Breach> {
         self.in_room("news of a member", name)?;
-        self.screen.chat(ChatEvent::Presence {
+        self.front.chat(ChatEvent::Presence {
             change,
             name,
             reason,
@@ -106,7 +105,7 @@ impl Reader<'_> {
             self.in_room("member list", member.name)?;
         }
         let me = self.own_name.as_str();
-        self.screen.chat(ChatEvent::Members { list: &list, me });
+        self.front.chat(ChatEvent::Members { list: &list, me });
         Ok(())
     }
 
@@ -117,7 +116,7 @@ impl Reader<'_> {
                 "the peer sent a room's notice outside a room".into(),
             ));
         }
-        self.screen.chat(ChatEvent::RoomNotice(text));
+        self.front.chat(ChatEvent::RoomNotice(text));
         Ok(())
     }
 

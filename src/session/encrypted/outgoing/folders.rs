@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 
 use super::{Offered, Owner, Writer};
-use crate::engine::Frontend;
 use crate::files::send::OutgoingFile;
 use crate::files::tree::TreeItem;
 use crate::session::events::SendEvent;
@@ -82,7 +81,7 @@ impl<'a> Writer<'a> {
                     // Each file stays within its size when walked, so the
                     // folder within what was announced.
                     Ok(file) if file.size() > size => {
-                        self.screen.sending(&SendEvent::Skipped {
+                        self.front.sending(&SendEvent::Skipped {
                             folder: folder.name.clone(),
                             entry: relative.clone(),
                             why: None,
@@ -103,7 +102,7 @@ impl<'a> Writer<'a> {
                         folder.outstanding += 1;
                     }
                     Err(e) => {
-                        self.screen.sending(&SendEvent::Skipped {
+                        self.front.sending(&SendEvent::Skipped {
                             folder: folder.name.clone(),
                             entry: relative.clone(),
                             why: Some(Box::new(e)),

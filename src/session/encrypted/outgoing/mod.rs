@@ -25,7 +25,6 @@ use crate::net::transport::WriteHalf;
 use crate::session::events::{Outbound, SendEvent, Undelivered};
 use crate::session::outgoing::{self, Answer, Outgoing, WriteError};
 use crate::session::progress::{Meter, Transfers};
-use crate::terminal::screen::Screen;
 use crate::wire::limits::MAX_PLAINTEXT;
 use crate::wire::message::{self, CHUNK_HEADER, FileId, Message};
 
@@ -57,14 +56,14 @@ pub fn write_peer(
     out: RecordWriter<WriteHalf>,
     name: &str,
     queue: Receiver<Outgoing>,
-    screen: &Screen,
+    front: &dyn Frontend,
     transfers: &Transfers,
     patience: Duration,
     failed: impl FnOnce(WriteError),
 ) {
     let mut writer = Writer {
         out,
-        screen,
+        front,
         transfers,
         waiting: VecDeque::new(),
         offered: HashMap::new(),
@@ -179,7 +178,7 @@ struct Unconfirmed<'a> {
 
 struct Writer<'a> {
     out: RecordWriter<WriteHalf>,
-    screen: &'a Screen,
+    front: &'a dyn Frontend,
     transfers: &'a Transfers,
     /// Files and folders queued behind the ones in flight.
     waiting: VecDeque<Queued>,
@@ -296,7 +295,7 @@ impl<'a> Writer<'a> {
     /// Whether offers wait for the peer that the user at a terminal was not
     /// told of.
     fn untold_offers(&self) -> bool {
-        self.screen.attended()
+        self.front.attended()
             && (self.offered.values().any(|o| !o.told)
                 || self.folders.values().any(|f| !f.accepted && !f.told))
     }
@@ -318,7 +317,7 @@ impl<'a> Writer<'a> {
         }
         waiting.sort_by_key(|(id, ..)| *id);
         for (_, what, size) in waiting {
-            self.screen
+            self.front
                 .sending(&SendEvent::Unanswered { what, size, to });
         }
     }
@@ -333,7 +332,7 @@ impl<'a> Writer<'a> {
             unconfirmed,
             folders,
             transfers,
-            screen,
+            front,
             ..
         } = self;
         let lone = |owner: &Owner<'_>, t| matches!(owner, Owner::Lone(_, of) if *of == t);
@@ -342,7 +341,7 @@ impl<'a> Writer<'a> {
                 || unconfirmed.values().any(|u| lone(&u.owner, t))
                 || folders.values().any(|f| f.transfer == t && f.accepted)
         };
-        reports.say(transfer, lines, through, on_its_way, transfers, screen);
+        reports.say(transfer, lines, through, on_its_way, transfers, *front);
     }
 
     /// Whether every file and folder sent has been answered for.
@@ -425,7 +424,7 @@ impl<'a> Writer<'a> {
                         size: file.size(),
                         name: file.name(),
                     })?;
-                    let meter = Meter::start(self.transfers, self.screen, transfer);
+                    let meter = Meter::start(self.transfers, self.front, transfer);
                     meter.await_peer();
                     let owner = Owner::Lone(meter, transfer);
                     let told = false;
@@ -452,7 +451,7 @@ impl<'a> Writer<'a> {
                         left_out,
                         ended: false,
                         told: false,
-                        meter: Meter::start(self.transfers, self.screen, transfer),
+                        meter: Meter::start(self.transfers, self.front, transfer),
                     };
                     folder.meter.await_peer();
                     self.folders.insert(id, folder);
@@ -554,7 +553,7 @@ impl<'a> Writer<'a> {
                 meter.resume_from(held);
                 // (Said once the peer confirms, when it had all of it.)
                 if held < size {
-                    self.screen.sending(&SendEvent::Resuming {
+                    self.front.sending(&SendEvent::Resuming {
                         name: sending.file.name().to_string(),
                         to,
                         held,
@@ -644,7 +643,7 @@ impl<'a> Writer<'a> {
         self.send(&Message::Cancel { id: sending.id })?;
         if let Owner::Entry(folder) = sending.owner {
             let shown = self.folders.get(&folder).map_or("", |f| f.name.as_str());
-            self.screen.sending(&SendEvent::SkippedInFolder {
+            self.front.sending(&SendEvent::SkippedInFolder {
                 folder: shown.to_string(),
                 why: failure,
             });
@@ -800,7 +799,7 @@ impl<'a> Writer<'a> {
                         .values()
                         .any(|u| matches!(u.owner, Owner::Lone(_, t) if t == transfer));
                 let to = sent_whole.then_some(to);
-                self.screen
+                self.front
                     .sending(&SendEvent::NotCancelled { transfer, to });
                 Ok(())
             }
@@ -867,7 +866,7 @@ impl<'a> Writer<'a> {
     /// Leaving, with files and folders the peer has not answered for, and
     /// those queued behind them: said in the order they were sent.
     fn give_up_on_answers(&mut self, patience: Duration) {
-        self.reports.flush(self.screen);
+        self.reports.flush(self.front);
         let to = self.transfers.counterpart();
         let mut unanswered = Vec::new();
         for (id, offered) in self.offered.drain() {
@@ -885,7 +884,7 @@ impl<'a> Writer<'a> {
         }
         unanswered.sort_by_key(|(id, ..)| *id);
         for (_, what, accepted) in unanswered {
-            self.screen
+            self.front
                 .sending(&SendEvent::Undelivered(Undelivered::GaveUp {
                     what,
                     accepted,
@@ -895,7 +894,7 @@ impl<'a> Writer<'a> {
         }
         for queued in self.waiting.drain(..) {
             let name = queued.name().to_string();
-            self.screen
+            self.front
                 .sending(&SendEvent::Undelivered(Undelivered::QueuedBehind {
                     name,
                     to,
@@ -906,7 +905,7 @@ impl<'a> Writer<'a> {
     fn not_delivered(&self, sending: &Sending<'_>) {
         if let Owner::Lone(..) = sending.owner {
             let file = &sending.file;
-            self.screen
+            self.front
                 .sending(&SendEvent::Undelivered(Undelivered::NotDelivered {
                     name: file.name().to_string(),
                     done: sending.sent,
@@ -936,7 +935,7 @@ impl<'a> Writer<'a> {
     }
 
     fn report_lost(&mut self) {
-        self.reports.flush(self.screen);
+        self.reports.flush(self.front);
         let to = self.transfers.counterpart();
         for sending in std::mem::take(&mut self.active) {
             self.not_delivered(&sending);
@@ -950,16 +949,16 @@ impl<'a> Writer<'a> {
         };
         for (_, offered) in self.offered.drain() {
             if let Owner::Lone(..) = offered.owner {
-                self.screen.sending(&unanswered(offered.file.name(), false));
+                self.front.sending(&unanswered(offered.file.name(), false));
             }
         }
         for (_, unconfirmed) in self.unconfirmed.drain() {
             if let Owner::Lone(..) = unconfirmed.owner {
-                self.screen.sending(&unanswered(&unconfirmed.name, true));
+                self.front.sending(&unanswered(&unconfirmed.name, true));
             }
         }
         for (_, folder) in self.folders.drain() {
-            self.screen.sending(&match folder.accepted {
+            self.front.sending(&match folder.accepted {
                 true => SendEvent::Undelivered(Undelivered::NotDelivered {
                     done: folder.meter.done(),
                     size: folder.bytes,
@@ -970,10 +969,10 @@ impl<'a> Writer<'a> {
         }
         for queued in self.waiting.drain(..) {
             let name = queued.name().to_string();
-            self.screen
+            self.front
                 .sending(&SendEvent::Undelivered(Undelivered::NotStarted { name }));
         }
-        self.screen
+        self.front
             .sending(&SendEvent::Undelivered(Undelivered::MessagesNotSent(
                 self.lost_messages,
             )));

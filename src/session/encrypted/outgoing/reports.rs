@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, HashSet};
 use crate::engine::Frontend;
 use crate::session::events::SendEvent;
 use crate::session::progress::Transfers;
-use crate::terminal::screen::Screen;
 
 #[derive(Default)]
 pub(super) struct Reports {
@@ -29,13 +28,13 @@ impl Reports {
         wait: bool,
         on_its_way: impl Fn(u64) -> bool,
         transfers: &Transfers,
-        screen: &Screen,
+        front: &dyn Frontend,
     ) {
         if wait && self.waits(transfer, &on_its_way, transfers) {
             self.held.insert(transfer, lines);
             return;
         }
-        show(screen, lines);
+        show(front, lines);
         self.said.insert(transfer);
         // What waited for this one, and for those in turn.
         while let Some(next) = self
@@ -45,7 +44,7 @@ impl Reports {
             .find(|next| !self.waits(*next, &on_its_way, transfers))
         {
             let lines = self.held.remove(&next).unwrap_or_default();
-            show(screen, lines);
+            show(front, lines);
             self.said.insert(next);
         }
     }
@@ -66,17 +65,17 @@ impl Reports {
 
     /// Says what still waits, in order: the conversation is over, and the
     /// lines they wait for will not come.
-    pub(super) fn flush(&mut self, screen: &Screen) {
+    pub(super) fn flush(&mut self, front: &dyn Frontend) {
         for (transfer, lines) in std::mem::take(&mut self.held) {
-            show(screen, lines);
+            show(front, lines);
             self.said.insert(transfer);
         }
     }
 }
 
-fn show(screen: &Screen, lines: Vec<SendEvent>) {
+fn show(front: &dyn Frontend, lines: Vec<SendEvent>) {
     for line in lines {
-        screen.sending(&line);
+        front.sending(&line);
     }
 }
 
@@ -104,7 +103,7 @@ mod tests {
 
     #[test]
     fn a_file_through_first_waits_for_the_one_named_before_it() {
-        let (screen, shown) = captured();
+        let (front, shown) = captured();
         let transfers = Transfers::default();
         let ids = queued(&transfers, &["big", "small", "tiny"]);
         let alone = transfers.enqueue(Direction::Send, "alone", 1);
@@ -117,7 +116,7 @@ mod tests {
             true,
             big_on_its_way,
             &transfers,
-            &screen,
+            &front,
         );
         reports.say(
             ids[1],
@@ -125,7 +124,7 @@ mod tests {
             true,
             big_on_its_way,
             &transfers,
-            &screen,
+            &front,
         );
         reports.say(
             alone,
@@ -133,14 +132,14 @@ mod tests {
             true,
             big_on_its_way,
             &transfers,
-            &screen,
+            &front,
         );
         assert_eq!(
             shown.lines(),
             ["[System] alone was not delivered (not started)."]
         );
         let big = vec![said("big"), said("big, more")];
-        reports.say(ids[0], big, true, |_| false, &transfers, &screen);
+        reports.say(ids[0], big, true, |_| false, &transfers, &front);
         assert_eq!(
             shown.lines(),
             [
@@ -155,7 +154,7 @@ mod tests {
 
     #[test]
     fn news_and_what_follows_a_file_not_on_its_way_are_said_at_once() {
-        let (screen, shown) = captured();
+        let (front, shown) = captured();
         let transfers = Transfers::default();
         let ids = queued(&transfers, &["waits for the peer", "goes", "refused"]);
         let mut reports = Reports::default();
@@ -167,16 +166,9 @@ mod tests {
             true,
             nothing_on_its_way,
             &transfers,
-            &screen,
+            &front,
         );
-        reports.say(
-            ids[2],
-            line("refused"),
-            false,
-            |_| true,
-            &transfers,
-            &screen,
-        );
+        reports.say(ids[2], line("refused"), false, |_| true, &transfers, &front);
         assert_eq!(
             shown.lines(),
             [
@@ -188,7 +180,7 @@ mod tests {
 
     #[test]
     fn what_waits_is_said_in_order_when_the_conversation_ends() {
-        let (screen, shown) = captured();
+        let (front, shown) = captured();
         let transfers = Transfers::default();
         let ids = queued(&transfers, &["first", "second", "third"]);
         let mut reports = Reports::default();
@@ -200,7 +192,7 @@ mod tests {
             true,
             first_on_its_way,
             &transfers,
-            &screen,
+            &front,
         );
         reports.say(
             ids[1],
@@ -208,9 +200,9 @@ mod tests {
             true,
             first_on_its_way,
             &transfers,
-            &screen,
+            &front,
         );
-        reports.flush(&screen);
+        reports.flush(&front);
         assert_eq!(
             shown.lines(),
             [
