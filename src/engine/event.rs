@@ -3,7 +3,7 @@
 
 use crate::net::events::LinkEvent;
 use crate::room::events::RoomEvent;
-use crate::session::events::{ChatEvent, ReceiveEvent, SendEvent};
+use crate::session::events::{ChatEvent, ReceiveEvent, Reply, SendEvent};
 use crate::session::progress::ProgressEvent;
 
 /// Something that happened, for the front ends to show.
@@ -13,6 +13,8 @@ pub enum Event<'a> {
     Link(LinkEvent<'a>),
     /// A step of the conversation.
     Chat(ChatEvent<'a>),
+    /// An answer to one of the user's commands.
+    Reply(Reply<'a>),
     /// A step of a file or folder arriving.
     Receive(ReceiveEvent<'a>),
     /// A step of a file or folder going out.
@@ -37,6 +39,11 @@ pub trait Frontend: Send + Sync {
     /// Shows a step of the conversation.
     fn chat(&self, event: ChatEvent<'_>) {
         self.show(Event::Chat(event));
+    }
+
+    /// Shows an answer to one of the user's commands.
+    fn reply(&self, reply: Reply<'_>) {
+        self.show(Event::Reply(reply));
     }
 
     /// Shows a step of a file or folder going out.

@@ -77,27 +77,9 @@ pub fn read_peer(
                 more_coming: frames.has_buffered_line(),
             }),
             Ok(Some(Frame::File { name, size })) => {
-                // In the list before it is announced, so a `/status` that
-                // follows the announcement sees it. (Names and all other peer
-                // text are sanitised by the front.)
-                let mut meter = Meter::begin(transfers, front, Direction::Receive, &name, size);
-                front.receive(ReceiveEvent::Incoming { name: &name, size });
-                let saved = receive::receive(frames.payload(), downloads, &name, &mut |n| {
-                    meter.advance(n)
-                });
-                match saved {
-                    Ok(path) => say_saved(front, &path, meter),
-                    Err(ReceiveError::Save(e)) => front.receive(ReceiveEvent::NotSaved {
-                        name: &name,
-                        why: &e,
-                    }),
-                    Err(e @ ReceiveError::Incomplete { .. }) => {
-                        front.receive(ReceiveEvent::Incomplete {
-                            name: &name,
-                            why: &e,
-                        });
-                        return PeerEnd::Cut(e);
-                    }
+                let arriving = (name.as_str(), size);
+                if let Err(cut) = receive_file(&mut frames, arriving, downloads, front, transfers) {
+                    return PeerEnd::Cut(cut);
                 }
             }
             Err(FrameError::MalformedHeader(why)) => {
@@ -119,6 +101,32 @@ pub fn read_peer(
             Err(FrameError::Io(e)) => return PeerEnd::Lost(crate::net::transport::in_words(e)),
         }
     }
+}
+
+/// Saves the file `name` of `size` bytes whose payload follows, and says
+/// how that went; fails when the payload was cut short.
+fn receive_file(
+    frames: &mut FrameReader<BufReader<ReadHalf>>,
+    (name, size): (&str, u64),
+    downloads: &DownloadDir,
+    front: &dyn Frontend,
+    transfers: &Transfers,
+) -> Result<(), ReceiveError> {
+    // In the list before it is announced, so a `/status` that follows the
+    // announcement sees it. (Names and all other peer text are made safe
+    // by the front end.)
+    let mut meter = Meter::begin(transfers, front, Direction::Receive, name, size);
+    front.receive(ReceiveEvent::Incoming { name, size });
+    let saved = receive::receive(frames.payload(), downloads, name, &mut |n| meter.advance(n));
+    match saved {
+        Ok(path) => say_saved(front, &path, meter),
+        Err(ReceiveError::Save(e)) => front.receive(ReceiveEvent::NotSaved { name, why: &e }),
+        Err(e @ ReceiveError::Incomplete { .. }) => {
+            front.receive(ReceiveEvent::Incomplete { name, why: &e });
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Says where a received file was saved (and, on a terminal, how fast),

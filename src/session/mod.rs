@@ -33,7 +33,7 @@ use anyhow::{Context, Result, anyhow};
 use self::approach::Approach;
 pub(crate) use self::approach::{announce, give_code};
 use self::capabilities::{Capabilities, Safety};
-use self::events::ChatEvent;
+use self::events::{ChatEvent, Reply};
 use self::incoming::PeerEnd;
 use self::input::{Ticket, Tickets};
 use self::members::Occupancy;
@@ -258,7 +258,7 @@ fn establish(
                 }
             }
             News::InputEnded | News::Leave(_) => break,
-            News::InputTooLong(_) | News::Pasted(_) => front.chat(ChatEvent::NotConnectedYet),
+            News::InputTooLong(_) | News::Pasted(_) => front.reply(Reply::NotConnectedYet),
             News::PeerEnded(_) | News::WriterFailed(_) | News::WriterDone => {}
         }
     }

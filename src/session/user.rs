@@ -8,7 +8,7 @@ use std::sync::mpsc::Sender;
 
 use super::capabilities::Capabilities;
 use super::command::{self, SendArgs, UserCommand};
-use super::events::{ChatEvent, Offered, ReceiveEvent, SendEvent};
+use super::events::{ChatEvent, Offered, ReceiveEvent, Reply, SendEvent};
 use super::input::Ticket;
 use super::members::Occupancy;
 use super::outgoing::Answer;
@@ -113,7 +113,7 @@ impl<'a> UserSide<'a> {
         if ours.is_none() && room.is_none() {
             return ControlFlow::Break(());
         }
-        self.front.chat(ChatEvent::LeavingWouldCut {
+        self.front.reply(Reply::LeavingWouldCut {
             ours: ours.as_ref(),
             room,
             again: how,
@@ -180,7 +180,7 @@ impl<'a> UserSide<'a> {
         // (`sending` is false in pipe mode, which keeps to the core event
         // lines: scripts do not need telling.)
         if sending && !self.told_about_waiting {
-            self.front.chat(ChatEvent::MessagesWait);
+            self.front.reply(Reply::MessagesWait);
             self.told_about_waiting = true;
         }
         let echo = self.plain_echo(text);
@@ -207,7 +207,7 @@ impl<'a> UserSide<'a> {
         };
         if !self.told_about_room_lines {
             self.told_about_room_lines = true;
-            self.front.chat(ChatEvent::RoomLinesOnPlain);
+            self.front.reply(Reply::RoomLinesOnPlain);
         }
         echo
     }
@@ -255,7 +255,7 @@ impl<'a> UserSide<'a> {
     }
 
     fn refuse_long(&self, len: u64, limit: u64) {
-        self.front.chat(ChatEvent::TooLong { len, limit });
+        self.front.reply(Reply::TooLong { len, limit });
     }
 
     fn queue(&mut self, outgoing: Outgoing) {
@@ -284,9 +284,9 @@ impl<'a> UserSide<'a> {
         match command {
             UserCommand::Nothing => {}
             UserCommand::Quit => return self.leave(Leaving::Command),
-            UserCommand::Usage(usage) => front.chat(ChatEvent::Usage(&usage)),
-            UserCommand::Help => front.chat(ChatEvent::Help),
-            UserCommand::Code => front.chat(ChatEvent::SafetyCode(&self.caps.safety)),
+            UserCommand::Usage(usage) => front.reply(Reply::Usage(&usage)),
+            UserCommand::Help => front.reply(Reply::Help),
+            UserCommand::Code => front.reply(Reply::SafetyCode(&self.caps.safety)),
             UserCommand::Status => {
                 self.transfers.show_status(front);
                 if self.caps.answers {
@@ -299,7 +299,7 @@ impl<'a> UserSide<'a> {
             | UserCommand::Discard
                 if !self.caps.answers =>
             {
-                front.chat(ChatEvent::NoAnswers);
+                front.reply(Reply::NoAnswers);
             }
             // The original wire cannot say whether the peer is a room: the
             // commands go as the lines a room on it answers.
@@ -309,7 +309,7 @@ impl<'a> UserSide<'a> {
                 self.say(&line, sending);
             }
             UserCommand::Who | UserCommand::Msg { .. } if !self.in_room.load(Ordering::SeqCst) => {
-                front.chat(ChatEvent::NotInRoom);
+                front.reply(Reply::NotInRoom);
             }
             UserCommand::Who => self.queue(Outgoing::Who),
             UserCommand::Msg { to, text } => {
@@ -370,7 +370,7 @@ impl UserSide<'_> {
                 };
                 self.queue(Outgoing::Reply(answer));
             }
-            Err(why) => self.front.chat(ChatEvent::Undecided(&why)),
+            Err(why) => self.front.reply(Reply::Undecided(&why)),
         }
     }
 
@@ -450,20 +450,20 @@ impl UserSide<'_> {
                 let why = "cancelled by the receiver".to_string();
                 self.queue(Outgoing::Reply(Answer::Refused(id, why)));
             }
-            Err(why) => self.front.chat(ChatEvent::NotCancelled(&why)),
+            Err(why) => self.front.reply(Reply::NotCancelled(&why)),
         }
     }
 
     /// Removes what is kept of cut transfers, and says how much that freed.
     fn discard_kept(&self) {
         let discarded = Kept::of(self.downloads).discard(false);
-        self.front.chat(ChatEvent::Discarded(discarded.as_ref()));
+        self.front.reply(Reply::Discarded(discarded.as_ref()));
     }
 
     /// Lists what is kept of cut transfers.
     fn show_kept(&self) {
         for item in Kept::of(self.downloads).list() {
-            self.front.chat(ChatEvent::Kept(&item));
+            self.front.reply(Reply::Kept(&item));
         }
     }
 }
@@ -473,8 +473,8 @@ impl UserSide<'_> {
 pub fn act_while_waiting(line: &str, front: &dyn Frontend) -> ControlFlow<()> {
     match command::parse_unconnected(line) {
         UserCommand::Quit => return ControlFlow::Break(()),
-        UserCommand::Help => front.chat(ChatEvent::Help),
-        UserCommand::Usage(usage) => front.chat(ChatEvent::Usage(&usage)),
+        UserCommand::Help => front.reply(Reply::Help),
+        UserCommand::Usage(usage) => front.reply(Reply::Usage(&usage)),
         _ => {}
     }
     ControlFlow::Continue(())

@@ -91,8 +91,6 @@ pub enum ChatEvent<'a> {
     NotSentWhileLeaving,
     /// Leaving at once on the original wire: the file being sent is cut.
     LeavingAtOnce,
-    /// Typed before anyone is connected.
-    NotConnectedYet,
     /// What is kept of cut transfers holds `held` bytes of the disk, in
     /// `kept`, for the download folder `downloads`.
     KeptOnDisk {
@@ -102,6 +100,13 @@ pub enum ChatEvent<'a> {
     },
     /// The conversation is over and the program ends.
     Over,
+}
+
+/// An answer to one of the user's commands, or a word on what it typed.
+#[derive(Debug)]
+pub enum Reply<'a> {
+    /// Typed before anyone is connected.
+    NotConnectedYet,
     /// What the people compare to know nobody is in between (`/code`).
     SafetyCode(&'a Safety),
     /// The wire cannot accept, decline, cancel or resume files.

@@ -5,6 +5,7 @@ mod chat;
 mod link;
 mod progress;
 mod receive;
+mod reply;
 mod room;
 mod send;
 
@@ -23,6 +24,7 @@ impl Frontend for Screen {
                 }
             }
             Event::Chat(event) => chat::show(self, event),
+            Event::Reply(reply) => reply::show(self, reply),
             Event::Receive(event) => self.system(receive::line(event)),
             Event::Send(event) => {
                 if let Some(line) = send::line(event) {

@@ -12,10 +12,7 @@ const NOTHING_SAVED: &str = "nothing was saved";
 pub(super) fn line(event: ReceiveEvent<'_>) -> String {
     use ReceiveEvent as R;
     match event {
-        R::Saved { path, summary } => match summary {
-            Some(summary) => format!("File saved to {} ({summary})", path.display()),
-            None => format!("File saved to {}", path.display()),
-        },
+        R::Saved { path, summary } => saved(path, summary),
         R::Accepted { name } => format!("Accepted {name}."),
         R::DeclinedByUs { name, to } => format!("Declined {name}; {to} was told."),
         R::CancelledByUs { name } => format!("Cancelled {name}; what arrived of it is removed."),
@@ -90,6 +87,13 @@ pub(super) fn line(event: ReceiveEvent<'_>) -> String {
             bytes,
             announced,
         } => left_out(name, files, bytes, announced),
+    }
+}
+
+fn saved(path: &std::path::Path, summary: Option<&Summary>) -> String {
+    match summary {
+        Some(summary) => format!("File saved to {} ({summary})", path.display()),
+        None => format!("File saved to {}", path.display()),
     }
 }
 
