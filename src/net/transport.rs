@@ -6,6 +6,7 @@
 //! is the other, with the same parts: its reader opens records and its
 //! writer seals them. Zero-copy moves (`sendfile`, `splice`) are a
 //! capability of plain TCP only: its halves hand out their descriptor.
+//! Under either lies a [`Socket`]: what a connection needs of its stream.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
@@ -17,6 +18,9 @@ use crate::net::secure::code::Code;
 use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{self, Agreed, HandshakeError, Side};
 use crate::net::secure::record::{RecordReader, RecordWriter};
+use crate::net::socket::{Socket, tcp_info};
+
+pub use crate::net::socket::Sending;
 
 /// TCP keepalive: a peer whose machine vanished (power, network gone) is
 /// noticed after about `IDLE + INTERVAL * PROBES` of silence, instead of
@@ -33,7 +37,7 @@ const SEALED_UNSENT_LIMIT: u32 = 128 * 1024;
 
 /// A connection to the peer, before it is split into its parts.
 pub struct Connection {
-    stream: TcpStream,
+    stream: Box<dyn Socket>,
     peer: SocketAddr,
     /// The keys of the encrypted channel; `None` on the original wire.
     keys: Option<Keys>,
@@ -66,7 +70,7 @@ impl Connection {
         set_keepalive(&stream)?;
         let peer = shown(stream.peer_addr()?);
         Ok(Self {
-            stream,
+            stream: Box::new(stream),
             peer,
             keys: None,
         })
@@ -94,7 +98,7 @@ impl Connection {
         limit: Duration,
     ) -> Result<Agreed, HandshakeError> {
         let mut timed = Timed {
-            stream: &self.stream,
+            stream: &mut *self.stream,
             deadline: Instant::now() + limit,
         };
         let agreed = handshake::handshake(side, &mut timed, code, guesses)?;
@@ -114,8 +118,8 @@ impl Connection {
 
     /// A second handle on the socket, to end the connection from another
     /// thread before it is split.
-    pub fn try_clone_stream(&self) -> io::Result<TcpStream> {
-        self.stream.try_clone()
+    pub fn try_clone_stream(&self) -> io::Result<Box<dyn Socket>> {
+        self.stream.another_handle()
     }
 
     /// Whether the connection is an encrypted channel.
@@ -125,12 +129,12 @@ impl Connection {
 
     /// The three parts, for three owners.
     pub fn split(self) -> io::Result<(Reading, Writing, Closer)> {
-        let reader = ReadHalf(self.stream.try_clone()?);
-        let writer = WriteHalf(self.stream.try_clone()?);
+        let reader = ReadHalf(self.stream.another_handle()?);
+        let writer = WriteHalf(self.stream.another_handle()?);
         if self.keys.is_some() {
-            limit_unsent(&self.stream, SEALED_UNSENT_LIMIT)?;
+            self.stream.limit_unsent(SEALED_UNSENT_LIMIT)?;
         }
-        let closer = Closer(Arc::new(self.stream));
+        let closer = Closer(Arc::from(self.stream));
         Ok(match self.keys {
             None => (Reading::Plain(reader), Writing::Plain(writer), closer),
             Some(keys) => (
@@ -154,33 +158,10 @@ pub fn shown(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Sets `TCP_NOTSENT_LOWAT`: a write waits while more than `limit` bytes
-/// wait in the kernel to be sent.
-fn limit_unsent(stream: &TcpStream, limit: u32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let value = limit as libc::c_int;
-    // SAFETY: the descriptor is open while `stream` is borrowed, and the
-    // pointer and length describe `value`.
-    let done = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_NOTSENT_LOWAT,
-            (&raw const value).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if done == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// A stream whose reads and writes fail with `TimedOut` once `deadline`
 /// has passed, however the peer paces its bytes.
 struct Timed<'a> {
-    stream: &'a TcpStream,
+    stream: &'a mut dyn Socket,
     deadline: Instant,
 }
 
@@ -208,14 +189,14 @@ fn timed_out(e: io::Error) -> io::Error {
 impl Read for Timed<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.stream.set_read_timeout(Some(self.left()?))?;
-        (&mut &*self.stream).read(buf).map_err(timed_out)
+        self.stream.read(buf).map_err(timed_out)
     }
 }
 
 impl Write for Timed<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.stream.set_write_timeout(Some(self.left()?))?;
-        (&mut &*self.stream).write(buf).map_err(timed_out)
+        self.stream.write(buf).map_err(timed_out)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -233,7 +214,7 @@ fn set_keepalive(stream: &TcpStream) -> io::Result<()> {
 }
 
 /// What the peer sends us.
-pub struct ReadHalf(TcpStream);
+pub struct ReadHalf(Box<dyn Socket>);
 
 impl ReadHalf {
     /// Makes a read that waits longer than `limit` fail: silence that long
@@ -256,7 +237,7 @@ impl AsFd for ReadHalf {
 }
 
 /// What we send the peer.
-pub struct WriteHalf(TcpStream);
+pub struct WriteHalf(Box<dyn Socket>);
 
 impl WriteHalf {
     /// Says we will send nothing more; the peer reads to its end.
@@ -294,7 +275,7 @@ impl AsFd for WriteHalf {
 /// Ends the connection from outside its reader and writer, and watches
 /// how much of what we sent the peer has taken.
 #[derive(Clone)]
-pub struct Closer(Arc<TcpStream>);
+pub struct Closer(Arc<dyn Socket>);
 
 impl Closer {
     /// Ends both directions at once: a reader or writer blocked on the
@@ -306,32 +287,7 @@ impl Closer {
     /// Where our sending stands, as the kernel sees it; `None` where it
     /// cannot tell.
     pub fn sending(&self) -> Option<Sending> {
-        tcp_info(&*self.0).map(|info| Sending::from(&info))
-    }
-}
-
-/// Our side of the connection's progress, from one reading of the kernel's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sending {
-    /// Bytes the peer has acknowledged, since the connection began.
-    pub acknowledged: u64,
-    /// Whether bytes of ours wait to be sent or acknowledged.
-    pub waiting: bool,
-    /// Whether what we write can still reach the peer: the connection is
-    /// established, or the peer only said it will send no more.
-    pub open: bool,
-}
-
-impl From<&libc::tcp_info> for Sending {
-    fn from(info: &libc::tcp_info) -> Self {
-        // Linux's TCP states (include/net/tcp_states.h).
-        const ESTABLISHED: u8 = 1;
-        const CLOSE_WAIT: u8 = 8;
-        Self {
-            acknowledged: info.tcpi_bytes_acked,
-            waiting: info.tcpi_unacked > 0 || info.tcpi_notsent_bytes > 0,
-            open: matches!(info.tcpi_state, ESTABLISHED | CLOSE_WAIT),
-        }
+        self.0.sending()
     }
 }
 
@@ -348,27 +304,6 @@ pub fn wait_acknowledged(socket: BorrowedFd<'_>, limit: Duration) -> bool {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-}
-
-/// The kernel's own account of a TCP connection; `None` for anything else.
-fn tcp_info(socket: impl AsFd) -> Option<libc::tcp_info> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: `tcp_info` is plain data, for which all zeroes is a valid
-    // value, and the kernel writes at most `len` bytes into it.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: the descriptor is open while `socket` is borrowed, and the
-    // pointer and length describe `info`.
-    let done = unsafe {
-        libc::getsockopt(
-            socket.as_fd().as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&raw mut info).cast(),
-            &mut len,
-        )
-    };
-    (done == 0).then_some(info)
 }
 
 /// What a peer that vanished without a goodbye does to a connection
