@@ -6,11 +6,13 @@
 //! is the other, with the same parts: its reader opens records and its
 //! writer seals them. Zero-copy moves (`sendfile`, `splice`) are a
 //! capability of plain TCP only: its halves hand out their descriptor.
-//! Under either lies a [`Socket`]: what a connection needs of its stream.
+//! Under either lies a [`Socket`]: TCP to a peer, or a socket pair between
+//! two parts of this program ([`Connection::pair`]).
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -76,13 +78,20 @@ impl Connection {
         })
     }
 
-    /// A connection between two parts of this program (a room's host and
-    /// its user's side), sealed with `keys` (ours to send, ours to receive)
-    /// made here, or plain; no handshake, nobody else knows the keys.
-    pub fn inside(stream: TcpStream, keys: Option<([u8; 32], [u8; 32])>) -> io::Result<Self> {
-        let mut connection = Self::tcp(stream)?;
-        connection.keys = keys.map(|(send, receive)| Keys { send, receive });
-        Ok(connection)
+    /// Two ends of one connection between two parts of this program (a
+    /// room and its host's own user), on a socket pair: no port, so nobody
+    /// else can reach it. Both are sealed with keys made here, so what runs
+    /// over it is an ordinary encrypted conversation, with no handshake.
+    /// Each end's peer is [`THIS_MACHINE`].
+    pub fn pair() -> io::Result<(Self, Self)> {
+        let (one, other) = UnixStream::pair()?;
+        let (a, b) = (fresh_key()?, fresh_key()?);
+        let end = |stream: UnixStream, send, receive| Self {
+            stream: Box::new(stream),
+            peer: THIS_MACHINE,
+            keys: Some(Keys { send, receive }),
+        };
+        Ok((end(one, a, b), end(other, b, a)))
     }
 
     /// Turns the connection into an encrypted channel: runs the handshake
@@ -144,6 +153,20 @@ impl Connection {
             ),
         })
     }
+}
+
+/// The peer of a connection inside this program: this machine, at no port.
+pub const THIS_MACHINE: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+/// A key for one direction of a connection inside this program.
+fn fresh_key() -> io::Result<[u8; 32]> {
+    let mut key = [0; 32];
+    getrandom::fill(&mut key).map_err(|e| {
+        io::Error::other(format!(
+            "no random numbers for the keys of a connection inside the program: {e}"
+        ))
+    })?;
+    Ok(key)
 }
 
 /// An address as people know it: an IPv4 peer reached over an IPv6 socket
@@ -325,6 +348,8 @@ pub fn in_words(e: io::Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::secure::record::RecordError;
+    use crate::wire::message::Message;
     use std::net::TcpListener;
 
     fn pair() -> (Connection, TcpStream) {
@@ -402,6 +427,91 @@ mod tests {
         writer.send(b"sealed hello").unwrap();
         writer.flush().unwrap();
         assert_eq!(reader.next_record().unwrap(), Some(&b"sealed hello"[..]));
+    }
+
+    /// The sealed parts of both ends of [`Connection::pair`].
+    fn sealed_pair() -> [(RecordReader<ReadHalf>, RecordWriter<WriteHalf>, Closer); 2] {
+        let (one, other) = Connection::pair().unwrap();
+        [one, other].map(|end| {
+            assert!(end.is_encrypted(), "a pair is sealed from the start");
+            assert_eq!(end.peer(), THIS_MACHINE);
+            match end.split().unwrap() {
+                (Reading::Sealed(reader), Writing::Sealed(writer), closer) => {
+                    (*reader, *writer, closer)
+                }
+                _ => panic!("a pair reads and writes records"),
+            }
+        })
+    }
+
+    #[test]
+    fn a_pair_carries_sealed_records_both_ways() {
+        let [
+            (mut one_reads, mut one_writes, _),
+            (mut other_reads, mut other_writes, _),
+        ] = sealed_pair();
+        one_writes.send(b"from one").unwrap();
+        one_writes.close().unwrap();
+        other_writes.send(b"from the other").unwrap();
+        other_writes.flush().unwrap();
+        assert_eq!(other_reads.next_record().unwrap(), Some(&b"from one"[..]));
+        assert_eq!(other_reads.next_record().unwrap(), None);
+        assert_eq!(
+            one_reads.next_record().unwrap(),
+            Some(&b"from the other"[..])
+        );
+    }
+
+    #[test]
+    fn the_closer_ends_a_blocked_reader_on_a_pair() {
+        let [(mut reader, _, closer), _other] = sealed_pair();
+        let (done, finished) = std::sync::mpsc::channel();
+        let blocked = std::thread::spawn(move || {
+            let ended = reader.next_record().map(|r| r.map(<[u8]>::to_vec));
+            let _ = done.send(matches!(ended, Err(RecordError::Cut)));
+        });
+        closer.close();
+        let cut = finished.recv_timeout(Duration::from_secs(5));
+        assert_eq!(cut, Ok(true), "the reader ends as on a cut connection");
+        blocked.join().unwrap();
+    }
+
+    #[test]
+    fn the_kernel_tells_delivery_on_tcp_but_not_on_a_pair() {
+        let [(_, _, closer), _other] = sealed_pair();
+        assert_eq!(closer.sending(), None);
+        let (connection, _peer) = pair();
+        let (_, _, closer) = connection.split().unwrap();
+        assert!(closer.sending().is_some_and(|s| s.open));
+    }
+
+    #[test]
+    fn a_conversations_typed_messages_go_over_a_pair() {
+        let [(_, mut writer, _), (mut reader, _, _)] = sealed_pair();
+        let said = [
+            Message::Hello { name: "I049" },
+            Message::Text("hello, wörld"),
+            Message::Offer {
+                id: 7,
+                size: 1 << 40,
+                name: "notes.pdf",
+            },
+            Message::Chunk {
+                id: 7,
+                data: &[0, 1, 2],
+            },
+        ];
+        for message in &said {
+            let mut record = Vec::new();
+            message.encode(&mut record);
+            writer.send(&record).unwrap();
+        }
+        writer.close().unwrap();
+        for message in &said {
+            let record = reader.next_record().unwrap().unwrap();
+            assert_eq!(&Message::decode(record).unwrap(), message);
+        }
+        assert_eq!(reader.next_record().unwrap(), None);
     }
 
     #[test]
