@@ -19,6 +19,7 @@ use crate::net::patience::Trying;
 use crate::net::secure::Protection;
 use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{Agreed, HandshakeError, Side};
+use crate::net::socket::Socket;
 use crate::net::stranger::sounds_like;
 use crate::net::transport::{Connection, shown};
 use crate::wire::limits::HANDSHAKE_LIMIT;
@@ -53,7 +54,7 @@ pub struct Waiting {
     local: SocketAddr,
     stop_asked: Arc<AtomicBool>,
     /// The connection whose handshake runs, so that stopping ends it too.
-    handshaking: Arc<Mutex<Option<TcpStream>>>,
+    handshaking: Arc<Mutex<Option<Box<dyn Socket>>>>,
     /// The wrong codes allowed to everyone who tries, together.
     guesses: Guesses,
 }
@@ -187,7 +188,7 @@ impl Waiting {
         Ok(Established { connection, agreed })
     }
 
-    fn lock_handshaking(&self) -> std::sync::MutexGuard<'_, Option<TcpStream>> {
+    fn lock_handshaking(&self) -> std::sync::MutexGuard<'_, Option<Box<dyn Socket>>> {
         self.handshaking
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

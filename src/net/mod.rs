@@ -6,6 +6,7 @@ pub mod discovery;
 pub mod events;
 pub mod patience;
 pub mod secure;
+pub mod socket;
 pub mod stranger;
 pub mod target;
 pub mod transport;

@@ -6,10 +6,13 @@
 //! is the other, with the same parts: its reader opens records and its
 //! writer seals them. Zero-copy moves (`sendfile`, `splice`) are a
 //! capability of plain TCP only: its halves hand out their descriptor.
+//! Under either lies a [`Socket`]: TCP to a peer, or a socket pair between
+//! two parts of this program ([`Connection::pair`]).
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +20,9 @@ use crate::net::secure::code::Code;
 use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{self, Agreed, HandshakeError, Side};
 use crate::net::secure::record::{RecordReader, RecordWriter};
+use crate::net::socket::{Socket, tcp_info};
+
+pub use crate::net::socket::Sending;
 
 /// TCP keepalive: a peer whose machine vanished (power, network gone) is
 /// noticed after about `IDLE + INTERVAL * PROBES` of silence, instead of
@@ -33,7 +39,7 @@ const SEALED_UNSENT_LIMIT: u32 = 128 * 1024;
 
 /// A connection to the peer, before it is split into its parts.
 pub struct Connection {
-    stream: TcpStream,
+    stream: Box<dyn Socket>,
     peer: SocketAddr,
     /// The keys of the encrypted channel; `None` on the original wire.
     keys: Option<Keys>,
@@ -66,19 +72,26 @@ impl Connection {
         set_keepalive(&stream)?;
         let peer = shown(stream.peer_addr()?);
         Ok(Self {
-            stream,
+            stream: Box::new(stream),
             peer,
             keys: None,
         })
     }
 
-    /// A connection between two parts of this program (a room's host and
-    /// its user's side), sealed with `keys` (ours to send, ours to receive)
-    /// made here, or plain; no handshake, nobody else knows the keys.
-    pub fn inside(stream: TcpStream, keys: Option<([u8; 32], [u8; 32])>) -> io::Result<Self> {
-        let mut connection = Self::tcp(stream)?;
-        connection.keys = keys.map(|(send, receive)| Keys { send, receive });
-        Ok(connection)
+    /// Two ends of one connection between two parts of this program (a
+    /// room and its host's own user), on a socket pair: no port, so nobody
+    /// else can reach it. Both are sealed with keys made here, so what runs
+    /// over it is an ordinary encrypted conversation, with no handshake.
+    /// Each end's peer is [`THIS_MACHINE`].
+    pub fn pair() -> io::Result<(Self, Self)> {
+        let (one, other) = UnixStream::pair()?;
+        let (a, b) = (fresh_key()?, fresh_key()?);
+        let end = |stream: UnixStream, send, receive| Self {
+            stream: Box::new(stream),
+            peer: THIS_MACHINE,
+            keys: Some(Keys { send, receive }),
+        };
+        Ok((end(one, a, b), end(other, b, a)))
     }
 
     /// Turns the connection into an encrypted channel: runs the handshake
@@ -94,7 +107,7 @@ impl Connection {
         limit: Duration,
     ) -> Result<Agreed, HandshakeError> {
         let mut timed = Timed {
-            stream: &self.stream,
+            stream: &mut *self.stream,
             deadline: Instant::now() + limit,
         };
         let agreed = handshake::handshake(side, &mut timed, code, guesses)?;
@@ -114,8 +127,8 @@ impl Connection {
 
     /// A second handle on the socket, to end the connection from another
     /// thread before it is split.
-    pub fn try_clone_stream(&self) -> io::Result<TcpStream> {
-        self.stream.try_clone()
+    pub fn try_clone_stream(&self) -> io::Result<Box<dyn Socket>> {
+        self.stream.another_handle()
     }
 
     /// Whether the connection is an encrypted channel.
@@ -125,12 +138,12 @@ impl Connection {
 
     /// The three parts, for three owners.
     pub fn split(self) -> io::Result<(Reading, Writing, Closer)> {
-        let reader = ReadHalf(self.stream.try_clone()?);
-        let writer = WriteHalf(self.stream.try_clone()?);
+        let reader = ReadHalf(self.stream.another_handle()?);
+        let writer = WriteHalf(self.stream.another_handle()?);
         if self.keys.is_some() {
-            limit_unsent(&self.stream, SEALED_UNSENT_LIMIT)?;
+            self.stream.limit_unsent(SEALED_UNSENT_LIMIT)?;
         }
-        let closer = Closer(Arc::new(self.stream));
+        let closer = Closer(Arc::from(self.stream));
         Ok(match self.keys {
             None => (Reading::Plain(reader), Writing::Plain(writer), closer),
             Some(keys) => (
@@ -140,6 +153,20 @@ impl Connection {
             ),
         })
     }
+}
+
+/// The peer of a connection inside this program: this machine, at no port.
+pub const THIS_MACHINE: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+/// A key for one direction of a connection inside this program.
+fn fresh_key() -> io::Result<[u8; 32]> {
+    let mut key = [0; 32];
+    getrandom::fill(&mut key).map_err(|e| {
+        io::Error::other(format!(
+            "no random numbers for the keys of a connection inside the program: {e}"
+        ))
+    })?;
+    Ok(key)
 }
 
 /// An address as people know it: an IPv4 peer reached over an IPv6 socket
@@ -154,33 +181,10 @@ pub fn shown(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Sets `TCP_NOTSENT_LOWAT`: a write waits while more than `limit` bytes
-/// wait in the kernel to be sent.
-fn limit_unsent(stream: &TcpStream, limit: u32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let value = limit as libc::c_int;
-    // SAFETY: the descriptor is open while `stream` is borrowed, and the
-    // pointer and length describe `value`.
-    let done = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_NOTSENT_LOWAT,
-            (&raw const value).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if done == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// A stream whose reads and writes fail with `TimedOut` once `deadline`
 /// has passed, however the peer paces its bytes.
 struct Timed<'a> {
-    stream: &'a TcpStream,
+    stream: &'a mut dyn Socket,
     deadline: Instant,
 }
 
@@ -208,14 +212,14 @@ fn timed_out(e: io::Error) -> io::Error {
 impl Read for Timed<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.stream.set_read_timeout(Some(self.left()?))?;
-        (&mut &*self.stream).read(buf).map_err(timed_out)
+        self.stream.read(buf).map_err(timed_out)
     }
 }
 
 impl Write for Timed<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.stream.set_write_timeout(Some(self.left()?))?;
-        (&mut &*self.stream).write(buf).map_err(timed_out)
+        self.stream.write(buf).map_err(timed_out)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -233,7 +237,7 @@ fn set_keepalive(stream: &TcpStream) -> io::Result<()> {
 }
 
 /// What the peer sends us.
-pub struct ReadHalf(TcpStream);
+pub struct ReadHalf(Box<dyn Socket>);
 
 impl ReadHalf {
     /// Makes a read that waits longer than `limit` fail: silence that long
@@ -256,7 +260,7 @@ impl AsFd for ReadHalf {
 }
 
 /// What we send the peer.
-pub struct WriteHalf(TcpStream);
+pub struct WriteHalf(Box<dyn Socket>);
 
 impl WriteHalf {
     /// Says we will send nothing more; the peer reads to its end.
@@ -294,7 +298,7 @@ impl AsFd for WriteHalf {
 /// Ends the connection from outside its reader and writer, and watches
 /// how much of what we sent the peer has taken.
 #[derive(Clone)]
-pub struct Closer(Arc<TcpStream>);
+pub struct Closer(Arc<dyn Socket>);
 
 impl Closer {
     /// Ends both directions at once: a reader or writer blocked on the
@@ -306,32 +310,7 @@ impl Closer {
     /// Where our sending stands, as the kernel sees it; `None` where it
     /// cannot tell.
     pub fn sending(&self) -> Option<Sending> {
-        tcp_info(&*self.0).map(|info| Sending::from(&info))
-    }
-}
-
-/// Our side of the connection's progress, from one reading of the kernel's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sending {
-    /// Bytes the peer has acknowledged, since the connection began.
-    pub acknowledged: u64,
-    /// Whether bytes of ours wait to be sent or acknowledged.
-    pub waiting: bool,
-    /// Whether what we write can still reach the peer: the connection is
-    /// established, or the peer only said it will send no more.
-    pub open: bool,
-}
-
-impl From<&libc::tcp_info> for Sending {
-    fn from(info: &libc::tcp_info) -> Self {
-        // Linux's TCP states (include/net/tcp_states.h).
-        const ESTABLISHED: u8 = 1;
-        const CLOSE_WAIT: u8 = 8;
-        Self {
-            acknowledged: info.tcpi_bytes_acked,
-            waiting: info.tcpi_unacked > 0 || info.tcpi_notsent_bytes > 0,
-            open: matches!(info.tcpi_state, ESTABLISHED | CLOSE_WAIT),
-        }
+        self.0.sending()
     }
 }
 
@@ -348,27 +327,6 @@ pub fn wait_acknowledged(socket: BorrowedFd<'_>, limit: Duration) -> bool {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-}
-
-/// The kernel's own account of a TCP connection; `None` for anything else.
-fn tcp_info(socket: impl AsFd) -> Option<libc::tcp_info> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: `tcp_info` is plain data, for which all zeroes is a valid
-    // value, and the kernel writes at most `len` bytes into it.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: the descriptor is open while `socket` is borrowed, and the
-    // pointer and length describe `info`.
-    let done = unsafe {
-        libc::getsockopt(
-            socket.as_fd().as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&raw mut info).cast(),
-            &mut len,
-        )
-    };
-    (done == 0).then_some(info)
 }
 
 /// What a peer that vanished without a goodbye does to a connection
@@ -390,6 +348,8 @@ pub fn in_words(e: io::Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::secure::record::RecordError;
+    use crate::wire::message::Message;
     use std::net::TcpListener;
 
     fn pair() -> (Connection, TcpStream) {
@@ -467,6 +427,91 @@ mod tests {
         writer.send(b"sealed hello").unwrap();
         writer.flush().unwrap();
         assert_eq!(reader.next_record().unwrap(), Some(&b"sealed hello"[..]));
+    }
+
+    /// The sealed parts of both ends of [`Connection::pair`].
+    fn sealed_pair() -> [(RecordReader<ReadHalf>, RecordWriter<WriteHalf>, Closer); 2] {
+        let (one, other) = Connection::pair().unwrap();
+        [one, other].map(|end| {
+            assert!(end.is_encrypted(), "a pair is sealed from the start");
+            assert_eq!(end.peer(), THIS_MACHINE);
+            match end.split().unwrap() {
+                (Reading::Sealed(reader), Writing::Sealed(writer), closer) => {
+                    (*reader, *writer, closer)
+                }
+                _ => panic!("a pair reads and writes records"),
+            }
+        })
+    }
+
+    #[test]
+    fn a_pair_carries_sealed_records_both_ways() {
+        let [
+            (mut one_reads, mut one_writes, _),
+            (mut other_reads, mut other_writes, _),
+        ] = sealed_pair();
+        one_writes.send(b"from one").unwrap();
+        one_writes.close().unwrap();
+        other_writes.send(b"from the other").unwrap();
+        other_writes.flush().unwrap();
+        assert_eq!(other_reads.next_record().unwrap(), Some(&b"from one"[..]));
+        assert_eq!(other_reads.next_record().unwrap(), None);
+        assert_eq!(
+            one_reads.next_record().unwrap(),
+            Some(&b"from the other"[..])
+        );
+    }
+
+    #[test]
+    fn the_closer_ends_a_blocked_reader_on_a_pair() {
+        let [(mut reader, _, closer), _other] = sealed_pair();
+        let (done, finished) = std::sync::mpsc::channel();
+        let blocked = std::thread::spawn(move || {
+            let ended = reader.next_record().map(|r| r.map(<[u8]>::to_vec));
+            let _ = done.send(matches!(ended, Err(RecordError::Cut)));
+        });
+        closer.close();
+        let cut = finished.recv_timeout(Duration::from_secs(5));
+        assert_eq!(cut, Ok(true), "the reader ends as on a cut connection");
+        blocked.join().unwrap();
+    }
+
+    #[test]
+    fn the_kernel_tells_delivery_on_tcp_but_not_on_a_pair() {
+        let [(_, _, closer), _other] = sealed_pair();
+        assert_eq!(closer.sending(), None);
+        let (connection, _peer) = pair();
+        let (_, _, closer) = connection.split().unwrap();
+        assert!(closer.sending().is_some_and(|s| s.open));
+    }
+
+    #[test]
+    fn a_conversations_typed_messages_go_over_a_pair() {
+        let [(_, mut writer, _), (mut reader, _, _)] = sealed_pair();
+        let said = [
+            Message::Hello { name: "I049" },
+            Message::Text("hello, wörld"),
+            Message::Offer {
+                id: 7,
+                size: 1 << 40,
+                name: "notes.pdf",
+            },
+            Message::Chunk {
+                id: 7,
+                data: &[0, 1, 2],
+            },
+        ];
+        for message in &said {
+            let mut record = Vec::new();
+            message.encode(&mut record);
+            writer.send(&record).unwrap();
+        }
+        writer.close().unwrap();
+        for message in &said {
+            let record = reader.next_record().unwrap().unwrap();
+            assert_eq!(&Message::decode(record).unwrap(), message);
+        }
+        assert_eq!(reader.next_record().unwrap(), None);
     }
 
     #[test]
