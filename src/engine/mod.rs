@@ -3,6 +3,8 @@
 //! front end among others that attach the same way.
 
 pub mod event;
+#[cfg(test)]
+mod tests;
 
 use crate::net;
 

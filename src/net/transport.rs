@@ -84,14 +84,30 @@ impl Connection {
     /// over it is an ordinary encrypted conversation, with no handshake.
     /// Each end's peer is [`THIS_MACHINE`].
     pub fn pair() -> io::Result<(Self, Self)> {
-        let (one, other) = UnixStream::pair()?;
+        let (mut one, mut other) = Self::local_pair()?;
         let (a, b) = (fresh_key()?, fresh_key()?);
-        let end = |stream: UnixStream, send, receive| Self {
+        one.keys = Some(Keys {
+            send: a,
+            receive: b,
+        });
+        other.keys = Some(Keys {
+            send: b,
+            receive: a,
+        });
+        Ok((one, other))
+    }
+
+    /// Two connected ends made inside the program, in the clear until a
+    /// handshake runs on them: for running conversations without a
+    /// network. Each end's peer is [`THIS_MACHINE`].
+    pub fn local_pair() -> io::Result<(Self, Self)> {
+        let (one, other) = UnixStream::pair()?;
+        let end = |stream: UnixStream| Self {
             stream: Box::new(stream),
             peer: THIS_MACHINE,
-            keys: Some(Keys { send, receive }),
+            keys: None,
         };
-        Ok((end(one, a, b), end(other, b, a)))
+        Ok((end(one), end(other)))
     }
 
     /// Turns the connection into an encrypted channel: runs the handshake

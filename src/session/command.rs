@@ -1,4 +1,6 @@
-//! What a line typed by the user means: a message, a command, or nothing.
+//! What a front end asks of a conversation ([`Command`]), and the chat's
+//! command language that text front ends type it in: what a line means —
+//! a message, a command, or nothing.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -47,6 +49,33 @@ pub fn command_names() -> Vec<&'static str> {
         .filter_map(|(usage, _)| usage.split(' ').next())
         .filter(|name| name.len() > 1 && !name.starts_with("//"))
         .collect()
+}
+
+/// What a front end asks of a conversation, as typed values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Send this text as a message.
+    Say(String),
+    /// Send these files and folders, in order.
+    Send(Vec<PathBuf>),
+    /// List the transfers, and what is kept of cut ones.
+    Status,
+    /// Take the offer with this id, or the only one.
+    Accept(Option<u64>),
+    /// Say no to the offer with this id, or the only one.
+    Decline(Option<u64>),
+    /// Stop the transfer with this id, or the only one.
+    Cancel(Option<u64>),
+    /// Remove what is kept of cut transfers.
+    Discard,
+    /// Show what the people compare to know nobody is in between.
+    Code,
+    /// List a room's members.
+    Who,
+    /// A private message to one member of a room.
+    Msg { to: String, text: String },
+    /// Leave the conversation.
+    Quit,
 }
 
 /// One line of user input, interpreted.

@@ -72,6 +72,8 @@ pub enum News {
     Input(Vec<u8>, Option<Ticket>),
     /// A block pasted at the prompt: one message, its lines kept.
     Pasted(String),
+    /// A command a front end gave as a typed value.
+    Command(command::Command),
     /// The user asked to leave at the prompt (Ctrl-C or Ctrl-D).
     Leave(user::Leaving),
     /// A line of this many bytes was too long to send and was dropped.
@@ -186,12 +188,53 @@ fn say_what_is_kept(downloads: &DownloadDir, front: &dyn Frontend) {
     });
 }
 
+/// A front end's input, which the conversation stops as it ends: before
+/// its last lines, so that they are not drawn around a prompt.
+pub trait InputSide {
+    fn stop(&mut self);
+}
+
+/// A front end whose commands come from elsewhere than a console: nothing
+/// to stop.
+struct NoInput;
+
+impl InputSide for NoInput {
+    fn stop(&mut self) {}
+}
+
+/// Runs a conversation over a connection already made, for a front end
+/// that gives its commands as [`News::Command`] on `news`, until either
+/// side leaves. Everything it shows goes to `front`.
+pub fn converse(
+    settings: &Settings,
+    front: Front,
+    established: Established,
+    (news, inbox): (Sender<News>, Receiver<News>),
+) -> Result<()> {
+    let conversation = Conversation {
+        settings,
+        front: &front,
+        inbox: &inbox,
+        events: &news,
+        hosted: None,
+    };
+    let result = conversation.run(established, Vec::new(), &mut NoInput);
+    front.chat(ChatEvent::Over);
+    result
+}
+
 /// The user's side of the input: stopped once, before the last lines, so
 /// they are not drawn around the prompt, and in any case when dropped.
 pub(crate) struct UserInput {
     editor: Option<EditorStop>,
     tickets: Tickets,
     screen: Arc<Screen>,
+}
+
+impl InputSide for UserInput {
+    fn stop(&mut self) {
+        UserInput::stop(self);
+    }
 }
 
 impl UserInput {
@@ -258,7 +301,10 @@ fn establish(
                 }
             }
             News::InputEnded | News::Leave(_) => break,
-            News::InputTooLong(_) | News::Pasted(_) => front.reply(Reply::NotConnectedYet),
+            News::Command(command::Command::Quit) => break,
+            News::InputTooLong(_) | News::Pasted(_) | News::Command(_) => {
+                front.reply(Reply::NotConnectedYet);
+            }
             News::PeerEnded(_) | News::WriterFailed(_) | News::WriterDone => {}
         }
     }
@@ -281,7 +327,7 @@ impl Conversation<'_> {
         &self,
         established: Established,
         early: Vec<News>,
-        user_input: &mut UserInput,
+        user_input: &mut dyn InputSide,
     ) -> Result<()> {
         let Established { connection, agreed } = established;
         let peer = connection.peer();
@@ -538,7 +584,13 @@ impl Conversation<'_> {
                     stopped = true;
                     self.leave_at_once(outbox.take(), closer, sealed);
                 }
-                Ok(News::Input(..) | News::Pasted(_) | News::InputTooLong(_)) => {
+                Ok(News::Command(command::Command::Quit)) if !stopped => {
+                    stopped = true;
+                    self.leave_at_once(outbox.take(), closer, sealed);
+                }
+                Ok(
+                    News::Input(..) | News::Pasted(_) | News::InputTooLong(_) | News::Command(_),
+                ) => {
                     if !std::mem::replace(&mut told_typing, true) {
                         self.front.chat(ChatEvent::NotSentWhileLeaving);
                     }
@@ -636,6 +688,11 @@ fn act(event: News, user: &mut UserSide) -> ControlFlow<Ending> {
             }
         }
         News::Pasted(text) => user.paste(&text),
+        News::Command(command) => {
+            if user.order(command).is_break() {
+                return ControlFlow::Break(Ending::Quit);
+            }
+        }
         News::Leave(how) => {
             if user.leave(how).is_break() {
                 return ControlFlow::Break(Ending::Quit);

@@ -3,11 +3,12 @@
 
 use std::borrow::Cow;
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
 use super::capabilities::Capabilities;
-use super::command::{self, SendArgs, UserCommand};
+use super::command::{self, Command, UserCommand};
 use super::events::{ChatEvent, Offered, ReceiveEvent, Reply, SendEvent};
 use super::input::Ticket;
 use super::members::Occupancy;
@@ -272,47 +273,86 @@ impl<'a> UserSide<'a> {
         }
     }
 
-    /// Acts on one line; breaks when the user leaves.
+    /// Acts on one line typed in the chat's command language; breaks when
+    /// the user leaves.
     fn act(&mut self, line: &str) -> ControlFlow<()> {
-        let front = self.front;
         // On the encrypted wire nothing waits: messages go between chunks.
         let sending = self.sending_plain();
         self.told_about_waiting &= sending;
         let command = command::parse(line);
         // Anything done but leaving calls for a new warning before leaving.
         self.warned &= matches!(command, UserCommand::Nothing | UserCommand::Quit);
+        let command = match command {
+            UserCommand::Nothing => return ControlFlow::Continue(()),
+            UserCommand::Usage(usage) => {
+                self.front.reply(Reply::Usage(&usage));
+                return ControlFlow::Continue(());
+            }
+            UserCommand::Help => {
+                self.front.reply(Reply::Help);
+                return ControlFlow::Continue(());
+            }
+            // (Borrowed from the batch: piped input can be a million lines.)
+            UserCommand::Say(text) => {
+                self.say(&text, sending);
+                return ControlFlow::Continue(());
+            }
+            UserCommand::Send(args) => Command::Send(args.paths(|p| p.exists())),
+            UserCommand::Status => Command::Status,
+            UserCommand::Accept(id) => Command::Accept(id),
+            UserCommand::Decline(id) => Command::Decline(id),
+            UserCommand::Cancel(id) => Command::Cancel(id),
+            UserCommand::Discard => Command::Discard,
+            UserCommand::Code => Command::Code,
+            UserCommand::Who => Command::Who,
+            UserCommand::Msg { to, text } => Command::Msg { to, text },
+            UserCommand::Quit => Command::Quit,
+        };
+        self.obey(command, sending)
+    }
+
+    /// Acts on a command a front end gave; breaks when the user leaves.
+    pub fn order(&mut self, command: Command) -> ControlFlow<()> {
+        self.warned &= command == Command::Quit;
+        let sending = self.sending_plain();
+        self.told_about_waiting &= sending;
+        let flow = self.obey(command, sending);
+        self.send_texts(None);
+        flow
+    }
+
+    /// Carries out a command; `sending` says whether files go out before
+    /// what it queues. Breaks when the user leaves.
+    fn obey(&mut self, command: Command, sending: bool) -> ControlFlow<()> {
+        let front = self.front;
         match command {
-            UserCommand::Nothing => {}
-            UserCommand::Quit => return self.leave(Leaving::Command),
-            UserCommand::Usage(usage) => front.reply(Reply::Usage(&usage)),
-            UserCommand::Help => front.reply(Reply::Help),
-            UserCommand::Code => front.reply(Reply::SafetyCode(&self.caps.safety)),
-            UserCommand::Status => {
+            Command::Quit => return self.leave(Leaving::Command),
+            Command::Say(text) => self.say(&text, sending),
+            Command::Send(paths) => self.send_paths(paths, sending),
+            Command::Code => front.reply(Reply::SafetyCode(&self.caps.safety)),
+            Command::Status => {
                 self.transfers.show_status(front);
                 if self.caps.answers {
                     self.show_kept();
                 }
             }
-            UserCommand::Accept(_)
-            | UserCommand::Decline(_)
-            | UserCommand::Cancel(_)
-            | UserCommand::Discard
+            Command::Accept(_) | Command::Decline(_) | Command::Cancel(_) | Command::Discard
                 if !self.caps.answers =>
             {
                 front.reply(Reply::NoAnswers);
             }
             // The original wire cannot say whether the peer is a room: the
             // commands go as the lines a room on it answers.
-            UserCommand::Who if !self.caps.typed => self.say("/who", sending),
-            UserCommand::Msg { to, text } if !self.caps.typed => {
+            Command::Who if !self.caps.typed => self.say("/who", sending),
+            Command::Msg { to, text } if !self.caps.typed => {
                 let line = format!("/msg {} {text}", command::quoted_name(&to));
                 self.say(&line, sending);
             }
-            UserCommand::Who | UserCommand::Msg { .. } if !self.in_room.load(Ordering::SeqCst) => {
+            Command::Who | Command::Msg { .. } if !self.in_room.load(Ordering::SeqCst) => {
                 front.reply(Reply::NotInRoom);
             }
-            UserCommand::Who => self.queue(Outgoing::Who),
-            UserCommand::Msg { to, text } => {
+            Command::Who => self.queue(Outgoing::Who),
+            Command::Msg { to, text } => {
                 let (len, limit) = self.measure(text.len() as u64);
                 if len > limit {
                     self.refuse_long(len, limit);
@@ -321,12 +361,10 @@ impl<'a> UserSide<'a> {
                 // Shown once the room says whom it reached.
                 self.queue(Outgoing::Whisper { to, text });
             }
-            UserCommand::Accept(id) => self.decide(id, true),
-            UserCommand::Decline(id) => self.decide(id, false),
-            UserCommand::Cancel(id) => self.cancel(id),
-            UserCommand::Discard => self.discard_kept(),
-            UserCommand::Say(text) => self.say(&text, sending),
-            UserCommand::Send(args) => self.send_paths(&args, sending),
+            Command::Accept(id) => self.decide(id, true),
+            Command::Decline(id) => self.decide(id, false),
+            Command::Cancel(id) => self.cancel(id),
+            Command::Discard => self.discard_kept(),
         }
         ControlFlow::Continue(())
     }
@@ -377,10 +415,10 @@ impl UserSide<'_> {
     /// Queues the files and folders `/send` named, in order; `sending` says
     /// whether others go out before them. Their last lines are said in the
     /// same order.
-    fn send_paths(&mut self, args: &SendArgs, sending: bool) {
+    fn send_paths(&mut self, paths: Vec<PathBuf>, sending: bool) {
         let front = self.front;
         let mut queued = Vec::new();
-        for path in args.paths(|p| p.exists()) {
+        for path in paths {
             match OutgoingFile::open(&path) {
                 Err(SendError::IsDirectory) if self.caps.folders => {
                     queued.extend(self.send_folder(&path));

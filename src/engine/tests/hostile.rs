@@ -1,0 +1,122 @@
+//! A peer that breaks the protocol, or vanishes: the conversation ends,
+//! and says why.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use super::{PATIENCE, Recorder, Setup, scratch, settings};
+use crate::net::connect::Established;
+use crate::net::secure::handshake::Side;
+use crate::net::transport::{Connection, Writing};
+use crate::session;
+use crate::wire::message::Message;
+
+/// What the peer the test plays does once it said its piece.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Then {
+    /// Waits for Bea to end the conversation.
+    Waits,
+    /// Vanishes, as a killed peer does.
+    Vanishes,
+}
+
+/// Bea's conversation with a peer that the test plays by hand over the
+/// encrypted wire: it says `said` (records, each a message's bytes), then
+/// does as `then` says. Returns what Bea was shown and how her
+/// conversation ended.
+fn bea_meets(test: &str, said: &[Vec<u8>], then: Then) -> (Arc<Recorder>, anyhow::Result<()>) {
+    let (mut mallory, mut bea) = Connection::local_pair().unwrap();
+    let handshake = std::thread::spawn(move || {
+        let agreed = bea.encrypt(Side::Connecting, None, None, PATIENCE);
+        (bea, agreed)
+    });
+    mallory
+        .encrypt(Side::Listening, None, None, PATIENCE)
+        .unwrap();
+    let (bea, agreed) = handshake.join().unwrap();
+    let front = Arc::new(Recorder::default());
+    let (news, inbox) = mpsc::channel();
+    let running = {
+        let downloads = scratch(test);
+        let front = front.clone();
+        std::thread::spawn(move || {
+            let settings = settings("bea", Setup::default(), &downloads);
+            let established = Established {
+                connection: bea,
+                agreed: Some(agreed.unwrap()),
+            };
+            session::converse(&settings, front, established, (news, inbox))
+        })
+    };
+    let (_, Writing::Sealed(mut records), closer) = mallory.split().unwrap() else {
+        panic!("the handshake made the connection encrypted");
+    };
+    for record in said {
+        records.send(record).unwrap();
+    }
+    records.flush().ok();
+    if then == Then::Vanishes {
+        closer.close();
+    }
+    // (Bounded: a conversation that does not end fails here, not hangs.)
+    front.wait_for(&["Chat(Over)"]);
+    let ended = running.join().unwrap();
+    closer.close();
+    (front, ended)
+}
+
+fn encoded(message: &Message) -> Vec<u8> {
+    let mut out = Vec::new();
+    message.encode(&mut out);
+    out
+}
+
+#[test]
+fn a_message_of_no_known_type_ends_the_conversation() {
+    let hello = encoded(&Message::Hello { name: "mallory" });
+    let (front, ended) = bea_meets("unknown-type", &[hello, vec![250, 1, 2, 3]], Then::Waits);
+    front.wait_for(&["PeerEnded", "Broken"]);
+    assert!(ended.is_err(), "a broken protocol is a failure");
+}
+
+#[test]
+fn a_name_that_breaks_the_rules_ends_the_conversation() {
+    // (Brackets would let it pass for another's `[NAME]` on the screen.)
+    let hello = encoded(&Message::Hello { name: "[System]" });
+    let (front, ended) = bea_meets("bad-name", &[hello], Then::Waits);
+    front.wait_for(&["PeerEnded", "Broken"]);
+    assert!(ended.is_err());
+    assert!(!front.saw(&["PeerSaid"]));
+}
+
+#[test]
+fn a_chunk_of_a_file_never_offered_ends_the_conversation() {
+    let hello = encoded(&Message::Hello { name: "mallory" });
+    let chunk = encoded(&Message::Chunk {
+        id: 9,
+        data: b"surprise",
+    });
+    let (front, ended) = bea_meets("unoffered", &[hello, chunk], Then::Waits);
+    front.wait_for(&["PeerEnded", "Broken", "never offered"]);
+    assert!(ended.is_err());
+}
+
+#[test]
+fn a_peer_that_vanishes_mid_file_leaves_what_arrived_kept() {
+    let hello = encoded(&Message::Hello { name: "mallory" });
+    let offer = encoded(&Message::Offer {
+        id: 1,
+        size: 100_000,
+        name: "half.bin",
+    });
+    let chunk = encoded(&Message::Chunk {
+        id: 1,
+        data: &[7; 40_000],
+    });
+    let (front, ended) = bea_meets("vanished", &[hello, offer, chunk], Then::Vanishes);
+    front.wait_for(&["IncompleteKept", "half.bin", "received: 40000"]);
+    // Whichever of its reader and writer notices first says so.
+    assert!(front.saw(&["PeerEnded"]) || front.saw(&["WriteFailed"]));
+    assert!(ended.is_err(), "a peer that vanished is a failure");
+}
