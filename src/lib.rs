@@ -5,23 +5,27 @@
 //! - `permits`  — at most so many things on their way at once, each permit
 //!   given back when dropped; closing turns every taker away
 //! - `wire`     — the bytes on the wire: frames of the original format, typed
-//!   messages of the encrypted one (pure codecs)
-//! - `terminal` — sanitising peer text, wrapping lines and fitting live lines
-//!   to the width, the output sink, the console and line editor
-//! - `net`      — what `chat connect` is pointed at (an address or a name);
-//!   listening for or connecting to the one peer (trying again while it is
-//!   not there yet, telling a web or SSH server on the port for what it
-//!   is), finding it on the local network (multicast DNS); the encrypted
-//!   channel (handshake, codes, sealed records); the transport (reader,
-//!   writer, closer) a conversation runs over, plain or sealed
-//! - `files`    — the download folder and its safe names, and the room on
-//!   its disk; what is kept of cut transfers; folders to send; sending and
+//!   messages of the encrypted one, the rules for names, and the protocol's
+//!   limits (pure codecs)
+//! - `net`      — reaching the peer: what `chat connect` is pointed at,
+//!   listening for or connecting to it, finding it on the local network,
+//!   the encrypted channel (handshake, codes, sealed records), and the
+//!   transport under a conversation (a socket: TCP, or a pair inside the
+//!   program); it reports its steps as typed events
+//! - `files`    — files on this machine: the download folder and its safe
+//!   names, what is kept of cut transfers, folders to send, sending and
 //!   receiving file contents
-//! - `session`  — waiting, the threads of a conversation and its main loop, the
-//!   user's commands, transfers and their progress, stall watch; the reader
-//!   and writer of each wire
+//! - `engine`   — what a conversation tells its front ends (typed events)
+//!   and takes from them (typed commands); its parts are `session` and
+//!   `room`, which never write text for a screen
+//! - `session`  — one conversation: reaching the peer, the main loop, the
+//!   user's commands, what its wire can do, transfers and their progress,
+//!   the stall watch, and the reader and writer of each wire
 //! - `room`     — hosting a room: letting members in, one order for what
 //!   they say, each member's queue, throttle and keepalive
+//! - `terminal` — the terminal front end: each event rendered as a line
+//!   (`render`), peer text made safe, lines wrapped and live lines fitted
+//!   to the width, the output sink, the console and its line editor
 //! - `peers`    — `chat peers`: the chats announced on the local network
 //! - `discard`  — `chat discard`: what is kept of cut transfers, removed
 //!   without a peer
