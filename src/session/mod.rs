@@ -48,6 +48,7 @@ use crate::files::kept::Kept;
 use crate::net::connect::Established;
 use crate::net::secure::handshake::Agreed;
 use crate::net::transport::{Closer, Reading, Writing};
+use crate::session::outgoing::Typed;
 use crate::settings::Settings;
 use crate::signals::SignalWatch;
 use crate::terminal;
@@ -646,7 +647,7 @@ impl Conversation<'_> {
     fn leave_at_once(&self, outbox: Option<Sender<Outgoing>>, closer: &Closer, sealed: bool) {
         if sealed {
             if let Some(outbox) = outbox {
-                let _ = outbox.send(Outgoing::StopSending);
+                let _ = outbox.send(Outgoing::Typed(Typed::StopSending));
             }
         } else {
             self.front.chat(ChatEvent::LeavingAtOnce);

@@ -68,46 +68,50 @@ pub enum Outgoing {
     Text(String),
     /// A file, with its id in the transfer list.
     File(OutgoingFile, u64),
-    /// A folder, with its id in the transfer list (encrypted wire only).
+    /// A folder, with its id in the transfer list.
     Folder(FolderTree, u64),
-    /// Stop sending the file or folder with this id in the transfer list,
-    /// or drop it from the queue (encrypted wire only).
-    Cancel(u64),
-    /// Our answer about a file the peer sent, decided by the user (encrypted
-    /// wire only).
-    Reply(Answer),
     /// Say goodbye and shut our write half down.
     Leave,
+    /// What only the encrypted wire's typed messages carry: never queued
+    /// on the original wire, whose capabilities do not offer them.
+    Typed(Typed),
+}
+
+/// What the main loop and the reader ask the encrypted wire's writer to
+/// send, which the original wire has no words for.
+pub enum Typed {
+    /// Stop sending the file or folder with this id in the transfer list,
+    /// or drop it from the queue.
+    Cancel(u64),
+    /// Our answer about a file the peer sent, decided by the user.
+    Reply(Answer),
     /// The user leaves at once: stop the files and folders being sent or
     /// waiting to be, telling the peer, and wait for no more answers
-    /// (encrypted wire only; the original one cannot stop a file midway).
+    /// (the original wire cannot stop a file midway).
     StopSending,
-    /// Our answer about a file the peer sent (encrypted wire only). The
-    /// reader holds a ticket for each message it hands the writer, so a
-    /// peer that sends without reading ours cannot make them pile up.
+    /// Our answer about a file the peer sent. The reader holds a ticket for
+    /// each message it hands the writer, so a peer that sends without
+    /// reading ours cannot make them pile up.
     Answer(Answer, Ticket),
-    /// The peer's answer about a file of ours: saved, or refused and why
-    /// (encrypted wire only).
+    /// The peer's answer about a file of ours: saved, or refused and why.
     Settled {
         id: FileId,
         refusal: Option<String>,
         ticket: Ticket,
     },
     /// The peer takes a file or folder of ours, holding the first `offset`
-    /// bytes of a file already, whose hash is `prefix` (encrypted wire
-    /// only).
+    /// bytes of a file already, whose hash is `prefix`.
     Accepted {
         id: FileId,
         offset: u64,
         prefix: [u8; 32],
         ticket: Ticket,
     },
-    /// A private message to one member of the room we are in (encrypted
-    /// wire only).
+    /// A private message to one member of the room we are in.
     Whisper { to: String, text: String },
-    /// Ask the room's host who is in the room (encrypted wire only).
+    /// Ask the room's host who is in the room.
     Who,
-    /// Answer the room host's keepalive ping (encrypted wire only).
+    /// Answer the room host's keepalive ping.
     Pong(Ticket),
 }
 
@@ -183,16 +187,8 @@ impl Writer<'_> {
                     next = Outgoing::Lines(format!("{text}\n").into_bytes(), None);
                     continue;
                 }
-                // Never queued on this wire.
-                Outgoing::Answer(..)
-                | Outgoing::Settled { .. }
-                | Outgoing::Accepted { .. }
-                | Outgoing::Whisper { .. }
-                | Outgoing::Who
-                | Outgoing::Pong(_)
-                | Outgoing::Reply(_)
-                | Outgoing::StopSending
-                | Outgoing::Cancel(_) => {}
+                // Never queued on this wire: its capabilities offer none.
+                Outgoing::Typed(_) => {}
                 Outgoing::Folder(folder, _) => self
                     .front
                     .sending(&SendEvent::FolderOnPlain { name: folder.name }),
@@ -357,16 +353,7 @@ impl Lost {
                     name: folder.name.clone(),
                 }))
             }
-            Outgoing::Leave
-            | Outgoing::StopSending
-            | Outgoing::Answer(..)
-            | Outgoing::Settled { .. }
-            | Outgoing::Accepted { .. }
-            | Outgoing::Whisper { .. }
-            | Outgoing::Who
-            | Outgoing::Pong(_)
-            | Outgoing::Reply(_)
-            | Outgoing::Cancel(_) => {}
+            Outgoing::Leave | Outgoing::Typed(_) => {}
         }
     }
 

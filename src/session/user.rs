@@ -12,8 +12,8 @@ use super::command::{self, Command, UserCommand};
 use super::events::{ChatEvent, Offered, ReceiveEvent, Reply, SendEvent};
 use super::input::Ticket;
 use super::members::Occupancy;
-use super::outgoing::Answer;
 use super::outgoing::Outgoing;
+use super::outgoing::{Answer, Typed};
 use super::progress::{Cancelled, Direction, Transfers};
 use crate::engine::Frontend;
 use crate::files::download::DownloadDir;
@@ -351,7 +351,7 @@ impl<'a> UserSide<'a> {
             Command::Who | Command::Msg { .. } if !self.in_room.load(Ordering::SeqCst) => {
                 front.reply(Reply::NotInRoom);
             }
-            Command::Who => self.queue(Outgoing::Who),
+            Command::Who => self.queue(Outgoing::Typed(Typed::Who)),
             Command::Msg { to, text } => {
                 let (len, limit) = self.measure(text.len() as u64);
                 if len > limit {
@@ -359,7 +359,7 @@ impl<'a> UserSide<'a> {
                     return ControlFlow::Continue(());
                 }
                 // Shown once the room says whom it reached.
-                self.queue(Outgoing::Whisper { to, text });
+                self.queue(Outgoing::Typed(Typed::Whisper { to, text }));
             }
             Command::Accept(id) => self.decide(id, true),
             Command::Decline(id) => self.decide(id, false),
@@ -406,7 +406,7 @@ impl UserSide<'_> {
                     self.front.receive(ReceiveEvent::DeclinedByUs { name, to });
                     Answer::Refused(decision.id, "declined".into())
                 };
-                self.queue(Outgoing::Reply(answer));
+                self.queue(Outgoing::Typed(Typed::Reply(answer)));
             }
             Err(why) => self.front.reply(Reply::Undecided(&why)),
         }
@@ -470,7 +470,7 @@ impl UserSide<'_> {
     /// the writer; one of the peer's is declined or refused.
     fn cancel(&mut self, id: Option<u64>) {
         match self.transfers.cancel(id) {
-            Ok(Cancelled::Ours { id, .. }) => self.queue(Outgoing::Cancel(id)),
+            Ok(Cancelled::Ours { id, .. }) => self.queue(Outgoing::Typed(Typed::Cancel(id))),
             // Still only offered: a decline.
             Ok(Cancelled::Theirs {
                 id,
@@ -480,13 +480,16 @@ impl UserSide<'_> {
                 let to = self.transfers.counterpart();
                 self.front
                     .receive(ReceiveEvent::DeclinedByUs { name: &name, to });
-                self.queue(Outgoing::Reply(Answer::Refused(id, "declined".into())));
+                self.queue(Outgoing::Typed(Typed::Reply(Answer::Refused(
+                    id,
+                    "declined".into(),
+                ))));
             }
             Ok(Cancelled::Theirs { id, name, .. }) => {
                 self.front
                     .receive(ReceiveEvent::CancelledByUs { name: &name });
                 let why = "cancelled by the receiver".to_string();
-                self.queue(Outgoing::Reply(Answer::Refused(id, why)));
+                self.queue(Outgoing::Typed(Typed::Reply(Answer::Refused(id, why))));
             }
             Err(why) => self.front.reply(Reply::NotCancelled(&why)),
         }

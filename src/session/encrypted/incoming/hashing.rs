@@ -20,7 +20,7 @@ use std::thread::Scope;
 use crate::engine::Frontend;
 use crate::session::events::ReceiveEvent;
 use crate::session::input::Tickets;
-use crate::session::outgoing::{Answer, Outgoing};
+use crate::session::outgoing::{Answer, Outgoing, Typed};
 use crate::session::progress::{Transfers, Verdict};
 use crate::wire::message::FileId;
 
@@ -391,7 +391,9 @@ impl Shared {
         // No ticket once the conversation is over; the writer is gone then
         // too.
         if let Some(ticket) = go.then(|| tell.answers.take()).flatten() {
-            let _ = tell.outbox.send(Outgoing::Answer(answer, ticket));
+            let _ = tell
+                .outbox
+                .send(Outgoing::Typed(Typed::Answer(answer, ticket)));
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::net::transport::ReadHalf;
 use crate::session::events::{self, ChatEvent, Offered, ReceiveEvent, Refusal, Unsaved};
 use crate::session::incoming::PeerEnd;
 use crate::session::input::{Ticket, Tickets};
-use crate::session::outgoing::{Answer, Outgoing};
+use crate::session::outgoing::{Answer, Outgoing, Typed};
 use crate::session::progress::{Meter, Transfers, Verdict};
 use crate::wire::frame;
 use crate::wire::limits::MAX_INCOMING;
@@ -400,24 +400,28 @@ impl<'a> Reader<'a> {
             Message::Chunk { id, data } => self.chunk(id, data)?,
             Message::End { id, hash } => self.end(id, &hash)?,
             Message::Cancel { id } => self.cancelled(id)?,
-            Message::Saved { id } => self.tell_writer(|ticket| Outgoing::Settled {
-                id,
-                refusal: None,
-                ticket,
+            Message::Saved { id } => self.tell_writer(|ticket| {
+                Outgoing::Typed(Typed::Settled {
+                    id,
+                    refusal: None,
+                    ticket,
+                })
             }),
-            Message::Refused { id, reason } => self.tell_writer(|ticket| Outgoing::Settled {
-                id,
-                refusal: Some(reason.to_string()),
-                ticket,
+            Message::Refused { id, reason } => self.tell_writer(|ticket| {
+                Outgoing::Typed(Typed::Settled {
+                    id,
+                    refusal: Some(reason.to_string()),
+                    ticket,
+                })
             }),
-            Message::Accept { id, offset, prefix } => {
-                self.tell_writer(|ticket| Outgoing::Accepted {
+            Message::Accept { id, offset, prefix } => self.tell_writer(|ticket| {
+                Outgoing::Typed(Typed::Accepted {
                     id,
                     offset,
                     prefix,
                     ticket,
                 })
-            }
+            }),
             // (`act` hands over the messages above only.)
             _ => {}
         }
@@ -443,7 +447,7 @@ impl<'a> Reader<'a> {
     }
 
     fn answer(&self, answer: Answer) {
-        self.tell_writer(|ticket| Outgoing::Answer(answer, ticket));
+        self.tell_writer(|ticket| Outgoing::Typed(Typed::Answer(answer, ticket)));
     }
 
     /// Checks what any new file or folder must pass.

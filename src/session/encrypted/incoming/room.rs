@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{Breach, Reader};
 use crate::session::events::ChatEvent;
-use crate::session::outgoing::Outgoing;
+use crate::session::outgoing::{Outgoing, Typed};
 use crate::wire::limits::SILENT_INTERVALS;
 use crate::wire::message::{Change, MemberList};
 
@@ -121,6 +121,6 @@ impl Reader<'_> {
     }
 
     pub(super) fn pinged(&mut self) {
-        self.tell_writer(Outgoing::Pong);
+        self.tell_writer(|ticket| Outgoing::Typed(Typed::Pong(ticket)));
     }
 }

@@ -23,7 +23,7 @@ use crate::files::tree::FolderTree;
 use crate::net::secure::record::RecordWriter;
 use crate::net::transport::WriteHalf;
 use crate::session::events::{Outbound, SendEvent, Undelivered};
-use crate::session::outgoing::{self, Answer, Outgoing, WriteError};
+use crate::session::outgoing::{self, Answer, Outgoing, Typed, WriteError};
 use crate::session::progress::{Meter, Transfers};
 use crate::wire::limits::MAX_PLAINTEXT;
 use crate::wire::message::{self, CHUNK_HEADER, FileId, Message};
@@ -272,21 +272,21 @@ impl<'a> Writer<'a> {
                 self.waiting.push_back(Queued::Folder(folder, transfer));
                 self.start_waiting()?;
             }
-            Outgoing::Cancel(transfer) => self.cancel(transfer)?,
-            Outgoing::StopSending => self.stop_all()?,
+            Outgoing::Typed(Typed::Cancel(transfer)) => self.cancel(transfer)?,
+            Outgoing::Typed(Typed::StopSending) => self.stop_all()?,
             // (Each ticket is given back once its message is dealt with.)
-            Outgoing::Answer(answer, _ticket) => self.answer(answer)?,
-            Outgoing::Reply(answer) => self.answer(answer)?,
-            Outgoing::Settled { id, refusal, .. } => self.settle(id, refusal)?,
-            Outgoing::Accepted {
+            Outgoing::Typed(Typed::Answer(answer, _ticket)) => self.answer(answer)?,
+            Outgoing::Typed(Typed::Reply(answer)) => self.answer(answer)?,
+            Outgoing::Typed(Typed::Settled { id, refusal, .. }) => self.settle(id, refusal)?,
+            Outgoing::Typed(Typed::Accepted {
                 id, offset, prefix, ..
-            } => self.accepted(id, offset, &prefix)?,
-            Outgoing::Whisper { to, text } => self.send(&Message::Whisper {
+            }) => self.accepted(id, offset, &prefix)?,
+            Outgoing::Typed(Typed::Whisper { to, text }) => self.send(&Message::Whisper {
                 name: &to,
                 text: &text,
             })?,
-            Outgoing::Who => self.send(&Message::Who)?,
-            Outgoing::Pong(_ticket) => self.send(&Message::Pong)?,
+            Outgoing::Typed(Typed::Who) => self.send(&Message::Who)?,
+            Outgoing::Typed(Typed::Pong(_ticket)) => self.send(&Message::Pong)?,
             Outgoing::Leave => {}
         }
         Ok(())
@@ -921,16 +921,9 @@ impl<'a> Writer<'a> {
             Outgoing::Text(_) => self.lost_messages += 1,
             Outgoing::File(file, _) => self.waiting.push_back(Queued::File(file, 0)),
             Outgoing::Folder(folder, _) => self.waiting.push_back(Queued::Folder(folder, 0)),
-            Outgoing::Leave
-            | Outgoing::StopSending
-            | Outgoing::Answer(..)
-            | Outgoing::Reply(_)
-            | Outgoing::Cancel(_)
-            | Outgoing::Settled { .. }
-            | Outgoing::Accepted { .. }
-            | Outgoing::Who
-            | Outgoing::Pong(_) => {}
-            Outgoing::Whisper { .. } => self.lost_messages += 1,
+            Outgoing::Typed(Typed::Whisper { .. }) => self.lost_messages += 1,
+            // (Answers and requests are not messages of the user's.)
+            Outgoing::Leave | Outgoing::Typed(_) => {}
         }
     }
 
