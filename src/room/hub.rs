@@ -21,7 +21,7 @@ use super::roster::{HOST, MemberId, Roster};
 use super::words::{Forms, Words};
 use crate::net::transport::{Closer, Connection, Reading};
 use crate::permits::Permits;
-use crate::session::command::UserCommand;
+use crate::session::command::{Command, UserCommand};
 use crate::session::members::{self, Occupancy};
 use crate::settings::{RoomSettings, Settings};
 use crate::wire::limits;
@@ -551,8 +551,8 @@ impl Hub {
         // also from a `chat --plain` whose name was taken, which puts that
         // name in front of each line: a command speaks for nobody else.
         match crate::session::command::parse(said.text) {
-            UserCommand::Who => return self.who(id),
-            UserCommand::Msg { to, text } => return self.whisper(id, &to, &text),
+            UserCommand::Order(Command::Who) => return self.who(id),
+            UserCommand::Order(Command::Msg { to, text }) => return self.whisper(id, &to, &text),
             _ => {}
         }
         let words = Words::Said {

@@ -84,29 +84,13 @@ pub enum UserCommand<'a> {
     /// Send this text as a message. Borrowed from the line where possible:
     /// piped input can be a million lines.
     Say(Cow<'a, str>),
-    /// Send these files, in order.
+    /// Send these files, in order: the paths as typed, taken as a shell
+    /// would once the home folder is known.
     Send(SendArgs),
-    Status,
-    /// Take the offer with this id, or the only one.
-    Accept(Option<u64>),
-    /// Say no to the offer with this id, or the only one.
-    Decline(Option<u64>),
-    /// Stop the transfer with this id, or the only one.
-    Cancel(Option<u64>),
-    /// Remove what is kept of cut transfers.
-    Discard,
-    /// Show the safety code again.
-    Code,
-    /// List a room's members.
-    Who,
-    /// A private message to one member of a room.
-    Msg {
-        to: String,
-        text: String,
-    },
+    /// Any other command, as a front end gives it.
+    Order(Command),
+    /// List the commands.
     Help,
-    /// Leave the chat.
-    Quit,
     /// A command used wrongly, or one that does not exist.
     Usage(Usage),
     /// A blank line: nothing to do.
@@ -233,24 +217,26 @@ pub fn parse(line: &str) -> UserCommand<'_> {
         return UserCommand::Usage(Usage::Unknown(word.to_string()));
     };
     match name {
-        "quit" if rest.is_empty() => UserCommand::Quit,
+        "quit" if rest.is_empty() => UserCommand::Order(Command::Quit),
         "help" if rest.is_empty() => UserCommand::Help,
-        "status" if rest.is_empty() => UserCommand::Status,
-        "code" if rest.is_empty() => UserCommand::Code,
-        "discard" if rest.is_empty() => UserCommand::Discard,
-        "who" if rest.is_empty() => UserCommand::Who,
+        "status" if rest.is_empty() => UserCommand::Order(Command::Status),
+        "code" if rest.is_empty() => UserCommand::Order(Command::Code),
+        "discard" if rest.is_empty() => UserCommand::Order(Command::Discard),
+        "who" if rest.is_empty() => UserCommand::Order(Command::Who),
         "msg" => match msg_name(rest) {
-            Ok((to, text)) if !to.is_empty() && !text.is_empty() => UserCommand::Msg {
-                to,
-                text: text.to_string(),
-            },
+            Ok((to, text)) if !to.is_empty() && !text.is_empty() => {
+                UserCommand::Order(Command::Msg {
+                    to,
+                    text: text.to_string(),
+                })
+            }
             Ok(_) => UserCommand::Usage(Usage::Msg(None)),
             Err(why) => UserCommand::Usage(Usage::Msg(Some(why))),
         },
         "accept" | "decline" | "cancel" => match transfer_id(rest) {
-            Ok(id) if name == "accept" => UserCommand::Accept(id),
-            Ok(id) if name == "decline" => UserCommand::Decline(id),
-            Ok(id) => UserCommand::Cancel(id),
+            Ok(id) if name == "accept" => UserCommand::Order(Command::Accept(id)),
+            Ok(id) if name == "decline" => UserCommand::Order(Command::Decline(id)),
+            Ok(id) => UserCommand::Order(Command::Cancel(id)),
             Err(()) => UserCommand::Usage(Usage::Id(name)),
         },
         "send" => match split_words(rest) {
@@ -269,19 +255,11 @@ impl UserCommand<'_> {
     /// Whether acting on this needs somebody at the other end: everything
     /// but `/help`, `/quit`, a usage hint and a blank line.
     pub fn needs_peer(&self) -> bool {
-        matches!(
-            self,
-            Self::Say(_)
-                | Self::Send(_)
-                | Self::Status
-                | Self::Code
-                | Self::Who
-                | Self::Msg { .. }
-                | Self::Accept(_)
-                | Self::Decline(_)
-                | Self::Cancel(_)
-                | Self::Discard
-        )
+        match self {
+            Self::Say(_) | Self::Send(_) => true,
+            Self::Order(command) => *command != Command::Quit,
+            Self::Help | Self::Usage(_) | Self::Nothing => false,
+        }
     }
 }
 
@@ -440,16 +418,19 @@ mod tests {
             ),
             ("", UserCommand::Nothing),
             ("   \n", UserCommand::Nothing),
-            ("/quit\n", UserCommand::Quit),
-            ("  /quit  ", UserCommand::Quit),
+            ("/quit\n", UserCommand::Order(Command::Quit)),
+            ("  /quit  ", UserCommand::Order(Command::Quit)),
             ("/help", UserCommand::Help),
-            ("/status", UserCommand::Status),
-            ("/accept", UserCommand::Accept(None)),
-            ("/accept 3", UserCommand::Accept(Some(3))),
-            ("/decline #12", UserCommand::Decline(Some(12))),
-            ("/cancel", UserCommand::Cancel(None)),
-            ("/cancel  4 ", UserCommand::Cancel(Some(4))),
-            ("/discard", UserCommand::Discard),
+            ("/status", UserCommand::Order(Command::Status)),
+            ("/accept", UserCommand::Order(Command::Accept(None))),
+            ("/accept 3", UserCommand::Order(Command::Accept(Some(3)))),
+            (
+                "/decline #12",
+                UserCommand::Order(Command::Decline(Some(12))),
+            ),
+            ("/cancel", UserCommand::Order(Command::Cancel(None))),
+            ("/cancel  4 ", UserCommand::Order(Command::Cancel(Some(4)))),
+            ("/discard", UserCommand::Order(Command::Discard)),
             ("/cancel x", usage(Usage::Id("cancel"))),
             ("/discard all", usage(Usage::NoArguments("discard"))),
             ("//quit", UserCommand::Say("/quit".into())),
@@ -522,10 +503,10 @@ mod tests {
     #[test]
     fn command_words_may_be_typed_in_any_case() {
         let cases = [
-            ("/QUIT", UserCommand::Quit),
-            ("/Quit\n", UserCommand::Quit),
+            ("/QUIT", UserCommand::Order(Command::Quit)),
+            ("/Quit\n", UserCommand::Order(Command::Quit)),
             ("/HELP", UserCommand::Help),
-            ("/Status", UserCommand::Status),
+            ("/Status", UserCommand::Order(Command::Status)),
             ("//QUIT", UserCommand::Say("/QUIT".into())),
             ("/QUIT now", UserCommand::Usage(Usage::NoArguments("quit"))),
             (
@@ -543,7 +524,10 @@ mod tests {
 
     #[test]
     fn before_anybody_connects_only_help_and_quit_do_something() {
-        assert_eq!(parse_unconnected("/QUIT"), UserCommand::Quit);
+        assert_eq!(
+            parse_unconnected("/QUIT"),
+            UserCommand::Order(Command::Quit)
+        );
         assert_eq!(parse_unconnected("/help"), UserCommand::Help);
         assert_eq!(parse_unconnected(""), UserCommand::Nothing);
         for line in ["hello", "//quit", "/send a.txt", "/status"] {
@@ -619,10 +603,10 @@ mod tests {
     }
 
     fn msg(to: &str, text: &str) -> UserCommand<'static> {
-        UserCommand::Msg {
+        UserCommand::Order(Command::Msg {
             to: to.into(),
             text: text.into(),
-        }
+        })
     }
 
     #[test]

@@ -202,8 +202,10 @@ impl<'a> UserSide<'a> {
             return Cow::Borrowed(text);
         }
         let echo = match command::parse(text) {
-            UserCommand::Msg { to, text } => Cow::Owned(format!("(to {to}) {text}")),
-            UserCommand::Who => Cow::Borrowed(text),
+            UserCommand::Order(Command::Msg { to, text }) => {
+                Cow::Owned(format!("(to {to}) {text}"))
+            }
+            UserCommand::Order(Command::Who) => Cow::Borrowed(text),
             _ => return Cow::Borrowed(text),
         };
         if !self.told_about_room_lines {
@@ -281,7 +283,10 @@ impl<'a> UserSide<'a> {
         self.told_about_waiting &= sending;
         let command = command::parse(line);
         // Anything done but leaving calls for a new warning before leaving.
-        self.warned &= matches!(command, UserCommand::Nothing | UserCommand::Quit);
+        self.warned &= matches!(
+            command,
+            UserCommand::Nothing | UserCommand::Order(Command::Quit)
+        );
         let command = match command {
             UserCommand::Nothing => return ControlFlow::Continue(()),
             UserCommand::Usage(usage) => {
@@ -298,15 +303,7 @@ impl<'a> UserSide<'a> {
                 return ControlFlow::Continue(());
             }
             UserCommand::Send(args) => Command::Send(args.paths(|p| p.exists())),
-            UserCommand::Status => Command::Status,
-            UserCommand::Accept(id) => Command::Accept(id),
-            UserCommand::Decline(id) => Command::Decline(id),
-            UserCommand::Cancel(id) => Command::Cancel(id),
-            UserCommand::Discard => Command::Discard,
-            UserCommand::Code => Command::Code,
-            UserCommand::Who => Command::Who,
-            UserCommand::Msg { to, text } => Command::Msg { to, text },
-            UserCommand::Quit => Command::Quit,
+            UserCommand::Order(command) => command,
         };
         self.obey(command, sending)
     }
@@ -513,7 +510,7 @@ impl UserSide<'_> {
 /// user leaves.
 pub fn act_while_waiting(line: &str, front: &dyn Frontend) -> ControlFlow<()> {
     match command::parse_unconnected(line) {
-        UserCommand::Quit => return ControlFlow::Break(()),
+        UserCommand::Order(Command::Quit) => return ControlFlow::Break(()),
         UserCommand::Help => front.reply(Reply::Help),
         UserCommand::Usage(usage) => front.reply(Reply::Usage(&usage)),
         _ => {}
