@@ -1,0 +1,82 @@
+//! What arrived of transfers that were cut, kept so that sending the same
+//! file or folder again moves only what is missing.
+//!
+//! Everything lives hidden in the download folder's `.chat-partial/`, never
+//! under a final name: a file as `KEY.part`, a folder as `KEY.folder/` with
+//! its tree inside, each beside a `KEY.info` that says what it is (and whose
+//! lock says it is in use). Nothing in it is reached through a symbolic
+//! link, at any moment: the hidden folder is opened once (one that is a
+//! link is refused) and everything below it is opened, made, renamed and
+//! removed from the folder above it, by name and without following a link
+//! (PROTOCOL.md 3.5, 8). Somebody who can write in the download folder
+//! may still swap things in it, but what a chat then writes, reads,
+//! hashes or removes stays inside the folders it opened.
+//!
+//! The key comes from the name and, for a file, the size offered, so the
+//! same offer finds what was kept; whether the kept bytes are still the
+//! sender's is checked by hash before anything is resumed. Kept items
+//! expire a week after they were last used. A transfer that finds its key
+//! in use by another chat sharing the download folder gets a private key
+//! (`KEY-PID-N`), which nothing could find again: what it holds is not
+//! kept.
+
+mod file;
+mod folder;
+mod info;
+mod open_at;
+mod store;
+mod walk;
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+pub use file::KeptFile;
+pub use folder::KeptFolder;
+pub use store::Kept;
+
+/// The hidden folder inside the download folder.
+pub const KEPT_FOLDER: &str = ".chat-partial";
+
+/// How long a kept item waits for its transfer to be tried again.
+pub const KEPT_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Numbers what this process names for itself alone: private keys, and
+/// hidden folders made beside the real one.
+static SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// A folder held open: what is in it is reached from it by name.
+type Dir = Arc<OwnedFd>;
+
+/// A file or a folder, as kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptKind {
+    File,
+    Folder,
+}
+
+/// One kept item, for `/status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptItem {
+    pub kind: KeptKind,
+    pub name: String,
+    /// Bytes held, and the size offered.
+    pub held: u64,
+    pub size: u64,
+    /// What it takes on the disk: its blocks, its folders' and its info's.
+    pub disk: u64,
+    /// Time left before it expires.
+    pub left: Duration,
+}
+
+/// What [`Kept::discard`] removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Discarded {
+    /// Kept files and folders.
+    pub items: usize,
+    /// What they took on the disk.
+    pub bytes: u64,
+    /// Those left alone because a transfer is using them.
+    pub in_use: usize,
+}
