@@ -254,3 +254,248 @@ impl Relays {
         self.list.get(relay_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::permits::Permits;
+    use crate::wire::limits::{LAG_FOR, MAX_LAG};
+    use std::cell::RefCell;
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    const ANN: MemberId = 1;
+    const BOB: MemberId = 2;
+    const CY: MemberId = 3;
+
+    /// A room of members that records what the relay has it do, and drops
+    /// a member as the room does: out of the transfers too.
+    #[derive(Default)]
+    struct Recorded {
+        /// Who is in, and whether on the encrypted wire.
+        members: Vec<(MemberId, bool)>,
+        numbers: HashMap<MemberId, FileId>,
+        sent: Vec<(MemberId, Vec<u8>)>,
+        notes: Vec<(MemberId, String)>,
+        pieces: RefCell<Vec<(MemberId, FileId, Arc<Share>)>>,
+        dropped: Vec<(MemberId, String)>,
+        reports: RefCell<Vec<RoomEvent>>,
+    }
+
+    impl Recorded {
+        fn of(members: &[(MemberId, bool)]) -> Self {
+            Self {
+                members: members.to_vec(),
+                ..Self::default()
+            }
+        }
+
+        /// The messages `member` was sent, in order.
+        fn messages(&self, member: MemberId) -> Vec<Message<'_>> {
+            self.sent
+                .iter()
+                .filter(|(to, _)| *to == member)
+                .map(|(_, bytes)| Message::decode(bytes).expect("a message the relay made"))
+                .collect()
+        }
+
+        /// Who was queued pieces, each with its number for the file and
+        /// its share in it, since the last look.
+        fn pieces(&self) -> Vec<(MemberId, FileId, Arc<Share>)> {
+            let mut pieces = self.pieces.take();
+            pieces.sort_by_key(|(member, ..)| *member);
+            pieces
+        }
+    }
+
+    impl Room for Recorded {
+        fn members(&self) -> Vec<(MemberId, bool)> {
+            self.members.clone()
+        }
+
+        fn name(&self, member: MemberId) -> String {
+            ["host", "ann", "bob", "cy"][member as usize].to_string()
+        }
+
+        fn number_file(&mut self, member: MemberId) -> Option<(FileId, bool)> {
+            let sealed = self.members.iter().find(|(m, _)| *m == member)?.1;
+            let number = self.numbers.entry(member).or_insert(1);
+            *number += 1;
+            Some((*number - 1, sealed))
+        }
+
+        fn queue_piece(&self, member: MemberId, rid: FileId, _: &Arc<Piece>, share: &Arc<Share>) {
+            self.pieces.borrow_mut().push((member, rid, share.clone()));
+        }
+
+        fn open_stream(&mut self, _: MemberId, _: &Arc<[u8]>) -> bool {
+            true
+        }
+
+        fn close_stream(&mut self, _: MemberId) -> bool {
+            true
+        }
+
+        fn streaming(&self) -> bool {
+            false
+        }
+
+        fn report(&self, event: RoomEvent) {
+            self.reports.borrow_mut().push(event);
+        }
+
+        fn send(&mut self, _: &mut Relays, member: MemberId, message: &Message<'_>) {
+            let mut bytes = Vec::new();
+            message.encode(&mut bytes);
+            self.sent.push((member, bytes));
+        }
+
+        fn notify(&mut self, _: &mut Relays, member: MemberId, text: &str) {
+            self.notes.push((member, text.to_string()));
+        }
+
+        fn drop_member(&mut self, relays: &mut Relays, member: MemberId, why: &str) {
+            self.members.retain(|(m, _)| *m != member);
+            self.dropped.push((member, why.to_string()));
+            let name = self.name(member);
+            relays.member_gone(self, member, &name);
+        }
+    }
+
+    /// A piece of `len` bytes from a sender with `permits`.
+    fn piece(permits: &Permits, len: usize) -> FileNews {
+        let permit = permits.take().expect("permits are open");
+        let piece = Arc::new(Piece::new(vec![7; len], permit));
+        FileNews::Piece { id: 7, piece }
+    }
+
+    /// `member`'s number for the file offered to it last.
+    fn offered_as(room: &Recorded, member: MemberId) -> FileId {
+        match room.messages(member).last() {
+            Some(Message::Passed { id, .. }) => *id,
+            other => panic!("{member} was offered nothing, but sent {other:?}"),
+        }
+    }
+
+    fn accept(relays: &mut Relays, room: &mut Recorded, member: MemberId) {
+        let id = offered_as(room, member);
+        let (offset, prefix) = (0, [0; 32]);
+        relays.file_news(room, member, FileNews::Accept { id, offset, prefix });
+    }
+
+    /// Ann offers a file to everyone else in `room`.
+    fn ann_offers(room: &mut Recorded) -> Relays {
+        let mut relays = Relays::new(Arc::default());
+        let offer = FileNews::Offer {
+            id: 7,
+            size: 1 << 20,
+            name: "f.bin".to_string(),
+        };
+        relays.file_news(room, ANN, offer);
+        relays
+    }
+
+    fn go(id: FileId) -> Message<'static> {
+        Message::Accept {
+            id,
+            offset: 0,
+            prefix: [0; 32],
+        }
+    }
+
+    #[test]
+    fn an_offer_goes_once_everyone_answered_to_those_who_accepted() {
+        let mut room = Recorded::of(&[(HOST, true), (ANN, true), (BOB, true), (CY, true)]);
+        let mut relays = ann_offers(&mut room);
+        accept(&mut relays, &mut room, HOST);
+        let bobs = offered_as(&room, BOB);
+        let refused = FileNews::Refused {
+            id: bobs,
+            reason: "declined".to_string(),
+        };
+        relays.file_news(&mut room, BOB, refused);
+        assert!(room.messages(ANN).is_empty(), "Cy has yet to answer");
+        accept(&mut relays, &mut room, CY);
+        assert_eq!(room.messages(ANN), vec![go(7)]);
+        assert_eq!(
+            room.notes,
+            vec![(ANN, "bob did not take f.bin: declined".to_string())]
+        );
+
+        let permits = Permits::new(4);
+        relays.file_news(&mut room, ANN, piece(&permits, 100));
+        let to: Vec<MemberId> = room.pieces().iter().map(|(m, ..)| *m).collect();
+        assert_eq!(to, vec![HOST, CY]);
+        assert!(room.dropped.is_empty());
+    }
+
+    #[test]
+    fn a_receiver_far_behind_for_long_is_dropped_and_the_others_go_on() {
+        let mut room = Recorded::of(&[(HOST, true), (ANN, true), (BOB, true)]);
+        let mut relays = ann_offers(&mut room);
+        accept(&mut relays, &mut room, HOST);
+        accept(&mut relays, &mut room, BOB);
+        let permits = Permits::new(4);
+        relays.file_news(&mut room, ANN, piece(&permits, 100));
+        let shares = room.pieces();
+        let (host, bob) = (&shares[0], &shares[1]);
+        assert_eq!((host.0, bob.0), (HOST, BOB));
+        host.2.written.store(MAX_LAG + 1, Ordering::SeqCst);
+
+        let since = Instant::now();
+        relays.check(&mut room, since);
+        relays.check(&mut room, since + LAG_FOR - Duration::from_millis(1));
+        assert!(room.notes.is_empty(), "not behind for long yet");
+        relays.check(&mut room, since + LAG_FOR);
+        assert_eq!(
+            room.messages(BOB).last(),
+            Some(&Message::Cancel { id: bob.1 })
+        );
+        assert!(bob.2.stopped.load(Ordering::SeqCst));
+        assert!(!host.2.stopped.load(Ordering::SeqCst));
+        let told = "bob fell too far behind and was dropped from f.bin";
+        assert!(
+            room.notes.contains(&(ANN, told.to_string())),
+            "{:?}",
+            room.notes
+        );
+        assert!(matches!(
+            room.reports.borrow().as_slice(),
+            [RoomEvent::FellBehind { name, file }] if name == "bob" && file == "f.bin"
+        ));
+
+        relays.file_news(&mut room, ANN, piece(&permits, 100));
+        let to: Vec<MemberId> = room.pieces().iter().map(|(m, ..)| *m).collect();
+        assert_eq!(to, vec![HOST]);
+        assert!(
+            room.dropped.is_empty(),
+            "a receiver on the encrypted wire stays in the room"
+        );
+    }
+
+    #[test]
+    fn a_receiver_on_the_original_wire_far_behind_leaves_the_room() {
+        let mut room = Recorded::of(&[(HOST, true), (ANN, true), (BOB, false)]);
+        let mut relays = ann_offers(&mut room);
+        accept(&mut relays, &mut room, HOST);
+        assert_eq!(
+            room.messages(ANN),
+            vec![go(7)],
+            "a plain member is not asked"
+        );
+        let permits = Permits::new(4);
+        relays.file_news(&mut room, ANN, piece(&permits, 100));
+        let shares = room.pieces();
+        shares[0].2.written.store(MAX_LAG + 1, Ordering::SeqCst);
+
+        let since = Instant::now();
+        relays.check(&mut room, since);
+        relays.check(&mut room, since + LAG_FOR);
+        let why = "it fell too far behind the others taking f.bin";
+        assert_eq!(room.dropped, vec![(BOB, why.to_string())]);
+        // Out of the room, it is out of the transfer: the host goes on.
+        relays.file_news(&mut room, ANN, piece(&permits, 100));
+        let to: Vec<MemberId> = room.pieces().iter().map(|(m, ..)| *m).collect();
+        assert_eq!(to, vec![HOST]);
+    }
+}
