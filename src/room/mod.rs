@@ -16,9 +16,11 @@ mod hub;
 mod inflow;
 mod inside;
 pub mod link;
+mod members;
 pub mod plain;
 mod relay;
 pub mod roster;
+mod talk;
 pub mod throttle;
 mod words;
 
