@@ -73,7 +73,7 @@ pub fn run(cli: Cli) -> Result<()> {
         .downloads
         .check()
         .with_context(|| format!("download folder {}", settings.downloads.path().display()))?;
-    let console = Console::open(session::command::command_names());
+    let console = Box::new(Console::open(session::command::command_names()));
     match settings.room {
         Some(room) => room::run(&settings, room, console),
         None => session::run(&settings, console),

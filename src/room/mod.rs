@@ -42,9 +42,9 @@ use crate::net::connect;
 use crate::net::events::Joiners;
 use crate::net::secure::Protection;
 use crate::session;
+use crate::session::Attach;
 use crate::session::members::Occupancy;
 use crate::settings::{Role, RoomSettings, Settings};
-use crate::terminal::console::Console;
 use crate::wire::limits::{KNOCK_LIMIT, MAX_KNOCKING, MAX_KNOCKING_FROM_ONE};
 
 /// How long the members have to close once the host said goodbye.
@@ -78,11 +78,11 @@ pub enum Happening {
 /// Hosts a room until the user leaves. The user's side is an ordinary
 /// conversation with the room, over a connection inside the program, so
 /// the host reads, writes, sends and receives as every member does.
-pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<()> {
+pub fn run(settings: &Settings, room: RoomSettings, front_end: Box<dyn Attach>) -> Result<()> {
     let Role::Listen { host, port } = &settings.role else {
         return Err(anyhow!("only a listening chat hosts a room"));
     };
-    let front: Front = console.screen.clone();
+    let front: Front = front_end.front();
     let waiting = connect::bind_for(host, *port, &link_report(&*front), Joiners::Room)?;
     // Withdrawn when the room ends.
     let _announcement = session::announce(settings, waiting.port(), &front);
@@ -128,7 +128,7 @@ pub fn run(settings: &Settings, room: RoomSettings, console: Console) -> Result<
             host_room(&mut hub, &inbox, &waiting, &crew);
         })?
     };
-    let result = session::run_hosting(settings, console, users_end, occupancy);
+    let result = session::run_hosting(settings, front_end, users_end, occupancy);
     let _ = events.send(Happening::Close);
     session::join(hosting)?;
     session::join(showing)?;

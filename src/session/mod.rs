@@ -51,19 +51,11 @@ use crate::net::transport::{Closer, Reading, Writing};
 use crate::session::outgoing::Typed;
 use crate::settings::Settings;
 use crate::signals::SignalWatch;
-use crate::terminal;
-use crate::terminal::console::{Console, EditorStop, Input};
-use crate::terminal::screen::Screen;
 
 /// How long to wait for the peer to close after we have said goodbye. Closing
 /// while the peer still sends would reset the connection and could destroy
 /// data of ours it has not read yet.
 const LINGER: Duration = Duration::from_secs(2);
-
-/// Batches of piped input in flight at most, from reading to sending: with
-/// batches of about 64 KiB, about 1 MiB in all. Input piped faster than the
-/// peer takes it so waits in the pipe, not in memory.
-const INPUT_QUEUE: usize = 16;
 
 /// What the main loop hears about: news from the user's input, the reader,
 /// the writer and signals.
@@ -102,47 +94,55 @@ enum Ending {
     WriterFailed(WriteError),
 }
 
+/// A front end the engine attaches to: where the conversation shows itself,
+/// and its input, started once the conversation takes commands, sending
+/// them as [`News`].
+pub trait Attach {
+    fn front(&self) -> Front;
+    fn start_input(self: Box<Self>, news: Sender<News>) -> Result<Box<dyn InputSide>>;
+}
+
 /// Runs the program's conversation: waits for or connects to the peer (the
-/// user can already type, and leave), then chats until either side leaves.
-pub fn run(settings: &Settings, console: Console) -> Result<()> {
-    run_with(settings, console, None)
+/// user can already give commands, and leave), then converses until either
+/// side leaves.
+pub fn run(settings: &Settings, attach: Box<dyn Attach>) -> Result<()> {
+    run_with(settings, attach, None)
 }
 
 /// Runs the conversation of a room's host with its own room, over a
 /// connection made inside the program; `occupancy` is what the room holds.
 pub fn run_hosting(
     settings: &Settings,
-    console: Console,
+    attach: Box<dyn Attach>,
     room: Established,
     occupancy: Arc<Occupancy>,
 ) -> Result<()> {
-    run_with(settings, console, Some((room, occupancy)))
+    run_with(settings, attach, Some((room, occupancy)))
 }
 
 fn run_with(
     settings: &Settings,
-    console: Console,
+    attach: Box<dyn Attach>,
     ready: Option<(Established, Arc<Occupancy>)>,
 ) -> Result<()> {
-    let Console { input, screen } = console;
-    let front: Front = screen.clone();
-    let interactive = matches!(input, Input::Editor(_));
+    let front = attach.front();
     let (events, inbox) = mpsc::channel();
-    let mut user_input = UserInput::start(input, events.clone(), &screen)?;
+    let mut input = attach.start_input(events.clone())?;
+    let attended = front.attended();
     let _signals = {
         let events = events.clone();
-        SignalWatch::start(!interactive, move || {
+        SignalWatch::start(!attended, move || {
             let _ = events.send(News::Signal);
         })?
     };
     let hosted = ready.as_ref().map(|(_, occupancy)| occupancy.clone());
     let established = match ready {
         Some((room, _)) => Some((room, Vec::new())),
-        None => match establish(settings, &inbox, &events, &front, interactive) {
+        None => match establish(settings, &inbox, &events, &front, attended) {
             Ok(established) => established,
             Err(e) => {
-                user_input.stop();
-                terminal::console::discard_pending_input();
+                input.stop();
+                input.finish();
                 return Err(e);
             }
         },
@@ -156,18 +156,16 @@ fn run_with(
                 events: &events,
                 hosted: hosted.as_deref(),
             };
-            let result = conversation.run(established, early, &mut user_input);
+            let result = conversation.run(established, early, &mut *input);
             say_what_is_kept(&settings.downloads, &*front);
             result
         }
         None => {
-            user_input.stop();
+            input.stop();
             Ok(())
         }
     };
-    // What was typed while the chat was leaving is not for the shell that
-    // gets the terminal back; what is typed once it said so is.
-    terminal::console::discard_pending_input();
+    input.finish();
     front.chat(ChatEvent::Over);
     result
 }
@@ -193,6 +191,10 @@ fn say_what_is_kept(downloads: &DownloadDir, front: &dyn Frontend) {
 /// its last lines, so that they are not drawn around a prompt.
 pub trait InputSide {
     fn stop(&mut self);
+    /// The conversation is over, and says so next: what was typed while it
+    /// was leaving is not for it (nor for a shell that gets the terminal
+    /// back).
+    fn finish(&mut self) {}
 }
 
 /// A front end whose commands come from elsewhere than a console: nothing
@@ -224,48 +226,6 @@ pub fn converse(
     result
 }
 
-/// The user's side of the input: stopped once, before the last lines, so
-/// they are not drawn around the prompt, and in any case when dropped.
-pub(crate) struct UserInput {
-    editor: Option<EditorStop>,
-    tickets: Tickets,
-    screen: Arc<Screen>,
-}
-
-impl InputSide for UserInput {
-    fn stop(&mut self) {
-        UserInput::stop(self);
-    }
-}
-
-impl UserInput {
-    /// Starts reading the user's input, handing it to `events`.
-    pub(crate) fn start(input: Input, events: Sender<News>, screen: &Arc<Screen>) -> Result<Self> {
-        let tickets = Tickets::new(INPUT_QUEUE);
-        let editor = input::spawn_input(input, events, tickets.clone())?;
-        Ok(Self {
-            editor,
-            tickets,
-            screen: screen.clone(),
-        })
-    }
-
-    pub(crate) fn stop(&mut self) {
-        // Input is of no more use; this also frees an input thread waiting
-        // for a ticket.
-        self.tickets.close();
-        if let Some(editor) = self.editor.take() {
-            editor.stop(&self.screen);
-        }
-    }
-}
-
-impl Drop for UserInput {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// Waits for the peer, or connects to it, while the user may already type.
 /// Returns the connection and the events to act on once connected (piped
 /// input read meanwhile), or `None` when the user left first.
@@ -274,7 +234,7 @@ fn establish(
     inbox: &Receiver<News>,
     events: &Sender<News>,
     front: &Front,
-    interactive: bool,
+    attended: bool,
 ) -> Result<Option<(Established, Vec<News>)>> {
     let approach = Approach::start(settings, events, front)?;
     let mut early = Vec::new();
@@ -291,7 +251,7 @@ fn establish(
             News::Signal => break,
             // Piped input waits for the peer: a script's lines are meant
             // for it. A person is answered at once.
-            event if !interactive => early.push(event),
+            event if !attended => early.push(event),
             News::Input(lines, _) => {
                 let lines = String::from_utf8_lossy(&lines);
                 if lines

@@ -2,7 +2,9 @@
 //! rows, the output sink and its live lines, and the console (pipe mode or
 //! the interactive line editor).
 
+pub mod attach;
 pub mod console;
+pub mod input;
 pub mod live;
 pub mod render;
 pub mod sanitize;
