@@ -1,0 +1,321 @@
+//! A connected conversation: its reader and writer threads, and the main
+//! loop that acts on what they and the user's input tell it until either
+//! side leaves.
+
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow};
+
+use super::capabilities::{Capabilities, Safety};
+use super::events::ChatEvent;
+use super::incoming::PeerEnd;
+use super::input::Tickets;
+use super::members::Occupancy;
+use super::outgoing::{Outgoing, WriteError};
+use super::progress::Transfers;
+use super::stall::{self, StallWatch};
+use super::threads::Threads;
+use super::user::UserSide;
+use super::{InputSide, News, encrypted, incoming, outgoing};
+use crate::engine::{Front, Frontend};
+use crate::exit_codes::Shown;
+use crate::net::connect::Established;
+use crate::net::secure::handshake::Agreed;
+use crate::net::transport::{Closer, Reading, Writing};
+use crate::settings::Settings;
+
+/// Why the main loop stopped.
+pub(super) enum Ending {
+    Quit,
+    Peer(PeerEnd),
+    WriterFailed(WriteError),
+}
+
+/// What a connected conversation runs with.
+pub(super) struct Conversation<'a> {
+    pub(super) settings: &'a Settings,
+    pub(super) front: &'a Front,
+    pub(super) inbox: &'a Receiver<News>,
+    pub(super) events: &'a Sender<News>,
+    /// The room the user hosts, when it does.
+    pub(super) hosted: Option<&'a Occupancy>,
+}
+
+impl Conversation<'_> {
+    pub(super) fn run(
+        &self,
+        established: Established,
+        early: Vec<News>,
+        user_input: &mut dyn InputSide,
+    ) -> Result<()> {
+        let Established { connection, agreed } = established;
+        let peer = connection.peer();
+        let connection_sealed = connection.is_encrypted();
+        let (reading, writing, closer) =
+            connection.split().context("cannot share the connection")?;
+        let front = self.front;
+        let transfers = Arc::new(Transfers::default());
+        let in_room = Arc::new(AtomicBool::new(false));
+        let (outbox, queue) = mpsc::channel();
+        let mut threads = Threads::new(closer.clone());
+        self.spawn_reader(&mut threads, reading, outbox.clone(), &transfers, &in_room)?;
+        self.spawn_writer(&mut threads, writing, queue, closer.clone(), &transfers)?;
+
+        let mut stall = StallWatch::new(self.settings.stall);
+        let ending = {
+            let caps = self.capabilities(agreed.as_ref(), connection_sealed);
+            let mut user = UserSide::new(
+                &outbox,
+                &self.settings.name,
+                front,
+                &transfers,
+                &self.settings.downloads,
+                caps,
+                &in_room,
+            )
+            .hosting(self.hosted);
+            self.main_loop(early, &mut user, &closer, &mut stall, &transfers)
+        };
+        // A user leaving while files go keeps the prompt, to leave at once
+        // with Ctrl-C; otherwise the prompt goes first, so the last lines
+        // are not drawn around it.
+        let waits_for_files =
+            matches!(ending, Ending::Quit) && transfers.sending() && front.attended();
+        if !waits_for_files {
+            user_input.stop();
+        }
+        match ending {
+            Ending::Quit => {
+                if waits_for_files {
+                    transfers.show_departure(front.as_ref(), self.settings.stall);
+                }
+                let _ = outbox.send(Outgoing::Leave);
+                let (failure, encrypted) =
+                    self.finish_sending(&closer, &mut stall, &transfers, outbox, connection_sealed);
+                user_input.stop();
+                threads.finish()?;
+                match failure {
+                    // (On the original wire, the peer's greeting may come
+                    // only as we leave: a script with nothing to say.)
+                    None if encrypted => {
+                        front.chat(ChatEvent::SpeaksEncrypted(peer));
+                        Err(self.shown(speaks_encrypted_failure(peer)))
+                    }
+                    None => Ok(()),
+                    Some(e) => Err(self.write_failure(e, peer)),
+                }
+            }
+            Ending::Peer(end) => {
+                // The peer is gone: anything still being sent has nobody to
+                // read it, so the writer stops at once instead of finishing.
+                closer.close();
+                drop(outbox);
+                threads.finish()?;
+                let hosted = in_room.load(std::sync::atomic::Ordering::SeqCst);
+                self.peer_ended(end, peer, hosted)
+            }
+            Ending::WriterFailed(e) => {
+                closer.close();
+                drop(outbox);
+                threads.finish()?;
+                Err(self.write_failure(e, peer))
+            }
+        }
+    }
+
+    /// What the wire of this conversation can do, and what its people
+    /// compare: the safety code of this connection, or, for a room's host,
+    /// one per member.
+    fn capabilities(&self, agreed: Option<&Agreed>, sealed: bool) -> Capabilities {
+        match (agreed, &self.settings.room) {
+            (Some(agreed), _) => Capabilities::encrypted(Safety::Code {
+                code: agreed.safety_code.clone(),
+                verified: agreed.verified,
+            }),
+            (None, Some(_)) if sealed => Capabilities::encrypted(Safety::EachMember),
+            (None, _) => Capabilities::plain(),
+        }
+    }
+
+    /// Starts the thread that reads what the peer sends, and tells the
+    /// main loop how the peer's end went.
+    fn spawn_reader(
+        &self,
+        threads: &mut Threads,
+        reading: Reading,
+        outbox: Sender<Outgoing>,
+        transfers: &Arc<Transfers>,
+        in_room: &Arc<AtomicBool>,
+    ) -> Result<()> {
+        let downloads = self.settings.downloads.clone();
+        let receiving = encrypted::incoming::Receiving {
+            downloads: downloads.clone(),
+            ask_above: self.settings.asking.limit(self.front.attended()),
+            name: self.settings.name.clone(),
+            hosting: self.settings.room.is_some(),
+            may_join: self.settings.role.connects(),
+        };
+        let (front, events, transfers, in_room) = (
+            self.front.clone(),
+            self.events.clone(),
+            transfers.clone(),
+            in_room.clone(),
+        );
+        let answers = Tickets::new(encrypted::incoming::ANSWERS_IN_FLIGHT);
+        threads.spawn("reader", move || {
+            let end = match reading {
+                Reading::Plain(reader) => {
+                    incoming::read_peer(reader, &downloads, &front, &transfers)
+                }
+                Reading::Sealed(records) => encrypted::incoming::read_peer(
+                    *records, outbox, answers, &receiving, &front, &transfers, &in_room,
+                ),
+            };
+            let _ = events.send(News::PeerEnded(end));
+        })?;
+        Ok(())
+    }
+
+    /// Starts the thread that sends what `queue` brings to the peer, and
+    /// tells the main loop when it is through or failed.
+    fn spawn_writer(
+        &self,
+        threads: &mut Threads,
+        writing: Writing,
+        queue: Receiver<Outgoing>,
+        closer: Closer,
+        transfers: &Arc<Transfers>,
+    ) -> Result<()> {
+        let name = self.settings.name.clone();
+        let patience = self.settings.stall;
+        let (front, events, transfers) =
+            (self.front.clone(), self.events.clone(), transfers.clone());
+        threads.spawn("writer", move || {
+            let failed = |e| {
+                let _ = events.send(News::WriterFailed(e));
+            };
+            match writing {
+                Writing::Plain(writer) => {
+                    outgoing::write_peer(writer, closer, &name, queue, &front, &transfers, failed)
+                }
+                Writing::Sealed(records) => encrypted::outgoing::write_peer(
+                    *records, &name, queue, &front, &transfers, patience, failed,
+                ),
+            }
+            let _ = events.send(News::WriterDone);
+        })?;
+        Ok(())
+    }
+
+    /// Says how the peer's end of the conversation went, and makes the
+    /// program's error of it when it failed. `hosted`: we were in a room
+    /// (whose host left).
+    fn peer_ended(&self, end: PeerEnd, peer: SocketAddr, hosted: bool) -> Result<()> {
+        self.front.chat(ChatEvent::PeerEnded {
+            end: &end,
+            peer,
+            hosted,
+        });
+        let failure = match end {
+            PeerEnd::Left => return Ok(()),
+            PeerEnd::Cut(_) if hosted => return Ok(()),
+            PeerEnd::Broken(why) => anyhow!("connection with {peer} ended: {why}"),
+            PeerEnd::Unwelcome(why) => {
+                anyhow!("the room at {peer} did not let us in: {why}")
+            }
+            PeerEnd::SpeaksEncrypted => speaks_encrypted_failure(peer),
+            PeerEnd::Cut(e) => anyhow!(e).context(format!("connection with {peer} cut short")),
+            PeerEnd::Lost(e) => anyhow!(e).context(format!("connection with {peer} lost")),
+        };
+        Err(self.shown(failure))
+    }
+
+    /// The main loop: acts on the user's lines until the user quits or the
+    /// connection ends, and gives up on a peer that stopped reading.
+    fn main_loop(
+        &self,
+        early: Vec<News>,
+        user: &mut UserSide,
+        closer: &Closer,
+        stall: &mut StallWatch,
+        transfers: &Transfers,
+    ) -> Ending {
+        for event in early {
+            if let ControlFlow::Break(ending) = act(event, user) {
+                return ending;
+            }
+        }
+        let mut last_check = Instant::now();
+        loop {
+            match self.inbox.recv_timeout(stall::CHECK_INTERVAL) {
+                Ok(event) => {
+                    if let ControlFlow::Break(ending) = act(event, user) {
+                        return ending;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                // Every sender is gone, which only happens once all threads
+                // ended.
+                Err(RecvTimeoutError::Disconnected) => return Ending::Quit,
+            }
+            if last_check.elapsed() >= stall::CHECK_INTERVAL {
+                last_check = Instant::now();
+                transfers.show_stalled(self.front.as_ref());
+                if stall.stalled(last_check, closer.sending()) {
+                    return Ending::WriterFailed(WriteError::Stalled {
+                        window: stall.window(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// A failure just said on the screen: at a terminal it is not said
+    /// again as the program exits. Without one, stderr still has it for
+    /// scripts.
+    pub(super) fn shown(&self, failure: anyhow::Error) -> anyhow::Error {
+        if self.front.attended() {
+            Shown(failure).into()
+        } else {
+            failure
+        }
+    }
+}
+
+/// Acts on one event of the conversation; breaks with how it ended.
+fn act(event: News, user: &mut UserSide) -> ControlFlow<Ending> {
+    match event {
+        News::Input(lines, ticket) => {
+            if user.act_on_batch(&lines, ticket).is_break() {
+                return ControlFlow::Break(Ending::Quit);
+            }
+        }
+        News::Pasted(text) => user.paste(&text),
+        News::Command(command) => {
+            if user.order(command).is_break() {
+                return ControlFlow::Break(Ending::Quit);
+            }
+        }
+        News::Leave(how) => {
+            if user.leave(how).is_break() {
+                return ControlFlow::Break(Ending::Quit);
+            }
+        }
+        News::InputTooLong(len) => user.too_long(len),
+        News::InputEnded | News::Signal => return ControlFlow::Break(Ending::Quit),
+        News::PeerEnded(end) => return ControlFlow::Break(Ending::Peer(end)),
+        News::WriterFailed(e) => return ControlFlow::Break(Ending::WriterFailed(e)),
+        News::WriterDone | News::Connected(_) => {}
+    }
+    ControlFlow::Continue(())
+}
+
+/// The program's error for the same.
+fn speaks_encrypted_failure(peer: SocketAddr) -> anyhow::Error {
+    anyhow!("{peer} speaks the encrypted protocol; leave out --plain to talk with it")
+}

@@ -1,0 +1,147 @@
+//! Leaving a conversation: what is being sent goes first (or, asked
+//! again, at once), then the peer is given a moment to close too.
+
+use std::net::SocketAddr;
+use std::sync::mpsc::{RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+
+use super::News;
+use super::conversation::Conversation;
+use super::events::ChatEvent;
+use super::incoming::PeerEnd;
+use super::outgoing::{Outgoing, Typed, WriteError};
+use super::progress::Transfers;
+use super::stall::{self, StallWatch};
+use crate::engine::Frontend;
+use crate::net::transport::Closer;
+use crate::session::command;
+
+/// How long to wait for the peer to close after we have said goodbye. Closing
+/// while the peer still sends would reset the connection and could destroy
+/// data of ours it has not read yet.
+const LINGER: Duration = Duration::from_secs(2);
+
+impl Conversation<'_> {
+    /// After the goodbye was queued: waits for the writer to be through with
+    /// what is queued before it (still watching for a stall), then lets the
+    /// reader run until the peer closes too, or [`LINGER`] passes. Returns
+    /// a failure worth reporting, if any, and whether the peer turned out
+    /// to speak the encrypted protocol meanwhile. Meanwhile the user may leave at
+    /// once (Ctrl-C, Ctrl-D or `/quit` again, or a signal): on the encrypted
+    /// wire what is being sent is then cancelled and the goodbye goes at
+    /// once; the original wire cannot stop a file midway, so the
+    /// connection is cut. `outbox` is let go once nothing more is sent: a
+    /// writer that failed waits for it to close.
+    pub(super) fn finish_sending(
+        &self,
+        closer: &Closer,
+        stall: &mut StallWatch,
+        transfers: &Transfers,
+        outbox: Sender<Outgoing>,
+        sealed: bool,
+    ) -> (Option<WriteError>, bool) {
+        let mut outbox = Some(outbox);
+        let mut failure = None;
+        let (mut peer_gone, mut encrypted) = (false, false);
+        let (mut told_typing, mut stopped) = (false, false);
+        loop {
+            match self.inbox.recv_timeout(stall::CHECK_INTERVAL) {
+                Ok(News::WriterDone) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(News::Leave(_) | News::Signal) if !stopped => {
+                    stopped = true;
+                    self.leave_at_once(outbox.take(), closer, sealed);
+                }
+                Ok(News::Input(lines, _)) if is_quit(&lines) && !stopped => {
+                    stopped = true;
+                    self.leave_at_once(outbox.take(), closer, sealed);
+                }
+                Ok(News::Command(command::Command::Quit)) if !stopped => {
+                    stopped = true;
+                    self.leave_at_once(outbox.take(), closer, sealed);
+                }
+                Ok(
+                    News::Input(..) | News::Pasted(_) | News::InputTooLong(_) | News::Command(_),
+                ) => {
+                    if !std::mem::replace(&mut told_typing, true) {
+                        self.front.chat(ChatEvent::NotSentWhileLeaving);
+                    }
+                }
+                // Once the peer is gone, or the user cut the original wire
+                // short, the writer fails because we closed.
+                Ok(News::WriterFailed(e)) => {
+                    outbox = None;
+                    if !peer_gone && (sealed || !stopped) {
+                        failure.get_or_insert(e);
+                    }
+                }
+                // Once we gave up, the reader ends because we closed.
+                Ok(News::PeerEnded(end)) if failure.is_none() => {
+                    // Nobody reads what is still queued: stop sending it.
+                    peer_gone = true;
+                    encrypted = matches!(end, PeerEnd::SpeaksEncrypted);
+                    closer.close();
+                }
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+            }
+            transfers.show_stalled(self.front.as_ref());
+            if failure.is_none() && stall.stalled(Instant::now(), closer.sending()) {
+                failure = Some(WriteError::Stalled {
+                    window: stall.window(),
+                });
+                closer.close();
+            }
+        }
+        if failure.is_some() || peer_gone {
+            // Ending the connection ended the reader too; or the peer left
+            // first, and what it did not get has been said.
+            return (failure, encrypted);
+        }
+        let deadline = Instant::now() + LINGER;
+        while failure.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.inbox.recv_timeout(left) {
+                Ok(News::PeerEnded(end)) => {
+                    encrypted = matches!(end, PeerEnd::SpeaksEncrypted);
+                    break;
+                }
+                Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        (failure, encrypted)
+    }
+
+    /// The user leaves without waiting for the files being sent: on the
+    /// encrypted wire they are cancelled, the peer told; the original wire
+    /// cannot stop a file midway, so the connection is cut.
+    pub(super) fn leave_at_once(
+        &self,
+        outbox: Option<Sender<Outgoing>>,
+        closer: &Closer,
+        sealed: bool,
+    ) {
+        if sealed {
+            if let Some(outbox) = outbox {
+                let _ = outbox.send(Outgoing::Typed(Typed::StopSending));
+            }
+        } else {
+            self.front.chat(ChatEvent::LeavingAtOnce);
+            closer.close();
+        }
+    }
+
+    /// Says why sending failed, and makes the program's error of it.
+    pub(super) fn write_failure(&self, e: WriteError, peer: SocketAddr) -> anyhow::Error {
+        self.front.chat(ChatEvent::WriteFailed(&e));
+        self.shown(anyhow!(e).context(format!("connection with {peer} lost")))
+    }
+}
+
+/// Whether typed lines are `/quit` again.
+fn is_quit(lines: &[u8]) -> bool {
+    String::from_utf8_lossy(lines)
+        .trim()
+        .eq_ignore_ascii_case("/quit")
+}
