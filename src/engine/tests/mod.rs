@@ -4,6 +4,7 @@
 
 mod conversations;
 mod hostile;
+mod rooms;
 mod transfers;
 
 use std::path::{Path, PathBuf};
@@ -106,6 +107,21 @@ pub(super) struct Person {
 }
 
 impl Person {
+    /// A side whose conversation already runs.
+    pub fn running(
+        front: Arc<Recorder>,
+        downloads: PathBuf,
+        news: Sender<News>,
+        running: JoinHandle<Result<()>>,
+    ) -> Self {
+        Self {
+            front,
+            downloads,
+            news,
+            running: Some(running),
+        }
+    }
+
     pub fn order(&self, command: Command) {
         self.news
             .send(News::Command(command))

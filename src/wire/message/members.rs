@@ -36,8 +36,15 @@ impl Change {
 
 /// The members of a room as a host lists them, checked when decoded and
 /// read in place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct MemberList<'a>(pub(super) &'a [u8]);
+
+/// The members it lists, rather than its bytes.
+impl std::fmt::Debug for MemberList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
 
 /// One member in a [`MemberList`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
