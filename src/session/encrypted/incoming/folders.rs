@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 
+use super::arriving::{Arriving, Here, Owner, Stage};
 use super::hashing::Reply;
-use super::{Arriving, Breach, Here, Owner, Reader, Stage, unknown};
+use super::{Breach, Reader, unknown};
 use crate::files::download::{folders_allowed, safe_file_name, safe_relative_path};
 use crate::files::kept::KeptFolder;
 use crate::files::size;
