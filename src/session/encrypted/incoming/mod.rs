@@ -7,7 +7,7 @@
 //!
 //! Its parts: `messages` reads the records and acts on each; a file goes
 //! from `offers` (and `resuming`, from what is here of it) through
-//! `chunks` to its `ends`; a folder from offer to final name in `folders`;
+//! `chunks` to its `ends`; a folder from `folders` through its `entries`;
 //! `cancels` and `cuts` say what stopped; `answers` go to the writer;
 //! `hashing` reads what is here off this thread; `room` is a member's side
 //! of a room.
@@ -18,6 +18,7 @@ mod cancels;
 mod chunks;
 mod cuts;
 mod ends;
+mod entries;
 mod folders;
 mod hashing;
 mod messages;
