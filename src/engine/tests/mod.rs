@@ -4,6 +4,7 @@
 
 mod conversations;
 mod hostile;
+mod receiving;
 mod rooms;
 mod transfers;
 

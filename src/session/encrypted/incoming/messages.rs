@@ -1,0 +1,179 @@
+//! Reading the peer's records, and acting on the message each carries:
+//! its name first, then talk, news of a room, and files.
+
+use super::{Breach, Reader};
+use crate::net::secure::record::{RecordError, RecordReader};
+use crate::net::transport::ReadHalf;
+use crate::session::events::ChatEvent;
+use crate::session::outgoing::{Outgoing, Typed};
+use crate::wire::message::Message;
+
+impl<'a> Reader<'a> {
+    pub(super) fn read(&mut self, mut records: RecordReader<ReadHalf>) -> Result<(), Breach> {
+        loop {
+            let (record, more_coming) = match records.next_record_and_more() {
+                Ok(Some(next)) => next,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(Breach::Record(e)),
+            };
+            let message = Message::decode(record)?;
+            let text = matches!(message, Message::Text(_) | Message::Said { .. });
+            if self.holding && !text {
+                self.front.flush();
+            }
+            self.holding = text && more_coming;
+            self.act(message, more_coming)?;
+            if let Some(limit) = self.new_read_timeout.take() {
+                records
+                    .get_ref()
+                    .set_read_timeout(Some(limit))
+                    .map_err(|e| Breach::Record(RecordError::Io(e)))?;
+            }
+        }
+    }
+
+    fn act(&mut self, message: Message<'_>, more_coming: bool) -> Result<(), Breach> {
+        if self.peer.is_none() {
+            let Message::Hello { name } = message else {
+                return Err(Breach::Protocol(
+                    "the peer did not say its name first".into(),
+                ));
+            };
+            let name = crate::wire::name::parse(name)
+                .map_err(|why| Breach::Protocol(format!("the peer's name is refused: {why}")))?;
+            self.peer = Some(name);
+            return Ok(());
+        }
+        if let Message::Room { keepalive, members } = message {
+            return self.joined_room(keepalive, members);
+        }
+        self.said_anything = true;
+        match message {
+            Message::Hello { .. } => {
+                return Err(Breach::Protocol("the peer said its name twice".into()));
+            }
+            // (Taken above, where a late one is refused.)
+            Message::Room { .. } => {}
+            Message::Said { name, text } => self.said(name, text, more_coming)?,
+            Message::Whisper { name, text } => self.whispered(name, text)?,
+            Message::Whispered { name, text } => self.whisper_went(name, text)?,
+            Message::Presence {
+                change,
+                name,
+                reason,
+            } => self.presence(change, name, reason)?,
+            Message::Members(list) => self.members(list)?,
+            Message::Unwelcome { reason } => {
+                // It also goes to stderr, where nothing else makes it safe.
+                let reason = crate::terminal::sanitize::for_terminal(reason.as_bytes());
+                return Err(Breach::Unwelcome(reason.into_owned()));
+            }
+            Message::Ping => self.pinged(),
+            Message::Pong => {}
+            Message::Notice { text } => self.notice(text)?,
+            Message::Lost { id } => {
+                if self.room.is_none() {
+                    return Err(Breach::Protocol(
+                        "the peer said a sender left, outside a room".into(),
+                    ));
+                }
+                self.lost(id)?;
+            }
+            Message::Who => {
+                return Err(Breach::Protocol(
+                    "the peer asked who is in a room we do not host".into(),
+                ));
+            }
+            Message::Text(text) => {
+                let peer = self.peer.as_deref().unwrap_or_default();
+                self.front.chat(ChatEvent::PeerSaid {
+                    name: peer,
+                    text,
+                    more_coming,
+                });
+            }
+            file @ (Message::Offer { .. }
+            | Message::Passed { .. }
+            | Message::Folder { .. }
+            | Message::PassedFolder { .. }
+            | Message::Entry { .. }
+            | Message::Subfolder { .. }
+            | Message::Begin { .. }
+            | Message::Chunk { .. }
+            | Message::End { .. }
+            | Message::Cancel { .. }
+            | Message::Saved { .. }
+            | Message::Refused { .. }
+            | Message::Accept { .. }) => self.act_on_file(file)?,
+        }
+        Ok(())
+    }
+
+    /// Acts on a message about files: offers, their bytes, their answers.
+    fn act_on_file(&mut self, message: Message<'_>) -> Result<(), Breach> {
+        match message {
+            Message::Offer { id, size, name } => self.offer(id, size, name, None)?,
+            Message::Passed {
+                id,
+                size,
+                from,
+                name,
+            } => {
+                self.in_room("file", from)?;
+                self.offer(id, size, name, Some(from))?;
+            }
+            Message::Folder {
+                id,
+                files,
+                bytes,
+                name,
+            } => self.folder(id, files, bytes, name, None)?,
+            Message::PassedFolder {
+                id,
+                files,
+                bytes,
+                from,
+                name,
+            } => {
+                self.in_room("folder", from)?;
+                self.folder(id, files, bytes, name, Some(from))?;
+            }
+            Message::Entry {
+                id,
+                folder,
+                size,
+                path,
+            } => self.entry(id, folder, size, path)?,
+            Message::Subfolder { folder, path } => self.subfolder(folder, path)?,
+            Message::Begin { id, offset } => self.begin(id, offset)?,
+            Message::Chunk { id, data } => self.chunk(id, data)?,
+            Message::End { id, hash } => self.end(id, &hash)?,
+            Message::Cancel { id } => self.cancelled(id)?,
+            Message::Saved { id } => self.tell_writer(|ticket| {
+                Outgoing::Typed(Typed::Settled {
+                    id,
+                    refusal: None,
+                    ticket,
+                })
+            }),
+            Message::Refused { id, reason } => self.tell_writer(|ticket| {
+                Outgoing::Typed(Typed::Settled {
+                    id,
+                    refusal: Some(reason.to_string()),
+                    ticket,
+                })
+            }),
+            Message::Accept { id, offset, prefix } => self.tell_writer(|ticket| {
+                Outgoing::Typed(Typed::Accepted {
+                    id,
+                    offset,
+                    prefix,
+                    ticket,
+                })
+            }),
+            // (`act` hands over the messages above only.)
+            _ => {}
+        }
+        Ok(())
+    }
+}
