@@ -5,8 +5,8 @@
 //! - `permits`  — at most so many things on their way at once, each permit
 //!   given back when dropped; closing turns every taker away
 //! - `wire`     — the bytes on the wire: frames of the original format, typed
-//!   messages of the encrypted one, the rules for names, and the protocol's
-//!   limits (pure codecs)
+//!   messages of the encrypted one, the rules for names and for what peer
+//!   text may show, and the protocol's limits (pure codecs)
 //! - `net`      — reaching the peer: what `chat connect` is pointed at,
 //!   listening for or connecting to it, finding it on the local network,
 //!   the encrypted channel (handshake, codes, sealed records), and the

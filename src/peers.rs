@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::net::discovery::{self, Found};
-use crate::terminal::sanitize;
+use crate::wire::sanitize;
 
 /// Looks for `wait`, then prints what answered.
 pub fn list(json: bool, wait: Duration) -> Result<()> {

@@ -21,7 +21,7 @@ use rustix::io::Errno;
 use rustix::pipe::SpliceFlags;
 
 use crate::files::space::Space;
-use crate::terminal::sanitize;
+use crate::wire::sanitize;
 use crate::wire::limits::{MAX_DEPTH, MAX_FOLDER_FILES, SPARE_FOLDERS};
 
 /// Longest file name we create before numbering, in bytes. Common file

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::terminal::sanitize;
+use crate::wire::sanitize;
 use crate::wire::frame;
 use crate::wire::limits;
 

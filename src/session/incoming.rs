@@ -12,7 +12,7 @@ use crate::files::download::DownloadDir;
 use crate::files::receive::{self, ReceiveError};
 use crate::net::secure::handshake;
 use crate::net::transport::ReadHalf;
-use crate::terminal::sanitize;
+use crate::wire::sanitize;
 use crate::wire::frame::{self, Frame, FrameError, FrameReader};
 use crate::wire::limits;
 

@@ -17,7 +17,7 @@ use anstyle::{AnsiColor, Style};
 use unicode_width::UnicodeWidthStr;
 
 use crate::terminal::live::{LiveLines, Status};
-use crate::terminal::sanitize;
+use crate::wire::sanitize;
 use crate::terminal::wrap::wrap;
 
 /// Where finished lines go.

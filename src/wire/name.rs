@@ -31,7 +31,7 @@ pub fn parse(name: &str) -> Result<String, String> {
     if name.chars().count() > MAX_CHARS {
         return Err(format!("the name is longer than {MAX_CHARS} characters"));
     }
-    if name.chars().any(crate::terminal::sanitize::is_unsafe_char) {
+    if name.chars().any(crate::wire::sanitize::is_unsafe_char) {
         return Err("the name may not contain control characters".into());
     }
     // (Fullwidth brackets are brackets too.)

@@ -10,7 +10,7 @@ use crate::session::incoming::PeerEnd;
 use crate::session::members;
 use crate::session::outgoing::WriteError;
 use crate::terminal::render::shell_word;
-use crate::terminal::sanitize;
+use crate::wire::sanitize;
 use crate::terminal::screen::Screen;
 
 pub(super) fn show(screen: &Screen, event: ChatEvent<'_>) {

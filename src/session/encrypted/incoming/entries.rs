@@ -204,7 +204,7 @@ impl<'a> Reader<'a> {
 fn safe_shown_path(path: &str) -> String {
     path.chars()
         .map(|c| {
-            if crate::terminal::sanitize::is_unsafe_char(c) {
+            if crate::wire::sanitize::is_unsafe_char(c) {
                 '_'
             } else {
                 c

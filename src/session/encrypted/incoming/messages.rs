@@ -65,7 +65,7 @@ impl<'a> Reader<'a> {
             Message::Members(list) => self.members(list)?,
             Message::Unwelcome { reason } => {
                 // It also goes to stderr, where nothing else makes it safe.
-                let reason = crate::terminal::sanitize::for_terminal(reason.as_bytes());
+                let reason = crate::wire::sanitize::for_terminal(reason.as_bytes());
                 return Err(Breach::Unwelcome(reason.into_owned()));
             }
             Message::Ping => self.pinged(),

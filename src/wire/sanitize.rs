@@ -1,4 +1,6 @@
-//! Making untrusted peer text safe to show on a terminal.
+//! Making untrusted peer text safe to show on a terminal: the rule every
+//! layer keeps, the terminal as it prints, the room as it passes a member's
+//! words on to the original wire, names as they are checked.
 //!
 //! Everything a peer sends passes [`for_terminal`] right before it is printed:
 //! control characters (which start escape sequences that can move the cursor,
