@@ -21,8 +21,8 @@ use rustix::io::Errno;
 use rustix::pipe::SpliceFlags;
 
 use crate::files::space::Space;
-use crate::wire::sanitize;
 use crate::wire::limits::{MAX_DEPTH, MAX_FOLDER_FILES, SPARE_FOLDERS};
+use crate::wire::sanitize;
 
 /// Longest file name we create before numbering, in bytes. Common file
 /// systems allow 255; numbering adds at most ` (4294967295)`, 13 bytes.

@@ -6,9 +6,9 @@
 
 use std::borrow::Cow;
 
-use crate::wire::sanitize;
 use crate::wire::frame;
 use crate::wire::limits;
+use crate::wire::sanitize;
 
 /// A line from a plain member, made safe to show and to pass on.
 #[derive(Debug, PartialEq, Eq)]

@@ -12,9 +12,9 @@ use crate::files::download::DownloadDir;
 use crate::files::receive::{self, ReceiveError};
 use crate::net::secure::handshake;
 use crate::net::transport::ReadHalf;
-use crate::wire::sanitize;
 use crate::wire::frame::{self, Frame, FrameError, FrameReader};
 use crate::wire::limits;
+use crate::wire::sanitize;
 
 /// Read buffer size: large enough that files arrive in big chunks.
 const READ_BUFFER: usize = 64 * 1024;

@@ -17,8 +17,8 @@ use anstyle::{AnsiColor, Style};
 use unicode_width::UnicodeWidthStr;
 
 use crate::terminal::live::{LiveLines, Status};
-use crate::wire::sanitize;
 use crate::terminal::wrap::wrap;
+use crate::wire::sanitize;
 
 /// Where finished lines go.
 pub trait LineSink: Send {

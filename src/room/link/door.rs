@@ -21,7 +21,7 @@ use crate::permits::Permits;
 use crate::room::Happening;
 use crate::room::roster::MemberId;
 use crate::wire::limits::HANDSHAKE_LIMIT;
-use crate::wire::message::Message;
+use crate::wire::message::{HelloError, Message};
 
 /// What every connection is let in with.
 #[derive(Clone)]
@@ -171,11 +171,10 @@ pub fn read_hello(records: &mut RecordReader<ReadHalf>) -> Result<String, String
         Ok(None) => return Err("it left before saying its name".into()),
         Err(e) => return Err(format!("it did not say its name ({e})")),
     };
-    match Message::decode(record) {
-        Ok(Message::Hello { name }) => {
-            crate::wire::name::parse(name).map_err(|why| format!("its name is refused: {why}"))
-        }
-        Ok(_) => Err("it did not say its name first".into()),
+    match Message::decode(record).map(|message| message.hello_name()) {
+        Ok(Ok(name)) => Ok(name),
+        Ok(Err(HelloError::Name(why))) => Err(format!("its name is refused: {why}")),
+        Ok(Err(HelloError::NotHello)) => Err("it did not say its name first".into()),
         Err(e) => Err(format!("it broke the protocol: {e}")),
     }
 }

@@ -10,8 +10,8 @@ use crate::session::incoming::PeerEnd;
 use crate::session::members;
 use crate::session::outgoing::WriteError;
 use crate::terminal::render::shell_word;
-use crate::wire::sanitize;
 use crate::terminal::screen::Screen;
+use crate::wire::sanitize;
 
 pub(super) fn show(screen: &Screen, event: ChatEvent<'_>) {
     match event {

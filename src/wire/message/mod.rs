@@ -235,7 +235,26 @@ pub enum MessageError {
     NotUtf8(&'static str),
 }
 
+/// Why a peer's first message is not the Hello it must be (PROTOCOL.md
+/// 3.5, 3.6): each side words it for its reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelloError {
+    /// Something else came first.
+    NotHello,
+    /// The name breaks the rules for names, as this says.
+    Name(String),
+}
+
 impl<'a> Message<'a> {
+    /// The name a peer's first message gives, if it is a Hello with a name
+    /// the rules allow (made canonical).
+    pub fn hello_name(&self) -> Result<String, HelloError> {
+        match self {
+            Self::Hello { name } => crate::wire::name::parse(name).map_err(HelloError::Name),
+            _ => Err(HelloError::NotHello),
+        }
+    }
+
     /// Reads the message a record carries.
     pub fn decode(record: &'a [u8]) -> Result<Self, MessageError> {
         let (&kind, body) = record.split_first().ok_or(MessageError::Empty)?;

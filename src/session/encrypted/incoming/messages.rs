@@ -6,7 +6,7 @@ use crate::net::secure::record::{RecordError, RecordReader};
 use crate::net::transport::ReadHalf;
 use crate::session::events::ChatEvent;
 use crate::session::outgoing::{Outgoing, Typed};
-use crate::wire::message::Message;
+use crate::wire::message::{HelloError, Message};
 
 impl<'a> Reader<'a> {
     pub(super) fn read(&mut self, mut records: RecordReader<ReadHalf>) -> Result<(), Breach> {
@@ -34,13 +34,14 @@ impl<'a> Reader<'a> {
 
     fn act(&mut self, message: Message<'_>, more_coming: bool) -> Result<(), Breach> {
         if self.peer.is_none() {
-            let Message::Hello { name } = message else {
-                return Err(Breach::Protocol(
-                    "the peer did not say its name first".into(),
-                ));
-            };
-            let name = crate::wire::name::parse(name)
-                .map_err(|why| Breach::Protocol(format!("the peer's name is refused: {why}")))?;
+            let name = message.hello_name().map_err(|e| match e {
+                HelloError::NotHello => {
+                    Breach::Protocol("the peer did not say its name first".into())
+                }
+                HelloError::Name(why) => {
+                    Breach::Protocol(format!("the peer's name is refused: {why}"))
+                }
+            })?;
             self.peer = Some(name);
             return Ok(());
         }
