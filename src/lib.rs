@@ -4,6 +4,8 @@
 //! Layout, by layer from the bottom up (upper layers use lower ones):
 //! - `permits`  — at most so many things on their way at once, each permit
 //!   given back when dropped; closing turns every taker away
+//! - `queue`    — the next item of a writer's queue, flushing what it
+//!   buffered when none waits
 //! - `wire`     — the bytes on the wire: frames of the original format, typed
 //!   messages of the encrypted one, the rules for names and for what peer
 //!   text may show, and the protocol's limits (pure codecs)
@@ -40,6 +42,7 @@ pub mod files;
 pub mod net;
 pub mod peers;
 pub mod permits;
+pub mod queue;
 pub mod room;
 pub mod session;
 pub mod settings;

@@ -8,7 +8,7 @@
 
 use std::io::{self, BufWriter, Write};
 use std::os::fd::AsFd;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use super::events::{SendEvent, Undelivered};
@@ -201,16 +201,9 @@ impl Writer<'_> {
                     return Ok(());
                 }
             }
-            next = match queue.try_recv() {
-                Ok(outgoing) => outgoing,
-                Err(TryRecvError::Empty) => {
-                    self.flush()?;
-                    match queue.recv() {
-                        Ok(outgoing) => outgoing,
-                        Err(_) => return Ok(()),
-                    }
-                }
-                Err(TryRecvError::Disconnected) => return self.flush(),
+            next = match crate::queue::next_or_flush(queue, || self.flush())? {
+                Some(outgoing) => outgoing,
+                None => return Ok(()),
             };
         }
     }

@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender};
 
 use crate::permits::Permit;
 use crate::wire::limits::MAX_BACKLOG;
@@ -131,16 +131,8 @@ pub fn drain<W: Write>(
 ) -> io::Result<bool> {
     let mut message = Vec::new();
     loop {
-        let next = match inbox.queue.try_recv() {
-            Ok(next) => next,
-            Err(TryRecvError::Empty) => {
-                out.flush()?;
-                match inbox.queue.recv() {
-                    Ok(next) => next,
-                    Err(_) => return Ok(false),
-                }
-            }
-            Err(TryRecvError::Disconnected) => return Ok(false),
+        let Some(next) = crate::queue::next_or_flush(&inbox.queue, || out.flush())? else {
+            return Ok(false);
         };
         match next {
             Out::Bytes(bytes) => {
