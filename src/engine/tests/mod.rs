@@ -4,6 +4,7 @@
 
 mod conversations;
 mod hostile;
+mod sending;
 mod transfers;
 
 use std::path::{Path, PathBuf};
