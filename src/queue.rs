@@ -30,22 +30,22 @@ mod tests {
     fn what_waits_is_taken_without_a_flush_and_a_dry_queue_flushes_first() {
         let (sender, queue) = mpsc::channel();
         sender.send(1).unwrap();
-        let mut flushes = 0;
-        let mut flush = || -> Result<(), ()> {
-            flushes += 1;
+        let flushes = std::cell::Cell::new(0);
+        let flush = || -> Result<(), ()> {
+            flushes.set(flushes.get() + 1);
             Ok(())
         };
-        assert_eq!(next_or_flush(&queue, &mut flush), Ok(Some(1)));
-        assert_eq!(flushes, 0, "an item waited");
+        assert_eq!(next_or_flush(&queue, flush), Ok(Some(1)));
+        assert_eq!(flushes.get(), 0, "an item waited");
         let later = std::thread::spawn(move || {
             sender.send(2).unwrap();
             sender
         });
-        assert_eq!(next_or_flush(&queue, &mut flush), Ok(Some(2)));
-        assert_eq!(flushes, 1, "flushed before waiting");
+        assert_eq!(next_or_flush(&queue, flush), Ok(Some(2)));
+        assert_eq!(flushes.get(), 1, "flushed before waiting");
         drop(later.join().unwrap());
-        assert_eq!(next_or_flush(&queue, &mut flush), Ok(None));
-        assert_eq!(flushes, 2, "flushed as the queue closed");
+        assert_eq!(next_or_flush(&queue, flush), Ok(None));
+        assert_eq!(flushes.get(), 2, "flushed as the queue closed");
     }
 
     #[test]

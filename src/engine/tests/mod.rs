@@ -6,6 +6,7 @@ mod conversations;
 mod hostile;
 mod receiving;
 mod rooms;
+mod sending;
 mod transfers;
 
 use std::path::{Path, PathBuf};

@@ -14,7 +14,7 @@ use crate::wire::message::{FileId, Message};
 
 /// Files of one folder offered and not yet answered: enough to keep the
 /// link busy with small files, and within what the peer takes at once
-/// (64) with [`super::IN_FLIGHT`] folders.
+/// (64) with [`super::queue::IN_FLIGHT`] folders.
 const ENTRY_WINDOW: usize = 15;
 
 /// A folder being sent.
