@@ -5,7 +5,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::transfer::{Kind, RelayId, Taking};
+use super::transfer::{Kind, Relay, RelayId, Taking};
 use super::{Relays, Room};
 use crate::room::roster::MemberId;
 use crate::wire::message::{FileId, Message};
@@ -48,16 +48,9 @@ impl Relays {
     /// on the encrypted wire offered it or taking it hear it was cancelled;
     /// those on the original one, once it started, leave the room.
     pub(super) fn cancel_relay(&mut self, room: &mut impl Room, relay_id: RelayId) {
-        let Some(relay) = self.list.remove(&relay_id) else {
+        let Some(relay) = self.take_out(relay_id) else {
             return;
         };
-        if relay.kind == Kind::Folder {
-            // Its files go with it: a receiver drops them on the folder's
-            // Cancel.
-            self.forget_entries(relay_id);
-        }
-        self.give_back_turn(relay_id);
-        self.unlink_sender(&relay, relay_id);
         let why = format!(
             "{}'s {} stopped on its way, and the original wire cannot say so",
             room.name(relay.from),
@@ -181,14 +174,9 @@ impl Relays {
     /// Tells an encrypted sender nobody takes its file, and forgets the
     /// transfer (the sender answers with a Cancel, which is then expected).
     pub(super) fn nobody_takes(&mut self, room: &mut impl Room, relay_id: RelayId, reason: &str) {
-        let Some(relay) = self.list.remove(&relay_id) else {
+        let Some(relay) = self.take_out(relay_id) else {
             return;
         };
-        if relay.kind == Kind::Folder {
-            self.forget_entries(relay_id);
-        }
-        self.give_back_turn(relay_id);
-        self.unlink_sender(&relay, relay_id);
         for (member, receiver) in &relay.receivers {
             self.by_receiver.remove(&(*member, receiver.id));
         }
@@ -223,5 +211,19 @@ impl Relays {
             let reason = "nobody in the room saved it";
             room.send(self, relay.from, &Message::Refused { id, reason });
         }
+    }
+
+    /// Takes the transfer `relay_id` off the list, with what it holds: a
+    /// folder's files go with it (a receiver drops them on the folder's
+    /// Cancel), its turn on the original wire is given back, and its sender
+    /// no longer counts it.
+    fn take_out(&mut self, relay_id: RelayId) -> Option<Relay> {
+        let relay = self.list.remove(&relay_id)?;
+        if relay.kind == Kind::Folder {
+            self.forget_entries(relay_id);
+        }
+        self.give_back_turn(relay_id);
+        self.unlink_sender(&relay, relay_id);
+        Some(relay)
     }
 }
