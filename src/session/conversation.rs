@@ -9,24 +9,23 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 
-use super::capabilities::{Capabilities, Safety};
+use super::encrypted::incoming::Receiving;
 use super::events::ChatEvent;
 use super::incoming::PeerEnd;
-use super::input::Tickets;
 use super::members::Occupancy;
 use super::outgoing::{Outgoing, WriteError};
 use super::progress::Transfers;
 use super::stall::{self, StallWatch};
 use super::threads::Threads;
 use super::user::UserSide;
-use super::{InputSide, News, encrypted, incoming, outgoing};
+use super::wire::{self, Peer, PeerReader, PeerWriter, ToRead, ToWrite};
+use super::{InputSide, News};
 use crate::engine::{Front, Frontend};
 use crate::exit_codes::Shown;
 use crate::net::connect::Established;
-use crate::net::secure::handshake::Agreed;
-use crate::net::transport::{Closer, Reading, Writing};
+use crate::net::transport::Closer;
 use crate::settings::Settings;
 
 /// Why the main loop stopped.
@@ -46,6 +45,10 @@ pub(super) struct Conversation<'a> {
     pub(super) hosted: Option<&'a Occupancy>,
 }
 
+/// A conversation's threads under way, the writer's queue, the transfers
+/// they share, and whether the peer is a room we are in.
+type Started = (Threads, Sender<Outgoing>, Arc<Transfers>, Arc<AtomicBool>);
+
 impl Conversation<'_> {
     pub(super) fn run(
         &self,
@@ -53,29 +56,28 @@ impl Conversation<'_> {
         early: Vec<News>,
         user_input: &mut dyn InputSide,
     ) -> Result<()> {
-        let Established { connection, agreed } = established;
-        let peer = connection.peer();
-        let connection_sealed = connection.is_encrypted();
-        let (reading, writing, closer) =
-            connection.split().context("cannot share the connection")?;
+        let peer = established.connection.peer();
+        let Peer {
+            reader,
+            writer,
+            closer,
+            capabilities,
+        } = wire::open(established, self.settings.room.is_some())?;
+        let connection_sealed = capabilities.encrypted;
         let front = self.front;
-        let transfers = Arc::new(Transfers::default());
-        let in_room = Arc::new(AtomicBool::new(false));
-        let (outbox, queue) = mpsc::channel();
-        let mut threads = Threads::new(closer.clone());
-        self.spawn_reader(&mut threads, reading, outbox.clone(), &transfers, &in_room)?;
-        self.spawn_writer(&mut threads, writing, queue, closer.clone(), &transfers)?;
+        let (threads, outbox, transfers, in_room) =
+            self.start_threads((reader, writer), &closer)?;
 
         let mut stall = StallWatch::new(self.settings.stall);
         let ending = {
-            let caps = self.capabilities(agreed.as_ref(), connection_sealed);
+            let (name, downloads) = (&self.settings.name, &self.settings.downloads);
             let mut user = UserSide::new(
                 &outbox,
-                &self.settings.name,
+                name,
                 front,
                 &transfers,
-                &self.settings.downloads,
-                caps,
+                downloads,
+                capabilities,
                 &in_room,
             )
             .hosting(self.hosted);
@@ -128,18 +130,21 @@ impl Conversation<'_> {
         }
     }
 
-    /// What the wire of this conversation can do, and what its people
-    /// compare: the safety code of this connection, or, for a room's host,
-    /// one per member.
-    fn capabilities(&self, agreed: Option<&Agreed>, sealed: bool) -> Capabilities {
-        match (agreed, &self.settings.room) {
-            (Some(agreed), _) => Capabilities::encrypted(Safety::Code {
-                code: agreed.safety_code.clone(),
-                verified: agreed.verified,
-            }),
-            (None, Some(_)) if sealed => Capabilities::encrypted(Safety::EachMember),
-            (None, _) => Capabilities::plain(),
-        }
+    /// Starts the reader and the writer; gives their threads, the writer's
+    /// queue, the list of transfers they share, and whether the peer turned
+    /// out to be a room we are in.
+    fn start_threads(
+        &self,
+        (reader, writer): (Box<dyn PeerReader>, Box<dyn PeerWriter>),
+        closer: &Closer,
+    ) -> Result<Started> {
+        let transfers = Arc::new(Transfers::default());
+        let in_room = Arc::new(AtomicBool::new(false));
+        let (outbox, queue) = mpsc::channel();
+        let mut threads = Threads::new(closer.clone());
+        self.spawn_reader(&mut threads, reader, outbox.clone(), &transfers, &in_room)?;
+        self.spawn_writer(&mut threads, writer, queue, closer.clone(), &transfers)?;
+        Ok((threads, outbox, transfers, in_room))
     }
 
     /// Starts the thread that reads what the peer sends, and tells the
@@ -147,35 +152,30 @@ impl Conversation<'_> {
     fn spawn_reader(
         &self,
         threads: &mut Threads,
-        reading: Reading,
+        reader: Box<dyn PeerReader>,
         outbox: Sender<Outgoing>,
         transfers: &Arc<Transfers>,
         in_room: &Arc<AtomicBool>,
     ) -> Result<()> {
         let downloads = self.settings.downloads.clone();
-        let receiving = encrypted::incoming::Receiving {
+        let receiving = Receiving {
             downloads: downloads.clone(),
             ask_above: self.settings.asking.limit(self.front.attended()),
             name: self.settings.name.clone(),
             hosting: self.settings.room.is_some(),
             may_join: self.settings.role.connects(),
         };
-        let (front, events, transfers, in_room) = (
-            self.front.clone(),
-            self.events.clone(),
-            transfers.clone(),
-            in_room.clone(),
-        );
-        let answers = Tickets::new(encrypted::incoming::ANSWERS_IN_FLIGHT);
+        let with = ToRead {
+            downloads,
+            receiving,
+            front: self.front.clone(),
+            transfers: transfers.clone(),
+            outbox,
+            in_room: in_room.clone(),
+        };
+        let events = self.events.clone();
         threads.spawn("reader", move || {
-            let end = match reading {
-                Reading::Plain(reader) => {
-                    incoming::read_peer(reader, &downloads, &front, &transfers)
-                }
-                Reading::Sealed(records) => encrypted::incoming::read_peer(
-                    *records, outbox, answers, &receiving, &front, &transfers, &in_room,
-                ),
-            };
+            let end = reader.read(with);
             let _ = events.send(News::PeerEnded(end));
         })?;
         Ok(())
@@ -186,27 +186,25 @@ impl Conversation<'_> {
     fn spawn_writer(
         &self,
         threads: &mut Threads,
-        writing: Writing,
+        writer: Box<dyn PeerWriter>,
         queue: Receiver<Outgoing>,
         closer: Closer,
         transfers: &Arc<Transfers>,
     ) -> Result<()> {
-        let name = self.settings.name.clone();
-        let patience = self.settings.stall;
-        let (front, events, transfers) =
-            (self.front.clone(), self.events.clone(), transfers.clone());
+        let with = ToWrite {
+            name: self.settings.name.clone(),
+            queue,
+            front: self.front.clone(),
+            transfers: transfers.clone(),
+            patience: self.settings.stall,
+            closer,
+        };
+        let events = self.events.clone();
         threads.spawn("writer", move || {
-            let failed = |e| {
+            let mut failed = |e| {
                 let _ = events.send(News::WriterFailed(e));
             };
-            match writing {
-                Writing::Plain(writer) => {
-                    outgoing::write_peer(writer, closer, &name, queue, &front, &transfers, failed)
-                }
-                Writing::Sealed(records) => encrypted::outgoing::write_peer(
-                    *records, &name, queue, &front, &transfers, patience, failed,
-                ),
-            }
+            writer.write(with, &mut failed);
             let _ = events.send(News::WriterDone);
         })?;
         Ok(())

@@ -25,6 +25,7 @@ pub mod outgoing;
 pub mod progress;
 pub mod stall;
 pub mod user;
+pub mod wire;
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};

@@ -1,0 +1,164 @@
+//! One peer protocol, two wires: what a conversation asks of the wire it
+//! runs over — a reader for what the peer sends, a writer for what we send,
+//! and what the wire can do — with the original wire and the encrypted one
+//! as its two implementations. Nothing else in the session asks which wire
+//! it is.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use super::capabilities::{Capabilities, Safety};
+use super::encrypted;
+use super::encrypted::incoming::Receiving;
+use super::incoming::{self, PeerEnd};
+use super::input::Tickets;
+use super::outgoing::{self, Outgoing, WriteError};
+use super::progress::Transfers;
+use crate::engine::Front;
+use crate::files::download::DownloadDir;
+use crate::net::connect::Established;
+use crate::net::secure::record::{RecordReader, RecordWriter};
+use crate::net::transport::{Closer, ReadHalf, Reading, WriteHalf, Writing};
+
+/// What a reader runs with, whichever the wire.
+pub struct ToRead {
+    pub downloads: DownloadDir,
+    pub receiving: Receiving,
+    pub front: Front,
+    pub transfers: Arc<Transfers>,
+    /// Where answers about the peer's files go to be sent.
+    pub outbox: Sender<Outgoing>,
+    /// Told once the peer says it hosts a room we are in.
+    pub in_room: Arc<AtomicBool>,
+}
+
+/// What a writer runs with, whichever the wire.
+pub struct ToWrite {
+    pub name: String,
+    pub queue: Receiver<Outgoing>,
+    pub front: Front,
+    pub transfers: Arc<Transfers>,
+    /// How long the peer may take nothing before we give up on it.
+    pub patience: Duration,
+    pub closer: Closer,
+}
+
+/// Reads what the peer sends until it ends, and says how it ended.
+pub trait PeerReader: Send {
+    fn read(self: Box<Self>, with: ToRead) -> PeerEnd;
+}
+
+/// Sends what the queue brings until the goodbye, or until it fails (said
+/// through `failed`).
+pub trait PeerWriter: Send {
+    fn write(self: Box<Self>, with: ToWrite, failed: &mut dyn FnMut(WriteError));
+}
+
+/// A connection opened for a conversation: its reader and writer, the
+/// closer that ends both, and what its wire can do.
+pub struct Peer {
+    pub reader: Box<dyn PeerReader>,
+    pub writer: Box<dyn PeerWriter>,
+    pub closer: Closer,
+    pub capabilities: Capabilities,
+}
+
+/// Opens a connection the handshake (if any) set up; `hosting` when it is a
+/// room's host's own seat, whose people compare one code per member.
+pub fn open(established: Established, hosting: bool) -> Result<Peer> {
+    let Established { connection, agreed } = established;
+    let sealed = connection.is_encrypted();
+    let capabilities = match agreed {
+        Some(agreed) => Capabilities::encrypted(Safety::Code {
+            code: agreed.safety_code,
+            verified: agreed.verified,
+        }),
+        None if sealed && hosting => Capabilities::encrypted(Safety::EachMember),
+        None => Capabilities::plain(),
+    };
+    let (reading, writing, closer) = connection.split().context("cannot share the connection")?;
+    let (reader, writer): (Box<dyn PeerReader>, Box<dyn PeerWriter>) = match (reading, writing) {
+        (Reading::Sealed(reader), Writing::Sealed(writer)) => {
+            (Box::new(Sealed(*reader)), Box::new(Sealing(*writer)))
+        }
+        (Reading::Plain(reader), Writing::Plain(writer)) => {
+            (Box::new(Lines(reader)), Box::new(LineWriter(writer)))
+        }
+        // (`Connection::split` makes both halves from the same keys, or
+        // none: this cannot be, and is said rather than assumed.)
+        _ => bail!("internal error: a connection split into halves of two wires"),
+    };
+    Ok(Peer {
+        reader,
+        writer,
+        closer,
+        capabilities,
+    })
+}
+
+/// The original wire's reader: lines and files.
+struct Lines(ReadHalf);
+
+impl PeerReader for Lines {
+    fn read(self: Box<Self>, with: ToRead) -> PeerEnd {
+        incoming::read_peer(self.0, &with.downloads, &*with.front, &with.transfers)
+    }
+}
+
+/// The original wire's writer.
+struct LineWriter(WriteHalf);
+
+impl PeerWriter for LineWriter {
+    fn write(self: Box<Self>, with: ToWrite, failed: &mut dyn FnMut(WriteError)) {
+        let ToWrite {
+            name,
+            queue,
+            front,
+            transfers,
+            closer,
+            ..
+        } = with;
+        outgoing::write_peer(self.0, closer, &name, queue, &*front, &transfers, failed);
+    }
+}
+
+/// The encrypted wire's reader: typed messages in sealed records.
+struct Sealed(RecordReader<ReadHalf>);
+
+impl PeerReader for Sealed {
+    fn read(self: Box<Self>, with: ToRead) -> PeerEnd {
+        let answers = Tickets::new(encrypted::incoming::ANSWERS_IN_FLIGHT);
+        encrypted::incoming::read_peer(
+            self.0,
+            with.outbox,
+            answers,
+            &with.receiving,
+            &*with.front,
+            &with.transfers,
+            &with.in_room,
+        )
+    }
+}
+
+/// The encrypted wire's writer.
+struct Sealing(RecordWriter<WriteHalf>);
+
+impl PeerWriter for Sealing {
+    fn write(self: Box<Self>, with: ToWrite, failed: &mut dyn FnMut(WriteError)) {
+        let ToWrite {
+            name,
+            queue,
+            front,
+            transfers,
+            patience,
+            ..
+        } = with;
+        encrypted::outgoing::write_peer(
+            self.0, &name, queue, &*front, &transfers, patience, failed,
+        );
+    }
+}
