@@ -162,3 +162,55 @@ impl PeerWriter for Sealing {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::transport::Connection;
+
+    fn opened(connection: Connection, hosting: bool) -> Capabilities {
+        let established = Established {
+            connection,
+            agreed: None,
+        };
+        open(established, hosting).unwrap().capabilities
+    }
+
+    #[test]
+    fn what_a_wire_can_do_comes_with_it() {
+        let (plain, _) = Connection::local_pair().unwrap();
+        assert_eq!(opened(plain, false), Capabilities::plain());
+        // A room's host's own seat: sealed inside the program, one safety
+        // code per member instead of one with the room.
+        let (seat, _) = Connection::pair().unwrap();
+        let caps = opened(seat, true);
+        assert!(caps.encrypted && caps.typed && caps.answers && caps.folders);
+        assert_eq!(caps.safety, Safety::EachMember);
+    }
+
+    #[test]
+    fn a_handshake_gives_the_code_to_compare() {
+        let (mut one, mut other) = Connection::local_pair().unwrap();
+        let limit = Duration::from_secs(10);
+        let theirs = std::thread::spawn(move || {
+            let side = crate::net::secure::handshake::Side::Connecting;
+            other.encrypt(side, None, None, limit).map(|_| other)
+        });
+        let side = crate::net::secure::handshake::Side::Listening;
+        let agreed = one.encrypt(side, None, None, limit).unwrap();
+        let code = agreed.safety_code.clone();
+        let established = Established {
+            connection: one,
+            agreed: Some(agreed),
+        };
+        let caps = open(established, false).unwrap().capabilities;
+        assert_eq!(
+            caps.safety,
+            Safety::Code {
+                code,
+                verified: false
+            }
+        );
+        drop(theirs.join().unwrap());
+    }
+}
