@@ -196,3 +196,57 @@ fn a_file_a_member_sends_is_saved_by_the_others() {
     bea.ended().unwrap();
     cy.ended().unwrap();
 }
+
+/// A member the test plays by hand: it joins over the encrypted wire,
+/// says its name, then sends `said` (records, each a message's bytes).
+/// Returns the closer of its connection, to leave when the test is done.
+fn mallory_joins(room: &Room, said: &[Vec<u8>]) -> crate::net::transport::Closer {
+    use std::io::Write;
+
+    use crate::net::transport::Writing;
+    use crate::wire::message::Message;
+
+    let (trying, _stop) = Trying::start(Patience::from_secs(5));
+    let protection = Protection::Encrypted { code: None };
+    let established = connect::connect("127.0.0.1", room.port, &|_| {}, &protection, &trying)
+        .expect("the room lets members in");
+    let (_, Writing::Sealed(mut records), closer) = established.connection.split().unwrap() else {
+        panic!("the handshake made the connection encrypted");
+    };
+    let mut hello = Vec::new();
+    Message::Hello { name: "mallory" }.encode(&mut hello);
+    records.send(&hello).unwrap();
+    for record in said {
+        records.send(record).unwrap();
+    }
+    records.flush().unwrap();
+    closer
+}
+
+#[test]
+fn a_member_that_breaks_the_protocol_is_dropped_and_the_room_goes_on() {
+    use crate::wire::message::Message;
+
+    let room = Room::open("room-mallory");
+    let bea = room.join("room-mallory", "bea");
+    bea.front.wait_for(&["InRoom"]);
+    let mut chunk = Vec::new();
+    Message::Chunk {
+        id: 9,
+        data: b"never offered",
+    }
+    .encode(&mut chunk);
+    let mallory = mallory_joins(&room, &[chunk]);
+    bea.front
+        .wait_for(&["Presence", "Joined", "name: \"mallory\""]);
+    // Dropped, with the reason said to those who stay.
+    bea.front
+        .wait_for(&["Presence", "change: Dropped", "name: \"mallory\""]);
+    bea.order(Command::Say("still here".into()));
+    room.front
+        .wait_for(&["PeerSaid", "name: \"bea\"", "text: \"still here\""]);
+    mallory.close();
+    room.order(Command::Quit);
+    room.running.join().unwrap().unwrap();
+    bea.ended().unwrap();
+}
