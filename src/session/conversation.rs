@@ -157,16 +157,14 @@ impl Conversation<'_> {
         transfers: &Arc<Transfers>,
         in_room: &Arc<AtomicBool>,
     ) -> Result<()> {
-        let downloads = self.settings.downloads.clone();
         let receiving = Receiving {
-            downloads: downloads.clone(),
+            downloads: self.settings.downloads.clone(),
             ask_above: self.settings.asking.limit(self.front.attended()),
             name: self.settings.name.clone(),
             hosting: self.settings.room.is_some(),
             may_join: self.settings.role.connects(),
         };
         let with = ToRead {
-            downloads,
             receiving,
             front: self.front.clone(),
             transfers: transfers.clone(),

@@ -19,14 +19,13 @@ use super::input::Tickets;
 use super::outgoing::{self, Outgoing, WriteError};
 use super::progress::Transfers;
 use crate::engine::Front;
-use crate::files::download::DownloadDir;
 use crate::net::connect::Established;
 use crate::net::secure::record::{RecordReader, RecordWriter};
 use crate::net::transport::{Closer, ReadHalf, Reading, WriteHalf, Writing};
 
 /// What a reader runs with, whichever the wire.
 pub struct ToRead {
-    pub downloads: DownloadDir,
+    /// Where files go and which offers wait for the user.
     pub receiving: Receiving,
     pub front: Front,
     pub transfers: Arc<Transfers>,
@@ -105,7 +104,8 @@ struct Lines(ReadHalf);
 
 impl PeerReader for Lines {
     fn read(self: Box<Self>, with: ToRead) -> PeerEnd {
-        incoming::read_peer(self.0, &with.downloads, &*with.front, &with.transfers)
+        let downloads = &with.receiving.downloads;
+        incoming::read_peer(self.0, downloads, &*with.front, &with.transfers)
     }
 }
 

@@ -49,10 +49,7 @@ pub(super) fn show(screen: &Screen, event: ChatEvent<'_>) {
         ChatEvent::MalformedHeader(why) => {
             screen.system(format!("Ignored malformed file header from peer: {why}"));
         }
-        ChatEvent::SpeaksEncrypted(peer) => screen.system(format!(
-            "The peer's chat is encrypted (the default), and this side uses --plain: both \
-             sides must use --plain, or neither. Disconnected from {peer}."
-        )),
+        ChatEvent::SpeaksEncrypted(peer) => screen.system(speaks_encrypted(peer)),
         ChatEvent::PeerEnded { end, peer, hosted } => screen.system(peer_ended(end, peer, hosted)),
         ChatEvent::WriteFailed(e @ WriteError::Source(_)) => {
             screen.system(format!("Sending stopped: {e}"));
@@ -106,11 +103,16 @@ fn peer_ended(end: &PeerEnd, peer: std::net::SocketAddr, hosted: bool) -> String
         PeerEnd::Left | PeerEnd::Cut(_) => "Peer disconnected.".to_string(),
         PeerEnd::Broken(why) => format!("Connection ended: {why}."),
         PeerEnd::Unwelcome(why) => format!("Not let into the room: {why}."),
-        PeerEnd::SpeaksEncrypted => format!(
-            "The peer's chat is encrypted (the default), and this side uses --plain: both \
-             sides must use --plain, or neither. Disconnected from {peer}."
-        ),
+        PeerEnd::SpeaksEncrypted => speaks_encrypted(peer),
     }
+}
+
+/// A peer met with `--plain` turned out to speak the encrypted protocol.
+fn speaks_encrypted(peer: std::net::SocketAddr) -> String {
+    format!(
+        "The peer's chat is encrypted (the default), and this side uses --plain: both sides \
+         must use --plain, or neither. Disconnected from {peer}."
+    )
 }
 
 /// On leaving: how much of the disk what is kept of cut transfers holds,
