@@ -166,13 +166,15 @@ pub struct PeerAddress {
     #[arg(value_name = "HOST|NAME", value_parser = parse_target)]
     pub host: Given,
     /// The peer's port [default: 5050 after an address].
+    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     /// The peer's port, as `listen` takes it (the same as PORT).
     #[arg(
         long = "port",
         id = "port_option",
         value_name = "PORT",
-        conflicts_with = "port"
+        conflicts_with = "port",
+        value_parser = clap::value_parser!(u16).range(1..)
     )]
     pub port_option: Option<u16>,
 }

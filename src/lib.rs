@@ -17,11 +17,15 @@
 //! - `files`    — files on this machine: the download folder and its safe
 //!   names, what is kept of cut transfers, folders to send, sending and
 //!   receiving file contents
+//! - `protocol` — the peer protocol over one connection, for a conversation
+//!   and a room's member alike: the wire it speaks (typed messages with the
+//!   peer's name first, or lines and files), its writer, and what the wire
+//!   can do (`Capabilities`)
 //! - `engine`   — what a conversation tells its front ends (typed events)
 //!   and takes from them (typed commands); its parts are `session` and
 //!   `room`, which never write text for a screen
 //! - `session`  — one conversation: reaching the peer, the main loop, the
-//!   user's commands, what its wire can do, transfers and their progress,
+//!   user's commands, transfers and their progress,
 //!   the stall watch, and the reader and writer of each wire
 //! - `room`     — hosting a room: letting members in, one order for what
 //!   they say, each member's queue, throttle and keepalive
@@ -42,6 +46,7 @@ pub mod files;
 pub mod net;
 pub mod peers;
 pub mod permits;
+pub mod protocol;
 pub mod queue;
 pub mod room;
 pub mod session;
@@ -67,10 +72,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Action::Chat(settings) => settings,
         Action::Peers { json, wait } => return peers::list(json, wait),
         Action::Discard { downloads, named } => return discard::run(&downloads, named),
-        Action::Completions(shell) => {
-            clap_complete::generate(shell, &mut Cli::command(), "chat", &mut io::stdout());
-            return Ok(());
-        }
+        Action::Completions(shell) => return print_completions(shell),
     };
     settings
         .downloads
@@ -80,5 +82,19 @@ pub fn run(cli: Cli) -> Result<()> {
     match settings.room {
         Some(room) => room::run(&settings, room, console),
         None => session::run(&settings, console),
+    }
+}
+
+/// Prints the completion script for `shell`. It is made in memory first:
+/// a reader that stops early (`| head`) ends the output quietly, as it
+/// does for `--help`, instead of failing the write midway.
+fn print_completions(shell: clap_complete::Shell) -> Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "chat", &mut script);
+    match io::Write::write_all(&mut io::stdout().lock(), &script) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(e).context("cannot print the completion script")
+        }
+        _ => Ok(()),
     }
 }

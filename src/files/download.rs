@@ -168,6 +168,13 @@ pub enum DownloadError {
     NotADirectory(PathBuf),
     #[error("cannot write to {}: {cause}", path.display())]
     NotWritable { path: PathBuf, cause: io::Error },
+    /// The folder is not there, and cannot be made where it would go.
+    #[error("cannot make {}: {} takes no new files ({cause})", path.display(), inside.display())]
+    CannotMake {
+        path: PathBuf,
+        inside: PathBuf,
+        cause: io::Error,
+    },
     #[error("cannot create folder {}: {cause}", path.display())]
     CreateFolder { path: PathBuf, cause: io::Error },
     #[error("cannot create a file in {}: {cause}", path.display())]
@@ -198,6 +205,7 @@ impl DownloadError {
     pub fn for_peer(&self) -> &'static str {
         let cause = match self {
             Self::NotWritable { cause, .. }
+            | Self::CannotMake { cause, .. }
             | Self::CreateFolder { cause, .. }
             | Self::CreateFile { cause, .. }
             | Self::Write { cause, .. }
@@ -325,9 +333,19 @@ impl DownloadDir {
         // Permissions alone do not tell (root, read-only mounts, ACLs):
         // creating a file is the only reliable test.
         let probe = existing.join(format!(".chat-probe-{}", std::process::id()));
-        let not_writable = |cause| DownloadError::NotWritable {
-            path: existing.to_path_buf(),
-            cause,
+        let not_writable = |cause| {
+            if existing == self.path {
+                DownloadError::NotWritable {
+                    path: existing.to_path_buf(),
+                    cause,
+                }
+            } else {
+                DownloadError::CannotMake {
+                    path: self.path.clone(),
+                    inside: existing.to_path_buf(),
+                    cause,
+                }
+            }
         };
         OpenOptions::new()
             .write(true)
@@ -397,6 +415,22 @@ impl DownloadDir {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let known = numbering.next.get(name).copied();
+        if known.is_some() {
+            // The name itself may be free again: the file that had it was
+            // moved or removed since.
+            numbering.tries += 1;
+            let target = self.path.join(name);
+            match claim(&target) {
+                Ok(()) => return Ok(target),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(cause) => {
+                    return Err(DownloadError::Name {
+                        path: target,
+                        cause,
+                    });
+                }
+            }
+        }
         let mut n = known.unwrap_or(0);
         for _ in 0..MAX_TRIES {
             let target = self.path.join(match n {
@@ -912,8 +946,22 @@ mod tests {
             let content = fs::read(root.join(format!("x ({i})"))).unwrap();
             assert_eq!(content, i.to_string().as_bytes());
         }
-        // One name tried per file, plus one for the first collision.
-        assert!(dir.tries() <= files as u64 + 1, "{} tries", dir.tries());
+        // The name itself, then one number per file, plus one for the
+        // first collision.
+        assert!(dir.tries() <= 2 * files as u64 + 1, "{} tries", dir.tries());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_name_freed_since_is_taken_again_before_any_number() {
+        let root = scratch("freed");
+        let dir = DownloadDir::new(&root);
+        assert_eq!(receive(&dir, "a.txt", b"1"), root.join("a.txt"));
+        assert_eq!(receive(&dir, "a.txt", b"2"), root.join("a (1).txt"));
+        fs::remove_file(root.join("a.txt")).unwrap();
+        assert_eq!(receive(&dir, "a.txt", b"3"), root.join("a.txt"));
+        assert_eq!(receive(&dir, "a.txt", b"4"), root.join("a (2).txt"));
+        assert_eq!(fs::read(root.join("a (1).txt")).unwrap(), b"2");
         fs::remove_dir_all(root).unwrap();
     }
 
@@ -937,7 +985,8 @@ mod tests {
         let dir = DownloadDir::new(&root);
         assert_eq!(receive(&dir, "n.txt", b"new"), root.join("n (8).txt"));
         assert_eq!(receive(&dir, "n.txt", b"new"), root.join("n (9).txt"));
-        assert_eq!(dir.tries(), 3);
+        // The name, then 8; the name again (free once more?), then 9.
+        assert_eq!(dir.tries(), 4);
         // Another program taking the next name is skipped, never replaced.
         fs::write(root.join("n (10).txt"), b"theirs").unwrap();
         assert_eq!(receive(&dir, "n.txt", b"new"), root.join("n (11).txt"));

@@ -22,8 +22,10 @@ use super::relay::Relays;
 use super::roster::{HOST, MemberId};
 use super::talk;
 use super::words::Words;
-use crate::net::transport::{Connection, Reading};
+use crate::net::connect::Established;
+use crate::net::transport::Connection;
 use crate::permits::Permits;
+use crate::protocol::{self, Peer};
 use crate::session::members::Occupancy;
 use crate::settings::{RoomSettings, Settings};
 use crate::wire::limits;
@@ -114,8 +116,14 @@ impl Hub {
     pub(super) fn seat_host(&mut self, connection: Connection, door: &Door, crew: &Crew) {
         let (outbox, inbox) = link::queue();
         let permits = Permits::new(link::PIECES_IN_FLIGHT);
-        let (reading, writing, closer) = match connection.split() {
-            Ok(parts) => parts,
+        let established = Established {
+            connection,
+            agreed: None,
+        };
+        let Peer {
+            mut wire, closer, ..
+        } = match protocol::open(established, false) {
+            Ok(peer) => peer,
             Err(e) => return self.report(RoomEvent::HostUnreachable(Unreachable::Split(e))),
         };
         let link = Link::new(outbox, closer, permits.clone(), true);
@@ -123,18 +131,15 @@ impl Hub {
         self.members.seat(HOST, link);
         let door = door.clone();
         let spawned = crate::session::spawn("host link", move || {
-            let mut reading = reading;
             // The user's side says its name first, as any member does.
-            if let Reading::Sealed(records) = &mut reading
-                && let Err(why) = link::read_hello(records)
-            {
-                let gone = Gone::Broke(why);
+            if let Err(why) = link::hello(&mut wire) {
+                let gone = Gone::Broke(why.to_string());
                 let _ = door
                     .events
                     .send(super::Happening::Heard(HOST, Heard::Ended(gone)));
                 return;
             }
-            link::be_member(HOST, (reading, writing), inbox, &permits, &door);
+            link::be_member(HOST, wire, inbox, &permits, &door);
         });
         match spawned {
             Ok(handle) => crew.hire(handle),
@@ -175,9 +180,10 @@ impl Hub {
         };
         let (outbox, inbox) = link::queue();
         let permits = Permits::new(link::PIECES_IN_FLIGHT);
-        let mut link = Link::new(outbox, knock.closer, permits.clone(), knock.sealed);
+        let sealed = knock.capabilities.typed;
+        let mut link = Link::new(outbox, knock.closer, permits.clone(), sealed);
         link.named = knock.name.is_some();
-        link.safety_code = knock.safety_code.clone();
+        link.safety_code = knock.capabilities.code().map(str::to_string);
         // The host, and those already in.
         self.greet_member(&link, &name);
         let welcome = Answer::Welcome { id, inbox, permits };
@@ -188,7 +194,7 @@ impl Hub {
         self.report(RoomEvent::Joined {
             name: name.clone(),
             address: knock.address,
-            safety_code: knock.safety_code,
+            safety_code: knock.capabilities.code().map(str::to_string),
         });
         self.members.seat(id, link);
         // (The host was told above.)

@@ -97,19 +97,14 @@ impl Conversation<'_> {
                     transfers.show_departure(front.as_ref(), self.settings.stall);
                 }
                 let _ = outbox.send(Outgoing::Leave);
-                let (failure, encrypted) =
+                let (failure, said) =
                     self.finish_sending(&closer, &mut stall, &transfers, outbox, connection_sealed);
                 user_input.stop();
                 threads.finish()?;
-                match failure {
-                    // (On the original wire, the peer's greeting may come
-                    // only as we leave: a script with nothing to say.)
-                    None if encrypted => {
-                        front.chat(ChatEvent::SpeaksEncrypted(peer));
-                        Err(self.shown(speaks_encrypted_failure(peer)))
-                    }
-                    None => Ok(()),
-                    Some(e) => Err(self.write_failure(e, peer)),
+                match (failure, said) {
+                    (Some(e), _) => Err(self.write_failure(e, peer)),
+                    (None, Some(end)) => self.peer_ended(end, peer, false),
+                    (None, None) => Ok(()),
                 }
             }
             Ending::Peer(end) => {

@@ -12,12 +12,10 @@ use crate::files::download::DownloadDir;
 use crate::files::receive::{self, ReceiveError};
 use crate::net::secure::handshake;
 use crate::net::transport::ReadHalf;
+use crate::protocol::Lines;
 use crate::wire::frame::{self, Frame, FrameError, FrameReader};
 use crate::wire::limits;
 use crate::wire::sanitize;
-
-/// Read buffer size: large enough that files arrive in big chunks.
-const READ_BUFFER: usize = 64 * 1024;
 
 /// How the peer's side of the stream ended.
 #[derive(Debug)]
@@ -37,14 +35,13 @@ pub enum PeerEnd {
     Unwelcome(String),
 }
 
-/// Reads frames from `stream` until it ends, and says how it ended.
+/// Reads frames from the peer until its stream ends, and says how it ended.
 pub fn read_peer(
-    stream: ReadHalf,
+    mut frames: Lines,
     downloads: &DownloadDir,
     front: &dyn Frontend,
     transfers: &Transfers,
 ) -> PeerEnd {
-    let mut frames = FrameReader::new(BufReader::with_capacity(READ_BUFFER, stream));
     let mut run = Vec::new();
     loop {
         // A burst of plain lines goes to the front in one piece.

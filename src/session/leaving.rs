@@ -27,8 +27,8 @@ impl Conversation<'_> {
     /// After the goodbye was queued: waits for the writer to be through with
     /// what is queued before it (still watching for a stall), then lets the
     /// reader run until the peer closes too, or [`LINGER`] passes. Returns
-    /// a failure worth reporting, if any, and whether the peer turned out
-    /// to speak the encrypted protocol meanwhile. Meanwhile the user may leave at
+    /// a failure worth reporting, if any, and what the peer's end said
+    /// meanwhile that the user must hear ([`told`]). Meanwhile the user may leave at
     /// once (Ctrl-C, Ctrl-D or `/quit` again, or a signal): on the encrypted
     /// wire what is being sent is then cancelled and the goodbye goes at
     /// once; the original wire cannot stop a file midway, so the
@@ -41,10 +41,10 @@ impl Conversation<'_> {
         transfers: &Transfers,
         outbox: Sender<Outgoing>,
         sealed: bool,
-    ) -> (Option<WriteError>, bool) {
+    ) -> (Option<WriteError>, Option<PeerEnd>) {
         let mut outbox = Some(outbox);
         let mut failure = None;
-        let (mut peer_gone, mut encrypted) = (false, false);
+        let (mut peer_gone, mut said) = (false, None);
         let (mut told_typing, mut stopped) = (false, false);
         loop {
             match self.inbox.recv_timeout(stall::CHECK_INTERVAL) {
@@ -80,7 +80,7 @@ impl Conversation<'_> {
                 Ok(News::PeerEnded(end)) if failure.is_none() => {
                     // Nobody reads what is still queued: stop sending it.
                     peer_gone = true;
-                    encrypted = matches!(end, PeerEnd::SpeaksEncrypted);
+                    said = told(end);
                     closer.close();
                 }
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
@@ -96,21 +96,21 @@ impl Conversation<'_> {
         if failure.is_some() || peer_gone {
             // Ending the connection ended the reader too; or the peer left
             // first, and what it did not get has been said.
-            return (failure, encrypted);
+            return (failure, said);
         }
         let deadline = Instant::now() + LINGER;
         while failure.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.inbox.recv_timeout(left) {
                 Ok(News::PeerEnded(end)) => {
-                    encrypted = matches!(end, PeerEnd::SpeaksEncrypted);
+                    said = told(end);
                     break;
                 }
                 Err(_) => break,
                 Ok(_) => {}
             }
         }
-        (failure, encrypted)
+        (failure, said)
     }
 
     /// The user leaves without waiting for the files being sent: on the
@@ -137,6 +137,14 @@ impl Conversation<'_> {
         self.front.chat(ChatEvent::WriteFailed(&e));
         self.shown(anyhow!(e).context(format!("connection with {peer} lost")))
     }
+}
+
+/// What of the peer's end, seen while we leave, the user must still hear:
+/// the peer speaks the encrypted protocol (the original wire's greeting may
+/// come only as we leave: a script with nothing to say), or a room's host
+/// did not let us in (its answer may come after our input ended).
+fn told(end: PeerEnd) -> Option<PeerEnd> {
+    matches!(end, PeerEnd::SpeaksEncrypted | PeerEnd::Unwelcome(_)).then_some(end)
 }
 
 /// Whether typed lines are `/quit` again.

@@ -14,7 +14,6 @@ mod threads;
 
 use self::conversation::Conversation;
 pub(crate) use self::threads::{join, spawn};
-pub mod capabilities;
 pub mod command;
 pub mod encrypted;
 pub mod events;

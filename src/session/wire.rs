@@ -1,17 +1,16 @@
-//! One peer protocol, two wires: what a conversation asks of the wire it
-//! runs over — a reader for what the peer sends, a writer for what we send,
-//! and what the wire can do — with the original wire and the encrypted one
-//! as its two implementations. Nothing else in the session asks which wire
-//! it is.
+//! A conversation over the peer protocol: what it asks of the wire it runs
+//! over — a reader for what the peer sends, a writer for what we send, and
+//! what the wire can do — with the original wire and the encrypted one as
+//! its two implementations. Nothing else in the session asks which wire it
+//! is.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
-use super::capabilities::{Capabilities, Safety};
 use super::encrypted;
 use super::encrypted::incoming::Receiving;
 use super::incoming::{self, PeerEnd};
@@ -20,8 +19,8 @@ use super::outgoing::{self, Outgoing, WriteError};
 use super::progress::Transfers;
 use crate::engine::Front;
 use crate::net::connect::Established;
-use crate::net::secure::record::{RecordReader, RecordWriter};
-use crate::net::transport::{Closer, ReadHalf, Reading, WriteHalf, Writing};
+use crate::net::transport::{Closer, WriteHalf};
+use crate::protocol::{self, Capabilities, Lines, Messages, Sealer, Wire};
 
 /// What a reader runs with, whichever the wire.
 pub struct ToRead {
@@ -66,30 +65,17 @@ pub struct Peer {
     pub capabilities: Capabilities,
 }
 
-/// Opens a connection the handshake (if any) set up; `hosting` when it is a
-/// room's host's own seat, whose people compare one code per member.
+/// Opens a connection the handshake (if any) set up, as the peer protocol
+/// does for any connection; `hosting` when it is a room's host's own seat.
 pub fn open(established: Established, hosting: bool) -> Result<Peer> {
-    let Established { connection, agreed } = established;
-    let sealed = connection.is_encrypted();
-    let capabilities = match agreed {
-        Some(agreed) => Capabilities::encrypted(Safety::Code {
-            code: agreed.safety_code,
-            verified: agreed.verified,
-        }),
-        None if sealed && hosting => Capabilities::encrypted(Safety::EachMember),
-        None => Capabilities::plain(),
-    };
-    let (reading, writing, closer) = connection.split().context("cannot share the connection")?;
-    let (reader, writer): (Box<dyn PeerReader>, Box<dyn PeerWriter>) = match (reading, writing) {
-        (Reading::Sealed(reader), Writing::Sealed(writer)) => {
-            (Box::new(Sealed(*reader)), Box::new(Sealing(*writer)))
-        }
-        (Reading::Plain(reader), Writing::Plain(writer)) => {
-            (Box::new(Lines(reader)), Box::new(LineWriter(writer)))
-        }
-        // (`Connection::split` makes both halves from the same keys, or
-        // none: this cannot be, and is said rather than assumed.)
-        _ => bail!("internal error: a connection split into halves of two wires"),
+    let protocol::Peer {
+        wire,
+        closer,
+        capabilities,
+    } = protocol::open(established, hosting).context("cannot share the connection")?;
+    let (reader, writer): (Box<dyn PeerReader>, Box<dyn PeerWriter>) = match wire {
+        Wire::Encrypted { messages, out } => (Box::new(Sealed(messages)), Box::new(Sealing(out))),
+        Wire::Original { lines, out } => (Box::new(lines), Box::new(LineWriter(out))),
     };
     Ok(Peer {
         reader,
@@ -100,12 +86,10 @@ pub fn open(established: Established, hosting: bool) -> Result<Peer> {
 }
 
 /// The original wire's reader: lines and files.
-struct Lines(ReadHalf);
-
 impl PeerReader for Lines {
     fn read(self: Box<Self>, with: ToRead) -> PeerEnd {
         let downloads = &with.receiving.downloads;
-        incoming::read_peer(self.0, downloads, &*with.front, &with.transfers)
+        incoming::read_peer(*self, downloads, &*with.front, &with.transfers)
     }
 }
 
@@ -127,7 +111,7 @@ impl PeerWriter for LineWriter {
 }
 
 /// The encrypted wire's reader: typed messages in sealed records.
-struct Sealed(RecordReader<ReadHalf>);
+struct Sealed(Messages);
 
 impl PeerReader for Sealed {
     fn read(self: Box<Self>, with: ToRead) -> PeerEnd {
@@ -145,7 +129,7 @@ impl PeerReader for Sealed {
 }
 
 /// The encrypted wire's writer.
-struct Sealing(RecordWriter<WriteHalf>);
+struct Sealing(Sealer);
 
 impl PeerWriter for Sealing {
     fn write(self: Box<Self>, with: ToWrite, failed: &mut dyn FnMut(WriteError)) {
@@ -167,6 +151,7 @@ impl PeerWriter for Sealing {
 mod tests {
     use super::*;
     use crate::net::transport::Connection;
+    use crate::protocol::Safety;
 
     fn opened(connection: Connection, hosting: bool) -> Capabilities {
         let established = Established {

@@ -102,6 +102,11 @@ impl<R: BufRead> FrameReader<R> {
         &self.inner
     }
 
+    /// The stream underneath, to read past what is left of it.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
     /// The rest of the payload of the file header just read: a reader that
     /// yields at most its remaining bytes, fewer if the stream ends early.
     pub fn payload(&mut self) -> Payload<'_, R> {

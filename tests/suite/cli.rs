@@ -167,6 +167,20 @@ fn completions_are_printed_for_each_shell() {
     assert_eq!(code, 2, "{}", chat.report());
 }
 
+#[test]
+fn completions_into_a_pipe_nobody_reads_end_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chat"))
+        .args(["completions", "bash"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
 /// The lines of the example session in `chat SUB --help`, as a terminal shows them
 /// (after the time), without the command that starts it.
 fn example_lines(dir: &TestDir, sub: &str) -> Vec<String> {

@@ -216,6 +216,11 @@ fn a_port_given_twice_or_out_of_range_is_a_usage_error() {
             &["connect", "127.0.0.1:70000"],
             "\"70000\" is not a port (1 to 65535)",
         ),
+        (&["connect", "127.0.0.1", "0"], "0 is not in 1..=65535"),
+        (
+            &["connect", "127.0.0.1", "--port", "0"],
+            "0 is not in 1..=65535",
+        ),
     ] {
         let mut chat = Chat::spawn("bob", dir.path(), args);
         assert_eq!(chat.wait_exit(), 2, "{args:?}: {}", chat.report());

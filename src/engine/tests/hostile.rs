@@ -1,14 +1,14 @@
 //! A peer that breaks the protocol, or vanishes: the conversation ends,
 //! and says why.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::mpsc;
 
 use super::{PATIENCE, Recorder, Setup, scratch, settings};
 use crate::net::connect::Established;
 use crate::net::secure::handshake::Side;
-use crate::net::transport::{Connection, Writing};
+use crate::net::transport::{Closer, Connection};
+use crate::protocol::{self, Sealer, Wire};
 use crate::session;
 use crate::wire::message::Message;
 
@@ -49,11 +49,9 @@ fn bea_meets(test: &str, said: &[Vec<u8>], then: Then) -> (Arc<Recorder>, anyhow
             session::converse(&settings, front, established, (news, inbox))
         })
     };
-    let (_, Writing::Sealed(mut records), closer) = mallory.split().unwrap() else {
-        panic!("the handshake made the connection encrypted");
-    };
+    let (mut records, closer) = sealer(mallory);
     for record in said {
-        records.send(record).unwrap();
+        records.send_encoded(record).unwrap();
     }
     records.flush().ok();
     if then == Then::Vanishes {
@@ -119,4 +117,18 @@ fn a_peer_that_vanishes_mid_file_leaves_what_arrived_kept() {
     // Whichever of its reader and writer notices first says so.
     assert!(front.saw(&["PeerEnded"]) || front.saw(&["WriteFailed"]));
     assert!(ended.is_err(), "a peer that vanished is a failure");
+}
+
+/// The writer of a connection the handshake made encrypted, to send
+/// records of any bytes, and its closer.
+pub(super) fn sealer(connection: Connection) -> (Sealer, Closer) {
+    let established = Established {
+        connection,
+        agreed: None,
+    };
+    let peer = protocol::open(established, false).unwrap();
+    let Wire::Encrypted { out, .. } = peer.wire else {
+        panic!("the handshake made the connection encrypted");
+    };
+    (out, peer.closer)
 }

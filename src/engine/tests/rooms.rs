@@ -201,23 +201,16 @@ fn a_file_a_member_sends_is_saved_by_the_others() {
 /// says its name, then sends `said` (records, each a message's bytes).
 /// Returns the closer of its connection, to leave when the test is done.
 fn mallory_joins(room: &Room, said: &[Vec<u8>]) -> crate::net::transport::Closer {
-    use std::io::Write;
-
-    use crate::net::transport::Writing;
     use crate::wire::message::Message;
 
     let (trying, _stop) = Trying::start(Patience::from_secs(5));
     let protection = Protection::Encrypted { code: None };
     let established = connect::connect("127.0.0.1", room.port, &|_| {}, &protection, &trying)
         .expect("the room lets members in");
-    let (_, Writing::Sealed(mut records), closer) = established.connection.split().unwrap() else {
-        panic!("the handshake made the connection encrypted");
-    };
-    let mut hello = Vec::new();
-    Message::Hello { name: "mallory" }.encode(&mut hello);
-    records.send(&hello).unwrap();
+    let (mut records, closer) = super::hostile::sealer(established.connection);
+    records.send(&Message::Hello { name: "mallory" }).unwrap();
     for record in said {
-        records.send(record).unwrap();
+        records.send_encoded(record).unwrap();
     }
     records.flush().unwrap();
     closer

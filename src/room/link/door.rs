@@ -11,17 +11,18 @@ use std::time::Duration;
 
 use super::original::Turn;
 use super::queue::Inbox;
+use crate::net::connect::Established;
 use crate::net::events::Refusal;
 use crate::net::secure::Protection;
 use crate::net::secure::guesses::Guesses;
 use crate::net::secure::handshake::{HandshakeError, Side};
-use crate::net::secure::record::RecordReader;
-use crate::net::transport::{Closer, Connection, ReadHalf, Reading, Writing};
+use crate::net::transport::{Closer, Connection};
 use crate::permits::Permits;
+use crate::protocol::{self, Capabilities, Peer, Wire};
 use crate::room::Happening;
 use crate::room::roster::MemberId;
 use crate::wire::limits::HANDSHAKE_LIMIT;
-use crate::wire::message::{HelloError, Message};
+use crate::wire::message::Message;
 
 /// What every connection is let in with.
 #[derive(Clone)]
@@ -47,9 +48,8 @@ pub struct Knock {
     /// one first.
     pub name: Option<String>,
     pub address: SocketAddr,
-    pub safety_code: Option<String>,
-    /// Whether it speaks the encrypted wire.
-    pub sealed: bool,
+    /// What its wire can do, and the code its people compare.
+    pub capabilities: Capabilities,
     pub closer: Closer,
     pub answer: SyncSender<Answer>,
 }
@@ -74,8 +74,8 @@ pub enum Answer {
 pub fn let_in(stream: TcpStream, address: SocketAddr, door: &Door, answered: impl FnOnce()) {
     let outcome = knock(stream, address, door);
     answered();
-    if let Some((id, reading, writing, inbox, permits)) = outcome {
-        super::be_member(id, (reading, writing), inbox, &permits, door);
+    if let Some((id, wire, inbox, permits)) = outcome {
+        super::be_member(id, wire, inbox, &permits, door);
     }
 }
 
@@ -85,7 +85,7 @@ fn knock(
     stream: TcpStream,
     address: SocketAddr,
     door: &Door,
-) -> Option<(MemberId, Reading, Writing, Inbox, Permits)> {
+) -> Option<(MemberId, Wire, Inbox, Permits)> {
     let turn_away = |why: String| {
         let _ = door.events.send(Happening::TurnedAway { address, why });
         None
@@ -119,27 +119,27 @@ fn knock(
             }
         }
     };
-    let (reading, writing, closer) = match connection.split() {
-        Ok(parts) => parts,
+    let opened = protocol::open(Established { connection, agreed }, false);
+    let Peer {
+        mut wire,
+        closer,
+        capabilities,
+    } = match opened {
+        Ok(peer) => peer,
         Err(e) => return turn_away(Refusal::Setup(e).to_string()),
     };
-    let sealed = matches!(reading, Reading::Sealed(_));
-    let (reading, name) = match reading {
-        Reading::Sealed(mut records) => match read_hello(&mut records) {
-            Ok(name) => (Reading::Sealed(records), Some(name)),
-            Err(why) => {
-                closer.close();
-                return turn_away(why);
-            }
-        },
-        plain => (plain, None),
+    let name = match super::hello(&mut wire) {
+        Ok(name) => name,
+        Err(why) => {
+            closer.close();
+            return turn_away(why.to_string());
+        }
     };
     let (answer, answered) = mpsc::sync_channel(1);
     let knock = Knock {
         name,
         address,
-        safety_code: agreed.map(|a| a.safety_code),
-        sealed,
+        capabilities,
         closer: closer.clone(),
         answer,
     };
@@ -148,9 +148,9 @@ fn knock(
         return None;
     }
     match answered.recv() {
-        Ok(Answer::Welcome { id, inbox, permits }) => Some((id, reading, writing, inbox, permits)),
+        Ok(Answer::Welcome { id, inbox, permits }) => Some((id, wire, inbox, permits)),
         Ok(Answer::Refused(why)) => {
-            refuse(writing, &door.host, &why);
+            refuse(wire, &door.host, &why);
             closer.close();
             None
         }
@@ -161,42 +161,19 @@ fn knock(
     }
 }
 
-/// Reads the joiner's Hello, within the handshake's time limit.
-pub fn read_hello(records: &mut RecordReader<ReadHalf>) -> Result<String, String> {
-    let half = records.get_ref();
-    half.set_read_timeout(Some(HANDSHAKE_LIMIT))
-        .map_err(|e| e.to_string())?;
-    let record = match records.next_record() {
-        Ok(Some(record)) => record,
-        Ok(None) => return Err("it left before saying its name".into()),
-        Err(e) => return Err(format!("it did not say its name ({e})")),
-    };
-    match Message::decode(record).map(|message| message.hello_name()) {
-        Ok(Ok(name)) => Ok(name),
-        Ok(Err(HelloError::Name(why))) => Err(format!("its name is refused: {why}")),
-        Ok(Err(HelloError::NotHello)) => Err("it did not say its name first".into()),
-        Err(e) => Err(format!("it broke the protocol: {e}")),
-    }
-}
-
 /// Tells a joiner it is not let in, and why, as well as its wire can.
-fn refuse(writing: Writing, host: &str, why: &str) {
-    match writing {
-        Writing::Sealed(mut records) => {
-            let _ = records.get_ref().set_write_timeout(Some(HANDSHAKE_LIMIT));
-            let mut bytes = Vec::new();
-            Message::Hello { name: host }.encode(&mut bytes);
-            let _ = records.send(&bytes);
-            bytes.clear();
-            Message::Unwelcome { reason: why }.encode(&mut bytes);
-            let _ = records.send(&bytes);
-            let _ = records.close();
-            let _ = records.get_ref().finish();
+fn refuse(wire: Wire, host: &str, why: &str) {
+    match wire {
+        Wire::Encrypted { mut out, .. } => {
+            let _ = out.give_up_after(HANDSHAKE_LIMIT);
+            let _ = out.send(&Message::Hello { name: host });
+            let _ = out.send(&Message::Unwelcome { reason: why });
+            let _ = out.goodbye();
         }
-        Writing::Plain(mut half) => {
-            let _ = half.set_write_timeout(Some(HANDSHAKE_LIMIT));
-            let _ = half.write_all(&crate::room::plain::system(&format!("Not let in: {why}.")));
-            let _ = half.finish();
+        Wire::Original { mut out, .. } => {
+            let _ = out.set_write_timeout(Some(HANDSHAKE_LIMIT));
+            let _ = out.write_all(&crate::room::plain::system(&format!("Not let in: {why}.")));
+            let _ = out.finish();
         }
     }
 }

@@ -16,13 +16,15 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use self::door::{Answer, Door, Knock, let_in, read_hello};
+pub use self::door::{Answer, Door, Knock, let_in};
+use self::original::Plain;
 pub use self::original::Turn;
 pub use self::queue::{Inbox, Outbox, PIECES_IN_FLIGHT, Piece, Share, queue};
 use super::Happening;
 use super::roster::MemberId;
-use crate::net::transport::{Reading, Writing};
 use crate::permits::Permits;
+use crate::protocol::{NoHello, Wire};
+use crate::wire::limits::HANDSHAKE_LIMIT;
 use crate::wire::message::FileId;
 
 /// What a member did, as its reader tells the host.
@@ -123,11 +125,55 @@ pub enum Gone {
     Broke(String),
 }
 
+/// A member's reader, in its wire's terms.
+trait MemberReader {
+    /// Reads what the member sends until its side ends, or it is out of
+    /// the room (its `permits` closed), and says how it ended.
+    fn read(&mut self, id: MemberId, permits: &Permits, door: &Door) -> Gone;
+
+    /// Reads past what still comes until the member's side ends.
+    fn drain(&mut self);
+}
+
+/// A member's writer, in its wire's terms.
+pub trait MemberWriter: Send + 'static {
+    /// Gives up on a write that cannot go on for `stall`.
+    fn give_up_after(&self, stall: Duration) -> io::Result<()>;
+    /// An encoded message (encrypted room) or raw lines (plain room).
+    fn bytes(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// A piece of a file, as the member's file `id`.
+    fn piece(&mut self, id: FileId, data: &[u8]) -> io::Result<()>;
+    fn flush(&mut self) -> io::Result<()>;
+    /// Ends our side of the connection once the goodbye is written.
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// The name a joiner gives first: on the encrypted wire, its Hello, within
+/// the handshake's time; on the original wire nobody gives one first.
+pub fn hello(wire: &mut Wire) -> Result<Option<String>, NoHello> {
+    match wire {
+        Wire::Encrypted { messages, .. } => messages.hello(Some(HANDSHAKE_LIMIT)).map(Some),
+        Wire::Original { .. } => Ok(None),
+    }
+}
+
 /// A member's life in the room: its writer on a thread of its own, its
 /// reader on this one, until its side ends.
-pub fn be_member(
+pub fn be_member(id: MemberId, wire: Wire, inbox: Inbox, permits: &Permits, door: &Door) {
+    match wire {
+        Wire::Encrypted { mut messages, out } => {
+            serve(id, (&mut messages, out), inbox, permits, door);
+        }
+        Wire::Original { mut lines, out } => {
+            serve(id, (&mut lines, Plain::new(out)), inbox, permits, door);
+        }
+    }
+}
+
+/// [`be_member`], once its wire's reader and writer are known.
+fn serve(
     id: MemberId,
-    (reading, writing): (Reading, Writing),
+    (reader, writer): (&mut dyn MemberReader, impl MemberWriter),
     inbox: Inbox,
     permits: &Permits,
     door: &Door,
@@ -137,21 +183,17 @@ pub fn be_member(
     let writer = std::thread::Builder::new()
         .name("member writer".into())
         .spawn(move || {
-            if let Err(e) = write_member(writing, inbox, stall) {
+            if let Err(e) = write_member(writer, &inbox, stall) {
                 let _ = events.send(Happening::WriterFailed(id, e));
             }
         });
-    let mut reading = reading;
-    let gone = match &mut reading {
-        Reading::Sealed(records) => sealed::read(records, id, permits, door),
-        Reading::Plain(half) => original::read(half, id, permits, door),
-    };
+    let gone = reader.read(id, permits, door);
     if permits.is_closed() {
         // Out of the room, or the room is closing: what the member still
         // sends is read past until it closes, so that the connection ends
         // after our goodbye has reached it, not before (a cut), nor with
         // its bytes unread (a reset).
-        read_to_end(&mut reading);
+        reader.drain();
     }
     let _ = door.events.send(Happening::Heard(id, Heard::Ended(gone)));
     match writer {
@@ -164,22 +206,15 @@ pub fn be_member(
     }
 }
 
-/// Reads what comes until the member's side of the connection ends (or
-/// the room cuts it), dropping it.
-fn read_to_end(reading: &mut Reading) {
-    match reading {
-        Reading::Sealed(records) => while let Ok(Some(_)) = records.next_record() {},
-        Reading::Plain(half) => {
-            let _ = io::copy(half, &mut io::sink());
-        }
-    }
-}
-
 /// Sends what the host queues for a member until the goodbye, or until the
-/// queue closes, in its wire's terms.
-fn write_member(writing: Writing, inbox: Inbox, stall: Duration) -> Result<(), io::Error> {
-    match writing {
-        Writing::Sealed(records) => sealed::write(records, &inbox, stall),
-        Writing::Plain(half) => original::write(half, &inbox, stall),
+/// queue closes. A write that cannot go on for `stall` fails: the member
+/// stopped reading.
+fn write_member(mut out: impl MemberWriter, inbox: &Inbox, stall: Duration) -> io::Result<()> {
+    out.give_up_after(stall)?;
+    if queue::drain(inbox, &mut out)? {
+        out.flush()?;
+        out.finish()
+    } else {
+        out.flush()
     }
 }

@@ -3,19 +3,21 @@
 //! piece, one file in the room at a time (the [`Turn`]), and its writer
 //! sends what the host queues for it as raw bytes.
 
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::door::Door;
 use super::pace::Pace;
-use super::queue::{self, Inbox, Piece};
-use super::{Gone, Heard, PlainFile};
-use crate::net::transport::{ReadHalf, WriteHalf};
+use super::queue::Piece;
+use super::{Gone, Heard, MemberReader, MemberWriter, PlainFile};
+use crate::net::transport::WriteHalf;
 use crate::permits::{Permit, Permits};
+use crate::protocol::Lines;
 use crate::room::inflow::Inflow;
 use crate::room::roster::MemberId;
-use crate::wire::frame::{Frame, FrameError, FrameReader};
+use crate::wire::frame::{Frame, FrameError};
+use crate::wire::message::FileId;
 
 /// The room's turn to pass a file to members on the original wire: a
 /// plain sender's reader waits for it; the room takes it for an encrypted
@@ -41,10 +43,19 @@ impl Turn {
     }
 }
 
-/// Reads a plain member's lines until its side ends. Files are read past:
-/// the original wire has no way to say no to them.
-pub fn read(half: &mut ReadHalf, id: MemberId, permits: &Permits, door: &Door) -> Gone {
-    let mut frames = FrameReader::new(BufReader::with_capacity(64 * 1024, half));
+impl MemberReader for Lines {
+    /// Reads a plain member's lines until its side ends. Files are passed
+    /// on as they come: the original wire has no way to say no to them.
+    fn read(&mut self, id: MemberId, permits: &Permits, door: &Door) -> Gone {
+        read_lines(self, id, permits, door)
+    }
+
+    fn drain(&mut self) {
+        Lines::drain(self);
+    }
+}
+
+fn read_lines(frames: &mut Lines, id: MemberId, permits: &Permits, door: &Door) -> Gone {
     let mut pace = Pace::new(id, &door.events, permits);
     loop {
         let heard = match frames.next_frame() {
@@ -59,9 +70,9 @@ pub fn read(half: &mut ReadHalf, id: MemberId, permits: &Permits, door: &Door) -
                 let turn = door.plain_turn.take();
                 // Others' lines wait while it goes: a sender that trickles
                 // its file is not waited for.
-                let passed = pass_file(&mut frames, name, size, permits, &pace, door.stall);
+                let passed = pass_file(frames, name, size, permits, &pace, door.stall);
                 drop(turn);
-                if let Err(e) = frames.get_ref().get_ref().set_read_timeout(None) {
+                if let Err(e) = frames.expect_within(None) {
                     return Gone::Lost(e.to_string());
                 }
                 match passed {
@@ -86,7 +97,7 @@ pub fn read(half: &mut ReadHalf, id: MemberId, permits: &Permits, door: &Door) -
 /// Hands the room a plain member's file, piece by piece, as it comes,
 /// as long as it comes fast enough (see [`Inflow`]).
 fn pass_file(
-    frames: &mut FrameReader<BufReader<&mut ReadHalf>>,
+    frames: &mut Lines,
     name: String,
     size: u64,
     permits: &Permits,
@@ -108,7 +119,7 @@ fn pass_file(
         let want = usize::try_from(remaining).map_or(PIECE, |left| left.min(PIECE));
         let mut data = vec![0; want];
         let got = match inflow.left(Instant::now()) {
-            Some(left) => match frames.get_ref().get_ref().set_read_timeout(Some(left)) {
+            Some(left) => match frames.expect_within(Some(left)) {
                 Ok(()) => frames.payload().read(&mut data),
                 Err(e) => Err(e),
             },
@@ -150,18 +161,37 @@ fn pass_file(
 /// Bytes of a plain file passed on at a time.
 const PIECE: usize = 64 * 1024;
 
-/// Sends what the host queues for the member as raw bytes until the
-/// goodbye, or until the queue closes. A write that cannot go on for
-/// `stall` fails: the member stopped reading.
-pub fn write(half: WriteHalf, inbox: &Inbox, stall: Duration) -> Result<(), io::Error> {
-    half.set_write_timeout(Some(stall))?;
-    let mut out = BufWriter::with_capacity(64 * 1024, half);
-    match queue::drain(inbox, &mut out, false, |out, bytes| out.write_all(bytes)) {
-        Ok(true) => {
-            out.flush()?;
-            out.get_ref().finish()
-        }
-        Ok(false) => out.flush(),
-        Err(e) => Err(e),
+/// Bytes for a plain member are gathered here, and written once enough
+/// wait or the queue runs dry.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// What the host sends a plain member: raw bytes, through a buffer.
+pub struct Plain(BufWriter<WriteHalf>);
+
+impl Plain {
+    pub fn new(half: WriteHalf) -> Self {
+        Self(BufWriter::with_capacity(WRITE_BUFFER, half))
+    }
+}
+
+impl MemberWriter for Plain {
+    fn give_up_after(&self, stall: Duration) -> io::Result<()> {
+        self.0.get_ref().set_write_timeout(Some(stall))
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.write_all(bytes)
+    }
+
+    fn piece(&mut self, _: FileId, data: &[u8]) -> io::Result<()> {
+        self.0.write_all(data)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.0.get_ref().finish()
     }
 }

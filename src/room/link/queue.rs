@@ -3,14 +3,15 @@
 //! falls behind is dropped instead of holding memory and the host never
 //! waits for it; pieces of files are bounded by their sender's permits.
 
-use std::io::{self, Write};
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 
+use super::MemberWriter;
 use crate::permits::Permit;
 use crate::wire::limits::MAX_BACKLOG;
-use crate::wire::message::{FileId, chunk_header};
+use crate::wire::message::FileId;
 
 /// Pieces of files one member may have on their way through the room at
 /// once: they are what the room holds of its files, 4 MiB per sender. The
@@ -119,38 +120,23 @@ impl Outbox {
     }
 }
 
-/// Writes what comes in `inbox`, flushing whenever it runs dry: pieces of
-/// files as chunk messages when `framed`, as raw bytes otherwise (the
-/// original wire). `Ok(true)` on the goodbye, `Ok(false)` when the queue
-/// closed.
-pub fn drain<W: Write>(
-    inbox: &Inbox,
-    out: &mut W,
-    framed: bool,
-    mut write: impl FnMut(&mut W, &[u8]) -> io::Result<()>,
-) -> io::Result<bool> {
-    let mut message = Vec::new();
+/// Writes what comes in `inbox`, flushing whenever it runs dry. `Ok(true)`
+/// on the goodbye, `Ok(false)` when the queue closed.
+pub fn drain(inbox: &Inbox, out: &mut impl MemberWriter) -> io::Result<bool> {
     loop {
         let Some(next) = crate::queue::next_or_flush(&inbox.queue, || out.flush())? else {
             return Ok(false);
         };
         match next {
             Out::Bytes(bytes) => {
-                write(out, &bytes)?;
+                out.bytes(&bytes)?;
                 inbox.backlog.fetch_sub(bytes.len(), Ordering::SeqCst);
             }
             Out::Piece { id, piece, share } => {
                 if share.stopped.load(Ordering::SeqCst) {
                     continue;
                 }
-                if framed {
-                    message.clear();
-                    message.extend_from_slice(&chunk_header(id));
-                    message.extend_from_slice(&piece.data);
-                    write(out, &message)?;
-                } else {
-                    write(out, &piece.data)?;
-                }
+                out.piece(id, &piece.data)?;
                 share
                     .written
                     .fetch_add(piece.data.len() as u64, Ordering::SeqCst);

@@ -2,89 +2,106 @@
 //! member's messages into what the host hears, and its writer sends what
 //! the host queues for it as sealed records.
 
-use std::io::{self, Write};
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::door::Door;
 use super::pace::Pace;
-use super::queue::{self, Inbox, Piece};
-use super::{FileNews, Gone, Heard};
-use crate::net::secure::record::{Ending, RecordError, RecordReader, RecordWriter};
-use crate::net::transport::{ReadHalf, WriteHalf};
+use super::queue::Piece;
+use super::{FileNews, Gone, Heard, MemberReader, MemberWriter};
+use crate::net::secure::record::{Ending, RecordError};
 use crate::permits::Permits;
+use crate::protocol::{Messages, MessagesError, Sealer};
 use crate::room::roster::MemberId;
 use crate::wire::limits::SILENT_INTERVALS;
-use crate::wire::message::Message;
+use crate::wire::message::{FileId, Message};
 
-/// Reads an encrypted member's messages until its side ends.
-pub fn read(
-    records: &mut RecordReader<ReadHalf>,
-    id: MemberId,
-    permits: &Permits,
-    door: &Door,
-) -> Gone {
-    let silence = door.keepalive * SILENT_INTERVALS;
-    if let Err(e) = records.get_ref().set_read_timeout(Some(silence)) {
-        return Gone::Lost(e.to_string());
-    }
-    let mut pace = Pace::new(id, &door.events, permits);
-    loop {
-        let record = match records.next_record() {
-            Ok(Some(record)) => record,
-            Ok(None) => return Gone::Left,
-            Err(e) => return unreadable(e, silence),
-        };
-        let heard = match Message::decode(record) {
-            Ok(Message::Text(text)) => {
-                pace.count(text.len());
-                Heard::Text(text.to_string())
-            }
-            Ok(Message::Whisper { name, text }) => {
-                pace.count(text.len());
-                Heard::Whisper {
-                    to: name.to_string(),
-                    text: text.to_string(),
+impl MemberReader for Messages {
+    fn read(&mut self, id: MemberId, permits: &Permits, door: &Door) -> Gone {
+        let silence = door.keepalive * SILENT_INTERVALS;
+        if let Err(e) = self.expect_within(Some(silence)) {
+            return Gone::Lost(e.to_string());
+        }
+        let mut pace = Pace::new(id, &door.events, permits);
+        loop {
+            let message = match self.next_message() {
+                Ok(Some((message, _))) => message,
+                Ok(None) => return Gone::Left,
+                Err(MessagesError::Record(e)) => return unreadable(e, silence),
+                Err(MessagesError::Message(e)) => {
+                    return Gone::Broke(format!("it broke the protocol: {e}"));
                 }
+            };
+            let heard = match heard(message, permits, &mut pace) {
+                Ok(Some(heard)) => heard,
+                Ok(None) => continue,
+                Err(gone) => return gone,
+            };
+            if !pace.tell(heard) {
+                return Gone::Left;
             }
-            Ok(Message::Who) => {
-                pace.count(0);
-                Heard::Who
-            }
-            Ok(Message::Chunk { id, data }) => {
-                // Waits while the pieces already sent are on their way.
-                let Some(permit) = permits.take() else {
-                    return Gone::Left;
-                };
-                let piece = Arc::new(Piece::new(data.to_vec(), permit));
-                Heard::File(FileNews::Piece { id, piece })
-            }
-            Ok(message) => match file_news(&message) {
-                Some(news) => {
-                    // A new transfer counts as a message; what carries one
-                    // along has its own budget.
-                    match news {
-                        FileNews::Offer { ref name, .. } | FileNews::Folder { ref name, .. } => {
-                            pace.count(name.len());
-                        }
-                        FileNews::Entry { ref path, .. } | FileNews::Subfolder { ref path, .. } => {
-                            pace.count_transfer(path.len());
-                        }
-                        _ => pace.count_transfer(0),
-                    }
-                    Heard::File(news)
-                }
-                None if matches!(message, Message::Pong) => continue,
-                None => {
-                    return Gone::Broke(format!("it sent {} to the room", kind(&message)));
-                }
-            },
-            Err(e) => return Gone::Broke(format!("it broke the protocol: {e}")),
-        };
-        if !pace.tell(heard) {
-            return Gone::Left;
         }
     }
+
+    fn drain(&mut self) {
+        Messages::drain(self);
+    }
+}
+
+/// What the host hears of a member's message, counted against its
+/// throttle; `None` for what it need not hear (a keepalive's answer).
+fn heard(
+    message: Message<'_>,
+    permits: &Permits,
+    pace: &mut Pace<'_>,
+) -> Result<Option<Heard>, Gone> {
+    Ok(Some(match message {
+        Message::Text(text) => {
+            pace.count(text.len());
+            Heard::Text(text.to_string())
+        }
+        Message::Whisper { name, text } => {
+            pace.count(text.len());
+            Heard::Whisper {
+                to: name.to_string(),
+                text: text.to_string(),
+            }
+        }
+        Message::Who => {
+            pace.count(0);
+            Heard::Who
+        }
+        Message::Chunk { id, data } => {
+            // Waits while the pieces already sent are on their way.
+            let permit = permits.take().ok_or(Gone::Left)?;
+            let piece = Arc::new(Piece::new(data.to_vec(), permit));
+            Heard::File(FileNews::Piece { id, piece })
+        }
+        Message::Pong => return Ok(None),
+        message => match file_news(&message) {
+            Some(news) => {
+                // A new transfer counts as a message; what carries one
+                // along has its own budget.
+                match news {
+                    FileNews::Offer { ref name, .. } | FileNews::Folder { ref name, .. } => {
+                        pace.count(name.len());
+                    }
+                    FileNews::Entry { ref path, .. } | FileNews::Subfolder { ref path, .. } => {
+                        pace.count_transfer(path.len());
+                    }
+                    _ => pace.count_transfer(0),
+                }
+                Heard::File(news)
+            }
+            None => {
+                return Err(Gone::Broke(format!(
+                    "it sent {} to the room",
+                    kind(&message)
+                )));
+            }
+        },
+    }))
 }
 
 /// How a member whose records cannot be read on is gone; `silence` is how
@@ -155,24 +172,24 @@ fn kind(message: &Message<'_>) -> &'static str {
     }
 }
 
-/// Sends what the host queues for the member as records until the
-/// goodbye, or until the queue closes. A write that cannot go on for
-/// `stall` fails: the member stopped reading.
-pub fn write(
-    mut records: Box<RecordWriter<WriteHalf>>,
-    inbox: &Inbox,
-    stall: Duration,
-) -> Result<(), io::Error> {
-    records.get_ref().set_write_timeout(Some(stall))?;
-    let result = queue::drain(inbox, &mut *records, true, |records, bytes| {
-        records.send(bytes)
-    });
-    match result {
-        Ok(true) => {
-            records.close()?;
-            records.get_ref().finish()
-        }
-        Ok(false) => records.flush(),
-        Err(e) => Err(e),
+impl MemberWriter for Sealer {
+    fn give_up_after(&self, stall: Duration) -> io::Result<()> {
+        Sealer::give_up_after(self, stall)
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.send_encoded(bytes)
+    }
+
+    fn piece(&mut self, id: FileId, data: &[u8]) -> io::Result<()> {
+        self.send(&Message::Chunk { id, data })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Sealer::flush(self)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.goodbye()
     }
 }

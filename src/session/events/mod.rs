@@ -14,7 +14,7 @@ use std::path::Path;
 use crate::files::download::DownloadError;
 use crate::files::kept::{Discarded, KeptItem};
 use crate::files::space::NoRoom;
-use crate::session::capabilities::Safety;
+use crate::protocol::capabilities::Safety;
 use crate::session::command::Usage;
 use crate::session::incoming::PeerEnd;
 use crate::session::members::RoomStake;
@@ -76,8 +76,6 @@ pub enum ChatEvent<'a> {
     LineTooLong { len: u64, limit: u64 },
     /// The peer sent a `/file` line that makes no sense; it was ignored.
     MalformedHeader(&'a str),
-    /// The peer met with `--plain` speaks the encrypted protocol.
-    SpeaksEncrypted(SocketAddr),
     /// The peer's side ended, as `end` says; `hosted`: it was the host of
     /// the room we were in.
     PeerEnded {

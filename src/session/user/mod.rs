@@ -8,7 +8,6 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
-use super::capabilities::Capabilities;
 use super::command::{self, Command, UserCommand};
 use super::events::{ChatEvent, Reply};
 use super::input::Ticket;
@@ -18,6 +17,7 @@ use super::outgoing::Typed;
 use super::progress::Transfers;
 use crate::engine::Frontend;
 use crate::files::download::DownloadDir;
+use crate::protocol::capabilities::Capabilities;
 use crate::wire::limits;
 
 /// What the main loop keeps between the user's lines.

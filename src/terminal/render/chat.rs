@@ -49,7 +49,6 @@ pub(super) fn show(screen: &Screen, event: ChatEvent<'_>) {
         ChatEvent::MalformedHeader(why) => {
             screen.system(format!("Ignored malformed file header from peer: {why}"));
         }
-        ChatEvent::SpeaksEncrypted(peer) => screen.system(speaks_encrypted(peer)),
         ChatEvent::PeerEnded { end, peer, hosted } => screen.system(peer_ended(end, peer, hosted)),
         ChatEvent::WriteFailed(e @ WriteError::Source(_)) => {
             screen.system(format!("Sending stopped: {e}"));

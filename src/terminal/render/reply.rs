@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::files::kept::{KeptItem, KeptKind};
 use crate::files::size::bytes;
-use crate::session::capabilities::Safety;
+use crate::protocol::capabilities::Safety;
 use crate::session::command::{self, Usage};
 use crate::session::events::Reply;
 use crate::session::members::RoomStake;

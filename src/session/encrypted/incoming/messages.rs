@@ -2,21 +2,34 @@
 //! its name first, then talk, news of a room, and files.
 
 use super::{Breach, Reader};
-use crate::net::secure::record::{RecordError, RecordReader};
-use crate::net::transport::ReadHalf;
+use crate::net::secure::record::RecordError;
+use crate::protocol::{Messages, NoHello};
 use crate::session::events::ChatEvent;
 use crate::session::outgoing::{Outgoing, Typed};
-use crate::wire::message::{HelloError, Message};
+use crate::wire::message::Message;
 
 impl<'a> Reader<'a> {
-    pub(super) fn read(&mut self, mut records: RecordReader<ReadHalf>) -> Result<(), Breach> {
+    pub(super) fn read(&mut self, mut messages: Messages) -> Result<(), Breach> {
+        self.peer = match messages.hello(None) {
+            Ok(name) => Some(name),
+            Err(NoHello::Left) => return Ok(()),
+            Err(NoHello::Unreadable(e)) => return Err(Breach::Record(e)),
+            Err(NoHello::Malformed(e)) => return Err(e.into()),
+            Err(NoHello::NotHello) => {
+                return Err(Breach::Protocol(
+                    "the peer did not say its name first".into(),
+                ));
+            }
+            Err(NoHello::Name(why)) => {
+                return Err(Breach::Protocol(format!(
+                    "the peer's name is refused: {why}"
+                )));
+            }
+        };
         loop {
-            let (record, more_coming) = match records.next_record_and_more() {
-                Ok(Some(next)) => next,
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(Breach::Record(e)),
+            let Some((message, more_coming)) = messages.next_message()? else {
+                return Ok(());
             };
-            let message = Message::decode(record)?;
             let text = matches!(message, Message::Text(_) | Message::Said { .. });
             if self.holding && !text {
                 self.front.flush();
@@ -24,27 +37,14 @@ impl<'a> Reader<'a> {
             self.holding = text && more_coming;
             self.act(message, more_coming)?;
             if let Some(limit) = self.new_read_timeout.take() {
-                records
-                    .get_ref()
-                    .set_read_timeout(Some(limit))
+                messages
+                    .expect_within(Some(limit))
                     .map_err(|e| Breach::Record(RecordError::Io(e)))?;
             }
         }
     }
 
     fn act(&mut self, message: Message<'_>, more_coming: bool) -> Result<(), Breach> {
-        if self.peer.is_none() {
-            let name = message.hello_name().map_err(|e| match e {
-                HelloError::NotHello => {
-                    Breach::Protocol("the peer did not say its name first".into())
-                }
-                HelloError::Name(why) => {
-                    Breach::Protocol(format!("the peer's name is refused: {why}"))
-                }
-            })?;
-            self.peer = Some(name);
-            return Ok(());
-        }
         if let Message::Room { keepalive, members } = message {
             return self.joined_room(keepalive, members);
         }

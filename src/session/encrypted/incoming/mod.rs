@@ -34,8 +34,8 @@ use std::time::Duration;
 use crate::engine::Frontend;
 use crate::files::download::DownloadDir;
 use crate::files::kept::Kept;
-use crate::net::secure::record::{RecordError, RecordReader};
-use crate::net::transport::ReadHalf;
+use crate::net::secure::record::RecordError;
+use crate::protocol::{Messages, MessagesError};
 use crate::session::events::ReceiveEvent;
 use crate::session::incoming::PeerEnd;
 use crate::session::input::Tickets;
@@ -74,7 +74,7 @@ pub struct Receiving {
 /// ended. Answers about files go to the writer on `outbox`, each with one
 /// of `answers`' tickets.
 pub fn read_peer(
-    records: RecordReader<ReadHalf>,
+    messages: Messages,
     outbox: Sender<Outgoing>,
     answers: Tickets,
     receiving: &Receiving,
@@ -115,7 +115,7 @@ pub fn read_peer(
             in_room,
             said_anything: false,
         };
-        let end = reader.read(records);
+        let end = reader.read(messages);
         reader.forget_unanswered();
         reader.report_unfinished(end)
         // (The hashing worker stops as the reader goes, and is joined.)
@@ -163,6 +163,15 @@ enum Breach {
 impl From<MessageError> for Breach {
     fn from(e: MessageError) -> Self {
         Self::Protocol(e.to_string())
+    }
+}
+
+impl From<MessagesError> for Breach {
+    fn from(e: MessagesError) -> Self {
+        match e {
+            MessagesError::Record(e) => Self::Record(e),
+            MessagesError::Message(e) => e.into(),
+        }
     }
 }
 

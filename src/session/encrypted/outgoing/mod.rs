@@ -29,13 +29,11 @@ mod settling;
 mod undelivered;
 
 use std::collections::{HashMap, VecDeque};
-use std::io::Write;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Duration;
 
 use crate::engine::Frontend;
-use crate::net::secure::record::RecordWriter;
-use crate::net::transport::WriteHalf;
+use crate::protocol::Sealer;
 use crate::session::events::Outbound;
 use crate::session::outgoing::{Answer, Outgoing, Typed, WriteError};
 use crate::session::progress::{Meter, Transfers};
@@ -53,7 +51,7 @@ use self::settling::Unconfirmed;
 /// at once; the writer then waits for the queue to close and says what was
 /// not delivered.
 pub fn write_peer(
-    out: RecordWriter<WriteHalf>,
+    out: Sealer,
     name: &str,
     queue: Receiver<Outgoing>,
     front: &dyn Frontend,
@@ -71,7 +69,6 @@ pub fn write_peer(
         unconfirmed: HashMap::new(),
         folders: HashMap::new(),
         next_id: 0,
-        message: Vec::new(),
         unflushed_messages: 0,
         block: Vec::new(),
         lost_messages: 0,
@@ -110,7 +107,7 @@ fn folder_named(name: &str) -> Outbound {
 }
 
 struct Writer<'a> {
-    out: RecordWriter<WriteHalf>,
+    out: Sealer,
     front: &'a dyn Frontend,
     transfers: &'a Transfers,
     /// Files and folders queued behind the ones in flight.
@@ -121,8 +118,6 @@ struct Writer<'a> {
     unconfirmed: HashMap<FileId, Unconfirmed<'a>>,
     folders: HashMap<FileId, FolderOut<'a>>,
     next_id: FileId,
-    /// Where a message is encoded before it is sealed.
-    message: Vec<u8>,
     /// Messages sealed since the last flush: lost if the connection fails.
     unflushed_messages: usize,
     /// Where a block of a file is read to check what the peer holds of it.
@@ -182,10 +177,7 @@ impl<'a> Writer<'a> {
                 None => self.send_next_chunk()?,
             }
         }
-        self.out
-            .close()
-            .and_then(|()| self.out.get_ref().finish())
-            .map_err(|e| self.lose_messages(e))
+        self.out.goodbye().map_err(|e| self.lose_messages(e))
     }
 
     /// Does what the session asked for (all but leaving, which `run`
@@ -246,11 +238,7 @@ impl<'a> Writer<'a> {
     }
 
     fn send(&mut self, message: &Message<'_>) -> Result<(), WriteError> {
-        self.message.clear();
-        message.encode(&mut self.message);
-        self.out
-            .send(&self.message)
-            .map_err(|e| self.lose_messages(e))
+        self.out.send(message).map_err(|e| self.lose_messages(e))
     }
 
     fn flush(&mut self) -> Result<(), WriteError> {

@@ -42,6 +42,14 @@ impl Capabilities {
         }
     }
 
+    /// The code its people compare, if there is one.
+    pub fn code(&self) -> Option<&str> {
+        match &self.safety {
+            Safety::Code { code, .. } => Some(code),
+            Safety::Nothing | Safety::EachMember => None,
+        }
+    }
+
     /// The encrypted wire, with what its people compare.
     pub fn encrypted(safety: Safety) -> Self {
         Self {
