@@ -142,6 +142,24 @@ fn comings_and_goings_are_told_and_the_host_leaving_ends_the_room() {
 }
 
 #[test]
+fn a_refusal_that_comes_after_our_input_ended_is_still_said() {
+    let dir = TestDir::new("room-refused-no-input");
+    let (mut host, port, _members) = room(&dir, &["I056"]);
+    let port = port.to_string();
+    let args = ["connect", "127.0.0.1", &port, "--name", "I056"];
+    let mut late = Chat::spawn("late", &dir.subdir("late"), &args);
+    // A script with nothing to say: its input ends before the room answers.
+    late.close_stdin();
+    late.expect_exact(
+        "[System] Not let into the room: the name I056 is taken in this room; \
+         join again with another --name.",
+    );
+    let code = late.wait_exit();
+    late.assert_failed_cleanly(code, "did not let us in");
+    host.expect_prefix("[System] Turned away I056 (127.0.0.1:");
+}
+
+#[test]
 fn a_name_that_is_taken_is_refused_not_renamed() {
     let dir = TestDir::new("room-names");
     let (mut host, port, mut members) = room(&dir, &["I056", "Tom"]);
