@@ -693,6 +693,35 @@ fn a_slow_member_is_dropped_from_the_transfer_and_the_others_go_on() {
 }
 
 #[test]
+fn a_member_that_stops_reading_mid_file_holds_up_neither_the_file_nor_the_talk() {
+    let dir = TestDir::new("room-not-reading");
+    let (mut host, port) = host(&dir, &[]);
+    let mut sender = join(&dir, &mut host, port, "I056");
+    let mut fast = join(&dir, &mut host, port, "I057");
+    let mut stuck = hostile_room::Member::join_reading_little(port, "stuck");
+    host.expect_prefix("[System] stuck joined the room (");
+    let data = random_bytes(48 << 20, 12);
+    let path = dir.join("big.bin");
+    std::fs::write(&path, &data).unwrap();
+    sender.send_line(&format!("/send {}", path.display()));
+    // It takes the file, then reads nothing more: what is queued for it
+    // stays queued, its writer stuck.
+    stuck.accept_offer();
+    for chat in [&mut host, &mut fast, &mut sender] {
+        chat.set_timeout(Duration::from_secs(60));
+    }
+    host.expect_exact("[System] stuck fell too far behind and was dropped from big.bin.");
+    sender.send_line("still talking");
+    fast.expect_exact("[I056] still talking");
+    fast.expect_exact("[System] File saved to received_files/big.bin");
+    host.expect_exact("[System] File saved to received_files/big.bin");
+    sender.expect_prefix("[System] Sent file big.bin (");
+    let saved = dir.subdir("I057").join("received_files/big.bin");
+    assert!(std::fs::read(saved).unwrap() == data);
+    stuck.close();
+}
+
+#[test]
 fn a_sender_that_leaves_mid_file_leaves_what_arrived_kept_to_resume() {
     let dir = TestDir::new("room-sender-gone");
     let (mut host, port) = host(&dir, &["--ask-above", "0"]);

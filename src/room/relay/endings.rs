@@ -3,8 +3,6 @@
 //! stops or leaves; and how receivers drop out of them, as a member that
 //! leaves the room drops out of all of them.
 
-use std::sync::atomic::Ordering;
-
 use super::transfer::{Kind, Relay, RelayId, Taking};
 use super::{Relays, Room};
 use crate::room::roster::MemberId;
@@ -60,7 +58,7 @@ impl Relays {
         let started = relay.plain_started;
         for (member, receiver) in relay.receivers {
             self.by_receiver.remove(&(member, receiver.id));
-            receiver.share.stopped.store(true, Ordering::SeqCst);
+            receiver.share.stop();
             match (receiver.taking, receiver.plain) {
                 (Taking::Done, _) => {}
                 (_, false) => room.send(self, member, &Message::Cancel { id: receiver.id }),
@@ -110,7 +108,7 @@ impl Relays {
                 self.stopped.insert((relay.from, relay.id));
             }
             for (member, receiver) in relay.receivers {
-                receiver.share.stopped.store(true, Ordering::SeqCst);
+                receiver.share.stop();
                 self.by_receiver.remove(&(member, receiver.id));
             }
         }
@@ -149,7 +147,7 @@ impl Relays {
         };
         receiver.taking = Taking::Done;
         if stop {
-            receiver.share.stopped.store(true, Ordering::SeqCst);
+            receiver.share.stop();
         }
         self.by_receiver.remove(&(member, receiver.id));
     }
