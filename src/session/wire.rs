@@ -98,15 +98,17 @@ struct LineWriter(WriteHalf);
 
 impl PeerWriter for LineWriter {
     fn write(self: Box<Self>, with: ToWrite, failed: &mut dyn FnMut(WriteError)) {
-        let ToWrite {
+        let front = &*with.front;
+        let (name, transfers) = (&with.name, &with.transfers);
+        outgoing::write_peer(
+            self.0,
+            with.closer,
             name,
-            queue,
+            with.queue,
             front,
             transfers,
-            closer,
-            ..
-        } = with;
-        outgoing::write_peer(self.0, closer, &name, queue, &*front, &transfers, failed);
+            failed,
+        );
     }
 }
 
@@ -133,16 +135,11 @@ struct Sealing(Sealer);
 
 impl PeerWriter for Sealing {
     fn write(self: Box<Self>, with: ToWrite, failed: &mut dyn FnMut(WriteError)) {
-        let ToWrite {
-            name,
-            queue,
-            front,
-            transfers,
-            patience,
-            ..
-        } = with;
+        let front = &*with.front;
+        let (name, transfers) = (&with.name, &with.transfers);
+        let patience = with.patience;
         encrypted::outgoing::write_peer(
-            self.0, &name, queue, &*front, &transfers, patience, failed,
+            self.0, name, with.queue, front, transfers, patience, failed,
         );
     }
 }

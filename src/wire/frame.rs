@@ -1,9 +1,8 @@
 //! The wire format: encoding and decoding of text lines and `/file` headers.
 //!
-//! The format is the original program's and is a contract with other peers
-//! (the Python original, plain `nc`):
-//! - a text message is one line, `[NAME] MESSAGE\n`;
-//! - a file is the line `/file FILENAME SIZE\n` followed by exactly SIZE raw bytes.
+//! The format is the original program's and a contract with other peers
+//! (the Python original, plain `nc`): PROTOCOL.md §2 specifies it, with
+//! what a receiver does with headers that make no sense (§2.3).
 //!
 //! Nothing here knows about sockets, threads or the terminal: decoding works
 //! over any `BufRead`, encoding over any `Write`, so tests feed byte slices.

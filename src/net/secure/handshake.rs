@@ -5,52 +5,12 @@
 //!
 //! # On the wire
 //!
-//! Messages have fixed lengths and no framing. `C` is the connecting side,
-//! `L` the listening side.
-//!
-//! 1. Both send a greeting line at once: [`GREETING`] without a code,
-//!    [`CODE_GREETING`] with one. Each is plain ASCII ending in `\n`, so a
-//!    peer that does not speak the protocol shows one readable sentence,
-//!    and neither side sends anything else before it has read the other's
-//!    greeting. A side that reads the other greeting stops: one of the two
-//!    was given a code and the other was not.
-//! 2. `C -> L`, 32 bytes: the commitment
-//!    `SHA-256("chat-encrypted/1 commitment" || C's share)`.
-//! 3. `L -> C`, 32 bytes: L's X25519 share. With a code, then 33 bytes:
-//!    L's SPAKE2 message.
-//! 4. `C -> L`, 32 bytes: C's X25519 share, which must match the
-//!    commitment. With a code, then 33 bytes: C's SPAKE2 message, and 32
-//!    bytes: C's confirmation.
-//! 5. With a code, `L -> C`, 32 bytes: L's confirmation, sent only when
-//!    C's was right. Otherwise L closes the connection without it.
-//!
-//! The transcript is SHA-256 over the connecting side's greeting, the
-//! listening side's greeting, then every message above in the order sent:
-//! commitment, L's share, [L's SPAKE2 message,] C's share[, C's SPAKE2
-//! message]. Confirmations are not part of it.
-//!
-//! Everything else comes from HKDF-SHA-256 with the transcript as salt and,
-//! as input key material, the X25519 shared secret (32 bytes), followed
-//! with a code by the SPAKE2 key (32 bytes). Labels, and output lengths:
-//! - `chat-encrypted/1 key connecting to listening`: C's sending key, 32;
-//! - `chat-encrypted/1 key listening to connecting`: L's sending key, 32;
-//! - `chat-encrypted/1 safety code`: 8, read as a big-endian number, whose
-//!   remainder by a million is shown as `381-907`;
-//! - with a code, `chat-encrypted/1 confirmation connecting` and
-//!   `chat-encrypted/1 confirmation listening`: 32 each, the keys of C's
-//!   and L's confirmations, each HMAC-SHA-256 of the transcript hash.
-//!
-//! SPAKE2 is the asymmetric form over the Ed25519 group as the `spake2`
-//! crate 0.5 implements it (its constants M and N, password scalar and key
-//! hash are those of python-spake2). The password is the code as
-//! normalised by [`Code`]; identity A is `chat-encrypted/1 connecting` and
-//! identity B `chat-encrypted/1 listening`; C plays A. A message is the
-//! side's letter (`A` = 0x41 or `B` = 0x42) and a compressed Edwards point.
-//! The password scalar is the 48 bytes of HKDF-SHA-256 (empty salt, info
-//! `SPAKE2 pw`) over the code, read big-endian, modulo the group order; the
-//! SPAKE2 key is `SHA-256(SHA-256(code) || SHA-256(identity A) ||
-//! SHA-256(identity B) || X || Y || K)`, with X and Y the points of A's and
-//! B's messages and K the point both compute.
+//! PROTOCOL.md is the one specification: §3.1 gives the messages in
+//! order with their lengths, and §3.2 the transcript, the key schedule
+//! (HKDF labels and lengths), the safety code and the SPAKE2 parameters.
+//! This module follows them step by step: the greetings, the shares
+//! (`exchange_shares`, with the commitment), the code's proof (`confirm`)
+//! and the keys and safety code (`agree`).
 //!
 //! # Why this way
 //!
@@ -434,6 +394,14 @@ fn safety_code(bytes: [u8; 8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Asserts that a side's handshake failed as `pattern` says, showing
+    /// what it gave instead.
+    macro_rules! assert_failed {
+        ($result:expr, $pattern:pat) => {
+            assert!(matches!($result, Err($pattern)), "{}", describe(&$result))
+        };
+    }
     use proptest::prelude::*;
     use std::os::unix::net::UnixStream;
     use std::thread;
@@ -521,43 +489,19 @@ mod tests {
             Some(&code("7-guitar-lantern")),
             Some(&code("8-guitar-lantern")),
         );
-        assert!(
-            matches!(listening, Err(HandshakeError::CodeMismatch)),
-            "{}",
-            describe(&listening)
-        );
-        assert!(
-            matches!(connecting, Err(HandshakeError::CodeMismatch)),
-            "{}",
-            describe(&connecting)
-        );
+        assert_failed!(listening, HandshakeError::CodeMismatch);
+        assert_failed!(connecting, HandshakeError::CodeMismatch);
     }
 
     #[test]
     fn a_code_on_one_side_only_fails_on_both_with_the_reason() {
         let the_code = code("7-guitar-lantern");
         let (connecting, listening) = run_both(Some(&the_code), None);
-        assert!(
-            matches!(connecting, Err(HandshakeError::CodeUnexpected)),
-            "{}",
-            describe(&connecting)
-        );
-        assert!(
-            matches!(listening, Err(HandshakeError::CodeExpected)),
-            "{}",
-            describe(&listening)
-        );
+        assert_failed!(connecting, HandshakeError::CodeUnexpected);
+        assert_failed!(listening, HandshakeError::CodeExpected);
         let (connecting, listening) = run_both(None, Some(&the_code));
-        assert!(
-            matches!(connecting, Err(HandshakeError::CodeExpected)),
-            "{}",
-            describe(&connecting)
-        );
-        assert!(
-            matches!(listening, Err(HandshakeError::CodeUnexpected)),
-            "{}",
-            describe(&listening)
-        );
+        assert_failed!(connecting, HandshakeError::CodeExpected);
+        assert_failed!(listening, HandshakeError::CodeUnexpected);
         assert_eq!(
             HandshakeError::CodeExpected.to_string(),
             "the peer expects a code (--code)"
@@ -815,11 +759,7 @@ mod tests {
             Some(&code("7-guitar-lantern")),
             None,
         );
-        assert!(
-            matches!(outcome, Err(HandshakeError::NotEncrypted { .. })),
-            "{}",
-            describe(&outcome)
-        );
+        assert_failed!(outcome, HandshakeError::NotEncrypted { .. });
         drop(b);
         let mut seen = Vec::new();
         plain.read_to_end(&mut seen).unwrap();

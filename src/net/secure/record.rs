@@ -1,12 +1,10 @@
 //! Sealed records, the encrypted channel's unit on the wire.
 //!
-//! A record is a 4-byte big-endian length, then that many bytes: the
-//! AES-256-GCM ciphertext and tag of a plaintext whose first byte says its
-//! kind (data, or the closing record). Each direction has its own key and
-//! numbers its records from 0; the number is the nonce, and the length is
-//! authenticated with the record. So a record that was changed, dropped,
-//! replayed, reordered or sent back the other way does not open, and a
-//! stream that ends without the closing record was cut, not closed.
+//! PROTOCOL.md §3.3 specifies the record (length, AES-256-GCM sealing,
+//! kind byte, the nonce as its number) and what that proves: a record
+//! changed, dropped, replayed, reordered or sent back the other way does
+//! not open, and a stream that ends without the closing record was cut,
+//! not closed.
 
 use std::io::{self, Read, Write};
 use std::ops::Range;

@@ -16,8 +16,9 @@
 //! taken out of a file half sent: its stream would be out of step, so it
 //! leaves the room instead.
 //!
-//! The transfers under way are [`Relays`]; they reach the members only
-//! through the [`Room`] they are handed.
+//! PROTOCOL.md §3.8 specifies what members see of it; this is how the
+//! host does it. The transfers under way are [`Relays`]; they reach the
+//! members only through the [`Room`] they are handed.
 
 mod answers;
 mod endings;

@@ -1,39 +1,10 @@
 //! Typed messages, the conversation inside the encrypted channel: one
 //! message per record, its first byte saying its type.
 //!
-//! | type | message | after the type byte                                  |
-//! |------|---------|------------------------------------------------------|
-//! | 1    | Hello   | the sender's name, UTF-8, 1–128 bytes                 |
-//! | 2    | Text    | one message, UTF-8, at most [`MAX_TEXT`] bytes        |
-//! | 3    | Offer   | id (u32), size (u64), file name (UTF-8, 1–1024 bytes) |
-//! | 4    | Chunk   | id (u32), the next bytes of the file (at least one)   |
-//! | 5    | End     | id (u32), BLAKE3 hash of the whole file (32 bytes)    |
-//! | 6    | Saved   | id (u32): the file arrived whole and was saved        |
-//! | 7    | Refused | id (u32), why, UTF-8, at most 1024 bytes              |
-//! | 8    | Cancel  | id (u32): the sender stopped sending that file        |
-//! | 9    | Accept  | id (u32), offset (u64), BLAKE3 of the bytes before it |
-//! | 10   | Begin   | id (u32), offset (u64) the chunks start from          |
-//! | 11   | Folder  | id (u32), files (u64), bytes (u64), folder name       |
-//! | 12   | Entry   | id (u32), folder id (u32), size (u64), relative path  |
-//! | 13   | Subfolder | folder id (u32), relative path                     |
-//! | 14   | Room    | keepalive seconds (u16), members (u16): a room's host   |
-//! | 15   | Said    | name length (u8), name, text: a member's message      |
-//! | 16   | Whisper | name length (u8), name, text: a private message       |
-//! | 17   | Presence | change (u8), name length (u8), name, reason          |
-//! | 18   | Who     | nothing: asks the host for the members                |
-//! | 19   | Members | per member: seconds (u32), name length (u8), name,    |
-//! |      |         | address length (u8), address                          |
-//! | 20   | Unwelcome | why, UTF-8: the host does not let us in             |
-//! | 21   | Ping    | nothing: asks for a Pong                              |
-//! | 22   | Pong    | nothing                                               |
-//! | 23   | Notice  | UTF-8: the room's host tells us something             |
-//! | 24   | Passed  | id (u32), size (u64), sender name length (u8), sender |
-//! |      |         | name, file name: a member's file, offered by the room |
-//! | 25   | PassedFolder | id (u32), files (u64), bytes (u64), sender name |
-//! |      |         | length (u8), sender name, folder name: a member's folder |
-//! | 26   | Lost    | id (u32): its sender left the room before its end     |
-//! | 27   | Whispered | name length (u8), name, text: our private message |
-//! |      |         | went to that member                                   |
+//! The types, their fields and their limits are the table of PROTOCOL.md
+//! §3.4, which is the one specification; the rules for what may follow
+//! what are §3.5 (a conversation) and §3.8 (a room). Each type's encoding
+//! is in the submodule named after its part of the protocol.
 //!
 //! Integers are big-endian. Leaving is not a message: it is the channel's
 //! closing record. Decoding borrows from the record and never allocates.
