@@ -51,15 +51,15 @@ impl Conversation<'_> {
                 Ok(News::WriterDone) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(News::Leave(_) | News::Signal) if !stopped => {
                     stopped = true;
-                    self.leave_at_once(outbox.take(), closer, sealed);
+                    self.leave_at_once(outbox.take(), closer, sealed, stall);
                 }
                 Ok(News::Input(lines, _)) if is_quit(&lines) && !stopped => {
                     stopped = true;
-                    self.leave_at_once(outbox.take(), closer, sealed);
+                    self.leave_at_once(outbox.take(), closer, sealed, stall);
                 }
                 Ok(News::Command(command::Command::Quit)) if !stopped => {
                     stopped = true;
-                    self.leave_at_once(outbox.take(), closer, sealed);
+                    self.leave_at_once(outbox.take(), closer, sealed, stall);
                 }
                 Ok(
                     News::Input(..) | News::Pasted(_) | News::InputTooLong(_) | News::Command(_),
@@ -114,18 +114,22 @@ impl Conversation<'_> {
     }
 
     /// The user leaves without waiting for the files being sent: on the
-    /// encrypted wire they are cancelled, the peer told; the original wire
-    /// cannot stop a file midway, so the connection is cut.
+    /// encrypted wire they are cancelled, the peer told (a peer that takes
+    /// nothing of it for [`LINGER`] is given up on: leaving at once does
+    /// not wait the whole stall window); the original wire cannot stop a
+    /// file midway, so the connection is cut.
     pub(super) fn leave_at_once(
         &self,
         outbox: Option<Sender<Outgoing>>,
         closer: &Closer,
         sealed: bool,
+        stall: &mut StallWatch,
     ) {
         if sealed {
             if let Some(outbox) = outbox {
                 let _ = outbox.send(Outgoing::Typed(Typed::StopSending));
             }
+            *stall = StallWatch::new(LINGER.min(stall.window()));
         } else {
             self.front.chat(ChatEvent::LeavingAtOnce);
             closer.close();

@@ -2835,6 +2835,44 @@ fn live_lines_at_narrow_widths_leave_out_whole_parts_and_cut_none() {
 }
 
 #[test]
+fn ctrl_c_while_leaving_does_not_wait_out_a_peer_that_stopped_reading() {
+    let dir = TestDir::new("tty_leave_not_reading");
+    let peer_dir = dir.subdir("peer");
+    fs::write(dir.join("big.bin"), pseudo_random_bytes(LIVE_SIZE, 4)).unwrap();
+    let (mut peer, port) = common::Chat::listen_encrypted("peer", &peer_dir, &["--name", "daksh"]);
+    let link = SlowLink::start(port, LIVE_RATE / 4);
+    let link_port = link.port.to_string();
+    let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
+    let term = Term::launch("leave_not_reading", dir.path(), true, SHELL_AFTER, &args);
+    peer.expect_prefix("[System] Encrypted. Safety code: ");
+    term.wait_prompt("the connection");
+    term.enter("/send big.bin");
+    term.wait("the file on its way", |s| {
+        !LiveWatch::progress_rows(s, "big.bin").is_empty()
+    });
+    term.enter("/quit");
+    term.wait_row(
+        "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
+    );
+    // The peer takes nothing more (its machine froze, its network went).
+    link.hold();
+    let asked = Instant::now();
+    term.press("C-c");
+    term.wait_row(
+        "[System] Connection lost: the peer stopped reading: less than 16.0 KiB went out in 2 s",
+    );
+    assert_eq!(term.wait_exit_code(TIMEOUT), 1, "{}", term.screen().dump());
+    // Not the whole stall window (30 s).
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        asked.elapsed()
+    );
+    link.go_on();
+    drop(peer);
+}
+
+#[test]
 fn a_transfer_that_stops_moving_says_it_stalled_and_recovers_when_it_moves() {
     let dir = TestDir::new("tty_stalled");
     let peer_dir = dir.subdir("peer");
