@@ -40,6 +40,17 @@ pub enum RoomEvent {
     /// `name` fell too far behind the others taking `file`, and was
     /// dropped from it.
     FellBehind { name: String, file: String },
+    /// What `name` sent on the original wire was read past.
+    Ignored { name: String, what: Ignored },
+}
+
+/// What of a plain member's stream was read past, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ignored {
+    /// A `/file` line that makes no sense.
+    MalformedHeader(String),
+    /// A line over the limit, of `len` bytes.
+    LineTooLong { len: u64 },
 }
 
 /// Who was turned away, at which step, and why.

@@ -255,6 +255,10 @@ impl Hub {
             Heard::Who => talk::who(members, relays, id),
             Heard::File(news) => relays.file_news(members, id, news),
             Heard::Plain(file) => relays.plain_file(members, id, file),
+            Heard::Ignored(what) => {
+                let name = members.name(id);
+                members.report(RoomEvent::Ignored { name, what });
+            }
             Heard::Slowed => {
                 let name = members.name(id);
                 members.report(RoomEvent::Slowed { name });

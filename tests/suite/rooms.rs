@@ -492,6 +492,13 @@ fn a_plain_room_relays_lines_in_the_original_format() {
     nc.write_bytes(b"[I056] I am I056 now\n");
     python.expect_line("[guest2] [I056] I am I056 now");
     nc.expect_line("[System] Room: the name I056 is taken here; you are guest2.");
+    // A file header that makes no sense is read past, and the host says so.
+    nc.write_bytes(b"/file neg -5\n");
+    host.expect_exact(
+        "[System] Ignored malformed file header from guest2: size \"-5\" is not a number",
+    );
+    nc.write_bytes(b"still in step\n");
+    python.expect_line("[guest2] still in step");
     host.send_line("hi all");
     python.expect_line("[host] hi all");
     nc.expect_line("[host] hi all");

@@ -223,22 +223,35 @@ fn a_member_that_breaks_the_protocol_is_dropped_and_the_room_goes_on() {
     let room = Room::open("room-mallory");
     let bea = room.join("room-mallory", "bea");
     bea.front.wait_for(&["InRoom"]);
-    let mut chunk = Vec::new();
-    Message::Chunk {
+    // Parts of a file it never offered: a piece, its start, its end.
+    let chunk = Message::Chunk {
         id: 9,
         data: b"never offered",
+    };
+    let end = Message::End {
+        id: 9,
+        hash: [0; 32],
+    };
+    let broken = [
+        (chunk, "it sent part of a file nobody accepted"),
+        (
+            Message::Begin { id: 9, offset: 0 },
+            "it began a file nobody accepted",
+        ),
+        (end, "it ended a file nobody accepted"),
+    ];
+    for (nth, (message, why)) in broken.into_iter().enumerate() {
+        let mut record = Vec::new();
+        message.encode(&mut record);
+        let mallory = mallory_joins(&room, &[record]);
+        // Dropped, with the reason said to those who stay.
+        bea.front.wait_for(&["Presence", "change: Dropped", why]);
+        let text = format!("still here {nth}");
+        bea.order(Command::Say(text.clone()));
+        room.front
+            .wait_for(&["PeerSaid", "name: \"bea\"", &format!("text: \"{text}\"")]);
+        mallory.close();
     }
-    .encode(&mut chunk);
-    let mallory = mallory_joins(&room, &[chunk]);
-    bea.front
-        .wait_for(&["Presence", "Joined", "name: \"mallory\""]);
-    // Dropped, with the reason said to those who stay.
-    bea.front
-        .wait_for(&["Presence", "change: Dropped", "name: \"mallory\""]);
-    bea.order(Command::Say("still here".into()));
-    room.front
-        .wait_for(&["PeerSaid", "name: \"bea\"", "text: \"still here\""]);
-    mallory.close();
     room.order(Command::Quit);
     room.running.join().unwrap().unwrap();
     bea.ended().unwrap();

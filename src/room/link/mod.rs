@@ -21,6 +21,7 @@ use self::original::Plain;
 pub use self::original::Turn;
 pub use self::queue::{Inbox, Outbox, PIECES_IN_FLIGHT, Piece, Share, queue};
 use super::Happening;
+use super::events::Ignored;
 use super::roster::MemberId;
 use crate::permits::Permits;
 use crate::protocol::{NoHello, Wire};
@@ -43,6 +44,8 @@ pub enum Heard {
     Plain(PlainFile),
     /// It is sending faster than its throttle allows, and is held back.
     Slowed,
+    /// What it sent on the original wire was read past, as this says.
+    Ignored(Ignored),
     /// Its side of the connection ended.
     Ended(Gone),
 }

@@ -14,6 +14,7 @@ use super::{Gone, Heard, MemberReader, MemberWriter, PlainFile};
 use crate::net::transport::WriteHalf;
 use crate::permits::{Permit, Permits};
 use crate::protocol::Lines;
+use crate::room::events::Ignored;
 use crate::room::inflow::Inflow;
 use crate::room::roster::MemberId;
 use crate::wire::frame::{Frame, FrameError};
@@ -80,7 +81,14 @@ fn read_lines(frames: &mut Lines, id: MemberId, permits: &Permits, door: &Door) 
                     Err(gone) => return gone,
                 }
             }
-            Err(e) if e.is_recoverable() => continue,
+            Err(FrameError::MalformedHeader(why)) => {
+                pace.count(why.len());
+                Heard::Ignored(Ignored::MalformedHeader(why))
+            }
+            Err(FrameError::LineTooLong { len }) => {
+                pace.count(0);
+                Heard::Ignored(Ignored::LineTooLong { len })
+            }
             // The last line, without its newline, still counts.
             Err(FrameError::EndedMidLine { partial }) => {
                 pace.tell(Heard::Line(partial));

@@ -21,7 +21,7 @@ impl Relays {
         offset: u64,
     ) {
         let Some(relay_id) = self.by_sender.get(&(from, id)).copied() else {
-            return;
+            return self.unknown(room, from, id, "it began a file nobody accepted");
         };
         let Some(relay) = self.list.get_mut(&relay_id) else {
             return;
@@ -43,11 +43,7 @@ impl Relays {
         piece: &Arc<Piece>,
     ) {
         let Some(relay_id) = self.by_sender.get(&(from, id)).copied() else {
-            if !self.stopped.contains(&(from, id)) && id & PLAIN_FILES == 0 {
-                let why = "it sent part of a file nobody accepted";
-                room.drop_member(self, from, why);
-            }
-            return;
+            return self.unknown(room, from, id, "it sent part of a file nobody accepted");
         };
         let Some(relay) = self.list.get_mut(&relay_id) else {
             return;
@@ -92,7 +88,7 @@ impl Relays {
         hash: Option<[u8; 32]>,
     ) {
         let Some(relay_id) = self.by_sender.get(&(from, id)).copied() else {
-            return;
+            return self.unknown(room, from, id, "it ended a file nobody accepted");
         };
         // A folder ends once none of its files is still on its way.
         let unfinished = self
@@ -145,6 +141,16 @@ impl Relays {
     }
 
     /// The sender stopped sending: everyone still taking it is told.
+    /// A sender spoke of a file the room does not know: unless the room
+    /// stopped it (what was on its way then still comes), it broke the
+    /// rules (PROTOCOL.md §3.5) and is dropped. (A Cancel is not: a sender
+    /// may cancel a file whose end it sent, while the answers come.)
+    fn unknown(&mut self, room: &mut impl Room, from: MemberId, id: FileId, why: &str) {
+        if !self.stopped.contains(&(from, id)) && id & PLAIN_FILES == 0 {
+            room.drop_member(self, from, why);
+        }
+    }
+
     pub(super) fn sender_cancels(&mut self, room: &mut impl Room, from: MemberId, id: FileId) {
         if self.stopped.remove(&(from, id)) {
             return;

@@ -1,7 +1,8 @@
 //! The lines a room shows its host: the room open, who joined, who was
 //! turned away and why, and who could not keep up.
 
-use crate::room::events::{RoomEvent, Shut, Turned, Unheard, Unreachable};
+use crate::files::size::bytes;
+use crate::room::events::{Ignored, RoomEvent, Shut, Turned, Unheard, Unreachable};
 
 /// The line an event of the host's room shows.
 pub(super) fn line(event: RoomEvent) -> String {
@@ -46,6 +47,16 @@ pub(super) fn line(event: RoomEvent) -> String {
         RoomEvent::FellBehind { name, file } => {
             format!("{name} fell too far behind and was dropped from {file}.")
         }
+        RoomEvent::Ignored { name, what } => match what {
+            Ignored::MalformedHeader(why) => {
+                format!("Ignored malformed file header from {name}: {why}")
+            }
+            Ignored::LineTooLong { len } => format!(
+                "Dropped a line of {} from {name} (the limit is {}).",
+                bytes(len),
+                bytes(crate::wire::limits::MAX_LINE as u64)
+            ),
+        },
     }
 }
 
@@ -212,6 +223,13 @@ mod tests {
                 file: "big.bin".into()
             }),
             "slow fell too far behind and was dropped from big.bin."
+        );
+        assert_eq!(
+            line(RoomEvent::Ignored {
+                name: "guest2".into(),
+                what: Ignored::MalformedHeader("size \"-5\" is not a number".into())
+            }),
+            "Ignored malformed file header from guest2: size \"-5\" is not a number"
         );
     }
 }
