@@ -423,6 +423,25 @@ mod tests {
         Code::new(text).unwrap()
     }
 
+    /// A handshake as `side` (with `code`, if any) against a fake peer
+    /// that has exchanged greetings with it; the fake's end, and the
+    /// handshake's outcome to come.
+    fn against_fake(
+        side: Side,
+        with: Option<Code>,
+    ) -> (
+        UnixStream,
+        thread::JoinHandle<Result<Agreed, HandshakeError>>,
+    ) {
+        let (mut fake, mut b) = pair();
+        let with_code = with.is_some();
+        let outcome = thread::spawn(move || handshake(side, &mut b, with.as_ref(), None));
+        let greeting = if with_code { CODE_GREETING } else { GREETING };
+        fake.write_all(greeting).unwrap();
+        read_greeting(&mut fake, with_code).unwrap();
+        (fake, outcome)
+    }
+
     /// Runs both sides; the listening side's end of the connection closes
     /// as soon as its handshake returns, as the caller's would.
     fn run_both(connecting: Option<&Code>, listening: Option<&Code>) -> (Outcome, Outcome) {
@@ -678,10 +697,7 @@ mod tests {
 
     #[test]
     fn a_share_that_breaks_its_commitment_is_refused() {
-        let (mut fake, mut b) = pair();
-        let listening = thread::spawn(move || handshake(Side::Listening, &mut b, None, None));
-        fake.write_all(GREETING).unwrap();
-        read_greeting(&mut fake, false).unwrap();
+        let (mut fake, listening) = against_fake(Side::Listening, None);
         let committed = PublicKey::from(&EphemeralSecret::random());
         fake.write_all(&commit(&committed)).unwrap();
         let mut theirs = [0u8; 32];
@@ -696,10 +712,7 @@ mod tests {
 
     #[test]
     fn a_low_order_share_is_refused() {
-        let (mut fake, mut b) = pair();
-        let connecting = thread::spawn(move || handshake(Side::Connecting, &mut b, None, None));
-        fake.write_all(GREETING).unwrap();
-        read_greeting(&mut fake, false).unwrap();
+        let (mut fake, connecting) = against_fake(Side::Connecting, None);
         let mut commitment = [0u8; 32];
         fake.read_exact(&mut commitment).unwrap();
         fake.write_all(&[0u8; 32]).unwrap();
@@ -711,17 +724,8 @@ mod tests {
 
     #[test]
     fn a_code_exchange_message_for_the_wrong_side_is_refused() {
-        let (mut fake, mut b) = pair();
-        let connecting = thread::spawn(move || {
-            handshake(
-                Side::Connecting,
-                &mut b,
-                Some(&code("7-guitar-lantern")),
-                None,
-            )
-        });
-        fake.write_all(CODE_GREETING).unwrap();
-        read_greeting(&mut fake, true).unwrap();
+        let the_code = Some(code("7-guitar-lantern"));
+        let (mut fake, connecting) = against_fake(Side::Connecting, the_code);
         let mut commitment = [0u8; 32];
         fake.read_exact(&mut commitment).unwrap();
         let share = PublicKey::from(&EphemeralSecret::random());

@@ -26,7 +26,7 @@ use super::roster::MemberId;
 use crate::permits::Permits;
 use crate::protocol::{NoHello, Wire};
 use crate::wire::limits::HANDSHAKE_LIMIT;
-use crate::wire::message::FileId;
+use crate::wire::message::{FileId, Message, MessageError};
 
 /// What a member did, as its reader tells the host.
 pub enum Heard {
@@ -52,54 +52,31 @@ pub enum Heard {
 
 /// What a member says about a file: one it sends, or one it is offered.
 pub enum FileNews {
-    Offer {
-        id: FileId,
-        size: u64,
-        name: String,
-    },
-    Folder {
-        id: FileId,
-        files: u64,
-        bytes: u64,
-        name: String,
-    },
-    Entry {
-        id: FileId,
-        folder: FileId,
-        size: u64,
-        path: String,
-    },
-    Subfolder {
-        folder: FileId,
-        path: String,
-    },
-    Begin {
-        id: FileId,
-        offset: u64,
-    },
-    Piece {
-        id: FileId,
-        piece: Arc<Piece>,
-    },
-    End {
-        id: FileId,
-        hash: [u8; 32],
-    },
-    Cancel {
-        id: FileId,
-    },
-    Accept {
-        id: FileId,
-        offset: u64,
-        prefix: [u8; 32],
-    },
-    Saved {
-        id: FileId,
-    },
-    Refused {
-        id: FileId,
-        reason: String,
-    },
+    /// A message about a file (an offer, its parts' starts and ends, an
+    /// answer), as it came: the host reads it again where it acts on it,
+    /// so that the room holds no second copy of the message types.
+    Said(Said),
+    /// A piece of a file it sends, as the room passes it on.
+    Piece { id: FileId, piece: Arc<Piece> },
+}
+
+/// A message as a member sent it, owned, to cross to the host's thread.
+pub struct Said(Vec<u8>);
+
+impl Said {
+    /// `message`, owned.
+    pub fn new(message: &Message<'_>) -> Self {
+        let mut bytes = Vec::new();
+        message.encode(&mut bytes);
+        Self(bytes)
+    }
+
+    /// The message again. (It was read once on the member's thread, and
+    /// encoding then decoding gives it back: a message that does not is
+    /// an internal error, said as a breach of the member's.)
+    pub fn message(&self) -> Result<Message<'_>, MessageError> {
+        Message::decode(&self.0)
+    }
 }
 
 /// A file on the original wire, as the room passes it on: its header,

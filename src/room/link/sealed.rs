@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::door::Door;
 use super::pace::Pace;
 use super::queue::Piece;
-use super::{FileNews, Gone, Heard, MemberReader, MemberWriter};
+use super::{FileNews, Gone, Heard, MemberReader, MemberWriter, Said};
 use crate::net::secure::record::{Ending, RecordError};
 use crate::permits::Permits;
 use crate::protocol::{Messages, MessagesError, Sealer};
@@ -79,28 +79,31 @@ fn heard(
             Heard::File(FileNews::Piece { id, piece })
         }
         Message::Pong => return Ok(None),
-        message => match file_news(&message) {
-            Some(news) => {
-                // A new transfer counts as a message; what carries one
-                // along has its own budget.
-                match news {
-                    FileNews::Offer { ref name, .. } | FileNews::Folder { ref name, .. } => {
-                        pace.count(name.len());
-                    }
-                    FileNews::Entry { ref path, .. } | FileNews::Subfolder { ref path, .. } => {
-                        pace.count_transfer(path.len());
-                    }
-                    _ => pace.count_transfer(0),
+        message => {
+            // A new transfer counts as a message; what carries one along
+            // has its own budget.
+            match message {
+                Message::Offer { name, .. } | Message::Folder { name, .. } => {
+                    pace.count(name.len())
                 }
-                Heard::File(news)
+                Message::Entry { path, .. } | Message::Subfolder { folder: _, path } => {
+                    pace.count_transfer(path.len());
+                }
+                Message::Begin { .. }
+                | Message::End { .. }
+                | Message::Cancel { .. }
+                | Message::Accept { .. }
+                | Message::Saved { .. }
+                | Message::Refused { .. } => pace.count_transfer(0),
+                _ => {
+                    return Err(Gone::Broke(format!(
+                        "it sent {} to the room",
+                        kind(&message)
+                    )));
+                }
             }
-            None => {
-                return Err(Gone::Broke(format!(
-                    "it sent {} to the room",
-                    kind(&message)
-                )));
-            }
-        },
+            Heard::File(FileNews::Said(Said::new(&message)))
+        }
     }))
 }
 
@@ -115,53 +118,6 @@ fn unreadable(e: RecordError, silence: Duration) -> Gone {
         Ending::Cut => Gone::Closed,
         Ending::Broken(e) => Gone::Broke(e.to_string()),
     }
-}
-
-/// What a message about a file says, owned, for the room.
-fn file_news(message: &Message<'_>) -> Option<FileNews> {
-    Some(match *message {
-        Message::Offer { id, size, name } => FileNews::Offer {
-            id,
-            size,
-            name: name.to_string(),
-        },
-        Message::Folder {
-            id,
-            files,
-            bytes,
-            name,
-        } => FileNews::Folder {
-            id,
-            files,
-            bytes,
-            name: name.to_string(),
-        },
-        Message::Entry {
-            id,
-            folder,
-            size,
-            path,
-        } => FileNews::Entry {
-            id,
-            folder,
-            size,
-            path: path.to_string(),
-        },
-        Message::Subfolder { folder, path } => FileNews::Subfolder {
-            folder,
-            path: path.to_string(),
-        },
-        Message::Begin { id, offset } => FileNews::Begin { id, offset },
-        Message::End { id, hash } => FileNews::End { id, hash },
-        Message::Cancel { id } => FileNews::Cancel { id },
-        Message::Accept { id, offset, prefix } => FileNews::Accept { id, offset, prefix },
-        Message::Saved { id } => FileNews::Saved { id },
-        Message::Refused { id, reason } => FileNews::Refused {
-            id,
-            reason: reason.to_string(),
-        },
-        _ => return None,
-    })
 }
 
 /// What a message that has no place going to a room's host is called.

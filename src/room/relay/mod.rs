@@ -143,46 +143,51 @@ impl Relays {
 
     /// Acts on what member `from` says about a file.
     pub fn file_news(&mut self, room: &mut impl Room, from: MemberId, news: FileNews) {
-        match news {
-            FileNews::Offer { id, size, name } => {
+        let said = match news {
+            FileNews::Piece { id, piece } => return self.piece(room, from, id, &piece),
+            FileNews::Said(said) => said,
+        };
+        let message = match said.message() {
+            Ok(message) => message,
+            Err(e) => return room.drop_member(self, from, &format!("it broke the protocol: {e}")),
+        };
+        match message {
+            Message::Offer { id, size, name } => {
                 let offering = Offering::File {
                     size,
-                    name: &name,
+                    name,
                     plain_sender: false,
                 };
                 self.offered(room, from, id, offering);
             }
-            FileNews::Folder {
+            Message::Folder {
                 id,
                 files,
                 bytes,
                 name,
             } => {
-                let offering = Offering::Folder {
-                    files,
-                    bytes,
-                    name: &name,
-                };
+                let offering = Offering::Folder { files, bytes, name };
                 self.offered(room, from, id, offering);
             }
-            FileNews::Entry {
+            Message::Entry {
                 id,
                 folder,
                 size,
                 path,
-            } => self.entry(room, from, id, folder, size, &path),
-            FileNews::Subfolder { folder, path } => self.subfolder(room, from, folder, &path),
-            FileNews::Begin { id, offset } => self.sender_begins(room, from, id, offset),
-            FileNews::Piece { id, piece } => self.piece(room, from, id, &piece),
-            FileNews::End { id, hash } => self.sender_ends(room, from, id, Some(hash)),
-            FileNews::Cancel { id } => self.sender_cancels(room, from, id),
-            FileNews::Accept { id, offset, prefix } => {
+            } => self.entry(room, from, id, folder, size, path),
+            Message::Subfolder { folder, path } => self.subfolder(room, from, folder, path),
+            Message::Begin { id, offset } => self.sender_begins(room, from, id, offset),
+            Message::End { id, hash } => self.sender_ends(room, from, id, Some(hash)),
+            Message::Cancel { id } => self.sender_cancels(room, from, id),
+            Message::Accept { id, offset, prefix } => {
                 self.receiver_accepts(room, from, id, offset, prefix);
             }
-            FileNews::Saved { id } => self.receiver_settles(room, from, id, None),
-            FileNews::Refused { id, reason } => {
-                self.receiver_settles(room, from, id, Some(reason));
+            Message::Saved { id } => self.receiver_settles(room, from, id, None),
+            Message::Refused { id, reason } => {
+                self.receiver_settles(room, from, id, Some(reason.to_string()));
             }
+            // (The member's reader hands over the messages above only.)
+            _ => {}
         }
     }
 
@@ -260,6 +265,7 @@ impl Relays {
 mod tests {
     use super::*;
     use crate::permits::Permits;
+    use crate::room::link::Said;
     use crate::wire::limits::{LAG_FOR, MAX_LAG};
     use std::cell::RefCell;
     use std::sync::atomic::Ordering;
@@ -381,18 +387,19 @@ mod tests {
     fn accept(relays: &mut Relays, room: &mut Recorded, member: MemberId) {
         let id = offered_as(room, member);
         let (offset, prefix) = (0, [0; 32]);
-        relays.file_news(room, member, FileNews::Accept { id, offset, prefix });
+        let accept = Message::Accept { id, offset, prefix };
+        relays.file_news(room, member, FileNews::Said(Said::new(&accept)));
     }
 
     /// Ann offers a file to everyone else in `room`.
     fn ann_offers(room: &mut Recorded) -> Relays {
         let mut relays = Relays::new(Arc::default());
-        let offer = FileNews::Offer {
+        let offer = Message::Offer {
             id: 7,
             size: 1 << 20,
-            name: "f.bin".to_string(),
+            name: "f.bin",
         };
-        relays.file_news(room, ANN, offer);
+        relays.file_news(room, ANN, FileNews::Said(Said::new(&offer)));
         relays
     }
 
@@ -410,11 +417,11 @@ mod tests {
         let mut relays = ann_offers(&mut room);
         accept(&mut relays, &mut room, HOST);
         let bobs = offered_as(&room, BOB);
-        let refused = FileNews::Refused {
+        let refused = Message::Refused {
             id: bobs,
-            reason: "declined".to_string(),
+            reason: "declined",
         };
-        relays.file_news(&mut room, BOB, refused);
+        relays.file_news(&mut room, BOB, FileNews::Said(Said::new(&refused)));
         assert!(room.messages(ANN).is_empty(), "Cy has yet to answer");
         accept(&mut relays, &mut room, CY);
         assert_eq!(room.messages(ANN), vec![go(7)]);
