@@ -444,6 +444,28 @@ mod tests {
 
     /// Runs both sides; the listening side's end of the connection closes
     /// as soon as its handshake returns, as the caller's would.
+    /// Alice's end of a link to a relay, the relay's ends of its links to
+    /// Alice and to Bob, and Bob's handshake, listening with `the_code`.
+    fn relayed(
+        the_code: &Code,
+    ) -> (
+        UnixStream,
+        [UnixStream; 2],
+        thread::JoinHandle<Result<Agreed, HandshakeError>>,
+    ) {
+        let (alice, relay_to_alice) = pair();
+        let (relay_to_bob, mut bob) = pair();
+        let bob_code = the_code.clone();
+        let bob_side =
+            thread::spawn(move || handshake(Side::Listening, &mut bob, Some(&bob_code), None));
+        (alice, [relay_to_alice, relay_to_bob], bob_side)
+    }
+
+    /// Both sides, each given its code.
+    fn with_codes(connecting: &str, listening: &str) -> (Outcome, Outcome) {
+        run_both(Some(&code(connecting)), Some(&code(listening)))
+    }
+
     fn run_both(connecting: Option<&Code>, listening: Option<&Code>) -> (Outcome, Outcome) {
         let (mut a, mut b) = pair();
         let listening = listening.cloned();
@@ -487,10 +509,7 @@ mod tests {
 
     #[test]
     fn the_same_code_on_both_sides_is_verified() {
-        let (connecting, listening) = run_both(
-            Some(&code("7-guitar-lantern")),
-            Some(&code(" 7-Guitar-Lantern ")),
-        );
+        let (connecting, listening) = with_codes("7-guitar-lantern", " 7-Guitar-Lantern ");
         let (connecting, listening) = (connecting.unwrap(), listening.unwrap());
         assert!(connecting.verified && listening.verified);
         assert_eq!(connecting.send_key, listening.receive_key);
@@ -504,10 +523,7 @@ mod tests {
 
     #[test]
     fn different_codes_fail_on_both_sides() {
-        let (connecting, listening) = run_both(
-            Some(&code("7-guitar-lantern")),
-            Some(&code("8-guitar-lantern")),
-        );
+        let (connecting, listening) = with_codes("7-guitar-lantern", "8-guitar-lantern");
         assert_failed!(listening, HandshakeError::CodeMismatch);
         assert_failed!(connecting, HandshakeError::CodeMismatch);
     }
@@ -556,11 +572,7 @@ mod tests {
     #[test]
     fn a_relay_that_guesses_the_code_completes_with_neither_side() {
         let the_code = code("7-guitar-lantern");
-        let (mut alice, mut relay_to_alice) = pair();
-        let (mut relay_to_bob, mut bob) = pair();
-        let bob_code = the_code.clone();
-        let bob_side =
-            thread::spawn(move || handshake(Side::Listening, &mut bob, Some(&bob_code), None));
+        let (mut alice, [mut relay_to_alice, mut relay_to_bob], bob_side) = relayed(&the_code);
         let relay = thread::spawn(move || {
             let guess = code("7-guitar-lemon");
             let with_alice = handshake(Side::Listening, &mut relay_to_alice, Some(&guess), None);
@@ -587,11 +599,7 @@ mod tests {
     #[test]
     fn a_relay_that_passes_the_code_exchange_through_completes_with_neither_side() {
         let the_code = code("7-guitar-lantern");
-        let (mut alice, mut relay_to_alice) = pair();
-        let (mut relay_to_bob, mut bob) = pair();
-        let bob_code = the_code.clone();
-        let bob_side =
-            thread::spawn(move || handshake(Side::Listening, &mut bob, Some(&bob_code), None));
+        let (mut alice, [mut relay_to_alice, mut relay_to_bob], bob_side) = relayed(&the_code);
         let relay = thread::spawn(move || -> Result<(), HandshakeError> {
             relay_to_alice.write_all(CODE_GREETING)?;
             read_greeting(&mut relay_to_alice, true)?;
