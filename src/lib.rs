@@ -6,6 +6,8 @@
 //!   given back when dropped; closing turns every taker away
 //! - `queue`    — the next item of a writer's queue, flushing what it
 //!   buffered when none waits
+//! - `threads`  — starting a named thread and joining it, a failure of
+//!   either an error rather than a crash
 //! - `wire`     — the bytes on the wire: frames of the original format, typed
 //!   messages of the encrypted one, the rules for names and for what peer
 //!   text may show, and the protocol's limits (pure codecs)
@@ -22,11 +24,12 @@
 //!   peer's name first, or lines and files), its writer, and what the wire
 //!   can do (`Capabilities`)
 //! - `engine`   — what a conversation tells its front ends (typed events)
-//!   and takes from them (typed commands); its parts are `session` and
-//!   `room`, which never write text for a screen
+//!   and takes from them (typed commands, and the command language), and
+//!   how a room's people are named; its parts are `session` and `room`,
+//!   which never write text for a screen
 //! - `session`  — one conversation: reaching the peer, the main loop, the
-//!   user's commands, transfers and their progress,
-//!   the stall watch, and the reader and writer of each wire
+//!   user's commands, transfers and their progress, the stall watch, and
+//!   the reader and writer of each wire
 //! - `room`     — hosting a room: letting members in, one order for what
 //!   they say, each member's queue, throttle and keepalive
 //! - `terminal` — the terminal front end: each event rendered as a line
@@ -53,6 +56,7 @@ pub mod session;
 pub mod settings;
 pub mod signals;
 pub mod terminal;
+pub mod threads;
 pub mod wire;
 
 use std::io;
@@ -78,7 +82,7 @@ pub fn run(cli: Cli) -> Result<()> {
         .downloads
         .check()
         .with_context(|| format!("download folder {}", settings.downloads.path().display()))?;
-    let console = Box::new(Console::open(session::command::command_names()));
+    let console = Box::new(Console::open(engine::command::command_names()));
     match settings.room {
         Some(room) => room::run(&settings, room, console),
         None => session::run(&settings, console),

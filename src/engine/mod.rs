@@ -1,8 +1,13 @@
 //! The engine's vocabulary with its front ends: it tells them what happens
-//! as typed [`Event`]s, never as text for a screen, so the terminal is one
-//! front end among others that attach the same way.
+//! as typed [`Event`]s, never as text for a screen, and takes what they
+//! ask as typed [`command::Command`]s, so the terminal is one front end
+//! among others that attach the same way. A conversation (`session`) and
+//! a room (`room`) share it, with how a room's people are named
+//! ([`members`]).
 
+pub mod command;
 pub mod event;
+pub mod members;
 #[cfg(test)]
 mod tests;
 

@@ -22,11 +22,11 @@ use super::relay::Relays;
 use super::roster::{HOST, MemberId};
 use super::talk;
 use super::words::Words;
+use crate::engine::members::Occupancy;
 use crate::net::connect::Established;
 use crate::net::transport::Connection;
 use crate::permits::Permits;
 use crate::protocol::{self, Peer};
-use crate::session::members::Occupancy;
 use crate::settings::{RoomSettings, Settings};
 use crate::wire::limits;
 use crate::wire::message::{Change, Message};
@@ -130,7 +130,7 @@ impl Hub {
         self.greet(&link, 0);
         self.members.seat(HOST, link);
         let door = door.clone();
-        let spawned = crate::session::spawn("host link", move || {
+        let spawned = crate::threads::spawn("host link", move || {
             // The user's side says its name first, as any member does.
             if let Err(why) = link::hello(&mut wire) {
                 let gone = Gone::Broke(why.to_string());

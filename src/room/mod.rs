@@ -37,13 +37,13 @@ use self::events::{RoomEvent, Shut, Unheard, Unwelcome};
 use self::hub::Hub;
 use self::link::{Door, FileNews, Heard, Knock, PlainFile};
 use self::roster::MemberId;
+use crate::engine::members::Occupancy;
 use crate::engine::{Event, Front, link_report};
 use crate::net::connect;
 use crate::net::events::Joiners;
 use crate::net::secure::Protection;
 use crate::session;
 use crate::session::Attach;
-use crate::session::members::Occupancy;
 use crate::settings::{Role, RoomSettings, Settings};
 use crate::wire::limits::{KNOCK_LIMIT, MAX_KNOCKING, MAX_KNOCKING_FROM_ONE};
 
@@ -107,12 +107,12 @@ pub fn run(settings: &Settings, room: RoomSettings, front_end: Box<dyn Attach>) 
     let crew = Crew::default();
     let accepting = {
         let (waiting, door, crew) = (waiting.clone(), door.clone(), crew.clone());
-        session::spawn("accept", move || take_connections(&waiting, &door, &crew))?
+        crate::threads::spawn("accept", move || take_connections(&waiting, &door, &crew))?
     };
     let (reports, to_show) = mpsc::channel();
     let showing = {
         let front = front.clone();
-        session::spawn("room lines", move || {
+        crate::threads::spawn("room lines", move || {
             for event in to_show {
                 front.show(Event::Room(event));
             }
@@ -122,7 +122,7 @@ pub fn run(settings: &Settings, room: RoomSettings, front_end: Box<dyn Attach>) 
     let hosting = {
         let (settings, waiting, crew) = (settings.clone(), waiting.clone(), crew.clone());
         let occupancy = occupancy.clone();
-        session::spawn("room", move || {
+        crate::threads::spawn("room", move || {
             let mut hub = Hub::new(&settings, room, reports, door.plain_turn.clone(), occupancy);
             hub.seat_host(rooms_end, &door, &crew);
             host_room(&mut hub, &inbox, &waiting, &crew);
@@ -130,11 +130,11 @@ pub fn run(settings: &Settings, room: RoomSettings, front_end: Box<dyn Attach>) 
     };
     let result = session::run_hosting(settings, front_end, users_end, occupancy);
     let _ = events.send(Happening::Close);
-    session::join(hosting)?;
-    session::join(showing)?;
+    crate::threads::join(hosting)?;
+    crate::threads::join(showing)?;
     waiting.stop();
     crew.cut_knocking();
-    session::join(accepting)?;
+    crate::threads::join(accepting)?;
     crew.join_all();
     result
 }
@@ -261,7 +261,7 @@ fn take_connections(waiting: &connect::Waiting, door: &Door, crew: &Crew) {
             }
         };
         let (door_inner, crew_inner) = (door.clone(), crew.clone());
-        let spawned = session::spawn("member", move || {
+        let spawned = crate::threads::spawn("member", move || {
             let ticket = KnockTicket(crew_inner, ticket);
             link::let_in(stream, address, &door_inner, move || drop(ticket));
         });

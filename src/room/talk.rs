@@ -11,8 +11,8 @@ use super::plain;
 use super::relay::Relays;
 use super::roster::{HOST, MemberId};
 use super::words::Words;
-use crate::session::command::{Command, UserCommand};
-use crate::session::members::member_lines;
+use crate::engine::command::{Command, UserCommand};
+use crate::engine::members::member_lines;
 use crate::wire::message::{Change, MemberList, Message};
 
 /// A member's message to the room (on the encrypted wire).
@@ -69,7 +69,7 @@ pub fn who(members: &mut Members, relays: &mut Relays, id: MemberId) {
 /// A line from a plain member: it may name the member, and it goes on
 /// under the member's name.
 pub fn plain_line(members: &mut Members, relays: &mut Relays, id: MemberId, raw: &[u8]) {
-    if crate::session::incoming::is_greeting(raw) {
+    if crate::net::secure::handshake::is_greeting(raw) {
         let why = "it speaks the encrypted wire, and this room the original one (--plain)";
         return members.remove(relays, id, Change::Dropped, why);
     }
@@ -105,7 +105,7 @@ pub fn plain_line(members: &mut Members, relays: &mut Relays, id: MemberId, raw:
     // What a plain member types as a command works as in a room's chat,
     // also from a `chat --plain` whose name was taken, which puts that
     // name in front of each line: a command speaks for nobody else.
-    match crate::session::command::parse(said.text) {
+    match crate::engine::command::parse(said.text) {
         UserCommand::Order(Command::Who) => return who(members, relays, id),
         UserCommand::Order(Command::Msg { to, text }) => {
             return whisper(members, relays, id, &to, &text);
@@ -157,7 +157,7 @@ fn nobody_called(members: &Members, to: &str) -> String {
     match longer {
         Some(name) => format!(
             "nobody called {to} is in the room; a name with spaces is quoted: /msg {} text",
-            crate::session::command::quoted_name(&name)
+            crate::engine::command::quoted_name(&name)
         ),
         None => format!("nobody called {to} is in the room; /who lists who is."),
     }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::plain;
-use crate::session::members;
+use crate::engine::members;
 use crate::wire::message::{Change, Message};
 
 pub enum Words<'a> {

@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 
 use anyhow::Result;
 
-use super::{News, join, spawn};
+use super::News;
 use crate::engine::{Event as Shown, Front, link_report};
 use crate::net::connect::{self, DEFAULT_PORT, Established};
 use crate::net::discovery;
@@ -15,6 +15,7 @@ use crate::net::events::{Joiners, LinkEvent};
 use crate::net::patience::{Patience, StopTrying, Trying};
 use crate::net::secure::Protection;
 use crate::settings::{Role, Settings};
+use crate::threads::{join, spawn};
 
 /// Announces a listening chat on the local network, unless the user said
 /// not to; a failure to announce is said, and the chat listens anyway.

@@ -10,7 +10,7 @@ use super::progress::{Direction, Meter, Transfers};
 use crate::engine::Frontend;
 use crate::files::download::DownloadDir;
 use crate::files::receive::{self, ReceiveError};
-use crate::net::secure::handshake;
+use crate::net::secure::handshake::is_greeting;
 use crate::net::transport::ReadHalf;
 use crate::protocol::Lines;
 use crate::wire::frame::{self, Frame, FrameError, FrameReader};
@@ -136,11 +136,4 @@ pub(crate) fn say_saved(front: &dyn Frontend, path: &Path, meter: Meter<'_>) {
         path,
         summary: summary.as_ref(),
     });
-}
-
-/// Whether `line` is one of the encrypted channel's greetings.
-pub fn is_greeting(line: &[u8]) -> bool {
-    [handshake::GREETING, handshake::CODE_GREETING]
-        .iter()
-        .any(|greeting| greeting.strip_suffix(b"\n") == Some(line))
 }

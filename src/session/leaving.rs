@@ -15,8 +15,8 @@ use super::outgoing::{Outgoing, Typed, WriteError};
 use super::progress::Transfers;
 use super::stall::{self, StallWatch};
 use crate::engine::Frontend;
+use crate::engine::command;
 use crate::net::transport::Closer;
-use crate::session::command;
 
 /// How long to wait for the peer to close after we have said goodbye. Closing
 /// while the peer still sends would reset the connection and could destroy

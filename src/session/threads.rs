@@ -1,10 +1,11 @@
-//! The threads of a conversation, and starting and joining one.
+//! The threads of a conversation, joined as it ends.
 
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::Result;
 
 use crate::net::transport::Closer;
+use crate::threads::{join, spawn};
 
 /// The threads of a connected conversation. Finishing, or dropping on an
 /// early return, ends the connection and joins every one of them, so no
@@ -43,18 +44,4 @@ impl Drop for Threads {
             let _ = handle.join();
         }
     }
-}
-
-pub(crate) fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
-    thread::Builder::new()
-        .name(name.into())
-        .spawn(work)
-        .with_context(|| format!("cannot start the {name} thread"))
-}
-
-pub(crate) fn join(handle: JoinHandle<()>) -> Result<()> {
-    let name = handle.thread().name().unwrap_or("worker").to_string();
-    handle
-        .join()
-        .map_err(|_| anyhow!("internal error: the {name} thread failed"))
 }

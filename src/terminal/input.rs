@@ -8,10 +8,11 @@ use std::sync::mpsc::Sender;
 
 use anyhow::Result;
 
+use crate::session::News;
 use crate::session::input::{MAX_INPUT_LINE, Tickets};
 use crate::session::user::Leaving;
-use crate::session::{News, spawn};
 use crate::terminal::console::{EditorStop, Entry, Input, LineEditor};
+use crate::threads::spawn;
 
 /// Bytes of input handed to the main loop in one batch, at most (plus the
 /// line that crosses the mark).

@@ -1,7 +1,7 @@
 //! Talking and leaving, on both wires.
 
 use super::{Setup, Wire, meet};
-use crate::session::command::Command;
+use crate::engine::command::Command;
 
 #[test]
 fn a_message_said_on_one_side_is_shown_on_the_other() {

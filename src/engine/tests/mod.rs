@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use crate::engine::command::Command;
 use crate::engine::{Event, Frontend};
 use crate::files::download::DownloadDir;
 use crate::net::connect::Established;
@@ -24,7 +25,6 @@ use crate::net::patience::Patience;
 use crate::net::secure::Protection;
 use crate::net::secure::handshake::Side;
 use crate::net::transport::Connection;
-use crate::session::command::Command;
 use crate::session::events::ChatEvent;
 use crate::session::{self, News};
 use crate::settings::{Asking, Role, Settings};

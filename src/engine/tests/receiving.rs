@@ -6,9 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::{Person, Setup, meet, scratch};
+use crate::engine::command::Command;
 use crate::files::download::DownloadDir;
 use crate::files::kept::Kept;
-use crate::session::command::Command;
 
 /// `size` bytes that differ from one to the next.
 fn contents(size: usize) -> Vec<u8> {

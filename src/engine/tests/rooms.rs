@@ -10,12 +10,12 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::{Person, Recorder, Setup, scratch, settings};
+use crate::engine::command::Command;
 use crate::engine::{Front, link_report};
 use crate::net::connect;
 use crate::net::patience::{Patience, Trying};
 use crate::net::secure::Protection;
 use crate::room;
-use crate::session::command::Command;
 use crate::session::{self, Attach, InputSide, News};
 use crate::settings::RoomSettings;
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::{Person, Setup, meet, scratch};
-use crate::session::command::Command;
+use crate::engine::command::Command;
 
 /// A sparse file of `size` bytes, in a folder of its own: big enough to be
 /// on its way for a while, without taking the room.

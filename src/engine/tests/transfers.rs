@@ -4,7 +4,7 @@
 use std::fs;
 
 use super::{Setup, Wire, meet, scratch};
-use crate::session::command::Command;
+use crate::engine::command::Command;
 
 /// A file of `size` bytes in a folder of its own, and its path.
 fn file(test: &str, name: &str, size: usize) -> (std::path::PathBuf, Vec<u8>) {

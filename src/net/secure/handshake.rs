@@ -44,6 +44,14 @@ pub const GREETING: &[u8] = b"chat-encrypted/1: this chat is encrypted; the othe
 /// so that two sides started differently tell so at once.
 pub const CODE_GREETING: &[u8] = b"chat-encrypted/1 code: this chat is encrypted and needs a code; the other side must run chat with the same --code\n";
 
+/// Whether `line` (without its newline) is one of the greetings: a chat
+/// met on the original wire that speaks the encrypted one.
+pub fn is_greeting(line: &[u8]) -> bool {
+    [GREETING, CODE_GREETING]
+        .iter()
+        .any(|greeting| greeting.strip_suffix(b"\n") == Some(line))
+}
+
 const SHARE_LEN: usize = 32;
 /// A SPAKE2 message: the side's letter and a compressed Edwards point.
 const CODE_MESSAGE_LEN: usize = 33;

@@ -11,13 +11,13 @@ pub use self::send::{Outbound, SendEvent, Undelivered};
 use std::net::SocketAddr;
 use std::path::Path;
 
+use crate::engine::command::Usage;
+use crate::engine::members::RoomStake;
 use crate::files::download::DownloadError;
 use crate::files::kept::{Discarded, KeptItem};
 use crate::files::space::NoRoom;
 use crate::protocol::capabilities::Safety;
-use crate::session::command::Usage;
 use crate::session::incoming::PeerEnd;
-use crate::session::members::RoomStake;
 use crate::session::outgoing::WriteError;
 use crate::session::progress::{AtStake, NotCancelled, Undecided};
 use crate::session::user::Leaving;

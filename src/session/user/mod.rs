@@ -8,14 +8,14 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
-use super::command::{self, Command, UserCommand};
 use super::events::{ChatEvent, Reply};
 use super::input::Ticket;
-use super::members::Occupancy;
 use super::outgoing::Outgoing;
 use super::outgoing::Typed;
 use super::progress::Transfers;
 use crate::engine::Frontend;
+use crate::engine::command::{self, Command, UserCommand};
+use crate::engine::members::Occupancy;
 use crate::files::download::DownloadDir;
 use crate::protocol::capabilities::Capabilities;
 use crate::wire::limits;

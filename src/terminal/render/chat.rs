@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use crate::cli;
+use crate::engine::members;
 use crate::files::size::bytes;
 use crate::session::events::ChatEvent;
 use crate::session::incoming::PeerEnd;
-use crate::session::members;
 use crate::session::outgoing::WriteError;
 use crate::terminal::render::shell_word;
 use crate::terminal::screen::Screen;

@@ -2,12 +2,12 @@
 
 use std::fmt;
 
+use crate::engine::command::{self, Usage};
+use crate::engine::members::RoomStake;
 use crate::files::kept::{KeptItem, KeptKind};
 use crate::files::size::bytes;
 use crate::protocol::capabilities::Safety;
-use crate::session::command::{self, Usage};
 use crate::session::events::Reply;
-use crate::session::members::RoomStake;
 use crate::session::progress::AtStake;
 use crate::session::user::Leaving;
 use crate::terminal::render::discarded;
