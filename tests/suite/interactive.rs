@@ -2660,19 +2660,22 @@ fn leaving_with_an_offer_unanswered_says_it_waits_for_the_answer_and_ctrl_c_leav
     assert_eq!(peer.wait_exit(), 0, "{}", peer.report());
 }
 
-#[test]
-fn ctrl_c_while_leaving_stops_the_files_and_says_goodbye() {
-    let dir = TestDir::new("tty_leave_at_once");
-    let peer_dir = dir.subdir("peer");
+/// A chat at a terminal, connected over a slow link to a peer listening in
+/// `peer_dir`, sending it big.bin, and asked to leave once it is through:
+/// the terminal, the peer, and the link.
+fn leaving_while_sending(
+    label: &str,
+    dir: &TestDir,
+    peer_dir: &std::path::Path,
+) -> (Term, common::Chat, SlowLink) {
     fs::write(dir.join("big.bin"), pseudo_random_bytes(LIVE_SIZE, 3)).unwrap();
-    let (mut peer, port) = common::Chat::listen_encrypted("peer", &peer_dir, &["--name", "daksh"]);
+    let (mut peer, port) = common::Chat::listen_encrypted("peer", peer_dir, &["--name", "daksh"]);
     let link = SlowLink::start(port, LIVE_RATE / 4);
     let link_port = link.port.to_string();
     let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
-    let term = Term::launch("leave_at_once", dir.path(), true, SHELL_AFTER, &args);
+    let term = Term::launch(label, dir.path(), true, SHELL_AFTER, &args);
     peer.expect_prefix("[System] Encrypted. Safety code: ");
     term.wait_prompt("the connection");
-
     term.enter("/send big.bin");
     term.wait("the file on its way", |s| {
         !LiveWatch::progress_rows(s, "big.bin").is_empty()
@@ -2681,6 +2684,14 @@ fn ctrl_c_while_leaving_stops_the_files_and_says_goodbye() {
     term.wait_row(
         "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
     );
+    (term, peer, link)
+}
+
+#[test]
+fn ctrl_c_while_leaving_stops_the_files_and_says_goodbye() {
+    let dir = TestDir::new("tty_leave_at_once");
+    let peer_dir = dir.subdir("peer");
+    let (term, mut peer, _link) = leaving_while_sending("leave_at_once", &dir, &peer_dir);
     term.enter("one more thing");
     term.wait_row("[System] Leaving: nothing typed now is sent (Ctrl-C leaves at once).");
     // The prompt is still there, and the live line above it.
@@ -2838,22 +2849,7 @@ fn live_lines_at_narrow_widths_leave_out_whole_parts_and_cut_none() {
 fn ctrl_c_while_leaving_does_not_wait_out_a_peer_that_stopped_reading() {
     let dir = TestDir::new("tty_leave_not_reading");
     let peer_dir = dir.subdir("peer");
-    fs::write(dir.join("big.bin"), pseudo_random_bytes(LIVE_SIZE, 4)).unwrap();
-    let (mut peer, port) = common::Chat::listen_encrypted("peer", &peer_dir, &["--name", "daksh"]);
-    let link = SlowLink::start(port, LIVE_RATE / 4);
-    let link_port = link.port.to_string();
-    let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
-    let term = Term::launch("leave_not_reading", dir.path(), true, SHELL_AFTER, &args);
-    peer.expect_prefix("[System] Encrypted. Safety code: ");
-    term.wait_prompt("the connection");
-    term.enter("/send big.bin");
-    term.wait("the file on its way", |s| {
-        !LiveWatch::progress_rows(s, "big.bin").is_empty()
-    });
-    term.enter("/quit");
-    term.wait_row(
-        "[System] Leaving once the files being sent are through (Ctrl-C leaves at once).",
-    );
+    let (term, peer, link) = leaving_while_sending("leave_not_reading", &dir, &peer_dir);
     // The peer takes nothing more (its machine froze, its network went).
     link.hold();
     let asked = Instant::now();
