@@ -42,10 +42,18 @@ pub(super) fn line(event: &SendEvent) -> Option<String> {
         SendEvent::AlreadyThere { name, to } => {
             format!("{name}: {to} already has it (identical); nothing sent")
         }
-        SendEvent::NotSaved { what, to, reason } => match what.folder {
-            true => format!("Folder {} was not saved by {to}: {reason}", what.name),
-            false => format!("{} was not saved by {to}: {reason}", what.name),
-        },
+        SendEvent::NotSaved { what, to, reason } => {
+            // (A peer may refuse without a word.)
+            let reason = if reason.trim().is_empty() {
+                "it gave no reason"
+            } else {
+                reason
+            };
+            match what.folder {
+                true => format!("Folder {} was not saved by {to}: {reason}", what.name),
+                false => format!("{} was not saved by {to}: {reason}", what.name),
+            }
+        }
         SendEvent::Resuming {
             name,
             to,
@@ -225,6 +233,26 @@ mod tests {
         assert_eq!(listed(items(3)), "d/1, d/2 and d/3");
         assert_eq!(listed(items(5)), "d/1, d/2, d/3, d/4 and d/5");
         assert_eq!(listed(items(8)), "d/1, d/2, d/3, d/4, d/5 and 3 more");
+    }
+
+    #[test]
+    fn a_refusal_without_a_reason_says_so() {
+        let refused = |reason: &str| SendEvent::NotSaved {
+            what: Outbound {
+                name: "a.txt".into(),
+                folder: false,
+            },
+            to: Counterpart::Peer,
+            reason: reason.into(),
+        };
+        assert_eq!(
+            line(&refused("declined")).as_deref(),
+            Some("a.txt was not saved by the peer: declined")
+        );
+        assert_eq!(
+            line(&refused(" ")).as_deref(),
+            Some("a.txt was not saved by the peer: it gave no reason")
+        );
     }
 
     #[test]
