@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -67,8 +68,20 @@ fn as_table(found: &[Found]) -> String {
         .collect()
 }
 
+/// The addresses a peer could be reached at from another machine: this
+/// machine's own (loopback) and IPv6 link-local ones, which need an
+/// interface named with them, are left out of the table when there are
+/// others (`--json` lists every one).
 fn addresses(found: &Found) -> String {
-    let list: Vec<String> = found.addresses.iter().map(|a| a.to_string()).collect();
+    let reachable = |a: &&IpAddr| match a {
+        IpAddr::V4(v4) => !v4.is_loopback(),
+        IpAddr::V6(v6) => !v6.is_loopback() && !v6.is_unicast_link_local(),
+    };
+    let mut shown: Vec<&IpAddr> = found.addresses.iter().filter(reachable).collect();
+    if shown.is_empty() {
+        shown = found.addresses.iter().collect();
+    }
+    let list: Vec<String> = shown.iter().map(|a| a.to_string()).collect();
     list.join(",")
 }
 
@@ -138,6 +151,18 @@ mod tests {
                 code: false,
             },
         }
+    }
+
+    #[test]
+    fn the_table_shows_the_addresses_another_machine_can_use() {
+        let mut found = alice();
+        found.addresses = ["10.0.0.1", "127.0.0.1", "fe80::1", "2001:db8::1"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(addresses(&found), "10.0.0.1,2001:db8::1");
+        found.addresses = vec!["127.0.0.1".parse().unwrap()];
+        assert_eq!(addresses(&found), "127.0.0.1", "all there is");
     }
 
     #[test]

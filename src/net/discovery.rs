@@ -306,6 +306,8 @@ impl Looking {
                 let mut addresses: Vec<IpAddr> =
                     service.addresses.iter().map(|a| a.to_ip_addr()).collect();
                 addresses.sort();
+                // (One address may be announced on several interfaces.)
+                addresses.dedup();
                 let entry = Found {
                     name,
                     host: service.host.clone(),
