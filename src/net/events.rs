@@ -124,7 +124,18 @@ impl fmt::Display for Refusal {
                 let what = sounds_like(first).unwrap_or_default();
                 write!(f, "it spoke like {what}, not a chat")
             }
-            Self::Handshake(e) => write!(f, "{}. {PLAIN_HINT}", NotEncrypted(e)),
+            // What a chat on the original wire (or nc) would do: the hint
+            // says how to talk with it.
+            Self::Handshake(e @ (HandshakeError::NotEncrypted { .. } | HandshakeError::Cut)) => {
+                write!(f, "{}. {PLAIN_HINT}", NotEncrypted(e))
+            }
+            Self::Handshake(e @ HandshakeError::Io(io)) if io.kind() == io::ErrorKind::TimedOut => {
+                write!(f, "{}. {PLAIN_HINT}", NotEncrypted(e))
+            }
+            Self::Handshake(HandshakeError::Io(e)) => {
+                write!(f, "the connection failed during the handshake ({e})")
+            }
+            Self::Handshake(e) => write!(f, "{e}"),
         }
     }
 }
@@ -152,5 +163,29 @@ impl fmt::Display for NotEncrypted<'_> {
             }
             e => write!(f, "{e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plain_hint_comes_only_where_the_peer_may_be_a_plain_chat() {
+        let turned = |e| Refusal::Handshake(e).to_string();
+        let plain = turned(HandshakeError::NotEncrypted {
+            first: b"[Daksh] hi\n".to_vec(),
+        });
+        assert!(plain.ends_with(PLAIN_HINT), "{plain}");
+        assert!(turned(HandshakeError::Cut).ends_with(PLAIN_HINT));
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        let reset = turned(HandshakeError::Io(reset));
+        assert!(
+            reset.starts_with("the connection failed during the handshake (")
+                && !reset.contains("--plain"),
+            "{reset}"
+        );
+        let broken = turned(HandshakeError::CommitmentBroken);
+        assert!(!broken.contains("--plain"), "{broken}");
     }
 }
