@@ -15,16 +15,17 @@ use crate::terminal::render;
 /// file arrives, so its absence means only that nothing is kept.
 pub fn run(downloads: &DownloadDir, named: bool) -> Result<()> {
     let folder = downloads.path();
+    let kept = Kept::of(downloads);
     // A folder named wrong is not one with nothing kept in it.
     let line = match folder.metadata() {
         Ok(meta) if meta.is_dir() => {
-            let kept = Kept::of(downloads);
             let gone = kept.discard(false).context("nothing was discarded")?;
             render::discarded(gone, Some(kept.path()))
         }
         Ok(_) => bail!("{} is not a directory", folder.display()),
+        // (Said of the same place as when something was discarded.)
         Err(e) if e.kind() == io::ErrorKind::NotFound && !named => {
-            render::discarded(Discarded::default(), Some(folder))
+            render::discarded(Discarded::default(), Some(kept.path()))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             bail!("download folder {} does not exist", folder.display())

@@ -547,7 +547,7 @@ fn discard_before_any_file_arrived_finds_nothing_kept() {
     assert_eq!(discard.wait_exit(), 0, "{}", discard.report());
     assert_eq!(
         discard.stdout_lines(),
-        ["Nothing kept to discard in received_files."],
+        ["Nothing kept to discard in received_files/.chat-partial."],
         "{}",
         discard.report()
     );
