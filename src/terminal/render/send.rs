@@ -42,18 +42,7 @@ pub(super) fn line(event: &SendEvent) -> Option<String> {
         SendEvent::AlreadyThere { name, to } => {
             format!("{name}: {to} already has it (identical); nothing sent")
         }
-        SendEvent::NotSaved { what, to, reason } => {
-            // (A peer may refuse without a word.)
-            let reason = if reason.trim().is_empty() {
-                "it gave no reason"
-            } else {
-                reason
-            };
-            match what.folder {
-                true => format!("Folder {} was not saved by {to}: {reason}", what.name),
-                false => format!("{} was not saved by {to}: {reason}", what.name),
-            }
-        }
+        SendEvent::NotSaved { what, to, reason } => not_saved(what, to, reason),
         SendEvent::Resuming {
             name,
             to,
@@ -220,6 +209,20 @@ fn listed(mut items: Vec<String>) -> String {
         return format!("{} and {more} more", items.join(", "));
     }
     in_words(items)
+}
+
+/// A file or folder of ours the peer did not save, and why.
+fn not_saved(what: &Outbound, to: &Counterpart, reason: &str) -> String {
+    // (A peer may refuse without a word.)
+    let reason = if reason.trim().is_empty() {
+        "it gave no reason"
+    } else {
+        reason
+    };
+    match what.folder {
+        true => format!("Folder {} was not saved by {to}: {reason}", what.name),
+        false => format!("{} was not saved by {to}: {reason}", what.name),
+    }
 }
 
 #[cfg(test)]
