@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+use crate::net::mailbox::MailboxUrl;
+use crate::net::mailbox::url::DEFAULT_MAILBOX;
+use crate::net::relay::{DEFAULT_RELAY, RelayAddr};
 use crate::net::secure::code::Code;
 use crate::net::target::{self, Given};
 use crate::wire::limits::MAX_PEERS;
@@ -107,6 +110,12 @@ pub enum Command {
         /// where `chat peers` and `chat connect NAME` find it.
         #[arg(long)]
         no_announce: bool,
+        /// Keep the code to the local network: do not register it with the
+        /// mailbox, so that only peers that reach this address can join.
+        #[arg(long, requires = "code")]
+        lan: bool,
+        #[command(flatten)]
+        reach: Reach,
         #[command(flatten)]
         common: Common,
     },
@@ -116,15 +125,19 @@ pub enum Command {
         #[command(flatten)]
         peer: PeerAddress,
         /// How long to keep trying while the peer is not there yet (its
-        /// name not announced, or nobody listening at the address); 0 keeps
-        /// trying until Ctrl-C.
-        #[arg(long, value_name = "SECS", default_value_t = 30,
+        /// name not announced, nobody listening at the address, or nobody
+        /// with the code at the mailbox); 0 keeps trying until Ctrl-C
+        /// [default: 30; with --code alone, until Ctrl-C].
+        #[arg(long, value_name = "SECS",
               value_parser = clap::value_parser!(u64).range(0..=86_400))]
-        wait: u64,
+        wait: Option<u64>,
         /// The code the listening side gave: proves to each side that the
-        /// other has it, with nobody in between.
+        /// other has it, with nobody in between. Without HOST|NAME, the
+        /// two sides meet through the mailbox, from anywhere.
         #[arg(long, value_name = "CODE", value_parser = parse_code, conflicts_with = "plain")]
         code: Option<Code>,
+        #[command(flatten)]
+        reach: Reach,
         #[command(flatten)]
         common: Common,
     },
@@ -163,8 +176,9 @@ pub struct PeerAddress {
     /// apart (5050 if none); or the name a chat on the local network
     /// announces. A dotted host name without a port is a host if it
     /// resolves, else a name; a one-word one needs its port.
-    #[arg(value_name = "HOST|NAME", value_parser = parse_target)]
-    pub host: Given,
+    #[arg(value_name = "HOST|NAME", value_parser = parse_target,
+          required_unless_present = "code")]
+    pub host: Option<Given>,
     /// The peer's port [default: 5050 after an address].
     #[arg(value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
@@ -184,6 +198,28 @@ impl PeerAddress {
     pub fn port(&self) -> Option<u16> {
         self.port.or(self.port_option)
     }
+}
+
+/// Where a code meets from anywhere: the servers used, and whether the
+/// relay may carry the conversation. (Used only with `--code`, without an
+/// address on `connect`, without `--lan` on `listen`.)
+#[derive(Debug, Clone, Args)]
+pub struct Reach {
+    /// The mailbox server where two sides with a code meet: it sees the
+    /// code's number, never its words, what is said or the addresses.
+    #[arg(long, value_name = "URL", env = "CHAT_MAILBOX", default_value = DEFAULT_MAILBOX)]
+    pub mailbox: MailboxUrl,
+    /// The transit relay that passes the encrypted bytes when no direct
+    /// path works.
+    #[arg(long, value_name = "tcp:HOST:PORT", env = "CHAT_RELAY", default_value = DEFAULT_RELAY)]
+    pub relay: RelayAddr,
+    /// Refuse relayed connections: only direct ones.
+    #[arg(long)]
+    pub no_relay: bool,
+    /// Connect only through the relay: this machine's addresses are not
+    /// given to the other side, nor its addresses tried.
+    #[arg(long, conflicts_with = "no_relay")]
+    pub relay_only: bool,
 }
 
 /// Where received files go unless `--download-dir` says otherwise.
@@ -262,7 +298,7 @@ impl Cli {
     /// both after a colon and apart.
     pub fn checked(self) -> Result<Self, clap::Error> {
         if let Command::Connect { peer, .. } = &self.command
-            && let (Some(own), Some(apart)) = (peer.host.port, peer.port())
+            && let (Some(own), Some(apart)) = (peer.host.as_ref().and_then(|h| h.port), peer.port())
         {
             let message = format!(
                 "the port is given twice ({own} after the colon, and {apart}): give it once"
@@ -310,7 +346,8 @@ mod tests {
             Cli::try_parse_from(["chat", "connect", "::1", "5050", "--name", "I056"]).unwrap();
         match cli.command {
             Command::Connect { peer, common, .. } => {
-                assert_eq!((peer.host.text.as_str(), peer.port), ("::1", Some(5050)));
+                let host = peer.host.expect("a host");
+                assert_eq!((host.text.as_str(), peer.port), ("::1", Some(5050)));
                 assert_eq!(common.name.as_deref(), Some("I056"));
             }
             other => panic!("parsed as {other:?}"),
@@ -322,7 +359,10 @@ mod tests {
         let port_of = |args: &[&str]| match Cli::try_parse_from(args).unwrap().checked() {
             Ok(Cli {
                 command: Command::Connect { peer, .. },
-            }) => Ok((peer.host.text.clone(), peer.host.port.or(peer.port()))),
+            }) => {
+                let host = peer.host.clone().expect("a host");
+                Ok((host.text, host.port.or(peer.port())))
+            }
             Ok(other) => panic!("parsed as {other:?}"),
             Err(e) => Err(e.exit_code()),
         };

@@ -6,9 +6,14 @@ use std::time::Duration;
 use crate::cli::{self, Cli, Command, Common};
 use crate::files::download::DownloadDir;
 use crate::net::patience::Patience;
+use crate::net::rendezvous::Anywhere;
 use crate::net::secure::Protection;
 use crate::net::secure::code::Code;
 use crate::net::target::{self, Given, Target};
+
+/// How long `chat connect` tries a peer that is not there yet, unless
+/// told (`--wait`).
+const DEFAULT_WAIT: u64 = 30;
 
 /// Used when no name is given and the login name is unusable.
 const ANONYMOUS: &str = "Anonymous";
@@ -27,6 +32,11 @@ pub enum Role {
         port: u16,
         wait: Patience,
     },
+    /// Meet the peer that gave the same code through the mailbox, from
+    /// anywhere, waiting for it as long as `wait` allows.
+    Meet {
+        wait: Patience,
+    },
     /// Connect to the chat that announces this name on the local network,
     /// looking for it as long as `wait` allows; first to the host of that
     /// name, when `may_be_host` and it resolves.
@@ -41,7 +51,13 @@ impl Role {
     /// How `chat connect HOST [PORT]` connects (see [`crate::net::target`]):
     /// to an address, with its port or on the port a listener takes; to a
     /// name by looking for it on the network.
-    fn connecting(given: Given, port: Option<u16>, wait: Patience) -> Self {
+    fn connecting(given: Option<Given>, port: Option<u16>, wait: Option<u64>) -> Self {
+        let Some(given) = given else {
+            return Self::Meet {
+                wait: Patience::from_secs(wait.unwrap_or(0)),
+            };
+        };
+        let wait = Patience::from_secs(wait.unwrap_or(DEFAULT_WAIT));
         match target::target(given, port, cli::DEFAULT_PORT) {
             Target::Address { host, port } => Self::Connect { host, port, wait },
             Target::Name { name, may_be_host } => Self::Find {
@@ -56,7 +72,7 @@ impl Role {
     /// such a side may be let into a room by its peer.
     pub fn connects(&self) -> bool {
         match self {
-            Self::Connect { .. } | Self::Find { .. } => true,
+            Self::Connect { .. } | Self::Find { .. } | Self::Meet { .. } => true,
             Self::Listen { .. } => false,
         }
     }
@@ -80,6 +96,9 @@ pub struct Settings {
     pub room: Option<RoomSettings>,
     /// Whether a listening chat announces itself on the local network.
     pub announce: bool,
+    /// Where a code meets from anywhere: `None` unless the code is to be
+    /// reached through the mailbox.
+    pub anywhere: Option<Box<Anywhere>>,
 }
 
 /// What a room's host runs on.
@@ -138,6 +157,7 @@ impl Action {
     pub fn new(cli: Cli, login: Option<String>) -> Self {
         let mut room = None;
         let mut announce = false;
+        let mut anywhere = None;
         let (role, code, common) = match cli.command {
             Command::Listen {
                 host,
@@ -147,9 +167,19 @@ impl Action {
                 max_peers,
                 keepalive,
                 no_announce,
+                lan,
+                reach,
                 common,
             } => {
                 announce = !no_announce;
+                if code.is_some() && !lan {
+                    anywhere = Some(Box::new(Anywhere::new(
+                        reach.mailbox,
+                        reach.relay,
+                        reach.no_relay,
+                        reach.relay_only,
+                    )));
+                }
                 room = hosts_room.then(|| RoomSettings {
                     max_peers: usize::from(max_peers),
                     keepalive: Duration::from_secs(u64::from(keepalive)),
@@ -165,9 +195,20 @@ impl Action {
                 peer,
                 wait,
                 code,
+                reach,
                 common,
             } => (
-                Role::connecting(peer.host.clone(), peer.port(), Patience::from_secs(wait)),
+                {
+                    if peer.host.is_none() {
+                        anywhere = Some(Box::new(Anywhere::new(
+                            reach.mailbox,
+                            reach.relay,
+                            reach.no_relay,
+                            reach.relay_only,
+                        )));
+                    }
+                    Role::connecting(peer.host.clone(), peer.port(), wait)
+                },
                 code.map(|code| (code, false)),
                 common,
             ),
@@ -187,7 +228,9 @@ impl Action {
                 };
             }
         };
-        Self::Chat(Settings::new(role, code, common, login, room, announce))
+        let mut settings = Settings::new(role, code, common, login, room, announce);
+        settings.anywhere = anywhere;
+        Self::Chat(settings)
     }
 }
 
@@ -227,6 +270,7 @@ impl Settings {
             },
             room,
             announce,
+            anywhere: None,
             protection: if plain {
                 Protection::Plain
             } else {

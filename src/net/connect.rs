@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use crate::net::arrivals::{Arrival, Arrivals, Via};
 use crate::net::events::{
     Joiners, LinkEvent, NotEncrypted, PLAIN_HINT, Protection as Shield, Refusal,
 };
@@ -51,6 +52,8 @@ pub struct Established {
 #[derive(Clone)]
 pub struct Waiting {
     listener: Arc<TcpListener>,
+    /// What comes to the socket, and through the relay.
+    arrivals: Arrivals,
     local: SocketAddr,
     stop_asked: Arc<AtomicBool>,
     /// The connection whose handshake runs, so that stopping ends it too.
@@ -84,10 +87,15 @@ pub fn bind_for(host: &str, port: u16, report: Report, joiners: Joiners) -> Resu
             report(LinkEvent::ReachableAt { ip, port, joiners });
         }
     }
+    let listener = Arc::new(listener);
+    let stop_asked = Arc::new(AtomicBool::new(false));
+    let arrivals = Arrivals::new(stop_asked.clone());
+    arrivals.take_from(listener.clone())?;
     Ok(Waiting {
-        listener: Arc::new(listener),
+        listener,
+        arrivals,
         local,
-        stop_asked: Arc::new(AtomicBool::new(false)),
+        stop_asked,
         handshaking: Arc::new(Mutex::new(None)),
         guesses: Guesses::default(),
     })
@@ -101,22 +109,24 @@ impl Waiting {
     /// `Ok(None)` when [`Waiting::stop`] ended the wait.
     pub fn accept(self, report: Report, protection: &Protection) -> Result<Option<Established>> {
         loop {
-            let (stream, peer) = match self.listener.accept() {
-                Ok(accepted) => accepted,
-                // A shut-down listening socket fails its `accept`.
-                Err(_) if self.stopped() => return Ok(None),
-                Err(e) => {
-                    return Err(e)
-                        .with_context(|| format!("cannot accept a connection on {}", self.local));
+            let (stream, via) = match self.arrivals.next() {
+                Some(Arrival::Connection(stream, via)) => (stream, via),
+                Some(Arrival::End(why)) => {
+                    self.stop();
+                    bail!("{why}");
                 }
+                None => return Ok(None),
             };
-            let peer = shown(peer);
+            let peer = &via;
             match self.meet(stream, protection) {
                 Ok(established) => {
                     // No longer listening from this moment, whoever else
                     // still holds the socket: a second peer is refused.
                     self.stop();
-                    report(LinkEvent::ConnectedBy(peer));
+                    report(match &via {
+                        Via::Direct(address) => LinkEvent::ConnectedBy(*address),
+                        Via::Relay(relay) => LinkEvent::Relayed(relay),
+                    });
                     announce(report, established.agreed.as_ref());
                     return Ok(Some(established));
                 }
@@ -145,6 +155,18 @@ impl Waiting {
         &self.guesses
     }
 
+    /// The addresses a peer elsewhere may try: those of every interface
+    /// when listening on all of them.
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        match self.local.ip().is_unspecified() {
+            true => addresses_to_give(self.local.ip())
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, self.local.port()))
+                .collect(),
+            false => vec![self.local],
+        }
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.local.port()
@@ -154,13 +176,27 @@ impl Waiting {
     /// for a room that lets many in; `Ok(None)` once [`Waiting::stop`] ended
     /// the wait.
     pub fn next_connection(&self) -> Result<Option<(TcpStream, SocketAddr)>> {
-        match self.listener.accept() {
-            Ok((stream, peer)) => Ok(Some((stream, shown(peer)))),
-            Err(_) if self.stopped() => Ok(None),
-            Err(e) => {
-                Err(e).with_context(|| format!("cannot accept a connection on {}", self.local))
+        match self.arrivals.next() {
+            Some(Arrival::Connection(stream, Via::Direct(peer))) => Ok(Some((stream, peer))),
+            Some(Arrival::Connection(stream, Via::Relay(_))) => {
+                let relay = stream
+                    .peer_addr()
+                    .context("a connection through the relay")?;
+                Ok(Some((stream, shown(relay))))
             }
+            Some(Arrival::End(why)) => bail!("{why}"),
+            None => Ok(None),
         }
+    }
+
+    /// Where connections through the relay are brought.
+    pub fn arrivals(&self) -> &Arrivals {
+        &self.arrivals
+    }
+
+    /// Whether waiting ended (the peer is in, or the user left).
+    pub fn stopped(&self) -> bool {
+        self.stop_asked.load(Ordering::SeqCst)
     }
 
     /// Sets up an accepted connection and runs the handshake on it, which
@@ -194,10 +230,6 @@ impl Waiting {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn stopped(&self) -> bool {
-        self.stop_asked.load(Ordering::SeqCst)
-    }
-
     /// Ends a wait in [`Waiting::accept`]: on Linux, shutting a listening
     /// socket down wakes the thread blocked on it; a handshake under way
     /// ends with its connection.
@@ -211,7 +243,7 @@ impl Waiting {
 }
 
 /// Says how the conversation is protected, right after the connected line.
-fn announce(report: Report, agreed: Option<&Agreed>) {
+pub(crate) fn announce(report: Report, agreed: Option<&Agreed>) {
     report(LinkEvent::Protected(match agreed {
         Some(agreed) if agreed.verified => Shield::Verified,
         Some(agreed) => Shield::SafetyCode(&agreed.safety_code),
@@ -232,40 +264,55 @@ pub fn connect(
 ) -> Result<Established> {
     let (stream, addr) = reach(host, port, report, trying)?;
     let addr = shown(addr);
+    let established = secure(stream, &addr, protection)?;
+    report(LinkEvent::ConnectedTo(addr));
+    announce(report, established.agreed.as_ref());
+    Ok(established)
+}
+
+/// Runs the handshake `protection` asks for, as the connecting side, on
+/// `stream` to the peer shown as `addr`.
+pub(crate) fn secure(
+    stream: TcpStream,
+    addr: &dyn std::fmt::Display,
+    protection: &Protection,
+) -> Result<Established> {
     let mut connection = Connection::tcp(stream).context("cannot set up the connection")?;
     let agreed = match protection {
         Protection::Plain => None,
-        Protection::Encrypted { code } => {
-            let agreed = connection
+        Protection::Encrypted { code } => Some(
+            connection
                 .encrypt(Side::Connecting, code.as_ref(), None, HANDSHAKE_LIMIT)
-                .map_err(|e| match e {
-                    HandshakeError::CodeMismatch => anyhow!(
-                        "{addr}: the code did not match; nothing of the conversation was \
-                         exchanged (check the code with the other side)"
-                    ),
-                    HandshakeError::CodeExpected
-                    | HandshakeError::CodeUnexpected
-                    | HandshakeError::BadCodeMessage => {
-                        anyhow!("{addr}: {e}; both sides must give the same --code")
-                    }
-                    HandshakeError::NotEncrypted { first } if sounds_like(&first).is_some() => {
-                        anyhow!(
-                            "{addr}: this port answers like {}, not a chat; check the address \
-                             and the port (chat listen takes {DEFAULT_PORT} unless told otherwise)",
-                            sounds_like(&first).unwrap_or_default()
-                        )
-                    }
-                    e => anyhow!(
-                        "{addr}: {}. Nothing was sent in the clear. {PLAIN_HINT}",
-                        NotEncrypted(&e)
-                    ),
-                })?;
-            Some(agreed)
-        }
+                .map_err(|e| refused(addr, e))?,
+        ),
     };
-    report(LinkEvent::ConnectedTo(addr));
-    announce(report, agreed.as_ref());
     Ok(Established { connection, agreed })
+}
+
+/// Why the handshake with the peer at `addr` failed, for the user.
+fn refused(addr: &dyn std::fmt::Display, e: HandshakeError) -> anyhow::Error {
+    match e {
+        HandshakeError::CodeMismatch => anyhow!(
+            "{addr}: the code did not match; nothing of the conversation was \
+             exchanged (check the code with the other side)"
+        ),
+        HandshakeError::CodeExpected
+        | HandshakeError::CodeUnexpected
+        | HandshakeError::BadCodeMessage => {
+            anyhow!("{addr}: {e}; both sides must give the same --code")
+        }
+        HandshakeError::NotEncrypted { first } if sounds_like(&first).is_some() => {
+            anyhow!(
+                "{addr}: this port answers like {}, not a chat; check the address \
+                 and the port (chat listen takes {DEFAULT_PORT} unless told otherwise)",
+                sounds_like(&first).unwrap_or_default()
+            )
+        }
+        e => anyhow!(
+            "{addr}: {}. Nothing was sent in the clear. {PLAIN_HINT}",
+            NotEncrypted(&e)
+        ),
+    }
 }
 
 /// Opens a TCP connection to the first of `host`'s addresses that answers.

@@ -6,7 +6,11 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
+use crate::net::arrivals::Via;
+use crate::net::mailbox::MailboxError;
+use crate::net::meeting::MeetError;
 use crate::net::patience::Patience;
+use crate::net::relay::RelayAddr;
 use crate::net::secure::code::Code;
 use crate::net::secure::handshake::HandshakeError;
 use crate::net::stranger::sounds_like;
@@ -28,14 +32,19 @@ pub enum LinkEvent<'a> {
     ConnectedBy(SocketAddr),
     /// We connected to the peer at this address.
     ConnectedTo(SocketAddr),
+    /// We reached the peer we met through the mailbox at this address.
+    ConnectedDirectly(SocketAddr),
+    /// We and the peer met at this relay, which passes the encrypted
+    /// bytes between us.
+    Relayed(&'a RelayAddr),
     /// How the connection just made is protected: right after the
     /// connected line.
     Protected(Protection<'a>),
     /// A peer was turned away, and the listener waits on.
-    TurnedAway { peer: SocketAddr, why: &'a Refusal },
+    TurnedAway { peer: &'a Via, why: &'a Refusal },
     /// A peer gave a wrong code: the `nth` of the `allowed`.
     WrongCode {
-        peer: SocketAddr,
+        peer: &'a Via,
         nth: u32,
         allowed: u32,
     },
@@ -47,6 +56,24 @@ pub enum LinkEvent<'a> {
         why: &'a io::Error,
         patience: Patience,
     },
+    /// Nobody gave the code at the mailbox yet: waiting for the other
+    /// side as long as `patience` allows.
+    WaitingAtMailbox { patience: Patience },
+    /// The code is registered at the mailbox: a peer anywhere may give it.
+    Registered { code: &'a Code },
+    /// The mailbox could not be reached: listening on the local network
+    /// only.
+    NotRegistered(&'a MailboxError),
+    /// Meeting at the mailbox failed; registering again unless it cannot
+    /// work (another chat uses the code's number).
+    MailboxFailed(&'a MeetError),
+    /// Someone gave the right code at the mailbox and was told where this
+    /// chat listens.
+    MetAtMailbox,
+    /// Someone gave a wrong code at the mailbox: the `nth` of `allowed`.
+    WrongCodeAtMailbox { nth: u32, allowed: u32 },
+    /// No direct path answered: trying the relay.
+    TryingRelay(&'a RelayAddr),
     /// The code the peer (or the room's members) must give, made for this
     /// chat.
     CodeToGive { code: &'a Code, joiners: Joiners },

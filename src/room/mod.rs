@@ -86,7 +86,8 @@ pub fn run(settings: &Settings, room: RoomSettings, front_end: Box<dyn Attach>) 
     let waiting = connect::bind_for(host, *port, &link_report(&*front), Joiners::Room)?;
     // Withdrawn when the room ends.
     let _announcement = session::announce(settings, waiting.port(), &front);
-    session::give_code(settings, &front, Joiners::Room);
+    let (protection, _registration) = session::register(settings, &waiting, &front)?;
+    session::give_code(settings, &protection, &front, Joiners::Room);
     front.show(Event::Room(RoomEvent::Hosting {
         max_peers: room.max_peers,
         plain: matches!(settings.protection, Protection::Plain),
@@ -96,7 +97,7 @@ pub fn run(settings: &Settings, room: RoomSettings, front_end: Box<dyn Attach>) 
     let (rooms_end, users_end) = inside::pair().context("cannot set up the room")?;
     let (events, inbox) = mpsc::channel();
     let door = Door {
-        protection: settings.protection.clone(),
+        protection,
         host: settings.name.clone(),
         stall: settings.stall,
         keepalive: room.keepalive,

@@ -2,6 +2,7 @@
 //! announced on the local network, or connecting to it by address or by
 //! name, trying as long as `--wait` allows.
 
+use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 
@@ -13,6 +14,7 @@ use crate::net::connect::{self, DEFAULT_PORT, Established};
 use crate::net::discovery;
 use crate::net::events::{Joiners, LinkEvent};
 use crate::net::patience::{Patience, StopTrying, Trying};
+use crate::net::rendezvous::{self, listening, listening::Registration};
 use crate::net::secure::Protection;
 use crate::settings::{Role, Settings};
 use crate::threads::{join, spawn};
@@ -61,12 +63,40 @@ pub(crate) fn announce(
 }
 
 /// Shows the code made for this chat, which `joiners` must give.
-pub(crate) fn give_code(settings: &Settings, front: &Front, joiners: Joiners) {
-    if let (true, Protection::Encrypted { code: Some(code) }) =
-        (settings.made_code, &settings.protection)
-    {
+pub(crate) fn give_code(
+    settings: &Settings,
+    protection: &Protection,
+    front: &Front,
+    joiners: Joiners,
+) {
+    if let (true, Protection::Encrypted { code: Some(code) }) = (settings.made_code, protection) {
         front.show(Shown::Link(LinkEvent::CodeToGive { code, joiners }));
     }
+}
+
+/// Registers the chat's code at the mailbox when it is to be reached from
+/// anywhere: the protection to listen with (a made code takes the number
+/// the mailbox gives it) and the registration, kept while listening.
+pub(crate) fn register(
+    settings: &Settings,
+    waiting: &connect::Waiting,
+    front: &Front,
+) -> Result<(Protection, Option<Registration>)> {
+    let (Protection::Encrypted { code: Some(code) }, Some(anywhere)) =
+        (&settings.protection, &settings.anywhere)
+    else {
+        return Ok((settings.protection.clone(), None));
+    };
+    let told = front.clone();
+    let report: listening::Reporter = Arc::new(move |event| told.show(Shown::Link(event)));
+    let direct = match anywhere.direct {
+        true => waiting.addresses(),
+        false => Vec::new(),
+    };
+    let (code, registration) =
+        listening::register(code, settings.made_code, anywhere, waiting, direct, report)?;
+    let protection = Protection::Encrypted { code: Some(code) };
+    Ok((protection, registration))
 }
 
 /// What waiting for the peer set going: a listening socket, the thread
@@ -75,6 +105,7 @@ pub(crate) fn give_code(settings: &Settings, front: &Front, joiners: Joiners) {
 pub(super) struct Approach {
     listening: Option<(connect::Waiting, JoinHandle<()>)>,
     announcement: Option<discovery::Announcement>,
+    _registration: Option<Registration>,
     _stop_trying: Option<StopTrying>,
 }
 
@@ -91,6 +122,18 @@ impl Approach {
                 Self::connecting(*wait, events, move |trying| {
                     let report = link_report(&*thread_front);
                     connect::connect(&host, port, &report, &protection, trying)
+                })
+            }
+            Role::Meet { wait } => {
+                let (Protection::Encrypted { code: Some(code) }, Some(anywhere)) =
+                    (&settings.protection, &settings.anywhere)
+                else {
+                    anyhow::bail!("meeting through the mailbox takes a code");
+                };
+                let (code, anywhere) = (code.clone(), anywhere.clone());
+                Self::connecting(*wait, events, move |trying| {
+                    let report = link_report(&*thread_front);
+                    rendezvous::connecting::connect(&code, &anywhere, &report, trying)
                 })
             }
             Role::Find {
@@ -148,6 +191,7 @@ impl Approach {
         Ok(Self {
             listening: None,
             announcement: None,
+            _registration: None,
             _stop_trying: Some(stop),
         })
     }
@@ -163,9 +207,9 @@ impl Approach {
         let waiting = connect::bind(host, port, &link_report(&**front))?;
         // Withdrawn once the one peer is in (or the wait ends).
         let announcement = announce(settings, waiting.port(), front);
-        give_code(settings, front, Joiners::Peer);
+        let (protection, registration) = register(settings, &waiting, front)?;
+        give_code(settings, &protection, front, Joiners::Peer);
         let stopper = waiting.clone();
-        let protection = settings.protection.clone();
         let (front, events) = (front.clone(), events.clone());
         let accepting = spawn("accept", move || {
             let report = link_report(&*front);
@@ -174,6 +218,7 @@ impl Approach {
         Ok(Self {
             listening: Some((stopper, accepting)),
             announcement,
+            _registration: registration,
             _stop_trying: None,
         })
     }

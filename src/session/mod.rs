@@ -29,7 +29,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use anyhow::Result;
 
 use self::approach::Approach;
-pub(crate) use self::approach::{announce, give_code};
+pub(crate) use self::approach::{announce, give_code, register};
 use self::events::{ChatEvent, Reply};
 use self::incoming::PeerEnd;
 use self::input::Ticket;

@@ -28,6 +28,14 @@ pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 /// Longest code, in bytes once normalised (PROTOCOL.md 3.2).
 pub const MAX_CODE: usize = 128;
 
+/// Longest message body taken from the mailbox server, in bytes once
+/// decoded (PROTOCOL.md 3.10): ours are a code exchange message and a
+/// sealed list of addresses.
+pub const MAX_MAILBOX_BODY: usize = 4096;
+
+/// Most addresses a peer may give to be tried directly (PROTOCOL.md 3.10).
+pub const MAX_HINTS: usize = 16;
+
 /// Most data bytes one sealed record carries (PROTOCOL.md 3.3): a 64 KiB
 /// piece of a file with the header of its message, or a room's longest
 /// message. Pieces of exactly 64 KiB keep file reads aligned and let BLAKE3

@@ -184,7 +184,7 @@ fn two_chats_of_one_name_are_listed_not_guessed_and_a_room_says_so() {
         &lan,
         &TestDir::new("disc-two-b"),
         "alice",
-        &["--room", "--code", "7-ocean-lamp"],
+        &["--room", "--lan", "--code", "7-ocean-lamp"],
     );
     let table = lan.peers(&[]);
     let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("alice ")).collect();
@@ -468,6 +468,7 @@ fn a_listener_with_a_code_says_the_code_is_needed_to_connect_by_name() {
         "0",
         "--name",
         "alice",
+        "--lan",
         "--code",
         "7-ocean-lamp",
     ];

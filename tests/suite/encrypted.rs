@@ -681,7 +681,7 @@ fn the_same_code_on_both_sides_verifies_the_connection() {
     let (mut alice, port) = Chat::listen_encrypted(
         "alice",
         &dir.subdir("alice"),
-        &["--name", "alice", "--code"],
+        &["--name", "alice", "--lan", "--code"],
     );
     let made = alice.expect_prefix("[System] Code for your peer: ");
     let code = made.split(' ').nth(5).unwrap().to_string();
@@ -708,7 +708,7 @@ fn wrong_codes_are_refused_and_the_third_stops_the_listener() {
     let (mut alice, port) = Chat::listen_encrypted(
         "alice",
         &dir.subdir("alice"),
-        &["--name", "alice", "--code", "7-guitar-revenge"],
+        &["--name", "alice", "--lan", "--code", "7-guitar-revenge"],
     );
     for attempt in 1..=3 {
         let mut bob = Chat::connect_encrypted(

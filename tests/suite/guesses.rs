@@ -118,7 +118,7 @@ fn a_room_checks_three_wrong_codes_however_many_handshakes_run_at_once() {
     let (mut host, port) = Chat::listen_encrypted(
         "host",
         dir.path(),
-        &["--room", "--name", "host", "--code", CODE],
+        &["--room", "--name", "host", "--lan", "--code", CODE],
     );
     // 32 handshakes at once, 8 from each of 4 addresses (the most a room
     // lets knock), all waiting to send their confirmation.
@@ -168,7 +168,7 @@ fn a_listener_checks_three_wrong_codes_however_many_try_at_once() {
     let (mut alice, port) = Chat::listen_encrypted(
         "alice",
         &dir.subdir("alice"),
-        &["--name", "alice", "--code", CODE],
+        &["--name", "alice", "--lan", "--code", CODE],
     );
     // The two-person listener takes one handshake at a time, in the order
     // the connections came: the right code waits behind three wrong ones,

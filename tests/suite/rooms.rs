@@ -437,7 +437,7 @@ fn a_member_notices_a_host_that_went_silent() {
 #[test]
 fn code_applies_to_every_joiner_and_the_host_shows_each_safety_code() {
     let dir = TestDir::new("room-code");
-    let (mut host, port) = host(&dir, &["--code", "7-ocean-lamp"]);
+    let (mut host, port) = host(&dir, &["--lan", "--code", "7-ocean-lamp"]);
     let mut joined = Vec::new();
     for name in ["I056", "I057"] {
         let mut member = Chat::connect_encrypted(

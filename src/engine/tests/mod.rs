@@ -243,6 +243,7 @@ fn settings(name: &str, setup: Setup, downloads: &Path) -> Settings {
             Wire::Encrypted => Protection::Encrypted { code: None },
         },
         made_code: false,
+        anywhere: None,
         asking: match setup.ask_above {
             Some(limit) => Asking::Above(limit),
             None => Asking::Never,

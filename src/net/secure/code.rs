@@ -56,6 +56,25 @@ impl Code {
         Code(format!("{number}-{first}-{second}"))
     }
 
+    /// The code's number, its first word when that is all digits: the
+    /// only part the mailbox sees (its nameplate).
+    pub fn nameplate(&self) -> Option<&str> {
+        let first = self.0.split('-').next()?;
+        let digits =
+            !first.is_empty() && first.len() <= 16 && first.bytes().all(|b| b.is_ascii_digit());
+        digits.then_some(first)
+    }
+
+    /// This code with its number replaced by `number` (what the mailbox
+    /// allocated), or put in front if it has none.
+    pub fn numbered(&self, number: &str) -> Code {
+        let words = match self.nameplate() {
+            Some(old) => &self.0[old.len()..],
+            None => &format!("-{}", self.0)[..],
+        };
+        Code(format!("{number}{words}"))
+    }
+
     /// The bytes both sides feed to the key exchange.
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()

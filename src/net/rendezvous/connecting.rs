@@ -1,0 +1,223 @@
+//! The connecting side of a code met through the mailbox: meet the
+//! listener there, then race its direct addresses, and the relay if none
+//! answers within a few seconds; the first connection whose handshake
+//! proves the code wins.
+
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+
+use super::Anywhere;
+use crate::net::arrivals::Via;
+use crate::net::connect::{self, Established, Report};
+use crate::net::events::LinkEvent;
+use crate::net::mailbox::{Mailbox, MailboxError};
+use crate::net::meeting::hints::Hints;
+use crate::net::meeting::{self, MeetError, Met};
+use crate::net::patience::Trying;
+use crate::net::relay::{self, RelayAddr};
+use crate::net::secure::Protection;
+use crate::net::secure::code::Code;
+use crate::net::secure::handshake::Side;
+
+/// How long the mailbox has to answer each step.
+pub(super) const MAILBOX_WITHIN: Duration = Duration::from_secs(10);
+
+/// How long each direct address has to answer: one across two NATs may
+/// drop what is sent to it rather than refuse it.
+const DIRECT_WITHIN: Duration = Duration::from_secs(5);
+
+/// How long the direct addresses have before the relay is tried too.
+const RELAY_AFTER: Duration = Duration::from_secs(2);
+
+/// How long the other side has to come to the relay.
+pub(super) const RELAY_WITHIN: Duration = Duration::from_secs(30);
+
+/// Meets the listener that gave `code` through the mailbox, then connects
+/// to it by the fastest path and runs the handshake with the code.
+pub fn connect(
+    code: &Code,
+    anywhere: &Anywhere,
+    report: Report,
+    trying: &Trying,
+) -> Result<Established> {
+    let mut met = meet(code, anywhere, report, trying)?;
+    if !anywhere.direct {
+        met.theirs.direct.clear();
+    }
+    let relay = match (&anywhere.relay, &met.theirs.relay) {
+        (Some(_), Some(theirs)) => Some(theirs.clone()),
+        _ => None,
+    };
+    let protection = Protection::Encrypted {
+        code: Some(code.clone()),
+    };
+    let (established, via) = race(&met, relay, report, &protection)?;
+    report(match &via {
+        Via::Direct(address) => LinkEvent::ConnectedDirectly(*address),
+        Via::Relay(relay) => LinkEvent::Relayed(relay),
+    });
+    connect::announce(report, established.agreed.as_ref());
+    Ok(established)
+}
+
+/// The meeting at the mailbox, waiting for the listener as long as
+/// `trying` allows.
+fn meet(code: &Code, anywhere: &Anywhere, report: Report, trying: &Trying) -> Result<Met> {
+    let Some(nameplate) = code.nameplate() else {
+        bail!(
+            "a code given without an address meets through the mailbox, and such a code starts \
+             with its number, as 7-guitar-lantern; give the listener's address to use this one"
+        );
+    };
+    let mut mailbox = Mailbox::connect(&anywhere.mailbox, MAILBOX_WITHIN)?;
+    let id = mailbox.claim(nameplate, MAILBOX_WITHIN).map_err(taken)?;
+    mailbox.open(&id)?;
+    let ours = Hints {
+        direct: Vec::new(),
+        relay: anywhere.relay.clone(),
+    };
+    let mut waiting = || {
+        report(LinkEvent::WaitingAtMailbox {
+            patience: trying.patience(),
+        })
+    };
+    let stop = || trying.stopped() || trying.left() == Some(Duration::ZERO);
+    let met = meeting::meet(
+        &mut mailbox,
+        Side::Connecting,
+        code,
+        &ours,
+        &mut waiting,
+        &stop,
+        None,
+    );
+    let _ = mailbox.release(nameplate);
+    let mood = match &met {
+        Ok(Some(_)) => "happy",
+        Ok(None) => "lonely",
+        Err(MeetError::WrongCode { .. }) => "scary",
+        Err(_) => "errory",
+    };
+    mailbox.close(&id, mood);
+    match met {
+        Ok(Some(met)) => Ok(met),
+        Ok(None) if trying.stopped() => bail!("stopped waiting for the other side"),
+        Ok(None) => bail!(
+            "nobody gave this code at the mailbox within {} s",
+            trying.patience().limit().unwrap_or_default().as_secs()
+        ),
+        Err(MeetError::WrongCode { .. }) => bail!(
+            "the code did not match; nothing of the conversation was exchanged (check the code \
+             with the other side)"
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A third side on a code's number: someone else uses it now.
+fn taken(e: MailboxError) -> anyhow::Error {
+    match e {
+        MailboxError::Crowded => anyhow!(
+            "two others already use a code of this number at the mailbox: the code was taken, \
+             or guessed; ask the other side for a new one"
+        ),
+        e => e.into(),
+    }
+}
+
+/// One path tried: a connection made, or why not; `direct` unless it
+/// was the relay.
+struct Attempt {
+    direct: bool,
+    result: Result<(TcpStream, Via), String>,
+}
+
+/// Tries every direct address at once, and the relay once they all failed
+/// or [`RELAY_AFTER`] passed; runs the handshake on each connection made,
+/// in the order they came, until one proves the code.
+fn race(
+    met: &Met,
+    relay: Option<RelayAddr>,
+    report: Report,
+    protection: &Protection,
+) -> Result<(Established, Via)> {
+    let (reached, paths) = mpsc::channel::<Attempt>();
+    let decided = Arc::new(AtomicBool::new(false));
+    for &address in &met.theirs.direct {
+        let reached = reached.clone();
+        std::thread::spawn(move || {
+            let result = TcpStream::connect_timeout(&address, DIRECT_WITHIN)
+                .map(|stream| (stream, Via::Direct(address)))
+                .map_err(|e| format!("{address}: {e}"));
+            let _ = reached.send(Attempt {
+                direct: true,
+                result,
+            });
+        });
+    }
+    let (go, gone) = mpsc::channel::<()>();
+    if let Some(relay) = relay.clone() {
+        let (reached, decided, token) = (reached.clone(), decided.clone(), met.relay_token);
+        std::thread::spawn(move || {
+            if let Err(RecvTimeoutError::Disconnected) = gone.recv_timeout(RELAY_AFTER) {
+                return;
+            }
+            let stop = || decided.load(Ordering::SeqCst);
+            let result = relay::join(&relay, &token, &relay::random_side(), RELAY_WITHIN, &stop)
+                .map(|stream| (stream, Via::Relay(relay.clone())))
+                .map_err(|e| e.to_string());
+            let _ = reached.send(Attempt {
+                direct: false,
+                result,
+            });
+        });
+    }
+    drop(reached);
+    let result = first_secured(met, relay.as_ref(), &go, paths, report, protection);
+    decided.store(true, Ordering::SeqCst);
+    result
+}
+
+/// Takes the paths as they come until a handshake succeeds; starts the
+/// relay (through `go`) once every direct address failed.
+fn first_secured(
+    met: &Met,
+    relay: Option<&RelayAddr>,
+    go: &mpsc::Sender<()>,
+    paths: mpsc::Receiver<Attempt>,
+    report: Report,
+    protection: &Protection,
+) -> Result<(Established, Via)> {
+    let mut direct_left = met.theirs.direct.len();
+    let mut failures = Vec::new();
+    if direct_left == 0 {
+        let _ = go.send(());
+    }
+    for Attempt { direct, result } in paths {
+        match result {
+            Ok((stream, via)) => match connect::secure(stream, &via, protection) {
+                Ok(established) => return Ok((established, via)),
+                Err(e) => failures.push(format!("{e:#}")),
+            },
+            Err(why) => failures.push(why),
+        }
+        if direct && direct_left > 0 {
+            direct_left -= 1;
+            if direct_left == 0 {
+                if let Some(relay) = relay {
+                    report(LinkEvent::TryingRelay(relay));
+                }
+                let _ = go.send(());
+            }
+        }
+    }
+    match failures.is_empty() {
+        true => bail!("the other side gave no address to connect to, and no relay"),
+        false => bail!("cannot connect to the other side: {}", failures.join("; ")),
+    }
+}

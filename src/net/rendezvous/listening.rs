@@ -1,0 +1,206 @@
+//! The listening side of a code met through the mailbox: the code is
+//! registered there, and a thread waits for whoever gives it. Once someone
+//! did, it tells them where this chat listens; when both sides allow the
+//! relay it goes there too, and brings the relayed connection to the
+//! listener's arrivals, where its handshake proves the code like any
+//! other. Then it registers the code again, for the next one (a room's
+//! next member, or a peer whose connection failed).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use super::Anywhere;
+use super::connecting::{MAILBOX_WITHIN, RELAY_WITHIN};
+use crate::net::arrivals::{Arrival, Via};
+use crate::net::connect::Waiting;
+use crate::net::events::LinkEvent;
+use crate::net::mailbox::Mailbox;
+use crate::net::meeting::hints::Hints;
+use crate::net::meeting::{self, MeetError};
+use crate::net::relay;
+use crate::net::secure::code::Code;
+use crate::net::secure::handshake::Side;
+
+/// How long to wait before registering again after the mailbox failed.
+const AGAIN_AFTER: Duration = Duration::from_secs(5);
+
+/// Where the registering thread tells what happens.
+pub type Reporter = Arc<dyn Fn(LinkEvent<'_>) + Send + Sync>;
+
+/// The code registered at the mailbox, waited on by a thread that ends
+/// when this is dropped or listening stops.
+pub struct Registration {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Registers `code` at the mailbox for the chat listening at `waiting`,
+/// which gives `direct` as its addresses: the code to use from now on
+/// (a made one takes the number the mailbox gives), and the registration,
+/// `None` when the mailbox cannot be reached (said through `report`; the
+/// chat listens on the local network anyway).
+pub fn register(
+    code: &Code,
+    made: bool,
+    anywhere: &Anywhere,
+    waiting: &Waiting,
+    direct: Vec<SocketAddr>,
+    report: Reporter,
+) -> Result<(Code, Option<Registration>)> {
+    if !made && code.nameplate().is_none() {
+        bail!(
+            "a code met through the mailbox starts with its number, as 7-guitar-lantern; \
+             add --lan to keep this one to the local network"
+        );
+    }
+    let opened = Mailbox::connect(&anywhere.mailbox, MAILBOX_WITHIN).and_then(|mut mailbox| {
+        let nameplate = match made {
+            true => mailbox.allocate(MAILBOX_WITHIN)?,
+            false => code.nameplate().unwrap_or_default().to_string(),
+        };
+        Ok((mailbox, nameplate))
+    });
+    let (mailbox, nameplate) = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            report(LinkEvent::NotRegistered(&e));
+            return Ok((code.clone(), None));
+        }
+    };
+    let code = match made {
+        true => code.numbered(&nameplate),
+        false => code.clone(),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let desk = Desk {
+        code: code.clone(),
+        nameplate,
+        anywhere: anywhere.clone(),
+        ours: Hints {
+            direct,
+            relay: anywhere.relay.clone(),
+        },
+        waiting: waiting.clone(),
+        stop: stop.clone(),
+        report,
+    };
+    crate::threads::spawn("mailbox", move || desk.run(mailbox))?;
+    Ok((code, Some(Registration { stop })))
+}
+
+/// What the registering thread holds.
+struct Desk {
+    code: Code,
+    nameplate: String,
+    anywhere: Anywhere,
+    ours: Hints,
+    waiting: Waiting,
+    stop: Arc<AtomicBool>,
+    report: Reporter,
+}
+
+impl Desk {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || self.waiting.stopped()
+    }
+
+    /// Registers, waits, meets, and again, until listening stops.
+    fn run(self, first: Mailbox) {
+        let mut mailbox = Some(first);
+        let mut told = false;
+        while !self.stopped() {
+            let opened = match mailbox.take() {
+                Some(mailbox) => Ok(mailbox),
+                None => Mailbox::connect(&self.anywhere.mailbox, MAILBOX_WITHIN),
+            };
+            match opened
+                .map_err(MeetError::from)
+                .and_then(|m| self.once(m, &mut told))
+            {
+                Ok(()) => {}
+                Err(MeetError::WrongCode { nth, allowed }) => {
+                    (self.report)(LinkEvent::WrongCodeAtMailbox { nth, allowed });
+                    if nth >= allowed {
+                        let why = format!(
+                            "{allowed} attempts with a wrong code: stopped listening, since \
+                             each one is a guess (start again with a new code)"
+                        );
+                        self.waiting.arrivals().bring(Arrival::End(why));
+                        return;
+                    }
+                }
+                Err(MeetError::GuessesSpent(_)) => return,
+                Err(e @ MeetError::SameRole(_)) => {
+                    (self.report)(LinkEvent::MailboxFailed(&e));
+                    return;
+                }
+                Err(e) => {
+                    (self.report)(LinkEvent::MailboxFailed(&e));
+                    self.pause();
+                }
+            }
+        }
+    }
+
+    /// One registration: claims the code's number, waits for the other
+    /// side, meets it, and sends the relay on its way.
+    fn once(&self, mut mailbox: Mailbox, told: &mut bool) -> Result<(), MeetError> {
+        let id = mailbox.claim(&self.nameplate, MAILBOX_WITHIN)?;
+        mailbox.open(&id)?;
+        if !std::mem::replace(told, true) {
+            (self.report)(LinkEvent::Registered { code: &self.code });
+        }
+        let stop = || self.stopped();
+        let met = meeting::meet(
+            &mut mailbox,
+            Side::Listening,
+            &self.code,
+            &self.ours,
+            &mut || {},
+            &stop,
+            Some(self.waiting.guesses()),
+        );
+        let _ = mailbox.release(&self.nameplate);
+        let mood = match &met {
+            Ok(Some(_)) => "happy",
+            Ok(None) => "lonely",
+            Err(MeetError::WrongCode { .. }) => "scary",
+            Err(_) => "errory",
+        };
+        mailbox.close(&id, mood);
+        let Some(met) = met? else {
+            return Ok(());
+        };
+        (self.report)(LinkEvent::MetAtMailbox);
+        if let (Some(relay), Some(_)) = (&self.anywhere.relay, &met.theirs.relay) {
+            let (relay, waiting, token) = (relay.clone(), self.waiting.clone(), met.relay_token);
+            let side = relay::random_side();
+            let _ = crate::threads::spawn("relay", move || {
+                let stop = || waiting.stopped();
+                if let Ok(stream) = relay::join(&relay, &token, &side, RELAY_WITHIN, &stop) {
+                    waiting
+                        .arrivals()
+                        .bring(Arrival::Connection(stream, Via::Relay(relay)));
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits a moment before registering again, unless listening stops.
+    fn pause(&self) {
+        let until = std::time::Instant::now() + AGAIN_AFTER;
+        while !self.stopped() && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
