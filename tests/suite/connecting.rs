@@ -110,8 +110,11 @@ fn a_connect_gives_up_once_its_wait_is_over() {
 #[test]
 fn a_wrong_code_is_not_tried_again() {
     let dir = TestDir::new("connect-wrong-code");
-    let (mut alice, port) =
-        Chat::listen_encrypted("alice", &dir.subdir("alice"), &["--lan", "--code", "7-ocean-lamp"]);
+    let (mut alice, port) = Chat::listen_encrypted(
+        "alice",
+        &dir.subdir("alice"),
+        &["--lan", "--code", "7-ocean-lamp"],
+    );
     let mut bob = Chat::connect_encrypted(
         "bob",
         &dir.subdir("bob"),

@@ -110,6 +110,7 @@ fn unhex(text: &str) -> Result<Vec<u8>, Malformed> {
         .step_by(2)
         .map(|i| {
             text.get(i..i + 2)
+                .filter(|pair| pair.bytes().all(|b| b.is_ascii_hexdigit()))
                 .and_then(|pair| u8::from_str_radix(pair, 16).ok())
                 .ok_or(Malformed::BadBody)
         })

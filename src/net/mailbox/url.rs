@@ -50,7 +50,7 @@ impl FromStr for MailboxUrl {
         };
         let (authority, _) = rest.split_once('/').unwrap_or((rest, ""));
         let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.is_empty() && !port.contains(']') => {
+            Some((host, port)) if !port.contains(']') => {
                 let port = port.parse().map_err(|_| bad("its port is not a number"))?;
                 (host, port)
             }

@@ -47,13 +47,18 @@ impl Hints {
         bytes
     }
 
-    /// The other side's hints, opened with its `key`. Addresses past
+    /// The other side's hints, opened with its `key` and read. Addresses past
     /// [`MAX_HINTS`] and ones that are not addresses are dropped.
     pub fn open(sealed: &[u8], key: &[u8; 32]) -> Result<Hints, BadHints> {
         let mut bytes = sealed.to_vec();
         let plain = cipher(key)
             .open_in_place(only_nonce(), Aad::from(AAD), &mut bytes)
             .map_err(|_| BadHints::NotSealed)?;
+        Self::read(plain)
+    }
+
+    /// Hints from the bytes the other side sealed.
+    pub fn read(plain: &[u8]) -> Result<Hints, BadHints> {
         let value: Value = serde_json::from_slice(plain).map_err(|_| BadHints::Malformed)?;
         let direct = match value.get("direct") {
             Some(Value::Array(list)) => list

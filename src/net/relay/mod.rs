@@ -192,10 +192,10 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let thread = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut line = vec![0u8; 109];
-            stream.read_exact(&mut line).unwrap();
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(&stream), &mut line).unwrap();
             stream.write_all(answer).unwrap();
-            String::from_utf8(line).unwrap()
+            line
         });
         (format!("tcp:127.0.0.1:{port}").parse().unwrap(), thread)
     }
