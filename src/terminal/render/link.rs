@@ -42,9 +42,12 @@ pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> Option<String> {
             patience,
         } => waiting_line(host, port, why, patience),
         LinkEvent::WaitingAtMailbox { patience } => format!(
-            "Nobody has given this code at the mailbox yet; waiting for the other side {} \
+            "Nobody has given this code at the mailbox yet; waiting for the other side{} \
              (Ctrl-C stops).",
-            how_long(patience)
+            match patience {
+                Patience::UpTo(limit) => format!(" for up to {} s", limit.as_secs()),
+                Patience::Endless => String::new(),
+            }
         ),
         LinkEvent::Registered { code } => format!(
             "Registered the code at the mailbox: from anywhere, your peer joins with \
@@ -150,17 +153,12 @@ pub fn shell_word(name: &str) -> String {
     }
 }
 
-/// How long a wait lasts.
-fn how_long(patience: Patience) -> String {
-    match patience {
-        Patience::UpTo(limit) => format!("for up to {} s", limit.as_secs()),
-        Patience::Endless => "until it answers".to_string(),
-    }
-}
-
 /// What the user is told, once, while `chat connect HOST PORT` waits.
 fn waiting_line(host: &str, port: u16, e: &io::Error, patience: Patience) -> String {
-    let how_long = how_long(patience);
+    let how_long = match patience {
+        Patience::UpTo(limit) => format!("for up to {} s", limit.as_secs()),
+        Patience::Endless => "until it answers".to_string(),
+    };
     let what = match e.kind() {
         io::ErrorKind::ConnectionRefused => format!("Nobody listens on {host} {port} yet"),
         _ => format!("Cannot reach {host} {port} yet ({e})"),
