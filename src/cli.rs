@@ -82,9 +82,10 @@ pub enum Command {
     /// Wait for one peer to connect, then chat with it.
     #[command(after_help = LISTEN_EXAMPLE)]
     Listen {
-        /// Address to listen on.
-        #[arg(long, default_value = "0.0.0.0")]
-        host: String,
+        /// Address to listen on [default: 0.0.0.0; with a code met through
+        /// the mailbox, `::`, which takes IPv6 peers too].
+        #[arg(long)]
+        host: Option<String>,
         /// Port to listen on; 0 picks a free one.
         #[arg(long, default_value_t = DEFAULT_PORT)]
         port: u16,

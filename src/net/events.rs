@@ -60,7 +60,7 @@ pub enum LinkEvent<'a> {
     /// side as long as `patience` allows.
     WaitingAtMailbox { patience: Patience },
     /// The code is registered at the mailbox: a peer anywhere may give it.
-    Registered { code: &'a Code },
+    Registered { code: &'a Code, joiners: Joiners },
     /// The mailbox could not be reached: listening on the local network
     /// only.
     NotRegistered(&'a MailboxError),

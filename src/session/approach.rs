@@ -81,6 +81,7 @@ pub(crate) fn register(
     settings: &Settings,
     waiting: &connect::Waiting,
     front: &Front,
+    joiners: Joiners,
 ) -> Result<(Protection, Option<Registration>)> {
     let (Protection::Encrypted { code: Some(code) }, Some(anywhere)) =
         (&settings.protection, &settings.anywhere)
@@ -93,8 +94,15 @@ pub(crate) fn register(
         true => waiting.addresses(),
         false => Vec::new(),
     };
-    let (code, registration) =
-        listening::register(code, settings.made_code, anywhere, waiting, direct, report)?;
+    let (code, registration) = listening::register(
+        code,
+        settings.made_code,
+        anywhere,
+        waiting,
+        direct,
+        joiners,
+        report,
+    )?;
     let protection = Protection::Encrypted { code: Some(code) };
     Ok((protection, registration))
 }
@@ -207,7 +215,7 @@ impl Approach {
         let waiting = connect::bind(host, port, &link_report(&**front))?;
         // Withdrawn once the one peer is in (or the wait ends).
         let announcement = announce(settings, waiting.port(), front);
-        let (protection, registration) = register(settings, &waiting, front)?;
+        let (protection, registration) = register(settings, &waiting, front, Joiners::Peer)?;
         give_code(settings, &protection, front, Joiners::Peer);
         let stopper = waiting.clone();
         let (front, events) = (front.clone(), events.clone());

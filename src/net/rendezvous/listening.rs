@@ -17,7 +17,7 @@ use super::Anywhere;
 use super::connecting::{MAILBOX_WITHIN, RELAY_WITHIN};
 use crate::net::arrivals::{Arrival, Via};
 use crate::net::connect::Waiting;
-use crate::net::events::LinkEvent;
+use crate::net::events::{Joiners, LinkEvent};
 use crate::net::mailbox::Mailbox;
 use crate::net::meeting::hints::Hints;
 use crate::net::meeting::{self, MeetError};
@@ -54,6 +54,7 @@ pub fn register(
     anywhere: &Anywhere,
     waiting: &Waiting,
     direct: Vec<SocketAddr>,
+    joiners: Joiners,
     report: Reporter,
 ) -> Result<(Code, Option<Registration>)> {
     if !made && code.nameplate().is_none() {
@@ -91,6 +92,7 @@ pub fn register(
         },
         waiting: waiting.clone(),
         stop: stop.clone(),
+        joiners,
         report,
     };
     crate::threads::spawn("mailbox", move || desk.run(mailbox))?;
@@ -105,6 +107,7 @@ struct Desk {
     ours: Hints,
     waiting: Waiting,
     stop: Arc<AtomicBool>,
+    joiners: Joiners,
     report: Reporter,
 }
 
@@ -157,7 +160,10 @@ impl Desk {
         let id = mailbox.claim(&self.nameplate, MAILBOX_WITHIN)?;
         mailbox.open(&id)?;
         if !std::mem::replace(told, true) {
-            (self.report)(LinkEvent::Registered { code: &self.code });
+            (self.report)(LinkEvent::Registered {
+                code: &self.code,
+                joiners: self.joiners,
+            });
         }
         let stop = || self.stopped();
         let met = meeting::meet(

@@ -49,16 +49,20 @@ pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> Option<String> {
                 Patience::Endless => String::new(),
             }
         ),
-        LinkEvent::Registered { code } => format!(
-            "Registered the code at the mailbox: from anywhere, your peer joins with \
-             `chat connect --code {code}`"
+        LinkEvent::Registered { code, joiners } => format!(
+            "Registered the code at the mailbox: from anywhere, {} with \
+             `chat connect --code {code}`",
+            match joiners {
+                Joiners::Peer => "your peer joins",
+                Joiners::Room => "others join",
+            }
         ),
         LinkEvent::NotRegistered(e) => {
             format!("Not reachable from anywhere: {e}. Listening on the local network only.")
         }
         LinkEvent::MailboxFailed(e) => format!("Meeting through the mailbox failed: {e}."),
         LinkEvent::MetAtMailbox => {
-            "The other side gave the code at the mailbox; connecting...".to_string()
+            "Someone gave the code at the mailbox; connecting...".to_string()
         }
         LinkEvent::WrongCodeAtMailbox { nth, allowed } => {
             wrong_code("a peer at the mailbox", nth, allowed)
