@@ -191,9 +191,11 @@ impl Action {
                 });
                 // From anywhere, a peer may have IPv6 only; `::` takes
                 // IPv4 too, where the system lets it.
-                let host = host.unwrap_or_else(|| match anywhere.is_some() && crate::net::connect::dual_stack() {
-                    true => "::".to_string(),
-                    false => "0.0.0.0".to_string(),
+                let host = host.unwrap_or_else(|| {
+                    match anywhere.is_some() && crate::net::connect::dual_stack() {
+                        true => "::".to_string(),
+                        false => "0.0.0.0".to_string(),
+                    }
                 });
                 (Role::Listen { host, port }, code, common)
             }

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod anywhere;
 mod cli;
 mod commands;
 mod connecting;
