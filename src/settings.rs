@@ -303,6 +303,23 @@ mod tests {
     }
 
     #[test]
+    fn a_listener_takes_every_ipv4_address_unless_its_code_meets_from_anywhere() {
+        let host = |args: &[&str]| match settings(args, None).role {
+            Role::Listen { host, .. } => host,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(host(&["chat", "listen"]), "0.0.0.0");
+        assert_eq!(host(&["chat", "listen", "--code", "--lan"]), "0.0.0.0");
+        let anywhere = host(&["chat", "listen", "--code"]);
+        assert!(anywhere == "::" || anywhere == "0.0.0.0", "{anywhere}");
+        assert_eq!(host(&["chat", "listen", "--code", "--host", "1.2.3.4"]), "1.2.3.4");
+        assert!(settings(&["chat", "listen", "--code", "--lan"], None).anywhere.is_none());
+        let meet = settings(&["chat", "connect", "--code", "7-a-b", "--no-relay"], None);
+        assert_eq!(meet.role, Role::Meet { wait: Patience::Endless });
+        assert_eq!(meet.anywhere.map(|a| a.relay), Some(None));
+    }
+
+    #[test]
     fn the_name_falls_back_to_the_login_then_anonymous() {
         assert_eq!(
             settings(&["chat", "listen", "--name", "I049"], Some("root")).name,
