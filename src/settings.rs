@@ -312,10 +312,22 @@ mod tests {
         assert_eq!(host(&["chat", "listen", "--code", "--lan"]), "0.0.0.0");
         let anywhere = host(&["chat", "listen", "--code"]);
         assert!(anywhere == "::" || anywhere == "0.0.0.0", "{anywhere}");
-        assert_eq!(host(&["chat", "listen", "--code", "--host", "1.2.3.4"]), "1.2.3.4");
-        assert!(settings(&["chat", "listen", "--code", "--lan"], None).anywhere.is_none());
+        assert_eq!(
+            host(&["chat", "listen", "--code", "--host", "1.2.3.4"]),
+            "1.2.3.4"
+        );
+        assert!(
+            settings(&["chat", "listen", "--code", "--lan"], None)
+                .anywhere
+                .is_none()
+        );
         let meet = settings(&["chat", "connect", "--code", "7-a-b", "--no-relay"], None);
-        assert_eq!(meet.role, Role::Meet { wait: Patience::Endless });
+        assert_eq!(
+            meet.role,
+            Role::Meet {
+                wait: Patience::Endless
+            }
+        );
         assert_eq!(meet.anywhere.map(|a| a.relay), Some(None));
     }
 

@@ -335,3 +335,65 @@ fn two_homes_behind_nat_routers_talk_through_the_relay() {
         "the file passed in the clear"
     );
 }
+
+#[test]
+fn a_listener_that_leaves_gives_its_code_back_for_the_next_one() {
+    let dir = TestDir::new("anywhere-again");
+    let servers = Servers::on_loopback();
+    let (mut first, _, _) = listener(&servers, &dir, Some("36-ocean-lamp"), &[]);
+    // (Piped lines, /quit too, wait for the peer: a signal leaves.)
+    first.signal("TERM");
+    first.wait_exit();
+    let (mut alice, port, code) = listener(&servers, &dir, Some("36-ocean-lamp"), &[]);
+    let mut bob = connector(&servers, &dir, "bob", &code, &[]);
+    bob.expect_exact(&format!("[System] Connected directly to 127.0.0.1:{port}"));
+    talk(&mut alice, &mut bob);
+    leave(alice, bob);
+}
+
+/// A "mailbox" that answers `answer` to whatever comes, or nothing.
+fn false_mailbox(answer: Option<&'static [u8]>) -> String {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/v1", server.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in server.incoming().flatten() {
+            if let Some(answer) = answer {
+                let _ = std::io::Write::write_all(&mut &stream, answer);
+            }
+            held.push(stream);
+        }
+    });
+    url
+}
+
+#[test]
+fn something_else_at_the_mailbox_address_fails_cleanly_within_seconds() {
+    let dir = TestDir::new("anywhere-false-mailbox");
+    for (answer, said) in [
+        (
+            Some(&b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"[..]),
+            "did not answer as a mailbox server",
+        ),
+        (
+            Some(b"SSH-2.0-OpenSSH_9.6\r\n"),
+            "did not answer as a mailbox server",
+        ),
+        (None, "did not answer as a mailbox server"),
+    ] {
+        let url = false_mailbox(answer);
+        let started = Instant::now();
+        let mut bob = Chat::spawn(
+            "bob",
+            &dir.subdir("bob"),
+            &["connect", "--code", "7-ocean-lamp", "--mailbox", &url],
+        );
+        let exit = bob.wait_exit_within(Duration::from_secs(20));
+        bob.assert_failed_cleanly(exit, said);
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
@@ -31,15 +32,25 @@ const AGAIN_AFTER: Duration = Duration::from_secs(5);
 /// Where the registering thread tells what happens.
 pub type Reporter = Arc<dyn Fn(LinkEvent<'_>) + Send + Sync>;
 
+/// How long dropping a registration waits for its thread to give the
+/// code back at the mailbox.
+const GIVE_BACK_WITHIN: Duration = Duration::from_millis(1500);
+
 /// The code registered at the mailbox, waited on by a thread that ends
 /// when this is dropped or listening stops.
 pub struct Registration {
     stop: Arc<AtomicBool>,
+    /// Disconnected once the thread has ended.
+    ended: mpsc::Receiver<()>,
 }
 
 impl Drop for Registration {
+    /// Stops the thread and gives it a moment to release the code's
+    /// number and close the mailbox: a listener started again with the
+    /// same code would otherwise find its own old registration there.
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        let _ = self.ended.recv_timeout(GIVE_BACK_WITHIN);
     }
 }
 
@@ -95,8 +106,12 @@ pub fn register(
         joiners,
         report,
     };
-    crate::threads::spawn("mailbox", move || desk.run(mailbox))?;
-    Ok((code, Some(Registration { stop })))
+    let (end, ended) = mpsc::channel();
+    crate::threads::spawn("mailbox", move || {
+        desk.run(mailbox);
+        drop(end);
+    })?;
+    Ok((code, Some(Registration { stop, ended })))
 }
 
 /// What the registering thread holds.
@@ -119,7 +134,8 @@ impl Desk {
     /// Registers, waits, meets, and again, until listening stops.
     fn run(self, first: Mailbox) {
         let mut mailbox = Some(first);
-        let mut told = false;
+        // Said once each: registered, and (until registered again) failed.
+        let (mut told, mut failed) = (false, false);
         while !self.stopped() {
             let opened = match mailbox.take() {
                 Some(mailbox) => Ok(mailbox),
@@ -129,7 +145,7 @@ impl Desk {
                 .map_err(MeetError::from)
                 .and_then(|m| self.once(m, &mut told))
             {
-                Ok(()) => {}
+                Ok(()) => failed = false,
                 Err(MeetError::WrongCode { nth, allowed }) => {
                     (self.report)(LinkEvent::WrongCodeAtMailbox { nth, allowed });
                     if nth >= allowed {
@@ -147,7 +163,10 @@ impl Desk {
                     return;
                 }
                 Err(e) => {
-                    (self.report)(LinkEvent::MailboxFailed(&e));
+                    if !std::mem::replace(&mut failed, true) {
+                        (self.report)(LinkEvent::MailboxFailed(&e));
+                    }
+                    told = false;
                     self.pause();
                 }
             }

@@ -4,6 +4,7 @@
 use std::io;
 
 use crate::net::events::{Joiners, LinkEvent, Protection};
+use crate::net::meeting::MeetError;
 use crate::net::patience::Patience;
 use crate::net::secure::code::Code;
 
@@ -60,7 +61,13 @@ pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> Option<String> {
         LinkEvent::NotRegistered(e) => {
             format!("Not reachable from anywhere: {e}. Listening on the local network only.")
         }
-        LinkEvent::MailboxFailed(e) => format!("Meeting through the mailbox failed: {e}."),
+        LinkEvent::MailboxFailed(e @ MeetError::SameRole(_)) => format!(
+            "Not reachable from anywhere: {e} (choose another code). Listening on the local \
+             network only."
+        ),
+        LinkEvent::MailboxFailed(e) => format!(
+            "Meeting through the mailbox failed: {e}. Registering the code again until it works."
+        ),
         LinkEvent::MetAtMailbox => {
             "Someone gave the code at the mailbox; connecting...".to_string()
         }
