@@ -13,6 +13,7 @@
 //!   text may show, and the protocol's limits (pure codecs)
 //! - `net`      — reaching the peer: what `chat connect` is pointed at,
 //!   listening for or connecting to it, finding it on the local network,
+//!   asking the home router to forward a port (NAT-PMP, UPnP-IGD),
 //!   the encrypted channel (handshake, codes, sealed records), and the
 //!   transport under a conversation (a socket: TCP, or a pair inside the
 //!   program); it reports its steps as typed events

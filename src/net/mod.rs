@@ -5,6 +5,7 @@ pub mod connect;
 pub mod discovery;
 pub mod events;
 pub mod patience;
+pub mod portmap;
 pub mod secure;
 pub mod socket;
 pub mod stranger;
