@@ -20,6 +20,7 @@ mod hostile_encrypted;
 mod hostile_peer;
 mod hostile_transfers;
 mod interactive;
+mod portmap;
 mod resume;
 mod rooms;
 mod sending;

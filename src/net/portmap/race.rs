@@ -1,10 +1,13 @@
 //! Asking the router by every method at once: the first mapping made wins
-//! and any made after it is removed again, unless it is the same one (a
-//! router that speaks both protocols keeps one mapping per port).
+//! and any made after it is removed again. A router that speaks both
+//! protocols may give both the same port: that twin is removed with the
+//! winner, when the mapping ends, not while it is in use.
 
+use std::net::SocketAddrV4;
 use std::sync::mpsc::{self, RecvTimeoutError, SendError, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
+use std::time::Duration;
 
 use super::deadline::Deadline;
 use super::lease::{Lease, REMOVAL};
@@ -30,11 +33,15 @@ impl Attempt {
     }
 }
 
-/// Who won, once someone has; after the deadline, nobody can.
+/// How the race stands, shared by the attempts and the winner.
 #[derive(Default)]
 struct Finish {
-    winner: Option<std::net::SocketAddrV4>,
+    winner: Option<SocketAddrV4>,
+    /// The deadline passed with no winner, or the winner was removed:
+    /// whatever is mapped from now on is removed at once.
     closed: bool,
+    /// The winner's port, mapped by another method too.
+    twins: Vec<Box<dyn Lease>>,
 }
 
 /// Runs every attempt on a thread of its own and returns the first
@@ -63,28 +70,29 @@ pub(super) fn race(attempts: Vec<Attempt>, deadline: Deadline) -> Outcome {
     while running > 0 {
         let Some(left) = deadline.left() else { break };
         match results.recv_timeout(left) {
-            Ok(Ok(lease)) => return Ok(lease),
+            Ok(Ok(lease)) => return Ok(Box::new(Won { lease, finish })),
             Ok(Err(e)) => failure = failure.telling(e),
             Err(RecvTimeoutError::Timeout) => break,
             Err(RecvTimeoutError::Disconnected) => return Err(failure),
         }
         running -= 1;
     }
-    let mut finish = lock(&finish);
-    if finish.winner.is_none() {
-        finish.closed = true;
+    let mut state = lock(&finish);
+    if state.winner.is_none() {
+        state.closed = true;
         return Err(failure);
     }
-    drop(finish);
+    drop(state);
     // The winner was sent while `finish` was held, so it is waiting here.
-    results
-        .try_iter()
-        .find_map(Result::ok)
-        .ok_or_else(|| deadline.timed_out())
+    match results.try_iter().find_map(Result::ok) {
+        Some(lease) => Ok(Box::new(Won { lease, finish })),
+        None => Err(failure),
+    }
 }
 
 /// What an attempt's thread does with its outcome: a failure is reported;
-/// a mapping wins if it is the first in time, and is removed otherwise.
+/// a mapping wins if it is the first in time, is kept as the winner's twin
+/// if it is the same port, and is removed otherwise.
 fn settle(outcome: Outcome, finish: &Mutex<Finish>, outcomes: &Sender<Outcome>) {
     let lease = match outcome {
         Ok(lease) => lease,
@@ -93,25 +101,65 @@ fn settle(outcome: Outcome, finish: &Mutex<Finish>, outcomes: &Sender<Outcome>) 
             return;
         }
     };
-    let mut finish = lock(finish);
-    match finish.winner {
-        None if !finish.closed => {
-            finish.winner = Some(lease.external());
+    let mut state = lock(finish);
+    match state.winner {
+        _ if state.closed => {}
+        None => {
+            state.winner = Some(lease.external());
             if let Err(SendError(Ok(lease))) = outcomes.send(Ok(lease)) {
+                drop(state);
                 lease.remove(Deadline::after(REMOVAL));
             }
+            return;
         }
-        // The winner's own mapping, reached by the other protocol: the
-        // winner renews and removes it.
-        Some(winner) if winner == lease.external() => {}
-        _ => {
-            drop(finish);
-            lease.remove(Deadline::after(REMOVAL));
+        Some(winner) if winner == lease.external() => {
+            state.twins.push(lease);
+            return;
+        }
+        Some(_) => {}
+    }
+    drop(state);
+    lease.remove(Deadline::after(REMOVAL));
+}
+
+/// The winning mapping: removing it closes the race and removes its
+/// twins too.
+struct Won {
+    lease: Box<dyn Lease>,
+    finish: Arc<Mutex<Finish>>,
+}
+
+impl Lease for Won {
+    fn method(&self) -> Method {
+        self.lease.method()
+    }
+
+    fn external(&self) -> SocketAddrV4 {
+        self.lease.external()
+    }
+
+    fn lifetime(&self) -> Option<Duration> {
+        self.lease.lifetime()
+    }
+
+    fn renew(&mut self, deadline: Deadline) -> Result<(), MapError> {
+        self.lease.renew(deadline)
+    }
+
+    fn remove(&self, deadline: Deadline) {
+        let twins = {
+            let mut state = lock(&self.finish);
+            state.closed = true;
+            std::mem::take(&mut state.twins)
+        };
+        self.lease.remove(deadline);
+        for twin in twins {
+            twin.remove(deadline);
         }
     }
 }
 
-fn lock(finish: &Mutex<Finish>) -> std::sync::MutexGuard<'_, Finish> {
+fn lock(finish: &Mutex<Finish>) -> MutexGuard<'_, Finish> {
     finish.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -15,6 +15,7 @@ pub mod disk;
 pub mod hostile;
 pub mod netns;
 pub mod room_member;
+pub mod router;
 
 /// How long any single expected event may take before the test gives up.
 pub const TIMEOUT: Duration = Duration::from_secs(10);

@@ -45,7 +45,7 @@ fn the_first_mapping_wins_and_one_made_after_it_is_removed() {
 }
 
 #[test]
-fn the_same_mapping_reached_by_the_other_method_is_left_to_the_winner() {
+fn the_same_port_mapped_by_the_other_method_is_removed_with_the_winner() {
     let (events, happened) = mpsc::channel();
     let (go, wait) = mpsc::channel();
     let attempts = vec![
@@ -54,9 +54,27 @@ fn the_same_mapping_reached_by_the_other_method_is_left_to_the_winner() {
     ];
     let winner = race(attempts, Deadline::after(PATIENCE)).unwrap();
     drop(go);
-    // The loser is let go of without being removed.
-    assert_eq!(happened.recv_timeout(PATIENCE), Ok(Event::Dropped(5050)));
-    drop(winner);
+    // Not while the winner is in use: the router may hold one mapping for both.
+    assert_eq!(happened.try_recv(), Err(mpsc::TryRecvError::Empty));
+    winner.remove(Deadline::after(PATIENCE));
+    for _ in 0..2 {
+        assert_eq!(happened.recv_timeout(PATIENCE), Ok(Event::Removed(5050)));
+    }
+}
+
+#[test]
+fn a_twin_made_after_the_winner_was_removed_is_removed_at_once() {
+    let (events, happened) = mpsc::channel();
+    let (go, wait) = mpsc::channel();
+    let attempts = vec![
+        mapping_now(5050, &events),
+        mapping_when(wait, 5050, &events),
+    ];
+    let winner = race(attempts, Deadline::after(PATIENCE)).unwrap();
+    winner.remove(Deadline::after(PATIENCE));
+    assert_eq!(happened.try_recv(), Ok(Event::Removed(5050)));
+    drop(go);
+    assert_eq!(happened.recv_timeout(PATIENCE), Ok(Event::Removed(5050)));
     assert_eq!(happened.recv_timeout(PATIENCE), Ok(Event::Dropped(5050)));
 }
 
