@@ -18,7 +18,7 @@ pub enum MapError {
     TimedOut(Duration),
     #[error(
         "the router's external address {address} is private: it is behind \
-         another NAT, where a port it opens is no use, so none was kept"
+         another NAT, where a port it opened would be no use"
     )]
     DoubleNat { method: Method, address: Ipv4Addr },
     #[error("cannot ask the router at {gateway} for a port: {cause}")]

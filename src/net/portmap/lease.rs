@@ -20,6 +20,8 @@ pub(super) const REMOVAL: Duration = Duration::from_millis(900);
 const REMOVAL_WAIT: Duration = Duration::from_secs(1);
 /// How long the router may take to renew a mapping.
 const RENEWAL: Duration = Duration::from_secs(10);
+/// The shortest wait between renewals, whatever the router says.
+const RENEWAL_FLOOR: Duration = Duration::from_secs(1);
 /// How soon a failed renewal is tried again.
 const RENEWAL_RETRY: Duration = Duration::from_secs(60);
 
@@ -83,7 +85,8 @@ fn take(slot: &Mutex<Option<Box<dyn Lease>>>) -> Option<Box<dyn Lease>> {
 /// Renews `lease` at half its lifetime until `stop` says to stop, then
 /// removes it.
 fn keep(mut lease: Box<dyn Lease>, stop: &Receiver<()>) {
-    let mut wait = lease.lifetime().map(|lifetime| lifetime / 2);
+    let half = |lease: &dyn Lease| lease.lifetime().map(|l| (l / 2).max(RENEWAL_FLOOR));
+    let mut wait = half(&*lease);
     loop {
         let stopped = match wait {
             Some(wait) => stop.recv_timeout(wait),
@@ -93,7 +96,7 @@ fn keep(mut lease: Box<dyn Lease>, stop: &Receiver<()>) {
             break;
         }
         wait = match lease.renew(Deadline::after(RENEWAL)) {
-            Ok(()) => lease.lifetime().map(|lifetime| lifetime / 2),
+            Ok(()) => half(&*lease),
             Err(_) => Some(RENEWAL_RETRY),
         };
     }

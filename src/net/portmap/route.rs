@@ -5,6 +5,8 @@
 use std::io;
 use std::net::{Ipv4Addr, UdpSocket};
 
+use super::{MapError, Method};
+
 /// The kernel's IPv4 routes. The calling thread's own view comes first:
 /// `/proc/net` is the main thread's, which may be in another network
 /// namespace than a thread that moved.
@@ -52,6 +54,22 @@ pub fn local_address_towards(gateway: Ipv4Addr) -> io::Result<Ipv4Addr> {
         std::net::IpAddr::V4(address) => Ok(address),
         std::net::IpAddr::V6(_) => Err(io::Error::other("an IPv6 route to an IPv4 gateway")),
     }
+}
+
+/// Checks the external address a router reports: one the internet cannot
+/// reach means the router is behind another NAT, where a port it opened
+/// would be no use.
+pub fn check_external(method: Method, address: Ipv4Addr) -> Result<(), MapError> {
+    if address.is_unspecified() {
+        return Err(MapError::Refused {
+            method,
+            reason: "it has no external address yet".into(),
+        });
+    }
+    if !is_public(address) {
+        return Err(MapError::DoubleNat { method, address });
+    }
+    Ok(())
 }
 
 /// Whether the internet could reach `address`: not private, shared

@@ -90,13 +90,15 @@ fn a_mapping_says_where_and_how_and_is_removed_when_dropped() {
 fn a_mapping_is_renewed_at_half_its_lifetime() {
     let (events, happened) = mpsc::channel();
     let mut lease = FakeLease::new(5050, &events);
-    lease.lifetime = Some(Duration::from_millis(400));
+    lease.lifetime = Some(Duration::from_millis(2400));
     let start = Instant::now();
     let mapping = PortMapping::keep(Box::new(lease)).unwrap();
     assert_eq!(happened.recv_timeout(PATIENCE), Ok(Event::Renewed(5050)));
-    assert!(start.elapsed() >= Duration::from_millis(200));
-    assert_eq!(happened.recv_timeout(PATIENCE), Ok(Event::Renewed(5050)));
-    assert!(start.elapsed() >= Duration::from_millis(400));
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(1200),
+        "renewed after {took:?}"
+    );
     drop(mapping);
     let after: Vec<Event> = happened.try_iter().collect();
     assert!(

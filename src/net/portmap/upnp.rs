@@ -35,12 +35,7 @@ pub(super) fn map(
         }
         Err(e) => return Err(refused(e)),
     };
-    if !route::is_public(address) {
-        return Err(MapError::DoubleNat {
-            method: Method::Upnp,
-            address,
-        });
-    }
+    route::check_external(Method::Upnp, address)?;
     let internal = SocketAddr::new(local.into(), internal);
     let (external, lifetime) = add(&router, internal, LEASE_SECS)?;
     Ok(Box::new(UpnpLease {

@@ -33,12 +33,7 @@ pub(super) fn map(
 ) -> Result<Box<dyn Lease>, MapError> {
     let client = Client::new(router)?;
     let address = client.external_address(deadline)?;
-    if !route::is_public(address) {
-        return Err(MapError::DoubleNat {
-            method: Method::NatPmp,
-            address,
-        });
-    }
+    route::check_external(Method::NatPmp, address)?;
     // A router that will not give this port may still pick one (RFC 6886
     // §3.3: a suggested port of 0 leaves the choice to it).
     let (external, lifetime) = match client.map(internal, internal, LEASE_SECS, deadline) {
@@ -97,9 +92,17 @@ impl Client {
             Reply::Mapped {
                 internal: other, ..
             } if other != internal => None,
+            // Only a removal may be answered with no port or no time.
             Reply::Mapped {
-                external, lifetime, ..
-            } => Some(Ok((external, lifetime))),
+                external,
+                lifetime: given,
+                ..
+            } if lifetime != 0 && (external == 0 || given == 0) => Some(Err(gave_nothing())),
+            Reply::Mapped {
+                external,
+                lifetime: given,
+                ..
+            } => Some(Ok((external, given))),
             Reply::Refused { result, .. } => Some(Err(refused(result))),
             Reply::ExternalAddress { .. } => None,
         })
@@ -214,6 +217,14 @@ fn refused(result: NonZeroU16) -> MapError {
     MapError::Refused {
         method: Method::NatPmp,
         reason: format!("result {result} ({})", wire::result_meaning(result)),
+    }
+}
+
+/// A router that says yes but gives no port or no time.
+fn gave_nothing() -> MapError {
+    MapError::Refused {
+        method: Method::NatPmp,
+        reason: "it gave no port".into(),
     }
 }
 

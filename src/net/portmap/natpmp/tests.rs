@@ -22,7 +22,7 @@ enum Answer {
 /// request as `script` says and telling the test what it was asked.
 struct FakeRouter {
     address: SocketAddrV4,
-    asked: Receiver<Request>,
+    asked: Receiver<(Instant, Request)>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -43,7 +43,7 @@ impl FakeRouter {
                 let Some(request) = Request::decode(&buffer[..len]) else {
                     return;
                 };
-                let _ = tell.send(request);
+                let _ = tell.send((Instant::now(), request));
                 for answer in script(request) {
                     let _ = match answer {
                         Answer::Reply(reply) => socket.send_to(&reply.encode(), client),
@@ -62,6 +62,14 @@ impl FakeRouter {
 
     /// Everything asked so far.
     fn asked(&self) -> Vec<Request> {
+        self.asked_when()
+            .into_iter()
+            .map(|(_, request)| request)
+            .collect()
+    }
+
+    /// Everything asked so far, and when.
+    fn asked_when(&self) -> Vec<(Instant, Request)> {
         self.asked.try_iter().collect()
     }
 }
@@ -194,7 +202,7 @@ fn a_router_behind_another_nat_is_not_asked_for_a_port() {
 #[test]
 fn a_silent_router_is_asked_again_after_250_ms_then_500_ms_until_the_deadline() {
     let router = FakeRouter::new(|_| Vec::new());
-    let within = Duration::from_millis(900);
+    let within = Duration::from_millis(1000);
     let start = Instant::now();
     let outcome = map(router.address, 5050, Deadline::after(within)).map(|lease| lease.external());
     let took = start.elapsed();
@@ -203,11 +211,60 @@ fn a_silent_router_is_asked_again_after_250_ms_then_500_ms_until_the_deadline() 
         "{outcome:?}"
     );
     assert!(
-        took >= within && took < within + Duration::from_millis(300),
+        took >= within && took < within + Duration::from_millis(500),
         "took {took:?}"
     );
-    // At 0, 250 and 750 ms.
-    assert_eq!(router.asked(), [Request::ExternalAddress; 3]);
+    // At 0, 250 and 750 ms; the next would be at 1750.
+    let asked = router.asked_when();
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    assert!(
+        asked
+            .iter()
+            .all(|(_, request)| *request == Request::ExternalAddress)
+    );
+    assert!(asked[1].0 - asked[0].0 >= Duration::from_millis(250));
+    assert!(asked[2].0 - asked[1].0 >= Duration::from_millis(500));
+}
+
+#[test]
+fn a_router_with_no_external_address_yet_says_so() {
+    let router = FakeRouter::new(|request| match request {
+        Request::ExternalAddress => vec![Answer::Reply(address_reply(Ipv4Addr::UNSPECIFIED))],
+        request => obliging(request),
+    });
+    let outcome =
+        map(router.address, 5050, Deadline::after(PATIENCE)).map(|lease| lease.external());
+    let Err(e) = outcome else {
+        panic!("mapped: {outcome:?}")
+    };
+    assert_eq!(
+        e.to_string(),
+        "the router would not open a port by NAT-PMP: it has no external address yet"
+    );
+}
+
+#[test]
+fn a_yes_with_no_port_or_no_time_is_no_mapping() {
+    for (external, lifetime) in [(0, 3600), (5050, 0)] {
+        let router = FakeRouter::new(move |request| match request {
+            Request::Map {
+                protocol, internal, ..
+            } => vec![Answer::Reply(Reply::Mapped {
+                protocol,
+                epoch: 7,
+                internal,
+                external,
+                lifetime,
+            })],
+            request => obliging(request),
+        });
+        let outcome =
+            map(router.address, 5050, Deadline::after(PATIENCE)).map(|lease| lease.external());
+        assert!(
+            matches!(&outcome, Err(MapError::Refused { reason, .. }) if reason == "it gave no port"),
+            "{outcome:?}"
+        );
+    }
 }
 
 #[test]
