@@ -17,6 +17,7 @@ pub mod inside;
 pub mod internet;
 pub mod netns;
 pub mod room_member;
+pub mod router;
 pub mod wormhole;
 
 /// How long any single expected event may take before the test gives up.
