@@ -72,6 +72,14 @@ pub enum LinkEvent<'a> {
     MetAtMailbox,
     /// Someone gave a wrong code at the mailbox: the `nth` of `allowed`.
     WrongCodeAtMailbox { nth: u32, allowed: u32 },
+    /// The home router forwards `external` to this chat, by `method`.
+    PortMapped {
+        external: SocketAddr,
+        method: crate::net::portmap::Method,
+    },
+    /// The home router opened no port, for this reason: a peer behind
+    /// another router connects through the relay.
+    NotMapped(&'a crate::net::portmap::MapError),
     /// No direct path answered: trying the relay.
     TryingRelay(&'a RelayAddr),
     /// The code the peer (or the room's members) must give, made for this

@@ -26,18 +26,8 @@ pub(crate) fn announce(
     port: u16,
     front: &Front,
 ) -> Option<discovery::Announcement> {
-    let loopback = match &settings.role {
-        Role::Listen { host, .. } => {
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            host == "localhost"
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
-        _ => true,
-    };
     // Nobody on the network could reach a chat that listens on loopback.
-    if !settings.announce || loopback {
+    if !settings.announce || on_loopback(settings) {
         return None;
     }
     let traits = discovery::Traits {
@@ -59,6 +49,20 @@ pub(crate) fn announce(
             front.show(Shown::Link(LinkEvent::NotAnnounced(&e)));
             None
         }
+    }
+}
+
+/// Whether the chat listens on loopback only (or does not listen).
+fn on_loopback(settings: &Settings) -> bool {
+    match &settings.role {
+        Role::Listen { host, .. } => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => true,
     }
 }
 
@@ -90,16 +94,18 @@ pub(crate) fn register(
     };
     let told = front.clone();
     let report: listening::Reporter = Arc::new(move |event| told.show(Shown::Link(event)));
-    let direct = match anywhere.direct {
-        true => waiting.addresses(),
-        false => Vec::new(),
+    let (direct, ask_router) = match anywhere.direct {
+        // Nobody outside could reach a chat on loopback: its router is
+        // not asked to forward a port to it.
+        true => (waiting.addresses(), !on_loopback(settings)),
+        false => (Vec::new(), false),
     };
     let (code, registration) = listening::register(
         code,
         settings.made_code,
         anywhere,
         waiting,
-        direct,
+        (direct, ask_router),
         joiners,
         report,
     )?;
@@ -113,7 +119,7 @@ pub(crate) fn register(
 pub(super) struct Approach {
     listening: Option<(connect::Waiting, JoinHandle<()>)>,
     announcement: Option<discovery::Announcement>,
-    _registration: Option<Registration>,
+    registration: Option<Registration>,
     _stop_trying: Option<StopTrying>,
 }
 
@@ -199,7 +205,7 @@ impl Approach {
         Ok(Self {
             listening: None,
             announcement: None,
-            _registration: None,
+            registration: None,
             _stop_trying: Some(stop),
         })
     }
@@ -226,19 +232,21 @@ impl Approach {
         Ok(Self {
             listening: Some((stopper, accepting)),
             announcement,
-            _registration: registration,
+            registration,
             _stop_trying: None,
         })
     }
 
     /// Once the peer is in: the announcement is withdrawn and the thread
     /// that took the peer joined.
-    pub(super) fn finish(self) -> Result<()> {
+    /// The registration at the mailbox, if any, is given back to be kept
+    /// while the conversation lasts.
+    pub(super) fn finish(self) -> Result<Option<Registration>> {
         drop(self.announcement);
-        match self.listening {
-            Some((_, accepting)) => join(accepting),
-            None => Ok(()),
+        if let Some((_, accepting)) = self.listening {
+            join(accepting)?;
         }
+        Ok(self.registration)
     }
 
     /// The user left first: stops listening, or trying.

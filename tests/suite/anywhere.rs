@@ -397,3 +397,52 @@ fn something_else_at_the_mailbox_address_fails_cleanly_within_seconds() {
         );
     }
 }
+
+#[test]
+fn a_router_that_forwards_a_port_gives_a_direct_path_across_two_nats() {
+    let Some(internet) = Internet::new(Options { upnp: true }) else {
+        return;
+    };
+    let dir = TestDir::new("anywhere-mapped");
+    let servers = internet_args(&internet);
+    let mut args = vec!["listen", "--port", "6060", "--name", "alice", "--code"];
+    args.extend(servers.iter().map(String::as_str));
+    let mut alice = Chat::spawn_in(internet.h1_ns(), "alice", &dir.subdir("alice"), &args);
+    // The router's answer and the mailbox's come in either order.
+    let forwards = format!("[System] Your router forwards {}:", internet.wan_address(1));
+    let (mut code, mut line) = (None, None);
+    while code.is_none() || line.is_none() {
+        let next = alice.next_line();
+        if next.starts_with("[System] Registered the code at the mailbox: ") {
+            code = next
+                .split("--code ")
+                .nth(1)
+                .map(|c| c.trim_end_matches('`').to_string());
+        } else if next.starts_with(&forwards) {
+            line = Some(next);
+        }
+    }
+    let (code, line) = (code.unwrap(), line.unwrap());
+    let external = line
+        .strip_prefix("[System] Your router forwards ")
+        .and_then(|rest| rest.split_once(' '))
+        .map(|(address, _)| address.to_string())
+        .unwrap();
+    let mut args = vec!["connect", "--code", &code, "--name", "bob"];
+    args.extend(servers.iter().map(String::as_str));
+    let mut bob = Chat::spawn_in(internet.h2_ns(), "bob", &dir.subdir("bob"), &args);
+    bob.expect_exact(&format!("[System] Connected directly to {external}"));
+    alice.expect_prefix(&format!(
+        "[System] Connected by {}:",
+        internet.wan_address(2)
+    ));
+    talk(&mut alice, &mut bob);
+    leave(alice, bob);
+    // At most the listener's request to be paired (104 bytes), which it
+    // sends in case the direct path fails: nothing of the chat.
+    assert!(
+        internet.relayed_total() <= 104,
+        "the relay carried {} bytes",
+        internet.relayed_total()
+    );
+}

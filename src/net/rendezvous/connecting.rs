@@ -91,7 +91,7 @@ fn meet(code: &Code, anywhere: &Anywhere, report: Report, trying: &Trying) -> Re
         &mut mailbox,
         Side::Connecting,
         code,
-        &ours,
+        &|| ours.clone(),
         &mut waiting,
         &stop,
         None,

@@ -16,6 +16,7 @@ use anyhow::{Result, bail};
 
 use super::Anywhere;
 use super::connecting::{MAILBOX_WITHIN, RELAY_WITHIN};
+use super::router::Router;
 use crate::net::arrivals::{Arrival, Via};
 use crate::net::connect::Waiting;
 use crate::net::events::{Joiners, LinkEvent};
@@ -40,6 +41,9 @@ const GIVE_BACK_WITHIN: Duration = Duration::from_millis(1500);
 /// when this is dropped or listening stops.
 pub struct Registration {
     stop: Arc<AtomicBool>,
+    /// The port the router forwards to this chat, if it does: removed
+    /// when the registration is dropped, at the end of the chat.
+    _router: Router,
     /// Disconnected once the thread has ended.
     ended: mpsc::Receiver<()>,
 }
@@ -55,7 +59,8 @@ impl Drop for Registration {
 }
 
 /// Registers `code` at the mailbox for the chat listening at `waiting`,
-/// which gives `direct` as its addresses: the code to use from now on
+/// which gives `direct` as its addresses, and the port its router opens
+/// when `ask_router`: the code to use from now on
 /// (a made one takes the number the mailbox gives), and the registration,
 /// `None` when the mailbox cannot be reached (said through `report`; the
 /// chat listens on the local network anyway).
@@ -64,7 +69,7 @@ pub fn register(
     made: bool,
     anywhere: &Anywhere,
     waiting: &Waiting,
-    direct: Vec<SocketAddr>,
+    (direct, ask_router): (Vec<SocketAddr>, bool),
     joiners: Joiners,
     report: Reporter,
 ) -> Result<(Code, Option<Registration>)> {
@@ -92,6 +97,10 @@ pub fn register(
         true => code.numbered(&nameplate),
         false => code.clone(),
     };
+    let router = match ask_router {
+        true => Router::ask(waiting.port(), report.clone())?,
+        false => Router::none(),
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let desk = Desk {
         code: code.clone(),
@@ -101,6 +110,7 @@ pub fn register(
             direct,
             relay: anywhere.relay.clone(),
         },
+        router: router.clone(),
         waiting: waiting.clone(),
         stop: stop.clone(),
         joiners,
@@ -111,7 +121,14 @@ pub fn register(
         desk.run(mailbox);
         drop(end);
     })?;
-    Ok((code, Some(Registration { stop, ended })))
+    Ok((
+        code,
+        Some(Registration {
+            stop,
+            ended,
+            _router: router,
+        }),
+    ))
 }
 
 /// What the registering thread holds.
@@ -120,6 +137,7 @@ struct Desk {
     nameplate: String,
     anywhere: Anywhere,
     ours: Hints,
+    router: Router,
     waiting: Waiting,
     stop: Arc<AtomicBool>,
     joiners: Joiners,
@@ -129,6 +147,17 @@ struct Desk {
 impl Desk {
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst) || self.waiting.stopped()
+    }
+
+    /// Where this chat can be reached: its addresses, and the port its
+    /// router opened (waiting for the router's answer, if it is still to
+    /// come).
+    fn hints(&self) -> Hints {
+        let mut hints = self.ours.clone();
+        if let Some(external) = self.router.external() {
+            hints.direct.insert(0, external);
+        }
+        hints
     }
 
     /// Registers, waits, meets, and again, until listening stops.
@@ -189,7 +218,7 @@ impl Desk {
             &mut mailbox,
             Side::Listening,
             &self.code,
-            &self.ours,
+            &|| self.hints(),
             &mut || {},
             &stop,
             Some(self.waiting.guesses()),

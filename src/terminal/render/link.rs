@@ -74,6 +74,14 @@ pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> Option<String> {
         LinkEvent::WrongCodeAtMailbox { nth, allowed } => {
             wrong_code("a peer at the mailbox", nth, allowed)
         }
+        LinkEvent::PortMapped { external, method } => format!(
+            "Your router forwards {external} to this chat ({method}): a peer anywhere may \
+             connect directly. The port is closed again when the chat ends."
+        ),
+        LinkEvent::NotMapped(e) => format!(
+            "Your router opened no port for this chat ({e}): a peer behind another router \
+             connects through the relay, if both sides allow it."
+        ),
         LinkEvent::TryingRelay(relay) => {
             format!("No direct path to the other side answered; trying the relay {relay}.")
         }
