@@ -157,7 +157,7 @@ impl Action {
     pub fn new(cli: Cli, login: Option<String>) -> Self {
         let mut room = None;
         let mut announce = false;
-        let mut anywhere = None;
+        let anywhere;
         let (role, code, common) = match cli.command {
             Command::Listen {
                 host,
@@ -172,14 +172,7 @@ impl Action {
                 common,
             } => {
                 announce = !no_announce;
-                if code.is_some() && !lan {
-                    anywhere = Some(Box::new(Anywhere::new(
-                        reach.mailbox,
-                        reach.relay,
-                        reach.no_relay,
-                        reach.relay_only,
-                    )));
-                }
+                anywhere = (code.is_some() && !lan).then(|| far(reach));
                 room = hosts_room.then(|| RoomSettings {
                     max_peers: usize::from(max_peers),
                     keepalive: Duration::from_secs(u64::from(keepalive)),
@@ -189,14 +182,7 @@ impl Action {
                     // `--code` alone: make one.
                     None => (Code::generate(), true),
                 });
-                // From anywhere, a peer may have IPv6 only; `::` takes
-                // IPv4 too, where the system lets it.
-                let host = host.unwrap_or_else(|| {
-                    match anywhere.is_some() && crate::net::connect::dual_stack() {
-                        true => "::".to_string(),
-                        false => "0.0.0.0".to_string(),
-                    }
-                });
+                let host = host.unwrap_or_else(|| listening_host(anywhere.is_some()));
                 (Role::Listen { host, port }, code, common)
             }
             Command::Connect {
@@ -207,14 +193,7 @@ impl Action {
                 common,
             } => (
                 {
-                    if peer.host.is_none() {
-                        anywhere = Some(Box::new(Anywhere::new(
-                            reach.mailbox,
-                            reach.relay,
-                            reach.no_relay,
-                            reach.relay_only,
-                        )));
-                    }
+                    anywhere = peer.host.is_none().then(|| far(reach));
                     Role::connecting(peer.host.clone(), peer.port(), wait)
                 },
                 code.map(|code| (code, false)),
@@ -239,6 +218,26 @@ impl Action {
         let mut settings = Settings::new(role, code, common, login, room, announce);
         settings.anywhere = anywhere;
         Self::Chat(settings)
+    }
+}
+
+/// Where a code meets from anywhere, as the command line says.
+fn far(reach: cli::Reach) -> Box<Anywhere> {
+    Box::new(Anywhere::new(
+        reach.mailbox,
+        reach.relay,
+        reach.no_relay,
+        reach.relay_only,
+    ))
+}
+
+/// Where a listener listens unless told: every IPv4 address, as the
+/// original does; from anywhere, where a peer may have IPv6 only, `::`,
+/// which takes IPv4 too where the system lets it.
+fn listening_host(anywhere: bool) -> String {
+    match anywhere && crate::net::connect::dual_stack() {
+        true => "::".to_string(),
+        false => "0.0.0.0".to_string(),
     }
 }
 

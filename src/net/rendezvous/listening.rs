@@ -19,7 +19,7 @@ use super::connecting::{MAILBOX_WITHIN, RELAY_WITHIN};
 use super::router::Router;
 use crate::net::arrivals::{Arrival, Via};
 use crate::net::connect::Waiting;
-use crate::net::events::{Joiners, LinkEvent};
+use crate::net::events::{AnywhereStep, Joiners, LinkEvent};
 use crate::net::mailbox::Mailbox;
 use crate::net::meeting::hints::Hints;
 use crate::net::meeting::{self, MeetError};
@@ -89,7 +89,7 @@ pub fn register(
     let (mailbox, nameplate) = match opened {
         Ok(opened) => opened,
         Err(e) => {
-            report(LinkEvent::NotRegistered(&e));
+            report(LinkEvent::Anywhere(AnywhereStep::NotRegistered(&e)));
             return Ok((code.clone(), None));
         }
     };
@@ -176,7 +176,10 @@ impl Desk {
             {
                 Ok(()) => failed = false,
                 Err(MeetError::WrongCode { nth, allowed }) => {
-                    (self.report)(LinkEvent::WrongCodeAtMailbox { nth, allowed });
+                    (self.report)(LinkEvent::Anywhere(AnywhereStep::WrongCodeAtMailbox {
+                        nth,
+                        allowed,
+                    }));
                     if nth >= allowed {
                         let why = format!(
                             "{allowed} attempts with a wrong code: stopped listening, since \
@@ -188,12 +191,12 @@ impl Desk {
                 }
                 Err(MeetError::GuessesSpent(_)) => return,
                 Err(e @ MeetError::SameRole(_)) => {
-                    (self.report)(LinkEvent::MailboxFailed(&e));
+                    (self.report)(LinkEvent::Anywhere(AnywhereStep::MailboxFailed(&e)));
                     return;
                 }
                 Err(e) => {
                     if !std::mem::replace(&mut failed, true) {
-                        (self.report)(LinkEvent::MailboxFailed(&e));
+                        (self.report)(LinkEvent::Anywhere(AnywhereStep::MailboxFailed(&e)));
                     }
                     told = false;
                     self.pause();
@@ -208,10 +211,10 @@ impl Desk {
         let id = mailbox.claim(&self.nameplate, MAILBOX_WITHIN)?;
         mailbox.open(&id)?;
         if !std::mem::replace(told, true) {
-            (self.report)(LinkEvent::Registered {
+            (self.report)(LinkEvent::Anywhere(AnywhereStep::Registered {
                 code: &self.code,
                 joiners: self.joiners,
-            });
+            }));
         }
         let stop = || self.stopped();
         let met = meeting::meet(
@@ -234,7 +237,7 @@ impl Desk {
         let Some(met) = met? else {
             return Ok(());
         };
-        (self.report)(LinkEvent::MetAtMailbox);
+        (self.report)(LinkEvent::Anywhere(AnywhereStep::MetAtMailbox));
         if let (Some(relay), Some(_)) = (&self.anywhere.relay, &met.theirs.relay) {
             let (relay, waiting, token) = (relay.clone(), self.waiting.clone(), met.relay_token);
             let side = relay::random_side();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::listening::Reporter;
-use crate::net::events::LinkEvent;
+use crate::net::events::{AnywhereStep, LinkEvent};
 use crate::net::portmap::PortMapping;
 
 /// How long the router has to answer.
@@ -44,14 +44,14 @@ impl Router {
         crate::threads::spawn("router", move || {
             let mapping = match PortMapping::open(port, ANSWER_WITHIN) {
                 Ok(mapping) => {
-                    report(LinkEvent::PortMapped {
+                    report(LinkEvent::Anywhere(AnywhereStep::PortMapped {
                         external: mapping.external(),
                         method: mapping.method(),
-                    });
+                    }));
                     Some(mapping)
                 }
                 Err(e) => {
-                    report(LinkEvent::NotMapped(&e));
+                    report(LinkEvent::Anywhere(AnywhereStep::NotMapped(&e)));
                     None
                 }
             };

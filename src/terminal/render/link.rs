@@ -4,7 +4,6 @@
 use std::io;
 
 use crate::net::events::{Joiners, LinkEvent, Protection};
-use crate::net::meeting::MeetError;
 use crate::net::patience::Patience;
 use crate::net::secure::code::Code;
 
@@ -42,49 +41,7 @@ pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> Option<String> {
             why,
             patience,
         } => waiting_line(host, port, why, patience),
-        LinkEvent::WaitingAtMailbox { patience } => format!(
-            "Nobody has given this code at the mailbox yet; waiting for the other side{} \
-             (Ctrl-C stops).",
-            match patience {
-                Patience::UpTo(limit) => format!(" for up to {} s", limit.as_secs()),
-                Patience::Endless => String::new(),
-            }
-        ),
-        LinkEvent::Registered { code, joiners } => format!(
-            "Registered the code at the mailbox: from anywhere, {} with \
-             `chat connect --code {code}`",
-            match joiners {
-                Joiners::Peer => "your peer joins",
-                Joiners::Room => "others join",
-            }
-        ),
-        LinkEvent::NotRegistered(e) => {
-            format!("Not reachable from anywhere: {e}. Listening on the local network only.")
-        }
-        LinkEvent::MailboxFailed(e @ MeetError::SameRole(_)) => format!(
-            "Not reachable from anywhere: {e} (choose another code). Listening on the local \
-             network only."
-        ),
-        LinkEvent::MailboxFailed(e) => format!(
-            "Meeting through the mailbox failed: {e}. Registering the code again until it works."
-        ),
-        LinkEvent::MetAtMailbox => {
-            "Someone gave the code at the mailbox; connecting...".to_string()
-        }
-        LinkEvent::WrongCodeAtMailbox { nth, allowed } => {
-            wrong_code("a peer at the mailbox", nth, allowed)
-        }
-        LinkEvent::PortMapped { external, method } => format!(
-            "Your router forwards {external} to this chat ({method}): a peer anywhere may \
-             connect directly. The port is closed again when the chat ends."
-        ),
-        LinkEvent::NotMapped(e) => format!(
-            "Your router opened no port for this chat ({e}): a peer behind another router \
-             connects through the relay, if both sides allow it."
-        ),
-        LinkEvent::TryingRelay(relay) => {
-            format!("No direct path to the other side answered; trying the relay {relay}.")
-        }
+        LinkEvent::Anywhere(step) => super::anywhere::line(step),
         LinkEvent::CodeToGive { code, joiners } => code_to_give(code, joiners),
         LinkEvent::Announced { name, code } => format!(
             "Announced as {name} on the local network: others can {}.",
