@@ -43,8 +43,9 @@ pub enum Arrival {
 /// The queue of arrivals; clones share it.
 #[derive(Clone)]
 pub struct Arrivals {
-    sender: SyncSender<Arrival>,
-    receiver: Arc<Mutex<Receiver<Arrival>>>,
+    /// `None` wakes whoever waits, to look whether to stop.
+    sender: SyncSender<Option<Arrival>>,
+    receiver: Arc<Mutex<Receiver<Option<Arrival>>>>,
     stopped: Arc<AtomicBool>,
 }
 
@@ -62,7 +63,8 @@ impl Arrivals {
 
     /// Hands `arrival` to whoever takes the next one; `false` once
     /// listening stopped (the arrival is dropped then).
-    pub fn bring(&self, mut arrival: Arrival) -> bool {
+    pub fn bring(&self, arrival: Arrival) -> bool {
+        let mut arrival = Some(arrival);
         loop {
             if self.stopped.load(Ordering::SeqCst) {
                 return false;
@@ -78,6 +80,12 @@ impl Arrivals {
         }
     }
 
+    /// Wakes whoever waits for the next arrival, once listening stopped,
+    /// so that it does not wait for its next look.
+    pub fn wake(&self) {
+        let _ = self.sender.try_send(None);
+    }
+
     /// The next arrival, or `None` once listening stopped.
     pub fn next(&self) -> Option<Arrival> {
         let receiver = self.receiver.lock().unwrap_or_else(PoisonError::into_inner);
@@ -86,7 +94,8 @@ impl Arrivals {
                 return None;
             }
             match receiver.recv_timeout(TICK) {
-                Ok(arrival) => return Some(arrival),
+                Ok(Some(arrival)) => return Some(arrival),
+                Ok(None) => {}
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return None,
             }

@@ -235,6 +235,7 @@ impl Waiting {
     /// ends with its connection.
     pub fn stop(&self) {
         self.stop_asked.store(true, Ordering::SeqCst);
+        self.arrivals.wake();
         let _ = rustix::net::shutdown(&*self.listener, rustix::net::Shutdown::Both);
         if let Some(stream) = self.lock_handshaking().as_ref() {
             let _ = stream.shutdown(std::net::Shutdown::Both);
