@@ -446,3 +446,25 @@ fn a_router_that_forwards_a_port_gives_a_direct_path_across_two_nats() {
         internet.relayed_total()
     );
 }
+
+#[test]
+fn two_chats_on_one_network_meet_by_code_and_connect_directly_there() {
+    let Some(internet) = Internet::new(Options::default()) else {
+        return;
+    };
+    let dir = TestDir::new("anywhere-same-lan");
+    let servers = internet_args(&internet);
+    let mut args = vec!["listen", "--port", "5050", "--name", "alice", "--code"];
+    args.extend(servers.iter().map(String::as_str));
+    let mut alice = Chat::spawn_in(internet.h1_ns(), "alice", &dir.subdir("alice"), &args);
+    let code = registered(&mut alice);
+    let mut args = vec!["connect", "--code", &code, "--name", "bob"];
+    args.extend(servers.iter().map(String::as_str));
+    let mut bob = Chat::spawn_in(internet.h1_ns(), "bob", &dir.subdir("bob"), &args);
+    bob.expect_exact(&format!(
+        "[System] Connected directly to {}:5050",
+        internet.h1_address()
+    ));
+    talk(&mut alice, &mut bob);
+    leave(alice, bob);
+}
