@@ -45,10 +45,11 @@ fn folder(id: FileId, files: u64, bytes: u64, name: &str) -> Message<'_> {
     }
 }
 
+/// How a chat accepts a folder it holds nothing of: streamed.
 fn accept_folder(id: FileId) -> Message<'static> {
     Message::Accept {
         id,
-        offset: 0,
+        offset: chat::wire::message::FOLDER_STREAMED,
         prefix: [0; 32],
     }
 }

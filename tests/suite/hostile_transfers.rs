@@ -39,7 +39,17 @@ fn accept_new(id: FileId) -> Message<'static> {
     }
 }
 
+/// How a chat accepts a folder it holds nothing of: streamed.
 fn accept_folder(id: FileId) -> Message<'static> {
+    Message::Accept {
+        id,
+        offset: chat::wire::message::FOLDER_STREAMED,
+        prefix: [0; 32],
+    }
+}
+
+/// How a chat accepts a folder it holds part of already.
+fn accept_kept_folder(id: FileId) -> Message<'static> {
     Message::Accept {
         id,
         offset: 0,
@@ -147,7 +157,8 @@ fn a_resumed_folder_holds_only_what_was_sent_again() {
     }
     let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
     peer.send(&[folder(0, 1, 10, "pics")]);
-    peer.expect_message(&mut chat, accept_folder(0));
+    // Holding part of it, the chat wants each file's answer awaited.
+    peer.expect_message(&mut chat, accept_kept_folder(0));
     peer.send(&[entry(1, 0, 10, "good.txt")]);
     peer.expect_message(&mut chat, accept_new(1));
     peer.send(&[chunk(1, b"0123456789"), end_of(1, b"0123456789")]);
@@ -1217,4 +1228,95 @@ fn a_folder_to_a_plain_peer_is_refused_with_a_note() {
     bob.send_line("still here");
     alice.expect_exact("[bob] still here");
     assert!(!dir.join("alice/received_files/pics").exists());
+}
+
+// A folder the receiver holds nothing of is streamed (PROTOCOL.md 3.5,
+// rule 5): no round trip per file.
+
+/// The message in a record the chat sent.
+fn decoded(data: &[u8]) -> Message<'_> {
+    Message::decode(data).expect("the chat sends what decodes")
+}
+
+#[test]
+fn a_folder_accepted_as_streamed_comes_without_waiting_for_any_answer() {
+    let dir = TestDir::new("ht_streamed_send");
+    let photos = dir.subdir("photos");
+    for i in 0..40 {
+        fs::write(photos.join(format!("f{i:02}.txt")), format!("file {i}\n")).unwrap();
+    }
+    let (mut alice, mut mallory) = alice_and_mallory(dir.path(), &[]);
+    alice.send_line("/send photos");
+    let folder_id = match decoded(&mallory.next_record(&mut alice)) {
+        Message::Folder { id, files: 40, .. } => id,
+        other => alice.fail(&format!("expected the folder, got {other:?}")),
+    };
+    mallory.send(&[Message::Accept {
+        id: folder_id,
+        offset: chat::wire::message::FOLDER_STREAMED,
+        prefix: [0; 32],
+    }]);
+    // Every file, entry, bytes and end, comes with no answer given: many
+    // more than the 15 a folder waits on otherwise.
+    let (mut entries, mut ends) = (Vec::new(), Vec::new());
+    while ends.len() < 40 {
+        match decoded(&mallory.next_record(&mut alice)) {
+            Message::Entry { id, .. } => entries.push(id),
+            Message::End { id, .. } => ends.push(id),
+            Message::Chunk { .. } => {}
+            other => alice.fail(&format!("expected files, got {other:?}")),
+        }
+    }
+    entries.sort_unstable();
+    ends.sort_unstable();
+    assert_eq!(entries, ends);
+    let saved: Vec<Message> = ends.iter().map(|&id| Message::Saved { id }).collect();
+    mallory.send(&saved);
+    mallory.expect_message(&mut alice, end_folder(folder_id));
+    mallory.send(&[Message::Saved { id: folder_id }]);
+    alice.expect_prefix("[System] Sent folder photos (40 files, ");
+    assert_eq!(goodbye(&mut alice, &mut mallory), 0);
+}
+
+#[test]
+fn a_fresh_folder_is_accepted_as_streamed_and_its_files_may_follow_their_entries_at_once() {
+    let dir = TestDir::new("ht_streamed_receive");
+    let (mut alice, mut mallory) = alice_and_mallory(dir.path(), &[]);
+    let contents: Vec<String> = (0..20).map(|i| format!("file {i}\n")).collect();
+    let bytes: u64 = contents.iter().map(|c| c.len() as u64).sum();
+    mallory.send(&[folder(1, 20, bytes, "streamed")]);
+    mallory.expect_message(
+        &mut alice,
+        Message::Accept {
+            id: 1,
+            offset: chat::wire::message::FOLDER_STREAMED,
+            prefix: [0; 32],
+        },
+    );
+    let paths: Vec<String> = (0..20).map(|i| format!("f{i:02}.txt")).collect();
+    let mut files = Vec::new();
+    for (i, (path, data)) in paths.iter().zip(&contents).enumerate() {
+        let id = 10 + i as FileId;
+        files.push(entry(id, 1, data.len() as u64, path));
+        files.push(chunk(id, data.as_bytes()));
+        files.push(end_of(id, data.as_bytes()));
+    }
+    mallory.send(&files);
+    let mut saved = 0;
+    while saved < 20 {
+        match decoded(&mallory.next_record(&mut alice)) {
+            Message::Saved { .. } => saved += 1,
+            Message::Accept { .. } => {}
+            other => alice.fail(&format!("expected answers, got {other:?}")),
+        }
+    }
+    mallory.send(&[end_folder(1)]);
+    mallory.expect_message(&mut alice, Message::Saved { id: 1 });
+    alice.expect_prefix("[System] Folder saved to received_files/streamed (20 files, ");
+    let saved = dir.join("received_files/streamed");
+    assert_eq!(
+        fs::read_to_string(saved.join("f07.txt")).unwrap(),
+        "file 7\n"
+    );
+    assert_eq!(goodbye(&mut alice, &mut mallory), 0);
 }

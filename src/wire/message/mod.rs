@@ -26,6 +26,11 @@ pub use transfer::chunk_header;
 /// Bytes of a chunk message before its data.
 pub const CHUNK_HEADER: usize = 5;
 
+/// The offset of an Accept for a folder that says the receiver holds
+/// nothing of it: the sender may send each file's bytes right after its
+/// Entry, without waiting for its Accept (PROTOCOL.md 3.5, rule 5).
+pub const FOLDER_STREAMED: u64 = 1;
+
 const HELLO: u8 = 1;
 const TEXT: u8 = 2;
 const OFFER: u8 = 3;

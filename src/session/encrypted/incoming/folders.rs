@@ -14,7 +14,7 @@ use crate::session::events::{Offered, ReceiveEvent, Refusal, Unsaved};
 use crate::session::outgoing::Answer;
 use crate::session::progress::{Meter, Verdict};
 use crate::wire::limits::{MAX_FOLDER_FILES, MAX_FOLDERS};
-use crate::wire::message::FileId;
+use crate::wire::message::{FOLDER_STREAMED, FileId};
 
 /// A folder arriving.
 pub(super) struct ArrivingFolder<'a> {
@@ -137,9 +137,15 @@ impl<'a> Reader<'a> {
             awaiting_begin: false,
         };
         folder.meter = Some(Meter::start(self.transfers, self.front, folder.transfer));
+        // Holding nothing of it, every file is taken from its start at
+        // once: its bytes may follow its Entry without waiting.
+        let fresh = folder
+            .kept
+            .as_ref()
+            .is_some_and(|kept| !kept.holds_a_file());
         self.answer(Answer::Accept {
             id,
-            offset: 0,
+            offset: if fresh { FOLDER_STREAMED } else { 0 },
             prefix: [0; 32],
         });
     }

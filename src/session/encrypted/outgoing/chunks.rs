@@ -30,6 +30,21 @@ pub(super) struct Sending<'a> {
     pub(super) held: u64,
 }
 
+impl<'a> Sending<'a> {
+    /// A file to send whole from its start, as a streamed folder's are.
+    pub(super) fn whole(id: FileId, file: OutgoingFile, owner: Owner<'a>) -> Self {
+        Self {
+            id,
+            file,
+            sent: 0,
+            hash: blake3::Hasher::new(),
+            owner,
+            check: None,
+            held: 0,
+        }
+    }
+}
+
 impl<'a> Writer<'a> {
     /// Sends the next chunk of the file whose turn it is; a file sent whole
     /// is closed with its hash and waits for the peer's answer.
@@ -82,6 +97,10 @@ impl<'a> Writer<'a> {
             id: sending.id,
             hash,
         })?;
+        let folder = match sending.owner {
+            Owner::Entry(folder) => Some(folder),
+            Owner::Lone(..) => None,
+        };
         self.unconfirmed.insert(
             sending.id,
             Unconfirmed {
@@ -91,7 +110,11 @@ impl<'a> Writer<'a> {
                 had_it: sending.held == sending.file.size() && sending.held > 0,
             },
         );
-        self.start_waiting()
+        match folder {
+            // A streamed folder's next file may take its place.
+            Some(folder) => self.offer_entries(folder),
+            None => self.start_waiting(),
+        }
     }
 
     /// The file could not be read on: the peer is told to drop it, and the

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use super::chunks::Sending;
 use super::{Offered, Owner, Writer};
 use crate::files::send::OutgoingFile;
 use crate::files::tree::TreeItem;
@@ -12,10 +13,17 @@ use crate::session::outgoing::WriteError;
 use crate::session::progress::Meter;
 use crate::wire::message::{FileId, Message};
 
-/// Files of one folder offered and not yet answered: enough to keep the
-/// link busy with small files, and within what the peer takes at once
-/// (64) with [`super::queue::IN_FLIGHT`] folders.
+/// Files of one folder offered and not yet answered, or (streamed) on
+/// their way and not yet ended: enough to keep the link busy with small
+/// files, and within what the peer takes at once (64) with
+/// [`super::queue::IN_FLIGHT`] folders.
 const ENTRY_WINDOW: usize = 15;
+
+/// Files of a streamed folder ended and not yet answered: the peer holds
+/// none of them open, so only our memory of them bounds this; enough for
+/// a link's round trip of small files (a few thousand files a second
+/// across 100 ms).
+const STREAM_WINDOW: usize = 4096;
 
 /// A folder being sent.
 pub(super) struct FolderOut<'a> {
@@ -26,6 +34,9 @@ pub(super) struct FolderOut<'a> {
     /// What is still to be offered, in order.
     pub(super) items: VecDeque<TreeItem>,
     pub(super) accepted: bool,
+    /// Whether the peer holds nothing of it, so that each file's bytes
+    /// follow its Entry at once, without waiting for its Accept.
+    pub(super) streamed: bool,
     /// Files offered and not yet answered.
     pub(super) outstanding: usize,
     pub(super) saved: u64,
@@ -63,7 +74,7 @@ impl<'a> Writer<'a> {
         if !folder.accepted || folder.ended {
             return Ok(());
         }
-        while folder.outstanding < ENTRY_WINDOW {
+        while self.room_for_entry(id, folder) {
             let Some(item) = folder.items.pop_front() else {
                 break;
             };
@@ -97,8 +108,13 @@ impl<'a> Writer<'a> {
                             path: &relative,
                         })?;
                         let owner = Owner::Entry(id);
-                        let told = true;
-                        self.offered.insert(entry, Offered { file, owner, told });
+                        match folder.streamed {
+                            true => self.active.push_back(Sending::whole(entry, file, owner)),
+                            false => {
+                                let told = true;
+                                self.offered.insert(entry, Offered { file, owner, told });
+                            }
+                        }
                         folder.outstanding += 1;
                     }
                     Err(e) => {
@@ -117,6 +133,18 @@ impl<'a> Writer<'a> {
             folder.ended = true;
         }
         Ok(())
+    }
+
+    /// Whether another file of the folder `id` may be offered: fewer than
+    /// [`ENTRY_WINDOW`] wait for answers; streamed, fewer than that are
+    /// on their way and fewer than [`STREAM_WINDOW`] wait.
+    fn room_for_entry(&self, id: FileId, folder: &FolderOut<'a>) -> bool {
+        if !folder.streamed {
+            return folder.outstanding < ENTRY_WINDOW;
+        }
+        let of_it = |s: &&Sending<'_>| matches!(s.owner, Owner::Entry(f) if f == id);
+        folder.outstanding < STREAM_WINDOW
+            && self.active.iter().filter(of_it).count() < ENTRY_WINDOW
     }
 
     /// A file of the folder `folder` was answered for: saved, or with the

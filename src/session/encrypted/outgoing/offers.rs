@@ -9,7 +9,7 @@ use super::{Owner, Writer, file, folder_named};
 use crate::files::send::OutgoingFile;
 use crate::session::events::SendEvent;
 use crate::session::outgoing::WriteError;
-use crate::wire::message::FileId;
+use crate::wire::message::{FOLDER_STREAMED, FileId};
 
 /// How long an offer may wait for the peer's answer before the user (at a
 /// terminal) is told that it waits: an answer usually comes at once, unless
@@ -68,6 +68,7 @@ impl<'a> Writer<'a> {
             && !folder.accepted
         {
             folder.accepted = true;
+            folder.streamed = offset == FOLDER_STREAMED;
             folder.meter.restart();
             return self.offer_entries(id);
         }

@@ -87,6 +87,7 @@ impl<'a> Writer<'a> {
                         bytes: tree.bytes,
                         items: tree.items.into(),
                         accepted: false,
+                        streamed: false,
                         outstanding: 0,
                         saved: 0,
                         saved_bytes: 0,
