@@ -122,6 +122,9 @@ fn main() {
         far(&work, &source, &settings);
     }
     if wanted("relay") {
+        if wanted("far") {
+            println!();
+        }
         match Servers::start(&target.join("wormhole-venv"), &work.join("servers")) {
             Ok(servers) => relayed(&work, &source, &settings, &servers),
             Err(why) => println!("through the relay: skipped, {why}"),
