@@ -82,9 +82,10 @@ pub enum Command {
     /// Wait for one peer to connect, then chat with it.
     #[command(after_help = LISTEN_EXAMPLE)]
     Listen {
-        /// Address to listen on.
-        #[arg(long, default_value = "0.0.0.0")]
-        host: String,
+        /// Address to listen on [default: 0.0.0.0; with a code met through
+        /// the mailbox, `::`, which takes IPv6 peers too].
+        #[arg(long)]
+        host: Option<String>,
         /// Port to listen on; 0 picks a free one.
         #[arg(long, default_value_t = DEFAULT_PORT)]
         port: u16,
@@ -332,7 +333,8 @@ mod tests {
             Command::Listen {
                 host, port, common, ..
             } => {
-                assert_eq!((host.as_str(), port), ("0.0.0.0", 5050));
+                // 0.0.0.0 (settings), as the original listens.
+                assert_eq!((host, port), (None, 5050));
                 assert_eq!(common.name, None);
                 assert_eq!(common.download_dir, PathBuf::from("received_files"));
             }

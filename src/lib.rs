@@ -13,7 +13,8 @@
 //!   text may show, and the protocol's limits (pure codecs)
 //! - `net`      — reaching the peer: what `chat connect` is pointed at,
 //!   listening for or connecting to it, finding it on the local network,
-//!   the encrypted channel (handshake, codes, sealed records), and the
+//!   meeting it from anywhere by a code (mailbox, relay, router), the
+//!   encrypted channel (handshake, codes, sealed records), and the
 //!   transport under a conversation (a socket: TCP, or a pair inside the
 //!   program); it reports its steps as typed events
 //! - `files`    — files on this machine: the download folder and its safe

@@ -157,7 +157,7 @@ impl Action {
     pub fn new(cli: Cli, login: Option<String>) -> Self {
         let mut room = None;
         let mut announce = false;
-        let mut anywhere = None;
+        let anywhere;
         let (role, code, common) = match cli.command {
             Command::Listen {
                 host,
@@ -172,14 +172,7 @@ impl Action {
                 common,
             } => {
                 announce = !no_announce;
-                if code.is_some() && !lan {
-                    anywhere = Some(Box::new(Anywhere::new(
-                        reach.mailbox,
-                        reach.relay,
-                        reach.no_relay,
-                        reach.relay_only,
-                    )));
-                }
+                anywhere = (code.is_some() && !lan).then(|| far(reach));
                 room = hosts_room.then(|| RoomSettings {
                     max_peers: usize::from(max_peers),
                     keepalive: Duration::from_secs(u64::from(keepalive)),
@@ -189,6 +182,7 @@ impl Action {
                     // `--code` alone: make one.
                     None => (Code::generate(), true),
                 });
+                let host = host.unwrap_or_else(|| listening_host(anywhere.is_some()));
                 (Role::Listen { host, port }, code, common)
             }
             Command::Connect {
@@ -199,14 +193,7 @@ impl Action {
                 common,
             } => (
                 {
-                    if peer.host.is_none() {
-                        anywhere = Some(Box::new(Anywhere::new(
-                            reach.mailbox,
-                            reach.relay,
-                            reach.no_relay,
-                            reach.relay_only,
-                        )));
-                    }
+                    anywhere = peer.host.is_none().then(|| far(reach));
                     Role::connecting(peer.host.clone(), peer.port(), wait)
                 },
                 code.map(|code| (code, false)),
@@ -231,6 +218,26 @@ impl Action {
         let mut settings = Settings::new(role, code, common, login, room, announce);
         settings.anywhere = anywhere;
         Self::Chat(settings)
+    }
+}
+
+/// Where a code meets from anywhere, as the command line says.
+fn far(reach: cli::Reach) -> Box<Anywhere> {
+    Box::new(Anywhere::new(
+        reach.mailbox,
+        reach.relay,
+        reach.no_relay,
+        reach.relay_only,
+    ))
+}
+
+/// Where a listener listens unless told: every IPv4 address, as the
+/// original does; from anywhere, where a peer may have IPv6 only, `::`,
+/// which takes IPv4 too where the system lets it.
+fn listening_host(anywhere: bool) -> String {
+    match anywhere && crate::net::connect::dual_stack() {
+        true => "::".to_string(),
+        false => "0.0.0.0".to_string(),
     }
 }
 
@@ -292,6 +299,35 @@ mod tests {
             Action::Chat(settings) => settings,
             other => panic!("{args:?} gave {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_listener_takes_every_ipv4_address_unless_its_code_meets_from_anywhere() {
+        let host = |args: &[&str]| match settings(args, None).role {
+            Role::Listen { host, .. } => host,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(host(&["chat", "listen"]), "0.0.0.0");
+        assert_eq!(host(&["chat", "listen", "--code", "--lan"]), "0.0.0.0");
+        let anywhere = host(&["chat", "listen", "--code"]);
+        assert!(anywhere == "::" || anywhere == "0.0.0.0", "{anywhere}");
+        assert_eq!(
+            host(&["chat", "listen", "--code", "--host", "1.2.3.4"]),
+            "1.2.3.4"
+        );
+        assert!(
+            settings(&["chat", "listen", "--code", "--lan"], None)
+                .anywhere
+                .is_none()
+        );
+        let meet = settings(&["chat", "connect", "--code", "7-a-b", "--no-relay"], None);
+        assert_eq!(
+            meet.role,
+            Role::Meet {
+                wait: Patience::Endless
+            }
+        );
+        assert_eq!(meet.anywhere.map(|a| a.relay), Some(None));
     }
 
     #[test]

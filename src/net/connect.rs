@@ -443,6 +443,14 @@ fn usable_from(bound: IpAddr, ip: IpAddr) -> bool {
     }
 }
 
+/// Whether this machine can listen on IPv6 and IPv4 with one socket.
+pub fn dual_stack() -> bool {
+    std::net::TcpListener::bind("[::]:0").is_ok_and(|socket| {
+        let v4 = socket.local_addr().map(|a| a.port()).ok();
+        v4.is_some_and(|port| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+    })
+}
+
 /// Whether `host` is a host name that resolves to an address (`host` is
 /// unbracketed first).
 pub fn resolves(host: &str, port: u16) -> bool {

@@ -56,24 +56,8 @@ pub enum LinkEvent<'a> {
         why: &'a io::Error,
         patience: Patience,
     },
-    /// Nobody gave the code at the mailbox yet: waiting for the other
-    /// side as long as `patience` allows.
-    WaitingAtMailbox { patience: Patience },
-    /// The code is registered at the mailbox: a peer anywhere may give it.
-    Registered { code: &'a Code },
-    /// The mailbox could not be reached: listening on the local network
-    /// only.
-    NotRegistered(&'a MailboxError),
-    /// Meeting at the mailbox failed; registering again unless it cannot
-    /// work (another chat uses the code's number).
-    MailboxFailed(&'a MeetError),
-    /// Someone gave the right code at the mailbox and was told where this
-    /// chat listens.
-    MetAtMailbox,
-    /// Someone gave a wrong code at the mailbox: the `nth` of `allowed`.
-    WrongCodeAtMailbox { nth: u32, allowed: u32 },
-    /// No direct path answered: trying the relay.
-    TryingRelay(&'a RelayAddr),
+    /// A step of meeting from anywhere by a code.
+    Anywhere(AnywhereStep<'a>),
     /// The code the peer (or the room's members) must give, made for this
     /// chat.
     CodeToGive { code: &'a Code, joiners: Joiners },
@@ -105,6 +89,38 @@ pub enum LinkEvent<'a> {
         address: IpAddr,
         port: u16,
     },
+}
+
+/// A step of meeting from anywhere by a code: at the mailbox, at the
+/// home router, and choosing the path.
+#[derive(Debug)]
+pub enum AnywhereStep<'a> {
+    /// Nobody gave the code at the mailbox yet: waiting for the other
+    /// side as long as `patience` allows.
+    WaitingAtMailbox { patience: Patience },
+    /// The code is registered at the mailbox: a peer anywhere may give it.
+    Registered { code: &'a Code, joiners: Joiners },
+    /// The mailbox could not be reached: listening on the local network
+    /// only.
+    NotRegistered(&'a MailboxError),
+    /// Meeting at the mailbox failed; registering again unless it cannot
+    /// work (another chat uses the code's number).
+    MailboxFailed(&'a MeetError),
+    /// Someone gave the right code at the mailbox and was told where this
+    /// chat listens.
+    MetAtMailbox,
+    /// Someone gave a wrong code at the mailbox: the `nth` of `allowed`.
+    WrongCodeAtMailbox { nth: u32, allowed: u32 },
+    /// The home router forwards `external` to this chat, by `method`.
+    PortMapped {
+        external: SocketAddr,
+        method: crate::net::portmap::Method,
+    },
+    /// The home router opened no port, for this reason: a peer behind
+    /// another router connects through the relay.
+    NotMapped(&'a crate::net::portmap::MapError),
+    /// No direct path answered: trying the relay.
+    TryingRelay(&'a RelayAddr),
 }
 
 /// Who a listening chat waits for.

@@ -8,6 +8,7 @@ pub mod events;
 pub mod mailbox;
 pub mod meeting;
 pub mod patience;
+pub mod portmap;
 pub mod relay;
 pub mod rendezvous;
 pub mod secure;

@@ -86,7 +86,7 @@ pub fn run(settings: &Settings, room: RoomSettings, front_end: Box<dyn Attach>) 
     let waiting = connect::bind_for(host, *port, &link_report(&*front), Joiners::Room)?;
     // Withdrawn when the room ends.
     let _announcement = session::announce(settings, waiting.port(), &front);
-    let (protection, _registration) = session::register(settings, &waiting, &front)?;
+    let (protection, _registration) = session::register(settings, &waiting, &front, Joiners::Room)?;
     session::give_code(settings, &protection, &front, Joiners::Room);
     front.show(Event::Room(RoomEvent::Hosting {
         max_peers: room.max_peers,

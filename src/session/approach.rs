@@ -26,18 +26,8 @@ pub(crate) fn announce(
     port: u16,
     front: &Front,
 ) -> Option<discovery::Announcement> {
-    let loopback = match &settings.role {
-        Role::Listen { host, .. } => {
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            host == "localhost"
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
-        _ => true,
-    };
     // Nobody on the network could reach a chat that listens on loopback.
-    if !settings.announce || loopback {
+    if !settings.announce || on_loopback(settings) {
         return None;
     }
     let traits = discovery::Traits {
@@ -62,6 +52,20 @@ pub(crate) fn announce(
     }
 }
 
+/// Whether the chat listens on loopback only (or does not listen).
+fn on_loopback(settings: &Settings) -> bool {
+    match &settings.role {
+        Role::Listen { host, .. } => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => true,
+    }
+}
+
 /// Shows the code made for this chat, which `joiners` must give.
 pub(crate) fn give_code(
     settings: &Settings,
@@ -81,6 +85,7 @@ pub(crate) fn register(
     settings: &Settings,
     waiting: &connect::Waiting,
     front: &Front,
+    joiners: Joiners,
 ) -> Result<(Protection, Option<Registration>)> {
     let (Protection::Encrypted { code: Some(code) }, Some(anywhere)) =
         (&settings.protection, &settings.anywhere)
@@ -89,12 +94,21 @@ pub(crate) fn register(
     };
     let told = front.clone();
     let report: listening::Reporter = Arc::new(move |event| told.show(Shown::Link(event)));
-    let direct = match anywhere.direct {
-        true => waiting.addresses(),
-        false => Vec::new(),
+    let (direct, ask_router) = match anywhere.direct {
+        // Nobody outside could reach a chat on loopback: its router is
+        // not asked to forward a port to it.
+        true => (waiting.addresses(), !on_loopback(settings)),
+        false => (Vec::new(), false),
     };
-    let (code, registration) =
-        listening::register(code, settings.made_code, anywhere, waiting, direct, report)?;
+    let (code, registration) = listening::register(
+        code,
+        settings.made_code,
+        anywhere,
+        waiting,
+        (direct, ask_router),
+        joiners,
+        report,
+    )?;
     let protection = Protection::Encrypted { code: Some(code) };
     Ok((protection, registration))
 }
@@ -105,7 +119,7 @@ pub(crate) fn register(
 pub(super) struct Approach {
     listening: Option<(connect::Waiting, JoinHandle<()>)>,
     announcement: Option<discovery::Announcement>,
-    _registration: Option<Registration>,
+    registration: Option<Registration>,
     _stop_trying: Option<StopTrying>,
 }
 
@@ -191,7 +205,7 @@ impl Approach {
         Ok(Self {
             listening: None,
             announcement: None,
-            _registration: None,
+            registration: None,
             _stop_trying: Some(stop),
         })
     }
@@ -207,7 +221,7 @@ impl Approach {
         let waiting = connect::bind(host, port, &link_report(&**front))?;
         // Withdrawn once the one peer is in (or the wait ends).
         let announcement = announce(settings, waiting.port(), front);
-        let (protection, registration) = register(settings, &waiting, front)?;
+        let (protection, registration) = register(settings, &waiting, front, Joiners::Peer)?;
         give_code(settings, &protection, front, Joiners::Peer);
         let stopper = waiting.clone();
         let (front, events) = (front.clone(), events.clone());
@@ -218,19 +232,21 @@ impl Approach {
         Ok(Self {
             listening: Some((stopper, accepting)),
             announcement,
-            _registration: registration,
+            registration,
             _stop_trying: None,
         })
     }
 
     /// Once the peer is in: the announcement is withdrawn and the thread
     /// that took the peer joined.
-    pub(super) fn finish(self) -> Result<()> {
+    /// The registration at the mailbox, if any, is given back to be kept
+    /// while the conversation lasts.
+    pub(super) fn finish(self) -> Result<Option<Registration>> {
         drop(self.announcement);
-        match self.listening {
-            Some((_, accepting)) => join(accepting),
-            None => Ok(()),
+        if let Some((_, accepting)) = self.listening {
+            join(accepting)?;
         }
+        Ok(self.registration)
     }
 
     /// The user left first: stops listening, or trying.

@@ -40,6 +40,7 @@ use crate::engine::{Front, Frontend};
 use crate::files::download::DownloadDir;
 use crate::files::kept::Kept;
 use crate::net::connect::Established;
+use crate::net::rendezvous::listening::Registration;
 use crate::settings::Settings;
 use crate::signals::SignalWatch;
 
@@ -116,7 +117,7 @@ fn run_with(
     };
     let hosted = ready.as_ref().map(|(_, occupancy)| occupancy.clone());
     let established = match ready {
-        Some((room, _)) => Some((room, Vec::new())),
+        Some((room, _)) => Some((room, Vec::new(), None)),
         None => match establish(settings, &inbox, &events, &front, attended) {
             Ok(established) => established,
             Err(e) => {
@@ -127,7 +128,9 @@ fn run_with(
         },
     };
     let result = match established {
-        Some((established, early)) => {
+        // The registration at the mailbox, kept to the end: the port the
+        // router forwards is closed with it.
+        Some((established, early, _registration)) => {
             let conversation = Conversation {
                 settings,
                 front: &front,
@@ -205,6 +208,10 @@ pub fn converse(
     result
 }
 
+/// A connection made, the events to act on once connected (piped input
+/// read meanwhile), and the registration at the mailbox, if any.
+type Reached = (Established, Vec<News>, Option<Registration>);
+
 /// Waits for the peer, or connects to it, while the user may already type.
 /// Returns the connection and the events to act on once connected (piped
 /// input read meanwhile), or `None` when the user left first.
@@ -214,7 +221,7 @@ fn establish(
     events: &Sender<News>,
     front: &Front,
     attended: bool,
-) -> Result<Option<(Established, Vec<News>)>> {
+) -> Result<Option<Reached>> {
     let approach = Approach::start(settings, events, front)?;
     let mut early = Vec::new();
     // Until connected, or until the user leaves (any `break`).
@@ -224,8 +231,8 @@ fn establish(
         };
         match event {
             News::Connected(connected) => {
-                approach.finish()?;
-                return Ok(connected?.map(|established| (established, early)));
+                let kept = approach.finish()?;
+                return Ok(connected?.map(|established| (established, early, kept)));
             }
             News::Signal => break,
             // Piped input waits for the peer: a script's lines are meant

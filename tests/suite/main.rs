@@ -3,6 +3,7 @@
 
 mod common;
 
+mod anywhere;
 mod cli;
 mod commands;
 mod connecting;
@@ -20,6 +21,8 @@ mod hostile_encrypted;
 mod hostile_peer;
 mod hostile_transfers;
 mod interactive;
+mod internet;
+mod portmap;
 mod resume;
 mod rooms;
 mod sending;

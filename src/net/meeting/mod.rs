@@ -79,7 +79,8 @@ struct Keys {
     relay_token: [u8; 32],
 }
 
-/// Meets the other side in an opened `mailbox` as `side`, giving `ours`.
+/// Meets the other side in an opened `mailbox` as `side`, giving `ours()`
+/// (asked for once the other side is there).
 /// `not_there_yet` is called once if the other side is not there at once;
 /// `Ok(None)` when `stop` said to stop first. A listener counts a wrong
 /// code in `guesses`.
@@ -87,7 +88,7 @@ pub fn meet(
     mailbox: &mut Mailbox,
     side: Side,
     code: &Code,
-    ours: &Hints,
+    ours: &dyn Fn() -> Hints,
     not_there_yet: &mut dyn FnMut(),
     stop: &dyn Fn() -> bool,
     guesses: Option<&Guesses>,
@@ -95,7 +96,7 @@ pub fn meet(
     let Some(keys) = exchange(mailbox, side, code, not_there_yet, stop)? else {
         return Ok(None);
     };
-    mailbox.add(HINTS, &ours.seal(&keys.ours))?;
+    mailbox.add(HINTS, &ours().seal(&keys.ours))?;
     let until = Instant::now() + HINTS_WITHIN;
     let sealed = loop {
         match mailbox.next(Some(until), stop)? {

@@ -14,7 +14,7 @@ use anyhow::{Result, anyhow, bail};
 use super::Anywhere;
 use crate::net::arrivals::Via;
 use crate::net::connect::{self, Established, Report};
-use crate::net::events::LinkEvent;
+use crate::net::events::{AnywhereStep, LinkEvent};
 use crate::net::mailbox::{Mailbox, MailboxError};
 use crate::net::meeting::hints::Hints;
 use crate::net::meeting::{self, MeetError, Met};
@@ -82,16 +82,16 @@ fn meet(code: &Code, anywhere: &Anywhere, report: Report, trying: &Trying) -> Re
         relay: anywhere.relay.clone(),
     };
     let mut waiting = || {
-        report(LinkEvent::WaitingAtMailbox {
+        report(LinkEvent::Anywhere(AnywhereStep::WaitingAtMailbox {
             patience: trying.patience(),
-        })
+        }))
     };
     let stop = || trying.stopped() || trying.left() == Some(Duration::ZERO);
     let met = meeting::meet(
         &mut mailbox,
         Side::Connecting,
         code,
-        &ours,
+        &|| ours.clone(),
         &mut waiting,
         &stop,
         None,
@@ -210,7 +210,7 @@ fn first_secured(
             direct_left -= 1;
             if direct_left == 0 {
                 if let Some(relay) = relay {
-                    report(LinkEvent::TryingRelay(relay));
+                    report(LinkEvent::Anywhere(AnywhereStep::TryingRelay(relay)));
                 }
                 let _ = go.send(());
             }

@@ -9,15 +9,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 
 use super::Anywhere;
 use super::connecting::{MAILBOX_WITHIN, RELAY_WITHIN};
+use super::router::Router;
 use crate::net::arrivals::{Arrival, Via};
 use crate::net::connect::Waiting;
-use crate::net::events::LinkEvent;
+use crate::net::events::{AnywhereStep, Joiners, LinkEvent};
 use crate::net::mailbox::Mailbox;
 use crate::net::meeting::hints::Hints;
 use crate::net::meeting::{self, MeetError};
@@ -31,20 +33,34 @@ const AGAIN_AFTER: Duration = Duration::from_secs(5);
 /// Where the registering thread tells what happens.
 pub type Reporter = Arc<dyn Fn(LinkEvent<'_>) + Send + Sync>;
 
+/// How long dropping a registration waits for its thread to give the
+/// code back at the mailbox.
+const GIVE_BACK_WITHIN: Duration = Duration::from_millis(1500);
+
 /// The code registered at the mailbox, waited on by a thread that ends
 /// when this is dropped or listening stops.
 pub struct Registration {
     stop: Arc<AtomicBool>,
+    /// The port the router forwards to this chat, if it does: removed
+    /// when the registration is dropped, at the end of the chat.
+    _router: Router,
+    /// Disconnected once the thread has ended.
+    ended: mpsc::Receiver<()>,
 }
 
 impl Drop for Registration {
+    /// Stops the thread and gives it a moment to release the code's
+    /// number and close the mailbox: a listener started again with the
+    /// same code would otherwise find its own old registration there.
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        let _ = self.ended.recv_timeout(GIVE_BACK_WITHIN);
     }
 }
 
 /// Registers `code` at the mailbox for the chat listening at `waiting`,
-/// which gives `direct` as its addresses: the code to use from now on
+/// which gives `direct` as its addresses, and the port its router opens
+/// when `ask_router`: the code to use from now on
 /// (a made one takes the number the mailbox gives), and the registration,
 /// `None` when the mailbox cannot be reached (said through `report`; the
 /// chat listens on the local network anyway).
@@ -53,7 +69,8 @@ pub fn register(
     made: bool,
     anywhere: &Anywhere,
     waiting: &Waiting,
-    direct: Vec<SocketAddr>,
+    (direct, ask_router): (Vec<SocketAddr>, bool),
+    joiners: Joiners,
     report: Reporter,
 ) -> Result<(Code, Option<Registration>)> {
     if !made && code.nameplate().is_none() {
@@ -72,13 +89,17 @@ pub fn register(
     let (mailbox, nameplate) = match opened {
         Ok(opened) => opened,
         Err(e) => {
-            report(LinkEvent::NotRegistered(&e));
+            report(LinkEvent::Anywhere(AnywhereStep::NotRegistered(&e)));
             return Ok((code.clone(), None));
         }
     };
     let code = match made {
         true => code.numbered(&nameplate),
         false => code.clone(),
+    };
+    let router = match ask_router {
+        true => Router::ask(waiting.port(), report.clone())?,
+        false => Router::none(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let desk = Desk {
@@ -89,12 +110,25 @@ pub fn register(
             direct,
             relay: anywhere.relay.clone(),
         },
+        router: router.clone(),
         waiting: waiting.clone(),
         stop: stop.clone(),
+        joiners,
         report,
     };
-    crate::threads::spawn("mailbox", move || desk.run(mailbox))?;
-    Ok((code, Some(Registration { stop })))
+    let (end, ended) = mpsc::channel();
+    crate::threads::spawn("mailbox", move || {
+        desk.run(mailbox);
+        drop(end);
+    })?;
+    Ok((
+        code,
+        Some(Registration {
+            stop,
+            ended,
+            _router: router,
+        }),
+    ))
 }
 
 /// What the registering thread holds.
@@ -103,8 +137,10 @@ struct Desk {
     nameplate: String,
     anywhere: Anywhere,
     ours: Hints,
+    router: Router,
     waiting: Waiting,
     stop: Arc<AtomicBool>,
+    joiners: Joiners,
     report: Reporter,
 }
 
@@ -113,10 +149,22 @@ impl Desk {
         self.stop.load(Ordering::SeqCst) || self.waiting.stopped()
     }
 
+    /// Where this chat can be reached: its addresses, and the port its
+    /// router opened (waiting for the router's answer, if it is still to
+    /// come).
+    fn hints(&self) -> Hints {
+        let mut hints = self.ours.clone();
+        if let Some(external) = self.router.external() {
+            hints.direct.insert(0, external);
+        }
+        hints
+    }
+
     /// Registers, waits, meets, and again, until listening stops.
     fn run(self, first: Mailbox) {
         let mut mailbox = Some(first);
-        let mut told = false;
+        // Said once each: registered, and (until registered again) failed.
+        let (mut told, mut failed) = (false, false);
         while !self.stopped() {
             let opened = match mailbox.take() {
                 Some(mailbox) => Ok(mailbox),
@@ -126,9 +174,12 @@ impl Desk {
                 .map_err(MeetError::from)
                 .and_then(|m| self.once(m, &mut told))
             {
-                Ok(()) => {}
+                Ok(()) => failed = false,
                 Err(MeetError::WrongCode { nth, allowed }) => {
-                    (self.report)(LinkEvent::WrongCodeAtMailbox { nth, allowed });
+                    (self.report)(LinkEvent::Anywhere(AnywhereStep::WrongCodeAtMailbox {
+                        nth,
+                        allowed,
+                    }));
                     if nth >= allowed {
                         let why = format!(
                             "{allowed} attempts with a wrong code: stopped listening, since \
@@ -140,11 +191,14 @@ impl Desk {
                 }
                 Err(MeetError::GuessesSpent(_)) => return,
                 Err(e @ MeetError::SameRole(_)) => {
-                    (self.report)(LinkEvent::MailboxFailed(&e));
+                    (self.report)(LinkEvent::Anywhere(AnywhereStep::MailboxFailed(&e)));
                     return;
                 }
                 Err(e) => {
-                    (self.report)(LinkEvent::MailboxFailed(&e));
+                    if !std::mem::replace(&mut failed, true) {
+                        (self.report)(LinkEvent::Anywhere(AnywhereStep::MailboxFailed(&e)));
+                    }
+                    told = false;
                     self.pause();
                 }
             }
@@ -157,14 +211,17 @@ impl Desk {
         let id = mailbox.claim(&self.nameplate, MAILBOX_WITHIN)?;
         mailbox.open(&id)?;
         if !std::mem::replace(told, true) {
-            (self.report)(LinkEvent::Registered { code: &self.code });
+            (self.report)(LinkEvent::Anywhere(AnywhereStep::Registered {
+                code: &self.code,
+                joiners: self.joiners,
+            }));
         }
         let stop = || self.stopped();
         let met = meeting::meet(
             &mut mailbox,
             Side::Listening,
             &self.code,
-            &self.ours,
+            &|| self.hints(),
             &mut || {},
             &stop,
             Some(self.waiting.guesses()),
@@ -180,7 +237,7 @@ impl Desk {
         let Some(met) = met? else {
             return Ok(());
         };
-        (self.report)(LinkEvent::MetAtMailbox);
+        (self.report)(LinkEvent::Anywhere(AnywhereStep::MetAtMailbox));
         if let (Some(relay), Some(_)) = (&self.anywhere.relay, &met.theirs.relay) {
             let (relay, waiting, token) = (relay.clone(), self.waiting.clone(), met.relay_token);
             let side = relay::random_side();

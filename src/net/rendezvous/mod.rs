@@ -6,6 +6,7 @@
 
 pub mod connecting;
 pub mod listening;
+mod router;
 
 use crate::net::mailbox::MailboxUrl;
 use crate::net::relay::RelayAddr;

@@ -41,28 +41,7 @@ pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> Option<String> {
             why,
             patience,
         } => waiting_line(host, port, why, patience),
-        LinkEvent::WaitingAtMailbox { patience } => format!(
-            "Nobody has given this code at the mailbox yet; waiting for the other side {} \
-             (Ctrl-C stops).",
-            how_long(patience)
-        ),
-        LinkEvent::Registered { code } => format!(
-            "Registered the code at the mailbox: from anywhere, your peer joins with \
-             `chat connect --code {code}`"
-        ),
-        LinkEvent::NotRegistered(e) => {
-            format!("Not reachable from anywhere: {e}. Listening on the local network only.")
-        }
-        LinkEvent::MailboxFailed(e) => format!("Meeting through the mailbox failed: {e}."),
-        LinkEvent::MetAtMailbox => {
-            "The other side gave the code at the mailbox; connecting...".to_string()
-        }
-        LinkEvent::WrongCodeAtMailbox { nth, allowed } => {
-            wrong_code("a peer at the mailbox", nth, allowed)
-        }
-        LinkEvent::TryingRelay(relay) => {
-            format!("No direct path to the other side answered; trying the relay {relay}.")
-        }
+        LinkEvent::Anywhere(step) => super::anywhere::line(step),
         LinkEvent::CodeToGive { code, joiners } => code_to_give(code, joiners),
         LinkEvent::Announced { name, code } => format!(
             "Announced as {name} on the local network: others can {}.",
@@ -150,17 +129,12 @@ pub fn shell_word(name: &str) -> String {
     }
 }
 
-/// How long a wait lasts.
-fn how_long(patience: Patience) -> String {
-    match patience {
-        Patience::UpTo(limit) => format!("for up to {} s", limit.as_secs()),
-        Patience::Endless => "until it answers".to_string(),
-    }
-}
-
 /// What the user is told, once, while `chat connect HOST PORT` waits.
 fn waiting_line(host: &str, port: u16, e: &io::Error, patience: Patience) -> String {
-    let how_long = how_long(patience);
+    let how_long = match patience {
+        Patience::UpTo(limit) => format!("for up to {} s", limit.as_secs()),
+        Patience::Endless => "until it answers".to_string(),
+    };
     let what = match e.kind() {
         io::ErrorKind::ConnectionRefused => format!("Nobody listens on {host} {port} yet"),
         _ => format!("Cannot reach {host} {port} yet ({e})"),

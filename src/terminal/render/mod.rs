@@ -1,6 +1,7 @@
 //! The terminal as a front end: each event of the engine rendered as the
 //! line a person or a script reads.
 
+mod anywhere;
 mod chat;
 mod link;
 mod progress;

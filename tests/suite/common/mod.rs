@@ -13,8 +13,12 @@ use std::time::{Duration, Instant};
 
 pub mod disk;
 pub mod hostile;
+pub mod inside;
+pub mod internet;
 pub mod netns;
 pub mod room_member;
+pub mod router;
+pub mod wormhole;
 
 /// How long any single expected event may take before the test gives up.
 pub const TIMEOUT: Duration = Duration::from_secs(10);

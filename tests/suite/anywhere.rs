@@ -1,0 +1,448 @@
+//! Meeting from anywhere by a code: through the real mailbox server and
+//! transit relay of magic-wormhole (from PyPI), on loopback and across two
+//! NAT routers in network namespaces; either side first, a wrong code, the
+//! relay passing only encrypted bytes, the relay cut mid-file, a mailbox
+//! that cannot be reached, a room.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use crate::common::internet::{Internet, Options};
+use crate::common::wormhole::Servers;
+use crate::common::{Chat, TestDir, parse_listen_port};
+
+/// `--mailbox URL --relay tcp:HOST:PORT` for these servers.
+fn servers_args(mailbox: &str, relay: &str) -> Vec<String> {
+    vec![
+        "--mailbox".into(),
+        mailbox.into(),
+        "--relay".into(),
+        relay.into(),
+    ]
+}
+
+/// `chat listen --code [CODE] ...` on loopback, its port, and the code it
+/// registered at the mailbox.
+fn listener(
+    servers: &Servers,
+    dir: &TestDir,
+    code: Option<&str>,
+    extra: &[&str],
+) -> (Chat, u16, String) {
+    let mut args = vec![
+        "listen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--name",
+        "alice",
+    ];
+    args.extend(extra);
+    args.push("--code");
+    args.extend(code);
+    let server_args = servers_args(&servers.mailbox_url(), &servers.relay());
+    args.extend(server_args.iter().map(String::as_str));
+    let mut alice = Chat::spawn("alice", &dir.subdir("alice"), &args);
+    let line = alice.expect_prefix("[System] Listening on ");
+    let port = parse_listen_port(&line).expect("a port");
+    let code = registered(&mut alice);
+    (alice, port, code)
+}
+
+/// The code a listener registered, from its line saying so.
+fn registered(chat: &mut Chat) -> String {
+    let line = chat.expect_prefix("[System] Registered the code at the mailbox: ");
+    line.split("`chat connect --code ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix('`'))
+        .unwrap_or_else(|| chat.fail(&format!("no code in {line:?}")))
+        .to_string()
+}
+
+/// `chat connect --code CODE ...` with these servers.
+fn connector(servers: &Servers, dir: &TestDir, name: &str, code: &str, extra: &[&str]) -> Chat {
+    let mut args = vec!["connect", "--code", code, "--name", name];
+    args.extend(extra);
+    let server_args = servers_args(&servers.mailbox_url(), &servers.relay());
+    args.extend(server_args.iter().map(String::as_str));
+    Chat::spawn(name, &dir.subdir(name), &args)
+}
+
+/// Both sides say the conversation is verified, then each hears the other.
+fn talk(alice: &mut Chat, bob: &mut Chat) {
+    alice.expect_exact("[System] Encrypted and verified with the code.");
+    bob.expect_exact("[System] Encrypted and verified with the code.");
+    alice.send_line("hello from alice");
+    bob.expect_exact("[alice] hello from alice");
+    bob.send_line("hello from bob");
+    alice.expect_exact("[bob] hello from bob");
+}
+
+fn leave(mut alice: Chat, mut bob: Chat) {
+    bob.send_line("/quit");
+    assert_eq!(bob.wait_exit(), 0, "{}", bob.report());
+    alice.expect_exact("[bob] has left the chat.");
+    assert_eq!(alice.wait_exit(), 0, "{}", alice.report());
+}
+
+#[test]
+fn a_made_code_meets_through_the_mailbox_and_connects_directly() {
+    let dir = TestDir::new("anywhere-direct");
+    let servers = Servers::on_loopback();
+    let (mut alice, port, code) = listener(&servers, &dir, None, &[]);
+    assert!(code.split('-').count() == 3, "{code}");
+    let mut bob = connector(&servers, &dir, "bob", &code, &[]);
+    alice.expect_exact("[System] Someone gave the code at the mailbox; connecting...");
+    alice.expect_prefix("[System] Connected by 127.0.0.1:");
+    bob.expect_exact(&format!("[System] Connected directly to 127.0.0.1:{port}"));
+    talk(&mut alice, &mut bob);
+    leave(alice, bob);
+}
+
+#[test]
+fn the_connecting_side_may_come_first_and_waits_for_the_listener() {
+    let dir = TestDir::new("anywhere-connector-first");
+    let servers = Servers::on_loopback();
+    let mut bob = connector(&servers, &dir, "bob", "31-ocean-lamp", &[]);
+    bob.expect_exact(
+        "[System] Nobody has given this code at the mailbox yet; waiting for the other side \
+         (Ctrl-C stops).",
+    );
+    let (mut alice, port, code) = listener(&servers, &dir, Some("31-Ocean-Lamp"), &[]);
+    assert_eq!(code, "31-ocean-lamp");
+    bob.expect_exact(&format!("[System] Connected directly to 127.0.0.1:{port}"));
+    talk(&mut alice, &mut bob);
+    leave(alice, bob);
+}
+
+#[test]
+fn a_wrong_code_fails_after_one_guess_and_the_right_one_still_gets_in() {
+    let dir = TestDir::new("anywhere-wrong-code");
+    let servers = Servers::on_loopback();
+    let (mut alice, _, code) = listener(&servers, &dir, Some("32-ocean-lamp"), &[]);
+    let mut mallory = connector(&servers, &dir, "mallory", "32-ocean-lamb", &[]);
+    let exit = mallory.wait_exit();
+    mallory.assert_failed_cleanly(exit, "the code did not match");
+    alice.expect_exact(
+        "[System] Turned away a peer at the mailbox: the code did not match (1 of 3 attempts).",
+    );
+    let mut bob = connector(&servers, &dir, "bob", &code, &[]);
+    bob.expect_prefix("[System] Connected directly to ");
+    talk(&mut alice, &mut bob);
+    leave(alice, bob);
+}
+
+#[test]
+fn through_the_relay_only_encrypted_bytes_pass() {
+    let dir = TestDir::new("anywhere-relay");
+    let servers = Servers::on_loopback();
+    let (mut alice, _, code) = listener(&servers, &dir, None, &[]);
+    let secret: Vec<u8> = (0..200_000u32)
+        .flat_map(|i| format!("line {i} of the secret file\n").into_bytes())
+        .collect();
+    fs::write(dir.subdir("bob").join("secret.txt"), &secret).unwrap();
+    let mut bob = connector(&servers, &dir, "bob", &code, &["--relay-only"]);
+    let relay = servers.relay();
+    let relay = relay.strip_prefix("tcp:").unwrap();
+    let through =
+        format!("[System] Connected through the relay {relay} (it passes only encrypted bytes)");
+    alice.expect_exact(&through);
+    bob.expect_exact(&through);
+    talk(&mut alice, &mut bob);
+    bob.send_line("/send secret.txt");
+    alice.expect_saved("received_files/secret.txt");
+    assert_eq!(
+        fs::read(dir.subdir("alice").join("received_files/secret.txt")).unwrap(),
+        secret
+    );
+    leave(alice, bob);
+    let passed = servers.relayed_bytes();
+    assert!(
+        passed.len() as u64 > secret.len() as u64,
+        "{} bytes passed",
+        passed.len()
+    );
+    for plain in [
+        &b"hello from alice"[..],
+        b"hello from bob",
+        b"of the secret file",
+        b"secret.txt",
+        b"alice",
+    ] {
+        assert!(
+            !passed.windows(plain.len()).any(|w| w == plain),
+            "{:?} passed the relay in the clear",
+            String::from_utf8_lossy(plain)
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_mailbox_is_said_at_once_and_the_local_network_still_works() {
+    let dir = TestDir::new("anywhere-no-mailbox");
+    // A port nobody listens on: refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mailbox = format!("ws://127.0.0.1:{}/v1", closed.local_addr().unwrap().port());
+    drop(closed);
+    let started = Instant::now();
+    let mut bob = Chat::spawn(
+        "bob",
+        &dir.subdir("bob"),
+        &["connect", "--code", "7-ocean-lamp", "--mailbox", &mailbox],
+    );
+    let exit = bob.wait_exit();
+    bob.assert_failed_cleanly(exit, "cannot reach the mailbox ws://127.0.0.1:");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let mut alice = Chat::spawn(
+        "alice",
+        &dir.subdir("alice"),
+        &[
+            "listen",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--name",
+            "alice",
+            "--code",
+            "7-ocean-lamp",
+            "--mailbox",
+            &mailbox,
+        ],
+    );
+    let line = alice.expect_prefix("[System] Listening on ");
+    let port = parse_listen_port(&line).unwrap();
+    let line =
+        alice.expect_prefix("[System] Not reachable from anywhere: cannot reach the mailbox ");
+    assert!(
+        line.ends_with(". Listening on the local network only."),
+        "{line}"
+    );
+    let mut bob = Chat::connect_encrypted(
+        "bob",
+        &dir.subdir("bob"),
+        "127.0.0.1",
+        port,
+        &["--name", "bob", "--code", "7-ocean-lamp"],
+    );
+    talk(&mut alice, &mut bob);
+    leave(alice, bob);
+}
+
+#[test]
+fn a_room_lets_members_join_by_code_directly_or_through_the_relay() {
+    let dir = TestDir::new("anywhere-room");
+    let servers = Servers::on_loopback();
+    let (mut host, _, code) = listener(&servers, &dir, Some("33-ocean-lamp"), &["--room"]);
+    let mut ann = connector(&servers, &dir, "ann", &code, &[]);
+    ann.expect_prefix("[System] Connected directly to ");
+    host.expect_prefix("[System] ann joined the room");
+    let mut ben = connector(&servers, &dir, "ben", &code, &["--relay-only"]);
+    ben.expect_prefix("[System] Connected through the relay ");
+    host.expect_prefix("[System] ben joined the room");
+    ann.expect_exact("[System] ben joined the room.");
+    ben.send_line("hi all");
+    ann.expect_exact("[ben] hi all");
+    host.expect_exact("[ben] hi all");
+}
+
+#[test]
+fn a_relay_cut_mid_file_leaves_what_arrived_and_sending_again_resumes() {
+    let dir = TestDir::new("anywhere-relay-cut");
+    let servers = Servers::on_loopback();
+    let big = 256 << 20;
+    let data: Vec<u8> = (0..big as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(dir.subdir("bob").join("big.bin"), &data).unwrap();
+    let (mut alice, _, code) = listener(&servers, &dir, Some("34-ocean-lamp"), &["--accept-all"]);
+    let mut bob = connector(&servers, &dir, "bob", &code, &["--relay-only"]);
+    bob.expect_prefix("[System] Connected through the relay ");
+    bob.send_line("/send big.bin");
+    alice.expect_prefix("[System] Incoming file big.bin");
+    let until = Instant::now() + Duration::from_secs(60);
+    while servers.relayed_total() < (big / 4) as u64 {
+        assert!(
+            Instant::now() < until,
+            "only {} bytes passed",
+            servers.relayed_total()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    servers.cut_relay();
+    alice.expect_prefix("[System] Transfer of big.bin incomplete: received ");
+    assert_eq!(alice.wait_exit(), 1, "{}", alice.report());
+    bob.wait_exit();
+
+    let (mut alice, _, code) = listener(&servers, &dir, Some("34-ocean-lamp"), &["--accept-all"]);
+    let mut bob = connector(&servers, &dir, "bob", &code, &["--relay-only"]);
+    bob.expect_prefix("[System] Connected through the relay ");
+    bob.send_line("/send big.bin");
+    alice.expect_prefix("[System] Resuming big.bin: ");
+    alice.expect_saved("received_files/big.bin");
+    assert!(fs::read(dir.subdir("alice").join("received_files/big.bin")).unwrap() == data);
+    leave(alice, bob);
+}
+
+/// The servers' flags for a chat in the test internet.
+fn internet_args(internet: &Internet) -> Vec<String> {
+    servers_args(&internet.mailbox_url(), &internet.relay())
+}
+
+#[test]
+fn two_homes_behind_nat_routers_talk_through_the_relay() {
+    let Some(internet) = Internet::new(Options::default()) else {
+        return;
+    };
+    let dir = TestDir::new("anywhere-nat");
+    let servers = internet_args(&internet);
+    let mut args = vec!["listen", "--port", "5050", "--name", "alice", "--code"];
+    args.extend(servers.iter().map(String::as_str));
+    let mut alice = Chat::spawn_in(internet.h1_ns(), "alice", &dir.subdir("alice"), &args);
+    let code = registered(&mut alice);
+    let secret = b"a line nobody between may read\n".repeat(10_000);
+    fs::write(dir.subdir("bob").join("notes.txt"), &secret).unwrap();
+    let mut args = vec!["connect", "--code", &code, "--name", "bob"];
+    args.extend(servers.iter().map(String::as_str));
+    let mut bob = Chat::spawn_in(internet.h2_ns(), "bob", &dir.subdir("bob"), &args);
+    bob.set_timeout(Duration::from_secs(20));
+    let relay = internet.relay();
+    let through = format!(
+        "[System] Connected through the relay {} (it passes only encrypted bytes)",
+        relay.strip_prefix("tcp:").unwrap()
+    );
+    bob.expect_exact(&through);
+    alice.expect_exact(&through);
+    talk(&mut alice, &mut bob);
+    bob.send_line("/send notes.txt");
+    alice.expect_saved("received_files/notes.txt");
+    assert_eq!(
+        fs::read(dir.subdir("alice").join("received_files/notes.txt")).unwrap(),
+        secret
+    );
+    leave(alice, bob);
+    let passed = internet.relayed_bytes();
+    assert!(passed.len() > secret.len());
+    let plain = b"a line nobody between may read";
+    assert!(
+        !passed.windows(plain.len()).any(|w| w == plain),
+        "the file passed in the clear"
+    );
+}
+
+#[test]
+fn a_listener_that_leaves_gives_its_code_back_for_the_next_one() {
+    let dir = TestDir::new("anywhere-again");
+    let servers = Servers::on_loopback();
+    let (mut first, _, _) = listener(&servers, &dir, Some("36-ocean-lamp"), &[]);
+    // (Piped lines, /quit too, wait for the peer: a signal leaves.)
+    first.signal("TERM");
+    first.wait_exit();
+    let (mut alice, port, code) = listener(&servers, &dir, Some("36-ocean-lamp"), &[]);
+    let mut bob = connector(&servers, &dir, "bob", &code, &[]);
+    bob.expect_exact(&format!("[System] Connected directly to 127.0.0.1:{port}"));
+    talk(&mut alice, &mut bob);
+    leave(alice, bob);
+}
+
+/// A "mailbox" that answers `answer` to whatever comes, or nothing.
+fn false_mailbox(answer: Option<&'static [u8]>) -> String {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/v1", server.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in server.incoming().flatten() {
+            if let Some(answer) = answer {
+                let _ = std::io::Write::write_all(&mut &stream, answer);
+            }
+            held.push(stream);
+        }
+    });
+    url
+}
+
+#[test]
+fn something_else_at_the_mailbox_address_fails_cleanly_within_seconds() {
+    let dir = TestDir::new("anywhere-false-mailbox");
+    for (answer, said) in [
+        (
+            Some(&b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"[..]),
+            "did not answer as a mailbox server",
+        ),
+        (
+            Some(b"SSH-2.0-OpenSSH_9.6\r\n"),
+            "did not answer as a mailbox server",
+        ),
+        (None, "did not answer as a mailbox server"),
+    ] {
+        let url = false_mailbox(answer);
+        let started = Instant::now();
+        let mut bob = Chat::spawn(
+            "bob",
+            &dir.subdir("bob"),
+            &["connect", "--code", "7-ocean-lamp", "--mailbox", &url],
+        );
+        let exit = bob.wait_exit_within(Duration::from_secs(20));
+        bob.assert_failed_cleanly(exit, said);
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn a_router_that_forwards_a_port_gives_a_direct_path_across_two_nats() {
+    let Some(internet) = Internet::new(Options { upnp: true }) else {
+        return;
+    };
+    let dir = TestDir::new("anywhere-mapped");
+    let servers = internet_args(&internet);
+    let mut args = vec!["listen", "--port", "6060", "--name", "alice", "--code"];
+    args.extend(servers.iter().map(String::as_str));
+    let mut alice = Chat::spawn_in(internet.h1_ns(), "alice", &dir.subdir("alice"), &args);
+    // The router's answer and the mailbox's come in either order.
+    let forwards = format!("[System] Your router forwards {}:", internet.wan_address(1));
+    let (mut code, mut line) = (None, None);
+    while code.is_none() || line.is_none() {
+        let next = alice.next_line();
+        if next.starts_with("[System] Registered the code at the mailbox: ") {
+            code = next
+                .split("--code ")
+                .nth(1)
+                .map(|c| c.trim_end_matches('`').to_string());
+        } else if next.starts_with(&forwards) {
+            line = Some(next);
+        }
+    }
+    let (code, line) = (code.unwrap(), line.unwrap());
+    let external = line
+        .strip_prefix("[System] Your router forwards ")
+        .and_then(|rest| rest.split_once(' '))
+        .map(|(address, _)| address.to_string())
+        .unwrap();
+    let mut args = vec!["connect", "--code", &code, "--name", "bob"];
+    args.extend(servers.iter().map(String::as_str));
+    let mut bob = Chat::spawn_in(internet.h2_ns(), "bob", &dir.subdir("bob"), &args);
+    bob.expect_exact(&format!("[System] Connected directly to {external}"));
+    alice.expect_prefix(&format!(
+        "[System] Connected by {}:",
+        internet.wan_address(2)
+    ));
+    talk(&mut alice, &mut bob);
+    leave(alice, bob);
+    // At most the listener's request to be paired (104 bytes), which it
+    // sends in case the direct path fails: nothing of the chat.
+    assert!(
+        internet.relayed_total() <= 104,
+        "the relay carried {} bytes",
+        internet.relayed_total()
+    );
+}
