@@ -17,10 +17,11 @@
 //!   MiB (default 1024) sent by `chat` against `nc`. A protocol that waits
 //!   a round trip per file or per window loses here.
 //! - **Through the relay.** The real mailbox server and transit relay
-//!   from PyPI, installed in a venv kept under the target folder
-//!   (`target/tmp/wormhole-venv`, made at the first run: python3 with venv
-//!   and pip, and PyPI within reach; the part is skipped, saying why,
-//!   when they are not) and started on free loopback ports. Two chats
+//!   from PyPI, in the versions the tests pin, installed in the venv the
+//!   tests use too (`target/wormhole-servers/venv`, made at the first run
+//!   of either: python3 with venv and pip, and PyPI within reach; the part
+//!   is skipped, saying why, when they are not) and started on free
+//!   loopback ports. Two chats
 //!   meet by code at the mailbox (`chat listen --code`, `chat connect
 //!   --code CODE`) and connect through the relay (`--relay-only`), or
 //!   directly as they do on the same machine; each row checks which way it
@@ -125,7 +126,10 @@ fn main() {
         if wanted("far") {
             println!();
         }
-        match Servers::start(&target.join("wormhole-venv"), &work.join("servers")) {
+        let target = target
+            .parent()
+            .expect("the bench's folder is in the target folder");
+        match Servers::start(target, &work.join("servers")) {
             Ok(servers) => relayed(&work, &source, &settings, &servers),
             Err(why) => println!("through the relay: skipped, {why}"),
         }
@@ -299,7 +303,7 @@ fn relayed(work: &Path, source: &Path, settings: &Settings, servers: &Servers) {
     println!(
         "through magic-wormhole's transit relay on loopback ({}), two chats meeting by code at \
          the mailbox server and connecting through the relay or directly:",
-        servers.versions
+        servers.versions()
     );
     let out = work.join("received");
     let mut rows = vec![(RELAYED, Vec::new()), (DIRECT, Vec::new())];
@@ -403,7 +407,7 @@ fn code_listener(out: &Path, servers: &Servers) -> (Listener, String) {
     // `[System] Registered the code at the mailbox: from anywhere, your
     // peer joins with `chat connect --code CODE``, after the code's line.
     let mut said = String::new();
-    for _ in 0..4 {
+    for _ in 0..8 {
         let start = said.len();
         if receiver.output.read_line(&mut said).unwrap_or(0) == 0 {
             break;

@@ -1,9 +1,9 @@
 //! magic-wormhole's mailbox server and transit relay, the real ones from
-//! PyPI, installed in a venv of the bench's own (kept in the target folder
-//! for the next run) and started on free loopback ports; stopped when
-//! dropped.
+//! PyPI, installed in the venv the tests use too (kept in the target
+//! folder) and started on free loopback ports; stopped when dropped.
 
-use std::fs;
+use std::fs::{self, File};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use crate::common::ports::{free_port, listening};
 use crate::common::programs::installed;
 
-/// The two packages, as pip names them.
+/// The servers' versions, pinned as the tests pin them
+/// (`tests/suite/common/wormhole.rs`), so that both use one venv.
 const PACKAGES: [&str; 2] = [
-    "magic-wormhole-mailbox-server",
-    "magic-wormhole-transit-relay",
+    "magic-wormhole-mailbox-server==0.8.0",
+    "magic-wormhole-transit-relay==0.5.0",
 ];
 
 /// How long a server may take to listen (about a second here).
@@ -25,15 +26,14 @@ const START_WITHIN: Duration = Duration::from_secs(30);
 pub struct Servers {
     mailbox: Server,
     relay: Server,
-    /// The packages' versions, as `name version, name version`.
-    pub versions: String,
 }
 
 impl Servers {
-    /// Installs the servers in `venv` if they are not there yet and starts
-    /// them, with their logs and database in `folder`; or says why not.
-    pub fn start(venv: &Path, folder: &Path) -> Result<Self, String> {
-        let python = ready_venv(venv)?;
+    /// Installs the servers in a venv under `target` if they are not there
+    /// yet and starts them, with their logs and database in `folder`; or
+    /// says why not.
+    pub fn start(target: &Path, folder: &Path) -> Result<Self, String> {
+        let venv = ready_venv(target)?;
         fs::create_dir_all(folder).map_err(|e| format!("cannot make {}: {e}", folder.display()))?;
         let twistd = venv.join("bin/twistd");
         let mailbox = Server::start(&twistd, folder, "mailbox", |port| {
@@ -49,11 +49,12 @@ impl Servers {
                 format!("--port=tcp:{port}:interface=127.0.0.1"),
             ]
         })?;
-        Ok(Self {
-            mailbox,
-            relay,
-            versions: versions(&python),
-        })
+        Ok(Self { mailbox, relay })
+    }
+
+    /// The servers' versions, as pip names them.
+    pub fn versions(&self) -> String {
+        PACKAGES.join(", ")
     }
 
     /// The options that make a chat use these two servers.
@@ -136,42 +137,48 @@ impl Drop for Server {
     }
 }
 
-/// The venv's python, once both servers are installed in it.
-fn ready_venv(venv: &Path) -> Result<PathBuf, String> {
-    let python = venv.join("bin/python");
-    if python.exists() && has_servers(&python) {
-        return Ok(python);
+/// The venv with both servers, made under `target` unless it is there
+/// already, as the tests make it: a lock file keeps two programs from
+/// making it at once, and a marker written last, naming the versions,
+/// tells a complete one from one cut short or made for other versions.
+fn ready_venv(target: &Path) -> Result<PathBuf, String> {
+    let home = target.join("wormhole-servers");
+    let failed = |what: &str, e: std::io::Error| format!("{what} {}: {e}", home.display());
+    fs::create_dir_all(&home).map_err(|e| failed("cannot make", e))?;
+    let lock = File::create(home.join("lock")).map_err(|e| failed("cannot lock", e))?;
+    // SAFETY: flock on a file held open here; closing it when this
+    // function returns releases the lock.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(failed("cannot lock", std::io::Error::last_os_error()));
+    }
+    let venv = home.join("venv");
+    let marker = venv.join("complete");
+    let pins = PACKAGES.join("\n");
+    if fs::read_to_string(&marker).ok().as_deref() == Some(pins.as_str()) {
+        return Ok(venv);
     }
     if !installed("python3") {
         return Err("python3 is not installed".into());
     }
-    let _ = fs::remove_dir_all(venv);
+    let _ = fs::remove_dir_all(&venv);
     run(
-        Command::new("python3").args(["-m", "venv"]).arg(venv),
+        Command::new("python3").args(["-m", "venv"]).arg(&venv),
         "python3 cannot make a venv",
     )?;
     run(
-        Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
+        Command::new(venv.join("bin/python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .args(PACKAGES),
         "pip cannot install the servers",
     )?;
-    if !has_servers(&python) {
-        return Err("the servers were installed but cannot be imported".into());
-    }
-    Ok(python)
-}
-
-fn has_servers(python: &Path) -> bool {
-    Command::new(python)
-        .args([
-            "-c",
-            "import wormhole_mailbox_server, wormhole_transit_relay",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    fs::write(&marker, &pins).map_err(|e| failed("cannot mark the venv in", e))?;
+    Ok(venv)
 }
 
 /// Runs `command` to its end; if it fails, `what` with the last line it
@@ -187,20 +194,6 @@ fn run(command: &mut Command, what: &str) -> Result<(), String> {
     let said = String::from_utf8_lossy(&output.stderr);
     let last = said.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
     Err(format!("{what} ({}): {last}", output.status))
-}
-
-fn versions(python: &Path) -> String {
-    let script = format!(
-        "from importlib.metadata import version\n\
-         print(', '.join(n + ' ' + version(n) for n in {PACKAGES:?}))"
-    );
-    Command::new(python)
-        .args(["-c", &script])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| PACKAGES.join(", "))
 }
 
 /// The last line of a server's log, to say why it did not start.
