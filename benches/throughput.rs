@@ -27,19 +27,24 @@ mod common;
 #[path = "throughput/usage.rs"]
 mod usage;
 
-use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{machine, setting};
+use common::chats::{self, Done, FILE_DONE, FOLDER_DONE, Latency, Listener, PING_EVERY, Sent};
+use common::files::{
+    FILES_PER_FOLDER, SMALL_FILE, fresh_folder, same_bytes, same_tree, sha256, write_many_files,
+    write_random,
+};
+use common::peak::PeakWatch;
+use common::ports::{free_port, listening, wait_listening};
+use common::programs::{installed, tar_nc_send};
+use common::{machine, median, setting};
 use usage::{Machine, MachineSpan, Usage, describe, wait_with_usage};
 
 const CHAT: &str = env!("CARGO_BIN_EXE_chat");
@@ -49,18 +54,6 @@ const COPY_BUFFER: usize = 64 * 1024;
 
 /// Connections timed for the handshake, each to a fresh listener.
 const HANDSHAKE_ROUNDS: usize = 20;
-
-/// How often a line is typed into a chat that is sending a file.
-const PING_EVERY: Duration = Duration::from_millis(50);
-
-/// The folder of many small files: the size of each, and how many share a
-/// subfolder.
-const SMALL_FILE: usize = 4096;
-const FILES_PER_FOLDER: usize = 100;
-
-/// How long a chat may take to connect, and to deliver what it sends.
-const CONNECT_WITHIN: Duration = Duration::from_secs(10);
-const DELIVER_WITHIN: Duration = Duration::from_secs(600);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -270,14 +263,6 @@ impl Tool {
     }
 }
 
-fn installed(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Rows the ratios are taken against.
 const COPY_LOOP: &str = "copy loop (64 KiB)";
 const NC: &str = "nc (OpenBSD)";
@@ -321,52 +306,6 @@ fn transfer_tools() -> Vec<Tool> {
             }),
         },
     ]
-}
-
-/// Follows a process's peak resident memory until it exits.
-struct PeakWatch {
-    peak: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl PeakWatch {
-    fn start(pid: u32) -> Self {
-        let peak = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (peak, stop) = (peak.clone(), stop.clone());
-            thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    if let Some(kib) = vm_hwm(pid) {
-                        peak.fetch_max(kib, Ordering::Relaxed);
-                    }
-                    thread::sleep(Duration::from_millis(10));
-                }
-            })
-        };
-        Self {
-            peak,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn finish(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        self.peak.load(Ordering::Relaxed)
-    }
-}
-
-fn vm_hwm(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// Times a transfer: `receiver` is already listening; `start_sender` starts
@@ -446,27 +385,14 @@ fn chat_connect(port: u16, wire: Wire) -> Command {
 /// with its port and the rest of its output to read. Its stdin stays open
 /// (end of input would make it leave).
 fn start_listener(out: &Path, wire: Wire) -> (Child, u16, BufReader<ChildStdout>) {
-    let mut child = Command::new(wire.program())
+    let mut command = Command::new(wire.program());
+    command
         .args(["listen", "--host", "127.0.0.1", "--port", "0"])
         .args(wire.args())
         .args(["--name", "r", "--download-dir"])
-        .arg(out)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("cannot start chat listen");
-    let mut lines = BufReader::with_capacity(1 << 16, child.stdout.take().unwrap());
-    let mut first = String::new();
-    lines.read_line(&mut first).unwrap();
-    // `[System] Listening on 127.0.0.1:PORT ...`
-    let port = first
-        .trim_end()
-        .trim_end_matches(" ...")
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {first:?}"));
-    (child, port, lines)
+        .arg(out);
+    let listener = chats::start_listener(command);
+    (listener.child, listener.port, listener.output)
 }
 
 /// [`start_listener`], with a thread that collects the rest of its output.
@@ -478,33 +404,6 @@ fn chat_listener(out: &Path, wire: Wire) -> (Child, u16, thread::JoinHandle<Stri
         rest
     });
     (child, port, said)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Waits until something listens on `port` on 127.0.0.1.
-fn wait_listening(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if listening(port) {
-            return;
-        }
-        thread::sleep(Duration::from_millis(2));
-    }
-    panic!("nothing listens on port {port}");
-}
-
-/// Whether something listens on `port` on 127.0.0.1, found without
-/// connecting (which would use up a one-connection listener).
-fn listening(port: u16) -> bool {
-    let needle = format!(":{port:04X} 00000000:0000 0A");
-    fs::read_to_string("/proc/net/tcp").is_ok_and(|table| table.contains(&needle))
 }
 
 /// A reference tool: receiver and sender command lines, with the received
@@ -923,63 +822,6 @@ fn copy_send(port: &str, path: &str) {
     }
 }
 
-/// xorshift64*: fast, and incompressible enough for a transfer.
-struct Noise(u64);
-
-impl Noise {
-    fn new(seed: u64) -> Self {
-        Self(0x9e37_79b9_7f4a_7c15 ^ seed)
-    }
-
-    /// Fills `block`, whose length is a multiple of 8.
-    fn fill(&mut self, block: &mut [u8]) {
-        for chunk in block.chunks_exact_mut(8) {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            chunk.copy_from_slice(&self.0.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-        }
-    }
-}
-
-fn write_random(path: &Path, size: u64) {
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(path).unwrap());
-    let mut noise = Noise::new(0);
-    let mut block = vec![0u8; 1 << 20];
-    let mut left = size;
-    while left > 0 {
-        noise.fill(&mut block);
-        let n = left.min(block.len() as u64) as usize;
-        out.write_all(&block[..n]).unwrap();
-        left -= n as u64;
-    }
-    // On disk before the first round: left dirty, it would be written back
-    // 30 s after it was written, in the middle of some tool's turn.
-    out.into_inner().unwrap().sync_all().unwrap();
-}
-
-fn sha256(path: &Path) -> String {
-    let output = Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .expect("sha256sum is needed to check the copies");
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    }
-}
-
 fn slowest(values: &[f64]) -> f64 {
     values.iter().copied().fold(f64::INFINITY, f64::min)
 }
@@ -1171,12 +1013,6 @@ fn print_time_spent(results: &[(&str, Vec<Run>)], speeds: &[(&str, Vec<f64>)]) {
 const MANY_FILES: &str = "folder of small files";
 const ONE_FILE: &str = "folder of one file";
 
-/// What the receiver and the sender say once a folder, or a file, is done.
-const FOLDER_SAVED: &str = "[System] Folder saved to ";
-const FOLDER_SENT: &str = "[System] Sent folder ";
-const FILE_SAVED: &str = "[System] File saved to ";
-const FILE_SENT: &str = "[System] Sent file ";
-
 /// `count` small files sent as one folder by `chat` and by `tar | nc`, in
 /// turn in every round.
 fn many_files_table(work: &Path, count: usize, rounds: usize) {
@@ -1189,7 +1025,7 @@ fn many_files_table(work: &Path, count: usize, rounds: usize) {
     for round in 0..rounds {
         let out = work.join(format!("folder-out-{round}"));
         fresh_folder(&out);
-        let sent = chat_send(&folder, &out, FOLDER_SAVED, FOLDER_SENT);
+        let sent = chat_send(&folder, &out, FOLDER_DONE);
         if let Err(why) = same_tree(&folder, &out.join("many")) {
             panic!("chat: {why}; the receiver said:\n{}", sent.receiver_said);
         }
@@ -1198,7 +1034,8 @@ fn many_files_table(work: &Path, count: usize, rounds: usize) {
         peak_receive = peak_receive.max(sent.peak_receive);
         if missing.is_none() {
             fresh_folder(&out);
-            tar.push(tar_nc_send(&folder, &out));
+            let port = free_port();
+            tar.push(tar_nc_send(&folder, &out, port, port));
             if let Err(why) = same_tree(&folder, &out.join("many")) {
                 panic!("tar | nc: {why}");
             }
@@ -1255,7 +1092,7 @@ fn one_file_table(work: &Path, source: &Path, mib: u64, rounds: usize) {
         for folder_turn in [folder_first, !folder_first] {
             fresh_folder(&out);
             if folder_turn {
-                let sent = chat_send(&folder, &out, FOLDER_SAVED, FOLDER_SENT);
+                let sent = chat_send(&folder, &out, FOLDER_DONE);
                 if let Err(why) = same_tree(&folder, &out.join("one-file")) {
                     panic!(
                         "chat, folder: {why}; the receiver said:\n{}",
@@ -1264,7 +1101,7 @@ fn one_file_table(work: &Path, source: &Path, mib: u64, rounds: usize) {
                 }
                 as_folder.push(sent.seconds);
             } else {
-                let sent = chat_send(source, &out, FILE_SAVED, FILE_SENT);
+                let sent = chat_send(source, &out, FILE_DONE);
                 if !same_bytes(source, &out.join("source.bin")) {
                     panic!(
                         "chat, file: received copy differs; the receiver said:\n{}",
@@ -1294,241 +1131,24 @@ fn one_file_table(work: &Path, source: &Path, mib: u64, rounds: usize) {
     );
 }
 
-/// `count` files of [`SMALL_FILE`] random bytes, [`FILES_PER_FOLDER`] to
-/// each subfolder of `root`; each file differs, as real ones would.
-fn write_many_files(root: &Path, count: usize) {
-    fs::create_dir_all(root).unwrap();
-    let mut noise = Noise::new(1);
-    let mut block = vec![0u8; SMALL_FILE];
-    for i in 0..count {
-        let folder = root.join(format!("d{:03}", i / FILES_PER_FOLDER));
-        if i % FILES_PER_FOLDER == 0 {
-            fs::create_dir(&folder).unwrap();
-        }
-        noise.fill(&mut block);
-        fs::write(folder.join(format!("f{:03}", i % FILES_PER_FOLDER)), &block).unwrap();
-    }
-}
-
-/// An empty folder at `path`, whatever was there before, and nothing left
-/// to write back: the disk catching up on an earlier round would slow this
-/// one.
-fn fresh_folder(path: &Path) {
-    let _ = fs::remove_dir_all(path);
-    fs::create_dir_all(path).unwrap();
-    rustix::fs::sync();
-}
-
-/// What a `/send` between two encrypted chats took.
-struct Sent {
-    /// From typing `/send` to the receiver saying all is saved.
-    seconds: f64,
-    /// Peak resident memory of each chat, in KiB.
-    peak_send: u64,
-    peak_receive: u64,
-    /// The receiver's output, for when its copy is wrong.
-    receiver_said: String,
-}
-
 /// Sends `path` from one encrypted chat to another that saves into `out`,
-/// once they are connected, and waits for the receiver's line beginning
-/// with `saved` and the sender's with `sent`; then both leave.
-fn chat_send(path: &Path, out: &Path, saved: &str, sent: &str) -> Sent {
-    let (mut receiver, port, output) = start_listener(out, Wire::Encrypted);
-    let mut heard = Said::follow(output, "the receiver");
-    let receive_watch = PeakWatch::start(receiver.id());
-    let mut sender = chat_connect(port, Wire::Encrypted)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("cannot start chat connect");
-    let send_watch = PeakWatch::start(sender.id());
-    let mut told = Said::follow(BufReader::new(sender.stdout.take().unwrap()), "the sender");
-    let mut typing = sender.stdin.take().unwrap();
-    told.until(connected_line(Wire::Encrypted), CONNECT_WITHIN);
-    let started = Instant::now();
-    writeln!(typing, "/send {}", path.display()).unwrap();
-    let done = heard.until(saved, DELIVER_WITHIN);
-    // The sender hears of it a round trip later; leaving before would cut
-    // the conversation short.
-    told.until(sent, DELIVER_WITHIN);
-    drop(typing);
-    let sender_status = sender.wait().expect("sender wait");
-    let receiver_status = receiver.wait().expect("receiver wait");
-    let (receiver_said, sender_said) = (heard.finish(), told.finish());
-    assert!(
-        sender_status.success() && receiver_status.success(),
-        "sender {sender_status}, receiver {receiver_status}; the receiver said:\n\
-         {receiver_said}\nthe sender said:\n{sender_said}"
-    );
-    Sent {
-        seconds: done.saturating_duration_since(started).as_secs_f64(),
-        peak_send: send_watch.finish(),
-        peak_receive: receive_watch.finish(),
-        receiver_said,
-    }
-}
-
-/// A chat's output as it is read, every line kept to show when something
-/// goes wrong.
-struct Said {
-    who: &'static str,
-    lines: mpsc::Receiver<(Instant, String)>,
-    reading: thread::JoinHandle<()>,
-    text: String,
-}
-
-impl Said {
-    fn follow(output: impl BufRead + Send + 'static, who: &'static str) -> Self {
-        let (lines, reading) = stamped_lines(output);
-        Self {
-            who,
-            lines,
-            reading,
-            text: String::new(),
-        }
-    }
-
-    /// When the next line beginning with `start` was read; no such line
-    /// within `within` is a failure.
-    fn until(&mut self, start: &str, within: Duration) -> Instant {
-        let deadline = Instant::now() + within;
-        loop {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(wait) {
-                Ok((at, line)) => {
-                    self.text += &line;
-                    self.text.push('\n');
-                    if line.starts_with(start) {
-                        return at;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "{} did not say `{start}` within {} s; it said:\n{}",
-                    self.who,
-                    within.as_secs(),
-                    self.text
-                ),
-                Err(RecvTimeoutError::Disconnected) => panic!(
-                    "{} ended before saying `{start}`; it said:\n{}",
-                    self.who, self.text
-                ),
-            }
-        }
-    }
-
-    /// All that was said, once the output has ended.
-    fn finish(mut self) -> String {
-        while let Ok((_, line)) = self.lines.recv() {
-            self.text += &line;
-            self.text.push('\n');
-        }
-        let _ = self.reading.join();
-        self.text
-    }
-}
-
-/// `tar c | nc` into `nc -l | tar x` in `out`, timed from starting the
-/// sender to the receiver's exit, when all is on disk.
-fn tar_nc_send(folder: &Path, out: &Path) -> f64 {
-    let port = free_port().to_string();
-    let mut receiver = Command::new("sh")
-        .args(["-c", r#"nc -d -l 127.0.0.1 "$0" | tar xf - -C "$1""#, &port])
-        .arg(out)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("cannot start nc -l | tar x");
-    wait_listening(port.parse().unwrap());
-    let started = Instant::now();
-    let mut sender = Command::new("sh")
-        .args([
-            "-c",
-            r#"tar cf - -C "$1" "$2" | nc -N 127.0.0.1 "$0""#,
-            &port,
-        ])
-        .arg(folder.parent().unwrap())
-        .arg(folder.file_name().unwrap())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("cannot start tar c | nc");
-    let receiver_status = receiver.wait().expect("receiver wait");
-    let seconds = started.elapsed().as_secs_f64();
-    let sender_status = sender.wait().expect("sender wait");
-    assert!(
-        receiver_status.success() && sender_status.success(),
-        "tar | nc: sender {sender_status}, receiver {receiver_status}"
-    );
-    seconds
-}
-
-/// Whether `copy` holds the same files as `original`, byte for byte; if
-/// not, what differs.
-fn same_tree(original: &Path, copy: &Path) -> Result<(), String> {
-    let (want, got) = (files_under(original), files_under(copy));
-    if want != got {
-        let total = |files: &BTreeMap<PathBuf, u64>| files.values().sum::<u64>();
-        let first = want
-            .iter()
-            .find(|(name, size)| got.get(*name) != Some(size))
-            .or_else(|| got.iter().find(|(name, _)| !want.contains_key(*name)))
-            .map_or_else(String::new, |(name, _)| name.display().to_string());
-        return Err(format!(
-            "{} files of {} bytes arrived, {} of {} were sent; first to differ: {first}",
-            got.len(),
-            total(&got),
-            want.len(),
-            total(&want)
-        ));
-    }
-    match want
-        .keys()
-        .find(|name| !same_bytes(&original.join(name), &copy.join(name)))
-    {
-        Some(name) => Err(format!("{} arrived with other bytes", name.display())),
-        None => Ok(()),
-    }
-}
-
-/// Every file under `root`, by its path inside it, with its size.
-fn files_under(root: &Path) -> BTreeMap<PathBuf, u64> {
-    let mut files = BTreeMap::new();
-    let mut folders = vec![root.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        // A folder that is missing holds nothing, which the caller reports.
-        let Ok(entries) = fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries {
-            let entry = entry.unwrap();
-            let path = entry.path();
-            if entry.file_type().unwrap().is_dir() {
-                folders.push(path);
-            } else {
-                let size = entry.metadata().unwrap().len();
-                files.insert(path.strip_prefix(root).unwrap().to_path_buf(), size);
-            }
-        }
-    }
-    files
-}
-
-fn same_bytes(a: &Path, b: &Path) -> bool {
-    let (Ok(mut a), Ok(mut b)) = (File::open(a), File::open(b)) else {
-        return false;
+/// once they are connected, and waits for the receiver's and the sender's
+/// lines of `done`; then both leave.
+fn chat_send(path: &Path, out: &Path, done: Done) -> Sent {
+    let (child, port, output) = start_listener(out, Wire::Encrypted);
+    let receiver = Listener {
+        child,
+        port,
+        output,
     };
-    let size = a.metadata().map_or(0, |m| m.len());
-    let chunk = size.clamp(1, 1 << 20) as usize;
-    let (mut x, mut y) = (vec![0; chunk], vec![0; chunk]);
-    loop {
-        let n = a.read(&mut x).unwrap();
-        if n == 0 {
-            return b.read(&mut y).unwrap() == 0;
-        }
-        if b.read_exact(&mut y[..n]).is_err() || x[..n] != y[..n] {
-            return false;
-        }
-    }
+    let connect = chat_connect(port, Wire::Encrypted);
+    chats::send(
+        receiver,
+        connect,
+        &[connected_line(Wire::Encrypted)],
+        path,
+        done,
+    )
 }
 
 /// Seconds of each round, by row, with the median, the slowest round, and
@@ -1597,138 +1217,18 @@ fn latency_table(work: &Path, source: &Path, mib: u64, wires: &[Wire]) {
     }
 }
 
-/// Line delays during one transfer.
-struct Latency {
-    /// From the receiver announcing the file to it saying it saved it.
-    transfer: Duration,
-    /// Seconds from input to screen of each line typed meanwhile that arrived.
-    delays: Vec<f64>,
-    /// Lines typed meanwhile that never arrived.
-    lost: usize,
-}
-
-/// What the receiving chat printed during a latency run, as it was read.
-#[derive(Default)]
-struct Heard {
-    began: Option<Instant>,
-    saved: Option<Instant>,
-    /// When each `ping N` line arrived, by N.
-    pings: HashMap<usize, Instant>,
-    said: String,
-}
-
-impl Heard {
-    fn note(&mut self, at: Instant, line: &str) {
-        if line.starts_with("[System] Incoming file") {
-            self.began.get_or_insert(at);
-        } else if line.starts_with("[System] File saved") {
-            self.saved.get_or_insert(at);
-        } else if let Some(n) = line.strip_prefix("[s] ping ").and_then(|n| n.parse().ok()) {
-            self.pings.insert(n, at);
-        }
-        self.said.push_str(line);
-        self.said.push('\n');
-    }
-}
-
 fn line_latency(work: &Path, source: &Path, wire: Wire) -> Latency {
     let out = work.join("latency");
     let _ = fs::remove_dir_all(&out);
-    let (mut receiver, port, output) = start_listener(&out, wire);
-    let (lines, reading) = stamped_lines(output);
-    let mut sender = chat_connect(port, wire)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("cannot start chat connect");
-    let mut typing = sender.stdin.take().unwrap();
-    writeln!(typing, "/send {}", source.display()).unwrap();
-
-    let mut heard = Heard::default();
-    let mut typed: Vec<Instant> = Vec::new();
-    let give_up = Instant::now() + Duration::from_secs(600);
-    let mut next = Instant::now() + PING_EVERY;
-    while heard.saved.is_none() {
-        match lines.recv_timeout(next.saturating_duration_since(Instant::now())) {
-            Ok((at, line)) => heard.note(at, &line),
-            Err(RecvTimeoutError::Timeout) => {
-                typed.push(Instant::now());
-                if writeln!(typing, "ping {}", typed.len() - 1).is_err() {
-                    panic!(
-                        "{}: the sender stopped reading its input; the receiver said:\n{}",
-                        wire.row(),
-                        heard.said
-                    );
-                }
-                next += PING_EVERY;
-            }
-            Err(RecvTimeoutError::Disconnected) => panic!(
-                "{}: the receiver ended before saving the file; it said:\n{}",
-                wire.row(),
-                heard.said
-            ),
-        }
-        assert!(
-            Instant::now() < give_up,
-            "{}: the file was not saved within 10 minutes; the receiver said:\n{}",
-            wire.row(),
-            heard.said
-        );
-    }
-    // Lines held back behind the file come right after it.
-    let patience = Instant::now() + Duration::from_secs(30);
-    while heard.pings.len() < typed.len() {
-        match lines.recv_timeout(patience.saturating_duration_since(Instant::now())) {
-            Ok((at, line)) => heard.note(at, &line),
-            Err(_) => break,
-        }
-    }
-    drop(typing);
-    let sender_status = sender.wait().expect("sender wait");
-    let receiver_status = receiver.wait().expect("receiver wait");
-    let _ = reading.join();
-    assert!(
-        sender_status.success() && receiver_status.success(),
-        "{}: sender {sender_status}, receiver {receiver_status}; the receiver said:\n{}",
-        wire.row(),
-        heard.said
-    );
-    let _ = fs::remove_dir_all(&out);
-
-    let (began, saved) = (heard.began.unwrap_or(Instant::now()), heard.saved.unwrap());
-    let mut latency = Latency {
-        transfer: saved.saturating_duration_since(began),
-        delays: Vec::new(),
-        lost: 0,
+    let (child, port, output) = start_listener(&out, wire);
+    let receiver = Listener {
+        child,
+        port,
+        output,
     };
-    for (n, &at) in typed.iter().enumerate() {
-        if at < began || at > saved {
-            continue;
-        }
-        match heard.pings.get(&n) {
-            Some(arrived) => latency
-                .delays
-                .push(arrived.saturating_duration_since(at).as_secs_f64()),
-            None => latency.lost += 1,
-        }
-    }
+    let latency = chats::line_latency(receiver, chat_connect(port, wire), source, wire.row());
+    let _ = fs::remove_dir_all(&out);
     latency
-}
-
-/// Each line of `output`, stamped as soon as it is read, until it ends.
-fn stamped_lines(
-    mut output: impl BufRead + Send + 'static,
-) -> (mpsc::Receiver<(Instant, String)>, thread::JoinHandle<()>) {
-    let (tell, lines) = mpsc::channel();
-    let reading = thread::spawn(move || {
-        let mut line = String::new();
-        while output.read_line(&mut line).is_ok_and(|n| n > 0) {
-            // Once nobody listens, the rest is only drained.
-            let _ = tell.send((Instant::now(), line.trim_end().to_string()));
-            line.clear();
-        }
-    });
-    (lines, reading)
 }
 
 /// The time from spawning `chat connect` to its line saying it is

@@ -1,5 +1,16 @@
-//! What the benchmarks share: their settings from the environment, and the
-//! line that says what machine the figures come from.
+//! What the benchmarks share: their settings from the environment, the
+//! line that says what machine the figures come from, and the parts below.
+
+// Each bench uses some of these modules and not others: what one of them
+// leaves unused is used by another.
+#![allow(dead_code)]
+
+pub mod chats;
+pub mod files;
+pub mod peak;
+pub mod ports;
+pub mod programs;
+pub mod said;
 
 use std::fs;
 use std::thread;
@@ -24,4 +35,14 @@ pub fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = thread::available_parallelism().map_or(0, |n| n.get());
     format!("{cpu}, {cores} cores")
+}
+
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
 }
