@@ -11,8 +11,9 @@ use crate::net::secure::code::Code;
 use crate::net::target::{self, Given};
 use crate::wire::limits::MAX_PEERS;
 
-/// Peer-to-peer terminal chat with file transfer over one direct TCP
-/// connection: no server, no account.
+/// Peer-to-peer terminal chat with file transfer over one TCP connection:
+/// direct, or, from anywhere by a code, through a relay that passes only
+/// encrypted bytes. No account.
 #[derive(Debug, Parser)]
 #[command(name = "chat", version, about)]
 pub struct Cli {
@@ -64,6 +65,10 @@ Either side may start first: while nobody listens there yet, it says so once
 and tries again for up to 30 s (--wait SECS; 0 until Ctrl-C):
   $ chat connect 192.168.1.20 --name I056
   [System] Nobody listens on 192.168.1.20 5050 yet; trying again for up to 30 s (Ctrl-C stops).
+From anywhere, behind any home router, with the code a listener started
+with `chat listen --code` registered at the mailbox:
+  $ chat connect --code 7-guitar-lantern --name I056
+  [System] Connected through the relay transit.magic-wormhole.io:4001 (it passes only encrypted bytes)
 An address alone, as here, takes port 5050; a port goes after a colon
 (192.168.1.20:6000, [::1]:6000, localhost:6000), after the address, or
 with --port. `localhost`, and a dotted host name that resolves
@@ -207,7 +212,8 @@ impl PeerAddress {
 #[derive(Debug, Clone, Args)]
 pub struct Reach {
     /// The mailbox server where two sides with a code meet: it sees the
-    /// code's number, never its words, what is said or the addresses.
+    /// code's number and both sides' public addresses, never the code's
+    /// words, what is said, or the listener's local addresses.
     #[arg(long, value_name = "URL", env = "CHAT_MAILBOX", default_value = DEFAULT_MAILBOX)]
     pub mailbox: MailboxUrl,
     /// The transit relay that passes the encrypted bytes when no direct

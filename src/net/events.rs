@@ -121,6 +121,11 @@ pub enum AnywhereStep<'a> {
     NotMapped(&'a crate::net::portmap::MapError),
     /// No direct path answered: trying the relay.
     TryingRelay(&'a RelayAddr),
+    /// The other side gave the code, but no path can join the two: this
+    /// side gives no address (relay only), and one side refuses the relay.
+    NoPath,
+    /// The relay failed this side: only a direct path is left.
+    RelayFailed(&'a crate::net::relay::RelayError),
 }
 
 /// Who a listening chat waits for.

@@ -107,7 +107,7 @@ fn the_connecting_side_may_come_first_and_waits_for_the_listener() {
     let mut bob = connector(&servers, &dir, "bob", "31-ocean-lamp", &[]);
     bob.expect_exact(
         "[System] Nobody has given this code at the mailbox yet; waiting for the other side \
-         (Ctrl-C stops).",
+         (Ctrl-C stops; if it is there already, check the code's number with it).",
     );
     let (mut alice, port, code) = listener(&servers, &dir, Some("31-Ocean-Lamp"), &[]);
     assert_eq!(code, "31-ocean-lamp");
@@ -219,9 +219,12 @@ fn an_unreachable_mailbox_is_said_at_once_and_the_local_network_still_works() {
     let line = alice.expect_prefix("[System] Listening on ");
     let port = parse_listen_port(&line).unwrap();
     let line =
-        alice.expect_prefix("[System] Not reachable from anywhere: cannot reach the mailbox ");
+        alice.expect_prefix("[System] Not reachable from anywhere yet: cannot reach the mailbox ");
     assert!(
-        line.ends_with(". Listening on the local network only."),
+        line.ends_with(
+            ". Listening on the local network; the code is registered as soon as the mailbox \
+             answers."
+        ),
         "{line}"
     );
     let mut bob = Chat::connect_encrypted(
@@ -467,4 +470,142 @@ fn two_chats_on_one_network_meet_by_code_and_connect_directly_there() {
     ));
     talk(&mut alice, &mut bob);
     leave(alice, bob);
+}
+
+/// A door in front of the mailbox: while shut it drops whoever comes;
+/// open, it passes bytes both ways; `cut` ends what passes now.
+struct Door {
+    port: u16,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    passing: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Door {
+    fn to(target: String, open: bool) -> Door {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let door = Door {
+            port,
+            open: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(open)),
+            passing: std::sync::Arc::default(),
+        };
+        let (is_open, passing) = (door.open.clone(), door.passing.clone());
+        std::thread::spawn(move || {
+            for inside in listener.incoming().flatten() {
+                if !is_open.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let Ok(outside) = std::net::TcpStream::connect(&target) else {
+                    continue;
+                };
+                let mut held = passing.lock().unwrap();
+                for (from, to) in [(&inside, &outside), (&outside, &inside)] {
+                    let (mut from, mut to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+                held.extend([inside, outside]);
+            }
+        });
+        door
+    }
+
+    fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}/v1", self.port)
+    }
+
+    fn open(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn cut(&self) {
+        for stream in self.passing.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// `chat listen --code CODE` with the mailbox behind `door`.
+fn listener_behind(servers: &Servers, door: &Door, dir: &TestDir, code: &str) -> Chat {
+    let args = [
+        "listen",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--name",
+        "alice",
+        "--code",
+        code,
+        "--mailbox",
+        &door.url(),
+        "--relay",
+        &servers.relay(),
+    ];
+    Chat::spawn("alice", &dir.subdir("alice"), &args)
+}
+
+#[test]
+fn a_listener_that_loses_the_mailbox_registers_its_code_again_and_is_met() {
+    let dir = TestDir::new("anywhere-mailbox-lost");
+    let servers = Servers::on_loopback();
+    let target = servers
+        .mailbox_url()
+        .trim_start_matches("ws://")
+        .trim_end_matches("/v1")
+        .to_string();
+    let door = Door::to(target, true);
+    let mut alice = listener_behind(&servers, &door, &dir, "41-ocean-lamp");
+    registered(&mut alice);
+    door.cut();
+    alice.expect_prefix("[System] Meeting through the mailbox failed: ");
+    alice.set_timeout(Duration::from_secs(20));
+    registered(&mut alice);
+    let mut bob = connector(&servers, &dir, "bob", "41-ocean-lamp", &[]);
+    bob.expect_prefix("[System] Connected directly to ");
+    talk(&mut alice, &mut bob);
+    leave(alice, bob);
+}
+
+#[test]
+fn a_mailbox_that_answers_only_later_gets_the_code_then() {
+    let dir = TestDir::new("anywhere-mailbox-later");
+    let servers = Servers::on_loopback();
+    let target = servers
+        .mailbox_url()
+        .trim_start_matches("ws://")
+        .trim_end_matches("/v1")
+        .to_string();
+    let door = Door::to(target, false);
+    let mut alice = listener_behind(&servers, &door, &dir, "42-ocean-lamp");
+    alice.expect_prefix("[System] Not reachable from anywhere yet: ");
+    door.open();
+    alice.set_timeout(Duration::from_secs(20));
+    registered(&mut alice);
+    let mut bob = connector(&servers, &dir, "bob", "42-ocean-lamp", &[]);
+    bob.expect_prefix("[System] Connected directly to ");
+    talk(&mut alice, &mut bob);
+    leave(alice, bob);
+}
+
+#[test]
+fn sides_that_leave_no_path_between_them_say_so() {
+    let dir = TestDir::new("anywhere-no-path");
+    let servers = Servers::on_loopback();
+    let (mut alice, _, code) = listener(&servers, &dir, Some("43-ocean-lamp"), &["--relay-only"]);
+    let mut bob = connector(&servers, &dir, "bob", &code, &["--no-relay"]);
+    let exit = bob.wait_exit();
+    bob.assert_failed_cleanly(
+        exit,
+        "no path can join the two sides: this side refuses relayed connections (--no-relay), \
+         and the other side gives no address to connect to (--relay-only)",
+    );
+    alice.expect_exact(
+        "[System] The other side gave the code, but it refuses relayed connections \
+         (--no-relay), and this chat connects only through the relay (--relay-only): it \
+         cannot connect.",
+    );
 }

@@ -64,6 +64,16 @@ impl Mailbox {
     /// Connects to the server at `url`, reads its welcome and binds as a
     /// new side, all within `within`.
     pub fn connect(url: &MailboxUrl, within: Duration) -> Result<Mailbox, MailboxError> {
+        Self::connect_as(url, within, None)
+    }
+
+    /// [`Mailbox::connect`], binding as `side` again when given: the
+    /// server then knows what that side claimed and opened before.
+    pub fn connect_as(
+        url: &MailboxUrl,
+        within: Duration,
+        side: Option<&str>,
+    ) -> Result<Mailbox, MailboxError> {
         let unreachable = |why| MailboxError::Unreachable {
             url: url.to_string(),
             why,
@@ -88,11 +98,17 @@ impl Mailbox {
             .get_ref()
             .set_read_timeout(Some(TICK))
             .map_err(unreachable)?;
-        let mut side = [0u8; 8];
-        getrandom::fill(&mut side).map_err(|e| unreachable(io::Error::other(e)))?;
+        let side = match side {
+            Some(side) => side.to_string(),
+            None => {
+                let mut side = [0u8; 8];
+                getrandom::fill(&mut side).map_err(|e| unreachable(io::Error::other(e)))?;
+                messages::hex(&side)
+            }
+        };
         let mut mailbox = Mailbox {
             socket,
-            side: messages::hex(&side),
+            side,
             next_id: 0,
             early: VecDeque::new(),
             motd: None,
@@ -126,6 +142,11 @@ impl Mailbox {
                 None => return Err(MailboxError::Silent(within.as_secs())),
             }
         }
+    }
+
+    /// The side this connection is bound as.
+    pub fn side(&self) -> &str {
+        &self.side
     }
 
     /// Asks the server for a free nameplate, which it claims for us.

@@ -53,6 +53,12 @@ pub fn connect(
         (Some(_), Some(theirs)) => Some(theirs.clone()),
         _ => None,
     };
+    if met.theirs.direct.is_empty() && relay.is_none() {
+        bail!(
+            "no path can join the two sides: {}",
+            no_path(anywhere, &met)
+        );
+    }
     let protection = Protection::Encrypted {
         code: Some(code.clone()),
     };
@@ -116,6 +122,22 @@ fn meet(code: &Code, anywhere: &Anywhere, report: Report, trying: &Trying) -> Re
              with the other side)"
         ),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Why neither a direct path nor the relay is left, as the options of
+/// the two sides make it.
+fn no_path(anywhere: &Anywhere, met: &Met) -> &'static str {
+    match (anywhere.direct, anywhere.relay.is_some()) {
+        (false, _) if met.theirs.relay.is_none() => {
+            "this side connects only through the relay (--relay-only), and the other side \
+             refuses relayed connections (--no-relay)"
+        }
+        (_, false) => {
+            "this side refuses relayed connections (--no-relay), and the other side gives no \
+             address to connect to (--relay-only)"
+        }
+        _ => "the other side gives no address to connect to, and refuses relayed connections",
     }
 }
 

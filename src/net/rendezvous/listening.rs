@@ -23,7 +23,7 @@ use crate::net::events::{AnywhereStep, Joiners, LinkEvent};
 use crate::net::mailbox::Mailbox;
 use crate::net::meeting::hints::Hints;
 use crate::net::meeting::{self, MeetError};
-use crate::net::relay;
+use crate::net::relay::{self, RelayError};
 use crate::net::secure::code::Code;
 use crate::net::secure::handshake::Side;
 
@@ -86,11 +86,13 @@ pub fn register(
         };
         Ok((mailbox, nameplate))
     });
+    // Not there now: the code (a made one with the number it was made
+    // with) is registered once the mailbox answers.
     let (mailbox, nameplate) = match opened {
-        Ok(opened) => opened,
+        Ok((mailbox, nameplate)) => (Some(mailbox), nameplate),
         Err(e) => {
             report(LinkEvent::Anywhere(AnywhereStep::NotRegistered(&e)));
-            return Ok((code.clone(), None));
+            (None, code.nameplate().unwrap_or_default().to_string())
         }
     };
     let code = match made {
@@ -161,19 +163,29 @@ impl Desk {
     }
 
     /// Registers, waits, meets, and again, until listening stops.
-    fn run(self, first: Mailbox) {
-        let mut mailbox = Some(first);
-        // Said once each: registered, and (until registered again) failed.
-        let (mut told, mut failed) = (false, false);
+    fn run(self, first: Option<Mailbox>) {
+        // Said once each: registered, and (until registered again) failed;
+        // a failure to reach the mailbox at first was said already.
+        let (mut told, mut failed) = (false, first.is_none());
+        let mut mailbox = first;
+        // The side whose connection was lost while registered.
+        let mut lost: Option<String> = None;
         while !self.stopped() {
+            if let Some(side) = lost.take() {
+                self.give_back(&side);
+            }
             let opened = match mailbox.take() {
                 Some(mailbox) => Ok(mailbox),
                 None => Mailbox::connect(&self.anywhere.mailbox, MAILBOX_WITHIN),
             };
-            match opened
+            let side = opened.as_ref().ok().map(|m| m.side().to_string());
+            let result = opened
                 .map_err(MeetError::from)
-                .and_then(|m| self.once(m, &mut told))
-            {
+                .and_then(|m| self.once(m, &mut told));
+            if let Err(MeetError::Mailbox(_)) = &result {
+                lost = side;
+            }
+            match result {
                 Ok(()) => failed = false,
                 Err(MeetError::WrongCode { nth, allowed }) => {
                     (self.report)(LinkEvent::Anywhere(AnywhereStep::WrongCodeAtMailbox {
@@ -237,20 +249,46 @@ impl Desk {
         let Some(met) = met? else {
             return Ok(());
         };
+        if self.ours.direct.is_empty()
+            && (self.anywhere.relay.is_none() || met.theirs.relay.is_none())
+        {
+            (self.report)(LinkEvent::Anywhere(AnywhereStep::NoPath));
+            return Ok(());
+        }
         (self.report)(LinkEvent::Anywhere(AnywhereStep::MetAtMailbox));
         if let (Some(relay), Some(_)) = (&self.anywhere.relay, &met.theirs.relay) {
             let (relay, waiting, token) = (relay.clone(), self.waiting.clone(), met.relay_token);
             let side = relay::random_side();
+            let report = self.report.clone();
             let _ = crate::threads::spawn("relay", move || {
                 let stop = || waiting.stopped();
-                if let Ok(stream) = relay::join(&relay, &token, &side, RELAY_WITHIN, &stop) {
-                    waiting
-                        .arrivals()
-                        .bring(Arrival::Connection(stream, Via::Relay(relay)));
+                match relay::join(&relay, &token, &side, RELAY_WITHIN, &stop) {
+                    Ok(stream) => {
+                        let via = Via::Relay(relay);
+                        waiting.arrivals().bring(Arrival::Connection(stream, via));
+                    }
+                    // Not there, or it came directly: nothing to say.
+                    Err(RelayError::Stopped | RelayError::Alone { .. }) => {}
+                    Err(e) => report(LinkEvent::Anywhere(AnywhereStep::RelayFailed(&e))),
                 }
             });
         }
         Ok(())
+    }
+
+    /// Gives back the code's number that `side` claimed before its
+    /// connection was lost, closing its mailbox: registered again as a new
+    /// side, this chat would otherwise meet its own earlier registration.
+    fn give_back(&self, side: &str) {
+        let Ok(mut mailbox) =
+            Mailbox::connect_as(&self.anywhere.mailbox, MAILBOX_WITHIN, Some(side))
+        else {
+            return;
+        };
+        if let Ok(id) = mailbox.claim(&self.nameplate, MAILBOX_WITHIN) {
+            let _ = mailbox.release(&self.nameplate);
+            mailbox.close(&id, "errory");
+        }
     }
 
     /// Waits a moment before registering again, unless listening stops.

@@ -10,7 +10,7 @@ pub(super) fn line(step: AnywhereStep<'_>) -> String {
     match step {
         AnywhereStep::WaitingAtMailbox { patience } => format!(
             "Nobody has given this code at the mailbox yet; waiting for the other side{} \
-         (Ctrl-C stops).",
+             (Ctrl-C stops; if it is there already, check the code's number with it).",
             match patience {
                 Patience::UpTo(limit) => format!(" for up to {} s", limit.as_secs()),
                 Patience::Endless => String::new(),
@@ -24,9 +24,15 @@ pub(super) fn line(step: AnywhereStep<'_>) -> String {
                 Joiners::Room => "others join",
             }
         ),
-        AnywhereStep::NotRegistered(e) => {
-            format!("Not reachable from anywhere: {e}. Listening on the local network only.")
-        }
+        AnywhereStep::NotRegistered(e) => format!(
+            "Not reachable from anywhere yet: {e}. Listening on the local network; the code is \
+             registered as soon as the mailbox answers."
+        ),
+        AnywhereStep::NoPath => "The other side gave the code, but it refuses relayed \
+                                 connections (--no-relay), and this chat connects only \
+                                 through the relay (--relay-only): it cannot connect."
+            .to_string(),
+        AnywhereStep::RelayFailed(e) => format!("{e}: only a direct path may connect the peer."),
         AnywhereStep::MailboxFailed(e @ MeetError::SameRole(_)) => format!(
             "Not reachable from anywhere: {e} (choose another code). Listening on the local \
          network only."
