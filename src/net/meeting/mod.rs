@@ -113,6 +113,25 @@ pub fn meet(
     }))
 }
 
+/// Leaves the mailbox once the meeting is over, however it went: the
+/// code's number is released and the mailbox closed, with a mood that
+/// says how it went.
+pub fn leave(
+    mut mailbox: Mailbox,
+    nameplate: &str,
+    id: &str,
+    met: &Result<Option<Met>, MeetError>,
+) {
+    let _ = mailbox.release(nameplate);
+    let mood = match met {
+        Ok(Some(_)) => "happy",
+        Ok(None) => "lonely",
+        Err(MeetError::WrongCode { .. }) => "scary",
+        Err(_) => "errory",
+    };
+    mailbox.close(id, mood);
+}
+
 /// Opens the other side's hints, counting a failure as a wrong code (in
 /// `guesses`, on a listener).
 fn check(

@@ -102,14 +102,7 @@ fn meet(code: &Code, anywhere: &Anywhere, report: Report, trying: &Trying) -> Re
         &stop,
         None,
     );
-    let _ = mailbox.release(nameplate);
-    let mood = match &met {
-        Ok(Some(_)) => "happy",
-        Ok(None) => "lonely",
-        Err(MeetError::WrongCode { .. }) => "scary",
-        Err(_) => "errory",
-    };
-    mailbox.close(&id, mood);
+    meeting::leave(mailbox, nameplate, &id, &met);
     match met {
         Ok(Some(met)) => Ok(met),
         Ok(None) if trying.stopped() => bail!("stopped waiting for the other side"),

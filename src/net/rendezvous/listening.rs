@@ -238,14 +238,7 @@ impl Desk {
             &stop,
             Some(self.waiting.guesses()),
         );
-        let _ = mailbox.release(&self.nameplate);
-        let mood = match &met {
-            Ok(Some(_)) => "happy",
-            Ok(None) => "lonely",
-            Err(MeetError::WrongCode { .. }) => "scary",
-            Err(_) => "errory",
-        };
-        mailbox.close(&id, mood);
+        meeting::leave(mailbox, &self.nameplate, &id, &met);
         let Some(met) = met? else {
             return Ok(());
         };
