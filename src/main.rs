@@ -23,7 +23,16 @@ fn main() -> std::process::ExitCode {
         Ok(()) => ExitCode::Success.into(),
         Err(e) => {
             if !e.is::<Shown>() {
-                eprintln!("error: {e:#}");
+                // One line, whatever a peer or a server put in it: its
+                // control characters (escape codes, line breaks) escaped.
+                let line: String = format!("{e:#}")
+                    .chars()
+                    .flat_map(|c| match c.is_control() {
+                        true => c.escape_debug().collect::<Vec<_>>(),
+                        false => vec![c],
+                    })
+                    .collect();
+                eprintln!("error: {line}");
             }
             ExitCode::Failure.into()
         }

@@ -7,6 +7,8 @@
 use std::fs;
 use std::time::{Duration, Instant};
 
+use chat::net::mailbox::{Mailbox, MailboxUrl};
+
 use crate::common::internet::{Internet, Options};
 use crate::common::wormhole::Servers;
 use crate::common::{Chat, TestDir, parse_listen_port};
@@ -608,4 +610,111 @@ fn sides_that_leave_no_path_between_them_say_so() {
          (--no-relay), and this chat connects only through the relay (--relay-only): it \
          cannot connect.",
     );
+}
+
+/// A stranger at the mailbox: a side of its own on the code's number.
+fn stranger(servers: &Servers, nameplate: &str) -> Mailbox {
+    let url: MailboxUrl = servers.mailbox_url().parse().unwrap();
+    let mut mailbox = Mailbox::connect(&url, Duration::from_secs(10)).unwrap();
+    let id = mailbox.claim(nameplate, Duration::from_secs(10)).unwrap();
+    mailbox.open(&id).unwrap();
+    mailbox
+}
+
+/// The phases of what the other side added within `within`.
+fn phases_within(mailbox: &mut Mailbox, within: Duration) -> Vec<String> {
+    let until = Instant::now() + within;
+    let mut phases = Vec::new();
+    while let Ok(Some((phase, _))) = mailbox.next(Some(until), &|| false) {
+        phases.push(phase);
+    }
+    phases
+}
+
+#[test]
+fn a_listener_seals_nothing_before_the_other_side_proved_the_code_and_counts_the_guess() {
+    use getrandom::{SysRng, rand_core::UnwrapErr};
+    use spake2::{Ed25519Group, Identity, Password, Spake2};
+    let dir = TestDir::new("anywhere-guess");
+    let servers = Servers::on_loopback();
+    let (mut alice, _, _) = listener(&servers, &dir, Some("51-ocean-lamp"), &[]);
+    let mut mallory = stranger(&servers, "51");
+    // A guess, as the connecting side's code exchange message (PROTOCOL.md
+    // 3.10): without the listener's sealed hints it cannot be checked.
+    let (_, guess) = Spake2::<Ed25519Group>::start_a_with_rng(
+        &Password::new(b"51-ocean-lamb"),
+        &Identity::new(b"chat-mailbox/1 connecting"),
+        &Identity::new(b"chat-mailbox/1 listening"),
+        UnwrapErr(SysRng),
+    );
+    mallory.add("connecting", &guess).unwrap();
+    assert_eq!(
+        phases_within(&mut mallory, Duration::from_secs(3)),
+        ["listening"]
+    );
+    // Hints that do not open are a wrong code, and counted.
+    mallory.add("hints", &[0; 48]).unwrap();
+    alice.expect_exact(
+        "[System] Turned away a peer at the mailbox: the code did not match (1 of 3 attempts).",
+    );
+    // Then only that it was wrong: nothing sealed.
+    assert_eq!(
+        phases_within(&mut mallory, Duration::from_secs(1)),
+        ["wrong"]
+    );
+}
+
+#[test]
+fn a_message_too_long_for_the_listener_fails_its_registration_cleanly() {
+    let dir = TestDir::new("anywhere-huge");
+    let servers = Servers::on_loopback();
+    let (mut alice, port, code) = listener(&servers, &dir, Some("52-ocean-lamp"), &[]);
+    let mut mallory = stranger(&servers, "52");
+    mallory.add("junk", &vec![0xab; 600_000]).unwrap();
+    alice.expect_prefix("[System] Meeting through the mailbox failed: ");
+    // (The stranger holds the code's number, junk and all: the mailbox
+    // is closed to this code while it does; the local network is not.)
+    let mut bob = Chat::connect_encrypted(
+        "bob",
+        &dir.subdir("bob"),
+        "127.0.0.1",
+        port,
+        &["--name", "bob", "--code", &code],
+    );
+    talk(&mut alice, &mut bob);
+    leave(alice, bob);
+}
+
+#[test]
+fn a_code_whose_words_are_too_short_to_be_a_secret_is_refused() {
+    let dir = TestDir::new("anywhere-weak");
+    for args in [
+        &[
+            "connect",
+            "--code",
+            "424243",
+            "--mailbox",
+            "ws://127.0.0.1:9/v1",
+        ][..],
+        &[
+            "connect",
+            "--code",
+            "77-x",
+            "--mailbox",
+            "ws://127.0.0.1:9/v1",
+        ],
+        &[
+            "listen",
+            "--port",
+            "0",
+            "--code",
+            "77-x",
+            "--mailbox",
+            "ws://127.0.0.1:9/v1",
+        ],
+    ] {
+        let mut chat = Chat::spawn("weak", &dir.subdir("weak"), args);
+        let exit = chat.wait_exit();
+        chat.assert_failed_cleanly(exit, "a code met through the mailbox is a number and words");
+    }
 }

@@ -28,6 +28,13 @@ const TICK: Duration = Duration::from_millis(250);
 /// Longest message taken from the server: ours are small.
 const MAX_FRAME: usize = 64 * 1024;
 
+/// Most of the other side's messages held before they are asked for: a
+/// meeting needs two.
+const MAX_EARLY: usize = 16;
+
+/// Longest text of the server's shown to the user, in characters.
+const MAX_SHOWN: usize = 200;
+
 /// Why talking to the mailbox server failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MailboxError {
@@ -58,6 +65,9 @@ pub struct Mailbox {
     early: VecDeque<(String, Vec<u8>)>,
     /// The server's message of the day, if it has one.
     pub motd: Option<String>,
+    /// Set once reading or writing failed: the connection is not used
+    /// again (the WebSocket's state may be broken).
+    broken: bool,
 }
 
 impl Mailbox {
@@ -91,7 +101,7 @@ impl Mailbox {
             tungstenite::client::client_with_config(url.as_str(), stream, Some(config)).map_err(
                 |e| MailboxError::NotAMailbox {
                     url: url.to_string(),
-                    why: e.to_string(),
+                    why: shown(&e.to_string()),
                 },
             )?;
         socket
@@ -112,6 +122,7 @@ impl Mailbox {
             next_id: 0,
             early: VecDeque::new(),
             motd: None,
+            broken: false,
         };
         mailbox.welcome(url, within)?;
         let side = mailbox.side.clone();
@@ -131,15 +142,17 @@ impl Mailbox {
                 }) => {
                     return Err(MailboxError::Refused {
                         url: url.to_string(),
-                        why,
+                        why: shown(&why),
                     });
                 }
                 Some(FromServer::Welcome { motd, .. }) => {
                     self.motd = motd;
                     return Ok(());
                 }
-                Some(_) => {}
-                None => return Err(MailboxError::Silent(within.as_secs())),
+                // A server that says anything but its welcome has the
+                // same time as a silent one.
+                Some(_) if Instant::now() < until => {}
+                Some(_) | None => return Err(MailboxError::Silent(within.as_secs())),
             }
         }
     }
@@ -227,6 +240,7 @@ impl Mailbox {
     fn keep_if_theirs(&mut self, said: FromServer) {
         if let FromServer::Message { side, phase, body } = said
             && side != self.side
+            && self.early.len() < MAX_EARLY
         {
             self.early.push_back((phase, body));
         }
@@ -251,25 +265,41 @@ impl Mailbox {
                         return Ok(answer);
                     }
                 }
-                None if Instant::now() >= until => {
-                    return Err(MailboxError::Silent(within.as_secs()));
-                }
                 None => {}
+            }
+            // However much else the server says, the answer has its time.
+            if Instant::now() >= until {
+                return Err(MailboxError::Silent(within.as_secs()));
             }
         }
     }
 
     fn send(&mut self, command: &ToServer) -> Result<(), MailboxError> {
+        if self.broken {
+            return Err(MailboxError::Lost("it failed before".into()));
+        }
         self.next_id += 1;
         let text = messages::encode(command, self.next_id);
-        self.socket
-            .send(Message::text(text))
-            .map_err(|e| MailboxError::Lost(e.to_string()))
+        self.socket.send(Message::text(text)).map_err(|e| {
+            self.broken = true;
+            MailboxError::Lost(shown(&e.to_string()))
+        })
     }
 
     /// One message from the server, or `None` if none came by `until`
     /// (at most a tick later).
     fn read(&mut self, until: Instant) -> Result<Option<FromServer>, MailboxError> {
+        if self.broken {
+            return Err(MailboxError::Lost("it failed before".into()));
+        }
+        let read = self.read_unbroken(until);
+        if read.is_err() {
+            self.broken = true;
+        }
+        read
+    }
+
+    fn read_unbroken(&mut self, until: Instant) -> Result<Option<FromServer>, MailboxError> {
         loop {
             let message = match self.socket.read() {
                 Ok(message) => message,
@@ -284,7 +314,7 @@ impl Mailbox {
                     }
                     continue;
                 }
-                Err(e) => return Err(MailboxError::Lost(e.to_string())),
+                Err(e) => return Err(MailboxError::Lost(shown(&e.to_string()))),
             };
             let text = match &message {
                 Message::Text(text) => text.as_str(),
@@ -306,7 +336,36 @@ fn refused(error: String, command: Option<String>) -> MailboxError {
         return MailboxError::Crowded;
     }
     MailboxError::Server {
-        command: command.unwrap_or_else(|| "go on".into()),
-        error,
+        command: shown(&command.unwrap_or_else(|| "go on".into())),
+        error: shown(&error),
+    }
+}
+
+/// Text of the server's as it may be shown: its control characters
+/// escaped (it may hold a terminal's escape codes), and not too long.
+fn shown(text: &str) -> String {
+    let mut escaped: String = text
+        .chars()
+        .flat_map(char::escape_debug)
+        .take(MAX_SHOWN)
+        .collect();
+    if escaped.chars().count() == MAX_SHOWN {
+        escaped.push_str("...");
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_server_says_is_shown_escaped_and_cut_short() {
+        assert_eq!(shown("go away \u{1b}[2J"), "go away \\u{1b}[2J");
+        let long = shown(&"x".repeat(1000));
+        assert!(
+            long.ends_with("...") && long.len() == MAX_SHOWN + 3,
+            "{long}"
+        );
     }
 }

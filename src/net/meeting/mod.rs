@@ -24,6 +24,9 @@ use crate::net::secure::handshake::Side;
 const CONNECTING: &str = "connecting";
 const LISTENING: &str = "listening";
 const HINTS: &str = "hints";
+/// What a listener adds, with an empty body, when the other side's hints
+/// do not open: the other side need not wait to learn its code was wrong.
+const WRONG: &str = "wrong";
 
 /// SPAKE2's names for the two sides, apart from the handshake's own.
 const CONNECTOR_IDENTITY: &[u8] = b"chat-mailbox/1 connecting";
@@ -53,7 +56,10 @@ pub enum MeetError {
     GuessesSpent(u32),
     /// Another side of our kind waits on the code's number: two listeners
     /// (or two connecting sides) chose codes with the same number.
-    #[error("another chat {0} with a code of this number through the mailbox")]
+    #[error(
+        "another chat {0} with a code of this number through the mailbox (if it is not yours, \
+         choose another code)"
+    )]
     SameRole(&'static str),
     #[error("the other side's code exchange message is not valid")]
     BadMessage,
@@ -96,21 +102,50 @@ pub fn meet(
     let Some(keys) = exchange(mailbox, side, code, not_there_yet, stop)? else {
         return Ok(None);
     };
-    mailbox.add(HINTS, &ours().seal(&keys.ours))?;
+    // The connecting side proves the code first: the listener, which
+    // anyone with the code's number can reach, says nothing sealed with
+    // the key until it has checked (and counted) the other side's proof,
+    // so that a guess it did not count cannot be checked either.
+    if side == Side::Connecting {
+        mailbox.add(HINTS, &ours().seal(&keys.ours))?;
+    }
+    let Some(sealed) = their_hints(mailbox, stop)? else {
+        return Ok(None);
+    };
+    let theirs = match check(guesses, || Hints::open(&sealed, &keys.theirs)) {
+        Err(wrong @ MeetError::WrongCode { .. }) if side == Side::Listening => {
+            let _ = mailbox.add(WRONG, &[]);
+            return Err(wrong);
+        }
+        checked => checked?.map_err(MeetError::BadHints)?,
+    };
+    if side == Side::Listening {
+        mailbox.add(HINTS, &ours().seal(&keys.ours))?;
+    }
+    Ok(Some(Met {
+        theirs,
+        relay_token: keys.relay_token,
+    }))
+}
+
+/// The other side's sealed hints, once they come; `None` when `stop`
+/// said to stop first.
+fn their_hints(
+    mailbox: &mut Mailbox,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Vec<u8>>, MeetError> {
     let until = Instant::now() + HINTS_WITHIN;
-    let sealed = loop {
+    loop {
         match mailbox.next(Some(until), stop)? {
-            Some((phase, body)) if phase == HINTS => break body,
+            Some((phase, body)) if phase == HINTS => return Ok(Some(body)),
+            Some((phase, _)) if phase == WRONG => {
+                return Err(MeetError::WrongCode { nth: 1, allowed: 1 });
+            }
             Some(_) => {}
             None if stop() => return Ok(None),
             None => return Err(MeetError::Silent),
         }
-    };
-    let opened = check(guesses, || Hints::open(&sealed, &keys.theirs))?;
-    Ok(Some(Met {
-        theirs: opened.map_err(MeetError::BadHints)?,
-        relay_token: keys.relay_token,
-    }))
+    }
 }
 
 /// Leaves the mailbox once the meeting is over, however it went: the

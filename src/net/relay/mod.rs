@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, TcpStream, ToSocketAddrs};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,10 @@ impl FromStr for RelayAddr {
             .ok()
             .filter(|&p| p > 0)
             .ok_or_else(bad)?;
-        if host.is_empty() || host.len() > 253 || host.contains([' ', '/', '@']) {
+        // A host name or an address, nothing else: it may come from the
+        // other side, and is shown.
+        let is_host = crate::net::target::is_host_name(host) || host.parse::<IpAddr>().is_ok();
+        if !is_host {
             return Err(bad());
         }
         Ok(RelayAddr {
@@ -181,6 +184,7 @@ mod tests {
             "tcp::4001",
             "tcp:relay:0",
             "tcp:a b:1",
+            "tcp:\u{1b}[2J:4001",
         ] {
             assert!(bad.parse::<RelayAddr>().is_err(), "{bad}");
         }

@@ -74,14 +74,8 @@ pub fn connect(
 /// The meeting at the mailbox, waiting for the listener as long as
 /// `trying` allows.
 fn meet(code: &Code, anywhere: &Anywhere, report: Report, trying: &Trying) -> Result<Met> {
-    let Some(nameplate) = code.nameplate() else {
-        bail!(
-            "a code given without an address meets through the mailbox, and such a code starts \
-             with its number, as 7-guitar-lantern; give the listener's address to use this one"
-        );
-    };
-    let mut mailbox = Mailbox::connect(&anywhere.mailbox, MAILBOX_WITHIN)?;
-    let id = mailbox.claim(nameplate, MAILBOX_WITHIN).map_err(taken)?;
+    let nameplate = super::nameplate(code)?;
+    let (mut mailbox, id) = claim(anywhere, nameplate)?;
     mailbox.open(&id)?;
     let ours = Hints {
         direct: Vec::new(),
@@ -134,6 +128,28 @@ fn no_path(anywhere: &Anywhere, met: &Met) -> &'static str {
     }
 }
 
+/// How long a code's number may be crowded before giving up: the others
+/// may be a room's members joining at the same moment.
+const CROWDED_FOR: Duration = Duration::from_secs(15);
+
+/// Connects to the mailbox and claims the code's number, trying again
+/// while two others hold it, for a while.
+fn claim(anywhere: &Anywhere, nameplate: &str) -> Result<(Mailbox, String)> {
+    let until = std::time::Instant::now() + CROWDED_FOR;
+    loop {
+        let mut mailbox = Mailbox::connect(&anywhere.mailbox, MAILBOX_WITHIN)?;
+        match mailbox.claim(nameplate, MAILBOX_WITHIN) {
+            Ok(id) => return Ok((mailbox, id)),
+            Err(MailboxError::Crowded) if std::time::Instant::now() < until => {
+                let _ = mailbox.release(nameplate);
+                drop(mailbox);
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(e) => return Err(taken(e)),
+        }
+    }
+}
+
 /// A third side on a code's number: someone else uses it now.
 fn taken(e: MailboxError) -> anyhow::Error {
     match e {
@@ -145,16 +161,17 @@ fn taken(e: MailboxError) -> anyhow::Error {
     }
 }
 
-/// One path tried: a connection made, or why not; `direct` unless it
-/// was the relay.
+/// One path tried: a connection whose handshake proved the code, or why
+/// not; `direct` unless it was the relay.
 struct Attempt {
     direct: bool,
-    result: Result<(TcpStream, Via), String>,
+    result: Result<(Established, Via), String>,
 }
 
 /// Tries every direct address at once, and the relay once they all failed
-/// or [`RELAY_AFTER`] passed; runs the handshake on each connection made,
-/// in the order they came, until one proves the code.
+/// or [`RELAY_AFTER`] passed; each path runs its own handshake, so that
+/// one that answers slowly holds up no other; the first to prove the code
+/// wins, and the others are dropped.
 fn race(
     met: &Met,
     relay: Option<RelayAddr>,
@@ -164,49 +181,56 @@ fn race(
     let (reached, paths) = mpsc::channel::<Attempt>();
     let decided = Arc::new(AtomicBool::new(false));
     for &address in &met.theirs.direct {
-        let reached = reached.clone();
+        let (reached, protection) = (reached.clone(), protection.clone());
         std::thread::spawn(move || {
             let result = TcpStream::connect_timeout(&address, DIRECT_WITHIN)
-                .map(|stream| (stream, Via::Direct(address)))
-                .map_err(|e| format!("{address}: {e}"));
-            let _ = reached.send(Attempt {
-                direct: true,
-                result,
-            });
+                .map_err(|e| format!("{address}: {e}"))
+                .and_then(|stream| secured(stream, Via::Direct(address), &protection));
+            let direct = true;
+            let _ = reached.send(Attempt { direct, result });
         });
     }
     let (go, gone) = mpsc::channel::<()>();
     if let Some(relay) = relay.clone() {
         let (reached, decided, token) = (reached.clone(), decided.clone(), met.relay_token);
+        let protection = protection.clone();
         std::thread::spawn(move || {
             if let Err(RecvTimeoutError::Disconnected) = gone.recv_timeout(RELAY_AFTER) {
                 return;
             }
             let stop = || decided.load(Ordering::SeqCst);
             let result = relay::join(&relay, &token, &relay::random_side(), RELAY_WITHIN, &stop)
-                .map(|stream| (stream, Via::Relay(relay.clone())))
-                .map_err(|e| e.to_string());
-            let _ = reached.send(Attempt {
-                direct: false,
-                result,
-            });
+                .map_err(|e| e.to_string())
+                .and_then(|stream| secured(stream, Via::Relay(relay.clone()), &protection));
+            let direct = false;
+            let _ = reached.send(Attempt { direct, result });
         });
     }
     drop(reached);
-    let result = first_secured(met, relay.as_ref(), &go, paths, report, protection);
+    let result = first_secured(met, relay.as_ref(), &go, paths, report);
     decided.store(true, Ordering::SeqCst);
     result
 }
 
-/// Takes the paths as they come until a handshake succeeds; starts the
-/// relay (through `go`) once every direct address failed.
+/// The handshake on a path made.
+fn secured(
+    stream: TcpStream,
+    via: Via,
+    protection: &Protection,
+) -> Result<(Established, Via), String> {
+    connect::secure(stream, &via, protection)
+        .map(|established| (established, via))
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Takes the first path whose handshake succeeded; starts the relay
+/// (through `go`) once every direct address failed.
 fn first_secured(
     met: &Met,
     relay: Option<&RelayAddr>,
     go: &mpsc::Sender<()>,
     paths: mpsc::Receiver<Attempt>,
     report: Report,
-    protection: &Protection,
 ) -> Result<(Established, Via)> {
     let mut direct_left = met.theirs.direct.len();
     let mut failures = Vec::new();
@@ -215,10 +239,7 @@ fn first_secured(
     }
     for Attempt { direct, result } in paths {
         match result {
-            Ok((stream, via)) => match connect::secure(stream, &via, protection) {
-                Ok(established) => return Ok((established, via)),
-                Err(e) => failures.push(format!("{e:#}")),
-            },
+            Ok(secured) => return Ok(secured),
             Err(why) => failures.push(why),
         }
         if direct && direct_left > 0 {
@@ -231,8 +252,10 @@ fn first_secured(
             }
         }
     }
-    match failures.is_empty() {
-        true => bail!("the other side gave no address to connect to, and no relay"),
-        false => bail!("cannot connect to the other side: {}", failures.join("; ")),
+    let more = failures.len().saturating_sub(3);
+    failures.truncate(3);
+    if more > 0 {
+        failures.push(format!("and {more} more"));
     }
+    bail!("cannot connect to the other side: {}", failures.join("; "))
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use super::Anywhere;
 use super::connecting::{MAILBOX_WITHIN, RELAY_WITHIN};
@@ -20,7 +20,7 @@ use super::router::Router;
 use crate::net::arrivals::{Arrival, Via};
 use crate::net::connect::Waiting;
 use crate::net::events::{AnywhereStep, Joiners, LinkEvent};
-use crate::net::mailbox::Mailbox;
+use crate::net::mailbox::{Mailbox, MailboxError};
 use crate::net::meeting::hints::Hints;
 use crate::net::meeting::{self, MeetError};
 use crate::net::relay::{self, RelayError};
@@ -73,17 +73,22 @@ pub fn register(
     joiners: Joiners,
     report: Reporter,
 ) -> Result<(Code, Option<Registration>)> {
-    if !made && code.nameplate().is_none() {
-        bail!(
-            "a code met through the mailbox starts with its number, as 7-guitar-lantern; \
-             add --lan to keep this one to the local network"
-        );
+    if !made {
+        super::nameplate(code)?;
     }
     let opened = Mailbox::connect(&anywhere.mailbox, MAILBOX_WITHIN).and_then(|mut mailbox| {
         let nameplate = match made {
             true => mailbox.allocate(MAILBOX_WITHIN)?,
             false => code.nameplate().unwrap_or_default().to_string(),
         };
+        // What the server allocates becomes part of the code shown.
+        let digits = nameplate.bytes().all(|b| b.is_ascii_digit());
+        if nameplate.is_empty() || nameplate.len() > 16 || !digits {
+            return Err(MailboxError::Server {
+                command: "allocate a number".into(),
+                error: "it gave something else".into(),
+            });
+        }
         Ok((mailbox, nameplate))
     });
     // Not there now: the code (a made one with the number it was made
@@ -202,10 +207,6 @@ impl Desk {
                     }
                 }
                 Err(MeetError::GuessesSpent(_)) => return,
-                Err(e @ MeetError::SameRole(_)) => {
-                    (self.report)(LinkEvent::Anywhere(AnywhereStep::MailboxFailed(&e)));
-                    return;
-                }
                 Err(e) => {
                     if !std::mem::replace(&mut failed, true) {
                         (self.report)(LinkEvent::Anywhere(AnywhereStep::MailboxFailed(&e)));
@@ -220,7 +221,15 @@ impl Desk {
     /// One registration: claims the code's number, waits for the other
     /// side, meets it, and sends the relay on its way.
     fn once(&self, mut mailbox: Mailbox, told: &mut bool) -> Result<(), MeetError> {
-        let id = mailbox.claim(&self.nameplate, MAILBOX_WITHIN)?;
+        let id = match mailbox.claim(&self.nameplate, MAILBOX_WITHIN) {
+            Ok(id) => id,
+            Err(e) => {
+                // Crowded, the server keeps our side on the number unless
+                // it is given back.
+                let _ = mailbox.release(&self.nameplate);
+                return Err(e.into());
+            }
+        };
         mailbox.open(&id)?;
         if !std::mem::replace(told, true) {
             (self.report)(LinkEvent::Anywhere(AnywhereStep::Registered {

@@ -8,8 +8,28 @@ pub mod connecting;
 pub mod listening;
 mod router;
 
+use anyhow::{Result, bail};
+
 use crate::net::mailbox::MailboxUrl;
 use crate::net::relay::RelayAddr;
+use crate::net::secure::code::Code;
+
+/// Shortest secret part of a code met through the mailbox, in bytes: the
+/// words after its number, which the mailbox never sees.
+const MIN_WORDS: usize = 6;
+
+/// The number of a code that may meet through the mailbox: it starts with
+/// one, and words follow that the mailbox does not see.
+pub fn nameplate(code: &Code) -> Result<&str> {
+    match code.nameplate() {
+        Some(number) if code.as_bytes().len() > number.len() + MIN_WORDS => Ok(number),
+        _ => bail!(
+            "a code met through the mailbox is a number and words, as 7-guitar-lantern: the \
+             mailbox sees the number, the words ({MIN_WORDS} letters or more) are the secret; \
+             with another code, add --lan (listen) or the listener's address (connect)"
+        ),
+    }
+}
 
 /// Where a code meets from anywhere.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,6 @@
 //! home router, and the path taken.
 
 use crate::net::events::{AnywhereStep, Joiners};
-use crate::net::meeting::MeetError;
 use crate::net::patience::Patience;
 
 /// The line a step of meeting from anywhere shows.
@@ -33,10 +32,6 @@ pub(super) fn line(step: AnywhereStep<'_>) -> String {
                                  through the relay (--relay-only): it cannot connect."
             .to_string(),
         AnywhereStep::RelayFailed(e) => format!("{e}: only a direct path may connect the peer."),
-        AnywhereStep::MailboxFailed(e @ MeetError::SameRole(_)) => format!(
-            "Not reachable from anywhere: {e} (choose another code). Listening on the local \
-         network only."
-        ),
         AnywhereStep::MailboxFailed(e) => format!(
             "Meeting through the mailbox failed: {e}. Registering the code again until it works."
         ),
