@@ -480,7 +480,9 @@ fn a_folder_nested_a_hundred_thousand_deep_goes_down_to_what_a_peer_takes() {
     let _chain = DeepChain::new(&deep, 100_000);
     let (mut alice, port) =
         Chat::listen_encrypted("alice", &dir.subdir("alice"), &["--name", "alice"]);
-    let small_stack = ["sh", "-c", "ulimit -s 256 && exec \"$0\" \"$@\""];
+    // 512 KiB: room for the command line's parser in a debug build, and
+    // far too little for a walk that recursed 100,000 levels deep.
+    let small_stack = ["sh", "-c", "ulimit -s 512 && exec \"$0\" \"$@\""];
     let port = port.to_string();
     let connect = ["connect", "127.0.0.1", &port, "--name", "bob"];
     let mut bob = Chat::spawn_through("bob", &dir.join("bob"), &small_stack, &connect);
