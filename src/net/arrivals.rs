@@ -47,6 +47,9 @@ pub struct Arrivals {
     sender: SyncSender<Option<Arrival>>,
     receiver: Arc<Mutex<Receiver<Option<Arrival>>>>,
     stopped: Arc<AtomicBool>,
+    /// Whether connections may come through the relay too: then those to
+    /// the socket are said to be direct.
+    relayed_too: Arc<AtomicBool>,
 }
 
 impl Arrivals {
@@ -58,7 +61,18 @@ impl Arrivals {
             sender,
             receiver: Arc::new(Mutex::new(receiver)),
             stopped,
+            relayed_too: Arc::default(),
         }
+    }
+
+    /// From now on, connections may come through the relay too.
+    pub fn relayed_too(&self) {
+        self.relayed_too.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether connections may come through the relay too.
+    pub fn may_be_relayed(&self) -> bool {
+        self.relayed_too.load(Ordering::SeqCst)
     }
 
     /// Hands `arrival` to whoever takes the next one; `false` once

@@ -124,6 +124,9 @@ impl Waiting {
                     // still holds the socket: a second peer is refused.
                     self.stop();
                     report(match &via {
+                        Via::Direct(address) if self.arrivals.may_be_relayed() => {
+                            LinkEvent::ConnectedDirectlyBy(*address)
+                        }
                         Via::Direct(address) => LinkEvent::ConnectedBy(*address),
                         Via::Relay(relay) => LinkEvent::Relayed(relay),
                     });

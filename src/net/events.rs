@@ -34,6 +34,9 @@ pub enum LinkEvent<'a> {
     ConnectedTo(SocketAddr),
     /// We reached the peer we met through the mailbox at this address.
     ConnectedDirectly(SocketAddr),
+    /// The peer connected to us, from this address, directly: not
+    /// through the relay, as it might have.
+    ConnectedDirectlyBy(SocketAddr),
     /// We and the peer met at this relay, which passes the encrypted
     /// bytes between us.
     Relayed(&'a RelayAddr),

@@ -96,7 +96,7 @@ fn a_made_code_meets_through_the_mailbox_and_connects_directly() {
     assert!(code.split('-').count() == 3, "{code}");
     let mut bob = connector(&servers, &dir, "bob", &code, &[]);
     alice.expect_exact("[System] Someone gave the code at the mailbox; connecting...");
-    alice.expect_prefix("[System] Connected by 127.0.0.1:");
+    alice.expect_prefix("[System] Connected directly by 127.0.0.1:");
     bob.expect_exact(&format!("[System] Connected directly to 127.0.0.1:{port}"));
     talk(&mut alice, &mut bob);
     leave(alice, bob);
@@ -438,7 +438,7 @@ fn a_router_that_forwards_a_port_gives_a_direct_path_across_two_nats() {
     let mut bob = Chat::spawn_in(internet.h2_ns(), "bob", &dir.subdir("bob"), &args);
     bob.expect_exact(&format!("[System] Connected directly to {external}"));
     alice.expect_prefix(&format!(
-        "[System] Connected by {}:",
+        "[System] Connected directly by {}:",
         internet.wan_address(2)
     ));
     talk(&mut alice, &mut bob);

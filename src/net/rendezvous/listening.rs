@@ -108,6 +108,9 @@ pub fn register(
         true => Router::ask(waiting.port(), report.clone())?,
         false => Router::none(),
     };
+    if anywhere.relay.is_some() {
+        waiting.arrivals().relayed_too();
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let desk = Desk {
         code: code.clone(),

@@ -25,6 +25,7 @@ pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> Option<String> {
             Joiners::Room => format!("Others can join at {ip} {port}"),
         },
         LinkEvent::ConnectedBy(peer) => format!("Connected by {peer}"),
+        LinkEvent::ConnectedDirectlyBy(peer) => format!("Connected directly by {peer}"),
         LinkEvent::ConnectedTo(peer) => format!("Connected to {peer}"),
         LinkEvent::ConnectedDirectly(peer) => format!("Connected directly to {peer}"),
         LinkEvent::Relayed(relay) => {
