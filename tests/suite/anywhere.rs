@@ -515,6 +515,13 @@ impl Door {
         door
     }
 
+    /// A door before the mailbox of `servers`, open or shut.
+    fn before(servers: &Servers, open: bool) -> Door {
+        let url = servers.mailbox_url();
+        let address = url.trim_start_matches("ws://").trim_end_matches("/v1");
+        Door::to(address.to_string(), open)
+    }
+
     fn url(&self) -> String {
         format!("ws://127.0.0.1:{}/v1", self.port)
     }
@@ -554,40 +561,30 @@ fn listener_behind(servers: &Servers, door: &Door, dir: &TestDir, code: &str) ->
 fn a_listener_that_loses_the_mailbox_registers_its_code_again_and_is_met() {
     let dir = TestDir::new("anywhere-mailbox-lost");
     let servers = Servers::on_loopback();
-    let target = servers
-        .mailbox_url()
-        .trim_start_matches("ws://")
-        .trim_end_matches("/v1")
-        .to_string();
-    let door = Door::to(target, true);
+    let door = Door::before(&servers, true);
     let mut alice = listener_behind(&servers, &door, &dir, "41-ocean-lamp");
     registered(&mut alice);
     door.cut();
     alice.expect_prefix("[System] Meeting through the mailbox failed: ");
-    alice.set_timeout(Duration::from_secs(20));
-    registered(&mut alice);
-    let mut bob = connector(&servers, &dir, "bob", "41-ocean-lamp", &[]);
-    bob.expect_prefix("[System] Connected directly to ");
-    talk(&mut alice, &mut bob);
-    leave(alice, bob);
+    registered_again_and_met(alice, &servers, &dir, "41-ocean-lamp");
 }
 
 #[test]
 fn a_mailbox_that_answers_only_later_gets_the_code_then() {
     let dir = TestDir::new("anywhere-mailbox-later");
     let servers = Servers::on_loopback();
-    let target = servers
-        .mailbox_url()
-        .trim_start_matches("ws://")
-        .trim_end_matches("/v1")
-        .to_string();
-    let door = Door::to(target, false);
+    let door = Door::before(&servers, false);
     let mut alice = listener_behind(&servers, &door, &dir, "42-ocean-lamp");
     alice.expect_prefix("[System] Not reachable from anywhere yet: ");
     door.open();
+    registered_again_and_met(alice, &servers, &dir, "42-ocean-lamp");
+}
+
+/// `alice` registers `code` (again), and a peer meets her by it.
+fn registered_again_and_met(mut alice: Chat, servers: &Servers, dir: &TestDir, code: &str) {
     alice.set_timeout(Duration::from_secs(20));
     registered(&mut alice);
-    let mut bob = connector(&servers, &dir, "bob", "42-ocean-lamp", &[]);
+    let mut bob = connector(servers, dir, "bob", code, &[]);
     bob.expect_prefix("[System] Connected directly to ");
     talk(&mut alice, &mut bob);
     leave(alice, bob);

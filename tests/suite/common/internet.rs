@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::netns::cannot;
 use super::wormhole::{self, Servers};
 use super::{TestDir, inside};
 
@@ -415,14 +416,4 @@ fn ip_line(line: &str) -> Result<(), Unable> {
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
-}
-
-/// A test that cannot run here: skipped with `why` said, or, under CI,
-/// failed, since a test that passes without running proves nothing.
-fn cannot(why: &str) -> Option<Internet> {
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}; under CI (CI is set) this test must run");
-    }
-    eprintln!("skipped: {why} to run this test");
-    None
 }

@@ -16,6 +16,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::TIMEOUT;
+use super::inside::run_in;
+use super::netns::cannot;
 
 /// The router's outside address.
 pub const ROUTER_OUTSIDE: Ipv4Addr = Ipv4Addr::new(11, 0, 0, 11);
@@ -225,12 +227,12 @@ impl HomeNetwork {
     /// Runs `work` on a thread inside the host behind the router; threads
     /// it starts stay there too.
     pub fn in_host<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
-        inside(&self.host, work)
+        run_in(Some(&self.host), work)
     }
 
     /// Runs `work` on a thread inside the public network.
     pub fn in_public<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
-        inside(&self.public, work)
+        run_in(Some(&self.public), work)
     }
 }
 
@@ -273,31 +275,6 @@ allow 1024-65535 192.168.1.0/24 1024-65535
 deny 0-65535 0.0.0.0/0 0-65535
 ";
 
-/// Runs `work` on a thread that first moves into the network namespace
-/// `netns`; only that thread moves.
-fn inside<T: Send>(netns: &str, work: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|scope| {
-        let thread = scope.spawn(|| {
-            let file = std::fs::File::open(format!("/run/netns/{netns}"))
-                .unwrap_or_else(|e| panic!("cannot open namespace {netns}: {e}"));
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
-            // SAFETY: setns on a namespace file this thread keeps open; only
-            // this thread moves.
-            let moved = unsafe { libc::setns(fd, libc::CLONE_NEWNET) };
-            assert_eq!(
-                moved,
-                0,
-                "cannot enter {netns}: {}",
-                std::io::Error::last_os_error()
-            );
-            work()
-        });
-        thread
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
-}
-
 impl Drop for HomeNetwork {
     fn drop(&mut self) {
         if let Some(mut miniupnpd) = self.miniupnpd.take() {
@@ -309,14 +286,4 @@ impl Drop for HomeNetwork {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A test that cannot run here: skipped with `why` said, or, under CI,
-/// failed, since a test that passes without running proves nothing.
-fn cannot(why: &str) -> Option<HomeNetwork> {
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}; under CI (CI is set) this test must run");
-    }
-    eprintln!("skipped: {why} to run this test");
-    None
 }
