@@ -51,7 +51,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::chats::{self, FILE_DONE, FOLDER_DONE, Latency, Listener, PING_EVERY};
+use common::chats::{self, FILE_DONE, FOLDER_DONE, Listener, PING_EVERY};
 use common::files::{
     FILES_PER_FOLDER, SMALL_FILE, fresh_folder, same_bytes, same_tree, write_many_files,
     write_random,
@@ -79,7 +79,7 @@ const VERIFIED: &str = "[System] Encrypted and verified with the code";
 const THROUGH_RELAY: &str = "[System] Connected through the relay";
 const DIRECTLY: &str = "[System] Connected directly to";
 /// What the listener says when a peer connected to it directly.
-const CONNECTED_BY: &str = "[System] Connected by";
+const CONNECTED_BY: &str = "[System] Connected directly by";
 
 /// Most a chat may take over the reference, in time, on the long path.
 const FAR_TARGET: f64 = 1.5;
@@ -356,7 +356,7 @@ fn relayed(work: &Path, source: &Path, settings: &Settings, servers: &Servers) {
             connected.starts_with(expected),
             "{row}: the receiver said `{connected}`, not `{expected}`"
         );
-        println!("  {row:<22} {}", latency_summary(&latency));
+        println!("  {row:<22} {}", latency.summary(""));
         let _ = fs::remove_dir_all(&out);
     }
 }
@@ -482,26 +482,4 @@ fn verdict_line(what: &str, rows: &[(&str, Vec<f64>)], reference: &str) {
             "NOT met"
         }
     );
-}
-
-fn latency_summary(latency: &Latency) -> String {
-    let mut line = format!(
-        "{:>4} lines during {:.2} s of transfer",
-        latency.delays.len(),
-        latency.transfer.as_secs_f64()
-    );
-    if latency.delays.is_empty() {
-        line += ": none to time (a larger CHAT_BENCH_MIB lasts longer)";
-    } else {
-        let worst = latency.delays.iter().copied().fold(0.0, f64::max);
-        line += &format!(
-            ": median {:.1} ms, worst {:.1} ms",
-            median(latency.delays.clone()) * 1e3,
-            worst * 1e3
-        );
-    }
-    if latency.lost > 0 {
-        line += &format!("; {} never arrived", latency.lost);
-    }
-    line
 }

@@ -1188,31 +1188,14 @@ fn latency_table(work: &Path, source: &Path, mib: u64, wires: &[Wire]) {
     );
     for &wire in wires {
         let latency = line_latency(work, source, wire);
-        let mut line = format!(
-            "  {:<17} {:>4} lines during {:.2} s of transfer",
-            wire.row(),
-            latency.delays.len(),
-            latency.transfer.as_secs_f64()
-        );
-        if latency.delays.is_empty() {
-            line += ": none to time (a larger CHAT_BENCH_MIB lasts longer)";
-        } else {
-            let worst = latency.delays.iter().copied().fold(0.0, f64::max);
-            line += &format!(
-                ": median {:.1} ms, worst {:.1} ms",
-                median(latency.delays.clone()) * 1e3,
-                worst * 1e3
-            );
-            line += &match wire {
-                Wire::Encrypted | Wire::Baseline => {
-                    format!(" (target: worst under 200 ms): {}", verdict(worst < 0.2))
-                }
-                Wire::Original => " (on the original wire lines wait for the file)".into(),
-            };
-        }
-        if latency.lost > 0 {
-            line += &format!("; {} never arrived", latency.lost);
-        }
+        let note = match (wire, latency.worst()) {
+            (Wire::Encrypted | Wire::Baseline, Some(worst)) => {
+                format!(" (target: worst under 200 ms): {}", verdict(worst < 0.2))
+            }
+            (Wire::Original, _) => " (on the original wire lines wait for the file)".into(),
+            (_, None) => String::new(),
+        };
+        let line = format!("  {:<17} {}", wire.row(), latency.summary(&note));
         println!("{line}");
     }
 }

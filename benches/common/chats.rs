@@ -155,6 +155,37 @@ pub struct Latency {
     pub connected: Option<String>,
 }
 
+impl Latency {
+    /// The longest delay, if any line was timed.
+    pub fn worst(&self) -> Option<f64> {
+        self.delays.iter().copied().reduce(f64::max)
+    }
+
+    /// `N lines during T s of transfer: median M ms, worst W ms`, with
+    /// `note` after the times when there are any, and the lines lost.
+    pub fn summary(&self, note: &str) -> String {
+        let mut line = format!(
+            "{:>4} lines during {:.2} s of transfer",
+            self.delays.len(),
+            self.transfer.as_secs_f64()
+        );
+        match self.worst() {
+            None => line += ": none to time (a larger CHAT_BENCH_MIB lasts longer)",
+            Some(worst) => {
+                line += &format!(
+                    ": median {:.1} ms, worst {:.1} ms{note}",
+                    super::median(self.delays.clone()) * 1e3,
+                    worst * 1e3
+                );
+            }
+        }
+        if self.lost > 0 {
+            line += &format!("; {} never arrived", self.lost);
+        }
+        line
+    }
+}
+
 /// What the receiving chat printed during a latency run, as it was read.
 #[derive(Default)]
 struct Heard {
