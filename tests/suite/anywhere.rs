@@ -81,6 +81,28 @@ fn talk(alice: &mut Chat, bob: &mut Chat) {
     alice.expect_exact("[bob] hello from bob");
 }
 
+/// Both sides say they are connected through `relay` (`tcp:HOST:PORT`),
+/// talk, and bob's file `name`, holding `data`, reaches alice.
+fn relayed_talk_and_file(
+    alice: &mut Chat,
+    bob: &mut Chat,
+    relay: &str,
+    dir: &TestDir,
+    name: &str,
+    data: &[u8],
+) {
+    let relay = relay.strip_prefix("tcp:").unwrap();
+    let through =
+        format!("[System] Connected through the relay {relay} (it passes only encrypted bytes)");
+    alice.expect_exact(&through);
+    bob.expect_exact(&through);
+    talk(alice, bob);
+    bob.send_line(&format!("/send {name}"));
+    let saved = format!("received_files/{name}");
+    alice.expect_saved(&saved);
+    assert_eq!(fs::read(dir.subdir("alice").join(saved)).unwrap(), data);
+}
+
 fn leave(mut alice: Chat, mut bob: Chat) {
     bob.send_line("/quit");
     assert_eq!(bob.wait_exit(), 0, "{}", bob.report());
@@ -145,18 +167,13 @@ fn through_the_relay_only_encrypted_bytes_pass() {
         .collect();
     fs::write(dir.subdir("bob").join("secret.txt"), &secret).unwrap();
     let mut bob = connector(&servers, &dir, "bob", &code, &["--relay-only"]);
-    let relay = servers.relay();
-    let relay = relay.strip_prefix("tcp:").unwrap();
-    let through =
-        format!("[System] Connected through the relay {relay} (it passes only encrypted bytes)");
-    alice.expect_exact(&through);
-    bob.expect_exact(&through);
-    talk(&mut alice, &mut bob);
-    bob.send_line("/send secret.txt");
-    alice.expect_saved("received_files/secret.txt");
-    assert_eq!(
-        fs::read(dir.subdir("alice").join("received_files/secret.txt")).unwrap(),
-        secret
+    relayed_talk_and_file(
+        &mut alice,
+        &mut bob,
+        &servers.relay(),
+        &dir,
+        "secret.txt",
+        &secret,
     );
     leave(alice, bob);
     let passed = servers.relayed_bytes();
@@ -317,19 +334,13 @@ fn two_homes_behind_nat_routers_talk_through_the_relay() {
     args.extend(servers.iter().map(String::as_str));
     let mut bob = Chat::spawn_in(internet.h2_ns(), "bob", &dir.subdir("bob"), &args);
     bob.set_timeout(Duration::from_secs(20));
-    let relay = internet.relay();
-    let through = format!(
-        "[System] Connected through the relay {} (it passes only encrypted bytes)",
-        relay.strip_prefix("tcp:").unwrap()
-    );
-    bob.expect_exact(&through);
-    alice.expect_exact(&through);
-    talk(&mut alice, &mut bob);
-    bob.send_line("/send notes.txt");
-    alice.expect_saved("received_files/notes.txt");
-    assert_eq!(
-        fs::read(dir.subdir("alice").join("received_files/notes.txt")).unwrap(),
-        secret
+    relayed_talk_and_file(
+        &mut alice,
+        &mut bob,
+        &internet.relay(),
+        &dir,
+        "notes.txt",
+        &secret,
     );
     leave(alice, bob);
     let passed = internet.relayed_bytes();
