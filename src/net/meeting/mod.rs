@@ -85,6 +85,13 @@ struct Keys {
     relay_token: [u8; 32],
 }
 
+/// What a listener brings to a meeting: the wrong codes it allows, and
+/// the code's number it holds.
+pub struct AsListener<'a> {
+    pub guesses: &'a Guesses,
+    pub nameplate: &'a str,
+}
+
 /// Meets the other side in an opened `mailbox` as `side`, giving `ours()`
 /// (asked for once the other side is there).
 /// `not_there_yet` is called once if the other side is not there at once;
@@ -97,8 +104,9 @@ pub fn meet(
     ours: &dyn Fn() -> Hints,
     not_there_yet: &mut dyn FnMut(),
     stop: &dyn Fn() -> bool,
-    guesses: Option<&Guesses>,
+    listener: Option<AsListener<'_>>,
 ) -> Result<Option<Met>, MeetError> {
+    let guesses = listener.as_ref().map(|l| l.guesses);
     let Some(keys) = exchange(mailbox, side, code, not_there_yet, stop)? else {
         return Ok(None);
     };
@@ -112,6 +120,12 @@ pub fn meet(
     let Some(sealed) = their_hints(mailbox, stop)? else {
         return Ok(None);
     };
+    // The listener lets go of the code's number before it answers: once
+    // the other side knows how it went and lets go too, the number is
+    // free, and whoever claims it next opens a new mailbox, not this one.
+    if let Some(listener) = &listener {
+        let _ = mailbox.release(listener.nameplate);
+    }
     let theirs = match check(guesses, || Hints::open(&sealed, &keys.theirs)) {
         Err(wrong @ MeetError::WrongCode { .. }) if side == Side::Listening => {
             let _ = mailbox.add(WRONG, &[]);

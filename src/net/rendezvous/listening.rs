@@ -22,7 +22,7 @@ use crate::net::connect::Waiting;
 use crate::net::events::{AnywhereStep, Joiners, LinkEvent};
 use crate::net::mailbox::{Mailbox, MailboxError};
 use crate::net::meeting::hints::Hints;
-use crate::net::meeting::{self, MeetError};
+use crate::net::meeting::{self, AsListener, MeetError};
 use crate::net::relay::{self, RelayError};
 use crate::net::secure::code::Code;
 use crate::net::secure::handshake::Side;
@@ -248,7 +248,10 @@ impl Desk {
             &|| self.hints(),
             &mut || {},
             &stop,
-            Some(self.waiting.guesses()),
+            Some(AsListener {
+                guesses: self.waiting.guesses(),
+                nameplate: &self.nameplate,
+            }),
         );
         meeting::leave(mailbox, &self.nameplate, &id, &met);
         let Some(met) = met? else {
