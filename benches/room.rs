@@ -63,7 +63,8 @@ use std::time::{Duration, Instant};
 
 use common::{machine, setting};
 
-use chat::net::secure::handshake::{Side, handshake};
+use chat::identity::Identity;
+use chat::net::secure::handshake::{Credentials, Side, handshake};
 use chat::net::secure::record::{RecordReader, RecordWriter};
 use chat::room::throttle::MESSAGES_PER_SECOND;
 use chat::wire::message::{Change, Message};
@@ -753,7 +754,13 @@ impl ChatMember {
         // As chat's own connections are.
         stream.set_nodelay(true).unwrap();
         stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
-        let agreed = handshake(Side::Connecting, &mut stream, None, None)
+        let identity = Identity::generate().unwrap();
+        let credentials = Credentials {
+            identity: &identity,
+            code: None,
+            expect: None,
+        };
+        let agreed = handshake(Side::Connecting, &mut stream, credentials, None)
             .unwrap_or_else(|e| panic!("{name}: the handshake failed: {e}"));
         let mut writer = RecordWriter::new(stream.try_clone().unwrap(), &agreed.send_key);
         let mut reader = RecordReader::new(

@@ -11,6 +11,8 @@
 //! - `wire`     — the bytes on the wire: frames of the original format, typed
 //!   messages of the encrypted one, the rules for names and for what peer
 //!   text may show, and the protocol's limits (pure codecs)
+//! - `identity` — who the user is across conversations: the long-term key
+//!   kept in the user's chat folder, and the contacts remembered by key
 //! - `net`      — reaching the peer: what `chat connect` is pointed at,
 //!   listening for or connecting to it, finding it on the local network,
 //!   meeting it from anywhere by a code (mailbox, relay, router), the
@@ -47,6 +49,7 @@ pub mod discard;
 pub mod engine;
 pub mod exit_codes;
 pub mod files;
+pub mod identity;
 pub mod net;
 pub mod peers;
 pub mod permits;
@@ -73,7 +76,7 @@ use crate::terminal::console::Console;
 /// stdout until either side leaves.
 pub fn run(cli: Cli) -> Result<()> {
     signals::ignore_file_size_limit()?;
-    let settings = match Action::new(cli, std::env::var("USER").ok()) {
+    let settings = match Action::new(cli, std::env::var("USER").ok(), identity::Me::from_env)? {
         Action::Chat(settings) => settings,
         Action::Peers { json, wait } => return peers::list(json, wait),
         Action::Discard { downloads, named } => return discard::run(&downloads, named),

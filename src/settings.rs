@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::cli::{self, Cli, Command, Common};
 use crate::files::download::DownloadDir;
+use crate::identity::Me;
 use crate::net::patience::Patience;
 use crate::net::rendezvous::Anywhere;
 use crate::net::secure::Protection;
@@ -99,6 +100,9 @@ pub struct Settings {
     /// Where a code meets from anywhere: `None` unless the code is to be
     /// reached through the mailbox.
     pub anywhere: Option<Box<Anywhere>>,
+    /// The user's identity and contacts: `None` on the original wire,
+    /// which has no identities.
+    pub me: Option<Me>,
 }
 
 /// What a room's host runs on.
@@ -136,7 +140,7 @@ impl Asking {
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Action {
-    Chat(Settings),
+    Chat(Box<Settings>),
     /// List the chats on the local network: as JSON or not, waiting this
     /// long.
     Peers {
@@ -153,8 +157,14 @@ pub enum Action {
 }
 
 impl Action {
-    /// `login` is the login name from the environment (`$USER`), if any.
-    pub fn new(cli: Cli, login: Option<String>) -> Self {
+    /// `login` is the login name from the environment (`$USER`), if any;
+    /// `me` loads the user's identity and contacts, which only an
+    /// encrypted chat needs.
+    pub fn new(
+        cli: Cli,
+        login: Option<String>,
+        me: impl FnOnce() -> anyhow::Result<Me>,
+    ) -> anyhow::Result<Self> {
         let mut room = None;
         let mut announce = false;
         let anywhere;
@@ -200,24 +210,25 @@ impl Action {
                 common,
             ),
             Command::Peers { json, wait } => {
-                return Self::Peers {
+                return Ok(Self::Peers {
                     json,
                     wait: Duration::from_secs(wait),
-                };
+                });
             }
-            Command::Completions { shell } => return Self::Completions(shell),
+            Command::Completions { shell } => return Ok(Self::Completions(shell)),
             Command::Discard { download_dir } => {
-                return Self::Discard {
+                return Ok(Self::Discard {
                     named: download_dir.is_some(),
                     downloads: DownloadDir::new(
                         download_dir.unwrap_or_else(|| cli::DEFAULT_DOWNLOAD_DIR.into()),
                     ),
-                };
+                });
             }
         };
-        let mut settings = Settings::new(role, code, common, login, room, announce);
+        let me = (!common.plain).then(me).transpose()?;
+        let mut settings = Settings::new(role, code, common, login, room, announce, me);
         settings.anywhere = anywhere;
-        Self::Chat(settings)
+        Ok(Self::Chat(Box::new(settings)))
     }
 }
 
@@ -252,6 +263,7 @@ impl Settings {
         login: Option<String>,
         room: Option<RoomSettings>,
         announce: bool,
+        me: Option<Me>,
     ) -> Self {
         let Common {
             name,
@@ -278,13 +290,15 @@ impl Settings {
             room,
             announce,
             anywhere: None,
-            protection: if plain {
-                Protection::Plain
-            } else {
-                Protection::Encrypted {
+            protection: match &me {
+                Some(me) if !plain => Protection::Encrypted {
                     code: code.map(|(code, _)| code),
-                }
+                    identity: me.identity.clone(),
+                    expect: None,
+                },
+                _ => Protection::Plain,
             },
+            me,
         }
     }
 }
@@ -295,8 +309,10 @@ mod tests {
     use clap::Parser;
 
     fn settings(args: &[&str], login: Option<&str>) -> Settings {
-        match Action::new(Cli::parse_from(args), login.map(str::to_string)) {
-            Action::Chat(settings) => settings,
+        match Action::new(Cli::parse_from(args), login.map(str::to_string), || {
+            Ok(crate::identity::Me::for_tests(1))
+        }) {
+            Ok(Action::Chat(settings)) => *settings,
             other => panic!("{args:?} gave {other:?}"),
         }
     }

@@ -208,15 +208,16 @@ impl Waiting {
         let mut connection = Connection::tcp(stream).map_err(Refusal::Setup)?;
         let agreed = match protection {
             Protection::Plain => None,
-            Protection::Encrypted { code } => {
+            Protection::Encrypted { .. } => {
                 let interrupt = connection.try_clone_stream().map_err(Refusal::Setup)?;
                 *self.lock_handshaking() = Some(interrupt);
                 if self.stopped() {
                     return Err(Refusal::Setup(io::ErrorKind::Interrupted.into()));
                 }
+                let credentials = protection.credentials().expect("an encrypted chat's");
                 let agreed = connection.encrypt(
                     Side::Listening,
-                    code.as_ref(),
+                    credentials,
                     Some(&self.guesses),
                     HANDSHAKE_LIMIT,
                 );
@@ -282,11 +283,11 @@ pub(crate) fn secure(
     protection: &Protection,
 ) -> Result<Established> {
     let mut connection = Connection::tcp(stream).context("cannot set up the connection")?;
-    let agreed = match protection {
-        Protection::Plain => None,
-        Protection::Encrypted { code } => Some(
+    let agreed = match protection.credentials() {
+        None => None,
+        Some(credentials) => Some(
             connection
-                .encrypt(Side::Connecting, code.as_ref(), None, HANDSHAKE_LIMIT)
+                .encrypt(Side::Connecting, credentials, None, HANDSHAKE_LIMIT)
                 .map_err(|e| refused(addr, e))?,
         ),
     };
@@ -305,6 +306,15 @@ fn refused(addr: &dyn std::fmt::Display, e: HandshakeError) -> anyhow::Error {
         | HandshakeError::BadCodeMessage => {
             anyhow!("{addr}: {e}; both sides must give the same --code")
         }
+        HandshakeError::OlderVersion => anyhow!("{addr}: {e}"),
+        HandshakeError::BadProof => anyhow!(
+            "{addr}: {e}: someone between the two sides changes what passes; nothing was exchanged"
+        ),
+        HandshakeError::Impostor(key) => anyhow!(
+            "{addr}: this chat does not hold the identity expected (it proved {}); \
+             not connected, and nothing of yours was revealed to it",
+            key.fingerprint()
+        ),
         HandshakeError::NotEncrypted { first } if sounds_like(&first).is_some() => {
             anyhow!(
                 "{addr}: this port answers like {}, not a chat; check the address \
@@ -531,7 +541,7 @@ mod tests {
         let stopper = waiting.clone();
         let waiter = std::thread::spawn(move || {
             waiting
-                .accept(&|_| {}, &Protection::Encrypted { code: None })
+                .accept(&|_| {}, &Protection::for_tests(2))
                 .map(|s| s.is_none())
         });
         stopper.stop();

@@ -16,9 +16,8 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::net::secure::code::Code;
 use crate::net::secure::guesses::Guesses;
-use crate::net::secure::handshake::{self, Agreed, HandshakeError, Side};
+use crate::net::secure::handshake::{self, Agreed, Credentials, HandshakeError, Side};
 use crate::net::secure::record::{RecordReader, RecordWriter};
 use crate::net::socket::{Socket, tcp_info};
 
@@ -111,14 +110,14 @@ impl Connection {
     }
 
     /// Turns the connection into an encrypted channel: runs the handshake
-    /// as `side`, with `code` if the users gave one (a listening side
+    /// as `side`, proving our identity and the code if the users gave one (a listening side
     /// counting wrong ones in `guesses`), giving up after `limit` (a peer
     /// that says nothing, or trickles). What follows travels in sealed
     /// records.
     pub fn encrypt(
         &mut self,
         side: Side,
-        code: Option<&Code>,
+        credentials: Credentials<'_>,
         guesses: Option<&Guesses>,
         limit: Duration,
     ) -> Result<Agreed, HandshakeError> {
@@ -126,7 +125,7 @@ impl Connection {
             stream: &mut *self.stream,
             deadline: Instant::now() + limit,
         };
-        let agreed = handshake::handshake(side, &mut timed, code, guesses)?;
+        let agreed = handshake::handshake(side, &mut timed, credentials, guesses)?;
         self.stream.set_read_timeout(None)?;
         self.stream.set_write_timeout(None)?;
         self.keys = Some(Keys {
@@ -426,11 +425,21 @@ mod tests {
         let mut connecting = Connection::tcp(client).unwrap();
         let other = std::thread::spawn(move || {
             connecting
-                .encrypt(Side::Connecting, None, None, Duration::from_secs(5))
+                .encrypt(
+                    Side::Connecting,
+                    Credentials::of_test(3, None),
+                    None,
+                    Duration::from_secs(5),
+                )
                 .map(|a| (connecting, a))
         });
         let ours = listening
-            .encrypt(Side::Listening, None, None, Duration::from_secs(5))
+            .encrypt(
+                Side::Listening,
+                Credentials::of_test(2, None),
+                None,
+                Duration::from_secs(5),
+            )
             .unwrap();
         let (connecting, theirs) = other.join().unwrap().unwrap();
         assert_eq!(ours.safety_code, theirs.safety_code);
@@ -534,7 +543,12 @@ mod tests {
     fn a_peer_that_says_nothing_fails_the_handshake_in_time() {
         let (mut connection, _silent) = pair();
         let started = std::time::Instant::now();
-        let result = connection.encrypt(Side::Listening, None, None, Duration::from_millis(300));
+        let result = connection.encrypt(
+            Side::Listening,
+            Credentials::of_test(2, None),
+            None,
+            Duration::from_millis(300),
+        );
         assert!(
             matches!(&result, Err(HandshakeError::Io(e)) if e.kind() == io::ErrorKind::TimedOut),
             "{:?}",
@@ -555,7 +569,12 @@ mod tests {
             }
         });
         let started = std::time::Instant::now();
-        let result = connection.encrypt(Side::Listening, None, None, Duration::from_millis(300));
+        let result = connection.encrypt(
+            Side::Listening,
+            Credentials::of_test(2, None),
+            None,
+            Duration::from_millis(300),
+        );
         assert!(
             matches!(&result, Err(HandshakeError::Io(e)) if e.kind() == io::ErrorKind::TimedOut)
         );

@@ -366,7 +366,10 @@ mod tests {
     /// A room's hub with nobody in it, and what it tells its host.
     fn hub() -> (Hub, Receiver<RoomEvent>) {
         let Action::Chat(settings) =
-            Action::new(Cli::parse_from(["chat", "listen", "--room"]), None)
+            Action::new(Cli::parse_from(["chat", "listen", "--room"]), None, || {
+                Ok(crate::identity::Me::for_tests(1))
+            })
+            .expect("a room's settings")
         else {
             panic!("`chat listen --room` is a chat");
         };

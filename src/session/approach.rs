@@ -33,7 +33,10 @@ pub(crate) fn announce(
     let traits = discovery::Traits {
         encrypted: matches!(settings.protection, Protection::Encrypted { .. }),
         room: settings.room.is_some(),
-        code: matches!(settings.protection, Protection::Encrypted { code: Some(_) }),
+        code: matches!(
+            settings.protection,
+            Protection::Encrypted { code: Some(_), .. }
+        ),
     };
     let told = front.clone();
     let code = traits.code;
@@ -73,7 +76,13 @@ pub(crate) fn give_code(
     front: &Front,
     joiners: Joiners,
 ) {
-    if let (true, Protection::Encrypted { code: Some(code) }) = (settings.made_code, protection) {
+    if let (
+        true,
+        Protection::Encrypted {
+            code: Some(code), ..
+        },
+    ) = (settings.made_code, protection)
+    {
         front.show(Shown::Link(LinkEvent::CodeToGive { code, joiners }));
     }
 }
@@ -87,8 +96,12 @@ pub(crate) fn register(
     front: &Front,
     joiners: Joiners,
 ) -> Result<(Protection, Option<Registration>)> {
-    let (Protection::Encrypted { code: Some(code) }, Some(anywhere)) =
-        (&settings.protection, &settings.anywhere)
+    let (
+        Protection::Encrypted {
+            code: Some(code), ..
+        },
+        Some(anywhere),
+    ) = (&settings.protection, &settings.anywhere)
     else {
         return Ok((settings.protection.clone(), None));
     };
@@ -109,7 +122,7 @@ pub(crate) fn register(
         joiners,
         report,
     )?;
-    let protection = Protection::Encrypted { code: Some(code) };
+    let protection = settings.protection.with_code(code);
     Ok((protection, registration))
 }
 
@@ -139,15 +152,20 @@ impl Approach {
                 })
             }
             Role::Meet { wait } => {
-                let (Protection::Encrypted { code: Some(code) }, Some(anywhere)) =
-                    (&settings.protection, &settings.anywhere)
+                let (
+                    Protection::Encrypted {
+                        code: Some(code), ..
+                    },
+                    Some(anywhere),
+                ) = (&settings.protection, &settings.anywhere)
                 else {
                     anyhow::bail!("meeting through the mailbox takes a code");
                 };
-                let (code, anywhere) = (code.clone(), anywhere.clone());
+                let anywhere = anywhere.clone();
+                let protection = settings.protection.with_code(code.clone());
                 Self::connecting(*wait, events, move |trying| {
                     let report = link_report(&*thread_front);
-                    rendezvous::connecting::connect(&code, &anywhere, &report, trying)
+                    rendezvous::connecting::connect(&protection, &anywhere, &report, trying)
                 })
             }
             Role::Find {

@@ -147,6 +147,7 @@ impl PeerWriter for Sealing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::secure::handshake::Credentials;
     use crate::net::transport::Connection;
     use crate::protocol::Safety;
 
@@ -176,10 +177,14 @@ mod tests {
         let limit = Duration::from_secs(10);
         let theirs = std::thread::spawn(move || {
             let side = crate::net::secure::handshake::Side::Connecting;
-            other.encrypt(side, None, None, limit).map(|_| other)
+            other
+                .encrypt(side, Credentials::of_test(2, None), None, limit)
+                .map(|_| other)
         });
         let side = crate::net::secure::handshake::Side::Listening;
-        let agreed = one.encrypt(side, None, None, limit).unwrap();
+        let agreed = one
+            .encrypt(side, Credentials::of_test(2, None), None, limit)
+            .unwrap();
         let code = agreed.safety_code.clone();
         let established = Established {
             connection: one,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 use crate::common::{Chat, RawPeer, TestDir, encrypted_pair, pseudo_random_bytes, saved_entries};
-use chat::net::secure::handshake::GREETING;
+use chat::net::secure::handshake::{GREETING, PROOF_LEN};
 
 /// What a relay does to the records the connecting side sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,8 +114,9 @@ fn forward_records(
         to.write_all(bytes).is_ok()
     };
     // The greeting with the commitment, then (once the listening side has
-    // answered with its share) the key share.
-    for len in [GREETING.len() + 32, 32] {
+    // answered with its share) the key share, then (once it proved its
+    // identity) the proof of identity.
+    for len in [GREETING.len() + 32, 32, PROOF_LEN] {
         let mut handshake = vec![0; len];
         if from.read_exact(&mut handshake).is_err() {
             return;

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle};
 
-use crate::common::{Chat, TIMEOUT, TestDir};
+use crate::common::{Chat, TIMEOUT, TestDir, credentials};
 use chat::net::secure::code::Code;
 use chat::net::secure::handshake::{CODE_GREETING, HandshakeError, Side, handshake};
 
@@ -94,7 +94,8 @@ fn attempt(from: Ipv4Addr, port: u16, code: &str) -> Attempt {
             at_gate: Some(at_gate),
             go: gate,
         };
-        handshake(Side::Connecting, &mut gated, Some(&code), None).map(|a| a.safety_code)
+        handshake(Side::Connecting, &mut gated, credentials(Some(&code)), None)
+            .map(|a| a.safety_code)
     });
     if arrived.recv_timeout(TIMEOUT).is_err() {
         panic!(
@@ -181,7 +182,13 @@ fn a_listener_checks_three_wrong_codes_however_many_try_at_once() {
             stream.set_write_timeout(Some(TIMEOUT)).unwrap();
             thread::spawn(move || {
                 let mut stream = stream;
-                handshake(Side::Connecting, &mut stream, Some(&code), None).map(|_| ())
+                handshake(
+                    Side::Connecting,
+                    &mut stream,
+                    credentials(Some(&code)),
+                    None,
+                )
+                .map(|_| ())
             })
         })
         .collect();

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::common;
 use crate::common::hostile::{HostilePeer, chunk, end_of};
-use crate::common::{Chat, TestDir, dir_entries, saved_entries};
+use crate::common::{Chat, TestDir, credentials, dir_entries, saved_entries};
 use chat::net::secure::handshake::{Side, handshake};
 use chat::net::secure::record::RecordWriter;
 use chat::wire::message::{FileId, Message};
@@ -951,7 +951,7 @@ fn answers_owed_to_a_peer_that_does_not_read_them_do_not_pile_up() {
     let dir = TestDir::new("henc_answer_flood");
     let (mut chat, port) = Chat::listen_encrypted("alice", dir.path(), &["--name", "alice"]);
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let agreed = handshake(Side::Connecting, &mut stream, None, None).unwrap();
+    let agreed = handshake(Side::Connecting, &mut stream, credentials(None), None).unwrap();
     chat.expect_prefix("[System] Encrypted. Safety code: ");
     // Never read: what the chat sends piles up in its own buffers.
     stream

@@ -108,6 +108,8 @@ impl Term {
             command.extend(["-u", var]);
         }
         command.push("TERM=xterm-256color");
+        let home = format!("CHAT_HOME={cwd}/.chat-home");
+        command.push(&home);
         if no_color {
             command.push("NO_COLOR=1");
         }

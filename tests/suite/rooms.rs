@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 use crate::common::room_member as hostile_room;
-use crate::common::{Chat, RawPeer, TestDir};
+use crate::common::{Chat, RawPeer, TestDir, credentials};
 use chat::wire::message::Message;
 
 /// Starts a room host called `host` with `extra` options; returns it and
@@ -1303,7 +1303,7 @@ fn a_hostile_hosts_reason_reaches_no_terminal_raw() {
         &["--name", "joiner"],
     );
     let mut stream = common::accept_within_timeout(&listener);
-    let agreed = handshake(Side::Listening, &mut stream, None, None).unwrap();
+    let agreed = handshake(Side::Listening, &mut stream, credentials(None), None).unwrap();
     let mut records = RecordReader::new(
         BufReader::new(stream.try_clone().unwrap()),
         &agreed.receive_key,

@@ -196,7 +196,13 @@ impl Sender {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
-        let agreed = handshake(Side::Connecting, &mut stream, None, None).unwrap();
+        let agreed = handshake(
+            Side::Connecting,
+            &mut stream,
+            crate::common::credentials(None),
+            None,
+        )
+        .unwrap();
         let input = BufReader::new(stream.try_clone().unwrap());
         let key = agreed.receive_key;
         let (tell, heard) = mpsc::channel();

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 
 use super::{PATIENCE, Recorder, Setup, scratch, settings};
 use crate::net::connect::Established;
-use crate::net::secure::handshake::Side;
+use crate::net::secure::handshake::{Credentials, Side};
 use crate::net::transport::{Closer, Connection};
 use crate::protocol::{self, Sealer, Wire};
 use crate::session;
@@ -28,11 +28,21 @@ enum Then {
 fn bea_meets(test: &str, said: &[Vec<u8>], then: Then) -> (Arc<Recorder>, anyhow::Result<()>) {
     let (mut mallory, mut bea) = Connection::local_pair().unwrap();
     let handshake = std::thread::spawn(move || {
-        let agreed = bea.encrypt(Side::Connecting, None, None, PATIENCE);
+        let agreed = bea.encrypt(
+            Side::Connecting,
+            Credentials::of_test(3, None),
+            None,
+            PATIENCE,
+        );
         (bea, agreed)
     });
     mallory
-        .encrypt(Side::Listening, None, None, PATIENCE)
+        .encrypt(
+            Side::Listening,
+            Credentials::of_test(2, None),
+            None,
+            PATIENCE,
+        )
         .unwrap();
     let (bea, agreed) = handshake.join().unwrap();
     let front = Arc::new(Recorder::default());

@@ -23,7 +23,7 @@ use crate::files::download::DownloadDir;
 use crate::net::connect::Established;
 use crate::net::patience::Patience;
 use crate::net::secure::Protection;
-use crate::net::secure::handshake::Side;
+use crate::net::secure::handshake::{Credentials, Side};
 use crate::net::transport::Connection;
 use crate::session::events::ChatEvent;
 use crate::session::{self, News};
@@ -172,10 +172,20 @@ pub(super) fn meet(test: &str, ana: Setup, bea: Setup) -> (Person, Person) {
         (Wire::Plain, Wire::Plain) => (None, None),
         _ => {
             let handshake = std::thread::spawn(move || {
-                let agreed = other.encrypt(Side::Connecting, None, None, PATIENCE);
+                let agreed = other.encrypt(
+                    Side::Connecting,
+                    Credentials::of_test(3, None),
+                    None,
+                    PATIENCE,
+                );
                 (other, agreed)
             });
-            let ours = one.encrypt(Side::Listening, None, None, PATIENCE);
+            let ours = one.encrypt(
+                Side::Listening,
+                Credentials::of_test(2, None),
+                None,
+                PATIENCE,
+            );
             let (back, theirs) = handshake.join().expect("no panic");
             other = back;
             (
@@ -240,10 +250,14 @@ fn settings(name: &str, setup: Setup, downloads: &Path) -> Settings {
         stall: Duration::from_secs(30),
         protection: match setup.wire {
             Wire::Plain => Protection::Plain,
-            Wire::Encrypted => Protection::Encrypted { code: None },
+            Wire::Encrypted => Protection::for_tests(2),
         },
         made_code: false,
         anywhere: None,
+        me: match setup.wire {
+            Wire::Plain => None,
+            Wire::Encrypted => Some(crate::identity::Me::for_tests(2)),
+        },
         asking: match setup.ask_above {
             Some(limit) => Asking::Above(limit),
             None => Asking::Never,

@@ -95,7 +95,7 @@ impl Room {
     fn join(&self, test: &str, name: &str) -> Person {
         let (trying, _stop) = Trying::start(Patience::from_secs(5));
         let front = Arc::new(Recorder::default());
-        let protection = Protection::Encrypted { code: None };
+        let protection = Protection::for_tests(2);
         let established = {
             let report = link_report(&*front);
             connect::connect("127.0.0.1", self.port, &report, &protection, &trying)
@@ -204,7 +204,7 @@ fn mallory_joins(room: &Room, said: &[Vec<u8>]) -> crate::net::transport::Closer
     use crate::wire::message::Message;
 
     let (trying, _stop) = Trying::start(Patience::from_secs(5));
-    let protection = Protection::Encrypted { code: None };
+    let protection = Protection::for_tests(2);
     let established = connect::connect("127.0.0.1", room.port, &|_| {}, &protection, &trying)
         .expect("the room lets members in");
     let (mut records, closer) = super::hostile::sealer(established.connection);

@@ -37,14 +37,21 @@ const RELAY_AFTER: Duration = Duration::from_secs(2);
 /// How long the other side has to come to the relay.
 pub(super) const RELAY_WITHIN: Duration = Duration::from_secs(30);
 
-/// Meets the listener that gave `code` through the mailbox, then connects
-/// to it by the fastest path and runs the handshake with the code.
+/// Meets the listener that gave the code of `protection` through the
+/// mailbox, then connects to it by the fastest path and runs the handshake
+/// with the code.
 pub fn connect(
-    code: &Code,
+    protection: &Protection,
     anywhere: &Anywhere,
     report: Report,
     trying: &Trying,
 ) -> Result<Established> {
+    let Protection::Encrypted {
+        code: Some(code), ..
+    } = protection
+    else {
+        bail!("meeting through the mailbox takes a code");
+    };
     let mut met = meet(code, anywhere, report, trying)?;
     if !anywhere.direct {
         met.theirs.direct.clear();
@@ -59,10 +66,7 @@ pub fn connect(
             no_path(anywhere, &met)
         );
     }
-    let protection = Protection::Encrypted {
-        code: Some(code.clone()),
-    };
-    let (established, via) = race(&met, relay, report, &protection)?;
+    let (established, via) = race(&met, relay, report, protection)?;
     report(match &via {
         Via::Direct(address) => LinkEvent::ConnectedDirectly(*address),
         Via::Relay(relay) => LinkEvent::Relayed(relay),

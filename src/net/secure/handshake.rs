@@ -29,26 +29,38 @@ use getrandom::{SysRng, rand_core::UnwrapErr};
 use hkdf::Hkdf;
 use hkdf::hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
-use spake2::{Ed25519Group, Identity, Password, Spake2};
+use spake2::{Ed25519Group, Identity as SpakeName, Password, Spake2};
 use x25519_dalek::{EphemeralSecret, PublicKey};
 
 use super::code::Code;
 use super::guesses::{Guess, Guesses};
+use super::proof;
+pub use super::proof::PROOF_LEN;
+use crate::identity::{Identity, PeerKey};
 use crate::wire::limits::{MAX_GREETING, WRONG_CODES};
 
 /// The greeting line; it names the protocol and its version, and reads as
 /// a plain sentence on a peer that does not speak it.
-pub const GREETING: &[u8] = b"chat-encrypted/1: this chat is encrypted; the other side must run chat, or both must use --plain\n";
+pub const GREETING: &[u8] = b"chat-encrypted/2: this chat is encrypted; the other side must run chat, or both must use --plain\n";
 
 /// The greeting line of a side given a code: it differs from [`GREETING`]
 /// so that two sides started differently tell so at once.
-pub const CODE_GREETING: &[u8] = b"chat-encrypted/1 code: this chat is encrypted and needs a code; the other side must run chat with the same --code\n";
+pub const CODE_GREETING: &[u8] = b"chat-encrypted/2 code: this chat is encrypted and needs a code; the other side must run chat with the same --code\n";
 
-/// Whether `line` (without its newline) is one of the greetings: a chat
-/// met on the original wire that speaks the encrypted one.
+/// The greetings of the first version, without identities: a chat that
+/// sends one is older than this one.
+const FIRST_GREETINGS: [&[u8]; 2] = [
+    b"chat-encrypted/1: this chat is encrypted; the other side must run chat, or both must use --plain\n",
+    b"chat-encrypted/1 code: this chat is encrypted and needs a code; the other side must run chat with the same --code\n",
+];
+
+/// Whether `line` (without its newline) is one of the greetings, of this
+/// version or the first: a chat met on the original wire that speaks the
+/// encrypted one.
 pub fn is_greeting(line: &[u8]) -> bool {
     [GREETING, CODE_GREETING]
         .iter()
+        .chain(&FIRST_GREETINGS)
         .any(|greeting| greeting.strip_suffix(b"\n") == Some(line))
 }
 
@@ -57,14 +69,16 @@ const SHARE_LEN: usize = 32;
 const CODE_MESSAGE_LEN: usize = 33;
 const CONFIRMATION_LEN: usize = 32;
 
-const COMMIT_LABEL: &[u8] = b"chat-encrypted/1 commitment";
-const KEY_TO_LISTENER: &[u8] = b"chat-encrypted/1 key connecting to listening";
-const KEY_TO_CONNECTOR: &[u8] = b"chat-encrypted/1 key listening to connecting";
-const CODE_LABEL: &[u8] = b"chat-encrypted/1 safety code";
-const CONFIRM_CONNECTOR: &[u8] = b"chat-encrypted/1 confirmation connecting";
-const CONFIRM_LISTENER: &[u8] = b"chat-encrypted/1 confirmation listening";
-const CONNECTOR_IDENTITY: &[u8] = b"chat-encrypted/1 connecting";
-const LISTENER_IDENTITY: &[u8] = b"chat-encrypted/1 listening";
+const COMMIT_LABEL: &[u8] = b"chat-encrypted/2 commitment";
+const KEY_TO_LISTENER: &[u8] = b"chat-encrypted/2 key connecting to listening";
+const KEY_TO_CONNECTOR: &[u8] = b"chat-encrypted/2 key listening to connecting";
+const CODE_LABEL: &[u8] = b"chat-encrypted/2 safety code";
+const CONFIRM_CONNECTOR: &[u8] = b"chat-encrypted/2 confirmation connecting";
+const CONFIRM_LISTENER: &[u8] = b"chat-encrypted/2 confirmation listening";
+const SPAKE_CONNECTOR: &[u8] = b"chat-encrypted/2 connecting";
+const SPAKE_LISTENER: &[u8] = b"chat-encrypted/2 listening";
+const PROOF_OF_CONNECTOR: &[u8] = b"chat-encrypted/2 identity key connecting";
+const PROOF_OF_LISTENER: &[u8] = b"chat-encrypted/2 identity key listening";
 
 /// Which side of the connection we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +97,20 @@ pub struct Agreed {
     /// Both sides proved they hold the same code, so no one stands between
     /// them unless the code leaked.
     pub verified: bool,
+    /// The identity the peer proved it holds.
+    pub peer: PeerKey,
+}
+
+/// What a side brings to a handshake.
+#[derive(Clone, Copy)]
+pub struct Credentials<'a> {
+    /// Whom we prove to be.
+    pub identity: &'a Identity,
+    /// The code both sides must hold, if the users gave one.
+    pub code: Option<&'a Code>,
+    /// For the connecting side: the only identity it will talk to. It
+    /// proves its own only to a peer that proved this one.
+    pub expect: Option<&'a PeerKey>,
 }
 
 /// Why the handshake failed.
@@ -116,6 +144,18 @@ pub enum HandshakeError {
     GuessesSpent(u32),
     #[error("the connection ended during the handshake")]
     Cut,
+    /// The peer greeted with the first version of the protocol, which has
+    /// no identities.
+    #[error("the peer runs an older chat (chat-encrypted/1); both sides need this version")]
+    OlderVersion,
+    /// The peer's proof of identity did not open or did not verify:
+    /// someone changed it on the way.
+    #[error("the peer's proof of identity is not valid")]
+    BadProof,
+    /// The listening side proved an identity other than the one expected;
+    /// ours was not revealed to it.
+    #[error("the peer is not who it was expected to be")]
+    Impostor(PeerKey),
     #[error(transparent)]
     Io(io::Error),
 }
@@ -136,9 +176,10 @@ impl From<io::Error> for HandshakeError {
 pub fn handshake(
     side: Side,
     stream: &mut (impl Read + Write),
-    code: Option<&Code>,
+    credentials: Credentials<'_>,
     guesses: Option<&Guesses>,
 ) -> Result<Agreed, HandshakeError> {
+    let code = credentials.code;
     let greeting = if code.is_some() {
         CODE_GREETING
     } else {
@@ -174,19 +215,70 @@ pub fn handshake(
         return Err(HandshakeError::WeakKey);
     }
     let transcript = transcript.finalize();
-    let Some(exchange) = exchange else {
-        let keys = Hkdf::<Sha256>::new(Some(&transcript), shared.as_bytes());
-        return Ok(agree(side, &keys, false));
-    };
-    let code_key = exchange
-        .spake
-        .finish(their_message)
-        .map_err(|_| HandshakeError::BadCodeMessage)?;
     let mut secrets = shared.as_bytes().to_vec();
-    secrets.extend_from_slice(&code_key);
+    if let Some(exchange) = exchange {
+        let code_key = exchange
+            .spake
+            .finish(their_message)
+            .map_err(|_| HandshakeError::BadCodeMessage)?;
+        secrets.extend_from_slice(&code_key);
+    }
     let keys = Hkdf::<Sha256>::new(Some(&transcript), &secrets);
-    confirm(side, stream, &keys, &transcript, guesses)?;
-    Ok(agree(side, &keys, true))
+    if code.is_some() {
+        confirm(side, stream, &keys, &transcript, guesses)?;
+    }
+    let peer = prove(side, stream, &keys, &transcript, credentials)?;
+    Ok(agree(side, &keys, code.is_some(), peer))
+}
+
+#[cfg(test)]
+impl<'a> Credentials<'a> {
+    /// For tests: the identity whose secret key is `secret` repeated, and
+    /// `code`.
+    pub fn of_test(secret: u8, code: Option<&'a Code>) -> Self {
+        let identity = Box::leak(Box::new(Identity::from_secret(&[secret; 32])));
+        Self {
+            identity,
+            code,
+            expect: None,
+        }
+    }
+}
+
+/// Each side proves its identity, the listening side first: the connecting
+/// side checks that proof (against the identity it expects, if any) before
+/// it reveals its own. Returns the identity the peer proved.
+fn prove(
+    side: Side,
+    stream: &mut (impl Read + Write),
+    keys: &Hkdf<Sha256>,
+    transcript: &[u8],
+    credentials: Credentials<'_>,
+) -> Result<PeerKey, HandshakeError> {
+    let (mut of_connector, mut of_listener) = ([0u8; 32], [0u8; 32]);
+    expand(keys, PROOF_OF_CONNECTOR, &mut of_connector);
+    expand(keys, PROOF_OF_LISTENER, &mut of_listener);
+    let (ours, theirs, their_side) = match side {
+        Side::Connecting => (of_connector, of_listener, Side::Listening),
+        Side::Listening => (of_listener, of_connector, Side::Connecting),
+    };
+    let our_proof = proof::seal(side, credentials.identity, transcript, &ours);
+    if side == Side::Listening {
+        stream.write_all(&our_proof)?;
+        stream.flush()?;
+    }
+    let mut received = [0u8; proof::PROOF_LEN];
+    stream.read_exact(&mut received)?;
+    let peer = proof::open(their_side, &mut received, transcript, &theirs)
+        .ok_or(HandshakeError::BadProof)?;
+    if credentials.expect.is_some_and(|expected| *expected != peer) {
+        return Err(HandshakeError::Impostor(peer));
+    }
+    if side == Side::Connecting {
+        stream.write_all(&our_proof)?;
+        stream.flush()?;
+    }
+    Ok(peer)
 }
 
 /// Sends our key share and SPAKE2 message and reads the peer's, in the
@@ -249,8 +341,8 @@ impl CodeExchange {
     fn start(side: Side, code: &Code) -> Self {
         let password = Password::new(code.as_bytes());
         let (a, b) = (
-            Identity::new(CONNECTOR_IDENTITY),
-            Identity::new(LISTENER_IDENTITY),
+            SpakeName::new(SPAKE_CONNECTOR),
+            SpakeName::new(SPAKE_LISTENER),
         );
         let random = UnwrapErr(SysRng);
         let (spake, message) = match side {
@@ -328,7 +420,7 @@ fn is_closed(e: &io::Error) -> bool {
 }
 
 /// The keys and safety code for `side`.
-fn agree(side: Side, keys: &Hkdf<Sha256>, verified: bool) -> Agreed {
+fn agree(side: Side, keys: &Hkdf<Sha256>, verified: bool, peer: PeerKey) -> Agreed {
     let (mut to_listener, mut to_connector, mut code) = ([0u8; 32], [0u8; 32], [0u8; 8]);
     expand(keys, KEY_TO_LISTENER, &mut to_listener);
     expand(keys, KEY_TO_CONNECTOR, &mut to_connector);
@@ -342,6 +434,7 @@ fn agree(side: Side, keys: &Hkdf<Sha256>, verified: bool) -> Agreed {
         receive_key,
         safety_code: safety_code(code),
         verified,
+        peer,
     }
 }
 
@@ -387,6 +480,7 @@ fn read_greeting(stream: &mut impl Read, with_code: bool) -> Result<(), Handshak
         (GREETING, false) | (CODE_GREETING, true) => Ok(()),
         (GREETING, true) => Err(HandshakeError::CodeUnexpected),
         (CODE_GREETING, false) => Err(HandshakeError::CodeExpected),
+        (line, _) if FIRST_GREETINGS.contains(&line) => Err(HandshakeError::OlderVersion),
         ([], _) => Err(HandshakeError::Cut),
         _ => Err(HandshakeError::NotEncrypted { first: line }),
     }
@@ -443,7 +537,9 @@ mod tests {
     ) {
         let (mut fake, mut b) = pair();
         let with_code = with.is_some();
-        let outcome = thread::spawn(move || handshake(side, &mut b, with.as_ref(), None));
+        let outcome = thread::spawn(move || {
+            handshake(side, &mut b, Credentials::of_test(4, with.as_ref()), None)
+        });
         let greeting = if with_code { CODE_GREETING } else { GREETING };
         fake.write_all(greeting).unwrap();
         read_greeting(&mut fake, with_code).unwrap();
@@ -464,8 +560,14 @@ mod tests {
         let (alice, relay_to_alice) = pair();
         let (relay_to_bob, mut bob) = pair();
         let bob_code = the_code.clone();
-        let bob_side =
-            thread::spawn(move || handshake(Side::Listening, &mut bob, Some(&bob_code), None));
+        let bob_side = thread::spawn(move || {
+            handshake(
+                Side::Listening,
+                &mut bob,
+                Credentials::of_test(2, Some(&bob_code)),
+                None,
+            )
+        });
         (alice, [relay_to_alice, relay_to_bob], bob_side)
     }
 
@@ -477,9 +579,20 @@ mod tests {
     fn run_both(connecting: Option<&Code>, listening: Option<&Code>) -> (Outcome, Outcome) {
         let (mut a, mut b) = pair();
         let listening = listening.cloned();
-        let listening =
-            thread::spawn(move || handshake(Side::Listening, &mut b, listening.as_ref(), None));
-        let connecting = handshake(Side::Connecting, &mut a, connecting, None);
+        let listening = thread::spawn(move || {
+            handshake(
+                Side::Listening,
+                &mut b,
+                Credentials::of_test(2, listening.as_ref()),
+                None,
+            )
+        });
+        let connecting = handshake(
+            Side::Connecting,
+            &mut a,
+            Credentials::of_test(3, connecting),
+            None,
+        );
         (connecting, listening.join().unwrap())
     }
 
@@ -557,14 +670,39 @@ mod tests {
     fn a_relay_in_the_middle_shows_different_codes() {
         let (mut alice, mut relay_to_alice) = pair();
         let (mut relay_to_bob, mut bob) = pair();
-        let bob_side =
-            thread::spawn(move || handshake(Side::Listening, &mut bob, None, None).unwrap());
+        let bob_side = thread::spawn(move || {
+            handshake(
+                Side::Listening,
+                &mut bob,
+                Credentials::of_test(2, None),
+                None,
+            )
+            .unwrap()
+        });
         let relay = thread::spawn(move || {
-            let with_alice = handshake(Side::Listening, &mut relay_to_alice, None, None).unwrap();
-            let with_bob = handshake(Side::Connecting, &mut relay_to_bob, None, None).unwrap();
+            let with_alice = handshake(
+                Side::Listening,
+                &mut relay_to_alice,
+                Credentials::of_test(2, None),
+                None,
+            )
+            .unwrap();
+            let with_bob = handshake(
+                Side::Connecting,
+                &mut relay_to_bob,
+                Credentials::of_test(3, None),
+                None,
+            )
+            .unwrap();
             (with_alice, with_bob)
         });
-        let alice_side = handshake(Side::Connecting, &mut alice, None, None).unwrap();
+        let alice_side = handshake(
+            Side::Connecting,
+            &mut alice,
+            Credentials::of_test(3, None),
+            None,
+        )
+        .unwrap();
         let bob_side = bob_side.join().unwrap();
         let (with_alice, with_bob) = relay.join().unwrap();
         // The relay knows both links' keys, but only people comparing codes
@@ -583,12 +721,27 @@ mod tests {
         let (mut alice, [mut relay_to_alice, mut relay_to_bob], bob_side) = relayed(&the_code);
         let relay = thread::spawn(move || {
             let guess = code("7-guitar-lemon");
-            let with_alice = handshake(Side::Listening, &mut relay_to_alice, Some(&guess), None);
+            let with_alice = handshake(
+                Side::Listening,
+                &mut relay_to_alice,
+                Credentials::of_test(2, Some(&guess)),
+                None,
+            );
             drop(relay_to_alice);
-            let with_bob = handshake(Side::Connecting, &mut relay_to_bob, Some(&guess), None);
+            let with_bob = handshake(
+                Side::Connecting,
+                &mut relay_to_bob,
+                Credentials::of_test(3, Some(&guess)),
+                None,
+            );
             (with_alice, with_bob)
         });
-        let alice_side = handshake(Side::Connecting, &mut alice, Some(&the_code), None);
+        let alice_side = handshake(
+            Side::Connecting,
+            &mut alice,
+            Credentials::of_test(3, Some(&the_code)),
+            None,
+        );
         let bob_side = bob_side.join().unwrap();
         let (with_alice, with_bob) = relay.join().unwrap();
         for outcome in [&alice_side, &bob_side, &with_alice, &with_bob] {
@@ -630,7 +783,12 @@ mod tests {
             relay_to_bob.read_exact(&mut bobs_confirmation)?;
             Ok(())
         });
-        let alice_side = handshake(Side::Connecting, &mut alice, Some(&the_code), None);
+        let alice_side = handshake(
+            Side::Connecting,
+            &mut alice,
+            Credentials::of_test(3, Some(&the_code)),
+            None,
+        );
         let bob_side = bob_side.join().unwrap();
         // Bob closed instead of confirming.
         assert!(matches!(relay.join().unwrap(), Err(HandshakeError::Cut)));
@@ -676,34 +834,53 @@ mod tests {
                 stream: b,
                 sent: Vec::new(),
             };
-            handshake(Side::Listening, &mut b, listening_code.as_ref(), None).unwrap();
+            handshake(
+                Side::Listening,
+                &mut b,
+                Credentials::of_test(2, listening_code.as_ref()),
+                None,
+            )
+            .unwrap();
             b.sent
         });
         let mut a = Recorded {
             stream: a,
             sent: Vec::new(),
         };
-        handshake(Side::Connecting, &mut a, code, None).unwrap();
+        handshake(
+            Side::Connecting,
+            &mut a,
+            Credentials::of_test(3, code),
+            None,
+        )
+        .unwrap();
         (a.sent, listening.join().unwrap())
     }
 
     #[test]
-    fn without_a_code_the_sides_send_greeting_commitment_and_shares() {
+    fn without_a_code_the_sides_send_greeting_commitment_shares_and_proofs() {
         let (connecting, listening) = sent_by_each_side(None);
         let g = GREETING.len();
-        assert_eq!(connecting.len(), g + 32 + 32);
-        assert_eq!(listening.len(), g + 32);
+        let proof = proof::PROOF_LEN;
+        assert_eq!(connecting.len(), g + 32 + 32 + proof);
+        assert_eq!(listening.len(), g + 32 + proof);
         assert!(connecting.starts_with(GREETING) && listening.starts_with(GREETING));
-        let share: [u8; 32] = connecting[g + 32..].try_into().unwrap();
+        let share: [u8; 32] = connecting[g + 32..g + 64].try_into().unwrap();
         assert_eq!(commit(&PublicKey::from(share)), connecting[g..g + 32]);
+        // The proofs are sealed: neither public key shows.
+        for (sent, secret) in [(&connecting, 3), (&listening, 2)] {
+            let key = Identity::from_secret(&[secret; 32]).public().to_bytes();
+            assert!(!sent.windows(32).any(|w| w == key));
+        }
     }
 
     #[test]
     fn with_a_code_each_side_adds_its_spake2_message_and_confirmation() {
         let (connecting, listening) = sent_by_each_side(Some(&code("7-guitar-lantern")));
         let g = CODE_GREETING.len();
-        assert_eq!(connecting.len(), g + 32 + 32 + 33 + 32);
-        assert_eq!(listening.len(), g + 32 + 33 + 32);
+        let proof = proof::PROOF_LEN;
+        assert_eq!(connecting.len(), g + 32 + 32 + 33 + 32 + proof);
+        assert_eq!(listening.len(), g + 32 + 33 + 32 + proof);
         assert!(connecting.starts_with(CODE_GREETING) && listening.starts_with(CODE_GREETING));
         let share: [u8; 32] = connecting[g + 32..g + 64].try_into().unwrap();
         assert_eq!(commit(&PublicKey::from(share)), connecting[g..g + 32]);
@@ -760,7 +937,7 @@ mod tests {
     fn a_plain_peer_is_told_apart_by_what_it_sends_first() {
         let (mut plain, mut b) = pair();
         plain.write_all(b"[Daksh] hello\n").unwrap();
-        match handshake(Side::Listening, &mut b, None, None) {
+        match handshake(Side::Listening, &mut b, Credentials::of_test(2, None), None) {
             Err(HandshakeError::NotEncrypted { first }) => assert_eq!(first, b"[Daksh] hello\n"),
             other => panic!("{}", describe(&other)),
         }
@@ -776,7 +953,7 @@ mod tests {
         let outcome = handshake(
             Side::Listening,
             &mut b,
-            Some(&code("7-guitar-lantern")),
+            Credentials::of_test(2, Some(&code("7-guitar-lantern"))),
             None,
         );
         assert_failed!(outcome, HandshakeError::NotEncrypted { .. });
@@ -794,10 +971,78 @@ mod tests {
     fn an_endless_first_line_is_read_no_further_than_the_limit() {
         let (mut plain, mut b) = pair();
         plain.write_all(&[b'x'; 4096]).unwrap();
-        match handshake(Side::Listening, &mut b, None, None) {
+        match handshake(Side::Listening, &mut b, Credentials::of_test(2, None), None) {
             Err(HandshakeError::NotEncrypted { first }) => assert_eq!(first.len(), MAX_GREETING),
             other => panic!("{}", describe(&other)),
         }
+    }
+
+    /// Both sides' outcomes, the connecting side proving identity 3 and
+    /// expecting `expect`, the listening side proving identity 2.
+    fn with_identities(expect: Option<PeerKey>) -> (Outcome, Outcome) {
+        let (mut a, mut b) = pair();
+        let listening = thread::spawn(move || {
+            let outcome = handshake(Side::Listening, &mut b, Credentials::of_test(2, None), None);
+            drop(b);
+            outcome
+        });
+        let mut credentials = Credentials::of_test(3, None);
+        credentials.expect = expect.as_ref();
+        let connecting = handshake(Side::Connecting, &mut a, credentials, None);
+        drop(a);
+        (connecting, listening.join().unwrap())
+    }
+
+    #[test]
+    fn each_side_learns_the_identity_the_other_proved() {
+        let (connecting, listening) = with_identities(None);
+        let key = |secret: u8| Identity::from_secret(&[secret; 32]).public();
+        assert_eq!(connecting.unwrap().peer, key(2));
+        assert_eq!(listening.unwrap().peer, key(3));
+    }
+
+    #[test]
+    fn a_connecting_side_expecting_another_identity_stops_before_proving_its_own() {
+        let expected = Identity::from_secret(&[9; 32]).public();
+        let (connecting, listening) = with_identities(Some(expected));
+        let proved = Identity::from_secret(&[2; 32]).public();
+        assert!(
+            matches!(connecting, Err(HandshakeError::Impostor(key)) if key == proved),
+            "{}",
+            describe(&connecting)
+        );
+        // The listening side never got the connecting side's proof.
+        assert_failed!(listening, HandshakeError::Cut);
+        let (connecting, _) = with_identities(Some(proved));
+        assert!(connecting.is_ok(), "{}", describe(&connecting));
+    }
+
+    #[test]
+    fn a_changed_proof_is_refused() {
+        let (mut fake, connecting) = against_fake(Side::Connecting, None);
+        // Play a listening side whose proof is damaged on the way.
+        let mut commitment = [0u8; 32];
+        fake.read_exact(&mut commitment).unwrap();
+        fake.write_all(PublicKey::from(&EphemeralSecret::random()).as_bytes())
+            .unwrap();
+        let mut share = [0u8; 32];
+        fake.read_exact(&mut share).unwrap();
+        fake.write_all(&[7u8; proof::PROOF_LEN]).unwrap();
+        let outcome = connecting.join().unwrap();
+        assert_failed!(outcome, HandshakeError::BadProof);
+    }
+
+    #[test]
+    fn a_chat_of_the_first_version_is_told_to_be_older() {
+        for (first, with_code) in [(FIRST_GREETINGS[0], false), (FIRST_GREETINGS[1], true)] {
+            let (mut old, mut b) = pair();
+            old.write_all(first).unwrap();
+            let code = code("7-guitar-lantern");
+            let credentials = Credentials::of_test(2, with_code.then_some(&code));
+            let outcome = handshake(Side::Listening, &mut b, credentials, None);
+            assert_failed!(outcome, HandshakeError::OlderVersion);
+        }
+        assert!(is_greeting(FIRST_GREETINGS[0].strip_suffix(b"\n").unwrap()));
     }
 
     #[test]
@@ -805,7 +1050,12 @@ mod tests {
         let (plain, mut b) = pair();
         drop(plain);
         assert!(matches!(
-            handshake(Side::Connecting, &mut b, None, None),
+            handshake(
+                Side::Connecting,
+                &mut b,
+                Credentials::of_test(3, None),
+                None
+            ),
             Err(HandshakeError::Cut) | Err(HandshakeError::Io(_))
         ));
     }
@@ -850,20 +1100,20 @@ mod tests {
         ) {
             let the_code = code("7-guitar-lantern");
             let listening = after(CODE_GREETING, &rest);
-            let outcome = handshake(Side::Listening, &mut Scripted(&listening), Some(&the_code), None);
+            let outcome = handshake(Side::Listening, &mut Scripted(&listening), Credentials::of_test(2, Some(&the_code)), None);
             prop_assert!(outcome.is_err());
-            let outcome = handshake(Side::Listening, &mut Scripted(&after(GREETING, &rest)), None, None);
+            let outcome = handshake(Side::Listening, &mut Scripted(&after(GREETING, &rest)), Credentials::of_test(2, None), None);
             prop_assert!(outcome.is_err());
             // Without a code the connecting side has nothing to check: any
             // usable share agrees, so only the absence of a panic counts.
-            let _ = handshake(Side::Connecting, &mut Scripted(&after(GREETING, &rest)), None, None);
+            let _ = handshake(Side::Connecting, &mut Scripted(&after(GREETING, &rest)), Credentials::of_test(3, None), None);
             // The listening side's letter lets the bytes reach the
             // confirmation more often.
             if let Some(letter) = rest.get_mut(SHARE_LEN) {
                 *letter = b'B';
             }
             let connecting = after(CODE_GREETING, &rest);
-            let outcome = handshake(Side::Connecting, &mut Scripted(&connecting), Some(&the_code), None);
+            let outcome = handshake(Side::Connecting, &mut Scripted(&connecting), Credentials::of_test(3, Some(&the_code)), None);
             prop_assert!(outcome.is_err());
         }
     }

@@ -96,10 +96,11 @@ fn knock(
     };
     let agreed = match &door.protection {
         Protection::Plain => None,
-        Protection::Encrypted { code } => {
+        Protection::Encrypted { .. } => {
+            let credentials = door.protection.credentials().expect("an encrypted room's");
             let agreed = connection.encrypt(
                 Side::Listening,
-                code.as_ref(),
+                credentials,
                 Some(&door.guesses),
                 HANDSHAKE_LIMIT,
             );

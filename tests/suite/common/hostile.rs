@@ -68,8 +68,13 @@ impl HostilePeer {
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
-        let agreed = handshake(Side::Connecting, &mut stream, None, None)
-            .unwrap_or_else(|e| panic!("hostile peer: the handshake failed: {e}"));
+        let agreed = handshake(
+            Side::Connecting,
+            &mut stream,
+            super::credentials(None),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("hostile peer: the handshake failed: {e}"));
         let input = BufReader::new(stream.try_clone().unwrap());
         let receive_key = agreed.receive_key;
         let (tell, heard) = mpsc::channel();

@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use chat::identity::Identity;
+use chat::net::secure::handshake::Credentials;
 pub mod disk;
 pub mod hostile;
 pub mod inside;
@@ -172,6 +174,11 @@ impl Chat {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Chat {
+        // Each chat keeps its identity and contacts in its working folder,
+        // never in the home of whoever runs the tests.
+        if !env.iter().any(|(name, _)| *name == "CHAT_HOME") {
+            command.env("CHAT_HOME", home_of(cwd));
+        }
         let mut child = command
             .args(args)
             .envs(env.iter().copied())
@@ -840,13 +847,16 @@ pub fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
-/// Names of the entries in `dir`, sorted; empty if `dir` does not exist.
+/// Names of the entries in `dir`, sorted, but for the identity folder the
+/// harness gives a chat ([`HOME_FOLDER`]); empty if `dir` does not exist.
 pub fn dir_entries(dir: &Path) -> Vec<String> {
     let Ok(read) = fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut names: Vec<String> = read
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        // The folder the harness gives a chat for its identity.
+        .filter(|name| name != HOME_FOLDER)
         .collect();
     names.sort();
     names
@@ -955,3 +965,25 @@ pub fn limit_address_space(pid: u32, headroom: u64) {
     )
     .unwrap_or_else(|e| panic!("cannot limit the address space of process {pid}: {e}"));
 }
+
+/// What a hand-made peer of the tests proves in the handshake: an identity
+/// of its own, and `code`.
+pub fn credentials(code: Option<&chat::net::secure::code::Code>) -> Credentials<'_> {
+    static HAND_MADE: std::sync::LazyLock<Identity> =
+        std::sync::LazyLock::new(|| Identity::from_secret(&[66; 32]));
+    Credentials {
+        identity: &HAND_MADE,
+        code,
+        expect: None,
+    }
+}
+
+/// Where a chat run in `cwd` keeps its identity and contacts, unless the
+/// test says: a folder in `cwd`, so that chats in different folders are
+/// different people, and the test's folder takes it away.
+pub fn home_of(cwd: &Path) -> PathBuf {
+    cwd.join(HOME_FOLDER)
+}
+
+/// The name of the folder [`home_of`] gives.
+pub const HOME_FOLDER: &str = ".chat-home";

@@ -77,8 +77,13 @@ impl Member {
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
         // A small receive buffer, so a member that does not read is found
         // out soon.
-        let agreed = handshake(Side::Connecting, &mut stream, None, None)
-            .unwrap_or_else(|e| panic!("member: the handshake failed: {e}"));
+        let agreed = handshake(
+            Side::Connecting,
+            &mut stream,
+            super::credentials(None),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("member: the handshake failed: {e}"));
         let mut member = Member {
             records: RecordWriter::new(stream.try_clone().unwrap(), &agreed.send_key),
             reader: RecordReader::new(
