@@ -24,6 +24,7 @@ use super::{InputSide, News};
 use crate::engine::members::Occupancy;
 use crate::engine::{Front, Frontend};
 use crate::exit_codes::Shown;
+use crate::identity::PeerKey;
 use crate::net::connect::Established;
 use crate::net::transport::Closer;
 use crate::settings::Settings;
@@ -57,6 +58,7 @@ impl Conversation<'_> {
         user_input: &mut dyn InputSide,
     ) -> Result<()> {
         let peer = established.connection.peer();
+        let peer_key = established.agreed.as_ref().map(|agreed| agreed.peer);
         let Peer {
             reader,
             writer,
@@ -66,7 +68,7 @@ impl Conversation<'_> {
         let connection_sealed = capabilities.encrypted;
         let front = self.front;
         let (threads, outbox, transfers, in_room) =
-            self.start_threads((reader, writer), &closer)?;
+            self.start_threads((reader, writer), &closer, peer_key)?;
 
         let mut stall = StallWatch::new(self.settings.stall);
         let ending = {
@@ -132,12 +134,14 @@ impl Conversation<'_> {
         &self,
         (reader, writer): (Box<dyn PeerReader>, Box<dyn PeerWriter>),
         closer: &Closer,
+        peer_key: Option<PeerKey>,
     ) -> Result<Started> {
         let transfers = Arc::new(Transfers::default());
         let in_room = Arc::new(AtomicBool::new(false));
         let (outbox, queue) = mpsc::channel();
         let mut threads = Threads::new(closer.clone());
-        self.spawn_reader(&mut threads, reader, outbox.clone(), &transfers, &in_room)?;
+        let shared = (&transfers, &in_room);
+        self.spawn_reader(&mut threads, reader, outbox.clone(), shared, peer_key)?;
         self.spawn_writer(&mut threads, writer, queue, closer.clone(), &transfers)?;
         Ok((threads, outbox, transfers, in_room))
     }
@@ -149,8 +153,8 @@ impl Conversation<'_> {
         threads: &mut Threads,
         reader: Box<dyn PeerReader>,
         outbox: Sender<Outgoing>,
-        transfers: &Arc<Transfers>,
-        in_room: &Arc<AtomicBool>,
+        (transfers, in_room): (&Arc<Transfers>, &Arc<AtomicBool>),
+        peer_key: Option<PeerKey>,
     ) -> Result<()> {
         let receiving = Receiving {
             downloads: self.settings.downloads.clone(),
@@ -158,6 +162,7 @@ impl Conversation<'_> {
             name: self.settings.name.clone(),
             hosting: self.settings.room.is_some(),
             may_join: self.settings.role.connects(),
+            peer_key,
         };
         let with = ToRead {
             receiving,

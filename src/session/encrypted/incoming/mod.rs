@@ -26,6 +26,7 @@ mod offers;
 mod resuming;
 mod room;
 
+use crate::identity::PeerKey;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
@@ -68,6 +69,9 @@ pub struct Receiving {
     pub hosting: bool,
     /// Whether the peer may be a room's host: we connected to it.
     pub may_join: bool,
+    /// The identity the peer proved in the handshake; `None` where there
+    /// was none (a room's host's own seat).
+    pub peer_key: Option<PeerKey>,
 }
 
 /// Reads the peer's messages until the channel closes, and says how it
