@@ -26,7 +26,6 @@ mod offers;
 mod resuming;
 mod room;
 
-use crate::identity::PeerKey;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
@@ -35,6 +34,7 @@ use std::time::Duration;
 use crate::engine::Frontend;
 use crate::files::download::DownloadDir;
 use crate::files::kept::Kept;
+use crate::identity::PeerKey;
 use crate::net::secure::record::RecordError;
 use crate::protocol::{Messages, MessagesError};
 use crate::session::events::ReceiveEvent;
