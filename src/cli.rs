@@ -82,6 +82,23 @@ The same command joins a room (`chat listen --room`); /who and /msg work there."
 
 pub use crate::net::connect::DEFAULT_PORT;
 
+/// A change to the contacts.
+#[derive(Debug, Subcommand)]
+pub enum ContactsChange {
+    /// Call the contact OLD by the name NEW.
+    Rename {
+        #[arg(value_parser = parse_name)]
+        old: String,
+        #[arg(value_parser = parse_name)]
+        new: String,
+    },
+    /// Forget the contact NAME: next time it is a stranger.
+    Forget {
+        #[arg(value_parser = parse_name)]
+        name: String,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Wait for one peer to connect, then chat with it.
@@ -165,6 +182,15 @@ pub enum Command {
         /// received_files]. Named, it must exist; the default need not.
         #[arg(long, value_name = "DIR")]
         download_dir: Option<PathBuf>,
+    },
+    /// Print your identity's fingerprint, for your contacts to compare
+    /// with what they see of you (made on first use).
+    Id,
+    /// List your contacts (peers saved with /trust), or rename or forget
+    /// one.
+    Contacts {
+        #[command(subcommand)]
+        change: Option<ContactsChange>,
     },
     /// Print a shell completion script, e.g. `chat completions bash > ~/.local/share/bash-completion/completions/chat`.
     Completions {

@@ -39,6 +39,8 @@
 //!   (`render`), peer text made safe, lines wrapped and live lines fitted
 //!   to the width, the output sink, the console and its line editor
 //! - `peers`    — `chat peers`: the chats announced on the local network
+//! - `people`   — `chat id` and `chat contacts`: the user's identity and
+//!   contacts, shown and changed without a peer
 //! - `discard`  — `chat discard`: what is kept of cut transfers, removed
 //!   without a peer
 //! - `signals`  — leaving cleanly on SIGTERM, SIGHUP and SIGINT
@@ -52,6 +54,7 @@ pub mod files;
 pub mod identity;
 pub mod net;
 pub mod peers;
+pub mod people;
 pub mod permits;
 pub mod protocol;
 pub mod queue;
@@ -81,6 +84,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Action::Peers { json, wait } => return peers::list(json, wait),
         Action::Discard { downloads, named } => return discard::run(&downloads, named),
         Action::Completions(shell) => return print_completions(shell),
+        Action::Id => return people::id(),
+        Action::Contacts(change) => return people::contacts(change),
     };
     settings
         .downloads

@@ -148,6 +148,10 @@ pub enum Action {
         wait: Duration,
     },
     Completions(clap_complete::Shell),
+    /// Show the user's identity.
+    Id,
+    /// List the contacts, or change one.
+    Contacts(Option<cli::ContactsChange>),
     /// Remove what is kept of cut transfers in this download folder;
     /// `named` when the user gave it (then it must exist).
     Discard {
@@ -216,6 +220,8 @@ impl Action {
                 });
             }
             Command::Completions { shell } => return Ok(Self::Completions(shell)),
+            Command::Id => return Ok(Self::Id),
+            Command::Contacts { change } => return Ok(Self::Contacts(change)),
             Command::Discard { download_dir } => {
                 return Ok(Self::Discard {
                     named: download_dir.is_some(),

@@ -34,6 +34,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/code",
         "show the safety code again: compare it with your peer's",
     ),
+    (
+        "/trust [NAME]",
+        "once the safety code matched, remember the peer as a contact (as NAME)",
+    ),
     ("/help", "show this list"),
     (
         "/quit",
@@ -70,6 +74,8 @@ pub enum Command {
     Discard,
     /// Show what the people compare to know nobody is in between.
     Code,
+    /// Save the peer as a contact, under this name or the one it gave.
+    Trust(Option<String>),
     /// List a room's members.
     Who,
     /// A private message to one member of a room.
@@ -185,9 +191,9 @@ fn expand_tilde(path: &str, tilde: bool, home: Option<&Path>) -> PathBuf {
 }
 
 /// The command words, as `/help` spells them.
-const NAMES: [&str; 11] = [
+const NAMES: [&str; 12] = [
     "quit", "help", "status", "send", "code", "accept", "decline", "cancel", "discard", "who",
-    "msg",
+    "msg", "trust",
 ];
 
 /// Interprets one line of input (its line ending already removed or not).
@@ -221,6 +227,11 @@ pub fn parse(line: &str) -> UserCommand<'_> {
         "help" if rest.is_empty() => UserCommand::Help,
         "status" if rest.is_empty() => UserCommand::Order(Command::Status),
         "code" if rest.is_empty() => UserCommand::Order(Command::Code),
+        // A name may hold spaces: all the rest is the name, quoted or not.
+        "trust" => UserCommand::Order(Command::Trust((!rest.is_empty()).then(|| {
+            let quoted = rest.strip_prefix('"').and_then(|r| r.strip_suffix('"'));
+            quoted.unwrap_or(rest).to_string()
+        }))),
         "discard" if rest.is_empty() => UserCommand::Order(Command::Discard),
         "who" if rest.is_empty() => UserCommand::Order(Command::Who),
         "msg" => match msg_name(rest) {

@@ -81,7 +81,11 @@ fn read(path: &Path) -> Result<Identity, IdentityError> {
         source,
     };
     let file = fs::File::open(path).map_err(unreadable)?;
-    let mode = file.metadata().map_err(unreadable)?.permissions().mode();
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(unreadable(io::Error::other("it is not a file")));
+    }
+    let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(IdentityError::Exposed {
             path: path.to_path_buf(),

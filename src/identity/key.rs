@@ -131,7 +131,7 @@ pub(super) fn hex32(text: &str) -> Option<[u8; 32]> {
 
 /// A public key's fingerprint: six groups of five digits (about 100 bits),
 /// as `05812 33190 …`, the way Signal shows its safety numbers.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint([u8; 32]);
 
 impl fmt::Display for Fingerprint {

@@ -4,6 +4,7 @@
 //! not speak the encrypted protocol and waits on; a connecting side gives
 //! up on one. Neither ever falls back to the clear.
 
+use crate::identity::PeerKey;
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,9 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::net::arrivals::{Arrival, Arrivals, Via};
-use crate::net::events::{
-    Joiners, LinkEvent, NotEncrypted, PLAIN_HINT, Protection as Shield, Refusal,
-};
+use crate::net::events::{Joiners, LinkEvent, NotEncrypted, PLAIN_HINT, Refusal};
 use crate::net::patience::Trying;
 use crate::net::secure::Protection;
 use crate::net::secure::guesses::Guesses;
@@ -130,7 +129,6 @@ impl Waiting {
                         Via::Direct(address) => LinkEvent::ConnectedBy(*address),
                         Via::Relay(relay) => LinkEvent::Relayed(relay),
                     });
-                    announce(report, established.agreed.as_ref());
                     return Ok(Some(established));
                 }
                 Err(_) if self.stopped() => return Ok(None),
@@ -247,15 +245,6 @@ impl Waiting {
     }
 }
 
-/// Says how the conversation is protected, right after the connected line.
-pub(crate) fn announce(report: Report, agreed: Option<&Agreed>) {
-    report(LinkEvent::Protected(match agreed {
-        Some(agreed) if agreed.verified => Shield::Verified,
-        Some(agreed) => Shield::SafetyCode(&agreed.safety_code),
-        None => Shield::Plain,
-    }));
-}
-
 /// Connects to `host:port`, trying each address the host resolves to (and
 /// trying again while nobody listens there yet, as long as `trying`
 /// allows), then runs the handshake `protection` asks for. `host` may be
@@ -271,7 +260,6 @@ pub fn connect(
     let addr = shown(addr);
     let established = secure(stream, &addr, protection)?;
     report(LinkEvent::ConnectedTo(addr));
-    announce(report, established.agreed.as_ref());
     Ok(established)
 }
 
@@ -294,6 +282,19 @@ pub(crate) fn secure(
     Ok(Established { connection, agreed })
 }
 
+/// The peer proved another identity than the one expected: the
+/// connecting side stopped before proving its own.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{addr}: this chat does not hold the identity expected (it proved {}); \
+     not connected, and nothing of yours was revealed to it",
+    proved.fingerprint()
+)]
+pub struct Impostor {
+    pub addr: String,
+    pub proved: PeerKey,
+}
+
 /// Why the handshake with the peer at `addr` failed, for the user.
 fn refused(addr: &dyn std::fmt::Display, e: HandshakeError) -> anyhow::Error {
     match e {
@@ -310,11 +311,10 @@ fn refused(addr: &dyn std::fmt::Display, e: HandshakeError) -> anyhow::Error {
         HandshakeError::BadProof => anyhow!(
             "{addr}: {e}: someone between the two sides changes what passes; nothing was exchanged"
         ),
-        HandshakeError::Impostor(key) => anyhow!(
-            "{addr}: this chat does not hold the identity expected (it proved {}); \
-             not connected, and nothing of yours was revealed to it",
-            key.fingerprint()
-        ),
+        HandshakeError::Impostor(key) => anyhow::Error::new(Impostor {
+            addr: addr.to_string(),
+            proved: key,
+        }),
         HandshakeError::NotEncrypted { first } if sounds_like(&first).is_some() => {
             anyhow!(
                 "{addr}: this port answers like {}, not a chat; check the address \

@@ -348,8 +348,34 @@ impl Drop for Looking {
 pub fn find(
     name: &str,
     trying: &Trying,
-    mut still_looking: impl FnMut(&[String]),
+    still_looking: impl FnMut(&[String]),
 ) -> Result<(IpAddr, u16)> {
+    let found = find_all(name, trying, still_looking)?;
+    chosen(name, &found, trying.patience())
+}
+
+/// Every chat called `name` (in any case) that answers while `trying`
+/// allows, as [`find`] looks for one: for a contact, each is asked to
+/// prove its identity in turn. Those with no address this side can reach
+/// are left out.
+pub fn find_every(
+    name: &str,
+    trying: &Trying,
+    still_looking: impl FnMut(&[String]),
+) -> Result<Vec<(IpAddr, u16)>> {
+    let found = find_all(name, trying, still_looking)?;
+    Ok(found
+        .iter()
+        .filter_map(|f| usable(f).map(|address| (address, f.port)))
+        .collect())
+}
+
+/// The chats called `name` found while `trying` allows.
+fn find_all(
+    name: &str,
+    trying: &Trying,
+    mut still_looking: impl FnMut(&[String]),
+) -> Result<Vec<Found>> {
     let wanted = name.to_lowercase();
     // `alice` also matches the `alice (2)` a second alice was announced as.
     let numbered = format!("{wanted} (");
@@ -401,7 +427,7 @@ pub fn find(
         }
         looking.list()
     };
-    chosen(name, &matches(&found), trying.patience())
+    Ok(matches(&found))
 }
 
 /// The one chat of those found under the name wanted, or why there is not

@@ -2,6 +2,8 @@
 //! turn them into the engine's events for the front ends, so `net` never
 //! writes to a screen.
 
+use crate::identity::Fingerprint;
+use crate::identity::contacts::Contact;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -92,6 +94,14 @@ pub enum LinkEvent<'a> {
         address: IpAddr,
         port: u16,
     },
+    /// The chat at `address` announced itself as `name`, the contact
+    /// looked for, but proved another identity: it was left at once, and
+    /// learned nothing of ours.
+    Impostor {
+        name: &'a str,
+        address: SocketAddr,
+        proved: Fingerprint,
+    },
 }
 
 /// A step of meeting from anywhere by a code: at the mailbox, at the
@@ -148,6 +158,9 @@ pub enum Protection<'a> {
     /// Encrypted; the people compare this safety code to know nobody is in
     /// between.
     SafetyCode(&'a str),
+    /// Encrypted, with a contact: the peer proved the identity the user
+    /// trusted.
+    Known(&'a Contact),
     /// The original wire: not encrypted.
     Plain,
 }

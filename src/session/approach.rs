@@ -8,9 +8,9 @@ use std::thread::JoinHandle;
 
 use anyhow::Result;
 
-use super::News;
+use super::{News, finding};
 use crate::engine::{Event as Shown, Front, link_report};
-use crate::net::connect::{self, DEFAULT_PORT, Established};
+use crate::net::connect::{self, Established};
 use crate::net::discovery;
 use crate::net::events::{Joiners, LinkEvent};
 use crate::net::patience::{Patience, StopTrying, Trying};
@@ -174,30 +174,11 @@ impl Approach {
                 wait,
             } => {
                 let (name, may_be_host) = (name.clone(), *may_be_host);
+                let contact = finding::contact_called(settings, &name);
                 Self::connecting(*wait, events, move |trying| {
                     let report = link_report(&*thread_front);
-                    if may_be_host && connect::resolves(&name, DEFAULT_PORT) {
-                        return connect::connect(&name, DEFAULT_PORT, &report, &protection, trying);
-                    }
-                    let mut said = false;
-                    let still_looking = |others: &[String]| {
-                        let (name, patience) = (name.as_str(), trying.patience());
-                        report(match std::mem::replace(&mut said, true) {
-                            false => LinkEvent::StillLooking {
-                                name,
-                                others,
-                                patience,
-                            },
-                            true => LinkEvent::AnnouncedMeanwhile { name, others },
-                        });
-                    };
-                    let (address, port) = discovery::find(&name, trying, still_looking)?;
-                    report(LinkEvent::Found {
-                        name: &name,
-                        address,
-                        port,
-                    });
-                    connect::connect(&address.to_string(), port, &report, &protection, trying)
+                    let contact = contact.as_ref();
+                    finding::connect(&name, may_be_host, contact, &protection, &report, trying)
                 })
             }
         }

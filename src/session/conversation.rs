@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Result, anyhow};
 
+use super::acquaintance::{Acquaintance, Standing};
 use super::encrypted::incoming::Receiving;
 use super::events::ChatEvent;
 use super::incoming::PeerEnd;
@@ -21,11 +22,13 @@ use super::threads::Threads;
 use super::user::UserSide;
 use super::wire::{self, Peer, PeerReader, PeerWriter, ToRead, ToWrite};
 use super::{InputSide, News};
+use crate::engine::Event;
 use crate::engine::members::Occupancy;
 use crate::engine::{Front, Frontend};
 use crate::exit_codes::Shown;
 use crate::identity::PeerKey;
 use crate::net::connect::Established;
+use crate::net::events::{LinkEvent, Protection as Shield};
 use crate::net::transport::Closer;
 use crate::settings::Settings;
 
@@ -59,6 +62,7 @@ impl Conversation<'_> {
     ) -> Result<()> {
         let peer = established.connection.peer();
         let peer_key = established.agreed.as_ref().map(|agreed| agreed.peer);
+        let acquaintance = self.recognise(&established);
         let Peer {
             reader,
             writer,
@@ -68,7 +72,7 @@ impl Conversation<'_> {
         let connection_sealed = capabilities.encrypted;
         let front = self.front;
         let (threads, outbox, transfers, in_room) =
-            self.start_threads((reader, writer), &closer, peer_key)?;
+            self.start_threads((reader, writer), &closer, (peer_key, &acquaintance))?;
 
         let mut stall = StallWatch::new(self.settings.stall);
         let ending = {
@@ -82,7 +86,8 @@ impl Conversation<'_> {
                 capabilities,
                 &in_room,
             )
-            .hosting(self.hosted);
+            .hosting(self.hosted)
+            .acquainted(acquaintance);
             self.main_loop(early, &mut user, &closer, &mut stall, &transfers)
         };
         // A user leaving while files go keeps the prompt, to leave at once
@@ -127,6 +132,38 @@ impl Conversation<'_> {
         }
     }
 
+    /// Says how the conversation is protected and who the peer is, right
+    /// after the connected line; gives the peer as the user knows it, on
+    /// the encrypted wire.
+    fn recognise(&self, established: &Established) -> Option<Arc<Acquaintance>> {
+        let shown = |shield| self.front.show(Event::Link(LinkEvent::Protected(shield)));
+        let Some(agreed) = &established.agreed else {
+            // (A room's host's own seat is sealed, with nothing to show.)
+            if !established.connection.is_encrypted() {
+                shown(Shield::Plain);
+            }
+            return None;
+        };
+        let me = self.settings.me.as_ref();
+        let (met, trouble) = match me {
+            Some(me) => {
+                let (met, trouble) =
+                    Acquaintance::meet(&me.contacts, agreed.peer, &agreed.safety_code);
+                (Some(met), trouble)
+            }
+            None => (None, None),
+        };
+        match met.as_ref().map(Acquaintance::standing) {
+            Some(Standing::Contact(contact)) => shown(Shield::Known(&contact)),
+            _ if agreed.verified => shown(Shield::Verified),
+            _ => shown(Shield::SafetyCode(&agreed.safety_code)),
+        }
+        if let Some(e) = trouble {
+            self.front.chat(ChatEvent::ContactsTrouble(&e));
+        }
+        met.map(Arc::new)
+    }
+
     /// Starts the reader and the writer; gives their threads, the writer's
     /// queue, the list of transfers they share, and whether the peer turned
     /// out to be a room we are in.
@@ -134,14 +171,14 @@ impl Conversation<'_> {
         &self,
         (reader, writer): (Box<dyn PeerReader>, Box<dyn PeerWriter>),
         closer: &Closer,
-        peer_key: Option<PeerKey>,
+        peer: (Option<PeerKey>, &Option<Arc<Acquaintance>>),
     ) -> Result<Started> {
         let transfers = Arc::new(Transfers::default());
         let in_room = Arc::new(AtomicBool::new(false));
         let (outbox, queue) = mpsc::channel();
         let mut threads = Threads::new(closer.clone());
         let shared = (&transfers, &in_room);
-        self.spawn_reader(&mut threads, reader, outbox.clone(), shared, peer_key)?;
+        self.spawn_reader(&mut threads, reader, outbox.clone(), shared, peer)?;
         self.spawn_writer(&mut threads, writer, queue, closer.clone(), &transfers)?;
         Ok((threads, outbox, transfers, in_room))
     }
@@ -154,7 +191,7 @@ impl Conversation<'_> {
         reader: Box<dyn PeerReader>,
         outbox: Sender<Outgoing>,
         (transfers, in_room): (&Arc<Transfers>, &Arc<AtomicBool>),
-        peer_key: Option<PeerKey>,
+        (peer_key, acquaintance): (Option<PeerKey>, &Option<Arc<Acquaintance>>),
     ) -> Result<()> {
         let receiving = Receiving {
             downloads: self.settings.downloads.clone(),
@@ -163,6 +200,7 @@ impl Conversation<'_> {
             hosting: self.settings.room.is_some(),
             may_join: self.settings.role.connects(),
             peer_key,
+            acquaintance: acquaintance.clone(),
         };
         let with = ToRead {
             receiving,

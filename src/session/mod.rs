@@ -7,8 +7,10 @@
 //! goes to the writer through an unbounded channel, and only the reading
 //! of piped input is held back (see [`input`]).
 
+pub mod acquaintance;
 mod approach;
 mod conversation;
+mod finding;
 mod leaving;
 mod threads;
 

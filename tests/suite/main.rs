@@ -7,6 +7,7 @@ mod anywhere;
 mod cli;
 mod commands;
 mod connecting;
+mod contacts;
 mod conversation;
 mod discovery;
 mod display;

@@ -71,7 +71,6 @@ pub fn connect(
         Via::Direct(address) => LinkEvent::ConnectedDirectly(*address),
         Via::Relay(relay) => LinkEvent::Relayed(relay),
     });
-    connect::announce(report, established.agreed.as_ref());
     Ok(established)
 }
 

@@ -156,6 +156,10 @@ pub enum HandshakeError {
     /// ours was not revealed to it.
     #[error("the peer is not who it was expected to be")]
     Impostor(PeerKey),
+    /// For the listening side: the peer left once we proved our identity,
+    /// which is what a connecting side does that expected someone else.
+    #[error("it left once this chat proved its identity: it looked for someone else")]
+    Unwanted,
     #[error(transparent)]
     Io(io::Error),
 }
@@ -268,7 +272,13 @@ fn prove(
         stream.flush()?;
     }
     let mut received = [0u8; proof::PROOF_LEN];
-    stream.read_exact(&mut received)?;
+    match stream.read_exact(&mut received) {
+        Ok(()) => {}
+        Err(e) if side == Side::Listening && is_closed(&e) => {
+            return Err(HandshakeError::Unwanted);
+        }
+        Err(e) => return Err(e.into()),
+    }
     let peer = proof::open(their_side, &mut received, transcript, &theirs)
         .ok_or(HandshakeError::BadProof)?;
     if credentials.expect.is_some_and(|expected| *expected != peer) {
@@ -1012,7 +1022,7 @@ mod tests {
             describe(&connecting)
         );
         // The listening side never got the connecting side's proof.
-        assert_failed!(listening, HandshakeError::Cut);
+        assert_failed!(listening, HandshakeError::Unwanted);
         let (connecting, _) = with_identities(Some(proved));
         assert!(connecting.is_ok(), "{}", describe(&connecting));
     }

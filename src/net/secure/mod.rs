@@ -41,6 +41,19 @@ impl Protection {
         }
     }
 
+    /// The same protection, talking only to the identity `key` (on the
+    /// encrypted channel).
+    pub fn expecting(&self, key: PeerKey) -> Self {
+        match self {
+            Self::Plain => Self::Plain,
+            Self::Encrypted { code, identity, .. } => Self::Encrypted {
+                code: code.clone(),
+                identity: identity.clone(),
+                expect: Some(key),
+            },
+        }
+    }
+
     /// The same protection with `code` instead of the one it had (a made
     /// code numbered by the mailbox, say).
     pub fn with_code(&self, code: code::Code) -> Self {

@@ -16,7 +16,10 @@ use crate::engine::members::RoomStake;
 use crate::files::download::DownloadError;
 use crate::files::kept::{Discarded, KeptItem};
 use crate::files::space::NoRoom;
+use crate::identity::Fingerprint;
+use crate::identity::contacts::{Contact, ContactsError};
 use crate::protocol::capabilities::Safety;
+use crate::session::acquaintance::{TrustError, Trusted};
 use crate::session::incoming::PeerEnd;
 use crate::session::outgoing::WriteError;
 use crate::session::progress::{AtStake, NotCancelled, Undecided};
@@ -98,6 +101,16 @@ pub enum ChatEvent<'a> {
     },
     /// The conversation is over and the program ends.
     Over,
+    /// The peer, not a contact, calls itself `name` as these `contacts`
+    /// are (or were) called: it may pass for one of them. `code` is the
+    /// safety code to compare with the real one.
+    PassingFor {
+        name: &'a str,
+        contacts: &'a [Contact],
+        code: &'a str,
+    },
+    /// The contacts file could not be read or changed.
+    ContactsTrouble(&'a ContactsError),
 }
 
 /// An answer to one of the user's commands, or a word on what it typed.
@@ -107,6 +120,15 @@ pub enum Reply<'a> {
     NotConnectedYet,
     /// What the people compare to know nobody is in between (`/code`).
     SafetyCode(&'a Safety),
+    /// The fingerprint of the identity the peer proved (`/code`), to
+    /// compare with what `chat id` shows on its machine.
+    TheirIdentity(Fingerprint),
+    /// `/trust` made the peer a contact.
+    Trusted(&'a Trusted),
+    /// `/trust` saved nothing.
+    NotTrusted(&'a TrustError),
+    /// `/trust` on the original wire, which proves no identity.
+    NoIdentity,
     /// The wire cannot accept, decline, cancel or resume files.
     NoAnswers,
     /// `/who` and `/msg` outside a room.

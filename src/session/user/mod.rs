@@ -5,9 +5,11 @@ mod transfers;
 
 use std::borrow::Cow;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
+use super::acquaintance::Acquaintance;
 use super::events::{ChatEvent, Reply};
 use super::input::Ticket;
 use super::outgoing::Outgoing;
@@ -46,6 +48,8 @@ pub struct UserSide<'a> {
     warned: bool,
     /// The room the user hosts, which leaving closes.
     hosted: Option<&'a Occupancy>,
+    /// The peer as the user knows it, to `/trust`: on the encrypted wire.
+    acquaintance: Option<Arc<Acquaintance>>,
 }
 
 /// How the user asked to leave.
@@ -83,7 +87,14 @@ impl<'a> UserSide<'a> {
             in_room,
             warned: false,
             hosted: None,
+            acquaintance: None,
         }
+    }
+
+    /// The peer proved an identity, which `/trust` saves.
+    pub fn acquainted(mut self, acquaintance: Option<Arc<Acquaintance>>) -> Self {
+        self.acquaintance = acquaintance;
+        self
     }
 
     /// The user hosts the room `hosted`: leaving closes it.
@@ -316,6 +327,18 @@ impl<'a> UserSide<'a> {
         flow
     }
 
+    /// `/trust [NAME]`: saves the peer as a contact.
+    fn trust(&self, name: Option<&str>) {
+        let Some(acquaintance) = &self.acquaintance else {
+            return self.front.reply(Reply::NoIdentity);
+        };
+        let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+        match acquaintance.trust(name, &today) {
+            Ok(trusted) => self.front.reply(Reply::Trusted(&trusted)),
+            Err(why) => self.front.reply(Reply::NotTrusted(&why)),
+        }
+    }
+
     /// Carries out a command; `sending` says whether files go out before
     /// what it queues. Breaks when the user leaves.
     fn obey(&mut self, command: Command, sending: bool) -> ControlFlow<()> {
@@ -324,7 +347,13 @@ impl<'a> UserSide<'a> {
             Command::Quit => return self.leave(Leaving::Command),
             Command::Say(text) => self.say(&text, sending),
             Command::Send(paths) => self.send_paths(paths, sending),
-            Command::Code => front.reply(Reply::SafetyCode(&self.caps.safety)),
+            Command::Code => {
+                front.reply(Reply::SafetyCode(&self.caps.safety));
+                if let Some(acquaintance) = &self.acquaintance {
+                    front.reply(Reply::TheirIdentity(acquaintance.key().fingerprint()));
+                }
+            }
+            Command::Trust(name) => self.trust(name.as_deref()),
             Command::Status => {
                 self.transfers.show_status(front);
                 if self.caps.answers {

@@ -39,6 +39,12 @@ pub(super) fn show(screen: &Screen, event: ChatEvent<'_>) {
             }
         }
         ChatEvent::RoomNotice(text) => screen.system(format!("Room: {text}")),
+        ChatEvent::PassingFor {
+            name,
+            contacts,
+            code,
+        } => super::contacts::passing_for(screen, name, contacts, code),
+        ChatEvent::ContactsTrouble(e) => screen.system(super::contacts::trouble(e)),
         ChatEvent::PeerLine { raw, more_coming } => screen.peer_line(raw, more_coming),
         ChatEvent::PeerLines { raw, more_coming } => peer_lines(screen, raw, more_coming),
         ChatEvent::LineTooLong { len, limit } => screen.system(format!(

@@ -61,6 +61,14 @@ pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> Option<String> {
             address,
             port,
         } => format!("Found {name} at {address} port {port}."),
+        LinkEvent::Impostor {
+            name,
+            address,
+            proved,
+        } => format!(
+            "IMPOSTOR: {address} announces itself as {name} but does not hold your contact's \
+             identity (it proved {proved}). Not connected; it learned nothing of you."
+        ),
     })
 }
 
@@ -84,6 +92,7 @@ fn protected(protection: Protection<'_>, attended: bool) -> Option<String> {
         Protection::SafetyCode(code) => {
             format!("Encrypted. Safety code: {code} {SAFETY_CODE_NOTE}")
         }
+        Protection::Known(contact) => super::contacts::known(contact),
         // (Pipe mode's lines stay those a script of the original knows.)
         Protection::Plain if attended => PLAIN_NOTE.to_string(),
         Protection::Plain => return None,

@@ -3,6 +3,7 @@
 
 mod anywhere;
 mod chat;
+mod contacts;
 mod link;
 mod progress;
 mod receive;

@@ -17,6 +17,12 @@ pub(super) fn show(screen: &Screen, reply: Reply<'_>) {
     match reply {
         Reply::NotConnectedYet => screen.system(Usage::NotConnected),
         Reply::SafetyCode(safety) => screen.system(safety_code(safety)),
+        Reply::TheirIdentity(fingerprint) => screen.system(format!(
+            "The peer's identity: {fingerprint} (`chat id` shows it on the peer's machine)"
+        )),
+        Reply::Trusted(trusted) => screen.system(super::contacts::trusted(trusted)),
+        Reply::NotTrusted(why) => screen.system(super::contacts::not_trusted(why)),
+        Reply::NoIdentity => screen.system(super::contacts::NO_IDENTITY),
         Reply::NoAnswers => screen.system(
             "The original wire (--plain) cannot accept, decline, cancel or resume files: it has \
              no way to say so.",

@@ -11,7 +11,10 @@ use crate::wire::message::Message;
 impl<'a> Reader<'a> {
     pub(super) fn read(&mut self, mut messages: Messages) -> Result<(), Breach> {
         self.peer = match messages.hello(None) {
-            Ok(name) => Some(name),
+            Ok(name) => {
+                self.introduced(&name);
+                Some(name)
+            }
             Err(NoHello::Left) => return Ok(()),
             Err(NoHello::Unreadable(e)) => return Err(Breach::Record(e)),
             Err(NoHello::Malformed(e)) => return Err(e.into()),
@@ -41,6 +44,22 @@ impl<'a> Reader<'a> {
                     .expect_within(Some(limit))
                     .map_err(|e| Breach::Record(RecordError::Io(e)))?;
             }
+        }
+    }
+
+    /// The peer said its name: one passing for a contact is warned of.
+    fn introduced(&self, name: &str) {
+        let Some(acquaintance) = self.acquaintance else {
+            return;
+        };
+        match acquaintance.named(name) {
+            Ok(None) => {}
+            Ok(Some(contacts)) => self.front.chat(ChatEvent::PassingFor {
+                name,
+                contacts: &contacts,
+                code: acquaintance.safety_code(),
+            }),
+            Err(e) => self.front.chat(ChatEvent::ContactsTrouble(&e)),
         }
     }
 

@@ -37,12 +37,14 @@ use crate::files::kept::Kept;
 use crate::identity::PeerKey;
 use crate::net::secure::record::RecordError;
 use crate::protocol::{Messages, MessagesError};
+use crate::session::acquaintance::Acquaintance;
 use crate::session::events::ReceiveEvent;
 use crate::session::incoming::PeerEnd;
 use crate::session::input::Tickets;
 use crate::session::outgoing::Outgoing;
 use crate::session::progress::Transfers;
 use crate::wire::message::{FileId, MessageError};
+use std::sync::Arc;
 
 use self::arriving::Arriving;
 use self::folders::ArrivingFolder;
@@ -72,6 +74,9 @@ pub struct Receiving {
     /// The identity the peer proved in the handshake; `None` where there
     /// was none (a room's host's own seat).
     pub peer_key: Option<PeerKey>,
+    /// The peer as the user knows it (a contact, or not), on the encrypted
+    /// wire.
+    pub acquaintance: Option<Arc<Acquaintance>>,
 }
 
 /// Reads the peer's messages until the channel closes, and says how it
@@ -104,6 +109,7 @@ pub fn read_peer(
             downloads: &receiving.downloads,
             kept,
             ask_above: receiving.ask_above,
+            acquaintance: receiving.acquaintance.as_deref(),
             front,
             transfers,
             peer: None,
@@ -132,6 +138,9 @@ struct Reader<'a> {
     downloads: &'a DownloadDir,
     kept: Kept,
     ask_above: Option<u64>,
+    /// The peer as the user knows it: one passing for a contact gets
+    /// nothing without asking.
+    acquaintance: Option<&'a Acquaintance>,
     front: &'a dyn Frontend,
     transfers: &'a Transfers,
     /// The peer's name, once it said it.

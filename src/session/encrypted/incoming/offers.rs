@@ -6,6 +6,7 @@ use super::hashing::{Identity, Reply};
 use super::{ASK_FILES, Breach, Reader};
 use crate::files::download::safe_file_name;
 use crate::files::space::{NoRoom, Owed};
+use crate::session::acquaintance::Acquaintance;
 use crate::session::events::{Offered, ReceiveEvent, Refusal, Unsaved};
 use crate::session::outgoing::Answer;
 use crate::session::progress::bytes;
@@ -154,9 +155,12 @@ impl<'a> Reader<'a> {
 
     /// Whether an offer of `size` bytes in `files` files waits for the
     /// user: a folder of very many files, as a big one does.
+    /// One from a peer passing for a contact always does.
     pub(super) fn asks(&self, size: u64, files: u64) -> bool {
-        self.ask_above
-            .is_some_and(|limit| size > limit || files > ASK_FILES)
+        self.acquaintance.is_some_and(Acquaintance::doubtful)
+            || self
+                .ask_above
+                .is_some_and(|limit| size > limit || files > ASK_FILES)
     }
 
     /// Asks the user about an offer; `here` says what is here of it
