@@ -2,8 +2,10 @@
 //! and a member's: comings and goings, the list `/who` shows, private
 //! messages.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::identity::PeerKey;
 use crate::wire::message::{Change, Member};
 
 /// What leaving would do to a room the user hosts.
@@ -22,6 +24,9 @@ pub struct RoomStake {
 pub struct Occupancy {
     members: AtomicUsize,
     files: AtomicUsize,
+    /// The members that proved an identity, by name: the host's user may
+    /// `/trust` them.
+    identities: Mutex<Vec<(String, PeerKey)>>,
 }
 
 impl Occupancy {
@@ -38,6 +43,22 @@ impl Occupancy {
         let members = self.members.load(Ordering::SeqCst);
         let files = self.files.load(Ordering::SeqCst);
         (members > 0).then_some(RoomStake { members, files })
+    }
+
+    /// The members that proved an identity now, by name.
+    pub fn proved(&self, identities: Vec<(String, PeerKey)>) {
+        *self.identities.lock().unwrap_or_else(|p| p.into_inner()) = identities;
+    }
+
+    /// The identity the member called `name` proved (in any case), if it
+    /// is in.
+    pub fn identity_of(&self, name: &str) -> Option<(String, PeerKey)> {
+        let identities = self.identities.lock().unwrap_or_else(|p| p.into_inner());
+        let wanted = name.to_lowercase();
+        identities
+            .iter()
+            .find(|(theirs, _)| theirs.to_lowercase() == wanted)
+            .cloned()
     }
 
     /// Whether files members send are on their way through the room.

@@ -2,6 +2,7 @@
 //! into what the host's user sees, so the room never writes to a screen.
 //! (What it tells its members is their wire's business: `words`.)
 
+use crate::session::acquaintance::Standing;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -34,6 +35,8 @@ pub enum RoomEvent {
         name: String,
         address: SocketAddr,
         safety_code: Option<String>,
+        /// What it is to the host's user, on the encrypted wire.
+        standing: Option<Standing>,
     },
     /// `name` sends faster than the room allows, and is slowed down.
     Slowed { name: String },

@@ -75,6 +75,7 @@ impl Hub {
     pub fn tally(&self) {
         let members = self.members.count();
         self.occupancy.set(members, self.relays.sent_by_members());
+        self.occupancy.proved(self.members.identities());
     }
 
     pub fn keepalive(&self) -> Duration {
@@ -184,6 +185,7 @@ impl Hub {
         let mut link = Link::new(outbox, knock.closer, permits.clone(), sealed);
         link.named = knock.name.is_some();
         link.safety_code = knock.capabilities.code().map(str::to_string);
+        link.key = knock.key;
         // The host, and those already in.
         self.greet_member(&link, &name);
         let welcome = Answer::Welcome { id, inbox, permits };
@@ -195,6 +197,7 @@ impl Hub {
             name: name.clone(),
             address: knock.address,
             safety_code: knock.capabilities.code().map(str::to_string),
+            standing: knock.standing.clone(),
         });
         self.members.seat(id, link);
         // (The host was told above.)

@@ -4,6 +4,7 @@
 //! be sent to is dropped, and a member dropped is out of the room's
 //! transfers at once: so whatever may drop one is handed the transfers.
 
+use crate::identity::PeerKey;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +31,8 @@ pub struct Link {
     /// Whether it speaks the encrypted wire (typed messages).
     pub sealed: bool,
     pub safety_code: Option<String>,
+    /// The identity the member proved, on the encrypted wire.
+    pub key: Option<PeerKey>,
     /// On the original wire: whether the member gave its name yet.
     pub named: bool,
     /// On the original wire: whether it said goodbye before leaving.
@@ -49,6 +52,7 @@ impl Link {
             permits,
             sealed,
             safety_code: None,
+            key: None,
             named: true,
             said_goodbye: false,
             next_file: 1,
@@ -122,6 +126,14 @@ impl Members {
 
     pub fn link_mut(&mut self, id: MemberId) -> Option<&mut Link> {
         self.links.get_mut(&id)
+    }
+
+    /// The members that proved an identity, by name.
+    pub fn identities(&self) -> Vec<(String, PeerKey)> {
+        self.links
+            .iter()
+            .filter_map(|(id, link)| Some((self.name(*id), link.key?)))
+            .collect()
     }
 
     /// Gives `name` a seat, unless the room is full or the name is taken.

@@ -104,6 +104,7 @@ pub fn run(settings: &Settings, room: RoomSettings, front_end: Box<dyn Attach>) 
         events: events.clone(),
         plain_turn: Arc::default(),
         guesses: waiting.guesses().clone(),
+        contacts: settings.me.as_ref().map(|me| me.contacts.clone()),
     };
     let crew = Crew::default();
     let accepting = {

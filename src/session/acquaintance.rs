@@ -51,6 +51,10 @@ pub struct Trusted {
 pub enum TrustError {
     #[error("the peer has not said its name yet; give one: /trust NAME")]
     NoName,
+    #[error("say which member: /trust NAME")]
+    WhichMember,
+    #[error("nobody called {0} is in the room with an identity (the original wire has none)")]
+    NoMember(String),
     #[error("{0}")]
     BadName(String),
     #[error(transparent)]
@@ -128,23 +132,35 @@ impl Acquaintance {
     /// the user says the new identity is theirs.
     pub fn trust(&self, name: Option<&str>, today: &str) -> Result<Trusted, TrustError> {
         let mut state = self.state();
-        let name = match name {
-            Some(name) => crate::wire::name::parse(name).map_err(TrustError::BadName)?,
-            None => state.name.clone().ok_or(TrustError::NoName)?,
-        };
-        let replaced = self
-            .contacts
-            .by_name(&name)?
-            .filter(|contact| contact.key != self.key);
-        let contact = self.contacts.trust(Contact {
-            name,
-            key: self.key,
-            since: today.to_string(),
-            calls_itself: state.name.clone().unwrap_or_default(),
-        })?;
-        state.standing = Standing::Contact(contact.clone());
-        Ok(Trusted { contact, replaced })
+        let calls_itself = state.name.clone();
+        let name = name.or(calls_itself.as_deref()).ok_or(TrustError::NoName)?;
+        let member = (self.key, calls_itself.as_deref().unwrap_or_default());
+        let trusted = trust(&self.contacts, name, member, today)?;
+        state.standing = Standing::Contact(trusted.contact.clone());
+        Ok(trusted)
     }
+}
+
+/// Saves the identity `key` of one calling itself `calls_itself` as the
+/// contact `name`; a contact of that name with another identity is
+/// replaced.
+pub fn trust(
+    contacts: &Contacts,
+    name: &str,
+    (key, calls_itself): (PeerKey, &str),
+    today: &str,
+) -> Result<Trusted, TrustError> {
+    let name = crate::wire::name::parse(name).map_err(TrustError::BadName)?;
+    let replaced = contacts
+        .by_name(&name)?
+        .filter(|contact| contact.key != key);
+    let contact = contacts.trust(Contact {
+        name,
+        key,
+        since: today.to_string(),
+        calls_itself: calls_itself.to_string(),
+    })?;
+    Ok(Trusted { contact, replaced })
 }
 
 #[cfg(test)]

@@ -63,6 +63,7 @@ impl Conversation<'_> {
         let peer = established.connection.peer();
         let peer_key = established.agreed.as_ref().map(|agreed| agreed.peer);
         let acquaintance = self.recognise(&established);
+        let contacts = self.settings.me.as_ref().map(|me| me.contacts.clone());
         let Peer {
             reader,
             writer,
@@ -87,7 +88,7 @@ impl Conversation<'_> {
                 &in_room,
             )
             .hosting(self.hosted)
-            .acquainted(acquaintance);
+            .acquainted(acquaintance, contacts);
             self.main_loop(early, &mut user, &closer, &mut stall, &transfers)
         };
         // A user leaving while files go keeps the prompt, to leave at once

@@ -279,3 +279,55 @@ fn connecting_to_a_contact_by_name_reaches_only_the_chat_that_proves_it() {
     bob.send_line("/quit");
     assert_eq!(bob.wait_exit(), 0);
 }
+
+#[test]
+fn a_room_host_sees_which_members_are_contacts_and_members_see_the_host_is_one() {
+    let dir = TestDir::new("contacts-room");
+    let (a, b, c) = (dir.subdir("a"), dir.subdir("b"), dir.subdir("c"));
+    meet_and_trust(&a, &b);
+    let (mut alice, port) = Chat::listen_encrypted("alice", &a, &["--room", "--name", "alice"]);
+    let mut bob = Chat::connect_encrypted("bob", &b, "127.0.0.1", port, &["--name", "bob"]);
+    bob.expect_line("alice known", |l| known(l, "alice"));
+    alice.expect_line("bob known", |l| {
+        l.starts_with("[System] bob joined the room (127.0.0.1:")
+            && l.contains("): bob — known since ")
+            && l.ends_with(", verified")
+    });
+    bob.send_line("/quit");
+    bob.wait_exit();
+    alice.expect_prefix("[System] bob left the room");
+    // A stranger compares codes; one calling itself bob is warned of.
+    let mut carol = Chat::connect_encrypted("carol", &c, "127.0.0.1", port, &["--name", "bob"]);
+    let code = carol.expect_prefix(SAFETY);
+    let code = code
+        .strip_prefix(SAFETY)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    alice.expect_line("the warning", |l| {
+        l.contains("joined the room")
+            && l.contains("WARNING: it is not the identity of your contact bob")
+            && l.contains(&format!("Safety code: {code}"))
+    });
+    carol.send_line("/quit");
+    carol.wait_exit();
+    // The host trusts a member it met in the room.
+    let dave = dir.subdir("d");
+    let join =
+        |label| Chat::connect_encrypted(label, &dave, "127.0.0.1", port, &["--name", "dave"]);
+    let mut first = join("dave");
+    alice.expect_prefix("[System] dave joined the room (127.0.0.1:");
+    alice.send_line("/trust erin");
+    alice.expect_exact("[System] Not saved as a contact: nobody called erin is in the room with an identity (the original wire has none)");
+    alice.send_line("/trust dave");
+    alice.expect_prefix("[System] Saved dave as a contact");
+    first.send_line("/quit");
+    first.wait_exit();
+    let mut again = join("dave again");
+    alice.expect_line("dave known", |l| l.contains("): dave — known since "));
+    again.send_line("/quit");
+    again.wait_exit();
+    alice.send_line("/quit");
+    alice.wait_exit();
+}

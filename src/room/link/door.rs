@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use super::original::Turn;
 use super::queue::Inbox;
+use crate::identity::PeerKey;
+use crate::identity::contacts::Contacts;
 use crate::net::connect::Established;
 use crate::net::events::Refusal;
 use crate::net::secure::Protection;
@@ -21,6 +23,7 @@ use crate::permits::Permits;
 use crate::protocol::{self, Capabilities, Peer, Wire};
 use crate::room::Happening;
 use crate::room::roster::MemberId;
+use crate::session::acquaintance::{Acquaintance, Standing};
 use crate::wire::limits::HANDSHAKE_LIMIT;
 use crate::wire::message::Message;
 
@@ -39,6 +42,8 @@ pub struct Door {
     pub plain_turn: Arc<Turn>,
     /// The wrong codes allowed to all joiners together.
     pub guesses: Guesses,
+    /// The host's contacts, which each joiner is looked up in.
+    pub contacts: Option<Contacts>,
 }
 
 /// A connection that completed its handshake and said who it is, waiting
@@ -50,6 +55,10 @@ pub struct Knock {
     pub address: SocketAddr,
     /// What its wire can do, and the code its people compare.
     pub capabilities: Capabilities,
+    /// The identity it proved, and what it is to the host's user by it:
+    /// on the encrypted wire.
+    pub key: Option<PeerKey>,
+    pub standing: Option<Standing>,
     pub closer: Closer,
     pub answer: SyncSender<Answer>,
 }
@@ -120,6 +129,13 @@ fn knock(
             }
         }
     };
+    let key = agreed.as_ref().map(|agreed| agreed.peer);
+    let met = match (&agreed, &door.contacts) {
+        (Some(agreed), Some(contacts)) => {
+            Some(Acquaintance::meet(contacts, agreed.peer, &agreed.safety_code).0)
+        }
+        _ => None,
+    };
     let opened = protocol::open(Established { connection, agreed }, false);
     let Peer {
         mut wire,
@@ -136,11 +152,20 @@ fn knock(
             return turn_away(why.to_string());
         }
     };
+    let standing = met.map(|met| {
+        if let Some(name) = &name {
+            // (A contacts file that cannot be read makes a stranger.)
+            let _ = met.named(name);
+        }
+        met.standing()
+    });
     let (answer, answered) = mpsc::sync_channel(1);
     let knock = Knock {
         name,
         address,
         capabilities,
+        key,
+        standing,
         closer: closer.clone(),
         answer,
     };

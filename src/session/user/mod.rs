@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
-use super::acquaintance::Acquaintance;
+use super::acquaintance::{self, Acquaintance, TrustError};
 use super::events::{ChatEvent, Reply};
 use super::input::Ticket;
 use super::outgoing::Outgoing;
@@ -19,6 +19,7 @@ use crate::engine::Frontend;
 use crate::engine::command::{self, Command, UserCommand};
 use crate::engine::members::Occupancy;
 use crate::files::download::DownloadDir;
+use crate::identity::contacts::Contacts;
 use crate::protocol::capabilities::Capabilities;
 use crate::wire::limits;
 
@@ -50,6 +51,8 @@ pub struct UserSide<'a> {
     hosted: Option<&'a Occupancy>,
     /// The peer as the user knows it, to `/trust`: on the encrypted wire.
     acquaintance: Option<Arc<Acquaintance>>,
+    /// Where `/trust` saves a member of the room the user hosts.
+    contacts: Option<Contacts>,
 }
 
 /// How the user asked to leave.
@@ -88,12 +91,19 @@ impl<'a> UserSide<'a> {
             warned: false,
             hosted: None,
             acquaintance: None,
+            contacts: None,
         }
     }
 
-    /// The peer proved an identity, which `/trust` saves.
-    pub fn acquainted(mut self, acquaintance: Option<Arc<Acquaintance>>) -> Self {
+    /// The peer proved an identity, which `/trust` saves in `contacts`
+    /// (with the members of a room the user hosts).
+    pub fn acquainted(
+        mut self,
+        acquaintance: Option<Arc<Acquaintance>>,
+        contacts: Option<Contacts>,
+    ) -> Self {
         self.acquaintance = acquaintance;
+        self.contacts = contacts;
         self
     }
 
@@ -327,13 +337,24 @@ impl<'a> UserSide<'a> {
         flow
     }
 
-    /// `/trust [NAME]`: saves the peer as a contact.
+    /// `/trust [NAME]`: saves the peer as a contact; in a room the user
+    /// hosts, the member NAME.
     fn trust(&self, name: Option<&str>) {
-        let Some(acquaintance) = &self.acquaintance else {
-            return self.front.reply(Reply::NoIdentity);
-        };
         let today = chrono::Local::now().format("%Y-%m-%d").to_string();
-        match acquaintance.trust(name, &today) {
+        let trusted = match (&self.acquaintance, self.hosted, &self.contacts) {
+            (Some(acquaintance), _, _) => acquaintance.trust(name, &today),
+            (None, Some(room), Some(contacts)) => match name {
+                None => Err(TrustError::WhichMember),
+                Some(name) => match room.identity_of(name) {
+                    Some((member, key)) => {
+                        acquaintance::trust(contacts, &member, (key, &member), &today)
+                    }
+                    None => Err(TrustError::NoMember(name.to_string())),
+                },
+            },
+            _ => return self.front.reply(Reply::NoIdentity),
+        };
+        match trusted {
             Ok(trusted) => self.front.reply(Reply::Trusted(&trusted)),
             Err(why) => self.front.reply(Reply::NotTrusted(&why)),
         }

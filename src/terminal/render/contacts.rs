@@ -2,7 +2,7 @@
 //! passing for a contact (the warning nobody may miss), and `/trust`.
 
 use crate::identity::contacts::{Contact, ContactsError};
-use crate::session::acquaintance::{TrustError, Trusted};
+use crate::session::acquaintance::{Standing, TrustError, Trusted};
 use crate::terminal::screen::Screen;
 
 /// How a contact is recognised, right after the connected line.
@@ -62,4 +62,33 @@ pub(super) const NO_IDENTITY: &str =
 
 pub(super) fn trouble(e: &ContactsError) -> String {
     format!("Contacts: {e}")
+}
+
+/// A member's line as it joins a room the user hosts: a contact is named
+/// as one; a stranger passing for a contact is warned of; anyone else
+/// comes with the safety code to compare.
+pub(super) fn joined(
+    name: &str,
+    address: std::net::SocketAddr,
+    code: Option<&str>,
+    standing: Option<&Standing>,
+) -> String {
+    let code_note = |code: &str| {
+        format!("Safety code: {code} (the same on {name}'s screen means nobody is in between)")
+    };
+    match (standing, code) {
+        (Some(Standing::Contact(contact)), _) => format!(
+            "{name} joined the room ({address}): {} — known since {}, verified",
+            contact.name, contact.since
+        ),
+        (Some(Standing::Passing(contacts)), Some(code)) => format!(
+            "{name} joined the room ({address}). WARNING: it is not the identity of your \
+             contact {} (known since {}): someone may pass for it. {}",
+            contacts[0].name,
+            contacts[0].since,
+            code_note(code)
+        ),
+        (_, Some(code)) => format!("{name} joined the room ({address}). {}", code_note(code)),
+        (_, None) => format!("{name} joined the room ({address})."),
+    }
 }

@@ -34,13 +34,8 @@ pub(super) fn line(event: RoomEvent) -> String {
             name,
             address,
             safety_code,
-        } => match safety_code {
-            Some(code) => format!(
-                "{name} joined the room ({address}). Safety code: {code} \
-                 (the same on {name}'s screen means nobody is in between)"
-            ),
-            None => format!("{name} joined the room ({address})."),
-        },
+            standing,
+        } => super::contacts::joined(&name, address, safety_code.as_deref(), standing.as_ref()),
         RoomEvent::Slowed { name } => {
             format!("{name} sends faster than the room allows; its messages are slowed down.")
         }
@@ -100,8 +95,11 @@ fn unheard(why: &Unheard) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::Identity;
+    use crate::identity::contacts::Contact;
     use crate::room::events::Unwelcome;
     use crate::room::roster::Refusal;
+    use crate::session::acquaintance::Standing;
     use std::net::SocketAddr;
 
     fn at(address: &str) -> SocketAddr {
@@ -134,6 +132,7 @@ mod tests {
                 name: "bob".into(),
                 address: at("127.0.0.1:5001"),
                 safety_code: None,
+                standing: None,
             }),
             "bob joined the room (127.0.0.1:5001)."
         );
@@ -142,9 +141,38 @@ mod tests {
                 name: "bob".into(),
                 address: at("127.0.0.1:5001"),
                 safety_code: Some("1234 5678".into()),
+                standing: Some(Standing::Stranger),
             }),
             "bob joined the room (127.0.0.1:5001). Safety code: 1234 5678 \
              (the same on bob's screen means nobody is in between)"
+        );
+    }
+
+    #[test]
+    fn a_contact_joins_as_known_and_one_passing_for_it_with_a_warning() {
+        let contact = Contact {
+            name: "Bob K".into(),
+            key: Identity::from_secret(&[1; 32]).public(),
+            since: "2026-12-07".into(),
+            calls_itself: "bob".into(),
+        };
+        let joined = |standing| {
+            line(RoomEvent::Joined {
+                name: "bob".into(),
+                address: at("127.0.0.1:5001"),
+                safety_code: Some("123-456".into()),
+                standing: Some(standing),
+            })
+        };
+        assert_eq!(
+            joined(Standing::Contact(contact.clone())),
+            "bob joined the room (127.0.0.1:5001): Bob K — known since 2026-12-07, verified"
+        );
+        let warned = joined(Standing::Passing(vec![contact]));
+        assert!(
+            warned.contains("WARNING: it is not the identity of your contact Bob K")
+                && warned.contains("Safety code: 123-456"),
+            "{warned}"
         );
     }
 
