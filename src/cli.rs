@@ -285,6 +285,10 @@ pub struct Common {
     /// Accept every offer without asking, whatever its size.
     #[arg(long)]
     pub accept_all: bool,
+    /// Once the code proved the peer, save it as a contact, as /trust
+    /// does: next time it is recognised without a code.
+    #[arg(long, requires = "code")]
+    pub trust: bool,
 }
 
 /// A size as people write it: `1500`, `512K`, `100M`, `2G`, `1T`, with an

@@ -103,6 +103,8 @@ pub struct Settings {
     /// The user's identity and contacts: `None` on the original wire,
     /// which has no identities.
     pub me: Option<Me>,
+    /// Whether a peer the code proved is saved as a contact at once.
+    pub trust_verified: bool,
 }
 
 /// What a room's host runs on.
@@ -278,6 +280,7 @@ impl Settings {
             plain,
             ask_above,
             accept_all,
+            trust,
         } = common;
         let name = name
             .or_else(|| login.and_then(|l| cli::parse_name(&l).ok()))
@@ -305,6 +308,7 @@ impl Settings {
                 _ => Protection::Plain,
             },
             me,
+            trust_verified: trust,
         }
     }
 }

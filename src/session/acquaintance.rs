@@ -27,6 +27,9 @@ pub struct Acquaintance {
     key: PeerKey,
     /// The safety code of this connection, to compare when in doubt.
     code: String,
+    /// Whether the peer is saved as a contact once it gives its name: a
+    /// code proved it, and the user asked for that (`--trust`).
+    trust_at_once: bool,
     contacts: Contacts,
     state: Mutex<State>,
 }
@@ -36,6 +39,17 @@ struct State {
     standing: Standing,
     /// The name the peer gave itself, once it did.
     name: Option<String>,
+}
+
+/// What the peer's name made of it.
+#[derive(Debug)]
+pub enum Introduced {
+    /// Nothing new to tell.
+    AsBefore,
+    /// It calls itself as these contacts are (or were) called.
+    Passing(Vec<Contact>),
+    /// It was saved as a contact (`--trust`, with a code).
+    Trusted(Trusted),
 }
 
 /// A peer made a contact by `/trust`.
@@ -73,6 +87,7 @@ impl Acquaintance {
         let met = Self {
             key,
             code: code.to_string(),
+            trust_at_once: false,
             contacts: contacts.clone(),
             state: Mutex::new(State {
                 standing,
@@ -80,6 +95,13 @@ impl Acquaintance {
             }),
         };
         (met, trouble)
+    }
+
+    /// Saves the peer as a contact as soon as it gives its name, unless it
+    /// passes for another contact.
+    pub fn trusting_at_once(mut self) -> Self {
+        self.trust_at_once = true;
+        self
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -105,24 +127,28 @@ impl Acquaintance {
     }
 
     /// The peer gave its name: a contact's new name for itself is noted,
-    /// and a stranger that passes for a contact is found out. Gives the
-    /// contacts it passes for, when it does.
-    pub fn named(&self, name: &str) -> Result<Option<Vec<Contact>>, ContactsError> {
+    /// and a stranger that passes for a contact is found out.
+    pub fn named(&self, name: &str, today: &str) -> Result<Introduced, TrustError> {
         let mut state = self.state();
         state.name = Some(name.to_string());
         match &state.standing {
             Standing::Contact(contact) if contact.calls_itself != name => {
                 self.contacts.seen(&self.key, name)?;
-                Ok(None)
+                Ok(Introduced::AsBefore)
             }
-            Standing::Contact(_) | Standing::Passing(_) => Ok(None),
+            Standing::Contact(_) | Standing::Passing(_) => Ok(Introduced::AsBefore),
             Standing::Stranger => {
                 let passing_for = self.contacts.passing_for(name)?;
-                if passing_for.is_empty() {
-                    return Ok(None);
+                if !passing_for.is_empty() {
+                    state.standing = Standing::Passing(passing_for.clone());
+                    return Ok(Introduced::Passing(passing_for));
                 }
-                state.standing = Standing::Passing(passing_for.clone());
-                Ok(Some(passing_for))
+                if !self.trust_at_once {
+                    return Ok(Introduced::AsBefore);
+                }
+                let trusted = trust(&self.contacts, name, (self.key, name), today)?;
+                state.standing = Standing::Contact(trusted.contact.clone());
+                Ok(Introduced::Trusted(trusted))
             }
         }
     }
@@ -186,7 +212,10 @@ mod tests {
             first.trust(None, "2026-12-07"),
             Err(TrustError::NoName)
         ));
-        assert_eq!(first.named("alice").unwrap(), None);
+        assert!(matches!(
+            first.named("alice", "2026-12-07").unwrap(),
+            Introduced::AsBefore
+        ));
         let trusted = first.trust(None, "2026-12-07").unwrap();
         assert_eq!(trusted.contact.name, "alice");
         let (again, _) = Acquaintance::meet(&contacts, key(1), "000-001");
@@ -197,11 +226,13 @@ mod tests {
     fn another_identity_under_a_contacts_name_passes_for_it_until_trusted() {
         let contacts = contacts("passing");
         let (alice, _) = Acquaintance::meet(&contacts, key(1), "000-001");
-        alice.named("alice").unwrap();
+        alice.named("alice", "2026-12-07").unwrap();
         alice.trust(None, "2026-12-07").unwrap();
         let (other, _) = Acquaintance::meet(&contacts, key(2), "000-002");
         assert!(!other.doubtful());
-        let passing = other.named("alice").unwrap().expect("passes for alice");
+        let Introduced::Passing(passing) = other.named("alice", "2026-12-08").unwrap() else {
+            panic!("it passes for alice");
+        };
         assert_eq!(passing[0].key, key(1));
         assert!(other.doubtful());
         let trusted = other.trust(None, "2026-12-08").unwrap();
@@ -214,10 +245,13 @@ mod tests {
     fn a_contact_that_renamed_itself_is_still_known_and_its_new_name_noted() {
         let contacts = contacts("renamed");
         let (alice, _) = Acquaintance::meet(&contacts, key(1), "000-001");
-        alice.named("alice").unwrap();
+        alice.named("alice", "2026-12-07").unwrap();
         alice.trust(Some("Alice W"), "2026-12-07").unwrap();
         let (again, _) = Acquaintance::meet(&contacts, key(1), "000-001");
-        assert_eq!(again.named("ally").unwrap(), None);
+        assert!(matches!(
+            again.named("ally", "2026-12-07").unwrap(),
+            Introduced::AsBefore
+        ));
         assert_eq!(
             contacts.by_name("Alice W").unwrap().unwrap().calls_itself,
             "ally"

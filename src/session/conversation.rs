@@ -150,6 +150,10 @@ impl Conversation<'_> {
             Some(me) => {
                 let (met, trouble) =
                     Acquaintance::meet(&me.contacts, agreed.peer, &agreed.safety_code);
+                let met = match self.settings.trust_verified && agreed.verified {
+                    true => met.trusting_at_once(),
+                    false => met,
+                };
                 (Some(met), trouble)
             }
             None => (None, None),

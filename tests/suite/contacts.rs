@@ -331,3 +331,39 @@ fn a_room_host_sees_which_members_are_contacts_and_members_see_the_host_is_one()
     alice.send_line("/quit");
     alice.wait_exit();
 }
+
+#[test]
+fn a_peer_the_code_proved_is_saved_at_once_with_trust() {
+    let dir = TestDir::new("contacts-code");
+    let (a, b) = (dir.subdir("a"), dir.subdir("b"));
+    let code = "7-guitar-lantern";
+    let (mut alice, port) = Chat::listen_encrypted(
+        "alice",
+        &a,
+        &["--name", "alice", "--code", code, "--lan", "--trust"],
+    );
+    let mut bob = Chat::connect_encrypted(
+        "bob",
+        &b,
+        "127.0.0.1",
+        port,
+        &["--name", "bob", "--code", code, "--trust"],
+    );
+    bob.expect_exact("[System] Encrypted and verified with the code.");
+    bob.expect_prefix("[System] Saved alice as a contact");
+    alice.expect_prefix("[System] Saved bob as a contact");
+    bob.send_line("/quit");
+    bob.wait_exit();
+    alice.wait_exit();
+    // Next time, without a code, both know each other.
+    let (mut alice, port) = Chat::listen_encrypted("alice", &a, &["--name", "alice"]);
+    let mut bob = Chat::connect_encrypted("bob", &b, "127.0.0.1", port, &["--name", "bob"]);
+    bob.expect_line("alice known", |l| known(l, "alice"));
+    alice.expect_line("bob known", |l| known(l, "bob"));
+    bob.send_line("/quit");
+    bob.wait_exit();
+    alice.wait_exit();
+    // `--trust` means nothing without a code.
+    let (status, _, said) = run(&b, &["connect", "127.0.0.1", "1", "--trust"]);
+    assert_eq!(status, 2, "{said}");
+}

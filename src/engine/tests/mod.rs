@@ -254,6 +254,7 @@ fn settings(name: &str, setup: Setup, downloads: &Path) -> Settings {
         },
         made_code: false,
         anywhere: None,
+        trust_verified: false,
         me: match setup.wire {
             Wire::Plain => None,
             Wire::Encrypted => Some(crate::identity::Me::for_tests(2)),

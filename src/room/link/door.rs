@@ -155,7 +155,7 @@ fn knock(
     let standing = met.map(|met| {
         if let Some(name) = &name {
             // (A contacts file that cannot be read makes a stranger.)
-            let _ = met.named(name);
+            let _ = met.named(name, "");
         }
         met.standing()
     });

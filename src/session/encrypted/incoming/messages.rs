@@ -4,7 +4,8 @@
 use super::{Breach, Reader};
 use crate::net::secure::record::RecordError;
 use crate::protocol::{Messages, NoHello};
-use crate::session::events::ChatEvent;
+use crate::session::acquaintance::Introduced;
+use crate::session::events::{ChatEvent, Reply};
 use crate::session::outgoing::{Outgoing, Typed};
 use crate::wire::message::Message;
 
@@ -52,14 +53,16 @@ impl<'a> Reader<'a> {
         let Some(acquaintance) = self.acquaintance else {
             return;
         };
-        match acquaintance.named(name) {
-            Ok(None) => {}
-            Ok(Some(contacts)) => self.front.chat(ChatEvent::PassingFor {
+        let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+        match acquaintance.named(name, &today) {
+            Ok(Introduced::AsBefore) => {}
+            Ok(Introduced::Passing(contacts)) => self.front.chat(ChatEvent::PassingFor {
                 name,
                 contacts: &contacts,
                 code: acquaintance.safety_code(),
             }),
-            Err(e) => self.front.chat(ChatEvent::ContactsTrouble(&e)),
+            Ok(Introduced::Trusted(trusted)) => self.front.reply(Reply::Trusted(&trusted)),
+            Err(e) => self.front.reply(Reply::NotTrusted(&e)),
         }
     }
 
