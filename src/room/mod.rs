@@ -53,7 +53,7 @@ const LINGER: Duration = Duration::from_secs(2);
 /// What the room's main loop hears about.
 pub enum Happening {
     /// A connection completed its handshake and waits to be let in.
-    Knock(Knock),
+    Knock(Box<Knock>),
     /// A connection was turned away before it could knock: its set-up,
     /// handshake or name failed, as `why` says.
     TurnedAway { address: SocketAddr, why: String },
@@ -161,7 +161,7 @@ fn host_room(
         match inbox.recv_timeout(left) {
             Ok(Happening::Heard(id, Heard::Ended(_))) => hub.forget(id),
             Ok(Happening::WriterFailed(id, _)) => hub.forget(id),
-            Ok(Happening::Knock(knock)) => hub.turn_away(knock, Unwelcome::Closing),
+            Ok(Happening::Knock(knock)) => hub.turn_away(*knock, Unwelcome::Closing),
             Ok(_) => {}
             Err(_) => break,
         }
@@ -185,7 +185,7 @@ fn main_loop(
             .min(hub::CHECK_EVERY.saturating_sub(last_check.elapsed()));
         match inbox.recv_timeout(wait) {
             Ok(Happening::Knock(knock)) => {
-                hub.knock(knock);
+                hub.knock(*knock);
                 hub.tally();
             }
             Ok(Happening::TurnedAway { address, why }) => {

@@ -169,7 +169,7 @@ fn knock(
         closer: closer.clone(),
         answer,
     };
-    if door.events.send(Happening::Knock(knock)).is_err() {
+    if door.events.send(Happening::Knock(Box::new(knock))).is_err() {
         closer.close();
         return None;
     }
