@@ -30,8 +30,8 @@
 //!   and takes from them (typed commands, and the command language), and
 //!   how a room's people are named; its parts are `session` and `room`,
 //!   which never write text for a screen
-//! - `session`  — one conversation: reaching the peer, the main loop, the
-//!   user's commands, transfers and their progress, the stall watch, and
+//! - `session`  — one conversation: reaching the peer, who it is to the
+//!   user (a contact or not), the main loop, the user's commands, transfers and their progress, the stall watch, and
 //!   the reader and writer of each wire
 //! - `room`     — hosting a room: letting members in, one order for what
 //!   they say, each member's queue, throttle and keepalive

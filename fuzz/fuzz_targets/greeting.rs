@@ -5,8 +5,9 @@
 
 use std::io::{self, Read, Write};
 
+use chat::identity::Identity;
 use chat::net::secure::code::Code;
-use chat::net::secure::handshake::{CODE_GREETING, GREETING, Side, handshake};
+use chat::net::secure::handshake::{CODE_GREETING, Credentials, GREETING, Side, handshake};
 use libfuzzer_sys::fuzz_target;
 
 /// A peer whose bytes are the fuzzer's and who takes whatever is sent.
@@ -34,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let code = Code::new("7-guitar-lantern").expect("a valid code");
+    let identity = Identity::from_secret(&[7; 32]);
     for side in [Side::Listening, Side::Connecting] {
         for (code, greeting) in [(None, GREETING), (Some(&code), CODE_GREETING)] {
             let peer = if choice & 1 == 1 {
@@ -41,7 +43,12 @@ fuzz_target!(|data: &[u8]| {
             } else {
                 data.to_vec()
             };
-            let _ = handshake(side, &mut Peer(&peer), code, None);
+            let credentials = Credentials {
+                identity: &identity,
+                code,
+                expect: None,
+            };
+            let _ = handshake(side, &mut Peer(&peer), credentials, None);
         }
     }
 });

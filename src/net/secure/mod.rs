@@ -8,7 +8,7 @@
 pub mod code;
 pub mod guesses;
 pub mod handshake;
-mod proof;
+pub mod proof;
 pub mod record;
 
 use self::handshake::Credentials;

@@ -57,8 +57,15 @@ pub fn open(
     let plain = cipher(key)
         .open_in_place(Nonce::assume_unique_for_key([0; 12]), Aad::empty(), sealed)
         .ok()?;
-    let peer = PeerKey::from_bytes(plain[..32].try_into().ok()?)?;
-    let signature: &[u8; SIGNATURE_LEN] = plain[32..96].try_into().ok()?;
+    proved(side, plain, transcript)
+}
+
+/// The key an opened proof (`plain`: key ‖ signature) proves for `side`
+/// and `transcript`, if its key is usable and its signature verifies.
+pub fn proved(side: Side, plain: &[u8], transcript: &[u8]) -> Option<PeerKey> {
+    let (key, signature) = plain.split_first_chunk::<32>()?;
+    let signature: &[u8; SIGNATURE_LEN] = signature.try_into().ok()?;
+    let peer = PeerKey::from_bytes(key)?;
     peer.verifies(&signed(side, transcript), signature)
         .then_some(peer)
 }
