@@ -56,6 +56,15 @@ pub enum MailboxError {
     Malformed(#[from] Malformed),
 }
 
+impl MailboxError {
+    /// Whether the connection itself was lost (or went silent), so that
+    /// what the server holds for our side may be left behind: not an
+    /// answer the server gave.
+    pub fn is_lost(&self) -> bool {
+        matches!(self, Self::Lost(_) | Self::Silent(_))
+    }
+}
+
 /// A side bound on the mailbox server.
 pub struct Mailbox {
     socket: WebSocket<TcpStream>,
@@ -358,6 +367,20 @@ fn shown(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_lost_connection_leaves_our_side_behind() {
+        assert!(MailboxError::Lost("reset".into()).is_lost());
+        assert!(MailboxError::Silent(10).is_lost());
+        // A crowded number was refused to us: nothing of ours is held, and
+        // claiming it as our old side would only crowd someone else.
+        assert!(!MailboxError::Crowded.is_lost());
+        let refused = MailboxError::Server {
+            command: "claim".into(),
+            error: "reclaimed".into(),
+        };
+        assert!(!refused.is_lost());
+    }
 
     #[test]
     fn what_the_server_says_is_shown_escaped_and_cut_short() {

@@ -30,6 +30,11 @@ use crate::net::secure::handshake::Side;
 /// How long to wait before registering again after the mailbox failed.
 const AGAIN_AFTER: Duration = Duration::from_secs(5);
 
+/// How soon a number found crowded is claimed again, and how many times in
+/// a row before it is said (about 3 s in all).
+const CROWDED_AGAIN: Duration = Duration::from_millis(300);
+const CROWDED_QUIETLY: u32 = 10;
+
 /// Where the registering thread tells what happens.
 pub type Reporter = Arc<dyn Fn(LinkEvent<'_>) + Send + Sync>;
 
@@ -175,6 +180,7 @@ impl Desk {
         // Said once each: registered, and (until registered again) failed;
         // a failure to reach the mailbox at first was said already.
         let (mut told, mut failed) = (false, first.is_none());
+        let mut crowded = 0;
         let mut mailbox = first;
         // The side whose connection was lost while registered.
         let mut lost: Option<String> = None;
@@ -190,11 +196,20 @@ impl Desk {
             let result = opened
                 .map_err(MeetError::from)
                 .and_then(|m| self.once(m, &mut told));
-            if let Err(MeetError::Mailbox(_)) = &result {
+            if let Err(MeetError::Mailbox(e)) = &result
+                && e.is_lost()
+            {
                 lost = side;
             }
             match result {
-                Ok(()) => failed = false,
+                Ok(()) => (failed, crowded) = (false, 0),
+                // Right after a meeting, the number may still be held by
+                // the side just met, whose release the server has not seen
+                // yet: tried again at once, and said only if it lasts.
+                Err(MeetError::Mailbox(MailboxError::Crowded)) if crowded < CROWDED_QUIETLY => {
+                    crowded += 1;
+                    self.pause(CROWDED_AGAIN);
+                }
                 Err(MeetError::WrongCode { nth, allowed }) => {
                     (self.report)(LinkEvent::Anywhere(AnywhereStep::WrongCodeAtMailbox {
                         nth,
@@ -215,7 +230,7 @@ impl Desk {
                         (self.report)(LinkEvent::Anywhere(AnywhereStep::MailboxFailed(&e)));
                     }
                     told = false;
-                    self.pause();
+                    self.pause(AGAIN_AFTER);
                 }
             }
         }
@@ -299,9 +314,9 @@ impl Desk {
         }
     }
 
-    /// Waits a moment before registering again, unless listening stops.
-    fn pause(&self) {
-        let until = std::time::Instant::now() + AGAIN_AFTER;
+    /// Waits `for_` before registering again, unless listening stops.
+    fn pause(&self, for_: Duration) {
+        let until = std::time::Instant::now() + for_;
         while !self.stopped() && std::time::Instant::now() < until {
             std::thread::sleep(Duration::from_millis(100));
         }
