@@ -671,10 +671,14 @@ fn planted_part_is_not_used(test: &str, plant: fn(&Path, &Path)) {
     fs::write(&victim, b"precious contents that are longer than ten").unwrap();
     let kept = dir.join("received_files").join(KEPT);
     fs::create_dir_all(&kept).unwrap();
-    // The key of a file offer: BLAKE3 of "file\0", the size, the name.
-    let mut hasher = blake3::Hasher::new();
+    // The key of a file offer from mallory: BLAKE3, in its key-deriving
+    // mode, of "file\0", the size, the identity mallory proves, the name.
+    let mallory = common::credentials(None).identity.public();
+    let mut hasher = blake3::Hasher::new_derive_key("chat kept item, by its sender");
     hasher.update(b"file\0");
     hasher.update(&10u64.to_be_bytes());
+    hasher.update(&[1]);
+    hasher.update(&mallory.to_bytes());
     hasher.update(b"a.txt");
     let key = hasher.finalize().to_hex()[..32].to_string();
     plant(&victim, &kept.join(format!("{key}.part")));
