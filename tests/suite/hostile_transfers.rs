@@ -671,16 +671,9 @@ fn planted_part_is_not_used(test: &str, plant: fn(&Path, &Path)) {
     fs::write(&victim, b"precious contents that are longer than ten").unwrap();
     let kept = dir.join("received_files").join(KEPT);
     fs::create_dir_all(&kept).unwrap();
-    // The key of a file offer from mallory: BLAKE3, in its key-deriving
-    // mode, of "file\0", the size, the identity mallory proves, the name.
+    // Where mallory's offer of a.txt is kept.
     let mallory = common::credentials(None).identity.public();
-    let mut hasher = blake3::Hasher::new_derive_key("chat kept item, by its sender");
-    hasher.update(b"file\0");
-    hasher.update(&10u64.to_be_bytes());
-    hasher.update(&[1]);
-    hasher.update(&mallory.to_bytes());
-    hasher.update(b"a.txt");
-    let key = hasher.finalize().to_hex()[..32].to_string();
+    let key = common::kept_file_key("a.txt", 10, &mallory);
     plant(&victim, &kept.join(format!("{key}.part")));
     let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
     peer.send(&[Message::Offer {
