@@ -671,12 +671,9 @@ fn planted_part_is_not_used(test: &str, plant: fn(&Path, &Path)) {
     fs::write(&victim, b"precious contents that are longer than ten").unwrap();
     let kept = dir.join("received_files").join(KEPT);
     fs::create_dir_all(&kept).unwrap();
-    // The key of a file offer: BLAKE3 of "file\0", the size, the name.
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(b"file\0");
-    hasher.update(&10u64.to_be_bytes());
-    hasher.update(b"a.txt");
-    let key = hasher.finalize().to_hex()[..32].to_string();
+    // Where mallory's offer of a.txt is kept.
+    let mallory = common::credentials(None).identity.public();
+    let key = common::kept_file_key("a.txt", 10, &mallory);
     plant(&victim, &kept.join(format!("{key}.part")));
     let (mut chat, mut peer) = alice_and_mallory(dir.path(), &[]);
     peer.send(&[Message::Offer {

@@ -2235,17 +2235,19 @@ fn a_resumed_file_says_how_much_was_there_already_on_both_sides() {
     let size = 4 * BLOCK;
     let data = common::pseudo_random_bytes(size, 9);
     fs::write(dir.subdir("sender").join("big.bin"), &data).unwrap();
-    // What a cut first try kept: its first 3 MiB, with the note beside it.
+    // What a cut first try from the sender kept: its first 3 MiB, with
+    // the note beside it. (The sender's identity, made here first, is
+    // whose it is.)
+    let sender = chat::identity::Me::load(&common::home_of(&dir.join("sender")))
+        .unwrap()
+        .identity
+        .public();
     let kept = dir.subdir("receiver/received_files/.chat-partial");
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(b"file\0");
-    hasher.update(&(size as u64).to_be_bytes());
-    hasher.update(b"big.bin");
-    let key = hasher.finalize().to_hex()[..32].to_string();
+    let key = common::kept_file_key("big.bin", size as u64, &sender);
     fs::write(kept.join(format!("{key}.part")), &data[..3 * BLOCK]).unwrap();
     fs::write(
         kept.join(format!("{key}.info")),
-        format!("file\t{size}\tbig.bin\n"),
+        format!("file\t{size}\t{}\tbig.bin\n", sender.to_hex()),
     )
     .unwrap();
     let listen = [

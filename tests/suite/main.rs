@@ -23,6 +23,7 @@ mod hostile_peer;
 mod hostile_transfers;
 mod interactive;
 mod internet;
+mod kept;
 mod portmap;
 mod resume;
 mod rooms;

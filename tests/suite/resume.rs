@@ -1,5 +1,6 @@
 //! Resuming cut transfers on the encrypted wire: what arrived is kept,
-//! hidden, and sending the same file again moves only what is missing;
+//! hidden, and sending the same file again moves only what is missing
+//! (for the sender alone: another's file of that name comes whole);
 //! a changed file starts over; `/status` lists what is kept, `/discard`
 //! removes it, and a week-old item goes when a conversation starts.
 
@@ -639,6 +640,91 @@ fn a_folder_cut_in_the_middle_resumes_file_by_file() {
         );
     }
     assert!(saved.join("empty").is_dir());
+    assert_nothing_kept(&b_dir);
+}
+
+/// Every file in `chat_dir`'s hidden folder of cut transfers, with its
+/// bytes and when it was last written.
+fn kept_as_it_is(chat_dir: &Path) -> Vec<(String, Vec<u8>, SystemTime)> {
+    let folder = kept_folder(chat_dir);
+    dir_entries(&folder)
+        .into_iter()
+        .map(|name| {
+            let path = folder.join(&name);
+            let written = fs::metadata(&path).unwrap().modified().unwrap();
+            (name, fs::read(&path).unwrap(), written)
+        })
+        .collect()
+}
+
+/// What is kept of a cut transfer resumes for its sender alone: a chat
+/// with another identity sending a file of the same name and size is not
+/// resumed from it (its file comes whole, and is saved), and what is kept
+/// stays as it was, byte for byte; the sender, back, resumes from it.
+#[test]
+fn what_is_kept_resumes_for_its_sender_alone() {
+    let dir = TestDir::new("resume_owner");
+    let (a_dir, b_dir, c_dir) = (dir.subdir("a"), dir.subdir("b"), dir.subdir("c"));
+    let size = 32 * MIB;
+    let (source, others) = (a_dir.join("data.bin"), c_dir.join("data.bin"));
+    write_big_file(&source, size, 51);
+    write_big_file(&others, size, 52);
+    let cut = cut_by_killing_sender(&a_dir, &b_dir, "data.bin", size, 4 * MIB, THROTTLED);
+    let kept = kept_as_it_is(&b_dir);
+
+    // Somebody else (a chat in another folder: another identity).
+    let (mut c, mut b, relay) = pair_through_relay(&c_dir, &b_dir, None);
+    c.send_line("/send data.bin");
+    b.expect_exact(&format!(
+        "[System] Incoming file data.bin ({})...",
+        shown(size)
+    ));
+    b.expect_saved("received_files/data.bin");
+    c.expect_exact(&format!("[System] Sent file data.bin ({})", shown(size)));
+    for chat in [&mut c, &mut b] {
+        if chat.stdout_lines().iter().any(|l| l.contains("Resuming")) {
+            chat.fail("resumed from what was kept of another's transfer");
+        }
+    }
+    leave(c, b);
+    let relayed = relay.finish();
+    assert!(relayed >= size, "only {relayed} bytes crossed");
+    assert!(same_contents(
+        &others,
+        &b_dir.join("received_files/data.bin")
+    ));
+    assert!(
+        kept_as_it_is(&b_dir) == kept,
+        "what was kept of a's transfer changed"
+    );
+
+    // The sender again: only what is missing travels.
+    let (mut a, mut b, relay) = pair_through_relay(&a_dir, &b_dir, None);
+    a.send_line("/send data.bin");
+    let (held, whole) = (shown(cut.kept), shown(size));
+    b.expect_exact(&format!(
+        "[System] Resuming data.bin: {held} of {whole} kept from before."
+    ));
+    a.expect_exact(&format!(
+        "[System] Resuming data.bin: the peer has {held} of {whole} already."
+    ));
+    b.expect_saved("received_files/data (1).bin");
+    a.expect_exact(&format!("[System] Sent file data.bin ({whole})"));
+    leave(a, b);
+    let relayed = relay.finish();
+    assert!(
+        relayed < size - cut.kept + MIB,
+        "{relayed} bytes crossed, {} were missing",
+        size - cut.kept
+    );
+    assert!(same_contents(
+        &source,
+        &b_dir.join("received_files/data (1).bin")
+    ));
+    assert!(same_contents(
+        &others,
+        &b_dir.join("received_files/data.bin")
+    ));
     assert_nothing_kept(&b_dir);
 }
 

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use super::{Person, Setup, meet, scratch};
 use crate::engine::command::Command;
 use crate::files::download::DownloadDir;
-use crate::files::kept::Kept;
+use crate::files::kept::{Kept, KeptOwner};
+use crate::identity::Identity;
 
 /// `size` bytes that differ from one to the next.
 fn contents(size: usize) -> Vec<u8> {
@@ -52,6 +53,11 @@ fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     found.sort();
     found
+}
+
+/// Whose what Ana sends is: her identity (see `meet`).
+fn ana_s() -> KeptOwner {
+    KeptOwner::Peer(Identity::from_secret(&[2; 32]).public())
 }
 
 fn part_ways(ana: Person, bea: Person) {
@@ -102,7 +108,7 @@ fn a_file_resumes_from_what_was_kept_of_an_earlier_try() {
     let bytes = contents(300_000);
     // What a try that was cut left: the first part, kept hidden.
     let kept = Kept::of(&DownloadDir::new(&bea.downloads));
-    let mut part = kept.file("big.bin", bytes.len() as u64).unwrap();
+    let mut part = kept.file("big.bin", bytes.len() as u64, ana_s()).unwrap();
     part.write(&bytes[..120_000]).unwrap();
     drop(part);
     ana.order(Command::Send(vec![file(
@@ -116,6 +122,48 @@ fn a_file_resumes_from_what_was_kept_of_an_earlier_try() {
     ana.front.wait_for(&["Sent", "big.bin"]);
     assert_eq!(fs::read(bea.downloads.join("big.bin")).unwrap(), bytes);
     assert!(kept.list().is_empty(), "nothing is kept once it is saved");
+    part_ways(ana, bea);
+}
+
+#[test]
+fn what_was_kept_of_another_peers_file_is_neither_resumed_nor_touched() {
+    let test = "receiving-not-theirs";
+    let (ana, bea) = meet(test, Setup::default(), Setup::default());
+    let bytes = contents(300_000);
+    // What a try by somebody else, cut, left: the same first bytes even,
+    // under the same name and size.
+    let kept = Kept::of(&DownloadDir::new(&bea.downloads));
+    let someone_else = KeptOwner::Peer(Identity::from_secret(&[9; 32]).public());
+    let mut part = kept
+        .file("big.bin", bytes.len() as u64, someone_else)
+        .unwrap();
+    part.write(&bytes[..120_000]).unwrap();
+    let (part_path, part_hidden) = (part.path().to_path_buf(), kept.path().to_path_buf());
+    drop(part);
+    let before = fs::read(&part_path).unwrap();
+    let notes = |dir: &Path| {
+        let mut found: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| (e.file_name(), fs::read(e.path()).unwrap()))
+            .collect();
+        found.sort();
+        found
+    };
+    let hidden_before = notes(&part_hidden);
+    ana.order(Command::Send(vec![file(test, "big.bin", &bytes)]));
+    bea.front.wait_for(&["Receive(Saved", "big.bin"]);
+    ana.front.wait_for(&["Sent", "big.bin"]);
+    for side in [&ana, &bea] {
+        assert!(!side.front.saw(&["Resuming"]), "resumed another's part");
+    }
+    bea.front
+        .wait_for(&["Arriving", "name: \"big.bin\"", "size: 300000"]);
+    assert_eq!(fs::read(bea.downloads.join("big.bin")).unwrap(), bytes);
+    assert_eq!(notes(&part_hidden), hidden_before, "the kept part changed");
+    assert_eq!(fs::read(&part_path).unwrap(), before);
+    let listed: Vec<_> = kept.list().into_iter().map(|i| (i.name, i.held)).collect();
+    assert_eq!(listed, [("big.bin".to_string(), 120_000)]);
     part_ways(ana, bea);
 }
 

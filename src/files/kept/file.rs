@@ -181,7 +181,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::files::kept::{KEPT_FOR, Kept, KeptKind};
+    use crate::files::kept::{KEPT_FOR, Kept, KeptKind, peer};
     use crate::files::scratch;
 
     #[test]
@@ -189,7 +189,7 @@ mod tests {
         let root = scratch("kept-file");
         let downloads = DownloadDir::new(&root);
         let kept = Kept::of(&downloads);
-        let mut file = kept.file("big.bin", 10).unwrap();
+        let mut file = kept.file("big.bin", 10, peer(1)).unwrap();
         assert_eq!(file.held(), 0);
         file.write(b"01234").unwrap();
         drop(file);
@@ -204,8 +204,8 @@ mod tests {
         );
         assert!(item.left > KEPT_FOR - Duration::from_secs(60));
         // Another size is another file.
-        assert_eq!(kept.file("big.bin", 11).unwrap().held(), 0);
-        let mut again = kept.file("big.bin", 10).unwrap();
+        assert_eq!(kept.file("big.bin", 11, peer(1)).unwrap().held(), 0);
+        let mut again = kept.file("big.bin", 10, peer(1)).unwrap();
         assert_eq!(again.held(), 5);
         let prefix = again.hash_prefix(5).unwrap();
         assert_eq!(prefix.finalize(), blake3::hash(b"01234"));

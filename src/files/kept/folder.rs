@@ -145,7 +145,7 @@ mod tests {
     use std::fs;
 
     use super::*;
-    use crate::files::kept::{KEPT_FOLDER, Kept, KeptKind};
+    use crate::files::kept::{KEPT_FOLDER, Kept, KeptKind, peer};
     use crate::files::scratch;
 
     #[test]
@@ -153,7 +153,7 @@ mod tests {
         let root = scratch("kept-prune");
         let downloads = DownloadDir::new(&root);
         let kept = Kept::of(&downloads);
-        let folder = kept.folder("pics", 9).unwrap();
+        let folder = kept.folder("pics", 9, peer(1)).unwrap();
         for path in ["a/old.txt", "a/new.txt", "stale.txt", "b/c/gone.txt"] {
             let mut entry = folder.entry(Path::new(path), 9).unwrap();
             entry.write(b"x").unwrap();
@@ -179,18 +179,18 @@ mod tests {
         let root = scratch("kept-drop");
         let downloads = DownloadDir::new(&root);
         let kept = Kept::of(&downloads);
-        drop(kept.folder("never", 5).unwrap());
+        drop(kept.folder("never", 5, peer(1)).unwrap());
         assert!(!root.join(KEPT_FOLDER).exists(), "an empty folder was kept");
         // A link planted where a part would go is refused, not followed.
         let victim = root.join("victim.txt");
         fs::write(&victim, b"mine").unwrap();
-        let mut file = kept.file("a.txt", 10).unwrap();
+        let mut file = kept.file("a.txt", 10, peer(1)).unwrap();
         file.write(b"x").unwrap();
         let part = file.path().to_path_buf();
         drop(file);
         fs::remove_file(&part).unwrap();
         std::os::unix::fs::symlink(&victim, &part).unwrap();
-        assert!(kept.file("a.txt", 10).is_err());
+        assert!(kept.file("a.txt", 10, peer(1)).is_err());
         assert_eq!(fs::read(&victim).unwrap(), b"mine");
         fs::remove_dir_all(root).unwrap();
     }
@@ -201,7 +201,7 @@ mod tests {
         let downloads = DownloadDir::new(&root);
         fs::create_dir_all(root.join("photos")).unwrap();
         let kept = Kept::of(&downloads);
-        let folder = kept.folder("photos", 3).unwrap();
+        let folder = kept.folder("photos", 3, peer(1)).unwrap();
         let mut entry = folder.entry(Path::new("a/.b"), 3).unwrap();
         entry.write(b"abc").unwrap();
         entry.complete();
@@ -211,7 +211,7 @@ mod tests {
         let listed: Vec<_> = kept.list().into_iter().map(|i| (i.kind, i.held)).collect();
         assert_eq!(listed, [(KeptKind::Folder, 3)]);
         // Found again by its name, whatever its size now.
-        let folder = kept.folder("photos", 7).unwrap();
+        let folder = kept.folder("photos", 7, peer(1)).unwrap();
         let saved = folder.finish(&downloads, "photos").unwrap();
         assert_eq!(saved, root.join("photos (1)"));
         assert_eq!(fs::read(saved.join("a/.b")).unwrap(), b"abc");

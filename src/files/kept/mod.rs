@@ -12,13 +12,17 @@
 //! may still swap things in it, but what a chat then writes, reads,
 //! hashes or removes stays inside the folders it opened.
 //!
-//! The key comes from the name and, for a file, the size offered, so the
-//! same offer finds what was kept; whether the kept bytes are still the
-//! sender's is checked by hash before anything is resumed. Kept items
-//! expire a week after they were last used. A transfer that finds its key
-//! in use by another chat sharing the download folder gets a private key
-//! (`KEY-PID-N`), which nothing could find again: what it holds is not
-//! kept.
+//! The key comes from the name and, for a file, the size offered, and
+//! from whose the item is ([`KeptOwner`]: the identity its sender proved),
+//! so the same offer from the same sender finds what was kept, and an
+//! offer from anyone else finds nothing of it: for another peer it is as
+//! if absent, never hashed, cut short nor removed. Whether the kept bytes
+//! are still the sender's is checked by hash before anything is resumed.
+//! Kept items expire a week after they were last used. A transfer that
+//! finds its key in use by another chat sharing the download folder, or
+//! its note naming another owner (or none: written before items had
+//! owners), gets a private key (`KEY-PID-N`), which nothing could find
+//! again: what it holds is not kept.
 
 mod file;
 mod folder;
@@ -31,6 +35,8 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+
+use crate::identity::PeerKey;
 
 pub use file::KeptFile;
 pub use folder::KeptFolder;
@@ -56,6 +62,24 @@ pub enum KeptKind {
     Folder,
 }
 
+/// Whose a kept item is: only an offer from the same sender resumes it
+/// (PROTOCOL.md 3.5, 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptOwner {
+    /// The peer that proved this identity in the handshake.
+    Peer(PeerKey),
+    /// A sender that proved no identity: what reaches a room's host
+    /// through its own seat in the room, from any member.
+    Unproved,
+}
+
+impl KeptOwner {
+    /// The owner of what arrives from a peer that proved `key`, or none.
+    pub fn of(key: Option<PeerKey>) -> Self {
+        key.map_or(Self::Unproved, Self::Peer)
+    }
+}
+
 /// One kept item, for `/status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeptItem {
@@ -79,4 +103,10 @@ pub struct Discarded {
     pub bytes: u64,
     /// Those left alone because a transfer is using them.
     pub in_use: usize,
+}
+
+/// The owner that is the peer of identity `n`, for tests.
+#[cfg(test)]
+fn peer(n: u8) -> KeptOwner {
+    KeptOwner::Peer(crate::identity::Identity::from_secret(&[n; 32]).public())
 }

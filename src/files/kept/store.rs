@@ -20,7 +20,8 @@ use super::open_at::{
 };
 use super::walk::{remove_at, usage_at};
 use super::{
-    Dir, Discarded, KEPT_FOLDER, KEPT_FOR, KeptFile, KeptFolder, KeptItem, KeptKind, SERIAL,
+    Dir, Discarded, KEPT_FOLDER, KEPT_FOR, KeptFile, KeptFolder, KeptItem, KeptKind, KeptOwner,
+    SERIAL,
 };
 use crate::files::download::{DownloadDir, DownloadError};
 
@@ -140,9 +141,10 @@ impl Kept {
         }
     }
 
-    /// Starts or resumes receiving the file `name` of `size` bytes.
-    pub fn file(&self, name: &str, size: u64) -> Result<KeptFile, DownloadError> {
-        let (key, claim) = self.claim(KeptKind::File, name, size)?;
+    /// Starts or resumes receiving the file `name` of `size` bytes from
+    /// `owner`: what was kept of it from anyone else is not touched.
+    pub fn file(&self, name: &str, size: u64, owner: KeptOwner) -> Result<KeptFile, DownloadError> {
+        let (key, claim) = self.claim(KeptKind::File, name, size, owner)?;
         let part = OsString::from(format!("{key}.part"));
         let path = self.root.join(&part);
         match KeptFile::open_in(claim.root.clone(), part.clone(), path, size) {
@@ -161,18 +163,24 @@ impl Kept {
         }
     }
 
-    /// Whether something of the file `name` of `size` bytes is kept: if
-    /// not, keeping it makes two files, its part and its info.
-    pub fn holds_file(&self, name: &str, size: u64) -> bool {
-        let part = format!("{}.part", key(KeptKind::File, name, size));
+    /// Whether something of the file `name` of `size` bytes from `owner`
+    /// is kept: if not, keeping it makes two files, its part and its info.
+    pub fn holds_file(&self, name: &str, size: u64, owner: KeptOwner) -> bool {
+        let part = format!("{}.part", key(KeptKind::File, name, size, owner));
         self.open_root().ok().flatten().is_some_and(|root| {
             rustix::fs::statat(&root, part.as_str(), AtFlags::SYMLINK_NOFOLLOW).is_ok()
         })
     }
 
-    /// Starts or resumes receiving the folder `name` of `bytes` bytes.
-    pub fn folder(&self, name: &str, bytes: u64) -> Result<KeptFolder, DownloadError> {
-        let (key, claim) = self.claim(KeptKind::Folder, name, bytes)?;
+    /// Starts or resumes receiving the folder `name` of `bytes` bytes from
+    /// `owner`: what was kept of it from anyone else is not touched.
+    pub fn folder(
+        &self,
+        name: &str,
+        bytes: u64,
+        owner: KeptOwner,
+    ) -> Result<KeptFolder, DownloadError> {
+        let (key, claim) = self.claim(KeptKind::Folder, name, bytes, owner)?;
         let folder = OsString::from(format!("{key}.folder"));
         let path = self.root.join(&folder);
         match make_dir_at(&claim.root, &folder) {
@@ -192,8 +200,9 @@ impl Kept {
         }
     }
 
-    /// Every kept item that a resend would find, oldest first; not those a
-    /// transfer is using now.
+    /// Every kept item that a resend would find, whoever its sender (and
+    /// those of notes without an owner, which none would), oldest first;
+    /// not those a transfer is using now.
     pub fn list(&self) -> Vec<KeptItem> {
         // (A hidden folder that is a link holds nothing of ours.)
         let Ok(Some(root)) = self.open_root() else {
@@ -262,6 +271,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::files::kept::peer;
     use crate::files::scratch;
 
     /// What `path` takes on the disk, with all below it, not following
@@ -297,7 +307,7 @@ mod tests {
         let downloads = DownloadDir::new(root.join("dl"));
         let kept = Kept::of(&downloads);
         // What a chat would have kept there, had it followed the link.
-        let there = key(KeptKind::File, "important", 10);
+        let there = key(KeptKind::File, "important", 10, peer(1));
         for name in [
             format!("{there}.info"),
             format!("{there}.part"),
@@ -310,11 +320,14 @@ mod tests {
         let refused = kept.discard(false).unwrap_err();
         assert!(matches!(refused, DownloadError::KeptLink(_)), "{refused}");
         assert!(
-            matches!(kept.file("important", 10), Err(DownloadError::KeptLink(_))),
+            matches!(
+                kept.file("important", 10, peer(1)),
+                Err(DownloadError::KeptLink(_))
+            ),
             "a transfer kept its part through the link"
         );
         assert!(matches!(
-            kept.folder("photos", 10),
+            kept.folder("photos", 10, peer(1)),
             Err(DownloadError::KeptLink(_))
         ));
         assert!(kept.list().is_empty());
@@ -333,7 +346,7 @@ mod tests {
         let root = scratch("kept-usage");
         let downloads = DownloadDir::new(&root);
         let kept = Kept::of(&downloads);
-        let folder = kept.folder("empty-ish", 1).unwrap();
+        let folder = kept.folder("empty-ish", 1, peer(1)).unwrap();
         for i in 0..50 {
             folder.subfolder(Path::new(&format!("d{i}/e"))).unwrap();
         }
@@ -356,9 +369,9 @@ mod tests {
         let root = scratch("kept-busy");
         let downloads = DownloadDir::new(&root);
         let kept = Kept::of(&downloads);
-        let mut first = kept.file("a", 4).unwrap();
+        let mut first = kept.file("a", 4, peer(1)).unwrap();
         first.write(b"ab").unwrap();
-        let mut second = kept.file("a", 4).unwrap();
+        let mut second = kept.file("a", 4, peer(1)).unwrap();
         assert_eq!(second.held(), 0, "a second transfer starts its own");
         second.write(b"cd").unwrap();
         assert_eq!(
@@ -391,18 +404,157 @@ mod tests {
         fs::remove_dir_all(root).unwrap();
     }
 
+    /// Every file in the hidden folder `root`, below it too, with its
+    /// bytes.
+    fn everything_in(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut found = Vec::new();
+        let mut todo = vec![root.to_path_buf()];
+        while let Some(at) = todo.pop() {
+            for entry in fs::read_dir(&at).into_iter().flatten().flatten() {
+                let path = entry.path();
+                match path.is_dir() {
+                    true => todo.push(path),
+                    false => found.push((path.clone(), fs::read(&path).unwrap())),
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn a_kept_file_resumes_for_its_sender_alone() {
+        let root = scratch("kept-owner-file");
+        let kept = Kept::of(&DownloadDir::new(&root));
+        let mut theirs = kept.file("a.bin", 10, peer(1)).unwrap();
+        theirs.write(b"01234").unwrap();
+        drop(theirs);
+        let before = everything_in(&kept.root);
+        assert!(!kept.holds_file("a.bin", 10, peer(2)));
+        assert!(!kept.holds_file("a.bin", 10, KeptOwner::Unproved));
+        // Another sender starts from nothing, elsewhere, and what it leaves
+        // is its own.
+        for other in [peer(2), KeptOwner::Unproved] {
+            let mut file = kept.file("a.bin", 10, other).unwrap();
+            assert_eq!(file.held(), 0);
+            file.write(b"xy").unwrap();
+        }
+        let left: Vec<_> = everything_in(&kept.root)
+            .into_iter()
+            .filter(|entry| before.contains(entry))
+            .collect();
+        assert_eq!(left, before, "another's offer touched what was kept");
+        assert_eq!(kept.list().len(), 3);
+        assert!(kept.holds_file("a.bin", 10, peer(1)));
+        let again = kept.file("a.bin", 10, peer(1)).unwrap();
+        assert_eq!(again.held(), 5);
+        assert_eq!(
+            again.hash_prefix(5).unwrap().finalize(),
+            blake3::hash(b"01234")
+        );
+        drop(again);
+        assert_eq!(kept.discard(false).unwrap().items, 3);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_kept_folder_resumes_for_its_sender_alone() {
+        let root = scratch("kept-owner-folder");
+        let kept = Kept::of(&DownloadDir::new(&root));
+        let theirs = kept.folder("pics", 9, peer(1)).unwrap();
+        let mut entry = theirs.entry(Path::new("a/one.txt"), 9).unwrap();
+        entry.write(b"one").unwrap();
+        entry.complete();
+        drop(theirs);
+        let before = everything_in(&kept.root);
+        // Another sender's folder of that name holds nothing, and pruning
+        // it or cutting its files short leaves the first one's alone.
+        let other = kept.folder("pics", 9, peer(2)).unwrap();
+        assert!(!other.holds_a_file());
+        let entry = other.entry(Path::new("a/one.txt"), 2).unwrap();
+        assert_eq!(entry.held(), 0);
+        entry.complete();
+        other.keep_only(|_| false);
+        other.discard();
+        assert_eq!(everything_in(&kept.root), before);
+        let again = kept.folder("pics", 9, peer(1)).unwrap();
+        assert!(again.holds_a_file());
+        assert_eq!(again.entry(Path::new("a/one.txt"), 9).unwrap().held(), 3);
+        drop(again);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// A note under the sender's key that names another owner (or none,
+    /// as before items had owners), or is no note at all: what it is kept
+    /// with is not resumed, nor touched; `discard` still removes it.
+    #[test]
+    fn a_note_naming_another_owner_or_none_is_left_alone() {
+        let root = scratch("kept-owner-note");
+        let kept = Kept::of(&DownloadDir::new(&root));
+        let KeptOwner::Peer(other) = peer(2) else {
+            unreachable!()
+        };
+        let notes = [
+            format!("file\t10\t{}\ta.bin\n", other.to_hex()),
+            "file\t10\tunproved\ta.bin\n".to_string(),
+            "file\t10\ta.bin\n".to_string(),
+            "not a note".to_string(),
+        ];
+        for note in notes {
+            let there = key(KeptKind::File, "a.bin", 10, peer(1));
+            fs::create_dir_all(&kept.root).unwrap();
+            fs::write(kept.root.join(format!("{there}.info")), &note).unwrap();
+            fs::write(kept.root.join(format!("{there}.part")), b"01234").unwrap();
+            let before = everything_in(&kept.root);
+            let mut file = kept.file("a.bin", 10, peer(1)).unwrap();
+            assert_eq!(file.held(), 0, "resumed under {note:?}");
+            file.write(b"xy").unwrap();
+            drop(file);
+            assert_eq!(everything_in(&kept.root), before, "{note:?}");
+            let gone = kept.discard(false).unwrap();
+            assert_eq!((gone.items, gone.in_use), (1, 0), "{note:?}");
+            assert!(!kept.root.exists());
+        }
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// Kept before items had owners: listed, so that the user sees it,
+    /// and discarded; resumed for nobody.
+    #[test]
+    fn what_was_kept_before_items_had_owners_is_listed_and_discarded() {
+        let root = scratch("kept-ownerless");
+        let kept = Kept::of(&DownloadDir::new(&root));
+        let mut before = blake3::Hasher::new();
+        before.update(b"file\0");
+        before.update(&10u64.to_be_bytes());
+        before.update(b"old.bin");
+        let old = before.finalize().to_hex()[..32].to_string();
+        fs::create_dir_all(&kept.root).unwrap();
+        fs::write(kept.root.join(format!("{old}.info")), "file\t10\told.bin\n").unwrap();
+        fs::write(kept.root.join(format!("{old}.part")), b"0123").unwrap();
+        let listed: Vec<_> = kept.list().into_iter().map(|i| (i.name, i.held)).collect();
+        assert_eq!(listed, [("old.bin".to_string(), 4)]);
+        for owner in [peer(1), KeptOwner::Unproved] {
+            assert!(!kept.holds_file("old.bin", 10, owner));
+            assert_eq!(kept.file("old.bin", 10, owner).unwrap().held(), 0);
+        }
+        assert_eq!(kept.discard(false).unwrap().items, 1);
+        assert!(!kept.root.exists());
+        fs::remove_dir_all(root).unwrap();
+    }
+
     #[test]
     fn only_expired_items_go_when_asked_for_those() {
         let root = scratch("kept-expiry");
         let downloads = DownloadDir::new(&root);
         let kept = Kept::of(&downloads);
         for name in ["old", "new"] {
-            let mut file = kept.file(name, 9).unwrap();
+            let mut file = kept.file(name, 9, peer(1)).unwrap();
             file.write(b"x").unwrap();
         }
         let old_info = kept
             .root
-            .join(format!("{}.info", key(KeptKind::File, "old", 9)));
+            .join(format!("{}.info", key(KeptKind::File, "old", 9, peer(1))));
         let long_ago = SystemTime::now() - KEPT_FOR - Duration::from_secs(60);
         File::options()
             .write(true)
@@ -436,7 +588,7 @@ mod tests {
         };
         // Each is cut after a byte, so keeps what it holds.
         let started = (0..2000).map(|_| {
-            let file = kept.file("same.bin", 8);
+            let file = kept.file("same.bin", 8, peer(1));
             let ok = file.is_ok();
             if let Ok(mut file) = file {
                 file.write(b"x").unwrap();

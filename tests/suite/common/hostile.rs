@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use chat::net::secure::handshake::{Side, handshake};
+use chat::net::secure::handshake::{Credentials, Side, handshake};
 use chat::net::secure::record::{RecordError, RecordReader, RecordWriter};
 use chat::wire::limits::MAX_PLAINTEXT;
 use chat::wire::message::{FileId, Message};
@@ -63,18 +63,19 @@ impl HostilePeer {
     /// Connects to a chat listening on `port` and runs the handshake as the
     /// connecting side, without a code.
     pub fn connect(port: u16) -> HostilePeer {
+        HostilePeer::connect_proving(port, super::credentials(None))
+    }
+
+    /// Like [`HostilePeer::connect`], proving what `credentials` hold (an
+    /// identity other than every hostile peer's, say).
+    pub fn connect_proving(port: u16, credentials: Credentials<'_>) -> HostilePeer {
         let mut stream = TcpStream::connect(("127.0.0.1", port))
             .unwrap_or_else(|e| panic!("hostile peer cannot connect to 127.0.0.1:{port}: {e}"));
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
-        let agreed = handshake(
-            Side::Connecting,
-            &mut stream,
-            super::credentials(None),
-            None,
-        )
-        .unwrap_or_else(|e| panic!("hostile peer: the handshake failed: {e}"));
+        let agreed = handshake(Side::Connecting, &mut stream, credentials, None)
+            .unwrap_or_else(|e| panic!("hostile peer: the handshake failed: {e}"));
         let input = BufReader::new(stream.try_clone().unwrap());
         let receive_key = agreed.receive_key;
         let (tell, heard) = mpsc::channel();

@@ -978,6 +978,20 @@ pub fn credentials(code: Option<&chat::net::secure::code::Code>) -> Credentials<
     }
 }
 
+/// The key under which a chat keeps what arrived of the file `name` of
+/// `size` bytes from the peer that proved `sender` (as `KEY.part`, beside
+/// `KEY.info`, in `.chat-partial`): BLAKE3, in its key-deriving mode, of
+/// `file\0`, the size, the sender's identity and the name.
+pub fn kept_file_key(name: &str, size: u64, sender: &chat::identity::PeerKey) -> String {
+    let mut hasher = blake3::Hasher::new_derive_key("chat kept item, by its sender");
+    hasher.update(b"file\0");
+    hasher.update(&size.to_be_bytes());
+    hasher.update(&[1]);
+    hasher.update(&sender.to_bytes());
+    hasher.update(name.as_bytes());
+    hasher.finalize().to_hex()[..32].to_string()
+}
+
 /// Where a chat run in `cwd` keeps its identity and contacts, unless the
 /// test says: a folder in `cwd`, so that chats in different folders are
 /// different people, and the test's folder takes it away.

@@ -106,7 +106,7 @@ impl<'a> Reader<'a> {
             self.folders.insert(id, folder);
             return Ok(());
         }
-        match self.kept.folder(&folder.name, bytes) {
+        match self.kept.folder(&folder.name, bytes, self.sender) {
             Ok(kept) => folder.kept = Some(kept),
             Err(e) => {
                 self.cannot_save(id, Unsaved::Offer(what), &e);

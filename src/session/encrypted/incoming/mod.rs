@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use crate::engine::Frontend;
 use crate::files::download::DownloadDir;
-use crate::files::kept::Kept;
+use crate::files::kept::{Kept, KeptOwner};
 use crate::identity::PeerKey;
 use crate::net::secure::record::RecordError;
 use crate::protocol::{Messages, MessagesError};
@@ -72,7 +72,8 @@ pub struct Receiving {
     /// Whether the peer may be a room's host: we connected to it.
     pub may_join: bool,
     /// The identity the peer proved in the handshake; `None` where there
-    /// was none (a room's host's own seat).
+    /// was none (a room's host's own seat). What is kept of its files
+    /// resumes for it alone.
     pub peer_key: Option<PeerKey>,
     /// The peer as the user knows it (a contact, or not), on the encrypted
     /// wire.
@@ -108,6 +109,7 @@ pub fn read_peer(
             answers,
             downloads: &receiving.downloads,
             kept,
+            sender: KeptOwner::of(receiving.peer_key),
             ask_above: receiving.ask_above,
             acquaintance: receiving.acquaintance.as_deref(),
             front,
@@ -137,6 +139,10 @@ struct Reader<'a> {
     answers: Tickets,
     downloads: &'a DownloadDir,
     kept: Kept,
+    /// Whose what arrives is: what was kept of anyone else's is, for this
+    /// peer, as if absent. (A room's host's own seat, where no identity is
+    /// proved, shares what it keeps among the room's members.)
+    sender: KeptOwner,
     ask_above: Option<u64>,
     /// The peer as the user knows it: one passing for a contact gets
     /// nothing without asking.

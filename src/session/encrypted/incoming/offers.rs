@@ -50,7 +50,7 @@ impl<'a> Reader<'a> {
         };
         // Keeping a file makes two (its part and its info): there must be
         // room for them before they are made.
-        if size > 0 && !self.kept.holds_file(&name, size) {
+        if size > 0 && !self.kept.holds_file(&name, size, self.sender) {
             let needed = Owed { bytes: 0, files: 2 };
             if let Some(why) = self.no_room(needed, transfer) {
                 self.decline_for(id, what, Refusal::NoRoom(&why), NoRoom::FOR_PEER);
@@ -62,7 +62,12 @@ impl<'a> Reader<'a> {
         let prepared = match size {
             // Nothing to keep or resume: it is made when it ends.
             0 => Ok(Here::Nothing),
-            _ => self.prepare(&mut arriving, |kept, name, size| kept.file(name, size)),
+            _ => {
+                let sender = self.sender;
+                self.prepare(&mut arriving, |kept, name, size| {
+                    kept.file(name, size, sender)
+                })
+            }
         };
         let here = match prepared {
             Ok(Here::Nothing) if size > 0 => self.same_file_here(&arriving),
