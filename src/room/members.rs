@@ -295,6 +295,12 @@ impl Room for Members {
         Members::name(self, member)
     }
 
+    fn identity(&self, member: MemberId) -> [u8; 32] {
+        self.link(member)
+            .and_then(|link| link.key)
+            .map_or([0; 32], PeerKey::to_bytes)
+    }
+
     fn number_file(&mut self, member: MemberId) -> Option<(FileId, bool)> {
         let link = self.links.get_mut(&member)?;
         let rid = link.next_file;

@@ -778,6 +778,60 @@ fn a_sender_that_leaves_mid_file_leaves_what_arrived_kept_to_resume() {
 }
 
 #[test]
+fn what_a_member_kept_of_a_file_resumes_for_its_sender_alone() {
+    let dir = TestDir::new("room-kept-owner");
+    let (mut host, port) = host(&dir, &["--ask-above", "0"]);
+    let mut sender = join(&dir, &mut host, port, "I056");
+    let mut taker = join(&dir, &mut host, port, "I057");
+    let data = random_bytes(256 << 20, 17);
+    let path = dir.join("big.bin");
+    std::fs::write(&path, &data).unwrap();
+    sender.send_line(&format!("/send {}", path.display()));
+    host.expect_prefix("[System] I056 offers big.bin (256.0 MiB): /accept 1");
+    host.send_line("/decline 1");
+    taker.expect_prefix("[System] Incoming file big.bin (");
+    let taker_dir = dir.subdir("I057");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while kept_bytes(&taker_dir) < 4 << 20 {
+        assert!(Instant::now() < deadline, "nothing of big.bin arrived");
+        // Polling a file size: nothing tells when it grows.
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    sender.signal("KILL");
+    taker.expect_prefix("[System] Transfer of big.bin incomplete: its sender left the room");
+    let held = kept_bytes(&taker_dir);
+    // Another person takes the name I056 and sends the same file: the
+    // taker starts it afresh, and what it kept for I056 stays as it was.
+    let other = dir.subdir("other");
+    let mut impostor =
+        Chat::connect_encrypted("impostor", &other, "127.0.0.1", port, &["--name", "I056"]);
+    host.expect_prefix("[System] I056 joined the room (127.0.0.1:");
+    impostor.send_line(&format!("/send {}", path.display()));
+    host.expect_prefix("[System] I056 offers big.bin (256.0 MiB): /accept 2");
+    host.send_line("/decline 2");
+    taker.set_timeout(Duration::from_secs(60));
+    taker.expect_exact("[System] File saved to received_files/big.bin");
+    assert_eq!(kept_bytes(&taker_dir), held);
+    assert!(
+        !taker
+            .stdout_lines()
+            .iter()
+            .any(|l| l.starts_with("[System] Resuming"))
+    );
+    impostor.send_line("/quit");
+    impostor.wait_exit();
+    // The real I056 back: the taker resumes from what it kept.
+    let mut sender = join(&dir, &mut host, port, "I056");
+    sender.send_line(&format!("/send {}", path.display()));
+    host.expect_prefix("[System] I056 offers big.bin (256.0 MiB): /accept 3");
+    host.send_line("/decline 3");
+    let resuming = taker.expect_prefix("[System] Resuming big.bin: ");
+    assert!(resuming.contains("MiB"), "{resuming}");
+    taker.expect_exact("[System] File saved to received_files/big (1).bin");
+    assert!(std::fs::read(taker_dir.join("received_files/big (1).bin")).unwrap() == data);
+}
+
+#[test]
 fn files_pass_through_a_plain_room_in_the_original_format() {
     let dir = TestDir::new("room-plain-files");
     let (mut host, port) = Chat::listen("host", dir.path(), &["--room", "--name", "host"]);

@@ -54,6 +54,10 @@ pub trait Room {
     /// The name `member` goes by in the room.
     fn name(&self, member: MemberId) -> String;
 
+    /// The identity `member` proved (all zeros for none: the original
+    /// wire, or the host's own seat).
+    fn identity(&self, member: MemberId) -> [u8; 32];
+
     /// Numbers the next file from the room to `member`, and says whether
     /// it speaks the encrypted wire; `None` when it is not in the room.
     fn number_file(&mut self, member: MemberId) -> Option<(FileId, bool)>;
@@ -322,6 +326,10 @@ mod tests {
 
         fn name(&self, member: MemberId) -> String {
             ["host", "ann", "bob", "cy"][member as usize].to_string()
+        }
+
+        fn identity(&self, member: MemberId) -> [u8; 32] {
+            [member as u8; 32]
         }
 
         fn number_file(&mut self, member: MemberId) -> Option<(FileId, bool)> {

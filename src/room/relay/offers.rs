@@ -155,7 +155,7 @@ impl Relays {
             room.drop_member(self, from, &why);
             return None;
         }
-        let sender = room.name(from);
+        let (sender, sender_key) = (room.name(from), room.identity(from));
         let (kind, name, size, plain_sender) = match offering {
             Offering::File {
                 size,
@@ -186,7 +186,7 @@ impl Relays {
         relay.receivers = receivers;
         self.list.insert(relay_id, relay);
         for (member, rid, folder_rid) in offers {
-            let offer = offering.as_passed(rid, folder_rid, &sender, &name);
+            let offer = offering.as_passed(rid, folder_rid, (&sender, sender_key), &name);
             room.send(self, member, &offer);
         }
         self.list.contains_key(&relay_id).then_some(relay_id)

@@ -69,7 +69,7 @@ impl Offering<'_> {
         &self,
         rid: FileId,
         folder_rid: Option<FileId>,
-        sender: &'m str,
+        (sender, sender_key): (&'m str, [u8; 32]),
         name: &'m str,
     ) -> Message<'m> {
         match *self {
@@ -77,6 +77,7 @@ impl Offering<'_> {
                 id: rid,
                 size,
                 from: sender,
+                from_key: sender_key,
                 name,
             },
             Self::Folder { files, bytes, .. } => Message::PassedFolder {
@@ -84,6 +85,7 @@ impl Offering<'_> {
                 files,
                 bytes,
                 from: sender,
+                from_key: sender_key,
                 name,
             },
             Self::Entry { size, .. } => Message::Entry {

@@ -56,6 +56,17 @@ pub(super) fn u64_field<'a>(
     Ok((u64::from_be_bytes(*n), rest))
 }
 
+/// A 32-byte field (an identity key) first in `body`, and what follows.
+pub(super) fn key_field<'a>(
+    what: &'static str,
+    body: &'a [u8],
+) -> Result<([u8; 32], &'a [u8]), MessageError> {
+    let (key, rest) = body
+        .split_first_chunk::<32>()
+        .ok_or(MessageError::BadLength(what))?;
+    Ok((*key, rest))
+}
+
 pub(super) fn bare_id(what: &'static str, body: &[u8]) -> Result<FileId, MessageError> {
     match id(what, body)? {
         (id, []) => Ok(id),

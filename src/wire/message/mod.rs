@@ -174,11 +174,14 @@ pub enum Message<'a> {
         text: &'a str,
     },
     /// From a room's host: member `from` offers the file `name` to the
-    /// room; it then goes as an offered file does.
+    /// room; it then goes as an offered file does. `from_key` is the
+    /// identity the member proved to the host (all zeros for none), which
+    /// what is kept of the file belongs to.
     Passed {
         id: FileId,
         size: u64,
         from: &'a str,
+        from_key: [u8; 32],
         name: &'a str,
     },
     /// From a room's host: the member sending the file or folder `id` left
@@ -194,6 +197,7 @@ pub enum Message<'a> {
         files: u64,
         bytes: u64,
         from: &'a str,
+        from_key: [u8; 32],
         name: &'a str,
     },
 }
@@ -377,6 +381,7 @@ mod tests {
             id: 9,
             size: 1 << 30,
             from: "I056",
+            from_key: [7; 32],
             name: "notes.pdf",
         });
         round_trip(Message::Lost { id: 11 });
@@ -385,6 +390,7 @@ mod tests {
             files: 3,
             bytes: 1 << 20,
             from: "I056",
+            from_key: [0; 32],
             name: "album",
         });
     }

@@ -1,7 +1,7 @@
 //! Offers of files and folders, what a folder holds, and those a room
 //! passes on from a member.
 
-use super::fields::{counted, cut, id, put_counted, text, u64_field};
+use super::fields::{counted, cut, id, key_field, put_counted, text, u64_field};
 use super::{ENTRY, FOLDER, Message, MessageError, OFFER, PASSED, PASSED_FOLDER, SUBFOLDER};
 use crate::wire::limits::{MAX_FILE_NAME, MAX_NAME, MAX_PATH};
 
@@ -54,23 +54,27 @@ impl<'a> Message<'a> {
                 let (id, rest) = id("passed folder", body)?;
                 let (files, rest) = u64_field("passed folder", rest)?;
                 let (bytes, rest) = u64_field("passed folder", rest)?;
-                let (from, name) = counted("passed folder", rest, 1, MAX_NAME)?;
+                let (from, rest) = counted("passed folder", rest, 1, MAX_NAME)?;
+                let (from_key, name) = key_field("passed folder", rest)?;
                 Self::PassedFolder {
                     id,
                     files,
                     bytes,
                     from,
+                    from_key,
                     name: text("passed folder", name, 1, MAX_FILE_NAME)?,
                 }
             }
             PASSED => {
                 let (id, rest) = id("passed", body)?;
                 let (size, rest) = u64_field("passed", rest)?;
-                let (from, name) = counted("passed", rest, 1, MAX_NAME)?;
+                let (from, rest) = counted("passed", rest, 1, MAX_NAME)?;
+                let (from_key, name) = key_field("passed", rest)?;
                 Self::Passed {
                     id,
                     size,
                     from,
+                    from_key,
                     name: text("passed", name, 1, MAX_FILE_NAME)?,
                 }
             }
@@ -122,6 +126,7 @@ impl<'a> Message<'a> {
                 files,
                 bytes,
                 from,
+                from_key,
                 name,
             } => {
                 out.push(PASSED_FOLDER);
@@ -129,18 +134,21 @@ impl<'a> Message<'a> {
                 out.extend_from_slice(&files.to_be_bytes());
                 out.extend_from_slice(&bytes.to_be_bytes());
                 put_counted(out, from, MAX_NAME);
+                out.extend_from_slice(from_key);
                 out.extend_from_slice(cut(name, MAX_FILE_NAME).as_bytes());
             }
             Self::Passed {
                 id,
                 size,
                 from,
+                from_key,
                 name,
             } => {
                 out.push(PASSED);
                 out.extend_from_slice(&id.to_be_bytes());
                 out.extend_from_slice(&size.to_be_bytes());
                 put_counted(out, from, MAX_NAME);
+                out.extend_from_slice(from_key);
                 out.extend_from_slice(cut(name, MAX_FILE_NAME).as_bytes());
             }
             // (`encode` hands over the messages above only.)

@@ -77,8 +77,9 @@ impl<'a> Reader<'a> {
         files: u64,
         bytes: u64,
         name: &str,
-        from: Option<&str>,
+        from: Option<(&str, [u8; 32])>,
     ) -> Result<(), Breach> {
+        let (sender, from) = (self.sender_of(from), from.map(|(name, _)| name));
         self.check_new(id)?;
         if self.folders.len() >= MAX_FOLDERS {
             return Err(Breach::Protocol(format!(
@@ -106,7 +107,7 @@ impl<'a> Reader<'a> {
             self.folders.insert(id, folder);
             return Ok(());
         }
-        match self.kept.folder(&folder.name, bytes, self.sender) {
+        match self.kept.folder(&folder.name, bytes, sender) {
             Ok(kept) => folder.kept = Some(kept),
             Err(e) => {
                 self.cannot_save(id, Unsaved::Offer(what), &e);

@@ -140,10 +140,11 @@ impl<'a> Reader<'a> {
                 id,
                 size,
                 from,
+                from_key,
                 name,
             } => {
                 self.in_room("file", from)?;
-                self.offer(id, size, name, Some(from))?;
+                self.offer(id, size, name, Some((from, from_key)))?;
             }
             Message::Folder {
                 id,
@@ -156,10 +157,11 @@ impl<'a> Reader<'a> {
                 files,
                 bytes,
                 from,
+                from_key,
                 name,
             } => {
                 self.in_room("folder", from)?;
-                self.folder(id, files, bytes, name, Some(from))?;
+                self.folder(id, files, bytes, name, Some((from, from_key)))?;
             }
             Message::Entry {
                 id,

@@ -171,6 +171,17 @@ struct Reader<'a> {
     said_anything: bool,
 }
 
+impl Reader<'_> {
+    /// Whom an offer is kept for: the peer's identity, or in a room the
+    /// identity the member `from` proved to the host (as the host says).
+    fn sender_of(&self, from: Option<(&str, [u8; 32])>) -> KeptOwner {
+        match from {
+            Some((_, key)) => KeptOwner::of(PeerKey::from_bytes(&key)),
+            None => self.sender,
+        }
+    }
+}
+
 /// Why the peer's stream cannot be read on.
 enum Breach {
     Record(RecordError),

@@ -20,8 +20,9 @@ impl<'a> Reader<'a> {
         id: FileId,
         size: u64,
         name: &str,
-        from: Option<&str>,
+        from: Option<(&str, [u8; 32])>,
     ) -> Result<(), Breach> {
+        let (sender, from) = (self.sender_of(from), from.map(|(name, _)| name));
         if size > limits::MAX_FILE_SIZE {
             return Err(Breach::Protocol(format!(
                 "the peer offered a file of {}, over the limit of {}",
@@ -50,7 +51,7 @@ impl<'a> Reader<'a> {
         };
         // Keeping a file makes two (its part and its info): there must be
         // room for them before they are made.
-        if size > 0 && !self.kept.holds_file(&name, size, self.sender) {
+        if size > 0 && !self.kept.holds_file(&name, size, sender) {
             let needed = Owed { bytes: 0, files: 2 };
             if let Some(why) = self.no_room(needed, transfer) {
                 self.decline_for(id, what, Refusal::NoRoom(&why), NoRoom::FOR_PEER);
@@ -62,12 +63,9 @@ impl<'a> Reader<'a> {
         let prepared = match size {
             // Nothing to keep or resume: it is made when it ends.
             0 => Ok(Here::Nothing),
-            _ => {
-                let sender = self.sender;
-                self.prepare(&mut arriving, |kept, name, size| {
-                    kept.file(name, size, sender)
-                })
-            }
+            _ => self.prepare(&mut arriving, |kept, name, size| {
+                kept.file(name, size, sender)
+            }),
         };
         let here = match prepared {
             Ok(Here::Nothing) if size > 0 => self.same_file_here(&arriving),
