@@ -2263,7 +2263,9 @@ fn a_resumed_file_says_how_much_was_there_already_on_both_sides() {
     let port = receiver.listening_port().to_string();
     let connect = ["connect", "127.0.0.1", &port, "--name", NAME];
     let sender = Term::start_encrypted("resumed_tx", &dir.join("sender"), true, &connect);
-    sender.wait("the connection", |s| s.row_starting("[System] Encrypted.").is_some());
+    sender.wait("the connection", |s| {
+        s.row_starting("[System] Encrypted.").is_some()
+    });
     sender.wait_prompt("the connection");
     sender.enter("/send big.bin");
     let saved = "[System] File saved to received_files/big.bin (3.0 MiB of it kept from before; \
