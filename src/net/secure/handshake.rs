@@ -521,6 +521,16 @@ mod tests {
 
     type Outcome = Result<Agreed, HandshakeError>;
 
+    /// A handshake as `side` with `code`, proving the identity of that
+    /// side in the tests (2 listening, 3 connecting).
+    fn shake(side: Side, stream: &mut (impl Read + Write), code: Option<&Code>) -> Outcome {
+        let secret = match side {
+            Side::Listening => 2,
+            Side::Connecting => 3,
+        };
+        handshake(side, stream, Credentials::of_test(secret, code), None)
+    }
+
     /// A connected pair whose reads give up after a while, so that a side
     /// left waiting fails its test instead of hanging it.
     fn pair() -> (UnixStream, UnixStream) {
@@ -547,9 +557,7 @@ mod tests {
     ) {
         let (mut fake, mut b) = pair();
         let with_code = with.is_some();
-        let outcome = thread::spawn(move || {
-            handshake(side, &mut b, Credentials::of_test(4, with.as_ref()), None)
-        });
+        let outcome = thread::spawn(move || shake(side, &mut b, with.as_ref()));
         let greeting = if with_code { CODE_GREETING } else { GREETING };
         fake.write_all(greeting).unwrap();
         read_greeting(&mut fake, with_code).unwrap();
@@ -570,14 +578,7 @@ mod tests {
         let (alice, relay_to_alice) = pair();
         let (relay_to_bob, mut bob) = pair();
         let bob_code = the_code.clone();
-        let bob_side = thread::spawn(move || {
-            handshake(
-                Side::Listening,
-                &mut bob,
-                Credentials::of_test(2, Some(&bob_code)),
-                None,
-            )
-        });
+        let bob_side = thread::spawn(move || shake(Side::Listening, &mut bob, Some(&bob_code)));
         (alice, [relay_to_alice, relay_to_bob], bob_side)
     }
 
@@ -589,20 +590,8 @@ mod tests {
     fn run_both(connecting: Option<&Code>, listening: Option<&Code>) -> (Outcome, Outcome) {
         let (mut a, mut b) = pair();
         let listening = listening.cloned();
-        let listening = thread::spawn(move || {
-            handshake(
-                Side::Listening,
-                &mut b,
-                Credentials::of_test(2, listening.as_ref()),
-                None,
-            )
-        });
-        let connecting = handshake(
-            Side::Connecting,
-            &mut a,
-            Credentials::of_test(3, connecting),
-            None,
-        );
+        let listening = thread::spawn(move || shake(Side::Listening, &mut b, listening.as_ref()));
+        let connecting = shake(Side::Connecting, &mut a, connecting);
         (connecting, listening.join().unwrap())
     }
 
@@ -680,39 +669,13 @@ mod tests {
     fn a_relay_in_the_middle_shows_different_codes() {
         let (mut alice, mut relay_to_alice) = pair();
         let (mut relay_to_bob, mut bob) = pair();
-        let bob_side = thread::spawn(move || {
-            handshake(
-                Side::Listening,
-                &mut bob,
-                Credentials::of_test(2, None),
-                None,
-            )
-            .unwrap()
-        });
+        let bob_side = thread::spawn(move || shake(Side::Listening, &mut bob, None).unwrap());
         let relay = thread::spawn(move || {
-            let with_alice = handshake(
-                Side::Listening,
-                &mut relay_to_alice,
-                Credentials::of_test(2, None),
-                None,
-            )
-            .unwrap();
-            let with_bob = handshake(
-                Side::Connecting,
-                &mut relay_to_bob,
-                Credentials::of_test(3, None),
-                None,
-            )
-            .unwrap();
+            let with_alice = shake(Side::Listening, &mut relay_to_alice, None).unwrap();
+            let with_bob = shake(Side::Connecting, &mut relay_to_bob, None).unwrap();
             (with_alice, with_bob)
         });
-        let alice_side = handshake(
-            Side::Connecting,
-            &mut alice,
-            Credentials::of_test(3, None),
-            None,
-        )
-        .unwrap();
+        let alice_side = shake(Side::Connecting, &mut alice, None).unwrap();
         let bob_side = bob_side.join().unwrap();
         let (with_alice, with_bob) = relay.join().unwrap();
         // The relay knows both links' keys, but only people comparing codes
@@ -731,27 +694,12 @@ mod tests {
         let (mut alice, [mut relay_to_alice, mut relay_to_bob], bob_side) = relayed(&the_code);
         let relay = thread::spawn(move || {
             let guess = code("7-guitar-lemon");
-            let with_alice = handshake(
-                Side::Listening,
-                &mut relay_to_alice,
-                Credentials::of_test(2, Some(&guess)),
-                None,
-            );
+            let with_alice = shake(Side::Listening, &mut relay_to_alice, Some(&guess));
             drop(relay_to_alice);
-            let with_bob = handshake(
-                Side::Connecting,
-                &mut relay_to_bob,
-                Credentials::of_test(3, Some(&guess)),
-                None,
-            );
+            let with_bob = shake(Side::Connecting, &mut relay_to_bob, Some(&guess));
             (with_alice, with_bob)
         });
-        let alice_side = handshake(
-            Side::Connecting,
-            &mut alice,
-            Credentials::of_test(3, Some(&the_code)),
-            None,
-        );
+        let alice_side = shake(Side::Connecting, &mut alice, Some(&the_code));
         let bob_side = bob_side.join().unwrap();
         let (with_alice, with_bob) = relay.join().unwrap();
         for outcome in [&alice_side, &bob_side, &with_alice, &with_bob] {
@@ -793,12 +741,7 @@ mod tests {
             relay_to_bob.read_exact(&mut bobs_confirmation)?;
             Ok(())
         });
-        let alice_side = handshake(
-            Side::Connecting,
-            &mut alice,
-            Credentials::of_test(3, Some(&the_code)),
-            None,
-        );
+        let alice_side = shake(Side::Connecting, &mut alice, Some(&the_code));
         let bob_side = bob_side.join().unwrap();
         // Bob closed instead of confirming.
         assert!(matches!(relay.join().unwrap(), Err(HandshakeError::Cut)));
@@ -844,26 +787,14 @@ mod tests {
                 stream: b,
                 sent: Vec::new(),
             };
-            handshake(
-                Side::Listening,
-                &mut b,
-                Credentials::of_test(2, listening_code.as_ref()),
-                None,
-            )
-            .unwrap();
+            shake(Side::Listening, &mut b, listening_code.as_ref()).unwrap();
             b.sent
         });
         let mut a = Recorded {
             stream: a,
             sent: Vec::new(),
         };
-        handshake(
-            Side::Connecting,
-            &mut a,
-            Credentials::of_test(3, code),
-            None,
-        )
-        .unwrap();
+        shake(Side::Connecting, &mut a, code).unwrap();
         (a.sent, listening.join().unwrap())
     }
 
@@ -947,7 +878,7 @@ mod tests {
     fn a_plain_peer_is_told_apart_by_what_it_sends_first() {
         let (mut plain, mut b) = pair();
         plain.write_all(b"[Daksh] hello\n").unwrap();
-        match handshake(Side::Listening, &mut b, Credentials::of_test(2, None), None) {
+        match shake(Side::Listening, &mut b, None) {
             Err(HandshakeError::NotEncrypted { first }) => assert_eq!(first, b"[Daksh] hello\n"),
             other => panic!("{}", describe(&other)),
         }
@@ -981,7 +912,7 @@ mod tests {
     fn an_endless_first_line_is_read_no_further_than_the_limit() {
         let (mut plain, mut b) = pair();
         plain.write_all(&[b'x'; 4096]).unwrap();
-        match handshake(Side::Listening, &mut b, Credentials::of_test(2, None), None) {
+        match shake(Side::Listening, &mut b, None) {
             Err(HandshakeError::NotEncrypted { first }) => assert_eq!(first.len(), MAX_GREETING),
             other => panic!("{}", describe(&other)),
         }
@@ -992,7 +923,7 @@ mod tests {
     fn with_identities(expect: Option<PeerKey>) -> (Outcome, Outcome) {
         let (mut a, mut b) = pair();
         let listening = thread::spawn(move || {
-            let outcome = handshake(Side::Listening, &mut b, Credentials::of_test(2, None), None);
+            let outcome = shake(Side::Listening, &mut b, None);
             drop(b);
             outcome
         });
@@ -1060,12 +991,7 @@ mod tests {
         let (plain, mut b) = pair();
         drop(plain);
         assert!(matches!(
-            handshake(
-                Side::Connecting,
-                &mut b,
-                Credentials::of_test(3, None),
-                None
-            ),
+            shake(Side::Connecting, &mut b, None),
             Err(HandshakeError::Cut) | Err(HandshakeError::Io(_))
         ));
     }
@@ -1110,7 +1036,7 @@ mod tests {
         ) {
             let the_code = code("7-guitar-lantern");
             let listening = after(CODE_GREETING, &rest);
-            let outcome = handshake(Side::Listening, &mut Scripted(&listening), Credentials::of_test(2, Some(&the_code)), None);
+            let outcome = shake(Side::Listening, &mut Scripted(&listening), Some(&the_code));
             prop_assert!(outcome.is_err());
             let outcome = handshake(Side::Listening, &mut Scripted(&after(GREETING, &rest)), Credentials::of_test(2, None), None);
             prop_assert!(outcome.is_err());
@@ -1123,7 +1049,7 @@ mod tests {
                 *letter = b'B';
             }
             let connecting = after(CODE_GREETING, &rest);
-            let outcome = handshake(Side::Connecting, &mut Scripted(&connecting), Credentials::of_test(3, Some(&the_code)), None);
+            let outcome = shake(Side::Connecting, &mut Scripted(&connecting), Some(&the_code));
             prop_assert!(outcome.is_err());
         }
     }

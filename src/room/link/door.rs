@@ -17,7 +17,7 @@ use crate::net::connect::Established;
 use crate::net::events::Refusal;
 use crate::net::secure::Protection;
 use crate::net::secure::guesses::Guesses;
-use crate::net::secure::handshake::{HandshakeError, Side};
+use crate::net::secure::handshake::{Agreed, HandshakeError, Side};
 use crate::net::transport::{Closer, Connection};
 use crate::permits::Permits;
 use crate::protocol::{self, Capabilities, Peer, Wire};
@@ -103,31 +103,10 @@ fn knock(
         Ok(connection) => connection,
         Err(e) => return turn_away(Refusal::Setup(e).to_string()),
     };
-    let agreed = match &door.protection {
-        Protection::Plain => None,
-        Protection::Encrypted { .. } => {
-            let credentials = door.protection.credentials().expect("an encrypted room's");
-            let agreed = connection.encrypt(
-                Side::Listening,
-                credentials,
-                Some(&door.guesses),
-                HANDSHAKE_LIMIT,
-            );
-            match agreed {
-                Ok(agreed) => Some(agreed),
-                Err(HandshakeError::WrongCode { nth, allowed }) => {
-                    let _ = door.events.send(Happening::WrongCode {
-                        address,
-                        nth,
-                        allowed,
-                    });
-                    return None;
-                }
-                // The room said once that it takes nobody new.
-                Err(HandshakeError::GuessesSpent(_)) => return None,
-                Err(e) => return turn_away(Refusal::Handshake(e).to_string()),
-            }
-        }
+    let agreed = match handshake(&mut connection, address, door) {
+        Ok(agreed) => agreed,
+        Err(Some(why)) => return turn_away(why),
+        Err(None) => return None,
     };
     let key = agreed.as_ref().map(|agreed| agreed.peer);
     let met = match (&agreed, &door.contacts) {
@@ -184,6 +163,38 @@ fn knock(
             closer.close();
             None
         }
+    }
+}
+
+/// Runs the handshake the room asks for on a joiner's connection: what it
+/// agreed on (nothing on the original wire), or why the joiner is turned
+/// away (`None` when the room said so already: a wrong code).
+fn handshake(
+    connection: &mut Connection,
+    address: SocketAddr,
+    door: &Door,
+) -> Result<Option<Agreed>, Option<String>> {
+    let Some(credentials) = door.protection.credentials() else {
+        return Ok(None);
+    };
+    match connection.encrypt(
+        Side::Listening,
+        credentials,
+        Some(&door.guesses),
+        HANDSHAKE_LIMIT,
+    ) {
+        Ok(agreed) => Ok(Some(agreed)),
+        Err(HandshakeError::WrongCode { nth, allowed }) => {
+            let _ = door.events.send(Happening::WrongCode {
+                address,
+                nth,
+                allowed,
+            });
+            Err(None)
+        }
+        // The room said once that it takes nobody new.
+        Err(HandshakeError::GuessesSpent(_)) => Err(None),
+        Err(e) => Err(Some(Refusal::Handshake(e).to_string())),
     }
 }
 
