@@ -377,6 +377,7 @@ fn in_turns(rows: &mut [(&str, Vec<f64>)], rounds: usize, mut turn: impl FnMut(&
 /// listens.
 fn listener(out: &Path, options: &[String]) -> Listener {
     let mut command = Command::new(CHAT);
+    command.env("CHAT_HOME", common::CHAT_HOME);
     command
         .args([
             "listen",
@@ -395,6 +396,7 @@ fn listener(out: &Path, options: &[String]) -> Listener {
 /// `chat connect` to `port` on 127.0.0.1, to be spawned.
 fn connect_to(port: u16) -> Command {
     let mut command = Command::new(CHAT);
+    command.env("CHAT_HOME", common::CHAT_HOME);
     command.args(["connect", "127.0.0.1", &port.to_string(), "--name", "s"]);
     command
 }
@@ -427,6 +429,7 @@ fn code_listener(out: &Path, servers: &Servers) -> (Listener, String) {
 /// `chat connect --code CODE` meeting through the servers, to be spawned.
 fn code_connect(code: &str, servers: &Servers, relay_only: bool) -> Command {
     let mut command = Command::new(CHAT);
+    command.env("CHAT_HOME", common::CHAT_HOME);
     command
         .args(["connect", "--code", code, "--name", "s"])
         .args(servers.options());

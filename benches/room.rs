@@ -622,6 +622,7 @@ struct HostSaid {
 impl Host {
     fn start(max_peers: usize) -> Self {
         let mut child = Command::new(CHAT)
+            .env("CHAT_HOME", common::CHAT_HOME)
             .args(["listen", "--room", "--host", "127.0.0.1", "--port", "0"])
             .args(["--name", "host", "--max-peers", &max_peers.to_string()])
             .current_dir(env!("CARGO_TARGET_TMPDIR"))
@@ -1818,6 +1819,7 @@ impl Chat {
     ) -> Self {
         fs::create_dir_all(folder).expect("cannot make a chat's folder");
         let mut child = Command::new(CHAT)
+            .env("CHAT_HOME", common::CHAT_HOME)
             .args(args)
             .current_dir(folder)
             .stdin(Stdio::piped())

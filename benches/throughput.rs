@@ -375,6 +375,7 @@ fn chat_transfer(source: &Path, out: &Path, wire: Wire) -> Run {
 /// `chat connect` to a listener on 127.0.0.1 as `s`, to be spawned.
 fn chat_connect(port: u16, wire: Wire) -> Command {
     let mut command = Command::new(wire.program());
+    command.env("CHAT_HOME", common::CHAT_HOME);
     command
         .args(["connect", "127.0.0.1", &port.to_string(), "--name", "s"])
         .args(wire.args());
@@ -386,6 +387,7 @@ fn chat_connect(port: u16, wire: Wire) -> Command {
 /// (end of input would make it leave).
 fn start_listener(out: &Path, wire: Wire) -> (Child, u16, BufReader<ChildStdout>) {
     let mut command = Command::new(wire.program());
+    command.env("CHAT_HOME", common::CHAT_HOME);
     command
         .args(["listen", "--host", "127.0.0.1", "--port", "0"])
         .args(wire.args())

@@ -15,6 +15,11 @@ pub mod said;
 use std::fs;
 use std::thread;
 
+/// The chat folder (identity and contacts) of the chats a bench runs: one
+/// of its own under the build's temporary folder, never the home of
+/// whoever runs the bench.
+pub const CHAT_HOME: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/bench-chat-home");
+
 /// The setting `name` from the environment, or `default`.
 pub fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
