@@ -39,7 +39,7 @@ commands (here `/send \"lecture notes.pdf\"`, then `/quit`) leave no trace. With
 lines have no time, your own messages are not shown and the final line of a
 transfer has no time and rate: `[System] Sent file lecture notes.pdf (47.1 KiB)`.
 
-Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /who, /msg, /help, /quit
+Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /trust, /who, /msg, /help, /quit
 With the original Python chat or nc, both sides add --plain (not encrypted).
 With --room, up to --max-peers others join the one conversation with
 `chat connect`, each encrypted to the host, and the host passes on what
@@ -76,7 +76,7 @@ with --port. `localhost`, and a dotted host name that resolves
 (`chat connect raspberrypi 5050`). On the same network, a name alone finds
 the chat that announces it: `chat connect I049`.
 
-Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /who, /msg, /help, /quit
+Commands while chatting: /send PATH..., /status, /accept, /decline, /cancel,\n/discard, /code, /trust, /who, /msg, /help, /quit
 With the original Python chat or nc, both sides add --plain (not encrypted).
 The same command joins a room (`chat listen --room`); /who and /msg work there.";
 
@@ -87,13 +87,16 @@ pub use crate::net::connect::DEFAULT_PORT;
 pub enum ContactsChange {
     /// Call the contact OLD by the name NEW.
     Rename {
+        /// The name the contact has now.
         #[arg(value_parser = parse_name)]
         old: String,
+        /// The name to call it by.
         #[arg(value_parser = parse_name)]
         new: String,
     },
     /// Forget the contact NAME: next time it is a stranger.
     Forget {
+        /// The contact's name, as `chat contacts` lists it.
         #[arg(value_parser = parse_name)]
         name: String,
     },
@@ -184,7 +187,8 @@ pub enum Command {
         download_dir: Option<PathBuf>,
     },
     /// Print your identity's fingerprint, for your contacts to compare
-    /// with what they see of you (made on first use).
+    /// with what they see of you (made on first use). It is kept in
+    /// $CHAT_HOME, else $XDG_DATA_HOME/chat, else ~/.local/share/chat.
     Id,
     /// List your contacts (peers saved with /trust), or rename or forget
     /// one.
@@ -285,8 +289,8 @@ pub struct Common {
     /// Accept every offer without asking, whatever its size.
     #[arg(long)]
     pub accept_all: bool,
-    /// Once the code proved the peer, save it as a contact, as /trust
-    /// does: next time it is recognised without a code.
+    /// With --code: once the code proved the peer, save it as a contact,
+    /// as /trust does; next time it is recognised without a code.
     #[arg(long, requires = "code")]
     pub trust: bool,
 }

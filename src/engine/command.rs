@@ -32,7 +32,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "/code",
-        "show the safety code again: compare it with your peer's",
+        "show the safety code again (compare it with your peer's), and its identity",
     ),
     (
         "/trust [NAME]",

@@ -78,16 +78,16 @@ impl Contacts {
         Ok(self.list()?.into_iter().find(|c| c.key == *key))
     }
 
-    /// The contact the user calls `name`.
+    /// The contact the user calls `name` (in any case).
     pub fn by_name(&self, name: &str) -> Result<Option<Contact>, ContactsError> {
-        Ok(self.list()?.into_iter().find(|c| c.name == name))
+        Ok(self.list()?.into_iter().find(|c| same_name(&c.name, name)))
     }
 
     /// The contacts a peer calling itself `name` might pass for: those the
-    /// user calls so, or that called themselves so.
+    /// user calls so, or that called themselves so (in any case).
     pub fn passing_for(&self, name: &str) -> Result<Vec<Contact>, ContactsError> {
         let mut list = self.list()?;
-        list.retain(|c| c.name == name || c.calls_itself == name);
+        list.retain(|c| same_name(&c.name, name) || same_name(&c.calls_itself, name));
         Ok(list)
     }
 
@@ -99,7 +99,7 @@ impl Contacts {
             if let Some(old) = list.iter().find(|c| c.key == contact.key) {
                 contact.since.clone_from(&old.since);
             }
-            list.retain(|c| c.key != contact.key && c.name != contact.name);
+            list.retain(|c| c.key != contact.key && !same_name(&c.name, &contact.name));
             list.push(contact.clone());
             Ok(contact)
         })
@@ -118,12 +118,13 @@ impl Contacts {
     /// Renames the contact called `old`.
     pub fn rename(&self, old: &str, new: &str) -> Result<Contact, ContactsError> {
         self.change(|list| {
-            if old != new && list.iter().any(|c| c.name == new) {
+            let taken = |c: &&Contact| same_name(&c.name, new) && !same_name(&c.name, old);
+            if list.iter().any(|c| taken(&c)) {
                 return Err(ContactsError::Taken(new.to_string()));
             }
             let contact = list
                 .iter_mut()
-                .find(|c| c.name == old)
+                .find(|c| same_name(&c.name, old))
                 .ok_or_else(|| ContactsError::Unknown(old.to_string()))?;
             contact.name = new.to_string();
             Ok(contact.clone())
@@ -135,7 +136,7 @@ impl Contacts {
         self.change(|list| {
             let at = list
                 .iter()
-                .position(|c| c.name == name)
+                .position(|c| same_name(&c.name, name))
                 .ok_or_else(|| ContactsError::Unknown(name.to_string()))?;
             Ok(list.remove(at))
         })
@@ -161,6 +162,11 @@ impl Contacts {
         fs::rename(&aside, &path).map_err(unsaved)?;
         Ok(done)
     }
+}
+
+/// Whether two names are one contact's: names are told apart in any case.
+pub fn same_name(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
 }
 
 /// Holds `path` locked (`flock`) until the file returned is dropped.

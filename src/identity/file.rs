@@ -27,8 +27,8 @@ pub enum IdentityError {
     #[error("cannot read the identity {}: {source}", path.display())]
     Unreadable { path: PathBuf, source: io::Error },
     #[error(
-        "the identity {} is damaged ({why}); move it away to make a new one, \
-         which your contacts will see as a changed key",
+        "the identity {} is damaged ({why}); restore it from your backup, or move it \
+         away to make a new one, which your contacts will see as a changed identity",
         path.display()
     )]
     Damaged { path: PathBuf, why: &'static str },
@@ -111,12 +111,21 @@ pub fn parse(text: &[u8]) -> Result<Identity, &'static str> {
     if keys.next().is_some() {
         return Err("it holds more than one line besides comments");
     }
-    let hex = line
+    let keys = line
         .trim_end()
         .strip_prefix(KEY_PREFIX)
-        .ok_or("its key line is not of this kind")?;
-    let secret = hex32(hex).ok_or("its key is not 64 hexadecimal digits")?;
-    Ok(Identity::from_secret(&secret))
+        .ok_or("its key line does not start with `chat-identity/1 ed25519`")?;
+    let (secret, public) = keys
+        .split_once(' ')
+        .ok_or("its key line lacks the public key")?;
+    let secret = hex32(secret).ok_or("its secret key is not 64 hexadecimal digits")?;
+    let identity = Identity::from_secret(&secret);
+    // Any 32 bytes make a secret key: the public key beside it is what
+    // tells a changed digit.
+    match identity.public().to_hex() == public {
+        true => Ok(identity),
+        false => Err("its secret and public keys do not match"),
+    }
 }
 
 /// What [`parse`] reads back.
@@ -126,7 +135,8 @@ pub fn format(identity: &Identity) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    format!("{HEADER}{KEY_PREFIX}{hex}\n")
+    let public = identity.public().to_hex();
+    format!("{HEADER}{KEY_PREFIX}{hex} {public}\n")
 }
 
 /// Makes a new identity at `path`, whole or not at all: written under a
@@ -184,11 +194,8 @@ mod tests {
         let cases: [(&[u8], &str); 5] = [
             (b"", "it holds no key"),
             (b"\xff\xfe", "it is not text"),
-            (
-                &good.as_bytes()[..good.len() - 3],
-                "its key is not 64 hexadecimal digits",
-            ),
-            (b"ssh-ed25519 AAAA\n", "its key line is not of this kind"),
+            (&good.as_bytes()[..good.len() - 3], "do not match"),
+            (b"ssh-ed25519 AAAA\n", "does not start with"),
             (twice.as_bytes(), "more than one line"),
         ];
         for (text, why) in cases {

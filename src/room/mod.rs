@@ -83,6 +83,7 @@ pub fn run(settings: &Settings, room: RoomSettings, front_end: Box<dyn Attach>) 
         return Err(anyhow!("only a listening chat hosts a room"));
     };
     let front: Front = front_end.front();
+    session::tell_new_identity(settings, &front);
     let waiting = connect::bind_for(host, *port, &link_report(&*front), Joiners::Room)?;
     // Withdrawn when the room ends.
     let _announcement = session::announce(settings, waiting.port(), &front);

@@ -6,7 +6,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use crate::identity::PeerKey;
-use crate::identity::contacts::{Contact, Contacts, ContactsError};
+use crate::identity::contacts::{Contact, Contacts, ContactsError, same_name};
 
 /// What the peer is to the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +65,23 @@ pub struct Trusted {
 pub enum TrustError {
     #[error("the peer has not said its name yet; give one: /trust NAME")]
     NoName,
+    #[error(
+        "it is your contact already, as {} (known since {}); `chat contacts rename` renames it",
+        .0.name, .0.since
+    )]
+    Already(Contact),
+    #[error(
+        "another contact is called {} (known since {}), with another identity; \
+         choose another name: /trust NAME",
+        .0.name, .0.since
+    )]
+    Taken(Contact),
+    #[error(
+        "it calls itself as several contacts are called ({0}); say which one it is: /trust NAME"
+    )]
+    WhichOne(String),
+    #[error("in a room, /trust saves its host, {0}; meet a member alone to save it")]
+    OnlyHost(String),
     #[error("say which member: /trust NAME")]
     WhichMember,
     #[error("nobody called {0} is in the room with an identity (the original wire has none)")]
@@ -146,7 +163,7 @@ impl Acquaintance {
                 if !self.trust_at_once {
                     return Ok(Introduced::AsBefore);
                 }
-                let trusted = trust(&self.contacts, name, (self.key, name), today)?;
+                let trusted = trust(&self.contacts, name, (self.key, name), today, None)?;
                 state.standing = Standing::Contact(trusted.contact.clone());
                 Ok(Introduced::Trusted(trusted))
             }
@@ -154,32 +171,68 @@ impl Acquaintance {
     }
 
     /// Saves the peer as a contact called `name`, or by the name it gave
-    /// itself. A contact of that name with another identity is replaced:
-    /// the user says the new identity is theirs.
-    pub fn trust(&self, name: Option<&str>, today: &str) -> Result<Trusted, TrustError> {
+    /// itself. One passing for a contact replaces that contact's identity:
+    /// the user says the new identity is theirs. `host_of_room`: the peer
+    /// is the host of a room we are in, which alone `/trust` saves.
+    pub fn trust(
+        &self,
+        name: Option<&str>,
+        today: &str,
+        host_of_room: bool,
+    ) -> Result<Trusted, TrustError> {
         let mut state = self.state();
-        let calls_itself = state.name.clone();
-        let name = name.or(calls_itself.as_deref()).ok_or(TrustError::NoName)?;
-        let member = (self.key, calls_itself.as_deref().unwrap_or_default());
-        let trusted = trust(&self.contacts, name, member, today)?;
+        let calls_itself = state.name.clone().ok_or(TrustError::NoName)?;
+        if let (true, Some(name)) = (host_of_room, name)
+            && !same_name(name, &calls_itself)
+        {
+            return Err(TrustError::OnlyHost(calls_itself));
+        }
+        let replacing = match (&state.standing, name) {
+            (Standing::Contact(contact), _) => return Err(TrustError::Already(contact.clone())),
+            (Standing::Stranger, _) => None,
+            (Standing::Passing(contacts), None) => match contacts.as_slice() {
+                [one] => Some(one.clone()),
+                several => {
+                    let names: Vec<&str> = several.iter().map(|c| c.name.as_str()).collect();
+                    return Err(TrustError::WhichOne(names.join(", ")));
+                }
+            },
+            (Standing::Passing(contacts), Some(name)) => {
+                contacts.iter().find(|c| same_name(&c.name, name)).cloned()
+            }
+        };
+        let name = match (&replacing, name) {
+            (Some(contact), _) => contact.name.as_str(),
+            (None, name) => name.unwrap_or(&calls_itself),
+        };
+        let peer = (self.key, calls_itself.as_str());
+        let trusted = trust(&self.contacts, name, peer, today, replacing.as_ref())?;
         state.standing = Standing::Contact(trusted.contact.clone());
         Ok(trusted)
     }
 }
 
 /// Saves the identity `key` of one calling itself `calls_itself` as the
-/// contact `name`; a contact of that name with another identity is
-/// replaced.
+/// contact `name`, in place of the contact `replacing` (whose identity the
+/// user says changed); an identity saved already, or a name another
+/// contact has, is refused.
 pub fn trust(
     contacts: &Contacts,
     name: &str,
     (key, calls_itself): (PeerKey, &str),
     today: &str,
+    replacing: Option<&Contact>,
 ) -> Result<Trusted, TrustError> {
     let name = crate::wire::name::parse(name).map_err(TrustError::BadName)?;
-    let replaced = contacts
-        .by_name(&name)?
-        .filter(|contact| contact.key != key);
+    if let Some(known) = contacts.by_key(&key)? {
+        return Err(TrustError::Already(known));
+    }
+    let replaced = contacts.by_name(&name)?;
+    if let Some(other) = &replaced
+        && replacing.is_none_or(|r| r.key != other.key)
+    {
+        return Err(TrustError::Taken(other.clone()));
+    }
     let contact = contacts.trust(Contact {
         name,
         key,
@@ -209,14 +262,14 @@ mod tests {
         let contacts = contacts("trusted");
         let (first, _) = Acquaintance::meet(&contacts, key(1), "000-001");
         assert!(matches!(
-            first.trust(None, "2026-12-07"),
+            first.trust(None, "2026-12-07", false),
             Err(TrustError::NoName)
         ));
         assert!(matches!(
             first.named("alice", "2026-12-07").unwrap(),
             Introduced::AsBefore
         ));
-        let trusted = first.trust(None, "2026-12-07").unwrap();
+        let trusted = first.trust(None, "2026-12-07", false).unwrap();
         assert_eq!(trusted.contact.name, "alice");
         let (again, _) = Acquaintance::meet(&contacts, key(1), "000-001");
         assert!(matches!(again.standing(), Standing::Contact(c) if c.since == "2026-12-07"));
@@ -227,7 +280,7 @@ mod tests {
         let contacts = contacts("passing");
         let (alice, _) = Acquaintance::meet(&contacts, key(1), "000-001");
         alice.named("alice", "2026-12-07").unwrap();
-        alice.trust(None, "2026-12-07").unwrap();
+        alice.trust(None, "2026-12-07", false).unwrap();
         let (other, _) = Acquaintance::meet(&contacts, key(2), "000-002");
         assert!(!other.doubtful());
         let Introduced::Passing(passing) = other.named("alice", "2026-12-08").unwrap() else {
@@ -235,10 +288,49 @@ mod tests {
         };
         assert_eq!(passing[0].key, key(1));
         assert!(other.doubtful());
-        let trusted = other.trust(None, "2026-12-08").unwrap();
+        let trusted = other.trust(None, "2026-12-08", false).unwrap();
         assert_eq!(trusted.replaced.map(|c| c.key), Some(key(1)));
         assert!(!other.doubtful());
         assert_eq!(contacts.list().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn trust_never_overwrites_another_contact_and_says_why() {
+        let contacts = contacts("refusals");
+        let met = |secret, name: &str| {
+            let (met, _) = Acquaintance::meet(&contacts, key(secret), "000-000");
+            met.named(name, "2026-12-07").unwrap();
+            met
+        };
+        met(1, "dave").trust(None, "2026-12-07", false).unwrap();
+        met(2, "bob").trust(None, "2026-12-07", false).unwrap();
+        // Eve may not take dave's name, in any case.
+        let eve = met(3, "eve");
+        assert!(
+            matches!(eve.trust(Some("DAVE"), "d", false), Err(TrustError::Taken(c)) if c.name == "dave")
+        );
+        // A contact already is not saved twice.
+        assert!(matches!(
+            met(1, "dave").trust(None, "d", false),
+            Err(TrustError::Already(_))
+        ));
+        // In a room, only its host.
+        assert!(
+            matches!(eve.trust(Some("bob"), "d", true), Err(TrustError::OnlyHost(h)) if h == "eve")
+        );
+        // One passing for bob replaces bob alone, even under another name.
+        let new_bob = met(4, "BOB");
+        assert!(new_bob.doubtful());
+        let trusted = new_bob.trust(None, "2026-12-08", false).unwrap();
+        assert_eq!(trusted.contact.name, "bob");
+        assert_eq!(trusted.replaced.map(|c| c.key), Some(key(2)));
+        let names: Vec<String> = contacts
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["dave", "bob"]);
     }
 
     #[test]
@@ -246,7 +338,7 @@ mod tests {
         let contacts = contacts("renamed");
         let (alice, _) = Acquaintance::meet(&contacts, key(1), "000-001");
         alice.named("alice", "2026-12-07").unwrap();
-        alice.trust(Some("Alice W"), "2026-12-07").unwrap();
+        alice.trust(Some("Alice W"), "2026-12-07", false).unwrap();
         let (again, _) = Acquaintance::meet(&contacts, key(1), "000-001");
         assert!(matches!(
             again.named("ally", "2026-12-07").unwrap(),

@@ -206,6 +206,7 @@ impl Conversation<'_> {
             may_join: self.settings.role.connects(),
             peer_key,
             acquaintance: acquaintance.clone(),
+            contacts: self.settings.me.as_ref().map(|me| me.contacts.clone()),
         };
         let with = ToRead {
             receiving,

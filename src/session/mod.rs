@@ -102,12 +102,27 @@ pub fn run_hosting(
     run_with(settings, attach, Some((room, occupancy)))
 }
 
+/// Says so when the user's identity was made for this chat, the first.
+pub(crate) fn tell_new_identity(settings: &Settings, front: &Front) {
+    if let Some(me) = &settings.me
+        && let Some(path) = &me.made
+    {
+        front.chat(ChatEvent::NewIdentity {
+            path,
+            fingerprint: me.identity.public().fingerprint(),
+        });
+    }
+}
+
 fn run_with(
     settings: &Settings,
     attach: Box<dyn Attach>,
     ready: Option<(Established, Arc<Occupancy>)>,
 ) -> Result<()> {
     let front = attach.front();
+    if ready.is_none() {
+        tell_new_identity(settings, &front);
+    }
     let (events, inbox) = mpsc::channel();
     let mut input = attach.start_input(events.clone())?;
     let attended = front.attended();

@@ -114,6 +114,8 @@ const SYSTEM_TAG: &str = "[System]";
 const UNNAMED_INDENT: usize = 2;
 
 const SYSTEM: Style = AnsiColor::Yellow.on_default();
+/// A warning nobody may miss: someone may pass for a contact.
+const WARNING: Style = AnsiColor::Red.on_default().bold();
 const PEER: Style = AnsiColor::Cyan.on_default().bold();
 const OWN: Style = AnsiColor::Green.on_default().bold();
 
@@ -274,6 +276,17 @@ impl Screen {
         let line = format!("{SYSTEM_TAG} {text}");
         self.put(
             &self.paint(SYSTEM, &sanitize::for_terminal(line.as_bytes())),
+            SYSTEM_TAG.len() + 1,
+            false,
+        );
+    }
+
+    /// A `[System]` line that warns: painted apart from the others, so
+    /// that it stands out among them.
+    pub fn warning(&self, text: impl Display) {
+        let line = format!("{SYSTEM_TAG} {text}");
+        self.put(
+            &self.paint(WARNING, &sanitize::for_terminal(line.as_bytes())),
             SYSTEM_TAG.len() + 1,
             false,
         );

@@ -1,7 +1,7 @@
 //! Command line surface: help and version, usage errors, and failures at startup that
 //! must be reported as one clean `error:` line with exit code 1.
 
-use crate::common::{Chat, TestDir, closed_port};
+use crate::common::{self, Chat, TestDir, closed_port};
 use std::fs;
 use std::net::TcpListener;
 
@@ -259,6 +259,11 @@ fn the_example_sessions_are_what_the_program_prints() {
     let dir = TestDir::new("cli_example_run");
     let listener_dir = dir.subdir("listener");
     let connector_dir = dir.subdir("connector");
+    // The examples are of people who used chat before: their identities
+    // are made already.
+    for folder in [&listener_dir, &connector_dir] {
+        chat::identity::Me::load(&common::home_of(folder)).unwrap();
+    }
     fs::write(listener_dir.join("lecture notes.pdf"), vec![b'%'; 48213]).unwrap();
     let (mut listener, port) =
         Chat::listen_encrypted("listener", &listener_dir, &["--name", "I049"]);

@@ -91,6 +91,9 @@ fn another_identity_under_a_contacts_name_is_warned_of_and_its_offers_wait() {
     alice.expect_exact(&code);
     alice.expect_exact("[System] @@@ WARNING: THIS IS NOT THE IDENTITY YOU KNOW @@@");
     alice.expect_prefix("[System] The peer calls itself bob, as your contact bob (known since");
+    // Its lines are marked as not the contact's.
+    fake.send_line("it is me, bob");
+    alice.expect_exact("[bob?] it is me, bob");
     // Even a small file waits for alice's answer, though she takes any
     // without a terminal.
     fake.send_line(&format!("/send {}", file.display()));
@@ -168,6 +171,19 @@ fn a_damaged_or_exposed_identity_is_an_error_and_never_replaced() {
     let (code, _, said) = run(dir.path(), &["id"]);
     assert_eq!(code, 1);
     assert!(said.contains("can be read by other users"), "{said}");
+    // A digit changed is told by the public key beside the secret one.
+    let text = String::from_utf8(made.clone()).unwrap();
+    let at = text.find("ed25519 ").unwrap() + 8;
+    let digit = if &text[at..=at] == "0" { "1" } else { "0" };
+    let changed = format!("{}{digit}{}", &text[..at], &text[at + 1..]);
+    fs::write(&file, &changed).unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, _, said) = run(dir.path(), &["id"]);
+    assert_eq!(code, 1);
+    assert!(
+        said.contains("its secret and public keys do not match"),
+        "{said}"
+    );
     // And one that cannot be read at all (a folder in its place).
     fs::remove_file(&file).unwrap();
     fs::create_dir(&file).unwrap();
@@ -307,9 +323,19 @@ fn a_room_host_sees_which_members_are_contacts_and_members_see_the_host_is_one()
         .unwrap();
     alice.expect_line("the warning", |l| {
         l.contains("joined the room")
-            && l.contains("WARNING: it is not the identity of your contact bob")
-            && l.contains(&format!("Safety code: {code}"))
+            && l.contains("@@@ WARNING: it calls itself as your contact bob (known since ")
+            && l.contains(&format!("whether its safety code is {code}."))
     });
+    // What it sends waits for the host, small as it is.
+    fs::write(c.join("note.txt"), b"from carol").unwrap();
+    carol.send_line("/send note.txt");
+    alice.expect_line("the offer waiting", |l| {
+        l.starts_with("[System] bob? offers note.txt")
+            || l.starts_with("[System] bob offers note.txt")
+    });
+    assert!(!a.join("received_files/note.txt").exists());
+    alice.send_line("/decline");
+    carol.expect_prefix("[System] note.txt was not saved by ");
     carol.send_line("/quit");
     carol.wait_exit();
     // The host trusts a member it met in the room.

@@ -304,7 +304,14 @@ fn who_and_msg_are_for_rooms() {
     );
     bob.send_line("after");
     alice.expect_exact("[bob] after");
-    assert!(!alice.stdout_lines().iter().any(|l| l.contains("hi")));
+    // Nothing of `/msg alice hi` reached alice.
+    let lines = alice.stdout_lines();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("[bob]") && l.contains("hi")),
+        "{lines:?}"
+    );
 }
 
 #[test]

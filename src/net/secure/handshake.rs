@@ -158,7 +158,7 @@ pub enum HandshakeError {
     Impostor(PeerKey),
     /// For the listening side: the peer left once we proved our identity,
     /// which is what a connecting side does that expected someone else.
-    #[error("it left once this chat proved its identity: it looked for someone else")]
+    #[error("it was looking for another chat, and left once this one proved who it is")]
     Unwanted,
     #[error(transparent)]
     Io(io::Error),

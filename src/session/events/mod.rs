@@ -111,6 +111,11 @@ pub enum ChatEvent<'a> {
     },
     /// The contacts file could not be read or changed.
     ContactsTrouble(&'a ContactsError),
+    /// This user's identity was made just now, in `path`: the first chat.
+    NewIdentity {
+        path: &'a Path,
+        fingerprint: Fingerprint,
+    },
 }
 
 /// An answer to one of the user's commands, or a word on what it typed.

@@ -342,12 +342,15 @@ impl<'a> UserSide<'a> {
     fn trust(&self, name: Option<&str>) {
         let today = chrono::Local::now().format("%Y-%m-%d").to_string();
         let trusted = match (&self.acquaintance, self.hosted, &self.contacts) {
-            (Some(acquaintance), _, _) => acquaintance.trust(name, &today),
+            (Some(acquaintance), _, _) => {
+                let in_room = self.in_room.load(Ordering::SeqCst);
+                acquaintance.trust(name, &today, in_room)
+            }
             (None, Some(room), Some(contacts)) => match name {
                 None => Err(TrustError::WhichMember),
                 Some(name) => match room.identity_of(name) {
                     Some((member, key)) => {
-                        acquaintance::trust(contacts, &member, (key, &member), &today)
+                        acquaintance::trust(contacts, &member, (key, &member), &today, None)
                     }
                     None => Err(TrustError::NoMember(name.to_string())),
                 },

@@ -45,6 +45,11 @@ pub(super) fn show(screen: &Screen, event: ChatEvent<'_>) {
             code,
         } => super::contacts::passing_for(screen, name, contacts, code),
         ChatEvent::ContactsTrouble(e) => screen.system(super::contacts::trouble(e)),
+        ChatEvent::NewIdentity { path, fingerprint } => screen.system(format!(
+            "Made your identity, {fingerprint} (`chat id` shows it): kept in {}; back it up \
+             to stay the same person on another machine.",
+            path.display()
+        )),
         ChatEvent::PeerLine { raw, more_coming } => screen.peer_line(raw, more_coming),
         ChatEvent::PeerLines { raw, more_coming } => peer_lines(screen, raw, more_coming),
         ChatEvent::LineTooLong { len, limit } => screen.system(format!(

@@ -17,24 +17,37 @@ pub(super) fn known(contact: &Contact) -> String {
 /// called, as SSH warns of a changed host key: several lines, in capitals
 /// first, each saying what to do.
 pub(super) fn passing_for(screen: &Screen, name: &str, contacts: &[Contact], code: &str) {
-    let known: Vec<String> = contacts
-        .iter()
-        .map(|c| format!("{} (known since {})", c.name, c.since))
-        .collect();
-    screen.system("@@@ WARNING: THIS IS NOT THE IDENTITY YOU KNOW @@@");
-    screen.system(format!(
-        "The peer calls itself {name}, as your contact {} — but it proved another \
-         identity than the one you trusted.",
-        known.join(", ")
+    screen.warning("@@@ WARNING: THIS IS NOT THE IDENTITY YOU KNOW @@@");
+    screen.warning(format!(
+        "The peer calls itself {name}, as {} — but it proved another identity than the one \
+         you trusted.",
+        as_contacts(contacts)
     ));
-    screen.system(
+    screen.warning(
         "Someone may be passing for your contact, or your contact made a new identity \
          (a new machine, a lost file). Nothing it offers is taken without asking.",
     );
-    screen.system(format!(
-        "Compare the safety code {code} with your contact by another way (in person, a call): \
-         if it matches, /trust keeps the new identity; otherwise /quit."
+    let trust = match contacts {
+        [one] => format!("/trust gives {} this new identity", one.name),
+        _ => "/trust NAME gives the contact NAME this new identity".to_string(),
+    };
+    screen.warning(format!(
+        "Ask your contact by another way (in person, a call) whether its safety code is \
+         {code} (/code shows it again): if it is, {trust}; otherwise /quit."
     ));
+}
+
+/// `your contact bob (known since …)`, or several of them.
+fn as_contacts(contacts: &[Contact]) -> String {
+    let each: Vec<String> = contacts
+        .iter()
+        .map(|c| format!("{} (known since {})", c.name, c.since))
+        .collect();
+    match each.as_slice() {
+        [one] => format!("your contact {one}"),
+        [rest @ .., last] => format!("your contacts {} and {last}", rest.join(", ")),
+        [] => "a contact".to_string(),
+    }
 }
 
 /// `/trust` saved the peer.
@@ -61,7 +74,10 @@ pub(super) const NO_IDENTITY: &str =
     "The original wire (--plain) proves no identity: there is nobody to trust.";
 
 pub(super) fn trouble(e: &ContactsError) -> String {
-    format!("Contacts: {e}")
+    format!(
+        "Contacts: {e}. Until the file is mended (or moved away, which forgets every \
+         contact), contacts are shown as strangers."
+    )
 }
 
 /// A member's line as it joins a room the user hosts: a contact is named
@@ -82,11 +98,11 @@ pub(super) fn joined(
             contact.name, contact.since
         ),
         (Some(Standing::Passing(contacts)), Some(code)) => format!(
-            "{name} joined the room ({address}). WARNING: it is not the identity of your \
-             contact {} (known since {}): someone may pass for it. {}",
-            contacts[0].name,
-            contacts[0].since,
-            code_note(code)
+            "{name} joined the room ({address}). @@@ WARNING: it calls itself as {} does, \
+             but it is not the identity you trusted: someone may pass for it, and what it \
+             sends waits for /accept. Ask your contact by another way whether its safety code \
+             is {code}.",
+            as_contacts(contacts)
         ),
         (_, Some(code)) => format!("{name} joined the room ({address}). {}", code_note(code)),
         (_, None) => format!("{name} joined the room ({address})."),

@@ -89,6 +89,11 @@ pub(super) fn wrong_code(peer: impl std::fmt::Display, nth: u32, allowed: u32) -
 fn protected(protection: Protection<'_>, attended: bool) -> Option<String> {
     Some(match protection {
         Protection::Verified => "Encrypted and verified with the code.".to_string(),
+        // A person is told how to be spared the comparison next time.
+        Protection::SafetyCode(code) if attended => format!(
+            "Encrypted. Safety code: {code} (the same on both screens means nobody is in \
+             between; once it is, /trust remembers this peer)"
+        ),
         Protection::SafetyCode(code) => {
             format!("Encrypted. Safety code: {code} {SAFETY_CODE_NOTE}")
         }

@@ -33,6 +33,8 @@ impl Frontend for Screen {
                     self.system(line);
                 }
             }
+            // One passing for a contact joins with a warning, painted so.
+            Event::Room(event) if room::warns(&event) => self.warning(room::line(event)),
             Event::Room(event) => self.system(room::line(event)),
             Event::Progress(event) => progress::show(self, event),
         }

@@ -3,8 +3,21 @@
 
 use crate::files::size::bytes;
 use crate::room::events::{Ignored, RoomEvent, Shut, Turned, Unheard, Unreachable};
+use crate::session::acquaintance::Standing;
 
 /// The line an event of the host's room shows.
+/// Whether the line of `event` is a warning: a member passing for a
+/// contact joined.
+pub(super) fn warns(event: &RoomEvent) -> bool {
+    matches!(
+        event,
+        RoomEvent::Joined {
+            standing: Some(Standing::Passing(_)),
+            ..
+        }
+    )
+}
+
 pub(super) fn line(event: RoomEvent) -> String {
     match event {
         RoomEvent::Hosting { max_peers, plain } => hosting(max_peers, plain),
@@ -170,8 +183,8 @@ mod tests {
         );
         let warned = joined(Standing::Passing(vec![contact]));
         assert!(
-            warned.contains("WARNING: it is not the identity of your contact Bob K")
-                && warned.contains("Safety code: 123-456"),
+            warned.contains("@@@ WARNING: it calls itself as your contact Bob K (known since")
+                && warned.contains("whether its safety code is 123-456."),
             "{warned}"
         );
     }

@@ -48,6 +48,8 @@ pub(super) struct Arriving<'a> {
     pub(super) compared: Option<([u8; 32], Identity)>,
     /// In a room: the member it is from.
     pub(super) from: Option<String>,
+    /// It comes from one passing for a contact: it waits for the user.
+    pub(super) doubtful: bool,
 }
 
 impl<'a> Arriving<'a> {
@@ -66,6 +68,7 @@ impl<'a> Arriving<'a> {
             there: None,
             compared: None,
             from: None,
+            doubtful: false,
         }
     }
 }

@@ -79,7 +79,8 @@ impl<'a> Reader<'a> {
         name: &str,
         from: Option<(&str, [u8; 32])>,
     ) -> Result<(), Breach> {
-        let (sender, from) = (self.sender_of(from), from.map(|(name, _)| name));
+        let (sender, doubtful) = (self.sender_of(from), self.doubts(from));
+        let from = from.map(|(name, _)| name);
         self.check_new(id)?;
         if self.folders.len() >= MAX_FOLDERS {
             return Err(Breach::Protocol(format!(
@@ -121,7 +122,7 @@ impl<'a> Reader<'a> {
             self.decline_for(id, what, Refusal::NoRoom(&why), NoRoom::FOR_PEER);
             self.transfers.forget(transfer);
             folder.kept = None;
-        } else if self.asks(bytes, files) {
+        } else if self.asks(bytes, files, doubtful) {
             folder.stage = Stage::Asked;
             self.transfers.ask(transfer, 0, [0; 32]);
             self.ask(transfer, what, &Here::Nothing);

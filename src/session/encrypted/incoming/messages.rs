@@ -4,7 +4,7 @@
 use super::{Breach, Reader};
 use crate::net::secure::record::RecordError;
 use crate::protocol::{Messages, NoHello};
-use crate::session::acquaintance::Introduced;
+use crate::session::acquaintance::{Introduced, Standing, TrustError};
 use crate::session::events::{ChatEvent, Reply};
 use crate::session::outgoing::{Outgoing, Typed};
 use crate::wire::message::Message;
@@ -12,10 +12,7 @@ use crate::wire::message::Message;
 impl<'a> Reader<'a> {
     pub(super) fn read(&mut self, mut messages: Messages) -> Result<(), Breach> {
         self.peer = match messages.hello(None) {
-            Ok(name) => {
-                self.introduced(&name);
-                Some(name)
-            }
+            Ok(name) => Some(self.introduced(name)),
             Err(NoHello::Left) => return Ok(()),
             Err(NoHello::Unreadable(e)) => return Err(Breach::Record(e)),
             Err(NoHello::Malformed(e)) => return Err(e.into()),
@@ -49,20 +46,30 @@ impl<'a> Reader<'a> {
     }
 
     /// The peer said its name: one passing for a contact is warned of.
-    fn introduced(&self, name: &str) {
+    /// Gives the name its lines are shown under: a contact's as the user
+    /// calls it, and one passing for a contact marked with a `?`.
+    fn introduced(&self, name: String) -> String {
         let Some(acquaintance) = self.acquaintance else {
-            return;
+            return name;
         };
         let today = chrono::Local::now().format("%Y-%m-%d").to_string();
-        match acquaintance.named(name, &today) {
+        match acquaintance.named(&name, &today) {
             Ok(Introduced::AsBefore) => {}
-            Ok(Introduced::Passing(contacts)) => self.front.chat(ChatEvent::PassingFor {
-                name,
-                contacts: &contacts,
-                code: acquaintance.safety_code(),
-            }),
+            Ok(Introduced::Passing(contacts)) => {
+                self.front.chat(ChatEvent::PassingFor {
+                    name: &name,
+                    contacts: &contacts,
+                    code: acquaintance.safety_code(),
+                });
+                return format!("{name}?");
+            }
             Ok(Introduced::Trusted(trusted)) => self.front.reply(Reply::Trusted(&trusted)),
+            Err(TrustError::Contacts(e)) => self.front.chat(ChatEvent::ContactsTrouble(&e)),
             Err(e) => self.front.reply(Reply::NotTrusted(&e)),
+        }
+        match acquaintance.standing() {
+            Standing::Contact(contact) => contact.name,
+            _ => name,
         }
     }
 

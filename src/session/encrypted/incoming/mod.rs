@@ -35,6 +35,7 @@ use crate::engine::Frontend;
 use crate::files::download::DownloadDir;
 use crate::files::kept::{Kept, KeptOwner};
 use crate::identity::PeerKey;
+use crate::identity::contacts::Contacts;
 use crate::net::secure::record::RecordError;
 use crate::protocol::{Messages, MessagesError};
 use crate::session::acquaintance::Acquaintance;
@@ -78,6 +79,8 @@ pub struct Receiving {
     /// The peer as the user knows it (a contact, or not), on the encrypted
     /// wire.
     pub acquaintance: Option<Arc<Acquaintance>>,
+    /// The user's contacts, which a room's members may pass for.
+    pub contacts: Option<Contacts>,
 }
 
 /// Reads the peer's messages until the channel closes, and says how it
@@ -112,6 +115,7 @@ pub fn read_peer(
             sender: KeptOwner::of(receiving.peer_key),
             ask_above: receiving.ask_above,
             acquaintance: receiving.acquaintance.as_deref(),
+            contacts: receiving.contacts.as_ref(),
             front,
             transfers,
             peer: None,
@@ -147,6 +151,7 @@ struct Reader<'a> {
     /// The peer as the user knows it: one passing for a contact gets
     /// nothing without asking.
     acquaintance: Option<&'a Acquaintance>,
+    contacts: Option<&'a Contacts>,
     front: &'a dyn Frontend,
     transfers: &'a Transfers,
     /// The peer's name, once it said it.

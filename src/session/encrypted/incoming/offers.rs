@@ -6,6 +6,7 @@ use super::hashing::{Identity, Reply};
 use super::{ASK_FILES, Breach, Reader};
 use crate::files::download::safe_file_name;
 use crate::files::space::{NoRoom, Owed};
+use crate::identity::PeerKey;
 use crate::session::acquaintance::Acquaintance;
 use crate::session::events::{Offered, ReceiveEvent, Refusal, Unsaved};
 use crate::session::outgoing::Answer;
@@ -22,7 +23,8 @@ impl<'a> Reader<'a> {
         name: &str,
         from: Option<(&str, [u8; 32])>,
     ) -> Result<(), Breach> {
-        let (sender, from) = (self.sender_of(from), from.map(|(name, _)| name));
+        let (sender, doubtful) = (self.sender_of(from), self.doubts(from));
+        let from = from.map(|(name, _)| name);
         if size > limits::MAX_FILE_SIZE {
             return Err(Breach::Protocol(format!(
                 "the peer offered a file of {}, over the limit of {}",
@@ -43,6 +45,7 @@ impl<'a> Reader<'a> {
         };
         let mut arriving = Arriving::new(name.clone(), size, owner);
         arriving.from = from.map(str::to_string);
+        arriving.doubtful = doubtful;
         let what = Offered {
             name: &name,
             size,
@@ -106,7 +109,7 @@ impl<'a> Reader<'a> {
             self.decline_for(id, what, Refusal::NoRoom(&why), NoRoom::FOR_PEER);
             self.transfers.forget(transfer);
             arriving.kept = None;
-        } else if self.asks(arriving.size, 1) {
+        } else if self.asks(arriving.size, 1, arriving.doubtful) {
             arriving.stage = Stage::Asked;
             // Waiting in the list before the user is asked, so that an
             // /accept right after the question finds it.
@@ -158,12 +161,28 @@ impl<'a> Reader<'a> {
 
     /// Whether an offer of `size` bytes in `files` files waits for the
     /// user: a folder of very many files, as a big one does.
-    /// One from a peer passing for a contact always does.
-    pub(super) fn asks(&self, size: u64, files: u64) -> bool {
-        self.acquaintance.is_some_and(Acquaintance::doubtful)
+    /// One from a peer (or member) passing for a contact, `doubtful`,
+    /// always does.
+    pub(super) fn asks(&self, size: u64, files: u64, doubtful: bool) -> bool {
+        doubtful
             || self
                 .ask_above
                 .is_some_and(|limit| size > limit || files > ASK_FILES)
+    }
+
+    /// Whether what `from` (a room's member, or else the peer) offers
+    /// comes from one passing for a contact: it calls itself as a contact
+    /// does, with another identity.
+    pub(super) fn doubts(&self, from: Option<(&str, [u8; 32])>) -> bool {
+        let Some((name, key)) = from else {
+            return self.acquaintance.is_some_and(Acquaintance::doubtful);
+        };
+        let Some(contacts) = self.contacts else {
+            return false;
+        };
+        let known = PeerKey::from_bytes(&key)
+            .is_some_and(|key| contacts.by_key(&key).ok().flatten().is_some());
+        !known && contacts.passing_for(name).is_ok_and(|c| !c.is_empty())
     }
 
     /// Asks the user about an offer; `here` says what is here of it
