@@ -5,6 +5,9 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use super::{PATIENCE, Recorder, Setup, scratch, settings};
+use crate::files::download::DownloadDir;
+use crate::files::kept::{Kept, KeptOwner};
+use crate::identity::Identity;
 use crate::net::connect::Established;
 use crate::net::secure::handshake::{Credentials, Side};
 use crate::net::transport::{Closer, Connection};
@@ -26,6 +29,15 @@ enum Then {
 /// does as `then` says. Returns what Bea was shown and how her
 /// conversation ended.
 fn bea_meets(test: &str, said: &[Vec<u8>], then: Then) -> (Arc<Recorder>, anyhow::Result<()>) {
+    bea_meets_in(scratch(test), said, then)
+}
+
+/// [`bea_meets`], Bea saving into `downloads`.
+fn bea_meets_in(
+    downloads: std::path::PathBuf,
+    said: &[Vec<u8>],
+    then: Then,
+) -> (Arc<Recorder>, anyhow::Result<()>) {
     let (mut mallory, mut bea) = Connection::local_pair().unwrap();
     let handshake = std::thread::spawn(move || {
         let agreed = bea.encrypt(
@@ -48,7 +60,6 @@ fn bea_meets(test: &str, said: &[Vec<u8>], then: Then) -> (Arc<Recorder>, anyhow
     let front = Arc::new(Recorder::default());
     let (news, inbox) = mpsc::channel();
     let running = {
-        let downloads = scratch(test);
         let front = front.clone();
         std::thread::spawn(move || {
             let settings = settings("bea", Setup::default(), &downloads);
@@ -127,6 +138,91 @@ fn a_peer_that_vanishes_mid_file_leaves_what_arrived_kept() {
     // Whichever of its reader and writer notices first says so.
     assert!(front.saw(&["PeerEnded"]) || front.saw(&["WriteFailed"]));
     assert!(ended.is_err(), "a peer that vanished is a failure");
+}
+
+#[test]
+fn a_host_that_says_a_member_proved_anothers_identity_resumes_nothing_of_theirs() {
+    // What a cut transfer from Alice left with Bea, 1:1.
+    let downloads = scratch("not-the-host");
+    let alice = Identity::from_secret(&[9; 32]).public();
+    let kept = Kept::of(&DownloadDir::new(&downloads));
+    let mut part = kept
+        .file("big.bin", 100_000, KeptOwner::Peer(alice))
+        .unwrap();
+    part.write(&[7; 60_000]).unwrap();
+    drop(part);
+    // Mallory plays a room's host that relays "alice"'s file, saying the
+    // member proved Alice's identity (which anyone may learn).
+    let (mut mallory, mut bea) = Connection::local_pair().unwrap();
+    let handshake = std::thread::spawn(move || {
+        let agreed = bea.encrypt(
+            Side::Connecting,
+            Credentials::of_test(3, None),
+            None,
+            PATIENCE,
+        );
+        (bea, agreed)
+    });
+    let mallorys = Credentials::of_test(2, None);
+    mallory
+        .encrypt(Side::Listening, mallorys, None, PATIENCE)
+        .unwrap();
+    let (bea, agreed) = handshake.join().unwrap();
+    let front = Arc::new(Recorder::default());
+    let (news, inbox) = mpsc::channel();
+    let running = {
+        let front = front.clone();
+        std::thread::spawn(move || {
+            let settings = settings("bea", Setup::default(), &downloads);
+            let established = Established {
+                connection: bea,
+                agreed: Some(agreed.unwrap()),
+            };
+            session::converse(&settings, front, established, (news.clone(), inbox))
+        })
+    };
+    let established = Established {
+        connection: mallory,
+        agreed: None,
+    };
+    let peer = protocol::open(established, false).unwrap();
+    let Wire::Encrypted {
+        mut messages,
+        mut out,
+    } = peer.wire
+    else {
+        panic!("an encrypted connection");
+    };
+    out.send(&Message::Hello { name: "mallory" }).unwrap();
+    let room = Message::Room {
+        keepalive: 15,
+        members: 1,
+    };
+    out.send(&room).unwrap();
+    out.send(&Message::Passed {
+        id: 1,
+        size: 100_000,
+        from: "alice",
+        from_key: alice.to_bytes(),
+        name: "big.bin",
+    })
+    .unwrap();
+    out.flush().unwrap();
+    messages.expect_within(Some(PATIENCE)).unwrap();
+    let offset = loop {
+        match messages.next_message().unwrap() {
+            Some((Message::Accept { offset, .. }, _)) => break offset,
+            Some(_) => {}
+            None => panic!("Bea left without answering"),
+        }
+    };
+    assert_eq!(
+        offset, 0,
+        "resumed (and told the hash of) Alice's part for another host"
+    );
+    peer.closer.close();
+    let _ = running.join().unwrap();
+    drop(front);
 }
 
 /// The writer of a connection the handshake made encrypted, to send

@@ -44,6 +44,10 @@ pub(super) fn key(kind: KeptKind, name: &str, size: u64, owner: KeptOwner) -> St
     match owner {
         KeptOwner::Peer(key) => hasher.update(&[1]).update(&key.to_bytes()),
         KeptOwner::Unproved => hasher.update(&[0]).update(&[0; 32]),
+        KeptOwner::Relayed(host, sender) => hasher
+            .update(&[2])
+            .update(&host.to_bytes())
+            .update(&sender.map_or([0; 32], PeerKey::to_bytes)),
     };
     hasher.update(name.as_bytes());
     hasher.finalize().to_hex()[..32].to_string()
@@ -78,8 +82,7 @@ impl Note {
             .collect();
         let (kind, size) = (kind_word(self.kind), self.size);
         match self.owner {
-            Some(KeptOwner::Peer(key)) => format!("{kind}\t{size}\t{}\t{name}\n", key.to_hex()),
-            Some(KeptOwner::Unproved) => format!("{kind}\t{size}\t{UNPROVED}\t{name}\n"),
+            Some(owner) => format!("{kind}\t{size}\t{}\t{name}\n", owner_field(owner)),
             None => format!("{kind}\t{size}\t{name}\n"),
         }
     }
@@ -113,13 +116,31 @@ impl Note {
     }
 }
 
-/// The owner a note names: a usable identity key, as 64 lowercase digits.
-fn owner_of(field: &str) -> Option<KeptOwner> {
-    if field == UNPROVED {
-        return Some(KeptOwner::Unproved);
+/// How a note names `owner`: an identity key as 64 lowercase digits, a
+/// relayed member's as the host's key, `/`, and the member's (or
+/// `unproved`).
+fn owner_field(owner: KeptOwner) -> String {
+    match owner {
+        KeptOwner::Peer(key) => key.to_hex(),
+        KeptOwner::Unproved => UNPROVED.to_string(),
+        KeptOwner::Relayed(host, sender) => format!(
+            "{}/{}",
+            host.to_hex(),
+            sender.map_or(UNPROVED.to_string(), PeerKey::to_hex)
+        ),
     }
-    let key = PeerKey::from_hex(field)?;
-    (key.to_hex() == field).then_some(KeptOwner::Peer(key))
+}
+
+/// The owner a note names, in the one spelling [`owner_field`] writes.
+fn owner_of(field: &str) -> Option<KeptOwner> {
+    let key = |hex: &str| PeerKey::from_hex(hex).filter(|key| key.to_hex() == hex);
+    let owner = match field.split_once('/') {
+        None if field == UNPROVED => KeptOwner::Unproved,
+        None => KeptOwner::Peer(key(field)?),
+        Some((host, UNPROVED)) => KeptOwner::Relayed(key(host)?, None),
+        Some((host, sender)) => KeptOwner::Relayed(key(host)?, Some(key(sender)?)),
+    };
+    Some(owner)
 }
 
 impl Kept {
@@ -328,10 +349,9 @@ mod tests {
 
     #[test]
     fn anything_but_a_note_as_written_is_no_note() {
-        let hex = match peer(1) {
-            KeptOwner::Peer(key) => key.to_hex(),
-            KeptOwner::Unproved => unreachable!(),
-        };
+        let hex = crate::identity::Identity::from_secret(&[1; 32])
+            .public()
+            .to_hex();
         // A valid key's hex with one digit changed is (almost surely) no
         // usable key; a key of all zeros is of small order.
         let zeros = "0".repeat(64);
@@ -395,6 +415,10 @@ mod tests {
             Just(None),
             Just(Some(KeptOwner::Unproved)),
             any::<u8>().prop_map(|n| Some(peer(n))),
+            (any::<u8>(), any::<Option<u8>>()).prop_map(|(host, sender)| {
+                let key = |n: u8| crate::identity::Identity::from_secret(&[n; 32]).public();
+                Some(KeptOwner::Relayed(key(host), sender.map(key)))
+            }),
         ]
     }
 

@@ -71,12 +71,26 @@ pub enum KeptOwner {
     /// A sender that proved no identity: what reaches a room's host
     /// through its own seat in the room, from any member.
     Unproved,
+    /// A room's member whose file the room's host relays: the host proved
+    /// the first identity, and says the member proved the second (`None`:
+    /// none). Another host saying the same gets nothing of it.
+    Relayed(PeerKey, Option<PeerKey>),
 }
 
 impl KeptOwner {
     /// The owner of what arrives from a peer that proved `key`, or none.
     pub fn of(key: Option<PeerKey>) -> Self {
         key.map_or(Self::Unproved, Self::Peer)
+    }
+
+    /// The owner of what a room relays from a member that proved `sender`
+    /// (as the room's host says), when the host is this owner.
+    pub fn relaying(self, sender: Option<PeerKey>) -> Self {
+        match self {
+            Self::Peer(host) | Self::Relayed(host, _) => Self::Relayed(host, sender),
+            // (A room's host's own seat: the room is this chat itself.)
+            Self::Unproved => Self::of(sender),
+        }
     }
 }
 

@@ -178,10 +178,11 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// Whom an offer is kept for: the peer's identity, or in a room the
-    /// identity the member `from` proved to the host (as the host says).
+    /// identity the member `from` proved to the host (as the host says)
+    /// through this host.
     fn sender_of(&self, from: Option<(&str, [u8; 32])>) -> KeptOwner {
         match from {
-            Some((_, key)) => KeptOwner::of(PeerKey::from_bytes(&key)),
+            Some((_, key)) => self.sender.relaying(PeerKey::from_bytes(&key)),
             None => self.sender,
         }
     }
