@@ -72,7 +72,12 @@ fn listed(contact: &Contact) -> String {
     )
 }
 
+/// Prints `text`, made safe for the terminal: names came from peers.
 fn print(text: &str) -> Result<()> {
+    let text: String = text
+        .lines()
+        .map(|line| crate::wire::sanitize::for_terminal(line.as_bytes()) + "\n")
+        .collect();
     match io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context("cannot print"),
         _ => Ok(()),

@@ -33,12 +33,12 @@ pub struct Contact {
 /// Why the contacts cannot be read or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum ContactsError {
-    #[error("cannot read the contacts {}: {source}", path.display())]
-    Unreadable { path: PathBuf, source: io::Error },
+    #[error("cannot read the contacts {}: {error}", path.display())]
+    Unreadable { path: PathBuf, error: io::Error },
     #[error("the contacts {} are damaged ({why}); nothing was changed", path.display())]
     Damaged { path: PathBuf, why: String },
-    #[error("cannot save the contacts {}: {source}", path.display())]
-    Unsaved { path: PathBuf, source: io::Error },
+    #[error("cannot save the contacts {}: {error}", path.display())]
+    Unsaved { path: PathBuf, error: io::Error },
     #[error("no contact is called {0:?}")]
     Unknown(String),
     #[error("another contact is called {0:?} already")]
@@ -68,7 +68,7 @@ impl Contacts {
         let text = match read_limited(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(ContactsError::Unreadable { path, source }),
+            Err(error) => return Err(ContactsError::Unreadable { path, error }),
         };
         parse(&text).map_err(|why| ContactsError::Damaged { path, why })
     }
@@ -149,9 +149,9 @@ impl Contacts {
         edit: impl FnOnce(&mut Vec<Contact>) -> Result<T, ContactsError>,
     ) -> Result<T, ContactsError> {
         let path = self.path();
-        let unsaved = |source| ContactsError::Unsaved {
+        let unsaved = |error| ContactsError::Unsaved {
             path: path.clone(),
-            source,
+            error,
         };
         fs::create_dir_all(&self.folder).map_err(unsaved)?;
         let _lock = lock(&self.folder.join(".contacts.lock")).map_err(unsaved)?;
@@ -164,9 +164,10 @@ impl Contacts {
     }
 }
 
-/// Whether two names are one contact's: names are told apart in any case.
+/// Whether two names are one contact's: names are told apart as a room
+/// tells them (PROTOCOL.md 3.6), in any case and by look-alike letters.
 pub fn same_name(a: &str, b: &str) -> bool {
-    a.to_lowercase() == b.to_lowercase()
+    crate::wire::name::looks_alike(a, b)
 }
 
 /// Holds `path` locked (`flock`) until the file returned is dropped.
@@ -187,12 +188,18 @@ fn read_limited(path: &Path) -> io::Result<Vec<u8>> {
     Ok(text)
 }
 
+/// Writes `bytes` to a new file at `path`, readable by its owner only;
+/// whatever was there (a link included) is removed first, never followed.
 fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut file = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
@@ -234,11 +241,15 @@ pub fn parse(text: &[u8]) -> Result<Vec<Contact>, String> {
 
 fn contact(entry: &Value) -> Option<Contact> {
     let text = |field| entry.get(field).and_then(Value::as_str).map(str::to_string);
+    let a_name = |name: &String| crate::wire::name::parse(name).as_deref() == Ok(name);
+    let a_day = |day: &String| {
+        day.len() == 10 && chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok()
+    };
     Some(Contact {
-        name: text("name").filter(|name| crate::wire::name::parse(name).as_deref() == Ok(name))?,
+        name: text("name").filter(a_name)?,
         key: PeerKey::from_hex(&text("key")?)?,
-        since: text("since")?,
-        calls_itself: text("calls_itself")?,
+        since: text("since").filter(a_day)?,
+        calls_itself: text("calls_itself").filter(|n| n.is_empty() || a_name(n))?,
     })
 }
 
@@ -305,6 +316,39 @@ mod tests {
         contacts.trust(contact("alice", 1)).unwrap();
         contacts.trust(contact("alice", 3)).unwrap();
         assert_eq!(contacts.list().unwrap(), vec![contact("alice", 3)]);
+        let _ = fs::remove_dir_all(&path);
+    }
+
+    #[test]
+    fn a_name_that_looks_like_a_contacts_passes_for_it() {
+        let path = folder("alike");
+        let contacts = Contacts::at(&path);
+        contacts.trust(contact("alice", 1)).unwrap();
+        for alike in ["ALICE", "Alice", "aIice"] {
+            assert_eq!(contacts.passing_for(alike).unwrap().len(), 1, "{alike}");
+            assert!(contacts.by_name(alike).unwrap().is_some(), "{alike}");
+        }
+        assert!(contacts.passing_for("alina").unwrap().is_empty());
+        // No second contact may look like the first.
+        contacts.trust(contact("bob", 2)).unwrap();
+        assert!(matches!(
+            contacts.rename("bob", "ALICE"),
+            Err(ContactsError::Taken(_))
+        ));
+        let _ = fs::remove_dir_all(&path);
+    }
+
+    #[test]
+    fn a_link_in_the_way_of_the_new_file_is_never_followed() {
+        let path = folder("link");
+        fs::create_dir_all(&path).unwrap();
+        let victim = path.join("victim.txt");
+        fs::write(&victim, b"untouched").unwrap();
+        std::os::unix::fs::symlink(&victim, path.join(".contacts.new")).unwrap();
+        Contacts::at(&path).trust(contact("alice", 1)).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"untouched");
+        let saved = fs::symlink_metadata(path.join(FILE_NAME)).unwrap();
+        assert!(saved.file_type().is_file());
         let _ = fs::remove_dir_all(&path);
     }
 

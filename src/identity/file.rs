@@ -24,8 +24,8 @@ const HEADER: &str = "\
 /// Why the identity cannot be had.
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
-    #[error("cannot read the identity {}: {source}", path.display())]
-    Unreadable { path: PathBuf, source: io::Error },
+    #[error("cannot read the identity {}: {error}", path.display())]
+    Unreadable { path: PathBuf, error: io::Error },
     #[error(
         "the identity {} is damaged ({why}); restore it from your backup, or move it \
          away to make a new one, which your contacts will see as a changed identity",
@@ -39,8 +39,8 @@ pub enum IdentityError {
         path.display()
     )]
     Exposed { path: PathBuf, mode: u32 },
-    #[error("cannot save a new identity in {}: {source}", path.display())]
-    Unsaved { path: PathBuf, source: io::Error },
+    #[error("cannot save a new identity in {}: {error}", path.display())]
+    Unsaved { path: PathBuf, error: io::Error },
 }
 
 /// An identity and whether it was made just now.
@@ -55,9 +55,7 @@ pub struct Loaded {
 pub fn load_or_make(folder: &Path) -> Result<Loaded, IdentityError> {
     let path = folder.join(FILE_NAME);
     match read(&path) {
-        Err(IdentityError::Unreadable { source, .. })
-            if source.kind() == io::ErrorKind::NotFound =>
-        {
+        Err(IdentityError::Unreadable { error, .. }) if error.kind() == io::ErrorKind::NotFound => {
             let made = make(folder, &path)?;
             Ok(Loaded {
                 identity: made.unwrap_or(read(&path)?),
@@ -76,11 +74,16 @@ pub fn load_or_make(folder: &Path) -> Result<Loaded, IdentityError> {
 
 /// Reads the identity at `path`, refusing one others can read.
 fn read(path: &Path) -> Result<Identity, IdentityError> {
-    let unreadable = |source| IdentityError::Unreadable {
+    let unreadable = |error| IdentityError::Unreadable {
         path: path.to_path_buf(),
-        source,
+        error,
     };
-    let file = fs::File::open(path).map_err(unreadable)?;
+    // (Not blocking on a FIFO put in its place: such is refused below.)
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(unreadable)?;
     let meta = file.metadata().map_err(unreadable)?;
     if !meta.is_file() {
         return Err(unreadable(io::Error::other("it is not a file")));
@@ -143,9 +146,9 @@ pub fn format(identity: &Identity) -> String {
 /// temporary name, then linked to its name, which fails if another chat
 /// made one first (that one is then read instead: `Ok(None)`).
 fn make(folder: &Path, path: &Path) -> Result<Option<Identity>, IdentityError> {
-    let unsaved = |source| IdentityError::Unsaved {
+    let unsaved = |error| IdentityError::Unsaved {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     DirBuilder::new()
         .recursive(true)
@@ -204,6 +207,22 @@ mod tests {
                 .unwrap_or_else(|| panic!("{text:?} was read"));
             assert!(refused.contains(why), "{text:?}: {refused}");
         }
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_the_identity_is_refused_at_once() {
+        let folder = std::env::temp_dir().join(format!("chat-fifo-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&folder);
+        fs::create_dir_all(&folder).unwrap();
+        let path = folder.join(FILE_NAME);
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let refused = load_or_make(&folder).err().expect("a FIFO is no identity");
+        assert!(
+            refused.to_string().contains("it is not a file"),
+            "{refused}"
+        );
+        let _ = fs::remove_dir_all(&folder);
     }
 
     proptest! {

@@ -94,6 +94,13 @@ pub enum LinkEvent<'a> {
         address: IpAddr,
         port: u16,
     },
+    /// The chat at `address`, announced as `name` (a contact's), could not
+    /// be talked with: the next one is tried.
+    NotReached {
+        name: &'a str,
+        address: SocketAddr,
+        why: &'a anyhow::Error,
+    },
     /// The chat at `address` announced itself as `name`, the contact
     /// looked for, but proved another identity: it was left at once, and
     /// learned nothing of ours.

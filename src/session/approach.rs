@@ -174,7 +174,7 @@ impl Approach {
                 wait,
             } => {
                 let (name, may_be_host) = (name.clone(), *may_be_host);
-                let contact = finding::contact_called(settings, &name);
+                let contact = finding::contact_called(settings, &name)?;
                 Self::connecting(*wait, events, move |trying| {
                     let report = link_report(&*thread_front);
                     let contact = contact.as_ref();

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use anyhow::{Result, anyhow};
 
-use crate::identity::contacts::Contact;
+use crate::identity::contacts::{Contact, same_name};
 use crate::net::connect::{self, DEFAULT_PORT, Established, Impostor};
 use crate::net::discovery;
 use crate::net::events::LinkEvent;
@@ -14,12 +14,29 @@ use crate::net::patience::Trying;
 use crate::net::secure::Protection;
 use crate::settings::Settings;
 
-/// The contact the user calls `name` (in any case), if any.
-pub(super) fn contact_called(settings: &Settings, name: &str) -> Option<Contact> {
-    let me = settings.me.as_ref()?;
-    let list = me.contacts.list().ok()?;
-    let wanted = name.to_lowercase();
-    list.into_iter().find(|c| c.name.to_lowercase() == wanted)
+/// The contact the user calls `name`: the one of exactly that name, else
+/// the one whose name it looks like (in any case). Contacts that cannot be
+/// read fail: a contact could not be told from an impostor.
+pub(super) fn contact_called(settings: &Settings, name: &str) -> Result<Option<Contact>> {
+    let Some(me) = settings.me.as_ref() else {
+        return Ok(None);
+    };
+    let list = me.contacts.list().map_err(|e| {
+        anyhow!("{e}: a contact could not be told from an impostor; mend or move the file")
+    })?;
+    if let Some(exact) = list.iter().find(|c| c.name == name) {
+        return Ok(Some(exact.clone()));
+    }
+    let mut alike = list.into_iter().filter(|c| same_name(&c.name, name));
+    match (alike.next(), alike.next()) {
+        (Some(one), None) => Ok(Some(one)),
+        (None, _) => Ok(None),
+        (Some(one), Some(other)) => Err(anyhow!(
+            "{name} looks like two of your contacts, {} and {}: give the name exactly",
+            one.name,
+            other.name
+        )),
+    }
 }
 
 /// What a step of finding reports.
@@ -62,6 +79,10 @@ pub(super) fn connect(
     let mut impostors = 0;
     for (address, port) in &found {
         let (address, port) = (*address, *port);
+        // Each try may take a whole handshake's time: the wait bounds all.
+        if trying.stopped() || trying.left() == Some(std::time::Duration::ZERO) {
+            break;
+        }
         report(LinkEvent::Found {
             name: announced,
             address,
@@ -79,7 +100,11 @@ pub(super) fn connect(
                     });
                 }
                 None if found.len() == 1 => return Err(e),
-                None => {}
+                None => report(LinkEvent::NotReached {
+                    name: announced,
+                    address: SocketAddr::new(address, port),
+                    why: &e,
+                }),
             },
         }
     }

@@ -84,16 +84,16 @@ fn another_identity_under_a_contacts_name_is_warned_of_and_its_offers_wait() {
     meet_and_trust(&a, &b);
     let file = c.join("note.txt");
     fs::write(&file, b"not from bob").unwrap();
-    // c is another person calling itself bob.
+    // c is another person calling itself BOB, which looks like bob.
     let (mut alice, port) = Chat::listen_encrypted("alice", &a, &["--name", "alice"]);
-    let mut fake = Chat::connect_encrypted("fake", &c, "127.0.0.1", port, &["--name", "bob"]);
+    let mut fake = Chat::connect_encrypted("fake", &c, "127.0.0.1", port, &["--name", "BOB"]);
     let code = fake.expect_prefix(SAFETY);
     alice.expect_exact(&code);
     alice.expect_exact("[System] @@@ WARNING: THIS IS NOT THE IDENTITY YOU KNOW @@@");
-    alice.expect_prefix("[System] The peer calls itself bob, as your contact bob (known since");
+    alice.expect_prefix("[System] The peer calls itself BOB, as your contact bob (known since");
     // Its lines are marked as not the contact's.
     fake.send_line("it is me, bob");
-    alice.expect_exact("[bob?] it is me, bob");
+    alice.expect_exact("[BOB?] it is me, bob");
     // Even a small file waits for alice's answer, though she takes any
     // without a terminal.
     fake.send_line(&format!("/send {}", file.display()));

@@ -61,6 +61,9 @@ pub(super) fn line(event: LinkEvent<'_>, attended: bool) -> Option<String> {
             address,
             port,
         } => format!("Found {name} at {address} port {port}."),
+        LinkEvent::NotReached { name, address, why } => {
+            format!("Could not talk with the chat announced as {name} at {address} ({why:#}).")
+        }
         LinkEvent::Impostor {
             name,
             address,
