@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 use super::{PATIENCE, Recorder, Setup, scratch, settings};
 use crate::files::download::DownloadDir;
@@ -38,6 +39,28 @@ fn bea_meets_in(
     said: &[Vec<u8>],
     then: Then,
 ) -> (Arc<Recorder>, anyhow::Result<()>) {
+    let (mallory, front, running) = bea_in_conversation(downloads);
+    let (mut records, closer) = sealer(mallory);
+    for record in said {
+        records.send_encoded(record).unwrap();
+    }
+    records.flush().ok();
+    if then == Then::Vanishes {
+        closer.close();
+    }
+    // (Bounded: a conversation that does not end fails here, not hangs.)
+    front.wait_for(&["Chat(Over)"]);
+    let ended = running.join().unwrap();
+    closer.close();
+    (front, ended)
+}
+
+/// Bea in a conversation with Mallory, whose end the test plays: the
+/// connection after the handshake (Mallory listening), what Bea is shown,
+/// and Bea's conversation under way, saving into `downloads`.
+fn bea_in_conversation(
+    downloads: std::path::PathBuf,
+) -> (Connection, Arc<Recorder>, JoinHandle<anyhow::Result<()>>) {
     let (mut mallory, mut bea) = Connection::local_pair().unwrap();
     let handshake = std::thread::spawn(move || {
         let agreed = bea.encrypt(
@@ -48,13 +71,9 @@ fn bea_meets_in(
         );
         (bea, agreed)
     });
+    let mallorys = Credentials::of_test(2, None);
     mallory
-        .encrypt(
-            Side::Listening,
-            Credentials::of_test(2, None),
-            None,
-            PATIENCE,
-        )
+        .encrypt(Side::Listening, mallorys, None, PATIENCE)
         .unwrap();
     let (bea, agreed) = handshake.join().unwrap();
     let front = Arc::new(Recorder::default());
@@ -70,19 +89,7 @@ fn bea_meets_in(
             session::converse(&settings, front, established, (news, inbox))
         })
     };
-    let (mut records, closer) = sealer(mallory);
-    for record in said {
-        records.send_encoded(record).unwrap();
-    }
-    records.flush().ok();
-    if then == Then::Vanishes {
-        closer.close();
-    }
-    // (Bounded: a conversation that does not end fails here, not hangs.)
-    front.wait_for(&["Chat(Over)"]);
-    let ended = running.join().unwrap();
-    closer.close();
-    (front, ended)
+    (mallory, front, running)
 }
 
 fn encoded(message: &Message) -> Vec<u8> {
@@ -153,34 +160,7 @@ fn a_host_that_says_a_member_proved_anothers_identity_resumes_nothing_of_theirs(
     drop(part);
     // Mallory plays a room's host that relays "alice"'s file, saying the
     // member proved Alice's identity (which anyone may learn).
-    let (mut mallory, mut bea) = Connection::local_pair().unwrap();
-    let handshake = std::thread::spawn(move || {
-        let agreed = bea.encrypt(
-            Side::Connecting,
-            Credentials::of_test(3, None),
-            None,
-            PATIENCE,
-        );
-        (bea, agreed)
-    });
-    let mallorys = Credentials::of_test(2, None);
-    mallory
-        .encrypt(Side::Listening, mallorys, None, PATIENCE)
-        .unwrap();
-    let (bea, agreed) = handshake.join().unwrap();
-    let front = Arc::new(Recorder::default());
-    let (news, inbox) = mpsc::channel();
-    let running = {
-        let front = front.clone();
-        std::thread::spawn(move || {
-            let settings = settings("bea", Setup::default(), &downloads);
-            let established = Established {
-                connection: bea,
-                agreed: Some(agreed.unwrap()),
-            };
-            session::converse(&settings, front, established, (news.clone(), inbox))
-        })
-    };
+    let (mallory, _front, running) = bea_in_conversation(downloads);
     let established = Established {
         connection: mallory,
         agreed: None,
@@ -222,7 +202,6 @@ fn a_host_that_says_a_member_proved_anothers_identity_resumes_nothing_of_theirs(
     );
     peer.closer.close();
     let _ = running.join().unwrap();
-    drop(front);
 }
 
 /// The writer of a connection the handshake made encrypted, to send
