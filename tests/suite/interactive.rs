@@ -81,6 +81,9 @@ impl Term {
         // A crashed earlier run may have left a server with this name behind.
         let _ = term.command(&["kill-server"]);
 
+        // The people at these terminals used chat before: their identities
+        // are made already.
+        chat::identity::Me::load(&cwd.join(".chat-home")).expect("an identity");
         let cwd = cwd.to_str().expect("test folder path is UTF-8");
         let mut command = vec![
             // The pane stays readable after the shell in it ends.
@@ -1598,7 +1601,12 @@ fn the_encrypted_default_shows_the_safety_code_on_the_terminal() {
         &["--name", "daksh"],
     );
     let code_line = peer.expect_prefix("[System] Encrypted. Safety code: ");
-    term.wait_row(&code_line);
+    // A person is also told what /trust does, after the same words.
+    let shared = code_line.strip_suffix(')').unwrap();
+    term.wait(&format!("a row starting {shared:?}"), |s| {
+        s.row_starting(shared).is_some()
+    });
+    assert!(term.screen().dump().contains("/trust"));
     term.wait_prompt("the safety code");
     term.enter("/code");
     term.wait_row(&code_line.replace("Encrypted. ", ""));
@@ -2951,9 +2959,13 @@ fn after_ctrl_z_and_fg_the_live_line_is_drawn_again_above_the_input_and_none_sta
         rows.len() == 1 && fg.is_some_and(|fg| rows[0].0 > fg) && s.last_row() == ">"
     });
     // Where the live line and the input were, the shell's lines; nothing left behind.
+    // (The line with the safety code, wrapped, ends with its advice.)
     let stopped = screen.row_index("[1]+  Stopped");
+    let after_code = |row: &str| {
+        row.starts_with("[System] Encrypted.") || row.trim_start() == "remembers this peer)"
+    };
     assert!(
-        stopped.is_some_and(|at| screen.rows[at - 1].starts_with("[System] Encrypted.")),
+        stopped.is_some_and(|at| after_code(&screen.rows[at - 1])),
         "{}",
         screen.dump()
     );
