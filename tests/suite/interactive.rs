@@ -257,6 +257,17 @@ impl Term {
 
     /// Waits until the editor shows an empty prompt as the last line, i.e. it is ready
     /// for keys. Keys typed before that would be echoed by the terminal itself.
+    /// Waits until the conversation is under way, the line that says how
+    /// it is protected shown (on the encrypted wire the listening side's
+    /// handshake ends after the connecting side's), then for the prompt.
+    fn wait_connected(&self) -> Screen {
+        self.wait("the line saying how the connection is protected", |s| {
+            s.row_starting("[System] Encrypted.").is_some()
+                || s.row_starting("[System] Not encrypted").is_some()
+        });
+        self.wait_prompt("the connection")
+    }
+
     fn wait_prompt(&self, what: &str) -> Screen {
         self.wait(&format!("{what}, then an empty prompt"), |s| {
             s.last_row() == ">"
@@ -800,7 +811,7 @@ fn ctrl_d_on_an_empty_line_leaves_cleanly() {
     let mut peer = Peer::accept(&listener);
     let connected = format!("[System] Connected to 127.0.0.1:{port}");
     term.wait_row(&connected);
-    term.wait_prompt("the connection");
+    term.wait_connected();
 
     term.press("C-d");
     term.expect_sent(&mut peer, &format!("[{NAME}] has left the chat."));
@@ -1290,7 +1301,7 @@ fn text_typed_while_leaving_does_not_reach_the_shell() {
     ];
     let term = Term::start_wrapped("typed_while_leaving", dir.path(), true, SHELL_AFTER, &args);
     let mut peer = Peer::connect(term.listening_port());
-    term.wait_prompt("the connection");
+    term.wait_connected();
 
     let (header_read, header_signal) = mpsc::channel::<()>();
     let (go_on, go_signal) = mpsc::channel::<()>();
@@ -1714,7 +1725,7 @@ fn at_a_terminal_an_offer_the_peer_does_not_answer_at_once_is_said_to_wait() {
     let args = ["connect", "127.0.0.1", &port, "--name", NAME];
     let term = Term::start_encrypted("offer_waits", dir.path(), true, &args);
     peer.expect_prefix("[System] Encrypted. Safety code: ");
-    term.wait_prompt("the connection");
+    term.wait_connected();
     term.enter("/send notes.txt");
     peer.expect_exact(&format!(
         "[System] {NAME} offers notes.txt (5 B): /accept 1 or /decline 1"
@@ -2097,7 +2108,7 @@ fn each_transfer_keeps_one_live_line_above_the_prompt_until_its_final_line() {
     let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
     let term = Term::start_encrypted("live_lines", dir.path(), true, &args);
     peer.expect_prefix("[System] Encrypted. Safety code: ");
-    term.wait_prompt("the connection");
+    term.wait_connected();
 
     let names: Vec<&str> = LIVE_OUT.iter().chain(&LIVE_IN).copied().collect();
     let mut watch = LiveWatch::new(&names);
@@ -2271,10 +2282,7 @@ fn a_resumed_file_says_how_much_was_there_already_on_both_sides() {
     let port = receiver.listening_port().to_string();
     let connect = ["connect", "127.0.0.1", &port, "--name", NAME];
     let sender = Term::start_encrypted("resumed_tx", &dir.join("sender"), true, &connect);
-    sender.wait("the connection", |s| {
-        s.row_starting("[System] Encrypted.").is_some()
-    });
-    sender.wait_prompt("the connection");
+    sender.wait_connected();
     sender.enter("/send big.bin");
     let saved = "[System] File saved to received_files/big.bin (3.0 MiB of it kept from before; \
                  1.0 MiB moved in ";
@@ -2365,7 +2373,7 @@ fn a_pasted_block_is_one_message_and_no_command_in_it_runs() {
         &["--name", "daksh"],
     );
     peer.expect_prefix("[System] Encrypted. Safety code: ");
-    term.wait_prompt("the connection");
+    term.wait_connected();
 
     term.checked(&[
         "set-buffer",
@@ -2650,7 +2658,7 @@ fn leaving_with_an_offer_unanswered_says_it_waits_for_the_answer_and_ctrl_c_leav
     let args = ["connect", "127.0.0.1", &port, "--name", NAME];
     let term = Term::start_encrypted("leave_unanswered", dir.path(), true, &args);
     peer.expect_prefix("[System] Encrypted. Safety code: ");
-    term.wait_prompt("the connection");
+    term.wait_connected();
     term.enter("/send big.bin");
     peer.expect_prefix(&format!("[System] {NAME} offers big.bin (2.0 MiB)"));
     term.wait_line(
@@ -2690,7 +2698,7 @@ fn leaving_while_sending(
     let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
     let term = Term::launch(label, dir.path(), true, SHELL_AFTER, &args);
     peer.expect_prefix("[System] Encrypted. Safety code: ");
-    term.wait_prompt("the connection");
+    term.wait_connected();
     term.enter("/send big.bin");
     term.wait("the file on its way", |s| {
         !LiveWatch::progress_rows(s, "big.bin").is_empty()
@@ -2826,7 +2834,7 @@ fn live_lines_at_narrow_widths_leave_out_whole_parts_and_cut_none() {
     let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
     let term = Term::start_encrypted("narrow_live", dir.path(), true, &args);
     peer.expect_prefix("[System] Encrypted. Safety code: ");
-    term.wait_prompt("the connection");
+    term.wait_connected();
     term.enter("/send big-bob.bin");
     for columns in [60u16, 50, 40, 30] {
         term.checked(&["resize-window", "-x", &columns.to_string()]);
@@ -2894,7 +2902,7 @@ fn a_transfer_that_stops_moving_says_it_stalled_and_recovers_when_it_moves() {
     let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
     let term = Term::start_encrypted("stalled", dir.path(), true, &args);
     peer.expect_prefix("[System] Encrypted. Safety code: ");
-    term.wait_prompt("the connection");
+    term.wait_connected();
     term.enter("/send big.bin");
     term.wait("a rate on the live line", |s| {
         LiveWatch::progress_rows(s, "big.bin")
@@ -2946,7 +2954,7 @@ fn after_ctrl_z_and_fg_the_live_line_is_drawn_again_above_the_input_and_none_sta
     let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
     let term = Term::launch("suspend", dir.path(), true, JOB_CONTROL, &args);
     peer.expect_prefix("[System] Encrypted. Safety code: ");
-    term.wait_prompt("the connection");
+    term.wait_connected();
     term.enter("/send big.bin");
     term.wait("the live line", |s| {
         !LiveWatch::progress_rows(s, "big.bin").is_empty() && s.last_row() == ">"
@@ -3000,7 +3008,7 @@ fn on_a_terminal_of_three_rows_one_live_line_shows_and_says_how_many_more() {
     let args = ["connect", "127.0.0.1", &link_port, "--name", NAME];
     let term = Term::start_encrypted("three_rows", dir.path(), true, &args);
     peer.expect_prefix("[System] Encrypted. Safety code: ");
-    term.wait_prompt("the connection");
+    term.wait_connected();
     term.enter("/send one.bin two.bin three.bin");
     term.wait("three live lines", |s| {
         LIVE_OUT
