@@ -273,20 +273,20 @@ impl Screen {
     /// A `[System]` line: what the program itself has to say. It often
     /// quotes the peer (file names, header fields), so it is sanitised too.
     pub fn system(&self, text: impl Display) {
-        let line = format!("{SYSTEM_TAG} {text}");
-        self.put(
-            &self.paint(SYSTEM, &sanitize::for_terminal(line.as_bytes())),
-            SYSTEM_TAG.len() + 1,
-            false,
-        );
+        self.tagged(SYSTEM, text);
     }
 
     /// A `[System]` line that warns: painted apart from the others, so
     /// that it stands out among them.
     pub fn warning(&self, text: impl Display) {
+        self.tagged(WARNING, text);
+    }
+
+    /// A `[System]` line painted in `style`.
+    fn tagged(&self, style: Style, text: impl Display) {
         let line = format!("{SYSTEM_TAG} {text}");
         self.put(
-            &self.paint(WARNING, &sanitize::for_terminal(line.as_bytes())),
+            &self.paint(style, &sanitize::for_terminal(line.as_bytes())),
             SYSTEM_TAG.len() + 1,
             false,
         );
