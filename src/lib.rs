@@ -43,6 +43,8 @@
 //!   contacts, shown and changed without a peer
 //! - `discard`  — `chat discard`: what is kept of cut transfers, removed
 //!   without a peer
+//! - `web`      — the conversation in a local web page: so far the HTTP it
+//!   speaks, read strictly, with the headers that keep the page to itself
 //! - `signals`  — leaving cleanly on SIGTERM, SIGHUP and SIGINT
 //! - `cli`, `settings`, `exit_codes` — the command line and what it yields
 
@@ -64,6 +66,7 @@ pub mod settings;
 pub mod signals;
 pub mod terminal;
 pub mod threads;
+pub mod web;
 pub mod wire;
 
 use std::io;
