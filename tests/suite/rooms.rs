@@ -735,18 +735,23 @@ fn a_member_that_stops_reading_mid_file_holds_up_neither_the_file_nor_the_talk()
     stuck.close();
 }
 
-#[test]
-fn a_sender_that_leaves_mid_file_leaves_what_arrived_kept_to_resume() {
-    let dir = TestDir::new("room-sender-gone");
-    let (mut host, port) = host(&dir, &["--ask-above", "0"]);
-    let mut sender = join(&dir, &mut host, port, "I056");
-    let mut taker = join(&dir, &mut host, port, "I057");
+/// I056 joins the room at `port` and sends `big.bin` (256 MiB), which the
+/// host answers with `answer`; I056 is killed once I057 kept 4 MiB of it.
+/// I057, the file's bytes, and its path.
+fn cut_off_mid_file(
+    dir: &TestDir,
+    host: &mut Chat,
+    port: u16,
+    answer: &str,
+) -> (Chat, Vec<u8>, std::path::PathBuf) {
+    let mut sender = join(dir, host, port, "I056");
+    let mut taker = join(dir, host, port, "I057");
     let data = random_bytes(256 << 20, 13);
     let path = dir.join("big.bin");
     std::fs::write(&path, &data).unwrap();
     sender.send_line(&format!("/send {}", path.display()));
     host.expect_prefix("[System] I056 offers big.bin (256.0 MiB): /accept 1");
-    host.send_line("/accept 1");
+    host.send_line(answer);
     taker.expect_prefix("[System] Incoming file big.bin (");
     let taker_dir = dir.subdir("I057");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -756,6 +761,15 @@ fn a_sender_that_leaves_mid_file_leaves_what_arrived_kept_to_resume() {
         std::thread::sleep(Duration::from_millis(2));
     }
     sender.signal("KILL");
+    (taker, data, path)
+}
+
+#[test]
+fn a_sender_that_leaves_mid_file_leaves_what_arrived_kept_to_resume() {
+    let dir = TestDir::new("room-sender-gone");
+    let (mut host, port) = host(&dir, &["--ask-above", "0"]);
+    let (mut taker, data, path) = cut_off_mid_file(&dir, &mut host, port, "/accept 1");
+    let taker_dir = dir.subdir("I057");
     let kept = "[System] Transfer of big.bin incomplete: its sender left the room; what arrived \
                 is kept, so sending it again resumes.";
     taker.expect_exact(kept);
@@ -788,23 +802,8 @@ fn a_sender_that_leaves_mid_file_leaves_what_arrived_kept_to_resume() {
 fn what_a_member_kept_of_a_file_resumes_for_its_sender_alone() {
     let dir = TestDir::new("room-kept-owner");
     let (mut host, port) = host(&dir, &["--ask-above", "0"]);
-    let mut sender = join(&dir, &mut host, port, "I056");
-    let mut taker = join(&dir, &mut host, port, "I057");
-    let data = random_bytes(256 << 20, 17);
-    let path = dir.join("big.bin");
-    std::fs::write(&path, &data).unwrap();
-    sender.send_line(&format!("/send {}", path.display()));
-    host.expect_prefix("[System] I056 offers big.bin (256.0 MiB): /accept 1");
-    host.send_line("/decline 1");
-    taker.expect_prefix("[System] Incoming file big.bin (");
+    let (mut taker, data, path) = cut_off_mid_file(&dir, &mut host, port, "/decline 1");
     let taker_dir = dir.subdir("I057");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while kept_bytes(&taker_dir) < 4 << 20 {
-        assert!(Instant::now() < deadline, "nothing of big.bin arrived");
-        // Polling a file size: nothing tells when it grows.
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    sender.signal("KILL");
     taker.expect_prefix("[System] Transfer of big.bin incomplete: its sender left the room");
     let held = kept_bytes(&taker_dir);
     // Another person takes the name I056 and sends the same file: the
