@@ -259,12 +259,8 @@ fn connecting_to_a_contact_by_name_reaches_only_the_chat_that_proves_it() {
     let listen = ["listen", "--port", "0", "--name", "alice"];
     let mut fake = Chat::spawn_in(&lan.a, "fake", &c, &listen);
     fake.expect_prefix("[System] Announced as alice");
-    let mut bob = Chat::spawn_in(
-        &lan.b,
-        "bob",
-        &b,
-        &["connect", "alice", "--name", "bob", "--wait", "5"],
-    );
+    let by_name = ["connect", "alice", "--name", "bob", "--wait", "5"];
+    let mut bob = Chat::spawn_in(&lan.b, "bob", &b, &by_name);
     bob.expect_prefix("[System] Found alice at ");
     bob.expect_prefix("[System] IMPOSTOR: ");
     let code = bob.wait_exit();
@@ -282,12 +278,7 @@ fn connecting_to_a_contact_by_name_reaches_only_the_chat_that_proves_it() {
     // the two is tried first.
     let mut alice = Chat::spawn_in(&lan.a, "alice", &a, &listen);
     alice.expect_prefix("[System] Announced as alice");
-    let mut bob = Chat::spawn_in(
-        &lan.b,
-        "bob",
-        &b,
-        &["connect", "alice", "--name", "bob", "--wait", "5"],
-    );
+    let mut bob = Chat::spawn_in(&lan.b, "bob", &b, &by_name);
     bob.expect_line("alice known", |l| known(l, "alice"));
     alice.expect_line("bob known", |l| known(l, "bob"));
     bob.send_line("it is you");

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::common;
 use crate::common::disk::SmallDisk;
-use crate::common::hostile::{HostilePeer, chunk, end_of, hash};
+use crate::common::hostile::{HostilePeer, chunk, end_of, folder, hash};
 use crate::common::{Chat, TestDir, dir_entries};
 use chat::wire::message::{FileId, Message};
 
@@ -34,15 +34,6 @@ fn alice_and_mallory(cwd: &Path, disk: Option<&SmallDisk>, extra: &[&str]) -> (C
 /// Everything sent before has been dealt with by the chat.
 fn sync(chat: &mut Chat, peer: &mut HostilePeer, tag: &str) {
     peer.sync(chat, tag);
-}
-
-fn folder(id: FileId, files: u64, bytes: u64, name: &str) -> Message<'_> {
-    Message::Folder {
-        id,
-        files,
-        bytes,
-        name,
-    }
 }
 
 /// How a chat accepts a folder it holds nothing of: streamed.

@@ -10,7 +10,7 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use crate::common;
-use crate::common::hostile::{HostilePeer, chunk, end_of, hash};
+use crate::common::hostile::{HostilePeer, chunk, end_of, entry, folder, hash};
 use crate::common::{Chat, TestDir, dir_entries, saved_entries};
 use chat::wire::message::{FileId, Message};
 
@@ -54,24 +54,6 @@ fn accept_kept_folder(id: FileId) -> Message<'static> {
         id,
         offset: 0,
         prefix: [0; 32],
-    }
-}
-
-fn folder(id: FileId, files: u64, bytes: u64, name: &str) -> Message<'_> {
-    Message::Folder {
-        id,
-        files,
-        bytes,
-        name,
-    }
-}
-
-fn entry(id: FileId, folder: FileId, size: u64, path: &str) -> Message<'_> {
-    Message::Entry {
-        id,
-        folder,
-        size,
-        path,
     }
 }
 

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::common;
-use crate::common::hostile::{HostilePeer, chunk, end_of, hash};
+use crate::common::hostile::{HostilePeer, chunk, end_of, entry, folder, hash};
 use crate::common::{Chat, TestDir, dir_entries};
 use chat::identity::Identity;
 use chat::net::secure::handshake::Credentials;
@@ -65,24 +65,6 @@ fn cut(chat: &mut Chat, peer: &mut HostilePeer, incomplete: &str) {
 
 fn accept(id: FileId, offset: u64, prefix: [u8; 32]) -> Message<'static> {
     Message::Accept { id, offset, prefix }
-}
-
-fn folder(id: FileId, files: u64, bytes: u64, name: &str) -> Message<'_> {
-    Message::Folder {
-        id,
-        files,
-        bytes,
-        name,
-    }
-}
-
-fn entry(id: FileId, folder: FileId, size: u64, path: &str) -> Message<'_> {
-    Message::Entry {
-        id,
-        folder,
-        size,
-        path,
-    }
 }
 
 /// Every file below the hidden folder of `dir`'s download folder, with its

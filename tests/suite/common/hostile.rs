@@ -283,6 +283,26 @@ pub fn hash(data: &[u8]) -> [u8; 32] {
     *blake3::hash(data).as_bytes()
 }
 
+/// A Folder message: the offer of folder `id`.
+pub fn folder(id: FileId, files: u64, bytes: u64, name: &str) -> Message<'_> {
+    Message::Folder {
+        id,
+        files,
+        bytes,
+        name,
+    }
+}
+
+/// An Entry message: file `id` of folder `folder`.
+pub fn entry(id: FileId, folder: FileId, size: u64, path: &str) -> Message<'_> {
+    Message::Entry {
+        id,
+        folder,
+        size,
+        path,
+    }
+}
+
 /// A chunk of file `id`.
 pub fn chunk(id: FileId, data: &[u8]) -> Message<'_> {
     Message::Chunk { id, data }
